@@ -27,6 +27,7 @@ interned in first-use order, so equal programs have equal bytes and hash.
 from __future__ import annotations
 
 import enum
+import functools
 import hashlib
 import json
 from dataclasses import dataclass, field
@@ -167,8 +168,9 @@ class Program:
                 if not 0 <= target < n:
                     raise ProgramFormatError(f"pc {pc}: exit {handle!r} targets {target}")
 
-    @property
+    @functools.cached_property
     def hash(self) -> str:
+        """sha256 of the bytes; computed once per (immutable) program."""
         return hashlib.sha256(self.to_bytes()).hexdigest()
 
     # -- JSON (for humans, fixtures and debugging) --------------------------

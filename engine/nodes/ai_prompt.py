@@ -1,0 +1,70 @@
+"""`ai_prompt`: asks an AI model; the answer goes to `variable` (and is sent when `send_response`).
+
+    {"provider": "openai", "model": "gpt-4o-mini",
+     "system_prompt": "Você é o assistente da Pizzaria Napoli.", "variable": "answer"}
+
+`prompt` defaults to the customer's last message (the ``message`` namespace).
+History: the last `history_messages` items of ``scope_data["history"]``
+(``{"role": "user"|"assistant", "content"}``). Any failure of the AI port
+(HTTP error, timeout, missing credentials) takes `error`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from engine import events as ev
+from engine.context import Run
+from engine.ports import OutboundMessage
+from engine.program import Instruction, Op
+
+MAX_TIMEOUT = 120.0
+MAX_TOKENS = 4096
+
+
+def _history(run: Run, count: int) -> list[dict[str, str]]:
+    if count <= 0:
+        return []
+    out = []
+    for item in run.history[-count:]:
+        role = item.get("role")
+        if role not in ("user", "assistant"):
+            role = "user" if item.get("direction") == "inbound" else "assistant"
+        content = item.get("content", item.get("text"))
+        if isinstance(content, str) and content:
+            out.append({"role": role, "content": content})
+    return out
+
+
+async def execute(run: Run, ins: Instruction) -> int:
+    arg = ins.arg
+    node = ins.node
+    provider = arg.get("provider")
+    model = arg.get("model")
+    prompt = run.render_text(arg.get("prompt")) if arg.get("prompt") is not None else run.message.get("text")
+    system = run.render_text(arg.get("system_prompt"))
+    variable = arg.get("variable") or "ai_response"
+    messages: list[dict[str, Any]] = _history(run, int(arg.get("history_messages", 10)))
+    if prompt:
+        messages.append({"role": "user", "content": prompt})
+    if not messages:
+        run.emit(ev.AI_CALLED, node, {"provider": provider, "model": model, "ok": False, "error": "empty prompt"})
+        return run.follow(ins, "error")
+    try:
+        answer = await run.ports.ai.complete(
+            provider, model, system=system or None, messages=messages,
+            temperature=float(arg.get("temperature", 0.7)),
+            max_tokens=min(int(arg.get("max_tokens", 500)), MAX_TOKENS),
+            timeout=min(float(arg.get("timeout_seconds", 30)), MAX_TIMEOUT),
+        )
+    except Exception as exc:  # AIError, timeouts, adapter bugs: all take `error`
+        run.emit(ev.AI_CALLED, node, {"provider": provider, "model": model, "ok": False, "error": str(exc) or repr(exc)})
+        return run.follow(ins, "error")
+    run.emit(ev.AI_CALLED, node, {"provider": provider, "model": model, "ok": True})
+    run.set_var(node, variable, answer)
+    if arg.get("send_response", True) and answer:
+        await run.send(node, OutboundMessage("text", {"text": answer}))
+    return run.follow(ins, "success")
+
+
+HANDLERS = {Op.AI_PROMPT: execute}

@@ -1,0 +1,85 @@
+"""`message`: sends text, media, reply buttons or a list, then continues through `next`.
+
+    {"text": "Olá {{contact.name | default(\\"cliente\\")}}! 👋",
+     "media_url": "https://example.com/menu.jpg",
+     "buttons": [{"id": "menu", "title": "Ver cardápio"}]}
+
+Media alone carries `text` as its caption; media together with buttons or a
+list is sent first, followed by the interactive message with the text.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+from engine.context import Run
+from engine.ports import OutboundMessage
+from engine.program import Instruction, Op
+
+MEDIA_TYPES = ("image", "video", "audio", "document")
+
+
+def interactive(
+    run: Run, text: str, arg: Mapping[str, Any], buttons: Any, rows: Any, list_button: Any
+) -> OutboundMessage:
+    """A `button` or `list` message with rendered titles (and header/footer when given)."""
+    if buttons:
+        content: dict[str, Any] = {
+            "text": text,
+            "buttons": [{"id": b["id"], "title": run.render_text(b.get("title", ""))} for b in buttons],
+        }
+        kind = "button"
+    else:
+        content = {
+            "text": text,
+            "button": run.render_text(list_button) or "Opções",
+            "rows": [_row(run, r) for r in rows],
+        }
+        kind = "list"
+    for key in ("header", "footer"):
+        value = run.render_text(arg.get(key))
+        if value:
+            content[key] = value
+    return OutboundMessage(kind, content)
+
+
+def _row(run: Run, row: Mapping[str, Any]) -> dict[str, Any]:
+    out = {"id": row["id"], "title": run.render_text(row.get("title", ""))}
+    if row.get("description"):
+        out["description"] = run.render_text(row["description"])
+    return out
+
+
+def build(run: Run, arg: Mapping[str, Any]) -> list[OutboundMessage]:
+    text = run.render_text(arg.get("text")) or ""
+    media_url = run.render_text(arg.get("media_url"))
+    buttons = arg.get("buttons")
+    listing = arg.get("list")
+    out: list[OutboundMessage] = []
+    if media_url:
+        media_type = arg.get("media_type") or "image"
+        if media_type not in MEDIA_TYPES:
+            media_type = "document"
+        content: dict[str, Any] = {"media_url": media_url}
+        if text and not (buttons or listing):
+            content["caption"] = text
+        if media_type == "document" and arg.get("filename"):
+            content["filename"] = run.render_text(arg["filename"])
+        out.append(OutboundMessage(media_type, content))
+        if not (buttons or listing):
+            return out
+    if buttons or listing:
+        rows = (listing or {}).get("rows", ()) if not buttons else ()
+        out.append(interactive(run, text, arg, buttons, rows, (listing or {}).get("button")))
+    elif text:
+        out.append(OutboundMessage("text", {"text": text}))
+    return out
+
+
+async def execute(run: Run, ins: Instruction) -> int:
+    for message in build(run, ins.arg or {}):
+        await run.send(ins.node, message)
+    return run.follow(ins, "next")
+
+
+HANDLERS = {Op.MESSAGE: execute}

@@ -1,0 +1,157 @@
+"""Ports: the interfaces through which the interpreter does I/O.
+
+The interpreter only talks to these protocols; the platform, the CLI and the
+tests plug different adapters in (see ``engine/adapters/``). Outbound message
+content uses the shape of SCHEMA.md ``messages.content``:
+
+- text: ``{"text"}``
+- image / video / audio / document: ``{"media_url", "caption", "filename"}``
+- button: ``{"text", "buttons": [{"id", "title"}], "header"?, "footer"?}``
+- list: ``{"text", "button", "rows": [{"id", "title", "description"?}], "header"?, "footer"?}``
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import Any, Awaitable, Callable, Mapping, Protocol, Sequence
+
+from engine.program import Program
+
+
+@dataclass(frozen=True, slots=True)
+class OutboundMessage:
+    type: str
+    content: dict[str, Any]
+
+    @property
+    def body(self) -> str | None:
+        """The human-visible text: body of text/interactive messages, caption of media."""
+        c = self.content
+        return c.get("text") if "text" in c else c.get("caption")
+
+    def to_json(self) -> dict[str, Any]:
+        return {"type": self.type, "content": self.content}
+
+
+@dataclass(frozen=True, slots=True)
+class InboundMessage:
+    """The customer's message a waiting conversation is resumed with.
+
+    ``reply_id`` is the id of a tapped reply button or list row; ``text`` what
+    was typed (or the tapped title); ``payload`` anything else the channel gave.
+    """
+
+    type: str = "text"
+    text: str | None = None
+    reply_id: str | None = None
+    payload: Mapping[str, Any] | None = None
+
+    def to_scope(self) -> dict[str, Any]:
+        return {"type": self.type, "text": self.text, "reply_id": self.reply_id,
+                "payload": dict(self.payload) if self.payload else {}}
+
+
+@dataclass(frozen=True, slots=True)
+class HttpResponse:
+    status: int
+    json: Any = None
+    text: str = ""
+    headers: Mapping[str, str] = field(default_factory=dict)
+
+
+class HttpRequestError(Exception):
+    """The request failed: network error, timeout, refused address, oversize body.
+
+    ``status`` is the HTTP status when a response arrived, else 0.
+    """
+
+    code = "network_error"
+
+    def __init__(self, message: str, status: int = 0) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+class RequestRefused(HttpRequestError):
+    """The URL resolves to an address flows may not reach (SSRF guard)."""
+
+    code = "address_refused"
+
+
+class RequestTimeout(HttpRequestError):
+    code = "timeout"
+
+
+class ResponseTooLarge(HttpRequestError):
+    code = "response_too_large"
+
+
+class AIError(Exception):
+    """The AI provider failed (HTTP error status, timeout, no credentials...)."""
+
+
+class Messenger(Protocol):
+    async def send(self, message: OutboundMessage) -> None: ...
+
+
+class HttpClient(Protocol):
+    async def request(
+        self,
+        method: str,
+        url: str,
+        *,
+        headers: Mapping[str, str] | None = None,
+        params: Mapping[str, str] | None = None,
+        json: Any = None,
+        timeout: float = 10.0,
+    ) -> HttpResponse: ...
+
+
+class AIClient(Protocol):
+    async def complete(
+        self,
+        provider: str,
+        model: str,
+        *,
+        system: str | None,
+        messages: Sequence[Mapping[str, str]],
+        temperature: float,
+        max_tokens: int,
+        timeout: float,
+    ) -> str: ...
+
+
+class Handoff(Protocol):
+    async def request(self, department: str | None, reason: str | None, priority: str | None) -> None: ...
+
+
+class ContactUpdater(Protocol):
+    async def add_tag(self, tag: str) -> None: ...
+    async def remove_tag(self, tag: str) -> None: ...
+    async def set_attribute(self, attribute: str, value: Any) -> None: ...
+    async def set_priority(self, priority: str) -> None: ...
+    async def close_conversation(self) -> None: ...
+
+
+class Clock(Protocol):
+    def now(self) -> dt.datetime:
+        """An aware datetime."""
+        ...
+
+
+ProgramLoader = Callable[[str, "str | None"], Awaitable[Program]]
+"""``await load(flow_ref, program_hash)``: the program of a flow. ``program_hash``
+is None for "the current version" (a new sub-flow call) and a hash when a
+conversation continues on the version it started with. Raise ``LookupError``
+when there is no such flow/version."""
+
+
+@dataclass(slots=True)
+class Ports:
+    messenger: Messenger
+    http: HttpClient
+    ai: AIClient
+    handoff: Handoff
+    contact: ContactUpdater
+    clock: Clock

@@ -1,0 +1,149 @@
+"""The HTTP adapter's SSRF guard, redirects, size cap and timeout, against a real local server."""
+
+from __future__ import annotations
+
+import pytest
+
+from engine import RequestRefused, RequestTimeout, ResponseTooLarge
+from engine.adapters.http import GuardedHttpClient
+
+
+@pytest.fixture
+async def guarded():
+    client = GuardedHttpClient()
+    yield client
+    await client.aclose()
+
+
+@pytest.mark.parametrize("url", [
+    "http://127.0.0.1/",
+    "http://10.1.2.3/",
+    "http://192.168.0.10/",
+    "http://172.16.5.4/",
+    "http://169.254.169.254/latest/meta-data/",
+    "http://100.64.1.1/",
+    "http://0.0.0.0/",
+    "http://[::1]/",
+    "http://[fe80::1]/",
+    "http://[fd00::5]/",
+    "http://[::ffff:127.0.0.1]/",
+    "http://[64:ff9b::a00:1]/",
+    "http://224.0.0.1/",
+])
+async def test_private_and_special_addresses_are_refused(guarded, url):
+    with pytest.raises(RequestRefused):
+        await guarded.request("GET", url, timeout=2)
+
+
+async def test_a_hostname_resolving_to_loopback_is_refused(guarded, local_server):
+    local_server.routes[("GET", "/")] = (200, {}, {"ok": True})
+    with pytest.raises(RequestRefused, match="loopback"):
+        await guarded.request("GET", f"http://localhost:{local_server.port}/", timeout=2)
+    assert local_server.requests == []
+
+
+async def test_a_hostname_is_refused_when_any_of_its_addresses_is_private(local_server):
+    async def resolver(host, port):
+        return ["93.184.216.34", "10.0.0.7"]
+
+    client = GuardedHttpClient(resolver=resolver)
+    try:
+        with pytest.raises(RequestRefused, match="10.0.0.7"):
+            await client.request("GET", "http://mixed.example/", timeout=2)
+    finally:
+        await client.aclose()
+
+
+async def test_private_networks_are_reachable_when_configuration_allows(local_server):
+    local_server.routes[("GET", "/ping")] = (200, {}, {"pong": 1})
+    async with GuardedHttpClient(allow_private_networks=True) as client:
+        response = await client.request("GET", f"{local_server.url}/ping", timeout=5)
+    assert (response.status, response.json) == (200, {"pong": 1})
+
+
+async def test_an_allowlisted_network_is_reachable(local_server):
+    local_server.routes[("GET", "/ping")] = (200, {}, {"pong": 1})
+    async with GuardedHttpClient(allow_networks=["127.0.0.0/8"]) as client:
+        response = await client.request("GET", f"{local_server.url}/ping", timeout=5)
+    assert response.status == 200
+
+
+async def test_the_connection_goes_to_the_checked_address_with_the_original_host_header(local_server):
+    """Pinning: the name is resolved once, checked, and that address is dialled."""
+    local_server.routes[("GET", "/who")] = (200, {}, {"ok": True})
+    lookups = []
+
+    async def resolver(host, port):
+        lookups.append(host)
+        return ["127.0.0.1"]
+
+    async with GuardedHttpClient(resolver=resolver, allow_networks=["127.0.0.0/8"]) as client:
+        response = await client.request("GET", f"http://api.customer.test:{local_server.port}/who", timeout=5)
+    assert response.status == 200
+    assert lookups == ["api.customer.test"]
+    assert local_server.requests[0]["headers"]["host"] == f"api.customer.test:{local_server.port}"
+
+
+async def test_a_redirect_to_a_private_address_is_refused(local_server):
+    local_server.routes[("GET", "/go")] = (302, {"Location": "http://10.0.0.1/admin"}, "")
+    async with GuardedHttpClient(allow_hosts=["127.0.0.1"]) as client:
+        with pytest.raises(RequestRefused):
+            await client.request("GET", f"{local_server.url}/go", timeout=5)
+
+
+async def test_a_redirect_to_a_name_resolving_to_loopback_is_refused(local_server):
+    local_server.routes[("GET", "/go")] = (302, {"Location": f"http://localhost:{local_server.port}/in"}, "")
+    local_server.routes[("GET", "/in")] = (200, {}, {"inside": True})
+    async with GuardedHttpClient(allow_hosts=["127.0.0.1"]) as client:
+        with pytest.raises(RequestRefused):
+            await client.request("GET", f"{local_server.url}/go", timeout=5)
+    assert [r["path"] for r in local_server.requests] == ["/go"]
+
+
+async def test_allowed_redirects_are_followed_and_a_303_becomes_a_get(local_server):
+    local_server.routes[("POST", "/create")] = (303, {"Location": "/result"}, "")
+    local_server.routes[("GET", "/result")] = (200, {}, {"id": 5})
+    async with GuardedHttpClient(allow_private_networks=True) as client:
+        response = await client.request("POST", f"{local_server.url}/create", json={"a": 1}, timeout=5)
+    assert response.json == {"id": 5}
+    assert [(r["method"], r["path"]) for r in local_server.requests] == [("POST", "/create"), ("GET", "/result")]
+
+
+async def test_credentials_are_not_forwarded_to_another_host_on_redirect(local_server):
+    local_server.routes[("GET", "/a")] = (307, {"Location": f"http://localhost:{local_server.port}/b"}, "")
+    local_server.routes[("GET", "/b")] = (200, {}, {"ok": True})
+    async with GuardedHttpClient(allow_private_networks=True) as client:
+        await client.request("GET", f"{local_server.url}/a", headers={"Authorization": "Bearer x"}, timeout=5)
+    assert local_server.requests[0]["headers"].get("authorization") == "Bearer x"
+    assert "authorization" not in local_server.requests[1]["headers"]
+
+
+async def test_redirect_loops_stop_after_the_cap(local_server):
+    local_server.routes[("GET", "/loop")] = (302, {"Location": "/loop"}, "")
+    async with GuardedHttpClient(allow_private_networks=True, max_redirects=3) as client:
+        with pytest.raises(Exception, match="redirects"):
+            await client.request("GET", f"{local_server.url}/loop", timeout=5)
+    assert len(local_server.requests) == 4
+
+
+async def test_a_response_over_the_cap_is_an_error(local_server):
+    local_server.routes[("GET", "/big")] = (200, {}, b"x" * (1024 * 1024 + 10))
+    async with GuardedHttpClient(allow_private_networks=True) as client:
+        with pytest.raises(ResponseTooLarge) as info:
+            await client.request("GET", f"{local_server.url}/big", timeout=5)
+    assert info.value.status == 200
+
+
+async def test_a_slow_server_times_out(local_server):
+    local_server.routes[("GET", "/slow")] = (200, {}, {"late": True})
+    local_server.delays["/slow"] = 1.5
+    async with GuardedHttpClient(allow_private_networks=True) as client:
+        with pytest.raises(RequestTimeout):
+            await client.request("GET", f"{local_server.url}/slow", timeout=0.3)
+
+
+async def test_an_error_status_is_a_response_not_an_exception(local_server):
+    local_server.routes[("GET", "/missing")] = (404, {}, {"error": "nope"})
+    async with GuardedHttpClient(allow_private_networks=True) as client:
+        response = await client.request("GET", f"{local_server.url}/missing", timeout=5)
+    assert (response.status, response.json) == (404, {"error": "nope"})
