@@ -19,10 +19,12 @@ test: $(STAMP)
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 lint: $(STAMP)
-	$(VENV)/bin/pytake lint examples
+	$(VENV)/bin/pytake lint examples/*.json
 
+# -P: the script's folder is not put on sys.path, so bench/engine.py cannot
+# shadow the engine package.
 bench: $(STAMP)
-	for b in bench/*.py; do $(PY) $$b || exit 1; done
+	for b in bench/*.py; do $(PY) -P $$b || exit 1; done
 
 clean:
 	rm -rf $(VENV) .pytake

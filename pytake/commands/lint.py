@@ -1,0 +1,129 @@
+"""`pytake lint PATH...`: check flow canvases and print their diagnostics.
+
+Files or folders (folders are searched recursively for ``*.json``).
+``*.transcript.json`` files are transcripts, not flows, and are always skipped.
+A jump may name any flow of the same folder, by file stem or by the file's
+top-level ``"id"``. Exit status: 0 no errors (warnings are fine), 1 some
+error, 2 an unreadable file or bad usage. Imports only the compiler: no web
+stack, no database.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any, Iterable
+
+from compiler import CODES, Diagnostic, lint_canvas
+from compiler.load import parse_json_text
+
+TRANSCRIPT_SUFFIX = ".transcript.json"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("paths", nargs="*", metavar="PATH", help="flow files or folders")
+    parser.add_argument("--format", choices=("text", "json"), default="text", help="output format")
+    parser.add_argument("--list-codes", action="store_true", help="print every diagnostic code and exit")
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.list_codes:
+        width = max(map(len, CODES))
+        for code, info in CODES.items():
+            print(f"{code:<{width}}  {info.severity:<7}  {info.description}")
+        return 0
+    if not args.paths:
+        print("pytake lint: give at least one file or folder", file=sys.stderr)
+        return 2
+    files, unreadable = collect_files(args.paths)
+    results: list[tuple[Path, list[Diagnostic]]] = []
+    known: dict[Path, set[str]] = {}
+    for path in files:
+        if path.parent not in known:
+            known[path.parent] = known_flows_for(path.parent)
+        try:
+            results.append((path, lint_file(path, known[path.parent])))
+        except OSError as exc:
+            print(f"pytake lint: cannot read {path}: {exc.strerror or exc}", file=sys.stderr)
+            unreadable = True
+    if args.format == "json":
+        print(json.dumps([dict(file=str(path), **_fields(d)) for path, diags in results for d in diags],
+                         ensure_ascii=False, indent=2))
+    else:
+        for path, diags in results:
+            for d in diags:
+                print(format_diagnostic(path, d))
+        errors = sum(d.severity == "error" for _, diags in results for d in diags)
+        warnings = sum(d.severity == "warning" for _, diags in results for d in diags)
+        print(f"{len(results)} file{'s' if len(results) != 1 else ''} checked: "
+              f"{errors} error{'s' if errors != 1 else ''}, {warnings} warning{'s' if warnings != 1 else ''}")
+    if unreadable:
+        return 2
+    return 1 if any(d.severity == "error" for _, diags in results for d in diags) else 0
+
+
+def _fields(d: Diagnostic) -> dict[str, Any]:
+    return {"code": d.code, "severity": d.severity, "node_id": d.node_id, "path": d.path,
+            "message": d.message, "hint": d.hint}
+
+
+def format_diagnostic(path: Path | str, d: Diagnostic) -> str:
+    """``file:node_id: CODE severity message``, then indented ``at POINTER`` and ``hint:`` lines."""
+    where = f"{path}:{d.node_id}:" if d.node_id is not None else f"{path}:"
+    lines = [f"{where} {d.code} {d.severity} {d.message}"]
+    if d.path:
+        lines.append(f"    at {d.path}")
+    if d.hint:
+        lines.append(f"    hint: {d.hint}")
+    return "\n".join(lines)
+
+
+def collect_files(paths: Iterable[str]) -> tuple[list[Path], bool]:
+    """The flow files named by `paths` (folders searched recursively) and whether one is missing."""
+    files: list[Path] = []
+    missing = False
+    for name in paths:
+        path = Path(name)
+        if path.is_dir():
+            files += sorted(p for p in path.rglob("*.json") if p.is_file() and not is_transcript(p))
+        elif path.is_file():
+            if not is_transcript(path):
+                files.append(path)
+        else:
+            print(f"pytake lint: {name}: no such file or folder", file=sys.stderr)
+            missing = True
+    return files, missing
+
+
+def is_transcript(path: Path) -> bool:
+    return path.name.endswith(TRANSCRIPT_SUFFIX)
+
+
+def read_canvas(path: Path) -> tuple[Any, Diagnostic | None]:
+    """The parsed JSON of a file, or an ``invalid-json`` diagnostic. Raises OSError if unreadable."""
+    return parse_json_text(path.read_bytes())
+
+
+def lint_file(path: Path, known_flows: set[str] | None = None) -> list[Diagnostic]:
+    canvas, problem = read_canvas(path)
+    if problem is not None:
+        return [problem]
+    return lint_canvas(canvas, known_flows=known_flows)
+
+
+def known_flows_for(folder: Path) -> set[str]:
+    """Flow ids a jump in `folder` may name: each flow file's stem and top-level "id"."""
+    ids: set[str] = set()
+    for path in folder.glob("*.json"):
+        if is_transcript(path) or not path.is_file():
+            continue
+        ids.add(path.name[: -len(".json")])
+        try:
+            doc, _ = read_canvas(path)
+        except OSError:
+            continue
+        if isinstance(doc, dict) and isinstance(doc.get("id"), str):
+            ids.add(doc["id"])
+    return ids

@@ -1,0 +1,24 @@
+"""examples/broken/: one canvas per diagnostic code, each triggering exactly that code."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from compiler.diagnostics import CODES
+from pytake.commands.lint import known_flows_for, lint_file
+
+BROKEN = Path(__file__).resolve().parents[2] / "examples" / "broken"
+
+
+def test_every_code_has_a_broken_example() -> None:
+    assert sorted(p.stem for p in BROKEN.glob("*.json")) == sorted(CODES)
+
+
+@pytest.mark.parametrize("code", sorted(CODES))
+def test_broken_example_triggers_exactly_its_code(code: str) -> None:
+    path = BROKEN / f"{code}.json"
+    diags = lint_file(path, known_flows_for(path.parent))
+    assert {d.code for d in diags} == {code}, [(d.code, d.message) for d in diags]
+    assert all(d.severity == CODES[code].severity for d in diags)

@@ -1,0 +1,183 @@
+"""`pytake lint` and `pytake compile`: output formats, exit codes, files written."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from engine.program import Program
+from pytake.cli import main
+
+ROOT = Path(__file__).resolve().parents[2]
+EXAMPLES = ROOT / "examples"
+BROKEN = EXAMPLES / "broken"
+
+
+@pytest.fixture
+def flows(tmp_path: Path) -> Path:
+    """A folder with copies of the NPS survey and its follow-up flow."""
+    for name in ("nps_survey", "nps_followup"):
+        shutil.copy(EXAMPLES / f"{name}.json", tmp_path / f"{name}.json")
+    return tmp_path
+
+
+def test_lint_clean_files_exit_0(capsys) -> None:
+    assert main(["lint", str(EXAMPLES / "pizza_order.json"), str(EXAMPLES / "ai_faq.json")]) == 0
+    assert "2 files checked: 0 errors, 0 warnings" in capsys.readouterr().out
+
+
+def test_lint_with_only_warnings_exits_0(capsys) -> None:
+    assert main(["lint", str(BROKEN / "unreachable-node.json")]) == 0
+    out = capsys.readouterr().out
+    assert "unreachable-node.json:orphan: unreachable-node warning" in out
+
+
+def test_lint_with_an_error_exits_1_and_prints_file_node_code_severity(capsys) -> None:
+    assert main(["lint", str(BROKEN / "handle-unconnected.json")]) == 1
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].startswith(f"{BROKEN / 'handle-unconnected.json'}:is_ana: handle-unconnected error ")
+    assert lines[1] == "    at /nodes/1"
+    assert lines[2].startswith("    hint: ")
+
+
+def test_lint_of_a_missing_file_exits_2(capsys, tmp_path: Path) -> None:
+    assert main(["lint", str(tmp_path / "nope.json")]) == 2
+    assert "no such file" in capsys.readouterr().err
+
+
+def test_lint_without_paths_is_bad_usage(capsys) -> None:
+    assert main(["lint"]) == 2
+
+
+def test_lint_with_an_unknown_option_is_bad_usage(capsys) -> None:
+    assert main(["lint", "--colour", str(EXAMPLES)]) == 2
+
+
+def test_lint_reports_invalid_json_as_a_diagnostic(capsys, tmp_path: Path) -> None:
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"nodes": [', encoding="utf-8")
+    assert main(["lint", str(bad)]) == 1
+    assert "invalid-json error not valid JSON" in capsys.readouterr().out
+
+
+def test_lint_json_format_lists_every_diagnostic(capsys) -> None:
+    assert main(["lint", "--format", "json", str(BROKEN / "duplicate-choice-id.json"), str(EXAMPLES / "pizza_order.json")]) == 1
+    items = json.loads(capsys.readouterr().out)
+    assert len(items) == 1
+    assert {k: items[0][k] for k in ("file", "code", "severity", "node_id", "path")} == {
+        "file": str(BROKEN / "duplicate-choice-id.json"), "code": "duplicate-choice-id", "severity": "error",
+        "node_id": "menu", "path": "/nodes/1/data/buttons/1/id",
+    }
+    assert items[0]["message"]
+
+
+def test_lint_json_format_of_clean_files_is_an_empty_array(capsys) -> None:
+    assert main(["lint", "--format", "json", str(EXAMPLES / "nps_followup.json")]) == 0
+    assert json.loads(capsys.readouterr().out) == []
+
+
+def test_lint_folder_knows_the_flows_next_to_each_file(capsys, flows: Path) -> None:
+    assert main(["lint", str(flows)]) == 0
+    (flows / "nps_followup.json").unlink()
+    assert main(["lint", str(flows)]) == 1
+    assert "jump-unknown-flow" in capsys.readouterr().out
+
+
+def test_a_flow_is_known_by_its_top_level_id_too(capsys, flows: Path) -> None:
+    (flows / "nps_followup.json").rename(flows / "followup_v2.json")  # its "id" is still nps_followup
+    assert main(["lint", str(flows)]) == 0
+
+
+def test_lint_folder_recurses_and_skips_transcripts(capsys, tmp_path: Path) -> None:
+    (tmp_path / "sub").mkdir()
+    shutil.copy(EXAMPLES / "ai_faq.json", tmp_path / "sub" / "ai_faq.json")
+    (tmp_path / "sub" / "ai_faq.transcript.json").write_text('{"turns": []}', encoding="utf-8")
+    assert main(["lint", str(tmp_path)]) == 0
+    assert "1 file checked" in capsys.readouterr().out
+
+
+def test_lint_list_codes_prints_the_catalogue(capsys) -> None:
+    assert main(["lint", "--list-codes"]) == 0
+    out = capsys.readouterr().out
+    assert re.search(r"^infinite-loop +error +A cycle", out, re.M)
+    assert re.search(r"^variable-unset +warning ", out, re.M)
+
+
+def test_compile_writes_the_program_next_to_the_file(capsys, flows: Path) -> None:
+    assert main(["compile", str(flows / "nps_survey.json")]) == 0
+    written = flows / "nps_survey.pytk"
+    program = Program.from_bytes(written.read_bytes())
+    out = capsys.readouterr().out
+    assert f"{written.stat().st_size} bytes" in out and program.hash in out
+
+
+def test_compile_output_option(capsys, flows: Path) -> None:
+    out = flows / "out" / "x.bin"
+    out.parent.mkdir()
+    assert main(["compile", str(flows / "nps_followup.json"), "-o", str(out)]) == 0
+    assert Program.from_bytes(out.read_bytes()).code[0].node == "start"
+
+
+def test_compile_disassemble_prints_the_listing_without_writing(capsys, flows: Path) -> None:
+    assert main(["compile", "--disassemble", str(flows / "nps_followup.json")]) == 0
+    out = capsys.readouterr().out
+    assert out.splitlines()[0].startswith(">0  START     start")
+    assert not (flows / "nps_followup.pytk").exists()
+
+
+def test_compile_json_prints_the_program_json(capsys, flows: Path) -> None:
+    assert main(["compile", "--json", str(flows / "nps_followup.json")]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert Program.from_json(doc).code[0].node == "start"
+
+
+def test_compile_can_disassemble_a_program_file(capsys, flows: Path) -> None:
+    main(["compile", str(flows / "nps_followup.json")])
+    capsys.readouterr()
+    assert main(["compile", "--disassemble", str(flows / "nps_followup.pytk")]) == 0
+    assert "START" in capsys.readouterr().out
+
+
+def test_compile_with_errors_writes_nothing_and_exits_1(capsys, tmp_path: Path) -> None:
+    shutil.copy(BROKEN / "infinite-loop.json", tmp_path / "loop.json")
+    assert main(["compile", str(tmp_path / "loop.json")]) == 1
+    assert "infinite-loop error" in capsys.readouterr().err
+    assert not (tmp_path / "loop.pytk").exists()
+
+
+def test_compile_of_a_missing_file_exits_2(capsys, tmp_path: Path) -> None:
+    assert main(["compile", str(tmp_path / "nope.json")]) == 2
+
+
+def test_lint_and_compile_do_not_load_the_web_stack_or_database(tmp_path: Path) -> None:
+    script = (
+        "import sys\n"
+        "from pytake.cli import main\n"
+        f"main(['lint', {str(EXAMPLES / 'pizza_order.json')!r}])\n"
+        f"main(['compile', {str(EXAMPLES / 'pizza_order.json')!r}, '-o', {str(tmp_path / 'p.pytk')!r}])\n"
+        "heavy = sorted(m for m in sys.modules if m.split('.')[0] in ('api', 'quart', 'sqlalchemy', 'asyncpg', 'redis', 'taskiq', 'hypercorn'))\n"
+        "print('HEAVY', heavy)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert "HEAVY []" in done.stdout
+
+
+def test_pytake_lint_runs_as_a_command(tmp_path: Path) -> None:
+    done = subprocess.run([sys.executable, "-m", "pytake.cli", "lint", str(BROKEN / "no-start.json")],
+                          cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 1 and "no-start error" in done.stdout
+
+
+def test_transcripts_named_on_the_command_line_are_skipped(capsys, tmp_path: Path) -> None:
+    transcript = tmp_path / "ai_faq.transcript.json"
+    transcript.write_text('{"turns": []}', encoding="utf-8")
+    shutil.copy(EXAMPLES / "ai_faq.json", tmp_path / "ai_faq.json")
+    assert main(["lint", str(tmp_path / "ai_faq.json"), str(transcript)]) == 0
+    assert "1 file checked" in capsys.readouterr().out
