@@ -1,0 +1,1 @@
+"""Relational data: models, sessions, partitions (see docs/data-layer.md)."""

@@ -1,0 +1,265 @@
+"""The Redis structures of SCHEMA.md ("Redis - Cache e Filas"): key names,
+types and TTLs in one place, with small typed async helpers.
+
+| key | type | TTL |
+|---|---|---|
+| ``session:blacklist:{token_hash}`` | string ``"revoked"`` | until the token expires |
+| ``user:session:{user_id}`` | hash (access_token, refresh_token, expires_at, device_info JSON) | 7 days |
+| ``ratelimit:{ip}:{endpoint}`` | counter | 60 s window |
+| ``ratelimit:user:{user_id}`` | counter | 60 s window |
+| ``cache:conversations:{organization_id}:open`` | string (JSON) | 5 min |
+| ``cache:contacts:{organization_id}:{contact_id}`` | hash (field -> JSON value) | 15 min |
+| ``ws:user:{user_id}`` | set of socket ids | none (removed with its last member) |
+| ``typing:{conversation_id}:{user_id}`` | string ``"typing"`` | 5 s |
+| ``temp:upload:{upload_id}`` | hash (file_path, mime_type, size) | 1 hour |
+
+Every helper takes a ``redis.asyncio.Redis`` client (``decode_responses``
+either way).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any, Mapping
+
+from redis.asyncio import Redis
+
+USER_SESSION_TTL = 7 * 24 * 3600
+RATE_LIMIT_WINDOW = 60
+OPEN_CONVERSATIONS_TTL = 5 * 60
+CONTACT_CACHE_TTL = 15 * 60
+TYPING_TTL = 5
+TEMP_UPLOAD_TTL = 3600
+
+
+# -- key names ---------------------------------------------------------------
+def blacklist_key(token_hash: str) -> str:
+    return f"session:blacklist:{token_hash}"
+
+
+def user_session_key(user_id: Any) -> str:
+    return f"user:session:{user_id}"
+
+
+def ip_rate_key(ip_address: str, endpoint: str) -> str:
+    return f"ratelimit:{ip_address}:{endpoint}"
+
+
+def user_rate_key(user_id: Any) -> str:
+    return f"ratelimit:user:{user_id}"
+
+
+def open_conversations_key(organization_id: Any) -> str:
+    return f"cache:conversations:{organization_id}:open"
+
+
+def contact_cache_key(organization_id: Any, contact_id: Any) -> str:
+    return f"cache:contacts:{organization_id}:{contact_id}"
+
+
+def ws_user_key(user_id: Any) -> str:
+    return f"ws:user:{user_id}"
+
+
+def typing_key(conversation_id: Any, user_id: Any) -> str:
+    return f"typing:{conversation_id}:{user_id}"
+
+
+def temp_upload_key(upload_id: Any) -> str:
+    return f"temp:upload:{upload_id}"
+
+
+def _text(value: Any) -> str:
+    return value.decode("utf-8") if isinstance(value, bytes) else str(value)
+
+
+# -- 1. JWT blacklist ----------------------------------------------------------
+async def blacklist_token(redis: Redis, token_hash: str, expires_at: datetime | float) -> None:
+    """Mark a token revoked until it would have expired (``expires_at``: an
+    aware datetime or a number of seconds). An already expired token is not stored."""
+    if isinstance(expires_at, datetime):
+        seconds = (expires_at - datetime.now(timezone.utc)).total_seconds()
+    else:
+        seconds = float(expires_at)
+    if seconds <= 0:
+        return
+    await redis.set(blacklist_key(token_hash), "revoked", px=max(1, math.ceil(seconds * 1000)))
+
+
+async def is_blacklisted(redis: Redis, token_hash: str) -> bool:
+    return bool(await redis.exists(blacklist_key(token_hash)))
+
+
+# -- 2. user sessions ---------------------------------------------------------
+@dataclass(frozen=True)
+class UserSession:
+    access_token: str
+    refresh_token: str
+    expires_at: datetime
+    device_info: dict[str, Any]
+
+
+async def put_user_session(redis: Redis, user_id: Any, session: UserSession) -> None:
+    key = user_session_key(user_id)
+    async with redis.pipeline(transaction=True) as pipe:
+        pipe.delete(key)
+        pipe.hset(key, mapping={
+            "access_token": session.access_token,
+            "refresh_token": session.refresh_token,
+            "expires_at": session.expires_at.isoformat(),
+            "device_info": json.dumps(session.device_info, separators=(",", ":")),
+        })
+        pipe.expire(key, USER_SESSION_TTL)
+        await pipe.execute()
+
+
+async def get_user_session(redis: Redis, user_id: Any) -> UserSession | None:
+    raw = {_text(k): _text(v) for k, v in (await redis.hgetall(user_session_key(user_id))).items()}
+    if not raw:
+        return None
+    return UserSession(
+        access_token=raw.get("access_token", ""),
+        refresh_token=raw.get("refresh_token", ""),
+        expires_at=datetime.fromisoformat(raw["expires_at"]),
+        device_info=json.loads(raw.get("device_info") or "{}"),
+    )
+
+
+async def delete_user_session(redis: Redis, user_id: Any) -> None:
+    await redis.delete(user_session_key(user_id))
+
+
+# -- 3. rate limiting (fixed 60 s windows) -------------------------------------
+@dataclass(frozen=True)
+class RateCount:
+    count: int  # requests in the current window, this one included
+    ttl: float  # seconds until the window resets
+
+
+# INCR and the window's expiry in one step: a counter never lives without TTL.
+_INCR_WITH_TTL = """
+local count = redis.call('INCR', KEYS[1])
+local ttl = redis.call('PTTL', KEYS[1])
+if ttl < 0 then
+  redis.call('PEXPIRE', KEYS[1], ARGV[1])
+  ttl = tonumber(ARGV[1])
+end
+return {count, ttl}
+"""
+
+
+async def _incr(redis: Redis, key: str, window: int) -> RateCount:
+    count, ttl_ms = await redis.eval(_INCR_WITH_TTL, 1, key, int(window * 1000))
+    return RateCount(int(count), int(ttl_ms) / 1000)
+
+
+async def hit_ip_rate(redis: Redis, ip_address: str, endpoint: str,
+                      window: int = RATE_LIMIT_WINDOW) -> RateCount:
+    return await _incr(redis, ip_rate_key(ip_address, endpoint), window)
+
+
+async def hit_user_rate(redis: Redis, user_id: Any, window: int = RATE_LIMIT_WINDOW) -> RateCount:
+    return await _incr(redis, user_rate_key(user_id), window)
+
+
+# -- 4. query caches ------------------------------------------------------------
+async def cache_open_conversations(redis: Redis, organization_id: Any, conversations: Any) -> None:
+    await redis.set(open_conversations_key(organization_id),
+                    json.dumps(conversations, default=str, separators=(",", ":")),
+                    ex=OPEN_CONVERSATIONS_TTL)
+
+
+async def cached_open_conversations(redis: Redis, organization_id: Any) -> Any | None:
+    raw = await redis.get(open_conversations_key(organization_id))
+    return None if raw is None else json.loads(raw)
+
+
+async def invalidate_open_conversations(redis: Redis, organization_id: Any) -> None:
+    await redis.delete(open_conversations_key(organization_id))
+
+
+async def cache_contact(redis: Redis, organization_id: Any, contact_id: Any,
+                        data: Mapping[str, Any]) -> None:
+    """Cache a contact as a hash, one field per attribute (values JSON-encoded)."""
+    key = contact_cache_key(organization_id, contact_id)
+    async with redis.pipeline(transaction=True) as pipe:
+        pipe.delete(key)
+        if data:
+            pipe.hset(key, mapping={k: json.dumps(v, default=str) for k, v in data.items()})
+            pipe.expire(key, CONTACT_CACHE_TTL)
+        await pipe.execute()
+
+
+async def cached_contact(redis: Redis, organization_id: Any, contact_id: Any) -> dict[str, Any] | None:
+    raw = await redis.hgetall(contact_cache_key(organization_id, contact_id))
+    if not raw:
+        return None
+    return {_text(k): json.loads(v) for k, v in raw.items()}
+
+
+async def invalidate_contact(redis: Redis, organization_id: Any, contact_id: Any) -> None:
+    await redis.delete(contact_cache_key(organization_id, contact_id))
+
+
+# -- 5. WebSocket connections -----------------------------------------------------
+async def ws_add(redis: Redis, user_id: Any, socket_id: str) -> None:
+    await redis.sadd(ws_user_key(user_id), socket_id)
+
+
+async def ws_remove(redis: Redis, user_id: Any, socket_id: str) -> None:
+    """Forget a socket; the key disappears with the user's last socket."""
+    await redis.srem(ws_user_key(user_id), socket_id)
+
+
+async def ws_sockets(redis: Redis, user_id: Any) -> set[str]:
+    return {_text(m) for m in await redis.smembers(ws_user_key(user_id))}
+
+
+# -- 7. typing indicators -----------------------------------------------------------
+async def set_typing(redis: Redis, conversation_id: Any, user_id: Any) -> None:
+    await redis.set(typing_key(conversation_id, user_id), "typing", ex=TYPING_TTL)
+
+
+async def clear_typing(redis: Redis, conversation_id: Any, user_id: Any) -> None:
+    await redis.delete(typing_key(conversation_id, user_id))
+
+
+async def is_typing(redis: Redis, conversation_id: Any, user_id: Any) -> bool:
+    return bool(await redis.exists(typing_key(conversation_id, user_id)))
+
+
+async def typing_users(redis: Redis, conversation_id: Any) -> set[str]:
+    """Users typing in a conversation (a SCAN over ``typing:{conversation_id}:*``)."""
+    prefix = f"typing:{conversation_id}:"
+    return {_text(k)[len(prefix):] async for k in redis.scan_iter(match=prefix + "*", count=100)}
+
+
+# -- 8. temporary uploads ---------------------------------------------------------------
+@dataclass(frozen=True)
+class TempUpload:
+    file_path: str
+    mime_type: str
+    size: int
+
+
+async def put_temp_upload(redis: Redis, upload_id: Any, upload: TempUpload) -> None:
+    key = temp_upload_key(upload_id)
+    async with redis.pipeline(transaction=True) as pipe:
+        pipe.hset(key, mapping={"file_path": upload.file_path, "mime_type": upload.mime_type,
+                                "size": str(upload.size)})
+        pipe.expire(key, TEMP_UPLOAD_TTL)
+        await pipe.execute()
+
+
+async def get_temp_upload(redis: Redis, upload_id: Any) -> TempUpload | None:
+    raw = {_text(k): _text(v) for k, v in (await redis.hgetall(temp_upload_key(upload_id))).items()}
+    if not raw:
+        return None
+    return TempUpload(raw["file_path"], raw["mime_type"], int(raw["size"]))
+
+
+async def delete_temp_upload(redis: Redis, upload_id: Any) -> None:
+    await redis.delete(temp_upload_key(upload_id))

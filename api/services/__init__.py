@@ -1,0 +1,1 @@
+"""Domain services: the operations routes and workers share."""

@@ -1,0 +1,165 @@
+"""Saving a flow's canvas as a new compiled version, and loading programs.
+
+A save compiles the canvas first; any error-severity diagnostic rejects it and
+nothing is written. Otherwise, in the caller's transaction: the flow row is
+locked, ``flows.version`` moves to the new version, a `FlowVersion` row keeps
+the canvas and the program bytes (running conversations stay on the version
+they started, so old versions are kept), and the flow's ``nodes`` rows are
+rewritten from the compiler's node rows. A node keeps its UUID across saves
+while its canvas id stays the same (so ``conversations.current_node_id`` keeps
+pointing at it); new canvas ids get new UUIDs, removed ones are deleted.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import delete, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from api.db.models import Flow, FlowVersion, Node
+from engine.program import Program, ProgramFormatError
+
+_POSITION_LIMIT = Decimal("99999999.99")  # NUMERIC(10,2)
+
+
+@dataclass
+class SaveResult:
+    """What a save did. ``ok`` False: rejected, nothing written, see ``errors``."""
+
+    ok: bool
+    flow: Flow
+    diagnostics: list[Any] = field(default_factory=list)
+    version: int | None = None
+    program_hash: str | None = None
+    created: bool = False  # False when the canvas equals the current version's
+
+    @property
+    def errors(self) -> list[Any]:
+        return [d for d in self.diagnostics if d.severity == "error"]
+
+    @property
+    def warnings(self) -> list[Any]:
+        return [d for d in self.diagnostics if d.severity == "warning"]
+
+
+async def known_flows(session: AsyncSession, chatbot_id: uuid.UUID) -> set[str]:
+    """Names and ids of a chatbot's flows: what a ``jump`` node may name."""
+    rows = await session.execute(select(Flow.id, Flow.name).where(Flow.chatbot_id == chatbot_id))
+    names: set[str] = set()
+    for flow_id, name in rows:
+        names.add(str(flow_id))
+        names.add(name)
+    return names
+
+
+async def save_canvas(session: AsyncSession, flow: Flow, canvas: Any,
+                      user_id: uuid.UUID | None) -> SaveResult:
+    """Compile ``canvas`` and, when it compiles, store it as ``flow``'s next
+    version (flushed, not committed: call inside ``db.transaction()``)."""
+    from compiler import compile_canvas
+
+    result = compile_canvas(canvas, known_flows=await known_flows(session, flow.chatbot_id))
+    if not result.ok or result.program is None:
+        return SaveResult(ok=False, flow=flow, diagnostics=list(result.diagnostics))
+
+    locked = (await session.execute(
+        select(Flow).where(Flow.id == flow.id).with_for_update()
+        .execution_options(populate_existing=True))).scalar_one()
+    latest = (await session.execute(
+        select(FlowVersion).where(FlowVersion.flow_id == locked.id)
+        .order_by(FlowVersion.version.desc()).limit(1))).scalar_one_or_none()
+    program_bytes = result.program.to_bytes()
+    program_hash = hashlib.sha256(program_bytes).hexdigest()
+
+    if latest is not None and latest.canvas == canvas and latest.program_hash == program_hash:
+        return SaveResult(ok=True, flow=locked, diagnostics=list(result.diagnostics),
+                          version=latest.version, program_hash=program_hash, created=False)
+
+    version = (latest.version + 1) if latest is not None else 1
+    session.add(FlowVersion(flow_id=locked.id, version=version, canvas=canvas,
+                            program=program_bytes, program_hash=program_hash,
+                            created_by=user_id))
+    locked.version = version
+    locked.canvas_data = canvas
+    locked.updated_at = func.now()
+    await _write_nodes(session, locked.id, result.node_rows)
+    await session.flush()
+    await session.refresh(locked)
+    return SaveResult(ok=True, flow=locked, diagnostics=list(result.diagnostics),
+                      version=version, program_hash=program_hash, created=True)
+
+
+def _position(value: Any) -> Decimal | None:
+    if not isinstance(value, (int, float)) or isinstance(value, bool):
+        return None
+    number = Decimal(str(round(float(value), 2)))
+    return max(-_POSITION_LIMIT, min(_POSITION_LIMIT, number))
+
+
+async def _write_nodes(session: AsyncSession, flow_id: uuid.UUID, rows: list[dict[str, Any]]) -> None:
+    existing = {
+        (node.settings or {}).get("canvas_id"): node
+        for node in (await session.execute(select(Node).where(Node.flow_id == flow_id))).scalars()
+    }
+    wanted = {row["id"] for row in rows}
+    stale = [node.id for canvas_id, node in existing.items() if canvas_id not in wanted]
+    if stale:
+        await session.execute(delete(Node).where(Node.id.in_(stale)))
+        for canvas_id in [c for c in existing if c not in wanted]:
+            session.expunge(existing.pop(canvas_id))
+
+    ids = {row["id"]: (existing[row["id"]].id if row["id"] in existing else uuid.uuid4())
+           for row in rows}
+    nodes: list[Node] = []
+    for row in rows:
+        node = existing.get(row["id"])
+        if node is None:
+            node = Node(id=ids[row["id"]], flow_id=flow_id)
+            session.add(node)
+        node.type = row["type"]
+        node.label = row.get("label")
+        node.content = row.get("content") or {}
+        node.position_x = _position(row.get("position_x"))
+        node.position_y = _position(row.get("position_y"))
+        node.settings = {**(node.settings or {}), "canvas_id": row["id"]}
+        node.updated_at = func.now()
+        nodes.append(node)
+    await session.flush()  # every node exists before any points at another
+    for node, row in zip(nodes, rows):
+        target = row.get("next_node_id")
+        node.next_node_id = ids.get(target) if target is not None else None
+
+
+async def load_program(session: AsyncSession, flow_id: uuid.UUID, version: int) -> Program | None:
+    """The compiled program of one version of a flow (None if there is no such
+    version). Raises `ProgramFormatError` if the stored bytes are corrupt."""
+    row = (await session.execute(
+        select(FlowVersion.program, FlowVersion.program_hash)
+        .where(FlowVersion.flow_id == flow_id, FlowVersion.version == version))).first()
+    if row is None:
+        return None
+    data = bytes(row.program)
+    if hashlib.sha256(data).hexdigest() != row.program_hash:
+        raise ProgramFormatError(f"flow {flow_id} version {version}: program does not match its hash")
+    return Program.from_bytes(data)
+
+
+async def load_current_program(session: AsyncSession, flow_id: uuid.UUID) -> tuple[int, Program] | None:
+    """``(version, program)`` of the flow's current version, or None."""
+    version = (await session.execute(select(Flow.version).where(Flow.id == flow_id))).scalar()
+    if version is None:
+        return None
+    program = await load_program(session, flow_id, version)
+    return None if program is None else (version, program)
+
+
+async def node_ids(session: AsyncSession, flow_id: uuid.UUID) -> dict[str, uuid.UUID]:
+    """Canvas node id → ``nodes.id`` for a flow (for ``conversations.current_node_id``)."""
+    rows = await session.execute(
+        select(Node.settings["canvas_id"].astext, Node.id).where(Node.flow_id == flow_id))
+    return {canvas_id: node_id for canvas_id, node_id in rows if canvas_id is not None}

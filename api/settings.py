@@ -1,0 +1,151 @@
+"""Process configuration, read once from the environment.
+
+`Settings.from_env()` is the only place that reads PyTake's environment
+variables. A missing ``DATABASE_URL`` / ``REDIS_URL`` means "embedded mode":
+`api.embedded` starts private servers under the data dir. Secrets that are
+missing in development are generated once and kept under the data dir, so a
+restart can still decrypt what it stored and validate the tokens it issued.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+import secrets
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Mapping
+
+DEFAULT_DATA_DIR = "./.pytake"
+PRODUCTION = "production"
+
+
+class SettingsError(ValueError):
+    """The configuration cannot be used (named variable is missing or malformed)."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything the process needs to know about its environment."""
+
+    database_url: str | None = None
+    redis_url: str | None = None
+    mongodb_url: str | None = None
+    data_dir: Path = field(default_factory=lambda: Path(DEFAULT_DATA_DIR).resolve())
+    secret_key: str = ""
+    encryption_key: str = ""
+    environment: str = "development"
+    extra: Mapping[str, str] = field(default_factory=dict)
+    # API auth and rate limits (API-core); env PYTAKE_<NAME upper-cased>.
+    access_token_ttl_seconds: int = 900
+    refresh_token_ttl_seconds: int = 30 * 24 * 3600
+    ratelimit_login_per_minute: int = 10
+    ratelimit_signup_per_minute: int = 5
+    ratelimit_refresh_per_minute: int = 30
+    ratelimit_user_per_minute: int = 600
+
+    @property
+    def is_production(self) -> bool:
+        return self.environment == PRODUCTION
+
+    @property
+    def embedded_database(self) -> bool:
+        return not self.database_url
+
+    @property
+    def embedded_redis(self) -> bool:
+        return not self.redis_url
+
+    def with_urls(self, database_url: str, redis_url: str) -> "Settings":
+        """A copy pointing at concrete servers (after embedded ones started)."""
+        return replace(self, database_url=database_url, redis_url=redis_url)
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> "Settings":
+        env = os.environ if environ is None else environ
+        data_dir = Path(env.get("PYTAKE_DATA_DIR") or DEFAULT_DATA_DIR).expanduser().resolve()
+        environment = (env.get("PYTAKE_ENV") or "development").strip().lower()
+        secret_key = env.get("PYTAKE_SECRET_KEY") or ""
+        encryption_key = env.get("PYTAKE_ENCRYPTION_KEY") or ""
+        if environment == PRODUCTION:
+            for name, value in (("PYTAKE_SECRET_KEY", secret_key),
+                                ("PYTAKE_ENCRYPTION_KEY", encryption_key)):
+                if not value:
+                    raise SettingsError(f"{name} must be set when PYTAKE_ENV=production")
+        if not secret_key:
+            secret_key = _persisted_secret(data_dir / "secret.key", lambda: secrets.token_urlsafe(48))
+        if not encryption_key:
+            encryption_key = _persisted_secret(data_dir / "encryption.key", _new_fernet_key)
+        _check_fernet_key(encryption_key)
+        extra = {k: v for k, v in env.items() if k.startswith("PYTAKE_")}
+        return cls(
+            database_url=normalize_database_url(env.get("DATABASE_URL") or None),
+            redis_url=env.get("REDIS_URL") or None,
+            mongodb_url=env.get("MONGODB_URL") or None,
+            data_dir=data_dir,
+            secret_key=secret_key,
+            encryption_key=encryption_key,
+            environment=environment,
+            extra=extra,
+            **_api_limits(env),
+        )
+
+
+API_LIMIT_FIELDS = (
+    "access_token_ttl_seconds", "refresh_token_ttl_seconds", "ratelimit_login_per_minute",
+    "ratelimit_signup_per_minute", "ratelimit_refresh_per_minute", "ratelimit_user_per_minute",
+)
+
+
+def _api_limits(env: Mapping[str, str]) -> dict[str, int]:
+    """Integer API settings present in the environment (``PYTAKE_RATELIMIT_LOGIN_PER_MINUTE``...)."""
+    values: dict[str, int] = {}
+    for name in API_LIMIT_FIELDS:
+        raw = env.get("PYTAKE_" + name.upper())
+        if raw is None or raw == "":
+            continue
+        try:
+            values[name] = int(raw)
+        except ValueError as exc:
+            raise SettingsError(f"PYTAKE_{name.upper()} must be an integer") from exc
+    return values
+
+
+def normalize_database_url(url: str | None) -> str | None:
+    """Accept the usual ``postgres://`` / ``postgresql://`` spellings; use asyncpg."""
+    if not url:
+        return None
+    for prefix in ("postgres://", "postgresql://", "postgresql+psycopg://", "postgresql+psycopg2://"):
+        if url.startswith(prefix):
+            return "postgresql+asyncpg://" + url[len(prefix):]
+    return url
+
+
+def _new_fernet_key() -> str:
+    return base64.urlsafe_b64encode(os.urandom(32)).decode("ascii")
+
+
+def _check_fernet_key(key: str) -> None:
+    try:
+        raw = base64.urlsafe_b64decode(key.encode("ascii"))
+    except (ValueError, UnicodeEncodeError) as exc:
+        raise SettingsError("PYTAKE_ENCRYPTION_KEY is not a Fernet key (url-safe base64)") from exc
+    if len(raw) != 32:
+        raise SettingsError("PYTAKE_ENCRYPTION_KEY is not a Fernet key (must decode to 32 bytes)")
+
+
+def _persisted_secret(path: Path, make) -> str:
+    """Read a generated secret from ``path``, creating it (mode 0600) the first time."""
+    try:
+        return path.read_text("ascii").strip()
+    except FileNotFoundError:
+        pass
+    path.parent.mkdir(parents=True, exist_ok=True)
+    value = make()
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:  # another process won the race: use its value
+        return path.read_text("ascii").strip()
+    with os.fdopen(fd, "w", encoding="ascii") as fh:
+        fh.write(value + "\n")
+    return value

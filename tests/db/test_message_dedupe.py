@@ -1,0 +1,107 @@
+"""`whatsapp_message_id` is unique across all partitions, so a redelivered
+webhook stores nothing twice."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime, timedelta, timezone
+
+import pytest
+from sqlalchemy import func, select, text
+from sqlalchemy.exc import IntegrityError
+
+from api.db.messages import add_message_once, message_by_whatsapp_id
+from api.db.models import Message, MessageWhatsAppId
+
+NOW = datetime.now(timezone.utc)
+
+
+def _inbound(tenant, wamid, created_at=None, body="Quero uma pizza") -> Message:
+    return Message(conversation_id=tenant.conversation.id, direction="inbound",
+                   sender_type="contact", whatsapp_message_id=wamid,
+                   content={"text": body}, created_at=created_at)
+
+
+async def _count(db) -> int:
+    async with db.session() as s:
+        return (await s.execute(select(func.count()).select_from(Message))).scalar()
+
+
+async def test_redelivered_message_is_stored_once(db, tenant):
+    async with db.transaction() as s:
+        assert await add_message_once(s, _inbound(tenant, "wamid.A1"))
+    async with db.transaction() as s:
+        assert not await add_message_once(s, _inbound(tenant, "wamid.A1"))
+    assert await _count(db) == 1
+
+
+async def test_duplicate_in_another_month_is_refused(db, tenant):
+    async with db.transaction() as s:
+        s.add(_inbound(tenant, "wamid.B1", created_at=NOW))
+    with pytest.raises(IntegrityError, match="messages_whatsapp_message_id_key"):
+        async with db.transaction() as s:
+            s.add(_inbound(tenant, "wamid.B1", created_at=NOW + timedelta(days=40)))
+    assert await _count(db) == 1
+
+
+async def test_duplicate_via_default_partition_is_refused(db, tenant):
+    async with db.transaction() as s:
+        s.add(_inbound(tenant, "wamid.C1", created_at=datetime(2018, 1, 1, tzinfo=timezone.utc)))
+    with pytest.raises(IntegrityError):
+        async with db.transaction() as s:
+            s.add(_inbound(tenant, "wamid.C1", created_at=NOW))
+
+
+async def test_concurrent_deliveries_store_one_message(db, tenant):
+    async def deliver() -> bool:
+        async with db.transaction() as s:
+            stored = await add_message_once(s, _inbound(tenant, "wamid.RACE"))
+            await asyncio.sleep(0.05)  # hold the claim while the other waits
+            return stored
+
+    results = await asyncio.gather(*(deliver() for _ in range(5)))
+    assert sorted(results) == [False, False, False, False, True]
+    assert await _count(db) == 1
+
+
+async def test_outbound_message_gets_its_whatsapp_id_after_sending(db, tenant):
+    async with db.transaction() as s:
+        msg = Message(conversation_id=tenant.conversation.id, direction="outbound",
+                      sender_type="bot", content={"text": "Olá!"})
+        assert await add_message_once(s, msg)
+    async with db.transaction() as s:
+        await s.execute(text("UPDATE messages SET whatsapp_message_id = 'wamid.OUT', status = 'sent' "
+                             "WHERE id = :id"), {"id": msg.id})
+    async with db.session() as s:
+        found = await message_by_whatsapp_id(s, "wamid.OUT")
+        assert found is not None and found.id == msg.id and found.status == "sent"
+
+
+async def test_deleting_a_message_frees_its_whatsapp_id(db, tenant):
+    async with db.transaction() as s:
+        msg = _inbound(tenant, "wamid.D1")
+        await add_message_once(s, msg)
+    async with db.transaction() as s:
+        await s.execute(text("DELETE FROM messages WHERE id = :id"), {"id": msg.id})
+    async with db.session() as s:
+        assert (await s.execute(select(func.count()).select_from(MessageWhatsAppId))).scalar() == 0
+
+
+async def test_claim_without_message_cannot_be_committed_as_a_message_twice(db, tenant):
+    async with db.transaction() as s:
+        first = _inbound(tenant, "wamid.E1")
+        await add_message_once(s, first)
+    async with db.transaction() as s:
+        with pytest.raises(IntegrityError):
+            await s.execute(text(
+                "INSERT INTO messages (conversation_id, direction, content, whatsapp_message_id) "
+                "VALUES (:c, 'inbound', '{}'::jsonb, 'wamid.E1')"), {"c": tenant.conversation.id})
+
+
+async def test_longest_whatsapp_text_message_is_stored(db, tenant):
+    body = "".join(chr(0x1F600 + (i * 7919) % 80) + chr(0x61 + i % 26) for i in range(2048))
+    async with db.transaction() as s:
+        assert await add_message_once(s, _inbound(tenant, "wamid.LONG", body=body))
+    async with db.session() as s:
+        found = await message_by_whatsapp_id(s, "wamid.LONG")
+        assert found.content["text"] == body

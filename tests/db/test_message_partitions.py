@@ -1,0 +1,100 @@
+"""`messages` is partitioned by month; nothing is ever refused for want of a
+partition, and creating a month moves its early arrivals out of DEFAULT."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+from sqlalchemy import select, text
+
+from api.db.messages import add_message_once, message_by_whatsapp_id
+from api.db.models import CampaignRecipient, Campaign, Message
+from api.db.partitions import create_message_partition, ensure_message_partitions, message_partitions
+
+
+def _month_start(dt: datetime, add: int = 0) -> datetime:
+    month = dt.year * 12 + dt.month - 1 + add
+    return datetime(month // 12, month % 12 + 1, 1, tzinfo=timezone.utc)
+
+
+def _name(dt: datetime) -> str:
+    return f"messages_{dt:%Y_%m}"
+
+
+async def _partition_of(session, message_id) -> str:
+    return (await session.execute(
+        text("SELECT tableoid::regclass::text FROM messages WHERE id = :id"), {"id": message_id})).scalar()
+
+
+def _message(tenant, created_at, wamid=None, text_="Olá!") -> Message:
+    return Message(conversation_id=tenant.conversation.id, direction="inbound",
+                   sender_type="contact", whatsapp_message_id=wamid,
+                   content={"text": text_}, created_at=created_at)
+
+
+async def test_migration_creates_this_month_the_next_three_and_default(db):
+    now = datetime.now(timezone.utc)
+    async with db.session() as s:
+        names = await message_partitions(s)
+    assert names == [_name(_month_start(now, i)) for i in range(4)] + ["messages_default"]
+
+
+async def test_a_message_lands_in_its_month_partition(db, tenant):
+    created = datetime.now(timezone.utc)
+    async with db.transaction() as s:
+        msg = _message(tenant, created)
+        s.add(msg)
+    async with db.session() as s:
+        assert await _partition_of(s, msg.id) == _name(created)
+
+
+async def test_a_message_outside_every_month_lands_in_default(db, tenant):
+    long_ago = datetime(2019, 3, 10, 12, tzinfo=timezone.utc)
+    async with db.transaction() as s:
+        msg = _message(tenant, long_ago)
+        s.add(msg)
+    async with db.session() as s:
+        assert await _partition_of(s, msg.id) == "messages_default"
+
+
+async def test_ensure_creates_only_missing_months(db):
+    now = datetime.now(timezone.utc)
+    async with db.transaction() as s:
+        created = await ensure_message_partitions(s, months_ahead=5)
+    assert created == [_name(_month_start(now, 4)), _name(_month_start(now, 5))]
+    async with db.transaction() as s:
+        assert await ensure_message_partitions(s, months_ahead=5) == []
+
+
+async def test_creating_a_month_moves_its_rows_out_of_default(db, tenant):
+    far = _month_start(datetime.now(timezone.utc), 8) + timedelta(days=3)
+    async with db.transaction() as s:
+        msg = _message(tenant, far, wamid="wamid.FAR")
+        assert await add_message_once(s, msg)
+        campaign = Campaign(organization_id=tenant.organization.id, name="Promo",
+                            message_content={"text": "oi"})
+        s.add(campaign)
+        await s.flush()
+        s.add(CampaignRecipient(campaign_id=campaign.id, contact_id=tenant.contact.id,
+                                message_id=msg.id, message_created_at=msg.created_at))
+    async with db.transaction() as s:
+        assert await _partition_of(s, msg.id) == "messages_default"
+        assert await create_message_partition(s, far.date()) == _name(far)
+    async with db.session() as s:
+        assert await _partition_of(s, msg.id) == _name(far)
+        # the move kept the WhatsApp id claimed and the recipient's reference
+        assert (await message_by_whatsapp_id(s, "wamid.FAR")).id == msg.id
+        recipient = (await s.execute(select(CampaignRecipient))).scalar_one()
+        assert recipient.message_id == msg.id
+        assert not await add_message_once(s, _message(tenant, datetime.now(timezone.utc), "wamid.FAR"))
+
+
+async def test_reading_a_conversation_scans_only_the_months_asked_for(db, tenant):
+    now = datetime.now(timezone.utc)
+    async with db.session() as s:
+        plan = "\n".join(r[0] for r in await s.execute(text(
+            "EXPLAIN SELECT * FROM messages WHERE conversation_id = :c "
+            "AND created_at >= :since ORDER BY created_at DESC LIMIT 50"),
+            {"c": tenant.conversation.id, "since": _month_start(now, 3)}))
+    assert _name(_month_start(now, 3)) in plan
+    assert _name(now) not in plan

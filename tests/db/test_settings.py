@@ -1,0 +1,49 @@
+"""Configuration from the environment; dev secrets generated once and kept."""
+
+from __future__ import annotations
+
+import pytest
+from cryptography.fernet import Fernet
+
+from api.settings import Settings, SettingsError
+
+
+def test_missing_urls_mean_embedded_servers(tmp_path):
+    s = Settings.from_env({"PYTAKE_DATA_DIR": str(tmp_path)})
+    assert s.embedded_database and s.embedded_redis and s.data_dir == tmp_path
+
+
+def test_database_url_is_read_with_the_asyncpg_driver(tmp_path):
+    s = Settings.from_env({"PYTAKE_DATA_DIR": str(tmp_path),
+                           "DATABASE_URL": "postgres://u:p@db:5432/pytake",
+                           "REDIS_URL": "redis://cache:6379/0",
+                           "MONGODB_URL": "mongodb://logs:27017"})
+    assert s.database_url == "postgresql+asyncpg://u:p@db:5432/pytake"
+    assert (s.redis_url, s.mongodb_url) == ("redis://cache:6379/0", "mongodb://logs:27017")
+
+
+def test_generated_encryption_key_is_kept_across_restarts(tmp_path):
+    first = Settings.from_env({"PYTAKE_DATA_DIR": str(tmp_path)})
+    token = Fernet(first.encryption_key).encrypt(b"EAAG-access-token")
+    second = Settings.from_env({"PYTAKE_DATA_DIR": str(tmp_path)})
+    assert Fernet(second.encryption_key).decrypt(token) == b"EAAG-access-token"
+    assert second.secret_key == first.secret_key
+    assert (tmp_path / "encryption.key").stat().st_mode & 0o077 == 0
+
+
+def test_configured_keys_win(tmp_path):
+    key = Fernet.generate_key().decode()
+    s = Settings.from_env({"PYTAKE_DATA_DIR": str(tmp_path), "PYTAKE_ENCRYPTION_KEY": key,
+                           "PYTAKE_SECRET_KEY": "s3cret"})
+    assert (s.encryption_key, s.secret_key) == (key, "s3cret")
+    assert not (tmp_path / "encryption.key").exists()
+
+
+def test_production_requires_explicit_keys(tmp_path):
+    with pytest.raises(SettingsError, match="PYTAKE_SECRET_KEY"):
+        Settings.from_env({"PYTAKE_DATA_DIR": str(tmp_path), "PYTAKE_ENV": "production"})
+
+
+def test_malformed_encryption_key_is_named(tmp_path):
+    with pytest.raises(SettingsError, match="PYTAKE_ENCRYPTION_KEY"):
+        Settings.from_env({"PYTAKE_DATA_DIR": str(tmp_path), "PYTAKE_ENCRYPTION_KEY": "short"})
