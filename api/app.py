@@ -1,0 +1,199 @@
+"""The Quart application: wiring of services, blueprints and error handling.
+
+`create_app(settings)` builds the app; serving it (hypercorn) opens the
+database and redis at startup and closes them at shutdown. Every error leaves
+as the one JSON shape of `api.errors`.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import redis.asyncio as aioredis
+from pydantic import ValidationError as PydanticValidationError
+from quart import Quart, Response, jsonify
+from quart.wrappers import Request
+from quart_schema import QuartSchema, RequestSchemaValidationError, hide
+from quart_schema.validation import ResponseSchemaValidationError
+from sqlalchemy import text
+from sqlalchemy.exc import DataError, IntegrityError
+from werkzeug.exceptions import HTTPException
+
+from api.context import DB_KEY, REDIS_KEY, SETTINGS_KEY, get_db, get_redis
+from api.errors import ApiError, error_body
+from api.settings import Settings
+
+log = logging.getLogger("pytake.api")
+
+HTTP_ERROR_CODES = {
+    400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    406: "not_acceptable",
+    408: "request_timeout",
+    409: "conflict",
+    411: "length_required",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+    422: "validation_error",
+    429: "rate_limited",
+}
+HTTP_ERROR_MESSAGES = {
+    404: "no such route",
+    405: "method not allowed on this route",
+}
+
+
+class ApiRequest(Request):
+    """Malformed JSON in a body is a 400 ``malformed_json``, never a 500."""
+
+    def on_json_loading_failed(self, error: Exception) -> Any:
+        raise ApiError(400, "malformed_json", "the request body is not valid JSON")
+
+
+def create_app(settings: Settings | None = None) -> Quart:
+    settings = settings or Settings.from_env()
+    app = Quart("pytake", static_folder=None)
+    app.request_class = ApiRequest
+    app.config["MAX_CONTENT_LENGTH"] = 16 * 1024 * 1024
+    app.extensions[SETTINGS_KEY] = settings
+    QuartSchema(
+        app,
+        info={"title": "PyTake API", "version": "0.1.0"},
+        openapi_path="/openapi.json",
+        swagger_ui_path="/docs",
+        redoc_ui_path=None,
+        scalar_ui_path=None,
+        conversion_preference="pydantic",
+        security_schemes={"bearer": {"type": "http", "scheme": "bearer", "bearer_format": "JWT"}},
+    )
+    _register_lifecycle(app, settings)
+    _register_error_handlers(app)
+    _register_blueprints(app)
+    return app
+
+
+def _register_lifecycle(app: Quart, settings: Settings) -> None:
+    @app.before_serving
+    async def open_services() -> None:
+        from api.db.session import Database
+
+        if not settings.database_url or not settings.redis_url:
+            raise RuntimeError(
+                "create_app needs DATABASE_URL and REDIS_URL (pytake serve starts "
+                "embedded servers and passes their URLs)"
+            )
+        app.extensions[DB_KEY] = Database(settings.database_url)
+        app.extensions[REDIS_KEY] = aioredis.from_url(settings.redis_url)
+
+    @app.after_serving
+    async def close_services() -> None:
+        db = app.extensions.pop(DB_KEY, None)
+        redis = app.extensions.pop(REDIS_KEY, None)
+        if redis is not None:
+            await redis.aclose()
+        if db is not None:
+            await db.dispose()
+
+
+def _register_blueprints(app: Quart) -> None:
+    from api.auth.routes import blueprint as auth_blueprint
+    from api.routes import BLUEPRINTS
+
+    app.register_blueprint(auth_blueprint)
+    for blueprint in BLUEPRINTS:
+        app.register_blueprint(blueprint)
+
+    @app.get("/health")
+    @hide
+    async def health() -> Any:
+        """Liveness and readiness: the database and redis answer."""
+        checks: dict[str, str] = {}
+        try:
+            async with get_db().session() as session:
+                await session.execute(text("SELECT 1"))
+            checks["database"] = "ok"
+        except Exception as exc:  # noqa: BLE001 - reported, not raised
+            log.warning("health: database check failed: %s", exc)
+            checks["database"] = "unavailable"
+        try:
+            await get_redis().ping()
+            checks["redis"] = "ok"
+        except Exception as exc:  # noqa: BLE001
+            log.warning("health: redis check failed: %s", exc)
+            checks["redis"] = "unavailable"
+        if all(v == "ok" for v in checks.values()):
+            return {"status": "ok", **checks}
+        details = [{"field": k, "message": v} for k, v in checks.items() if v != "ok"]
+        return error_body("unavailable", "a backing service is unavailable", details=details), 503
+
+
+def _json_error(status: int, body: dict[str, Any], headers: dict[str, str] | None = None) -> Response:
+    response = jsonify(body)
+    response.status_code = status
+    for name, value in (headers or {}).items():
+        response.headers[name] = value
+    return response
+
+
+def validation_details(error: Exception) -> list[dict[str, str]]:
+    """``[{"field", "message"}]`` from a pydantic error (field = dotted ``loc``)."""
+    if isinstance(error, PydanticValidationError):
+        details = []
+        for item in error.errors(include_url=False):
+            loc = [str(part) for part in item.get("loc", ())]
+            details.append({"field": ".".join(loc) or "body", "message": item.get("msg", "invalid")})
+        return details
+    return [{"field": "body", "message": str(error) or "invalid request"}]
+
+
+def _register_error_handlers(app: Quart) -> None:
+    @app.errorhandler(ApiError)
+    async def handle_api_error(error: ApiError) -> Response:
+        return _json_error(error.status, error.to_body(), error.headers)
+
+    @app.errorhandler(RequestSchemaValidationError)
+    async def handle_request_validation(error: RequestSchemaValidationError) -> Response:
+        details = validation_details(error.validation_error)
+        fields = {d["field"] for d in details}
+        field = fields.pop() if len(fields) == 1 else None
+        if field == "body" and details and "valid dictionary" in details[0]["message"]:
+            message = "the request body must be a JSON object"
+        elif field:
+            message = f"{field}: {details[0]['message']}"
+        else:
+            message = "the request has invalid fields: " + ", ".join(sorted({d['field'] for d in details}))
+        return _json_error(422, error_body("validation_error", message, field, details))
+
+    @app.errorhandler(HTTPException)
+    async def handle_http_error(error: HTTPException) -> Response:
+        status = error.code or 500
+        code = HTTP_ERROR_CODES.get(status, "http_error")
+        message = HTTP_ERROR_MESSAGES.get(status) or (error.description or error.name or "error")
+        headers = {}
+        if status == 405 and getattr(error, "valid_methods", None):
+            headers["Allow"] = ", ".join(error.valid_methods)
+        return _json_error(status, error_body(code, message), headers)
+
+    @app.errorhandler(IntegrityError)
+    async def handle_integrity_error(error: IntegrityError) -> Response:
+        log.info("integrity error turned into 409: %s", error.orig)
+        return _json_error(409, error_body("conflict", "the change conflicts with existing data"))
+
+    @app.errorhandler(DataError)
+    async def handle_data_error(error: DataError) -> Response:
+        log.info("data error turned into 422: %s", error.orig)
+        return _json_error(422, error_body("validation_error", "a value is out of range or malformed"))
+
+    @app.errorhandler(ResponseSchemaValidationError)
+    async def handle_response_validation(error: ResponseSchemaValidationError) -> Response:
+        log.error("response failed its schema: %r", error.validation_error)
+        return _json_error(500, error_body("internal_error", "internal server error"))
+
+    @app.errorhandler(Exception)
+    async def handle_unexpected(error: Exception) -> Response:
+        log.exception("unhandled error", exc_info=error)
+        return _json_error(500, error_body("internal_error", "internal server error"))

@@ -1,0 +1,1 @@
+"""Authentication (passwords, tokens, refresh tokens) and authorization (roles)."""

@@ -1,0 +1,131 @@
+"""The role matrix (one table) and the `@require` decorator that enforces it.
+
+Permission names are ``<resource>:<read|write|delete>``. `MATRIX` below is the
+only place that says which role may do what; `docs/permissions.md` documents
+it and `tests/api/test_roles_matrix.py` walks it against the real routes.
+"""
+
+from __future__ import annotations
+
+import uuid
+from functools import wraps
+from typing import Any, Awaitable, Callable, TypeVar
+
+from quart import request
+from quart_schema.extension import QUART_SCHEMA_SECURITY_ATTRIBUTE
+
+from api.auth.principal import ROLES, Principal, set_principal
+from api.errors import Forbidden, Unauthorized
+
+ACTIONS = ("read", "write", "delete")
+_LETTER = {"r": "read", "w": "write", "d": "delete"}
+
+# resource            super_admin  org_admin  agent   viewer
+MATRIX: dict[str, tuple[str, str, str, str]] = {
+    "organization":     ("rwd",       "rw",      "r",    "r"),
+    "users":            ("rwd",       "rwd",     "r",    "r"),
+    "whatsapp_numbers": ("rwd",       "rwd",     "r",    "r"),
+    "departments":      ("rwd",       "rwd",     "r",    "r"),
+    "agent_greetings":  ("rwd",       "rwd",     "rw",   "r"),
+    "chatbots":         ("rwd",       "rwd",     "r",    "r"),
+    "flows":            ("rwd",       "rwd",     "r",    "r"),
+    "contacts":         ("rwd",       "rwd",     "rw",   "r"),
+    "tags":             ("rwd",       "rwd",     "rw",   "r"),
+    "conversations":    ("rwd",       "rwd",     "rw",   "r"),
+    "messages":         ("rwd",       "rwd",     "rw",   "r"),
+    "campaigns":        ("rwd",       "rwd",     "r",    "r"),
+    "templates":        ("rwd",       "rwd",     "r",    "r"),
+    "integrations":     ("rwd",       "rwd",     "",     ""),
+    "webhooks":         ("rwd",       "rwd",     "",     ""),
+    "quick_replies":    ("rwd",       "rwd",     "rw",   "r"),
+    "audit_logs":       ("r",         "r",       "",     ""),
+}
+
+RESOURCES = tuple(MATRIX)
+PERMISSIONS = tuple(f"{resource}:{action}" for resource in RESOURCES for action in ACTIONS)
+
+# Attribute set on a view function by `require`: the permission it checks.
+REQUIRED_PERMISSION_ATTR = "_pytake_permission"
+BEARER_SECURITY = [{"bearer": []}]
+
+
+def allowed(role: str, permission: str) -> bool:
+    """Does ``role`` hold ``permission``? Unknown roles and permissions hold nothing."""
+    resource, _, action = permission.partition(":")
+    letters = MATRIX.get(resource)
+    if letters is None or role not in ROLES or action not in ACTIONS:
+        return False
+    return action[0] in letters[ROLES.index(role)]
+
+
+def role_permissions(role: str) -> set[str]:
+    return {p for p in PERMISSIONS if allowed(role, p)}
+
+
+def _check_permission_name(permission: str) -> None:
+    if permission not in PERMISSIONS:
+        raise ValueError(f"unknown permission {permission!r}; see api.auth.permissions.MATRIX")
+
+
+F = TypeVar("F", bound=Callable[..., Awaitable[Any]])
+
+
+def require(permission: str | None = None) -> Callable[[F], F]:
+    """Authenticate the bearer token, then check ``permission`` against `MATRIX`.
+
+    ``@require()`` (no permission) only authenticates. Sets the request's
+    `Principal` (see `api.auth.principal.current_principal`) and applies the
+    per-user rate limit. 401 without a valid token, 403 when the role lacks
+    the permission.
+    """
+    if permission is not None:
+        _check_permission_name(permission)
+
+    def decorator(func: F) -> F:
+        @wraps(func)
+        async def wrapper(*args: Any, **kwargs: Any) -> Any:
+            principal = await authenticate_request()
+            if permission is not None and not allowed(principal.role, permission):
+                raise Forbidden()
+            return await func(*args, **kwargs)
+
+        setattr(wrapper, REQUIRED_PERMISSION_ATTR, permission)
+        setattr(wrapper, QUART_SCHEMA_SECURITY_ATTRIBUTE, BEARER_SECURITY)
+        return wrapper  # type: ignore[return-value]
+
+    return decorator
+
+
+def bearer_token() -> str:
+    header = request.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise Unauthorized()
+    return token.strip()
+
+
+async def authenticate_request() -> Principal:
+    """Check the bearer token and the user behind it; set and return the principal."""
+    from api.auth.tokens import verify_access_token  # local: avoids an import cycle
+    from api.auth.users import load_active_user_role
+    from api.ratelimit import enforce_user_limit
+
+    claims = await verify_access_token(bearer_token())
+    try:
+        user_id = uuid.UUID(str(claims["sub"]))
+    except (KeyError, ValueError) as exc:
+        raise Unauthorized("invalid token", code="invalid_token") from exc
+    found = await load_active_user_role(user_id)
+    if found is None:
+        raise Unauthorized("invalid token", code="invalid_token")
+    organization_id, role = found
+    principal = Principal(
+        user_id=user_id,
+        organization_id=organization_id,
+        role=role,
+        token_jti=claims.get("jti"),
+        token_expires_at=claims.get("exp_datetime"),
+    )
+    set_principal(principal)
+    await enforce_user_limit(user_id)
+    return principal

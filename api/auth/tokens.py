@@ -1,0 +1,82 @@
+"""Access tokens: short-lived HS256 JWTs, revocable through a Redis blacklist.
+
+Claims: ``sub`` (user id), ``org`` (organization id), ``role``, ``jti``,
+``iat``, ``exp``, ``typ`` = ``"access"``. Only HS256 is accepted, so a token
+signed with ``alg: none`` or another algorithm is refused, as is a token signed
+with another key, an expired one, or one blacklisted by logout.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+import jwt
+
+from api import redis_keys
+from api.context import get_redis, get_settings
+from api.errors import Unauthorized
+
+ALGORITHM = "HS256"
+ACCESS_TOKEN_TYPE = "access"
+
+
+def token_hash(token: str) -> str:
+    """The SHA-256 hex digest under which a token is blacklisted or stored."""
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+def create_access_token(
+    secret_key: str,
+    *,
+    user_id: uuid.UUID,
+    organization_id: uuid.UUID,
+    role: str,
+    ttl_seconds: int,
+    now: datetime | None = None,
+) -> tuple[str, datetime]:
+    """A signed access token and its expiry time."""
+    issued = now or datetime.now(timezone.utc)
+    expires = issued + timedelta(seconds=ttl_seconds)
+    claims = {
+        "sub": str(user_id),
+        "org": str(organization_id),
+        "role": role,
+        "jti": uuid.uuid4().hex,
+        "typ": ACCESS_TOKEN_TYPE,
+        "iat": int(issued.timestamp()),
+        "exp": int(expires.timestamp()),
+    }
+    return jwt.encode(claims, secret_key, algorithm=ALGORITHM), expires
+
+
+def decode_access_token(secret_key: str, token: str) -> dict[str, Any]:
+    """Verify signature, algorithm, expiry and type; raise `Unauthorized` otherwise."""
+    try:
+        claims = jwt.decode(
+            token, secret_key, algorithms=[ALGORITHM],
+            options={"require": ["exp", "iat", "sub", "jti"]},
+        )
+    except jwt.ExpiredSignatureError as exc:
+        raise Unauthorized("token expired", code="token_expired") from exc
+    except jwt.PyJWTError as exc:
+        raise Unauthorized("invalid token", code="invalid_token") from exc
+    if claims.get("typ") != ACCESS_TOKEN_TYPE:
+        raise Unauthorized("invalid token", code="invalid_token")
+    claims["exp_datetime"] = datetime.fromtimestamp(claims["exp"], timezone.utc)
+    return claims
+
+
+async def verify_access_token(token: str) -> dict[str, Any]:
+    """`decode_access_token` plus the logout blacklist, with the app's key and redis."""
+    claims = decode_access_token(get_settings().secret_key, token)
+    if await redis_keys.is_blacklisted(get_redis(), token_hash(token)):
+        raise Unauthorized("token revoked", code="token_revoked")
+    return claims
+
+
+async def blacklist_access_token(token: str, expires_at: datetime) -> None:
+    """Refuse ``token`` from now until it would have expired anyway."""
+    await redis_keys.blacklist_token(get_redis(), token_hash(token), expires_at)

@@ -1,0 +1,39 @@
+"""Per-app services for route code: settings, database and redis.
+
+They live in ``current_app.extensions`` (set up by `api.app.create_app`), so
+route modules never import a global connection.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from quart import current_app
+
+if TYPE_CHECKING:  # pragma: no cover
+    import redis.asyncio as aioredis
+
+    from api.db.session import Database
+    from api.settings import Settings
+
+SETTINGS_KEY = "pytake.settings"
+DB_KEY = "pytake.db"
+REDIS_KEY = "pytake.redis"
+
+
+def get_settings() -> "Settings":
+    return current_app.extensions[SETTINGS_KEY]
+
+
+def get_db() -> "Database":
+    db = current_app.extensions.get(DB_KEY)
+    if db is None:
+        raise RuntimeError("the database is not open (app not started?)")
+    return db
+
+
+def get_redis() -> "aioredis.Redis":
+    redis = current_app.extensions.get(REDIS_KEY)
+    if redis is None:
+        raise RuntimeError("redis is not open (app not started?)")
+    return redis

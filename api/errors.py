@@ -1,0 +1,117 @@
+"""The API's one exception hierarchy and its one JSON error shape.
+
+Every error a client sees looks like::
+
+    {"error": {"code": "not_found", "message": "conversation not found",
+               "field": "email", "details": [{"field": "email", "message": "..."}]}}
+
+``field`` is present when exactly one field is at fault, ``details`` for
+validation errors. Route code raises these exceptions; `api.app` turns them
+(and every other exception, HTTP error and validation error) into that shape.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class ApiError(Exception):
+    """An error with an HTTP status and a stable machine-readable ``code``."""
+
+    def __init__(
+        self,
+        status: int,
+        code: str,
+        message: str,
+        field: str | None = None,
+        details: list[dict[str, Any]] | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+        self.field = field
+        self.details = details
+        self.headers = headers or {}
+
+    def to_body(self) -> dict[str, Any]:
+        return error_body(self.code, self.message, self.field, self.details)
+
+
+def error_body(
+    code: str,
+    message: str,
+    field: str | None = None,
+    details: list[dict[str, Any]] | None = None,
+) -> dict[str, Any]:
+    """The JSON body of every error response."""
+    error: dict[str, Any] = {"code": code, "message": message}
+    if field is not None:
+        error["field"] = field
+    if details is not None:
+        error["details"] = details
+    return {"error": error}
+
+
+class NotFound(ApiError):
+    """The resource does not exist *in the caller's organization* (404)."""
+
+    def __init__(self, resource: str = "resource") -> None:
+        super().__init__(404, "not_found", f"{resource} not found")
+
+
+class Conflict(ApiError):
+    """The change clashes with existing data, e.g. a unique name (409)."""
+
+    def __init__(self, message: str, field: str | None = None) -> None:
+        super().__init__(409, "conflict", message, field=field)
+
+
+class Unauthorized(ApiError):
+    """No valid credentials (401)."""
+
+    def __init__(self, message: str = "authentication required", code: str = "unauthorized") -> None:
+        super().__init__(401, code, message, headers={"WWW-Authenticate": "Bearer"})
+
+
+class Forbidden(ApiError):
+    """Authenticated, but the role does not allow this (403)."""
+
+    def __init__(self, message: str = "you do not have permission to do this") -> None:
+        super().__init__(403, "forbidden", message)
+
+
+class ValidationFailed(ApiError):
+    """One field's value is not acceptable (422), for checks pydantic cannot do."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(
+            422, "validation_error", message, field=field,
+            details=[{"field": field, "message": message}],
+        )
+
+
+class PlanLimitExceeded(ApiError):
+    """The organization's plan does not allow another one of these (403)."""
+
+    def __init__(self, limit_name: str, limit: int) -> None:
+        super().__init__(
+            403, "plan_limit_exceeded",
+            f"your plan allows at most {limit} ({limit_name}); upgrade to add more",
+            field=limit_name,
+        )
+        self.limit_name = limit_name
+        self.limit = limit
+
+
+class RateLimited(ApiError):
+    """Too many requests in the current window (429, with ``Retry-After``)."""
+
+    def __init__(self, retry_after: int) -> None:
+        retry_after = max(1, int(retry_after))
+        super().__init__(
+            429, "rate_limited", f"too many requests; retry after {retry_after} s",
+            headers={"Retry-After": str(retry_after)},
+        )
+        self.retry_after = retry_after

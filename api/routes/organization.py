@@ -1,0 +1,151 @@
+"""``/organization``: the caller's organization, its settings and plan limits.
+
+Anyone in the organization may read it; org admins may rename it and change
+its settings; a super_admin may delete it (soft delete: its users can no
+longer sign in or use their tokens). Plan fields (``plan_type``, ``plan_expires_at``, the ``max_*``
+limits, ``monthly_message_limit``) are read-only here: a request that tries to
+set one is refused with 422 naming the field.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import datetime
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, StringConstraints, field_validator
+from quart import Blueprint
+from quart_schema import document_response, tag_blueprint, validate_request, validate_response
+from sqlalchemy import func, select
+
+from api.audit import record_audit
+from api.auth.permissions import require
+from api.auth.schemas import NoContent
+from api.auth.principal import current_principal
+from api.context import get_db
+from api.db.models import Organization
+from api.errors import NotFound
+
+blueprint = Blueprint("organization", __name__)
+tag_blueprint(blueprint, ["organization"])
+
+MAX_SETTINGS_BYTES = 64 * 1024
+PLAN_FIELDS = ("plan_type", "plan_expires_at", "max_chatbots", "max_whatsapp_numbers",
+               "max_contacts", "max_agents", "max_departments", "monthly_message_limit")
+
+
+class OrganizationOut(BaseModel):
+    """The organization, its plan and limits, and its settings."""
+
+    id: uuid.UUID
+    name: str
+    slug: str
+    plan_type: str
+    plan_expires_at: datetime | None = None
+    max_chatbots: int | None = None
+    max_whatsapp_numbers: int | None = None
+    max_contacts: int | None = None
+    max_agents: int | None = None
+    max_departments: int | None = None
+    monthly_message_limit: int | None = None
+    settings: dict[str, Any]
+    is_active: bool
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
+
+
+class OrganizationUpdate(BaseModel):
+    """Fields an org admin may change. ``settings`` is merged key by key; a key
+    set to ``null`` is removed."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1,
+                                           max_length=255)] | None = None
+    settings: dict[str, Any] | None = None
+
+    @field_validator("settings")
+    @classmethod
+    def settings_small(cls, value: dict[str, Any] | None) -> dict[str, Any] | None:
+        if value is not None and len(json.dumps(value, default=str)) > MAX_SETTINGS_BYTES:
+            raise ValueError(f"settings must be at most {MAX_SETTINGS_BYTES} bytes of JSON")
+        return value
+
+
+def organization_out(org: Organization) -> OrganizationOut:
+    return OrganizationOut(
+        id=org.id, name=org.name, slug=org.slug, plan_type=org.plan_type or "free",
+        plan_expires_at=org.plan_expires_at, max_chatbots=org.max_chatbots,
+        max_whatsapp_numbers=org.max_whatsapp_numbers, max_contacts=org.max_contacts,
+        max_agents=org.max_agents, max_departments=org.max_departments,
+        monthly_message_limit=org.monthly_message_limit, settings=dict(org.settings or {}),
+        is_active=org.is_active is not False, created_at=org.created_at,
+        updated_at=org.updated_at,
+    )
+
+
+def _own_org_query(for_update: bool = False):
+    stmt = select(Organization).where(
+        Organization.id == current_principal().organization_id,
+        Organization.deleted_at.is_(None),
+    )
+    return stmt.with_for_update() if for_update else stmt
+
+
+@blueprint.get("/organization")
+@require("organization:read")
+@validate_response(OrganizationOut, 200)
+async def get_organization() -> OrganizationOut:
+    """The caller's organization."""
+    async with get_db().session() as session:
+        org = (await session.execute(_own_org_query())).scalar_one_or_none()
+    if org is None:
+        raise NotFound("organization")
+    return organization_out(org)
+
+
+@blueprint.patch("/organization")
+@require("organization:write")
+@validate_request(OrganizationUpdate)
+@validate_response(OrganizationOut, 200)
+async def update_organization(data: OrganizationUpdate) -> OrganizationOut:
+    """Rename the organization or change its settings (org admins)."""
+    async with get_db().transaction() as session:
+        org = (await session.execute(_own_org_query(for_update=True))).scalar_one_or_none()
+        if org is None:
+            raise NotFound("organization")
+        before = {"name": org.name, "settings": dict(org.settings or {})}
+        if data.name is not None:
+            org.name = data.name
+        if data.settings is not None:
+            merged = dict(org.settings or {})
+            for key, value in data.settings.items():
+                if value is None:
+                    merged.pop(key, None)
+                else:
+                    merged[key] = value
+            org.settings = merged
+        after = {"name": org.name, "settings": dict(org.settings or {})}
+        if after != before:
+            await record_audit(session, "organization.updated", "organization", org.id,
+                               before=before, after=after)
+        await session.flush()
+        await session.refresh(org)
+    return organization_out(org)
+
+
+@blueprint.delete("/organization")
+@require("organization:delete")
+@document_response(NoContent, 204)
+async def delete_organization() -> tuple[str, int]:
+    """Soft-delete the organization (super_admin): its users are signed out for good."""
+    async with get_db().transaction() as session:
+        org = (await session.execute(_own_org_query(for_update=True))).scalar_one_or_none()
+        if org is None:
+            raise NotFound("organization")
+        org.deleted_at = func.now()
+        org.is_active = False
+        await record_audit(session, "organization.deleted", "organization", org.id,
+                           before={"name": org.name, "slug": org.slug})
+    return "", 204

@@ -1,0 +1,297 @@
+"""API benchmark: listing conversations and logging in, over real HTTP.
+
+Creates a separate database (`pytake_bench_api`) on DATABASE_URL's server (or
+the embedded PostgreSQL), migrates it and loads, in SQL, one organization with
+an org_admin and 10,000 conversations (with their contacts). Starts hypercorn
+as a subprocess on loopback serving `api.app:create_app()`, then drives it with
+50 concurrent keep-alive HTTP/1.1 clients (a tiny asyncio client, so the load
+generator costs little CPU next to the server) and prints p50/p99 latency and
+requests per second for:
+
+- ``GET /conversations?per_page=50`` (authenticated; a page of 50 with its total),
+- ``POST /auth/login`` (Argon2id verification dominates, by design).
+
+Targets: list p99 <= 30 ms and >= 1,000 list requests/s.
+
+The per-user rate limit (600/min by default) and the login limit are turned
+off for the run (PYTAKE_RATELIMIT_*=0): they would otherwise answer 429 to a
+benchmark that is, by definition, one user hammering the API.
+
+    .venv/bin/python bench/api.py                 # reuses a loaded bench database
+    .venv/bin/python bench/api.py --reload        # drops and loads it again
+    .venv/bin/python bench/api.py --workers 2 --duration 15
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+import asyncpg  # noqa: E402
+from cryptography.fernet import Fernet  # noqa: E402
+from sqlalchemy.engine import make_url  # noqa: E402
+
+from api import embedded  # noqa: E402
+from api.auth.passwords import hash_password  # noqa: E402
+from api.db import migrations  # noqa: E402
+from api.settings import Settings  # noqa: E402
+
+BENCH_DB = "pytake_bench_api"
+CONVERSATIONS = 10_000
+EMAIL, PASSWORD = "admin@bench.example", "bench-password-123"
+ORG_ID = "00000000-0000-0000-0000-0000000000b1"
+LIST_PATH = "/conversations?per_page=50"
+TARGET_P99_MS, TARGET_RPS = 30.0, 1000.0
+
+
+def _connect_kwargs(url: str, database: str) -> dict:
+    u = make_url(url)
+    kwargs = {"user": u.username, "password": u.password, "host": u.host or u.query.get("host"),
+              "port": u.port or (int(u.query["port"]) if u.query.get("port") else None),
+              "database": database}
+    return {k: v for k, v in kwargs.items() if v is not None}
+
+
+def load_sql(password_hash: str) -> list[str]:
+    return [
+        f"""INSERT INTO organizations (id, name, slug, max_contacts)
+            VALUES ('{ORG_ID}', 'Bench Org', 'bench-org', 1000000)""",
+        f"""INSERT INTO users (organization_id, email, password_hash, full_name, role)
+            VALUES ('{ORG_ID}', '{EMAIL}', '{password_hash}', 'Bench Admin', 'org_admin')""",
+        f"""INSERT INTO contacts (organization_id, whatsapp_id, name, last_message_at)
+            SELECT '{ORG_ID}', '55119' || lpad(g::text, 8, '0'), 'Contato ' || g,
+                   now() - (g || ' minutes')::interval
+            FROM generate_series(1, {CONVERSATIONS}) g""",
+        f"""INSERT INTO conversations (organization_id, contact_id, status, priority,
+                                       last_message_at, message_count, created_at, tags)
+            SELECT organization_id, id,
+                   (ARRAY['open', 'pending', 'assigned', 'resolved', 'closed',
+                          'waiting_in_queue'])[1 + (row_number() OVER ()) % 6],
+                   (ARRAY['low', 'normal', 'high', 'urgent'])[1 + (row_number() OVER ()) % 4],
+                   last_message_at, 3, last_message_at - interval '1 hour', ARRAY['bench']
+            FROM contacts WHERE organization_id = '{ORG_ID}'""",
+        "VACUUM ANALYZE",  # what autovacuum does in production: index-only counts
+    ]
+
+
+async def prepare_database(server_url: str, reload: bool) -> str:
+    bench_url = make_url(server_url).set(database=BENCH_DB).render_as_string(hide_password=False)
+    if not reload:
+        try:
+            conn = await asyncpg.connect(**_connect_kwargs(server_url, BENCH_DB))
+            try:
+                if await conn.fetchval("SELECT count(*) FROM conversations") == CONVERSATIONS:
+                    print(f"reusing database {BENCH_DB} ({CONVERSATIONS:,} conversations)")
+                    return bench_url
+            finally:
+                await conn.close()
+        except (asyncpg.InvalidCatalogNameError, asyncpg.PostgresError):
+            pass
+    admin = await asyncpg.connect(**_connect_kwargs(server_url, "postgres"))
+    try:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{BENCH_DB}" WITH (FORCE)')
+        await admin.execute(f'CREATE DATABASE "{BENCH_DB}"')
+    finally:
+        await admin.close()
+    await asyncio.to_thread(migrations.upgrade, bench_url)
+    conn = await asyncpg.connect(**_connect_kwargs(server_url, BENCH_DB))
+    try:
+        started = time.perf_counter()
+        for sql in load_sql(hash_password(PASSWORD)):
+            await conn.execute(sql)
+        print(f"loaded {CONVERSATIONS:,} conversations in {time.perf_counter() - started:.1f} s")
+    finally:
+        await conn.close()
+    return bench_url
+
+
+def default_worker_class() -> str:
+    try:
+        import uvloop  # noqa: F401
+    except ImportError:
+        return "asyncio"
+    return "uvloop"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def start_server(database_url: str, redis_url: str, port: int, workers: int,
+                 worker_class: str) -> subprocess.Popen:
+    data_dir = tempfile.mkdtemp(prefix="pytake-bench-")
+    env = os.environ | {
+        "DATABASE_URL": database_url,
+        "REDIS_URL": redis_url,
+        "PYTAKE_DATA_DIR": data_dir,
+        "PYTAKE_SECRET_KEY": "bench-secret-key-" + os.urandom(8).hex(),
+        "PYTAKE_ENCRYPTION_KEY": Fernet.generate_key().decode(),
+        "PYTAKE_RATELIMIT_USER_PER_MINUTE": "0",
+        "PYTAKE_RATELIMIT_LOGIN_PER_MINUTE": "0",
+    }
+    return subprocess.Popen(
+        [sys.executable, "-m", "hypercorn", "--bind", f"127.0.0.1:{port}",
+         "--workers", str(workers), "--worker-class", worker_class, "--log-level", "WARNING",
+         "api.app:create_app()"],
+        cwd=ROOT, env=env,
+    )
+
+
+# --- a minimal keep-alive HTTP/1.1 client ------------------------------------------
+
+
+class Connection:
+    def __init__(self, port: int) -> None:
+        self.port = port
+        self.reader: asyncio.StreamReader | None = None
+        self.writer: asyncio.StreamWriter | None = None
+
+    async def request(self, method: str, path: str, headers: dict[str, str],
+                      body: bytes = b"") -> tuple[int, bytes]:
+        if self.writer is None:
+            self.reader, self.writer = await asyncio.open_connection("127.0.0.1", self.port)
+        lines = [f"{method} {path} HTTP/1.1", f"Host: 127.0.0.1:{self.port}",
+                 f"Content-Length: {len(body)}"]
+        lines += [f"{k}: {v}" for k, v in headers.items()]
+        self.writer.write(("\r\n".join(lines) + "\r\n\r\n").encode() + body)
+        head = await self.reader.readuntil(b"\r\n\r\n")
+        status = int(head[9:12])
+        length = 0
+        close = False
+        for line in head.split(b"\r\n")[1:]:
+            name, _, value = line.partition(b":")
+            name = name.strip().lower()
+            if name == b"content-length":
+                length = int(value)
+            elif name == b"connection" and value.strip().lower() == b"close":
+                close = True
+        payload = await self.reader.readexactly(length) if length else b""
+        if close:
+            self.writer.close()
+            self.writer = None
+        return status, payload
+
+
+async def wait_ready(port: int, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            status, _ = await Connection(port).request("GET", "/health", {})
+            if status == 200:
+                return
+        except OSError:
+            pass
+        await asyncio.sleep(0.2)
+    raise RuntimeError("the API did not become ready")
+
+
+async def run_load(port: int, method: str, path: str, headers: dict[str, str], body: bytes,
+                   concurrency: int, duration: float, warmup: float) -> dict:
+    latencies: list[float] = []
+    statuses: dict[int, int] = {}
+    measuring = False
+    stop_at = time.monotonic() + warmup + duration
+
+    async def client() -> None:
+        conn = Connection(port)
+        while time.monotonic() < stop_at:
+            started = time.perf_counter()
+            status, _ = await conn.request(method, path, headers, body)
+            elapsed = time.perf_counter() - started
+            if measuring:
+                latencies.append(elapsed)
+                statuses[status] = statuses.get(status, 0) + 1
+
+    tasks = [asyncio.create_task(client()) for _ in range(concurrency)]
+    await asyncio.sleep(warmup)
+    measuring = True
+    measured_from = time.monotonic()
+    await asyncio.gather(*tasks)
+    wall = time.monotonic() - measured_from
+    latencies.sort()
+    return {
+        "requests": len(latencies),
+        "rps": len(latencies) / wall,
+        "p50_ms": statistics.median(latencies) * 1000,
+        "p99_ms": latencies[int(len(latencies) * 0.99) - 1] * 1000,
+        "max_ms": latencies[-1] * 1000,
+        "statuses": statuses,
+    }
+
+
+def report(name: str, result: dict, targets: bool = False) -> bool:
+    print(f"{name}: {result['requests']:,} requests, {result['rps']:,.0f} req/s, "
+          f"p50 {result['p50_ms']:.1f} ms, p99 {result['p99_ms']:.1f} ms, "
+          f"max {result['max_ms']:.1f} ms, statuses {result['statuses']}")
+    if not targets:
+        return True
+    ok = result["p99_ms"] <= TARGET_P99_MS and result["rps"] >= TARGET_RPS
+    print(f"  target p99 <= {TARGET_P99_MS:.0f} ms and >= {TARGET_RPS:,.0f} req/s: "
+          f"{'met' if ok else 'NOT met'}")
+    return ok
+
+
+async def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--reload", action="store_true", help="drop and reload the bench database")
+    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1,
+                        help="hypercorn worker processes (default: CPU count)")
+    parser.add_argument("--worker-class", default=default_worker_class(),
+                        help="hypercorn worker class: uvloop (when installed) or asyncio")
+    parser.add_argument("--concurrency", type=int, default=50)
+    parser.add_argument("--duration", type=float, default=10.0, help="seconds measured per scenario")
+    parser.add_argument("--warmup", type=float, default=2.0)
+    args = parser.parse_args()
+
+    settings = Settings.from_env()
+    server_url, redis_url = await embedded.ensure_servers(settings)
+    database_url = await prepare_database(server_url, args.reload)
+    port = free_port()
+    server = start_server(database_url, redis_url, port, args.workers, args.worker_class)
+    try:
+        await wait_ready(port)
+        print(f"hypercorn on 127.0.0.1:{port}, {args.workers} {args.worker_class} worker(s), "
+              f"{args.concurrency} concurrent clients, {os.cpu_count()} CPUs")
+        login_body = json.dumps({"email": EMAIL, "password": PASSWORD}).encode()
+        json_headers = {"Content-Type": "application/json"}
+        status, payload = await Connection(port).request("POST", "/auth/login", json_headers,
+                                                         login_body)
+        if status != 200:
+            raise RuntimeError(f"login failed: {status} {payload[:200]!r}")
+        token = json.loads(payload)["access_token"]
+        auth = {"Authorization": f"Bearer {token}"}
+        status, payload = await Connection(port).request("GET", LIST_PATH, auth)
+        page = json.loads(payload)
+        print(f"GET {LIST_PATH}: {len(page['items'])} items of {page['total']:,}")
+
+        listing = await run_load(port, "GET", LIST_PATH, auth, b"", args.concurrency,
+                                 args.duration, args.warmup)
+        ok = report(f"list conversations (GET {LIST_PATH})", listing, targets=True)
+        login = await run_load(port, "POST", "/auth/login", json_headers, login_body,
+                               args.concurrency, args.duration, args.warmup)
+        report("login (POST /auth/login, Argon2id)", login)
+        return 0 if ok else 1
+    finally:
+        server.terminate()
+        try:
+            server.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            server.kill()
+
+
+if __name__ == "__main__":
+    sys.exit(asyncio.run(main()))

@@ -1,0 +1,335 @@
+"""Signup, login, lockout, refresh rotation and reuse, logout, token checks."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, timedelta, timezone
+
+import jwt
+from sqlalchemy import select, update
+
+from api.auth.tokens import create_access_token
+from api.db.models import AuditLog, Organization, RefreshToken, User
+
+from .conftest import PASSWORD
+
+
+async def signup(client, email="founder@acme.test", org="Acme Ltd", password="s3cret-pass!"):
+    return await client.post("/auth/signup", json={
+        "organization_name": org, "full_name": "Ada Founder", "email": email, "password": password,
+    })
+
+
+async def login(client, email, password=PASSWORD):
+    return await client.post("/auth/login", json={"email": email, "password": password})
+
+
+# --- signup -----------------------------------------------------------------
+
+
+async def test_signup_creates_organization_with_its_org_admin(client, db):
+    response = await signup(client)
+    assert response.status_code == 201
+    body = await response.get_json()
+    assert body["user"]["role"] == "org_admin"
+    assert body["organization"]["slug"] == "acme-ltd"
+    async with db.session() as session:
+        user = await session.scalar(select(User).where(User.email == "founder@acme.test"))
+        org = await session.get(Organization, user.organization_id)
+    assert org.name == "Acme Ltd"
+    assert str(org.id) == body["organization"]["id"]
+
+
+async def test_signup_tokens_work_immediately(client):
+    body = await (await signup(client)).get_json()
+    me = await client.get("/auth/me", headers={"Authorization": f"Bearer {body['access_token']}"})
+    assert me.status_code == 200
+    assert (await me.get_json())["user"]["email"] == "founder@acme.test"
+
+
+async def test_signup_gives_each_organization_a_unique_slug(client):
+    first = await (await signup(client, email="a@acme.test")).get_json()
+    second = await (await signup(client, email="b@acme.test")).get_json()
+    assert first["organization"]["slug"] == "acme-ltd"
+    assert second["organization"]["slug"].startswith("acme-ltd-")
+
+
+async def test_signup_with_a_taken_email_is_a_conflict_naming_email(client):
+    await signup(client, email="dup@acme.test")
+    response = await signup(client, email="DUP@acme.test", org="Other")
+    assert response.status_code == 409
+    assert (await response.get_json())["error"]["field"] == "email"
+
+
+async def test_signup_with_a_short_password_is_422_naming_password(client):
+    response = await signup(client, password="short")
+    assert response.status_code == 422
+    assert (await response.get_json())["error"]["field"] == "password"
+
+
+async def test_signup_stores_an_argon2_hash_not_the_password(client, db):
+    await signup(client, password="s3cret-pass!")
+    async with db.session() as session:
+        user = await session.scalar(select(User).where(User.email == "founder@acme.test"))
+    assert user.password_hash.startswith("$argon2id$")
+    assert "s3cret-pass!" not in user.password_hash
+
+
+async def test_signup_is_audited(client, db):
+    body = await (await signup(client)).get_json()
+    async with db.session() as session:
+        entry = await session.scalar(select(AuditLog).where(AuditLog.action == "organization.created"))
+    assert str(entry.organization_id) == body["organization"]["id"]
+    assert str(entry.user_id) == body["user"]["id"]
+
+
+# --- login ------------------------------------------------------------------
+
+
+async def test_login_returns_tokens_for_the_right_password(client, agent):
+    response = await login(client, agent.email)
+    assert response.status_code == 200
+    body = await response.get_json()
+    assert body["token_type"] == "bearer"
+    assert body["user"]["id"] == str(agent.user_id)
+    assert body["refresh_token"]
+
+
+async def test_login_email_is_case_insensitive(client, agent):
+    response = await login(client, agent.email.upper())
+    assert response.status_code == 200
+
+
+async def test_login_records_time_and_ip(client, db, agent):
+    await client.post("/auth/login", json={"email": agent.email, "password": PASSWORD},
+                      scope_base={"client": ("203.0.113.7", 40000)})
+    async with db.session() as session:
+        user = await session.get(User, agent.user_id)
+    assert user.last_login_at is not None
+    assert str(user.last_login_ip) == "203.0.113.7"
+
+
+async def test_wrong_password_is_401_with_generic_message(client, agent):
+    response = await login(client, agent.email, "wrong password")
+    assert response.status_code == 401
+    assert (await response.get_json())["error"]["code"] == "invalid_credentials"
+
+
+async def test_unknown_email_gets_the_same_answer_as_a_wrong_password(client, agent):
+    wrong_password = await login(client, agent.email, "wrong password")
+    unknown_email = await login(client, "nobody@example.com", "wrong password")
+    assert unknown_email.status_code == wrong_password.status_code == 401
+    assert await unknown_email.get_json() == await wrong_password.get_json()
+
+
+async def test_deactivated_user_cannot_log_in(client, db, agent):
+    async with db.transaction() as session:
+        await session.execute(update(User).where(User.id == agent.user_id).values(is_active=False))
+    assert (await login(client, agent.email)).status_code == 401
+
+
+async def test_five_failures_lock_the_account_even_for_the_right_password(client, db, agent):
+    for _ in range(5):
+        assert (await login(client, agent.email, "wrong password")).status_code == 401
+    locked = await login(client, agent.email)
+    assert locked.status_code == 401
+    async with db.session() as session:
+        user = await session.get(User, agent.user_id)
+    assert user.locked_until > datetime.now(timezone.utc) + timedelta(minutes=14)
+
+
+async def test_locked_account_answers_like_a_wrong_password(client, agent):
+    wrong = await login(client, agent.email, "wrong password")
+    for _ in range(4):
+        await login(client, agent.email, "wrong password")
+    locked = await login(client, agent.email)
+    assert await locked.get_json() == await wrong.get_json()
+
+
+async def test_four_failures_do_not_lock(client, agent):
+    for _ in range(4):
+        await login(client, agent.email, "wrong password")
+    assert (await login(client, agent.email)).status_code == 200
+
+
+async def test_success_resets_the_failure_count(client, db, agent):
+    for _ in range(3):
+        await login(client, agent.email, "wrong password")
+    await login(client, agent.email)
+    async with db.session() as session:
+        user = await session.get(User, agent.user_id)
+    assert user.failed_login_attempts == 0
+
+
+async def test_lock_expires_after_fifteen_minutes(client, db, agent):
+    for _ in range(5):
+        await login(client, agent.email, "wrong password")
+    async with db.transaction() as session:  # fifteen minutes pass
+        await session.execute(update(User).where(User.id == agent.user_id).values(
+            locked_until=datetime.now(timezone.utc) - timedelta(seconds=1)))
+    assert (await login(client, agent.email)).status_code == 200
+
+
+async def test_after_a_lock_expires_a_single_failure_does_not_relock(client, db, agent):
+    for _ in range(5):
+        await login(client, agent.email, "wrong password")
+    async with db.transaction() as session:
+        await session.execute(update(User).where(User.id == agent.user_id).values(
+            locked_until=datetime.now(timezone.utc) - timedelta(seconds=1)))
+    await login(client, agent.email, "wrong password")
+    assert (await login(client, agent.email)).status_code == 200
+
+
+# --- refresh ----------------------------------------------------------------
+
+
+async def test_refresh_returns_a_new_pair(client, agent):
+    first = await (await login(client, agent.email)).get_json()
+    response = await client.post("/auth/refresh", json={"refresh_token": first["refresh_token"]})
+    assert response.status_code == 200
+    second = await response.get_json()
+    assert second["refresh_token"] != first["refresh_token"]
+    me = await client.get("/auth/me", headers={"Authorization": f"Bearer {second['access_token']}"})
+    assert me.status_code == 200
+
+
+async def test_refresh_token_is_stored_only_as_a_hash(client, db, agent):
+    body = await (await login(client, agent.email)).get_json()
+    async with db.session() as session:
+        hashes = set((await session.execute(select(RefreshToken.token_hash))).scalars())
+    assert body["refresh_token"] not in hashes
+    assert len(hashes) == 1
+
+
+async def test_a_rotated_refresh_token_no_longer_works(client, agent):
+    first = await (await login(client, agent.email)).get_json()
+    await client.post("/auth/refresh", json={"refresh_token": first["refresh_token"]})
+    again = await client.post("/auth/refresh", json={"refresh_token": first["refresh_token"]})
+    assert again.status_code == 401
+    assert (await again.get_json())["error"]["code"] == "refresh_token_reused"
+
+
+async def test_reusing_a_rotated_token_revokes_the_whole_family(client, agent):
+    first = await (await login(client, agent.email)).get_json()
+    second = await (await client.post(
+        "/auth/refresh", json={"refresh_token": first["refresh_token"]})).get_json()
+    await client.post("/auth/refresh", json={"refresh_token": first["refresh_token"]})  # replay
+    latest = await client.post("/auth/refresh", json={"refresh_token": second["refresh_token"]})
+    assert latest.status_code == 401
+
+
+async def test_reuse_revokes_the_users_other_sessions_too(client, agent):
+    laptop = await (await login(client, agent.email)).get_json()
+    phone = await (await login(client, agent.email)).get_json()
+    await client.post("/auth/refresh", json={"refresh_token": laptop["refresh_token"]})
+    await client.post("/auth/refresh", json={"refresh_token": laptop["refresh_token"]})  # replay
+    response = await client.post("/auth/refresh", json={"refresh_token": phone["refresh_token"]})
+    assert response.status_code == 401
+
+
+async def test_unknown_refresh_token_is_401(client):
+    response = await client.post("/auth/refresh", json={"refresh_token": "not-a-token"})
+    assert response.status_code == 401
+    assert (await response.get_json())["error"]["code"] == "invalid_refresh_token"
+
+
+async def test_expired_refresh_token_is_401(client, db, agent):
+    body = await (await login(client, agent.email)).get_json()
+    async with db.transaction() as session:
+        await session.execute(update(RefreshToken).values(
+            expires_at=datetime.now(timezone.utc) - timedelta(seconds=1)))
+    response = await client.post("/auth/refresh", json={"refresh_token": body["refresh_token"]})
+    assert response.status_code == 401
+    assert (await response.get_json())["error"]["code"] == "refresh_token_expired"
+
+
+# --- logout -----------------------------------------------------------------
+
+
+async def test_logout_blacklists_the_access_token(client, agent):
+    response = await client.post("/auth/logout", headers=agent.headers)
+    assert response.status_code == 204
+    after = await client.get("/auth/me", headers=agent.headers)
+    assert after.status_code == 401
+    assert (await after.get_json())["error"]["code"] == "token_revoked"
+
+
+async def test_logout_blacklist_expires_with_the_token(client, redis, agent):
+    await client.post("/auth/logout", headers=agent.headers)
+    keys = [k async for k in redis.scan_iter("session:blacklist:*")]
+    assert len(keys) == 1
+    assert 0 < await redis.ttl(keys[0]) <= 15 * 60 + 1
+
+
+async def test_logout_revokes_the_given_refresh_token(client, agent):
+    body = await (await login(client, agent.email)).get_json()
+    headers = {"Authorization": f"Bearer {body['access_token']}"}
+    await client.post("/auth/logout", headers=headers, json={"refresh_token": body["refresh_token"]})
+    response = await client.post("/auth/refresh", json={"refresh_token": body["refresh_token"]})
+    assert response.status_code == 401
+
+
+async def test_logout_leaves_other_access_tokens_working(client, agent):
+    other = await (await login(client, agent.email)).get_json()
+    await client.post("/auth/logout", headers=agent.headers)
+    response = await client.get("/auth/me",
+                                headers={"Authorization": f"Bearer {other['access_token']}"})
+    assert response.status_code == 200
+
+
+# --- access tokens ------------------------------------------------------------
+
+
+async def test_me_lists_the_permissions_of_the_role(client, viewer):
+    body = await (await client.get("/auth/me", headers=viewer.headers)).get_json()
+    assert "contacts:read" in body["permissions"]
+    assert "contacts:write" not in body["permissions"]
+
+
+async def test_missing_token_is_401(client):
+    response = await client.get("/auth/me")
+    assert response.status_code == 401
+    assert response.headers["WWW-Authenticate"] == "Bearer"
+
+
+def _claims(actor) -> dict:
+    now = datetime.now(timezone.utc)
+    return {"sub": str(actor.user_id), "org": str(actor.org_id), "role": actor.role,
+            "jti": uuid.uuid4().hex, "typ": "access",
+            "iat": int(now.timestamp()), "exp": int((now + timedelta(minutes=5)).timestamp())}
+
+
+async def test_token_with_alg_none_is_refused(client, agent):
+    token = jwt.encode(_claims(agent), key=None, algorithm="none")
+    response = await client.get("/auth/me", headers={"Authorization": f"Bearer {token}"})
+    assert response.status_code == 401
+    assert (await response.get_json())["error"]["code"] == "invalid_token"
+
+
+async def test_token_signed_with_another_key_is_refused(client, agent):
+    token = jwt.encode(_claims(agent), "some-other-key-of-sufficient-length!", algorithm="HS256")
+    response = await client.get("/auth/me", headers={"Authorization": f"Bearer {token}"})
+    assert response.status_code == 401
+
+
+async def test_expired_token_is_refused(client, api_settings, agent):
+    token, _ = create_access_token(
+        api_settings.secret_key, user_id=agent.user_id, organization_id=agent.org_id,
+        role=agent.role, ttl_seconds=60, now=datetime.now(timezone.utc) - timedelta(minutes=10))
+    response = await client.get("/auth/me", headers={"Authorization": f"Bearer {token}"})
+    assert response.status_code == 401
+    assert (await response.get_json())["error"]["code"] == "token_expired"
+
+
+async def test_token_of_a_deleted_user_is_refused(client, db, agent):
+    async with db.transaction() as session:
+        await session.execute(update(User).where(User.id == agent.user_id).values(
+            deleted_at=datetime.now(timezone.utc)))
+    assert (await client.get("/auth/me", headers=agent.headers)).status_code == 401
+
+
+async def test_role_is_read_from_the_database_not_the_token(client, db, viewer):
+    async with db.transaction() as session:
+        await session.execute(update(User).where(User.id == viewer.user_id).values(role="org_admin"))
+    body = await (await client.get("/auth/me", headers=viewer.headers)).get_json()
+    assert "organization:write" in body["permissions"]

@@ -1,0 +1,53 @@
+"""/openapi.json is a valid OpenAPI 3.1 document describing every route."""
+
+from __future__ import annotations
+
+import pytest
+import schemathesis
+
+from .route_walk import all_routes, offline_app, openapi_path
+
+_APP = offline_app()
+ROUTES = [r for r in all_routes(_APP) if r.rule not in ("/openapi.json", "/docs", "/health")]
+
+
+@pytest.fixture
+async def spec(client) -> dict:
+    response = await client.get("/openapi.json")
+    assert response.status_code == 200
+    return await response.get_json()
+
+
+async def test_openapi_document_is_valid_openapi_3_1(spec):
+    assert spec["openapi"].startswith("3.1")
+    schemathesis.openapi.from_dict(spec).validate()  # raises on an invalid document
+
+
+async def test_docs_page_is_served(client):
+    response = await client.get("/docs")
+    assert response.status_code == 200
+    assert "/openapi.json" in (await response.get_data(as_text=True))
+
+
+@pytest.mark.parametrize("route", ROUTES, ids=lambda r: r.id)
+async def test_every_route_is_documented_with_its_responses(route, spec):
+    operation = spec["paths"].get(openapi_path(route.rule), {}).get(route.method.lower())
+    assert operation is not None, f"{route.id} is missing from /openapi.json"
+    assert operation.get("operationId")
+    assert operation["responses"], f"{route.id} documents no response"
+
+
+@pytest.mark.parametrize("route", [r for r in ROUTES if r.authenticated], ids=lambda r: r.id)
+async def test_authenticated_routes_declare_bearer_security(route, spec):
+    operation = spec["paths"][openapi_path(route.rule)][route.method.lower()]
+    assert {"bearer": []} in operation.get("security", [])
+
+
+async def test_bearer_scheme_is_declared(spec):
+    assert spec["components"]["securitySchemes"]["bearer"] == {
+        "type": "http", "scheme": "bearer", "bearerFormat": "JWT"}
+
+
+async def test_operation_ids_are_unique(spec):
+    ids = [op["operationId"] for ops in spec["paths"].values() for op in ops.values()]
+    assert len(ids) == len(set(ids))
