@@ -1,0 +1,60 @@
+"""Request bodies: parse JSON into a pydantic model, or a 422 naming the field."""
+
+from __future__ import annotations
+
+import json
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, ValidationError
+from quart import request
+
+from api.errors import ApiError
+
+M = TypeVar("M", bound=BaseModel)
+MAX_BODY_BYTES = 1_048_576
+
+
+def validation_error(exc: ValidationError, prefix: str = "") -> ApiError:
+    """A pydantic error as the API's 422: ``details`` per field, ``field`` when one."""
+    details = []
+    for err in exc.errors(include_url=False):
+        loc = ".".join(str(part) for part in err.get("loc", ()) if part != "__root__")
+        if not loc:  # a model-level check names its field in ctx (see api.schemas.common.field_error)
+            loc = str((err.get("ctx") or {}).get("field") or "")
+        field = f"{prefix}{loc}" if loc else (prefix.rstrip(".") or "body")
+        message = err.get("msg", "invalid value")
+        details.append({"field": field, "message": message})
+    fields = {d["field"] for d in details}
+    first = details[0] if details else {"field": "body", "message": "invalid body"}
+    field = first["field"] if len(fields) == 1 else None
+    message = f"{first['field']}: {first['message']}" if len(details) == 1 else "request is not valid"
+    return ApiError(422, "validation_error", message, field=field, details=details)
+
+
+def parse_model(model: type[M], data: Any) -> M:
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise validation_error(exc) from None
+
+
+async def read_json() -> Any:
+    raw = await request.get_data(cache=True)
+    if len(raw) > MAX_BODY_BYTES:
+        raise ApiError(413, "payload_too_large", "request body is too large", field="body")
+    if not raw.strip():
+        return {}
+    try:
+        return json.loads(raw)
+    except (ValueError, UnicodeDecodeError):
+        raise ApiError(422, "validation_error", "body is not valid JSON", field="body",
+                       details=[{"field": "body", "message": "not valid JSON"}]) from None
+
+
+async def read_body(model: type[M]) -> M:
+    """The JSON body validated as ``model``; a JSON value that is not an object is a 422."""
+    data = await read_json()
+    if not isinstance(data, dict):
+        raise ApiError(422, "validation_error", "body must be a JSON object", field="body",
+                       details=[{"field": "body", "message": "must be a JSON object"}])
+    return parse_model(model, data)

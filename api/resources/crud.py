@@ -1,0 +1,323 @@
+"""A resource table, and the generic list/get/create/update/delete built from it.
+
+A resource module declares one `Resource` (model, pydantic models, filters,
+sortable fields, secret fields, referenced tables, plan limit, hooks) and
+calls `crud_blueprint`; custom actions are added to the same blueprint with
+the helpers below (`list_items`, `writing`, `to_out`, ...). Every path goes
+through `api.resources.scoping` for the organization, writes in one
+transaction with its audit entry, and turns database constraint errors into
+409/422 so nothing is half-written and nothing is a 500.
+"""
+
+from __future__ import annotations
+
+import uuid
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from typing import Any, AsyncIterator, Awaitable, Callable, Mapping, Sequence
+
+from pydantic import BaseModel, Field, create_model
+from quart import Blueprint, request
+from quart_schema import document_querystring, document_request, document_response, operation_id, tag
+from sqlalchemy import Select
+from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from api.audit import record_audit
+from api.auth.permissions import require
+from api.auth.principal import Principal, current_principal
+from api.context import get_db
+from api.errors import ValidationFailed
+from api.resources.body import read_body
+from api.resources.filters import Filter, apply_filters
+from api.resources.integrity import data_error, integrity_error
+from api.resources.pagination import Page, fetch_page, parse_page
+from api.resources.rows import (
+    assign,
+    check_not_null,
+    check_references,
+    load_in_scope,
+    new_row,
+    remove,
+    row_values,
+    touch,
+)
+from api.resources.scoping import has_soft_delete, scoped_select
+from api.resources.secrets import SecretField, encrypt_inputs, secret_flags
+from api.resources.sorting import apply_sort, parse_sort
+
+PAGING_PARAMS = ("page", "per_page", "sort")
+
+CreateHook = Callable[[AsyncSession, Principal, dict[str, Any]], Awaitable[None]]
+UpdateHook = Callable[[AsyncSession, Principal, Any, dict[str, Any]], Awaitable[None]]
+DeleteHook = Callable[[AsyncSession, Principal, Any], Awaitable[None]]
+
+
+@dataclass
+class Resource:
+    """Everything the generic routes need to know about one resource."""
+
+    name: str  # permission resource (`tags` -> tags:read/write/delete)
+    label: str  # singular, for messages and audit (`tag` -> tag.created)
+    model: type
+    out: type[BaseModel]
+    path: str  # URL path of the collection, e.g. /tags
+    create: type[BaseModel] | None = None
+    update: type[BaseModel] | None = None
+    deletable: bool = True
+    filters: Sequence[Filter] = ()
+    sorts: Sequence[str] = ("created_at",)
+    default_sort: str = "-created_at"
+    secrets: Sequence[SecretField] = ()
+    references: Mapping[str, type] = field(default_factory=dict)
+    plan_limit: str | None = None  # checked (and locked) on create
+    conflict_fields: Mapping[tuple[str, ...], str] = field(default_factory=dict)  # unique key -> field
+    # natural key: creating a row whose key matches a soft-deleted row restores that row
+    restore_on: tuple[str, ...] = ()
+    before_create: CreateHook | None = None
+    before_update: UpdateHook | None = None
+    before_delete: DeleteHook | None = None
+
+
+# --- pieces shared by generic and custom routes ---------------------------------
+
+
+@asynccontextmanager
+async def writing(
+    label: str, conflict_fields: Mapping[tuple[str, ...], str] | None = None,
+) -> AsyncIterator[AsyncSession]:
+    """One transaction for a change and its audit entry; constraint errors become 409/422."""
+    try:
+        async with get_db().transaction() as session:
+            yield session
+    except IntegrityError as exc:
+        raise integrity_error(exc, label, conflict_fields) from None
+    except DBAPIError as exc:
+        if str(getattr(exc.orig, "sqlstate", "") or getattr(exc.orig, "pgcode", "") or "").startswith("22"):
+            raise data_error(exc) from None
+        raise
+
+
+async def flush(session: AsyncSession, row: Any | None = None) -> None:
+    """Flush now (so constraint errors surface inside the transaction) and reload defaults."""
+    await session.flush()
+    if row is not None:
+        await session.refresh(row)
+
+
+def to_out(resource: Resource, row: Any) -> dict[str, Any]:
+    """The response body of one row: its public fields, secrets reduced to ``has_*`` flags."""
+    values = secret_flags(row_values(row), resource.secrets)
+    return resource.out.model_validate(values).model_dump(mode="json")
+
+
+def org_id() -> uuid.UUID:
+    return current_principal().organization_id
+
+
+def check_query_params(allowed: Sequence[str]) -> None:
+    """An unknown query parameter is a 422 naming it (a typo must not silently list everything)."""
+    for name, value in request.args.items(multi=True):
+        if name not in allowed:
+            raise ValidationFailed(name, f"unknown query parameter {name!r}")
+        if "\x00" in value:
+            raise ValidationFailed(name, f"{name} contains a NUL character")
+
+
+def query_params(resource: Resource) -> list[str]:
+    names = list(PAGING_PARAMS)
+    for declared in resource.filters:
+        names.extend(declared.params())
+    return names
+
+
+async def list_items(resource: Resource, base: Select | None = None) -> dict[str, Any]:
+    """One page of the resource's rows visible to the caller, filtered and sorted."""
+    check_query_params(query_params(resource))
+    args = request.args
+    page = parse_page(args)
+    order = parse_sort(args.get("sort"), resource.sorts, resource.default_sort)
+    stmt = base if base is not None else scoped_select(resource.model, org_id())
+    stmt = apply_filters(stmt, resource.filters, args)
+    stmt = apply_sort(stmt, resource.model, order)
+    async with get_db().session() as session:
+        rows, total = await fetch_page(session, stmt, page)
+        items = [to_out(resource, row) for row in rows]
+    return {"items": items, "page": page.page, "per_page": page.per_page, "total": total}
+
+
+async def get_item(resource: Resource, item_id: uuid.UUID) -> dict[str, Any]:
+    async with get_db().session() as session:
+        row = await load_in_scope(session, resource.model, item_id, org_id(), label=resource.label)
+        return to_out(resource, row)
+
+
+async def create_item(resource: Resource, data: BaseModel) -> dict[str, Any]:
+    principal = current_principal()
+    values = data.model_dump(exclude_unset=True)
+    check_not_null(resource.model, values)
+    columns = resource.model.__table__.columns
+    async with writing(resource.label, resource.conflict_fields) as session:
+        if resource.plan_limit is not None:
+            from api.services.plan_limits import ensure_room
+
+            await ensure_room(session, principal.organization_id, resource.plan_limit)
+        values = encrypt_inputs(values, resource.secrets)
+        if "organization_id" in columns:
+            values["organization_id"] = principal.organization_id
+        if "created_by" in columns:
+            values["created_by"] = principal.user_id
+        if resource.before_create is not None:
+            await resource.before_create(session, principal, values)
+        await check_references(session, resource.references, values, principal.organization_id)
+        row = await _deleted_twin(session, resource, values, principal.organization_id)
+        if row is not None:
+            assign(row, {**values, "deleted_at": None})
+            touch(row)
+        else:
+            row = new_row(resource.model, values)
+            session.add(row)
+        await flush(session, row)
+        out = to_out(resource, row)
+        await record_audit(session, f"{resource.label}.created", resource.label, row.id, after=out)
+    return out
+
+
+async def _deleted_twin(session: AsyncSession, resource: Resource, values: dict[str, Any],
+                        organization_id: uuid.UUID) -> Any | None:
+    """A soft-deleted row with the same natural key (`Resource.restore_on`), locked, or None."""
+    if not resource.restore_on or not has_soft_delete(resource.model):
+        return None
+    model = resource.model
+    stmt = scoped_select(model, organization_id, include_deleted=True).where(model.deleted_at.is_not(None))
+    for column in resource.restore_on:
+        stmt = stmt.where(getattr(model, column) == values.get(column))
+    return (await session.execute(stmt.with_for_update(of=model))).scalar_one_or_none()
+
+
+async def update_item(resource: Resource, item_id: uuid.UUID, data: BaseModel) -> dict[str, Any]:
+    principal = current_principal()
+    values = data.model_dump(exclude_unset=True)
+    check_not_null(resource.model, values)
+    async with writing(resource.label, resource.conflict_fields) as session:
+        row = await load_in_scope(session, resource.model, item_id, principal.organization_id,
+                                  label=resource.label, for_update=True)
+        before = to_out(resource, row)
+        values = encrypt_inputs(values, resource.secrets)
+        if resource.before_update is not None:
+            await resource.before_update(session, principal, row, values)
+        await check_references(session, resource.references, values, principal.organization_id)
+        assign(row, values)
+        touch(row)
+        await flush(session, row)
+        after = to_out(resource, row)
+        await record_audit(session, f"{resource.label}.updated", resource.label, row.id,
+                           before=before, after=after)
+    return after
+
+
+async def delete_item(resource: Resource, item_id: uuid.UUID) -> None:
+    principal = current_principal()
+    async with writing(resource.label, resource.conflict_fields) as session:
+        row = await load_in_scope(session, resource.model, item_id, principal.organization_id,
+                                  label=resource.label, for_update=True)
+        before = to_out(resource, row)
+        if resource.before_delete is not None:
+            await resource.before_delete(session, principal, row)
+        await remove(session, row)
+        await record_audit(session, f"{resource.label}.deleted", resource.label, item_id, before=before)
+
+
+# --- OpenAPI helpers -------------------------------------------------------------
+
+
+def list_query_model(name: str, filters: Sequence[Filter], sorts: Sequence[str], default_sort: str) -> type[BaseModel]:
+    """A pydantic model documenting the list's query string (parsing is done by the kit)."""
+    fields: dict[str, Any] = {
+        "page": (int | None, Field(None, ge=1, description="page number, from 1")),
+        "per_page": (int | None, Field(None, ge=1, le=100, description="items per page (default 20, max 100)")),
+        "sort": (str | None, Field(None, description=f"comma-separated fields, '-' for descending; "
+                                                      f"one of {', '.join(sorts)}; default {default_sort}")),
+    }
+    for declared in filters:
+        for param, description in declared.params().items():
+            fields[param] = (str | None, Field(None, description=description))
+    return create_model(name, **fields)
+
+
+def _camel(name: str) -> str:
+    return "".join(part.capitalize() for part in name.split("_"))
+
+
+class NoContent(BaseModel):
+    """Empty body (204)."""
+
+
+# --- the generic blueprint -------------------------------------------------------
+
+
+def crud_blueprint(resource: Resource, blueprint: Blueprint | None = None) -> Blueprint:
+    """list/get/create/update/delete routes for ``resource`` (on ``blueprint`` or a new one)."""
+    bp = blueprint or Blueprint(resource.name, __name__)
+    name = resource.name
+    item_path = f"{resource.path}/<uuid:item_id>"
+    page_model = Page[resource.out]  # type: ignore[name-defined]
+    query_model = list_query_model(f"{_camel(name)}ListQuery", resource.filters, resource.sorts, resource.default_sort)
+
+    @bp.get(resource.path, endpoint=f"list_{name}")
+    @tag([name])
+    @operation_id(f"list_{name}")
+    @document_querystring(query_model)
+    @document_response(page_model)
+    @require(f"{name}:read")
+    async def list_view() -> Any:
+        return await list_items(resource)
+
+    @bp.get(item_path, endpoint=f"get_{resource.label}")
+    @tag([name])
+    @operation_id(f"get_{resource.label}")
+    @document_response(resource.out)
+    @require(f"{name}:read")
+    async def get_view(item_id: uuid.UUID) -> Any:
+        return await get_item(resource, item_id)
+
+
+    if resource.create is not None:
+        create_model_ = resource.create
+
+        @bp.post(resource.path, endpoint=f"create_{resource.label}")
+        @tag([name])
+        @operation_id(f"create_{resource.label}")
+        @document_request(create_model_)
+        @document_response(resource.out, 201)
+        @require(f"{name}:write")
+        async def create_view() -> Any:
+            data = await read_body(create_model_)
+            return await create_item(resource, data), 201
+
+    if resource.update is not None:
+        update_model = resource.update
+
+        @bp.patch(item_path, endpoint=f"update_{resource.label}")
+        @tag([name])
+        @operation_id(f"update_{resource.label}")
+        @document_request(update_model)
+        @document_response(resource.out)
+        @require(f"{name}:write")
+        async def update_view(item_id: uuid.UUID) -> Any:
+            data = await read_body(update_model)
+            return await update_item(resource, item_id, data)
+
+    if resource.deletable:
+
+        @bp.delete(item_path, endpoint=f"delete_{resource.label}")
+        @tag([name])
+        @operation_id(f"delete_{resource.label}")
+        @document_response(NoContent, 204)
+        @require(f"{name}:delete")
+        async def delete_view(item_id: uuid.UUID) -> Any:
+            await delete_item(resource, item_id)
+            return "", 204
+
+    return bp
+

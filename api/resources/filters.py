@@ -1,0 +1,171 @@
+"""Declared list filters: each resource says which query parameters it accepts.
+
+- `Equals("status", Conversation.status)`: ``?status=open``; a comma-separated
+  value is an ``IN`` (``?status=open,pending``).
+- `TagContains("tag", Contact.tags)`: ``?tag=vip,lead`` rows carrying all tags.
+- `DateRange("created_at", Contact.created_at)`: ``?created_at_from=...&created_at_to=...``
+  (ISO 8601; from inclusive, to exclusive).
+- `Custom("q", build, ...)`: anything else (full-text search).
+
+Values are converted and checked here, so a bad value is a 422 naming the
+parameter, never a database error.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timezone
+from typing import Any, Callable, Mapping, Sequence
+
+from sqlalchemy import Select
+from sqlalchemy.sql.elements import ColumnElement
+
+from api.errors import ValidationFailed
+
+MAX_IN_VALUES = 50
+
+
+def _convert(param: str, raw: str, kind: type, choices: Sequence[str] | None) -> Any:
+    raw = raw.strip()
+    if choices is not None and raw not in choices:
+        raise ValidationFailed(param, f"{param} must be one of: {', '.join(choices)}")
+    if kind is str:
+        return raw
+    if kind is uuid.UUID:
+        try:
+            return uuid.UUID(raw)
+        except ValueError:
+            raise ValidationFailed(param, f"{param} must be a UUID") from None
+    if kind is bool:
+        lowered = raw.lower()
+        if lowered in ("true", "1", "yes"):
+            return True
+        if lowered in ("false", "0", "no"):
+            return False
+        raise ValidationFailed(param, f"{param} must be true or false")
+    if kind is int:
+        try:
+            return int(raw)
+        except ValueError:
+            raise ValidationFailed(param, f"{param} must be an integer") from None
+    raise TypeError(f"unsupported filter type {kind!r}")
+
+
+def parse_datetime(param: str, raw: str) -> datetime:
+    """ISO 8601 date or datetime; naive values are UTC."""
+    raw = raw.strip()
+    try:
+        if len(raw) == 10:
+            value = datetime.combine(date.fromisoformat(raw), time.min)
+        else:
+            value = datetime.fromisoformat(raw.replace("Z", "+00:00"))
+    except ValueError:
+        raise ValidationFailed(param, f"{param} must be an ISO 8601 date or datetime") from None
+    return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+
+
+@dataclass(frozen=True)
+class Filter:
+    """Base: the query parameters a filter reads and how it narrows the select."""
+
+    def params(self) -> dict[str, str]:
+        """Parameter name -> description (for the OpenAPI document)."""
+        raise NotImplementedError
+
+    def apply(self, stmt: Select, args: Mapping[str, str]) -> Select:
+        raise NotImplementedError
+
+
+@dataclass(frozen=True)
+class Equals(Filter):
+    param: str
+    column: Any
+    kind: type = str
+    choices: Sequence[str] | None = None
+    description: str = ""
+
+    def params(self) -> dict[str, str]:
+        extra = f" (one of: {', '.join(self.choices)})" if self.choices else ""
+        return {self.param: (self.description or f"equals; comma-separated for any of several") + extra}
+
+    def apply(self, stmt: Select, args: Mapping[str, str]) -> Select:
+        raw = args.get(self.param)
+        if raw is None or raw == "":
+            return stmt
+        parts = [p for p in raw.split(",") if p.strip()] if self.kind is not bool else [raw]
+        if not parts:
+            return stmt
+        if len(parts) > MAX_IN_VALUES:
+            raise ValidationFailed(self.param, f"{self.param} accepts at most {MAX_IN_VALUES} values")
+        values = [_convert(self.param, p, self.kind, self.choices) for p in parts]
+        if len(values) == 1:
+            return stmt.where(self.column == values[0])
+        return stmt.where(self.column.in_(values))
+
+
+@dataclass(frozen=True)
+class TagContains(Filter):
+    param: str
+    column: Any
+    description: str = "rows carrying every one of these tags (comma-separated)"
+
+    def params(self) -> dict[str, str]:
+        return {self.param: self.description}
+
+    def apply(self, stmt: Select, args: Mapping[str, str]) -> Select:
+        raw = args.get(self.param)
+        if raw is None or not raw.strip():
+            return stmt
+        tags = [t.strip() for t in raw.split(",") if t.strip()]
+        if len(tags) > MAX_IN_VALUES:
+            raise ValidationFailed(self.param, f"{self.param} accepts at most {MAX_IN_VALUES} values")
+        return stmt.where(self.column.contains(tags))
+
+
+@dataclass(frozen=True)
+class DateRange(Filter):
+    name: str
+    column: Any
+
+    def params(self) -> dict[str, str]:
+        return {
+            f"{self.name}_from": f"{self.name} at or after this ISO 8601 date/datetime",
+            f"{self.name}_to": f"{self.name} before this ISO 8601 date/datetime",
+        }
+
+    def apply(self, stmt: Select, args: Mapping[str, str]) -> Select:
+        low = args.get(f"{self.name}_from")
+        high = args.get(f"{self.name}_to")
+        start = parse_datetime(f"{self.name}_from", low) if low else None
+        end = parse_datetime(f"{self.name}_to", high) if high else None
+        if start is not None and end is not None and end < start:
+            raise ValidationFailed(f"{self.name}_to", f"{self.name}_to is before {self.name}_from")
+        if start is not None:
+            stmt = stmt.where(self.column >= start)
+        if end is not None:
+            stmt = stmt.where(self.column < end)
+        return stmt
+
+
+@dataclass(frozen=True)
+class Custom(Filter):
+    param: str
+    build: Callable[[str], ColumnElement[bool] | None] = field(compare=False)
+    description: str = ""
+
+    def params(self) -> dict[str, str]:
+        return {self.param: self.description}
+
+    def apply(self, stmt: Select, args: Mapping[str, str]) -> Select:
+        raw = args.get(self.param)
+        if raw is None or not raw.strip():
+            return stmt
+        clause = self.build(raw)
+        return stmt if clause is None else stmt.where(clause)
+
+
+def apply_filters(stmt: Select, filters: Sequence[Filter], args: Mapping[str, str]) -> Select:
+    for declared in filters:
+        stmt = declared.apply(stmt, args)
+    return stmt

@@ -1,0 +1,112 @@
+"""Reading and writing ORM rows by column name, and loading them in scope.
+
+Model attribute names can differ from column names (``metadata`` is reserved
+by SQLAlchemy); the API speaks column names, so these helpers translate.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import uuid
+from datetime import datetime, timezone
+from typing import Any, Mapping
+
+from sqlalchemy import func, inspect
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from api.errors import ApiError, NotFound
+from api.resources.scoping import has_soft_delete, scoped_select
+
+SENSITIVE_COLUMNS = {"password_hash", "token_hash"}
+
+
+def attribute_names(model: type) -> dict[str, str]:
+    """column name -> mapped attribute name."""
+    mapper = inspect(model)
+    return {prop.columns[0].name: prop.key for prop in mapper.column_attrs}
+
+
+def row_values(row: Any) -> dict[str, Any]:
+    """A row's column values by column name, minus anything secret."""
+    names = attribute_names(type(row))
+    values = {column: getattr(row, attr) for column, attr in names.items()}
+    for column in list(values):
+        if column in SENSITIVE_COLUMNS:
+            values.pop(column)
+        elif isinstance(values[column], (ipaddress.IPv4Address, ipaddress.IPv6Address)):
+            values[column] = str(values[column])
+    return values
+
+
+def assign(row: Any, values: Mapping[str, Any]) -> None:
+    names = attribute_names(type(row))
+    for column, value in values.items():
+        setattr(row, names[column], value)
+
+
+def new_row(model: type, values: Mapping[str, Any]) -> Any:
+    names = attribute_names(model)
+    return model(**{names[column]: value for column, value in values.items()})
+
+
+def touch(row: Any) -> None:
+    """Set ``updated_at`` when the table has one."""
+    if "updated_at" in type(row).__table__.columns:
+        row.updated_at = func.now()
+
+
+async def remove(session: AsyncSession, row: Any) -> None:
+    """Soft delete (``deleted_at``) where the table has it, else delete the row."""
+    if has_soft_delete(type(row)):
+        row.deleted_at = datetime.now(timezone.utc)
+        touch(row)
+        await session.flush()
+    else:
+        await session.delete(row)
+        await session.flush()
+
+
+def check_not_null(model: type, values: Mapping[str, Any]) -> None:
+    """``null`` for a NOT NULL column is the client's mistake: a 422 naming it."""
+    columns = model.__table__.columns
+    for column, value in values.items():
+        if value is None and column in columns and not columns[column].nullable:
+            raise ApiError(422, "validation_error", f"{column} cannot be null", field=column,
+                           details=[{"field": column, "message": "cannot be null"}])
+
+
+async def load_in_scope(
+    session: AsyncSession,
+    model: type,
+    row_id: Any,
+    organization_id: uuid.UUID,
+    *,
+    label: str,
+    for_update: bool = False,
+) -> Any:
+    """The row with ``row_id`` in the organization, or 404 (another org's id included)."""
+    stmt = scoped_select(model, organization_id).where(model.id == row_id)
+    if for_update:
+        stmt = stmt.with_for_update(of=model)
+    row = (await session.execute(stmt)).scalar_one_or_none()
+    if row is None:
+        raise NotFound(label)
+    return row
+
+
+async def check_references(
+    session: AsyncSession,
+    references: Mapping[str, type],
+    values: Mapping[str, Any],
+    organization_id: uuid.UUID,
+) -> None:
+    """Every referenced id must be a row of the same organization (else 422 naming the field)."""
+    for column, target in references.items():
+        ref = values.get(column)
+        if ref is None:
+            continue
+        stmt = scoped_select(target, organization_id).where(target.id == ref)
+        found = (await session.execute(stmt.with_only_columns(target.id))).scalar_one_or_none()
+        if found is None:
+            raise ApiError(422, "validation_error", f"{column} does not exist in your organization",
+                           field=column, details=[{"field": column, "message": "does not exist"}])

@@ -1,0 +1,48 @@
+"""Resource blueprints registered by `api.app.create_app` (API-resources owns this list).
+
+API-core may add its ``organization`` blueprint here; keep that entry.
+"""
+
+from __future__ import annotations
+
+from quart import Blueprint
+
+from api.routes import (
+    agent_greetings,
+    audit_logs,
+    campaigns,
+    chatbots,
+    contacts,
+    conversations,
+    departments,
+    flows,
+    integrations,
+    messages,
+    organization,
+    quick_replies,
+    tags,
+    templates,
+    users,
+    webhooks,
+    whatsapp_numbers,
+)
+
+BLUEPRINTS: list[Blueprint] = [
+    organization.blueprint,
+    users.blueprint,
+    whatsapp_numbers.blueprint,
+    departments.blueprint,
+    agent_greetings.blueprint,
+    chatbots.blueprint,
+    flows.blueprint,
+    contacts.blueprint,
+    tags.blueprint,
+    conversations.blueprint,
+    messages.blueprint,
+    campaigns.blueprint,
+    templates.blueprint,
+    integrations.blueprint,
+    webhooks.blueprint,
+    quick_replies.blueprint,
+    audit_logs.blueprint,
+]

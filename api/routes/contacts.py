@@ -1,0 +1,73 @@
+"""/contacts: contacts with tags and attributes, search (``?q=``) and CSV import."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from quart import request
+from quart_schema import document_response, operation_id, tag
+
+from api.audit import record_audit
+from api.auth.permissions import require
+from api.db.models import Contact
+from api.errors import ValidationFailed
+from api.resources import Custom, DateRange, Equals, Resource, TagContains, crud_blueprint, org_id, writing
+from api.schemas.contacts import ContactCreate, ContactOut, ContactUpdate, ImportReport
+from api.services.contacts_import import MAX_BYTES, decode, import_contacts
+from api.services.contacts_search import contact_search
+
+resource = Resource(
+    name="contacts",
+    label="contact",
+    model=Contact,
+    out=ContactOut,
+    path="/contacts",
+    create=ContactCreate,
+    update=ContactUpdate,
+    filters=(
+        Custom("q", contact_search, "full-text search of name and e-mail (Portuguese, word prefixes)"),
+        TagContains("tag", Contact.tags),
+        Equals("whatsapp_id", Contact.whatsapp_id),
+        Equals("email", Contact.email),
+        Equals("is_blocked", Contact.is_blocked, bool),
+        Equals("opt_in", Contact.opt_in, bool),
+        DateRange("created_at", Contact.created_at),
+        DateRange("last_message_at", Contact.last_message_at),
+    ),
+    sorts=("name", "created_at", "updated_at", "last_message_at"),
+    plan_limit="max_contacts",
+    restore_on=("whatsapp_id",),
+)
+blueprint = crud_blueprint(resource)
+
+
+async def _uploaded_csv() -> bytes:
+    """The CSV from a multipart ``file`` field or a ``text/csv`` body."""
+    content_type = (request.mimetype or "").lower()
+    if content_type == "multipart/form-data":
+        files = await request.files
+        upload = files.get("file")
+        if upload is None:
+            raise ValidationFailed("file", "send the CSV in a multipart field named 'file'")
+        return upload.read(MAX_BYTES + 1)
+    if content_type in ("text/csv", "text/plain", "application/csv"):
+        return await request.get_data(cache=False)
+    raise ValidationFailed("file", "send the CSV as multipart/form-data (field 'file') or as text/csv")
+
+
+@blueprint.post("/contacts/import")
+@tag(["contacts"])
+@operation_id("import_contacts")
+@document_response(ImportReport)
+@require("contacts:write")
+async def import_csv() -> Any:
+    """Import contacts from CSV; the report lists each rejected row with its line and field."""
+    text = decode(await _uploaded_csv())
+    async with writing("contact") as session:
+        result = await import_contacts(session, org_id(), text)
+        report = result.to_json()
+        if result.inserted or result.updated:
+            await record_audit(session, "contact.imported", "contact", None,
+                               after={k: report[k] for k in ("inserted", "updated", "rejected")},
+                               description="CSV import")
+    return report

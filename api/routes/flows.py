@@ -1,0 +1,170 @@
+"""/flows: a chatbot's flows; saving the canvas compiles it; publishing makes a version live."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from quart_schema import document_querystring, document_request, document_response, operation_id, tag
+from sqlalchemy import func, select
+
+from api.audit import record_audit
+from api.auth.permissions import require
+from api.auth.principal import current_principal
+from api.context import get_db
+from api.db.models import Chatbot, Flow, FlowVersion, WhatsAppNumber
+from api.errors import ApiError, Conflict, ValidationFailed
+from api.resources import (
+    DateRange,
+    Equals,
+    Page,
+    Resource,
+    crud_blueprint,
+    flush,
+    list_items,
+    load_in_scope,
+    org_id,
+    scoped_select,
+    to_out,
+    writing,
+)
+from api.resources.body import read_body, read_json
+from api.resources.crud import list_query_model
+from api.schemas.flows import CanvasIn, CanvasSaved, FlowCreate, FlowOut, FlowUpdate, FlowVersionOut, PublishIn
+from api.services.flow_versions import save_canvas
+
+resource = Resource(
+    name="flows",
+    label="flow",
+    model=Flow,
+    out=FlowOut,
+    path="/flows",
+    create=FlowCreate,
+    update=FlowUpdate,
+    filters=(
+        Equals("chatbot_id", Flow.chatbot_id, uuid.UUID),
+        Equals("whatsapp_number_id", Flow.whatsapp_number_id, uuid.UUID),
+        Equals("type", Flow.type, choices=("main", "sub", "template")),
+        Equals("trigger_type", Flow.trigger_type, choices=("keyword", "event", "schedule", "webhook")),
+        Equals("is_active", Flow.is_active, bool),
+        DateRange("created_at", Flow.created_at),
+    ),
+    sorts=("name", "created_at", "updated_at"),
+    default_sort="name",
+    references={"chatbot_id": Chatbot, "whatsapp_number_id": WhatsAppNumber},
+)
+blueprint = crud_blueprint(resource)
+
+versions_resource = Resource(
+    name="flows",
+    label="flow_version",
+    model=FlowVersion,
+    out=FlowVersionOut,
+    path="/flows/<uuid:item_id>/versions",
+    sorts=("version", "compiled_at"),
+    default_sort="-version",
+)
+
+
+def _diagnostic(d: Any) -> dict[str, Any]:
+    return {name: getattr(d, name, None) for name in ("code", "severity", "node_id", "path", "message", "hint")}
+
+
+def _canvas_from(body: Any) -> Any:
+    """The canvas, sent bare or wrapped as ``{"canvas": ...}``."""
+    if isinstance(body, dict) and "canvas" in body and "nodes" not in body:
+        return body["canvas"]
+    return body
+
+
+@blueprint.put("/flows/<uuid:item_id>/canvas")
+@tag(["flows"])
+@operation_id("save_flow_canvas")
+@document_request(CanvasIn)
+@document_response(CanvasSaved)
+@require("flows:write")
+async def save_flow_canvas(item_id: uuid.UUID) -> Any:
+    """Compile and save the canvas as the flow's next version.
+
+    Errors: 422 ``invalid_canvas`` with every diagnostic in ``details``, and
+    nothing saved. Warnings come back with the saved flow.
+    """
+    canvas = _canvas_from(await read_json())
+    principal = current_principal()
+    async with writing("flow") as session:
+        flow = await load_in_scope(session, Flow, item_id, principal.organization_id, label="flow", for_update=True)
+        before_version = flow.version
+        result = await save_canvas(session, flow, canvas, principal.user_id)
+        diagnostics = [_diagnostic(d) for d in result.diagnostics]
+        if not result.ok:
+            errors = [d for d in diagnostics if d["severity"] == "error"]
+            details = [{"field": d["path"] or "canvas", **d} for d in diagnostics]
+            raise ApiError(422, "invalid_canvas",
+                           f"the canvas has {len(errors)} error(s); nothing was saved",
+                           field="canvas", details=details)
+        flow_out = to_out(resource, result.flow)
+        if result.created:
+            await record_audit(session, "flow.canvas_saved", "flow", flow.id,
+                               before={"version": before_version},
+                               after={"version": result.version, "program_hash": result.program_hash})
+    return {"flow": flow_out, "diagnostics": diagnostics, "version": result.version,
+            "program_hash": result.program_hash, "created": result.created}
+
+
+@blueprint.post("/flows/<uuid:item_id>/publish")
+@tag(["flows"])
+@operation_id("publish_flow")
+@document_request(PublishIn)
+@document_response(FlowOut)
+@require("flows:write")
+async def publish_flow(item_id: uuid.UUID) -> Any:
+    """Make the flow live: active, its chatbot published, on ``version`` (default: the latest saved).
+
+    A flow with no compiled version (its canvas never saved) cannot be published (409).
+    """
+    data = await read_body(PublishIn)
+    principal = current_principal()
+    async with writing("flow") as session:
+        flow = await load_in_scope(session, Flow, item_id, principal.organization_id, label="flow", for_update=True)
+        before = to_out(resource, flow)
+        versions = select(FlowVersion.version).where(FlowVersion.flow_id == flow.id)
+        if data.version is not None:
+            found = (await session.execute(versions.where(FlowVersion.version == data.version))).scalar_one_or_none()
+            if found is None:
+                raise ValidationFailed("version", f"flow has no version {data.version}")
+            target = data.version
+        else:
+            target = (await session.execute(select(func.max(FlowVersion.version))
+                                            .where(FlowVersion.flow_id == flow.id))).scalar_one_or_none()
+            if target is None:
+                raise Conflict("save a canvas that compiles before publishing", field="canvas")
+        flow.version = target
+        flow.is_active = True
+        flow.updated_at = func.now()
+        chatbot = (await session.execute(
+            select(Chatbot).where(Chatbot.id == flow.chatbot_id).with_for_update())).scalar_one()
+        chatbot.is_published = True
+        chatbot.updated_at = func.now()
+        await flush(session, flow)
+        after = to_out(resource, flow)
+        await record_audit(session, "flow.published", "flow", flow.id, before=before, after=after)
+    return after
+
+
+@blueprint.get("/flows/<uuid:item_id>/versions")
+@tag(["flows"])
+@operation_id("list_flow_versions")
+@document_querystring(list_query_model("FlowVersionsListQuery", versions_resource.filters, versions_resource.sorts,
+                                       versions_resource.default_sort))
+@document_response(Page[FlowVersionOut])
+@require("flows:read")
+async def list_flow_versions(item_id: uuid.UUID) -> Any:
+    """The flow's compiled versions, newest first; ``current`` marks the live one."""
+    async with get_db().session() as session:
+        flow = await load_in_scope(session, Flow, item_id, org_id(), label="flow")
+        current = flow.version
+    base = scoped_select(FlowVersion, org_id()).where(FlowVersion.flow_id == item_id)
+    page = await list_items(versions_resource, base)
+    for item in page["items"]:
+        item["current"] = item["version"] == current
+    return page

@@ -1,0 +1,64 @@
+"""/users: the organization's users, managed by its org_admin. Passwords are hashed, never returned."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from api.auth.passwords import hash_password
+from api.auth.principal import Principal
+from api.db.models import User
+from api.errors import Conflict, ValidationFailed
+from api.resources import DateRange, Equals, Resource, crud_blueprint
+from api.schemas.users import UserCreate, UserOut, UserUpdate
+from api.services.plan_limits import ensure_room
+
+
+async def _before_create(session: AsyncSession, principal: Principal, values: dict[str, Any]) -> None:
+    values["password_hash"] = hash_password(values.pop("password"))
+    values["role"] = values.get("role") or "agent"
+    if values["role"] == "agent":
+        await ensure_room(session, principal.organization_id, "max_agents")
+
+
+async def _before_update(session: AsyncSession, principal: Principal, row: User, values: dict[str, Any]) -> None:
+    if "password" in values:
+        password = values.pop("password")
+        if password is None:
+            raise ValidationFailed("password", "password cannot be null")
+        values["password_hash"] = hash_password(password)
+    if row.id == principal.user_id and (values.get("role", row.role) != row.role or values.get("is_active") is False):
+        raise Conflict("you cannot change your own role or deactivate yourself", field="role"
+                       if "role" in values else "is_active")
+    if values.get("role") == "agent" and row.role != "agent":
+        await ensure_room(session, principal.organization_id, "max_agents")
+
+
+async def _before_delete(session: AsyncSession, principal: Principal, row: User) -> None:
+    if row.id == principal.user_id:
+        raise Conflict("you cannot delete yourself")
+
+
+resource = Resource(
+    name="users",
+    label="user",
+    model=User,
+    out=UserOut,
+    path="/users",
+    create=UserCreate,
+    update=UserUpdate,
+    filters=(
+        Equals("role", User.role, choices=("super_admin", "org_admin", "agent", "viewer")),
+        Equals("is_active", User.is_active, bool),
+        Equals("is_online", User.is_online, bool),
+        Equals("email", User.email),
+        DateRange("created_at", User.created_at),
+    ),
+    sorts=("full_name", "email", "role", "created_at", "last_seen_at"),
+    default_sort="full_name",
+    before_create=_before_create,
+    before_update=_before_update,
+    before_delete=_before_delete,
+)
+blueprint = crud_blueprint(resource)

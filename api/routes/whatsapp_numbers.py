@@ -1,0 +1,28 @@
+"""/whatsapp-numbers: an organization's WhatsApp numbers (access token encrypted, never returned)."""
+
+from __future__ import annotations
+
+from api.db.models import WhatsAppNumber
+from api.resources import DateRange, Equals, Resource, SecretField, crud_blueprint
+from api.schemas.whatsapp_numbers import WhatsAppNumberCreate, WhatsAppNumberOut, WhatsAppNumberUpdate
+
+resource = Resource(
+    name="whatsapp_numbers",
+    label="whatsapp_number",
+    model=WhatsAppNumber,
+    out=WhatsAppNumberOut,
+    path="/whatsapp-numbers",
+    create=WhatsAppNumberCreate,
+    update=WhatsAppNumberUpdate,
+    filters=(
+        Equals("is_active", WhatsAppNumber.is_active, bool),
+        Equals("is_default", WhatsAppNumber.is_default, bool),
+        Equals("quality_rating", WhatsAppNumber.quality_rating, choices=("GREEN", "YELLOW", "RED")),
+        Equals("phone_number", WhatsAppNumber.phone_number),
+        DateRange("created_at", WhatsAppNumber.created_at),
+    ),
+    sorts=("phone_number", "display_name", "created_at"),
+    secrets=(SecretField("access_token", "access_token_encrypted", "has_access_token"),),
+    plan_limit="max_whatsapp_numbers",
+)
+blueprint = crud_blueprint(resource)

@@ -1,0 +1,1 @@
+"""Pydantic v2 request/response models, one module per API resource."""

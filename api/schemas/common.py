@@ -1,0 +1,61 @@
+"""Field types shared by the resource schemas (request validation = 422 naming the field)."""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic_core import PydanticCustomError
+
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+_URL = re.compile(r"^https?://[^\s/$.?#][^\s]*$", re.IGNORECASE)
+
+
+def _email(value: str) -> str:
+    value = value.strip().lower()
+    if not _EMAIL.match(value):
+        raise ValueError("not a valid email address")
+    return value
+
+
+def _http_url(value: str) -> str:
+    value = value.strip()
+    if not _URL.match(value):
+        raise ValueError("must be an http:// or https:// URL")
+    return value
+
+
+def _tags(values: list[str]) -> list[str]:
+    seen: dict[str, None] = {}
+    for tag in values:
+        seen.setdefault(tag, None)
+    return list(seen)
+
+
+Email = Annotated[str, StringConstraints(max_length=255), AfterValidator(_email)]
+HttpUrl = Annotated[str, StringConstraints(max_length=2048), AfterValidator(_http_url)]
+HexColor = Annotated[str, StringConstraints(pattern=r"^#[0-9A-Fa-f]{6}$")]
+Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=255)]
+Text = Annotated[str, StringConstraints(max_length=65_536)]
+Phone = Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^\+?[0-9]{6,15}$")]
+Tag = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+TagList = Annotated[list[Tag], Field(max_length=100), AfterValidator(_tags)]
+JsonObject = dict[str, Any]
+
+
+def field_error(field: str, message: str) -> PydanticCustomError:
+    """An error for a cross-field check, raised from a model validator, that still names one field."""
+    return PydanticCustomError("invalid_field", message, {"field": field})
+
+
+class Input(BaseModel):
+    """Request bodies: unknown fields are refused (a typo must not be silently dropped)."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=False)
+
+
+class Output(BaseModel):
+    """Response bodies."""
+
+    model_config = ConfigDict(extra="ignore")

@@ -1,0 +1,71 @@
+"""Contacts (WhatsApp customers), their tags and attributes, and CSV import reports."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Annotated
+
+from pydantic import StringConstraints
+
+from api.schemas.common import Email, HttpUrl, Input, JsonObject, Output, Phone, TagList, Text
+
+WhatsAppId = Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^\+?[0-9]{6,20}$")]
+ShortName = Annotated[str, StringConstraints(strip_whitespace=True, max_length=255)]
+
+
+class ContactFields(Input):
+    whatsapp_name: ShortName | None = None
+    whatsapp_profile_pic_url: HttpUrl | None = None
+    name: ShortName | None = None
+    email: Email | None = None
+    phone: Phone | None = None
+    tags: TagList | None = None
+    is_blocked: bool | None = None
+    opt_in: bool | None = None
+    attributes: JsonObject | None = None
+    notes: Text | None = None
+
+
+class ContactCreate(ContactFields):
+    whatsapp_id: WhatsAppId
+
+
+class ContactUpdate(ContactFields):
+    whatsapp_id: WhatsAppId | None = None
+
+
+class ContactOut(Output):
+    id: uuid.UUID
+    organization_id: uuid.UUID
+    whatsapp_id: str
+    whatsapp_name: str | None = None
+    whatsapp_profile_pic_url: str | None = None
+    name: str | None = None
+    email: str | None = None
+    phone: str | None = None
+    tags: list[str] | None = None
+    is_blocked: bool | None = None
+    opt_in: bool | None = None
+    opt_in_date: datetime | None = None
+    opt_out_date: datetime | None = None
+    attributes: JsonObject | None = None
+    last_message_at: datetime | None = None
+    total_conversations: int | None = None
+    total_messages: int | None = None
+    notes: str | None = None
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
+
+
+class ImportRowError(Output):
+    row: int  # line in the file; the header is line 1
+    field: str
+    message: str
+
+
+class ImportReport(Output):
+    inserted: int
+    updated: int
+    rejected: int
+    errors: list[ImportRowError]

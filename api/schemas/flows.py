@@ -1,0 +1,101 @@
+"""Flows of a chatbot, their canvas (saved and compiled) and published versions."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import Field, StringConstraints
+
+from api.schemas.common import Input, JsonObject, Name, Output, Text
+
+FlowType = Literal["main", "sub", "template"]
+TriggerType = Literal["keyword", "event", "schedule", "webhook"]
+Keyword = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+Keywords = Annotated[list[Keyword], Field(max_length=100)]
+
+
+class FlowCreate(Input):
+    chatbot_id: uuid.UUID
+    name: Name
+    description: Text | None = None
+    whatsapp_number_id: uuid.UUID | None = None
+    type: FlowType | None = None
+    trigger_type: TriggerType | None = None
+    trigger_keywords: Keywords | None = None
+    trigger_conditions: JsonObject | None = None
+    is_active: bool | None = None
+
+
+class FlowUpdate(Input):
+    name: Name | None = None
+    description: Text | None = None
+    whatsapp_number_id: uuid.UUID | None = None
+    type: FlowType | None = None
+    trigger_type: TriggerType | None = None
+    trigger_keywords: Keywords | None = None
+    trigger_conditions: JsonObject | None = None
+    is_active: bool | None = None
+
+
+class FlowOut(Output):
+    id: uuid.UUID
+    chatbot_id: uuid.UUID
+    whatsapp_number_id: uuid.UUID | None = None
+    name: str
+    description: str | None = None
+    type: str | None = None
+    trigger_type: str | None = None
+    trigger_keywords: list[str] | None = None
+    trigger_conditions: JsonObject | None = None
+    is_active: bool | None = None
+    version: int | None = None
+    canvas_data: Any = None
+    created_by: uuid.UUID | None = None
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
+
+
+class CanvasIn(Input):
+    """The React Flow object: ``{"nodes": [...], "edges": [...], "viewport": {...}}``.
+
+    The body may also be the canvas itself (without the ``canvas`` wrapper).
+    """
+
+    canvas: Any
+
+
+class DiagnosticOut(Output):
+    code: str
+    severity: Literal["error", "warning"]
+    node_id: str | None = None
+    path: str | None = None
+    message: str
+    hint: str | None = None
+
+
+class CanvasSaved(Output):
+    """The saved flow and the compiler's warnings (errors are a 422 with diagnostics)."""
+
+    flow: FlowOut
+    diagnostics: list[DiagnosticOut]
+    version: int | None = None
+    program_hash: str | None = None
+    created: bool = True  # False when the canvas was identical to the current version
+
+
+class FlowVersionOut(Output):
+    id: uuid.UUID
+    flow_id: uuid.UUID
+    version: int
+    program_hash: str
+    compiled_at: datetime
+    created_by: uuid.UUID | None = None
+    current: bool = False  # the version the runtime starts new conversations on
+
+
+class PublishIn(Input):
+    """Publish the flow: optionally pin (or roll back to) an earlier ``version``."""
+
+    version: int | None = None

@@ -1,0 +1,49 @@
+"""Integrations with external systems. ``credentials`` are write-only (encrypted at rest)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import StringConstraints
+
+from api.schemas.common import Input, JsonObject, Name, Output, Text
+
+IntegrationType = Literal["webhook", "zapier", "shopify", "woocommerce",
+                          "hubspot", "salesforce", "google_sheets", "custom_api"]
+# a token string or an object of named secrets (api key, client secret, ...)
+Credentials = Annotated[str, StringConstraints(min_length=1, max_length=8192)] | dict[str, Any]
+
+
+class IntegrationCreate(Input):
+    type: IntegrationType
+    name: Name
+    description: Text | None = None
+    config: JsonObject | None = None
+    credentials: Credentials | None = None
+    is_active: bool | None = None
+
+
+class IntegrationUpdate(Input):
+    name: Name | None = None
+    description: Text | None = None
+    config: JsonObject | None = None
+    credentials: Credentials | None = None
+    is_active: bool | None = None
+
+
+class IntegrationOut(Output):
+    id: uuid.UUID
+    organization_id: uuid.UUID
+    type: str
+    name: str
+    description: str | None = None
+    config: Any = None
+    has_credentials: bool
+    is_active: bool | None = None
+    last_sync_at: datetime | None = None
+    last_error: str | None = None
+    created_by: uuid.UUID | None = None
+    created_at: datetime | None = None
+    updated_at: datetime | None = None

@@ -1,0 +1,64 @@
+"""Messages of a conversation, and the agent's reply (queued in the outbox)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import Field, StringConstraints, model_validator
+
+from api.schemas.common import HttpUrl, Input, Output, field_error
+
+MEDIA = ("image", "video", "audio", "document")
+
+
+class ReplyIn(Input):
+    """An agent's reply. ``text`` for text; ``media_url`` (+ ``caption``) for media."""
+
+    type: Literal["text", "image", "video", "audio", "document"] = "text"
+    text: Annotated[str, StringConstraints(min_length=1, max_length=4096)] | None = None
+    media_url: HttpUrl | None = None
+    caption: Annotated[str, StringConstraints(max_length=1024)] | None = None
+    filename: Annotated[str, StringConstraints(max_length=255)] | None = None
+
+    @model_validator(mode="after")
+    def _content(self) -> "ReplyIn":
+        if self.type == "text":
+            if not self.text or not self.text.strip():
+                raise field_error("text", "text is required for a text message")
+            if self.media_url is not None:
+                raise field_error("media_url", "media_url is only for media messages")
+        elif self.media_url is None:
+            raise field_error("media_url", f"media_url is required for a {self.type} message")
+        return self
+
+    def content(self) -> dict[str, Any]:
+        """``messages.content`` as SCHEMA.md shapes it (the type is its own column)."""
+        if self.type == "text":
+            return {"text": self.text}
+        body: dict[str, Any] = {"media_url": self.media_url}
+        if self.caption:
+            body["caption"] = self.caption
+        if self.filename:
+            body["filename"] = self.filename
+        return body
+
+
+class MessageOut(Output):
+    id: uuid.UUID
+    conversation_id: uuid.UUID
+    direction: str
+    sender_type: str | None = None
+    sender_id: uuid.UUID | None = None
+    whatsapp_message_id: str | None = None
+    type: str | None = None
+    content: Any = None
+    status: str | None = None
+    error_message: str | None = None
+    sent_at: datetime | None = None
+    delivered_at: datetime | None = None
+    read_at: datetime | None = None
+    failed_at: datetime | None = None
+    metadata: dict[str, Any] | None = Field(None)
+    created_at: datetime

@@ -1,0 +1,68 @@
+"""Outbound webhooks. The signing ``secret`` is write-only (encrypted at rest)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Annotated, Any
+
+from pydantic import Field, StringConstraints
+
+from api.schemas.common import HttpUrl, Input, Name, Output
+
+Event = Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^[a-z_]+\.[a-z_]+$")]
+Events = Annotated[list[Event], Field(min_length=1, max_length=50)]
+# Fernet output of 100 characters fits the 255-character column
+Secret = Annotated[str, StringConstraints(min_length=8, max_length=100)]
+
+
+class WebhookCreate(Input):
+    name: Name
+    url: HttpUrl
+    events: Events
+    secret: Secret | None = None
+    is_active: bool | None = None
+    max_retries: Annotated[int, Field(ge=0, le=10)] | None = None
+    retry_delay_seconds: Annotated[int, Field(ge=1, le=86_400)] | None = None
+
+
+class WebhookUpdate(Input):
+    name: Name | None = None
+    url: HttpUrl | None = None
+    events: Events | None = None
+    secret: Secret | None = None
+    is_active: bool | None = None
+    max_retries: Annotated[int, Field(ge=0, le=10)] | None = None
+    retry_delay_seconds: Annotated[int, Field(ge=1, le=86_400)] | None = None
+
+
+class WebhookOut(Output):
+    id: uuid.UUID
+    organization_id: uuid.UUID
+    name: str
+    url: str
+    events: list[str]
+    has_secret: bool
+    is_active: bool | None = None
+    max_retries: int | None = None
+    retry_delay_seconds: int | None = None
+    total_deliveries: int | None = None
+    failed_deliveries: int | None = None
+    last_delivery_at: datetime | None = None
+    last_delivery_status: str | None = None
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
+
+
+class WebhookDeliveryOut(Output):
+    id: uuid.UUID
+    webhook_id: uuid.UUID
+    event_type: str
+    payload: Any = None
+    status_code: int | None = None
+    response_body: str | None = None
+    response_time_ms: int | None = None
+    attempt_number: int | None = None
+    success: bool | None = None
+    error_message: str | None = None
+    created_at: datetime | None = None

@@ -1,0 +1,253 @@
+"""CSV import of contacts: every valid row is inserted or updated, every bad row reported.
+
+The file is UTF-8 (a BOM is fine; Latin-1 is accepted as a fallback),
+comma- or semicolon-separated, with a header line. Columns:
+
+- ``whatsapp_id`` (required): the number in international format, digits;
+- ``name``, ``email``, ``phone``, ``whatsapp_name``, ``notes``;
+- ``tags``: separated by ``|`` or ``;`` (or ``,`` inside a quoted cell);
+- ``opt_in``, ``is_blocked``: true/false, yes/no, sim/não, 1/0;
+- ``attributes.<key>`` (or ``attr.<key>``): custom attributes.
+
+An existing contact (same ``whatsapp_id``) is updated: non-empty cells
+replace its values, tags and attributes are merged; a deleted one is
+restored. New contacts count against ``max_contacts``: rows past the limit
+are reported, not inserted. Row numbers are file lines (the header is line
+1). All of it happens in one transaction, with one audit entry.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic import ValidationError
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from api.db.models import Contact
+from api.errors import ApiError, ValidationFailed
+from api.schemas.contacts import ContactCreate
+from api.services.plan_limits import room_left
+
+MAX_ROWS = 10_000
+MAX_BYTES = 5 * 1024 * 1024
+PLAIN_COLUMNS = ("whatsapp_id", "name", "email", "phone", "whatsapp_name", "notes", "tags", "opt_in", "is_blocked")
+ATTRIBUTE_PREFIXES = ("attributes.", "attr.")
+_TRUE = {"true", "1", "yes", "y", "sim", "s"}
+_FALSE = {"false", "0", "no", "n", "nao", "não"}
+
+
+@dataclass
+class RowError:
+    row: int
+    field: str
+    message: str
+
+
+@dataclass
+class ImportResult:
+    inserted: int = 0
+    updated: int = 0
+    errors: list[RowError] = field(default_factory=list)
+
+    @property
+    def rejected(self) -> int:
+        return len({e.row for e in self.errors})
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "inserted": self.inserted,
+            "updated": self.updated,
+            "rejected": self.rejected,
+            "errors": [{"row": e.row, "field": e.field, "message": e.message} for e in self.errors],
+        }
+
+
+@dataclass
+class ParsedRow:
+    line: int
+    values: dict[str, Any]  # validated, only the cells that were given
+
+
+def decode(raw: bytes) -> str:
+    if len(raw) > MAX_BYTES:
+        raise ApiError(413, "payload_too_large", f"the file is larger than {MAX_BYTES // (1024 * 1024)} MB",
+                       field="file")
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        return raw.decode("latin-1")
+
+
+def _dialect(text: str) -> type[csv.Dialect] | csv.Dialect:
+    header = text.split("\n", 1)[0]
+    return csv.excel if header.count(",") >= header.count(";") else _Semicolon
+
+
+class _Semicolon(csv.excel):
+    delimiter = ";"
+
+
+def _header(names: list[str] | None) -> list[str]:
+    if not names:
+        raise ValidationFailed("file", "the file is empty (a header line is required)")
+    header = [n.strip().lower() for n in names]
+    if "whatsapp_id" not in header:
+        raise ValidationFailed("file", "the header has no whatsapp_id column")
+    for name in header:
+        if name not in PLAIN_COLUMNS and not name.startswith(ATTRIBUTE_PREFIXES):
+            raise ValidationFailed("file", f"unknown column {name!r}; known: {', '.join(PLAIN_COLUMNS)}, "
+                                           f"attributes.<key>")
+    if len(set(header)) != len(header):
+        raise ValidationFailed("file", "the header repeats a column")
+    return header
+
+
+def _bool(cell: str, column: str) -> bool:
+    lowered = cell.strip().lower()
+    if lowered in _TRUE:
+        return True
+    if lowered in _FALSE:
+        return False
+    raise ValueError(f"{column} must be true or false")
+
+
+def _split_tags(cell: str) -> list[str]:
+    for separator in ("|", ";", ","):
+        if separator in cell:
+            return [t.strip() for t in cell.split(separator) if t.strip()]
+    return [cell.strip()] if cell.strip() else []
+
+
+def parse_rows(text: str, result: ImportResult) -> list[ParsedRow]:
+    """Validate every line; good ones are returned, bad ones go to ``result.errors``."""
+    reader = csv.reader(io.StringIO(text), dialect=_dialect(text))
+    try:
+        header = _header(next(reader, None))
+    except csv.Error as exc:
+        raise ValidationFailed("file", f"not a CSV file: {exc}") from None
+    rows: list[ParsedRow] = []
+    seen: dict[str, int] = {}
+    line = 1
+    try:
+        for cells in reader:
+            line = reader.line_num
+            if not any(c.strip() for c in cells):
+                continue
+            if len(rows) + len(result.errors) >= MAX_ROWS:
+                raise ValidationFailed("file", f"the file has more than {MAX_ROWS} rows")
+            if len(cells) != len(header):
+                result.errors.append(RowError(line, "row", f"expected {len(header)} cells, found {len(cells)}"))
+                continue
+            parsed = _parse_row(line, dict(zip(header, cells)), result)
+            if parsed is None:
+                continue
+            whatsapp_id = parsed.values["whatsapp_id"]
+            if whatsapp_id in seen:
+                result.errors.append(RowError(line, "whatsapp_id", f"duplicate of row {seen[whatsapp_id]}"))
+                continue
+            seen[whatsapp_id] = line
+            rows.append(parsed)
+    except csv.Error as exc:
+        result.errors.append(RowError(line + 1, "row", f"malformed CSV: {exc}"))
+    return rows
+
+
+def _parse_row(line: int, cells: dict[str, str], result: ImportResult) -> ParsedRow | None:
+    data: dict[str, Any] = {}
+    attributes: dict[str, str] = {}
+    errors: list[RowError] = []
+    for column, cell in cells.items():
+        cell = cell.strip()
+        if "\x00" in cell:
+            errors.append(RowError(line, column, "contains a NUL character"))
+            continue
+        if column.startswith(ATTRIBUTE_PREFIXES):
+            key = column.split(".", 1)[1]
+            if cell:
+                attributes[key] = cell
+            continue
+        if not cell:
+            continue
+        if column in ("opt_in", "is_blocked"):
+            try:
+                data[column] = _bool(cell, column)
+            except ValueError as exc:
+                errors.append(RowError(line, column, str(exc)))
+        elif column == "tags":
+            data["tags"] = _split_tags(cell)
+        else:
+            data[column] = cell
+    if attributes:
+        data["attributes"] = attributes
+    if "whatsapp_id" not in data:
+        errors.append(RowError(line, "whatsapp_id", "whatsapp_id is required"))
+    try:
+        model = ContactCreate.model_validate(data if "whatsapp_id" in data else {**data, "whatsapp_id": "000000"})
+    except ValidationError as exc:
+        for err in exc.errors(include_url=False):
+            loc = err.get("loc", ())
+            column = str(loc[0]) if loc else "row"
+            errors.append(RowError(line, column, err.get("msg", "invalid value")))
+        model = None
+    if errors:
+        seen_fields: set[str] = set()
+        for error in errors:
+            if error.field not in seen_fields:
+                seen_fields.add(error.field)
+                result.errors.append(error)
+        return None
+    assert model is not None
+    return ParsedRow(line, model.model_dump(exclude_unset=True))
+
+
+async def import_contacts(session: AsyncSession, organization_id: uuid.UUID, text: str) -> ImportResult:
+    """Upsert the file's valid rows in ``session`` (the caller's transaction)."""
+    result = ImportResult()
+    rows = parse_rows(text, result)
+    if not rows:
+        result.errors.sort(key=lambda e: e.row)
+        return result
+    room = await room_left(session, organization_id, "max_contacts")  # locks the organization
+    ids = [r.values["whatsapp_id"] for r in rows]
+    existing_rows = (await session.execute(
+        select(Contact).where(Contact.organization_id == organization_id, Contact.whatsapp_id.in_(ids))
+        .with_for_update()
+    )).scalars().all()
+    existing = {c.whatsapp_id: c for c in existing_rows}
+    for parsed in rows:
+        contact = existing.get(parsed.values["whatsapp_id"])
+        adds_one = contact is None or contact.deleted_at is not None
+        if adds_one and room is not None:
+            if room <= 0:
+                result.errors.append(RowError(parsed.line, "max_contacts",
+                                              "your plan's contact limit is reached; row not imported"))
+                continue
+            room -= 1
+        if contact is None:
+            session.add(Contact(organization_id=organization_id, **parsed.values))
+            result.inserted += 1
+        else:
+            _merge(contact, parsed.values)
+            result.updated += 1
+    await session.flush()
+    result.errors.sort(key=lambda e: e.row)
+    return result
+
+
+def _merge(contact: Contact, values: dict[str, Any]) -> None:
+    from sqlalchemy import func
+
+    for column, value in values.items():
+        if column == "tags":
+            contact.tags = list(dict.fromkeys([*(contact.tags or []), *value]))
+        elif column == "attributes":
+            contact.attributes = {**(contact.attributes or {}), **value}
+        elif column != "whatsapp_id":
+            setattr(contact, column, value)
+    contact.deleted_at = None
+    contact.updated_at = func.now()

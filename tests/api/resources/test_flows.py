@@ -1,0 +1,140 @@
+"""Flows: saving a canvas compiles it (errors refuse the save, warnings come back), publishing, versions."""
+
+from __future__ import annotations
+
+import uuid
+
+from sqlalchemy import select
+
+from api.db.models import AuditLog, FlowVersion, Node
+
+
+def canvas(*extra_nodes: dict) -> dict:
+    return {
+        "nodes": [
+            {"id": "start", "type": "start", "position": {"x": 0, "y": 0}, "data": {}},
+            {"id": "hello", "type": "message", "position": {"x": 0, "y": 100}, "data": {"text": "Olá!"}},
+            {"id": "end", "type": "end", "position": {"x": 0, "y": 200}, "data": {}},
+            *extra_nodes,
+        ],
+        "edges": [
+            {"id": "e1", "source": "start", "target": "hello"},
+            {"id": "e2", "source": "hello", "target": "end"},
+        ],
+        "viewport": {"x": 0, "y": 0, "zoom": 1},
+    }
+
+
+ORPHAN = {"id": "orphan", "type": "message", "position": {"x": 300, "y": 0}, "data": {"text": "?"}}
+
+
+async def test_saving_a_valid_canvas_creates_a_version_and_nodes(seed, admin_api, db) -> None:
+    flow = await seed.flow()
+    status, saved = await admin_api.put(f"/flows/{flow['id']}/canvas", {"canvas": canvas()})
+    assert status == 200, saved
+    assert saved["version"] == 1 and saved["created"] is True
+    assert saved["diagnostics"] == []
+    assert saved["flow"]["canvas_data"]["nodes"][1]["id"] == "hello"
+    async with db.session() as session:
+        nodes = (await session.execute(select(Node).where(Node.flow_id == uuid.UUID(flow["id"])))).scalars().all()
+    assert sorted(n.type for n in nodes) == ["end", "message", "start"]
+
+
+async def test_canvas_may_be_sent_without_the_wrapper(seed, admin_api) -> None:
+    flow = await seed.flow()
+    status, saved = await admin_api.put(f"/flows/{flow['id']}/canvas", canvas())
+    assert status == 200 and saved["version"] == 1
+
+
+async def test_warnings_are_returned_with_the_saved_flow(seed, admin_api) -> None:
+    flow = await seed.flow()
+    status, saved = await admin_api.put(f"/flows/{flow['id']}/canvas", canvas(ORPHAN))
+    assert status == 200
+    assert [(d["code"], d["severity"], d["node_id"]) for d in saved["diagnostics"]] == [
+        ("unreachable-node", "warning", "orphan")]
+
+
+async def test_a_canvas_with_errors_is_422_with_diagnostics_and_nothing_saved(seed, admin_api, db) -> None:
+    flow = await seed.flow()
+    status, error = await admin_api.put(f"/flows/{flow['id']}/canvas", {"canvas": {"nodes": "nope", "edges": []}})
+    assert status == 422
+    assert error["error"]["code"] == "invalid_canvas"
+    assert error["error"]["details"][0]["severity"] == "error"
+    assert error["error"]["details"][0]["field"] == "/nodes"
+    async with db.session() as session:
+        versions = (await session.execute(select(FlowVersion))).scalars().all()
+    assert versions == []
+    assert (await admin_api.get(f"/flows/{flow['id']}"))[1]["version"] == flow["version"]
+
+
+async def test_each_changed_save_is_a_new_version_listed_newest_first(seed, admin_api) -> None:
+    flow = await seed.flow()
+    await admin_api.put(f"/flows/{flow['id']}/canvas", canvas())
+    _, again = await admin_api.put(f"/flows/{flow['id']}/canvas", canvas())
+    assert again["created"] is False and again["version"] == 1
+    await admin_api.put(f"/flows/{flow['id']}/canvas", canvas(ORPHAN))
+    status, versions = await admin_api.get(f"/flows/{flow['id']}/versions")
+    assert status == 200
+    assert [(v["version"], v["current"]) for v in versions["items"]] == [(2, True), (1, False)]
+
+
+async def test_publish_makes_the_flow_live_and_the_chatbot_published(seed, admin_api) -> None:
+    flow = await seed.flow(is_active=False)
+    await admin_api.put(f"/flows/{flow['id']}/canvas", canvas())
+    status, published = await admin_api.post(f"/flows/{flow['id']}/publish")
+    assert status == 200, published
+    assert published["is_active"] is True and published["version"] == 1
+    assert (await admin_api.get(f"/chatbots/{flow['chatbot_id']}"))[1]["is_published"] is True
+
+
+async def test_publish_can_roll_back_to_an_earlier_version(seed, admin_api) -> None:
+    flow = await seed.flow()
+    await admin_api.put(f"/flows/{flow['id']}/canvas", canvas())
+    await admin_api.put(f"/flows/{flow['id']}/canvas", canvas(ORPHAN))
+    status, published = await admin_api.post(f"/flows/{flow['id']}/publish", {"version": 1})
+    assert (status, published["version"]) == (200, 1)
+    status, error = await admin_api.post(f"/flows/{flow['id']}/publish", {"version": 9})
+    assert status == 422 and error["error"]["field"] == "version"
+
+
+async def test_a_flow_never_compiled_cannot_be_published(seed, admin_api) -> None:
+    flow = await seed.flow()
+    status, error = await admin_api.post(f"/flows/{flow['id']}/publish")
+    assert status == 409
+    assert error["error"]["field"] == "canvas"
+
+
+async def test_canvas_save_and_publish_are_audited(seed, admin_api, db) -> None:
+    flow = await seed.flow()
+    await admin_api.put(f"/flows/{flow['id']}/canvas", canvas())
+    await admin_api.post(f"/flows/{flow['id']}/publish")
+    async with db.session() as session:
+        actions = (await session.execute(select(AuditLog.action).where(
+            AuditLog.resource_id == uuid.UUID(flow["id"])).order_by(AuditLog.created_at))).scalars().all()
+    assert actions == ["flow.created", "flow.canvas_saved", "flow.published"]
+
+
+async def test_flows_of_another_organization_are_404_for_canvas_publish_and_versions(
+        seed, other_api, admin_api) -> None:
+    flow = await seed.flow()
+    assert (await other_api.put(f"/flows/{flow['id']}/canvas", canvas()))[0] == 404
+    assert (await other_api.post(f"/flows/{flow['id']}/publish"))[0] == 404
+    assert (await other_api.get(f"/flows/{flow['id']}/versions"))[0] == 404
+
+
+async def test_a_flow_cannot_be_created_on_another_organizations_chatbot(seed, other_seed, admin_api) -> None:
+    foreign = await other_seed.chatbot()
+    status, error = await admin_api.post("/flows", {"chatbot_id": foreign["id"], "name": "x"})
+    assert status == 422
+    assert error["error"]["field"] == "chatbot_id"
+
+
+async def test_flows_of_a_deleted_chatbot_are_hidden(seed, admin_api) -> None:
+    flow = await seed.flow()
+    await admin_api.delete(f"/chatbots/{flow['chatbot_id']}")
+    assert (await admin_api.get(f"/flows/{flow['id']}"))[0] == 404
+
+
+async def test_viewers_cannot_save_canvases(seed, viewer_api) -> None:
+    flow = await seed.flow()
+    assert (await viewer_api.put(f"/flows/{flow['id']}/canvas", canvas()))[0] == 403
