@@ -1,0 +1,180 @@
+"""Store what a webhook brought, durably, before answering Meta.
+
+For each customer message, in one transaction per webhook:
+
+- the number is looked up by ``phone_number_id`` (unknown or inactive
+  numbers are ignored: Meta must get a 200 or it retries for days);
+- the contact is upserted by (organization, wa_id) with the profile name;
+- the open conversation of that contact on that number is found or created
+  (the contact row lock serialises concurrent webhooks of one customer, so
+  two first messages cannot open two conversations);
+- the message is stored unprocessed (``metadata.processed = false``), once:
+  a redelivered WhatsApp message id is a no-op;
+- the 24-hour window opens again (``last_customer_message_at``,
+  ``twenty_four_hour_window_expires_at`` = +24 h, ``can_send_free_form``) and
+  the counters move. A redelivery is caught before any of this; only two
+  deliveries of one message racing each other can count it twice, never
+  store it twice.
+
+The caller commits, then enqueues one processing task per conversation.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+from sqlalchemy import text
+
+from api.whatsapp.payloads import WebhookMessage
+
+WINDOW = timedelta(hours=24)
+_NUMBER_CACHE_TTL = 30.0
+
+
+@dataclass(frozen=True)
+class NumberInfo:
+    id: uuid.UUID
+    organization_id: uuid.UUID
+    phone_number_id: str
+    settings: dict
+
+
+@dataclass
+class IngestResult:
+    stored: list[uuid.UUID] = field(default_factory=list)  # message ids
+    duplicates: int = 0
+    ignored: int = 0  # unknown / inactive number
+    conversations: list[uuid.UUID] = field(default_factory=list)
+
+
+class NumberDirectory:
+    """``phone_number_id`` → number, cached briefly (webhooks name the number on every call)."""
+
+    def __init__(self) -> None:
+        self._cache: dict[str, tuple[float, NumberInfo | None]] = {}
+
+    def forget(self) -> None:
+        self._cache.clear()
+
+    async def get(self, session: Any, phone_number_id: str) -> NumberInfo | None:
+        hit = self._cache.get(phone_number_id)
+        now = time.monotonic()
+        if hit and now - hit[0] < _NUMBER_CACHE_TTL:
+            return hit[1]
+        row = (await session.execute(text(
+            "SELECT id, organization_id, settings FROM whatsapp_numbers "
+            "WHERE phone_number_id = :pnid AND deleted_at IS NULL AND is_active IS NOT FALSE"),
+            {"pnid": phone_number_id})).first()
+        info = NumberInfo(row.id, row.organization_id, phone_number_id, row.settings or {}) if row else None
+        self._cache[phone_number_id] = (now, info)
+        return info
+
+
+NUMBERS = NumberDirectory()
+
+# The upsert also locks the contact row until commit: concurrent webhooks of
+# one customer serialise here, so two first messages cannot open two conversations.
+_UPSERT_CONTACT = text("""
+INSERT INTO contacts (organization_id, whatsapp_id, whatsapp_name, name, phone, last_message_at, total_messages)
+VALUES (:org, :wa_id, :profile, :profile, :phone, :at, 1)
+ON CONFLICT (organization_id, whatsapp_id) DO UPDATE
+   SET whatsapp_name = COALESCE(EXCLUDED.whatsapp_name, contacts.whatsapp_name),
+       name = COALESCE(contacts.name, EXCLUDED.name),
+       last_message_at = GREATEST(COALESCE(contacts.last_message_at, EXCLUDED.last_message_at), EXCLUDED.last_message_at),
+       total_messages = COALESCE(contacts.total_messages, 0) + 1,
+       updated_at = now()
+RETURNING id
+""")
+
+# The open conversation of this contact on this number, with the 24-hour window
+# opened again and its counters moved; none → the caller creates one.
+_TOUCH_CONVERSATION = text("""
+UPDATE conversations
+   SET last_customer_message_at = GREATEST(COALESCE(last_customer_message_at, :at), :at),
+       twenty_four_hour_window_expires_at = GREATEST(COALESCE(last_customer_message_at, :at), :at) + interval '24 hours',
+       can_send_free_form = true,
+       first_message_at = COALESCE(first_message_at, :at),
+       last_message_at = GREATEST(COALESCE(last_message_at, :at), :at),
+       message_count = COALESCE(message_count, 0) + 1,
+       updated_at = now()
+ WHERE id = (SELECT id FROM conversations
+              WHERE organization_id = :org AND contact_id = :contact AND whatsapp_number_id = :number
+                AND status NOT IN ('resolved', 'closed')
+              ORDER BY created_at DESC LIMIT 1)
+RETURNING id
+""")
+
+_NEW_CONVERSATION = text("""
+INSERT INTO conversations (organization_id, contact_id, whatsapp_number_id, status, last_customer_message_at,
+                           twenty_four_hour_window_expires_at, can_send_free_form, first_message_at,
+                           last_message_at, message_count)
+VALUES (:org, :contact, :number, 'open', :at, CAST(:at AS timestamptz) + interval '24 hours', true, :at, :at, 1)
+RETURNING id
+""")
+
+_SEEN_WAMID = text("""
+SELECT 1 FROM message_whatsapp_ids WHERE whatsapp_message_id = :wamid
+""")
+
+# As api.db.messages.add_message_once: claim the WhatsApp id first, then store
+# the message, in one statement; a concurrent delivery of the same id loses the
+# claim (it serialises on the primary key) and inserts nothing.
+_STORE_MESSAGE = text("""
+WITH claim AS (
+  INSERT INTO message_whatsapp_ids (whatsapp_message_id, message_id, message_created_at)
+  VALUES (:wamid, :id, :at) ON CONFLICT (whatsapp_message_id) DO NOTHING
+  RETURNING whatsapp_message_id
+)
+INSERT INTO messages (id, conversation_id, direction, sender_type, whatsapp_message_id, type,
+                      content, status, metadata, created_at)
+SELECT :id, :conversation, 'inbound', 'contact', :wamid, :type, CAST(:content AS jsonb),
+       'delivered', CAST(:metadata AS jsonb), :at
+  FROM claim
+RETURNING id
+""")
+
+
+def _json(value: Any) -> str:
+    import json
+
+    return json.dumps(value, ensure_ascii=False, default=str)
+
+
+async def store_messages(session: Any, messages: list[WebhookMessage]) -> IngestResult:
+    """Store a webhook's customer messages in ``session``'s transaction."""
+    result = IngestResult()
+    now = datetime.now(timezone.utc)
+    for m in messages:
+        number = await NUMBERS.get(session, m.phone_number_id)
+        if number is None:
+            result.ignored += 1
+            continue
+        if (await session.execute(_SEEN_WAMID, {"wamid": m.wamid})).first():
+            result.duplicates += 1  # fast path for redeliveries: touch nothing
+            continue
+        at = min(m.timestamp, now)  # the customer's clock can't open a window in the future
+        contact_id = (await session.execute(_UPSERT_CONTACT, {
+            "org": number.organization_id, "wa_id": m.wa_id, "profile": m.profile_name, "at": at,
+            "phone": ("+" + m.wa_id)[:20] if m.wa_id.isdigit() else None})).scalar_one()
+        keys = {"org": number.organization_id, "contact": contact_id, "number": number.id, "at": at}
+        conversation_id = (await session.execute(_TOUCH_CONVERSATION, keys)).scalar()
+        if conversation_id is None:
+            conversation_id = (await session.execute(_NEW_CONVERSATION, keys)).scalar_one()
+        message_id = uuid.uuid4()
+        metadata = {"processed": False, "kind": m.kind, "wa_timestamp": int(m.timestamp.timestamp()),
+                    "from": m.wa_id, "phone_number_id": m.phone_number_id}
+        stored = (await session.execute(_STORE_MESSAGE, {
+            "id": message_id, "conversation": conversation_id, "wamid": m.wamid,
+            "at": datetime.now(timezone.utc),  # arrival order: the processing order
+            "type": m.column_type, "content": _json(m.content), "metadata": _json(metadata)})).first()
+        if stored is None:  # the same id arrived concurrently and won
+            result.duplicates += 1
+            continue
+        result.stored.append(message_id)
+        if conversation_id not in result.conversations:
+            result.conversations.append(conversation_id)
+    return result

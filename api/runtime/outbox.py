@@ -1,0 +1,55 @@
+"""The outbox: outbound `messages` rows with status ``pending``.
+
+Whoever wants a message sent (the flow runtime, an agent reply, a campaign)
+inserts a row in its own transaction, commits, then calls `kick_sender` so a
+sender worker picks it up at once. A missed kick only delays delivery: the
+maintenance sweep finds pending rows nobody kicked.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, timedelta, timezone
+from typing import Any, Iterable
+
+import redis.asyncio as aioredis
+from sqlalchemy import insert
+
+from api.db.models import Message
+from api.workers.queue import SEND_OUTBOX, enqueue
+
+
+async def kick_sender(redis: aioredis.Redis, message_ids: Iterable[Any]) -> None:
+    """Wake a sender for these (committed) outbound message ids."""
+    ids = [str(i) for i in message_ids]
+    if ids:
+        await enqueue(redis, SEND_OUTBOX, ids)
+
+
+def outbound_rows(conversation_id: uuid.UUID, messages: list[dict[str, Any]], *,
+                  sender_type: str = "bot", sender_id: uuid.UUID | None = None,
+                  metadata: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+    """Row values for ``messages`` (``{"type", "content"}`` each), in send order.
+
+    ``created_at`` grows by a microsecond per row: it is the send order of a
+    conversation's outbox, even for rows written in one transaction.
+    """
+    base = datetime.now(timezone.utc)
+    return [{
+        "id": uuid.uuid4(),
+        "conversation_id": conversation_id,
+        "direction": "outbound",
+        "sender_type": sender_type,
+        "sender_id": sender_id,
+        "type": m["type"],
+        "content": m["content"],
+        "status": "pending",
+        "metadata_": dict(metadata or {}),
+        "created_at": base + timedelta(microseconds=i),
+    } for i, m in enumerate(messages)]
+
+
+async def insert_outbound(session: Any, rows: list[dict[str, Any]]) -> list[uuid.UUID]:
+    if rows:
+        await session.execute(insert(Message), rows)
+    return [r["id"] for r in rows]

@@ -1,0 +1,78 @@
+"""Compiled programs for the runtime, cached per process by (flow id, program hash).
+
+A `Program` is immutable, so every conversation on one flow version shares
+one object. ``flow_ref`` is a flow id (top-level flows) or, for a sub-flow
+``jump``, a flow id or name of the same chatbot. ``program_hash`` None means
+the flow's current version; a hash pins the version a conversation started on.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from typing import Any
+
+from sqlalchemy import text
+
+from engine.program import Op, Program
+
+_CACHE_LIMIT = 512
+
+
+def has_ai(program: Program) -> bool:
+    return any(ins.op is Op.AI_PROMPT for ins in program.code)
+
+
+class ProgramStore:
+    def __init__(self, rt: Any, chatbot_id: uuid.UUID | None) -> None:
+        self.rt = rt
+        self.chatbot_id = chatbot_id
+
+    async def load(self, flow_ref: str, program_hash: str | None) -> Program:
+        cache: dict = self.rt.programs
+        if program_hash is None:  # "current version": remembered for a moment
+            current = self.rt.current_versions.get(flow_ref)
+            if current is not None and time.monotonic() - current[0] < self.rt.cache_ttl:
+                program_hash = current[1]
+        if program_hash is not None:
+            hit = cache.get(program_hash)
+            if hit is not None:
+                return hit
+        requested = program_hash
+        async with self.rt.db.session() as s:
+            flow_id = await self._resolve(s, flow_ref)
+            if program_hash is None:
+                row = (await s.execute(text(
+                    "SELECT v.program, v.program_hash FROM flow_versions v JOIN flows f ON f.id = v.flow_id "
+                    "WHERE v.flow_id = :f ORDER BY (v.version = f.version) DESC, v.version DESC LIMIT 1"),
+                    {"f": flow_id})).first()
+            else:
+                row = (await s.execute(text(
+                    "SELECT program, program_hash FROM flow_versions WHERE flow_id = :f AND program_hash = :h "
+                    "ORDER BY version DESC LIMIT 1"), {"f": flow_id, "h": program_hash})).first()
+        if row is None:
+            raise LookupError(f"flow {flow_ref!r} has no compiled version"
+                              + (f" {program_hash[:12]}" if program_hash else ""))
+        if requested is None:
+            self.rt.current_versions[flow_ref] = (time.monotonic(), row.program_hash)
+        hit = cache.get(row.program_hash)
+        if hit is None:
+            hit = Program.from_bytes(bytes(row.program))
+            if len(cache) >= _CACHE_LIMIT:
+                cache.pop(next(iter(cache)))
+            cache[row.program_hash] = hit
+        return hit
+
+    async def _resolve(self, s: Any, flow_ref: str) -> uuid.UUID:
+        try:
+            return uuid.UUID(str(flow_ref))
+        except ValueError:
+            pass
+        if self.chatbot_id is None:
+            raise LookupError(f"flow {flow_ref!r} not found")
+        found = (await s.execute(text(
+            "SELECT id FROM flows WHERE chatbot_id = :b AND name = :n ORDER BY created_at LIMIT 1"),
+            {"b": self.chatbot_id, "n": flow_ref})).scalar()
+        if found is None:
+            raise LookupError(f"flow {flow_ref!r} not found in this chatbot")
+        return found

@@ -1,0 +1,103 @@
+"""Run PyTake's processes inside one event loop: API, worker, sandbox.
+
+`pytake serve` runs the API (plus, in embedded mode, a worker); `pytake demo`
+runs all three. Everything stops cleanly when ``stop`` is set (Ctrl-C).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+from dataclasses import dataclass
+from typing import Any
+
+from api.settings import Settings
+
+log = logging.getLogger("pytake.stack")
+
+
+@dataclass
+class Listen:
+    host: str = "127.0.0.1"
+    port: int = 8000
+
+
+def prepare_settings(settings: Settings, *, migrate: bool = True) -> Settings:
+    """Start embedded servers for missing URLs and migrate the database (blocking)."""
+    from api import embedded
+
+    if settings.embedded_database or settings.embedded_redis:
+        database_url, redis_url = embedded.ensure_servers_sync(settings)
+        settings = settings.with_urls(database_url, redis_url)  # type: ignore[arg-type]
+        migrate = True
+    if migrate:
+        from api.db import migrations
+
+        migrations.upgrade(settings.database_url)  # type: ignore[arg-type]
+    return settings
+
+
+def build_app(settings: Settings) -> Any:
+    from api.app import create_app
+    from api.whatsapp.routes import blueprint
+
+    app = create_app(settings)
+    if "whatsapp_webhooks" not in app.blueprints:
+        app.register_blueprint(blueprint)
+    return app
+
+
+async def _serve(app: Any, listen: Listen, stop: asyncio.Event) -> None:
+    from hypercorn.asyncio import serve
+    from hypercorn.config import Config
+
+    config = Config()
+    config.bind = [f"{listen.host}:{listen.port}"]
+    config.accesslog = None
+    config.graceful_timeout = 3.0
+    config.keep_alive_timeout = 75.0  # longer than clients' idle pools, so reused connections are not cut
+    await serve(app, config, shutdown_trigger=stop.wait)
+
+
+def install_signal_handlers(stop: asyncio.Event) -> None:
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        try:
+            loop.add_signal_handler(sig, stop.set)
+        except (NotImplementedError, RuntimeError):  # pragma: no cover - non-Unix
+            pass
+
+
+async def run_stack(settings: Settings, *, api: Listen | None, worker: bool, sandbox: Listen | None = None,
+                    sandbox_app: Any = None, worker_concurrency: int = 100,
+                    stop: asyncio.Event | None = None, ready: Any = None) -> None:
+    """Serve until ``stop`` is set (or SIGINT/SIGTERM)."""
+    from api.runtime.context import Runtime
+    from api.workers.tasks import make_broker, run_worker, start_context, stop_context
+
+    stop = stop or asyncio.Event()
+    install_signal_handlers(stop)
+    tasks: list[asyncio.Task] = []
+    if sandbox is not None and sandbox_app is not None:
+        tasks.append(asyncio.create_task(_serve(sandbox_app, sandbox, stop), name="sandbox"))
+    if api is not None:
+        tasks.append(asyncio.create_task(_serve(build_app(settings), api, stop), name="api"))
+    worker_task = None
+    if worker:
+        await start_context(Runtime.open(settings))
+        worker_task = asyncio.create_task(
+            run_worker(make_broker(settings, open_runtime=False), concurrency=worker_concurrency), name="worker")
+    if ready is not None:
+        ready()
+    try:
+        await stop.wait()
+    finally:
+        if worker_task is not None:
+            worker_task.cancel()
+            await asyncio.gather(worker_task, return_exceptions=True)
+            await stop_context()
+        stop.set()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        if sandbox_app is not None:
+            await sandbox_app.aclose()

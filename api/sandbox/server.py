@@ -1,0 +1,292 @@
+"""The sandbox Graph API: an ASGI app speaking the WhatsApp Cloud API's wire format.
+
+Meta's routes and JSON:
+
+- ``POST /{version}/{phone_number_id}/messages`` with a Bearer token: a send
+  answers ``{"messaging_product":"whatsapp","contacts":[{"input","wa_id"}],
+  "messages":[{"id":"wamid...."}]}``; a mark-as-read (``"status":"read"``)
+  answers ``{"success": true}``; errors answer Meta's error object
+  ``{"error":{"message","type","code","error_data":{"messaging_product","details"},"fbtrace_id"}}``.
+- After a send, signed status webhooks (sent, delivered, read) are posted to
+  the configured PyTake webhook URL, echoing ``biz_opaque_callback_data``.
+
+Provoking errors:
+
+- a recipient number ending in a known error code gets that error every
+  time (``5511900131047`` → 131047 re-engagement, ``...131026`` undeliverable,
+  ``...130429`` rate limit, ``...131000`` something went wrong, ``...132001``
+  template does not exist);
+- ``POST /_sandbox/faults {"code": 130429, "count": 2, "to": "5511..."}``: the
+  next ``count`` sends (to that recipient, or any) fail with ``code``.
+
+Inspection (for `pytake chat`, tests and the benchmark):
+``GET /_sandbox/messages[?to=]`` every accepted message with the time it
+arrived; ``GET /_sandbox/inbox/{wa_id}?after=N`` a customer's messages from
+index N; ``POST /_sandbox/reset``; ``POST /_sandbox/config`` to change the
+webhook URL, secret or status behaviour at run time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import re
+import secrets
+import time
+from dataclasses import dataclass, field
+from typing import Any, Awaitable, Callable
+from urllib.parse import parse_qs
+
+import httpx
+
+from api.sandbox import webhooks
+
+log = logging.getLogger("pytake.sandbox")
+
+# code -> (HTTP status, type, message, details)
+META_ERRORS: dict[int, tuple[int, str, str, str]] = {
+    100: (400, "OAuthException", "(#100) Invalid parameter", "Parameter value is not valid"),
+    190: (401, "OAuthException", "Error validating access token: Session has expired", "Invalid OAuth access token"),
+    130429: (429, "OAuthException", "(#130429) Rate limit hit",
+             "Cloud API message throughput has been reached."),
+    131000: (500, "OAuthException", "(#131000) Something went wrong", "Something went wrong"),
+    131026: (400, "OAuthException", "(#131026) Message undeliverable",
+             "Message Undeliverable."),
+    131047: (400, "OAuthException", "(#131047) Re-engagement message",
+             "Message failed to send because more than 24 hours have passed since the customer last replied to this number."),
+    131051: (400, "OAuthException", "(#131051) Unsupported message type", "Message type is not currently supported."),
+    131056: (400, "OAuthException", "(#131056) (Business Account, Consumer Account) pair rate limit hit",
+             "Too many messages sent from the sender phone number to the same recipient phone number in a short period of time."),
+    132001: (404, "OAuthException", "(#132001) Template name does not exist in the translation",
+             "template name does not exist in the translation"),
+}
+_RECIPIENT_RULE = re.compile(r"(" + "|".join(str(c) for c in META_ERRORS if c >= 100000) + r")$")
+_SEND_ROUTE = re.compile(r"^/(v\d+(?:\.\d+)?)/([^/]+)/messages$")
+_INBOX_ROUTE = re.compile(r"^/_sandbox/inbox/([^/]+)$")
+MESSAGE_TYPES = ("text", "image", "video", "audio", "document", "sticker", "interactive", "template",
+                 "location", "contacts", "reaction")
+
+
+@dataclass
+class SandboxConfig:
+    webhook_url: str | None = None
+    app_secret: str | None = None
+    access_token: str | None = None  # when set, sends must carry it
+    send_statuses: bool = True
+    auto_read: bool = True
+    status_delay: float = 0.02
+
+
+@dataclass
+class Fault:
+    code: int
+    count: int
+    to: str | None = None
+
+
+@dataclass
+class SandboxState:
+    config: SandboxConfig = field(default_factory=SandboxConfig)
+    accepted: list[dict[str, Any]] = field(default_factory=list)
+    rejected: list[dict[str, Any]] = field(default_factory=list)
+    inboxes: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    faults: list[Fault] = field(default_factory=list)
+    read_receipts: list[str] = field(default_factory=list)
+
+    def reset(self) -> None:
+        self.accepted.clear()
+        self.rejected.clear()
+        self.inboxes.clear()
+        self.faults.clear()
+        self.read_receipts.clear()
+
+    def fault_for(self, to: str) -> int | None:
+        for fault in self.faults:
+            if fault.count > 0 and (fault.to is None or fault.to == to):
+                fault.count -= 1
+                if fault.count == 0:
+                    self.faults.remove(fault)
+                return fault.code
+        match = _RECIPIENT_RULE.search(to)
+        return int(match.group(1)) if match else None
+
+
+def error_body(code: int, message: str | None = None, details: str | None = None) -> tuple[int, dict[str, Any]]:
+    status, etype, default_message, default_details = META_ERRORS.get(
+        code, (400, "OAuthException", f"(#{code}) Error", ""))
+    return status, {"error": {
+        "message": message or default_message,
+        "type": etype,
+        "code": code,
+        "error_data": {"messaging_product": "whatsapp", "details": details or default_details},
+        "fbtrace_id": "A" + secrets.token_hex(10),
+    }}
+
+
+Receive = Callable[[], Awaitable[dict[str, Any]]]
+Send = Callable[[dict[str, Any]], Awaitable[None]]
+
+
+class SandboxApp:
+    """ASGI app. Kept dependency-free (no framework) so it is fast enough to
+    benchmark the sender against."""
+
+    def __init__(self, state: SandboxState | None = None) -> None:
+        self.state = state or SandboxState()
+        self._client: httpx.AsyncClient | None = None
+        self._tasks: set[asyncio.Task] = set()
+
+    # -- ASGI -------------------------------------------------------------
+    async def __call__(self, scope: dict[str, Any], receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            await self._lifespan(receive, send)
+            return
+        if scope["type"] != "http":
+            return
+        body = b""
+        while True:
+            event = await receive()
+            body += event.get("body", b"")
+            if not event.get("more_body"):
+                break
+        status, doc = await self.handle(scope["method"], scope["path"],
+                                        scope.get("query_string", b"").decode(), body,
+                                        dict((k.decode().lower(), v.decode()) for k, v in scope.get("headers", [])))
+        payload = json.dumps(doc, ensure_ascii=False).encode()
+        await send({"type": "http.response.start", "status": status,
+                    "headers": [(b"content-type", b"application/json"),
+                                (b"content-length", str(len(payload)).encode())]})
+        await send({"type": "http.response.body", "body": payload})
+
+    async def _lifespan(self, receive: Receive, send: Send) -> None:
+        while True:
+            event = await receive()
+            if event["type"] == "lifespan.startup":
+                await send({"type": "lifespan.startup.complete"})
+            elif event["type"] == "lifespan.shutdown":
+                await self.aclose()
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+
+    async def aclose(self) -> None:
+        for task in list(self._tasks):
+            task.cancel()
+        if self._client is not None:
+            await self._client.aclose()
+            self._client = None
+
+    # -- routing ----------------------------------------------------------
+    async def handle(self, method: str, path: str, query: str, body: bytes,
+                     headers: dict[str, str]) -> tuple[int, Any]:
+        match = _SEND_ROUTE.match(path)
+        if match and method == "POST":
+            return self._messages(match.group(2), body, headers)
+        params = {k: v[-1] for k, v in parse_qs(query).items()}
+        if path == "/_sandbox/messages" and method == "GET":
+            items = self.state.accepted
+            if params.get("to"):
+                items = [m for m in items if m["to"] == params["to"]]
+            return 200, {"messages": items, "rejected": self.state.rejected}
+        match = _INBOX_ROUTE.match(path)
+        if match and method == "GET":
+            inbox = self.state.inboxes.get(match.group(1), [])
+            after = int(params.get("after") or 0)
+            return 200, {"messages": inbox[after:], "next": len(inbox)}
+        if path == "/_sandbox/faults" and method == "POST":
+            doc = _json(body)
+            if not isinstance(doc, dict) or not isinstance(doc.get("code"), int):
+                return error_body(100, details="body must be {\"code\": int, \"count\"?: int, \"to\"?: str}")
+            self.state.faults.append(Fault(doc["code"], int(doc.get("count") or 1), doc.get("to")))
+            return 200, {"success": True}
+        if path == "/_sandbox/config" and method == "POST":
+            doc = _json(body)
+            if not isinstance(doc, dict):
+                return error_body(100, details="body must be a JSON object")
+            for key, value in doc.items():
+                if hasattr(self.state.config, key):
+                    setattr(self.state.config, key, value)
+            return 200, {"success": True}
+        if path == "/_sandbox/reset" and method == "POST":
+            self.state.reset()
+            return 200, {"success": True}
+        if path == "/_sandbox/health":
+            return 200, {"status": "ok"}
+        return 404, {"error": {"message": "Unknown path components", "type": "OAuthException", "code": 2500,
+                               "fbtrace_id": "A" + secrets.token_hex(10)}}
+
+    def _messages(self, phone_number_id: str, body: bytes, headers: dict[str, str]) -> tuple[int, Any]:
+        auth = headers.get("authorization", "")
+        token = auth[7:] if auth.lower().startswith("bearer ") else ""
+        if not token or (self.state.config.access_token and token != self.state.config.access_token):
+            return error_body(190)
+        doc = _json(body)
+        if not isinstance(doc, dict) or doc.get("messaging_product") != "whatsapp":
+            return error_body(100, details="messaging_product must be \"whatsapp\"")
+        if doc.get("status") == "read":
+            if not doc.get("message_id"):
+                return error_body(100, details="message_id is required")
+            self.state.read_receipts.append(str(doc["message_id"]))
+            return 200, {"success": True}
+        to, mtype = doc.get("to"), doc.get("type", "text")
+        if not isinstance(to, str) or not to:
+            return error_body(100, details="The parameter to is required.")
+        if mtype not in MESSAGE_TYPES or not isinstance(doc.get(mtype), dict):
+            return error_body(131051 if mtype not in MESSAGE_TYPES else 100,
+                              details=f"a {mtype!r} object is required for type {mtype!r}")
+        now = time.time()
+        code = self.state.fault_for(to)
+        if code is not None:
+            self.state.rejected.append({"to": to, "code": code, "received_at": now,
+                                        "callback_data": doc.get("biz_opaque_callback_data")})
+            return error_body(code)
+        wa_id = to.lstrip("+")
+        wamid = webhooks.new_wamid()
+        record = {"id": wamid, "to": wa_id, "phone_number_id": phone_number_id, "type": mtype,
+                  "payload": doc, "received_at": now,
+                  "callback_data": doc.get("biz_opaque_callback_data")}
+        self.state.accepted.append(record)
+        self.state.inboxes.setdefault(wa_id, []).append(record)
+        if self.state.config.send_statuses and self.state.config.webhook_url:
+            self._spawn(self._post_statuses(phone_number_id, wamid, wa_id, doc.get("biz_opaque_callback_data")))
+        return 200, {"messaging_product": "whatsapp",
+                     "contacts": [{"input": to, "wa_id": wa_id}],
+                     "messages": [{"id": wamid}]}
+
+    # -- status webhooks ----------------------------------------------------
+    def _spawn(self, coro: Awaitable[None]) -> None:
+        task = asyncio.ensure_future(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _post_statuses(self, phone_number_id: str, wamid: str, wa_id: str, callback: str | None) -> None:
+        config = self.state.config
+        statuses = ["sent", "delivered"] + (["read"] if config.auto_read else [])
+        for status in statuses:
+            await asyncio.sleep(config.status_delay)
+            doc = webhooks.status_update(phone_number_id, wamid, status, wa_id, callback_data=callback)
+            await self.post_webhook(doc)
+
+    async def post_webhook(self, doc: dict[str, Any]) -> None:
+        config = self.state.config
+        if not config.webhook_url:
+            return
+        if self._client is None:
+            self._client = httpx.AsyncClient(timeout=10.0)
+        try:
+            response = await webhooks.post_signed(self._client, config.webhook_url, config.app_secret or "", doc)
+            if response.status_code >= 300:
+                log.warning("sandbox: webhook answered HTTP %s", response.status_code)
+        except httpx.HTTPError as exc:
+            log.warning("sandbox: cannot post the status webhook: %r", exc)
+
+
+def _json(body: bytes) -> Any:
+    try:
+        return json.loads(body or b"null")
+    except ValueError:
+        return None
+
+
+def create_sandbox_app(config: SandboxConfig | None = None) -> SandboxApp:
+    return SandboxApp(SandboxState(config or SandboxConfig()))

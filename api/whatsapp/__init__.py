@@ -1,0 +1,1 @@
+"""The WhatsApp channel: webhook signature, payload parsing, Graph API client, routes."""

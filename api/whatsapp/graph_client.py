@@ -1,0 +1,246 @@
+"""Meta Graph API client for the WhatsApp Cloud API (send messages, mark read).
+
+One exception hierarchy tells the sender what to do next:
+
+- `TransientGraphError`: Meta answered and did NOT accept the message
+  (HTTP 429/5xx, throttling codes such as 130429, 131000, 131016, 131056) or
+  the connection could not be opened: retry later with backoff.
+- `PermanentGraphError`: Meta refused the message for good (131047 outside the
+  24-hour window, 131026 undeliverable, 132xxx template errors, 190 expired
+  token, 100 invalid parameter, ...): mark the row failed with the code.
+- `UncertainDeliveryError`: the request may have reached Meta but no answer
+  came back (read timeout, connection dropped): resending could duplicate the
+  message, so the sender must not retry blindly.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Mapping
+
+import httpx
+
+TRANSIENT_CODES = frozenset({
+    1,  # API unknown
+    2,  # API service temporarily unavailable
+    4,  # application request limit
+    17,  # user request limit
+    341,  # application limit
+    80007,  # WABA rate limit
+    130429,  # throughput rate limit hit
+    131000,  # something went wrong
+    131016,  # service unavailable
+    131048,  # spam rate limit
+    131056,  # pair rate limit (same recipient too often)
+    133004,  # server temporarily unavailable
+})
+
+
+class GraphError(Exception):
+    """Meta's error: ``code``, ``message``, ``details`` (error_data.details), HTTP status."""
+
+    def __init__(self, message: str, *, code: int | None = None, details: str = "",
+                 http_status: int = 0, error_type: str = "", fbtrace_id: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.code = code
+        self.details = details
+        self.http_status = http_status
+        self.error_type = error_type
+        self.fbtrace_id = fbtrace_id
+
+    def describe(self) -> str:
+        text = self.message
+        if self.details and self.details not in text:
+            text = f"{text}: {self.details}"
+        return f"({self.code}) {text}" if self.code is not None else text
+
+
+class TransientGraphError(GraphError):
+    """Not accepted; safe to retry later."""
+
+
+class PermanentGraphError(GraphError):
+    """Refused for good; do not retry."""
+
+
+class UncertainDeliveryError(GraphError):
+    """The request may or may not have been accepted."""
+
+
+@dataclass(frozen=True)
+class SendResult:
+    wamid: str
+    wa_id: str | None
+
+
+def classify(http_status: int, body: Any) -> GraphError:
+    """Turn an error response into the right `GraphError` subclass."""
+    err = body.get("error") if isinstance(body, dict) else None
+    if not isinstance(err, dict):
+        err = {}
+    code = err.get("code")
+    try:
+        code = int(code) if code is not None else None
+    except (TypeError, ValueError):
+        code = None
+    data = err.get("error_data") if isinstance(err.get("error_data"), dict) else {}
+    kwargs = dict(
+        code=code,
+        details=str(data.get("details") or ""),
+        http_status=http_status,
+        error_type=str(err.get("type") or ""),
+        fbtrace_id=err.get("fbtrace_id"),
+    )
+    message = str(err.get("message") or f"Graph API answered HTTP {http_status}")
+    if http_status == 429 or http_status >= 500 or code in TRANSIENT_CODES or err.get("is_transient") is True:
+        return TransientGraphError(message, **kwargs)
+    return PermanentGraphError(message, **kwargs)
+
+
+def build_message(to: str, msg_type: str, content: Mapping[str, Any],
+                  callback_data: str | None = None) -> dict[str, Any]:
+    """The Graph ``/messages`` request body for a `messages` row's type and content."""
+    body: dict[str, Any] = {"messaging_product": "whatsapp", "recipient_type": "individual", "to": to}
+    c = dict(content)
+    if msg_type == "text":
+        body["type"] = "text"
+        body["text"] = {"body": str(c.get("text") or ""), "preview_url": bool(c.get("preview_url", False))}
+    elif msg_type in ("image", "video", "audio", "document", "sticker"):
+        media: dict[str, Any] = {}
+        if c.get("media_id"):
+            media["id"] = c["media_id"]
+        else:
+            media["link"] = c.get("media_url") or c.get("link")
+        if c.get("caption") and msg_type not in ("audio", "sticker"):
+            media["caption"] = c["caption"]
+        if msg_type == "document" and c.get("filename"):
+            media["filename"] = c["filename"]
+        body["type"] = msg_type
+        body[msg_type] = media
+    elif msg_type in ("button", "list"):
+        interactive: dict[str, Any] = {"type": msg_type, "body": {"text": str(c.get("text") or "")}}
+        if c.get("header"):
+            interactive["header"] = {"type": "text", "text": c["header"]}
+        if c.get("footer"):
+            interactive["footer"] = {"text": c["footer"]}
+        if msg_type == "button":
+            interactive["action"] = {"buttons": [
+                {"type": "reply", "reply": {"id": str(b["id"]), "title": str(b["title"])}}
+                for b in c.get("buttons") or []
+            ]}
+        else:
+            rows = []
+            for r in c.get("rows") or []:
+                row = {"id": str(r["id"]), "title": str(r["title"])}
+                if r.get("description"):
+                    row["description"] = str(r["description"])
+                rows.append(row)
+            interactive["action"] = {"button": str(c.get("button") or "Options"),
+                                     "sections": [{"title": str(c.get("section_title") or c.get("button") or "Options")[:24],
+                                                   "rows": rows}]}
+        body["type"] = "interactive"
+        body["interactive"] = interactive
+    elif msg_type == "template":
+        template = dict(c.get("template") or c)
+        language = template.get("language") or "pt_BR"
+        if isinstance(language, str):
+            language = {"code": language}
+        components = template.get("components")
+        if components is None and template.get("parameters"):
+            components = [{"type": "body", "parameters": [
+                p if isinstance(p, dict) else {"type": "text", "text": str(p)}
+                for p in template["parameters"]
+            ]}]
+        tpl: dict[str, Any] = {"name": template.get("name"), "language": language}
+        if components:
+            tpl["components"] = components
+        body["type"] = "template"
+        body["template"] = tpl
+    else:
+        raise PermanentGraphError(f"message type {msg_type!r} cannot be sent", code=None)
+    if c.get("context_message_id"):
+        body["context"] = {"message_id": c["context_message_id"]}
+    if callback_data:
+        body["biz_opaque_callback_data"] = callback_data
+    return body
+
+
+class GraphClient:
+    """Async client for ``{base}/{version}/{phone_number_id}/messages``."""
+
+    def __init__(self, base_url: str, version: str, *, timeout: float = 15.0,
+                 client: httpx.AsyncClient | None = None) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.version = version
+        self._own = client is None
+        self._client = client or httpx.AsyncClient(
+            timeout=httpx.Timeout(timeout, connect=5.0),
+            limits=httpx.Limits(max_connections=200, max_keepalive_connections=100),
+        )
+
+    async def aclose(self) -> None:
+        if self._own:
+            await self._client.aclose()
+
+    async def send(self, phone_number_id: str, token: str, payload: Mapping[str, Any]) -> SendResult:
+        body = await self._post(phone_number_id, token, payload)
+        try:
+            message = body["messages"][0]
+            contact = (body.get("contacts") or [{}])[0]
+            return SendResult(wamid=str(message["id"]), wa_id=contact.get("wa_id"))
+        except (KeyError, IndexError, TypeError) as exc:
+            raise UncertainDeliveryError(f"unexpected Graph API answer: {body!r:.200}") from exc
+
+    async def send_message(self, phone_number_id: str, token: str, to: str, msg_type: str,
+                           content: Mapping[str, Any], callback_data: str | None = None) -> SendResult:
+        return await self.send(phone_number_id, token, build_message(to, msg_type, content, callback_data))
+
+    async def send_text(self, phone_number_id: str, token: str, to: str, text: str) -> SendResult:
+        return await self.send_message(phone_number_id, token, to, "text", {"text": text})
+
+    async def send_buttons(self, phone_number_id: str, token: str, to: str, text: str,
+                           buttons: list[dict[str, str]]) -> SendResult:
+        return await self.send_message(phone_number_id, token, to, "button", {"text": text, "buttons": buttons})
+
+    async def send_list(self, phone_number_id: str, token: str, to: str, text: str, button: str,
+                        rows: list[dict[str, str]]) -> SendResult:
+        return await self.send_message(phone_number_id, token, to, "list",
+                                       {"text": text, "button": button, "rows": rows})
+
+    async def send_media(self, phone_number_id: str, token: str, to: str, media_type: str, link: str,
+                         caption: str | None = None, filename: str | None = None) -> SendResult:
+        return await self.send_message(phone_number_id, token, to, media_type,
+                                       {"media_url": link, "caption": caption, "filename": filename})
+
+    async def send_template(self, phone_number_id: str, token: str, to: str, name: str, language: str,
+                            parameters: list[str] | None = None,
+                            components: list[dict[str, Any]] | None = None) -> SendResult:
+        content: dict[str, Any] = {"name": name, "language": language}
+        if components is not None:
+            content["components"] = components
+        elif parameters:
+            content["parameters"] = parameters
+        return await self.send_message(phone_number_id, token, to, "template", content)
+
+    async def mark_as_read(self, phone_number_id: str, token: str, wamid: str) -> None:
+        await self._post(phone_number_id, token,
+                         {"messaging_product": "whatsapp", "status": "read", "message_id": wamid})
+
+    async def _post(self, phone_number_id: str, token: str, payload: Mapping[str, Any]) -> dict[str, Any]:
+        url = f"{self.base_url}/{self.version}/{phone_number_id}/messages"
+        try:
+            response = await self._client.post(url, json=payload, headers={"Authorization": f"Bearer {token}"})
+        except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
+            raise TransientGraphError(f"cannot reach the Graph API: {exc!r}") from exc
+        except httpx.TransportError as exc:  # sent, but the answer was lost
+            raise UncertainDeliveryError(f"no answer from the Graph API: {exc!r}") from exc
+        try:
+            body = response.json()
+        except ValueError:
+            body = None
+        if response.status_code >= 400:
+            raise classify(response.status_code, body)
+        if not isinstance(body, dict):
+            raise UncertainDeliveryError(f"Graph API answered HTTP {response.status_code} without JSON")
+        return body

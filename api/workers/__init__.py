@@ -1,0 +1,1 @@
+"""Taskiq workers: the broker, the tasks and an in-process worker for embedded mode."""

@@ -1,0 +1,135 @@
+"""The Taskiq broker and the runtime's tasks (plain async functions).
+
+Task names are the constants of `api.workers.queue`, so anything holding a
+Redis client can enqueue them. Each worker process opens one `Runtime`
+(database pool, redis, Graph client) at startup and a maintenance loop
+beside the receiver.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+from taskiq import TaskiqEvents, TaskiqState
+from taskiq_redis import ListQueueBroker
+
+from api.runtime.context import Runtime
+from api.runtime.processor import process_conversation
+from api.runtime.sender import Sender
+from api.settings import Settings
+from api.workers.queue import DELIVER_CONVERSATIONS, PROCESS_CONVERSATION, QUEUE, SEND_OUTBOX
+
+log = logging.getLogger("pytake.workers")
+
+
+class WorkerContext:
+    """What tasks of this process share."""
+
+    def __init__(self, runtime: Runtime) -> None:
+        self.runtime = runtime
+        self.sender = Sender(runtime)
+        self.stop = asyncio.Event()
+        self.maintenance: asyncio.Task | None = None
+        self.sending: set[asyncio.Task] = set()
+        runtime.deliver = self.deliver_soon
+
+    def deliver_soon(self, conversation_id: Any) -> None:
+        """Send a conversation's fresh outbox from this worker, in the background.
+        If the worker dies first, the maintenance sweep finds the pending rows."""
+        task = asyncio.create_task(self._deliver(conversation_id))
+        self.sending.add(task)
+        task.add_done_callback(self.sending.discard)
+
+    async def _deliver(self, conversation_id: Any) -> None:
+        try:
+            await self.sender.deliver_conversation(conversation_id)
+        except Exception:  # noqa: BLE001 - the sweep retries pending rows
+            log.exception("delivery of conversation %s failed", conversation_id)
+
+
+_CONTEXT: WorkerContext | None = None
+
+
+def context() -> WorkerContext:
+    if _CONTEXT is None:
+        raise RuntimeError("the worker runtime is not started")
+    return _CONTEXT
+
+
+async def start_context(runtime: Runtime, *, maintenance: bool = True) -> WorkerContext:
+    global _CONTEXT
+    from api.runtime.maintenance import run_forever
+
+    ctx = WorkerContext(runtime)
+    if maintenance:
+        ctx.maintenance = asyncio.create_task(run_forever(runtime, ctx.stop))
+    _CONTEXT = ctx
+    return ctx
+
+
+async def stop_context() -> None:
+    global _CONTEXT
+    ctx, _CONTEXT = _CONTEXT, None
+    if ctx is None:
+        return
+    ctx.stop.set()
+    if ctx.maintenance is not None:
+        await ctx.maintenance
+    if ctx.sending:
+        await asyncio.wait(list(ctx.sending), timeout=10)
+    await ctx.runtime.close()
+
+
+async def process_conversation_task(conversation_id: str) -> int:
+    return await process_conversation(context().runtime, conversation_id)
+
+
+async def send_outbox_task(message_ids: list[str]) -> None:
+    await context().sender.send_messages(message_ids)
+
+
+async def deliver_conversations_task(conversation_ids: list[str]) -> None:
+    await context().sender.deliver_conversations(conversation_ids)
+
+
+def make_broker(settings: Settings, *, open_runtime: bool = True) -> ListQueueBroker:
+    """A broker with the runtime's tasks; with ``open_runtime`` its worker
+    startup opens the `Runtime` (and shutdown closes it)."""
+    assert settings.redis_url, "the broker needs REDIS_URL"
+    # BRPOP blocks until a task comes: no socket timeout (redis-py's default would
+    # end an idle worker's listen with a TimeoutError)
+    broker = ListQueueBroker(settings.redis_url, queue_name=QUEUE, socket_timeout=None)
+    broker.register_task(process_conversation_task, task_name=PROCESS_CONVERSATION)
+    broker.register_task(send_outbox_task, task_name=SEND_OUTBOX)
+    broker.register_task(deliver_conversations_task, task_name=DELIVER_CONVERSATIONS)
+    if open_runtime:
+        async def startup(state: TaskiqState) -> None:
+            await start_context(Runtime.open(settings))
+
+        async def shutdown(state: TaskiqState) -> None:
+            await stop_context()
+
+        broker.add_event_handler(TaskiqEvents.WORKER_STARTUP, startup)
+        broker.add_event_handler(TaskiqEvents.WORKER_SHUTDOWN, shutdown)
+    return broker
+
+
+async def run_worker(broker: ListQueueBroker, *, concurrency: int = 100) -> None:
+    """Receive and run tasks until cancelled (the in-process worker of `pytake serve`)."""
+    from taskiq.api import run_receiver_task
+
+    broker.is_worker_process = True
+    await broker.startup()
+    try:
+        while True:  # a receiver that stops on a broken connection is started again
+            try:
+                await run_receiver_task(broker, max_async_tasks=concurrency, run_startup=False)
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # noqa: BLE001
+                log.exception("task receiver stopped; restarting")
+            await asyncio.sleep(1.0)
+    finally:
+        await broker.shutdown()

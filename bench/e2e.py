@@ -1,0 +1,334 @@
+"""End-to-end runtime benchmark: signed webhooks in, flow runs, replies out at the sandbox.
+
+Against real PostgreSQL and Redis (DATABASE_URL / REDIS_URL, default the local
+servers on their standard ports) it creates a scratch database, starts
+`pytake serve --no-worker` and `pytake worker` as separate processes, and runs
+the sandbox and the simulated customers in this process.
+
+1. **Inbound**: N customers walk through a 4-question flow concurrently; each
+   sends its next answer when the previous reply reached the sandbox. Prints
+   inbound messages/s end to end, the webhook's answer time p50/p99 and the
+   inbound→outbound latency p50/p99 (webhook sent → reply received by the
+   sandbox).
+2. **Sender**: M pending outbound rows are written at once and the sender is
+   kicked, with the number's rate limit lifted; prints sends/s against the sandbox.
+
+Targets (2-core machine): ≥ 500 inbound msg/s, webhook p99 ≤ 50 ms, ≥ 1,000 sends/s.
+
+    .venv/bin/python bench/e2e.py [--customers 200] [--sends 5000] [--statuses]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import base64
+import json
+import os
+import secrets
+import socket
+import statistics
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+import httpx  # noqa: E402
+
+SECRET = "bench-secret"
+PNID = "900000000000001"
+
+FLOW = {
+    "nodes": [
+        {"id": "start", "type": "start", "position": {"x": 0, "y": 0}, "data": {}},
+        {"id": "name", "type": "question", "position": {"x": 0, "y": 0},
+         "data": {"text": "Olá! Qual seu nome?", "variable": "name"}},
+        {"id": "size", "type": "question", "position": {"x": 0, "y": 0},
+         "data": {"text": "{{vars.name}}, qual tamanho?", "variable": "size",
+                  "options": [{"id": "p", "title": "Pequena"}, {"id": "m", "title": "Média"},
+                              {"id": "g", "title": "Grande"}]}},
+        {"id": "email", "type": "question", "position": {"x": 0, "y": 0},
+         "data": {"text": "Seu e-mail para o recibo?", "variable": "email", "validation": "email"}},
+        {"id": "done", "type": "end", "position": {"x": 0, "y": 0},
+         "data": {"message": "Pedido anotado, {{vars.name}}! Recibo em {{vars.email}}."}},
+    ],
+    "edges": [
+        {"id": "e1", "source": "start", "target": "name"},
+        {"id": "e2", "source": "name", "target": "size"},
+        {"id": "e3", "source": "size", "target": "email"},
+        {"id": "e4", "source": "email", "target": "done"},
+    ],
+}
+
+
+def pct(values: list[float], p: float) -> float:
+    if not values:
+        return float("nan")
+    values = sorted(values)
+    return values[min(len(values) - 1, int(round(p / 100 * (len(values) - 1))))]
+
+
+def cpu_seconds(pid: int) -> float:
+    """CPU time (user + system) used so far by a process and its live children, from /proc."""
+    total = 0.0
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        for task in Path(f"/proc/{pid}/task").iterdir():
+            for child in (task / "children").read_text().split():
+                total += cpu_seconds(int(child))
+    except (OSError, IndexError, ValueError):
+        pass
+    return total
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+async def create_database(server_url: str) -> str:
+    import asyncpg
+    from sqlalchemy.engine import make_url
+
+    from api.db import migrations
+    from api.settings import normalize_database_url
+
+    url = make_url(normalize_database_url(server_url))
+    name = f"pytake_bench_{os.getpid()}"
+    conn = await asyncpg.connect(user=url.username, password=url.password, host=url.host, port=url.port,
+                                 database="postgres")
+    await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    await conn.execute(f'CREATE DATABASE "{name}"')
+    await conn.close()
+    bench_url = url.set(database=name).render_as_string(hide_password=False)
+    await asyncio.to_thread(migrations.upgrade, bench_url)
+    return bench_url
+
+
+async def drop_database(bench_url: str) -> None:
+    import asyncpg
+    from sqlalchemy.engine import make_url
+
+    url = make_url(bench_url)
+    conn = await asyncpg.connect(user=url.username, password=url.password, host=url.host, port=url.port,
+                                 database="postgres")
+    await conn.execute(f'DROP DATABASE IF EXISTS "{url.database}" WITH (FORCE)')
+    await conn.close()
+
+
+async def wait_http(url: str, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    async with httpx.AsyncClient() as client:
+        while time.monotonic() < deadline:
+            try:
+                await client.get(url)
+                return
+            except httpx.HTTPError:
+                await asyncio.sleep(0.1)
+    raise RuntimeError(f"{url} did not come up")
+
+
+async def main(args: argparse.Namespace) -> int:
+    from hypercorn.asyncio import serve
+    from hypercorn.config import Config
+
+    from api.db.session import Database
+    from api.runtime.seed import add_flow, seed_organization
+    from api.sandbox import webhooks
+    from api.sandbox.server import SandboxApp, SandboxConfig, SandboxState
+
+    server_db = os.environ.get("DATABASE_URL") or "postgresql://postgres@127.0.0.1:5432/postgres"
+    redis_url = os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379/0"
+    database_url = await create_database(server_db)
+    db = Database(database_url)
+    seeded = await seed_organization(db, phone_number_id=PNID, number_settings={
+        "rate_limit_per_second": 100000, "pair_rate_limit": None})
+    await add_flow(db, seeded, "pedido", FLOW)
+
+    import redis.asyncio as aioredis
+
+    redis = aioredis.from_url(redis_url)
+    await redis.delete("pytake:tasks")
+
+    # -- sandbox in this process, with a hook per accepted message ---------------
+    arrivals: dict[str, asyncio.Queue] = {}
+
+    class BenchSandbox(SandboxApp):
+        def _messages(self, phone_number_id, body, headers):
+            status, doc = super()._messages(phone_number_id, body, headers)
+            if status == 200 and isinstance(doc, dict) and doc.get("messages"):
+                record = self.state.accepted[-1]
+                queue = arrivals.get(record["to"])
+                if queue is not None:
+                    queue.put_nowait(time.perf_counter())
+            return status, doc
+
+    sandbox_port, api_port = free_port(), free_port()
+    sandbox = BenchSandbox(SandboxState(SandboxConfig(
+        webhook_url=f"http://127.0.0.1:{api_port}/webhooks/whatsapp", app_secret=SECRET,
+        send_statuses=args.statuses)))
+    config = Config()
+    config.bind = [f"127.0.0.1:{sandbox_port}"]
+    config.accesslog = None
+    config.errorlog = None
+    sandbox_stop = asyncio.Event()
+    sandbox_task = asyncio.create_task(serve(sandbox, config, shutdown_trigger=sandbox_stop.wait))
+
+    env = {**os.environ, "DATABASE_URL": database_url, "REDIS_URL": redis_url,
+           "PYTAKE_WHATSAPP_APP_SECRET": SECRET, "PYTAKE_GRAPH_API_URL": f"http://127.0.0.1:{sandbox_port}",
+           "PYTAKE_DATA_DIR": str(REPO / ".pytake" / "bench"),
+           "PYTAKE_ENCRYPTION_KEY": base64.urlsafe_b64encode(b"b" * 32).decode(), "PYTAKE_SECRET_KEY": "b" * 48}
+    pytake = str(REPO / ".venv" / "bin" / "pytake")
+    logs = REPO / ".pytake" / "bench"
+    logs.mkdir(parents=True, exist_ok=True)
+    procs = [
+        subprocess.Popen([pytake, "serve", "--no-worker", "--no-migrate", "--port", str(api_port)], env=env,
+                         stdout=subprocess.DEVNULL, stderr=open(logs / "api.log", "w")),
+        subprocess.Popen([pytake, "worker", "--processes", str(args.worker_processes),
+                          "--concurrency", str(args.concurrency)], env=env,
+                         stdout=subprocess.DEVNULL, stderr=open(logs / "worker.log", "w")),
+    ]
+    try:
+        await wait_http(f"http://127.0.0.1:{api_port}/health")
+        await asyncio.sleep(2.0)  # workers connect
+        webhook_url = f"http://127.0.0.1:{api_port}/webhooks/whatsapp"
+        limits = httpx.Limits(max_connections=args.customers, max_keepalive_connections=args.customers)
+        client = httpx.AsyncClient(timeout=30.0, limits=limits)
+
+        # -- phase 1: customers through the flow ----------------------------------
+        answer_ms: list[float] = []
+        reply_ms: list[float] = []
+        steps = [webhooks.text_message("oi"), webhooks.text_message("Ana"),
+                 webhooks.button_reply("m", "Média"), webhooks.text_message("ana@example.com")]
+
+        async def customer(i: int) -> None:
+            wa_id = f"55119{i:08d}"
+            queue = arrivals.setdefault(wa_id, asyncio.Queue())
+            for message in steps:
+                doc = webhooks.inbound_message(PNID, wa_id, message, profile_name=f"Cliente {i}")
+                started = time.perf_counter()
+                try:
+                    response = await webhooks.post_signed(client, webhook_url, SECRET, doc)
+                except httpx.TransportError:  # a pooled connection closed under us: redeliver, as Meta does
+                    response = await webhooks.post_signed(client, webhook_url, SECRET, doc)
+                answer_ms.append((time.perf_counter() - started) * 1000)
+                if response.status_code != 200:
+                    raise RuntimeError(f"webhook answered {response.status_code}: {response.text[:200]}")
+                arrived = await asyncio.wait_for(queue.get(), timeout=60)
+                reply_ms.append((arrived - started) * 1000)
+
+        # warm-up (connections, program cache), not measured
+        await asyncio.gather(*(customer(10_000_000 + i) for i in range(10)))
+        answer_ms.clear()
+        reply_ms.clear()
+        api_pid, worker_pid = procs[0].pid, procs[1].pid
+        cpu0 = (cpu_seconds(api_pid), cpu_seconds(worker_pid))
+        started = time.perf_counter()
+        await asyncio.gather(*(customer(i) for i in range(args.customers)))
+        elapsed = time.perf_counter() - started
+        cpu1 = (cpu_seconds(api_pid), cpu_seconds(worker_pid))
+        inbound = args.customers * len(steps)
+        print(f"inbound: {args.customers} customers x {len(steps)} messages = {inbound} messages in {elapsed:.2f} s "
+              f"(status webhooks {'on' if args.statuses else 'off'})")
+        print(f"  inbound messages/s end to end : {inbound / elapsed:8.1f}   (target >= 500)")
+        print(f"  webhook answer p50 / p99      : {pct(answer_ms, 50):6.1f} / {pct(answer_ms, 99):6.1f} ms"
+              f"   (target p99 <= 50 ms)")
+        print(f"  inbound -> outbound p50 / p99 : {pct(reply_ms, 50):6.1f} / {pct(reply_ms, 99):6.1f} ms")
+        async with db.session() as s:
+            from sqlalchemy import text as sql
+
+            queued = (await s.execute(sql(
+                "SELECT EXTRACT(EPOCH FROM ((metadata->>'processed_at')::timestamptz - created_at)) * 1000 "
+                "FROM messages WHERE direction = 'inbound'"))).scalars().all()
+            sending = (await s.execute(sql(
+                "SELECT EXTRACT(EPOCH FROM ((metadata->>'claimed_at')::timestamptz - created_at)) * 1000, "
+                "EXTRACT(EPOCH FROM ((metadata->>'accepted_at')::timestamptz - (metadata->>'claimed_at')::timestamptz)) * 1000 "
+                "FROM messages WHERE direction = 'outbound'"))).all()
+        print(f"  stored -> processed p50 / p99 : {pct([float(x) for x in queued], 50):6.1f} / "
+              f"{pct([float(x) for x in queued], 99):6.1f} ms")
+        print(f"  outbox -> claimed p50 / p99   : {pct([float(a) for a, _ in sending], 50):6.1f} / "
+              f"{pct([float(a) for a, _ in sending], 99):6.1f} ms")
+        print(f"  claimed -> accepted p50 / p99 : {pct([float(b) for _, b in sending], 50):6.1f} / "
+              f"{pct([float(b) for _, b in sending], 99):6.1f} ms")
+        api_ms, worker_ms = ((cpu1[i] - cpu0[i]) * 1000 / inbound for i in (0, 1))
+        print(f"  CPU per inbound message       : API {api_ms:.2f} ms, worker {worker_ms:.2f} ms "
+              f"(process + send); one core each would carry ~{1000 / max(api_ms, worker_ms):.0f} msg/s")
+
+        # -- phase 2: sender throughput, rate limit lifted ---------------------------
+        from sqlalchemy import text
+
+        from api.runtime.outbox import kick_sender, outbound_rows
+
+        conversations = max(1, args.sends // 5)
+        ids: list[uuid.UUID] = []
+        async with db.transaction() as s:
+            for c in range(conversations):
+                contact = (await s.execute(text(
+                    "INSERT INTO contacts (organization_id, whatsapp_id) VALUES (:o, :w) RETURNING id"),
+                    {"o": seeded.organization_id, "w": f"55118{c:08d}"})).scalar()
+                conv = (await s.execute(text(
+                    "INSERT INTO conversations (organization_id, contact_id, whatsapp_number_id, "
+                    "twenty_four_hour_window_expires_at, is_bot_active) "
+                    "VALUES (:o, :c, :n, now() + interval '1 day', false) RETURNING id"),
+                    {"o": seeded.organization_id, "c": contact, "n": seeded.number_id})).scalar()
+                rows = outbound_rows(conv, [{"type": "text", "content": {"text": f"promo {k}"}} for k in range(5)],
+                                     sender_type="agent")
+                await s.execute(text(
+                    "INSERT INTO messages (id, conversation_id, direction, sender_type, type, content, status, "
+                    "metadata, created_at) SELECT * FROM unnest(CAST(:ids AS uuid[]), CAST(:convs AS uuid[]), "
+                    "CAST(:dirs AS text[]), CAST(:st AS text[]), CAST(:types AS text[]), CAST(:contents AS jsonb[]), "
+                    "CAST(:statuses AS text[]), CAST(:metas AS jsonb[]), CAST(:ats AS timestamptz[]))"),
+                    {"ids": [r["id"] for r in rows], "convs": [conv] * len(rows), "dirs": ["outbound"] * len(rows),
+                     "st": ["agent"] * len(rows), "types": ["text"] * len(rows),
+                     "contents": [json.dumps(r["content"]) for r in rows], "statuses": ["pending"] * len(rows),
+                     "metas": ["{}"] * len(rows), "ats": [r["created_at"] for r in rows]})
+                ids += [r["id"] for r in rows]
+        before = len(sandbox.state.accepted)
+        wcpu0 = cpu_seconds(procs[1].pid)
+        started = time.perf_counter()
+        for k in range(0, len(ids), 50):
+            await kick_sender(redis, ids[k:k + 50])
+        while len(sandbox.state.accepted) - before < len(ids):
+            if time.perf_counter() - started > 300:
+                break
+            await asyncio.sleep(0.01)
+        elapsed = time.perf_counter() - started
+        sent = len(sandbox.state.accepted) - before
+        print(f"sender: {sent} messages ({conversations} conversations) in {elapsed:.2f} s")
+        print(f"  sends/s against the sandbox   : {sent / elapsed:8.1f}   (target >= 1000)")
+        send_ms = max(1e-6, (cpu_seconds(procs[1].pid) - wcpu0) * 1000 / max(1, sent))
+        print(f"  worker CPU per send           : {send_ms:.2f} ms (one core would carry ~{1000 / send_ms:.0f} sends/s)")
+        print(f"  machine load average          : {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores "
+              "(other processes compete for the same cores)")
+        await client.aclose()
+    finally:
+        for p in procs:
+            p.send_signal(2)
+        for p in procs:
+            try:
+                p.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                p.kill()
+        sandbox_stop.set()
+        await asyncio.gather(sandbox_task, return_exceptions=True)
+        await sandbox.aclose()
+        await redis.aclose()
+        await db.dispose()
+        await drop_database(database_url)
+    return 0
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--customers", type=int, default=200)
+    parser.add_argument("--sends", type=int, default=5000)
+    parser.add_argument("--statuses", action="store_true", help="the sandbox posts status webhooks back")
+    parser.add_argument("--worker-processes", type=int, default=1)
+    parser.add_argument("--concurrency", type=int, default=200)
+    sys.exit(asyncio.run(main(parser.parse_args())))

@@ -1,0 +1,134 @@
+"""`pytake demo` (what `make run` runs): the whole platform on one machine.
+
+Starts embedded PostgreSQL and Redis (unless DATABASE_URL / REDIS_URL are
+set), migrates, loads a demo organization with a WhatsApp number and a
+chatbot running the flows of `examples/`, then serves the API, a worker and
+the WhatsApp sandbox, and prints how to chat with the bot. Ctrl-C stops
+everything cleanly.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import dataclasses
+import json
+import logging
+import os
+import sys
+from pathlib import Path
+
+DEMO_PHONE_NUMBER_ID = "100000000000001"
+DEMO_SECRET = "pytake-demo-secret"
+REPO = Path(__file__).resolve().parents[2]
+
+# example file → (flow type, trigger keywords)
+EXAMPLE_FLOWS = {
+    "pizza_order": ("main", []),
+    "support_triage": ("main", ["suporte", "ajuda", "problema"]),
+    "appointment_booking": ("main", ["agendar", "agendamento", "horário"]),
+    "lead_qualification": ("main", ["orçamento", "vendas", "comprar"]),
+    "nps_followup": ("sub", []),
+    "nps_survey": ("main", ["nps", "pesquisa", "avaliar"]),
+    "ai_faq": ("main", ["faq", "dúvida", "pergunta"]),
+}
+DEPARTMENTS = ("Atendimento", "Financeiro", "Pedidos", "Recepção", "Suporte", "Vendas")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8000, help="API port")
+    parser.add_argument("--sandbox-port", type=int, default=8900)
+    parser.add_argument("--examples", default=str(REPO / "examples"), help="folder of example flows")
+
+
+async def seed(settings, examples: Path) -> tuple[str, list[str]]:
+    """Create the demo organization once; returns (phone_number_id, flow summary lines)."""
+    from api.db.models import Department
+    from api.db.session import Database
+    from api.runtime.seed import add_flow, find_number, seed_organization
+
+    db = Database(settings.database_url)
+    try:
+        if await find_number(db, DEMO_PHONE_NUMBER_ID) is not None:
+            return DEMO_PHONE_NUMBER_ID, ["(demo data already loaded)"]
+        seeded = await seed_organization(db, phone_number_id=DEMO_PHONE_NUMBER_ID, slug="pytake-demo", chatbot={
+            "name": "Assistente Demo",
+            "fallback_message": "Desculpe, não entendi. Digite *suporte*, *agendar*, *orçamento* ou *nps*.",
+            "handoff_keywords": ["atendente", "humano"],
+            "away_message": "Nossa equipe atende de segunda a sexta, das 9h às 18h. Já deixamos você na fila!",
+            "business_hours": {"timezone": "America/Sao_Paulo",
+                               "days": {d: [["09:00", "18:00"]] for d in ("mon", "tue", "wed", "thu", "fri")}},
+        })
+        async with db.transaction() as s:
+            s.add_all([Department(organization_id=seeded.organization_id, name=n) for n in DEPARTMENTS])
+        pending = {name: json.loads((examples / f"{name}.json").read_text("utf-8"))
+                   for name in EXAMPLE_FLOWS if (examples / f"{name}.json").exists()}
+        lines: list[str] = []
+        errors: dict[str, str] = {}
+        while pending:  # flows that jump to others compile once those exist
+            progress = False
+            for name, canvas in list(pending.items()):
+                kind, keywords = EXAMPLE_FLOWS[name]
+                try:
+                    await add_flow(db, seeded, name, canvas, type=kind, keywords=keywords)
+                except ValueError as exc:
+                    errors[name] = str(exc)
+                    continue
+                del pending[name]
+                progress = True
+                lines.append(f"  {name:<20} " + (", ".join(keywords) if keywords else
+                                                 ("(main flow: any message)" if kind == "main" and not keywords else "(sub-flow)")))
+            if not progress:
+                for name in pending:
+                    lines.append(f"  {name:<20} NOT LOADED: {errors.get(name)}")
+                break
+        return DEMO_PHONE_NUMBER_ID, lines
+    finally:
+        await db.dispose()
+
+
+def run(args: argparse.Namespace) -> int:
+    from api.runtime.stack import Listen, prepare_settings, run_stack
+    from api.sandbox.server import SandboxConfig, create_sandbox_app
+    from api.settings import Settings, SettingsError
+
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        settings = Settings.from_env()
+    except SettingsError as exc:
+        print(f"pytake demo: {exc}", file=sys.stderr)
+        return 2
+    print("Starting PostgreSQL and Redis (embedded unless DATABASE_URL / REDIS_URL are set)...", flush=True)
+    settings = prepare_settings(settings)
+    secret = os.environ.get("PYTAKE_WHATSAPP_APP_SECRET") or DEMO_SECRET
+    sandbox_url = f"http://{args.host}:{args.sandbox_port}"
+    api_url = f"http://{args.host}:{args.port}"
+    settings = dataclasses.replace(settings, extra={
+        **dict(settings.extra or {}), "PYTAKE_WHATSAPP_APP_SECRET": secret, "PYTAKE_GRAPH_API_URL": sandbox_url})
+    phone_number_id, lines = asyncio.run(seed(settings, Path(args.examples)))
+    sandbox = create_sandbox_app(SandboxConfig(webhook_url=f"{api_url}/webhooks/whatsapp", app_secret=secret))
+
+    def ready() -> None:
+        print("\n".join([
+            "",
+            "PyTake demo is running:",
+            f"  API                 {api_url}  (docs: {api_url}/docs, webhook: {api_url}/webhooks/whatsapp)",
+            f"  WhatsApp sandbox    {sandbox_url}  (Graph API stand-in)",
+            "  worker              in this process",
+            "",
+            "Demo chatbot flows (keyword → flow):",
+            *lines,
+            "  atendente / humano   hand the conversation to a human",
+            "",
+            "Chat with it from another terminal:",
+            f"  .venv/bin/pytake chat --url {api_url} --sandbox {sandbox_url} "
+            f"--phone-number-id {phone_number_id} --app-secret {secret}",
+            "",
+            "Ctrl-C stops everything.",
+        ]), flush=True)
+
+    asyncio.run(run_stack(settings, api=Listen(args.host, args.port), worker=True,
+                          sandbox=Listen(args.host, args.sandbox_port), sandbox_app=sandbox, ready=ready))
+    print("PyTake demo stopped.", flush=True)
+    return 0

@@ -1,0 +1,44 @@
+"""`pytake sandbox`: the local stand-in for Meta's Graph API.
+
+Point PyTake at it with ``PYTAKE_GRAPH_API_URL=http://127.0.0.1:8900``; it
+posts signed status webhooks to ``--webhook-url`` with ``--app-secret`` (the
+same secret PyTake checks: PYTAKE_WHATSAPP_APP_SECRET). See docs/runtime.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8900)
+    parser.add_argument("--webhook-url", default="http://127.0.0.1:8000/webhooks/whatsapp",
+                        help="where status webhooks go (PyTake's webhook)")
+    parser.add_argument("--app-secret", default=os.environ.get("PYTAKE_WHATSAPP_APP_SECRET", ""),
+                        help="signs the webhooks (default: PYTAKE_WHATSAPP_APP_SECRET)")
+    parser.add_argument("--access-token", default=None, help="require this Bearer token on sends")
+    parser.add_argument("--no-statuses", action="store_true", help="do not post status webhooks")
+    parser.add_argument("--no-read", action="store_true", help="stop at 'delivered' (customers never read)")
+
+
+def run(args: argparse.Namespace) -> int:
+    from api.runtime.stack import Listen, _serve, install_signal_handlers
+    from api.sandbox.server import SandboxConfig, create_sandbox_app
+
+    app = create_sandbox_app(SandboxConfig(
+        webhook_url=args.webhook_url, app_secret=args.app_secret or None, access_token=args.access_token,
+        send_statuses=not args.no_statuses, auto_read=not args.no_read))
+
+    async def main() -> None:
+        stop = asyncio.Event()
+        install_signal_handlers(stop)
+        print(f"WhatsApp sandbox (Graph API) on http://{args.host}:{args.port}; "
+              f"status webhooks -> {args.webhook_url}", flush=True)
+        await _serve(app, Listen(args.host, args.port), stop)
+        await app.aclose()
+
+    asyncio.run(main())
+    return 0

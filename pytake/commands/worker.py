@@ -1,0 +1,81 @@
+"""`pytake worker`: Taskiq workers running the runtime's tasks.
+
+Each process opens its own database pool, Redis connection and Graph API
+client, runs up to ``--concurrency`` tasks at once and its share of the
+maintenance chores (timeouts, retries, sweeps). Start as many processes, on
+as many machines, as the load needs: conversations are serialised through
+Redis, not through a single worker.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import multiprocessing
+import os
+import sys
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--processes", type=int, default=1, help="worker processes to start")
+    parser.add_argument("--concurrency", type=int, default=100, help="tasks per process at once")
+
+
+def _work(concurrency: int) -> None:
+    from api.runtime.stack import install_signal_handlers
+    from api.settings import Settings
+    from api.workers.tasks import make_broker, run_worker
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(process)d %(levelname)s %(name)s: %(message)s")
+    for noisy in ("taskiq.receiver.receiver", "httpx", "httpcore"):  # a line per task / request costs CPU
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    settings = Settings.from_env()
+    if settings.embedded_database or settings.embedded_redis:
+        from api.runtime.stack import prepare_settings
+
+        settings = prepare_settings(settings, migrate=False)
+
+    async def main() -> None:
+        stop = asyncio.Event()
+        install_signal_handlers(stop)
+        task = asyncio.create_task(run_worker(make_broker(settings), concurrency=concurrency))
+        await stop.wait()
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+
+    asyncio.run(main())
+
+
+def run(args: argparse.Namespace) -> int:
+    from api.settings import Settings, SettingsError
+
+    try:
+        settings = Settings.from_env()
+    except SettingsError as exc:
+        print(f"pytake worker: {exc}", file=sys.stderr)
+        return 2
+    if settings.embedded_database or settings.embedded_redis:
+        print("pytake worker: DATABASE_URL / REDIS_URL not set; using the embedded servers under "
+              f"{settings.data_dir}", file=sys.stderr)
+    print(f"PyTake worker: {args.processes} process(es) x {args.concurrency} tasks", flush=True)
+    if args.processes <= 1:
+        _work(args.concurrency)
+        return 0
+    import signal
+
+    ctx = multiprocessing.get_context("spawn")
+    procs = [ctx.Process(target=_work, args=(args.concurrency,), daemon=False) for _ in range(args.processes)]
+    for p in procs:
+        p.start()
+
+    def forward(signum: int, frame: object) -> None:  # stop the children with the parent
+        for p in procs:
+            if p.is_alive() and p.pid:
+                os.kill(p.pid, signal.SIGTERM)
+
+    signal.signal(signal.SIGINT, forward)
+    signal.signal(signal.SIGTERM, forward)
+    for p in procs:
+        p.join()
+    return 0

@@ -1,0 +1,168 @@
+"""Which flow answers: active flow, trigger keywords, main flow, fallback, welcome, handoff, hours."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from sqlalchemy import text
+
+from api.runtime.business_hours import is_open
+from api.runtime.flow_selection import keyword_matches
+
+
+async def texts_to(local, wa_id):
+    return [m["payload"].get("text", {}).get("body") or m["payload"].get("interactive", {}).get("body", {}).get("text")
+            for m in local.sandbox.state.inboxes.get(wa_id, [])]
+
+
+async def sent_texts(query):
+    found = await query("SELECT content FROM messages WHERE direction = 'outbound' ORDER BY created_at, id")
+    return [r["content"].get("text") for r in found]
+
+
+async def set_chatbot(db, **values):
+    sets = ", ".join(f"{k} = :{k}" for k in values)
+    async with db.transaction() as s:
+        await s.execute(text(f"UPDATE chatbots SET {sets}"), values)
+
+
+def test_keywords_match_whole_words_ignoring_case_and_accents():
+    assert keyword_matches("promoção", "Quero ver a PROMOCAO de hoje")
+    assert keyword_matches("cardápio", "cardapio")
+    assert not keyword_matches("oi", "oitenta")
+
+
+async def test_trigger_keyword_starts_its_flow(local, add, flows, query):
+    await add("cadastro", flows["name"])
+    await add("promo", flows["promo"], keywords=["promoção"])
+    await local.say("5511900000010", "tem promoção?")
+    assert await sent_texts(query) == ["Promoções de hoje!"]
+
+
+async def test_without_keyword_the_main_flow_runs(local, add, flows, query):
+    await add("promo", flows["promo"], keywords=["promoção"])
+    await add("cadastro", flows["name"])
+    await local.say("5511900000011", "bom dia")
+    assert await sent_texts(query) == ["Qual seu nome?"]
+
+
+async def test_number_specific_main_flow_wins_over_shared_one(local, add, flows, query):
+    await add("shared", flows["promo"])
+    await add("mine", flows["name"], number_specific=True)
+    await local.say("5511900000012", "bom dia")
+    assert await sent_texts(query) == ["Qual seu nome?"]
+
+
+async def test_active_conversation_resumes_its_flow_even_if_the_answer_is_a_keyword(local, add, flows, query):
+    await add("cadastro", flows["name"])
+    await add("promo", flows["promo"], keywords=["promoção"])
+    await local.say("5511900000013", "oi")
+    await local.say("5511900000013", "promoção")
+    assert await sent_texts(query) == ["Qual seu nome?", "Obrigado, promoção!"]
+
+
+async def test_no_flow_sends_the_fallback_message(local, query):
+    await local.say("5511900000014", "oi")
+    assert await sent_texts(query) == ["Não entendi."]
+
+
+async def test_welcome_message_goes_first_on_the_first_message_only(local, add, flows, query, db):
+    await set_chatbot(db, welcome_message="Bem-vindo!")
+    await add("eco", flows["echo"])
+    await local.say("5511900000015", "oi")
+    await local.say("5511900000015", "tudo bem")
+    assert await sent_texts(query) == ["Bem-vindo!", "Diga algo", "eco: tudo bem", "Diga algo"]
+
+
+async def test_conversation_left_to_agents_gets_no_bot_reply(local, add, flows, query, db):
+    await add("eco", flows["echo"])
+    result = await local.say("5511900000016", "oi")
+    async with db.transaction() as s:
+        await s.execute(text("UPDATE conversations SET is_bot_active = false"))
+    await local.say("5511900000016", "quero falar com alguém")
+    assert await sent_texts(query) == ["Diga algo"]
+    inbound = await query("SELECT metadata FROM messages WHERE direction = 'inbound' ORDER BY created_at")
+    assert [m["metadata"]["processed"] for m in inbound] == [True, True]
+    assert result.conversations
+
+
+async def test_running_conversation_stays_on_the_version_it_started(local, add, flows, query, db):
+    local.rt.cache_ttl = 0  # see a save at once
+    flow_id = await add("cadastro", flows["name"])
+    await local.say("5511900000017", "oi")
+    changed = {**flows["name"], "nodes": [
+        {**n, "data": {**n["data"], "text": "Valeu, {{vars.name}}!"}} if n["id"] == "thanks" else n
+        for n in flows["name"]["nodes"]]}
+    from api.db.models import Flow
+    from api.services.flow_versions import save_canvas
+
+    async with db.transaction() as s:
+        flow = await s.get(Flow, flow_id)
+        assert (await save_canvas(s, flow, changed, None)).version == 2
+    await local.say("5511900000017", "Bia")
+    await local.say("5511900000099", "oi")  # a new conversation gets version 2
+    await local.say("5511900000099", "Caio")
+    texts = await sent_texts(query)
+    assert "Obrigado, Bia!" in texts and "Valeu, Caio!" in texts
+
+
+async def test_handoff_keyword_puts_the_conversation_in_the_queue(local, add, flows, query, db):
+    await set_chatbot(db, handoff_keywords=["atendente"])
+    await add("eco", flows["echo"])
+    await local.say("5511900000018", "oi")
+    await local.say("5511900000018", "quero um atendente")
+    conv = (await query("SELECT is_bot_active, status, entered_queue_at, handoff_reason, flow_variables "
+                        "FROM conversations"))[0]
+    assert conv["is_bot_active"] is False and conv["status"] == "waiting_in_queue"
+    assert conv["entered_queue_at"] is not None and "atendente" in conv["handoff_reason"]
+    assert conv["flow_variables"]["state"] is None
+    await local.say("5511900000018", "alô?")
+    assert await sent_texts(query) == ["Diga algo"]  # the bot stays quiet after the handoff
+
+
+async def test_handoff_node_queues_in_its_department(local, add, flows, query, db):
+    from api.db.models import Department
+
+    async with db.transaction() as s:
+        s.add(Department(organization_id=local.seeded.organization_id, name="Suporte"))
+    await add("menu", flows["menu"])
+    await local.say("5511900000019", "oi")
+    from api.sandbox import webhooks
+
+    await local.say("5511900000019", webhooks.button_reply("human", "Atendente"))
+    conv = (await query("SELECT c.is_bot_active, c.status, d.name FROM conversations c "
+                        "JOIN departments d ON d.id = c.department_id"))[0]
+    assert (conv["is_bot_active"], conv["status"], conv["name"]) == (False, "waiting_in_queue", "Suporte")
+    assert (await sent_texts(query))[-1] == "Um atendente vai falar com você."
+
+
+async def test_handoff_outside_business_hours_also_sends_the_away_message(local, add, flows, query, db):
+    closed_every_day = {"timezone": "UTC", "days": {d: [] for d in ("mon", "tue", "wed", "thu", "fri", "sat", "sun")}}
+    import json
+
+    async with db.transaction() as s:
+        await s.execute(text("UPDATE chatbots SET handoff_keywords = ARRAY['humano'], away_message = 'Voltamos às 9h.', "
+                             "business_hours = CAST(:h AS jsonb)"), {"h": json.dumps(closed_every_day)})
+    await add("eco", flows["echo"])
+    await local.say("5511900000020", "humano")
+    assert await sent_texts(query) == ["Voltamos às 9h."]
+    assert (await query("SELECT status FROM conversations"))[0]["status"] == "waiting_in_queue"
+
+
+def test_business_hours_intervals_in_the_configured_timezone():
+    hours = {"timezone": "America/Sao_Paulo", "days": {"mon": [["09:00", "18:00"]]}}
+    monday_10_sp = datetime(2026, 11, 23, 13, 0, tzinfo=timezone.utc)  # 10:00 in São Paulo
+    monday_20_sp = datetime(2026, 11, 23, 23, 0, tzinfo=timezone.utc)
+    tuesday_10_sp = datetime(2026, 11, 24, 13, 0, tzinfo=timezone.utc)
+    assert is_open(hours, monday_10_sp)
+    assert not is_open(hours, monday_20_sp)
+    assert not is_open(hours, tuesday_10_sp)
+    assert is_open({}, monday_20_sp)
+
+
+async def test_a_reaction_is_not_taken_as_an_answer(local, add, flows, query):
+    await add("cadastro", flows["name"])
+    await local.say("5511900000021", "oi")
+    await local.say("5511900000021", {"type": "reaction", "reaction": {"message_id": "wamid.x", "emoji": "👍"}})
+    await local.say("5511900000021", "Rui")
+    assert await sent_texts(query) == ["Qual seu nome?", "Obrigado, Rui!"]

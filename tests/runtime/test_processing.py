@@ -1,0 +1,79 @@
+"""Inbound messages are processed in order, one at a time, exactly once."""
+
+from __future__ import annotations
+
+import asyncio
+
+from api.runtime import processor
+from api.runtime.locks import conversation_lease
+
+
+async def outbound_texts(query, conversation_id=None):
+    found = await query("SELECT content FROM messages WHERE direction = 'outbound' ORDER BY created_at, id")
+    return [r["content"].get("text") for r in found]
+
+
+async def test_messages_of_one_conversation_stay_in_order_with_two_workers(local, other_worker, add, flows, query):
+    await add("eco", flows["echo"])
+    conversation = None
+    for i in range(1, 7):
+        result = await local.receive("5511900000000", f"m{i}")
+        conversation = result.conversations[0]
+    # both workers are woken for the conversation at once, several times
+    await asyncio.gather(*[w.process(conversation) for w in (local, other_worker) * 3])
+    # the first message starts the flow (asks), each later one is an answer
+    expected = ["Diga algo"] + [t for i in range(2, 7) for t in (f"eco: m{i}", "Diga algo")]
+    assert await outbound_texts(query) == expected
+
+
+async def test_each_inbound_message_is_processed_once(local, add, flows, query):
+    await add("eco", flows["echo"])
+    result = await local.receive("5511900000001", "oi")
+    conversation = result.conversations[0]
+    await asyncio.gather(local.process(conversation), local.process(conversation), local.process(conversation))
+    assert await outbound_texts(query) == ["Diga algo"]
+    processed = await query("SELECT metadata FROM messages WHERE direction = 'inbound'")
+    assert processed[0]["metadata"]["processed"] is True
+
+
+async def test_a_run_whose_lease_expired_cannot_apply_twice(local, add, flows, query):
+    await add("eco", flows["echo"])
+    result = await local.receive("5511900000002", "oi")
+    conversation = result.conversations[0]
+    # two workers that both believe they hold the conversation (the lease expired under one)
+    await asyncio.gather(processor._step(local.rt, conversation),
+                         processor._step(local.rt, conversation))
+    assert await outbound_texts(query) == ["Diga algo"]
+
+
+async def test_a_busy_conversation_is_left_to_its_lease_holder(local, add, flows, query, redis):
+    await add("eco", flows["echo"])
+    result = await local.receive("5511900000003", "oi")
+    conversation = result.conversations[0]
+    lease = conversation_lease(redis, conversation)
+    assert await lease.acquire()
+    assert await local.process(conversation) == 0
+    assert await outbound_texts(query) == []
+    await lease.release()
+    assert await local.process(conversation) == 1
+
+
+async def test_a_message_whose_run_crashes_does_not_block_the_next_one(local, add, flows, query, monkeypatch):
+    await add("eco", flows["echo"])
+    real = processor._decide_and_run
+    calls = {"n": 0}
+
+    async def crash_once(rt, loaded, timeout):
+        calls["n"] += 1
+        if calls["n"] == 1:
+            raise RuntimeError("boom")
+        return await real(rt, loaded, timeout)
+
+    monkeypatch.setattr(processor, "_decide_and_run", crash_once)
+    await local.receive("5511900000004", "primeira")
+    result = await local.receive("5511900000004", "segunda")
+    await local.process(result.conversations[0])
+    inbound = await query("SELECT metadata FROM messages WHERE direction = 'inbound' ORDER BY created_at")
+    assert [m["metadata"]["run"]["status"] for m in inbound] == ["crashed", "waiting"]
+    assert "boom" in inbound[0]["metadata"]["run"]["error"]
+    assert await outbound_texts(query) == ["Diga algo"]

@@ -1,0 +1,150 @@
+"""The outbox sender: 24-hour window, retries, permanent errors, never twice, rate limits, order."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from datetime import datetime, timedelta, timezone
+
+from sqlalchemy import text
+
+from api.runtime.outbox import insert_outbound, outbound_rows
+from api.runtime.sender import OUTSIDE_WINDOW, RETRY_KEY, Sender, reconcile_abandoned_claims
+from api.runtime.statuses import apply_statuses
+from api.sandbox import webhooks
+from api.whatsapp.payloads import parse_webhook
+
+TEMPLATE = {"type": "template", "content": {"name": "pedido_pronto", "language": "pt_BR", "parameters": ["Ana"]}}
+
+
+def text_msg(body):
+    return {"type": "text", "content": {"text": body}}
+
+
+async def conversation_with(local, wa_id, *messages):
+    result = await local.receive(wa_id, "oi")
+    conversation = result.conversations[0]
+    async with local.db.transaction() as s:
+        ids = await insert_outbound(s, outbound_rows(conversation, list(messages)))
+    return conversation, ids
+
+
+async def row(query, message_id):
+    return (await query("SELECT * FROM messages WHERE id = :id", id=message_id))[0]
+
+
+async def test_free_form_outside_24h_window_fails_with_reason_and_is_never_sent(local, query, db):
+    conversation, (free, template) = await conversation_with(local, "5511900000030", text_msg("oi de novo"), TEMPLATE)
+    async with db.transaction() as s:
+        await s.execute(text("UPDATE conversations SET twenty_four_hour_window_expires_at = now() - interval '1 hour'"))
+    await Sender(local.rt).deliver_conversation(conversation)
+    failed, sent = await row(query, free), await row(query, template)
+    assert failed["status"] == "failed" and failed["error_message"] == OUTSIDE_WINDOW
+    assert sent["status"] == "sent" and sent["whatsapp_message_id"]
+    assert [m["type"] for m in local.sandbox.state.accepted] == ["template"]
+
+
+async def test_inside_the_window_free_form_goes_out(local, query):
+    conversation, (free,) = await conversation_with(local, "5511900000031", text_msg("olá"))
+    await Sender(local.rt).deliver_conversation(conversation)
+    assert (await row(query, free))["status"] == "sent"
+    assert local.sandbox.state.accepted[0]["payload"]["text"]["body"] == "olá"
+
+
+async def test_transient_error_is_retried_later_and_sent_once(local, query, db, redis):
+    conversation, (mid,) = await conversation_with(local, "5511900000032", text_msg("tenta de novo"))
+    local.sandbox.state.faults.append(__import__("api.sandbox.server", fromlist=["Fault"]).Fault(130429, 1))
+    sender = Sender(local.rt)
+    await sender.deliver_conversation(conversation)
+    pending = await row(query, mid)
+    assert pending["status"] == "pending" and pending["metadata"]["next_attempt_at"]
+    assert "130429" in pending["metadata"]["last_error"]
+    assert await redis.zscore(RETRY_KEY, str(conversation)) is not None
+    async with db.transaction() as s:  # the backoff has elapsed
+        await s.execute(text("UPDATE messages SET metadata = jsonb_set(metadata, '{next_attempt_at}', "
+                             "to_jsonb((now() - interval '1 second')::text)) WHERE id = :id"), {"id": mid})
+    await sender.deliver_conversation(conversation)
+    assert (await row(query, mid))["status"] == "sent"
+    assert len(local.sandbox.state.accepted) == 1 and len(local.sandbox.state.rejected) == 1
+
+
+async def test_permanent_error_marks_failed_with_metas_code_and_message(local, query):
+    conversation, (mid,) = await conversation_with(local, "5511900131026", text_msg("oi"))
+    await Sender(local.rt).deliver_conversation(conversation)
+    failed = await row(query, mid)
+    assert failed["status"] == "failed" and failed["failed_at"] is not None
+    assert failed["error_message"].startswith("(131026)")
+    assert failed["metadata"]["meta_error"]["code"] == 131026
+    assert local.sandbox.state.accepted == []
+
+
+async def test_later_messages_wait_for_an_earlier_one_being_retried(local, query, db):
+    from api.sandbox.server import Fault
+
+    conversation, ids = await conversation_with(local, "5511900000033", text_msg("1"), text_msg("2"), text_msg("3"))
+    local.sandbox.state.faults.append(Fault(131000, 1))
+    sender = Sender(local.rt)
+    await sender.deliver_conversation(conversation)
+    assert local.sandbox.state.accepted == []
+    async with db.transaction() as s:
+        await s.execute(text("UPDATE messages SET metadata = metadata - 'next_attempt_at' WHERE id = :id"), {"id": ids[0]})
+    await sender.deliver_conversation(conversation)
+    assert [m["payload"]["text"]["body"] for m in local.sandbox.state.accepted] == ["1", "2", "3"]
+
+
+async def claim(db, message_id, minutes_ago=0):
+    claimed_at = (datetime.now(timezone.utc) - timedelta(minutes=minutes_ago)).isoformat()
+    async with db.transaction() as s:
+        await s.execute(text("UPDATE messages SET metadata = metadata || CAST(:m AS jsonb) WHERE id = :id"),
+                        {"id": message_id, "m": json.dumps({"claim_token": "dead-worker", "claimed_at": claimed_at,
+                                                            "sending_attempt": 1})})
+
+
+async def test_row_claimed_by_a_dead_worker_is_never_resent(local, query, db):
+    conversation, (mid,) = await conversation_with(local, "5511900000034", text_msg("só uma vez"))
+    await claim(db, mid, minutes_ago=10)  # the worker died before its request
+    sender = Sender(local.rt)
+    await sender.deliver_conversation(conversation)
+    assert local.sandbox.state.accepted == []
+    assert await reconcile_abandoned_claims(local.rt) == 1
+    failed = await row(query, mid)
+    assert failed["status"] == "failed" and failed["metadata"]["delivery_unknown"] is True
+    await sender.deliver_conversation(conversation)
+    assert local.sandbox.state.accepted == []
+
+
+async def test_worker_dying_after_the_request_sends_once_and_the_status_webhook_fixes_the_row(local, query, db):
+    conversation, (mid,) = await conversation_with(local, "5511900000035", text_msg("chegou?"))
+    await claim(db, mid, minutes_ago=10)
+    # the dead worker's request did reach WhatsApp, then it died before recording the answer
+    result = await local.rt.graph.send_message("100200300", "t", "5511900000035", "text", {"text": "chegou?"},
+                                               callback_data=str(mid))
+    sender = Sender(local.rt)
+    await sender.deliver_conversation(conversation)
+    await reconcile_abandoned_claims(local.rt)
+    await sender.deliver_conversation(conversation)
+    assert len(local.sandbox.state.accepted) == 1
+    doc = webhooks.status_update("100200300", result.wamid, "delivered", "5511900000035", callback_data=str(mid))
+    async with db.transaction() as s:
+        await apply_statuses(s, parse_webhook(doc).statuses)
+    fixed = await row(query, mid)
+    assert fixed["status"] == "delivered" and fixed["whatsapp_message_id"] == result.wamid
+
+
+async def test_rate_limit_holds_across_two_senders(local, other_worker, query, db):
+    rate = 5
+    async with db.transaction() as s:
+        await s.execute(text("UPDATE whatsapp_numbers SET settings = CAST(:s AS jsonb)"),
+                        {"s": json.dumps({"rate_limit_per_second": rate, "pair_rate_limit": None})})
+    conversations = []
+    for i in range(20):
+        conversation, _ = await conversation_with(local, f"55119000010{i:02d}", text_msg(f"promo {i}"))
+        conversations.append(conversation)
+    first, second = Sender(local.rt), Sender(other_worker.rt)
+    await asyncio.gather(first.deliver_conversations(conversations), second.deliver_conversations(conversations[::-1]))
+    times = sorted(m["received_at"] for m in local.sandbox.state.accepted)
+    assert len(times) == 20  # every message once, none twice
+    busiest = max(sum(1 for t in times if start <= t < start + 1.0) for start in times)
+    # grants are spaced 1/rate apart (GCRA): a 1 s window holds `rate` of them, +1 when transport
+    # jitter shifts the window's edge; a second extra would need > 200 ms of jitter
+    assert busiest <= rate + 1

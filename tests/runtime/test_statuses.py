@@ -1,0 +1,88 @@
+"""Status webhooks never move a message backwards, whatever order they arrive in."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import text
+
+from api.runtime.outbox import insert_outbound, outbound_rows
+from api.runtime.sender import Sender
+from api.runtime.statuses import apply_statuses
+from api.sandbox import webhooks
+from api.whatsapp.payloads import parse_webhook
+
+WA = "5511900000040"
+
+
+@pytest.fixture
+async def sent(local, db):
+    """An outbound message already accepted by WhatsApp: (message id, wamid)."""
+    result = await local.receive(WA, "oi")
+    async with db.transaction() as s:
+        (mid,) = await insert_outbound(s, outbound_rows(result.conversations[0], [{"type": "text", "content": {"text": "x"}}]))
+    await Sender(local.rt).deliver_conversation(result.conversations[0])
+    return mid, local.sandbox.state.accepted[0]["id"]
+
+
+async def apply(db, wamid, *statuses, errors=None):
+    async with db.transaction() as s:
+        for status in statuses:
+            doc = webhooks.status_update("100200300", wamid, status, WA, timestamp=1750000000,
+                                         errors=errors if status == "failed" else None)
+            await apply_statuses(s, parse_webhook(doc).statuses)
+
+
+async def state(query, mid):
+    return (await query("SELECT status, sent_at, delivered_at, read_at, failed_at, error_message "
+                        "FROM messages WHERE id = :id", id=mid))[0]
+
+
+async def test_in_order_statuses_walk_up_to_read(sent, db, query):
+    mid, wamid = sent
+    await apply(db, wamid, "sent", "delivered", "read")
+    row = await state(query, mid)
+    assert row["status"] == "read" and row["delivered_at"] and row["read_at"]
+
+
+async def test_read_before_delivered_stays_read_and_fills_delivered_at(sent, db, query):
+    mid, wamid = sent
+    await apply(db, wamid, "read", "delivered", "sent")
+    row = await state(query, mid)
+    assert row["status"] == "read"
+    assert row["delivered_at"] is not None and row["read_at"] is not None
+
+
+async def test_failed_after_delivered_does_not_undo_delivery(sent, db, query):
+    mid, wamid = sent
+    await apply(db, wamid, "delivered", "failed", errors=[{"code": 131026, "title": "Message undeliverable"}])
+    assert (await state(query, mid))["status"] == "delivered"
+
+
+async def test_failed_is_terminal_against_sent(sent, db, query):
+    mid, wamid = sent
+    await apply(db, wamid, "failed", "sent", errors=[{"code": 131047, "title": "Re-engagement message",
+                                                      "message": "Re-engagement message",
+                                                      "error_data": {"details": "more than 24 hours"}}])
+    row = await state(query, mid)
+    assert row["status"] == "failed" and row["failed_at"] is not None
+    assert row["error_message"].startswith("(131047) Re-engagement message")
+
+
+async def test_delivered_after_failed_proves_delivery(sent, db, query):
+    mid, wamid = sent
+    await apply(db, wamid, "failed", "delivered", errors=[{"code": 131000}])
+    assert (await state(query, mid))["status"] == "delivered"
+
+
+async def test_campaign_recipient_with_the_same_wamid_follows(sent, db, query, local):
+    mid, wamid = sent
+    async with db.transaction() as s:
+        contact = (await s.execute(text("SELECT id FROM contacts"))).scalar()
+        campaign = (await s.execute(text(
+            "INSERT INTO campaigns (organization_id, name, message_content) VALUES (:o, 'promo', '{}') RETURNING id"),
+            {"o": local.seeded.organization_id})).scalar()
+        await s.execute(text("INSERT INTO campaign_recipients (campaign_id, contact_id, status, whatsapp_message_id) "
+                             "VALUES (:c, :ct, 'sent', :w)"), {"c": campaign, "ct": contact, "w": wamid})
+    await apply(db, wamid, "read", "delivered")
+    recipient = (await query("SELECT status, delivered_at, read_at FROM campaign_recipients"))[0]
+    assert recipient["status"] == "read" and recipient["delivered_at"] and recipient["read_at"]
