@@ -75,6 +75,11 @@ CODES: dict[str, CodeInfo] = {
         "warning", "An edge leaves a jump that never continues through it (a node jump, or a flow jump without return)."
     ),
     "unreachable-node": CodeInfo("warning", "No path from the start node reaches this node; it is not compiled."),
+    "dead-end": CodeInfo(
+        "warning",
+        "A reachable node that is not an end or handoff has no outgoing edge at all, so the run silently "
+        "stops after it (connect it, or add an end node).",
+    ),
     "infinite-loop": CodeInfo(
         "error", "A cycle contains no question, so the run would loop forever without waiting for the customer."
     ),

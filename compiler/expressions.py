@@ -1,7 +1,9 @@
 """Parsing of the flow expression language: source text → the JSON-able AST.
 
 The grammar lives in ``expressions.lark`` (it documents the language; the
-reference is ``docs/expressions.md``). The engine evaluates the AST with
+reference is ``docs/expressions.md``). Plain and filtered paths, most of what
+flows hold, skip lark through ``fast_parse.parse_simple``, which builds the
+very same AST and leaves anything else (and every error) to the grammar. The engine evaluates the AST with
 ``engine.expressions``; the function table there is the one source of truth
 for names and arities, so an expression the compiler accepts is one the
 engine can run.
@@ -34,6 +36,7 @@ from lark.exceptions import (
     UnexpectedToken,
 )
 
+from compiler.fast_parse import parse_simple
 from engine.expressions import FUNCTIONS, NAMESPACES, regex_problem
 
 __all__ = [
@@ -263,6 +266,14 @@ class _ToAst(Transformer):
 
 @lru_cache(maxsize=1)
 def _parser() -> Lark:
+    """The LALR parser, built once per process (~60 ms), on first use.
+
+    The transformer is inlined (the AST is built while reducing, no tree).
+    No ``cache=True``: lark would unpickle a file at a predictable path in the
+    shared temp directory, and the saving (~55 ms once per process) is not
+    worth a code-execution risk. The contextual lexer is as fast as the basic
+    one here and keeps the error messages.
+    """
     grammar = resources.files("compiler").joinpath("expressions.lark").read_text("utf-8")
     return Lark(
         grammar,
@@ -470,8 +481,18 @@ def _parse(text: str, end_name: str) -> list:
     if len(text) > MAX_EXPRESSION_LENGTH:
         raise _Located(f"expression longer than {MAX_EXPRESSION_LENGTH} characters", 1, 1,
                        "split the work across several set_variable actions")
+    ast = parse_simple(text)  # paths and filtered paths (most holes): the same AST without lark
+    if ast is None:
+        ast = _parse_with_grammar(text, end_name)
+    if _ast_depth_exceeds(ast, MAX_DEPTH):
+        raise _Located(f"expression nested more than {MAX_DEPTH} levels deep", 1, 1,
+                       "simplify it or split it across several set_variable actions")
+    return ast
+
+
+def _parse_with_grammar(text: str, end_name: str) -> list:
     try:
-        ast = _parser().parse(text)
+        return _parser().parse(text)
     except _Located:
         raise
     except UnexpectedInput as exc:
@@ -483,10 +504,6 @@ def _parse(text: str, end_name: str) -> list:
         raise _Located(f"invalid expression: {exc}", 1, 1) from None
     except RecursionError:
         raise _Located(f"expression nested more than {MAX_DEPTH} levels deep", 1, 1) from None
-    if _ast_depth_exceeds(ast, MAX_DEPTH):
-        raise _Located(f"expression nested more than {MAX_DEPTH} levels deep", 1, 1,
-                       "simplify it or split it across several set_variable actions")
-    return ast
 
 
 def _check_source(src: Any, what: str) -> None:

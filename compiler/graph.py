@@ -94,6 +94,7 @@ def check_graph(canvas: Canvas, *, known_flows: Collection[str] | None = None) -
             continue
         exits[source.id][edge.handle] = edge.target
 
+    open_required: set[str] = set()  # nodes with a handle-unconnected error
     for node in nodes.values():
         if node.type == "jump":
             diags.extend(_check_jump(node, nodes, exits, known_flows))
@@ -101,17 +102,22 @@ def check_graph(canvas: Canvas, *, known_flows: Collection[str] | None = None) -
             connected = set(exits[node.id]) | attempted[node.id]
             for handle in required_handles(node.type, node.data, connected):
                 if handle not in connected:
+                    open_required.add(node.id)
                     diags.append(make("handle-unconnected", node.id, node.pointer,
                                       f"{node.type} node {node.id!r}: required handle {handle!r} is not connected",
                                       "connect it to the node that should run next"))
             diags.extend(_check_choices(node))
 
     graph = FlowGraph(canvas, start, exits)
-    digraph = nx.DiGraph()
-    digraph.add_nodes_from(nodes)
-    digraph.add_edges_from((src, dst) for src, out in exits.items() for dst in out.values())
     if start is not None:
-        graph.reachable = nx.descendants(digraph, start) | {start}
+        graph.reachable = _reachable(start, exits)
+        for node_id in sorted(graph.reachable - open_required):
+            node = nodes[node_id]
+            if not exits[node_id] and not attempted[node_id] and _stops_silently(node):
+                diags.append(make("dead-end", node_id, node.pointer,
+                                  f"{node.type} node {node_id!r} has no outgoing edge, so the run silently "
+                                  "stops after it",
+                                  "connect it to the node that should run next, or to an `end` node"))
         for node_id in sorted(set(nodes) - graph.reachable):
             node = nodes[node_id]
             diags.append(make("unreachable-node", node_id, node.pointer,
@@ -119,6 +125,31 @@ def check_graph(canvas: Canvas, *, known_flows: Collection[str] | None = None) -
                               "connect it or delete it"))
     diags.extend(_check_loops(nodes, exits))
     return graph, diags
+
+
+def _stops_silently(node: Node) -> bool:
+    """Whether a node with no outgoing edge ends the run without saying so.
+
+    `end` and `handoff` stop on purpose; a jump to a node or to a flow that
+    does not return never continues here anyway.
+    """
+    if node.type not in NODE_TYPES or node.type in TERMINAL_TYPES or not node.valid:
+        return False  # unknown types and invalid data have their own errors
+    if node.type == "jump" and ("target_node" in node.data or node.data.get("return") is False):
+        return False
+    return True
+
+
+def _reachable(start: str, exits: Mapping[str, Mapping[str, str]]) -> set[str]:
+    """The start and every node a path of resolved exits leads to from it."""
+    seen = {start}
+    stack = [start]
+    while stack:
+        for target in exits[stack.pop()].values():
+            if target not in seen:
+                seen.add(target)
+                stack.append(target)
+    return seen
 
 
 def _check_jump(node: Node, nodes: Mapping[str, Node], exits: dict[str, dict[str, str]],
@@ -142,6 +173,9 @@ def _check_choices(node: Node) -> list[Diagnostic]:
     seen: dict[str, tuple] = {}
     reserved = reserved_handles(node.type) if node.type in ("question", "condition") else frozenset()
     for where, choice_id in choices(node.type, node.data):
+        if choice_id not in seen and choice_id not in reserved:
+            seen[choice_id] = where
+            continue
         path = pointer("nodes", node.index, "data", *where)
         if choice_id in seen:
             out.append(make("duplicate-choice-id", node.id, path,

@@ -89,15 +89,13 @@ class Program:
 
     # -- encoding ---------------------------------------------------------
     def to_bytes(self) -> bytes:
-        pool: list[Any] = []
-        index: dict[str, int] = {}
+        index: dict[str, int] = {}  # canonical JSON of a constant → its pool index
 
         def intern(value: Any) -> int:
             key = canonical_json(value)
             found = index.get(key)
             if found is None:
-                found = index[key] = len(pool)
-                pool.append(value)
+                found = index[key] = len(index)
             return found
 
         body = bytearray()
@@ -110,7 +108,9 @@ class Program:
             for handle, target in ins.exits:
                 _varint(intern(handle), body)
                 _varint(target, body)
-        pool_bytes = canonical_json(pool).encode("utf-8")
+        # The canonical JSON of the pool array is its elements' joined by ","
+        # (dicts keep insertion order, so the keys are in pool order).
+        pool_bytes = ("[" + ",".join(index) + "]").encode("utf-8")
         out = bytearray(MAGIC)
         out.append(FORMAT_VERSION)
         _varint(self.entry, out)
@@ -214,8 +214,12 @@ class Program:
         return "\n".join(lines)
 
 
+_CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
 def canonical_json(value: Any) -> str:
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    """Sorted keys, no spaces, UTF-8 (one shared encoder: json.dumps builds one per call)."""
+    return _CANONICAL.encode(value)
 
 
 def _varint(n: int, out: bytearray) -> None:

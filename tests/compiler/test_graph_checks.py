@@ -105,9 +105,42 @@ def test_api_call_success_is_required_but_error_is_optional(cv) -> None:
     assert lint_canvas(cv.canvas(nodes, [cv.edge("start", "api"), cv.edge("api", "end", "success")])) == []
 
 
-def test_a_message_without_outgoing_edge_ends_the_run(cv) -> None:
+def test_a_message_without_outgoing_edge_is_a_dead_end_warning(cv) -> None:
     nodes = [cv.node("start", "start"), cv.node("m", "message", {"text": "Tchau"})]
-    assert lint_canvas(cv.canvas(nodes, [cv.edge("start", "m")])) == []
+    result = compile_canvas(cv.canvas(nodes, [cv.edge("start", "m")]))
+    d = only(result.diagnostics, "dead-end")
+    assert (d.severity, d.node_id, d.path) == ("warning", "m", "/nodes/1")
+    assert "end" in d.hint and result.ok
+
+
+def test_end_and_handoff_nodes_are_not_dead_ends(cv) -> None:
+    nodes = [cv.node("start", "start"), cv.node("c", "condition", {"expression": "contact.vip"}),
+             cv.node("end", "end"), cv.node("h", "handoff")]
+    edges = [cv.edge("start", "c"), cv.edge("c", "end", "true"), cv.edge("c", "h", "false")]
+    assert lint_canvas(cv.canvas(nodes, edges)) == []
+
+
+def test_a_flow_jump_that_returns_with_nowhere_to_go_is_a_dead_end(cv) -> None:
+    nodes = [cv.node("start", "start"), cv.node("j", "jump", {"flow": "checkout"})]
+    assert only(lint_canvas(cv.canvas(nodes, [cv.edge("start", "j")])), "dead-end").node_id == "j"
+
+
+def test_jumps_that_never_come_back_are_not_dead_ends(cv) -> None:
+    nodes = [cv.node("start", "start"), cv.node("j", "jump", {"flow": "checkout", "return": False}),
+             cv.node("k", "jump", {"target_node": "j"})]
+    edges = [cv.edge("start", "k")]
+    assert lint_canvas(cv.canvas(nodes, edges)) == []
+
+
+def test_a_node_missing_a_required_handle_is_not_also_a_dead_end(cv) -> None:
+    nodes = [cv.node("start", "start"), cv.node("q", "question", {"text": "?", "variable": "x"})]
+    assert [d.code for d in lint_canvas(cv.canvas(nodes, [cv.edge("start", "q")]))] == ["handle-unconnected"]
+
+
+def test_unreachable_nodes_are_not_reported_as_dead_ends(cv) -> None:
+    nodes = [cv.node("start", "start"), cv.node("end", "end"), cv.node("orphan", "message", {"text": "?"})]
+    diags = lint_canvas(cv.canvas(nodes, [cv.edge("start", "end")]))
+    assert [d.code for d in diags] == ["unreachable-node"]
 
 
 def test_unreachable_nodes_are_warnings_and_are_not_compiled(cv) -> None:
@@ -159,8 +192,8 @@ def test_jump_to_an_unknown_node_points_at_target_node(cv) -> None:
 
 
 def test_jump_to_an_unknown_flow_is_checked_only_when_flows_are_known(cv) -> None:
-    nodes = [cv.node("start", "start"), cv.node("j", "jump", {"flow": "checkout"})]
-    canvas = cv.canvas(nodes, [cv.edge("start", "j")])
+    nodes = [cv.node("start", "start"), cv.node("j", "jump", {"flow": "checkout"}), cv.node("end", "end")]
+    canvas = cv.canvas(nodes, [cv.edge("start", "j"), cv.edge("j", "end")])
     assert lint_canvas(canvas) == []
     assert lint_canvas(canvas, known_flows={"checkout"}) == []
     d = only(lint_canvas(canvas, known_flows={"nps_survey"}), "jump-unknown-flow")
