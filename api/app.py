@@ -102,10 +102,12 @@ def _register_lifecycle(app: Quart, settings: Settings) -> None:
 def _register_blueprints(app: Quart) -> None:
     from api.auth.routes import blueprint as auth_blueprint
     from api.routes import BLUEPRINTS
+    from api.whatsapp.routes import blueprint as whatsapp_blueprint
 
     app.register_blueprint(auth_blueprint)
     for blueprint in BLUEPRINTS:
         app.register_blueprint(blueprint)
+    app.register_blueprint(whatsapp_blueprint)
 
     @app.get("/health")
     @hide

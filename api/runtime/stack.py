@@ -40,12 +40,8 @@ def prepare_settings(settings: Settings, *, migrate: bool = True) -> Settings:
 
 def build_app(settings: Settings) -> Any:
     from api.app import create_app
-    from api.whatsapp.routes import blueprint
 
-    app = create_app(settings)
-    if "whatsapp_webhooks" not in app.blueprints:
-        app.register_blueprint(blueprint)
-    return app
+    return create_app(settings)
 
 
 async def _serve(app: Any, listen: Listen, stop: asyncio.Event) -> None:

@@ -19,6 +19,7 @@ import logging
 from typing import Any
 
 from quart import Blueprint, Response, current_app, request
+from quart_schema import hide
 from sqlalchemy import text
 
 from api.context import get_db, get_redis, get_settings
@@ -85,6 +86,7 @@ def _error(status: int, code: str, message: str) -> Response:
 
 
 @blueprint.get("/webhooks/whatsapp")
+@hide  # Meta's callback, not part of the public API
 async def verify_subscription() -> Any:
     mode = request.args.get("hub.mode")
     token = request.args.get("hub.verify_token")
@@ -108,6 +110,7 @@ async def _token_known(token: str) -> bool:
 
 
 @blueprint.post("/webhooks/whatsapp")
+@hide
 async def receive() -> Any:
     body = await request.get_data(cache=False, as_text=False)
     if not verify(_config().app_secret, body, request.headers.get(HEADER)):

@@ -176,15 +176,12 @@ class Servers:
 @pytest.fixture
 async def servers(db, redis, database_url, redis_url, tmp_path, seeded) -> AsyncIterator[Servers]:
     from api.app import create_app
-    from api.whatsapp.routes import blueprint
     from api.workers.tasks import make_broker, run_worker, start_context, stop_context
 
     sandbox = SandboxApp(SandboxState(SandboxConfig(app_secret=APP_SECRET, status_delay=0.01)))
     sandbox_url, sandbox_stop, sandbox_task = await serve(sandbox)
     settings = make_settings(database_url, redis_url, tmp_path, PYTAKE_GRAPH_API_URL=sandbox_url)
     app = create_app(settings)
-    if "whatsapp_webhooks" not in app.blueprints:
-        app.register_blueprint(blueprint)
     pytake_url, app_stop, app_task = await serve(app)
     sandbox.state.config.webhook_url = pytake_url + "/webhooks/whatsapp"
 
