@@ -78,9 +78,12 @@ NUMBERS = NumberDirectory()
 
 # The upsert also locks the contact row until commit: concurrent webhooks of
 # one customer serialise here, so two first messages cannot open two conversations.
+# A WhatsApp id already stored (a redelivery) upserts nothing and returns no row:
+# redeliveries touch nothing.
 _UPSERT_CONTACT = text("""
 INSERT INTO contacts (organization_id, whatsapp_id, whatsapp_name, name, phone, last_message_at, total_messages)
-VALUES (:org, :wa_id, :profile, :profile, :phone, :at, 1)
+SELECT :org, :wa_id, :profile, :profile, :phone, :at, 1
+ WHERE NOT EXISTS (SELECT 1 FROM message_whatsapp_ids WHERE whatsapp_message_id = :wamid)
 ON CONFLICT (organization_id, whatsapp_id) DO UPDATE
    SET whatsapp_name = COALESCE(EXCLUDED.whatsapp_name, contacts.whatsapp_name),
        name = COALESCE(contacts.name, EXCLUDED.name),
@@ -90,51 +93,49 @@ ON CONFLICT (organization_id, whatsapp_id) DO UPDATE
 RETURNING id
 """)
 
-# The open conversation of this contact on this number, with the 24-hour window
-# opened again and its counters moved; none → the caller creates one.
-_TOUCH_CONVERSATION = text("""
-UPDATE conversations
-   SET last_customer_message_at = GREATEST(COALESCE(last_customer_message_at, :at), :at),
-       twenty_four_hour_window_expires_at = GREATEST(COALESCE(last_customer_message_at, :at), :at) + interval '24 hours',
-       can_send_free_form = true,
-       first_message_at = COALESCE(first_message_at, :at),
-       last_message_at = GREATEST(COALESCE(last_message_at, :at), :at),
-       message_count = COALESCE(message_count, 0) + 1,
-       updated_at = now()
- WHERE id = (SELECT id FROM conversations
-              WHERE organization_id = :org AND contact_id = :contact AND whatsapp_number_id = :number
-                AND status NOT IN ('resolved', 'closed')
-              ORDER BY created_at DESC LIMIT 1)
-RETURNING id
-""")
-
-_NEW_CONVERSATION = text("""
-INSERT INTO conversations (organization_id, contact_id, whatsapp_number_id, status, last_customer_message_at,
-                           twenty_four_hour_window_expires_at, can_send_free_form, first_message_at,
-                           last_message_at, message_count)
-VALUES (:org, :contact, :number, 'open', :at, CAST(:at AS timestamptz) + interval '24 hours', true, :at, :at, 1)
-RETURNING id
-""")
-
-_SEEN_WAMID = text("""
-SELECT 1 FROM message_whatsapp_ids WHERE whatsapp_message_id = :wamid
-""")
-
-# As api.db.messages.add_message_once: claim the WhatsApp id first, then store
-# the message, in one statement; a concurrent delivery of the same id loses the
-# claim (it serialises on the primary key) and inserts nothing.
+# One statement, run once the contact row is locked (so its snapshot sees a
+# conversation a concurrent first message created): the open conversation of
+# this contact on this number, with the 24-hour window opened again and its
+# counters moved, or a new one; then, as api.db.messages.add_message_once, the
+# WhatsApp id is claimed and the message stored. A concurrent delivery of the
+# same id loses the claim (it serialises on the primary key) and stores nothing.
 _STORE_MESSAGE = text("""
-WITH claim AS (
+WITH touched AS (
+  UPDATE conversations
+     SET last_customer_message_at = GREATEST(COALESCE(last_customer_message_at, :at), :at),
+         twenty_four_hour_window_expires_at = GREATEST(COALESCE(last_customer_message_at, :at), :at) + interval '24 hours',
+         can_send_free_form = true,
+         first_message_at = COALESCE(first_message_at, :at),
+         last_message_at = GREATEST(COALESCE(last_message_at, :at), :at),
+         message_count = COALESCE(message_count, 0) + 1,
+         updated_at = now()
+   WHERE id = (SELECT id FROM conversations
+                WHERE organization_id = :org AND contact_id = :contact AND whatsapp_number_id = :number
+                  AND status NOT IN ('resolved', 'closed')
+                ORDER BY created_at DESC LIMIT 1)
+  RETURNING id
+), created AS (
+  INSERT INTO conversations (organization_id, contact_id, whatsapp_number_id, status, last_customer_message_at,
+                             twenty_four_hour_window_expires_at, can_send_free_form, first_message_at,
+                             last_message_at, message_count)
+  SELECT :org, :contact, :number, 'open', :at, CAST(:at AS timestamptz) + interval '24 hours', true, :at, :at, 1
+   WHERE NOT EXISTS (SELECT 1 FROM touched)
+  RETURNING id
+), conversation AS (
+  SELECT id FROM touched UNION ALL SELECT id FROM created
+), claim AS (
   INSERT INTO message_whatsapp_ids (whatsapp_message_id, message_id, message_created_at)
-  VALUES (:wamid, :id, :at) ON CONFLICT (whatsapp_message_id) DO NOTHING
+  VALUES (:wamid, :id, :arrived) ON CONFLICT (whatsapp_message_id) DO NOTHING
   RETURNING whatsapp_message_id
+), stored AS (
+  INSERT INTO messages (id, conversation_id, direction, sender_type, whatsapp_message_id, type,
+                        content, status, metadata, created_at)
+  SELECT :id, conversation.id, 'inbound', 'contact', :wamid, :type, CAST(:content AS jsonb),
+         'delivered', CAST(:metadata AS jsonb), :arrived
+    FROM claim, conversation
+  RETURNING id
 )
-INSERT INTO messages (id, conversation_id, direction, sender_type, whatsapp_message_id, type,
-                      content, status, metadata, created_at)
-SELECT :id, :conversation, 'inbound', 'contact', :wamid, :type, CAST(:content AS jsonb),
-       'delivered', CAST(:metadata AS jsonb), :at
-  FROM claim
-RETURNING id
+SELECT conversation.id AS conversation_id, (SELECT count(*) FROM stored) AS stored FROM conversation
 """)
 
 
@@ -153,25 +154,23 @@ async def store_messages(session: Any, messages: list[WebhookMessage]) -> Ingest
         if number is None:
             result.ignored += 1
             continue
-        if (await session.execute(_SEEN_WAMID, {"wamid": m.wamid})).first():
-            result.duplicates += 1  # fast path for redeliveries: touch nothing
-            continue
         at = min(m.timestamp, now)  # the customer's clock can't open a window in the future
         contact_id = (await session.execute(_UPSERT_CONTACT, {
             "org": number.organization_id, "wa_id": m.wa_id, "profile": m.profile_name, "at": at,
-            "phone": ("+" + m.wa_id)[:20] if m.wa_id.isdigit() else None})).scalar_one()
-        keys = {"org": number.organization_id, "contact": contact_id, "number": number.id, "at": at}
-        conversation_id = (await session.execute(_TOUCH_CONVERSATION, keys)).scalar()
-        if conversation_id is None:
-            conversation_id = (await session.execute(_NEW_CONVERSATION, keys)).scalar_one()
+            "wamid": m.wamid, "phone": ("+" + m.wa_id)[:20] if m.wa_id.isdigit() else None})).scalar()
+        if contact_id is None:
+            result.duplicates += 1  # a redelivery: touch nothing
+            continue
         message_id = uuid.uuid4()
         metadata = {"processed": False, "kind": m.kind, "wa_timestamp": int(m.timestamp.timestamp()),
                     "from": m.wa_id, "phone_number_id": m.phone_number_id}
-        stored = (await session.execute(_STORE_MESSAGE, {
-            "id": message_id, "conversation": conversation_id, "wamid": m.wamid,
-            "at": datetime.now(timezone.utc),  # arrival order: the processing order
-            "type": m.column_type, "content": _json(m.content), "metadata": _json(metadata)})).first()
-        if stored is None:  # the same id arrived concurrently and won
+        row = (await session.execute(_STORE_MESSAGE, {
+            "org": number.organization_id, "contact": contact_id, "number": number.id, "at": at,
+            "id": message_id, "wamid": m.wamid,
+            "arrived": datetime.now(timezone.utc),  # arrival order: the processing order
+            "type": m.column_type, "content": _json(m.content), "metadata": _json(metadata)})).one()
+        conversation_id = row.conversation_id
+        if not row.stored:  # the same id arrived concurrently and won
             result.duplicates += 1
             continue
         result.stored.append(message_id)

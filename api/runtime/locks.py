@@ -18,14 +18,23 @@ import redis.asyncio as aioredis
 
 log = logging.getLogger("pytake.runtime.locks")
 
+# A caller that finds the lease taken leaves a mark (KEYS[3]) for the holder:
+# work may have arrived that only the holder will now look at.
 _ACQUIRE = """
-if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+if redis.call('EXISTS', KEYS[1]) == 1 then
+  redis.call('SET', KEYS[3], 1, 'PX', 3600000)
+  return 0
+end
 local token = redis.call('INCR', KEYS[2])
 redis.call('SET', KEYS[1], token, 'PX', ARGV[1])
 return token
 """
+# 1: released, nobody came meanwhile; 2: released, someone bounced off it; 0: not ours anymore
 _RELEASE = """
-if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  redis.call('DEL', KEYS[1])
+  return 1 + redis.call('DEL', KEYS[2])
+end
 return 0
 """
 _RENEW = """
@@ -44,9 +53,13 @@ class Lease:
         self.token: int | None = None
         self._renewer: asyncio.Task | None = None
         self.lost = False
+        # after release: False only when the lease was ours to the end and nobody
+        # tried to take it meanwhile, so no wake-up was absorbed by it
+        self.missed = True
 
     async def acquire(self) -> bool:
-        token = await self.redis.eval(_ACQUIRE, 2, self.key, self.key + ":fence", self.ttl_ms)
+        token = await self.redis.eval(_ACQUIRE, 3, self.key, self.key + ":fence", self.key + ":missed",
+                                      self.ttl_ms)
         self.token = int(token) or None
         if self.token:
             self._renewer = asyncio.create_task(self._renew())
@@ -59,7 +72,8 @@ class Lease:
                 await self._renewer
             self._renewer = None
         if self.token:
-            await self.redis.eval(_RELEASE, 1, self.key, str(self.token))
+            released = await self.redis.eval(_RELEASE, 2, self.key, self.key + ":missed", str(self.token))
+            self.missed = int(released) != 1
             self.token = None
 
     async def _renew(self) -> None:

@@ -6,9 +6,10 @@ Any number of workers may run it for any conversation:
 - a Redis lease (`locks.conversation_lease`) lets one worker at a time work on
   a conversation; others return at once;
 - the holder takes the oldest unprocessed inbound message, again and again,
-  until none is left; after releasing the lease it looks once more, so a
-  message stored while it was finishing is never left waiting (no lost
-  wake-up: that message's own task found the lease taken);
+  until none is left; after releasing the lease it looks once more if a
+  task bounced off the lease meanwhile, so a message stored while it was
+  finishing is never left waiting (no lost wake-up: that message's own task
+  found the lease taken);
 - each message is handled as load → commit → run the engine (which may call
   APIs and AI, with no transaction open) → ONE transaction that checks, with
   the conversation and message rows locked, that the message is still
@@ -33,14 +34,15 @@ from datetime import datetime, timezone
 from typing import Any
 
 from sqlalchemy import text
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
 from api.runtime import flow_selection
 from api.runtime.adapters import CollectingContact, CollectingHandoff, CollectingMessenger
 from api.runtime.business_hours import is_open
 from api.runtime.context import Runtime
+from api.runtime.db_access import reading, writing
 from api.runtime.locks import conversation_lease
-from api.runtime.outbox import insert_outbound, kick_sender, outbound_rows
+from api.runtime.outbox import kick_sender, outbound_rows
 from api.runtime.programs import ProgramStore, has_ai
 from engine import InboundMessage, Interpreter, Ports, RunResult, State
 from engine.adapters.clock import SystemClock
@@ -77,6 +79,7 @@ class Outcome:
     run_info: dict[str, Any] = field(default_factory=dict)
     chatbot_id: uuid.UUID | None = None
     wait_deadline: datetime | None = None
+    more: bool = True  # set by the commit: unprocessed inbound rows remain (as of its snapshot)
 
 
 async def process_conversation(rt: Runtime, conversation_id: Any) -> int:
@@ -92,16 +95,20 @@ async def process_conversation(rt: Runtime, conversation_id: Any) -> int:
                 step = await _step(rt, conversation_id)
                 if step == "idle":
                     break
-                handled += step == "message"
+                handled += step in ("message", "last")
+                if step == "last":  # the commit saw nothing more to do: skip the reload
+                    break
         finally:
             await lease.release()
-        if not await _has_unprocessed(rt, conversation_id):
+        # a message stored while we finished had its task bounce off the lease:
+        # look again then (a task that comes later takes the lease itself)
+        if not lease.missed or not await _has_unprocessed(rt, conversation_id):
             return handled
 
 
 async def _has_unprocessed(rt: Runtime, conversation_id: uuid.UUID) -> bool:
-    async with rt.db.session() as s:
-        return (await s.execute(_NEXT_MESSAGE, {"c": conversation_id})).first() is not None
+    async with reading(rt.db) as conn:
+        return (await conn.execute(_NEXT_MESSAGE, {"c": conversation_id})).first() is not None
 
 
 _NEXT_MESSAGE = text("""
@@ -128,7 +135,7 @@ SELECT c.*, ct.whatsapp_id AS ct_whatsapp_id, ct.whatsapp_name AS ct_whatsapp_na
 
 async def _load(rt: Runtime, conversation_id: uuid.UUID) -> Loaded | None:
     """The conversation's next step: an unprocessed message, else a due timeout, else None."""
-    async with rt.db.session() as s:
+    async with reading(rt.db) as s:
         row = (await s.execute(_LOAD, {"c": conversation_id})).mappings().first()
         if row is None:
             return None
@@ -235,7 +242,7 @@ def _scope(loaded: Loaded, inbound: InboundMessage | None, history: list[dict[st
 
 
 async def _history(rt: Runtime, conversation_id: uuid.UUID) -> list[dict[str, str]]:
-    async with rt.db.session() as s:
+    async with reading(rt.db) as s:
         rows = (await s.execute(text(
             "SELECT direction, content FROM messages WHERE conversation_id = :c "
             "ORDER BY created_at DESC LIMIT :n"), {"c": conversation_id, "n": HISTORY_SIZE})).all()
@@ -415,6 +422,8 @@ async def _step(rt: Runtime, conversation_id: uuid.UUID) -> str:
             await kick_sender(rt.redis, ids)
     if outcome.wait_deadline is not None and outcome.state is not None:
         await rt.redis.zadd(TIMEOUTS_KEY, {str(conversation_id): outcome.wait_deadline.timestamp()})
+    if not outcome.more and not outcome.keep_state:
+        return "last"  # (a kept state might hold a due timeout: let the reload see it)
     return "timeout" if timeout else "message"
 
 
@@ -448,90 +457,122 @@ async def _commit(rt: Runtime, loaded: Loaded, outcome: Outcome) -> list[uuid.UU
         return []
 
 
+_RACED = "pytake-raced:"
+
+
 async def _apply(rt: Runtime, loaded: Loaded, outcome: Outcome) -> list[uuid.UUID]:
+    """The step's effects in ONE statement (atomic on its own: no BEGIN/COMMIT
+    round trips): mark the inbound row processed if it still is unprocessed,
+    write the conversation if its state revision is the one the run started
+    from, the contact changes and the outbox rows. If either guard fails the
+    statement raises (a cast of a ``pytake-raced:`` marker), so nothing of it
+    is applied, and `_Raced` is raised here."""
     conv = loaded.conversation
     now = datetime.now(timezone.utc)
     rows = outbound_rows(conv["id"], outcome.messages, metadata={"source": "flow"})
-    async with rt.db.transaction() as s:
-        if loaded.message is not None:
-            info = {"processed": True, "processed_at": now.isoformat(), "run": {
-                "status": outcome.status, **outcome.run_info, "outbound": len(rows)}}
-            marked = (await s.execute(text(
-                "UPDATE messages SET metadata = metadata || CAST(:info AS jsonb) "
-                "WHERE id = :id AND created_at = :at AND metadata->>'processed' = 'false' RETURNING id"),
-                {"info": _dumps(info), "id": loaded.message["id"], "at": loaded.message["created_at"]})).first()
-            if marked is None:
-                raise _Raced()
+    params: dict[str, Any] = {"c": conv["id"], "rev": loaded.rev}
+    ctes: list[str] = []
+    checks = ["(SELECT count(*) FROM conv) = 1"]
+    if loaded.message is not None:
+        info = {"processed": True, "processed_at": now.isoformat(), "run": {
+            "status": outcome.status, **outcome.run_info, "outbound": len(rows)}}
+        ctes.append("marked AS (UPDATE messages SET metadata = metadata || CAST(:info AS jsonb) "
+                    "WHERE id = :mid AND created_at = :mat AND metadata->>'processed' = 'false' RETURNING id)")
+        params.update(info=_dumps(info), mid=loaded.message["id"], mat=loaded.message["created_at"])
+        checks.append("(SELECT count(*) FROM marked) = 1")
 
-        fv = dict(conv["flow_variables"] or {})
-        fv["rev"] = loaded.rev + 1
-        if outcome.welcomed:
-            fv["welcomed"] = True
-        sets: dict[str, Any] = {"c": conv["id"], "rev": loaded.rev}
-        assignments = ["updated_at = now()"]
-        if not outcome.keep_state:
-            fv["state"] = outcome.state.to_json() if outcome.state is not None else None
-            if outcome.state is not None:
-                fv["vars"] = outcome.state.vars
-                fv["wait_deadline"] = outcome.wait_deadline.isoformat() if outcome.wait_deadline else None
-            else:
-                fv.pop("wait_deadline", None)
-            node_id = None
-            if outcome.state is not None and outcome.state.wait is not None and outcome.flow_id:
-                node_id = await _node_id(rt, s, outcome.flow_id, outcome.state.wait.node)
-            assignments += ["current_flow_id = :flow", "current_node_id = :node"]
-            sets.update(flow=outcome.flow_id if outcome.state is not None else None, node=node_id)
-        assignments.append("flow_variables = CAST(:fv AS jsonb)")
-        sets["fv"] = _dumps(fv)
-        if rows:
-            assignments += ["message_count = COALESCE(message_count, 0) + :n", "last_message_at = now()"]
-            sets["n"] = len(rows)
-        if outcome.chatbot_id and not conv["chatbot_id"]:
-            assignments.append("chatbot_id = :bot")
-            sets["bot"] = outcome.chatbot_id
-        contact = outcome.contact
-        if contact is not None and contact.priority:
-            assignments.append("priority = :priority")
-            sets["priority"] = contact.priority
-        if contact is not None and contact.closed:
-            assignments += ["status = 'closed'", "resolved_at = now()"]
-        if outcome.handoff is not None:
-            dept = await _department(s, conv["organization_id"], outcome.handoff.get("department"))
-            assignments += ["is_bot_active = false", "status = 'waiting_in_queue'", "entered_queue_at = now()",
-                            "handoff_at = now()", "handoff_reason = :reason", "department_id = :dept"]
-            sets.update(reason=outcome.handoff.get("reason"), dept=dept)
-            if outcome.handoff.get("priority"):
-                assignments.append("priority = :hpriority")
-                sets["hpriority"] = outcome.handoff["priority"]
-        updated = (await s.execute(text(
-            f"UPDATE conversations SET {', '.join(assignments)} WHERE id = :c "
-            "AND COALESCE((flow_variables->>'rev')::int, 0) = :rev RETURNING id"), sets)).first()
-        if updated is None:
-            raise _Raced()
+    fv = dict(conv["flow_variables"] or {})
+    fv["rev"] = loaded.rev + 1
+    if outcome.welcomed:
+        fv["welcomed"] = True
+    assignments = ["updated_at = now()"]
+    if not outcome.keep_state:
+        fv["state"] = outcome.state.to_json() if outcome.state is not None else None
+        if outcome.state is not None:
+            fv["vars"] = outcome.state.vars
+            fv["wait_deadline"] = outcome.wait_deadline.isoformat() if outcome.wait_deadline else None
+        else:
+            fv.pop("wait_deadline", None)
+        node_id = None
+        if outcome.state is not None and outcome.state.wait is not None and outcome.flow_id:
+            node_id = await _node_id(rt, outcome.flow_id, outcome.state.wait.node)
+        assignments += ["current_flow_id = :flow", "current_node_id = :node"]
+        params.update(flow=outcome.flow_id if outcome.state is not None else None, node=node_id)
+    assignments.append("flow_variables = CAST(:fv AS jsonb)")
+    params["fv"] = _dumps(fv)
+    if rows:
+        assignments += ["message_count = COALESCE(message_count, 0) + :n", "last_message_at = now()"]
+        params["n"] = len(rows)
+    if outcome.chatbot_id and not conv["chatbot_id"]:
+        assignments.append("chatbot_id = :bot")
+        params["bot"] = outcome.chatbot_id
+    contact = outcome.contact
+    if contact is not None and contact.priority:
+        assignments.append("priority = :priority")
+        params["priority"] = contact.priority
+    if contact is not None and contact.closed:
+        assignments += ["status = 'closed'", "resolved_at = now()"]
+    if outcome.handoff is not None:
+        dept = await _department(rt, conv["organization_id"], outcome.handoff.get("department"))
+        assignments += ["is_bot_active = false", "status = 'waiting_in_queue'", "entered_queue_at = now()",
+                        "handoff_at = now()", "handoff_reason = :reason", "department_id = :dept"]
+        params.update(reason=outcome.handoff.get("reason"), dept=dept)
+        if outcome.handoff.get("priority"):
+            assignments.append("priority = :hpriority")
+            params["hpriority"] = outcome.handoff["priority"]
+    ctes.append(f"conv AS (UPDATE conversations SET {', '.join(assignments)} WHERE id = :c "
+                "AND COALESCE((flow_variables->>'rev')::int, 0) = :rev RETURNING id)")
 
-        if contact is not None and contact.changed:
-            await s.execute(text(
-                "UPDATE contacts SET tags = :tags, attributes = CAST(:attrs AS jsonb), "
-                "name = COALESCE(:name, name), email = COALESCE(:email, email), updated_at = now() "
-                "WHERE id = :id"),
-                {"tags": contact.tags, "attrs": _dumps(contact.attributes), "id": loaded.contact["id"],
-                 "name": contact.columns.get("name"), "email": contact.columns.get("email")})
-        return await insert_outbound(s, rows)
+    if contact is not None and contact.changed:
+        ctes.append("contact AS (UPDATE contacts SET tags = :tags, attributes = CAST(:attrs AS jsonb), "
+                    "name = COALESCE(:name, name), email = COALESCE(:email, email), updated_at = now() "
+                    "WHERE id = :contact_id)")
+        params.update(tags=contact.tags, attrs=_dumps(contact.attributes), contact_id=loaded.contact["id"],
+                      name=contact.columns.get("name"), email=contact.columns.get("email"))
+    if rows:
+        ctes.append(
+            "outbox AS (INSERT INTO messages (id, conversation_id, direction, sender_type, type, content, status, "
+            "metadata, created_at) SELECT id, :c, 'outbound', 'bot', type, content, 'pending', "
+            "CAST(:out_meta AS jsonb), created_at FROM unnest(CAST(:out_ids AS uuid[]), CAST(:out_types AS text[]), "
+            "CAST(:out_contents AS jsonb[]), CAST(:out_ats AS timestamptz[])) AS o(id, type, content, created_at))")
+        params.update(out_ids=[r["id"] for r in rows], out_types=[r["type"] for r in rows],
+                      out_contents=[_dumps(r["content"]) for r in rows], out_ats=[r["created_at"] for r in rows],
+                      out_meta=_dumps({"source": "flow"}))
+    # the statement's snapshot predates its own writes: the row it marks still looks unprocessed
+    others = " AND id <> :mid" if loaded.message is not None else ""
+    statement = (f"WITH {', '.join(ctes)} SELECT CASE WHEN {' AND '.join(checks)} THEN 1 "
+                 f"ELSE CAST('{_RACED}' || (SELECT count(*) FROM conv) AS int) END, "
+                 "EXISTS (SELECT 1 FROM messages WHERE conversation_id = :c AND direction = 'inbound' "
+                 f"AND metadata->>'processed' = 'false'{others})")
+    try:
+        async with writing(rt.db) as w:
+            outcome.more = bool((await w.execute(text(statement), params)).one()[1])
+    except DBAPIError as exc:
+        if _RACED in str(exc):
+            raise _Raced() from None
+        raise
+    return [r["id"] for r in rows]
 
 
-async def _node_id(rt: Runtime, s: Any, flow_id: uuid.UUID, canvas_id: str) -> uuid.UUID | None:
+async def _node_id(rt: Runtime, flow_id: uuid.UUID, canvas_id: str) -> uuid.UUID | None:
     """``nodes.id`` of a canvas node (stable across saves, so cached per process)."""
     key = (flow_id, canvas_id)
     if key not in rt.node_ids:
-        rt.node_ids[key] = (await s.execute(text(
-            "SELECT id FROM nodes WHERE flow_id = :f AND settings->>'canvas_id' = :n LIMIT 1"),
-            {"f": flow_id, "n": canvas_id})).scalar()
+        async with reading(rt.db) as s:
+            rt.node_ids[key] = (await s.execute(text(
+                "SELECT id FROM nodes WHERE flow_id = :f AND settings->>'canvas_id' = :n LIMIT 1"),
+                {"f": flow_id, "n": canvas_id})).scalar()
     return rt.node_ids[key]
 
 
-async def _department(s: Any, organization_id: uuid.UUID, ref: str | None) -> uuid.UUID | None:
+async def _department(rt: Runtime, organization_id: uuid.UUID, ref: str | None) -> uuid.UUID | None:
     if not ref:
         return None
+    async with reading(rt.db) as s:
+        return await _department_in(s, organization_id, ref)
+
+
+async def _department_in(s: Any, organization_id: uuid.UUID, ref: str) -> uuid.UUID | None:
     dept_id = _flow_uuid(ref)
     if dept_id is not None:
         found = (await s.execute(text(

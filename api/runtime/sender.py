@@ -42,6 +42,7 @@ from typing import Any
 from sqlalchemy import text
 
 from api.runtime.context import Runtime
+from api.runtime.db_access import reading, writing
 from api.runtime.locks import sender_lease
 from api.runtime.rate_limit import PAIR_LIMIT, Limit, SendRateLimiter
 from api.whatsapp.graph_client import (
@@ -141,7 +142,7 @@ class Sender:
         ids = [uuid.UUID(str(i)) for i in message_ids]
         if not ids:
             return
-        async with self.rt.db.session() as s:
+        async with reading(self.rt.db) as s:
             conversations = (await s.execute(text(
                 "SELECT DISTINCT conversation_id FROM messages WHERE id = ANY(:ids) AND direction = 'outbound'"),
                 {"ids": ids})).scalars().all()
@@ -180,17 +181,17 @@ class Sender:
                         break
             finally:
                 await lease.release()
-            if blocked or not await self._pending(conversation_id, 1):
+            # rows kicked while we held the lease: their wake-up bounced off it, look again
+            if blocked or not lease.missed or not await self._pending(conversation_id, 1):
                 return sent
 
     async def _pending(self, conversation_id: uuid.UUID, limit: int) -> list[Any]:
-        async with self.rt.db.session() as s:
+        async with reading(self.rt.db) as s:
             return list((await s.execute(_NEXT_ROW, {"c": conversation_id, "n": limit})).all())
 
     async def _autocommit(self, statement: Any, params: dict[str, Any]) -> Any:
         """One statement, its own transaction, one round trip (no BEGIN/COMMIT)."""
-        async with self.rt.db.engine.connect() as conn:
-            conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
+        async with writing(self.rt.db) as conn:
             result = await conn.execute(statement, params)
             return result.first() if result.returns_rows else None
 

@@ -77,3 +77,35 @@ async def test_a_message_whose_run_crashes_does_not_block_the_next_one(local, ad
     assert [m["metadata"]["run"]["status"] for m in inbound] == ["crashed", "waiting"]
     assert "boom" in inbound[0]["metadata"]["run"]["error"]
     assert await outbound_texts(query) == ["Diga algo"]
+
+
+async def test_a_run_whose_state_moved_meanwhile_applies_nothing(local, add, flows, query, db):
+    await add("eco", flows["echo"])
+    result = await local.receive("5511900000005", "oi")
+    conversation = result.conversations[0]
+    loaded = await processor._load(local.rt, conversation)
+    outcome = await processor._decide_and_run(local.rt, loaded, False)
+    async with db.transaction() as s:  # another worker applied a step of this conversation meanwhile
+        from sqlalchemy import text
+
+        await s.execute(text("UPDATE conversations SET flow_variables = jsonb_build_object('rev', 7) WHERE id = :c"),
+                        {"c": conversation})
+    assert await processor._commit(local.rt, loaded, outcome) is None
+    assert await outbound_texts(query) == []
+    inbound = await query("SELECT metadata FROM messages WHERE direction = 'inbound'")
+    assert inbound[0]["metadata"]["processed"] is False
+
+
+async def test_a_wake_up_that_bounced_off_the_lease_makes_its_holder_look_again(redis):
+    holder = conversation_lease(redis, "c-bounce")
+    assert await holder.acquire()
+    assert not await conversation_lease(redis, "c-bounce").acquire()  # a task woken meanwhile
+    await holder.release()
+    assert holder.missed is True
+
+
+async def test_a_lease_nobody_asked_for_meanwhile_needs_no_second_look(redis):
+    holder = conversation_lease(redis, "c-quiet")
+    assert await holder.acquire()
+    await holder.release()
+    assert holder.missed is False
