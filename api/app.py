@@ -22,6 +22,7 @@ from werkzeug.exceptions import HTTPException
 
 from api.context import DB_KEY, REDIS_KEY, SETTINGS_KEY, get_db, get_redis
 from api.errors import ApiError, error_body
+from api.json_codec import ApiJSONProvider, loads_json
 from api.settings import Settings
 
 log = logging.getLogger("pytake.api")
@@ -70,6 +71,7 @@ def create_app(settings: Settings | None = None) -> Quart:
         conversion_preference="pydantic",
         security_schemes={"bearer": {"type": "http", "scheme": "bearer", "bearer_format": "JWT"}},
     )
+    app.json = ApiJSONProvider(app, app.json)  # after QuartSchema, which sets its own
     _register_lifecycle(app, settings)
     _register_error_handlers(app)
     _register_blueprints(app)
@@ -86,7 +88,16 @@ def _register_lifecycle(app: Quart, settings: Settings) -> None:
                 "create_app needs DATABASE_URL and REDIS_URL (pytake serve starts "
                 "embedded servers and passes their URLs)"
             )
-        app.extensions[DB_KEY] = Database(settings.database_url)
+        # No pool_pre_ping: it costs a round trip per checkout (two per
+        # authenticated request). A connection PostgreSQL dropped fails its
+        # request once; SQLAlchemy then invalidates the whole pool, so the
+        # next requests reconnect. pool_recycle retires idle-killed ones.
+        # pool_size covers a busy worker's concurrent requests: a connection
+        # beyond it (overflow) is closed on return, and opening one (TLS
+        # probe, auth) costs far more than the queries it then serves.
+        app.extensions[DB_KEY] = Database(settings.database_url, pool_pre_ping=False,
+                                          pool_size=20, max_overflow=10, pool_recycle=1800,
+                                          json_deserializer=loads_json)
         app.extensions[REDIS_KEY] = aioredis.from_url(settings.redis_url)
 
     @app.after_serving

@@ -30,9 +30,13 @@ def _limit_for(endpoint: str) -> int:
     return int(getattr(get_settings(), f"ratelimit_{endpoint}_per_minute"))
 
 
-def _check(count: redis_keys.RateCount, limit: int) -> None:
+def check_rate(count: redis_keys.RateCount, limit: int) -> None:
+    """429 (with Retry-After) when ``count`` is over ``limit``."""
     if count.count > limit:
         raise RateLimited(retry_after=math.ceil(count.ttl))
+
+
+_check = check_rate
 
 
 def client_ip() -> str:

@@ -165,6 +165,23 @@ async def hit_user_rate(redis: Redis, user_id: Any, window: int = RATE_LIMIT_WIN
     return await _incr(redis, user_rate_key(user_id), window)
 
 
+async def check_token_and_hit_user_rate(
+    redis: Redis, token_hash: str, user_id: Any | None, window: int = RATE_LIMIT_WINDOW,
+) -> tuple[bool, RateCount | None]:
+    """``(blacklisted, user rate count)`` in one round trip (an authenticated
+    request needs both); ``user_id=None`` skips the rate count (limit off)."""
+    async with redis.pipeline(transaction=False) as pipe:
+        pipe.exists(blacklist_key(token_hash))
+        if user_id is not None:
+            pipe.eval(_INCR_WITH_TTL, 1, user_rate_key(user_id), int(window * 1000))
+        results = await pipe.execute()
+    rate = None
+    if user_id is not None:
+        count, ttl_ms = results[1]
+        rate = RateCount(int(count), int(ttl_ms) / 1000)
+    return bool(results[0]), rate
+
+
 # -- 4. query caches ------------------------------------------------------------
 async def cache_open_conversations(redis: Redis, organization_id: Any, conversations: Any) -> None:
     await redis.set(open_conversations_key(organization_id),

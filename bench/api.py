@@ -94,6 +94,7 @@ async def prepare_database(server_url: str, reload: bool) -> str:
             try:
                 if await conn.fetchval("SELECT count(*) FROM conversations") == CONVERSATIONS:
                     print(f"reusing database {BENCH_DB} ({CONVERSATIONS:,} conversations)")
+                    await asyncio.to_thread(migrations.upgrade, bench_url)  # new indexes, if any
                     return bench_url
             finally:
                 await conn.close()

@@ -1,6 +1,18 @@
-"""Password hashing with Argon2id (argon2-cffi's recommended parameters)."""
+"""Password hashing with Argon2id (argon2-cffi's recommended parameters).
+
+Argon2id is slow on purpose (tens to hundreds of ms of CPU per hash). Request
+handlers use the ``*_async`` forms, which run it on a dedicated thread pool
+(one thread per CPU; argon2-cffi releases the GIL): the event loop keeps
+serving other requests, and a burst of logins queues here instead of filling
+asyncio's default executor, which other work (DNS look-ups when the database
+pool opens a connection, ``asyncio.to_thread``) also needs.
+"""
 
 from __future__ import annotations
+
+import asyncio
+import os
+from concurrent.futures import ThreadPoolExecutor
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
@@ -26,3 +38,16 @@ def verify_password(password_hash: str | None, password: str) -> bool:
 
 def needs_rehash(password_hash: str) -> bool:
     return _hasher.check_needs_rehash(password_hash)
+
+
+_POOL = ThreadPoolExecutor(max_workers=os.cpu_count() or 1, thread_name_prefix="argon2")
+
+
+async def hash_password_async(password: str) -> str:
+    """`hash_password` off the event loop."""
+    return await asyncio.get_running_loop().run_in_executor(_POOL, hash_password, password)
+
+
+async def verify_password_async(password_hash: str | None, password: str) -> bool:
+    """`verify_password` off the event loop."""
+    return await asyncio.get_running_loop().run_in_executor(_POOL, verify_password, password_hash, password)

@@ -14,6 +14,7 @@ from typing import Any, Awaitable, Callable, TypeVar
 from quart import request
 from quart_schema.extension import QUART_SCHEMA_SECURITY_ATTRIBUTE
 
+from api import redis_keys
 from api.auth.principal import ROLES, Principal, set_principal
 from api.errors import Forbidden, Unauthorized
 
@@ -105,16 +106,28 @@ def bearer_token() -> str:
 
 
 async def authenticate_request() -> Principal:
-    """Check the bearer token and the user behind it; set and return the principal."""
-    from api.auth.tokens import verify_access_token  # local: avoids an import cycle
-    from api.auth.users import load_active_user_role
-    from api.ratelimit import enforce_user_limit
+    """Check the bearer token and the user behind it; set and return the principal.
 
-    claims = await verify_access_token(bearer_token())
+    Two round trips: one to Redis (logout blacklist and the per-user rate
+    count, pipelined) and one indexed query for the user's org and role.
+    """
+    from api.auth.tokens import decode_access_token, token_hash  # local: avoids an import cycle
+    from api.auth.users import load_active_user_role
+    from api.context import get_redis, get_settings
+    from api.ratelimit import check_rate
+
+    settings = get_settings()
+    token = bearer_token()
+    claims = decode_access_token(settings.secret_key, token)
     try:
         user_id = uuid.UUID(str(claims["sub"]))
     except (KeyError, ValueError) as exc:
         raise Unauthorized("invalid token", code="invalid_token") from exc
+    limit = settings.ratelimit_user_per_minute
+    revoked, rate = await redis_keys.check_token_and_hit_user_rate(
+        get_redis(), token_hash(token), user_id if limit > 0 else None)
+    if revoked:
+        raise Unauthorized("token revoked", code="token_revoked")
     found = await load_active_user_role(user_id)
     if found is None:
         raise Unauthorized("invalid token", code="invalid_token")
@@ -127,5 +140,6 @@ async def authenticate_request() -> Principal:
         token_expires_at=claims.get("exp_datetime"),
     )
     set_principal(principal)
-    await enforce_user_limit(user_id)
+    if rate is not None:
+        check_rate(rate, limit)
     return principal

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import ipaddress
 import re
 import secrets
@@ -26,7 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.audit import record_audit
 from api.auth import lockout
-from api.auth.passwords import hash_password, needs_rehash, verify_password
+from api.auth.passwords import hash_password_async, needs_rehash, verify_password_async
 from api.auth.permissions import bearer_token, require, role_permissions
 from api.auth.principal import Principal, current_principal
 from api.auth.refresh import (
@@ -140,7 +139,7 @@ def token_pair(user: User, org: Organization, refresh_token: str) -> TokenPair:
 @validate_response(TokenPair, 201)
 async def signup(data: SignupRequest) -> tuple[TokenPair, int]:
     """Create an organization and its first user (org_admin); log that user in."""
-    password_hash = await asyncio.to_thread(hash_password, data.password)
+    password_hash = await hash_password_async(data.password)
     for _attempt in range(3):
         try:
             async with get_db().transaction() as session:
@@ -191,13 +190,13 @@ async def login(data: LoginRequest) -> TokenPair:
         )).first()
     user, org = (row if row is not None else (None, None))
     if user is None or lockout.is_locked(user.locked_until):
-        await asyncio.to_thread(verify_password, None, data.password)  # same cost either way
+        await verify_password_async(None, data.password)  # same cost either way
         raise Unauthorized(INVALID_CREDENTIALS, code="invalid_credentials")
-    if not await asyncio.to_thread(verify_password, user.password_hash, data.password):
+    if not await verify_password_async(user.password_hash, data.password):
         async with db.transaction() as session:
             await lockout.record_failure(session, user.id)
         raise Unauthorized(INVALID_CREDENTIALS, code="invalid_credentials")
-    rehashed = (await asyncio.to_thread(hash_password, data.password)
+    rehashed = (await hash_password_async(data.password)
                 if needs_rehash(user.password_hash) else None)
     async with db.transaction() as session:
         await lockout.record_success(session, user.id, request_ip())

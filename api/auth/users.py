@@ -31,7 +31,7 @@ async def load_active_user_role(user_id: uuid.UUID) -> tuple[uuid.UUID, str] | N
         .join(Organization, Organization.id == User.organization_id)
         .where(User.id == user_id, user_is_usable())
     )
-    async with get_db().engine.connect() as conn:  # Core: no ORM session on the hot path
+    async with get_db().reading() as conn:  # Core, autocommit: one round trip on the hot path
         row = (await conn.execute(stmt)).first()
     if row is None:
         return None

@@ -513,6 +513,9 @@ class Conversation(Base):
         Index("idx_conversations_agent_open", "assigned_to", "status",
               postgresql_where=text("status IN ('open', 'pending', 'assigned')")),
         Index("idx_conversations_analytics", "organization_id", "created_at", "status"),
+        # the default list page (migration 0003): org's conversations, newest activity first
+        Index("idx_conversations_org_last_message", "organization_id",
+              text("last_message_at DESC NULLS LAST"), "id"),
     )
 
     id: Mapped[uuid.UUID] = _pk()

@@ -9,7 +9,7 @@ from __future__ import annotations
 from contextlib import asynccontextmanager
 from typing import Any, AsyncIterator
 
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
 from api.settings import normalize_database_url
 
@@ -35,6 +35,18 @@ class Database:
         async with self.sessionmaker() as session:
             async with session.begin():
                 yield session
+
+    @asynccontextmanager
+    async def reading(self) -> AsyncIterator[AsyncConnection]:
+        """A pooled Core connection in autocommit, for single-statement reads.
+
+        No ORM session and no BEGIN/ROLLBACK round trips around the query:
+        each statement sees its own snapshot, which is all a one-statement
+        read needs (a list page and its total are one statement).
+        """
+        async with self.engine.connect() as conn:
+            await conn.execution_options(isolation_level="AUTOCOMMIT")
+            yield conn
 
     async def dispose(self) -> None:
         await self.engine.dispose()

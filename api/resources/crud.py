@@ -11,13 +11,14 @@ transaction with its audit entry, and turns database constraint errors into
 
 from __future__ import annotations
 
+import functools
 import uuid
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any, AsyncIterator, Awaitable, Callable, Mapping, Sequence
 
-from pydantic import BaseModel, Field, create_model
-from quart import Blueprint, request
+from pydantic import BaseModel, Field, TypeAdapter, create_model
+from quart import Blueprint, jsonify, request
 from quart_schema import document_querystring, document_request, document_response, operation_id, tag
 from sqlalchemy import Select
 from sqlalchemy.exc import DBAPIError, IntegrityError
@@ -37,6 +38,7 @@ from api.resources.rows import (
     check_not_null,
     check_references,
     load_in_scope,
+    mapping_values,
     new_row,
     remove,
     row_values,
@@ -111,6 +113,20 @@ def to_out(resource: Resource, row: Any) -> dict[str, Any]:
     return resource.out.model_validate(values).model_dump(mode="json")
 
 
+@functools.cache
+def _list_adapter(out: type[BaseModel]) -> TypeAdapter[list[Any]]:
+    return TypeAdapter(list[out])  # type: ignore[valid-type]
+
+
+def mappings_out(resource: Resource, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """`to_out` for a page of Core rows (dicts by column name, consumed), in one
+    pydantic call for the whole page (same validation and JSON form as `to_out`,
+    without a model round trip per row)."""
+    values = [secret_flags(mapping_values(resource.model, row), resource.secrets) for row in rows]
+    adapter = _list_adapter(resource.out)
+    return adapter.dump_python(adapter.validate_python(values), mode="json")
+
+
 def org_id() -> uuid.UUID:
     return current_principal().organization_id
 
@@ -140,9 +156,9 @@ async def list_items(resource: Resource, base: Select | None = None) -> dict[str
     stmt = base if base is not None else scoped_select(resource.model, org_id())
     stmt = apply_filters(stmt, resource.filters, args)
     stmt = apply_sort(stmt, resource.model, order)
-    async with get_db().session() as session:
-        rows, total = await fetch_page(session, stmt, page)
-        items = [to_out(resource, row) for row in rows]
+    async with get_db().reading() as conn:
+        rows, total = await fetch_page(conn, stmt, resource.model, page)
+    items = mappings_out(resource, rows)
     return {"items": items, "page": page.page, "per_page": page.per_page, "total": total}
 
 
@@ -271,7 +287,9 @@ def crud_blueprint(resource: Resource, blueprint: Blueprint | None = None) -> Bl
     @document_response(page_model)
     @require(f"{name}:read")
     async def list_view() -> Any:
-        return await list_items(resource)
+        # a Response, not a dict: quart-schema would otherwise re-dump the whole
+        # (already JSON-able) page through a fresh pydantic TypeAdapter
+        return jsonify(await list_items(resource))
 
     @bp.get(item_path, endpoint=f"get_{resource.label}")
     @tag([name])
@@ -279,7 +297,7 @@ def crud_blueprint(resource: Resource, blueprint: Blueprint | None = None) -> Bl
     @document_response(resource.out)
     @require(f"{name}:read")
     async def get_view(item_id: uuid.UUID) -> Any:
-        return await get_item(resource, item_id)
+        return jsonify(await get_item(resource, item_id))
 
 
     if resource.create is not None:

@@ -13,7 +13,7 @@ from typing import Any, Generic, Mapping, TypeVar
 
 from pydantic import BaseModel
 from sqlalchemy import Select, func, select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from api.errors import ValidationFailed
 
@@ -63,9 +63,32 @@ def parse_page(args: Mapping[str, str]) -> PageRequest:
     )
 
 
-async def fetch_page(session: AsyncSession, stmt: Select, page: PageRequest) -> tuple[list[Any], int]:
-    """Rows of one page of ``stmt`` (already filtered and ordered) and the total count."""
-    count_stmt = select(func.count()).select_from(stmt.order_by(None).subquery())
-    total = (await session.execute(count_stmt)).scalar_one()
-    rows = (await session.execute(stmt.limit(page.per_page).offset(page.offset))).scalars().all()
-    return list(rows), int(total)
+TOTAL_LABEL = "__page_total"
+
+
+def count_of(stmt: Select) -> Select:
+    """``SELECT count(*)`` of the rows ``stmt`` (filtered, any order) would return."""
+    return select(func.count()).select_from(stmt.order_by(None).subquery())
+
+
+async def fetch_page(conn: AsyncConnection, stmt: Select, model: type,
+                     page: PageRequest) -> tuple[list[dict[str, Any]], int]:
+    """The rows of one page of ``stmt`` (``select(model)`` filtered and ordered), as
+    dicts by column name, and the total count — in one round trip.
+
+    The total is an uncorrelated scalar subquery in the page's select list, which
+    PostgreSQL evaluates once (an InitPlan), so page and total come from the same
+    statement and snapshot. An empty page (past the end) carries no row to read
+    the total from, so it is counted separately.
+    """
+    total_col = count_of(stmt).scalar_subquery().label(TOTAL_LABEL)
+    page_stmt = (stmt.with_only_columns(*model.__table__.columns, total_col)
+                 .limit(page.per_page).offset(page.offset))
+    result = await conn.execute(page_stmt)
+    names = list(result.keys())[:-1]  # the table's columns; the total comes last
+    rows = result.all()
+    if rows:
+        return [dict(zip(names, row)) for row in rows], int(rows[0][-1])
+    if page.offset == 0:
+        return [], 0
+    return [], int((await conn.execute(count_of(stmt))).scalar_one())

@@ -6,12 +6,14 @@ by SQLAlchemy); the API speaks column names, so these helpers translate.
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import uuid
 from datetime import datetime, timezone
 from typing import Any, Mapping
 
 from sqlalchemy import func, inspect
+from sqlalchemy.dialects.postgresql import INET
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.errors import ApiError, NotFound
@@ -20,21 +22,50 @@ from api.resources.scoping import has_soft_delete, scoped_select
 SENSITIVE_COLUMNS = {"password_hash", "token_hash"}
 
 
+@functools.cache
 def attribute_names(model: type) -> dict[str, str]:
-    """column name -> mapped attribute name."""
+    """column name -> mapped attribute name (mappers are fixed once configured: cached).
+
+    Treat the result as read-only: it is shared.
+    """
     mapper = inspect(model)
     return {prop.columns[0].name: prop.key for prop in mapper.column_attrs}
+
+
+def _public(values: dict[str, Any]) -> dict[str, Any]:
+    for column in SENSITIVE_COLUMNS.intersection(values):
+        del values[column]
+    for column, value in values.items():
+        if isinstance(value, (ipaddress.IPv4Address, ipaddress.IPv6Address)):
+            values[column] = str(value)
+    return values
 
 
 def row_values(row: Any) -> dict[str, Any]:
     """A row's column values by column name, minus anything secret."""
     names = attribute_names(type(row))
-    values = {column: getattr(row, attr) for column, attr in names.items()}
-    for column in list(values):
-        if column in SENSITIVE_COLUMNS:
-            values.pop(column)
-        elif isinstance(values[column], (ipaddress.IPv4Address, ipaddress.IPv6Address)):
-            values[column] = str(values[column])
+    return _public({column: getattr(row, attr) for column, attr in names.items()})
+
+
+@functools.cache
+def _special_columns(model: type) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """(sensitive columns, INET columns) of ``model``'s table."""
+    columns = model.__table__.columns
+    sensitive = tuple(c.name for c in columns if c.name in SENSITIVE_COLUMNS)
+    inet = tuple(c.name for c in columns if isinstance(c.type, INET))
+    return sensitive, inet
+
+
+def mapping_values(model: type, values: dict[str, Any]) -> dict[str, Any]:
+    """`row_values` for a dict of a Core row of ``model``'s table (keys are
+    column names), changed in place: secrets dropped, addresses as text."""
+    sensitive, inet = _special_columns(model)
+    for column in sensitive:
+        values.pop(column, None)
+    for column in inet:
+        value = values.get(column)
+        if value is not None:
+            values[column] = str(value)
     return values
 
 

@@ -6,7 +6,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from api.auth.passwords import hash_password
+from api.auth.passwords import hash_password_async
 from api.auth.principal import Principal
 from api.db.models import User
 from api.errors import Conflict, ValidationFailed
@@ -16,7 +16,7 @@ from api.services.plan_limits import ensure_room
 
 
 async def _before_create(session: AsyncSession, principal: Principal, values: dict[str, Any]) -> None:
-    values["password_hash"] = hash_password(values.pop("password"))
+    values["password_hash"] = await hash_password_async(values.pop("password"))
     values["role"] = values.get("role") or "agent"
     if values["role"] == "agent":
         await ensure_room(session, principal.organization_id, "max_agents")
@@ -27,7 +27,7 @@ async def _before_update(session: AsyncSession, principal: Principal, row: User,
         password = values.pop("password")
         if password is None:
             raise ValidationFailed("password", "password cannot be null")
-        values["password_hash"] = hash_password(password)
+        values["password_hash"] = await hash_password_async(password)
     if row.id == principal.user_id and (values.get("role", row.role) != row.role or values.get("is_active") is False):
         raise Conflict("you cannot change your own role or deactivate yourself", field="role"
                        if "role" in values else "is_active")
