@@ -75,7 +75,7 @@ def test_schema_md_node_content_examples_are_valid(node_type: str, content: dict
 
 def test_schema_md_examples_are_copied_verbatim() -> None:
     """The data file holds SCHEMA.md's lines as written (checked when SCHEMA.md is at hand)."""
-    candidates = [ROOT / "SCHEMA.md", ROOT / "docs" / "SCHEMA.md", Path("/work/shared/SCHEMA.md")]
+    candidates = [ROOT / "SCHEMA.md", ROOT.parent / "shared" / "SCHEMA.md", Path("/work/shared/SCHEMA.md")]
     found = next((p for p in candidates if p.is_file()), None)
     if found is None:
         pytest.skip("SCHEMA.md is not in this checkout")
