@@ -48,6 +48,11 @@ class Database:
             await conn.execution_options(isolation_level="AUTOCOMMIT")
             yield conn
 
+    def single_statement(self):
+        """An autocommit connection for one write statement that holds the whole
+        change (its CTEs): atomic by itself, one round trip instead of three."""
+        return self.reading()
+
     async def dispose(self) -> None:
         await self.engine.dispose()
 

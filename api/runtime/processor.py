@@ -40,7 +40,6 @@ from api.runtime import flow_selection
 from api.runtime.adapters import CollectingContact, CollectingHandoff, CollectingMessenger
 from api.runtime.business_hours import is_open
 from api.runtime.context import Runtime
-from api.runtime.db_access import reading, writing
 from api.runtime.locks import conversation_lease
 from api.runtime.outbox import kick_sender, outbound_rows
 from api.runtime.programs import ProgramStore, has_ai
@@ -107,7 +106,7 @@ async def process_conversation(rt: Runtime, conversation_id: Any) -> int:
 
 
 async def _has_unprocessed(rt: Runtime, conversation_id: uuid.UUID) -> bool:
-    async with reading(rt.db) as conn:
+    async with rt.db.reading() as conn:
         return (await conn.execute(_NEXT_MESSAGE, {"c": conversation_id})).first() is not None
 
 
@@ -135,7 +134,7 @@ SELECT c.*, ct.whatsapp_id AS ct_whatsapp_id, ct.whatsapp_name AS ct_whatsapp_na
 
 async def _load(rt: Runtime, conversation_id: uuid.UUID) -> Loaded | None:
     """The conversation's next step: an unprocessed message, else a due timeout, else None."""
-    async with reading(rt.db) as s:
+    async with rt.db.reading() as s:
         row = (await s.execute(_LOAD, {"c": conversation_id})).mappings().first()
         if row is None:
             return None
@@ -242,7 +241,7 @@ def _scope(loaded: Loaded, inbound: InboundMessage | None, history: list[dict[st
 
 
 async def _history(rt: Runtime, conversation_id: uuid.UUID) -> list[dict[str, str]]:
-    async with reading(rt.db) as s:
+    async with rt.db.reading() as s:
         rows = (await s.execute(text(
             "SELECT direction, content FROM messages WHERE conversation_id = :c "
             "ORDER BY created_at DESC LIMIT :n"), {"c": conversation_id, "n": HISTORY_SIZE})).all()
@@ -545,7 +544,7 @@ async def _apply(rt: Runtime, loaded: Loaded, outcome: Outcome) -> list[uuid.UUI
                  "EXISTS (SELECT 1 FROM messages WHERE conversation_id = :c AND direction = 'inbound' "
                  f"AND metadata->>'processed' = 'false'{others})")
     try:
-        async with writing(rt.db) as w:
+        async with rt.db.single_statement() as w:
             outcome.more = bool((await w.execute(text(statement), params)).one()[1])
     except DBAPIError as exc:
         if _RACED in str(exc):
@@ -558,7 +557,7 @@ async def _node_id(rt: Runtime, flow_id: uuid.UUID, canvas_id: str) -> uuid.UUID
     """``nodes.id`` of a canvas node (stable across saves, so cached per process)."""
     key = (flow_id, canvas_id)
     if key not in rt.node_ids:
-        async with reading(rt.db) as s:
+        async with rt.db.reading() as s:
             rt.node_ids[key] = (await s.execute(text(
                 "SELECT id FROM nodes WHERE flow_id = :f AND settings->>'canvas_id' = :n LIMIT 1"),
                 {"f": flow_id, "n": canvas_id})).scalar()
@@ -568,7 +567,7 @@ async def _node_id(rt: Runtime, flow_id: uuid.UUID, canvas_id: str) -> uuid.UUID
 async def _department(rt: Runtime, organization_id: uuid.UUID, ref: str | None) -> uuid.UUID | None:
     if not ref:
         return None
-    async with reading(rt.db) as s:
+    async with rt.db.reading() as s:
         return await _department_in(s, organization_id, ref)
 
 

@@ -42,7 +42,6 @@ from typing import Any
 from sqlalchemy import text
 
 from api.runtime.context import Runtime
-from api.runtime.db_access import reading, writing
 from api.runtime.locks import sender_lease
 from api.runtime.rate_limit import PAIR_LIMIT, Limit, SendRateLimiter
 from api.whatsapp.graph_client import (
@@ -142,7 +141,7 @@ class Sender:
         ids = [uuid.UUID(str(i)) for i in message_ids]
         if not ids:
             return
-        async with reading(self.rt.db) as s:
+        async with self.rt.db.reading() as s:
             conversations = (await s.execute(text(
                 "SELECT DISTINCT conversation_id FROM messages WHERE id = ANY(:ids) AND direction = 'outbound'"),
                 {"ids": ids})).scalars().all()
@@ -186,12 +185,12 @@ class Sender:
                 return sent
 
     async def _pending(self, conversation_id: uuid.UUID, limit: int) -> list[Any]:
-        async with reading(self.rt.db) as s:
+        async with self.rt.db.reading() as s:
             return list((await s.execute(_NEXT_ROW, {"c": conversation_id, "n": limit})).all())
 
     async def _autocommit(self, statement: Any, params: dict[str, Any]) -> Any:
         """One statement, its own transaction, one round trip (no BEGIN/COMMIT)."""
-        async with writing(self.rt.db) as conn:
+        async with self.rt.db.single_statement() as conn:
             result = await conn.execute(statement, params)
             return result.first() if result.returns_rows else None
 
