@@ -348,4 +348,6 @@ if __name__ == "__main__":
     parser.add_argument("--statuses", action="store_true", help="the sandbox posts status webhooks back")
     parser.add_argument("--worker-processes", type=int, default=1)
     parser.add_argument("--concurrency", type=int, default=200)
-    sys.exit(asyncio.run(main(parser.parse_args())))
+    from api.event_loop import run as run_loop
+
+    sys.exit(run_loop(main(parser.parse_args())))

@@ -89,6 +89,7 @@ async def seed(settings, examples: Path) -> tuple[str, list[str]]:
 
 
 def run(args: argparse.Namespace) -> int:
+    from api.event_loop import run as run_loop
     from api.runtime.stack import Listen, prepare_settings, run_stack
     from api.sandbox.server import SandboxConfig, create_sandbox_app
     from api.settings import Settings, SettingsError
@@ -128,7 +129,7 @@ def run(args: argparse.Namespace) -> int:
             "Ctrl-C stops everything.",
         ]), flush=True)
 
-    asyncio.run(run_stack(settings, api=Listen(args.host, args.port), worker=True,
+    run_loop(run_stack(settings, api=Listen(args.host, args.port), worker=True,
                           sandbox=Listen(args.host, args.sandbox_port), sandbox_app=sandbox, ready=ready))
     print("PyTake demo stopped.", flush=True)
     return 0

@@ -40,5 +40,7 @@ def run(args: argparse.Namespace) -> int:
         await _serve(app, Listen(args.host, args.port), stop)
         await app.aclose()
 
-    asyncio.run(main())
+    from api.event_loop import run as run_loop
+
+    run_loop(main())
     return 0

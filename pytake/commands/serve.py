@@ -8,7 +8,6 @@ this process too (`--worker` forces it, `--no-worker` turns it off).
 from __future__ import annotations
 
 import argparse
-import asyncio
 import logging
 import sys
 
@@ -25,6 +24,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from api.event_loop import run as run_loop
     from api.runtime.stack import Listen, prepare_settings, run_stack
     from api.settings import Settings, SettingsError
 
@@ -41,6 +41,6 @@ def run(args: argparse.Namespace) -> int:
     worker = embedded if args.worker is None else args.worker
     print(f"PyTake API on http://{args.host}:{args.port} (webhook: /webhooks/whatsapp)"
           + (" with an in-process worker" if worker else ""), flush=True)
-    asyncio.run(run_stack(settings, api=Listen(args.host, args.port), worker=worker,
+    run_loop(run_stack(settings, api=Listen(args.host, args.port), worker=worker,
                           worker_concurrency=args.concurrency))
     return 0

@@ -25,6 +25,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def _work(concurrency: int) -> None:
     from api.runtime.stack import install_signal_handlers
     from api.settings import Settings
+    from api.event_loop import run as run_loop
     from api.workers.tasks import make_broker, run_worker
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(process)d %(levelname)s %(name)s: %(message)s")
@@ -44,7 +45,7 @@ def _work(concurrency: int) -> None:
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
 
-    asyncio.run(main())
+    run_loop(main())
 
 
 def run(args: argparse.Namespace) -> int:
