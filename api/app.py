@@ -12,7 +12,7 @@ from typing import Any
 
 import redis.asyncio as aioredis
 from pydantic import ValidationError as PydanticValidationError
-from quart import Quart, Response, jsonify
+from quart import Quart, Response, g, jsonify, request
 from quart.wrappers import Request
 from quart_schema import QuartSchema, RequestSchemaValidationError, hide
 from quart_schema.validation import ResponseSchemaValidationError
@@ -20,9 +20,10 @@ from sqlalchemy import text
 from sqlalchemy.exc import DataError, IntegrityError
 from werkzeug.exceptions import HTTPException
 
-from api.context import DB_KEY, REDIS_KEY, SETTINGS_KEY, get_db, get_redis
+from api.context import DB_KEY, REDIS_KEY, SETTINGS_KEY, TOTALS_KEY, get_db, get_redis, get_totals
 from api.errors import ApiError, error_body
 from api.json_codec import ApiJSONProvider, loads_json
+from api.resources.totals import TotalsCache
 from api.settings import Settings
 
 log = logging.getLogger("pytake.api")
@@ -42,6 +43,7 @@ HTTP_ERROR_CODES = {
     422: "validation_error",
     429: "rate_limited",
 }
+WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 HTTP_ERROR_MESSAGES = {
     404: "no such route",
     405: "method not allowed on this route",
@@ -61,6 +63,8 @@ def create_app(settings: Settings | None = None) -> Quart:
     app.request_class = ApiRequest
     app.config["MAX_CONTENT_LENGTH"] = 16 * 1024 * 1024
     app.extensions[SETTINGS_KEY] = settings
+    app.extensions[TOTALS_KEY] = TotalsCache(settings.list_total_cache_seconds,
+                                             settings.list_total_cache_min_rows)
     QuartSchema(
         app,
         info={"title": "PyTake API", "version": "0.1.0"},
@@ -73,6 +77,7 @@ def create_app(settings: Settings | None = None) -> Quart:
     )
     app.json = ApiJSONProvider(app, app.json)  # after QuartSchema, which sets its own
     _register_lifecycle(app, settings)
+    _register_write_hook(app)
     _register_error_handlers(app)
     _register_blueprints(app)
     return app
@@ -108,6 +113,18 @@ def _register_lifecycle(app: Quart, settings: Settings) -> None:
             await redis.aclose()
         if db is not None:
             await db.dispose()
+
+
+def _register_write_hook(app: Quart) -> None:
+    @app.after_request
+    async def forget_totals(response: Response) -> Response:
+        """A successful write by a user of an organization: its cached list
+        totals (`api.resources.totals`) are counted again on the next page."""
+        if request.method in WRITE_METHODS and response.status_code < 400:
+            principal = g.get("principal")
+            if principal is not None:
+                get_totals().invalidate(principal.organization_id)
+        return response
 
 
 def _register_blueprints(app: Quart) -> None:

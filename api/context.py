@@ -14,11 +14,13 @@ if TYPE_CHECKING:  # pragma: no cover
     import redis.asyncio as aioredis
 
     from api.db.session import Database
+    from api.resources.totals import TotalsCache
     from api.settings import Settings
 
 SETTINGS_KEY = "pytake.settings"
 DB_KEY = "pytake.db"
 REDIS_KEY = "pytake.redis"
+TOTALS_KEY = "pytake.totals"
 
 
 def get_settings() -> "Settings":
@@ -37,3 +39,8 @@ def get_redis() -> "aioredis.Redis":
     if redis is None:
         raise RuntimeError("redis is not open (app not started?)")
     return redis
+
+
+def get_totals() -> "TotalsCache":
+    """This process's cache of large list totals (`api.resources.totals`)."""
+    return current_app.extensions[TOTALS_KEY]

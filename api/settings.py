@@ -43,6 +43,10 @@ class Settings:
     ratelimit_signup_per_minute: int = 5
     ratelimit_refresh_per_minute: int = 30
     ratelimit_user_per_minute: int = 600
+    # lists of at least this many rows reuse their total for up to this many
+    # seconds (api/resources/totals.py); 0 seconds: always count
+    list_total_cache_seconds: int = 5
+    list_total_cache_min_rows: int = 1000
 
     @property
     def is_production(self) -> bool:
@@ -94,6 +98,7 @@ class Settings:
 API_LIMIT_FIELDS = (
     "access_token_ttl_seconds", "refresh_token_ttl_seconds", "ratelimit_login_per_minute",
     "ratelimit_signup_per_minute", "ratelimit_refresh_per_minute", "ratelimit_user_per_minute",
+    "list_total_cache_seconds", "list_total_cache_min_rows",
 )
 
 

@@ -152,6 +152,53 @@ def start_server(database_url: str, redis_url: str, port: int, workers: int,
     )
 
 
+# --- CPU accounting (robust to other load on the machine) ----------------------------
+
+
+def _children(pid: int) -> list[int]:
+    found = []
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        try:
+            found += [int(c) for c in (task / "children").read_text().split()]
+        except OSError:
+            pass
+    return found
+
+
+def _cpu_seconds(pid: int) -> float:
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
+
+
+def server_pids(server: subprocess.Popen) -> list[int]:
+    pids, todo = [], [server.pid]
+    while todo:
+        pid = todo.pop()
+        pids.append(pid)
+        todo += _children(pid)
+    return pids
+
+
+def database_pids() -> list[int]:
+    """PostgreSQL backends serving the bench database."""
+    pids = []
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            if f" {BENCH_DB} ".encode() in cmdline.read_bytes():
+                pids.append(int(cmdline.parent.name))
+        except OSError:
+            pass
+    return pids
+
+
+def cpu_snapshot(server: subprocess.Popen) -> dict[str, float]:
+    return {"server": sum(_cpu_seconds(p) for p in server_pids(server)),
+            "postgres": sum(_cpu_seconds(p) for p in database_pids())}
+
+
 # --- a minimal keep-alive HTTP/1.1 client ------------------------------------------
 
 
@@ -201,7 +248,8 @@ async def wait_ready(port: int, timeout: float = 30.0) -> None:
 
 
 async def run_load(port: int, method: str, path: str, headers: dict[str, str], body: bytes,
-                   concurrency: int, duration: float, warmup: float) -> dict:
+                   concurrency: int, duration: float, warmup: float,
+                   server: subprocess.Popen | None = None) -> dict:
     latencies: list[float] = []
     statuses: dict[int, int] = {}
     measuring = False
@@ -221,10 +269,18 @@ async def run_load(port: int, method: str, path: str, headers: dict[str, str], b
     await asyncio.sleep(warmup)
     measuring = True
     measured_from = time.monotonic()
+    cpu_before = cpu_snapshot(server) if server is not None else {}
+    client_before = time.process_time()
     await asyncio.gather(*tasks)
     wall = time.monotonic() - measured_from
+    client_cpu = time.process_time() - client_before
+    cpu_after = cpu_snapshot(server) if server is not None else {}
     latencies.sort()
+    per_request = {name: (cpu_after[name] - cpu_before[name]) * 1000 / max(len(latencies), 1)
+                   for name in cpu_before}
+    per_request["client"] = client_cpu * 1000 / max(len(latencies), 1)
     return {
+        "cpu_ms": per_request,
         "requests": len(latencies),
         "rps": len(latencies) / wall,
         "p50_ms": statistics.median(latencies) * 1000,
@@ -238,6 +294,7 @@ def report(name: str, result: dict, targets: bool = False) -> bool:
     print(f"{name}: {result['requests']:,} requests, {result['rps']:,.0f} req/s, "
           f"p50 {result['p50_ms']:.1f} ms, p99 {result['p99_ms']:.1f} ms, "
           f"max {result['max_ms']:.1f} ms, statuses {result['statuses']}")
+    print("  CPU per request: " + ", ".join(f"{name} {ms:.2f} ms" for name, ms in result["cpu_ms"].items()))
     if not targets:
         return True
     ok = result["p99_ms"] <= TARGET_P99_MS and result["rps"] >= TARGET_RPS
@@ -256,6 +313,7 @@ async def main() -> int:
     parser.add_argument("--concurrency", type=int, default=50)
     parser.add_argument("--duration", type=float, default=10.0, help="seconds measured per scenario")
     parser.add_argument("--warmup", type=float, default=2.0)
+    parser.add_argument("--no-login", action="store_true", help="measure the list only")
     args = parser.parse_args()
 
     settings = Settings.from_env()
@@ -280,10 +338,12 @@ async def main() -> int:
         print(f"GET {LIST_PATH}: {len(page['items'])} items of {page['total']:,}")
 
         listing = await run_load(port, "GET", LIST_PATH, auth, b"", args.concurrency,
-                                 args.duration, args.warmup)
+                                 args.duration, args.warmup, server)
         ok = report(f"list conversations (GET {LIST_PATH})", listing, targets=True)
+        if args.no_login:
+            return 0 if ok else 1
         login = await run_load(port, "POST", "/auth/login", json_headers, login_body,
-                               args.concurrency, args.duration, args.warmup)
+                               args.concurrency, args.duration, args.warmup, server)
         report("login (POST /auth/login, Argon2id)", login)
         return 0 if ok else 1
     finally:

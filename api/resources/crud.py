@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any, AsyncIterator, Awaitable, Callable, Mapping, Sequence
 
 from pydantic import BaseModel, Field, TypeAdapter, create_model
-from quart import Blueprint, jsonify, request
+from quart import Blueprint, Response, jsonify, request
 from quart_schema import document_querystring, document_request, document_response, operation_id, tag
 from sqlalchemy import Select
 from sqlalchemy.exc import DBAPIError, IntegrityError
@@ -27,12 +27,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from api.audit import record_audit
 from api.auth.permissions import require
 from api.auth.principal import Principal, current_principal
-from api.context import get_db
+from api.context import get_db, get_totals
 from api.errors import ValidationFailed
+from api.resources import list_sql
 from api.resources.body import read_body
 from api.resources.filters import Filter, apply_filters
 from api.resources.integrity import data_error, integrity_error
-from api.resources.pagination import Page, fetch_page, parse_page
+from api.resources.page_json import encoder_for
+from api.resources.pagination import Page, PageRequest, fetch_page, fetch_rows, parse_page
 from api.resources.rows import (
     assign,
     check_not_null,
@@ -118,15 +120,6 @@ def _list_adapter(out: type[BaseModel]) -> TypeAdapter[list[Any]]:
     return TypeAdapter(list[out])  # type: ignore[valid-type]
 
 
-def mappings_out(resource: Resource, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """`to_out` for a page of Core rows (dicts by column name, consumed), in one
-    pydantic call for the whole page (same validation and JSON form as `to_out`,
-    without a model round trip per row)."""
-    values = [secret_flags(mapping_values(resource.model, row), resource.secrets) for row in rows]
-    adapter = _list_adapter(resource.out)
-    return adapter.dump_python(adapter.validate_python(values), mode="json")
-
-
 def org_id() -> uuid.UUID:
     return current_principal().organization_id
 
@@ -147,19 +140,82 @@ def query_params(resource: Resource) -> list[str]:
     return names
 
 
-async def list_items(resource: Resource, base: Select | None = None) -> dict[str, Any]:
-    """One page of the resource's rows visible to the caller, filtered and sorted."""
-    check_query_params(query_params(resource))
+async def _read_page(resource: Resource, base: Select | None) -> tuple[list[dict[str, Any]], PageRequest, int, bool]:
+    """The caller's page of rows (public values by column name), its total, and
+    whether that total was reused (`api.resources.totals`; generic lists only)."""
+    params = query_params(resource)
+    check_query_params(params)
     args = request.args
     page = parse_page(args)
     order = parse_sort(args.get("sort"), resource.sorts, resource.default_sort)
-    stmt = base if base is not None else scoped_select(resource.model, org_id())
-    stmt = apply_filters(stmt, resource.filters, args)
-    stmt = apply_sort(stmt, resource.model, order)
-    async with get_db().reading() as conn:
-        rows, total = await fetch_page(conn, stmt, resource.model, page)
-    items = mappings_out(resource, rows)
-    return {"items": items, "page": page.page, "per_page": page.per_page, "total": total}
+    organization = org_id()
+    totals = get_totals()
+    key = totals.key(resource.name, args, params[len(PAGING_PARAMS):]) if base is None else None
+    known = totals.get(organization, key) if key is not None else None
+    rows, total = None, known
+    bindings = None
+    if base is None and encoder_for(resource.out, resource.model) is not None:
+        bindings = list_sql.plan_bindings(resource.filters, resource.model, args)
+    if bindings is not None:  # the prepared-statement path
+        db = get_db()
+        compiled = list_sql.compile_list(db, resource.model, _shown_columns(resource), bindings, order,
+                                         with_total=known is None)
+        rows, counted = await list_sql.fetch_list(db, compiled, organization, bindings, page)
+        if known is None:
+            total = counted if counted is not None else (0 if page.offset == 0 else None)
+        if total is None:  # a page past the end: count the SQLAlchemy way below
+            rows = None
+    if rows is None:
+        stmt = base if base is not None else scoped_select(resource.model, organization)
+        stmt = apply_filters(stmt, resource.filters, args)
+        stmt = apply_sort(stmt, resource.model, order)
+        async with get_db().reading() as conn:
+            if known is None:
+                rows, total = await fetch_page(conn, stmt, resource.model, page)
+            else:
+                rows = await fetch_rows(conn, stmt, resource.model, page)
+    if key is not None and known is None:
+        totals.put(organization, key, total)
+    model, secrets = resource.model, resource.secrets
+    rows = [secret_flags(mapping_values(model, row), secrets) for row in rows]
+    return rows, page, total, known is not None
+
+
+def _shown_columns(resource: Resource) -> frozenset[str]:
+    """The columns a list reads: those the output model shows, and the secret
+    columns its ``has_*`` flags come from."""
+    return _columns_for(resource.out, resource.model, tuple(s.column for s in resource.secrets))
+
+
+@functools.cache
+def _columns_for(out: type[BaseModel], model: type, secret_columns: tuple[str, ...]) -> frozenset[str]:
+    names = set(out.model_fields) | set(secret_columns)
+    return frozenset(c.name for c in model.__table__.columns if c.name in names)
+
+
+async def list_items(resource: Resource, base: Select | None = None) -> dict[str, Any]:
+    """One page of the resource's rows visible to the caller, filtered and sorted,
+    as a JSON-ready dict (for custom list routes)."""
+    rows, page, total, cached = await _read_page(resource, base)
+    encoder = encoder_for(resource.out, resource.model)
+    if encoder is None:
+        adapter = _list_adapter(resource.out)
+        items = adapter.dump_python(adapter.validate_python(rows), mode="json")
+    else:
+        items = encoder.json_ready(rows)
+    return {"items": items, "page": page.page, "per_page": page.per_page, "total": total,
+            "total_cached": cached}
+
+
+async def list_response(resource: Resource) -> Response:
+    """`list_items` of the generic list route, encoded straight to the response body."""
+    encoder = encoder_for(resource.out, resource.model)
+    if encoder is None:
+        return jsonify(await list_items(resource))
+    rows, page, total, cached = await _read_page(resource, None)
+    body = encoder.page(rows, page=page.page, per_page=page.per_page, total=total,
+                        extra={"total_cached": cached})
+    return Response(body, mimetype="application/json")
 
 
 async def get_item(resource: Resource, item_id: uuid.UUID) -> dict[str, Any]:
@@ -289,7 +345,7 @@ def crud_blueprint(resource: Resource, blueprint: Blueprint | None = None) -> Bl
     async def list_view() -> Any:
         # a Response, not a dict: quart-schema would otherwise re-dump the whole
         # (already JSON-able) page through a fresh pydantic TypeAdapter
-        return jsonify(await list_items(resource))
+        return await list_response(resource)
 
     @bp.get(item_path, endpoint=f"get_{resource.label}")
     @tag([name])

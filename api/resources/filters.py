@@ -16,9 +16,10 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timezone
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any, Callable, Hashable, Mapping, Sequence
 
-from sqlalchemy import Select
+from sqlalchemy import Select, any_, bindparam
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.sql.elements import ColumnElement
 
 from api.errors import ValidationFailed
@@ -76,6 +77,26 @@ class Filter:
     def apply(self, stmt: Select, args: Mapping[str, str]) -> Select:
         raise NotImplementedError
 
+    def bind(self, args: Mapping[str, str]) -> list[Binding] | None:
+        """The filter as named parameters (see `Binding`): ``[]`` when the request
+        does not use it, None when it cannot be expressed that way."""
+        return None
+
+
+@dataclass(frozen=True)
+class Binding:
+    """One condition of a list query with its values as named parameters, so the
+    query's SQL depends only on ``shape`` and can be compiled once and prepared
+    (`api.resources.list_sql`)."""
+
+    shape: Hashable
+    clause: Callable[[], ColumnElement[bool]]  # uses bindparam(name) for each name of ``values``
+    values: Mapping[str, Any]
+
+
+def _column_type(column: Any) -> Any:
+    return column.expression.type
+
 
 @dataclass(frozen=True)
 class Equals(Filter):
@@ -89,19 +110,37 @@ class Equals(Filter):
         extra = f" (one of: {', '.join(self.choices)})" if self.choices else ""
         return {self.param: (self.description or f"equals; comma-separated for any of several") + extra}
 
-    def apply(self, stmt: Select, args: Mapping[str, str]) -> Select:
+    def values(self, args: Mapping[str, str]) -> list[Any] | None:
+        """The requested values, converted (None: the filter is not used)."""
         raw = args.get(self.param)
         if raw is None or raw == "":
-            return stmt
+            return None
         parts = [p for p in raw.split(",") if p.strip()] if self.kind is not bool else [raw]
         if not parts:
-            return stmt
+            return None
         if len(parts) > MAX_IN_VALUES:
             raise ValidationFailed(self.param, f"{self.param} accepts at most {MAX_IN_VALUES} values")
-        values = [_convert(self.param, p, self.kind, self.choices) for p in parts]
+        return [_convert(self.param, p, self.kind, self.choices) for p in parts]
+
+    def apply(self, stmt: Select, args: Mapping[str, str]) -> Select:
+        values = self.values(args)
+        if values is None:
+            return stmt
         if len(values) == 1:
             return stmt.where(self.column == values[0])
         return stmt.where(self.column.in_(values))
+
+    def bind(self, args: Mapping[str, str]) -> list[Binding] | None:
+        values = self.values(args)
+        if values is None:
+            return []
+        name, column = f"f_{self.param}", self.column
+        if len(values) == 1:
+            return [Binding((self.param, "="), lambda: column == bindparam(name, type_=_column_type(column)),
+                            {name: values[0]})]
+        return [Binding((self.param, "any"),
+                        lambda: column == any_(bindparam(name, type_=ARRAY(_column_type(column)))),
+                        {name: values})]
 
 
 @dataclass(frozen=True)
@@ -113,14 +152,26 @@ class TagContains(Filter):
     def params(self) -> dict[str, str]:
         return {self.param: self.description}
 
-    def apply(self, stmt: Select, args: Mapping[str, str]) -> Select:
+    def values(self, args: Mapping[str, str]) -> list[str] | None:
         raw = args.get(self.param)
         if raw is None or not raw.strip():
-            return stmt
+            return None
         tags = [t.strip() for t in raw.split(",") if t.strip()]
         if len(tags) > MAX_IN_VALUES:
             raise ValidationFailed(self.param, f"{self.param} accepts at most {MAX_IN_VALUES} values")
-        return stmt.where(self.column.contains(tags))
+        return tags
+
+    def apply(self, stmt: Select, args: Mapping[str, str]) -> Select:
+        tags = self.values(args)
+        return stmt if tags is None else stmt.where(self.column.contains(tags))
+
+    def bind(self, args: Mapping[str, str]) -> list[Binding] | None:
+        tags = self.values(args)
+        if tags is None:
+            return []
+        name, column = f"f_{self.param}", self.column
+        return [Binding((self.param, "@>"),
+                        lambda: column.contains(bindparam(name, type_=_column_type(column))), {name: tags})]
 
 
 @dataclass(frozen=True)
@@ -134,18 +185,34 @@ class DateRange(Filter):
             f"{self.name}_to": f"{self.name} before this ISO 8601 date/datetime",
         }
 
-    def apply(self, stmt: Select, args: Mapping[str, str]) -> Select:
+    def bounds(self, args: Mapping[str, str]) -> tuple[datetime | None, datetime | None]:
         low = args.get(f"{self.name}_from")
         high = args.get(f"{self.name}_to")
         start = parse_datetime(f"{self.name}_from", low) if low else None
         end = parse_datetime(f"{self.name}_to", high) if high else None
         if start is not None and end is not None and end < start:
             raise ValidationFailed(f"{self.name}_to", f"{self.name}_to is before {self.name}_from")
+        return start, end
+
+    def apply(self, stmt: Select, args: Mapping[str, str]) -> Select:
+        start, end = self.bounds(args)
         if start is not None:
             stmt = stmt.where(self.column >= start)
         if end is not None:
             stmt = stmt.where(self.column < end)
         return stmt
+
+    def bind(self, args: Mapping[str, str]) -> list[Binding] | None:
+        start, end = self.bounds(args)
+        column, bindings = self.column, []
+        low, high = f"f_{self.name}_from", f"f_{self.name}_to"
+        if start is not None:
+            bindings.append(Binding((low,), lambda: column >= bindparam(low, type_=_column_type(column)),
+                                    {low: start}))
+        if end is not None:
+            bindings.append(Binding((high,), lambda: column < bindparam(high, type_=_column_type(column)),
+                                    {high: end}))
+        return bindings
 
 
 @dataclass(frozen=True)
@@ -164,8 +231,23 @@ class Custom(Filter):
         clause = self.build(raw)
         return stmt if clause is None else stmt.where(clause)
 
+    def bind(self, args: Mapping[str, str]) -> list[Binding] | None:
+        raw = args.get(self.param)
+        return [] if raw is None or not raw.strip() else None  # used: only `apply` knows how
+
 
 def apply_filters(stmt: Select, filters: Sequence[Filter], args: Mapping[str, str]) -> Select:
     for declared in filters:
         stmt = declared.apply(stmt, args)
     return stmt
+
+
+def bind_filters(filters: Sequence[Filter], args: Mapping[str, str]) -> list[Binding] | None:
+    """Every used filter as `Binding`s, or None when one of them cannot be bound."""
+    bindings: list[Binding] = []
+    for declared in filters:
+        bound = declared.bind(args)
+        if bound is None:
+            return None
+        bindings.extend(bound)
+    return bindings

@@ -3,7 +3,8 @@
 Page numbers (not cursors) because every list screen of the dashboard shows
 a total and jumps to page N; lists are small per organization and sorted on
 indexed columns with ``id`` as a tie-breaker, so pages are stable. The
-response is ``{"items": [...], "page": 1, "per_page": 20, "total": 57}``.
+response is ``{"items": [...], "page": 1, "per_page": 20, "total": 57,
+"total_cached": false}`` (``total_cached``: see `api.resources.totals`).
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Generic, Mapping, TypeVar
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 from sqlalchemy import Select, func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -31,6 +32,9 @@ class Page(BaseModel, Generic[T]):
     page: int
     per_page: int
     total: int
+    total_cached: bool = Field(False, description=(
+        "true when `total` (of a large list) was counted a few seconds ago by the server "
+        "and reused; the items are always current"))
 
 
 @dataclass(frozen=True)
@@ -92,3 +96,13 @@ async def fetch_page(conn: AsyncConnection, stmt: Select, model: type,
     if page.offset == 0:
         return [], 0
     return [], int((await conn.execute(count_of(stmt))).scalar_one())
+
+
+async def fetch_rows(conn: AsyncConnection, stmt: Select, model: type,
+                     page: PageRequest) -> list[dict[str, Any]]:
+    """The rows of one page, without counting (the total is known already)."""
+    page_stmt = (stmt.with_only_columns(*model.__table__.columns)
+                 .limit(page.per_page).offset(page.offset))
+    result = await conn.execute(page_stmt)
+    names = list(result.keys())
+    return [dict(zip(names, row)) for row in result.all()]
