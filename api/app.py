@@ -20,6 +20,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import DataError, IntegrityError
 from werkzeug.exceptions import HTTPException
 
+from api.auth import user_cache
 from api.context import DB_KEY, REDIS_KEY, SETTINGS_KEY, TOTALS_KEY, get_db, get_redis, get_totals
 from api.errors import ApiError, error_body
 from api.json_codec import ApiJSONProvider, loads_json
@@ -78,6 +79,7 @@ def create_app(settings: Settings | None = None) -> Quart:
     app.json = ApiJSONProvider(app, app.json)  # after QuartSchema, which sets its own
     _register_lifecycle(app, settings)
     _register_write_hook(app)
+    user_cache.register(app)
     _register_error_handlers(app)
     _register_blueprints(app)
     return app

@@ -9,6 +9,7 @@ types and TTLs in one place, with small typed async helpers.
 | ``ratelimit:user:{user_id}`` | counter | 60 s window |
 | ``cache:conversations:{organization_id}:open`` | string (JSON) | 5 min |
 | ``cache:contacts:{organization_id}:{contact_id}`` | hash (field -> JSON value) | 15 min |
+| ``cache:auth:user:{user_id}`` | string ``"{organization_id} {role}"`` (PyTake's addition) | 60 s |
 | ``ws:user:{user_id}`` | set of socket ids | none (removed with its last member) |
 | ``typing:{conversation_id}:{user_id}`` | string ``"typing"`` | 5 s |
 | ``temp:upload:{upload_id}`` | hash (file_path, mime_type, size) | 1 hour |
@@ -33,6 +34,7 @@ OPEN_CONVERSATIONS_TTL = 5 * 60
 CONTACT_CACHE_TTL = 15 * 60
 TYPING_TTL = 5
 TEMP_UPLOAD_TTL = 3600
+USER_AUTH_CACHE_TTL = 60
 
 
 # -- key names ---------------------------------------------------------------
@@ -50,6 +52,10 @@ def ip_rate_key(ip_address: str, endpoint: str) -> str:
 
 def user_rate_key(user_id: Any) -> str:
     return f"ratelimit:user:{user_id}"
+
+
+def user_auth_cache_key(user_id: Any) -> str:
+    return f"cache:auth:user:{user_id}"
 
 
 def open_conversations_key(organization_id: Any) -> str:
@@ -165,21 +171,58 @@ async def hit_user_rate(redis: Redis, user_id: Any, window: int = RATE_LIMIT_WIN
     return await _incr(redis, user_rate_key(user_id), window)
 
 
-async def check_token_and_hit_user_rate(
-    redis: Redis, token_hash: str, user_id: Any | None, window: int = RATE_LIMIT_WINDOW,
-) -> tuple[bool, RateCount | None]:
-    """``(blacklisted, user rate count)`` in one round trip (an authenticated
-    request needs both); ``user_id=None`` skips the rate count (limit off)."""
-    async with redis.pipeline(transaction=False) as pipe:
-        pipe.exists(blacklist_key(token_hash))
-        if user_id is not None:
-            pipe.eval(_INCR_WITH_TTL, 1, user_rate_key(user_id), int(window * 1000))
-        results = await pipe.execute()
-    rate = None
-    if user_id is not None:
-        count, ttl_ms = results[1]
-        rate = RateCount(int(count), int(ttl_ms) / 1000)
-    return bool(results[0]), rate
+# Everything an authenticated request needs from Redis, in one command: is the
+# token revoked, the cached (organization, role) of its user, and the user's
+# rate count (INCR with the window's expiry, as above) when KEYS[3] is given.
+_AUTH_CHECK = """
+local revoked = redis.call('EXISTS', KEYS[1])
+local user = redis.call('GET', KEYS[2]) or ''
+local count, ttl = -1, -1
+if #KEYS > 2 then
+  count = redis.call('INCR', KEYS[3])
+  ttl = redis.call('PTTL', KEYS[3])
+  if ttl < 0 then
+    redis.call('PEXPIRE', KEYS[3], ARGV[1])
+    ttl = tonumber(ARGV[1])
+  end
+end
+return {revoked, user, count, ttl}
+"""
+
+
+@dataclass(frozen=True)
+class AuthCheck:
+    revoked: bool
+    user: tuple[str, str] | None  # cached (organization_id, role), None when not cached
+    rate: RateCount | None  # None when the per-user limit is off
+
+
+async def check_auth(redis: Redis, token_hash: str, user_id: Any, *, count_rate: bool,
+                     window: int = RATE_LIMIT_WINDOW) -> AuthCheck:
+    """Blacklist, cached user and per-user rate count in one round trip (one
+    server-side script: an authenticated request needs all three)."""
+    keys = [blacklist_key(token_hash), user_auth_cache_key(user_id)]
+    if count_rate:
+        keys.append(user_rate_key(user_id))
+    script = getattr(redis, "_pytake_auth_check", None)
+    if script is None:  # registered once per client: EVALSHA, not the script's text, per request
+        script = redis.register_script(_AUTH_CHECK)
+        redis._pytake_auth_check = script  # type: ignore[attr-defined]
+    revoked, user, count, ttl_ms = await script(keys=keys, args=[int(window * 1000)])
+    user = _text(user)
+    cached = tuple(user.split(" ", 1)) if user else None
+    rate = RateCount(int(count), int(ttl_ms) / 1000) if count_rate else None
+    return AuthCheck(bool(revoked), cached, rate)  # type: ignore[arg-type]
+
+
+async def cache_user_auth(redis: Redis, user_id: Any, organization_id: Any, role: str) -> None:
+    await redis.set(user_auth_cache_key(user_id), f"{organization_id} {role}", ex=USER_AUTH_CACHE_TTL)
+
+
+async def forget_user_auth(redis: Redis, user_ids: Any) -> None:
+    keys = [user_auth_cache_key(user_id) for user_id in user_ids]
+    if keys:
+        await redis.delete(*keys)
 
 
 # -- 4. query caches ------------------------------------------------------------

@@ -108,8 +108,11 @@ def bearer_token() -> str:
 async def authenticate_request() -> Principal:
     """Check the bearer token and the user behind it; set and return the principal.
 
-    Two round trips: one to Redis (logout blacklist and the per-user rate
-    count, pipelined) and one indexed query for the user's org and role.
+    One round trip to Redis (logout blacklist, the user's cached organization
+    and role, and the per-user rate count, in one script); the database only
+    when the user is not cached (`api.auth.user_cache`: entries live 60 s and
+    are dropped by any change to the user or its organization, so a demotion
+    or deactivation takes effect at once).
     """
     from api.auth.tokens import decode_access_token, token_hash  # local: avoids an import cycle
     from api.auth.users import load_active_user_role
@@ -124,14 +127,18 @@ async def authenticate_request() -> Principal:
     except (KeyError, ValueError) as exc:
         raise Unauthorized("invalid token", code="invalid_token") from exc
     limit = settings.ratelimit_user_per_minute
-    revoked, rate = await redis_keys.check_token_and_hit_user_rate(
-        get_redis(), token_hash(token), user_id if limit > 0 else None)
-    if revoked:
+    redis = get_redis()
+    check = await redis_keys.check_auth(redis, token_hash(token), user_id, count_rate=limit > 0)
+    if check.revoked:
         raise Unauthorized("token revoked", code="token_revoked")
-    found = await load_active_user_role(user_id)
-    if found is None:
-        raise Unauthorized("invalid token", code="invalid_token")
-    organization_id, role = found
+    if check.user is not None:
+        organization_id, role = uuid.UUID(check.user[0]), check.user[1]
+    else:
+        found = await load_active_user_role(user_id)
+        if found is None:
+            raise Unauthorized("invalid token", code="invalid_token")
+        organization_id, role = found
+        await redis_keys.cache_user_auth(redis, user_id, organization_id, role)
     principal = Principal(
         user_id=user_id,
         organization_id=organization_id,
@@ -140,6 +147,6 @@ async def authenticate_request() -> Principal:
         token_expires_at=claims.get("exp_datetime"),
     )
     set_principal(principal)
-    if rate is not None:
-        check_rate(rate, limit)
+    if check.rate is not None:
+        check_rate(check.rate, limit)
     return principal
