@@ -89,7 +89,7 @@ async def fetch_page(conn: AsyncConnection, stmt: Select, model: type,
     page_stmt = (stmt.with_only_columns(*model.__table__.columns, total_col)
                  .limit(page.per_page).offset(page.offset))
     result = await conn.execute(page_stmt)
-    names = list(result.keys())[:-1]  # the table's columns; the total comes last
+    names = [str(name) for name in result.keys()][:-1]  # the table's columns; the total comes last
     rows = result.all()
     if rows:
         return [dict(zip(names, row)) for row in rows], int(rows[0][-1])
@@ -104,5 +104,5 @@ async def fetch_rows(conn: AsyncConnection, stmt: Select, model: type,
     page_stmt = (stmt.with_only_columns(*model.__table__.columns)
                  .limit(page.per_page).offset(page.offset))
     result = await conn.execute(page_stmt)
-    names = list(result.keys())
+    names = [str(name) for name in result.keys()]  # plain str: JSON encoders want exactly str keys
     return [dict(zip(names, row)) for row in result.all()]

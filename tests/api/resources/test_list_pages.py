@@ -83,7 +83,7 @@ def sample_rows(resource: Resource) -> list[dict[str, Any]]:
         row = {}
         for column in resource.model.__table__.columns:
             field = fields.get(column.name)
-            row[column.name] = sample_value(column, field.annotation if field else None, variant)
+            row[str(column.name)] = sample_value(column, field.annotation if field else None, variant)
         rows.append(secret_flags(mapping_values(resource.model, row), resource.secrets))
     return rows
 
