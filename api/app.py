@@ -17,13 +17,14 @@ from quart.wrappers import Request
 from quart_schema import QuartSchema, RequestSchemaValidationError, hide
 from quart_schema.validation import ResponseSchemaValidationError
 from sqlalchemy import text
-from sqlalchemy.exc import DataError, IntegrityError
+from sqlalchemy.exc import DataError, DBAPIError, IntegrityError
 from werkzeug.exceptions import HTTPException
 
 from api.auth import user_cache
 from api.context import DB_KEY, REDIS_KEY, SETTINGS_KEY, TOTALS_KEY, get_db, get_redis, get_totals
 from api.errors import ApiError, error_body
 from api.json_codec import ApiJSONProvider, loads_json
+from api.openapi_docs import DocumentedOpenAPIProvider
 from api.resources.totals import TotalsCache
 from api.settings import Settings
 
@@ -75,6 +76,7 @@ def create_app(settings: Settings | None = None) -> Quart:
         scalar_ui_path=None,
         conversion_preference="pydantic",
         security_schemes={"bearer": {"type": "http", "scheme": "bearer", "bearer_format": "JWT"}},
+        openapi_provider_class=DocumentedOpenAPIProvider,  # + error responses, summaries
     )
     app.json = ApiJSONProvider(app, app.json)  # after QuartSchema, which sets its own
     _register_lifecycle(app, settings)
@@ -219,6 +221,17 @@ def _register_error_handlers(app: Quart) -> None:
     async def handle_data_error(error: DataError) -> Response:
         log.info("data error turned into 422: %s", error.orig)
         return _json_error(422, error_body("validation_error", "a value is out of range or malformed"))
+
+    @app.errorhandler(DBAPIError)
+    async def handle_dbapi_error(error: DBAPIError) -> Response:
+        # asyncpg's data exceptions (SQLSTATE class 22, e.g. a NUL character in
+        # text) do not all arrive as DataError: they are the client's, not ours
+        state = str(getattr(error.orig, "sqlstate", None) or getattr(error.orig, "pgcode", None) or "")
+        if state.startswith("22"):
+            log.info("data error %s turned into 422: %s", state, error.orig)
+            return _json_error(422, error_body("validation_error", "a value is out of range or malformed"))
+        log.exception("unhandled database error", exc_info=error)
+        return _json_error(500, error_body("internal_error", "internal server error"))
 
     @app.errorhandler(ResponseSchemaValidationError)
     async def handle_response_validation(error: ResponseSchemaValidationError) -> Response:

@@ -8,11 +8,16 @@ Every error a client sees looks like::
 ``field`` is present when exactly one field is at fault, ``details`` for
 validation errors. Route code raises these exceptions; `api.app` turns them
 (and every other exception, HTTP error and validation error) into that shape.
+`ErrorResponse` is that shape as a pydantic model: `api.openapi_docs`
+documents every error response of /openapi.json with it.
 """
 
 from __future__ import annotations
 
 from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+from pydantic.json_schema import SkipJsonSchema
 
 
 class ApiError(Exception):
@@ -52,6 +57,40 @@ def error_body(
     if details is not None:
         error["details"] = details
     return {"error": error}
+
+
+def _absent_not_null(schema: dict[str, Any]) -> None:
+    """An optional key is left out of the body, never sent as null: no ``default: null``."""
+    schema.pop("default", None)
+
+
+class ErrorDetail(BaseModel):
+    """One fault: the field (dotted path, or ``body``) and what is wrong with it."""
+
+    model_config = ConfigDict(extra="allow")
+
+    field: str
+    message: str
+
+
+class ErrorInfo(BaseModel):
+    """What went wrong: a stable machine-readable ``code`` and a human ``message``."""
+
+    code: str = Field(description="stable machine-readable code, e.g. not_found, validation_error")
+    message: str = Field(description="human-readable explanation")
+    # absent (never null) when no single field is at fault / for non-validation errors
+    field: str | SkipJsonSchema[None] = Field(
+        default=None, description="the one field at fault, when exactly one is",
+        json_schema_extra=_absent_not_null)
+    details: list[ErrorDetail] | SkipJsonSchema[None] = Field(
+        default=None, description="every fault, for validation errors",
+        json_schema_extra=_absent_not_null)
+
+
+class ErrorResponse(BaseModel):
+    """The body of every error response (see `error_body`)."""
+
+    error: ErrorInfo
 
 
 class NotFound(ApiError):
