@@ -1,7 +1,17 @@
-"""/users: the organization's users, managed by its org_admin. Passwords are hashed, never returned."""
+"""/users: the organization's users, managed by its org_admin. Passwords are hashed, never returned.
+
+Deleting a user is a soft delete that also frees the e-mail: SCHEMA.md makes
+``users.email`` UNIQUE across all rows, deleted ones included, so the deleted
+row's address is rewritten to ``deleted+<user id>@invalid`` (`freed_email`;
+``.invalid`` is a reserved domain that never receives mail). The original
+address stays in the ``user.deleted`` audit entry (``before``). A new user —
+or a signup — may then take the address; login never finds a deleted user
+(it filters ``deleted_at``, and the address no longer matches anyway).
+"""
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -35,9 +45,16 @@ async def _before_update(session: AsyncSession, principal: Principal, row: User,
         await ensure_room(session, principal.organization_id, "max_agents")
 
 
+def freed_email(user_id: uuid.UUID) -> str:
+    """The placeholder a deleted user's e-mail is rewritten to (unique, never deliverable)."""
+    return f"deleted+{user_id}@invalid"
+
+
 async def _before_delete(session: AsyncSession, principal: Principal, row: User) -> None:
     if row.id == principal.user_id:
         raise Conflict("you cannot delete yourself")
+    # the audit entry's ``before`` (taken before this hook) keeps the original
+    row.email = freed_email(row.id)
 
 
 resource = Resource(
