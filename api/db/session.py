@@ -2,12 +2,22 @@
 
 Create it inside the event loop that will use it (asyncpg connections belong
 to a loop) and ``await db.dispose()`` when done.
+
+`Database.raw()` lends a plain asyncpg connection from a small pool of its
+own, for the WhatsApp runtime's hot statements (one webhook, one processing
+step, one send): SQLAlchemy's execution machinery (compile cache key,
+result objects, greenlet hop, pool events) costs more CPU than asyncpg's own
+round trip for such one-line statements. `named` turns a ``:name`` statement
+into asyncpg's ``$n`` form once.
 """
 
 from __future__ import annotations
 
+import asyncio
+import re
 from contextlib import asynccontextmanager
-from typing import Any, AsyncIterator
+from functools import lru_cache
+from typing import Any, AsyncIterator, Mapping
 
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
@@ -20,6 +30,10 @@ class Database:
 
     def __init__(self, url: str, **engine_kwargs: Any) -> None:
         self.url = normalize_database_url(url) or url
+        # raw() pool: as many connections as the engine may open (they are opened lazily)
+        raw_size = engine_kwargs.pop("raw_pool_size", None)
+        self.raw_pool_size: int = raw_size or (engine_kwargs.get("pool_size", 5) + engine_kwargs.get("max_overflow", 10))
+        self._raw_pool: RawPool | None = None
         engine_kwargs.setdefault("pool_pre_ping", True)
         self.engine: AsyncEngine = create_async_engine(self.url, **engine_kwargs)
         self.sessionmaker: async_sessionmaker[AsyncSession] = async_sessionmaker(
@@ -53,8 +67,139 @@ class Database:
         change (its CTEs): atomic by itself, one round trip instead of three."""
         return self.reading()
 
+    def raw(self) -> "RawConnection":
+        """``async with db.raw() as conn:`` a plain asyncpg connection (autocommit;
+        ``conn.transaction()`` for more than one statement). jsonb/json come back
+        decoded; jsonb parameters are passed as JSON text, as with SQLAlchemy."""
+        if self._raw_pool is None:
+            self._raw_pool = RawPool(self._connect_raw, self.raw_pool_size)
+        return RawConnection(self._raw_pool)
+
+    async def _connect_raw(self) -> Any:
+        import asyncpg
+
+        from api.json_codec import loads_json
+
+        _, opts = self.engine.dialect.create_connect_args(self.engine.url)
+        for key in ("prepared_statement_cache_size", "prepared_statement_name_func", "async_fallback"):
+            opts.pop(key, None)
+        # the hot statements are key lookups, prepared once per connection and run
+        # thousands of times: a generic plan (pruned at run time) instead of a fresh
+        # plan per execution; "auto" keeps replanning statements on the partitioned
+        # `messages` table, whose custom plans look cheaper (pruned at plan time)
+        settings = dict(opts.pop("server_settings", None) or {})
+        settings.setdefault("plan_cache_mode", "force_generic_plan")
+        conn = await asyncpg.connect(**opts, server_settings=settings)
+        for name in ("jsonb", "json"):  # parameters: JSON text; results: decoded
+            await conn.set_type_codec(name, schema="pg_catalog", encoder=_json_text, decoder=loads_json)
+        return conn
+
     async def dispose(self) -> None:
+        if self._raw_pool is not None:
+            pool, self._raw_pool = self._raw_pool, None
+            await pool.close()
         await self.engine.dispose()
 
     def __repr__(self) -> str:
         return f"Database({self.engine.url.render_as_string(hide_password=True)!r})"
+
+
+def _json_text(value: Any) -> str:
+    if isinstance(value, str):
+        return value
+    import json
+
+    return json.dumps(value, ensure_ascii=False, default=str)
+
+
+class RawPool:
+    """Up to ``size`` asyncpg connections, opened on demand and kept open.
+
+    No reset query on return (asyncpg's pool sends one per release): a
+    connection comes back either idle outside any transaction or it is closed.
+    """
+
+    def __init__(self, connect: Any, size: int) -> None:
+        self._connect = connect
+        self._slots = asyncio.Semaphore(max(1, size))
+        self._idle: list[Any] = []
+        self._closed = False
+
+    async def acquire(self) -> Any:
+        await self._slots.acquire()
+        try:
+            while self._idle:
+                conn = self._idle.pop()
+                if not conn.is_closed():
+                    return conn
+            return await self._connect()
+        except BaseException:
+            self._slots.release()
+            raise
+
+    def release(self, conn: Any, *, broken: bool = False) -> None:
+        if broken or self._closed or conn.is_closed() or conn.is_in_transaction():
+            conn.terminate()
+        else:
+            self._idle.append(conn)
+        self._slots.release()
+
+    async def close(self) -> None:
+        self._closed = True
+        idle, self._idle = self._idle, []
+        for conn in idle:
+            try:
+                await asyncio.wait_for(conn.close(), 5)
+            except Exception:  # noqa: BLE001 - closing anyway
+                conn.terminate()
+
+
+class RawConnection:
+    """``async with`` a pooled asyncpg connection. A connection left in a failed
+    state (cancelled, I/O error, open transaction) is closed, not reused."""
+
+    __slots__ = ("_pool", "_conn")
+
+    def __init__(self, pool: RawPool) -> None:
+        self._pool = pool
+        self._conn: Any = None
+
+    async def __aenter__(self) -> Any:
+        self._conn = await self._pool.acquire()
+        return self._conn
+
+    async def __aexit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
+        conn, self._conn = self._conn, None
+        broken = exc_type is not None and not _is_postgres_error(exc)
+        self._pool.release(conn, broken=broken)
+
+
+def _is_postgres_error(exc: Any) -> bool:
+    import asyncpg
+
+    return isinstance(exc, asyncpg.PostgresError)
+
+
+_PARAM = re.compile(r"(?<![:\w]):([A-Za-z_][A-Za-z0-9_]*)")
+
+
+@lru_cache(maxsize=512)
+def named(sql: str) -> tuple[str, tuple[str, ...]]:
+    """``:name`` parameters → ``$n`` (asyncpg), and the names in ``$n`` order.
+    ``::type`` casts are left alone."""
+    names: list[str] = []
+
+    def number(match: re.Match) -> str:
+        name = match.group(1)
+        if name not in names:
+            names.append(name)
+        return f"${names.index(name) + 1}"
+
+    return _PARAM.sub(number, sql), tuple(names)
+
+
+def bind(sql: str, params: Mapping[str, Any]) -> list[Any]:
+    """``[query, *args]`` for asyncpg (``conn.fetchrow(*bind(sql, params))``) from a
+    ``:name`` statement and its parameters."""
+    query, names = named(sql)
+    return [query, *[params[n] for n in names]]
