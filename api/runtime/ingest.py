@@ -16,7 +16,16 @@ For each customer message, in one transaction per webhook:
   deliveries of one message racing each other can count it twice, never
   store it twice.
 
-The caller commits, then enqueues one processing task per conversation.
+`ingest_messages` is what the webhook runs: per message ONE autocommit
+statement when the contact already has an open conversation on the number
+(the common case: nothing is created, so there is no creation race), else
+the two-statement transaction above (contact row locked first, then a fresh
+snapshot finds or creates the conversation). Each message is atomic on its
+own; a webhook that fails half-way is redelivered by Meta and its stored
+messages are then duplicates (no-ops). `store_messages` does the same inside
+a caller's SQLAlchemy transaction.
+
+The caller enqueues one processing task per conversation once they are stored.
 """
 
 from __future__ import annotations
@@ -29,6 +38,7 @@ from typing import Any
 
 from sqlalchemy import text
 
+from api.db.session import bind
 from api.whatsapp.payloads import WebhookMessage
 
 WINDOW = timedelta(hours=24)
@@ -60,18 +70,34 @@ class NumberDirectory:
     def forget(self) -> None:
         self._cache.clear()
 
-    async def get(self, session: Any, phone_number_id: str) -> NumberInfo | None:
+    def cached(self, phone_number_id: str) -> tuple[bool, NumberInfo | None]:
         hit = self._cache.get(phone_number_id)
-        now = time.monotonic()
-        if hit and now - hit[0] < _NUMBER_CACHE_TTL:
-            return hit[1]
-        row = (await session.execute(text(
-            "SELECT id, organization_id, settings FROM whatsapp_numbers "
-            "WHERE phone_number_id = :pnid AND deleted_at IS NULL AND is_active IS NOT FALSE"),
-            {"pnid": phone_number_id})).first()
-        info = NumberInfo(row.id, row.organization_id, phone_number_id, row.settings or {}) if row else None
-        self._cache[phone_number_id] = (now, info)
+        if hit and time.monotonic() - hit[0] < _NUMBER_CACHE_TTL:
+            return True, hit[1]
+        return False, None
+
+    def _remember(self, phone_number_id: str, row: Any) -> NumberInfo | None:
+        info = NumberInfo(row["id"], row["organization_id"], phone_number_id, row["settings"] or {}) if row else None
+        self._cache[phone_number_id] = (time.monotonic(), info)
         return info
+
+    async def get(self, session: Any, phone_number_id: str) -> NumberInfo | None:
+        found, info = self.cached(phone_number_id)
+        if found:
+            return info
+        row = (await session.execute(text(_NUMBER), {"pnid": phone_number_id})).mappings().first()
+        return self._remember(phone_number_id, row)
+
+    async def get_raw(self, conn: Any, phone_number_id: str) -> NumberInfo | None:
+        """`get` on a raw asyncpg connection (`Database.raw`)."""
+        found, info = self.cached(phone_number_id)
+        if found:
+            return info
+        return self._remember(phone_number_id, await conn.fetchrow(*_raw(_NUMBER, pnid=phone_number_id)))
+
+
+_NUMBER = ("SELECT id, organization_id, settings FROM whatsapp_numbers "
+           "WHERE phone_number_id = :pnid AND deleted_at IS NULL AND is_active IS NOT FALSE")
 
 
 NUMBERS = NumberDirectory()
@@ -80,7 +106,7 @@ NUMBERS = NumberDirectory()
 # one customer serialise here, so two first messages cannot open two conversations.
 # A WhatsApp id already stored (a redelivery) upserts nothing and returns no row:
 # redeliveries touch nothing.
-_UPSERT_CONTACT = text("""
+_UPSERT_CONTACT_SQL = """
 INSERT INTO contacts (organization_id, whatsapp_id, whatsapp_name, name, phone, last_message_at, total_messages)
 SELECT :org, :wa_id, :profile, :profile, :phone, :at, 1
  WHERE NOT EXISTS (SELECT 1 FROM message_whatsapp_ids WHERE whatsapp_message_id = :wamid)
@@ -91,7 +117,8 @@ ON CONFLICT (organization_id, whatsapp_id) DO UPDATE
        total_messages = COALESCE(contacts.total_messages, 0) + 1,
        updated_at = now()
 RETURNING id
-""")
+"""
+_UPSERT_CONTACT = text(_UPSERT_CONTACT_SQL)
 
 # One statement, run once the contact row is locked (so its snapshot sees a
 # conversation a concurrent first message created): the open conversation of
@@ -99,7 +126,7 @@ RETURNING id
 # counters moved, or a new one; then, as api.db.messages.add_message_once, the
 # WhatsApp id is claimed and the message stored. A concurrent delivery of the
 # same id loses the claim (it serialises on the primary key) and stores nothing.
-_STORE_MESSAGE = text("""
+_STORE_MESSAGE_SQL = """
 WITH touched AS (
   UPDATE conversations
      SET last_customer_message_at = GREATEST(COALESCE(last_customer_message_at, :at), :at),
@@ -136,13 +163,118 @@ WITH touched AS (
   RETURNING id
 )
 SELECT conversation.id AS conversation_id, (SELECT count(*) FROM stored) AS stored FROM conversation
-""")
+"""
+_STORE_MESSAGE = text(_STORE_MESSAGE_SQL)
+
+# The fast path, one autocommit statement: the contact and its open conversation
+# on this number already exist in the statement's snapshot, so nothing is created;
+# rows are locked in the locked path's order (contact, then conversation: no
+# deadlock between the two paths); the contact's and conversation's counters move, the
+# window opens again, the WhatsApp id is claimed and the message stored, exactly
+# as the two statements above do. No open conversation (or no contact) → nothing
+# is written and `conversation_id` is NULL: the caller takes the locked path.
+# A redelivery (the id already claimed) writes nothing either.
+_FAST_STORE_SQL = """
+WITH seen AS (
+  SELECT 1 FROM message_whatsapp_ids WHERE whatsapp_message_id = :wamid
+), found AS (
+  SELECT c.id, c.contact_id FROM contacts ct
+    JOIN conversations c ON c.contact_id = ct.id
+   WHERE ct.organization_id = :org AND ct.whatsapp_id = :wa_id
+     AND c.organization_id = :org AND c.whatsapp_number_id = :number AND c.status NOT IN ('resolved', 'closed')
+     AND NOT EXISTS (SELECT 1 FROM seen)
+   ORDER BY c.created_at DESC LIMIT 1
+), contact AS (
+  UPDATE contacts
+     SET whatsapp_name = COALESCE(CAST(:profile AS text), whatsapp_name),
+         name = COALESCE(name, CAST(:profile AS text)),
+         last_message_at = GREATEST(COALESCE(last_message_at, :at), :at),
+         total_messages = COALESCE(total_messages, 0) + 1,
+         updated_at = now()
+   WHERE id = (SELECT contact_id FROM found)
+  RETURNING id
+), touched AS (
+  UPDATE conversations
+     SET last_customer_message_at = GREATEST(COALESCE(last_customer_message_at, :at), :at),
+         twenty_four_hour_window_expires_at = GREATEST(COALESCE(last_customer_message_at, :at), :at) + interval '24 hours',
+         can_send_free_form = true,
+         first_message_at = COALESCE(first_message_at, :at),
+         last_message_at = GREATEST(COALESCE(last_message_at, :at), :at),
+         message_count = COALESCE(message_count, 0) + 1,
+         updated_at = now()
+   WHERE id = (SELECT found.id FROM found, contact)  -- the contact's row lock first, as the locked path
+  RETURNING id
+), claim AS (
+  INSERT INTO message_whatsapp_ids (whatsapp_message_id, message_id, message_created_at)
+  SELECT :wamid, :id, :arrived FROM touched
+  ON CONFLICT (whatsapp_message_id) DO NOTHING
+  RETURNING whatsapp_message_id
+), stored AS (
+  INSERT INTO messages (id, conversation_id, direction, sender_type, whatsapp_message_id, type,
+                        content, status, metadata, created_at)
+  SELECT :id, touched.id, 'inbound', 'contact', :wamid, :type, CAST(:content AS jsonb),
+         'delivered', CAST(:metadata AS jsonb), :arrived
+    FROM claim, touched
+  RETURNING id
+)
+SELECT (SELECT id FROM touched) AS conversation_id, EXISTS (SELECT 1 FROM seen) AS duplicate,
+       (SELECT count(*) FROM stored) AS stored
+"""
+
+
+def _raw(sql: str, **params: Any) -> list[Any]:
+    return bind(sql, params)
 
 
 def _json(value: Any) -> str:
     import json
 
     return json.dumps(value, ensure_ascii=False, default=str)
+
+
+def _message_params(m: WebhookMessage, number: NumberInfo, now: datetime) -> dict[str, Any]:
+    at = min(m.timestamp, now)  # the customer's clock can't open a window in the future
+    metadata = {"processed": False, "kind": m.kind, "wa_timestamp": int(m.timestamp.timestamp()),
+                "from": m.wa_id, "phone_number_id": m.phone_number_id}
+    return {"org": number.organization_id, "number": number.id, "at": at, "wa_id": m.wa_id,
+            "profile": m.profile_name, "wamid": m.wamid, "id": uuid.uuid4(),
+            "phone": ("+" + m.wa_id)[:20] if m.wa_id.isdigit() else None,
+            "type": m.column_type, "content": _json(m.content), "metadata": _json(metadata)}
+
+
+async def ingest_messages(db: Any, messages: list[WebhookMessage]) -> IngestResult:
+    """Store a webhook's customer messages (the webhook's path; see the module doc)."""
+    result = IngestResult()
+    now = datetime.now(timezone.utc)
+    async with db.raw() as conn:
+        for m in messages:
+            number = await NUMBERS.get_raw(conn, m.phone_number_id)
+            if number is None:
+                result.ignored += 1
+                continue
+            p = _message_params(m, number, now)
+            p["arrived"] = datetime.now(timezone.utc)  # arrival order: the processing order
+            row = await conn.fetchrow(*_raw(_FAST_STORE_SQL, **p))
+            conversation_id, stored = row["conversation_id"], row["stored"]
+            if row["duplicate"]:
+                result.duplicates += 1
+                continue
+            if conversation_id is None:  # no open conversation (yet): the locked path
+                async with conn.transaction():
+                    contact_id = await conn.fetchval(*_raw(_UPSERT_CONTACT_SQL, **p))
+                    if contact_id is None:
+                        result.duplicates += 1  # a redelivery: touch nothing
+                        continue
+                    p["arrived"] = datetime.now(timezone.utc)
+                    row = await conn.fetchrow(*_raw(_STORE_MESSAGE_SQL, **p, contact=contact_id))
+                conversation_id, stored = row["conversation_id"], row["stored"]
+            if not stored:  # the same id arrived concurrently and won
+                result.duplicates += 1
+                continue
+            result.stored.append(p["id"])
+            if conversation_id not in result.conversations:
+                result.conversations.append(conversation_id)
+    return result
 
 
 async def store_messages(session: Any, messages: list[WebhookMessage]) -> IngestResult:

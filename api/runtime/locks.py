@@ -12,9 +12,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import logging
 
 import redis.asyncio as aioredis
+from redis.exceptions import NoScriptError
 
 log = logging.getLogger("pytake.runtime.locks")
 
@@ -43,6 +45,21 @@ return 0
 """
 
 
+def _sha(script: str) -> str:
+    return hashlib.sha1(script.encode()).hexdigest()
+
+
+_SHAS = {script: _sha(script) for script in (_ACQUIRE, _RELEASE, _RENEW)}
+
+
+async def _eval(redis: aioredis.Redis, script: str, numkeys: int, *args: object) -> object:
+    """EVALSHA (Redis keeps the script; only its hash travels), EVAL the first time."""
+    try:
+        return await redis.evalsha(_SHAS[script], numkeys, *args)
+    except NoScriptError:
+        return await redis.eval(script, numkeys, *args)
+
+
 class Lease:
     """``async with Lease(redis, key) as lease: if lease.token: ...``"""
 
@@ -51,6 +68,8 @@ class Lease:
         self.key = key
         self.ttl_ms = ttl_ms
         self.token: int | None = None
+        # renewal: a timer every ttl/3 (no task while the lease is short-lived, as most are)
+        self._timer: asyncio.TimerHandle | None = None
         self._renewer: asyncio.Task | None = None
         self.lost = False
         # after release: False only when the lease was ours to the end and nobody
@@ -58,32 +77,46 @@ class Lease:
         self.missed = True
 
     async def acquire(self) -> bool:
-        token = await self.redis.eval(_ACQUIRE, 3, self.key, self.key + ":fence", self.key + ":missed",
-                                      self.ttl_ms)
-        self.token = int(token) or None
+        token = await _eval(self.redis, _ACQUIRE, 3, self.key, self.key + ":fence", self.key + ":missed",
+                            self.ttl_ms)
+        return self.adopt(int(token))
+
+    def adopt(self, token: int) -> bool:
+        """Take a token an acquire script returned (0: the lease was taken)."""
+        self.token = token or None
         if self.token:
-            self._renewer = asyncio.create_task(self._renew())
+            self._arm()
         return self.token is not None
 
     async def release(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
         if self._renewer is not None:
             self._renewer.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await self._renewer
             self._renewer = None
         if self.token:
-            released = await self.redis.eval(_RELEASE, 2, self.key, self.key + ":missed", str(self.token))
+            released = await _eval(self.redis, _RELEASE, 2, self.key, self.key + ":missed", str(self.token))
             self.missed = int(released) != 1
             self.token = None
 
+    def _arm(self) -> None:
+        self._timer = asyncio.get_running_loop().call_later(self.ttl_ms / 3000, self._start_renewal)
+
+    def _start_renewal(self) -> None:
+        self._timer = None
+        self._renewer = asyncio.create_task(self._renew())
+
     async def _renew(self) -> None:
-        while True:
-            await asyncio.sleep(self.ttl_ms / 3000)
-            ok = await self.redis.eval(_RENEW, 1, self.key, str(self.token), self.ttl_ms)
-            if not ok:
-                self.lost = True
-                log.warning("lease %s lost (expired or taken over)", self.key)
-                return
+        ok = await _eval(self.redis, _RENEW, 1, self.key, str(self.token), self.ttl_ms)
+        self._renewer = None
+        if not ok:
+            self.lost = True
+            log.warning("lease %s lost (expired or taken over)", self.key)
+            return
+        self._arm()
 
     async def __aenter__(self) -> "Lease":
         await self.acquire()

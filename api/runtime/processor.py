@@ -33,9 +33,11 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
+import asyncpg
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
+from api.db.session import bind
 from api.runtime import flow_selection
 from api.runtime.adapters import CollectingContact, CollectingHandoff, CollectingMessenger
 from api.runtime.business_hours import is_open
@@ -43,6 +45,7 @@ from api.runtime.context import Runtime
 from api.runtime.locks import conversation_lease
 from api.runtime.outbox import kick_sender, outbound_rows
 from api.runtime.programs import ProgramStore, has_ai
+from api.runtime.sender import SendHint
 from engine import InboundMessage, Interpreter, Ports, RunResult, State
 from engine.adapters.clock import SystemClock
 
@@ -106,63 +109,66 @@ async def process_conversation(rt: Runtime, conversation_id: Any) -> int:
 
 
 async def _has_unprocessed(rt: Runtime, conversation_id: uuid.UUID) -> bool:
-    async with rt.db.reading() as conn:
-        return (await conn.execute(_NEXT_MESSAGE, {"c": conversation_id})).first() is not None
+    async with rt.db.raw() as conn:
+        return await conn.fetchrow(*bind(_NEXT_MESSAGE, {"c": conversation_id})) is not None
 
 
-_NEXT_MESSAGE = text("""
-SELECT id, created_at, type, content, metadata, whatsapp_message_id FROM messages
+_NEXT_MESSAGE = """
+SELECT id FROM messages
  WHERE conversation_id = :c AND direction = 'inbound' AND metadata->>'processed' = 'false'
- ORDER BY created_at, id LIMIT 1
-""")
+ LIMIT 1
+"""
 
 # conversation + contact + its oldest unprocessed inbound message, one round trip
-_LOAD = text("""
+# (hot statements run on a raw asyncpg connection: `Database.raw`)
+_LOAD = """
 SELECT c.*, ct.whatsapp_id AS ct_whatsapp_id, ct.whatsapp_name AS ct_whatsapp_name, ct.name AS ct_name,
        ct.email AS ct_email, ct.phone AS ct_phone, ct.tags AS ct_tags, ct.attributes AS ct_attributes,
-       m.id AS m_id, m.created_at AS m_created_at, m.type AS m_type, m.content AS m_content
+       m.id AS m_id, m.created_at AS m_created_at, m.type AS m_type, m.content AS m_content,
+       n.phone_number_id AS n_phone_number_id, n.settings AS n_settings
   FROM conversations c
   JOIN contacts ct ON ct.id = c.contact_id
+  LEFT JOIN whatsapp_numbers n ON n.id = c.whatsapp_number_id
   LEFT JOIN LATERAL (
        SELECT id, created_at, type, content FROM messages
         WHERE conversation_id = c.id AND direction = 'inbound' AND metadata->>'processed' = 'false'
         ORDER BY created_at, id LIMIT 1) m ON true
  WHERE c.id = :c
-""")
-
+"""
 
 
 async def _load(rt: Runtime, conversation_id: uuid.UUID) -> Loaded | None:
     """The conversation's next step: an unprocessed message, else a due timeout, else None."""
-    async with rt.db.reading() as s:
-        row = (await s.execute(_LOAD, {"c": conversation_id})).mappings().first()
-        if row is None:
-            return None
-        message = None
-        if row["m_id"] is not None:
-            message = {"id": row["m_id"], "created_at": row["m_created_at"], "type": row["m_type"],
-                       "content": row["m_content"]}
-        fv = row["flow_variables"] or {}
-        state = None
-        if fv.get("state"):
-            try:
-                state = State.from_json(fv["state"])
-            except Exception:  # noqa: BLE001 - a state we cannot read restarts the flow
-                log.warning("conversation %s: unreadable state dropped", conversation_id)
-        if message is None and (state is None or state.wait is None or state.wait.deadline is None
-                                or state.wait.deadline_at > datetime.now(timezone.utc)):
-            return None
-        contact = {"id": row["contact_id"], "whatsapp_id": row["ct_whatsapp_id"],
-                   "whatsapp_name": row["ct_whatsapp_name"], "name": row["ct_name"], "email": row["ct_email"],
-                   "phone": row["ct_phone"], "tags": row["ct_tags"], "attributes": row["ct_attributes"]}
-        key = (row["organization_id"], row["whatsapp_number_id"], row["chatbot_id"])
-        cached = rt.chatbots.get(key)
-        if cached is not None and time.monotonic() - cached[0] < rt.cache_ttl:
-            chatbot, flows = cached[1], cached[2]
-        else:
+    async with rt.db.raw() as conn:
+        row = await conn.fetchrow(*bind(_LOAD, {"c": conversation_id}))
+    if row is None:
+        return None
+    message = None
+    if row["m_id"] is not None:
+        message = {"id": row["m_id"], "created_at": row["m_created_at"], "type": row["m_type"],
+                   "content": row["m_content"]}
+    fv = row["flow_variables"] or {}
+    state = None
+    if fv.get("state"):
+        try:
+            state = State.from_json(fv["state"])
+        except Exception:  # noqa: BLE001 - a state we cannot read restarts the flow
+            log.warning("conversation %s: unreadable state dropped", conversation_id)
+    if message is None and (state is None or state.wait is None or state.wait.deadline is None
+                            or state.wait.deadline_at > datetime.now(timezone.utc)):
+        return None
+    contact = {"id": row["contact_id"], "whatsapp_id": row["ct_whatsapp_id"],
+               "whatsapp_name": row["ct_whatsapp_name"], "name": row["ct_name"], "email": row["ct_email"],
+               "phone": row["ct_phone"], "tags": row["ct_tags"], "attributes": row["ct_attributes"]}
+    key = (row["organization_id"], row["whatsapp_number_id"], row["chatbot_id"])
+    cached = rt.chatbots.get(key)
+    if cached is not None and time.monotonic() - cached[0] < rt.cache_ttl:
+        chatbot, flows = cached[1], cached[2]
+    else:
+        async with rt.db.reading() as s:
             chatbot, flows = await _chatbot_and_flows(s, row)
-            rt.chatbots[key] = (time.monotonic(), chatbot, flows)
-        return Loaded(row, contact, chatbot, flows, message, state, int(fv.get("rev") or 0))
+        rt.chatbots[key] = (time.monotonic(), chatbot, flows)
+    return Loaded(row, contact, chatbot, flows, message, state, int(fv.get("rev") or 0))
 
 
 async def _chatbot_and_flows(s: Any, conv: Any) -> tuple[flow_selection.ChatbotInfo | None, list]:
@@ -416,7 +422,12 @@ async def _step(rt: Runtime, conversation_id: uuid.UUID) -> str:
         return "raced"
     if ids:
         if rt.deliver is not None:  # a worker: send from here, no queue round trip
-            rt.deliver(conversation_id)
+            conv = loaded.conversation
+            hint = None
+            if conv["n_phone_number_id"] and loaded.contact["whatsapp_id"]:
+                hint = SendHint(conv["n_phone_number_id"], loaded.contact["whatsapp_id"], conv["n_settings"] or {},
+                                len(ids))
+            rt.deliver(conversation_id, hint)
         else:
             await kick_sender(rt.redis, ids)
     if outcome.wait_deadline is not None and outcome.state is not None:
@@ -440,7 +451,7 @@ async def _commit(rt: Runtime, loaded: Loaded, outcome: Outcome) -> list[uuid.UU
         return await _apply(rt, loaded, outcome)
     except _Raced:
         return None
-    except SQLAlchemyError as exc:
+    except (SQLAlchemyError, asyncpg.PostgresError, asyncpg.exceptions.DataError) as exc:
         if loaded.message is None:
             raise
         # effects that cannot be written (a bad value from the flow): record the
@@ -544,9 +555,9 @@ async def _apply(rt: Runtime, loaded: Loaded, outcome: Outcome) -> list[uuid.UUI
                  "EXISTS (SELECT 1 FROM messages WHERE conversation_id = :c AND direction = 'inbound' "
                  f"AND metadata->>'processed' = 'false'{others})")
     try:
-        async with rt.db.single_statement() as w:
-            outcome.more = bool((await w.execute(text(statement), params)).one()[1])
-    except DBAPIError as exc:
+        async with rt.db.raw() as conn:
+            outcome.more = bool((await conn.fetchrow(*bind(statement, params)))[1])
+    except (asyncpg.PostgresError, DBAPIError) as exc:
         if _RACED in str(exc):
             raise _Raced() from None
         raise

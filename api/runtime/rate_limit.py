@@ -10,36 +10,70 @@ taken together in one Lua script, using Redis' clock so all workers agree:
   seconds with bursts allowed; we pace instead of letting Meta answer 131056.
 
 `acquire` waits until both allow a send; it never errors because of a limit.
+`acquire_many` takes up to ``n`` sends in one round trip (as many as the
+buckets allow back to back right now, at least one): a sender with several
+rows for one recipient asks once, not once per row.
 """
 
 from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
+from typing import Any
 
 import redis.asyncio as aioredis
 
-_GCRA = """
+def _gcra_lua(first_key: int, first_arg: int) -> str:
+    """Lua that takes up to N sends from the buckets KEYS[first_key..]: ARGV from
+    ``first_arg + 1`` holds interval, tolerance per bucket, then N. Send k (0-based)
+    of a grant fits a bucket when tat + k * interval - tolerance <= now. Leaves
+    ``grant`` (>= 1: the buckets moved; 0: nothing taken) and ``wait`` (µs)."""
+    return f"""
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+local nbuckets = #KEYS - {first_key - 1}
+local grant = tonumber(ARGV[{first_arg} + 2 * nbuckets + 1])
 local wait = 0
-local tats = {}
-for i = 1, #KEYS do
-  local interval = tonumber(ARGV[2 * i - 1])
-  local tolerance = tonumber(ARGV[2 * i])
-  local tat = tonumber(redis.call('GET', KEYS[i]) or '0')
+local tats = {{}}
+for i = 1, nbuckets do
+  local interval = tonumber(ARGV[{first_arg} + 2 * i - 1])
+  local tolerance = tonumber(ARGV[{first_arg} + 2 * i])
+  local tat = tonumber(redis.call('GET', KEYS[{first_key - 1} + i]) or '0')
   if tat < now then tat = now end
-  local w = tat - tolerance - now
-  if w > wait then wait = w end
-  tats[i] = tat + interval
+  tats[i] = tat
+  local room = math.floor((now + tolerance - tat) / interval) + 1
+  if room < 1 then
+    room = 0
+    local w = tat - tolerance - now
+    if w > wait then wait = w end
+  end
+  if room < grant then grant = room end
 end
-if wait > 0 then return wait end
-for i = 1, #KEYS do
-  local ttl = math.ceil((tats[i] - now) / 1000) + 1000
-  redis.call('SET', KEYS[i], tats[i], 'PX', ttl)
+if grant >= 1 then
+  wait = 0
+  for i = 1, nbuckets do
+    local tat = tats[i] + grant * tonumber(ARGV[{first_arg} + 2 * i - 1])
+    redis.call('SET', KEYS[{first_key - 1} + i], tat, 'PX', math.ceil((tat - now) / 1000) + 1000)
+  end
+else
+  grant = 0
 end
-return 0
 """
+
+
+# Returns {granted, wait_us}: granted >= 1 and the buckets moved, or 0 and the wait.
+_GCRA = _gcra_lua(1, 0) + "return {grant, wait}\n"
+
+# A sender lease (KEYS[1..3], ARGV[1]: as locks._ACQUIRE) and, once it is ours,
+# up to N sends (KEYS[4..], ARGV[2..]) in one round trip: {token, granted, wait_us}.
+_LEASE_AND_TAKE = """
+if redis.call('EXISTS', KEYS[1]) == 1 then
+  redis.call('SET', KEYS[3], 1, 'PX', 3600000)
+  return {0, 0, 0}
+end
+local token = redis.call('INCR', KEYS[2])
+redis.call('SET', KEYS[1], token, 'PX', ARGV[1])
+""" + _gcra_lua(4, 1) + "return {token, grant, wait}\n"
 
 
 @dataclass(frozen=True)
@@ -66,17 +100,53 @@ class SendRateLimiter:
     def __init__(self, redis: aioredis.Redis) -> None:
         self._redis = redis
         self._script = redis.register_script(_GCRA)
+        self._lease_script = redis.register_script(_LEASE_AND_TAKE)
 
-    async def try_acquire(self, phone_number_id: str, recipient: str | None,
-                          number_limit: Limit, pair_limit: Limit | None = PAIR_LIMIT) -> float:
-        """Take one send if both buckets allow it now: 0.0; else the seconds to wait."""
+    @staticmethod
+    def _buckets(phone_number_id: str, recipient: str | None, number_limit: Limit,
+                 pair_limit: Limit | None) -> tuple[list[str], list[int]]:
         keys = [f"ratelimit:wa:number:{phone_number_id}"]
         args: list[int] = [number_limit.interval_us, number_limit.tolerance_us]
         if recipient and pair_limit is not None:
             keys.append(f"ratelimit:wa:pair:{phone_number_id}:{recipient}")
             args += [pair_limit.interval_us, pair_limit.tolerance_us]
-        wait_us = int(await self._script(keys=keys, args=args))
-        return wait_us / 1_000_000
+        return keys, args
+
+    async def lease_and_take(self, lease: Any, phone_number_id: str, recipient: str | None,
+                             number_limit: Limit, pair_limit: Limit | None = PAIR_LIMIT, n: int = 1) -> int | None:
+        """`lease.acquire()` and, if the lease is ours, `try_acquire_many` in the same
+        round trip: None when the lease is taken, else the sends granted (maybe 0)."""
+        keys, args = self._buckets(phone_number_id, recipient, number_limit, pair_limit)
+        token, granted, _ = await self._lease_script(
+            keys=[lease.key, lease.key + ":fence", lease.key + ":missed", *keys],
+            args=[lease.ttl_ms, *args, max(1, int(n))])
+        if not lease.adopt(int(token)):
+            return None
+        return int(granted)
+
+    async def try_acquire_many(self, phone_number_id: str, recipient: str | None, number_limit: Limit,
+                               pair_limit: Limit | None = PAIR_LIMIT, n: int = 1) -> tuple[int, float]:
+        """Take up to ``n`` sends that both buckets allow now: ``(granted, 0.0)``;
+        ``(0, seconds to wait)`` when not even one fits."""
+        keys, args = self._buckets(phone_number_id, recipient, number_limit, pair_limit)
+        args.append(max(1, int(n)))
+        granted, wait_us = await self._script(keys=keys, args=args)
+        return int(granted), int(wait_us) / 1_000_000
+
+    async def try_acquire(self, phone_number_id: str, recipient: str | None,
+                          number_limit: Limit, pair_limit: Limit | None = PAIR_LIMIT) -> float:
+        """Take one send if both buckets allow it now: 0.0; else the seconds to wait."""
+        granted, wait = await self.try_acquire_many(phone_number_id, recipient, number_limit, pair_limit, 1)
+        return 0.0 if granted else wait
+
+    async def acquire_many(self, phone_number_id: str, recipient: str | None, number_limit: Limit,
+                           pair_limit: Limit | None = PAIR_LIMIT, n: int = 1) -> int:
+        """Wait until at least one send is allowed; take up to ``n``; how many were taken."""
+        while True:
+            granted, wait = await self.try_acquire_many(phone_number_id, recipient, number_limit, pair_limit, n)
+            if granted:
+                return granted
+            await asyncio.sleep(wait)
 
     async def acquire(self, phone_number_id: str, recipient: str | None,
                       number_limit: Limit, pair_limit: Limit | None = PAIR_LIMIT) -> None:

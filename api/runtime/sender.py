@@ -12,7 +12,9 @@ For each row:
    The sender waits; it does not fail.
 3. **Claim**: ``metadata.claim_token``/``claimed_at``/``sending_attempt`` are
    committed BEFORE the request (status stays ``pending``). Only an unclaimed
-   pending row can be claimed, so no two senders send one row.
+   pending row can be claimed, so no two senders send one row. The claim
+   statement also records the previous row's answer (step 5), when there
+   was no wait in between: one round trip per row.
 4. **Send**, with ``biz_opaque_callback_data`` = the row id.
 5. **Record**: accepted → ``sent`` with the wamid (never lowering a status a
    fast status webhook already raised); transient error → claim released,
@@ -36,11 +38,13 @@ import json
 import logging
 import random
 import uuid
+from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from sqlalchemy import text
 
+from api.db.session import bind
 from api.runtime.context import Runtime
 from api.runtime.locks import sender_lease
 from api.runtime.rate_limit import PAIR_LIMIT, Limit, SendRateLimiter
@@ -70,7 +74,7 @@ def backoff(attempt: int) -> float:
     return random.uniform(0.5, 1.0) * min(MAX_BACKOFF, BASE_BACKOFF * 2 ** max(0, attempt - 1))
 
 
-_NEXT_ROW = text("""
+_NEXT_ROW = """
 SELECT m.id, m.created_at, m.type, m.content, m.metadata,
        c.twenty_four_hour_window_expires_at AS window_expires,
        ct.whatsapp_id AS wa_id,
@@ -82,100 +86,139 @@ SELECT m.id, m.created_at, m.type, m.content, m.metadata,
  WHERE m.conversation_id = :c AND m.direction = 'outbound' AND m.status = 'pending'
    AND NOT (m.metadata ? 'claim_token')
  ORDER BY m.created_at, m.id LIMIT :n
-""")
+"""
 
-_CLAIM = text("""
+_CLAIM_ONE = """
 UPDATE messages SET metadata = metadata || CAST(:claim AS jsonb)
  WHERE id = :id AND created_at = :at AND status = 'pending' AND NOT (metadata ? 'claim_token')
 RETURNING id
-""")
+"""
+_CLAIM = f"WITH claimed AS ({_CLAIM_ONE}) SELECT count(*) FROM claimed"
 
-_ACCEPTED = text("""
-WITH accepted AS (
+# accepted → sent with the wamid (never lowering a status a fast status webhook
+# already raised), and the campaign recipient with it
+_ACCEPTED_CTES = """
+accepted AS (
 UPDATE messages SET
   status = CASE WHEN status IN ('pending', 'failed') THEN 'sent' ELSE status END,
   whatsapp_message_id = COALESCE(whatsapp_message_id, :wamid),
   sent_at = COALESCE(sent_at, now()),
   error_message = CASE WHEN status = 'failed' THEN NULL ELSE error_message END,
   metadata = metadata || CAST(:meta AS jsonb)
- WHERE id = :id AND created_at = :at
-RETURNING id)
+ WHERE id = :sent_id AND created_at = :sent_created_at
+RETURNING id
+), recipients AS (
 UPDATE campaign_recipients SET
   whatsapp_message_id = COALESCE(whatsapp_message_id, :wamid),
   status = CASE WHEN status = 'pending' THEN 'sent' ELSE status END,
   sent_at = COALESCE(sent_at, now())
  WHERE message_id IN (SELECT id FROM accepted)
-""")
+)"""
+_ACCEPTED = f"WITH {_ACCEPTED_CTES} SELECT count(*) FROM accepted"
+# the previous row's answer and the next row's claim, one statement (one round trip)
+_ACCEPTED_AND_CLAIM = f"WITH {_ACCEPTED_CTES}, claimed AS ({_CLAIM_ONE}) SELECT count(*) FROM claimed"
 
-_FAILED = text("""
+_FAILED = """
 UPDATE messages SET status = 'failed', failed_at = now(), error_message = :error,
        metadata = (metadata - 'claim_token') || CAST(:meta AS jsonb)
  WHERE id = :id AND created_at = :at AND status = 'pending'
-""")
+"""
 
-_RECIPIENT_FAILED = text("""
+_RECIPIENT_FAILED = """
 UPDATE campaign_recipients SET status = 'failed', failed_at = now(), error_message = :error
  WHERE message_id = :id AND status = 'pending'
-""")
+"""
 
-_RETRY_LATER = text("""
+_RETRY_LATER = """
 UPDATE messages SET metadata = (metadata - 'claim_token') || CAST(:meta AS jsonb)
  WHERE id = :id AND created_at = :at AND metadata->>'claim_token' = :token
-""")
+"""
+
+_UNCERTAIN = "UPDATE messages SET metadata = metadata || CAST(:m AS jsonb) WHERE id = :id AND created_at = :at"
 
 
 def _dumps(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, default=str)
 
 
+@dataclass(frozen=True)
+class SendHint:
+    """What the processor knows of a conversation it just gave ``rows`` outbound
+    rows: the sender takes its lease and the rate-limit sends in one round trip."""
+
+    phone_number_id: str
+    wa_id: str
+    number_settings: dict
+    rows: int
+
+
+class _Accepted:
+    """A row Meta accepted whose ``sent`` is not written yet: it is written with the
+    next row's claim (one statement), or alone before anything else happens."""
+
+    __slots__ = ("row", "wamid", "claim_token")
+
+    def __init__(self, row: Any, wamid: str, claim_token: str) -> None:
+        self.row, self.wamid, self.claim_token = row, wamid, claim_token
+
+    def params(self) -> dict[str, Any]:
+        return {"sent_id": self.row["id"], "sent_created_at": self.row["created_at"], "wamid": self.wamid,
+                "meta": _dumps({"accepted_at": datetime.now(timezone.utc).isoformat(),
+                                "sent_by": self.claim_token})}
+
+
 class Sender:
-    """Delivers outbox rows. One per worker process; safe to use concurrently."""
+    """Delivers outbox rows. One per worker process; safe to use concurrently.
+
+    Statements run on raw asyncpg connections (`Database.raw`), one round trip
+    each, autocommit. Per row: one statement that records the previous row's
+    answer and claims this one, then the request; rate limits are taken for
+    the rows of a batch at once when the buckets allow it.
+    """
 
     def __init__(self, rt: Runtime) -> None:
         self.rt = rt
         self.limiter = SendRateLimiter(rt.redis)
         self.worker_id = uuid.uuid4().hex[:12]
+        self._tokens: dict[str, str | None] = {}  # encrypted access token -> decrypted
 
     async def send_messages(self, message_ids: list[Any]) -> None:
         """Deliver the conversations these rows belong to (the ``kick_sender`` task)."""
         ids = [uuid.UUID(str(i)) for i in message_ids]
         if not ids:
             return
-        async with self.rt.db.reading() as s:
-            conversations = (await s.execute(text(
-                "SELECT DISTINCT conversation_id FROM messages WHERE id = ANY(:ids) AND direction = 'outbound'"),
-                {"ids": ids})).scalars().all()
+        async with self.rt.db.raw() as conn:
+            conversations = [r[0] for r in await conn.fetch(
+                "SELECT DISTINCT conversation_id FROM messages WHERE id = ANY($1::uuid[]) AND direction = 'outbound'",
+                ids)]
         await self.deliver_conversations(conversations)
 
     async def deliver_conversations(self, conversation_ids: list[Any]) -> None:
         await asyncio.gather(*(self.deliver_conversation(c) for c in conversation_ids))
 
-    async def deliver_conversation(self, conversation_id: Any) -> int:
+    async def deliver_conversation(self, conversation_id: Any, hint: SendHint | None = None) -> int:
         """Send a conversation's sendable rows in order; the number sent by this call."""
         conversation_id = uuid.UUID(str(conversation_id))
         sent = 0
         while True:
             lease = sender_lease(self.rt.redis, conversation_id)
-            if not await lease.acquire():
+            granted, bucket = 0, None
+            if hint is not None:
+                number_limit, pair_limit = self._limits_for(hint.number_settings)
+                got = await self.limiter.lease_and_take(lease, hint.phone_number_id, hint.wa_id, number_limit,
+                                                        pair_limit, hint.rows)
+                if got is None:
+                    return sent
+                granted, bucket, hint = got, (hint.phone_number_id, hint.wa_id), None
+            elif not await lease.acquire():
                 return sent
             blocked = False
             try:
                 while not lease.lost and not blocked:
                     rows = await self._pending(conversation_id, BATCH)
-                    for row in rows:
-                        due = (row.metadata or {}).get("next_attempt_at")
-                        if due and datetime.fromisoformat(due) > datetime.now(timezone.utc):
-                            await self.rt.redis.zadd(RETRY_KEY, {str(conversation_id): datetime.fromisoformat(due).timestamp()})
-                            blocked = True
-                            break
-                        outcome = await self._deliver(row)
-                        if outcome == "sent":
-                            sent += 1
-                        elif outcome == "retry":
-                            blocked = True
-                            break
-                        if lease.lost:
-                            break
+                    done, blocked = await self._deliver_rows(conversation_id, rows, lease, granted, bucket)
+                    granted = 0
+                    sent += done
                     if len(rows) < BATCH:
                         break
             finally:
@@ -185,17 +228,19 @@ class Sender:
                 return sent
 
     async def _pending(self, conversation_id: uuid.UUID, limit: int) -> list[Any]:
-        async with self.rt.db.reading() as s:
-            return list((await s.execute(_NEXT_ROW, {"c": conversation_id, "n": limit})).all())
+        async with self.rt.db.raw() as conn:
+            return await conn.fetch(*bind(_NEXT_ROW, {"c": conversation_id, "n": limit}))
 
-    async def _autocommit(self, statement: Any, params: dict[str, Any]) -> Any:
-        """One statement, its own transaction, one round trip (no BEGIN/COMMIT)."""
-        async with self.rt.db.single_statement() as conn:
-            result = await conn.execute(statement, params)
-            return result.first() if result.returns_rows else None
+    async def _run(self, statement: str, params: dict[str, Any]) -> Any:
+        """One statement, its own transaction, one round trip; its first value."""
+        async with self.rt.db.raw() as conn:
+            return await conn.fetchval(*bind(statement, params))
 
     def _limits(self, row: Any) -> tuple[Limit, Limit | None]:
-        settings = row.number_settings or {}
+        return self._limits_for(row["number_settings"])
+
+    def _limits_for(self, settings: dict | None) -> tuple[Limit, Limit | None]:
+        settings = settings or {}
         rate = settings.get("rate_limit_per_second") or self.rt.whatsapp.rate_per_second
         number = Limit(rate=float(rate), burst=int(settings.get("rate_limit_burst") or 1))
         pair_cfg = settings.get("pair_rate_limit", "default")
@@ -209,73 +254,121 @@ class Sender:
         return number, pair
 
     def _token(self, row: Any) -> str | None:
-        if not row.access_token_encrypted:
+        encrypted = row["access_token_encrypted"]
+        if not encrypted:
             return "sandbox"
-        from api.crypto import decrypt_secret
+        if encrypted not in self._tokens:
+            from api.crypto import decrypt_secret
 
+            try:
+                self._tokens[encrypted] = decrypt_secret(self.rt.settings, encrypted)
+            except ValueError:
+                self._tokens[encrypted] = None
+        return self._tokens[encrypted]
+
+    async def _deliver_rows(self, conversation_id: uuid.UUID, rows: list[Any], lease: Any, granted: int = 0,
+                            bucket: tuple[str, str] | None = None) -> tuple[int, bool]:
+        """Send ``rows`` (oldest first) until one must wait: ``(sent, blocked)``.
+        ``granted``: sends the rate limits already gave for ``bucket`` (number, recipient)."""
+        sent = 0
+        accepted: _Accepted | None = None
         try:
-            return decrypt_secret(self.rt.settings, row.access_token_encrypted)
-        except ValueError:
-            return None
+            for i, row in enumerate(rows):
+                now = datetime.now(timezone.utc)
+                due = (row["metadata"] or {}).get("next_attempt_at")
+                if due and datetime.fromisoformat(due) > now:
+                    await self._record(accepted)
+                    accepted = None
+                    await self.rt.redis.zadd(RETRY_KEY, {str(conversation_id): datetime.fromisoformat(due).timestamp()})
+                    return sent, True
+                token = None
+                problem = None
+                if row["phone_number_id"] is None:
+                    problem = ("the conversation has no WhatsApp number", {})
+                elif row["type"] != "template" and (row["window_expires"] is None or row["window_expires"] <= now):
+                    problem = (OUTSIDE_WINDOW, {"outside_window": True})
+                else:
+                    token = self._token(row)
+                    if token is None:
+                        problem = ("the number's access token cannot be decrypted", {})
+                if problem is not None:
+                    await self._record(accepted)
+                    accepted = None
+                    await self._fail(row, *problem)
+                    continue
+                if granted and bucket != (row["phone_number_id"], row["wa_id"]):
+                    granted = 0  # taken for another number or recipient: not ours to use
+                if not granted:
+                    number_limit, pair_limit = self._limits(row)
+                    args = (row["phone_number_id"], row["wa_id"], number_limit, pair_limit)
+                    granted, _ = await self.limiter.try_acquire_many(*args, n=len(rows) - i)
+                    if not granted:  # we will wait: the previous answer is written first
+                        await self._record(accepted)
+                        accepted = None
+                        granted = await self.limiter.acquire_many(*args, n=len(rows) - i)
+                granted -= 1
 
-    async def _deliver(self, row: Any) -> str:
-        """``sent`` | ``failed`` | ``retry`` | ``unknown`` | ``skipped``."""
-        now = datetime.now(timezone.utc)
-        if row.phone_number_id is None:
-            return await self._fail(row, "the conversation has no WhatsApp number", {})
-        if row.type != "template" and (row.window_expires is None or row.window_expires <= now):
-            return await self._fail(row, OUTSIDE_WINDOW, {"outside_window": True})
-        token = self._token(row)
-        if token is None:
-            return await self._fail(row, "the number's access token cannot be decrypted", {})
-        number_limit, pair_limit = self._limits(row)
-        await self.limiter.acquire(row.phone_number_id, row.wa_id, number_limit, pair_limit)
+                attempt = int((row["metadata"] or {}).get("sending_attempt") or 0) + 1
+                claim_token = f"{self.worker_id}:{uuid.uuid4().hex[:12]}"
+                params = {"id": row["id"], "at": row["created_at"], "claim": _dumps({
+                    "claim_token": claim_token, "claimed_at": datetime.now(timezone.utc).isoformat(),
+                    "sending_attempt": attempt})}
+                if accepted is not None:
+                    params.update(accepted.params())
+                    accepted = None
+                    claimed = await self._run(_ACCEPTED_AND_CLAIM, params)
+                else:
+                    claimed = await self._run(_CLAIM, params)
+                if not claimed:
+                    continue  # someone else claimed it
+                try:
+                    result: SendResult = await self.rt.graph.send_message(
+                        row["phone_number_id"], token, row["wa_id"], row["type"], row["content"] or {},
+                        callback_data=str(row["id"]))
+                except TransientGraphError as exc:
+                    if await self._transient(conversation_id, row, claim_token, attempt, exc) == "retry":
+                        return sent, True
+                    continue
+                except PermanentGraphError as exc:
+                    await self._fail(row, exc.describe(), {"meta_error": {
+                        "code": exc.code, "message": exc.message, "details": exc.details,
+                        "fbtrace_id": exc.fbtrace_id}, "sending_attempt": attempt})
+                    continue
+                except UncertainDeliveryError as exc:
+                    log.warning("message %s: outcome unknown (%s); left claimed", row["id"], exc)
+                    await self._run(_UNCERTAIN, {"m": _dumps({"uncertain": str(exc)[:300]}), "id": row["id"],
+                                                 "at": row["created_at"]})
+                    continue
+                accepted = _Accepted(row, result.wamid, claim_token)
+                sent += 1
+                if lease.lost:
+                    break
+        finally:
+            if accepted is not None:
+                await self._record(accepted)
+        return sent, False
 
-        attempt = int((row.metadata or {}).get("sending_attempt") or 0) + 1
-        claim_token = f"{self.worker_id}:{uuid.uuid4().hex[:12]}"
-        claimed = await self._autocommit(_CLAIM, {"id": row.id, "at": row.created_at, "claim": _dumps({
-            "claim_token": claim_token, "claimed_at": datetime.now(timezone.utc).isoformat(),
-            "sending_attempt": attempt})})
-        if claimed is None:
-            return "skipped"
-        try:
-            result: SendResult = await self.rt.graph.send_message(
-                row.phone_number_id, token, row.wa_id, row.type, row.content or {}, callback_data=str(row.id))
-        except TransientGraphError as exc:
-            return await self._transient(row, claim_token, attempt, exc)
-        except PermanentGraphError as exc:
-            return await self._fail(row, exc.describe(), {"meta_error": {
-                "code": exc.code, "message": exc.message, "details": exc.details,
-                "fbtrace_id": exc.fbtrace_id}, "sending_attempt": attempt})
-        except UncertainDeliveryError as exc:
-            log.warning("message %s: outcome unknown (%s); left claimed", row.id, exc)
-            async with self.rt.db.transaction() as s:
-                await s.execute(text(
-                    "UPDATE messages SET metadata = metadata || CAST(:m AS jsonb) WHERE id = :id AND created_at = :at"),
-                    {"m": _dumps({"uncertain": str(exc)[:300]}), "id": row.id, "at": row.created_at})
-            return "unknown"
-        await self._autocommit(_ACCEPTED, {"id": row.id, "at": row.created_at, "wamid": result.wamid, "meta": _dumps({
-            "accepted_at": datetime.now(timezone.utc).isoformat(), "sent_by": claim_token})})
-        return "sent"
+    async def _record(self, accepted: _Accepted | None) -> None:
+        if accepted is not None:
+            await self._run(_ACCEPTED, accepted.params())
 
     async def _fail(self, row: Any, error: str, meta: dict[str, Any]) -> str:
-        async with self.rt.db.transaction() as s:
-            await s.execute(_FAILED, {"id": row.id, "at": row.created_at, "error": error, "meta": _dumps(meta)})
-            await s.execute(_RECIPIENT_FAILED, {"id": row.id, "error": error})
+        params = {"id": row["id"], "at": row["created_at"], "error": error, "meta": _dumps(meta)}
+        async with self.rt.db.raw() as conn:
+            async with conn.transaction():
+                await conn.execute(*bind(_FAILED, params))
+                await conn.execute(*bind(_RECIPIENT_FAILED, params))
         return "failed"
 
-    async def _transient(self, row: Any, claim_token: str, attempt: int, exc: TransientGraphError) -> str:
+    async def _transient(self, conversation_id: uuid.UUID, row: Any, claim_token: str, attempt: int,
+                         exc: TransientGraphError) -> str:
         error = exc.describe()
         if attempt >= MAX_ATTEMPTS:
             return await self._fail(row, f"gave up after {attempt} attempts: {error}", {"sending_attempt": attempt})
         due = datetime.now(timezone.utc) + timedelta(seconds=backoff(attempt))
-        async with self.rt.db.transaction() as s:
-            await s.execute(_RETRY_LATER, {"id": row.id, "at": row.created_at, "token": claim_token, "meta": _dumps({
-                "next_attempt_at": due.isoformat(), "last_error": error, "sending_attempt": attempt})})
-        async with self.rt.db.session() as s:
-            conversation_id = (await s.execute(text(
-                "SELECT conversation_id FROM messages WHERE id = :id AND created_at = :at"),
-                {"id": row.id, "at": row.created_at})).scalar()
+        await self._run(_RETRY_LATER, {"id": row["id"], "at": row["created_at"], "token": claim_token,
+                                       "meta": _dumps({"next_attempt_at": due.isoformat(), "last_error": error,
+                                                       "sending_attempt": attempt})})
         await self.rt.redis.zadd(RETRY_KEY, {str(conversation_id): due.timestamp()})
         return "retry"
 

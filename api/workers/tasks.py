@@ -35,16 +35,17 @@ class WorkerContext:
         self.sending: set[asyncio.Task] = set()
         runtime.deliver = self.deliver_soon
 
-    def deliver_soon(self, conversation_id: Any) -> None:
-        """Send a conversation's fresh outbox from this worker, in the background.
-        If the worker dies first, the maintenance sweep finds the pending rows."""
-        task = asyncio.create_task(self._deliver(conversation_id))
+    def deliver_soon(self, conversation_id: Any, hint: Any = None) -> None:
+        """Send a conversation's fresh outbox from this worker, in the background
+        (``hint``: a `sender.SendHint`). If the worker dies first, the maintenance
+        sweep finds the pending rows."""
+        task = asyncio.create_task(self._deliver(conversation_id, hint))
         self.sending.add(task)
         task.add_done_callback(self.sending.discard)
 
-    async def _deliver(self, conversation_id: Any) -> None:
+    async def _deliver(self, conversation_id: Any, hint: Any = None) -> None:
         try:
-            await self.sender.deliver_conversation(conversation_id)
+            await self.sender.deliver_conversation(conversation_id, hint)
         except Exception:  # noqa: BLE001 - the sweep retries pending rows
             log.exception("delivery of conversation %s failed", conversation_id)
 

@@ -237,15 +237,14 @@ class Local:
     seeded: Seeded
 
     async def receive(self, wa_id: str, message: dict | str, **kw: Any):
-        """Store a customer message as the webhook would; returns the IngestResult."""
-        from api.runtime.ingest import store_messages
+        """Store a customer message as the webhook does; returns the IngestResult."""
+        from api.runtime.ingest import ingest_messages
         from api.whatsapp.payloads import parse_webhook
 
         if isinstance(message, str):
             message = webhooks.text_message(message)
         doc = webhooks.inbound_message(PNID, wa_id, message, **kw)
-        async with self.db.transaction() as s:
-            return await store_messages(s, parse_webhook(doc).messages)
+        return await ingest_messages(self.db, parse_webhook(doc).messages)
 
     async def process(self, conversation_id: Any) -> int:
         from api.runtime.processor import process_conversation

@@ -55,3 +55,34 @@ async def test_messages_to_an_unknown_number_are_ignored(local, query, db):
         result = await store_messages(s, parse_webhook(doc).messages)
     assert result.ignored == 1 and result.stored == []
     assert await query("SELECT id FROM messages") == []
+
+
+async def test_simultaneous_first_messages_of_one_customer_share_one_conversation(local, query):
+    import asyncio
+
+    results = await asyncio.gather(*(local.receive("5511900000065", f"oi {i}") for i in range(8)))
+    assert sum(len(r.stored) for r in results) == 8
+    conversations = await query("SELECT message_count FROM conversations")
+    assert len(conversations) == 1 and conversations[0]["message_count"] == 8
+    assert (await query("SELECT total_messages FROM contacts"))[0]["total_messages"] == 8
+
+
+async def test_a_redelivered_message_touches_nothing_on_either_path(local, query):
+    first = await local.receive("5511900000066", "oi", wamid="wamid.FIRST")  # creates the conversation
+    again = await local.receive("5511900000066", "oi", wamid="wamid.FIRST")
+    await local.receive("5511900000066", "tudo bem?", wamid="wamid.SECOND")  # joins it
+    later = await local.receive("5511900000066", "tudo bem?", wamid="wamid.SECOND")
+    assert len(first.stored) == 1 and again.duplicates == 1 and later.duplicates == 1
+    assert again.stored == [] and later.stored == []
+    assert len(await query("SELECT id FROM messages")) == 2
+    assert (await query("SELECT message_count FROM conversations"))[0]["message_count"] == 2
+    assert (await query("SELECT total_messages FROM contacts"))[0]["total_messages"] == 2
+
+
+async def test_store_messages_in_a_callers_transaction_stores_like_the_webhook(local, query, db):
+    for body in ("oi", "de novo"):
+        doc = webhooks.inbound_message("100200300", "5511900000067", webhooks.text_message(body))
+        async with db.transaction() as s:
+            result = await store_messages(s, parse_webhook(doc).messages)
+        assert len(result.stored) == 1
+    assert (await query("SELECT message_count FROM conversations"))[0]["message_count"] == 2

@@ -148,3 +148,55 @@ async def test_rate_limit_holds_across_two_senders(local, other_worker, query, d
     # grants are spaced 1/rate apart (GCRA): a 1 s window holds `rate` of them, +1 when transport
     # jitter shifts the window's edge; a second extra would need > 200 ms of jitter
     assert busiest <= rate + 1
+
+
+async def test_a_conversations_rows_go_out_in_order_each_recorded_sent_once(local, query):
+    conversation, ids = await conversation_with(local, "5511900000036", *[text_msg(f"parte {i}") for i in range(7)])
+    assert await Sender(local.rt).deliver_conversation(conversation) == 7
+    assert [m["payload"]["text"]["body"] for m in local.sandbox.state.accepted] == [f"parte {i}" for i in range(7)]
+    for mid in ids:  # every answer written, the last one too (no later claim to carry it)
+        sent = await row(query, mid)
+        assert sent["status"] == "sent" and sent["whatsapp_message_id"] and sent["metadata"]["accepted_at"]
+        assert sent["metadata"]["sent_by"] == sent["metadata"]["claim_token"]
+
+
+async def test_a_failure_between_sends_keeps_the_earlier_answer(local, query, db):
+    conversation, (first, free, last) = await conversation_with(
+        local, "5511900000037", TEMPLATE, text_msg("fora da janela"), TEMPLATE)
+    async with db.transaction() as s:
+        await s.execute(text("UPDATE conversations SET twenty_four_hour_window_expires_at = now() - interval '1 hour'"))
+    assert await Sender(local.rt).deliver_conversation(conversation) == 2
+    assert [(await row(query, m))["status"] for m in (first, free, last)] == ["sent", "failed", "sent"]
+    assert len(local.sandbox.state.accepted) == 2
+
+
+async def test_rate_limiter_grants_several_sends_only_within_the_burst(redis):
+    from api.runtime.rate_limit import Limit, SendRateLimiter
+
+    limiter = SendRateLimiter(redis)
+    one_at_a_time = Limit(rate=2, burst=1)
+    assert await limiter.try_acquire_many("pn-1", "r", one_at_a_time, None, n=5) == (1, 0.0)
+    granted, wait = await limiter.try_acquire_many("pn-1", "r", one_at_a_time, None, n=5)
+    assert granted == 0 and 0 < wait <= 0.5
+    bursty = Limit(rate=10, burst=4)
+    assert (await limiter.try_acquire_many("pn-2", "r", bursty, None, n=10))[0] == 4
+    assert (await limiter.try_acquire_many("pn-2", "r", bursty, None, n=10))[0] == 0
+    # the pair bucket limits too: the smaller grant wins
+    pair = Limit(rate=1, per_seconds=6, burst=2)
+    assert (await limiter.try_acquire_many("pn-3", "r", Limit(rate=1000, burst=50), pair, n=10))[0] == 2
+
+
+async def test_lease_and_rate_limit_in_one_round_trip(redis):
+    from api.runtime.locks import sender_lease
+    from api.runtime.rate_limit import Limit, SendRateLimiter
+
+    limiter = SendRateLimiter(redis)
+    limit = Limit(rate=10, burst=3)
+    holder = sender_lease(redis, "c-hint")
+    assert await limiter.lease_and_take(holder, "pn-h", "r", limit, None, n=5) == 3
+    assert holder.token
+    other = sender_lease(redis, "c-hint")
+    assert await limiter.lease_and_take(other, "pn-h", "r", limit, None, n=5) is None  # taken: no sends either
+    await holder.release()
+    assert holder.missed is True  # the bounced attempt left its mark
+    assert (await limiter.try_acquire_many("pn-h", "r", limit, None, n=5))[0] == 0  # the burst was used once
