@@ -86,6 +86,41 @@ def cpu_seconds(pid: int) -> float:
     return total
 
 
+def cpu_split(pid: int) -> tuple[float, float]:
+    """(user, system) CPU seconds of one process (not its children), from /proc."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        tick = os.sysconf("SC_CLK_TCK")
+        return int(fields[11]) / tick, int(fields[12]) / tick
+    except (OSError, IndexError, ValueError):
+        return 0.0, 0.0
+
+
+async def backend_cpu(db) -> dict[int, float]:
+    """CPU seconds so far of each PostgreSQL backend connected to the bench database
+    (the database server shares these cores: its cost per message counts too)."""
+    from sqlalchemy import text as sql
+
+    async with db.session() as s:
+        pids = (await s.execute(sql("SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
+                                    "AND pid <> pg_backend_pid()"))).scalars().all()
+    return {pid: sum(cpu_split(pid)) for pid in pids}
+
+
+async def transactions(db) -> int:
+    """Transactions committed so far in the bench database (each autocommit statement is one)."""
+    from sqlalchemy import text as sql
+
+    await asyncio.sleep(0.6)  # backends report their counters at most every 500 ms
+    async with db.session() as s:
+        return int((await s.execute(sql("SELECT pg_stat_force_next_flush(), xact_commit + xact_rollback "
+                                        "FROM pg_stat_database WHERE datname = current_database()"))).one()[1])
+
+
+def backend_delta(before: dict[int, float], after: dict[int, float]) -> float:
+    return sum(v - before.get(pid, 0.0) for pid, v in after.items())
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -177,6 +212,10 @@ async def main(args: argparse.Namespace) -> int:
     config.bind = [f"127.0.0.1:{sandbox_port}"]
     config.accesslog = None
     config.errorlog = None
+    # as `pytake sandbox` (api/runtime/stack.py): idle keep-alive connections outlive the
+    # client pool's, else a connection closed between the phases is reused and the
+    # send's outcome is unknown (left claimed, never resent)
+    config.keep_alive_timeout = 75.0
     sandbox_stop = asyncio.Event()
     sandbox_task = asyncio.create_task(serve(sandbox, config, shutdown_trigger=sandbox_stop.wait))
 
@@ -238,16 +277,30 @@ async def main(args: argparse.Namespace) -> int:
 
         # warm-up (connections, program cache), not measured
         await asyncio.gather(*(customer(10_000_000 + i) for i in range(10)))
+        # column statistics as a live database has them (autovacuum would analyze it
+        # within a minute): a never-analyzed database plans lookups as if every column
+        # were selective, e.g. scanning an organization's conversations for one contact
+        async with db.session() as s:
+            from sqlalchemy import text as sql
+
+            await s.execute(sql("ANALYZE"))
+            await s.commit()
         answer_ms.clear()
         reply_ms.clear()
         api_pid, worker_pid = procs[0].pid, procs[1].pid
         cpu0 = (cpu_seconds(api_pid), cpu_seconds(worker_pid))
+        split0 = (cpu_split(api_pid), cpu_split(worker_pid))
+        pg0 = await backend_cpu(db)
+        xacts0 = await transactions(db)
         bench_cpu0 = time.process_time()
         started = time.perf_counter()
         await asyncio.gather(*(customer(i) for i in range(args.customers)))
         elapsed = time.perf_counter() - started
         cpu1 = (cpu_seconds(api_pid), cpu_seconds(worker_pid))
+        split1 = (cpu_split(api_pid), cpu_split(worker_pid))
         bench_cpu = time.process_time() - bench_cpu0
+        pg_ms = backend_delta(pg0, await backend_cpu(db)) * 1000 / (args.customers * len(steps))
+        xacts = (await transactions(db) - xacts0) / (args.customers * len(steps))
         inbound = args.customers * len(steps)
         print(f"inbound: {args.customers} customers x {len(steps)} messages = {inbound} messages in {elapsed:.2f} s "
               f"(status webhooks {'on' if args.statuses else 'off'})")
@@ -274,6 +327,9 @@ async def main(args: argparse.Namespace) -> int:
         api_ms, worker_ms = ((cpu1[i] - cpu0[i]) * 1000 / inbound for i in (0, 1))
         print(f"  CPU per inbound message       : API {api_ms:.2f} ms, worker {worker_ms:.2f} ms "
               f"(process + send); one core each would carry ~{1000 / max(api_ms, worker_ms):.0f} msg/s")
+        sys_share = [(split1[i][1] - split0[i][1]) / max(1e-9, cpu1[i] - cpu0[i]) * 100 for i in (0, 1)]
+        print(f"    (system time: API {sys_share[0]:.0f}%, worker {sys_share[1]:.0f}%; PostgreSQL backends "
+              f"{pg_ms:.2f} ms per message, {xacts:.1f} transactions per message)")
         print(f"  this bench process (customers + sandbox) : {bench_cpu * 1000 / inbound:.2f} ms CPU per message, "
               f"{bench_cpu / elapsed * 100:.0f}% of a core")
 
@@ -308,6 +364,7 @@ async def main(args: argparse.Namespace) -> int:
                 ids += [r["id"] for r in rows]
         before = len(sandbox.state.accepted)
         wcpu0 = cpu_seconds(procs[1].pid)
+        pg0 = await backend_cpu(db)
         started = time.perf_counter()
         for k in range(0, len(ids), 50):
             await kick_sender(redis, ids[k:k + 50])
@@ -321,6 +378,7 @@ async def main(args: argparse.Namespace) -> int:
         print(f"  sends/s against the sandbox   : {sent / elapsed:8.1f}   (target >= 1000)")
         send_ms = max(1e-6, (cpu_seconds(procs[1].pid) - wcpu0) * 1000 / max(1, sent))
         print(f"  worker CPU per send           : {send_ms:.2f} ms (one core would carry ~{1000 / send_ms:.0f} sends/s)")
+        print(f"  PostgreSQL backends per send  : {backend_delta(pg0, await backend_cpu(db)) * 1000 / max(1, sent):.2f} ms")
         print(f"  machine load average          : {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores "
               "(other processes compete for the same cores)")
         await client.close()
