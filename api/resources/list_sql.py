@@ -1,4 +1,4 @@
-"""Generic list pages as prepared statements on the raw asyncpg connection.
+"""Generic list pages as prepared statements on a raw asyncpg connection (`Database.raw`).
 
 A list request's SQL depends only on its *shape*: the resource, which filters
 it uses (and whether a filter has one value or several), the sort, and whether
@@ -104,9 +104,8 @@ async def fetch_list(db: Database, compiled: CompiledList, organization_id: uuid
     values: dict[str, Any] = {ORG: organization_id, LIMIT: page.per_page, OFFSET: page.offset}
     for binding in bindings:
         values.update(binding.values)
-    async with db.engine.connect() as conn:
-        raw = await conn.get_raw_connection()
-        records = await raw.driver_connection.fetch(compiled.sql, *[values[name] for name in compiled.params])
+    async with db.raw() as conn:
+        records = await conn.fetch(compiled.sql, *[values[name] for name in compiled.params])
     rows = [dict(record) for record in records]
     total = None
     if rows and TOTAL in rows[0]:
