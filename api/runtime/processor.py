@@ -25,8 +25,10 @@ runs `Interpreter.on_timeout`.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
+import random
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -445,10 +447,26 @@ def _dumps(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, default=str)
 
 
+# A deadlock (the webhook locks contact then conversation; a step that changes
+# both may take them the other way round) or a serialization failure aborts
+# the step's statement as a whole: it is safe to run again, and it must not
+# turn the customer's message into a "crashed" run.
+TRANSIENT_SQLSTATES = frozenset({"40P01", "40001"})
+TRANSIENT_RETRIES = 4
+
+
 async def _commit(rt: Runtime, loaded: Loaded, outcome: Outcome) -> list[uuid.UUID] | None:
     """Apply the step in one transaction; None when it was already applied elsewhere."""
     try:
-        return await _apply(rt, loaded, outcome)
+        for attempt in range(TRANSIENT_RETRIES + 1):
+            try:
+                return await _apply(rt, loaded, outcome)
+            except asyncpg.PostgresError as exc:
+                if getattr(exc, "sqlstate", None) not in TRANSIENT_SQLSTATES or attempt == TRANSIENT_RETRIES:
+                    raise
+                log.info("conversation %s: %s, applying the step again", loaded.conversation["id"], exc.sqlstate)
+                await asyncio.sleep(random.uniform(0.005, 0.02) * 2 ** attempt)
+        raise AssertionError("unreachable")
     except _Raced:
         return None
     except (SQLAlchemyError, asyncpg.PostgresError, asyncpg.exceptions.DataError) as exc:

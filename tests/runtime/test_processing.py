@@ -109,3 +109,31 @@ async def test_a_lease_nobody_asked_for_meanwhile_needs_no_second_look(redis):
     assert await holder.acquire()
     await holder.release()
     assert holder.missed is False
+
+
+async def test_a_step_aborted_by_a_deadlock_is_applied_again_not_crashed(local, add, flows, query, db):
+    """PostgreSQL aborts one of two transactions that wait on each other (40P01):
+    the step's single statement runs again rather than failing the message."""
+    from sqlalchemy import text
+
+    await add("eco", flows["echo"])
+    result = await local.receive("5511900000006", "oi")
+    conversation = result.conversations[0]
+    async with db.transaction() as s:  # the step's first try meets a deadlock (a sequence is not rolled back)
+        await s.execute(text("CREATE SEQUENCE deadlock_once"))
+        await s.execute(text("""
+            CREATE FUNCTION deadlock_once() RETURNS trigger LANGUAGE plpgsql AS $$
+            BEGIN
+              IF nextval('deadlock_once') = 1 THEN
+                RAISE EXCEPTION 'deadlock detected' USING ERRCODE = '40P01';
+              END IF;
+              RETURN NEW;
+            END $$"""))
+        await s.execute(text("CREATE TRIGGER deadlock_once BEFORE UPDATE ON conversations "
+                             "FOR EACH ROW EXECUTE FUNCTION deadlock_once()"))
+    assert await local.process(conversation) == 1
+    assert await outbound_texts(query) == ["Diga algo"]
+    inbound = await query("SELECT metadata FROM messages WHERE direction = 'inbound'")
+    assert inbound[0]["metadata"]["processed"] is True
+    assert inbound[0]["metadata"].get("run", {}).get("status") != "crashed"
+    assert (await query("SELECT last_value FROM deadlock_once"))[0]["last_value"] >= 2  # it did fail once
