@@ -432,6 +432,55 @@ def contact_search_document() -> ColumnElement:
     return literal_column(CONTACT_SEARCH_SQL)
 
 
+# Added search indexes (migration 0004), see `api.services.contacts_search`.
+# Both documents hold a contact's phone numbers (``whatsapp_id``, ``phone``) as
+# digit strings, each also without its first 2 and first 4 digits (the country
+# code 55 and then the area code of a Brazilian number), so that a prefix query
+# finds ``5511987654321`` by ``5511…``, ``11987…`` or ``98765…``. The SQL is
+# spelled as PostgreSQL reflects it back (casts, parentheses), which serves both
+# the index definitions (autogenerate then sees no change) and the queries
+# (the planner matches them to the indexes).
+PHONE_PREFIXES_DROPPED = (2, 4)
+
+
+def _concat_words_sql(parts: list[str]) -> str:
+    """``a || ' ' || b || ...`` with the parentheses PostgreSQL reflects back (left-nested)."""
+    expr = parts[0]
+    for part in parts[1:]:
+        expr = f"(({expr} || ' '::text) || {part})"
+    return expr[1:-1] if len(parts) > 1 else expr  # no parentheses around the whole
+
+
+def _phone_forms_sql(table: str) -> list[str]:
+    forms = []
+    for column in ("whatsapp_id", "phone"):
+        digits = (f"regexp_replace(COALESCE({table}{column}, ''::character varying)::text, "
+                  "'[^0-9]'::text, ''::text, 'g'::text)")
+        forms += [digits] + [f"substr({digits}, {n + 1})" for n in PHONE_PREFIXES_DROPPED]
+    return forms
+
+
+def contact_phone_search_sql(table: str = "contacts.") -> str:
+    """``idx_contacts_phone_search``'s expression: the phone numbers' digit forms ('simple' words)."""
+    return f"to_tsvector('simple'::regconfig, {_concat_words_sql(_phone_forms_sql(table))})"
+
+
+def contact_unnamed_search_sql(table: str = "contacts.") -> str:
+    """``idx_contacts_unnamed_search``'s expression (rows WHERE name IS NULL): e-mail and phone forms."""
+    email = f"COALESCE({table}email, ''::character varying)::text"
+    return f"to_tsvector('portuguese'::regconfig, {_concat_words_sql([email, *_phone_forms_sql(table)])})"
+
+
+def contact_phone_search_document() -> ColumnElement:
+    """The expression `idx_contacts_phone_search` indexes (every contact)."""
+    return literal_column(contact_phone_search_sql())
+
+
+def contact_unnamed_search_document() -> ColumnElement:
+    """The expression `idx_contacts_unnamed_search` indexes (only with ``name IS NULL``)."""
+    return literal_column(contact_unnamed_search_sql())
+
+
 class Contact(Base):
     __tablename__ = "contacts"
     __table_args__ = (
@@ -446,6 +495,10 @@ class Contact(Base):
               # spelled as PostgreSQL reports it back so autogenerate sees no change.
               text(CONTACT_SEARCH_INDEX_SQL),
               postgresql_using="gin"),
+        # search of unnamed contacts and of phone numbers (migration 0004)
+        Index("idx_contacts_unnamed_search", text(contact_unnamed_search_sql("")),
+              postgresql_using="gin", postgresql_where=text("name IS NULL")),
+        Index("idx_contacts_phone_search", text(contact_phone_search_sql("")), postgresql_using="gin"),
     )
 
     id: Mapped[uuid.UUID] = _pk()
@@ -883,5 +936,5 @@ __all__ = [
     "UserDepartment", "AgentGreeting", "Chatbot", "Flow", "FlowVersion", "Node", "Contact",
     "Tag", "Conversation", "Message", "MessageWhatsAppId", "Campaign", "CampaignRecipient",
     "WhatsAppTemplate", "Integration", "Webhook", "WebhookDelivery", "QuickReply", "AuditLog",
-    "contact_search_document",
+    "contact_search_document", "contact_phone_search_document", "contact_unnamed_search_document",
 ]

@@ -25,7 +25,11 @@ resource = Resource(
     create=ContactCreate,
     update=ContactUpdate,
     filters=(
-        Custom("q", contact_search, "full-text search of name and e-mail (Portuguese, word prefixes)"),
+        Custom("q", contact_search,
+               "search: every word must start a word of the name or e-mail (Portuguese full text); "
+               "contacts without a name are found by the start of their e-mail; a query of numbers "
+               "only (separators ignored) also finds the contacts whose WhatsApp id or phone starts "
+               "with those digits, with or without the country code (55) and area code"),
         TagContains("tag", Contact.tags),
         Equals("whatsapp_id", Contact.whatsapp_id),
         Equals("email", Contact.email),
