@@ -104,9 +104,16 @@ def _register_lifecycle(app: Quart, settings: Settings) -> None:
         # pool_size covers a busy worker's concurrent requests: a connection
         # beyond it (overflow) is closed on return, and opening one (TLS
         # probe, auth) costs far more than the queries it then serves.
+        # Plans built for each execution's values (custom plans): the API's
+        # SQLAlchemy statements are varied and cheap to plan, and a generic plan
+        # (which PostgreSQL may settle on after five runs of a prepared
+        # statement) can be far worse for skewed ones, e.g. the contact search
+        # (`api.services.contacts_search`). The hot list pages and the runtime
+        # run on `Database.raw()`, which keeps generic plans.
         app.extensions[DB_KEY] = Database(settings.database_url, pool_pre_ping=False,
                                           pool_size=20, max_overflow=10, pool_recycle=1800,
-                                          json_deserializer=loads_json)
+                                          json_deserializer=loads_json,
+                                          connect_args={"server_settings": {"plan_cache_mode": "force_custom_plan"}})
         app.extensions[REDIS_KEY] = aioredis.from_url(settings.redis_url)
 
     @app.after_serving
