@@ -120,22 +120,26 @@ RETURNING id
 """
 _UPSERT_CONTACT = text(_UPSERT_CONTACT_SQL)
 
+# An inbound message on a conversation: the 24-hour window opens again and the
+# counters move (both store statements below; ``:at`` is the message's time).
+_OPEN_WINDOW = """last_customer_message_at = GREATEST(COALESCE(last_customer_message_at, :at), :at),
+         twenty_four_hour_window_expires_at = GREATEST(COALESCE(last_customer_message_at, :at), :at) + interval '24 hours',
+         can_send_free_form = true,
+         first_message_at = COALESCE(first_message_at, :at),
+         last_message_at = GREATEST(COALESCE(last_message_at, :at), :at),
+         message_count = COALESCE(message_count, 0) + 1,
+         updated_at = now()"""
+
 # One statement, run once the contact row is locked (so its snapshot sees a
 # conversation a concurrent first message created): the open conversation of
 # this contact on this number, with the 24-hour window opened again and its
 # counters moved, or a new one; then, as api.db.messages.add_message_once, the
 # WhatsApp id is claimed and the message stored. A concurrent delivery of the
 # same id loses the claim (it serialises on the primary key) and stores nothing.
-_STORE_MESSAGE_SQL = """
+_STORE_MESSAGE_SQL = f"""
 WITH touched AS (
   UPDATE conversations
-     SET last_customer_message_at = GREATEST(COALESCE(last_customer_message_at, :at), :at),
-         twenty_four_hour_window_expires_at = GREATEST(COALESCE(last_customer_message_at, :at), :at) + interval '24 hours',
-         can_send_free_form = true,
-         first_message_at = COALESCE(first_message_at, :at),
-         last_message_at = GREATEST(COALESCE(last_message_at, :at), :at),
-         message_count = COALESCE(message_count, 0) + 1,
-         updated_at = now()
+     SET {_OPEN_WINDOW}
    WHERE id = (SELECT id FROM conversations
                 WHERE organization_id = :org AND contact_id = :contact AND whatsapp_number_id = :number
                   AND status NOT IN ('resolved', 'closed')
@@ -174,7 +178,7 @@ _STORE_MESSAGE = text(_STORE_MESSAGE_SQL)
 # as the two statements above do. No open conversation (or no contact) → nothing
 # is written and `conversation_id` is NULL: the caller takes the locked path.
 # A redelivery (the id already claimed) writes nothing either.
-_FAST_STORE_SQL = """
+_FAST_STORE_SQL = f"""
 WITH seen AS (
   SELECT 1 FROM message_whatsapp_ids WHERE whatsapp_message_id = :wamid
 ), found AS (
@@ -195,13 +199,7 @@ WITH seen AS (
   RETURNING id
 ), touched AS (
   UPDATE conversations
-     SET last_customer_message_at = GREATEST(COALESCE(last_customer_message_at, :at), :at),
-         twenty_four_hour_window_expires_at = GREATEST(COALESCE(last_customer_message_at, :at), :at) + interval '24 hours',
-         can_send_free_form = true,
-         first_message_at = COALESCE(first_message_at, :at),
-         last_message_at = GREATEST(COALESCE(last_message_at, :at), :at),
-         message_count = COALESCE(message_count, 0) + 1,
-         updated_at = now()
+     SET {_OPEN_WINDOW}
    WHERE id = (SELECT found.id FROM found, contact)  -- the contact's row lock first, as the locked path
   RETURNING id
 ), claim AS (
