@@ -52,6 +52,26 @@ async def test_upgrade_downgrade_upgrade_round_trip(empty_database_url):
     assert await _differences(empty_database_url) == []
 
 
+async def test_upgrade_frees_the_emails_of_users_deleted_before(empty_database_url):
+    migrations.upgrade(empty_database_url, "0004")
+    db = Database(empty_database_url)
+    try:
+        async with db.transaction() as s:
+            org = (await s.execute(text(
+                "INSERT INTO organizations (name, slug) VALUES ('Org', 'org') RETURNING id"))).scalar()
+            gone, kept = [(await s.execute(text(
+                "INSERT INTO users (organization_id, email, password_hash, full_name) "
+                "VALUES (:org, :email, 'x', 'U') RETURNING id"), {"org": org, "email": email})).scalar()
+                for email in ("gone@example.com", "kept@example.com")]
+            await s.execute(text("UPDATE users SET deleted_at = now() WHERE id = :gone"), {"gone": gone})
+        migrations.upgrade(empty_database_url)
+        async with db.session() as s:
+            emails = dict((await s.execute(text("SELECT id, email FROM users"))).all())
+    finally:
+        await db.dispose()
+    assert emails == {gone: f"deleted+{gone}@invalid", kept: "kept@example.com"}
+
+
 async def test_every_schema_table_has_a_model():
     assert SCHEMA_TABLES | {"flow_versions", "message_whatsapp_ids"} == set(Base.metadata.tables)
 
