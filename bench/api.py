@@ -28,7 +28,6 @@ import argparse
 import asyncio
 import json
 import os
-import socket
 import statistics
 import subprocess
 import sys
@@ -46,7 +45,9 @@ from sqlalchemy.engine import make_url  # noqa: E402
 from api import embedded  # noqa: E402
 from api.auth.passwords import hash_password  # noqa: E402
 from api.db import migrations  # noqa: E402
+from api.event_loop import hypercorn_worker_class  # noqa: E402
 from api.settings import Settings  # noqa: E402
+from bench.proc_stats import cpu_seconds, free_port, tree_cpu_seconds  # noqa: E402
 
 BENCH_DB = "pytake_bench_api"
 CONVERSATIONS = 10_000
@@ -118,20 +119,6 @@ async def prepare_database(server_url: str, reload: bool) -> str:
     return bench_url
 
 
-def default_worker_class() -> str:
-    try:
-        import uvloop  # noqa: F401
-    except ImportError:
-        return "asyncio"
-    return "uvloop"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def start_server(database_url: str, redis_url: str, port: int, workers: int,
                  worker_class: str) -> subprocess.Popen:
     data_dir = tempfile.mkdtemp(prefix="pytake-bench-")
@@ -155,33 +142,6 @@ def start_server(database_url: str, redis_url: str, port: int, workers: int,
 # --- CPU accounting (robust to other load on the machine) ----------------------------
 
 
-def _children(pid: int) -> list[int]:
-    found = []
-    for task in Path(f"/proc/{pid}/task").glob("*"):
-        try:
-            found += [int(c) for c in (task / "children").read_text().split()]
-        except OSError:
-            pass
-    return found
-
-
-def _cpu_seconds(pid: int) -> float:
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return 0.0
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
-
-
-def server_pids(server: subprocess.Popen) -> list[int]:
-    pids, todo = [], [server.pid]
-    while todo:
-        pid = todo.pop()
-        pids.append(pid)
-        todo += _children(pid)
-    return pids
-
-
 def database_pids() -> list[int]:
     """PostgreSQL backends serving the bench database."""
     pids = []
@@ -195,8 +155,8 @@ def database_pids() -> list[int]:
 
 
 def cpu_snapshot(server: subprocess.Popen) -> dict[str, float]:
-    return {"server": sum(_cpu_seconds(p) for p in server_pids(server)),
-            "postgres": sum(_cpu_seconds(p) for p in database_pids())}
+    return {"server": tree_cpu_seconds(server.pid),
+            "postgres": sum(cpu_seconds(p) for p in database_pids())}
 
 
 # --- a minimal keep-alive HTTP/1.1 client ------------------------------------------
@@ -308,7 +268,7 @@ async def main() -> int:
     parser.add_argument("--reload", action="store_true", help="drop and reload the bench database")
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1,
                         help="hypercorn worker processes (default: CPU count)")
-    parser.add_argument("--worker-class", default=default_worker_class(),
+    parser.add_argument("--worker-class", default=hypercorn_worker_class(),
                         help="hypercorn worker class: uvloop (when installed) or asyncio")
     parser.add_argument("--concurrency", type=int, default=50)
     parser.add_argument("--duration", type=float, default=10.0, help="seconds measured per scenario")

@@ -25,9 +25,6 @@ import asyncio
 import base64
 import json
 import os
-import secrets
-import socket
-import statistics
 import subprocess
 import sys
 import time
@@ -38,6 +35,8 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 import httpx  # noqa: E402
+
+from bench.proc_stats import cpu_times, free_port, tree_cpu_seconds  # noqa: E402
 
 SECRET = "bench-secret"
 PNID = "900000000000001"
@@ -72,30 +71,6 @@ def pct(values: list[float], p: float) -> float:
     return values[min(len(values) - 1, int(round(p / 100 * (len(values) - 1))))]
 
 
-def cpu_seconds(pid: int) -> float:
-    """CPU time (user + system) used so far by a process and its live children, from /proc."""
-    total = 0.0
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-        for task in Path(f"/proc/{pid}/task").iterdir():
-            for child in (task / "children").read_text().split():
-                total += cpu_seconds(int(child))
-    except (OSError, IndexError, ValueError):
-        pass
-    return total
-
-
-def cpu_split(pid: int) -> tuple[float, float]:
-    """(user, system) CPU seconds of one process (not its children), from /proc."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        tick = os.sysconf("SC_CLK_TCK")
-        return int(fields[11]) / tick, int(fields[12]) / tick
-    except (OSError, IndexError, ValueError):
-        return 0.0, 0.0
-
-
 async def backend_cpu(db) -> dict[int, float]:
     """CPU seconds so far of each PostgreSQL backend connected to the bench database
     (the database server shares these cores: its cost per message counts too)."""
@@ -104,7 +79,7 @@ async def backend_cpu(db) -> dict[int, float]:
     async with db.session() as s:
         pids = (await s.execute(sql("SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
                                     "AND pid <> pg_backend_pid()"))).scalars().all()
-    return {pid: sum(cpu_split(pid)) for pid in pids}
+    return {pid: sum(cpu_times(pid)) for pid in pids}
 
 
 async def transactions(db) -> int:
@@ -119,12 +94,6 @@ async def transactions(db) -> int:
 
 def backend_delta(before: dict[int, float], after: dict[int, float]) -> float:
     return sum(v - before.get(pid, 0.0) for pid, v in after.items())
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 async def create_database(server_url: str) -> str:
@@ -290,16 +259,16 @@ async def main(args: argparse.Namespace) -> int:
         answer_ms.clear()
         reply_ms.clear()
         api_pid, worker_pid = procs[0].pid, procs[1].pid
-        cpu0 = (cpu_seconds(api_pid), cpu_seconds(worker_pid))
-        split0 = (cpu_split(api_pid), cpu_split(worker_pid))
+        cpu0 = (tree_cpu_seconds(api_pid), tree_cpu_seconds(worker_pid))
+        split0 = (cpu_times(api_pid), cpu_times(worker_pid))
         pg0 = await backend_cpu(db)
         xacts0 = await transactions(db)
         bench_cpu0 = time.process_time()
         started = time.perf_counter()
         await asyncio.gather(*(customer(i) for i in range(args.customers)))
         elapsed = time.perf_counter() - started
-        cpu1 = (cpu_seconds(api_pid), cpu_seconds(worker_pid))
-        split1 = (cpu_split(api_pid), cpu_split(worker_pid))
+        cpu1 = (tree_cpu_seconds(api_pid), tree_cpu_seconds(worker_pid))
+        split1 = (cpu_times(api_pid), cpu_times(worker_pid))
         bench_cpu = time.process_time() - bench_cpu0
         pg_ms = backend_delta(pg0, await backend_cpu(db)) * 1000 / (args.customers * len(steps))
         xacts = (await transactions(db) - xacts0) / (args.customers * len(steps))
@@ -365,7 +334,7 @@ async def main(args: argparse.Namespace) -> int:
                      "metas": ["{}"] * len(rows), "ats": [r["created_at"] for r in rows]})
                 ids += [r["id"] for r in rows]
         before = len(sandbox.state.accepted)
-        wcpu0 = cpu_seconds(procs[1].pid)
+        wcpu0 = tree_cpu_seconds(procs[1].pid)
         pg0 = await backend_cpu(db)
         started = time.perf_counter()
         for k in range(0, len(ids), 50):
@@ -378,7 +347,7 @@ async def main(args: argparse.Namespace) -> int:
         sent = len(sandbox.state.accepted) - before
         print(f"sender: {sent} messages ({conversations} conversations) in {elapsed:.2f} s")
         print(f"  sends/s against the sandbox   : {sent / elapsed:8.1f}   (target >= 1000)")
-        send_ms = max(1e-6, (cpu_seconds(procs[1].pid) - wcpu0) * 1000 / max(1, sent))
+        send_ms = max(1e-6, (tree_cpu_seconds(procs[1].pid) - wcpu0) * 1000 / max(1, sent))
         print(f"  worker CPU per send           : {send_ms:.2f} ms (one core would carry ~{1000 / send_ms:.0f} sends/s)")
         print(f"  PostgreSQL backends per send  : {backend_delta(pg0, await backend_cpu(db)) * 1000 / max(1, sent):.2f} ms")
         print(f"  machine load average          : {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores "
