@@ -108,7 +108,7 @@ class Equals(Filter):
 
     def params(self) -> dict[str, str]:
         extra = f" (one of: {', '.join(self.choices)})" if self.choices else ""
-        return {self.param: (self.description or f"equals; comma-separated for any of several") + extra}
+        return {self.param: (self.description or "equals; comma-separated for any of several") + extra}
 
     def values(self, args: Mapping[str, str]) -> list[Any] | None:
         """The requested values, converted (None: the filter is not used)."""
