@@ -23,6 +23,7 @@ SQLAlchemy path (`api.resources.pagination.fetch_page`).
 from __future__ import annotations
 
 import uuid
+from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any, Hashable, Mapping, Sequence
 
@@ -47,7 +48,10 @@ class CompiledList:
     json_columns: tuple[str, ...]  # read as text, embedded as is
 
 
-_compiled: dict[Hashable, CompiledList] = {}
+# Shapes seen by this process, most recent last. Bounded: the sort parameter
+# alone can spell any number of orders, so clients must not be able to grow it.
+MAX_SHAPES = 512
+_compiled: OrderedDict[Hashable, CompiledList] = OrderedDict()
 
 
 def plan_bindings(filters: Sequence[Filter], model: type, args: Mapping[str, str]) -> list[Binding] | None:
@@ -79,6 +83,7 @@ def compile_list(db: Database, model: type, shown: frozenset[str], bindings: Seq
     key = (model.__name__, shown, tuple(b.shape for b in bindings), tuple(order), with_total)
     compiled = _compiled.get(key)
     if compiled is not None:
+        _compiled.move_to_end(key)
         return compiled
     columns, json_columns = _columns(model, shown)
     where = [model.organization_id == bindparam(ORG, type_=model.organization_id.expression.type)]
@@ -94,6 +99,8 @@ def compile_list(db: Database, model: type, shown: frozenset[str], bindings: Seq
     result = stmt.compile(dialect=db.engine.dialect)
     compiled = CompiledList(result.string, tuple(result.positiontup or ()), json_columns)
     _compiled[key] = compiled
+    while len(_compiled) > MAX_SHAPES:
+        _compiled.popitem(last=False)
     return compiled
 
 

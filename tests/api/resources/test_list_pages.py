@@ -234,3 +234,15 @@ async def test_pages_sorts_and_a_page_past_the_end(seed, admin_api) -> None:
     _, beyond = await admin_api.get("/conversations?per_page=2&page=9")
     assert [i["id"] for i in first["items"] + second["items"]] == [c["id"] for c in made]
     assert (first["total"], second["total"], beyond["total"], beyond["items"]) == (3, 3, 3, [])
+
+
+async def test_the_compiled_shapes_stay_bounded_whatever_sorts_clients_send(seed, admin_api, monkeypatch) -> None:
+    from api.resources import list_sql
+
+    monkeypatch.setattr(list_sql, "MAX_SHAPES", 3)
+    await seed.conversation()
+    sorts = ["created_at", "-created_at", "priority", "-priority", "status,created_at", "-status,-priority"]
+    for sort in sorts:
+        status, page = await admin_api.get(f"/conversations?sort={sort}")
+        assert status == 200 and page["total"] == 1
+    assert len(list_sql._compiled) <= 3
