@@ -69,6 +69,7 @@ async def run_stack(settings: Settings, *, api: Listen | None, worker: bool, san
                     sandbox_app: Any = None, worker_concurrency: int = 100,
                     stop: asyncio.Event | None = None, ready: Any = None) -> None:
     """Serve until ``stop`` is set (or SIGINT/SIGTERM)."""
+    from api.gc_tuning import freeze_startup_heap
     from api.runtime.context import Runtime
     from api.workers.tasks import make_broker, run_worker, start_context, stop_context
 
@@ -84,6 +85,7 @@ async def run_stack(settings: Settings, *, api: Listen | None, worker: bool, san
         await start_context(Runtime.open(settings))
         worker_task = asyncio.create_task(
             run_worker(make_broker(settings, open_runtime=False), concurrency=worker_concurrency), name="worker")
+    freeze_startup_heap()
     if ready is not None:
         ready()
     try:

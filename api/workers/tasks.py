@@ -15,6 +15,7 @@ from typing import Any, AsyncGenerator
 from taskiq import TaskiqEvents, TaskiqState
 from taskiq_redis import ListQueueBroker
 
+from api.gc_tuning import freeze_startup_heap
 from api.runtime.context import Runtime
 from api.runtime.processor import process_conversation
 from api.runtime.sender import Sender
@@ -142,6 +143,7 @@ def make_broker(settings: Settings, *, open_runtime: bool = True) -> ListQueueBr
     if open_runtime:
         async def startup(state: TaskiqState) -> None:
             await start_context(Runtime.open(settings))
+            freeze_startup_heap()
 
         async def shutdown(state: TaskiqState) -> None:
             await stop_context()
