@@ -28,7 +28,3 @@ def run(main: Coroutine[Any, Any, T]) -> T:
     with asyncio.Runner(loop_factory=loop_factory()) as runner:
         return runner.run(main)
 
-
-def hypercorn_worker_class() -> str:
-    """hypercorn's ``--worker-class`` matching `run`."""
-    return "asyncio" if loop_factory() is None else "uvloop"

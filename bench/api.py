@@ -2,8 +2,8 @@
 
 Creates a separate database (`pytake_bench_api`) on DATABASE_URL's server (or
 the embedded PostgreSQL), migrates it and loads, in SQL, one organization with
-an org_admin and 10,000 conversations (with their contacts). Starts hypercorn
-as a subprocess on loopback serving `api.app:create_app()`, then drives it with
+an org_admin and 10,000 conversations (with their contacts). Starts
+`pytake serve --processes N` (one per CPU) on loopback, then drives it with
 50 concurrent keep-alive HTTP/1.1 clients (a tiny asyncio client, so the load
 generator costs little CPU next to the server) and prints p50/p99 latency and
 requests per second for:
@@ -19,7 +19,7 @@ benchmark that is, by definition, one user hammering the API.
 
     .venv/bin/python bench/api.py                 # reuses a loaded bench database
     .venv/bin/python bench/api.py --reload        # drops and loads it again
-    .venv/bin/python bench/api.py --workers 2 --duration 15
+    .venv/bin/python bench/api.py --processes 2 --duration 15
 """
 
 from __future__ import annotations
@@ -45,7 +45,6 @@ from sqlalchemy.engine import make_url  # noqa: E402
 from api import embedded  # noqa: E402
 from api.auth.passwords import hash_password  # noqa: E402
 from api.db import migrations  # noqa: E402
-from api.event_loop import hypercorn_worker_class  # noqa: E402
 from api.settings import Settings  # noqa: E402
 from bench.proc_stats import cpu_seconds, free_port, tree_cpu_seconds  # noqa: E402
 
@@ -119,8 +118,9 @@ async def prepare_database(server_url: str, reload: bool) -> str:
     return bench_url
 
 
-def start_server(database_url: str, redis_url: str, port: int, workers: int,
-                 worker_class: str) -> subprocess.Popen:
+def start_server(database_url: str, redis_url: str, port: int, processes: int) -> subprocess.Popen:
+    """`pytake serve --processes N`, as production runs it: N hypercorn
+    processes on uvloop, each with its own SO_REUSEPORT socket on the port."""
     data_dir = tempfile.mkdtemp(prefix="pytake-bench-")
     env = os.environ | {
         "DATABASE_URL": database_url,
@@ -131,12 +131,27 @@ def start_server(database_url: str, redis_url: str, port: int, workers: int,
         "PYTAKE_RATELIMIT_USER_PER_MINUTE": "0",
         "PYTAKE_RATELIMIT_LOGIN_PER_MINUTE": "0",
     }
+    pytake = str(Path(sys.executable).parent / "pytake")
     return subprocess.Popen(
-        [sys.executable, "-m", "hypercorn", "--bind", f"127.0.0.1:{port}",
-         "--workers", str(workers), "--worker-class", worker_class, "--log-level", "WARNING",
-         "api.app:create_app()"],
-        cwd=ROOT, env=env,
+        [pytake, "serve", "--processes", str(processes), "--no-worker", "--no-migrate",
+         "--port", str(port)],
+        cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
     )
+
+
+def listening_sockets(port: int) -> int:
+    """Sockets in LISTEN on ``port`` (one per serving process with SO_REUSEPORT)."""
+    count = 0
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            lines = Path(table).read_text().splitlines()[1:]
+        except OSError:
+            continue
+        for line in lines:
+            fields = line.split()
+            if fields[1].endswith(f":{port:04X}") and fields[3] == "0A":
+                count += 1
+    return count
 
 
 # --- CPU accounting (robust to other load on the machine) ----------------------------
@@ -194,9 +209,14 @@ class Connection:
         return status, payload
 
 
-async def wait_ready(port: int, timeout: float = 30.0) -> None:
+async def wait_ready(port: int, processes: int, timeout: float = 30.0) -> None:
+    """Until every process listens (else the first one up would get all the
+    keep-alive clients) and the API answers."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
+        if listening_sockets(port) < processes:
+            await asyncio.sleep(0.2)
+            continue
         try:
             status, _ = await Connection(port).request("GET", "/health", {})
             if status == 200:
@@ -266,10 +286,8 @@ def report(name: str, result: dict, targets: bool = False) -> bool:
 async def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--reload", action="store_true", help="drop and reload the bench database")
-    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1,
-                        help="hypercorn worker processes (default: CPU count)")
-    parser.add_argument("--worker-class", default=hypercorn_worker_class(),
-                        help="hypercorn worker class: uvloop (when installed) or asyncio")
+    parser.add_argument("--processes", type=int, default=os.cpu_count() or 1,
+                        help="API processes (default: CPU count)")
     parser.add_argument("--concurrency", type=int, default=50)
     parser.add_argument("--duration", type=float, default=10.0, help="seconds measured per scenario")
     parser.add_argument("--warmup", type=float, default=2.0)
@@ -280,10 +298,10 @@ async def main() -> int:
     server_url, redis_url = await embedded.ensure_servers(settings)
     database_url = await prepare_database(server_url, args.reload)
     port = free_port()
-    server = start_server(database_url, redis_url, port, args.workers, args.worker_class)
+    server = start_server(database_url, redis_url, port, args.processes)
     try:
-        await wait_ready(port)
-        print(f"hypercorn on 127.0.0.1:{port}, {args.workers} {args.worker_class} worker(s), "
+        await wait_ready(port, args.processes)
+        print(f"pytake serve on 127.0.0.1:{port}, {args.processes} process(es), "
               f"{args.concurrency} concurrent clients, {os.cpu_count()} CPUs")
         login_body = json.dumps({"email": EMAIL, "password": PASSWORD}).encode()
         json_headers = {"Content-Type": "application/json"}

@@ -3,34 +3,60 @@
 Without DATABASE_URL / REDIS_URL, embedded PostgreSQL and Redis are started
 under PYTAKE_DATA_DIR, the database is migrated, and a Taskiq worker runs in
 this process too (`--worker` forces it, `--no-worker` turns it off).
+
+``--processes N`` serves the port from N processes (one per core is the
+usual choice), each with its own socket on the port (SO_REUSEPORT), so the
+kernel spreads connections evenly over them; the parent starts the embedded
+servers and migrates once, and stops the children with itself.
 """
 
 from __future__ import annotations
 
 import argparse
 import logging
+import multiprocessing
+import os
+import signal
 import sys
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8000)
+    parser.add_argument("--processes", type=int, default=1,
+                        help="API processes serving the port (SO_REUSEPORT); one per core is typical")
     worker = parser.add_mutually_exclusive_group()
     worker.add_argument("--worker", dest="worker", action="store_true", default=None,
-                        help="also run a worker in this process (default in embedded mode)")
+                        help="also run a worker in each API process (default in embedded mode)")
     worker.add_argument("--no-worker", dest="worker", action="store_false")
     parser.add_argument("--concurrency", type=int, default=100, help="tasks the in-process worker runs at once")
     parser.add_argument("--no-migrate", action="store_true", help="do not migrate a configured database")
 
 
-def run(args: argparse.Namespace) -> int:
-    from api.event_loop import run as run_loop
-    from api.runtime.stack import Listen, prepare_settings, run_stack
-    from api.settings import Settings, SettingsError
-
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+def _configure_logging() -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(process)d %(levelname)s %(name)s: %(message)s")
     for noisy in ("taskiq.receiver.receiver", "httpx", "httpcore", "alembic"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+def _serve(settings, host: str, port: int, worker: bool, concurrency: int, reuse_port: bool) -> None:  # noqa: ANN001
+    from api.event_loop import run as run_loop
+    from api.runtime.stack import Listen, run_stack
+
+    if reuse_port:  # a child of --processes: a fresh interpreter
+        _configure_logging()
+    run_loop(run_stack(settings, api=Listen(host, port, reuse_port=reuse_port), worker=worker,
+                       worker_concurrency=concurrency))
+
+
+def run(args: argparse.Namespace) -> int:
+    from api.runtime.stack import prepare_settings
+    from api.settings import Settings, SettingsError
+
+    _configure_logging()
+    if args.processes < 1:
+        print("pytake serve: --processes must be at least 1", file=sys.stderr)
+        return 2
     try:
         settings = Settings.from_env()
     except SettingsError as exc:
@@ -40,7 +66,39 @@ def run(args: argparse.Namespace) -> int:
     settings = prepare_settings(settings, migrate=not args.no_migrate)
     worker = embedded if args.worker is None else args.worker
     print(f"PyTake API on http://{args.host}:{args.port} (webhook: /webhooks/whatsapp)"
-          + (" with an in-process worker" if worker else ""), flush=True)
-    run_loop(run_stack(settings, api=Listen(args.host, args.port), worker=worker,
-                          worker_concurrency=args.concurrency))
-    return 0
+          + (f", {args.processes} processes" if args.processes > 1 else "")
+          + (" with an in-process worker" + ("" if args.processes == 1 else " each") if worker else ""),
+          flush=True)
+    if args.processes == 1:
+        _serve(settings, args.host, args.port, worker, args.concurrency, reuse_port=False)
+        return 0
+    return _serve_processes(settings, args, worker)
+
+
+def _serve_processes(settings, args: argparse.Namespace, worker: bool) -> int:  # noqa: ANN001
+    ctx = multiprocessing.get_context("spawn")
+    procs = [ctx.Process(target=_serve, args=(settings, args.host, args.port, worker, args.concurrency, True),
+                         daemon=False) for _ in range(args.processes)]
+    stopping = False
+
+    def forward(signum: int, frame: object) -> None:  # stop the children with the parent
+        nonlocal stopping
+        stopping = True
+        for p in procs:
+            if p.is_alive() and p.pid:
+                os.kill(p.pid, signal.SIGTERM)
+
+    signal.signal(signal.SIGINT, forward)
+    signal.signal(signal.SIGTERM, forward)
+    for p in procs:
+        p.start()
+    # One child failing (the port taken, the database gone) stops the others:
+    # a half-served port is worse than a clear exit.
+    from multiprocessing.connection import wait
+
+    wait([p.sentinel for p in procs])
+    if not stopping:
+        forward(signal.SIGTERM, None)
+    for p in procs:
+        p.join()
+    return 0 if all(p.exitcode == 0 for p in procs) else 1

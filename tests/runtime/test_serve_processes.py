@@ -1,0 +1,96 @@
+"""`pytake serve --processes N`: N processes serve one port, each on its own
+SO_REUSEPORT socket, and stop together."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+PYTAKE = Path(sys.executable).parent / "pytake"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _listening(port: int) -> int:
+    count = 0
+    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+        fields = line.split()
+        if fields[1].endswith(f":{port:04X}") and fields[3] == "0A":
+            count += 1
+    return count
+
+
+def _children(pid: int) -> list[int]:
+    path = Path(f"/proc/{pid}/task/{pid}/children")
+    return [int(p) for p in path.read_text().split()] if path.exists() else []
+
+
+def _alive(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().split()[2] != "Z"
+    except OSError:
+        return False
+
+
+@pytest.mark.skipif(not Path("/proc/net/tcp").exists(), reason="reads listening sockets from Linux's /proc")
+async def test_two_processes_serve_one_port_and_stop_with_the_parent(database_url, redis_url, tmp_path):
+    port = _free_port()
+    env = os.environ | {"DATABASE_URL": database_url, "REDIS_URL": redis_url,
+                        "PYTAKE_DATA_DIR": str(tmp_path)}
+    proc = subprocess.Popen([str(PYTAKE), "serve", "--processes", "2", "--no-worker", "--no-migrate",
+                             "--port", str(port)], env=env, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 60
+        while _listening(port) < 2:
+            assert proc.poll() is None, proc.stderr.read().decode()
+            assert time.monotonic() < deadline, "two listening sockets never appeared"
+            await asyncio.sleep(0.1)
+        children = _children(proc.pid)  # the two servers (and multiprocessing's resource tracker)
+        assert len(children) >= 2
+
+        # many fresh connections: every one is answered, whichever process takes it
+        async def health() -> int:
+            async with httpx.AsyncClient() as client:
+                return (await client.get(f"http://127.0.0.1:{port}/health")).status_code
+
+        assert await asyncio.gather(*(health() for _ in range(20))) == [200] * 20
+
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=30) == 0
+        deadline = time.monotonic() + 10  # the resource tracker exits when it sees its pipe close
+        while [pid for pid in children if _alive(pid)] and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+        assert not [pid for pid in children if _alive(pid)]
+        assert _listening(port) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
+@pytest.mark.skipif(not Path("/proc/net/tcp").exists(), reason="reads listening sockets from Linux's /proc")
+async def test_a_child_that_cannot_start_stops_the_others(database_url, redis_url, tmp_path):
+    with socket.socket() as taken:  # a port held without SO_REUSEPORT: no child can bind it
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        env = os.environ | {"DATABASE_URL": database_url, "REDIS_URL": redis_url,
+                            "PYTAKE_DATA_DIR": str(tmp_path)}
+        proc = subprocess.run([str(PYTAKE), "serve", "--processes", "2", "--no-worker", "--no-migrate",
+                               "--port", str(port)], env=env, capture_output=True, timeout=60)
+    assert proc.returncode == 1
+    assert b"Address already in use" in proc.stderr
