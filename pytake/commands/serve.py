@@ -7,16 +7,13 @@ this process too (`--worker` forces it, `--no-worker` turns it off).
 ``--processes N`` serves the port from N processes (one per core is the
 usual choice), each with its own socket on the port (SO_REUSEPORT), so the
 kernel spreads connections evenly over them; the parent starts the embedded
-servers and migrates once, and stops the children with itself.
+servers and migrates once (`pytake.commands.processes` runs the children).
 """
 
 from __future__ import annotations
 
 import argparse
 import logging
-import multiprocessing
-import os
-import signal
 import sys
 
 
@@ -72,33 +69,6 @@ def run(args: argparse.Namespace) -> int:
     if args.processes == 1:
         _serve(settings, args.host, args.port, worker, args.concurrency, reuse_port=False)
         return 0
-    return _serve_processes(settings, args, worker)
+    from pytake.commands.processes import run_processes
 
-
-def _serve_processes(settings, args: argparse.Namespace, worker: bool) -> int:  # noqa: ANN001
-    ctx = multiprocessing.get_context("spawn")
-    procs = [ctx.Process(target=_serve, args=(settings, args.host, args.port, worker, args.concurrency, True),
-                         daemon=False) for _ in range(args.processes)]
-    stopping = False
-
-    def forward(signum: int, frame: object) -> None:  # stop the children with the parent
-        nonlocal stopping
-        stopping = True
-        for p in procs:
-            if p.is_alive() and p.pid:
-                os.kill(p.pid, signal.SIGTERM)
-
-    signal.signal(signal.SIGINT, forward)
-    signal.signal(signal.SIGTERM, forward)
-    for p in procs:
-        p.start()
-    # One child failing (the port taken, the database gone) stops the others:
-    # a half-served port is worse than a clear exit.
-    from multiprocessing.connection import wait
-
-    wait([p.sentinel for p in procs])
-    if not stopping:
-        forward(signal.SIGTERM, None)
-    for p in procs:
-        p.join()
-    return 0 if all(p.exitcode == 0 for p in procs) else 1
+    return run_processes(_serve, (settings, args.host, args.port, worker, args.concurrency, True), args.processes)

@@ -12,8 +12,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
-import multiprocessing
-import os
 import sys
 
 
@@ -63,20 +61,6 @@ def run(args: argparse.Namespace) -> int:
     if args.processes <= 1:
         _work(args.concurrency)
         return 0
-    import signal
+    from pytake.commands.processes import run_processes
 
-    ctx = multiprocessing.get_context("spawn")
-    procs = [ctx.Process(target=_work, args=(args.concurrency,), daemon=False) for _ in range(args.processes)]
-    for p in procs:
-        p.start()
-
-    def forward(signum: int, frame: object) -> None:  # stop the children with the parent
-        for p in procs:
-            if p.is_alive() and p.pid:
-                os.kill(p.pid, signal.SIGTERM)
-
-    signal.signal(signal.SIGINT, forward)
-    signal.signal(signal.SIGTERM, forward)
-    for p in procs:
-        p.join()
-    return 0
+    return run_processes(_work, (args.concurrency,), args.processes)

@@ -83,6 +83,32 @@ async def test_two_processes_serve_one_port_and_stop_with_the_parent(database_ur
 
 
 @pytest.mark.skipif(not Path("/proc/net/tcp").exists(), reason="reads listening sockets from Linux's /proc")
+async def test_children_stop_when_the_parent_is_killed(database_url, redis_url, tmp_path):
+    port = _free_port()
+    env = os.environ | {"DATABASE_URL": database_url, "REDIS_URL": redis_url,
+                        "PYTAKE_DATA_DIR": str(tmp_path)}
+    proc = subprocess.Popen([str(PYTAKE), "serve", "--processes", "2", "--no-worker", "--no-migrate",
+                             "--port", str(port)], env=env, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 60
+        while _listening(port) < 2:
+            assert proc.poll() is None and time.monotonic() < deadline
+            await asyncio.sleep(0.1)
+        children = _children(proc.pid)
+        proc.kill()  # no chance to forward anything
+        proc.wait()
+        deadline = time.monotonic() + 20
+        while ([pid for pid in children if _alive(pid)] or _listening(port)) and time.monotonic() < deadline:
+            await asyncio.sleep(0.1)
+        assert not [pid for pid in children if _alive(pid)], "orphaned servers kept running"
+        assert _listening(port) == 0
+    finally:
+        for pid in _children(proc.pid) if proc.poll() is None else []:
+            os.kill(pid, signal.SIGKILL)
+
+
+@pytest.mark.skipif(not Path("/proc/net/tcp").exists(), reason="reads listening sockets from Linux's /proc")
 async def test_a_child_that_cannot_start_stops_the_others(database_url, redis_url, tmp_path):
     with socket.socket() as taken:  # a port held without SO_REUSEPORT: no child can bind it
         taken.bind(("127.0.0.1", 0))
