@@ -641,6 +641,9 @@ class Message(Base):
         # limited to ~2.7 kB and a 4096-character text message would not fit.
         Index("idx_messages_recent", "conversation_id", text("created_at DESC"),
               postgresql_include=["type", "direction"]),
+        # the outbox sender's read (migration 0006): a conversation's rows waiting to go out
+        Index("idx_messages_outbox", "conversation_id", "created_at",
+              postgresql_where=text("direction = 'outbound' AND status = 'pending'")),
         {"postgresql_partition_by": "RANGE (created_at)"},
     )
 

@@ -98,3 +98,12 @@ async def test_reading_a_conversation_scans_only_the_months_asked_for(db, tenant
             {"c": tenant.conversation.id, "since": _month_start(now, 3)}))
     assert _name(_month_start(now, 3)) in plan
     assert _name(now) not in plan
+
+
+async def test_a_new_month_inherits_the_outbox_index(db):
+    month = _month_start(datetime.now(timezone.utc), 9)
+    async with db.transaction() as s:
+        name = await create_message_partition(s, month.date())
+        definitions = (await s.execute(text("SELECT indexdef FROM pg_indexes WHERE tablename = :t"),
+                                       {"t": name})).scalars().all()
+    assert any("(conversation_id, created_at) WHERE" in d and "'pending'" in d for d in definitions), definitions
