@@ -74,7 +74,7 @@ def backoff(attempt: int) -> float:
     return random.uniform(0.5, 1.0) * min(MAX_BACKOFF, BASE_BACKOFF * 2 ** max(0, attempt - 1))
 
 
-_NEXT_ROW = """
+_NEXT_ROW_COLUMNS = """
 SELECT m.id, m.created_at, m.type, m.content, m.metadata,
        c.twenty_four_hour_window_expires_at AS window_expires,
        ct.whatsapp_id AS wa_id,
@@ -85,7 +85,33 @@ SELECT m.id, m.created_at, m.type, m.content, m.metadata,
   LEFT JOIN whatsapp_numbers n ON n.id = c.whatsapp_number_id
  WHERE m.conversation_id = :c AND m.direction = 'outbound' AND m.status = 'pending'
    AND NOT (m.metadata ? 'claim_token')
- ORDER BY m.created_at, m.id LIMIT :n
+ ORDER BY m.created_at, m.id LIMIT :n"""
+_NEXT_ROW = _NEXT_ROW_COLUMNS
+
+# The pending rows as `_NEXT_ROW`, and the first one claimed in the same
+# statement when it can go now (a number, inside the window or a template, no
+# retry due later): one round trip less per message on the hot path, where the
+# processor's hand-off already took the rate-limit sends. Its conditions are
+# `_deliver_rows`' checks; a first row they stop is left unclaimed for them.
+_NEXT_ROWS_CLAIMING_FIRST = f"""
+WITH next AS ({_NEXT_ROW_COLUMNS}
+), first AS (
+  SELECT id, created_at FROM (SELECT * FROM next ORDER BY created_at, id LIMIT 1) f
+   WHERE phone_number_id IS NOT NULL
+     AND (type = 'template' OR window_expires > now())
+     AND NOT (metadata ? 'next_attempt_at' AND (metadata->>'next_attempt_at')::timestamptz > now())
+), claimed AS (
+  UPDATE messages m SET metadata = m.metadata || jsonb_build_object(
+           'claim_token', CAST(:token AS text), 'claimed_at', CAST(:claimed_at AS text),
+           'sending_attempt', COALESCE((m.metadata->>'sending_attempt')::int, 0) + 1)
+    FROM first
+   WHERE m.id = first.id AND m.created_at = first.created_at
+     AND m.status = 'pending' AND NOT (m.metadata ? 'claim_token')
+  RETURNING m.id, (m.metadata->>'sending_attempt')::int AS attempt
+)
+SELECT next.*, claimed.attempt AS claimed_attempt
+  FROM next LEFT JOIN claimed ON claimed.id = next.id
+ ORDER BY next.created_at, next.id
 """
 
 _CLAIM_ONE = """
@@ -215,8 +241,14 @@ class Sender:
             blocked = False
             try:
                 while not lease.lost and not blocked:
-                    rows = await self._pending(conversation_id, BATCH)
-                    done, blocked = await self._deliver_rows(conversation_id, rows, lease, granted, bucket)
+                    claim_token = None
+                    if granted:  # sends already granted: the first row is claimed with the read
+                        claim_token = self._claim_token()
+                        rows = await self._pending(conversation_id, BATCH, claim_token)
+                    else:
+                        rows = await self._pending(conversation_id, BATCH)
+                    done, blocked = await self._deliver_rows(conversation_id, rows, lease, granted, bucket,
+                                                             claim_token)
                     granted = 0
                     sent += done
                     if len(rows) < BATCH:
@@ -227,9 +259,18 @@ class Sender:
             if blocked or not lease.missed or not await self._pending(conversation_id, 1):
                 return sent
 
-    async def _pending(self, conversation_id: uuid.UUID, limit: int) -> list[Any]:
+    async def _pending(self, conversation_id: uuid.UUID, limit: int, claim_token: str | None = None) -> list[Any]:
+        """The conversation's next sendable rows, oldest first; with ``claim_token``
+        the first is claimed too if it can go now (its ``claimed_attempt`` is set)."""
         async with self.rt.db.raw() as conn:
-            return await conn.fetch(*bind(_NEXT_ROW, {"c": conversation_id, "n": limit}))
+            if claim_token is None:
+                return await conn.fetch(*bind(_NEXT_ROW, {"c": conversation_id, "n": limit}))
+            return await conn.fetch(*bind(_NEXT_ROWS_CLAIMING_FIRST, {
+                "c": conversation_id, "n": limit, "token": claim_token,
+                "claimed_at": datetime.now(timezone.utc).isoformat()}))
+
+    def _claim_token(self) -> str:
+        return f"{self.worker_id}:{uuid.uuid4().hex[:12]}"
 
     async def _run(self, statement: str, params: dict[str, Any]) -> Any:
         """One statement, its own transaction, one round trip; its first value."""
@@ -267,9 +308,12 @@ class Sender:
         return self._tokens[encrypted]
 
     async def _deliver_rows(self, conversation_id: uuid.UUID, rows: list[Any], lease: Any, granted: int = 0,
-                            bucket: tuple[str, str] | None = None) -> tuple[int, bool]:
+                            bucket: tuple[str, str] | None = None,
+                            first_claim: str | None = None) -> tuple[int, bool]:
         """Send ``rows`` (oldest first) until one must wait: ``(sent, blocked)``.
-        ``granted``: sends the rate limits already gave for ``bucket`` (number, recipient)."""
+        ``granted``: sends the rate limits already gave for ``bucket`` (number, recipient);
+        ``first_claim``: the token the first row was claimed with when it was read
+        (`_NEXT_ROWS_CLAIMING_FIRST`; its ``claimed_attempt`` says whether it was)."""
         sent = 0
         accepted: _Accepted | None = None
         try:
@@ -308,19 +352,22 @@ class Sender:
                         granted = await self.limiter.acquire_many(*args, n=len(rows) - i)
                 granted -= 1
 
-                attempt = int((row["metadata"] or {}).get("sending_attempt") or 0) + 1
-                claim_token = f"{self.worker_id}:{uuid.uuid4().hex[:12]}"
-                params = {"id": row["id"], "at": row["created_at"], "claim": _dumps({
-                    "claim_token": claim_token, "claimed_at": datetime.now(timezone.utc).isoformat(),
-                    "sending_attempt": attempt})}
-                if accepted is not None:
-                    params.update(accepted.params())
-                    accepted = None
-                    claimed = await self._run(_ACCEPTED_AND_CLAIM, params)
+                if i == 0 and first_claim is not None and row["claimed_attempt"] is not None:
+                    attempt, claim_token = row["claimed_attempt"], first_claim  # claimed with the read
                 else:
-                    claimed = await self._run(_CLAIM, params)
-                if not claimed:
-                    continue  # someone else claimed it
+                    attempt = int((row["metadata"] or {}).get("sending_attempt") or 0) + 1
+                    claim_token = self._claim_token()
+                    params = {"id": row["id"], "at": row["created_at"], "claim": _dumps({
+                        "claim_token": claim_token, "claimed_at": datetime.now(timezone.utc).isoformat(),
+                        "sending_attempt": attempt})}
+                    if accepted is not None:
+                        params.update(accepted.params())
+                        accepted = None
+                        claimed = await self._run(_ACCEPTED_AND_CLAIM, params)
+                    else:
+                        claimed = await self._run(_CLAIM, params)
+                    if not claimed:
+                        continue  # someone else claimed it
                 try:
                     result: SendResult = await self.rt.graph.send_message(
                         row["phone_number_id"], token, row["wa_id"], row["type"], row["content"] or {},

@@ -200,3 +200,77 @@ async def test_lease_and_rate_limit_in_one_round_trip(redis):
     await holder.release()
     assert holder.missed is True  # the bounced attempt left its mark
     assert (await limiter.try_acquire_many("pn-h", "r", limit, None, n=5))[0] == 0  # the burst was used once
+
+
+# The processor's hand-off (`SendHint`): the rate-limit sends are taken first,
+# then the pending rows are read with the first one claimed in the same statement.
+
+def hint_for(wa_id, rows):
+    from api.runtime.sender import SendHint
+
+    from tests.runtime.conftest import PNID
+
+    return SendHint(PNID, wa_id, {}, rows)
+
+
+async def test_a_hand_off_sends_each_row_once_in_order_with_its_attempt_recorded(local, query):
+    conversation, ids = await conversation_with(local, "5511900000040", text_msg("1"), text_msg("2"))
+    assert await Sender(local.rt).deliver_conversation(conversation, hint_for("5511900000040", 2)) == 2
+    assert [m["payload"]["text"]["body"] for m in local.sandbox.state.accepted] == ["1", "2"]
+    for mid in ids:
+        sent = await row(query, mid)
+        assert sent["status"] == "sent" and sent["whatsapp_message_id"]
+        assert sent["metadata"]["sending_attempt"] == 1 and sent["metadata"]["claim_token"]
+
+
+async def test_a_hand_off_outside_the_window_claims_nothing_and_fails_the_free_form_row(local, query, db):
+    conversation, (free, template) = await conversation_with(local, "5511900000041", text_msg("fora"), TEMPLATE)
+    async with db.transaction() as s:
+        await s.execute(text("UPDATE conversations SET twenty_four_hour_window_expires_at = now() - interval '1 hour'"))
+    await Sender(local.rt).deliver_conversation(conversation, hint_for("5511900000041", 2))
+    failed = await row(query, free)
+    assert failed["status"] == "failed" and failed["error_message"] == OUTSIDE_WINDOW
+    assert "claim_token" not in failed["metadata"]
+    assert [m["type"] for m in local.sandbox.state.accepted] == ["template"]
+
+
+async def test_a_hand_off_leaves_a_row_whose_retry_is_due_later_unclaimed_and_unsent(local, query, db):
+    conversation, (mid,) = await conversation_with(local, "5511900000042", text_msg("depois"))
+    later = (datetime.now(timezone.utc) + timedelta(minutes=5)).isoformat()
+    async with db.transaction() as s:
+        await s.execute(text("UPDATE messages SET metadata = metadata || jsonb_build_object('next_attempt_at', "
+                             "CAST(:t AS text), 'sending_attempt', 1) WHERE id = :id"), {"id": mid, "t": later})
+    assert await Sender(local.rt).deliver_conversation(conversation, hint_for("5511900000042", 1)) == 0
+    waiting = await row(query, mid)
+    assert waiting["status"] == "pending" and "claim_token" not in waiting["metadata"]
+    assert local.sandbox.state.accepted == []
+
+
+async def test_a_retried_row_sent_through_a_hand_off_counts_its_attempt(local, query, db):
+    conversation, (mid,) = await conversation_with(local, "5511900000043", text_msg("de novo"))
+    async with db.transaction() as s:  # a first attempt failed transiently; its backoff has elapsed
+        await s.execute(text("UPDATE messages SET metadata = metadata || '{\"sending_attempt\": 2}'::jsonb "
+                             "WHERE id = :id"), {"id": mid})
+    await Sender(local.rt).deliver_conversation(conversation, hint_for("5511900000043", 1))
+    sent = await row(query, mid)
+    assert sent["status"] == "sent" and sent["metadata"]["sending_attempt"] == 3
+
+
+async def test_the_senders_read_uses_the_outbox_index_not_every_pending_row(local, db):
+    """Thousands of rows pending elsewhere (a campaign blast) must not be walked by
+    each conversation's read: the prepared (generic) plan reads the outbox index."""
+    from api.db.session import named
+    from api.runtime.sender import _NEXT_ROW, _NEXT_ROWS_CLAIMING_FIRST
+
+    busy, _ = await conversation_with(local, "5511900000044", *[text_msg(str(i)) for i in range(300)])
+    quiet, _ = await conversation_with(local, "5511900000045", text_msg("só esta"))
+    async with db.raw() as conn:
+        await conn.execute("ANALYZE messages")
+        await conn.execute("SET plan_cache_mode = force_generic_plan")
+        for sql in (_NEXT_ROW, _NEXT_ROWS_CLAIMING_FIRST):
+            query, names = named(sql)
+            values = {"c": quiet, "n": 20, "token": "t", "claimed_at": "now"}
+            plan = "\n".join(r[0] for r in await conn.fetch("EXPLAIN " + query, *[values[n] for n in names]))
+            assert "outbox_idx" in plan, plan
+            assert "status_idx" not in plan, plan
+        await conn.execute("RESET plan_cache_mode")
