@@ -366,7 +366,10 @@ async def main(args: argparse.Namespace) -> int:
         await sandbox.aclose()
         await redis.aclose()
         await db.dispose()
-        await drop_database(database_url)
+        if args.keep_database:
+            print(f"  database kept: {database_url}")
+        else:
+            await drop_database(database_url)
     return 0
 
 
@@ -376,6 +379,7 @@ if __name__ == "__main__":
     parser.add_argument("--sends", type=int, default=5000)
     parser.add_argument("--statuses", action="store_true", help="the sandbox posts status webhooks back")
     parser.add_argument("--worker-processes", type=int, default=1)
+    parser.add_argument("--keep-database", action="store_true", help="leave the scratch database for inspection")
     parser.add_argument("--concurrency", type=int, default=200)
     from api.event_loop import run as run_loop
 
