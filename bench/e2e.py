@@ -9,7 +9,12 @@ the sandbox and the simulated customers in this process.
    sends its next answer when the previous reply reached the sandbox. Prints
    inbound messages/s end to end, the webhook's answer time p50/p99 and the
    inbound→outbound latency p50/p99 (webhook sent → reply received by the
-   sandbox).
+   sandbox). This phase saturates the machine on purpose, so its webhook
+   times are queueing behind every other customer.
+1b. **Latency at a fixed load** (open loop): new customers arrive at random
+   (Poisson) at rate/4 per second and each walks the 4 steps, for each of
+   ``--rates`` (default 250 and 500 msg/s): the webhook's answer time and the
+   reply time at that offered load, and the rate actually handled.
 2. **Sender**: M pending outbound rows are written at once and the sender is
    kicked, with the number's rate limit lifted; prints sends/s against the sandbox.
 
@@ -25,6 +30,7 @@ import asyncio
 import base64
 import json
 import os
+import random
 import subprocess
 import sys
 import time
@@ -304,6 +310,35 @@ async def main(args: argparse.Namespace) -> int:
         print(f"  this bench process (customers + sandbox) : {bench_cpu * 1000 / inbound:.2f} ms CPU per message, "
               f"{bench_cpu / elapsed * 100:.0f}% of a core")
 
+        # -- phase 1b: latency at fixed offered rates (open loop) ---------------------
+        # Phase 1 saturates the machine on purpose (each customer sends again as soon
+        # as the reply comes), so its webhook times are queueing behind all 200
+        # customers. Here new customers arrive as a Poisson process at rate/4 per
+        # second, each walking the 4 steps: the webhook's answer time at that load.
+        rng = random.Random(7)
+        for rate in args.rates:
+            answer_ms.clear()
+            reply_ms.clear()
+            per_second = rate / len(steps)
+            count = max(1, int(per_second * args.rate_seconds))
+            first = 20_000_000 + int(rate) * 100_000
+            walks: list[asyncio.Task] = []
+            started = time.perf_counter()
+            due = started
+            for k in range(count):
+                due += rng.expovariate(per_second)
+                wait = due - time.perf_counter()
+                if wait > 0:
+                    await asyncio.sleep(wait)
+                walks.append(asyncio.create_task(customer(first + k)))
+            await asyncio.gather(*walks)
+            elapsed = time.perf_counter() - started
+            print(f"offered {rate:.0f} msg/s ({count} new customers arriving at random, {len(steps)} messages each): "
+                  f"{count * len(steps) / elapsed:.1f} msg/s handled")
+            print(f"  webhook answer p50 / p99      : {pct(answer_ms, 50):6.1f} / {pct(answer_ms, 99):6.1f} ms"
+                  f"   (target p99 <= 50 ms at 500 msg/s)")
+            print(f"  inbound -> outbound p50 / p99 : {pct(reply_ms, 50):6.1f} / {pct(reply_ms, 99):6.1f} ms")
+
         # -- phase 2: sender throughput, rate limit lifted ---------------------------
         from sqlalchemy import text
 
@@ -379,6 +414,9 @@ if __name__ == "__main__":
     parser.add_argument("--sends", type=int, default=5000)
     parser.add_argument("--statuses", action="store_true", help="the sandbox posts status webhooks back")
     parser.add_argument("--worker-processes", type=int, default=1)
+    parser.add_argument("--rates", type=lambda v: [float(x) for x in v.split(",") if x], default=[250.0, 500.0],
+                        help="offered inbound msg/s for the open-loop latency phase (comma-separated; empty skips)")
+    parser.add_argument("--rate-seconds", type=float, default=4.0, help="seconds of arrivals per offered rate")
     parser.add_argument("--keep-database", action="store_true", help="leave the scratch database for inspection")
     parser.add_argument("--concurrency", type=int, default=200)
     from api.event_loop import run as run_loop
