@@ -14,7 +14,9 @@ For each row:
    committed BEFORE the request (status stays ``pending``). Only an unclaimed
    pending row can be claimed, so no two senders send one row. The claim
    statement also records the previous row's answer (step 5), when there
-   was no wait in between: one round trip per row.
+   was no wait in between: one round trip per row. On the processor's
+   hand-off the first row is claimed by the read itself
+   (`_NEXT_ROWS_CLAIMING_FIRST`).
 4. **Send**, with ``biz_opaque_callback_data`` = the row id.
 5. **Record**: accepted → ``sent`` with the wamid (never lowering a status a
    fast status webhook already raised); transient error → claim released,
