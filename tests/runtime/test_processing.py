@@ -137,3 +137,19 @@ async def test_a_step_aborted_by_a_deadlock_is_applied_again_not_crashed(local, 
     assert inbound[0]["metadata"]["processed"] is True
     assert inbound[0]["metadata"].get("run", {}).get("status") != "crashed"
     assert (await query("SELECT last_value FROM deadlock_once"))[0]["last_value"] >= 2  # it did fail once
+
+
+async def test_a_bot_answer_counts_but_keeps_the_customers_message_as_the_last_activity(local, add, flows, query):
+    """The inbox orders conversations by their last activity: the customer's
+    message is it; the bot's answer milliseconds later does not move it again
+    (that update then stays off the indexes, see `processor._apply`)."""
+    await add("eco", flows["echo"])
+    result = await local.receive("5511900000009", "oi")
+    conversation = result.conversations[0]
+    inbound = (await query("SELECT created_at FROM messages WHERE direction = 'inbound'"))[0]
+    stored = (await query("SELECT last_message_at FROM conversations"))[0]["last_message_at"]
+    await local.process(conversation)
+    after = (await query("SELECT last_message_at, message_count FROM conversations"))[0]
+    assert await outbound_texts(query) == ["Diga algo"]
+    assert after["message_count"] == 2
+    assert after["last_message_at"] == stored and abs((stored - inbound["created_at"]).total_seconds()) < 5

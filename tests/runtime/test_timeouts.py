@@ -27,10 +27,14 @@ async def test_expired_wait_takes_the_timeout_branch(local, add, flows, query, d
     tasks = [json.loads(t) for t in await redis.lrange(QUEUE, 0, -1)]
     woken = [t["args"] for t in tasks if t["task_name"] == "pytake.process_conversation"]
     assert [str(conversation)] in woken
+    before = (await query("SELECT last_message_at FROM conversations"))[0]["last_message_at"]
     await local.process(conversation)
     texts = [r["content"]["text"] for r in await query(
         "SELECT content FROM messages WHERE direction = 'outbound' ORDER BY created_at")]
     assert texts == ["Ainda aí?", "Encerrando por falta de resposta."]
+    # a message the bot sends on its own is activity: the conversation moves up the inbox
+    after = (await query("SELECT last_message_at, message_count FROM conversations"))[0]
+    assert after["last_message_at"] > before and after["message_count"] == 3
 
 
 async def test_a_wait_before_its_deadline_is_left_alone(local, add, flows, query):
