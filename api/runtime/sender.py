@@ -50,6 +50,7 @@ from api.db.session import bind
 from api.runtime.context import Runtime
 from api.runtime.locks import sender_lease
 from api.runtime.rate_limit import PAIR_LIMIT, Limit, SendRateLimiter
+from api.runtime.sent_records import ACCEPTED_CTES, SentRecorder, accepted_values
 from api.whatsapp.graph_client import (
     PermanentGraphError,
     SendResult,
@@ -123,28 +124,9 @@ RETURNING id
 """
 _CLAIM = f"WITH claimed AS ({_CLAIM_ONE}) SELECT count(*) FROM claimed"
 
-# accepted → sent with the wamid (never lowering a status a fast status webhook
-# already raised), and the campaign recipient with it
-_ACCEPTED_CTES = """
-accepted AS (
-UPDATE messages SET
-  status = CASE WHEN status IN ('pending', 'failed') THEN 'sent' ELSE status END,
-  whatsapp_message_id = COALESCE(whatsapp_message_id, :wamid),
-  sent_at = COALESCE(sent_at, now()),
-  error_message = CASE WHEN status = 'failed' THEN NULL ELSE error_message END,
-  metadata = metadata || CAST(:meta AS jsonb)
- WHERE id = :sent_id AND created_at = :sent_created_at
-RETURNING id
-), recipients AS (
-UPDATE campaign_recipients SET
-  whatsapp_message_id = COALESCE(whatsapp_message_id, :wamid),
-  status = CASE WHEN status = 'pending' THEN 'sent' ELSE status END,
-  sent_at = COALESCE(sent_at, now())
- WHERE message_id IN (SELECT id FROM accepted)
-)"""
-_ACCEPTED = f"WITH {_ACCEPTED_CTES} SELECT count(*) FROM accepted"
-# the previous row's answer and the next row's claim, one statement (one round trip)
-_ACCEPTED_AND_CLAIM = f"WITH {_ACCEPTED_CTES}, claimed AS ({_CLAIM_ONE}) SELECT count(*) FROM claimed"
+# the previous row's answer (`sent_records.ACCEPTED_CTES`) and the next row's
+# claim, one statement (one round trip)
+_ACCEPTED_AND_CLAIM = f"WITH {ACCEPTED_CTES}, claimed AS ({_CLAIM_ONE}) SELECT count(*) FROM claimed"
 
 _FAILED = """
 UPDATE messages SET status = 'failed', failed_at = now(), error_message = :error,
@@ -208,6 +190,7 @@ class Sender:
         self.rt = rt
         self.limiter = SendRateLimiter(rt.redis)
         self.worker_id = uuid.uuid4().hex[:12]
+        self.recorder = SentRecorder(rt.db)
         self._tokens: dict[str, str | None] = {}  # encrypted access token -> decrypted
 
     async def send_messages(self, message_ids: list[Any]) -> None:
@@ -363,7 +346,7 @@ class Sender:
                         "claim_token": claim_token, "claimed_at": datetime.now(timezone.utc).isoformat(),
                         "sending_attempt": attempt})}
                     if accepted is not None:
-                        params.update(accepted.params())
+                        params.update(accepted_values([accepted.params()]))
                         accepted = None
                         claimed = await self._run(_ACCEPTED_AND_CLAIM, params)
                     else:
@@ -398,8 +381,8 @@ class Sender:
         return sent, False
 
     async def _record(self, accepted: _Accepted | None) -> None:
-        if accepted is not None:
-            await self._run(_ACCEPTED, accepted.params())
+        if accepted is not None:  # with other senders' records waiting now, one statement
+            await self.recorder.record(accepted.params())
 
     async def _fail(self, row: Any, error: str, meta: dict[str, Any]) -> str:
         params = {"id": row["id"], "at": row["created_at"], "error": error, "meta": _dumps(meta)}

@@ -1,0 +1,81 @@
+"""`SentRecorder`: the senders' `sent` records, written together when they wait together."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+from sqlalchemy import text
+
+from api.runtime.sent_records import SentRecorder
+from tests.runtime.test_sender import conversation_with, row, text_msg
+
+
+def accepted(message, wamid):
+    return {"sent_id": message["id"], "sent_created_at": message["created_at"], "wamid": wamid,
+            "meta": json.dumps({"accepted_at": "2026-11-25T00:00:00+00:00", "sent_by": "test"})}
+
+
+async def pending_rows(local, query, count):
+    ids = []
+    for i in range(count):
+        _, (mid,) = await conversation_with(local, f"55119000006{i:02d}", text_msg(f"m{i}"))
+        ids.append(mid)
+    return [await row(query, mid) for mid in ids]
+
+
+async def test_records_waiting_together_go_in_fewer_statements_each_with_its_own_wamid(local, query):
+    messages = await pending_rows(local, query, 12)
+    recorder = SentRecorder(local.rt.db)
+    writes = []
+    original = recorder._write
+
+    async def counting(batch):
+        writes.append(len(batch))
+        await original(batch)
+
+    recorder._write = counting
+    await asyncio.gather(*(recorder.record(accepted(m, f"wamid.{i}")) for i, m in enumerate(messages)))
+    assert sum(writes) == 12 and len(writes) < 12
+    for i, m in enumerate(messages):
+        sent = await row(query, m["id"])
+        assert sent["status"] == "sent" and sent["whatsapp_message_id"] == f"wamid.{i}"
+        assert sent["sent_at"] is not None and sent["metadata"]["sent_by"] == "test"
+
+
+async def test_a_status_a_webhook_already_raised_is_not_lowered(local, query, db):
+    (message,) = await pending_rows(local, query, 1)
+    async with db.transaction() as s:
+        await s.execute(text("UPDATE messages SET status = 'delivered' WHERE id = :id"), {"id": message["id"]})
+    await SentRecorder(local.rt.db).record(accepted(message, "wamid.late"))
+    recorded = await row(query, message["id"])
+    assert recorded["status"] == "delivered" and recorded["whatsapp_message_id"] == "wamid.late"
+
+
+async def test_the_campaign_recipient_is_marked_sent_with_its_message(local, query, db, seeded):
+    (message,) = await pending_rows(local, query, 1)
+    async with db.transaction() as s:
+        campaign = (await s.execute(text(
+            "INSERT INTO campaigns (organization_id, name, message_content) VALUES (:o, 'Promo', '{}') RETURNING id"),
+            {"o": seeded.organization_id})).scalar()
+        contact = (await s.execute(text("SELECT contact_id FROM conversations LIMIT 1"))).scalar()
+        await s.execute(text(
+            "INSERT INTO campaign_recipients (campaign_id, contact_id, message_id, message_created_at, status) "
+            "VALUES (:c, :ct, :m, :at, 'pending')"),
+            {"c": campaign, "ct": contact, "m": message["id"], "at": message["created_at"]})
+    await SentRecorder(local.rt.db).record(accepted(message, "wamid.promo"))
+    recipient = (await query("SELECT status, whatsapp_message_id FROM campaign_recipients"))[0]
+    assert recipient["status"] == "sent" and recipient["whatsapp_message_id"] == "wamid.promo"
+
+
+async def test_a_write_that_fails_fails_every_caller_waiting_on_it_and_writes_none_of_them(local, query):
+    messages = await pending_rows(local, query, 3)
+    recorder = SentRecorder(local.rt.db)
+    bad = accepted(messages[0], "wamid.bad") | {"meta": "not json"}
+    results = await asyncio.gather(recorder.record(bad), recorder.record(accepted(messages[1], "wamid.1")),
+                                   recorder.record(accepted(messages[2], "wamid.2")), return_exceptions=True)
+    assert all(isinstance(r, Exception) for r in results), results  # they waited together
+    for m in messages:
+        assert (await row(query, m["id"]))["status"] == "pending"
+    await recorder.record(accepted(messages[1], "wamid.1"))  # the recorder goes on
+    assert (await row(query, messages[1]["id"]))["status"] == "sent"
