@@ -105,3 +105,15 @@ async def test_longest_whatsapp_text_message_is_stored(db, tenant):
     async with db.session() as s:
         found = await message_by_whatsapp_id(s, "wamid.LONG")
         assert found.content["text"] == body
+
+
+async def test_storing_a_claimed_message_leaves_its_claim_untouched(db, tenant):
+    """The claim written just before the message is what the trigger would write:
+    no second row version (and no WAL) per inbound message."""
+    async with db.transaction() as s:
+        assert await add_message_once(s, _inbound(tenant, "wamid.CLAIMED"))
+        updated = (await s.execute(text(
+            "SELECT n_tup_upd FROM pg_stat_xact_user_tables WHERE relname = 'message_whatsapp_ids'"))).scalar()
+    assert updated == 0
+    async with db.session() as s:
+        assert (await message_by_whatsapp_id(s, "wamid.CLAIMED")) is not None
