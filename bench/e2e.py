@@ -202,7 +202,7 @@ async def main(args: argparse.Namespace) -> int:
     logs = REPO / ".pytake" / "bench"
     logs.mkdir(parents=True, exist_ok=True)
     procs = [
-        subprocess.Popen([pytake, "serve", "--no-worker", "--no-migrate", "--port", str(api_port)], env=env,
+        subprocess.Popen([pytake, "serve", "--no-worker", "--no-migrate", "--port", str(api_port), "--processes", str(args.api_processes)], env=env,
                          stdout=subprocess.DEVNULL, stderr=open(logs / "api.log", "w")),
         subprocess.Popen([pytake, "worker", "--processes", str(args.worker_processes),
                           "--concurrency", str(args.concurrency)], env=env,
@@ -413,6 +413,7 @@ if __name__ == "__main__":
     parser.add_argument("--customers", type=int, default=200)
     parser.add_argument("--sends", type=int, default=5000)
     parser.add_argument("--statuses", action="store_true", help="the sandbox posts status webhooks back")
+    parser.add_argument("--api-processes", type=int, default=1)
     parser.add_argument("--worker-processes", type=int, default=1)
     parser.add_argument("--rates", type=lambda v: [float(x) for x in v.split(",") if x], default=[250.0, 500.0],
                         help="offered inbound msg/s for the open-loop latency phase (comma-separated; empty skips)")
