@@ -34,6 +34,8 @@ class Runtime:
     owns: bool = False
     # in a worker: deliver a conversation's outbox in-process (else a sender task is queued)
     deliver: Any = None
+    # in a worker: send a read receipt in the background (else it is sent inline)
+    mark_read: Any = None
     # chatbot settings, flow lists and "current version" lookups are reused this long:
     # a saved change reaches new conversations within it
     cache_ttl: float = 3.0

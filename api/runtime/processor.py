@@ -47,7 +47,7 @@ from api.runtime.context import Runtime
 from api.runtime.locks import conversation_lease
 from api.runtime.outbox import kick_sender, outbound_rows
 from api.runtime.programs import ProgramStore, has_ai
-from api.runtime.sender import SendHint
+from api.runtime.sender import SendHint, Sender
 from engine import InboundMessage, Interpreter, Ports, RunResult, State
 from engine.adapters.clock import SystemClock
 
@@ -127,12 +127,13 @@ _LOAD = """
 SELECT c.*, ct.whatsapp_id AS ct_whatsapp_id, ct.whatsapp_name AS ct_whatsapp_name, ct.name AS ct_name,
        ct.email AS ct_email, ct.phone AS ct_phone, ct.tags AS ct_tags, ct.attributes AS ct_attributes,
        m.id AS m_id, m.created_at AS m_created_at, m.type AS m_type, m.content AS m_content,
-       n.phone_number_id AS n_phone_number_id, n.settings AS n_settings
+       m.whatsapp_message_id AS m_wamid,
+       n.phone_number_id AS n_phone_number_id, n.settings AS n_settings, n.access_token_encrypted AS n_token
   FROM conversations c
   JOIN contacts ct ON ct.id = c.contact_id
   LEFT JOIN whatsapp_numbers n ON n.id = c.whatsapp_number_id
   LEFT JOIN LATERAL (
-       SELECT id, created_at, type, content FROM messages
+       SELECT id, created_at, type, content, whatsapp_message_id FROM messages
         WHERE conversation_id = c.id AND direction = 'inbound' AND metadata->>'processed' = 'false'
         ORDER BY created_at, id LIMIT 1) m ON true
  WHERE c.id = :c
@@ -148,7 +149,7 @@ async def _load(rt: Runtime, conversation_id: uuid.UUID) -> Loaded | None:
     message = None
     if row["m_id"] is not None:
         message = {"id": row["m_id"], "created_at": row["m_created_at"], "type": row["m_type"],
-                   "content": row["m_content"]}
+                   "content": row["m_content"], "wamid": row["m_wamid"]}
     fv = row["flow_variables"] or {}
     state = None
     if fv.get("state"):
@@ -432,11 +433,34 @@ async def _step(rt: Runtime, conversation_id: uuid.UUID) -> str:
             rt.deliver(conversation_id, hint)
         else:
             await kick_sender(rt.redis, ids)
+    if _reads_receipted(loaded, outcome):
+        await _mark_read(rt, loaded)
     if outcome.wait_deadline is not None and outcome.state is not None:
         await rt.redis.zadd(TIMEOUTS_KEY, {str(conversation_id): outcome.wait_deadline.timestamp()})
     if not outcome.more and not outcome.keep_state:
         return "last"  # (a kept state might hold a due timeout: let the reload see it)
     return "timeout" if timeout else "message"
+
+
+def _reads_receipted(loaded: Loaded, outcome: Outcome) -> bool:
+    """A read receipt for this step's message: the number asks for them
+    (``settings.mark_as_read``) and the bot handled the message. A message left
+    to agents is marked read when an agent reads it, not here; a reaction is
+    not a message to read."""
+    conv = loaded.conversation
+    if loaded.message is None or not loaded.message.get("wamid") or not conv["n_phone_number_id"]:
+        return False
+    if not (conv["n_settings"] or {}).get("mark_as_read"):
+        return False
+    return outcome.run_info.get("selection") != "agent" and outcome.status != "ignored"
+
+
+async def _mark_read(rt: Runtime, loaded: Loaded) -> None:
+    conv, wamid = loaded.conversation, loaded.message["wamid"]
+    if rt.mark_read is not None:  # a worker: in the background, next to the reply's send
+        rt.mark_read(conv["n_phone_number_id"], conv["n_token"], wamid)
+        return
+    await Sender(rt).mark_read(conv["n_phone_number_id"], conv["n_token"], wamid)
 
 
 class _Raced(Exception):

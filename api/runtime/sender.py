@@ -254,6 +254,20 @@ class Sender:
                 "c": conversation_id, "n": limit, "token": claim_token,
                 "claimed_at": datetime.now(timezone.utc).isoformat()}))
 
+    async def mark_read(self, phone_number_id: str, access_token_encrypted: Any, wamid: str) -> bool:
+        """Meta's read receipt for an inbound message (blue ticks); best effort:
+        an error is logged, never retried (the customer only misses the ticks)."""
+        token = self._token({"access_token_encrypted": access_token_encrypted})
+        if token is None:
+            log.warning("read receipt for %s not sent: the number's access token cannot be decrypted", wamid)
+            return False
+        try:
+            await self.rt.graph.mark_as_read(phone_number_id, token, wamid)
+        except (PermanentGraphError, TransientGraphError, UncertainDeliveryError) as exc:
+            log.warning("read receipt for %s not sent: %s", wamid, exc)
+            return False
+        return True
+
     def _claim_token(self) -> str:
         return f"{self.worker_id}:{uuid.uuid4().hex[:12]}"
 

@@ -226,6 +226,9 @@ class SandboxApp:
         if doc.get("status") == "read":
             if not doc.get("message_id"):
                 return error_body(100, details="message_id is required")
+            code = self.state.fault_for(str(doc.get("to") or ""))  # a fault for anyone hits receipts too
+            if code is not None:
+                return error_body(code)
             self.state.read_receipts.append(str(doc["message_id"]))
             return 200, {"success": True}
         to, mtype = doc.get("to"), doc.get("type", "text")

@@ -35,12 +35,19 @@ class WorkerContext:
         self.maintenance: asyncio.Task | None = None
         self.sending: set[asyncio.Task] = set()
         runtime.deliver = self.deliver_soon
+        runtime.mark_read = self.mark_read_soon
 
     def deliver_soon(self, conversation_id: Any, hint: Any = None) -> None:
         """Send a conversation's fresh outbox from this worker, in the background
         (``hint``: a `sender.SendHint`). If the worker dies first, the maintenance
         sweep finds the pending rows."""
         task = asyncio.create_task(self._deliver(conversation_id, hint))
+        self.sending.add(task)
+        task.add_done_callback(self.sending.discard)
+
+    def mark_read_soon(self, phone_number_id: str, access_token_encrypted: Any, wamid: str) -> None:
+        """Send a read receipt in the background (best effort: a lost one is cosmetic)."""
+        task = asyncio.create_task(self.sender.mark_read(phone_number_id, access_token_encrypted, wamid))
         self.sending.add(task)
         task.add_done_callback(self.sending.discard)
 

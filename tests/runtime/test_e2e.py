@@ -123,3 +123,16 @@ async def test_an_agent_reply_written_to_the_outbox_is_sent_after_kick_sender(se
     await kick_sender(redis, ids)
     await servers.wait_for(lambda: len(servers.inbox("5511922223333")) >= 2)
     assert servers.inbox("5511922223333")[-1]["payload"]["text"]["body"] == "Sou a Ana, do suporte."
+
+
+async def test_a_number_asking_for_read_receipts_gets_its_customers_messages_marked_read(servers, add, flows, query):
+    await add("cadastro", flows["name"])
+    from sqlalchemy import text
+
+    async with servers.db.transaction() as s:
+        await s.execute(text("UPDATE whatsapp_numbers SET settings = settings || '{\"mark_as_read\": true}'"))
+    await servers.customer_says("5511977778888", "oi")
+    await servers.wait_for(lambda: servers.inbox("5511977778888"))
+    inbound = (await query("SELECT whatsapp_message_id FROM messages WHERE direction = 'inbound'"))[0]
+    await servers.wait_for(lambda: servers.sandbox.read_receipts)
+    assert servers.sandbox.read_receipts == [inbound["whatsapp_message_id"]]
