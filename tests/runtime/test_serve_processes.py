@@ -45,20 +45,32 @@ def _alive(pid: int) -> bool:
         return False
 
 
+def _env(database_url: str, redis_url: str, tmp_path: Path) -> dict[str, str]:
+    return os.environ | {"DATABASE_URL": database_url, "REDIS_URL": redis_url, "PYTAKE_DATA_DIR": str(tmp_path)}
+
+
+def _serve_args(port: int) -> list[str]:
+    return [str(PYTAKE), "serve", "--processes", "2", "--no-worker", "--no-migrate", "--port", str(port)]
+
+
+async def _serving_on_two_sockets(database_url: str, redis_url: str, tmp_path: Path) -> tuple[subprocess.Popen, int]:
+    """`pytake serve --processes 2`, once both children listen."""
+    port = _free_port()
+    proc = subprocess.Popen(_serve_args(port), env=_env(database_url, redis_url, tmp_path),
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 60
+    while _listening(port) < 2:
+        if proc.poll() is not None or time.monotonic() > deadline:
+            proc.kill()
+            raise AssertionError("two listening sockets never appeared: " + proc.stderr.read().decode())
+        await asyncio.sleep(0.1)
+    return proc, port
+
+
 @pytest.mark.skipif(not Path("/proc/net/tcp").exists(), reason="reads listening sockets from Linux's /proc")
 async def test_two_processes_serve_one_port_and_stop_with_the_parent(database_url, redis_url, tmp_path):
-    port = _free_port()
-    env = os.environ | {"DATABASE_URL": database_url, "REDIS_URL": redis_url,
-                        "PYTAKE_DATA_DIR": str(tmp_path)}
-    proc = subprocess.Popen([str(PYTAKE), "serve", "--processes", "2", "--no-worker", "--no-migrate",
-                             "--port", str(port)], env=env, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE)
+    proc, port = await _serving_on_two_sockets(database_url, redis_url, tmp_path)
     try:
-        deadline = time.monotonic() + 60
-        while _listening(port) < 2:
-            assert proc.poll() is None, proc.stderr.read().decode()
-            assert time.monotonic() < deadline, "two listening sockets never appeared"
-            await asyncio.sleep(0.1)
         children = _children(proc.pid)  # the two servers (and multiprocessing's resource tracker)
         assert len(children) >= 2
 
@@ -84,17 +96,8 @@ async def test_two_processes_serve_one_port_and_stop_with_the_parent(database_ur
 
 @pytest.mark.skipif(not Path("/proc/net/tcp").exists(), reason="reads listening sockets from Linux's /proc")
 async def test_children_stop_when_the_parent_is_killed(database_url, redis_url, tmp_path):
-    port = _free_port()
-    env = os.environ | {"DATABASE_URL": database_url, "REDIS_URL": redis_url,
-                        "PYTAKE_DATA_DIR": str(tmp_path)}
-    proc = subprocess.Popen([str(PYTAKE), "serve", "--processes", "2", "--no-worker", "--no-migrate",
-                             "--port", str(port)], env=env, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
+    proc, port = await _serving_on_two_sockets(database_url, redis_url, tmp_path)
     try:
-        deadline = time.monotonic() + 60
-        while _listening(port) < 2:
-            assert proc.poll() is None and time.monotonic() < deadline
-            await asyncio.sleep(0.1)
         children = _children(proc.pid)
         proc.kill()  # no chance to forward anything
         proc.wait()
@@ -114,9 +117,7 @@ async def test_a_child_that_cannot_start_stops_the_others(database_url, redis_ur
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
-        env = os.environ | {"DATABASE_URL": database_url, "REDIS_URL": redis_url,
-                            "PYTAKE_DATA_DIR": str(tmp_path)}
-        proc = subprocess.run([str(PYTAKE), "serve", "--processes", "2", "--no-worker", "--no-migrate",
-                               "--port", str(port)], env=env, capture_output=True, timeout=60)
+        proc = subprocess.run(_serve_args(port), env=_env(database_url, redis_url, tmp_path),
+                              capture_output=True, timeout=60)
     assert proc.returncode == 1
     assert b"Address already in use" in proc.stderr
