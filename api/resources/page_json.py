@@ -68,8 +68,8 @@ class PageEncoder:
 
     def items(self, rows: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
         """The output records of ``rows`` (dicts which may be reused and changed)."""
-        if rows and all(type(row) is dict and row.keys() == self.names for row in rows):
-            items = rows  # already exactly the model's fields (a planned list's rows)
+        if rows and all(type(row) is dict and row.keys() == self.names for row in (rows[0], rows[-1])):
+            items = rows  # already exactly the model's fields (a planned list's rows: one query, one key set)
         else:
             fields = self.fields
             items = [{name: row.get(name, default) for name, default in fields} for row in rows]

@@ -56,6 +56,12 @@ def _special_columns(model: type) -> tuple[tuple[str, ...], tuple[str, ...]]:
     return sensitive, inet
 
 
+def has_special_columns(model: type) -> bool:
+    """Whether `mapping_values` changes anything for rows of ``model``."""
+    sensitive, inet = _special_columns(model)
+    return bool(sensitive or inet)
+
+
 def mapping_values(model: type, values: dict[str, Any]) -> dict[str, Any]:
     """`row_values` for a dict of a Core row of ``model``'s table (keys are
     column names), changed in place: secrets dropped, addresses as text."""
