@@ -14,6 +14,12 @@ writes made by other processes show within the TTL.
 
 Keys are (organization, resource, the request's filter parameters): the
 same filters give the same total whatever the page, per_page or sort.
+
+When a total expires, the first request counts again and the others keep
+the previous total until it is done (one count, not one per request in
+flight: under load a whole burst of requests used to recount at once, every
+few seconds, which was the list's p99). Should that count never come back,
+the next request after another TTL counts.
 """
 
 from __future__ import annotations
@@ -29,7 +35,8 @@ class TotalsCache:
     def __init__(self, ttl_seconds: float, min_rows: int) -> None:
         self.ttl = ttl_seconds
         self.min_rows = min_rows
-        self._orgs: dict[uuid.UUID, dict[Hashable, tuple[int, float]]] = {}
+        # key -> (total, expires at, recounting until: a request is counting again)
+        self._orgs: dict[uuid.UUID, dict[Hashable, tuple[int, float, float]]] = {}
 
     @property
     def enabled(self) -> bool:
@@ -43,23 +50,28 @@ class TotalsCache:
     def get(self, organization_id: uuid.UUID, key: Hashable) -> int | None:
         if not self.enabled:
             return None
-        entry = self._orgs.get(organization_id, {}).get(key)
+        entries = self._orgs.get(organization_id)
+        entry = entries.get(key) if entries else None
         if entry is None:
             return None
-        total, expires = entry
-        if time.monotonic() >= expires:
-            self._orgs[organization_id].pop(key, None)
-            return None
-        return total
+        total, expires, recounting_until = entry
+        now = time.monotonic()
+        if now < expires or now < recounting_until:
+            return total
+        entries[key] = (total, expires, now + self.ttl)  # this caller counts; the others wait for it
+        return None
 
     def put(self, organization_id: uuid.UUID, key: Hashable, total: int) -> None:
         """Remember ``total`` if it is large enough to be worth not counting again."""
-        if not self.enabled or total < self.min_rows:
+        if not self.enabled:
+            return
+        if total < self.min_rows:  # small again: counted every time (and no stale total kept)
+            self._orgs.get(organization_id, {}).pop(key, None)
             return
         entries = self._orgs.setdefault(organization_id, {})
         if len(entries) >= MAX_KEYS_PER_ORG and key not in entries:
             entries.pop(next(iter(entries)))  # the oldest combination
-        entries[key] = (total, time.monotonic() + self.ttl)
+        entries[key] = (total, time.monotonic() + self.ttl, 0.0)
 
     def invalidate(self, organization_id: uuid.UUID) -> None:
         """A write in this organization: count again next time."""
