@@ -20,8 +20,9 @@ from sqlalchemy import text
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError
 from werkzeug.exceptions import HTTPException
 
+from api import redis_keys
 from api.auth import user_cache
-from api.context import DB_KEY, REDIS_KEY, SETTINGS_KEY, TOTALS_KEY, get_db, get_redis, get_totals
+from api.context import AUTH_PIPE_KEY, DB_KEY, REDIS_KEY, SETTINGS_KEY, TOTALS_KEY, get_db, get_redis, get_totals
 from api.errors import ApiError, error_body
 from api.json_codec import ApiJSONProvider, loads_json
 from api.openapi_docs import DocumentedOpenAPIProvider
@@ -115,11 +116,15 @@ def _register_lifecycle(app: Quart, settings: Settings) -> None:
                                           json_deserializer=loads_json,
                                           connect_args={"server_settings": {"plan_cache_mode": "force_custom_plan"}})
         app.extensions[REDIS_KEY] = aioredis.from_url(settings.redis_url)
+        app.extensions[AUTH_PIPE_KEY] = redis_keys.auth_check_pipe(settings.redis_url)
 
     @app.after_serving
     async def close_services() -> None:
         db = app.extensions.pop(DB_KEY, None)
         redis = app.extensions.pop(REDIS_KEY, None)
+        pipe = app.extensions.pop(AUTH_PIPE_KEY, None)
+        if pipe is not None:
+            pipe.close()
         if redis is not None:
             await redis.aclose()
         if db is not None:

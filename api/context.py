@@ -14,6 +14,7 @@ if TYPE_CHECKING:  # pragma: no cover
     import redis.asyncio as aioredis
 
     from api.db.session import Database
+    from api.redis_pipe import ScriptPipe
     from api.resources.totals import TotalsCache
     from api.settings import Settings
 
@@ -21,6 +22,7 @@ SETTINGS_KEY = "pytake.settings"
 DB_KEY = "pytake.db"
 REDIS_KEY = "pytake.redis"
 TOTALS_KEY = "pytake.totals"
+AUTH_PIPE_KEY = "pytake.auth_pipe"
 
 
 def get_settings() -> "Settings":
@@ -39,6 +41,12 @@ def get_redis() -> "aioredis.Redis":
     if redis is None:
         raise RuntimeError("redis is not open (app not started?)")
     return redis
+
+
+def get_auth_pipe() -> "ScriptPipe | None":
+    """The process's pipelined connection for the per-request auth script
+    (`api.redis_pipe`), when the app opened one."""
+    return current_app.extensions.get(AUTH_PIPE_KEY)
 
 
 def get_totals() -> "TotalsCache":

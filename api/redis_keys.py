@@ -28,6 +28,8 @@ from typing import Any, Mapping
 
 from redis.asyncio import Redis
 
+from api.redis_pipe import ScriptPipe
+
 USER_SESSION_TTL = 7 * 24 * 3600
 RATE_LIMIT_WINDOW = 60
 OPEN_CONVERSATIONS_TTL = 5 * 60
@@ -197,18 +199,27 @@ class AuthCheck:
     rate: RateCount | None  # None when the per-user limit is off
 
 
+def auth_check_pipe(redis_url: str) -> ScriptPipe:
+    """A pipelined connection for `check_auth`'s script (one per API process)."""
+    return ScriptPipe(redis_url, _AUTH_CHECK)
+
+
 async def check_auth(redis: Redis, token_hash: str, user_id: Any, *, count_rate: bool,
-                     window: int = RATE_LIMIT_WINDOW) -> AuthCheck:
+                     window: int = RATE_LIMIT_WINDOW, pipe: ScriptPipe | None = None) -> AuthCheck:
     """Blacklist, cached user and per-user rate count in one round trip (one
-    server-side script: an authenticated request needs all three)."""
+    server-side script: an authenticated request needs all three); through
+    ``pipe`` (`auth_check_pipe`) when given, else through redis-py."""
     keys = [blacklist_key(token_hash), user_auth_cache_key(user_id)]
     if count_rate:
         keys.append(user_rate_key(user_id))
-    script = getattr(redis, "_pytake_auth_check", None)
-    if script is None:  # registered once per client: EVALSHA, not the script's text, per request
-        script = redis.register_script(_AUTH_CHECK)
-        redis._pytake_auth_check = script  # type: ignore[attr-defined]
-    revoked, user, count, ttl_ms = await script(keys=keys, args=[int(window * 1000)])
+    if pipe is not None:
+        revoked, user, count, ttl_ms = await pipe(keys, [int(window * 1000)])
+    else:
+        script = getattr(redis, "_pytake_auth_check", None)
+        if script is None:  # registered once per client: EVALSHA, not the script's text, per request
+            script = redis.register_script(_AUTH_CHECK)
+            redis._pytake_auth_check = script  # type: ignore[attr-defined]
+        revoked, user, count, ttl_ms = await script(keys=keys, args=[int(window * 1000)])
     user = _text(user)
     cached = tuple(user.split(" ", 1)) if user else None
     rate = RateCount(int(count), int(ttl_ms) / 1000) if count_rate else None

@@ -116,7 +116,7 @@ async def authenticate_request() -> Principal:
     """
     from api.auth.tokens import decode_access_token, token_hash  # local: avoids an import cycle
     from api.auth.users import load_active_user_role
-    from api.context import get_redis, get_settings
+    from api.context import get_auth_pipe, get_redis, get_settings
     from api.ratelimit import check_rate
 
     settings = get_settings()
@@ -128,7 +128,8 @@ async def authenticate_request() -> Principal:
         raise Unauthorized("invalid token", code="invalid_token") from exc
     limit = settings.ratelimit_user_per_minute
     redis = get_redis()
-    check = await redis_keys.check_auth(redis, token_hash(token), user_id, count_rate=limit > 0)
+    check = await redis_keys.check_auth(redis, token_hash(token), user_id, count_rate=limit > 0,
+                                        pipe=get_auth_pipe())
     if check.revoked:
         raise Unauthorized("token revoked", code="token_revoked")
     if check.user is not None:
