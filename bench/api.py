@@ -139,6 +139,36 @@ def start_server(database_url: str, redis_url: str, port: int, processes: int) -
     )
 
 
+def connections_per_process(server: subprocess.Popen, port: int) -> list[int]:
+    """Established connections on ``port`` held by each serving process: the
+    kernel spreads connections over the SO_REUSEPORT sockets by hash, so 50
+    clients rarely split 25/25, and the busier process sets the p99."""
+    inodes = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            lines = Path(table).read_text().splitlines()[1:]
+        except OSError:
+            continue
+        for line in lines:
+            fields = line.split()
+            if fields[1].endswith(f":{port:04X}") and fields[3] == "01":
+                inodes.add(fields[9])
+    counts = []
+    children = Path(f"/proc/{server.pid}/task/{server.pid}/children")
+    for pid in (children.read_text().split() if children.exists() else []):
+        held = 0
+        for fd in Path(f"/proc/{pid}/fd").glob("*"):
+            try:
+                target = os.readlink(fd)
+            except OSError:
+                continue
+            if target.startswith("socket:[") and target[8:-1] in inodes:
+                held += 1
+        if held:
+            counts.append(held)
+    return sorted(counts, reverse=True)
+
+
 def listening_sockets(port: int) -> int:
     """Sockets in LISTEN on ``port`` (one per serving process with SO_REUSEPORT)."""
     count = 0
@@ -248,6 +278,7 @@ async def run_load(port: int, method: str, path: str, headers: dict[str, str], b
     tasks = [asyncio.create_task(client()) for _ in range(concurrency)]
     await asyncio.sleep(warmup)
     measuring = True
+    split = connections_per_process(server, port) if server is not None else []
     measured_from = time.monotonic()
     cpu_before = cpu_snapshot(server) if server is not None else {}
     client_before = time.process_time()
@@ -267,6 +298,7 @@ async def run_load(port: int, method: str, path: str, headers: dict[str, str], b
         "p99_ms": latencies[int(len(latencies) * 0.99) - 1] * 1000,
         "max_ms": latencies[-1] * 1000,
         "statuses": statuses,
+        "split": split,
     }
 
 
@@ -275,6 +307,8 @@ def report(name: str, result: dict, targets: bool = False) -> bool:
           f"p50 {result['p50_ms']:.1f} ms, p99 {result['p99_ms']:.1f} ms, "
           f"max {result['max_ms']:.1f} ms, statuses {result['statuses']}")
     print("  CPU per request: " + ", ".join(f"{name} {ms:.2f} ms" for name, ms in result["cpu_ms"].items()))
+    if result.get("split"):
+        print("  connections per server process: " + " / ".join(str(n) for n in result["split"]))
     if not targets:
         return True
     ok = result["p99_ms"] <= TARGET_P99_MS and result["rps"] >= TARGET_RPS
