@@ -92,12 +92,15 @@ class SentRecorder:
             batch, self._waiting = self._waiting[:MAX_BATCH], self._waiting[MAX_BATCH:]
             try:
                 await self._write([params for params, _ in batch])
-            except BaseException as exc:  # noqa: BLE001 - handed to every waiting caller
+            except asyncio.CancelledError:  # the process is stopping
+                for _, future in batch + self._waiting:
+                    future.cancel()
+                self._waiting = []
+                raise
+            except Exception as exc:  # noqa: BLE001 - handed to every waiting caller
                 for _, future in batch:
                     if not future.done():
                         future.set_exception(exc)
-                if isinstance(exc, asyncio.CancelledError):
-                    raise
             else:
                 for _, future in batch:
                     if not future.done():

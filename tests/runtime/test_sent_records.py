@@ -79,3 +79,14 @@ async def test_a_write_that_fails_fails_every_caller_waiting_on_it_and_writes_no
         assert (await row(query, m["id"]))["status"] == "pending"
     await recorder.record(accepted(messages[1], "wamid.1"))  # the recorder goes on
     assert (await row(query, messages[1]["id"]))["status"] == "sent"
+
+
+async def test_a_caller_cancelled_while_waiting_still_gets_its_row_recorded(local, query):
+    (message,) = await pending_rows(local, query, 1)
+    recorder = SentRecorder(local.rt.db)
+    waiting = asyncio.ensure_future(recorder.record(accepted(message, "wamid.cancelled")))
+    await asyncio.sleep(0)  # the write has started
+    waiting.cancel()
+    await asyncio.gather(waiting, return_exceptions=True)
+    await recorder._writer
+    assert (await row(query, message["id"]))["status"] == "sent"
