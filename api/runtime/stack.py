@@ -25,7 +25,8 @@ class Listen:
     # Several processes serving one port each bind their own socket with
     # SO_REUSEPORT, and the kernel spreads new connections over them. With one
     # shared socket (hypercorn --workers) whichever process wakes first accepts
-    # a whole burst of connections: 50 keep-alive clients ended up 45 to 5.
+    # a whole burst of connections: one process took nearly all of the
+    # benchmark's 50 keep-alive clients.
     reuse_port: bool = False
 
 

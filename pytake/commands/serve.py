@@ -6,7 +6,8 @@ this process too (`--worker` forces it, `--no-worker` turns it off).
 
 ``--processes N`` serves the port from N processes (one per core is the
 usual choice), each with its own socket on the port (SO_REUSEPORT), so the
-kernel spreads connections evenly over them; the parent starts the embedded
+kernel spreads connections over them (by a hash of each connection's
+addresses: near even, not exactly); the parent starts the embedded
 servers and migrates once (`pytake.commands.processes` runs the children).
 """
 
