@@ -139,11 +139,12 @@ def start_server(database_url: str, redis_url: str, port: int, processes: int) -
     )
 
 
-def connections_per_process(server: subprocess.Popen, port: int) -> list[int]:
-    """Established connections on ``port`` held by each serving process: the
-    kernel spreads connections over the SO_REUSEPORT sockets by hash, so 50
-    clients rarely split 25/25, and the busier process sets the p99."""
-    inodes = set()
+ESTABLISHED, LISTEN = "01", "0A"  # socket states in /proc/net/tcp
+
+
+def _local_sockets(port: int, state: str) -> list[str]:
+    """Inodes of the TCP sockets on local ``port`` in ``state`` (Linux's /proc)."""
+    inodes = []
     for table in ("/proc/net/tcp", "/proc/net/tcp6"):
         try:
             lines = Path(table).read_text().splitlines()[1:]
@@ -151,8 +152,16 @@ def connections_per_process(server: subprocess.Popen, port: int) -> list[int]:
             continue
         for line in lines:
             fields = line.split()
-            if fields[1].endswith(f":{port:04X}") and fields[3] == "01":
-                inodes.add(fields[9])
+            if fields[1].endswith(f":{port:04X}") and fields[3] == state:
+                inodes.append(fields[9])
+    return inodes
+
+
+def connections_per_process(server: subprocess.Popen, port: int) -> list[int]:
+    """Established connections on ``port`` held by each serving process: the
+    kernel spreads connections over the SO_REUSEPORT sockets by hash, so 50
+    clients rarely split 25/25, and the busier process sets the p99."""
+    inodes = set(_local_sockets(port, ESTABLISHED))
     counts = []
     children = Path(f"/proc/{server.pid}/task/{server.pid}/children")
     for pid in (children.read_text().split() if children.exists() else []):
@@ -171,17 +180,7 @@ def connections_per_process(server: subprocess.Popen, port: int) -> list[int]:
 
 def listening_sockets(port: int) -> int:
     """Sockets in LISTEN on ``port`` (one per serving process with SO_REUSEPORT)."""
-    count = 0
-    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
-        try:
-            lines = Path(table).read_text().splitlines()[1:]
-        except OSError:
-            continue
-        for line in lines:
-            fields = line.split()
-            if fields[1].endswith(f":{port:04X}") and fields[3] == "0A":
-                count += 1
-    return count
+    return len(_local_sockets(port, LISTEN))
 
 
 # --- CPU accounting (robust to other load on the machine) ----------------------------
