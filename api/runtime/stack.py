@@ -60,6 +60,11 @@ async def _serve(app: Any, listen: Listen, stop: asyncio.Event) -> None:
     config.accesslog = None
     config.graceful_timeout = 3.0
     config.keep_alive_timeout = 75.0  # longer than clients' idle pools, so reused connections are not cut
+    # hypercorn's default accept queue holds 100 connections: a burst of new
+    # webhook connections beyond that loses SYNs, and each lost one waits 1, 3,
+    # 7... s for the client's retransmit (2,000 customers at once timed out
+    # after 30 s). The kernel caps it at net.core.somaxconn.
+    config.backlog = 2048
     await serve(app, config, shutdown_trigger=stop.wait)
 
 
