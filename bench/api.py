@@ -46,6 +46,7 @@ from api import embedded  # noqa: E402
 from api.auth.passwords import hash_password  # noqa: E402
 from api.db import migrations  # noqa: E402
 from api.settings import Settings  # noqa: E402
+from bench.http_lite import Connection  # noqa: E402
 from bench.proc_stats import cpu_seconds, free_port, tree_cpu_seconds  # noqa: E402
 
 BENCH_DB = "pytake_bench_api"
@@ -201,41 +202,6 @@ def database_pids() -> list[int]:
 def cpu_snapshot(server: subprocess.Popen) -> dict[str, float]:
     return {"server": tree_cpu_seconds(server.pid),
             "postgres": sum(cpu_seconds(p) for p in database_pids())}
-
-
-# --- a minimal keep-alive HTTP/1.1 client ------------------------------------------
-
-
-class Connection:
-    def __init__(self, port: int) -> None:
-        self.port = port
-        self.reader: asyncio.StreamReader | None = None
-        self.writer: asyncio.StreamWriter | None = None
-
-    async def request(self, method: str, path: str, headers: dict[str, str],
-                      body: bytes = b"") -> tuple[int, bytes]:
-        if self.writer is None:
-            self.reader, self.writer = await asyncio.open_connection("127.0.0.1", self.port)
-        lines = [f"{method} {path} HTTP/1.1", f"Host: 127.0.0.1:{self.port}",
-                 f"Content-Length: {len(body)}"]
-        lines += [f"{k}: {v}" for k, v in headers.items()]
-        self.writer.write(("\r\n".join(lines) + "\r\n\r\n").encode() + body)
-        head = await self.reader.readuntil(b"\r\n\r\n")
-        status = int(head[9:12])
-        length = 0
-        close = False
-        for line in head.split(b"\r\n")[1:]:
-            name, _, value = line.partition(b":")
-            name = name.strip().lower()
-            if name == b"content-length":
-                length = int(value)
-            elif name == b"connection" and value.strip().lower() == b"close":
-                close = True
-        payload = await self.reader.readexactly(length) if length else b""
-        if close:
-            self.writer.close()
-            self.writer = None
-        return status, payload
 
 
 async def wait_ready(port: int, processes: int, timeout: float = 30.0) -> None:

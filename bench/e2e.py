@@ -42,6 +42,7 @@ sys.path.insert(0, str(REPO))
 
 import httpx  # noqa: E402
 
+from bench import http_lite  # noqa: E402
 from bench.proc_stats import cpu_times, free_port, tree_cpu_seconds  # noqa: E402
 
 SECRET = "bench-secret"
@@ -145,8 +146,6 @@ async def wait_http(url: str, timeout: float = 30.0) -> None:
 
 
 async def main(args: argparse.Namespace) -> int:
-    from hypercorn.asyncio import serve
-    from hypercorn.config import Config
 
     from api.db.session import Database
     from api.runtime.seed import add_flow, seed_organization
@@ -183,16 +182,10 @@ async def main(args: argparse.Namespace) -> int:
     sandbox = BenchSandbox(SandboxState(SandboxConfig(
         webhook_url=f"http://127.0.0.1:{api_port}/webhooks/whatsapp", app_secret=SECRET,
         send_statuses=args.statuses)))
-    config = Config()
-    config.bind = [f"127.0.0.1:{sandbox_port}"]
-    config.accesslog = None
-    config.errorlog = None
-    # as `pytake sandbox` (api/runtime/stack.py): idle keep-alive connections outlive the
-    # client pool's, else a connection closed between the phases is reused and the
-    # send's outcome is unknown (left claimed, never resent)
-    config.keep_alive_timeout = 75.0
-    sandbox_stop = asyncio.Event()
-    sandbox_task = asyncio.create_task(serve(sandbox, config, shutdown_trigger=sandbox_stop.wait))
+    # the sandbox's routes (SandboxApp.handle) on bench/http_lite's server, not
+    # hypercorn: Meta's side of the wire is not what is measured, and hypercorn
+    # cost this process as much CPU as all the customers together
+    sandbox_server = await http_lite.serve(sandbox.handle, "127.0.0.1", sandbox_port)
 
     env = {**os.environ, "DATABASE_URL": database_url, "REDIS_URL": redis_url,
            "PYTAKE_WHATSAPP_APP_SECRET": SECRET, "PYTAKE_GRAPH_API_URL": f"http://127.0.0.1:{sandbox_port}",
@@ -211,22 +204,17 @@ async def main(args: argparse.Namespace) -> int:
     try:
         await wait_http(f"http://127.0.0.1:{api_port}/health")
         await asyncio.sleep(2.0)  # workers connect
-        webhook_url = f"http://127.0.0.1:{api_port}/webhooks/whatsapp"
-        # the customers' webhooks go through aiohttp: httpx's pool rescans all its
-        # connections on every request, which made this process (not the API) the
-        # bottleneck at a few hundred connections
-        import aiohttp
-
+        # the customers' webhooks go through bench/http_lite's keep-alive pool: a
+        # general client (httpx, aiohttp) cost this process more CPU than the
+        # API's own handling of the webhook
         from api.whatsapp.signature import HEADER, sign
 
-        client = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=args.customers),
-                                       timeout=aiohttp.ClientTimeout(total=30.0))
+        client = http_lite.ConnectionPool(api_port)
 
-        async def post_signed(doc: dict) -> tuple[int, str]:
+        async def post_signed(doc: dict) -> tuple[int, bytes]:
             body = webhooks.encode(doc)
-            async with client.post(webhook_url, data=body, headers={
-                    "Content-Type": "application/json", HEADER: sign(SECRET, body)}) as response:
-                return response.status, await response.text()
+            return await client.request("POST", "/webhooks/whatsapp", {
+                "Content-Type": "application/json", HEADER: sign(SECRET, body)}, body)
 
         # -- phase 1: customers through the flow ----------------------------------
         answer_ms: list[float] = []
@@ -240,13 +228,10 @@ async def main(args: argparse.Namespace) -> int:
             for message in steps:
                 doc = webhooks.inbound_message(PNID, wa_id, message, profile_name=f"Cliente {i}")
                 started = time.perf_counter()
-                try:
-                    status, answer = await post_signed(doc)
-                except aiohttp.ClientConnectionError:  # a pooled connection closed under us: redeliver, as Meta does
-                    status, answer = await post_signed(doc)
+                status, answer = await post_signed(doc)
                 answer_ms.append((time.perf_counter() - started) * 1000)
                 if status != 200:
-                    raise RuntimeError(f"webhook answered {status}: {answer[:200]}")
+                    raise RuntimeError(f"webhook answered {status}: {answer[:200]!r}")
                 arrived = await asyncio.wait_for(queue.get(), timeout=60)
                 reply_ms.append((arrived - started) * 1000)
 
@@ -387,7 +372,7 @@ async def main(args: argparse.Namespace) -> int:
         print(f"  PostgreSQL backends per send  : {backend_delta(pg0, await backend_cpu(db)) * 1000 / max(1, sent):.2f} ms")
         print(f"  machine load average          : {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores "
               "(other processes compete for the same cores)")
-        await client.close()
+        client.close()
     finally:
         for p in procs:
             p.send_signal(2)
@@ -396,8 +381,7 @@ async def main(args: argparse.Namespace) -> int:
                 p.wait(timeout=15)
             except subprocess.TimeoutExpired:
                 p.kill()
-        sandbox_stop.set()
-        await asyncio.gather(sandbox_task, return_exceptions=True)
+        sandbox_server.close()
         await sandbox.aclose()
         await redis.aclose()
         await db.dispose()

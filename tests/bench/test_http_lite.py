@@ -1,0 +1,67 @@
+"""bench/http_lite: the benchmarks' customers and Graph API stand-in must speak
+HTTP/1.1 as the real clients and servers do, or the figures measure nothing."""
+
+from __future__ import annotations
+
+import asyncio
+
+from api.sandbox.server import SandboxApp, SandboxConfig, SandboxState
+from api.whatsapp.graph_client import GraphClient, PermanentGraphError
+from bench import http_lite
+
+import pytest
+
+
+async def _echo(method, path, query, body, headers):
+    return 200, {"method": method, "path": path, "query": query, "body": body.decode(),
+                 "token": headers.get("x-token")}
+
+
+async def test_the_sandbox_routes_answer_pytakes_graph_client_over_keep_alive():
+    app = SandboxApp(SandboxState(SandboxConfig(send_statuses=False)))
+    server = await http_lite.serve(app.handle, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    graph = GraphClient(f"http://127.0.0.1:{port}", "v21.0")
+    try:
+        first = await graph.send_text("123", "token", "5511999990001", "oi")
+        second = await graph.send_text("123", "token", "5511999990002", "tudo bem?")
+        assert first.wamid.startswith("wamid.") and first.wamid != second.wamid
+        assert [m["to"] for m in app.state.accepted] == ["5511999990001", "5511999990002"]
+        with pytest.raises(PermanentGraphError) as failed:  # Meta's error object, status and code
+            await graph.send_text("123", "token", "5511900131047", "oi")
+        assert failed.value.code == 131047
+    finally:
+        await graph.aclose()
+        server.close()
+
+
+async def test_a_pool_reuses_its_connection_and_replaces_one_the_server_closed():
+    server = await http_lite.serve(_echo, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    pool = http_lite.ConnectionPool(port)
+    try:
+        status, body = await pool.request("POST", "/hook?x=1", {"X-Token": "t"}, b'{"a": 1}')
+        assert status == 200 and b'"query": "x=1"' in body and b'"token": "t"' in body
+        (conn,) = pool._idle
+        conn.writer.transport.abort()  # the server side of a keep-alive connection went away
+        await asyncio.sleep(0.01)
+        status, body = await pool.request("GET", "/again", {})
+        assert status == 200 and b'"/again"' in body
+        assert pool._idle[0] is not conn
+    finally:
+        pool.close()
+        server.close()
+
+
+async def test_connection_close_is_honoured_both_ways():
+    server = await http_lite.serve(_echo, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    conn = http_lite.Connection(port)
+    try:
+        status, _ = await conn.request("GET", "/", {"Connection": "close"})
+        assert status == 200 and conn.writer is None  # the server said close: the client dropped it
+        status, _ = await conn.request("GET", "/", {})  # and opens a new one next time
+        assert status == 200 and conn.writer is not None
+    finally:
+        conn.close()
+        server.close()
