@@ -107,3 +107,28 @@ async def test_a_new_month_inherits_the_outbox_index(db):
         definitions = (await s.execute(text("SELECT indexdef FROM pg_indexes WHERE tablename = :t"),
                                        {"t": name})).scalars().all()
     assert any("(conversation_id, created_at) WHERE" in d and "'pending'" in d for d in definitions), definitions
+
+
+async def _fillfactor(session, table: str) -> str | None:
+    options = (await session.execute(text("SELECT reloptions FROM pg_class WHERE oid = CAST(:t AS regclass)"),
+                                     {"t": table})).scalar() or []
+    return next((o.split("=")[1] for o in options if o.startswith("fillfactor=")), None)
+
+
+async def test_the_often_updated_tables_leave_room_for_hot_updates(db, tenant):
+    """Migration 0008: pages keep room so that the updates every message makes
+    stay on their page; a month created later, either way, keeps it too."""
+    now = datetime.now(timezone.utc)
+    empty_month = _month_start(now, 10)
+    early_month = _month_start(now, 11) + timedelta(days=1)
+    async with db.transaction() as s:
+        assert await add_message_once(s, _message(tenant, early_month, wamid="wamid.EARLY"))
+    async with db.transaction() as s:
+        assert await create_message_partition(s, empty_month.date()) == _name(empty_month)
+        assert await create_message_partition(s, early_month.date()) == _name(early_month)  # moves a row
+    async with db.session() as s:
+        assert await _fillfactor(s, "conversations") == "70"
+        assert await _fillfactor(s, "contacts") == "80"
+        for table in (_name(now), "messages_default", _name(empty_month), _name(early_month)):
+            assert await _fillfactor(s, table) == "80", table
+        assert await _partition_of(s, (await message_by_whatsapp_id(s, "wamid.EARLY")).id) == _name(early_month)
