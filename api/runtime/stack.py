@@ -28,6 +28,9 @@ class Listen:
     # a whole burst of connections: one process took nearly all of the
     # benchmark's 50 keep-alive clients.
     reuse_port: bool = False
+    # (array shared by the processes, this process's slot): keep-alive
+    # connections evened out over them (api.runtime.connection_balance)
+    balance: tuple[Any, int] | None = None
 
 
 def prepare_settings(settings: Settings, *, migrate: bool = True) -> Settings:
@@ -107,7 +110,12 @@ async def run_stack(settings: Settings, *, api: Listen | None, worker: bool, san
     if sandbox is not None and sandbox_app is not None:
         tasks.append(asyncio.create_task(_serve(sandbox_app, sandbox, stop), name="sandbox"))
     if api is not None:
-        tasks.append(asyncio.create_task(_serve(build_app(settings), api, stop), name="api"))
+        app = build_app(settings)
+        if api.balance is not None:
+            from api.runtime.connection_balance import ConnectionBalancer, balanced
+
+            app = balanced(app, ConnectionBalancer(*api.balance))
+        tasks.append(asyncio.create_task(_serve(app, api, stop), name="api"))
     worker_task = None
     if worker:
         await start_context(Runtime.open(settings))

@@ -38,11 +38,13 @@ def _child(target: Callable[..., Any], parent: int, args: tuple) -> None:
     target(*args)
 
 
-def run_processes(target: Callable[..., Any], args: tuple, count: int) -> int:
-    """Run ``target(*args)`` in ``count`` child processes until they stop; 0 if
-    every one exited cleanly, else 1."""
+def run_processes(target: Callable[..., Any], args: tuple, count: int, *, with_index: bool = False) -> int:
+    """Run ``target(*args)`` (``target(*args, i)`` for child i with ``with_index``)
+    in ``count`` child processes until they stop; 0 if every one exited
+    cleanly, else 1."""
     ctx = multiprocessing.get_context("spawn")
-    procs = [ctx.Process(target=_child, args=(target, os.getpid(), args), daemon=False) for _ in range(count)]
+    procs = [ctx.Process(target=_child, args=(target, os.getpid(), (*args, i) if with_index else args), daemon=False)
+             for i in range(count)]
     stopping = False
 
     def forward(signum: int, frame: object) -> None:

@@ -7,7 +7,9 @@ this process too (`--worker` forces it, `--no-worker` turns it off).
 ``--processes N`` serves the port from N processes (one per core is the
 usual choice), each with its own socket on the port (SO_REUSEPORT), so the
 kernel spreads connections over them (by a hash of each connection's
-addresses: near even, not exactly); the parent starts the embedded
+addresses: near even, not exactly; a process holding more than its share of
+active keep-alive connections closes some after their response, see
+`api.runtime.connection_balance`); the parent starts the embedded
 servers and migrates once (`pytake.commands.processes` runs the children).
 """
 
@@ -37,14 +39,15 @@ def _configure_logging() -> None:
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
-def _serve(settings, host: str, port: int, worker: bool, concurrency: int, reuse_port: bool) -> None:  # noqa: ANN001
+def _serve(settings, host: str, port: int, worker: bool, concurrency: int, reuse_port: bool,  # noqa: ANN001
+           loads=None, index: int = 0) -> None:  # noqa: ANN001
     from api.event_loop import run as run_loop
     from api.runtime.stack import Listen, run_stack
 
     if reuse_port:  # a child of --processes: a fresh interpreter
         _configure_logging()
-    run_loop(run_stack(settings, api=Listen(host, port, reuse_port=reuse_port), worker=worker,
-                       worker_concurrency=concurrency))
+    listen = Listen(host, port, reuse_port=reuse_port, balance=(loads, index) if loads is not None else None)
+    run_loop(run_stack(settings, api=listen, worker=worker, worker_concurrency=concurrency))
 
 
 def run(args: argparse.Namespace) -> int:
@@ -70,6 +73,11 @@ def run(args: argparse.Namespace) -> int:
     if args.processes == 1:
         _serve(settings, args.host, args.port, worker, args.concurrency, reuse_port=False)
         return 0
+    import multiprocessing
+
     from pytake.commands.processes import run_processes
 
-    return run_processes(_serve, (settings, args.host, args.port, worker, args.concurrency, True), args.processes)
+    # each child's count of active connections (api.runtime.connection_balance)
+    loads = multiprocessing.get_context("spawn").Array("i", args.processes, lock=False)
+    return run_processes(_serve, (settings, args.host, args.port, worker, args.concurrency, True, loads),
+                         args.processes, with_index=True)

@@ -1,0 +1,104 @@
+"""Keep-alive connections evened out over `pytake serve --processes N`
+(api.runtime.connection_balance): a process holding more than its share of
+active connections closes some after their response, so clients reconnect and
+the kernel places them anew."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+
+from api.runtime.connection_balance import ACTIVE, PERIOD, ConnectionBalancer, balanced
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_a_process_over_its_share_closes_the_excess_and_no_more():
+    clock = Clock()
+    loads = [0, 2]  # the other process has 2 active connections
+    mine = ConnectionBalancer(loads, 0, clock=clock)
+    assert not any(mine.should_close(("10.0.0.1", c)) for c in range(5))  # the first look saw 1 here
+    clock.now += PERIOD  # next look: 5 here, 2 there, share 3.5 → close 1
+    closed = [c for c in range(5) if mine.should_close(("10.0.0.1", c))]
+    assert closed == [0]
+    assert loads[0] == 5
+    clock.now += PERIOD  # 4 here (the closed one is gone until it comes back), share 3: not over share + 1
+    assert not any(mine.should_close(("10.0.0.1", c)) for c in range(1, 5))
+    assert loads[0] == 4
+
+
+def test_an_even_split_closes_nothing():
+    clock = Clock()
+    loads = [0, 25]
+    mine = ConnectionBalancer(loads, 0, clock=clock)
+    for _ in range(3):
+        clock.now += PERIOD
+        assert not any(mine.should_close(c) for c in range(26))  # 26 against 25: within one
+
+
+def test_idle_clients_stop_counting():
+    clock = Clock()
+    loads = [0, 1]
+    mine = ConnectionBalancer(loads, 0, clock=clock)
+    for c in range(6):
+        mine.should_close(c)
+    clock.now += ACTIVE + PERIOD  # all six went quiet; one comes back
+    assert not mine.should_close(0)
+    assert loads[0] == 1
+
+
+async def _closing_app(scope, receive, send):
+    await send({"type": "http.response.start", "status": 200, "headers": [(b"content-length", b"2")]})
+    await send({"type": "http.response.body", "body": b"ok"})
+
+
+async def _request(reader, writer) -> bytes:
+    writer.write(b"GET / HTTP/1.1\r\nHost: t\r\n\r\n")
+    head = await reader.readuntil(b"\r\n\r\n")
+    await reader.readexactly(2)
+    return head.lower()
+
+
+async def test_hypercorn_ends_the_connection_after_a_complete_response():
+    """The real server honours the header: the response arrives whole, then the connection ends."""
+    from hypercorn.asyncio import serve
+    from hypercorn.config import Config
+
+    clock = Clock()
+    loads = [0, 0]
+    balancer = ConnectionBalancer(loads, 0, clock=clock)
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    config = Config()
+    config.bind = [f"127.0.0.1:{port}"]
+    config.accesslog = config.errorlog = None
+    stop = asyncio.Event()
+    server = asyncio.create_task(serve(balanced(_closing_app, balancer), config, shutdown_trigger=stop.wait))
+    try:
+        for _ in range(100):
+            try:
+                keep = await asyncio.open_connection("127.0.0.1", port)
+                break
+            except OSError:
+                await asyncio.sleep(0.05)
+        others = [await asyncio.open_connection("127.0.0.1", port) for _ in range(3)]
+        for reader, writer in [keep, *others]:  # 4 active here, none elsewhere
+            assert b"connection: close" not in await _request(reader, writer)
+        clock.now += PERIOD
+        heads = [await _request(reader, writer) for reader, writer in [keep, *others]]
+        closed = [i for i, head in enumerate(heads) if b"connection: close" in head]
+        assert closed == [0, 1]  # 4 against a share of 2: two are told to go
+        assert await asyncio.wait_for(keep[0].read(), 5) == b""  # and the server ended them
+        assert (await _request(*others[2])).startswith(b"http/1.1 200")  # the others stay open
+        for _, writer in [keep, *others]:
+            writer.close()
+    finally:
+        stop.set()
+        await server
