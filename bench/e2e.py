@@ -5,20 +5,29 @@ servers on their standard ports) it creates a scratch database, starts
 `pytake serve --no-worker` and `pytake worker` as separate processes, and runs
 the sandbox and the simulated customers in this process.
 
-1. **Inbound**: N customers walk through a 4-question flow concurrently; each
-   sends its next answer when the previous reply reached the sandbox. Prints
-   inbound messages/s end to end, the webhook's answer time p50/p99 and the
-   inbound→outbound latency p50/p99 (webhook sent → reply received by the
-   sandbox). This phase saturates the machine on purpose, so its webhook
-   times are queueing behind every other customer.
+1. **Capacity** (closed loop): N customers walk through a 4-question flow
+   concurrently, all starting in the same millisecond; each sends its next
+   answer when the previous reply reached the sandbox. Prints inbound
+   messages/s end to end (the target ≥ 500), and the webhook's answer time
+   and the inbound→outbound latency (webhook sent → reply received by the
+   sandbox) at saturation: by construction every message there queues
+   behind the other customers' (N / throughput per round), so these are
+   not the latency target.
 1b. **Latency at a fixed load** (open loop): new customers arrive at random
    (Poisson) at rate/4 per second and each walks the 4 steps, for each of
-   ``--rates`` (default 250 and 500 msg/s): the webhook's answer time and the
-   reply time at that offered load, and the rate actually handled.
+   ``--rates`` (default 250 and 500 msg/s): the webhook's answer time (the
+   target p99 ≤ 50 ms at 500 msg/s) and the reply time at that offered
+   load, and the rate actually handled.
 2. **Sender**: M pending outbound rows are written at once and the sender is
-   kicked, with the number's rate limit lifted; prints sends/s against the sandbox.
+   kicked, with the number's rate limit lifted; prints sends/s against the
+   sandbox (the target ≥ 1,000).
 
-Targets (2-core machine): ≥ 500 inbound msg/s, webhook p99 ≤ 50 ms, ≥ 1,000 sends/s.
+The customers and the sandbox run in this process on `bench/http_lite.py`
+(a small keep-alive client and server; the sandbox's own routes): they share
+the 2 cores with what is measured, so they must cost little.
+
+Targets (2-core machine): ≥ 500 inbound msg/s, webhook p99 ≤ 50 ms at that
+rate, ≥ 1,000 sends/s.
 
     .venv/bin/python bench/e2e.py [--customers 200] [--sends 5000] [--statuses]
 """
@@ -267,8 +276,9 @@ async def main(args: argparse.Namespace) -> int:
         print(f"inbound: {args.customers} customers x {len(steps)} messages = {inbound} messages in {elapsed:.2f} s "
               f"(status webhooks {'on' if args.statuses else 'off'})")
         print(f"  inbound messages/s end to end : {inbound / elapsed:8.1f}   (target >= 500)")
-        print(f"  webhook answer p50 / p99      : {pct(answer_ms, 50):6.1f} / {pct(answer_ms, 99):6.1f} ms"
-              f"   (target p99 <= 50 ms)")
+        print(f"  at saturation (queueing behind {args.customers} customers who all started at once; "
+              "the latency target is measured at 500 msg/s below):")
+        print(f"  webhook answer p50 / p99      : {pct(answer_ms, 50):6.1f} / {pct(answer_ms, 99):6.1f} ms")
         print(f"  inbound -> outbound p50 / p99 : {pct(reply_ms, 50):6.1f} / {pct(reply_ms, 99):6.1f} ms")
         async with db.session() as s:
             from sqlalchemy import text as sql
@@ -320,8 +330,8 @@ async def main(args: argparse.Namespace) -> int:
             elapsed = time.perf_counter() - started
             print(f"offered {rate:.0f} msg/s ({count} new customers arriving at random, {len(steps)} messages each): "
                   f"{count * len(steps) / elapsed:.1f} msg/s handled")
-            print(f"  webhook answer p50 / p99      : {pct(answer_ms, 50):6.1f} / {pct(answer_ms, 99):6.1f} ms"
-                  f"   (target p99 <= 50 ms at 500 msg/s)")
+            target = "   (target p99 <= 50 ms at 500 msg/s)" if rate == 500 else ""
+            print(f"  webhook answer p50 / p99      : {pct(answer_ms, 50):6.1f} / {pct(answer_ms, 99):6.1f} ms{target}")
             print(f"  inbound -> outbound p50 / p99 : {pct(reply_ms, 50):6.1f} / {pct(reply_ms, 99):6.1f} ms")
 
         # -- phase 2: sender throughput, rate limit lifted ---------------------------
