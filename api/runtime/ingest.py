@@ -30,6 +30,7 @@ The caller enqueues one processing task per conversation once they are stored.
 
 from __future__ import annotations
 
+import logging
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -40,6 +41,8 @@ from sqlalchemy import text
 
 from api.db.session import bind
 from api.whatsapp.payloads import WebhookMessage
+
+log = logging.getLogger("pytake.ingest")
 
 WINDOW = timedelta(hours=24)
 _NUMBER_CACHE_TTL = 30.0
@@ -58,6 +61,7 @@ class IngestResult:
     stored: list[uuid.UUID] = field(default_factory=list)  # message ids
     duplicates: int = 0
     ignored: int = 0  # unknown / inactive number
+    malformed: int = 0  # content nested too deeply to store (no WhatsApp message is)
     conversations: list[uuid.UUID] = field(default_factory=list)
 
 
@@ -240,6 +244,14 @@ def _message_params(m: WebhookMessage, number: NumberInfo, now: datetime) -> dic
             "type": m.column_type, "content": _json(m.content), "metadata": _json(metadata)}
 
 
+def _skip_malformed(result: IngestResult, m: WebhookMessage) -> None:
+    """A message whose content JSON cannot encode (nested deeper than Python's
+    recursion allows; Meta's payloads are a few levels deep): skipped like any
+    other malformed part, so the webhook still answers 200 for the rest."""
+    log.warning("skipped message %.80s from %.40s: its content is nested too deeply to store", m.wamid, m.wa_id)
+    result.malformed += 1
+
+
 async def ingest_messages(db: Any, messages: list[WebhookMessage]) -> IngestResult:
     """Store a webhook's customer messages (the webhook's path; see the module doc)."""
     result = IngestResult()
@@ -250,7 +262,11 @@ async def ingest_messages(db: Any, messages: list[WebhookMessage]) -> IngestResu
             if number is None:
                 result.ignored += 1
                 continue
-            p = _message_params(m, number, now)
+            try:
+                p = _message_params(m, number, now)
+            except RecursionError:
+                _skip_malformed(result, m)
+                continue
             p["arrived"] = datetime.now(timezone.utc)  # arrival order: the processing order
             row = await conn.fetchrow(*_raw(_FAST_STORE_SQL, **p))
             conversation_id, stored = row["conversation_id"], row["stored"]
@@ -294,11 +310,16 @@ async def store_messages(session: Any, messages: list[WebhookMessage]) -> Ingest
         message_id = uuid.uuid4()
         metadata = {"processed": False, "kind": m.kind, "wa_timestamp": int(m.timestamp.timestamp()),
                     "from": m.wa_id, "phone_number_id": m.phone_number_id}
+        try:
+            content = _json(m.content)
+        except RecursionError:
+            _skip_malformed(result, m)
+            continue
         row = (await session.execute(_STORE_MESSAGE, {
             "org": number.organization_id, "contact": contact_id, "number": number.id, "at": at,
             "id": message_id, "wamid": m.wamid,
             "arrived": datetime.now(timezone.utc),  # arrival order: the processing order
-            "type": m.column_type, "content": _json(m.content), "metadata": _json(metadata)})).one()
+            "type": m.column_type, "content": content, "metadata": _json(metadata)})).one()
         conversation_id = row.conversation_id
         if not row.stored:  # the same id arrived concurrently and won
             result.duplicates += 1

@@ -99,6 +99,31 @@ class WebhookBatch:
         return {m.phone_number_id for m in self.messages} | {s.phone_number_id for s in self.statuses}
 
 
+# PostgreSQL text and jsonb cannot hold U+0000: a webhook carrying one (in a
+# message, a profile name, an error text) would fail its insert, answer 500, and
+# be redelivered by Meta for days. It is replaced by U+FFFD, as a decoder does
+# with bytes it cannot represent. In JSON it can only arrive as the escape
+# ``\u0000`` (a raw NUL byte is not valid JSON), so the body is checked first.
+NUL_ESCAPE = b"\\u0000"
+
+
+# The columns the webhook writes these to are VARCHAR(255) (SCHEMA.md): a longer
+# message or status id is not Meta's and is skipped as malformed; a longer profile
+# name is cut (it is only shown).
+MAX_ID = MAX_NAME = 255
+
+
+def without_nul(value: Any) -> Any:
+    """``value`` (parsed JSON) with every U+0000 in its strings and keys replaced by U+FFFD."""
+    if isinstance(value, str):
+        return value.replace("\x00", "\ufffd")
+    if isinstance(value, dict):
+        return {without_nul(k): without_nul(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [without_nul(v) for v in value]
+    return value
+
+
 def parse_webhook(doc: Any) -> WebhookBatch:
     """Every message and status in a decoded webhook body, in payload order."""
     if not isinstance(doc, dict) or not isinstance(doc.get("entry"), list):
@@ -119,7 +144,8 @@ def parse_webhook(doc: Any) -> WebhookBatch:
             names = {}
             for contact in _list(value.get("contacts")):
                 if isinstance(contact, dict) and contact.get("wa_id"):
-                    names[str(contact["wa_id"])] = _str(_dict(contact.get("profile")).get("name"))
+                    name = _str(_dict(contact.get("profile")).get("name"))
+                    names[str(contact["wa_id"])] = name[:MAX_NAME] if name else name
             for raw in _list(value.get("messages")):
                 message = _parse_message(raw, number_id, display, names)
                 if message is not None:
@@ -135,8 +161,8 @@ def _parse_message(raw: Any, number_id: str, display: str, names: dict[str, str 
     if not isinstance(raw, dict):
         return None
     wamid, sender = _str(raw.get("id")), _str(raw.get("from"))
-    if not wamid or not sender:
-        return None
+    if not wamid or not sender or len(wamid) > MAX_ID or len(sender) > MAX_ID:
+        return None  # Meta's ids are short: this is not one of its messages
     kind = _str(raw.get("type")) or "unknown"
     text: str | None = None
     reply_id: str | None = None
@@ -204,7 +230,7 @@ def _parse_status(raw: Any, number_id: str) -> StatusUpdate | None:
     if not isinstance(raw, dict):
         return None
     wamid, status = _str(raw.get("id")), _str(raw.get("status"))
-    if not wamid or status not in STATUS_VALUES:
+    if not wamid or len(wamid) > MAX_ID or status not in STATUS_VALUES:
         return None
     return StatusUpdate(
         phone_number_id=number_id,

@@ -32,7 +32,7 @@ from api.json_codec import loads_json
 from api.runtime.ingest import ingest_messages
 from api.runtime.statuses import apply_statuses
 from api.whatsapp.config import WhatsAppConfig
-from api.whatsapp.payloads import PayloadError, parse_webhook
+from api.whatsapp.payloads import NUL_ESCAPE, PayloadError, parse_webhook, without_nul
 from api.whatsapp.signature import HEADER, verify
 from api.workers.queue import enqueue_conversations
 
@@ -131,6 +131,11 @@ async def receive() -> Any:
         doc = loads_json(body)
     except (ValueError, UnicodeDecodeError):
         return _error(400, "malformed_json", "the request body is not valid JSON")
+    if NUL_ESCAPE in body:
+        try:
+            doc = without_nul(doc)
+        except RecursionError:
+            return _error(400, "bad_payload", "the webhook is nested too deeply")
     try:
         batch = parse_webhook(doc)
     except PayloadError as exc:

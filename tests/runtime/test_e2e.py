@@ -60,6 +60,85 @@ async def test_json_that_is_not_a_webhook_is_400(servers):
     assert response.status_code == 400
 
 
+async def test_a_nul_character_anywhere_in_a_webhook_is_stored_as_a_replacement_not_a_500(servers, add, flows, query):
+    """PostgreSQL cannot store U+0000; Meta would redeliver a 500 for days."""
+    await add("cadastro", flows["name"])
+    from api.sandbox import webhooks
+
+    doc = webhooks.inbound_message("100200300", "5511966667777", webhooks.text_message("oi\u0000 tudo"),
+                                   profile_name="Ana\u0000")
+    assert b"\\u0000" in json.dumps(doc).encode()  # on the wire it is JSON's escape
+    response = await servers.post(doc)
+    assert response.status_code == 200 and response.json()["stored"] == 1
+    await servers.wait_for(lambda: servers.inbox("5511966667777"))  # and the flow ran
+    message = (await query("SELECT content FROM messages WHERE direction = 'inbound'"))[0]
+    assert message["content"]["text"] == "oi\ufffd tudo"
+    assert (await query("SELECT whatsapp_name FROM contacts"))[0]["whatsapp_name"] == "Ana\ufffd"
+    wamid = servers.inbox("5511966667777")[0]["id"]
+    failed = webhooks.status_update("100200300", wamid, "failed", "5511966667777", errors=[
+        {"code": 131026, "title": "Message undeliverable", "message": "bad\u0000byte"}])
+    assert (await servers.post(failed)).status_code == 200
+    rows = await query("SELECT status, error_message FROM messages WHERE whatsapp_message_id = :w", w=wamid)
+    assert rows[0]["status"] == "failed" and "\ufffd" in rows[0]["error_message"]
+
+
+async def test_values_longer_than_their_columns_are_cut_or_skipped_not_a_500(servers, add, flows, query):
+    await add("cadastro", flows["name"])
+    from api.sandbox import webhooks
+
+    doc = webhooks.inbound_message("100200300", "5511966668888", webhooks.text_message("oi"),
+                                   profile_name="N" * 400)
+    bogus = webhooks.inbound_message("100200300", "5511966668888", webhooks.text_message("x"),
+                                     wamid="wamid." + "x" * 300)["entry"][0]["changes"][0]["value"]["messages"][0]
+    doc["entry"][0]["changes"][0]["value"]["messages"].append(bogus)
+    doc["entry"][0]["changes"][0]["value"]["statuses"] = [
+        webhooks.status_update("100200300", "wamid." + "y" * 300, "read", "5511966668888")
+        ["entry"][0]["changes"][0]["value"]["statuses"][0]]
+    response = await servers.post(doc)
+    assert response.status_code == 200
+    assert (response.json()["stored"], response.json()["statuses_matched"]) == (1, 0)  # the bogus ids skipped
+    assert (await query("SELECT whatsapp_name FROM contacts"))[0]["whatsapp_name"] == "N" * 255
+    assert len(await query("SELECT id FROM messages WHERE direction = 'inbound'")) == 1
+
+
+def _deep(levels: int, leaf: str = "") -> dict:
+    doc: dict = {"leaf": leaf}
+    for _ in range(levels):
+        doc = {"a": doc}
+    return doc
+
+
+async def _post_raw(servers, doc: dict):
+    """Signed as Meta signs; json.dumps with room to recurse (orjson and the default limit stop earlier)."""
+    import sys
+
+    from api.whatsapp.signature import sign
+
+    limit = sys.getrecursionlimit()
+    sys.setrecursionlimit(10_000)
+    try:
+        body = json.dumps(doc).encode()
+    finally:
+        sys.setrecursionlimit(limit)
+    return await servers.client.post(servers.pytake_url + "/webhooks/whatsapp", content=body,
+                                     headers={"X-Hub-Signature-256": sign("test-app-secret", body)})
+
+
+async def test_a_message_nested_too_deeply_to_store_is_skipped_and_the_rest_stored(servers, add, flows, query):
+    await add("cadastro", flows["name"])
+    from api.sandbox import webhooks
+
+    doc = webhooks.inbound_message("100200300", "5511966660000", webhooks.text_message("oi"))
+    deep = webhooks.inbound_message("100200300", "5511966660000", {"type": "brand_new", "brand_new": _deep(1000)})
+    doc["entry"][0]["changes"][0]["value"]["messages"].append(deep["entry"][0]["changes"][0]["value"]["messages"][0])
+    response = await _post_raw(servers, doc)
+    assert response.status_code == 200 and response.json()["stored"] == 1
+    assert len(await query("SELECT id FROM messages WHERE direction = 'inbound'")) == 1
+    # with a NUL to replace as well, the whole document is walked: refused, not a 500
+    response = await _post_raw(servers, {"object": "whatsapp_business_account", "entry": [_deep(1000, "\x00")]})
+    assert response.status_code == 400 and response.json()["error"]["code"] == "bad_payload"
+
+
 async def test_redelivered_message_is_a_no_op(servers, add, flows, query):
     await add("cadastro", flows["name"])
     from api.sandbox import webhooks
