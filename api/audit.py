@@ -77,11 +77,15 @@ async def record_audit(
     *,
     principal: Principal | None = None,
     metadata: dict[str, Any] | None = None,
+    organization_id: uuid.UUID | None = None,
 ) -> Any:
     """Add an `AuditLog` row to ``session`` (flushed with the caller's commit).
 
     ``principal`` defaults to the request's; pass it explicitly where there
-    is none yet (signup, login).
+    is none yet (signup, login). The entry goes to the principal's
+    organization unless ``organization_id`` names another: the platform
+    operator's change of an organization (`api.routes.admin`) is recorded in
+    that organization's trail.
     """
     from api.db.models import AuditLog
 
@@ -93,7 +97,7 @@ async def record_audit(
     if isinstance(resource_id, str):
         resource_id = uuid.UUID(resource_id)
     row = AuditLog(
-        organization_id=principal.organization_id if principal else None,
+        organization_id=organization_id or (principal.organization_id if principal else None),
         user_id=principal.user_id if principal else None,
         action=action,
         resource_type=resource_type,
