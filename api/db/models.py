@@ -102,11 +102,13 @@ def _org_fk() -> Mapped[uuid.UUID]:
 
 # ---------------------------------------------------------------------------
 # 1. organizations
+PLAN_TYPES = ("free", "starter", "professional", "enterprise")
+
+
 class Organization(Base):
     __tablename__ = "organizations"
     __table_args__ = (
-        CheckConstraint(_in("plan_type", "free", "starter", "professional", "enterprise"),
-                        name="plan_type"),
+        CheckConstraint(_in("plan_type", *PLAN_TYPES), name="plan_type"),
         Index("idx_organizations_slug", "slug"),
     )
 
