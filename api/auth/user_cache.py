@@ -31,6 +31,10 @@ async def users_of(organization_id: uuid.UUID) -> list[uuid.UUID]:
         return [row[0] for row in rows]
 
 
+async def forget_organization_users(organization_id: uuid.UUID) -> None:
+    await redis_keys.forget_user_auth(get_redis(), await users_of(organization_id))
+
+
 def register(app: Quart) -> None:
     @app.after_request
     async def forget_changed_users(response: Response) -> Response:
@@ -44,5 +48,5 @@ def register(app: Quart) -> None:
         elif endpoint in ORGANIZATION_ENDPOINTS:
             principal = g.get("principal")
             if principal is not None:
-                await redis_keys.forget_user_auth(get_redis(), await users_of(principal.organization_id))
+                await forget_organization_users(principal.organization_id)
         return response
