@@ -10,7 +10,7 @@ module's `DocumentedOpenAPIProvider` (plugged into `QuartSchema` by
 | 400 | the body is read by quart's JSON parser (`MALFORMED_JSON_400`): malformed JSON |
 | 401 | authenticated routes (`@require`), and login/refresh (bad credentials) |
 | 403 | routes whose `@require` names a permission (role lacks it; plan limits) |
-| 404 | routes with an id in the path (unknown, deleted, or another organization's) |
+| 404 | routes with an id in the path (unknown, deleted, or another organization's; the platform's `/admin/...` routes: unknown) |
 | 409 | creates/updates of a resource whose table has a unique key, and the actions in `CONFLICTS` |
 | 413 | routes that take a body |
 | 422 | routes with a body or query parameters |
@@ -39,7 +39,7 @@ from werkzeug.routing import UUIDConverter
 from werkzeug.routing.converters import BaseConverter
 from werkzeug.routing.rules import Rule
 
-from api.auth.permissions import REQUIRED_PERMISSION_ATTR
+from api.auth.permissions import REQUIRED_PERMISSION_ATTR, is_cross_organization
 from api.errors import ErrorResponse
 
 ERROR_SCHEMA_REF = "#/components/schemas/ErrorResponse"
@@ -69,13 +69,14 @@ CONFLICTS: dict[str, str] = {
     "messages.reply": "the conversation is closed",
     "flows.save_flow_canvas": "another save of this flow's canvas won the race; retry",
     "flows.publish_flow": "the flow has no canvas that compiles",
+    "admin.update_organization": "the organization is deleted, or you would deactivate your own",
 }
 
 DESCRIPTIONS = {
     400: "Malformed JSON body (`malformed_json`).",
     401: "Missing, invalid, expired or revoked bearer token (`unauthorized`, `invalid_token`, "
          "`token_expired`, `token_revoked`).",
-    404: "No such {what} in the caller's organization (`not_found`).",
+    404: "No such {what}{where} (`not_found`).",
     409: "Conflicts with existing data (`conflict`){why}.",
     413: "Request body too large (`payload_too_large`).",
     422: "Invalid request (`validation_error`): `field` and `details` name what is wrong.",
@@ -150,12 +151,15 @@ def error_statuses(endpoint: str, method: str, view: Any, operation: dict[str, A
                         "`invalid_refresh_token`, `refresh_token_expired`, `refresh_token_reused`)."
     if permission is not None:
         statuses[403] = f"Authenticated, but the caller's role lacks `{permission}` (`forbidden`)"
-        if permission.endswith(":write") and method.upper() in ("POST", "PATCH", "PUT"):
+        if (permission.endswith(":write") and method.upper() in ("POST", "PATCH", "PUT")
+                and not is_cross_organization(permission)):
             statuses[403] += ", or a limit of the organization's plan is reached (`plan_limit_exceeded`)"
         statuses[403] += "."
     if path_ids:
         what = " / ".join(path_ids)
-        statuses[404] = DESCRIPTIONS[404].format(what=f"resource ({what})")
+        # the platform's routes (`api.routes.admin`) look ids up in every organization
+        where = "" if is_cross_organization(permission) else " in the caller's organization"
+        statuses[404] = DESCRIPTIONS[404].format(what=f"resource ({what})", where=where)
     conflicts = [CONFLICTS[endpoint]] if endpoint in CONFLICTS else []
     if endpoint in unique_key_endpoints():
         conflicts.append("a unique value (named in `field`) is taken")

@@ -40,7 +40,14 @@ MATRIX: dict[str, tuple[str, str, str, str]] = {
     "webhooks":         ("rwd",       "rwd",     "",     ""),
     "quick_replies":    ("rwd",       "rwd",     "rw",   "r"),
     "audit_logs":       ("r",         "r",       "",     ""),
+    "platform":         ("rw",        "",        "",     ""),
 }
+
+# Resources whose routes reach across organizations (the platform operator's
+# `/admin/...`, `api.routes.admin`): the one exception to "every query is
+# scoped to the caller's organization". tests/api/test_tenant_walk.py walks
+# them apart: every role without the permission is refused whatever the ids.
+CROSS_ORGANIZATION = frozenset({"platform"})
 
 RESOURCES = tuple(MATRIX)
 PERMISSIONS = tuple(f"{resource}:{action}" for resource in RESOURCES for action in ACTIONS)
@@ -57,6 +64,11 @@ def allowed(role: str, permission: str) -> bool:
     if letters is None or role not in ROLES or action not in ACTIONS:
         return False
     return action[0] in letters[ROLES.index(role)]
+
+
+def is_cross_organization(permission: str | None) -> bool:
+    """Is ``permission`` one of the platform's, not scoped to the caller's organization?"""
+    return permission is not None and permission.partition(":")[0] in CROSS_ORGANIZATION
 
 
 def role_permissions(role: str) -> set[str]:

@@ -4,7 +4,8 @@ Authentication (`api.auth.permissions.authenticate_request`) reads a user's
 organization and role from Redis (``cache:auth:user:{id}``, 60 s) instead of
 the database on every request. These are the API's writes that can change
 what that entry says — a user's role, activity or deletion, an organization's
-activity or deletion — and after any of them succeeds the entries concerned
+activity or deletion (by its own admins, or by the platform operator's
+``PATCH /admin/organizations/{id}``) — and after any of them succeeds the entries concerned
 are deleted, before the response leaves, so the very next request reads the
 database again. A change made outside the API (SQL by hand) shows within the
 entry's 60 s.
@@ -23,6 +24,8 @@ from api.db.models import User
 
 USER_ENDPOINTS = frozenset({"users.create_user", "users.update_user", "users.delete_user"})
 ORGANIZATION_ENDPOINTS = frozenset({"organization.update_organization", "organization.delete_organization"})
+# the platform operator's changes of any organization: its id is in the path
+PLATFORM_ORGANIZATION_ENDPOINTS = frozenset({"admin.update_organization"})
 
 
 async def users_of(organization_id: uuid.UUID) -> list[uuid.UUID]:
@@ -49,4 +52,8 @@ def register(app: Quart) -> None:
             principal = g.get("principal")
             if principal is not None:
                 await forget_organization_users(principal.organization_id)
+        elif endpoint in PLATFORM_ORGANIZATION_ENDPOINTS:
+            organization_id = (request.view_args or {}).get("organization_id")
+            if organization_id is not None:
+                await forget_organization_users(organization_id)
         return response

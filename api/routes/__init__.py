@@ -8,6 +8,7 @@ from __future__ import annotations
 from quart import Blueprint
 
 from api.routes import (
+    admin,
     agent_greetings,
     audit_logs,
     campaigns,
@@ -45,4 +46,5 @@ BLUEPRINTS: list[Blueprint] = [
     webhooks.blueprint,
     quick_replies.blueprint,
     audit_logs.blueprint,
+    admin.blueprint,
 ]

@@ -4,7 +4,8 @@ Anyone in the organization may read it; org admins may rename it and change
 its settings; a super_admin may delete it (soft delete: its users can no
 longer sign in or use their tokens). Plan fields (``plan_type``, ``plan_expires_at``, the ``max_*``
 limits, ``monthly_message_limit``) are read-only here: a request that tries to
-set one is refused with 422 naming the field.
+set one is refused with 422 naming the field; the platform operator changes
+them (`api.routes.admin`).
 """
 
 from __future__ import annotations

@@ -46,7 +46,7 @@ def test_matrix_covers_the_resources_of_the_contract():
     assert set(MATRIX) == {
         "organization", "users", "whatsapp_numbers", "departments", "agent_greetings",
         "chatbots", "flows", "contacts", "tags", "conversations", "messages", "campaigns",
-        "templates", "integrations", "webhooks", "quick_replies", "audit_logs"}
+        "templates", "integrations", "webhooks", "quick_replies", "audit_logs", "platform"}
 
 
 def test_unknown_permission_names_are_refused_when_routes_are_declared():

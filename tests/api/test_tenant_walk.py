@@ -5,12 +5,20 @@ Organization B gets one real row of every table a route's id points into
 (created generically from the models, parents first); organization A's
 super_admin — who holds every permission — then calls every route with B's
 ids. Each call must answer 404 and reveal none of B's ids.
+
+The platform's routes (``/admin/...``, permissions of a resource in
+`api.auth.permissions.CROSS_ORGANIZATION`) are the one exception, by design:
+they exist to reach every organization, so a super_admin is *meant* to see
+B through them. They are walked apart instead: every role without the
+permission is refused (403) whatever ids it sends, and the super_admin's
+call does reach B (so the exception is asserted, not assumed).
 """
 
 from __future__ import annotations
 
 import pytest
 
+from api.auth.permissions import ROLES, allowed, is_cross_organization
 from api.db import models
 
 from .route_walk import (
@@ -26,21 +34,29 @@ from .route_walk import (
 
 _APP = offline_app()
 ROUTES = [r for r in all_routes(_APP) if not r.public]
-ID_ROUTES = [r for r in ROUTES if r.params]
-LIST_ROUTES = [r for r in ROUTES if not r.params and r.method == "GET"]
+PLATFORM_ROUTES = [r for r in ROUTES if is_cross_organization(r.permission)]
+TENANT_ROUTES = [r for r in ROUTES if not is_cross_organization(r.permission)]
+ID_ROUTES = [r for r in TENANT_ROUTES if r.params]
+LIST_ROUTES = [r for r in TENANT_ROUTES if not r.params and r.method == "GET"]
 SPEC = _APP.extensions["QUART_SCHEMA"].openapi_provider.schema()
 COMPONENTS = SPEC.get("components", {}).get("schemas", {})
-ALL_TABLES = sorted({table_for_param(r.rule, p) for r in ID_ROUTES for p in r.params} - {None})
+ALL_TABLES = sorted({table_for_param(r.rule, p) for r in ROUTES for p in r.params} - {None})
 
 
 def test_every_id_parameter_maps_to_a_table():
-    unmapped = [f"{r.id} <{p}>" for r in ID_ROUTES for p in r.params
+    unmapped = [f"{r.id} <{p}>" for r in ROUTES for p in r.params
                 if table_for_param(r.rule, p) is None]
     assert not unmapped, f"teach tests/api/route_walk.py SEGMENT_TABLES about: {unmapped}"
 
 
 def test_the_walk_covers_routes_with_ids():
     assert len(ID_ROUTES) >= 2  # the walk is not vacuous
+
+
+def test_only_platform_routes_are_exempt_from_the_404_rule():
+    assert PLATFORM_ROUTES  # the exception below is walked, not vacuous
+    assert all(r.rule.startswith("/admin/") for r in PLATFORM_ROUTES)
+    assert not [r.id for r in TENANT_ROUTES if r.rule.startswith("/admin/")]
 
 
 @pytest.fixture
@@ -82,3 +98,33 @@ async def test_lists_never_show_another_organizations_rows(route, client, super_
     assert response.status_code < 500
     leaked = {i for i in _ids_of(org_b_rows) if i in text}
     assert not leaked, f"{route.id} listed organization B's ids {leaked}"
+
+
+def _platform_call(route, org_b_rows) -> tuple[str, dict]:
+    path = fill_path(route.rule, {p: org_b_rows[table_for_param(route.rule, p)].id for p in route.params})
+    if route.method not in BODY_METHODS:
+        return path, {}
+    return path, {"json": candidate_bodies(request_body_schema(SPEC, route), COMPONENTS)[0]}
+
+
+@pytest.mark.parametrize("route", PLATFORM_ROUTES, ids=lambda r: r.id)
+async def test_platform_routes_refuse_every_role_without_the_permission(route, client, actors,
+                                                                        org_b_rows):
+    path, kwargs = _platform_call(route, org_b_rows)
+    refused = [role for role in ROLES if not allowed(role, route.permission)]
+    assert refused  # at least the organization's own roles
+    for role in refused:
+        response = await client.open(path, method=route.method, headers=actors[role].headers, **kwargs)
+        body = await response.get_json()
+        assert (response.status_code, body["error"]["code"]) == (403, "forbidden"), f"{route.id} as {role}"
+        leaked = {i for i in _ids_of(org_b_rows) if i in str(body)}
+        assert not leaked, f"{route.id} revealed organization B's ids {leaked} to {role}"
+
+
+@pytest.mark.parametrize("route", PLATFORM_ROUTES, ids=lambda r: r.id)
+async def test_platform_routes_do_reach_another_organization(route, client, super_admin, org_b_rows):
+    path, kwargs = _platform_call(route, org_b_rows)
+    response = await client.open(path, method=route.method, headers=super_admin.headers, **kwargs)
+    text = (await response.get_data()).decode("utf-8", "replace")
+    assert response.status_code == 200, f"{route.id} answered {response.status_code}: {text[:300]}"
+    assert str(org_b_rows["organizations"].id) in text
