@@ -300,31 +300,22 @@ async def store_messages(session: Any, messages: list[WebhookMessage]) -> Ingest
         if number is None:
             result.ignored += 1
             continue
-        at = min(m.timestamp, now)  # the customer's clock can't open a window in the future
-        contact_id = (await session.execute(_UPSERT_CONTACT, {
-            "org": number.organization_id, "wa_id": m.wa_id, "profile": m.profile_name, "at": at,
-            "wamid": m.wamid, "phone": ("+" + m.wa_id)[:20] if m.wa_id.isdigit() else None})).scalar()
-        if contact_id is None:
-            result.duplicates += 1  # a redelivery: touch nothing
-            continue
-        message_id = uuid.uuid4()
-        metadata = {"processed": False, "kind": m.kind, "wa_timestamp": int(m.timestamp.timestamp()),
-                    "from": m.wa_id, "phone_number_id": m.phone_number_id}
         try:
-            content = _json(m.content)
+            p = _message_params(m, number, now)
         except RecursionError:
             _skip_malformed(result, m)
             continue
-        row = (await session.execute(_STORE_MESSAGE, {
-            "org": number.organization_id, "contact": contact_id, "number": number.id, "at": at,
-            "id": message_id, "wamid": m.wamid,
-            "arrived": datetime.now(timezone.utc),  # arrival order: the processing order
-            "type": m.column_type, "content": content, "metadata": _json(metadata)})).one()
+        contact_id = (await session.execute(_UPSERT_CONTACT, p)).scalar()
+        if contact_id is None:
+            result.duplicates += 1  # a redelivery: touch nothing
+            continue
+        p["arrived"] = datetime.now(timezone.utc)  # arrival order: the processing order
+        row = (await session.execute(_STORE_MESSAGE, {**p, "contact": contact_id})).one()
         conversation_id = row.conversation_id
         if not row.stored:  # the same id arrived concurrently and won
             result.duplicates += 1
             continue
-        result.stored.append(message_id)
+        result.stored.append(p["id"])
         if conversation_id not in result.conversations:
             result.conversations.append(conversation_id)
     return result
