@@ -383,6 +383,10 @@ class FlowVersion(Base):
     compiled_at: Mapped[datetime] = mapped_column(TSTZ, nullable=False, server_default=NOW)
     created_by: Mapped[uuid.UUID | None] = mapped_column(
         ForeignKey("users.id", ondelete="SET NULL"))
+    # Set when the version is made live (migration 0009: drafts and publishing).
+    published_at: Mapped[datetime | None] = mapped_column(TSTZ)
+    published_by: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"))
 
 
 # 6'. nodes (SCHEMA.md numbers it 6 again)

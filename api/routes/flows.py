@@ -1,4 +1,4 @@
-"""/flows: a chatbot's flows; saving the canvas compiles it; publishing makes a version live."""
+"""/flows: a chatbot's flows; saving the canvas compiles it into a draft; publishing makes a version live."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from api.auth.permissions import require
 from api.auth.principal import current_principal
 from api.context import get_db
 from api.db.models import Chatbot, Flow, FlowVersion, WhatsAppNumber
-from api.errors import ApiError, Conflict, ValidationFailed
+from api.errors import ApiError, Conflict, NotFound, ValidationFailed
 from api.resources import (
     DateRange,
     Equals,
@@ -30,8 +30,9 @@ from api.resources import (
 )
 from api.resources.body import read_body, read_json
 from api.resources.crud import list_query_model
-from api.schemas.flows import CanvasIn, CanvasSaved, FlowCreate, FlowOut, FlowUpdate, FlowVersionOut, PublishIn
-from api.services.flow_versions import save_canvas
+from api.schemas.flows import (CanvasIn, CanvasSaved, FlowCreate, FlowOut, FlowUpdate, FlowVersionDetail,
+                               FlowVersionOut, PublishIn)
+from api.services.flow_versions import publish_version, save_canvas
 
 resource = Resource(
     name="flows",
@@ -70,11 +71,16 @@ def _diagnostic(d: Any) -> dict[str, Any]:
     return {name: getattr(d, name, None) for name in ("code", "severity", "node_id", "path", "message", "hint")}
 
 
-def _canvas_from(body: Any) -> Any:
-    """The canvas, sent bare or wrapped as ``{"canvas": ...}``."""
+def _canvas_from(body: Any) -> tuple[Any, bool]:
+    """The canvas, sent bare or wrapped as ``{"canvas": ..., "publish": bool}``,
+    and whether to publish it at once."""
+    publish: Any = False
     if isinstance(body, dict) and "canvas" in body and "nodes" not in body:
-        return body["canvas"]
-    return body
+        publish = body.get("publish", False)
+        body = body["canvas"]
+    if type(publish) is not bool:
+        raise ValidationFailed("publish", "publish must be a JSON boolean")
+    return body, publish
 
 
 @blueprint.put("/flows/<uuid:item_id>/canvas")
@@ -84,17 +90,19 @@ def _canvas_from(body: Any) -> Any:
 @document_response(CanvasSaved)
 @require("flows:write")
 async def save_flow_canvas(item_id: uuid.UUID) -> Any:
-    """Compile and save the canvas as the flow's next version.
+    """Compile and save the canvas as the flow's next **draft** version.
 
+    Customers keep getting the published version until ``POST /flows/{id}/publish``;
+    ``"publish": true`` in the body saves and publishes at once.
     Errors: 422 ``invalid_canvas`` with every diagnostic in ``details``, and
     nothing saved. Warnings come back with the saved flow.
     """
-    canvas = _canvas_from(await read_json())
+    canvas, publish = _canvas_from(await read_json())
     principal = current_principal()
     async with writing("flow") as session:
         flow = await load_in_scope(session, Flow, item_id, principal.organization_id, label="flow", for_update=True)
         before_version = flow.version
-        result = await save_canvas(session, flow, canvas, principal.user_id)
+        result = await save_canvas(session, flow, canvas, principal.user_id, publish=publish)
         diagnostics = [_diagnostic(d) for d in result.diagnostics]
         if not result.ok:
             errors = [d for d in diagnostics if d["severity"] == "error"]
@@ -107,8 +115,11 @@ async def save_flow_canvas(item_id: uuid.UUID) -> Any:
             await record_audit(session, "flow.canvas_saved", "flow", flow.id,
                                before={"version": before_version},
                                after={"version": result.version, "program_hash": result.program_hash})
+        if result.published:
+            await record_audit(session, "flow.published", "flow", flow.id,
+                               before={"version": before_version}, after={"version": result.version})
     return {"flow": flow_out, "diagnostics": diagnostics, "version": result.version,
-            "program_hash": result.program_hash, "created": result.created}
+            "program_hash": result.program_hash, "created": result.created, "published": result.published}
 
 
 @blueprint.post("/flows/<uuid:item_id>/publish")
@@ -118,7 +129,8 @@ async def save_flow_canvas(item_id: uuid.UUID) -> Any:
 @document_response(FlowOut)
 @require("flows:write")
 async def publish_flow(item_id: uuid.UUID) -> Any:
-    """Make the flow live: active, its chatbot published, on ``version`` (default: the latest saved).
+    """Make a version live: the flow active, its chatbot published, new conversations on
+    ``version`` (default: the latest saved draft). An earlier version rolls back.
 
     A flow with no compiled version (its canvas never saved) cannot be published (409).
     """
@@ -127,20 +139,15 @@ async def publish_flow(item_id: uuid.UUID) -> Any:
     async with writing("flow") as session:
         flow = await load_in_scope(session, Flow, item_id, principal.organization_id, label="flow", for_update=True)
         before = to_out(resource, flow)
-        versions = select(FlowVersion.version).where(FlowVersion.flow_id == flow.id)
-        if data.version is not None:
-            found = (await session.execute(versions.where(FlowVersion.version == data.version))).scalar_one_or_none()
-            if found is None:
-                raise ValidationFailed("version", f"flow has no version {data.version}")
-            target = data.version
-        else:
+        target = data.version
+        if target is None:
             target = (await session.execute(select(func.max(FlowVersion.version))
                                             .where(FlowVersion.flow_id == flow.id))).scalar_one_or_none()
             if target is None:
                 raise Conflict("save a canvas that compiles before publishing", field="canvas")
-        flow.version = target
+        if await publish_version(session, flow, target, principal.user_id) is None:
+            raise ValidationFailed("version", f"flow has no version {target}")
         flow.is_active = True
-        flow.updated_at = func.now()
         chatbot = (await session.execute(
             select(Chatbot).where(Chatbot.id == flow.chatbot_id).with_for_update())).scalar_one()
         chatbot.is_published = True
@@ -159,12 +166,30 @@ async def publish_flow(item_id: uuid.UUID) -> Any:
 @document_response(Page[FlowVersionOut])
 @require("flows:read")
 async def list_flow_versions(item_id: uuid.UUID) -> Any:
-    """The flow's compiled versions, newest first; ``current`` marks the live one."""
+    """The flow's compiled versions, newest first, with who saved and who published each;
+    ``current`` marks the live one (newer ones are drafts)."""
     async with get_db().session() as session:
         flow = await load_in_scope(session, Flow, item_id, org_id(), label="flow")
         current = flow.version
     base = scoped_select(FlowVersion, org_id()).where(FlowVersion.flow_id == item_id)
     page = await list_items(versions_resource, base)
     for item in page["items"]:
-        item["current"] = item["version"] == current
+        item["current"] = item["version"] == current and item["published_at"] is not None
     return page
+
+
+@blueprint.get("/flows/<uuid:item_id>/versions/<int:version>")
+@tag(["flows"])
+@operation_id("get_flow_version")
+@document_response(FlowVersionDetail)
+@require("flows:read")
+async def get_flow_version(item_id: uuid.UUID, version: int) -> Any:
+    """One version with its canvas (to review or restore an earlier version in the editor)."""
+    async with get_db().session() as session:
+        flow = await load_in_scope(session, Flow, item_id, org_id(), label="flow")
+        row = (await session.execute(select(FlowVersion).where(
+            FlowVersion.flow_id == flow.id, FlowVersion.version == version))).scalar_one_or_none()
+        if row is None:
+            raise NotFound("flow_version")
+        return {**to_out(versions_resource, row), "canvas": row.canvas,
+                "current": flow.version == version and row.published_at is not None}

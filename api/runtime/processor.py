@@ -186,7 +186,9 @@ async def _chatbot_and_flows(s: Any, conv: Any) -> tuple[flow_selection.ChatbotI
         business_hours=chatbot_row["business_hours"] or {}, settings=chatbot_row["settings"] or {})
     rows = (await s.execute(text(
         "SELECT id, name, type, trigger_keywords, whatsapp_number_id, created_at FROM flows "
-        "WHERE chatbot_id = :b AND is_active IS NOT FALSE"), {"b": chatbot.id})).mappings().all()
+        "WHERE chatbot_id = :b AND is_active IS NOT FALSE AND EXISTS (SELECT 1 FROM flow_versions v "
+        "WHERE v.flow_id = flows.id AND v.version = flows.version AND v.published_at IS NOT NULL)"),
+        {"b": chatbot.id})).mappings().all()
     flows = [flow_selection.FlowInfo(r["id"], r["name"], r["type"] or "main",
                                      tuple(r["trigger_keywords"] or ()), r["whatsapp_number_id"],
                                      r["created_at"]) for r in rows]

@@ -3,7 +3,7 @@
 A `Program` is immutable, so every conversation on one flow version shares
 one object. ``flow_ref`` is a flow id (top-level flows) or, for a sub-flow
 ``jump``, a flow id or name of the same chatbot. ``program_hash`` None means
-the flow's current version; a hash pins the version a conversation started on.
+the flow's live version (``flows.version``, published; drafts never run); a hash pins the version a conversation started on.
 """
 
 from __future__ import annotations
@@ -44,14 +44,14 @@ class ProgramStore:
             if program_hash is None:
                 row = (await s.execute(text(
                     "SELECT v.program, v.program_hash FROM flow_versions v JOIN flows f ON f.id = v.flow_id "
-                    "WHERE v.flow_id = :f ORDER BY (v.version = f.version) DESC, v.version DESC LIMIT 1"),
+                    "AND v.version = f.version WHERE v.flow_id = :f AND v.published_at IS NOT NULL"),
                     {"f": flow_id})).first()
             else:
                 row = (await s.execute(text(
                     "SELECT program, program_hash FROM flow_versions WHERE flow_id = :f AND program_hash = :h "
                     "ORDER BY version DESC LIMIT 1"), {"f": flow_id, "h": program_hash})).first()
         if row is None:
-            raise LookupError(f"flow {flow_ref!r} has no compiled version"
+            raise LookupError(f"flow {flow_ref!r} has no published version"
                               + (f" {program_hash[:12]}" if program_hash else ""))
         if requested is None:
             self.rt.current_versions[flow_ref] = (time.monotonic(), row.program_hash)

@@ -45,7 +45,7 @@ async def seed_organization(db: Database, *, phone_number_id: str, phone_number:
 
 async def add_flow(db: Database, seeded: Seeded, name: str, canvas: Any, *, type: str = "main",
                    keywords: Sequence[str] = (), number_specific: bool = False) -> uuid.UUID:
-    """Create a flow and save ``canvas`` as its first version; raises if it does not compile."""
+    """Create a flow and save ``canvas`` as its first, published version; raises if it does not compile."""
     from api.services.flow_versions import save_canvas
 
     async with db.transaction() as s:
@@ -53,7 +53,7 @@ async def add_flow(db: Database, seeded: Seeded, name: str, canvas: Any, *, type
                     whatsapp_number_id=seeded.number_id if number_specific else None, is_active=True)
         s.add(flow)
         await s.flush()
-        result = await save_canvas(s, flow, canvas, None)
+        result = await save_canvas(s, flow, canvas, None, publish=True)
         if not result.ok:
             raise ValueError(f"flow {name!r} does not compile: "
                              + "; ".join(f"{d.code} {d.message}" for d in result.errors))

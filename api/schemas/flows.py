@@ -64,6 +64,7 @@ class CanvasIn(Input):
     """
 
     canvas: Any
+    publish: bool = False  # also make this version live at once
 
 
 class DiagnosticOut(Output):
@@ -82,7 +83,8 @@ class CanvasSaved(Output):
     diagnostics: list[DiagnosticOut]
     version: int | None = None
     program_hash: str | None = None
-    created: bool = True  # False when the canvas was identical to the current version
+    created: bool = True  # False when the canvas was identical to the latest saved version
+    published: bool = False  # True when the save also made the version live
 
 
 class FlowVersionOut(Output):
@@ -92,7 +94,13 @@ class FlowVersionOut(Output):
     program_hash: str
     compiled_at: datetime
     created_by: uuid.UUID | None = None
+    published_at: datetime | None = None  # last time this version was made live
+    published_by: uuid.UUID | None = None
     current: bool = False  # the version the runtime starts new conversations on
+
+
+class FlowVersionDetail(FlowVersionOut):
+    canvas: Any = None
 
 
 class PublishIn(Input):

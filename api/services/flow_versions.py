@@ -1,13 +1,18 @@
-"""Saving a flow's canvas as a new compiled version, and loading programs.
+"""Saving a flow's canvas as a draft version, publishing a version, loading programs.
 
 A save compiles the canvas first; any error-severity diagnostic rejects it and
 nothing is written. Otherwise, in the caller's transaction: the flow row is
-locked, ``flows.version`` moves to the new version, a `FlowVersion` row keeps
-the canvas and the program bytes (running conversations stay on the version
-they started, so old versions are kept), and the flow's ``nodes`` rows are
-rewritten from the compiler's node rows. A node keeps its UUID across saves
-while its canvas id stays the same (so ``conversations.current_node_id`` keeps
-pointing at it); new canvas ids get new UUIDs, removed ones are deleted.
+locked, a `FlowVersion` row keeps the canvas and the program bytes, and
+``flows.canvas_data`` becomes that canvas (the editor's working copy). The
+version is a **draft**: customers never see it until it is published.
+
+Publishing makes one version live: ``flows.version`` points at it, the
+version row records who published it and when, and the flow's ``nodes`` rows
+are rewritten from it (so SQL reporting sees the live graph). A node keeps
+its UUID across publishes while its canvas id stays the same (so
+``conversations.current_node_id`` keeps pointing at it); new canvas ids get
+new UUIDs, removed ones are deleted. Running conversations stay on the
+version they started; publishing an earlier version is a rollback.
 """
 
 from __future__ import annotations
@@ -18,7 +23,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.db.models import Flow, FlowVersion, Node
@@ -36,7 +41,8 @@ class SaveResult:
     diagnostics: list[Any] = field(default_factory=list)
     version: int | None = None
     program_hash: str | None = None
-    created: bool = False  # False when the canvas equals the current version's
+    created: bool = False  # False when the canvas equals the latest saved version's
+    published: bool = False  # True when this save also made the version live
 
     @property
     def errors(self) -> list[Any]:
@@ -58,9 +64,10 @@ async def known_flows(session: AsyncSession, chatbot_id: uuid.UUID) -> set[str]:
 
 
 async def save_canvas(session: AsyncSession, flow: Flow, canvas: Any,
-                      user_id: uuid.UUID | None) -> SaveResult:
+                      user_id: uuid.UUID | None, *, publish: bool = False) -> SaveResult:
     """Compile ``canvas`` and, when it compiles, store it as ``flow``'s next
-    version (flushed, not committed: call inside ``db.transaction()``)."""
+    draft version (flushed, not committed: call inside ``db.transaction()``).
+    ``publish`` also makes it live (`publish_version`)."""
     from compiler import compile_canvas
 
     result = compile_canvas(canvas, known_flows=await known_flows(session, flow.chatbot_id))
@@ -76,22 +83,58 @@ async def save_canvas(session: AsyncSession, flow: Flow, canvas: Any,
     program_bytes = result.program.to_bytes()
     program_hash = hashlib.sha256(program_bytes).hexdigest()
 
-    if latest is not None and latest.canvas == canvas and latest.program_hash == program_hash:
-        return SaveResult(ok=True, flow=locked, diagnostics=list(result.diagnostics),
-                          version=latest.version, program_hash=program_hash, created=False)
-
-    version = (latest.version + 1) if latest is not None else 1
-    session.add(FlowVersion(flow_id=locked.id, version=version, canvas=canvas,
-                            program=program_bytes, program_hash=program_hash,
-                            created_by=user_id))
-    locked.version = version
-    locked.canvas_data = canvas
-    locked.updated_at = func.now()
-    await _write_nodes(session, locked.id, result.node_rows)
+    created = not (latest is not None and latest.canvas == canvas and latest.program_hash == program_hash)
+    if created:
+        version = (latest.version + 1) if latest is not None else 1
+        session.add(FlowVersion(flow_id=locked.id, version=version, canvas=canvas,
+                                program=program_bytes, program_hash=program_hash,
+                                created_by=user_id))
+        locked.canvas_data = canvas
+        locked.updated_at = func.now()
+        await session.flush()
+    else:
+        version = latest.version
+    published = False
+    if publish and not (locked.version == version and await _is_published(session, locked.id, version)):
+        await _make_live(session, locked, version, user_id, result.node_rows)
+        published = True
     await session.flush()
     await session.refresh(locked)
     return SaveResult(ok=True, flow=locked, diagnostics=list(result.diagnostics),
-                      version=version, program_hash=program_hash, created=True)
+                      version=version, program_hash=program_hash, created=created, published=published)
+
+
+async def publish_version(session: AsyncSession, flow: Flow, version: int,
+                          user_id: uuid.UUID | None) -> FlowVersion | None:
+    """Make ``version`` of ``flow`` live (None: no such version). The flow row
+    must be locked by the caller. Publishing an earlier version rolls back."""
+    from compiler import compile_canvas
+
+    row = (await session.execute(select(FlowVersion).where(
+        FlowVersion.flow_id == flow.id, FlowVersion.version == version))).scalar_one_or_none()
+    if row is None:
+        return None
+    compiled = compile_canvas(row.canvas, known_flows=await known_flows(session, flow.chatbot_id))
+    await _make_live(session, flow, version, user_id, compiled.node_rows if compiled.ok else None)
+    await session.flush()
+    await session.refresh(row)
+    return row
+
+
+async def _is_published(session: AsyncSession, flow_id: uuid.UUID, version: int) -> bool:
+    return (await session.execute(select(FlowVersion.published_at).where(
+        FlowVersion.flow_id == flow_id, FlowVersion.version == version))).scalar() is not None
+
+
+async def _make_live(session: AsyncSession, flow: Flow, version: int, user_id: uuid.UUID | None,
+                     node_rows: list[dict[str, Any]] | None) -> None:
+    await session.execute(update(FlowVersion).where(
+        FlowVersion.flow_id == flow.id, FlowVersion.version == version).values(
+        published_at=func.now(), published_by=user_id))
+    flow.version = version
+    flow.updated_at = func.now()
+    if node_rows is not None:
+        await _write_nodes(session, flow.id, node_rows)
 
 
 def _position(value: Any) -> Decimal | None:
@@ -150,8 +193,11 @@ async def load_program(session: AsyncSession, flow_id: uuid.UUID, version: int) 
 
 
 async def load_current_program(session: AsyncSession, flow_id: uuid.UUID) -> tuple[int, Program] | None:
-    """``(version, program)`` of the flow's current version, or None."""
-    version = (await session.execute(select(Flow.version).where(Flow.id == flow_id))).scalar()
+    """``(version, program)`` of the flow's live (published) version, or None."""
+    version = (await session.execute(
+        select(Flow.version).join(FlowVersion, (FlowVersion.flow_id == Flow.id)
+                                  & (FlowVersion.version == Flow.version))
+        .where(Flow.id == flow_id, FlowVersion.published_at.is_not(None)))).scalar()
     if version is None:
         return None
     program = await load_program(session, flow_id, version)

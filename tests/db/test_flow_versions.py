@@ -1,4 +1,4 @@
-"""Saving a canvas compiles it, versions it and rewrites the flow's nodes."""
+"""Saving a canvas compiles it into a draft version; publishing makes it live and rewrites the flow's nodes."""
 
 from __future__ import annotations
 
@@ -29,9 +29,9 @@ async def followup_flow(db, tenant):
     return flow
 
 
-async def _save(db, flow, canvas, user_id=None):
+async def _save(db, flow, canvas, user_id=None, publish=True):
     async with db.transaction() as s:
-        return await save_canvas(s, flow, canvas, user_id)
+        return await save_canvas(s, flow, canvas, user_id, publish=publish)
 
 
 async def _nodes(db, flow_id) -> list[Node]:
@@ -138,4 +138,27 @@ async def test_node_ids_map_canvas_ids_to_rows(db, tenant):
 async def test_missing_version_loads_nothing(db, tenant):
     async with db.session() as s:
         assert await load_program(s, tenant.flow.id, 7) is None
+        assert await load_current_program(s, tenant.flow.id) is None
+
+
+async def test_a_draft_save_leaves_the_live_version_and_its_nodes(db, tenant, followup_flow):
+    first = _canvas("nps_survey")
+    await _save(db, tenant.flow, first)
+    draft = copy.deepcopy(first)
+    draft["nodes"] = [n for n in draft["nodes"] if n["id"] != "idle"]
+    draft["edges"] = [e for e in draft["edges"] if "idle" not in (e["source"], e["target"])]
+    result = await _save(db, tenant.flow, draft, publish=False)
+    assert result.ok and result.version == 2 and not result.published
+    rows = {n.settings["canvas_id"] for n in await _nodes(db, tenant.flow.id)}
+    assert "idle" in rows
+    async with db.session() as s:
+        version, program = await load_current_program(s, tenant.flow.id)
+        flow = await s.get(Flow, tenant.flow.id)
+    assert version == 1 and flow.version == 1 and flow.canvas_data == draft
+    assert program == compile_canvas(first, known_flows={"nps_followup"}).program
+
+
+async def test_a_never_published_flow_has_no_current_program(db, tenant, followup_flow):
+    await _save(db, tenant.flow, _canvas("nps_survey"), publish=False)
+    async with db.session() as s:
         assert await load_current_program(s, tenant.flow.id) is None

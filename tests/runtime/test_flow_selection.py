@@ -98,12 +98,35 @@ async def test_running_conversation_stays_on_the_version_it_started(local, add, 
 
     async with db.transaction() as s:
         flow = await s.get(Flow, flow_id)
-        assert (await save_canvas(s, flow, changed, None)).version == 2
+        assert (await save_canvas(s, flow, changed, None, publish=True)).version == 2
     await local.say("5511900000017", "Bia")
     await local.say("5511900000099", "oi")  # a new conversation gets version 2
     await local.say("5511900000099", "Caio")
     texts = await sent_texts(query)
     assert "Obrigado, Bia!" in texts and "Valeu, Caio!" in texts
+
+
+async def test_a_saved_draft_stays_invisible_to_customers_until_published(local, add, flows, query, db):
+    local.rt.cache_ttl = 0  # see a publish at once
+    flow_id = await add("cadastro", flows["name"])
+    changed = {**flows["name"], "nodes": [
+        {**n, "data": {**n["data"], "text": "Valeu, {{vars.name}}!"}} if n["id"] == "thanks" else n
+        for n in flows["name"]["nodes"]]}
+    from api.db.models import Flow
+    from api.services.flow_versions import publish_version, save_canvas
+
+    async with db.transaction() as s:
+        flow = await s.get(Flow, flow_id)
+        assert (await save_canvas(s, flow, changed, None)).version == 2  # a draft
+    await local.say("5511900000031", "oi")
+    await local.say("5511900000031", "Ana")
+    assert "Obrigado, Ana!" in await sent_texts(query)
+    async with db.transaction() as s:
+        flow = await s.get(Flow, flow_id, with_for_update=True)
+        assert await publish_version(s, flow, 2, None) is not None
+    await local.say("5511900000032", "oi")
+    await local.say("5511900000032", "Rui")
+    assert "Valeu, Rui!" in await sent_texts(query)
 
 
 async def test_handoff_keyword_puts_the_conversation_in_the_queue(local, add, flows, query, db):

@@ -1,4 +1,5 @@
-"""Flows: saving a canvas compiles it (errors refuse the save, warnings come back), publishing, versions."""
+"""Flows: saving a canvas compiles it into a draft (errors refuse the save, warnings come back),
+publishing makes a version live, versions and rollback."""
 
 from __future__ import annotations
 
@@ -28,16 +29,43 @@ def canvas(*extra_nodes: dict) -> dict:
 ORPHAN = {"id": "orphan", "type": "message", "position": {"x": 300, "y": 0}, "data": {"text": "?"}}
 
 
-async def test_saving_a_valid_canvas_creates_a_version_and_nodes(seed, admin_api, db) -> None:
+async def _nodes(db, flow_id: str) -> list[str]:
+    async with db.session() as session:
+        nodes = (await session.execute(select(Node).where(Node.flow_id == uuid.UUID(flow_id)))).scalars().all()
+    return sorted(n.type for n in nodes)
+
+
+async def test_saving_a_valid_canvas_creates_a_draft_version(seed, admin_api, db) -> None:
     flow = await seed.flow()
     status, saved = await admin_api.put(f"/flows/{flow['id']}/canvas", {"canvas": canvas()})
     assert status == 200, saved
-    assert saved["version"] == 1 and saved["created"] is True
+    assert saved["version"] == 1 and saved["created"] is True and saved["published"] is False
     assert saved["diagnostics"] == []
     assert saved["flow"]["canvas_data"]["nodes"][1]["id"] == "hello"
-    async with db.session() as session:
-        nodes = (await session.execute(select(Node).where(Node.flow_id == uuid.UUID(flow["id"])))).scalars().all()
-    assert sorted(n.type for n in nodes) == ["end", "message", "start"]
+    _, versions = await admin_api.get(f"/flows/{flow['id']}/versions")
+    assert [(v["version"], v["current"], v["published_at"]) for v in versions["items"]] == [(1, False, None)]
+    assert await _nodes(db, flow["id"]) == []  # the nodes table shows the live graph only
+
+
+async def test_publishing_writes_the_live_graph_into_nodes(seed, admin_api, db) -> None:
+    flow = await seed.flow()
+    await admin_api.put(f"/flows/{flow['id']}/canvas", {"canvas": canvas()})
+    await admin_api.post(f"/flows/{flow['id']}/publish")
+    assert await _nodes(db, flow["id"]) == ["end", "message", "start"]
+    await admin_api.put(f"/flows/{flow['id']}/canvas", {"canvas": canvas(ORPHAN)})  # a draft
+    assert await _nodes(db, flow["id"]) == ["end", "message", "start"]
+
+
+async def test_save_with_publish_true_saves_and_publishes_at_once(seed, admin_api) -> None:
+    flow = await seed.flow()
+    status, saved = await admin_api.put(f"/flows/{flow['id']}/canvas", {"canvas": canvas(), "publish": True})
+    assert (status, saved["version"], saved["published"]) == (200, 1, True)
+    _, versions = await admin_api.get(f"/flows/{flow['id']}/versions")
+    item = versions["items"][0]
+    assert item["current"] is True and item["published_at"] is not None
+    assert item["published_by"] == item["created_by"] is not None
+    status, error = await admin_api.put(f"/flows/{flow['id']}/canvas", {"canvas": canvas(), "publish": 1})
+    assert status == 422 and error["error"]["field"] == "publish"
 
 
 async def test_canvas_may_be_sent_without_the_wrapper(seed, admin_api) -> None:
@@ -72,10 +100,23 @@ async def test_each_changed_save_is_a_new_version_listed_newest_first(seed, admi
     await admin_api.put(f"/flows/{flow['id']}/canvas", canvas())
     _, again = await admin_api.put(f"/flows/{flow['id']}/canvas", canvas())
     assert again["created"] is False and again["version"] == 1
+    await admin_api.post(f"/flows/{flow['id']}/publish")
     await admin_api.put(f"/flows/{flow['id']}/canvas", canvas(ORPHAN))
     status, versions = await admin_api.get(f"/flows/{flow['id']}/versions")
     assert status == 200
-    assert [(v["version"], v["current"]) for v in versions["items"]] == [(2, True), (1, False)]
+    # version 2 is a draft: version 1 stays live
+    assert [(v["version"], v["current"]) for v in versions["items"]] == [(2, False), (1, True)]
+
+
+async def test_one_version_can_be_read_with_its_canvas(seed, admin_api, other_api) -> None:
+    flow = await seed.flow()
+    await admin_api.put(f"/flows/{flow['id']}/canvas", canvas())
+    await admin_api.put(f"/flows/{flow['id']}/canvas", canvas(ORPHAN))
+    status, one = await admin_api.get(f"/flows/{flow['id']}/versions/1")
+    assert status == 200 and one["version"] == 1 and one["current"] is False
+    assert [n["id"] for n in one["canvas"]["nodes"]] == ["start", "hello", "end"]
+    assert (await admin_api.get(f"/flows/{flow['id']}/versions/7"))[0] == 404
+    assert (await other_api.get(f"/flows/{flow['id']}/versions/1"))[0] == 404
 
 
 async def test_publish_makes_the_flow_live_and_the_chatbot_published(seed, admin_api) -> None:
@@ -91,8 +132,12 @@ async def test_publish_can_roll_back_to_an_earlier_version(seed, admin_api) -> N
     flow = await seed.flow()
     await admin_api.put(f"/flows/{flow['id']}/canvas", canvas())
     await admin_api.put(f"/flows/{flow['id']}/canvas", canvas(ORPHAN))
+    status, published = await admin_api.post(f"/flows/{flow['id']}/publish")
+    assert (status, published["version"]) == (200, 2)
     status, published = await admin_api.post(f"/flows/{flow['id']}/publish", {"version": 1})
     assert (status, published["version"]) == (200, 1)
+    _, versions = await admin_api.get(f"/flows/{flow['id']}/versions")
+    assert [(v["version"], v["current"]) for v in versions["items"]] == [(2, False), (1, True)]
     status, error = await admin_api.post(f"/flows/{flow['id']}/publish", {"version": 9})
     assert status == 422 and error["error"]["field"] == "version"
 
