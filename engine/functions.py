@@ -244,6 +244,77 @@ def _round(scope: Scope, x: Any, digits: Any = 0) -> Any:
     return clean_number(int(rounded) if places == 0 else float(rounded))
 
 
+# locale → (thousands separator, decimal mark, minimum digits before grouping starts)
+_NUMBER_LOCALES = {
+    "pt-br": (".", ",", 4), "pt-pt": (" ", ",", 5), "pt": (".", ",", 4),
+    "en-us": (",", ".", 4), "en-gb": (",", ".", 4), "en": (",", ".", 4),
+    "es-es": (".", ",", 5), "es-mx": (",", ".", 4), "es-ar": (".", ",", 4), "es": (".", ",", 5),
+    "fr-fr": (" ", ",", 4), "fr": (" ", ",", 4), "de-de": (".", ",", 4), "de": (".", ",", 4),
+    "it-it": (".", ",", 5), "it": (".", ",", 5),
+}
+# currency → symbol; placement: "before" ("R$ 10,00", "$10.00") or "after" ("10,00 €") per locale language
+_CURRENCY_SYMBOLS = {"BRL": "R$", "USD": "US$", "EUR": "€", "GBP": "£", "MXN": "$", "ARS": "$",
+                     "CLP": "$", "COP": "$", "PEN": "S/", "UYU": "$U", "PYG": "₲", "BOB": "Bs", "JPY": "¥"}
+_CURRENCY_DECIMALS = {"JPY": 0, "CLP": 0, "PYG": 0}
+_SYMBOL_AFTER = {"es-es", "es", "pt-pt", "fr-fr", "fr", "de-de", "de", "it-it", "it"}
+_HOME_SYMBOLS = {("en-us", "USD"): "$", ("en", "USD"): "$", ("es-mx", "MXN"): "$"}
+
+
+def _locale_key(locale: Any) -> str | None:
+    if type(locale) is not str:
+        return None
+    key = locale.strip().replace("_", "-").lower()
+    return key if key in _NUMBER_LOCALES else None
+
+
+def _grouped(number: int | float, decimals: int, locale: str) -> str:
+    thousands, mark, min_digits = _NUMBER_LOCALES[locale]
+    quantum = Decimal(1).scaleb(-decimals)
+    value = Decimal(repr(number) if type(number) is float else number).quantize(quantum, rounding=ROUND_HALF_UP)
+    sign = "-" if value < 0 else ""
+    whole, _, frac = f"{abs(value):f}".partition(".")
+    if len(whole) >= min_digits:
+        whole = f"{int(whole):,}".replace(",", thousands)
+    return sign + whole + (mark + frac if decimals else "")
+
+
+@_function("format_number", 1, 3)
+def _format_number(scope: Scope, x: Any, decimals: Any = None, locale: Any = "pt-BR") -> Any:
+    """format_number(x, decimals, locale): x grouped and with the decimal mark of locale (default "pt-BR"); decimals default: as needed, up to 2."""
+    number = strict_number(x)
+    key = _locale_key(locale)
+    if number is None or key is None:
+        return None
+    if decimals is None:
+        places = 0 if type(number) is int or float(number).is_integer() else 2
+        text = _grouped(number, places, key)
+        if places:
+            mark = _NUMBER_LOCALES[key][1]
+            text = text.rstrip("0").rstrip(mark) if mark in text else text
+        return text
+    if type(decimals) is not int or not 0 <= decimals <= 15:
+        return None
+    return _grouped(number, decimals, key)
+
+
+@_function("format_currency", 1, 3)
+def _format_currency(scope: Scope, x: Any, currency: Any = "BRL", locale: Any = "pt-BR") -> Any:
+    """format_currency(x, currency, locale): money as the locale writes it ("R$ 1.234,50"; default BRL, "pt-BR")."""
+    number = strict_number(x)
+    key = _locale_key(locale)
+    if number is None or key is None or type(currency) is not str or not re.fullmatch(r"[A-Za-z]{3}", currency):
+        return None
+    code = currency.upper()
+    amount = _grouped(number, _CURRENCY_DECIMALS.get(code, 2), key)
+    symbol = _HOME_SYMBOLS.get((key, code)) or _CURRENCY_SYMBOLS.get(code, code)
+    sign, amount = ("-", amount[1:]) if amount.startswith("-") else ("", amount)
+    if key in _SYMBOL_AFTER:
+        return f"{sign}{amount} {symbol}"
+    if key.startswith("en") and len(symbol) <= 1:
+        return f"{sign}{symbol}{amount}"
+    return f"{sign}{symbol} {amount}"
+
+
 @_function("abs", 1)
 def _abs(scope: Scope, x: Any) -> Any:
     """abs(x): the absolute value of a number."""
