@@ -53,6 +53,12 @@ class Settings:
         return self.environment == PRODUCTION
 
     @property
+    def flow_allow_private_networks(self) -> bool:
+        """Whether flows (`api_call`) may reach private and loopback addresses
+        (``PYTAKE_FLOW_ALLOW_PRIVATE_NETWORKS``)."""
+        return (self.extra or {}).get("PYTAKE_FLOW_ALLOW_PRIVATE_NETWORKS", "").lower() in ("1", "true", "yes")
+
+    @property
     def embedded_database(self) -> bool:
         return not self.database_url
 

@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 from api.audit import record_audit
 from api.auth.permissions import require
 from api.auth.principal import current_principal
-from api.context import get_db
+from api.context import get_db, get_settings
 from api.db.models import Chatbot, Flow, FlowVersion, WhatsAppNumber
 from api.errors import ApiError, Conflict, NotFound, ValidationFailed
 from api.resources import (
@@ -31,7 +31,7 @@ from api.resources import (
 from api.resources.body import read_body, read_json
 from api.resources.crud import list_query_model
 from api.schemas.flows import (CanvasIn, CanvasSaved, FlowCreate, FlowOut, FlowUpdate, FlowVersionDetail,
-                               FlowVersionOut, PublishIn)
+                               FlowVersionOut, PublishIn, SimulateIn, SimulateOut)
 from api.services.flow_versions import publish_version, save_canvas
 
 resource = Resource(
@@ -193,3 +193,42 @@ async def get_flow_version(item_id: uuid.UUID, version: int) -> Any:
             raise NotFound("flow_version")
         return {**to_out(versions_resource, row), "canvas": row.canvas,
                 "current": flow.version == version and row.published_at is not None}
+
+
+@blueprint.post("/flows/<uuid:item_id>/simulate")
+@tag(["flows"])
+@operation_id("simulate_flow")
+@document_request(SimulateIn)
+@document_response(SimulateOut)
+@require("flows:write")
+async def simulate_flow(item_id: uuid.UUID) -> Any:
+    """Chat with the flow's draft (or the ``canvas`` sent) through the real interpreter.
+
+    A dry run: no contact, conversation or message changes and nothing reaches
+    WhatsApp; `api_call` and `ai_prompt` call out as they would live. Send the
+    returned ``session`` back with the next message. Errors: 422 ``invalid_canvas``
+    (with diagnostics) when the canvas does not compile.
+    """
+    from api.runtime.processor import LazyAIClient
+    from api.services.flow_simulator import SimulationRefused, simulate
+    from engine.adapters.http import GuardedHttpClient
+
+    data = await read_body(SimulateIn)
+    settings = get_settings()
+    http = GuardedHttpClient(allow_private_networks=settings.flow_allow_private_networks)
+    ai = LazyAIClient(settings)
+    try:
+        async with get_db().session() as session:
+            flow = await load_in_scope(session, Flow, item_id, org_id(), label="flow")
+            canvas = data.canvas if data.canvas is not None else flow.canvas_data
+            return await simulate(session, flow, canvas=canvas,
+                                  message=data.message.model_dump(exclude_none=True) if data.message else None,
+                                  timeout=data.timeout, previous=data.session, http=http, ai=ai)
+    except SimulationRefused as exc:
+        if exc.diagnostics:
+            details = [{"field": d["path"] or "canvas", **d} for d in map(_diagnostic, exc.diagnostics)]
+            raise ApiError(422, "invalid_canvas", str(exc), field="canvas", details=details) from None
+        raise ValidationFailed(exc.field, str(exc)) from None
+    finally:
+        await http.aclose()
+        await ai.aclose()

@@ -46,12 +46,10 @@ class Runtime:
         from engine.adapters.http import GuardedHttpClient
 
         whatsapp = whatsapp or WhatsAppConfig.from_settings(settings)
-        extra = dict(settings.extra or {})
-        allow_private = extra.get("PYTAKE_FLOW_ALLOW_PRIVATE_NETWORKS", "").lower() in ("1", "true", "yes")
         return cls(
             db=db, redis=redis, settings=settings, whatsapp=whatsapp,
             graph=graph or GraphClient(whatsapp.graph_url, whatsapp.graph_version),
-            http=GuardedHttpClient(allow_private_networks=allow_private),
+            http=GuardedHttpClient(allow_private_networks=settings.flow_allow_private_networks),
         )
 
     @classmethod

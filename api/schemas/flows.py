@@ -107,3 +107,30 @@ class PublishIn(Input):
     """Publish the flow: optionally pin (or roll back to) an earlier ``version``."""
 
     version: int | None = None
+
+
+class SimulatedMessage(Input):
+    """What the simulated customer sends: typed ``text`` and/or a tapped button/row ``reply_id``."""
+
+    text: Annotated[str, StringConstraints(max_length=4096)] | None = None
+    reply_id: Annotated[str, StringConstraints(max_length=256)] | None = None
+
+
+class SimulateIn(Input):
+    """One step of a dry run. No ``session``: start the flow. ``canvas`` defaults to the saved draft."""
+
+    canvas: Any = None
+    message: SimulatedMessage | None = None
+    timeout: bool = False  # fire the waiting question's timeout now
+    session: JsonObject | None = None  # as returned by the previous step
+
+
+class SimulateOut(Output):
+    status: Literal["waiting", "ended", "handoff", "error"]
+    messages: list[JsonObject]
+    trace: list[JsonObject]
+    current_node: str | None = None
+    variables: JsonObject
+    contact: JsonObject
+    handoff: JsonObject | None = None
+    session: JsonObject

@@ -1,0 +1,186 @@
+"""The editor's simulator: chat with a flow's draft through the real interpreter.
+
+A dry run: the engine runs with in-memory contact, messenger and handoff
+adapters, so no contact, conversation or message row changes and nothing is
+sent to WhatsApp. `api_call` and `ai_prompt` nodes do call out, with the same
+HTTP guard and AI configuration as the runtime (a designer tests the real
+integrations). Sub-flows (`jump`) run the draft of the chatbot's other flows.
+
+The client keeps the session (engine state, contact as the flow left it,
+history) and sends it back with the next message; a session whose program
+changed since it started is refused, so the designer restarts.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from typing import Any, Mapping
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from api.db.models import Flow
+from engine import InboundMessage, Interpreter, Program
+from engine import events as ev
+from engine.adapters.clock import SystemClock
+from engine.adapters.memory import MemoryContact, MemoryHandoff, MemoryMessenger
+from engine.ports import Ports
+from engine.state import State, StateFormatError
+
+HISTORY_SIZE = 10
+TRACED = frozenset({ev.NODE_ENTERED, ev.VARIABLE_SET, ev.TAG_ADDED, ev.TAG_REMOVED, ev.ATTRIBUTE_SET,
+                    ev.PRIORITY_SET, ev.CONVERSATION_CLOSED, ev.HANDOFF, ev.API_CALLED, ev.AI_CALLED,
+                    ev.FLOW_ENTERED, ev.FLOW_RETURNED, ev.WAITING, ev.ANSWER_INVALID,
+                    ev.EXIT_UNCONNECTED, ev.ERROR})
+
+
+class SimulationRefused(ValueError):
+    """The request cannot be simulated; ``field`` names what to fix."""
+
+    def __init__(self, field_name: str, message: str, diagnostics: list[Any] | None = None) -> None:
+        super().__init__(message)
+        self.field = field_name
+        self.diagnostics = diagnostics or []
+
+
+@dataclass
+class DraftLibrary:
+    """Compiles the chatbot's flows from their drafts (``flows.canvas_data``) on demand."""
+
+    session: AsyncSession
+    flow: Flow
+    canvas: Any
+    programs: dict[str, Program] = field(default_factory=dict)
+
+    async def known(self) -> dict[str, Flow]:
+        rows = (await self.session.execute(select(Flow).where(Flow.chatbot_id == self.flow.chatbot_id))).scalars()
+        out: dict[str, Flow] = {}
+        for row in rows:
+            out.setdefault(str(row.id), row)
+            out.setdefault(row.name, row)
+        return out
+
+    async def main(self) -> Program:
+        from compiler import compile_canvas
+
+        result = compile_canvas(self.canvas, known_flows=set(await self.known()))
+        if result.program is None:
+            errors = [d for d in result.diagnostics if d.severity == "error"]
+            raise SimulationRefused("canvas", f"the canvas has {len(errors)} error(s)", list(result.diagnostics))
+        self.programs[str(self.flow.id)] = result.program
+        return result.program
+
+    async def load(self, flow_ref: str, program_hash: str | None) -> Program:
+        from compiler import compile_canvas
+
+        program = self.programs.get(flow_ref)
+        if program is None:
+            flows = await self.known()
+            target = flows.get(flow_ref)
+            if target is None:
+                raise LookupError(f"flow {flow_ref!r} not found in this chatbot")
+            if target.id == self.flow.id:
+                program = self.programs[str(self.flow.id)]
+            else:
+                result = compile_canvas(target.canvas_data, known_flows=set(flows))
+                if result.program is None:
+                    raise LookupError(f"flow {target.name!r} does not compile")
+                program = result.program
+            self.programs[flow_ref] = program
+        if program_hash is not None and program.hash != program_hash:
+            raise LookupError("the flow changed since this simulation started: restart it")
+        return program
+
+
+def _inbound(message: Mapping[str, Any]) -> InboundMessage:
+    text, reply_id = message.get("text"), message.get("reply_id")
+    kind = "button" if reply_id is not None else "text"
+    return InboundMessage(type=kind, text=text, reply_id=reply_id, payload=dict(message))
+
+
+def _scope(contact: MemoryContact, inbound: InboundMessage | None,
+           history: list[dict[str, str]]) -> dict[str, Any]:
+    name = contact.columns.get("name") or "Simulator"
+    return {
+        "contact": {"id": None, "name": name, "whatsapp_name": name, "phone": "+5511900000000",
+                    "whatsapp_id": "5511900000000", "email": contact.columns.get("email"),
+                    "tags": list(contact.tags), "attributes": dict(contact.attributes),
+                    **{k: v for k, v in contact.attributes.items() if k not in ("id", "tags")}},
+        "conversation": {"id": None, "status": "active", "priority": contact.priority or "medium", "tags": []},
+        "message": inbound.to_scope() if inbound else {},
+        "history": history,
+    }
+
+
+def _variables(result: Any, state_doc: Any) -> dict[str, Any]:
+    """The flow's variables after the step; when the run ended (no state), as it left them."""
+    if result.state is not None:
+        return dict(result.state.vars)
+    out = dict(state_doc.get("v") or {}) if isinstance(state_doc, dict) else {}
+    for event in result.events:
+        if event.type == ev.VARIABLE_SET:
+            out[event.get("name")] = event.get("value")
+    return out
+
+
+async def simulate(session: AsyncSession, flow: Flow, *, canvas: Any, message: Mapping[str, Any] | None,
+                   timeout: bool, previous: Mapping[str, Any] | None, http: Any, ai: Any) -> dict[str, Any]:
+    """One step of a simulated conversation; see the module docstring."""
+    library = DraftLibrary(session, flow, canvas)
+    program = await library.main()
+    previous = previous or {}
+    contact = MemoryContact(previous.get("contact") if isinstance(previous.get("contact"), dict) else None)
+    history = [h for h in previous.get("history") or [] if isinstance(h, dict)][-HISTORY_SIZE:]
+    messenger, handoff = MemoryMessenger(), MemoryHandoff()
+    interpreter = Interpreter(Ports(messenger=messenger, http=http, ai=ai, handoff=handoff,
+                                    contact=contact, clock=SystemClock()))
+    state_doc = previous.get("state")
+    inbound = _inbound(message) if message else None
+    if inbound is not None and inbound.text:
+        history.append({"role": "user", "content": inbound.text})
+    if state_doc is None:
+        if timeout:
+            raise SimulationRefused("timeout", "nothing is waiting: start the simulation first")
+        scope = _scope(contact, inbound, history)
+        result = await interpreter.start(program, str(flow.id), scope, library.load)
+    else:
+        try:
+            state = State.from_json(state_doc)
+        except (StateFormatError, TypeError, ValueError, KeyError):
+            raise SimulationRefused("session", "the session is not one this simulator issued") from None
+        scope = _scope(contact, inbound, history)
+        if timeout:
+            if state.wait is not None:  # the designer fires the timeout now
+                state.wait.deadline = "1970-01-01T00:00:00+00:00"
+            result = await interpreter.on_timeout(state, library.load, scope)
+        elif inbound is None:
+            raise SimulationRefused("message", "send the customer's message (text or reply_id)")
+        else:
+            result = await interpreter.resume(state, inbound, library.load, scope)
+    messages = result.messages
+    for sent in messages:
+        body = (sent.get("content") or {}).get("text") or (sent.get("content") or {}).get("caption")
+        if body:
+            history.append({"role": "assistant", "content": body})
+    trace = [e.to_json() for e in result.events if e.type in TRACED]
+    current = result.state.wait.node if result.state is not None and result.state.wait is not None else None
+    if current is None:
+        entered = [e.node for e in result.events if e.type == ev.NODE_ENTERED and e.node]
+        current = entered[-1] if entered else None
+    state_json = result.state.to_json() if result.state is not None and result.status == "waiting" else None
+    return {
+        "status": result.status,
+        "messages": messages,
+        "trace": trace,
+        "current_node": current,
+        "variables": _variables(result, state_doc),
+        "contact": {"tags": list(contact.tags), "attributes": dict(contact.attributes),
+                    "priority": contact.priority, "closed": contact.closed},
+        "handoff": handoff.requests[-1] if handoff.requests else None,
+        "session": {"state": state_json, "history": history[-HISTORY_SIZE:],
+                    "contact": {"tags": list(contact.tags), "attributes": dict(contact.attributes),
+                                **contact.columns}},
+    }
+
+
