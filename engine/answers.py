@@ -161,19 +161,37 @@ def parse_date(text: str, today: dt.date) -> str:
 def match_option(
     options: Sequence[Mapping[str, Any]], text: str | None, reply_id: str | None
 ) -> Mapping[str, Any]:
-    """By reply id, by typed title or by typed 1-based number."""
+    """By reply id, by typed title or by typed 1-based number; then by a word (or run of
+    words) of exactly one title ("Grande" for "Grande (8 fatias)"), then by the start of
+    exactly one title ("gra"). An answer that fits several options matches none."""
     if reply_id is not None:
         for opt in options:
             if opt.get("id") == reply_id:
                 return opt
     if text:
         typed = normalize(text)
-        for opt in options:
-            if normalize(str(opt.get("title", ""))) == typed:
+        titles = [normalize(str(opt.get("title", ""))) for opt in options]
+        for opt, title in zip(options, titles):
+            if title == typed:
                 return opt
         if typed.isdigit() and 1 <= int(typed) <= len(options):
             return options[int(typed) - 1]
+        words = " ".join(_WORD.findall(typed))
+        if words:
+            found = _only([o for o, t in zip(options, titles) if f" {words} " in f" {' '.join(_WORD.findall(t))} "])
+            if found is None and len(words) >= MIN_PREFIX:
+                found = _only([o for o, t in zip(options, titles) if t.startswith(typed)])
+            if found is not None:
+                return found
     raise InvalidAnswer("not one of the options")
+
+
+_WORD = re.compile(r"\w+")
+MIN_PREFIX = 3  # typed characters before the start of a title can pick it
+
+
+def _only(matches: list[Mapping[str, Any]]) -> Mapping[str, Any] | None:
+    return matches[0] if len(matches) == 1 else None
 
 
 @functools.lru_cache(maxsize=256)
