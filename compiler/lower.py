@@ -26,8 +26,6 @@ from compiler.node_types import PRIMARY_HANDLES
 from engine.expressions import regex_problem
 from engine.program import Instruction, Op
 
-DEFAULT_RETRY_MESSAGE = "Resposta inválida. Tente novamente."
-DEFAULT_LIST_BUTTON = "Opções"
 
 # Functions whose first argument may be null on purpose: reading an unset
 # variable through them is not a mistake worth a warning.
@@ -160,10 +158,10 @@ def _question(lo: _NodeLowering, arg: dict) -> dict:
     arg["text"] = lo.tpl(arg["text"], "text")
     if "options" in arg:
         arg["validation"] = "option"
-        arg.setdefault("list_button", DEFAULT_LIST_BUTTON)
     else:
         arg.setdefault("validation", "text")
-    arg["retry_message"] = lo.tpl(arg.get("retry_message", DEFAULT_RETRY_MESSAGE), "retry_message")
+    if "retry_message" in arg:  # absent: the engine says it in the chatbot's language
+        arg["retry_message"] = lo.tpl(arg["retry_message"], "retry_message")
     arg.setdefault("max_retries", 2)
     if "pattern" in arg:
         problem = regex_problem(arg["pattern"])

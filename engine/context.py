@@ -16,6 +16,7 @@ from engine.expressions import Scope, evaluate, render, to_text
 from engine.ports import OutboundMessage, ProgramLoader, Ports
 from engine.program import Instruction, Program
 from engine.state import Frame, Wait
+from engine.texts import builtin
 
 # Handler results other than a pc.
 WAIT = -1  # the run stops until an inbound message (or timeout) resumes it
@@ -30,7 +31,7 @@ class Run:
     __slots__ = (
         "ports", "programs", "max_call_depth", "default_country",
         "program", "code", "flow_ref", "program_hash", "pc", "stack", "wait",
-        "vars", "contact", "conversation", "message", "history", "scope", "events",
+        "vars", "contact", "conversation", "message", "history", "scope", "events", "language",
     )
 
     def __init__(
@@ -73,6 +74,7 @@ class Run:
         self.conversation = dict(scope_data.get("conversation") or {})
         self.message = dict(message or {})
         self.history = list(scope_data.get("history") or ())
+        self.language = scope_data.get("language")  # the chatbot's, for built-in texts
         self.scope = Scope(
             vars=variables, contact=contact, conversation=self.conversation,
             message=self.message, now=now,
@@ -94,6 +96,10 @@ class Run:
             return None
         out = render(value, self.scope)
         return out if type(out) is str else to_text(out)
+
+    def builtin_text(self, key: str) -> str:
+        """A built-in text (``retry_message``, ``list_button``...) in the chatbot's language."""
+        return builtin(self.language, key)
 
     def set_var(self, node: str, name: str, value: Any) -> None:
         self.vars[name] = value

@@ -49,6 +49,7 @@ from api.runtime.outbox import kick_sender, outbound_rows
 from api.runtime.programs import ProgramStore, has_ai
 from api.runtime.sender import SendHint, Sender
 from engine import InboundMessage, Interpreter, Ports, RunResult, State
+from engine.texts import DEFAULT_LANGUAGE, TEXTS, builtin, language_of
 from engine.adapters.clock import SystemClock
 
 log = logging.getLogger("pytake.runtime.processor")
@@ -248,6 +249,7 @@ def _scope(loaded: Loaded, inbound: InboundMessage | None, history: list[dict[st
                          "tags": list(conv["tags"] or [])},
         "message": inbound.to_scope() if inbound else {},
         "history": history,
+        "language": (loaded.chatbot.settings or {}).get("language") if loaded.chatbot else None,
     }
 
 
@@ -304,6 +306,17 @@ class LazyAIClient:
             await self._client.aclose()
 
 
+def _fallback(chatbot: flow_selection.ChatbotInfo) -> str | None:
+    """The chatbot's fallback text; the built-in one of its language when the row holds
+    none, or the database's (Portuguese) default while the chatbot speaks another language."""
+    language = (chatbot.settings or {}).get("language")
+    text = chatbot.fallback_message
+    if text is None or (text == TEXTS[DEFAULT_LANGUAGE]["fallback_message"]
+                        and language_of(language) != DEFAULT_LANGUAGE):
+        return builtin(language, "fallback_message")
+    return text
+
+
 def _text(value: str | None) -> list[dict[str, Any]]:
     return [{"type": "text", "content": {"text": value}}] if value else []
 
@@ -349,7 +362,7 @@ async def _decide_and_run(rt: Runtime, loaded: Loaded, timeout: bool) -> Outcome
         outcome.status = "handoff"
         return outcome
     if selection.action == "fallback":
-        outcome.messages += _text(chatbot.fallback_message)
+        outcome.messages += _text(_fallback(chatbot))
         outcome.keep_state = True
         outcome.status = "fallback"
         return outcome
@@ -365,7 +378,7 @@ async def _decide_and_run(rt: Runtime, loaded: Loaded, timeout: bool) -> Outcome
             program = await store.load(str(selection.flow.id), None)
     except LookupError as exc:
         log.warning("conversation %s: %s", conv["id"], exc)
-        outcome.messages += _text(chatbot.fallback_message)
+        outcome.messages += _text(_fallback(chatbot))
         outcome.status = "error"
         outcome.run_info["error"] = str(exc)
         return outcome

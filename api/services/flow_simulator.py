@@ -20,7 +20,7 @@ from typing import Any, Mapping
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from api.db.models import Flow
+from api.db.models import Chatbot, Flow
 from engine import InboundMessage, Interpreter, Program
 from engine import events as ev
 from engine.adapters.clock import SystemClock
@@ -100,7 +100,7 @@ def _inbound(message: Mapping[str, Any]) -> InboundMessage:
 
 
 def _scope(contact: MemoryContact, inbound: InboundMessage | None,
-           history: list[dict[str, str]]) -> dict[str, Any]:
+           history: list[dict[str, str]], language: Any) -> dict[str, Any]:
     name = contact.columns.get("name") or "Simulator"
     return {
         "contact": {"id": None, "name": name, "whatsapp_name": name, "phone": "+5511900000000",
@@ -110,6 +110,7 @@ def _scope(contact: MemoryContact, inbound: InboundMessage | None,
         "conversation": {"id": None, "status": "active", "priority": contact.priority or "medium", "tags": []},
         "message": inbound.to_scope() if inbound else {},
         "history": history,
+        "language": language,
     }
 
 
@@ -135,6 +136,9 @@ async def simulate(session: AsyncSession, flow: Flow, *, canvas: Any, message: M
     messenger, handoff = MemoryMessenger(), MemoryHandoff()
     interpreter = Interpreter(Ports(messenger=messenger, http=http, ai=ai, handoff=handoff,
                                     contact=contact, clock=SystemClock()))
+    chatbot_settings = (await session.execute(
+        select(Chatbot.settings).where(Chatbot.id == flow.chatbot_id))).scalar() or {}
+    language = chatbot_settings.get("language")
     state_doc = previous.get("state")
     inbound = _inbound(message) if message else None
     if inbound is not None and inbound.text:
@@ -142,14 +146,14 @@ async def simulate(session: AsyncSession, flow: Flow, *, canvas: Any, message: M
     if state_doc is None:
         if timeout:
             raise SimulationRefused("timeout", "nothing is waiting: start the simulation first")
-        scope = _scope(contact, inbound, history)
+        scope = _scope(contact, inbound, history, language)
         result = await interpreter.start(program, str(flow.id), scope, library.load)
     else:
         try:
             state = State.from_json(state_doc)
         except (StateFormatError, TypeError, ValueError, KeyError):
             raise SimulationRefused("session", "the session is not one this simulator issued") from None
-        scope = _scope(contact, inbound, history)
+        scope = _scope(contact, inbound, history, language)
         if timeout:
             if state.wait is not None:  # the designer fires the timeout now
                 state.wait.deadline = "1970-01-01T00:00:00+00:00"

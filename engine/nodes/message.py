@@ -32,7 +32,7 @@ def interactive(
     else:
         content = {
             "text": text,
-            "button": run.render_text(list_button) or "Opções",
+            "button": run.render_text(list_button) or run.builtin_text("list_button"),
             "rows": [_row(run, r) for r in rows],
         }
         kind = "list"

@@ -25,9 +25,6 @@ from engine.ports import InboundMessage, OutboundMessage
 from engine.program import Instruction, Op
 from engine.state import Wait
 
-DEFAULT_RETRY = "Resposta inválida. Tente novamente."
-
-
 def question_message(run: Run, arg: Mapping[str, Any]) -> OutboundMessage:
     text = run.render_text(arg.get("text")) or ""
     options = arg.get("options")
@@ -90,7 +87,7 @@ async def answer(run: Run, ins: Instruction, inbound: InboundMessage, retries_le
         run.emit(ev.ANSWER_INVALID, ins.node, {"reason": str(exc), "retries_left": retries_left})
         if retries_left <= 0:
             return run.follow(ins, "invalid")
-        retry = run.render_text(arg.get("retry_message")) or DEFAULT_RETRY
+        retry = run.render_text(arg.get("retry_message")) or run.builtin_text("retry_message")
         await run.send(ins.node, OutboundMessage("text", {"text": retry}))
         return _wait(run, ins, retries_left - 1)
     variable = arg["variable"]

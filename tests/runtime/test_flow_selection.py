@@ -66,6 +66,26 @@ async def test_no_flow_sends_the_fallback_message(local, query):
     assert await sent_texts(query) == ["Não entendi."]
 
 
+async def test_the_fallback_follows_the_chatbots_language(local, query, db):
+    await set_chatbot(db, fallback_message=None, settings='{"language": "en"}')
+    await local.say("5511900000041", "hi")
+    assert await sent_texts(query) == ["Sorry, I didn't understand. Could you rephrase?"]
+
+
+async def test_a_flows_built_in_retry_text_follows_the_chatbots_language(local, add, flows, query, db):
+    await set_chatbot(db, settings='{"language": "en"}')
+    await add("menu", flows["menu"])
+    await local.say("5511900000042", "hi")
+    await local.say("5511900000042", "nope")
+    assert await sent_texts(query) == ["Escolha", "Sorry, that is not a valid answer. Please try again."]
+
+
+async def test_the_databases_portuguese_default_fallback_follows_the_language_too(local, query, db):
+    await set_chatbot(db, fallback_message="Desculpe, não entendi. Pode reformular?", settings='{"language": "es"}')
+    await local.say("5511900000043", "hola")
+    assert await sent_texts(query) == ["Lo siento, no entendí. ¿Puedes reformularlo?"]
+
+
 async def test_welcome_message_goes_first_on_the_first_message_only(local, add, flows, query, db):
     await set_chatbot(db, welcome_message="Bem-vindo!")
     await add("eco", flows["echo"])
