@@ -159,10 +159,10 @@ def _texts(text: str, field: str, adjustments: list[Adjustment], base: Mapping[s
 def _fit_text(content: Mapping[str, Any]) -> tuple[Fitted, list[Adjustment]]:
     text = content.get("text")
     text = "" if text is None else str(text)
-    if len(text) <= TEXT_BODY and text.strip():
+    if text and len(text) <= TEXT_BODY and not text.isspace():  # the common case, no copies
         return [("text", content)], []  # type: ignore[list-item]
     adjustments: list[Adjustment] = []
-    if not text.strip():
+    if not text or text.isspace():
         return [], [{"field": "text", "action": "dropped_empty"}]
     return _texts(text, "text", adjustments, content), adjustments
 
