@@ -10,13 +10,13 @@ One exception hierarchy tells the sender what to do next:
   24-hour window, 131026 undeliverable, 132xxx template errors, 190 expired
   token, 100/131008/131009 invalid request, ...): mark the row failed with
   the code and, for the codes in `REASONS`, what it means for the operator.
+- `UncertainDeliveryError`: the request may have reached Meta but no answer
+  came back (read timeout, connection dropped): resending could duplicate the
+  message, so the sender must not retry blindly.
 
 `classify` follows Meta's error-code table (WhatsApp Cloud API "Error codes":
 throttling, temporary and integrity errors); `TRANSIENT_CODES` are the ones
 worth trying again.
-- `UncertainDeliveryError`: the request may have reached Meta but no answer
-  came back (read timeout, connection dropped): resending could duplicate the
-  message, so the sender must not retry blindly.
 """
 
 from __future__ import annotations
@@ -53,7 +53,8 @@ REASONS: dict[int, str] = {
     131047: "outside the 24-hour customer service window: only a template message can reach this customer now",
     131026: "undeliverable: the number is not on WhatsApp, or the customer's app is outdated or has not "
             "accepted WhatsApp's terms",
-    131049: "not delivered by Meta to keep healthy ecosystem engagement (marketing message limits); do not resend at once",
+    131049: "not delivered by Meta to keep healthy ecosystem engagement (marketing message limits); "
+            "do not resend at once",
     131050: "the customer stopped marketing messages from this business",
     131051: "message type not supported",
     131021: "the recipient is the sending number itself",

@@ -202,7 +202,8 @@ async def test_a_templated_button_title_and_body_go_out_within_meta_limits(kit):
     program = _flow(
         ("message", {"text": "{{contact.bio}}\nO que deseja?",
                      "buttons": [{"id": "eu", "title": "{{contact.name}}"}, {"id": "outro", "title": "Outra pessoa"}]}),
-        ("message", {"media_url": "https://example.com/a.ogg", "media_type": "audio", "text": "Ouça, {{contact.name}}"}),
+        ("message", {"media_url": "https://example.com/a.ogg", "media_type": "audio",
+                     "text": "Ouça, {{contact.name}}"}),
         ("end", {}),
     )
     ports = kit.make_ports()

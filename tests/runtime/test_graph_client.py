@@ -35,7 +35,8 @@ async def test_text_send_returns_wamid_and_reaches_the_customer(sandbox):
 
 async def test_buttons_go_as_interactive_reply_buttons(sandbox):
     app, client = sandbox
-    await client.send_buttons("1234", "t", "5511900001100", "Escolha", [{"id": "a", "title": "A"}, {"id": "b", "title": "B"}])
+    await client.send_buttons("1234", "t", "5511900001100", "Escolha",
+                              [{"id": "a", "title": "A"}, {"id": "b", "title": "B"}])
     interactive = app.state.accepted[0]["payload"]["interactive"]
     assert interactive["type"] == "button"
     assert [b["reply"]["id"] for b in interactive["action"]["buttons"]] == ["a", "b"]
@@ -50,7 +51,8 @@ async def test_list_goes_as_interactive_list_with_rows(sandbox):
 
 async def test_media_goes_by_link_with_caption_and_filename(sandbox):
     app, client = sandbox
-    await client.send_media("1234", "t", "5511900001100", "document", "https://x.test/a.pdf", "Seu boleto", "boleto.pdf")
+    await client.send_media("1234", "t", "5511900001100", "document", "https://x.test/a.pdf", "Seu boleto",
+                            "boleto.pdf")
     doc = app.state.accepted[0]["payload"]["document"]
     assert doc == {"link": "https://x.test/a.pdf", "caption": "Seu boleto", "filename": "boleto.pdf"}
 
