@@ -28,7 +28,8 @@ interactive reply buttons, interactive list), in characters:
   interactive message keeps the body's last paragraph when that fits, else
   `CONTINUED_BODY`;
 - text given with an audio or a sticker follows it as a text message;
-- an empty text message is not sent; an empty button title shows the id.
+- an empty text message is not sent; an empty button or row title shows the
+  id; an empty interactive body becomes "…"; a blank header or footer is left out.
 
 Each change is described by an adjustment ``{"field", "action", "limit"?,
 "length"?}``; the engine emits them as a ``message_adjusted`` event.
@@ -202,18 +203,26 @@ def _fit_id(out: dict[str, Any], limit: int, field: str, adjustments: list[Adjus
 
 def _within(msg_type: str, c: Mapping[str, Any]) -> bool:
     """The common case, checked cheaply: every length of an interactive message fits."""
-    body = c.get("text")
-    if not body or len(str(body)) > INTERACTIVE_BODY:
+    if not _shown(c.get("text"), INTERACTIVE_BODY):
         return False
-    if len(str(c.get("header") or "")) > HEADER_TEXT or len(str(c.get("footer") or "")) > FOOTER_TEXT:
-        return False
+    for key, limit in (("header", HEADER_TEXT), ("footer", FOOTER_TEXT)):
+        if c.get(key) and not _shown(c[key], limit):
+            return False
     if msg_type == "button":
-        return all(b.get("title") and len(str(b["title"])) <= BUTTON_TITLE and len(str(b.get("id", ""))) <= BUTTON_ID
+        return all(_shown(b.get("title"), BUTTON_TITLE) and len(str(b.get("id", ""))) <= BUTTON_ID
                    for b in c.get("buttons") or ()) and _unique_titles(c.get("buttons") or ())
     if len(str(c.get("button") or "")) > LIST_BUTTON or len(str(c.get("section_title") or "")) > SECTION_TITLE:
         return False
-    return all(r.get("title") and len(str(r["title"])) <= ROW_TITLE and len(str(r.get("id", ""))) <= ROW_ID
+    return all(_shown(r.get("title"), ROW_TITLE) and len(str(r.get("id", ""))) <= ROW_ID
                and len(str(r.get("description") or "")) <= ROW_DESCRIPTION for r in c.get("rows") or ())
+
+
+def _shown(value: Any, limit: int) -> bool:
+    """A required displayed text that Meta takes: not empty or blank, within ``limit``."""
+    if not value:
+        return False
+    text = str(value)
+    return len(text) <= limit and not text.isspace()
 
 
 def _unique_titles(buttons: Any) -> bool:
@@ -242,6 +251,10 @@ def _fit_interactive(msg_type: str, content: Mapping[str, Any]) -> tuple[Fitted,
         before = _texts(pre, "text", adjustments)
         out["text"] = short
     for key, limit in (("header", HEADER_TEXT), ("footer", FOOTER_TEXT)):
+        if key in out and not str(out[key] or "").strip():  # a blank header/footer is left out
+            if out[key]:
+                adjustments.append({"field": key, "action": "dropped_empty"})
+            del out[key]
         _shorten_field(out, key, limit, key, adjustments)
     if msg_type == "button":
         buttons = [dict(b) for b in out.get("buttons") or ()]

@@ -177,6 +177,16 @@ def test_empty_texts_are_not_sent_empty():
     fitted, _ = L.fit("button", button(text="", buttons=[{"id": "sim", "title": ""}]))
     assert fitted[0][1]["text"] and fitted[0][1]["buttons"][0]["title"] == "sim"
     sent_within_meta_limits(fitted)
+    blank = button(text=" ", header="  ", footer="\n", buttons=[{"id": "sim", "title": " "}])
+    assert check_send(build_message(TO, "button", blank)) is not None
+    fitted, adjustments = L.fit("button", blank)
+    assert "header" not in fitted[0][1] and "footer" not in fitted[0][1]
+    assert fitted[0][1]["buttons"][0]["title"] == "sim"
+    assert {a["field"] for a in adjustments} == {"text", "header", "footer", "buttons[0].title"}
+    sent_within_meta_limits(fitted)
+    fitted, _ = L.fit("list", listing(rows=[{"id": "r1", "title": ""}]))
+    assert fitted[0][1]["rows"][0]["title"] == "r1"
+    sent_within_meta_limits(fitted)
 
 
 # -- through the engine: what a flow's templates render ---------------------------------
