@@ -330,6 +330,8 @@ def _node_diagnostic(node: Node, err: jsonschema.ValidationError) -> Diagnostic:
 def _limit_hint(parts: list, validator: str) -> str | None:
     if parts and parts[-1] in ("buttons", "options") and validator == "maxItems":
         return "use a list (up to 10 rows) or a question with options"
+    if validator == "maxLength" and parts and parts[-1] == "id":
+        return "use a shorter id (the customer never sees it)"
     if validator == "maxLength":
         return "shorten the text"
     return None

@@ -12,6 +12,8 @@ import re
 import unicodedata
 from typing import Any, Mapping, Sequence
 
+from engine.whatsapp_limits import id_matches
+
 MAX_REGEX_INPUT = 1000  # characters: bounds the work a (checked) pattern can do
 MAX_ANSWER = 4096
 
@@ -166,7 +168,7 @@ def match_option(
     exactly one title ("gra"). An answer that fits several options matches none."""
     if reply_id is not None:
         for opt in options:
-            if opt.get("id") == reply_id:
+            if id_matches(opt.get("id"), reply_id):  # as sent: an over-long id went through fit_id
                 return opt
     if text:
         typed = normalize(text)

@@ -17,6 +17,7 @@ from engine.ports import OutboundMessage, ProgramLoader, Ports
 from engine.program import Instruction, Program
 from engine.state import Frame, Wait
 from engine.texts import builtin
+from engine.whatsapp_limits import fit
 
 # Handler results other than a pc.
 WAIT = -1  # the run stops until an inbound message (or timeout) resumes it
@@ -118,8 +119,15 @@ class Run:
         return ERROR
 
     async def send(self, node: str, message: OutboundMessage) -> None:
-        await self.ports.messenger.send(message)
-        self.events.append(Event(ev.MESSAGE_SENT, node, {"message": {"type": message.type, "content": message.content}}))
+        """Send a rendered message, fitted to WhatsApp's limits first (engine/whatsapp_limits.py):
+        a change is a ``message_adjusted`` event before the ``message_sent`` ones."""
+        fitted, adjustments = fit(message.type, message.content)
+        if adjustments:
+            self.events.append(Event(ev.MESSAGE_ADJUSTED, node, {"type": message.type, "adjustments": adjustments}))
+        for msg_type, content in fitted:
+            out = message if content is message.content else OutboundMessage(msg_type, content)
+            await self.ports.messenger.send(out)
+            self.events.append(Event(ev.MESSAGE_SENT, node, {"message": {"type": out.type, "content": out.content}}))
 
     def enter(self, program: Program, flow_ref: str) -> int:
         """Switch to another program (a sub-flow or a caller); returns its entry pc."""

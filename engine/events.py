@@ -8,6 +8,9 @@ Types (``data`` keys in brackets):
 
 - ``node_entered`` [op]
 - ``message_sent`` [message: {type, content}]
+- ``message_adjusted`` [type, adjustments: [{field, action, limit?, length?}]]: the
+  rendered message did not fit WhatsApp's limits and was changed before sending
+  (engine/whatsapp_limits.py); the ``message_sent`` events that follow show what went
 - ``variable_set`` [name, value]
 - ``tag_added`` / ``tag_removed`` [tag]
 - ``attribute_set`` [attribute, value]
@@ -28,6 +31,7 @@ from typing import Any
 
 NODE_ENTERED = "node_entered"
 MESSAGE_SENT = "message_sent"
+MESSAGE_ADJUSTED = "message_adjusted"
 VARIABLE_SET = "variable_set"
 TAG_ADDED = "tag_added"
 TAG_REMOVED = "tag_removed"

@@ -8,6 +8,8 @@ maintenance sweep finds pending rows nobody kicked.
 
 from __future__ import annotations
 
+import json
+import logging
 import uuid
 from datetime import datetime, timedelta, timezone
 from typing import Any, Iterable
@@ -17,6 +19,9 @@ from sqlalchemy import insert
 
 from api.db.models import Message
 from api.workers.queue import SEND_OUTBOX, enqueue
+from engine.whatsapp_limits import fit
+
+log = logging.getLogger("pytake.runtime.outbox")
 
 
 async def kick_sender(redis: aioredis.Redis, message_ids: Iterable[Any]) -> None:
@@ -32,8 +37,10 @@ def outbound_rows(conversation_id: uuid.UUID, messages: list[dict[str, Any]], *,
     """Row values for ``messages`` (``{"type", "content"}`` each), in send order.
 
     ``created_at`` grows by a microsecond per row: it is the send order of a
-    conversation's outbox, even for rows written in one transaction.
+    conversation's outbox, even for rows written in one transaction. Every
+    message is fitted to WhatsApp's limits first (`fit_messages`).
     """
+    messages = fit_messages(conversation_id, messages)
     base = datetime.now(timezone.utc)
     return [{
         "id": uuid.uuid4(),
@@ -47,6 +54,25 @@ def outbound_rows(conversation_id: uuid.UUID, messages: list[dict[str, Any]], *,
         "metadata_": dict(metadata or {}),
         "created_at": base + timedelta(microseconds=i),
     } for i, m in enumerate(messages)]
+
+
+def fit_messages(conversation_id: Any, messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """``messages`` within Meta's limits (engine/whatsapp_limits.py). The flow
+    engine fits what it sends already (and reports it as a ``message_adjusted``
+    event); this catches every other source (a chatbot's welcome, fallback or
+    away text...), logging what it changed."""
+    out: list[dict[str, Any]] = []
+    for m in messages:
+        fitted, adjustments = fit(m["type"], m["content"])
+        if adjustments:
+            log.warning("message adjusted to WhatsApp limits: %s", json.dumps(
+                {"conversation_id": str(conversation_id), "type": m["type"], "adjustments": adjustments},
+                ensure_ascii=False))
+        if len(fitted) == 1 and fitted[0][1] is m["content"]:
+            out.append(m)
+        else:
+            out.extend({"type": t, "content": c} for t, c in fitted)
+    return out
 
 
 async def insert_outbound(session: Any, rows: list[dict[str, Any]]) -> list[uuid.UUID]:

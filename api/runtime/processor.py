@@ -51,6 +51,7 @@ from api.runtime.sender import SendHint, Sender
 from engine import InboundMessage, Interpreter, Ports, RunResult, State
 from engine.texts import DEFAULT_LANGUAGE, TEXTS, builtin, language_of
 from engine.adapters.clock import SystemClock
+from engine.events import MESSAGE_ADJUSTED
 
 log = logging.getLogger("pytake.runtime.processor")
 
@@ -402,6 +403,13 @@ def _finish(outcome: Outcome, result: RunResult, messenger: CollectingMessenger,
     errors = [e.to_json() for e in result.events if e.type == "error"]
     if errors:
         outcome.run_info["errors"] = errors[:3]
+    adjusted = [e.to_json() for e in result.events if e.type == MESSAGE_ADJUSTED]
+    if adjusted:  # a rendered message did not fit WhatsApp's limits: what was changed, where
+        outcome.run_info["adjusted"] = adjusted[:5]
+        for event in adjusted:
+            log.warning("message adjusted to WhatsApp limits: %s", _dumps({
+                "conversation_id": str(loaded.conversation["id"]), "flow_id": outcome.run_info.get("flow_id"),
+                **event}))
     if handoff.request_made is not None:
         req = handoff.request_made
         outcome.handoff = {"department": req.department, "reason": req.reason, "priority": req.priority}

@@ -7,6 +7,12 @@ Meta's routes and JSON:
   "messages":[{"id":"wamid...."}]}``; a mark-as-read (``"status":"read"``)
   answers ``{"success": true}``; errors answer Meta's error object
   ``{"error":{"message","type","code","error_data":{"messaging_product","details"},"fbtrace_id"}}``.
+- A send Meta would refuse is refused the same way (HTTP 400, Meta's error
+  object; codes 131008 missing parameter, 131009 invalid value, 100 invalid
+  parameter, 131051 unknown type): required fields, every length and count,
+  unique ids and titles, the recipient (E.164 digits), media (id or link),
+  template fields. The rules are in ``api/sandbox/validation.py``; refused
+  requests are listed under ``rejected`` by ``GET /_sandbox/messages``.
 - After a send, signed status webhooks (sent, delivered, read) are posted to
   the configured PyTake webhook URL, echoing ``biz_opaque_callback_data``.
 
@@ -14,8 +20,8 @@ Provoking errors:
 
 - a recipient number ending in a known error code gets that error every
   time (``5511900131047`` → 131047 re-engagement, ``...131026`` undeliverable,
-  ``...130429`` rate limit, ``...131000`` something went wrong, ``...132001``
-  template does not exist);
+  ``...130429`` rate limit, ``...131000`` something went wrong, ``...131053``
+  media upload error, ``...132001`` template does not exist);
 - ``POST /_sandbox/faults {"code": 130429, "count": 2, "to": "5511..."}``: the
   next ``count`` sends (to that recipient, or any) fail with ``code``.
 
@@ -41,6 +47,7 @@ from urllib.parse import parse_qs
 import httpx
 
 from api.sandbox import webhooks
+from api.sandbox.validation import Invalid, check_send
 
 log = logging.getLogger("pytake.sandbox")
 
@@ -51,11 +58,17 @@ META_ERRORS: dict[int, tuple[int, str, str, str]] = {
     130429: (429, "OAuthException", "(#130429) Rate limit hit",
              "Cloud API message throughput has been reached."),
     131000: (500, "OAuthException", "(#131000) Something went wrong", "Something went wrong"),
+    131008: (400, "OAuthException", "(#131008) Required parameter is missing", "A required parameter is missing."),
+    131009: (400, "OAuthException", "(#131009) Parameter value is not valid", "One or more parameter values are invalid."),
     131026: (400, "OAuthException", "(#131026) Message undeliverable",
              "Message Undeliverable."),
     131047: (400, "OAuthException", "(#131047) Re-engagement message",
              "Message failed to send because more than 24 hours have passed since the customer last replied to this number."),
     131051: (400, "OAuthException", "(#131051) Unsupported message type", "Message type is not currently supported."),
+    131048: (400, "OAuthException", "(#131048) Spam rate limit hit",
+             "Message failed to send because there are restrictions on how many messages can be sent from this phone number."),
+    131053: (400, "OAuthException", "(#131053) Media upload error",
+             "Unable to upload the media used in the message."),
     131056: (400, "OAuthException", "(#131056) (Business Account, Consumer Account) pair rate limit hit",
              "Too many messages sent from the sender phone number to the same recipient phone number in a short period of time."),
     132001: (404, "OAuthException", "(#132001) Template name does not exist in the translation",
@@ -224,20 +237,24 @@ class SandboxApp:
         if not isinstance(doc, dict) or doc.get("messaging_product") != "whatsapp":
             return error_body(100, details="messaging_product must be \"whatsapp\"")
         if doc.get("status") == "read":
-            if not doc.get("message_id"):
-                return error_body(100, details="message_id is required")
+            if not isinstance(doc.get("message_id"), str) or not doc["message_id"]:
+                return error_body(131008, details="The parameter message_id is required.")
             code = self.state.fault_for(str(doc.get("to") or ""))  # a fault for anyone hits receipts too
             if code is not None:
                 return error_body(code)
             self.state.read_receipts.append(str(doc["message_id"]))
             return 200, {"success": True}
         to, mtype = doc.get("to"), doc.get("type", "text")
-        if not isinstance(to, str) or not to:
-            return error_body(100, details="The parameter to is required.")
-        if mtype not in MESSAGE_TYPES or not isinstance(doc.get(mtype), dict):
-            return error_body(131051 if mtype not in MESSAGE_TYPES else 100,
-                              details=f"a {mtype!r} object is required for type {mtype!r}")
         now = time.time()
+        if mtype not in MESSAGE_TYPES:
+            invalid: Invalid | None = Invalid(131051, f"Message type {mtype!r} is not currently supported.")
+        else:
+            invalid = check_send(doc)
+        if invalid is not None:  # Meta's answer to a request it would refuse (api/sandbox/validation.py)
+            self.state.rejected.append({"to": to, "code": invalid.code, "details": invalid.details,
+                                        "received_at": now, "payload": doc,
+                                        "callback_data": doc.get("biz_opaque_callback_data")})
+            return error_body(invalid.code, details=invalid.details)
         code = self.state.fault_for(to)
         if code is not None:
             self.state.rejected.append({"to": to, "code": code, "received_at": now,

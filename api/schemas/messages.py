@@ -31,6 +31,10 @@ class ReplyIn(Input):
                 raise field_error("media_url", "media_url is only for media messages")
         elif self.media_url is None:
             raise field_error("media_url", f"media_url is required for a {self.type} message")
+        elif self.type == "audio" and self.caption:
+            raise field_error("caption", "WhatsApp shows no caption with an audio: send the text as its own message")
+        if self.filename and self.type != "document":
+            raise field_error("filename", "filename is only for document messages")
         return self
 
     def content(self) -> dict[str, Any]:

@@ -6,7 +6,7 @@ Variables (all optional; see docs/runtime.md):
 - ``PYTAKE_WHATSAPP_VERIFY_TOKEN``: default webhook verify token (numbers and
   organizations can carry their own).
 - ``PYTAKE_GRAPH_API_URL`` (default ``https://graph.facebook.com``) and
-  ``PYTAKE_GRAPH_API_VERSION`` (default ``v21.0``): where outbound messages go;
+  ``PYTAKE_GRAPH_API_VERSION`` (default ``v27.0``): where outbound messages go;
   the sandbox sets the URL to itself.
 - ``PYTAKE_WHATSAPP_RATE_LIMIT``: default messages/second per number (80).
 """
@@ -20,7 +20,9 @@ if TYPE_CHECKING:  # pragma: no cover
     from api.settings import Settings
 
 DEFAULT_GRAPH_URL = "https://graph.facebook.com"
-DEFAULT_GRAPH_VERSION = "v21.0"
+# The newest Graph API version (introduced Nov 4, 2026; Meta's Graph API changelog);
+# v21.0, the previous default, is available only until Jan 21, 2027.
+DEFAULT_GRAPH_VERSION = "v27.0"
 DEFAULT_RATE_PER_SECOND = 80.0
 
 

@@ -3,14 +3,20 @@
 One exception hierarchy tells the sender what to do next:
 
 - `TransientGraphError`: Meta answered and did NOT accept the message
-  (HTTP 429/5xx, throttling codes such as 130429, 131000, 131016, 131056) or
-  the connection could not be opened: retry later with backoff.
+  (HTTP 429/5xx, throttling codes such as 130429, 131056, temporary errors
+  such as 131000, 131016, 131053 media upload) or the connection could not be
+  opened: retry later with backoff.
 - `PermanentGraphError`: Meta refused the message for good (131047 outside the
   24-hour window, 131026 undeliverable, 132xxx template errors, 190 expired
-  token, 100 invalid parameter, ...): mark the row failed with the code.
+  token, 100/131008/131009 invalid request, ...): mark the row failed with
+  the code and, for the codes in `REASONS`, what it means for the operator.
 - `UncertainDeliveryError`: the request may have reached Meta but no answer
   came back (read timeout, connection dropped): resending could duplicate the
   message, so the sender must not retry blindly.
+
+`classify` follows Meta's error-code table (WhatsApp Cloud API "Error codes":
+throttling, temporary and integrity errors); `TRANSIENT_CODES` are the ones
+worth trying again.
 """
 
 from __future__ import annotations
@@ -23,8 +29,10 @@ from typing import Any, Mapping
 
 import httpx
 
+from engine.whatsapp_limits import SECTION_TITLE, shorten
+
 TRANSIENT_CODES = frozenset({
-    1,  # API unknown
+    1,  # API unknown (possible server error)
     2,  # API service temporarily unavailable
     4,  # application request limit
     17,  # user request limit
@@ -33,10 +41,36 @@ TRANSIENT_CODES = frozenset({
     130429,  # throughput rate limit hit
     131000,  # something went wrong
     131016,  # service unavailable
-    131048,  # spam rate limit
+    131048,  # spam rate limit (quality-based: may clear later)
+    131053,  # media upload error: Meta could not fetch the media (the host may be back)
     131056,  # pair rate limit (same recipient too often)
+    131057,  # business account in maintenance mode
     133004,  # server temporarily unavailable
 })
+
+# code -> what it means for whoever reads the failed row (error_message)
+REASONS: dict[int, str] = {
+    131047: "outside the 24-hour customer service window: only a template message can reach this customer now",
+    131026: "undeliverable: the number is not on WhatsApp, or the customer's app is outdated or has not "
+            "accepted WhatsApp's terms",
+    131049: "not delivered by Meta to keep healthy ecosystem engagement (marketing message limits); "
+            "do not resend at once",
+    131050: "the customer stopped marketing messages from this business",
+    131051: "message type not supported",
+    131021: "the recipient is the sending number itself",
+    131031: "the WhatsApp Business account is locked",
+    131042: "payment problem on the WhatsApp Business account",
+    368: "the WhatsApp Business account is temporarily blocked for policy violations",
+    130497: "the business may not message customers in this country",
+    190: "the number's access token expired or was revoked: reconnect the number",
+    100: "invalid parameter in the request",
+    131008: "a required parameter is missing from the request",
+    131009: "a parameter value is not valid",
+    132000: "the template's parameter count does not match",
+    132001: "the template does not exist in this language",
+    132015: "the template is paused (low quality)",
+    132016: "the template is disabled",
+}
 
 
 class GraphError(Exception):
@@ -56,6 +90,9 @@ class GraphError(Exception):
         text = self.message
         if self.details and self.details not in text:
             text = f"{text}: {self.details}"
+        reason = REASONS.get(self.code) if self.code is not None else None
+        if reason:
+            text = f"{reason} ({text})"
         return f"({self.code}) {text}" if self.code is not None else text
 
 
@@ -140,7 +177,8 @@ def build_message(to: str, msg_type: str, content: Mapping[str, Any],
                     row["description"] = str(r["description"])
                 rows.append(row)
             interactive["action"] = {"button": str(c.get("button") or "Options"),
-                                     "sections": [{"title": str(c.get("section_title") or c.get("button") or "Options")[:24],
+                                     "sections": [{"title": shorten(str(c.get("section_title") or c.get("button")
+                                                                        or "Options"), SECTION_TITLE),
                                                    "rows": rows}]}
         body["type"] = "interactive"
         body["interactive"] = interactive

@@ -134,7 +134,8 @@ def _tracer(out: TextIO) -> Callable[[Event], None]:
         elif event.type in ("flow_entered", "flow_returned"):
             print(f"  · {event.type.replace('_', ' ')}: {event.get('flow')}", file=out)
         elif event.type in ("error", "exit_unconnected", "api_called", "ai_called", "tag_added", "tag_removed",
-                            "attribute_set", "priority_set", "conversation_closed", "answer_invalid"):
+                            "attribute_set", "priority_set", "conversation_closed", "answer_invalid",
+                            "message_adjusted"):
             detail = {k: v for k, v in (event.data or {}).items()}
             print(f"  · {event.type} {json.dumps(detail, ensure_ascii=False, default=str)}", file=out)
     return trace

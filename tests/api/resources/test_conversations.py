@@ -152,6 +152,19 @@ async def test_media_reply_needs_a_media_url(seed, admin_api) -> None:
     assert message["content"] == {"media_url": "https://example.com/m.jpg", "caption": "menu"}
 
 
+async def test_a_caption_meta_would_drop_or_refuse_is_422_naming_it(seed, admin_api) -> None:
+    conversation = await seed.conversation()
+    path = f"/conversations/{conversation['id']}/messages"
+    audio = {"type": "audio", "media_url": "https://example.com/a.ogg"}
+    for body, field in (({**audio, "caption": "ouça"}, "caption"),
+                        ({"type": "image", "media_url": "https://example.com/m.jpg", "caption": "c" * 1025}, "caption"),
+                        ({**audio, "filename": "a.ogg"}, "filename")):
+        status, error = await admin_api.post(path, body)
+        assert status == 422 and error["error"]["field"] == field, (body, error)
+    status, _ = await admin_api.post(path, audio)
+    assert status == 201
+
+
 async def test_empty_or_oversized_text_is_422_naming_text(seed, admin_api) -> None:
     conversation = await seed.conversation()
     path = f"/conversations/{conversation['id']}/messages"
