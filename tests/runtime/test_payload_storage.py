@@ -354,3 +354,29 @@ async def test_pywa_finds_nothing_pytake_did_not_keep(name, post, query):
     assert leaves, "pywa extracted nothing"
     missing = [(p, v) for p, v in leaves if str(v) not in haystack]
     assert not missing, f"pywa read these, PyTake did not keep them: {missing}"
+
+
+# ---- what the flow step does with them ------------------------------------------
+
+async def test_a_number_change_notice_is_not_answered(local, query):
+    system = load("system_changed_number.json")["entry"][0]["changes"][0]["value"]["messages"][0]
+    await local.say(SENDER, {"type": "system", "system": system["system"]})
+    assert await query("SELECT id FROM messages WHERE direction = 'outbound'") == []
+    inbound = (await query("SELECT metadata FROM messages WHERE direction = 'inbound'"))[0]
+    assert inbound["metadata"]["processed"] is True and inbound["metadata"]["run"]["status"] == "ignored"
+    await local.say("12195555358", "oi")  # the same customer, from the new number: answered as before
+    assert len(await query("SELECT id FROM messages WHERE direction = 'outbound'")) == 1
+
+
+async def test_a_step_loaded_before_an_ad_referral_does_not_write_it_away(local, query):
+    from api.runtime import processor
+
+    first = await local.receive(SENDER, "oi")
+    loaded = await processor._load(local.rt, first.conversations[0])
+    outcome = await processor._decide_and_run(local.rt, loaded, False)
+    referral = load("text_ad_referral.json")["entry"][0]["changes"][0]["value"]["messages"][0]["referral"]
+    await local.receive(SENDER, {**webhooks.text_message("vi o anúncio"), "referral": referral})  # meanwhile
+    assert await processor._commit(local.rt, loaded, outcome) is not None  # the step is applied
+    fv = (await query("SELECT flow_variables FROM conversations"))[0]["flow_variables"]
+    assert fv["whatsapp_referral"]["ctwa_clid"] == REFERRAL["ctwa_clid"]
+    assert fv["rev"] == 1  # and the step's own state is there too
