@@ -37,10 +37,12 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
+import asyncpg
 from sqlalchemy import text
+from sqlalchemy.exc import IntegrityError
 
 from api.db.session import bind
-from api.whatsapp.payloads import WebhookMessage
+from api.whatsapp.payloads import MAX_ID, WebhookMessage
 
 log = logging.getLogger("pytake.ingest")
 
@@ -106,19 +108,40 @@ _NUMBER = ("SELECT id, organization_id, settings FROM whatsapp_numbers "
 
 NUMBERS = NumberDirectory()
 
+# A message from a click-to-WhatsApp ad (or post) carries ``referral``: the first
+# one is kept on the contact (``attributes.whatsapp_referral``) and on the
+# conversation (``flow_variables.whatsapp_referral``), never overwritten (first
+# touch); every message keeps its own in ``content.referral``. ``:referral`` is
+# NULL for the other messages and the column is then left as it is.
+REFERRAL_KEY = "whatsapp_referral"
+
+
+def _referral_into(column: str) -> str:
+    return (f"CASE WHEN CAST(:referral AS jsonb) IS NULL OR COALESCE({column} ? '{REFERRAL_KEY}', false) "
+            f"THEN {column} ELSE COALESCE({column}, '{{}}'::jsonb) || "
+            f"jsonb_build_object('{REFERRAL_KEY}', CAST(:referral AS jsonb)) END")
+
+
+_REFERRAL_OBJECT = (f"CASE WHEN CAST(:referral AS jsonb) IS NULL THEN '{{}}'::jsonb "
+                    f"ELSE jsonb_build_object('{REFERRAL_KEY}', CAST(:referral AS jsonb)) END")
+
+
 # The upsert also locks the contact row until commit: concurrent webhooks of
 # one customer serialise here, so two first messages cannot open two conversations.
 # A WhatsApp id already stored (a redelivery) upserts nothing and returns no row:
 # redeliveries touch nothing.
-_UPSERT_CONTACT_SQL = """
-INSERT INTO contacts (organization_id, whatsapp_id, whatsapp_name, name, phone, last_message_at, total_messages)
-SELECT :org, :wa_id, :profile, :profile, :phone, :at, 1
+_UPSERT_CONTACT_SQL = f"""
+INSERT INTO contacts (organization_id, whatsapp_id, whatsapp_name, name, phone, last_message_at, total_messages,
+                      attributes)
+SELECT :org, :wa_id, :profile, :profile, :phone, :at, 1,
+       {_REFERRAL_OBJECT}
  WHERE NOT EXISTS (SELECT 1 FROM message_whatsapp_ids WHERE whatsapp_message_id = :wamid)
 ON CONFLICT (organization_id, whatsapp_id) DO UPDATE
    SET whatsapp_name = COALESCE(EXCLUDED.whatsapp_name, contacts.whatsapp_name),
        name = COALESCE(contacts.name, EXCLUDED.name),
        last_message_at = GREATEST(COALESCE(contacts.last_message_at, EXCLUDED.last_message_at), EXCLUDED.last_message_at),
        total_messages = COALESCE(contacts.total_messages, 0) + 1,
+       attributes = {_referral_into("contacts.attributes")},
        updated_at = now()
 RETURNING id
 """
@@ -143,7 +166,8 @@ _OPEN_WINDOW = """last_customer_message_at = GREATEST(COALESCE(last_customer_mes
 _STORE_MESSAGE_SQL = f"""
 WITH touched AS (
   UPDATE conversations
-     SET {_OPEN_WINDOW}
+     SET {_OPEN_WINDOW},
+         flow_variables = {_referral_into("flow_variables")}
    WHERE id = (SELECT id FROM conversations
                 WHERE organization_id = :org AND contact_id = :contact AND whatsapp_number_id = :number
                   AND status NOT IN ('resolved', 'closed')
@@ -152,8 +176,9 @@ WITH touched AS (
 ), created AS (
   INSERT INTO conversations (organization_id, contact_id, whatsapp_number_id, status, last_customer_message_at,
                              twenty_four_hour_window_expires_at, can_send_free_form, first_message_at,
-                             last_message_at, message_count)
-  SELECT :org, :contact, :number, 'open', :at, CAST(:at AS timestamptz) + interval '24 hours', true, :at, :at, 1
+                             last_message_at, message_count, flow_variables)
+  SELECT :org, :contact, :number, 'open', :at, CAST(:at AS timestamptz) + interval '24 hours', true, :at, :at, 1,
+         {_REFERRAL_OBJECT}
    WHERE NOT EXISTS (SELECT 1 FROM touched)
   RETURNING id
 ), conversation AS (
@@ -198,12 +223,14 @@ WITH seen AS (
          name = COALESCE(name, CAST(:profile AS text)),
          last_message_at = GREATEST(COALESCE(last_message_at, :at), :at),
          total_messages = COALESCE(total_messages, 0) + 1,
+         attributes = {_referral_into("attributes")},
          updated_at = now()
    WHERE id = (SELECT contact_id FROM found)
   RETURNING id
 ), touched AS (
   UPDATE conversations
-     SET {_OPEN_WINDOW}
+     SET {_OPEN_WINDOW},
+         flow_variables = {_referral_into("flow_variables")}
    WHERE id = (SELECT found.id FROM found, contact)  -- the contact's row lock first, as the locked path
   RETURNING id
 ), claim AS (
@@ -234,14 +261,100 @@ def _json(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, default=str)
 
 
+def _phone(wa_id: str) -> str | None:
+    return ("+" + wa_id)[:20] if wa_id.isdigit() else None
+
+
 def _message_params(m: WebhookMessage, number: NumberInfo, now: datetime) -> dict[str, Any]:
     at = min(m.timestamp, now)  # the customer's clock can't open a window in the future
     metadata = {"processed": False, "kind": m.kind, "wa_timestamp": int(m.timestamp.timestamp()),
                 "from": m.wa_id, "phone_number_id": m.phone_number_id}
+    referral = m.content.get("referral")
+    if isinstance(referral, dict):  # the ad, and which message brought it when
+        referral = _json({**referral, "whatsapp_message_id": m.wamid, "received_at": at.isoformat()})
+    else:
+        referral = None
     return {"org": number.organization_id, "number": number.id, "at": at, "wa_id": m.wa_id,
-            "profile": m.profile_name, "wamid": m.wamid, "id": uuid.uuid4(),
-            "phone": ("+" + m.wa_id)[:20] if m.wa_id.isdigit() else None,
-            "type": m.column_type, "content": _json(m.content), "metadata": _json(metadata)}
+            "profile": m.profile_name, "wamid": m.wamid, "id": uuid.uuid4(), "phone": _phone(m.wa_id),
+            "type": m.column_type, "content": _json(m.content), "metadata": _json(metadata),
+            "referral": referral}
+
+
+# A customer who changed their number (a ``system`` message of type
+# user_changed_number, customer_changed_number before Graph v12) keeps its
+# contact: same row, conversations and history, with the new WhatsApp id, the
+# phone (when it was the one derived from the old id) and the old id appended to
+# ``attributes.previous_whatsapp_ids``. When the organization already has a
+# contact with the new id (the customer wrote from it first), the two are not
+# merged: the old one gets ``attributes.whatsapp_changed_to`` and the other one
+# the old id in its ``previous_whatsapp_ids``.
+NUMBER_CHANGES = ("user_changed_number", "customer_changed_number")
+_APPEND_PREVIOUS = ("COALESCE(attributes, '{}'::jsonb) || jsonb_build_object('previous_whatsapp_ids', "
+                    "COALESCE(attributes->'previous_whatsapp_ids', '[]'::jsonb) || to_jsonb(CAST(:wa_id AS text)))")
+_CHANGE_NUMBER_SQL = f"""
+WITH taken AS (
+  SELECT 1 FROM contacts WHERE organization_id = :org AND whatsapp_id = :new_wa_id
+), renamed AS (
+  UPDATE contacts
+     SET whatsapp_id = :new_wa_id,
+         phone = CASE WHEN phone IS NULL OR phone = :phone THEN :new_phone ELSE phone END,
+         attributes = {_APPEND_PREVIOUS},
+         updated_at = now()
+   WHERE organization_id = :org AND whatsapp_id = :wa_id AND NOT EXISTS (SELECT 1 FROM taken)
+  RETURNING id
+), left_behind AS (
+  UPDATE contacts
+     SET attributes = COALESCE(attributes, '{{}}'::jsonb) || jsonb_build_object('whatsapp_changed_to', CAST(:new_wa_id AS text)),
+         updated_at = now()
+   WHERE organization_id = :org AND whatsapp_id = :wa_id AND EXISTS (SELECT 1 FROM taken)
+  RETURNING id
+), joined AS (
+  UPDATE contacts
+     SET attributes = {_APPEND_PREVIOUS},
+         updated_at = now()
+   WHERE organization_id = :org AND whatsapp_id = :new_wa_id AND EXISTS (SELECT 1 FROM left_behind)
+  RETURNING id
+)
+SELECT (SELECT count(*) FROM renamed) AS renamed, (SELECT count(*) FROM joined) AS joined
+"""
+_CHANGE_NUMBER = text(_CHANGE_NUMBER_SQL)
+
+
+def changed_number(m: WebhookMessage) -> str | None:
+    """The new WhatsApp id when ``m`` says the customer changed their number."""
+    if m.kind != "system" or m.content.get("type") not in NUMBER_CHANGES:
+        return None
+    new = m.content.get("wa_id") or m.content.get("new_wa_id")
+    new = str(new) if isinstance(new, (str, int)) else None
+    return new if new and new != m.wa_id and len(new) <= MAX_ID else None
+
+
+def _number_change_params(p: dict[str, Any], new_wa_id: str) -> dict[str, Any]:
+    return {"org": p["org"], "wa_id": p["wa_id"], "phone": p["phone"], "new_wa_id": new_wa_id,
+            "new_phone": _phone(new_wa_id)}
+
+
+async def _change_number_raw(conn: Any, p: dict[str, Any], new_wa_id: str) -> None:
+    params = _number_change_params(p, new_wa_id)
+    for attempt in (1, 2):  # a contact with the new id created meanwhile: the second run sees it
+        try:
+            await conn.fetchrow(*_raw(_CHANGE_NUMBER_SQL, **params))
+            return
+        except asyncpg.UniqueViolationError:
+            if attempt == 2:
+                raise
+
+
+async def _change_number(session: Any, p: dict[str, Any], new_wa_id: str) -> None:
+    params = _number_change_params(p, new_wa_id)
+    for attempt in (1, 2):
+        try:
+            async with session.begin_nested():
+                await session.execute(_CHANGE_NUMBER, params)
+            return
+        except IntegrityError:
+            if attempt == 2:
+                raise
 
 
 def _skip_malformed(result: IngestResult, m: WebhookMessage) -> None:
@@ -288,6 +401,8 @@ async def ingest_messages(db: Any, messages: list[WebhookMessage]) -> IngestResu
             result.stored.append(p["id"])
             if conversation_id not in result.conversations:
                 result.conversations.append(conversation_id)
+            if (new_wa_id := changed_number(m)) is not None:
+                await _change_number_raw(conn, p, new_wa_id)
     return result
 
 
@@ -318,4 +433,6 @@ async def store_messages(session: Any, messages: list[WebhookMessage]) -> Ingest
         result.stored.append(p["id"])
         if conversation_id not in result.conversations:
             result.conversations.append(conversation_id)
+        if (new_wa_id := changed_number(m)) is not None:
+            await _change_number(session, p, new_wa_id)
     return result

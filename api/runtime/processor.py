@@ -44,6 +44,7 @@ from api.runtime import flow_selection
 from api.runtime.adapters import CollectingContact, CollectingHandoff, CollectingMessenger
 from api.runtime.business_hours import is_open
 from api.runtime.context import Runtime
+from api.runtime.ingest import REFERRAL_KEY
 from api.runtime.locks import conversation_lease
 from api.runtime.outbox import kick_sender, outbound_rows
 from api.runtime.programs import ProgramStore, has_ai
@@ -336,8 +337,9 @@ async def _decide_and_run(rt: Runtime, loaded: Loaded, timeout: bool) -> Outcome
         return _finish(outcome, result, messenger, handoff, loaded)
 
     inbound = _inbound(loaded.message)
-    if (loaded.message["content"] or {}).get("kind") == "reaction":
-        outcome.keep_state = True  # a 👍 on an earlier message is not an answer to anything
+    if (loaded.message["content"] or {}).get("kind") in ("reaction", "system"):
+        # a 👍 on an earlier message, a "changed their number" notice: not an answer to anything
+        outcome.keep_state = True
         outcome.status = "ignored"
         return outcome
     waiting = loaded.state is not None and loaded.state.wait is not None
@@ -534,6 +536,12 @@ async def _commit(rt: Runtime, loaded: Loaded, outcome: Outcome) -> list[uuid.UU
 
 _RACED = "pytake-raced:"
 
+# The first ad referral (``whatsapp_referral``) is written by the webhook only:
+# a step that loaded the row before it arrived must not write it away.
+def _keep_referral(column: str) -> str:
+    return (f"CASE WHEN {column} ? '{REFERRAL_KEY}' THEN jsonb_build_object('{REFERRAL_KEY}', "
+            f"{column}->'{REFERRAL_KEY}') ELSE '{{}}'::jsonb END")
+
 
 async def _apply(rt: Runtime, loaded: Loaded, outcome: Outcome) -> list[uuid.UUID]:
     """The step's effects in ONE statement (atomic on its own: no BEGIN/COMMIT
@@ -573,7 +581,8 @@ async def _apply(rt: Runtime, loaded: Loaded, outcome: Outcome) -> list[uuid.UUI
             node_id = await _node_id(rt, outcome.flow_id, outcome.state.wait.node)
         assignments += ["current_flow_id = :flow", "current_node_id = :node"]
         params.update(flow=outcome.flow_id if outcome.state is not None else None, node=node_id)
-    assignments.append("flow_variables = CAST(:fv AS jsonb)")
+    # the ad referral the webhook may have stored since the load (api/runtime/ingest.py) is kept
+    assignments.append(f"flow_variables = CAST(:fv AS jsonb) || {_keep_referral('flow_variables')}")
     params["fv"] = _dumps(fv)
     if rows:
         assignments.append("message_count = COALESCE(message_count, 0) + :n")
@@ -605,7 +614,8 @@ async def _apply(rt: Runtime, loaded: Loaded, outcome: Outcome) -> list[uuid.UUI
                 "AND COALESCE((flow_variables->>'rev')::int, 0) = :rev RETURNING id)")
 
     if contact is not None and contact.changed:
-        ctes.append("contact AS (UPDATE contacts SET tags = :tags, attributes = CAST(:attrs AS jsonb), "
+        ctes.append("contact AS (UPDATE contacts SET tags = :tags, attributes = CAST(:attrs AS jsonb) || "
+                    f"{_keep_referral('attributes')}, "
                     "name = COALESCE(:name, name), email = COALESCE(:email, email), updated_at = now() "
                     "WHERE id = :contact_id)")
         params.update(tags=contact.tags, attrs=_dumps(contact.attributes), contact_id=loaded.contact["id"],

@@ -141,13 +141,21 @@ def parse_webhook(doc: Any) -> WebhookBatch:
             if not number_id:
                 continue
             display = _str(metadata.get("display_phone_number")) or ""
-            names = {}
+            # wa_id -> {"name": profile name, and what else the contacts[] entry has:
+            # user_id, parent_user_id (BSUID), identity_key_hash, profile.username, ...}
+            senders = {}
             for contact in _list(value.get("contacts")):
                 if isinstance(contact, dict) and contact.get("wa_id"):
-                    name = _str(_dict(contact.get("profile")).get("name"))
-                    names[str(contact["wa_id"])] = name[:MAX_NAME] if name else name
+                    profile = _dict(contact.get("profile"))
+                    name = _str(profile.get("name"))
+                    sender = {"name": name[:MAX_NAME] if name else name}
+                    if len(contact) > 2 or len(profile) > 1:
+                        sender.update(_without(contact, "profile", "wa_id"))
+                        if len(profile) > 1:
+                            sender["profile"] = _without(profile, "name")
+                    senders[str(contact["wa_id"])] = sender
             for raw in _list(value.get("messages")):
-                message = _parse_message(raw, number_id, display, names)
+                message = _parse_message(raw, number_id, display, senders)
                 if message is not None:
                     batch.messages.append(message)
             for raw in _list(value.get("statuses")):
@@ -157,63 +165,105 @@ def parse_webhook(doc: Any) -> WebhookBatch:
     return batch
 
 
-def _parse_message(raw: Any, number_id: str, display: str, names: dict[str, str | None]) -> WebhookMessage | None:
+# The keys of a message object every type has; every other top-level key is
+# kept (the type's object in ``content`` itself, the rest as listed below).
+_ENVELOPE = frozenset(("from", "id", "timestamp", "type"))
+# Top-level keys any type may carry, kept verbatim under the same name in ``content``.
+_SHARED = ("context", "referral", "errors", "identity")
+
+
+def _kind_of(raw: dict[str, Any]) -> str:
+    """``type``, or for a message without one (Meta's own ``contacts`` example
+    has none) the key that holds its object."""
+    kind = _str(raw.get("type"))
+    if kind:
+        return kind
+    for key, value in raw.items():
+        if key not in _ENVELOPE and key not in _SHARED and isinstance(value, (dict, list)):
+            return key
+    return "unknown"
+
+
+def _without(body: dict[str, Any], *keys: str) -> dict[str, Any]:
+    return {k: v for k, v in body.items() if k not in keys}
+
+
+def _parse_message(raw: Any, number_id: str, display: str, senders: dict[str, dict[str, Any]]) -> WebhookMessage | None:
     if not isinstance(raw, dict):
         return None
     wamid, sender = _str(raw.get("id")), _str(raw.get("from"))
     if not wamid or not sender or len(wamid) > MAX_ID or len(sender) > MAX_ID:
         return None  # Meta's ids are short: this is not one of its messages
-    kind = _str(raw.get("type")) or "unknown"
+    kind = _kind_of(raw)
+    wa_type = kind
     text: str | None = None
     reply_id: str | None = None
-    body = _dict(raw.get(kind))
+    value = raw.get(kind)
+    body = _dict(value)
     content: dict[str, Any]
 
+    # Each type's object is kept whole; the names the engine reads (text,
+    # reply_id, media_id, ...) are added next to what Meta sent.
     if kind == "text":
         text = _str(body.get("body")) or ""
-        content = {"text": text}
+        content = _without(body, "body")
+        content["text"] = text
     elif kind == "interactive":
         itype = _str(body.get("type")) or "unknown"
         choice = _dict(body.get(itype))
         reply_id, text = _str(choice.get("id")), _str(choice.get("title"))
         kind = itype if itype in ("button_reply", "list_reply") else f"interactive:{itype}"
-        content = {"text": text, "reply_id": reply_id}
-        if choice.get("description") is not None:
-            content["description"] = _str(choice.get("description"))
-        if itype == "nfm_reply":  # WhatsApp Flows answer
-            content["response_json"] = _str(choice.get("response_json"))
+        content = _without(body, "type", itype)  # anything else the interactive object holds
+        content.update(_without(choice, "id", "title"))  # description; nfm_reply: response_json, body, name
+        content["text"], content["reply_id"] = text, reply_id
     elif kind == "button":  # quick-reply button of a template
         text, reply_id = _str(body.get("text")), _str(body.get("payload"))
-        content = {"text": text, "reply_id": reply_id}
-    elif kind in MEDIA_TYPES:
-        content = {k: body[k] for k in ("id", "mime_type", "sha256", "caption", "filename", "animated", "voice")
-                   if k in body}
+        content = _without(body, "text", "payload")
+        content["text"], content["reply_id"] = text, reply_id
+    elif kind in MEDIA_TYPES:  # id, mime_type, sha256, caption, filename, animated, voice, url, ...
+        content = dict(body)
         content["media_id"] = _str(body.get("id"))
         text = _str(body.get("caption"))
-    elif kind == "location":
-        content = {k: body.get(k) for k in ("latitude", "longitude", "name", "address", "url") if k in body}
+    elif kind == "location":  # latitude, longitude, name, address, url
+        content = dict(body)
         text = _str(body.get("name")) or _str(body.get("address"))
-    elif kind == "contacts":
-        shared = raw.get("contacts")
-        content = {"contacts": shared if isinstance(shared, list) else []}
+    elif kind == "contacts":  # the shared cards: name, phones, emails, addresses, org, urls, birthday
+        content = {"contacts": value if isinstance(value, list) else []}
     elif kind == "reaction":
-        content = {"emoji": _str(body.get("emoji")), "reacted_message_id": _str(body.get("message_id"))}
-        text = content["emoji"]
-    elif kind == "unsupported":
-        content = {"errors": [e.to_json() for e in _errors(raw.get("errors"))]}
-    else:
-        content = {"raw": body} if body else {}  # a type this version does not know: kept as is
+        emoji = _str(body.get("emoji")) or None  # absent or empty: the reaction was removed
+        content = _without(body, "emoji", "message_id")
+        content.update(emoji=emoji, reacted_message_id=_str(body.get("message_id")), removed=emoji is None)
+        text = emoji
+    elif kind in ("order", "system"):
+        # order: catalog_id, text, product_items; system: body, type, wa_id / new_wa_id, ...
+        content = dict(body)
+        text = _str(body.get("text" if kind == "order" else "body"))
+        if kind == "system":
+            content["text"] = text
+    else:  # unsupported, unknown, request_welcome, a type this version does not know: kept as is
+        content = {"raw": value} if value else {}
 
     content["kind"] = kind
+    for key in _SHARED:
+        if key in raw:
+            content[key] = raw[key]
     context = _dict(raw.get("context"))
     context_wamid = _str(context.get("id"))
-    if context:
-        content["context"] = {"message_id": context_wamid, "from": _str(context.get("from"))}
+    if context:  # from, id, forwarded, frequently_forwarded, referred_product: as Meta sent them
+        content["context"] = {**context, "message_id": context_wamid} if context_wamid else context
+    if "errors" in raw:  # as Meta sent them, with code/title/message/details always there
+        content["errors"] = [{**_error(err).to_json(), **err} for err in _list(raw["errors"]) if isinstance(err, dict)]
+    extra = {k: v for k, v in raw.items() if k not in _ENVELOPE and k not in _SHARED and k != wa_type}
+    if extra:  # group_id and whatever Meta adds next
+        content["extra"] = extra
+    profile = senders.get(sender) or {}
+    if len(profile) > 1:  # beyond the name: identity_key_hash, user_id, ...
+        content["sender"] = _without(profile, "name")
     return WebhookMessage(
         phone_number_id=number_id,
         display_phone_number=display,
         wa_id=sender,
-        profile_name=names.get(sender),
+        profile_name=profile.get("name"),
         wamid=wamid,
         timestamp=_timestamp(raw.get("timestamp")),
         kind=kind,
@@ -245,22 +295,22 @@ def _parse_status(raw: Any, number_id: str) -> StatusUpdate | None:
 
 
 def _errors(value: Any) -> list[MetaError]:
-    out = []
-    for err in _list(value):
-        if not isinstance(err, dict):
-            continue
-        code = err.get("code")
-        try:
-            code = int(code) if code is not None else None
-        except (TypeError, ValueError):
-            code = None
-        out.append(MetaError(
-            code=code,
-            title=_str(err.get("title")) or "",
-            message=_str(err.get("message")) or "",
-            details=_str(_dict(err.get("error_data")).get("details")) or "",
-        ))
-    return out
+    return [_error(err) for err in _list(value) if isinstance(err, dict)]
+
+
+def _error(err: dict[str, Any]) -> MetaError:
+    code = err.get("code")
+    try:
+        code = int(code) if code is not None else None
+    except (TypeError, ValueError):
+        code = None
+    return MetaError(
+        code=code,
+        title=_str(err.get("title")) or "",
+        message=_str(err.get("message")) or "",
+        # error_data.details; older payloads had details next to the code
+        details=_str(_dict(err.get("error_data")).get("details") or err.get("details")) or "",
+    )
 
 
 def _timestamp(value: Any) -> datetime:

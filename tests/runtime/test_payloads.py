@@ -131,3 +131,35 @@ def test_malformed_parts_are_skipped_not_fatal():
     doc["entry"].append({"changes": [{"value": {"metadata": {}}}, "junk"]})
     doc["entry"][0]["changes"][0]["value"]["messages"].append({"type": "text"})  # no id / from
     assert len(parse_webhook(doc).messages) == 1
+
+
+def test_shared_contacts_without_a_type_field_are_contacts():
+    m = only_message("contacts_card.json")  # Meta's own example has no "type"
+    assert (m.kind, m.column_type) == ("contacts", "contacts")
+    card = m.content["contacts"][0]
+    assert (card["org"]["company"], card["birthday"], card["urls"][0]["url"]) == (
+        "WhatsApp", "2012-08-18", "https://www.facebook.com")
+
+
+def test_a_removed_reaction_has_no_emoji_and_says_so():
+    m = only_message("reaction_removed.json")
+    assert (m.kind, m.text, m.content["emoji"], m.content["removed"]) == ("reaction", None, None, True)
+
+
+def test_errors_keep_what_meta_sent_and_the_normalised_fields():
+    err = only_message("unknown_errors.json").content["errors"][0]  # the older shape: details next to code
+    assert (err["code"], err["details"], err["message"]) == (131051, "Message type is not currently supported", "")
+    assert parse_webhook(load("unknown_errors.json")).messages[0].kind == "unknown"
+
+
+def test_keys_this_version_does_not_model_are_kept_under_extra():
+    m = only_message("text_bsuid.json")
+    assert m.content["extra"] == {"from_user_id": "US.13491208655302741918"}
+    assert m.content["sender"] == {"user_id": "US.13491208655302741918",
+                                   "parent_user_id": "US.ENT.11815799212886844830",
+                                   "profile": {"username": "@sheena"}}
+    assert m.profile_name == "Sheena Nelson"
+
+
+def test_a_plain_message_carries_nothing_extra():
+    assert set(only_message("text.json").content) == {"text", "kind"}
