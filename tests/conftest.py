@@ -36,6 +36,19 @@ REPO = Path(__file__).resolve().parents[1]
 _counter = itertools.count(1)
 
 
+def _hypothesis_ignores_the_clock() -> None:
+    """Property tests judge results, never speed: no per-example deadline and
+    no "too slow" health check (a loaded machine failed them). Every
+    `@settings(...)` in the suite starts from this profile."""
+    from hypothesis import HealthCheck, settings
+
+    settings.register_profile("pytake", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+    settings.load_profile("pytake")
+
+
+_hypothesis_ignores_the_clock()
+
+
 def _asyncpg_kwargs(url: str, database: str | None = None) -> dict:
     u = make_url(normalize_database_url(url) or url)
     kwargs = {"user": u.username, "password": u.password, "port": u.port,

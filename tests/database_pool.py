@@ -9,7 +9,8 @@ as the template left it:
 1. the test's leftover connections (a server process it spawned, a pool it
    did not close) are terminated;
 2. the tables holding rows are emptied with one ``TRUNCATE ... RESTART
-   IDENTITY CASCADE``;
+   IDENTITY CASCADE``, and their planner statistics forgotten (when the
+   role may: a superuser);
 3. partitions the test created (``messages_2031_05`` ...) are dropped;
 4. if the schema still differs from the template (a test dropped an index,
    added a trigger or a sequence), the database is not reused: it is dropped
@@ -100,6 +101,7 @@ class Template:
     partitions: set[str]
     seeds: dict[str, str]  # table -> its rows as JSON (tables the migrations filled)
     sequences: dict[str, int | None]  # sequence -> last_value (None: never used)
+    superuser: bool  # may forget planner statistics
 
     @classmethod
     async def read(cls, conn: Any) -> "Template":
@@ -111,7 +113,8 @@ class Template:
                 seeds[table] = rows
         return cls(fingerprint=await conn.fetchval(_SCHEMA_FINGERPRINT), tables=tables,
                    partitions={r[1] for r in await conn.fetch(_PARTITIONS)}, seeds=seeds,
-                   sequences={r[0]: r[1] for r in await conn.fetch(_SEQUENCES)})
+                   sequences={r[0]: r[1] for r in await conn.fetch(_SEQUENCES)},
+                   superuser=await conn.fetchval("SELECT rolsuper FROM pg_roles WHERE rolname = current_user"))
 
 
 class SchemaChanged(Exception):
@@ -128,6 +131,9 @@ async def reset(conn: Any, template: Template) -> list[str]:
         dirty = sorted({r[0] for r in await conn.fetch(filled)} | set(template.seeds))
         if dirty:
             await conn.execute(f"TRUNCATE {', '.join(dirty)} RESTART IDENTITY CASCADE")
+        if template.superuser:  # an earlier test's ANALYZE (or autovacuum's) must not steer a later one's plans
+            await conn.execute("DELETE FROM pg_statistic WHERE starelid IN "
+                               "(SELECT oid FROM pg_class WHERE relnamespace = 'public'::regnamespace)")
         # (empty now: a foreign key to a partitioned table lets a partition go only so)
         for parent, partition in await conn.fetch(_PARTITIONS):
             if partition not in template.partitions:

@@ -3,6 +3,8 @@ with no rows and the template's schema, without a new clone each time."""
 
 from __future__ import annotations
 
+import pytest
+
 from api.db import migrations
 
 
@@ -75,3 +77,25 @@ async def test_a_database_whose_schema_a_test_changed_is_not_lent_again(_databas
     finally:
         await conn.close()
         await _database_pool.release(other)
+
+
+async def test_planner_statistics_of_an_earlier_test_are_forgotten(_database_pool):
+    name, conn = await _lend(_database_pool)
+    if not _database_pool.template.superuser:
+        await conn.close()
+        await _database_pool.release(name)
+        pytest.skip("only a superuser may forget statistics")
+    try:
+        await conn.execute("INSERT INTO organizations (name, slug) VALUES ('Acme', 'acme')")
+        await conn.execute("ANALYZE organizations")
+        assert await conn.fetchval("SELECT count(*) FROM pg_stats WHERE tablename = 'organizations'") > 0
+    finally:
+        await conn.close()
+    await _database_pool.release(name)
+
+    again, conn = await _lend(_database_pool)
+    try:
+        assert await conn.fetchval("SELECT count(*) FROM pg_stats WHERE tablename = 'organizations'") == 0
+    finally:
+        await conn.close()
+        await _database_pool.release(again)

@@ -176,11 +176,12 @@ async def test_rate_limiter_grants_several_sends_only_within_the_burst(redis):
     from api.runtime.rate_limit import Limit, SendRateLimiter
 
     limiter = SendRateLimiter(redis)
-    one_at_a_time = Limit(rate=2, burst=1)
+    # rates per hour: however slowly the calls follow each other here, no new send comes due between them
+    one_at_a_time = Limit(rate=2, per_seconds=3600, burst=1)
     assert await limiter.try_acquire_many("pn-1", "r", one_at_a_time, None, n=5) == (1, 0.0)
     granted, wait = await limiter.try_acquire_many("pn-1", "r", one_at_a_time, None, n=5)
-    assert granted == 0 and 0 < wait <= 0.5
-    bursty = Limit(rate=10, burst=4)
+    assert granted == 0 and 0 < wait <= 1800
+    bursty = Limit(rate=10, per_seconds=3600, burst=4)
     assert (await limiter.try_acquire_many("pn-2", "r", bursty, None, n=10))[0] == 4
     assert (await limiter.try_acquire_many("pn-2", "r", bursty, None, n=10))[0] == 0
     # the pair bucket limits too: the smaller grant wins
@@ -193,7 +194,7 @@ async def test_lease_and_rate_limit_in_one_round_trip(redis):
     from api.runtime.rate_limit import Limit, SendRateLimiter
 
     limiter = SendRateLimiter(redis)
-    limit = Limit(rate=10, burst=3)
+    limit = Limit(rate=10, per_seconds=3600, burst=3)  # per hour: no send comes due during the test
     holder = sender_lease(redis, "c-hint")
     assert await limiter.lease_and_take(holder, "pn-h", "r", limit, None, n=5) == 3
     assert holder.token
