@@ -226,6 +226,16 @@ def _database_pool(_servers: tuple[str, str], _template_database: str,
         yield pool
     finally:
         pool.close()
+        _pool_counts.append((pool.created, pool.discarded))
+
+
+_pool_counts: list[tuple[int, int]] = []
+
+
+def pytest_terminal_summary(terminalreporter) -> None:  # noqa: ANN001 - pytest's hook
+    for created, discarded in _pool_counts:
+        terminalreporter.write_line(f"test databases: {created} cloned, {discarded} dropped because a test "
+                                    "changed their schema")
 
 
 @pytest.fixture
