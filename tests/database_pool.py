@@ -8,9 +8,9 @@ as the template left it:
 
 1. the test's leftover connections (a server process it spawned, a pool it
    did not close) are terminated;
-2. the tables holding rows are emptied with one ``TRUNCATE ... RESTART
-   IDENTITY CASCADE``, and their planner statistics forgotten (when the
-   role may: a superuser);
+2. the tables holding rows are emptied (a superuser: ``DELETE`` with
+   foreign keys and triggers off, and planner statistics forgotten; else one
+   ``TRUNCATE ... RESTART IDENTITY CASCADE``, ten times slower);
 3. partitions the test created (``messages_2031_05`` ...) are dropped;
 4. if the schema still differs from the template (a test dropped an index,
    added a trigger or a sequence), the database is not reused: it is dropped
@@ -129,7 +129,13 @@ async def reset(conn: Any, template: Template) -> list[str]:
         await conn.execute("SET LOCAL lock_timeout = '20s'")
         filled = " UNION ALL ".join(f"SELECT '{t}' WHERE EXISTS (SELECT FROM {t})" for t in template.tables)
         dirty = sorted({r[0] for r in await conn.fetch(filled)} | set(template.seeds))
-        if dirty:
+        if dirty and template.superuser:
+            # DELETE of a test's few rows costs ms where TRUNCATE's new files for every table it
+            # cascades to cost 0.2 s; with foreign keys and triggers off, in any order
+            await conn.execute("SET LOCAL session_replication_role = replica")
+            await conn.execute("; ".join(f"DELETE FROM {table}" for table in dirty))
+            await conn.execute("SET LOCAL session_replication_role = DEFAULT")
+        elif dirty:
             await conn.execute(f"TRUNCATE {', '.join(dirty)} RESTART IDENTITY CASCADE")
         if template.superuser:  # an earlier test's ANALYZE (or autovacuum's) must not steer a later one's plans
             await conn.execute("DELETE FROM pg_statistic WHERE starelid IN "

@@ -99,3 +99,20 @@ async def test_planner_statistics_of_an_earlier_test_are_forgotten(_database_poo
     finally:
         await conn.close()
         await _database_pool.release(again)
+
+
+async def test_without_a_superuser_the_tables_are_truncated(_database_pool):
+    from dataclasses import replace
+
+    from tests.database_pool import reset
+
+    name, conn = await _lend(_database_pool)
+    try:
+        await conn.execute("INSERT INTO organizations (name, slug) VALUES ('Acme', 'acme')")
+        emptied = await reset(conn, replace(_database_pool.template, superuser=False))
+        assert "organizations" in emptied
+        assert await conn.fetchval("SELECT count(*) FROM organizations") == 0
+        assert await conn.fetchval("SELECT version_num FROM alembic_version") == migrations.head()
+    finally:
+        await conn.close()
+        await _database_pool.release(name)
