@@ -234,8 +234,8 @@ _pool_counts: list[tuple[int, int]] = []
 
 def pytest_terminal_summary(terminalreporter) -> None:  # noqa: ANN001 - pytest's hook
     for created, discarded in _pool_counts:
-        terminalreporter.write_line(f"test databases: {created} cloned, {discarded} dropped because a test "
-                                    "changed their schema")
+        terminalreporter.write_line(f"test databases: {created} cloned, {discarded} of them dropped "
+                                    "(a test changed the schema, or they could not be emptied)")
 
 
 @pytest.fixture

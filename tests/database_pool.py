@@ -101,7 +101,7 @@ class Template:
     partitions: set[str]
     seeds: dict[str, str]  # table -> its rows as JSON (tables the migrations filled)
     sequences: dict[str, int | None]  # sequence -> last_value (None: never used)
-    superuser: bool  # may forget planner statistics
+    superuser: bool  # may switch foreign keys off and forget planner statistics
 
     @classmethod
     async def read(cls, conn: Any) -> "Template":
