@@ -1,8 +1,9 @@
 """Shared fixtures: real PostgreSQL and Redis for every test that asks.
 
-- ``database_url``: a fresh, fully migrated database for this test (a clone of
-  one template database migrated once per session); SQLAlchemy URL
-  (``postgresql+asyncpg://...``).
+- ``database_url``: a fully migrated database with no rows in it, this test's
+  alone; SQLAlchemy URL (``postgresql+asyncpg://...``). Clones of one template
+  migrated once per session, emptied between tests rather than dropped (a
+  DROP DATABASE costs a checkpoint): see tests/database_pool.py.
 - ``db``: an `api.db.session.Database` on it, disposed after the test.
 - ``redis_url`` / ``redis``: a Redis database index reserved for this test
   session, emptied (FLUSHDB) before each test; ``redis`` is a
@@ -29,9 +30,23 @@ from sqlalchemy.engine import make_url
 from api.db import migrations
 from api.db.session import Database
 from api.settings import Settings, normalize_database_url
+from tests.database_pool import DatabasePool
 
 REPO = Path(__file__).resolve().parents[1]
 _counter = itertools.count(1)
+
+
+def _hypothesis_ignores_the_clock() -> None:
+    """Property tests judge results, never speed: no per-example deadline and
+    no "too slow" health check (a loaded machine failed them). Every
+    `@settings(...)` in the suite starts from this profile."""
+    from hypothesis import HealthCheck, settings
+
+    settings.register_profile("pytake", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+    settings.load_profile("pytake")
+
+
+_hypothesis_ignores_the_clock()
 
 
 def _asyncpg_kwargs(url: str, database: str | None = None) -> dict:
@@ -154,8 +169,9 @@ def _clone_strategy(server_url: str) -> str:
 
 
 class _Dropper:
-    """Drops finished test databases in a background thread, so a test's
-    teardown does not wait for DROP DATABASE (up to 0.4 s on a busy server)."""
+    """Drops test databases (those a test left unusable, and the pool's at the
+    end) in a background thread, so a test's teardown does not wait for
+    DROP DATABASE and its checkpoint."""
 
     def __init__(self, server_url: str) -> None:
         import queue
@@ -188,18 +204,47 @@ def _dropper(_servers: tuple[str, str]) -> Iterator[_Dropper]:
         dropper.close()
 
 
-@pytest.fixture
-async def database_url(_servers: tuple[str, str], _template_database: str,
-                       _dropper: _Dropper) -> AsyncIterator[str]:
+@pytest.fixture(scope="session")
+def _database_pool(_servers: tuple[str, str], _template_database: str,
+                   _dropper: _Dropper) -> Iterator[DatabasePool]:
+    import asyncpg
+
     server_url = _servers[0]
-    name = f"pytake_t_{os.getpid()}_{next(_counter)}"
-    # The clone strategy is picked per server, see _clone_strategy.
-    await _admin(server_url, f'CREATE DATABASE "{name}" TEMPLATE "{_template_database}"'
-                             f'{_clone_strategy(server_url)}')
+
+    async def clone() -> str:
+        name = f"pytake_t_{os.getpid()}_{next(_counter)}"
+        # The clone strategy is picked per server, see _clone_strategy.
+        await _admin(server_url, f'CREATE DATABASE "{name}" TEMPLATE "{_template_database}"'
+                                 f'{_clone_strategy(server_url)}')
+        return name
+
+    async def connect(name: str):
+        return await asyncpg.connect(**_asyncpg_kwargs(server_url, name))
+
+    pool = DatabasePool(clone=clone, drop=_dropper.names.put, connect=connect)
     try:
-        yield make_url(server_url).set(database=name).render_as_string(hide_password=False)
+        yield pool
     finally:
-        _dropper.names.put(name)
+        pool.close()
+        _pool_counts.append((pool.created, pool.discarded))
+
+
+_pool_counts: list[tuple[int, int]] = []
+
+
+def pytest_terminal_summary(terminalreporter) -> None:  # noqa: ANN001 - pytest's hook
+    for created, discarded in _pool_counts:
+        terminalreporter.write_line(f"test databases: {created} cloned, {discarded} of them dropped "
+                                    "(a test changed the schema, or they could not be emptied)")
+
+
+@pytest.fixture
+async def database_url(_servers: tuple[str, str], _database_pool: DatabasePool) -> AsyncIterator[str]:
+    name = await _database_pool.acquire()
+    try:
+        yield make_url(_servers[0]).set(database=name).render_as_string(hide_password=False)
+    finally:
+        await _database_pool.release(name)
 
 
 @pytest.fixture

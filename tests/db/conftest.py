@@ -7,7 +7,7 @@ import os
 import secrets
 import uuid
 from dataclasses import dataclass
-from typing import AsyncIterator
+from typing import AsyncIterator, Iterator
 
 import pytest
 from sqlalchemy import text
@@ -28,16 +28,48 @@ async def _admin(server_url: str, sql: str) -> None:
         await engine.dispose()
 
 
+# Emptied between tests rather than dropped: DROP DATABASE costs a checkpoint
+# (see tests/database_pool.py). Anything a test builds lives in `public`.
+_EMPTY_PUBLIC = ("DROP SCHEMA public CASCADE", "CREATE SCHEMA public AUTHORIZATION pg_database_owner",
+                 "GRANT USAGE ON SCHEMA public TO PUBLIC")
+
+
+@pytest.fixture(scope="session")
+def _empty_databases(_servers, _dropper) -> Iterator[list[str]]:
+    free: list[str] = []
+    try:
+        yield free
+    finally:
+        for name in free:
+            _dropper.names.put(name)
+
+
 @pytest.fixture
-async def empty_database_url(_servers) -> AsyncIterator[str]:
+async def empty_database_url(_servers, _empty_databases, _dropper) -> AsyncIterator[str]:
     """A database with nothing in it (not even migrations)."""
     server_url = _servers[0]
-    name = f"pytake_e_{os.getpid()}_{secrets.token_hex(3)}"
-    await _admin(server_url, f'CREATE DATABASE "{name}"')
+    if _empty_databases:
+        name = _empty_databases.pop()
+    else:
+        name = f"pytake_e_{os.getpid()}_{secrets.token_hex(3)}"
+        await _admin(server_url, f'CREATE DATABASE "{name}"')
+    url = make_url(server_url).set(database=name).render_as_string(hide_password=False)
     try:
-        yield make_url(server_url).set(database=name).render_as_string(hide_password=False)
+        yield url
     finally:
-        await _admin(server_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        engine = create_async_engine(url, isolation_level="AUTOCOMMIT", poolclass=NullPool)
+        try:
+            async with engine.connect() as conn:
+                await conn.execute(text("SELECT pg_terminate_backend(pid, 10000) FROM pg_stat_activity "
+                                        "WHERE datname = current_database() AND pid <> pg_backend_pid()"))
+                for sql in _EMPTY_PUBLIC:
+                    await conn.execute(text(sql))
+        except Exception:  # noqa: BLE001 - not reusable: dropped in the background
+            _dropper.names.put(name)
+        else:
+            _empty_databases.append(name)
+        finally:
+            await engine.dispose()
 
 
 @dataclass

@@ -53,10 +53,19 @@ async def test_duplicate_via_default_partition_is_refused(db, tenant):
 
 
 async def test_concurrent_deliveries_store_one_message(db, tenant):
+    async def others_blocked() -> int:
+        async with db.session() as s:
+            return (await s.execute(text("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                                         "AND wait_event_type = 'Lock'"))).scalar()
+
     async def deliver() -> bool:
         async with db.transaction() as s:
             stored = await add_message_once(s, _inbound(tenant, "wamid.RACE"))
-            await asyncio.sleep(0.05)  # hold the claim while the other waits
+            if stored:  # hold the claim until the other four wait on it
+                deadline = asyncio.get_running_loop().time() + 60
+                while await others_blocked() < 4:
+                    assert asyncio.get_running_loop().time() < deadline, "the other deliveries never waited"
+                    await asyncio.sleep(0.01)
             return stored
 
     results = await asyncio.gather(*(deliver() for _ in range(5)))

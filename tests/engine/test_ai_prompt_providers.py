@@ -27,7 +27,7 @@ def _flow(kit, provider, model, **extra):
         {"op": "ai_prompt", "node": "ai", "arg": {"provider": provider, "model": model,
             "system_prompt": "Você é o assistente da Pizzaria Napoli.", "temperature": 0.3,
             "max_tokens": 120, "history_messages": 10, "variable": "answer", "send_response": True,
-            "timeout_seconds": 5, **extra}, "exits": {"error": 3, "success": 2}},
+            "timeout_seconds": 60, **extra}, "exits": {"error": 3, "success": 2}},
         {"op": "end", "node": "ok", "arg": {}},
         {"op": "end", "node": "fail", "arg": {"message": "Desculpe, tente mais tarde."}},
     ])

@@ -72,7 +72,7 @@ PROMO_FLOW = _canvas(
 
 TIMEOUT_FLOW = _canvas(
     [{"id": "start", "type": "start"},
-     {"id": "ask", "type": "question", "data": {"text": "Ainda aí?", "variable": "x", "timeout_seconds": 10}},
+     {"id": "ask", "type": "question", "data": {"text": "Ainda aí?", "variable": "x", "timeout_seconds": 3600}},
      {"id": "bye", "type": "message", "data": {"text": "Encerrando por falta de resposta."}},
      {"id": "ok", "type": "message", "data": {"text": "ok"}}],
     [("start", "ask", None), ("ask", "ok", None), ("ask", "bye", "timeout")])
@@ -131,12 +131,16 @@ async def serve(app: Any) -> tuple[str, asyncio.Event, asyncio.Task]:
     task = asyncio.create_task(hypercorn_serve(app, config, shutdown_trigger=stop.wait))
     url = f"http://127.0.0.1:{port}"
     async with httpx.AsyncClient() as client:
-        for _ in range(200):
+        for _ in range(3000):  # up to a minute: a loaded machine starts a server slowly
+            if task.done():
+                task.result()  # the server failed to start: its error
             try:
                 await client.get(url + "/_sandbox/health")
                 break
             except httpx.HTTPError:
                 await asyncio.sleep(0.02)
+        else:
+            pytest.fail(f"the server on {url} never answered")
     return url, stop, task
 
 
@@ -155,7 +159,7 @@ class Servers:
     async def customer_says(self, wa_id: str, body: str, **kw: Any) -> httpx.Response:
         return await self.post(webhooks.inbound_message(PNID, wa_id, webhooks.text_message(body), **kw))
 
-    async def wait_for(self, predicate, timeout: float = 15.0) -> Any:
+    async def wait_for(self, predicate, timeout: float = 60.0) -> Any:
         """Poll until ``predicate()`` (sync or async) is truthy; fail the test on timeout."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
