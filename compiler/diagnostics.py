@@ -80,6 +80,11 @@ CODES: dict[str, CodeInfo] = {
         "A reachable node that is not an end or handoff has no outgoing edge at all, so the run silently "
         "stops after it (connect it, or add an end node).",
     ),
+    "silent-exit": CodeInfo(
+        "warning",
+        "A question's `invalid` (or, with a timeout, `timeout`) handle or an api_call/ai_prompt's `error` "
+        "handle has no edge: a customer who takes it is left in silence.",
+    ),
     "infinite-loop": CodeInfo(
         "error", "A cycle contains no question, so the run would loop forever without waiting for the customer."
     ),

@@ -21,6 +21,7 @@ from compiler.load import Canvas, Node
 from compiler.node_types import (
     NODE_TYPES,
     TERMINAL_TYPES,
+    answering_handles,
     choices,
     handles,
     required_handles,
@@ -118,6 +119,16 @@ def check_graph(canvas: Canvas, *, known_flows: Collection[str] | None = None) -
                                   f"{node.type} node {node_id!r} has no outgoing edge, so the run silently "
                                   "stops after it",
                                   "connect it to the node that should run next, or to an `end` node"))
+        for node_id in sorted(graph.reachable):
+            node = nodes[node_id]
+            if node.type in NODE_TYPES:
+                connected = set(exits[node_id]) | attempted[node_id]
+                for handle in answering_handles(node.type, node.data):
+                    if handle not in connected:
+                        diags.append(make("silent-exit", node_id, node.pointer,
+                                          f"{node.type} node {node_id!r}: handle {handle!r} is not connected, so a "
+                                          "customer who takes it gets no answer",
+                                          _SILENT_EXIT_HINTS[handle]))
         for node_id in sorted(set(nodes) - graph.reachable):
             node = nodes[node_id]
             diags.append(make("unreachable-node", node_id, node.pointer,
@@ -125,6 +136,13 @@ def check_graph(canvas: Canvas, *, known_flows: Collection[str] | None = None) -
                               "connect it or delete it"))
     diags.extend(_check_loops(nodes, exits))
     return graph, diags
+
+
+_SILENT_EXIT_HINTS = {
+    "invalid": "connect it to a message (or a handoff) for a customer whose answers were all invalid",
+    "timeout": "connect it to what should happen when the customer does not answer in time",
+    "error": "connect it to a message that apologises, or to a handoff, for when the call fails",
+}
 
 
 def _stops_silently(node: Node) -> bool:

@@ -109,6 +109,16 @@ def required_handles(node_type: str, data: Mapping[str, Any], connected: set[str
     return []
 
 
+def answering_handles(node_type: str, data: Mapping[str, Any]) -> list[str]:
+    """Handles a customer reaches through no fault of the flow's main path (a wrong
+    answer, silence, a failed call): left unconnected, the customer hears nothing."""
+    if node_type == "question":
+        return ["invalid"] + (["timeout"] if data.get("timeout_seconds") else [])
+    if node_type in ("api_call", "ai_prompt"):
+        return ["error"]
+    return []
+
+
 def variables_set(node_type: str, data: Mapping[str, Any], handle: str) -> tuple[str, ...]:
     """Flow variables a node has set when the run leaves it through `handle`."""
     if node_type == "question":

@@ -75,7 +75,7 @@ def test_a_condition_has_no_next_handle(cv) -> None:
 def test_an_option_id_is_a_question_handle(cv) -> None:
     q = {"text": "Tamanho?", "variable": "t", "options": [{"id": "p", "title": "P"}, {"id": "g", "title": "G"}]}
     nodes = [cv.node("start", "start"), cv.node("q", "question", q), cv.node("end", "end")]
-    edges = [cv.edge("start", "q"), cv.edge("q", "end", "p"), cv.edge("q", "end", "g")]
+    edges = [cv.edge("start", "q"), cv.edge("q", "end", "p"), cv.edge("q", "end", "g"), cv.edge("q", "end", "invalid")]
     assert lint_canvas(cv.canvas(nodes, edges)) == []
 
 
@@ -99,10 +99,29 @@ def test_start_next_is_required(cv) -> None:
     assert codes(lint_canvas(cv.canvas([cv.node("start", "start")], []))) == ["handle-unconnected"]
 
 
-def test_api_call_success_is_required_but_error_is_optional(cv) -> None:
+def test_api_call_success_is_required_but_error_only_warns(cv) -> None:
     nodes = [cv.node("start", "start"), cv.node("api", "api_call", {"url": "https://x.example.com"}), cv.node("end", "end")]
     assert codes(lint_canvas(cv.canvas(nodes, [cv.edge("start", "api"), cv.edge("api", "end", "error")]))) == ["handle-unconnected"]
-    assert lint_canvas(cv.canvas(nodes, [cv.edge("start", "api"), cv.edge("api", "end", "success")])) == []
+    d = only(lint_canvas(cv.canvas(nodes, [cv.edge("start", "api"), cv.edge("api", "end", "success")])), "silent-exit")
+    assert (d.severity, d.node_id, "'error'" in d.message) == ("warning", "api", True)
+    both = [cv.edge("start", "api"), cv.edge("api", "end", "success"), cv.edge("api", "end", "error")]
+    assert lint_canvas(cv.canvas(nodes, both)) == []
+
+
+def test_a_question_left_silent_on_invalid_or_timeout_warns(cv) -> None:
+    q = {"text": "CEP?", "variable": "cep", "timeout_seconds": 600}
+    nodes = [cv.node("start", "start"), cv.node("q", "question", q), cv.node("end", "end")]
+    diags = lint_canvas(cv.canvas(nodes, [cv.edge("start", "q"), cv.edge("q", "end")]))
+    assert sorted((d.code, d.message.split("'")[3]) for d in diags) == [("silent-exit", "invalid"), ("silent-exit", "timeout")]
+    no_timeout = {"text": "CEP?", "variable": "cep"}  # without a timeout, `timeout` is never taken
+    nodes[1] = cv.node("q", "question", no_timeout)
+    edges = [cv.edge("start", "q"), cv.edge("q", "end"), cv.edge("q", "end", "invalid")]
+    assert lint_canvas(cv.canvas(nodes, edges)) == []
+
+
+def test_an_unreachable_node_is_not_also_a_silent_exit(cv) -> None:
+    nodes = [cv.node("start", "start"), cv.node("end", "end"), cv.node("q", "question", {"text": "?", "variable": "x"})]
+    assert codes(lint_canvas(cv.canvas(nodes, [cv.edge("start", "end")]))) == ["handle-unconnected", "unreachable-node"]
 
 
 def test_a_message_without_outgoing_edge_is_a_dead_end_warning(cv) -> None:
@@ -134,7 +153,7 @@ def test_jumps_that_never_come_back_are_not_dead_ends(cv) -> None:
 
 def test_a_node_missing_a_required_handle_is_not_also_a_dead_end(cv) -> None:
     nodes = [cv.node("start", "start"), cv.node("q", "question", {"text": "?", "variable": "x"})]
-    assert [d.code for d in lint_canvas(cv.canvas(nodes, [cv.edge("start", "q")]))] == ["handle-unconnected"]
+    assert [d.code for d in lint_canvas(cv.canvas(nodes, [cv.edge("start", "q")]))] == ["handle-unconnected", "silent-exit"]
 
 
 def test_unreachable_nodes_are_not_reported_as_dead_ends(cv) -> None:
@@ -167,7 +186,7 @@ def test_a_node_looping_on_itself_is_an_infinite_loop(cv) -> None:
 def test_a_loop_through_a_question_is_fine(cv) -> None:
     nodes = [cv.node("start", "start"), cv.node("q", "question", {"text": "?", "variable": "x"}),
              cv.node("m", "message", {"text": "de novo"})]
-    edges = [cv.edge("start", "q"), cv.edge("q", "m"), cv.edge("m", "q")]
+    edges = [cv.edge("start", "q"), cv.edge("q", "m"), cv.edge("m", "q"), cv.edge("q", "m", "invalid")]
     assert lint_canvas(cv.canvas(nodes, edges)) == []
 
 
@@ -181,7 +200,8 @@ def test_an_inner_loop_that_skips_the_question_is_still_reported(cv) -> None:
     c = {"expression": "contact.vip"}
     nodes = [cv.node("start", "start"), cv.node("q", "question", {"text": "?", "variable": "x"}),
              cv.node("c", "condition", c), cv.node("m", "message", {"text": "m"})]
-    edges = [cv.edge("start", "q"), cv.edge("q", "c"), cv.edge("c", "q", "true"), cv.edge("c", "m", "false"), cv.edge("m", "c")]
+    edges = [cv.edge("start", "q"), cv.edge("q", "c"), cv.edge("c", "q", "true"), cv.edge("c", "m", "false"), cv.edge("m", "c"),
+             cv.edge("q", "m", "invalid")]
     assert codes(lint_canvas(cv.canvas(nodes, edges))) == ["infinite-loop"]
 
 

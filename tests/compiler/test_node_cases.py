@@ -1,7 +1,7 @@
 """Table-driven cases per node type (cases/<node_type>.json).
 
-Each case puts one node between a start and an end (every required handle
-connected) and states the diagnostic codes expected and, optionally, the
+Each case puts one node between a start and an end (every required handle,
+and every handle a customer could be left silent at, connected) and states the diagnostic codes expected and, optionally, the
 compiled instruction argument. ``{"$repeat": [text, n]}`` in a case's data
 stands for ``text * n`` (to keep length-limit cases readable).
 """
@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from compiler import compile_canvas
-from compiler.node_types import NODE_TYPES, handles, required_handles
+from compiler.node_types import NODE_TYPES, answering_handles, handles, required_handles
 
 CASES = Path(__file__).resolve().parent / "cases"
 
@@ -40,7 +40,7 @@ def _cases() -> list:
 
 
 def _canvas(node_type: str, data: Any) -> dict:
-    """start → the node → end through its required handles (and `next`, when it continues)."""
+    """start → the node → end through its required and answering handles (and `next`, when it continues)."""
 
     def node(node_id: str, kind: str, d: Any) -> dict:
         return {"id": node_id, "type": kind, "position": {"x": 0, "y": 0}, "data": d}
@@ -50,6 +50,7 @@ def _canvas(node_type: str, data: Any) -> dict:
         nodes.append(node("start", "start", {}))
         edges.append({"id": "e0", "source": "start", "target": "n", "sourceHandle": "next"})
     exits = list(required_handles(node_type, data, set()))
+    exits += [h for h in answering_handles(node_type, data) if h not in exits]
     continues = node_type not in ("jump", "end", "handoff") or ("flow" in data and "target_node" not in data)
     if continues and "next" in handles(node_type, data) and "next" not in exits:
         exits.append("next")

@@ -6,8 +6,9 @@ from compiler import lint_canvas as lint_with_dead_ends
 
 
 def lint_canvas(canvas, **kwargs):
-    """The diagnostics but dead ends: these small flows stop on their last message on purpose."""
-    return [d for d in lint_with_dead_ends(canvas, **kwargs) if d.code != "dead-end"]
+    """The diagnostics but dead ends and silent exits: these small flows stop on their last
+    message, and leave error paths open, on purpose."""
+    return [d for d in lint_with_dead_ends(canvas, **kwargs) if d.code not in ("dead-end", "silent-exit")]
 
 
 def unset(diags) -> list[tuple[str, str]]:
