@@ -48,7 +48,13 @@ from api.resources.rows import (
     touch,
 )
 from api.resources.scoping import has_soft_delete, scoped_select
-from api.resources.secrets import SecretField, encrypt_inputs, hide_credentials, reveals_credentials, secret_flags
+from api.resources.secrets import (
+    SecretField,
+    encrypt_inputs,
+    hide_credentials,
+    reveals_credentials,
+    secret_flags,
+)
 from api.resources.sorting import apply_sort, parse_sort
 
 PAGING_PARAMS = ("page", "per_page", "sort")
