@@ -22,8 +22,8 @@ from typing import Any
 from quart import g, has_request_context, request
 
 from api.auth.principal import Principal
+from api.secret_keys import is_secret_key
 
-_SECRET_MARKERS = ("password", "secret", "token", "api_key", "credentials")
 MASK = "***"
 
 
@@ -31,7 +31,7 @@ def jsonable(value: Any) -> Any:
     """A JSON-serialisable copy of ``value`` with secret-looking keys masked."""
     if isinstance(value, dict):
         return {
-            str(k): (MASK if _is_secret_key(str(k)) and v is not None else jsonable(v))
+            str(k): (MASK if is_secret_key(str(k)) and v is not None else jsonable(v))
             for k, v in value.items()
         }
     if isinstance(value, (list, tuple, set, frozenset)):
@@ -47,11 +47,6 @@ def jsonable(value: Any) -> Any:
     if isinstance(value, (ipaddress.IPv4Address, ipaddress.IPv6Address)):
         return str(value)
     return str(value)
-
-
-def _is_secret_key(key: str) -> bool:
-    lowered = key.lower()
-    return any(marker in lowered for marker in _SECRET_MARKERS)
 
 
 def _request_ip() -> str | None:

@@ -75,7 +75,7 @@ CONFLICTS: dict[str, str] = {
 DESCRIPTIONS = {
     400: "Malformed JSON body (`malformed_json`).",
     401: "Missing, invalid, expired or revoked bearer token (`unauthorized`, `invalid_token`, "
-         "`token_expired`, `token_revoked`).",
+         "`token_expired`, `token_revoked`), or the user's sessions were ended (`session_ended`).",
     404: "No such {what}{where} (`not_found`).",
     409: "Conflicts with existing data (`conflict`){why}.",
     413: "Request body too large (`payload_too_large`).",
@@ -148,12 +148,16 @@ def error_statuses(endpoint: str, method: str, view: Any, operation: dict[str, A
         statuses[401] = DESCRIPTIONS[401]
     elif endpoint in CREDENTIAL_401:
         statuses[401] = "Invalid credentials or refresh token (`invalid_credentials`, " \
-                        "`invalid_refresh_token`, `refresh_token_expired`, `refresh_token_reused`)."
+                        "`invalid_refresh_token`, `refresh_token_expired`, `refresh_token_reused`, " \
+                        "`session_ended`)."
     if permission is not None:
         statuses[403] = f"Authenticated, but the caller's role lacks `{permission}` (`forbidden`)"
         if (permission.endswith(":write") and method.upper() in ("POST", "PATCH", "PUT")
                 and not is_cross_organization(permission)):
             statuses[403] += ", or a limit of the organization's plan is reached (`plan_limit_exceeded`)"
+        if permission in ("users:write", "users:delete"):  # api.auth.role_ceiling
+            statuses[403] += (", or the user or the role granted is above the caller's role "
+                              "(`role_ceiling`)")
         statuses[403] += "."
     if path_ids:
         what = " / ".join(path_ids)

@@ -4,6 +4,7 @@ types and TTLs in one place, with small typed async helpers.
 | key | type | TTL |
 |---|---|---|
 | ``session:blacklist:{token_hash}`` | string ``"revoked"`` | until the token expires |
+| ``session:valid_after:{user_id}`` | string: epoch milliseconds (PyTake's addition) | an access token's lifetime |
 | ``user:session:{user_id}`` | hash (access_token, refresh_token, expires_at, device_info JSON) | 7 days |
 | ``ratelimit:{ip}:{endpoint}`` | counter | 60 s window |
 | ``ratelimit:user:{user_id}`` | counter | 60 s window |
@@ -42,6 +43,10 @@ USER_AUTH_CACHE_TTL = 60
 # -- key names ---------------------------------------------------------------
 def blacklist_key(token_hash: str) -> str:
     return f"session:blacklist:{token_hash}"
+
+
+def sessions_valid_after_key(user_id: Any) -> str:
+    return f"session:valid_after:{user_id}"
 
 
 def user_session_key(user_id: Any) -> str:
@@ -99,6 +104,29 @@ async def blacklist_token(redis: Redis, token_hash: str, expires_at: datetime | 
 
 async def is_blacklisted(redis: Redis, token_hash: str) -> bool:
     return bool(await redis.exists(blacklist_key(token_hash)))
+
+
+# -- 1b. ending every session of a user -------------------------------------------
+# Access tokens issued (``iat_ms``) at or before this instant are refused; the
+# key lives as long as an access token, after which none issued before it is
+# still valid anyway. GREATEST semantics: a later end never moves it back.
+_END_SESSIONS = """
+local current = tonumber(redis.call('GET', KEYS[1]) or '0')
+local after = math.max(current, tonumber(ARGV[1]))
+redis.call('SET', KEYS[1], string.format('%d', after), 'PX', ARGV[2])
+return after
+"""
+
+
+async def end_sessions(redis: Redis, user_id: Any, at_ms: int, token_ttl_seconds: int) -> None:
+    """Refuse every access token of ``user_id`` issued at or before ``at_ms``."""
+    ttl_ms = max(1, int(token_ttl_seconds)) * 1000 + 60_000  # margin for clock skew between hosts
+    await redis.eval(_END_SESSIONS, 1, sessions_valid_after_key(user_id), int(at_ms), ttl_ms)
+
+
+async def sessions_valid_after(redis: Redis, user_id: Any) -> int | None:
+    raw = await redis.get(sessions_valid_after_key(user_id))
+    return None if raw is None else int(_text(raw))
 
 
 # -- 2. user sessions ---------------------------------------------------------
@@ -174,17 +202,25 @@ async def hit_user_rate(redis: Redis, user_id: Any, window: int = RATE_LIMIT_WIN
 
 
 # Everything an authenticated request needs from Redis, in one command: is the
-# token revoked, the cached (organization, role) of its user, and the user's
-# rate count (INCR with the window's expiry, as above) when KEYS[3] is given.
+# token revoked (logout blacklist, or issued at or before the user's sessions
+# were ended: KEYS[3] against ARGV[2], the token's ``iat_ms``), the cached
+# (organization, role) of its user, and the user's rate count (INCR with the
+# window's expiry, as above) when KEYS[4] is given.
 _AUTH_CHECK = """
 local revoked = redis.call('EXISTS', KEYS[1])
+if revoked == 0 then
+  local after = redis.call('GET', KEYS[3])
+  if after and tonumber(ARGV[2]) <= tonumber(after) then
+    revoked = 2
+  end
+end
 local user = redis.call('GET', KEYS[2]) or ''
 local count, ttl = -1, -1
-if #KEYS > 2 then
-  count = redis.call('INCR', KEYS[3])
-  ttl = redis.call('PTTL', KEYS[3])
+if #KEYS > 3 then
+  count = redis.call('INCR', KEYS[4])
+  ttl = redis.call('PTTL', KEYS[4])
   if ttl < 0 then
-    redis.call('PEXPIRE', KEYS[3], ARGV[1])
+    redis.call('PEXPIRE', KEYS[4], ARGV[1])
     ttl = tonumber(ARGV[1])
   end
 end
@@ -194,9 +230,10 @@ return {revoked, user, count, ttl}
 
 @dataclass(frozen=True)
 class AuthCheck:
-    revoked: bool
+    revoked: bool  # blacklisted by logout
     user: tuple[str, str] | None  # cached (organization_id, role), None when not cached
     rate: RateCount | None  # None when the per-user limit is off
+    ended: bool = False  # issued before the user's sessions were ended (`end_sessions`)
 
 
 def auth_check_pipe(redis_url: str) -> ScriptPipe:
@@ -205,25 +242,28 @@ def auth_check_pipe(redis_url: str) -> ScriptPipe:
 
 
 async def check_auth(redis: Redis, token_hash: str, user_id: Any, *, count_rate: bool,
-                     window: int = RATE_LIMIT_WINDOW, pipe: ScriptPipe | None = None) -> AuthCheck:
-    """Blacklist, cached user and per-user rate count in one round trip (one
-    server-side script: an authenticated request needs all three); through
-    ``pipe`` (`auth_check_pipe`) when given, else through redis-py."""
-    keys = [blacklist_key(token_hash), user_auth_cache_key(user_id)]
+                     issued_ms: int = 0, window: int = RATE_LIMIT_WINDOW,
+                     pipe: ScriptPipe | None = None) -> AuthCheck:
+    """Blacklist, ended sessions, cached user and per-user rate count in one
+    round trip (one server-side script: an authenticated request needs them
+    all); through ``pipe`` (`auth_check_pipe`) when given, else through
+    redis-py. ``issued_ms``: when the token was issued (epoch milliseconds)."""
+    keys = [blacklist_key(token_hash), user_auth_cache_key(user_id), sessions_valid_after_key(user_id)]
     if count_rate:
         keys.append(user_rate_key(user_id))
+    args = [int(window * 1000), int(issued_ms)]
     if pipe is not None:
-        revoked, user, count, ttl_ms = await pipe(keys, [int(window * 1000)])
+        revoked, user, count, ttl_ms = await pipe(keys, args)
     else:
         script = getattr(redis, "_pytake_auth_check", None)
         if script is None:  # registered once per client: EVALSHA, not the script's text, per request
             script = redis.register_script(_AUTH_CHECK)
             redis._pytake_auth_check = script  # type: ignore[attr-defined]
-        revoked, user, count, ttl_ms = await script(keys=keys, args=[int(window * 1000)])
+        revoked, user, count, ttl_ms = await script(keys=keys, args=args)
     user = _text(user)
     cached = tuple(user.split(" ", 1)) if user else None
     rate = RateCount(int(count), int(ttl_ms) / 1000) if count_rate else None
-    return AuthCheck(bool(revoked), cached, rate)  # type: ignore[arg-type]
+    return AuthCheck(int(revoked) == 1, cached, rate, ended=int(revoked) == 2)  # type: ignore[arg-type]
 
 
 async def cache_user_auth(redis: Redis, user_id: Any, organization_id: Any, role: str) -> None:

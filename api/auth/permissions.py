@@ -120,13 +120,14 @@ def bearer_token() -> str:
 async def authenticate_request() -> Principal:
     """Check the bearer token and the user behind it; set and return the principal.
 
-    One round trip to Redis (logout blacklist, the user's cached organization
-    and role, and the per-user rate count, in one script); the database only
+    One round trip to Redis (logout blacklist, the user's ended sessions
+    (`api.auth.sessions`), the user's cached organization and role, and the
+    per-user rate count, in one script); the database only
     when the user is not cached (`api.auth.user_cache`: entries live 60 s and
     are dropped by any change to the user or its organization, so a demotion
     or deactivation takes effect at once).
     """
-    from api.auth.tokens import decode_access_token, token_hash  # local: avoids an import cycle
+    from api.auth.tokens import SESSION_ENDED, decode_access_token, issued_ms, token_hash  # local: avoids an import cycle
     from api.auth.users import load_active_user_role
     from api.context import get_auth_pipe, get_redis, get_settings
     from api.ratelimit import check_rate
@@ -141,9 +142,11 @@ async def authenticate_request() -> Principal:
     limit = settings.ratelimit_user_per_minute
     redis = get_redis()
     check = await redis_keys.check_auth(redis, token_hash(token), user_id, count_rate=limit > 0,
-                                        pipe=get_auth_pipe())
+                                        issued_ms=issued_ms(claims), pipe=get_auth_pipe())
     if check.revoked:
         raise Unauthorized("token revoked", code="token_revoked")
+    if check.ended:
+        raise Unauthorized(SESSION_ENDED, code="session_ended")
     if check.user is not None:
         organization_id, role = uuid.UUID(check.user[0]), check.user[1]
     else:

@@ -10,6 +10,12 @@ a token that was already rotated or revoked (a sign it was stolen and one of
 the two holders already used it) revokes every active refresh token of that
 user: every session must log in again. Logout revokes a token the same way,
 so replaying a logged-out token also ends the user's other sessions.
+
+Ending a user's sessions (`api.auth.sessions`: password, role or activity
+changed, user deleted) and reuse detection revoke the active tokens with
+``expires_at`` brought down to the moment of revocation: such a token,
+presented later, is "ended" (401 ``session_ended``), not a reuse, so it does
+not sign out the sessions the user opened since.
 """
 
 from __future__ import annotations
@@ -19,7 +25,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.auth.tokens import token_hash
@@ -54,7 +60,7 @@ async def issue_refresh_token(
 class Presented:
     """What a presented refresh token turned out to be."""
 
-    status: str  # "valid" | "unknown" | "expired" | "reused"
+    status: str  # "valid" | "unknown" | "expired" | "reused" | "ended"
     user_id: uuid.UUID | None = None
 
 
@@ -70,6 +76,8 @@ async def consume_refresh_token(session: AsyncSession, value: str) -> Presented:
     if row is None:
         return Presented("unknown")
     if row.revoked:
+        if row.revoked_at is not None and row.expires_at <= row.revoked_at:
+            return Presented("ended", row.user_id)  # by `revoke_all_for_user`, not by rotation
         return Presented("reused", row.user_id)
     now = datetime.now(timezone.utc)
     if row.expires_at <= now:
@@ -80,11 +88,13 @@ async def consume_refresh_token(session: AsyncSession, value: str) -> Presented:
 
 
 async def revoke_all_for_user(session: AsyncSession, user_id: uuid.UUID) -> int:
-    """Revoke every active refresh token of the user; return how many."""
+    """Revoke every active refresh token of the user (marked "ended": ``expires_at`` =
+    ``revoked_at``); return how many."""
+    now = datetime.now(timezone.utc)
     result = await session.execute(
         update(RefreshToken)
         .where(RefreshToken.user_id == user_id, RefreshToken.revoked.is_not(True))
-        .values(revoked=True, revoked_at=datetime.now(timezone.utc))
+        .values(revoked=True, revoked_at=now, expires_at=func.least(RefreshToken.expires_at, now))
     )
     return result.rowcount or 0
 

@@ -45,7 +45,7 @@ from api.auth.schemas import (
     TokenPair,
     UserOut,
 )
-from api.auth.tokens import blacklist_access_token, create_access_token
+from api.auth.tokens import SESSION_ENDED, blacklist_access_token, create_access_token
 from api.auth.users import user_is_usable
 from api.context import get_db, get_settings
 from api.db.models import Organization, User
@@ -217,7 +217,9 @@ async def refresh(data: RefreshRequest) -> TokenPair:
     """Trade a refresh token for a new pair; the presented token stops working.
 
     Presenting an already-used (or logged-out) refresh token revokes every
-    refresh token of its user (see `api.auth.refresh`).
+    refresh token of its user (see `api.auth.refresh`); one revoked because
+    the user's sessions were ended (password, role or account changed) is
+    refused with ``session_ended``.
     """
     db = get_db()
     async with db.transaction() as session:
@@ -239,6 +241,8 @@ async def refresh(data: RefreshRequest) -> TokenPair:
                            code="refresh_token_reused")
     if presented.status == "expired":
         raise Unauthorized("refresh token expired", code="refresh_token_expired")
+    if presented.status == "ended":
+        raise Unauthorized(SESSION_ENDED, code="session_ended")
     raise Unauthorized("invalid refresh token", code="invalid_refresh_token")
 
 

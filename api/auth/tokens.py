@@ -1,9 +1,12 @@
 """Access tokens: short-lived HS256 JWTs, revocable through a Redis blacklist.
 
 Claims: ``sub`` (user id), ``org`` (organization id), ``role``, ``jti``,
-``iat``, ``exp``, ``typ`` = ``"access"``. Only HS256 is accepted, so a token
-signed with ``alg: none`` or another algorithm is refused, as is a token signed
-with another key, an expired one, or one blacklisted by logout.
+``iat``, ``iat_ms`` (``iat`` in milliseconds: a token issued just before its
+user's sessions were ended is told from one issued just after, see
+`api.auth.sessions`), ``exp``, ``typ`` = ``"access"``. Only HS256 is accepted,
+so a token signed with ``alg: none`` or another algorithm is refused, as is a
+token signed with another key, an expired one, one blacklisted by logout, or
+one issued before its user's sessions were ended.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from api.errors import Unauthorized
 
 ALGORITHM = "HS256"
 ACCESS_TOKEN_TYPE = "access"
+SESSION_ENDED = "session ended (password, role or account changed); sign in again"
 
 
 def token_hash(token: str) -> str:
@@ -49,6 +53,7 @@ def create_access_token(
         "jti": uuid.uuid4().hex,
         "typ": ACCESS_TOKEN_TYPE,
         "iat": int(issued.timestamp()),
+        "iat_ms": int(issued.timestamp() * 1000),
         "exp": int(expires.timestamp()),
     }
     return jwt.encode(claims, secret_key, algorithm=ALGORITHM), expires
@@ -95,11 +100,22 @@ def _decode(secret_key: str, token: str) -> dict[str, Any]:
     return claims
 
 
+def issued_ms(claims: dict[str, Any]) -> int:
+    """When the token was issued, in epoch milliseconds (``iat_ms``, else ``iat``)."""
+    value = claims.get("iat_ms")
+    return int(value) if isinstance(value, int) else int(claims["iat"]) * 1000
+
+
 async def verify_access_token(token: str) -> dict[str, Any]:
-    """`decode_access_token` plus the logout blacklist, with the app's key and redis."""
+    """`decode_access_token` plus the logout blacklist and ended sessions, with
+    the app's key and redis (the per-request check is `redis_keys.check_auth`)."""
     claims = decode_access_token(get_settings().secret_key, token)
-    if await redis_keys.is_blacklisted(get_redis(), token_hash(token)):
+    redis = get_redis()
+    if await redis_keys.is_blacklisted(redis, token_hash(token)):
         raise Unauthorized("token revoked", code="token_revoked")
+    after = await redis_keys.sessions_valid_after(redis, claims["sub"])
+    if after is not None and issued_ms(claims) <= after:
+        raise Unauthorized(SESSION_ENDED, code="session_ended")
     return claims
 
 

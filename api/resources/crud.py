@@ -48,7 +48,13 @@ from api.resources.rows import (
     touch,
 )
 from api.resources.scoping import has_soft_delete, scoped_select
-from api.resources.secrets import SecretField, encrypt_inputs, secret_flags
+from api.resources.secrets import (
+    SecretField,
+    encrypt_inputs,
+    hide_credentials,
+    reveals_credentials,
+    secret_flags,
+)
 from api.resources.sorting import apply_sort, parse_sort
 
 PAGING_PARAMS = ("page", "per_page", "sort")
@@ -74,6 +80,8 @@ class Resource:
     sorts: Sequence[str] = ("created_at",)
     default_sort: str = "-created_at"
     secrets: Sequence[SecretField] = ()
+    # JSON columns holding credentials among other keys: only writers see those keys
+    credential_columns: Sequence[str] = ()
     references: Mapping[str, type] = field(default_factory=dict)
     plan_limit: str | None = None  # checked (and locked) on create
     conflict_fields: Mapping[tuple[str, ...], str] = field(default_factory=dict)  # unique key -> field
@@ -116,6 +124,13 @@ def to_out(resource: Resource, row: Any) -> dict[str, Any]:
     return resource.out.model_validate(values).model_dump(mode="json")
 
 
+def for_caller(resource: Resource, out: dict[str, Any]) -> dict[str, Any]:
+    """``out`` as the caller may see it: credentials hidden unless it may write the resource."""
+    if resource.credential_columns and not reveals_credentials(resource.name):
+        return hide_credentials(out, resource.credential_columns)
+    return out
+
+
 @functools.cache
 def _list_adapter(out: type[BaseModel]) -> TypeAdapter[list[Any]]:
     return TypeAdapter(list[out])  # type: ignore[valid-type]
@@ -152,12 +167,15 @@ async def _read_page(resource: Resource, base: Select | None) -> tuple[list[dict
     page = parse_page(args)
     order = parse_sort(args.get("sort"), resource.sorts, resource.default_sort)
     organization = org_id()
+    hidden = (resource.credential_columns
+              if resource.credential_columns and not reveals_credentials(resource.name) else ())
     totals = get_totals()
     key = totals.key(resource.name, args, params[len(PAGING_PARAMS):]) if base is None else None
     known = totals.get(organization, key) if key is not None else None
     rows, total = None, known
     bindings = None
-    if base is None and encoder_for(resource.out, resource.model) is not None:
+    # the prepared path keeps JSON columns as raw text: hiding credentials needs the values
+    if base is None and not hidden and encoder_for(resource.out, resource.model) is not None:
         bindings = list_sql.plan_bindings(resource.filters, resource.model, args)
     if bindings is not None:  # the prepared-statement path
         db = get_db()
@@ -182,6 +200,8 @@ async def _read_page(resource: Resource, base: Select | None) -> tuple[list[dict
     model, secrets = resource.model, resource.secrets
     if secrets or has_special_columns(model):
         rows = [secret_flags(mapping_values(model, row), secrets) for row in rows]
+    if hidden:
+        rows = [hide_credentials(dict(row), hidden) for row in rows]
     return rows, page, total, known is not None
 
 
@@ -225,7 +245,7 @@ async def list_response(resource: Resource) -> Response:
 async def get_item(resource: Resource, item_id: uuid.UUID) -> dict[str, Any]:
     async with get_db().session() as session:
         row = await load_in_scope(session, resource.model, item_id, org_id(), label=resource.label)
-        return to_out(resource, row)
+        return for_caller(resource, to_out(resource, row))
 
 
 async def create_item(resource: Resource, data: BaseModel) -> dict[str, Any]:
@@ -256,7 +276,7 @@ async def create_item(resource: Resource, data: BaseModel) -> dict[str, Any]:
         await flush(session, row)
         out = to_out(resource, row)
         await record_audit(session, f"{resource.label}.created", resource.label, row.id, after=out)
-    return out
+    return for_caller(resource, out)
 
 
 async def _deleted_twin(session: AsyncSession, resource: Resource, values: dict[str, Any],
@@ -289,7 +309,7 @@ async def update_item(resource: Resource, item_id: uuid.UUID, data: BaseModel) -
         after = to_out(resource, row)
         await record_audit(session, f"{resource.label}.updated", resource.label, row.id,
                            before=before, after=after)
-    return after
+    return for_caller(resource, after)
 
 
 async def delete_item(resource: Resource, item_id: uuid.UUID) -> None:

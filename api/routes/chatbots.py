@@ -22,6 +22,7 @@ resource = Resource(
     ),
     sorts=("name", "created_at", "updated_at"),
     secrets=(SecretField("ai_api_key", "ai_api_key_encrypted", "has_ai_api_key"),),
+    credential_columns=("settings",),  # credential-named keys only for chatbots:write
     plan_limit="max_chatbots",
 )
 blueprint = crud_blueprint(resource)

@@ -5,7 +5,9 @@ its settings; a super_admin may delete it (soft delete: its users can no
 longer sign in or use their tokens). Plan fields (``plan_type``, ``plan_expires_at``, the ``max_*``
 limits, ``monthly_message_limit``) are read-only here: a request that tries to
 set one is refused with 422 naming the field; the platform operator changes
-them (`api.routes.admin`).
+them (`api.routes.admin`). Credentials kept in ``settings`` (any key named
+like a secret, `api.secret_keys`) are returned only to the roles that may
+change the organization (``organization:write``).
 """
 
 from __future__ import annotations
@@ -21,12 +23,13 @@ from quart_schema import document_response, tag_blueprint, validate_request, val
 from sqlalchemy import func, select
 
 from api.audit import record_audit
-from api.auth.permissions import require
+from api.auth.permissions import allowed, require
 from api.auth.schemas import NoContent
 from api.auth.principal import current_principal
 from api.context import get_db
 from api.db.models import Organization
 from api.errors import NotFound
+from api.secret_keys import without_secrets
 
 blueprint = Blueprint("organization", __name__)
 tag_blueprint(blueprint, ["organization"])
@@ -75,12 +78,16 @@ class OrganizationUpdate(BaseModel):
 
 
 def organization_out(org: Organization) -> OrganizationOut:
+    """The organization as the caller may see it (credentials in ``settings`` only for its managers)."""
+    settings = dict(org.settings or {})
+    if not allowed(current_principal().role, "organization:write"):
+        settings = without_secrets(settings)
     return OrganizationOut(
         id=org.id, name=org.name, slug=org.slug, plan_type=org.plan_type or "free",
         plan_expires_at=org.plan_expires_at, max_chatbots=org.max_chatbots,
         max_whatsapp_numbers=org.max_whatsapp_numbers, max_contacts=org.max_contacts,
         max_agents=org.max_agents, max_departments=org.max_departments,
-        monthly_message_limit=org.monthly_message_limit, settings=dict(org.settings or {}),
+        monthly_message_limit=org.monthly_message_limit, settings=settings,
         is_active=org.is_active is not False, created_at=org.created_at,
         updated_at=org.updated_at,
     )

@@ -7,6 +7,11 @@ row's address is rewritten to ``deleted+<user id>@invalid`` (`freed_email`;
 address stays in the ``user.deleted`` audit entry (``before``). A new user —
 or a signup — may then take the address; login never finds a deleted user
 (it filters ``deleted_at``, and the address no longer matches anyway).
+
+Every write obeys the role ceiling (`api.auth.role_ceiling`): nobody creates,
+changes or deletes a user above their own role, nor grants such a role. A
+password change, a role change, a deactivation and a deletion end every
+session of the user at once (`api.auth.sessions`).
 """
 
 from __future__ import annotations
@@ -18,6 +23,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.auth.passwords import hash_password_async
 from api.auth.principal import Principal
+from api.auth.role_ceiling import check_role_ceiling
+from api.auth.sessions import end_user_sessions
 from api.db.models import User
 from api.errors import Conflict, ValidationFailed
 from api.resources import DateRange, Equals, Resource, crud_blueprint
@@ -26,13 +33,22 @@ from api.services.plan_limits import ensure_room
 
 
 async def _before_create(session: AsyncSession, principal: Principal, values: dict[str, Any]) -> None:
+    check_role_ceiling(principal, granted_role=values.get("role") or "agent")
     values["password_hash"] = await hash_password_async(values.pop("password"))
     values["role"] = values.get("role") or "agent"
     if values["role"] == "agent":
         await ensure_room(session, principal.organization_id, "max_agents")
 
 
+def ends_sessions(row: User, values: dict[str, Any]) -> bool:
+    """Does this update end the user's sessions (password, role or deactivation)?"""
+    return ("password_hash" in values
+            or values.get("role", row.role) != row.role
+            or values.get("is_active") is False)
+
+
 async def _before_update(session: AsyncSession, principal: Principal, row: User, values: dict[str, Any]) -> None:
+    check_role_ceiling(principal, target_role=row.role, granted_role=values.get("role"), has_target=True)
     if "password" in values:
         password = values.pop("password")
         if password is None:
@@ -43,6 +59,8 @@ async def _before_update(session: AsyncSession, principal: Principal, row: User,
                        if "role" in values else "is_active")
     if values.get("role") == "agent" and row.role != "agent":
         await ensure_room(session, principal.organization_id, "max_agents")
+    if ends_sessions(row, values):
+        await end_user_sessions(session, row.id)
 
 
 def freed_email(user_id: uuid.UUID) -> str:
@@ -51,8 +69,10 @@ def freed_email(user_id: uuid.UUID) -> str:
 
 
 async def _before_delete(session: AsyncSession, principal: Principal, row: User) -> None:
+    check_role_ceiling(principal, target_role=row.role, has_target=True)
     if row.id == principal.user_id:
         raise Conflict("you cannot delete yourself")
+    await end_user_sessions(session, row.id)
     # the audit entry's ``before`` (taken before this hook) keeps the original
     row.email = freed_email(row.id)
 

@@ -1,4 +1,10 @@
-"""/whatsapp-numbers: an organization's WhatsApp numbers (access token encrypted, never returned)."""
+"""/whatsapp-numbers: an organization's WhatsApp numbers (access token encrypted, never returned).
+
+Credentials in ``settings`` (``verify_token``, ``app_secret``, any key named
+like a secret: `api.secret_keys`) are returned only to the roles that may
+manage numbers (``whatsapp_numbers:write``); the others get ``settings``
+without them.
+"""
 
 from __future__ import annotations
 
@@ -23,6 +29,7 @@ resource = Resource(
     ),
     sorts=("phone_number", "display_name", "created_at"),
     secrets=(SecretField("access_token", "access_token_encrypted", "has_access_token"),),
+    credential_columns=("settings",),
     plan_limit="max_whatsapp_numbers",
 )
 blueprint = crud_blueprint(resource)

@@ -28,9 +28,13 @@ async def test_a_demotion_through_the_api_applies_to_the_next_request(client, or
     assert status == 200 and "conversations:write" in body["permissions"]
     response = await client.patch(f"/users/{agent.user_id}", headers=org_admin.headers, json={"role": "viewer"})
     assert response.status_code == 200
-    status, body = await me(client, agent)
-    assert status == 200 and "conversations:write" not in body["permissions"]
-    assert (await client.post(f"/conversations/{agent.user_id}/close", headers=agent.headers,
+    status, body = await me(client, agent)  # a role change ends the user's sessions (api.auth.sessions)
+    assert status == 401 and body["error"]["code"] == "session_ended"
+    login = await client.post("/auth/login", json={"email": agent.email, "password": agent.password})
+    headers = {"Authorization": f"Bearer {(await login.get_json())['access_token']}"}
+    body = await (await client.get("/auth/me", headers=headers)).get_json()
+    assert "conversations:write" not in body["permissions"]
+    assert (await client.post(f"/conversations/{agent.user_id}/close", headers=headers,
                               json={})).status_code == 403
 
 
