@@ -13,6 +13,16 @@ export default defineConfig({
       ["/auth", "/chatbots", "/flows", "/health"].map((p) => [p, "http://127.0.0.1:8000"]),
     ),
   },
-  build: { outDir: "dist", emptyOutDir: true, chunkSizeWarningLimit: 1500 },
+  build: {
+    outDir: "dist",
+    emptyOutDir: true,
+    chunkSizeWarningLimit: 1500,
+    rollupOptions: {
+      // @xyflow/react marks itself "use client" (for React Server Components): harmless here.
+      onwarn(warning, warn) {
+        if (warning.code !== "MODULE_LEVEL_DIRECTIVE") warn(warning);
+      },
+    },
+  },
   test: { environment: "node", include: ["src/**/*.test.ts"] },
 });

@@ -30,8 +30,18 @@ from api.resources import (
 )
 from api.resources.body import read_body, read_json
 from api.resources.crud import list_query_model
-from api.schemas.flows import CanvasIn, CanvasSaved, FlowCreate, FlowOut, FlowUpdate, FlowVersionOut, PublishIn
-from api.services.flow_versions import save_canvas
+from api.schemas.flows import (
+    CanvasIn,
+    CanvasSaved,
+    FlowCreate,
+    FlowOut,
+    FlowUpdate,
+    FlowVersionOut,
+    LintIn,
+    LintOut,
+    PublishIn,
+)
+from api.services.flow_versions import known_flows, save_canvas
 
 resource = Resource(
     name="flows",
@@ -75,6 +85,30 @@ def _canvas_from(body: Any) -> Any:
     if isinstance(body, dict) and "canvas" in body and "nodes" not in body:
         return body["canvas"]
     return body
+
+
+@blueprint.post("/flows/lint")
+@tag(["flows"])
+@operation_id("lint_flow_canvas")
+@document_request(LintIn)
+@document_response(LintOut)
+@require("flows:read")
+async def lint_flow_canvas() -> Any:
+    """Check a canvas with the compiler without saving anything (the editor's live diagnostics).
+
+    Answers 200 with every diagnostic, whatever their severity; 404 when ``flow_id``
+    is not a flow of the caller's organization.
+    """
+    from compiler import lint_canvas
+
+    data = await read_body(LintIn)
+    names = None
+    if data.flow_id is not None:
+        async with get_db().session() as session:
+            flow = await load_in_scope(session, Flow, data.flow_id, org_id(), label="flow")
+            names = await known_flows(session, flow.chatbot_id)
+    diagnostics = lint_canvas(_canvas_from(data.canvas_data), known_flows=names)
+    return {"diagnostics": [_diagnostic(d) for d in diagnostics]}
 
 
 @blueprint.put("/flows/<uuid:item_id>/canvas")

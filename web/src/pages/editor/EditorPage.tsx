@@ -16,7 +16,7 @@ import { FlowNode } from "./FlowNode";
 import { DRAG_MIME, Palette } from "./Palette";
 import { ProblemsPanel } from "./ProblemsPanel";
 import { PropertiesPanel } from "./PropertiesPanel";
-import { useDiagnostics } from "./useDiagnostics";
+import { distinct, useDiagnostics } from "./useDiagnostics";
 import { useHistory } from "./useHistory";
 
 const NODE_TYPE_COMPONENTS = Object.fromEntries(NODE_TYPES.map((t) => [t, FlowNode]));
@@ -58,7 +58,7 @@ function Editor({ flowId }: { flowId: string }) {
       setNodes(loaded.nodes);
       setEdges(loaded.edges);
       setDirty(pending !== null);
-      setTimeout(() => flowApi.fitView({ padding: 0.2 }), 50);
+      if (loaded.nodes.length) setTimeout(() => flowApi.fitView({ padding: 0.2, maxZoom: 1 }), 50);
     }).catch((err) => setLoadError(err instanceof ApiError ? err.message : String(err)));
   }, [flowId, flowApi]);
 
@@ -171,13 +171,13 @@ function Editor({ flowId }: { flowId: string }) {
       // save compiles the canvas and stores it as the flow's next version.
       const saved = await api<{ version: number; created: boolean; diagnostics: Diagnostic[] }>(
         "PUT", `/flows/${flow.id}/canvas`, { canvas });
-      setDiagnostics(saved.diagnostics);
+      setDiagnostics(distinct(saved.diagnostics));
       setDirty(false);
       setStatus({ kind: "ok", text: saved.created ? t("editor.saved", { version: saved.version }) : t("editor.unchanged") });
     } catch (err) {
       if (err instanceof ApiError && err.code === "invalid_canvas") {
         const details = (err.body as { error?: { details?: Diagnostic[] } })?.error?.details;
-        if (details) setDiagnostics(details);
+        if (details) setDiagnostics(distinct(details));
       }
       setStatus({ kind: "error", text: t("editor.saveFailed", { message: err instanceof Error ? err.message : String(err) }) });
     }
@@ -229,7 +229,7 @@ function Editor({ flowId }: { flowId: string }) {
       <div className="toolbar" role="toolbar">
         <button type="button" onClick={() => restore(history.undo(state.current))} disabled={!history.canUndo}>{t("editor.undo")}</button>
         <button type="button" onClick={() => restore(history.redo(state.current))} disabled={!history.canRedo}>{t("editor.redo")}</button>
-        <button type="button" onClick={() => flowApi.fitView({ padding: 0.2, duration: 300 })}>{t("editor.fit")}</button>
+        <button type="button" onClick={() => flowApi.fitView({ padding: 0.2, maxZoom: 1.5, duration: 300 })}>{t("editor.fit")}</button>
         <button type="button" onClick={() => downloadJson(`${slug(flow?.name ?? "flow")}.json`,
           toCanvas(nodes, edges, flowApi.getViewport()))}>{t("flows.export")}</button>
         <span className="muted small shortcuts">{t("editor.shortcuts")}</span>
@@ -249,7 +249,7 @@ function Editor({ flowId }: { flowId: string }) {
                 onNodesChange={onNodesChange} onEdgesChange={onEdgesChange} onConnect={onConnect}
                 onNodeDragStart={() => history.record(state.current)}
                 deleteKeyCode={["Delete", "Backspace"]} multiSelectionKeyCode={["Control", "Meta", "Shift"]}
-                defaultEdgeOptions={{ type: "smoothstep" }} fitView minZoom={0.1}
+                defaultEdgeOptions={{ type: "smoothstep" }} defaultViewport={{ x: 0, y: 0, zoom: 1 }} minZoom={0.1}
                 proOptions={{ hideAttribution: true }}>
                 <Background gap={16} />
                 <MiniMap pannable zoomable />

@@ -1,7 +1,7 @@
 import type { Diagnostic } from "../../api/types";
 import { useI18n } from "../../i18n";
 import { NODE_SCHEMAS } from "../../schemas/catalog";
-import { dataPath, type FlowNodeT, type NodeData } from "./canvasModel";
+import { fieldPaths, type FlowNodeT, type NodeData } from "./canvasModel";
 import { nodeTypeLabel } from "./nodeTypeLabel";
 import { SchemaForm, type FieldProblems } from "./SchemaForm";
 
@@ -22,11 +22,12 @@ export function PropertiesPanel({ node, diagnostics, onChange, onDelete }: {
   const schema = NODE_SCHEMAS[node.type ?? ""];
   const problems: FieldProblems = new Map();
   const general: Diagnostic[] = [];
+  const fieldNames = Object.keys(schema?.properties ?? {});
   for (const d of diagnostics) {
     if (d.node_id !== node.id) continue;
-    const path = dataPath(d);
-    if (path === null) general.push(d);
-    else problems.set(path, [...(problems.get(path) ?? []), d]);
+    const paths = fieldPaths(d, fieldNames);
+    if (paths.length === 0) general.push(d);
+    for (const path of paths) problems.set(path, [...(problems.get(path) ?? []), d]);
   }
   return (
     <aside className="properties" aria-label={t("editor.properties")}>

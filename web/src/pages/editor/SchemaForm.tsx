@@ -46,7 +46,7 @@ function FieldInput({ field, path, value, onChange, problems }: {
     </label>
   );
   const help = field.help && <span className="field-help">{field.help}</span>;
-  const common = { id, "aria-invalid": invalid || undefined };
+  const common = { id, "aria-invalid": invalid || undefined, "aria-required": field.required || undefined };
 
   switch (field.kind) {
     case "boolean":

@@ -51,3 +51,14 @@ export function dataPath(d: Diagnostic): string | null {
   const match = d.path?.match(/^\/nodes\/\d+\/data\/(.+)$/);
   return match ? match[1] : null;
 }
+
+/** The fields a diagnostic is about: its path inside the data, or, for one about
+ *  the data as a whole ("missing required field `text`, `variable`"), the
+ *  fields it names in backticks. Empty: it is about the node. */
+export function fieldPaths(d: Diagnostic, fields: string[]): string[] {
+  const path = dataPath(d);
+  if (path !== null) return [path];
+  if (!d.path?.match(/^\/nodes\/\d+\/data$/)) return [];
+  const named = [...d.message.matchAll(/`([A-Za-z_][A-Za-z0-9_]*)`/g)].map((m) => m[1]);
+  return named.filter((name) => fields.includes(name));
+}

@@ -6,6 +6,17 @@ import type { Canvas, Diagnostic } from "../../api/types";
 
 export const LINT_DELAY_MS = 300;
 
+/** The compiler may report one problem twice (two schema rules failing alike): show it once. */
+export function distinct(diagnostics: Diagnostic[]): Diagnostic[] {
+  const seen = new Set<string>();
+  return diagnostics.filter((d) => {
+    const key = JSON.stringify([d.code, d.node_id, d.path, d.message]);
+    if (seen.has(key)) return false;
+    seen.add(key);
+    return true;
+  });
+}
+
 export function useDiagnostics(flowId: string, canvas: Canvas | null) {
   const [diagnostics, setDiagnostics] = useState<Diagnostic[]>([]);
   const [checking, setChecking] = useState(false);
@@ -19,7 +30,7 @@ export function useDiagnostics(flowId: string, canvas: Canvas | null) {
       try {
         const result = await api<{ diagnostics: Diagnostic[] }>("POST", "/flows/lint",
           { flow_id: flowId, canvas_data: canvas });
-        if (ticket === latest.current) setDiagnostics(result.diagnostics);
+        if (ticket === latest.current) setDiagnostics(distinct(result.diagnostics));
       } catch {
         // A failed check keeps the last diagnostics; saving reports errors itself.
       } finally {
