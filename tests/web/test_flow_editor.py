@@ -5,6 +5,7 @@ right node, fix it, save, reload and find the same canvas."""
 
 from __future__ import annotations
 
+import asyncio
 import re
 
 from playwright.async_api import Page, expect
@@ -18,11 +19,23 @@ async def drag_from_palette(page: Page, node_type: str, x: int, y: int) -> None:
         page.locator(".react-flow__pane"), target_position={"x": x, "y": y})
 
 
+async def settled_box(page: Page, locator) -> dict:
+    """The element's box once it stops moving (the canvas may be panning)."""
+    previous = None
+    for _ in range(200):
+        await page.evaluate("() => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)))")
+        box = await locator.bounding_box()
+        if box is not None and box == previous:
+            return box
+        previous = box
+    raise AssertionError(f"{locator} never stopped moving")
+
+
 async def connect(page: Page, source: str, handle: str, target: str) -> None:
     """Press on the source node's handle, move to the target node's entry, release."""
-    start = await page.get_by_test_id(f"node-{source}").locator(
-        f".react-flow__handle.source[data-handleid='{handle}']").bounding_box()
-    end = await page.get_by_test_id(f"node-{target}").locator(".react-flow__handle.target").bounding_box()
+    start = await settled_box(page, page.get_by_test_id(f"node-{source}").locator(
+        f".react-flow__handle.source[data-handleid='{handle}']"))
+    end = await settled_box(page, page.get_by_test_id(f"node-{target}").locator(".react-flow__handle.target"))
     await page.mouse.move(start["x"] + start["width"] / 2, start["y"] + start["height"] / 2)
     await page.mouse.down()
     await page.mouse.move(end["x"] + end["width"] / 2, end["y"] + end["height"] / 2, steps=12)
@@ -39,7 +52,11 @@ async def saved_canvas(page: Page, flow_id: str) -> dict:
 
 
 async def test_design_a_flow_in_the_browser(web_server, browser_page: Page):
-    page = browser_page
+    async with asyncio.timeout(180):  # a stuck step fails with its line, not a hung run
+        await design_a_flow(web_server, browser_page)
+
+
+async def design_a_flow(web_server: str, page: Page) -> None:
     await page.goto(web_server + "/")
     await expect(page).to_have_url(re.compile(r"/app/login$"))
     await screenshot(page, "01-login")
@@ -88,6 +105,7 @@ async def test_design_a_flow_in_the_browser(web_server, browser_page: Page):
     await expect(properties.get_by_label("Text")).to_have_attribute("aria-invalid", "true")
     await properties.get_by_label("Text").fill("What is your name?")
     await properties.get_by_label("Variable").fill("name")
+    await page.get_by_role("button", name="Fit view", exact=True).click()
     await connect(page, "question_1", "next", "end_1")
     await expect(page.locator(".react-flow__edge")).to_have_count(2)
     await expect(question.locator(".node-badge")).to_have_count(0)
