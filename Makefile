@@ -4,7 +4,12 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint bench clean
+WEB_STAMP := web/dist/.stamp
+# The web app imports the node schemas at build time, so flow_schemas/ is a source too.
+WEB_SOURCES := $(shell find web/src flow_schemas -type f) web/package.json web/package-lock.json \
+	web/index.html web/vite.config.ts web/tsconfig.json web/build.sh
+
+.PHONY: run test lint bench clean web
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -12,10 +17,18 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
-run: $(STAMP)
+# web/dist: npm ci + vite build, only when a source changed (web/build.sh picks Node).
+$(WEB_STAMP): $(WEB_SOURCES) | $(STAMP)
+	sh web/build.sh
+
+web: $(WEB_STAMP)
+
+run: $(STAMP) $(WEB_STAMP)
 	$(VENV)/bin/pytake demo
 
-test: $(STAMP)
+# The web app's unit tests (vitest) first, so pytest's summary stays the last lines.
+test: $(STAMP) $(WEB_STAMP)
+	sh web/build.sh test
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 lint: $(STAMP)
@@ -27,4 +40,4 @@ bench: $(STAMP)
 	for b in bench/*.py; do $(PY) -P $$b || exit 1; done
 
 clean:
-	rm -rf $(VENV) .pytake
+	rm -rf $(VENV) .pytake web/dist web/node_modules

@@ -146,12 +146,14 @@ def _register_write_hook(app: Quart) -> None:
 def _register_blueprints(app: Quart) -> None:
     from api.auth.routes import blueprint as auth_blueprint
     from api.routes import BLUEPRINTS
+    from api.web_app import blueprint as web_app_blueprint
     from api.whatsapp.routes import blueprint as whatsapp_blueprint
 
     app.register_blueprint(auth_blueprint)
     for blueprint in BLUEPRINTS:
         app.register_blueprint(blueprint)
     app.register_blueprint(whatsapp_blueprint)
+    app.register_blueprint(web_app_blueprint)  # the built web app at / (api/web_app.py)
 
     @app.get("/health")
     @hide

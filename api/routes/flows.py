@@ -30,9 +30,21 @@ from api.resources import (
 )
 from api.resources.body import read_body, read_json
 from api.resources.crud import list_query_model
-from api.schemas.flows import (CanvasIn, CanvasSaved, FlowCreate, FlowOut, FlowUpdate, FlowVersionDetail,
-                               FlowVersionOut, PublishIn, SimulateIn, SimulateOut)
-from api.services.flow_versions import publish_version, save_canvas
+from api.schemas.flows import (
+    CanvasIn,
+    CanvasSaved,
+    FlowCreate,
+    FlowOut,
+    FlowUpdate,
+    FlowVersionDetail,
+    FlowVersionOut,
+    LintIn,
+    LintOut,
+    PublishIn,
+    SimulateIn,
+    SimulateOut,
+)
+from api.services.flow_versions import known_flows, publish_version, save_canvas
 
 resource = Resource(
     name="flows",
@@ -81,6 +93,31 @@ def _canvas_from(body: Any) -> tuple[Any, bool]:
     if type(publish) is not bool:
         raise ValidationFailed("publish", "publish must be a JSON boolean")
     return body, publish
+
+
+@blueprint.post("/flows/lint")
+@tag(["flows"])
+@operation_id("lint_flow_canvas")
+@document_request(LintIn)
+@document_response(LintOut)
+@require("flows:read")
+async def lint_flow_canvas() -> Any:
+    """Check a canvas with the compiler without saving anything (the editor's live diagnostics).
+
+    Answers 200 with every diagnostic, whatever their severity; 404 when ``flow_id``
+    is not a flow of the caller's organization.
+    """
+    from compiler import lint_canvas
+
+    data = await read_body(LintIn)
+    names = None
+    if data.flow_id is not None:
+        async with get_db().session() as session:
+            flow = await load_in_scope(session, Flow, data.flow_id, org_id(), label="flow")
+            names = await known_flows(session, flow.chatbot_id)
+    canvas, _ = _canvas_from(data.canvas_data)
+    diagnostics = lint_canvas(canvas, known_flows=names)
+    return {"diagnostics": [_diagnostic(d) for d in diagnostics]}
 
 
 @blueprint.put("/flows/<uuid:item_id>/canvas")

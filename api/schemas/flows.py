@@ -87,6 +87,20 @@ class CanvasSaved(Output):
     published: bool = False  # True when the save also made the version live
 
 
+class LintIn(Input):
+    """A canvas to check without saving it. With ``flow_id``, a ``jump`` may only
+    name flows of that flow's chatbot (as a save checks)."""
+
+    canvas_data: Any
+    flow_id: uuid.UUID | None = None
+
+
+class LintOut(Output):
+    """Every diagnostic of the canvas, errors and warnings (empty: it compiles cleanly)."""
+
+    diagnostics: list[DiagnosticOut]
+
+
 class FlowVersionOut(Output):
     id: uuid.UUID
     flow_id: uuid.UUID

@@ -114,6 +114,7 @@ def run(args: argparse.Namespace) -> int:
         print("\n".join([
             "",
             "PyTake demo is running:",
+            f"  web app             {api_url}/  (sign up, then draw flows)",
             f"  API                 {api_url}  (docs: {api_url}/docs, webhook: {api_url}/webhooks/whatsapp)",
             f"  WhatsApp sandbox    {sandbox_url}  (Graph API stand-in)",
             "  worker              in this process",

@@ -23,11 +23,13 @@ from api.app import create_app
 from api.auth.permissions import REQUIRED_PERMISSION_ATTR
 from api.db import models
 from api.settings import Settings
+from api.web_app import WEB_APP_RULES
 
 # Routes anyone may call without a token.
 PUBLIC_PATHS = {"/health", "/openapi.json", "/docs", "/auth/signup", "/auth/login",
                 "/auth/refresh"}
 PUBLIC_PREFIXES = ("/webhooks/whatsapp",)
+PUBLIC_PATHS |= set(WEB_APP_RULES)  # the web app's pages and files (api/web_app.py)
 BODY_METHODS = {"POST", "PUT", "PATCH"}
 
 # URL segment (hyphens → underscores) → table, where the names differ.

@@ -5,12 +5,15 @@ from __future__ import annotations
 import pytest
 import schemathesis
 
+from api.web_app import WEB_APP_RULES
+
 from .route_walk import all_routes, offline_app, openapi_path
 
 _APP = offline_app()
 # Hidden on purpose: the document itself, liveness, and Meta's webhook callback
-# (signed by Meta, documented in docs/runtime.md, not part of the public API).
-UNDOCUMENTED = ("/openapi.json", "/docs", "/health", "/webhooks/whatsapp")
+# (signed by Meta, documented in docs/runtime.md, not part of the public API),
+# and the web app's pages and files.
+UNDOCUMENTED = ("/openapi.json", "/docs", "/health", "/webhooks/whatsapp", *WEB_APP_RULES)
 ROUTES = [r for r in all_routes(_APP) if r.rule not in UNDOCUMENTED]
 
 

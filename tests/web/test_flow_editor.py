@@ -1,0 +1,131 @@
+"""A flow designer's first session, in headless Chromium against `pytake serve`:
+sign up, create a chatbot and a flow, draw it by dragging nodes from the palette
+and wiring handles with the mouse, watch the compiler's diagnostic land on the
+right node, fix it, save, reload and find the same canvas."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+
+from playwright.async_api import Page, expect
+
+from .conftest import screenshot
+
+
+async def drag_from_palette(page: Page, node_type: str, x: int, y: int) -> None:
+    palette = page.get_by_role("complementary", name="Nodes")
+    await palette.get_by_text(node_type, exact=True).drag_to(
+        page.locator(".react-flow__pane"), target_position={"x": x, "y": y})
+
+
+async def settled_box(page: Page, locator) -> dict:
+    """The element's box once it stops moving (the canvas may be panning)."""
+    previous = None
+    for _ in range(200):
+        await page.evaluate("() => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)))")
+        box = await locator.bounding_box()
+        if box is not None and box == previous:
+            return box
+        previous = box
+    raise AssertionError(f"{locator} never stopped moving")
+
+
+async def connect(page: Page, source: str, handle: str, target: str) -> None:
+    """Press on the source node's handle, move to the target node's entry, release."""
+    start = await settled_box(page, page.get_by_test_id(f"node-{source}").locator(
+        f".react-flow__handle.source[data-handleid='{handle}']"))
+    end = await settled_box(page, page.get_by_test_id(f"node-{target}").locator(".react-flow__handle.target"))
+    await page.mouse.move(start["x"] + start["width"] / 2, start["y"] + start["height"] / 2)
+    await page.mouse.down()
+    await page.mouse.move(end["x"] + end["width"] / 2, end["y"] + end["height"] / 2, steps=12)
+    await page.mouse.up()
+
+
+async def saved_canvas(page: Page, flow_id: str) -> dict:
+    """The flow's canvas as the API has it (with the page's own token)."""
+    return await page.evaluate("""async (id) => {
+        const {access_token} = JSON.parse(localStorage.getItem('pytake.tokens'));
+        const r = await fetch('/flows/' + id, {headers: {Authorization: 'Bearer ' + access_token}});
+        return (await r.json()).canvas_data;
+    }""", flow_id)
+
+
+async def test_design_a_flow_in_the_browser(web_server, browser_page: Page):
+    async with asyncio.timeout(180):  # a stuck step fails with its line, not a hung run
+        await design_a_flow(web_server, browser_page)
+
+
+async def design_a_flow(web_server: str, page: Page) -> None:
+    await page.goto(web_server + "/")
+    await expect(page).to_have_url(re.compile(r"/app/login$"))
+    await screenshot(page, "01-login")
+
+    # sign up
+    await page.get_by_role("link", name="Sign up").click()
+    await page.get_by_label("Organization name").fill("Pizza Napoli")
+    await page.get_by_label("Full name").fill("Ana Souza")
+    await page.get_by_label("Email").fill("ana@pizza.example")
+    await page.get_by_label("Password").fill("correct horse battery")
+    await screenshot(page, "02-signup")
+    await page.get_by_role("button", name="Sign up").click()
+
+    # the first chatbot, then a flow
+    await expect(page.get_by_text("You have no chatbot yet")).to_be_visible()
+    await page.get_by_label("Chatbot name").fill("Pedidos")
+    await page.get_by_role("button", name="Create chatbot").click()
+    await page.get_by_label("New flow name").fill("Welcome")
+    await screenshot(page, "03-flows")
+    await page.get_by_role("button", name="Create flow").click()
+    await expect(page).to_have_url(re.compile(r"/app/flows/[0-9a-f-]{36}$"))
+    flow_id = page.url.rsplit("/", 1)[1]
+
+    # draw: start → question, and an end node
+    await drag_from_palette(page, "Start", 120, 160)
+    await drag_from_palette(page, "Question", 420, 140)
+    await drag_from_palette(page, "End", 760, 160)
+    for node in ("start_1", "question_1", "end_1"):
+        await expect(page.get_by_test_id(f"node-{node}")).to_be_visible()
+    await connect(page, "start_1", "next", "question_1")
+    await expect(page.locator(".react-flow__edge")).to_have_count(1)
+
+    # the compiler flags the question (empty, and its `next` leads nowhere), not the start
+    question = page.get_by_test_id("node-question_1")
+    await expect(question.locator(".node-badge.error")).to_be_visible()
+    await expect(page.get_by_test_id("node-start_1").locator(".node-badge")).to_have_count(0)
+    problems = page.get_by_role("region", name="Problems")
+    problem = problems.get_by_role("button", name=re.compile("required handle 'next' is not connected"))
+    await expect(problem).to_be_visible()
+    await screenshot(page, "04-diagnostic")
+
+    # a click on the problem selects the node; its form shows the missing fields
+    await problem.click()
+    properties = page.get_by_role("complementary", name="Properties")
+    await expect(properties.get_by_role("heading", name="Question")).to_be_visible()
+    await expect(properties.get_by_label("Text")).to_have_attribute("aria-invalid", "true")
+    await properties.get_by_label("Text").fill("What is your name?")
+    await properties.get_by_label("Variable").fill("name")
+    await page.get_by_role("button", name="Fit view", exact=True).click()
+    await connect(page, "question_1", "next", "end_1")
+    await expect(page.locator(".react-flow__edge")).to_have_count(2)
+    await expect(question.locator(".node-badge")).to_have_count(0)
+    await expect(problems.get_by_text("0 error(s) · 0 warning(s)")).to_be_visible()
+    await screenshot(page, "05-fixed")
+
+    # save (Ctrl+S), reload, same canvas
+    await page.keyboard.press("Control+s")
+    await expect(page.get_by_role("status")).to_have_text("Saved as version 1.")
+    saved = await saved_canvas(page, flow_id)
+    assert [(n["id"], n["type"]) for n in saved["nodes"]] == [
+        ("start_1", "start"), ("question_1", "question"), ("end_1", "end")]
+    assert saved["nodes"][1]["data"] == {"text": "What is your name?", "variable": "name"}
+    assert {(e["source"], e["sourceHandle"], e["target"]) for e in saved["edges"]} == {
+        ("start_1", "next", "question_1"), ("question_1", "next", "end_1")}
+
+    await page.reload()
+    await expect(page.get_by_test_id("node-question_1")).to_contain_text("What is your name?")
+    await expect(page.locator(".react-flow__edge")).to_have_count(2)
+    await expect(page.locator(".react-flow__edge-text").first).to_have_text("next")
+    await expect(problems.get_by_text("0 error(s) · 0 warning(s)")).to_be_visible()
+    await screenshot(page, "06-reloaded")
+    assert await saved_canvas(page, flow_id) == saved

@@ -1,0 +1,28 @@
+import { useEffect, useState } from "react";
+import { getTokens, onTokens } from "./api/client";
+import { navigate, usePath } from "./router";
+import { LoginPage } from "./pages/login/LoginPage";
+import { SignupPage } from "./pages/signup/SignupPage";
+import { FlowsPage } from "./pages/flows/FlowsPage";
+import { EditorPage } from "./pages/editor/EditorPage";
+
+const PUBLIC = new Set(["/app/login", "/app/signup"]);
+
+export function App() {
+  const path = usePath();
+  const [signedIn, setSignedIn] = useState(() => getTokens() !== null);
+  useEffect(() => onTokens(() => setSignedIn(getTokens() !== null)), []);
+
+  useEffect(() => {
+    if (!signedIn && !PUBLIC.has(path)) navigate("/app/login", true);
+    else if (signedIn && (PUBLIC.has(path) || path === "/" || path === "/app" || path === "/app/"))
+      navigate("/app/flows", true);
+  }, [signedIn, path]);
+
+  if (path === "/app/login") return <LoginPage />;
+  if (path === "/app/signup") return <SignupPage />;
+  if (!signedIn) return null;
+  const editor = path.match(/^\/app\/flows\/([^/]+)$/);
+  if (editor) return <EditorPage flowId={editor[1]} />;
+  return <FlowsPage />;
+}

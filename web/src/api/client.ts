@@ -1,0 +1,96 @@
+// The API on this origin: JSON in and out, the bearer token attached, one
+// refresh (single-use refresh token) and retry when the access token expired.
+
+export type Tokens = { access_token: string; refresh_token: string };
+export type ApiErrorBody = { error?: { code?: string; message?: string; field?: string } };
+
+const STORAGE_KEY = "pytake.tokens";
+let tokens: Tokens | null = load();
+const listeners = new Set<() => void>();
+
+function load(): Tokens | null {
+  try {
+    const raw = localStorage.getItem(STORAGE_KEY);
+    return raw ? (JSON.parse(raw) as Tokens) : null;
+  } catch {
+    return null;
+  }
+}
+
+export function getTokens(): Tokens | null {
+  return tokens;
+}
+
+export function setTokens(next: Tokens | null): void {
+  tokens = next;
+  if (next) localStorage.setItem(STORAGE_KEY, JSON.stringify(next));
+  else localStorage.removeItem(STORAGE_KEY);
+  listeners.forEach((l) => l());
+}
+
+export function onTokens(listener: () => void): () => void {
+  listeners.add(listener);
+  return () => listeners.delete(listener);
+}
+
+export class ApiError extends Error {
+  constructor(
+    public status: number,
+    public code: string,
+    message: string,
+    public field?: string,
+    public body?: unknown,
+  ) {
+    super(message);
+  }
+}
+
+let refreshing: Promise<boolean> | null = null;
+
+async function refresh(): Promise<boolean> {
+  const current = tokens;
+  if (!current) return false;
+  const response = await fetch("/auth/refresh", {
+    method: "POST",
+    headers: { "Content-Type": "application/json" },
+    body: JSON.stringify({ refresh_token: current.refresh_token }),
+  });
+  if (!response.ok) {
+    setTokens(null);
+    return false;
+  }
+  const body = (await response.json()) as Tokens;
+  setTokens({ access_token: body.access_token, refresh_token: body.refresh_token });
+  return true;
+}
+
+export async function api<T>(method: string, path: string, body?: unknown, retry = true): Promise<T> {
+  const headers: Record<string, string> = { Accept: "application/json" };
+  if (body !== undefined) headers["Content-Type"] = "application/json";
+  if (tokens) headers.Authorization = `Bearer ${tokens.access_token}`;
+  const response = await fetch(path, {
+    method,
+    headers,
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  if (response.status === 401 && retry && tokens) {
+    refreshing ??= refresh().finally(() => (refreshing = null));
+    if (await refreshing) return api<T>(method, path, body, false);
+  }
+  if (response.status === 204) return undefined as T;
+  const payload = await response.json().catch(() => ({}));
+  if (!response.ok) {
+    const error = (payload as ApiErrorBody).error ?? {};
+    throw new ApiError(response.status, error.code ?? "error", error.message ?? response.statusText,
+      error.field, payload);
+  }
+  return payload as T;
+}
+
+export async function logout(): Promise<void> {
+  const current = tokens;
+  if (current) {
+    await api("POST", "/auth/logout", { refresh_token: current.refresh_token }).catch(() => undefined);
+  }
+  setTokens(null);
+}

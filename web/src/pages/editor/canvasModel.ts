@@ -1,0 +1,64 @@
+// Between the saved canvas JSON (flow_schemas/canvas.schema.json) and
+// React Flow's node/edge objects.
+import type { Edge, Node, Viewport } from "@xyflow/react";
+import type { Canvas, Diagnostic } from "../../api/types";
+
+export type NodeData = Record<string, unknown>;
+export type FlowNodeT = Node<NodeData>;
+
+export function edgeLabel(handle: string | null | undefined): string {
+  return handle ?? "next";
+}
+
+export function toFlow(canvas: Canvas | null | undefined): { nodes: FlowNodeT[]; edges: Edge[] } {
+  const nodes = (canvas?.nodes ?? []).map((n) => ({
+    id: n.id, type: n.type, position: n.position ?? { x: 0, y: 0 }, data: { ...(n.data ?? {}) },
+  }));
+  const edges = (canvas?.edges ?? []).map((e) => ({
+    id: e.id, source: e.source, target: e.target,
+    sourceHandle: e.sourceHandle ?? null, targetHandle: e.targetHandle ?? null,
+    label: edgeLabel(e.sourceHandle),
+  }));
+  return { nodes, edges };
+}
+
+export function toCanvas(nodes: FlowNodeT[], edges: Edge[], viewport?: Viewport, name?: string): Canvas {
+  return {
+    ...(name ? { name } : {}),
+    nodes: nodes.map((n) => ({
+      id: n.id, type: n.type ?? "message",
+      position: { x: Math.round(n.position.x), y: Math.round(n.position.y) }, data: n.data,
+    })),
+    edges: edges.map((e) => ({
+      id: e.id, source: e.source, target: e.target,
+      sourceHandle: e.sourceHandle ?? null, targetHandle: e.targetHandle ?? null,
+    })),
+    ...(viewport ? { viewport } : {}),
+  };
+}
+
+/** A node id not yet used: `question_1`, `question_2`, ... */
+export function freshId(type: string, taken: Set<string>): string {
+  for (let i = 1; ; i++) {
+    const id = `${type}_${i}`;
+    if (!taken.has(id)) return id;
+  }
+}
+
+/** The data field a diagnostic points at, as a path inside the node's data
+ *  (`options/0/title`), or null when it is about the node as a whole. */
+export function dataPath(d: Diagnostic): string | null {
+  const match = d.path?.match(/^\/nodes\/\d+\/data\/(.+)$/);
+  return match ? match[1] : null;
+}
+
+/** The fields a diagnostic is about: its path inside the data, or, for one about
+ *  the data as a whole ("missing required field `text`, `variable`"), the
+ *  fields it names in backticks. Empty: it is about the node. */
+export function fieldPaths(d: Diagnostic, fields: string[]): string[] {
+  const path = dataPath(d);
+  if (path !== null) return [path];
+  if (!d.path?.match(/^\/nodes\/\d+\/data$/)) return [];
+  const named = [...d.message.matchAll(/`([A-Za-z_][A-Za-z0-9_]*)`/g)].map((m) => m[1]);
+  return named.filter((name) => fields.includes(name));
+}

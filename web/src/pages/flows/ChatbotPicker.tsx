@@ -1,0 +1,38 @@
+import { useState, type FormEvent } from "react";
+import type { Chatbot } from "../../api/types";
+import { useI18n } from "../../i18n";
+
+/** Which chatbot's flows are shown; creating the first chatbot when there is none. */
+export function ChatbotPicker(props: {
+  chatbots: Chatbot[]; value: string | null; onChange: (id: string) => void; onCreate: (name: string) => void;
+}) {
+  const { t } = useI18n();
+  const [name, setName] = useState("");
+  const submit = (e: FormEvent) => {
+    e.preventDefault();
+    if (name.trim()) props.onCreate(name.trim());
+    setName("");
+  };
+  return (
+    <section className="card">
+      {props.chatbots.length === 0 && <p>{t("flows.noChatbot")}</p>}
+      <div className="row">
+        {props.chatbots.length > 0 && (
+          <label className="field">
+            <span className="field-label">{t("flows.chatbot")}</span>
+            <select value={props.value ?? ""} onChange={(e) => props.onChange(e.target.value)}>
+              {props.chatbots.map((c) => <option key={c.id} value={c.id}>{c.name}</option>)}
+            </select>
+          </label>
+        )}
+        <form className="row grow" onSubmit={submit}>
+          <label className="field grow">
+            <span className="field-label">{t("flows.chatbotName")}</span>
+            <input value={name} onChange={(e) => setName(e.target.value)} />
+          </label>
+          <button type="submit" className="align-end">{t("flows.createChatbot")}</button>
+        </form>
+      </div>
+    </section>
+  );
+}

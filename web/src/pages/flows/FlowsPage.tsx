@@ -1,0 +1,131 @@
+import { useCallback, useEffect, useRef, useState, type FormEvent } from "react";
+import { api, ApiError } from "../../api/client";
+import type { Chatbot, Flow, Page } from "../../api/types";
+import { AppHeader } from "../../components/AppHeader";
+import { downloadJson, fileStem, readCanvasFile, setPendingCanvas, slug } from "../../components/files";
+import { useI18n } from "../../i18n";
+import { navigate } from "../../router";
+import { ChatbotPicker } from "./ChatbotPicker";
+import { FlowRow } from "./FlowRow";
+
+const CHATBOT_KEY = "pytake.chatbot";
+
+/** A chatbot's flows: create, rename, delete, import, export, open in the editor. */
+export function FlowsPage() {
+  const { t } = useI18n();
+  const [chatbots, setChatbots] = useState<Chatbot[] | null>(null);
+  const [chatbotId, setChatbotId] = useState<string | null>(() => localStorage.getItem(CHATBOT_KEY));
+  const [flows, setFlows] = useState<Flow[]>([]);
+  const [newFlow, setNewFlow] = useState("");
+  const [error, setError] = useState<string | null>(null);
+  const upload = useRef<HTMLInputElement>(null);
+
+  const report = (err: unknown) => setError(err instanceof ApiError ? err.message : String(err));
+
+  const loadChatbots = useCallback(async () => {
+    const page = await api<Page<Chatbot>>("GET", "/chatbots?per_page=100&sort=name");
+    setChatbots(page.items);
+    setChatbotId((current) =>
+      page.items.some((c) => c.id === current) ? current : (page.items[0]?.id ?? null));
+  }, []);
+
+  const loadFlows = useCallback(async (id: string) => {
+    const page = await api<Page<Flow>>("GET", `/flows?chatbot_id=${id}&per_page=100&sort=name`);
+    setFlows(page.items);
+  }, []);
+
+  useEffect(() => { loadChatbots().catch(report); }, [loadChatbots]);
+  useEffect(() => {
+    if (!chatbotId) return;
+    localStorage.setItem(CHATBOT_KEY, chatbotId);
+    loadFlows(chatbotId).catch(report);
+  }, [chatbotId, loadFlows]);
+
+  async function createChatbot(name: string) {
+    const bot = await api<Chatbot>("POST", "/chatbots", { name });
+    await loadChatbots();
+    setChatbotId(bot.id);
+  }
+
+  async function createFlow(e: FormEvent) {
+    e.preventDefault();
+    if (!chatbotId || !newFlow.trim()) return;
+    try {
+      const flow = await api<Flow>("POST", "/flows", { chatbot_id: chatbotId, name: newFlow.trim() });
+      setNewFlow("");
+      navigate(`/app/flows/${flow.id}`);
+    } catch (err) {
+      report(err);
+    }
+  }
+
+  async function importFile(file: File) {
+    if (!chatbotId) return;
+    try {
+      const canvas = await readCanvasFile(file);
+      const name = typeof canvas.name === "string" && canvas.name ? canvas.name : fileStem(file.name);
+      const flow = await api<Flow>("POST", "/flows", { chatbot_id: chatbotId, name });
+      setPendingCanvas(flow.id, canvas);
+      navigate(`/app/flows/${flow.id}`);
+    } catch (err) {
+      report(err);
+    }
+  }
+
+  async function rename(flow: Flow, name: string) {
+    await api("PATCH", `/flows/${flow.id}`, { name }).catch(report);
+    if (chatbotId) await loadFlows(chatbotId);
+  }
+
+  async function remove(flow: Flow) {
+    if (!confirm(t("flows.confirmDelete", { name: flow.name }))) return;
+    await api("DELETE", `/flows/${flow.id}`).catch(report);
+    if (chatbotId) await loadFlows(chatbotId);
+  }
+
+  async function exportFlow(flow: Flow) {
+    const full = await api<Flow>("GET", `/flows/${flow.id}`);
+    downloadJson(`${slug(flow.name)}.json`, full.canvas_data ?? { nodes: [], edges: [] });
+  }
+
+  return (
+    <div className="page">
+      <AppHeader />
+      <main className="content">
+        {error && <p role="alert" className="error banner" onClick={() => setError(null)}>{error}</p>}
+        {chatbots === null ? <p className="muted">{t("common.loading")}</p> : (
+          <ChatbotPicker chatbots={chatbots} value={chatbotId} onChange={setChatbotId}
+            onCreate={(name) => createChatbot(name).catch(report)} />
+        )}
+        {chatbotId && (
+          <section className="card">
+            <div className="card-head">
+              <h1>{t("flows.title")}</h1>
+              <div className="row">
+                <button type="button" onClick={() => upload.current?.click()}>{t("flows.import")}</button>
+                <input ref={upload} type="file" accept="application/json,.json" hidden
+                  aria-label={t("flows.import")}
+                  onChange={(e) => { const f = e.target.files?.[0]; e.target.value = ""; if (f) importFile(f); }} />
+              </div>
+            </div>
+            <form className="row" onSubmit={createFlow}>
+              <label className="field grow">
+                <span className="field-label">{t("flows.newFlow")}</span>
+                <input value={newFlow} onChange={(e) => setNewFlow(e.target.value)} />
+              </label>
+              <button type="submit" className="primary align-end">{t("flows.createFlow")}</button>
+            </form>
+            {flows.length === 0 ? <p className="muted">{t("flows.empty")}</p> : (
+              <ul className="flow-list">
+                {flows.map((flow) => (
+                  <FlowRow key={flow.id} flow={flow} onRename={(name) => rename(flow, name)}
+                    onDelete={() => remove(flow)} onExport={() => exportFlow(flow).catch(report)} />
+                ))}
+              </ul>
+            )}
+          </section>
+        )}
+      </main>
+    </div>
+  );
+}
