@@ -7,40 +7,16 @@ from __future__ import annotations
 
 import asyncio
 import time
-from typing import Any, AsyncIterator
+from typing import Any
 
-import httpx
 import orjson
-import pytest
 
 from api.sandbox import webhooks
 from api.workers.queue import PROCESS_CONVERSATION, QUEUE
-from tests.runtime.conftest import APP_SECRET, PNID, make_settings, serve
+from tests.runtime.conftest import PNID
 
 COPIES = 20
 CUSTOMERS = 5
-
-
-@pytest.fixture
-async def webhook(database_url, redis_url, tmp_path, seeded) -> AsyncIterator[Any]:
-    """The API (webhook) over real HTTP, without a worker: what is stored stays unprocessed."""
-    from api.app import create_app
-
-    app = create_app(make_settings(database_url, redis_url, tmp_path))
-    url, stop, task = await serve(app)
-    client = httpx.AsyncClient(timeout=60.0, limits=httpx.Limits(max_connections=200))
-
-    async def post(doc: dict) -> dict:
-        response = await webhooks.post_signed(client, url + "/webhooks/whatsapp", APP_SECRET, doc)
-        assert response.status_code == 200, response.text
-        return response.json()
-
-    try:
-        yield post
-    finally:
-        await client.aclose()
-        stop.set()
-        await asyncio.gather(task, return_exceptions=True)
 
 
 def _message(wa_id: str, body: str, wamid: str, stamp: int) -> dict:
