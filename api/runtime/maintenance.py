@@ -15,7 +15,9 @@
   ``created_at`` index; every ``runtime_full_sweep_seconds``, and at once when
   Redis lost its data (the watermark and the chore's key are gone with it,
   and so are the queued tasks and the timeouts' sorted set), it reads every
-  row, and conversations whose question deadline passed;
+  row. Conversations whose question deadline passed 30 s ago (a timeout the
+  sorted set lost) are looked for every `DEADLINES_EVERY` seconds and with
+  every full sweep (a scan of `conversations`: not every 2 s);
 - **abandoned claims** → `sender.reconcile_abandoned_claims`;
 - **message partitions** for the coming months (hourly).
 """
@@ -44,6 +46,7 @@ TICK = 1.0
 SWEEP_MARGIN = timedelta(seconds=10)
 WATERMARK_KEY = "maintenance:sweep:since"
 WOKEN = "maintenance:woken:"
+DEADLINES_EVERY = 30.0
 
 _POP_DUE = """
 local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, tonumber(ARGV[2]))
@@ -95,7 +98,8 @@ async def tick(rt: Runtime, *, stale: timedelta | None = None) -> None:
         await enqueue(rt.redis, DELIVER_CONVERSATIONS, retries)
     full = await _once(rt, "full-sweep", float(getattr(settings, "runtime_full_sweep_seconds", 3600.0)))
     if full or await _once(rt, "sweep", float(getattr(settings, "runtime_sweep_seconds", 2.0))):
-        await sweep(rt, stale, full=full)
+        deadlines = full or await _once(rt, "deadlines", DEADLINES_EVERY)
+        await sweep(rt, stale, full=full, deadlines=deadlines)
     if await _once(rt, "partitions", 3600):
         from api.db.partitions import ensure_message_partitions
 
@@ -120,10 +124,11 @@ SELECT id FROM conversations WHERE flow_variables ? 'wait_deadline'
    AND (flow_variables->>'wait_deadline')::timestamptz < now() - interval '30 seconds' LIMIT 1000"""
 
 
-async def sweep(rt: Runtime, stale: timedelta | None = None, *, full: bool = True) -> None:
+async def sweep(rt: Runtime, stale: timedelta | None = None, *, full: bool = True,
+                deadlines: bool | None = None) -> None:
     """Wake conversations whose wake-up was lost (see the module doc). ``full``:
-    every row, and passed question deadlines; else the rows since the watermark
-    (every row too when Redis has none)."""
+    every row, else the rows since the watermark (every row too when Redis has
+    none); ``deadlines`` (default: ``full``): passed question deadlines too."""
     stale = _stale(rt) if stale is None else stale
     cutoff = datetime.now(timezone.utc) - stale
     since = None if full else await _watermark(rt)
@@ -132,7 +137,8 @@ async def sweep(rt: Runtime, stale: timedelta | None = None, *, full: bool = Tru
     async with rt.db.session() as s:
         inbound = (await s.execute(text(_WAITING_INBOUND.format(since=bound)), params)).all()
         outbound = (await s.execute(text(_WAITING_OUTBOUND.format(since=bound)), params)).all()
-        waiting = (await s.execute(text(_PAST_DEADLINE))).scalars().all() if since is None else []
+        look = full if deadlines is None else deadlines
+        waiting = (await s.execute(text(_PAST_DEADLINE))).scalars().all() if look else []
     oldest = min([cutoff, *(r.oldest for r in inbound[:1]), *(r.oldest for r in outbound[:1])])
     await rt.redis.set(WATERMARK_KEY, (oldest - SWEEP_MARGIN).isoformat())
     period = max(1, int(stale.total_seconds() * 1000))

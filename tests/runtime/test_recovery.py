@@ -266,3 +266,40 @@ async def test_pooled_postgres_connections_closed_by_the_server_are_replaced(dat
             assert await conn.fetchval("SELECT 2") == 2
     finally:
         await db.dispose()
+
+
+# -- the sweep ------------------------------------------------------------------------
+
+
+async def test_the_sweep_wakes_a_lost_message_once_and_leaves_a_held_conversation_to_its_holder(local, redis, db):
+    from datetime import timedelta
+
+    from sqlalchemy import text
+
+    from api.runtime import maintenance
+    from api.runtime.locks import conversation_lease
+    from api.workers.queue import QUEUE
+
+    async def woken() -> list[str]:
+        found = [t.decode() for t in await redis.lrange(QUEUE, 0, -1)]
+        await redis.delete(QUEUE)
+        return found
+
+    (conversation,) = (await local.receive("5511900007402", "oi")).conversations
+    await redis.delete(QUEUE)  # the wake-up was lost
+    holder = conversation_lease(redis, conversation)
+    assert await holder.acquire()  # a live worker holds the conversation: its business
+    await maintenance.sweep(local.rt, timedelta(0), full=False)
+    assert await woken() == []
+    await holder.release()  # (or its dead holder's lease expired)
+    await maintenance.sweep(local.rt, timedelta(seconds=60), full=False)  # not waiting long enough yet
+    assert await woken() == []
+    await maintenance.sweep(local.rt, timedelta(0), full=False)
+    assert [str(conversation) in t for t in await woken()] == [True]
+    await maintenance.sweep(local.rt, timedelta(seconds=30), full=False)  # woken once per stale period
+    assert await woken() == []
+    async with db.transaction() as s:
+        await s.execute(text("UPDATE messages SET metadata = metadata || '{\"processed\": true}'"))
+    await redis.delete("maintenance:woken:process:" + str(conversation))
+    await maintenance.sweep(local.rt, timedelta(0), full=False)
+    assert await woken() == []
