@@ -190,17 +190,23 @@ def _clients(url: str) -> dict[str, Any]:
 
 
 async def test_pooled_redis_connections_survive_a_redis_restart(private_redis):
+    from api.redis_pipe import ScriptPipe
+
     clients = _clients(private_redis.url)
+    pipe = ScriptPipe(private_redis.url, "return redis.call('INCR', KEYS[1])")  # the API's auth check's
     try:
         for client in clients.values():
             await client.set("before", "1")  # a pooled connection is open now
+        assert await pipe(["n"]) == 1
         private_redis.stop()
         private_redis.start()  # without its data
         for name, client in clients.items():
             assert await client.get("before") is None, name  # the first command after the restart succeeds
             await client.lpush("pytake:tasks", name)
         assert await clients["api"].llen("pytake:tasks") == 3
+        assert await pipe(["n"]) == 1
     finally:
+        pipe.close()
         for client in clients.values():
             await client.aclose()
 
