@@ -211,6 +211,23 @@ async def test_pooled_redis_connections_survive_a_redis_restart(private_redis):
             await client.aclose()
 
 
+async def test_a_lease_whose_renewals_keep_failing_is_lost_when_it_would_have_expired(private_redis):
+    """Redis unreachable: the heartbeat retries, and once the lease would have
+    expired its holder is told (``lost``), instead of working on unaware."""
+    from api.runtime.locks import conversation_lease
+
+    redis = _clients(private_redis.url)["runtime"]
+    lease = conversation_lease(redis, "c-outage", ttl_ms=900)
+    try:
+        assert await lease.acquire()
+        private_redis.stop()
+        started = time.monotonic()
+        await _until(lambda: lease.lost, 10, "the lease reported lost")
+        assert time.monotonic() - started < 3
+    finally:
+        await redis.aclose()
+
+
 async def test_a_redis_restart_without_its_data_loses_no_stored_message(local, private_redis, settings, query):
     """The queued wake-up is gone with Redis' data; the sweep finds the stored,
     unprocessed message at once (its watermark and period keys are gone too)."""
