@@ -241,7 +241,8 @@ WITH seen AS (
     FROM claim, found
   RETURNING id
 )
-SELECT (SELECT count(*) FROM touched) AS touched, (SELECT id FROM found) AS conversation_id,
+SELECT (SELECT count(*) FROM touched) AS touched,  -- first: the claim, contact, conversation, then the row
+       (SELECT id FROM found) AS conversation_id,
        EXISTS (SELECT 1 FROM seen) AS duplicate, (SELECT count(*) FROM stored) AS stored,
        CASE WHEN EXISTS (SELECT 1 FROM seen) THEN ({_PENDING_DUPLICATE} LIMIT 1) END AS pending_conversation_id
 """
