@@ -10,7 +10,6 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-import redis.asyncio as aioredis
 from pydantic import ValidationError as PydanticValidationError
 from quart import Quart, Response, g, jsonify, request
 from quart.wrappers import Request
@@ -26,6 +25,7 @@ from api.context import AUTH_PIPE_KEY, DB_KEY, REDIS_KEY, SETTINGS_KEY, TOTALS_K
 from api.errors import ApiError, error_body
 from api.json_codec import ApiJSONProvider, loads_json
 from api.openapi_docs import DocumentedOpenAPIProvider
+from api.redis_clients import redis_client
 from api.resources.totals import TotalsCache
 from api.settings import Settings
 
@@ -99,9 +99,9 @@ def _register_lifecycle(app: Quart, settings: Settings) -> None:
                 "embedded servers and passes their URLs)"
             )
         # No pool_pre_ping: it costs a round trip per checkout (two per
-        # authenticated request). A connection PostgreSQL dropped fails its
-        # request once; SQLAlchemy then invalidates the whole pool, so the
-        # next requests reconnect. pool_recycle retires idle-killed ones.
+        # authenticated request). A connection PostgreSQL closed is replaced
+        # at checkout for free (`Database` checks asyncpg's own is_closed);
+        # pool_recycle retires idle-killed ones.
         # pool_size covers a busy worker's concurrent requests: a connection
         # beyond it (overflow) is closed on return, and opening one (TLS
         # probe, auth) costs far more than the queries it then serves.
@@ -115,7 +115,7 @@ def _register_lifecycle(app: Quart, settings: Settings) -> None:
                                           pool_size=20, max_overflow=10, pool_recycle=1800,
                                           json_deserializer=loads_json,
                                           connect_args={"server_settings": {"plan_cache_mode": "force_custom_plan"}})
-        app.extensions[REDIS_KEY] = aioredis.from_url(settings.redis_url)
+        app.extensions[REDIS_KEY] = redis_client(settings.redis_url)  # survives a Redis restart
         app.extensions[AUTH_PIPE_KEY] = redis_keys.auth_check_pipe(settings.redis_url)
 
     @app.after_serving

@@ -47,6 +47,18 @@ class Settings:
     # seconds (api/resources/totals.py); 0 seconds: always count
     list_total_cache_seconds: int = 5
     list_total_cache_min_rows: int = 1000
+    # WhatsApp runtime recovery (docs/runtime.md "Recovery"); env PYTAKE_<NAME upper-cased>.
+    # A conversation's / sender's Redis lease lives this long unless its holder
+    # renews it (every third of it): a dead worker's lease is gone within it.
+    runtime_lease_seconds: float = 4.0
+    # how often (one worker per period) the sweep looks for stored-but-unprocessed
+    # inbound rows and pending outbound rows whose wake-up was lost ...
+    runtime_sweep_seconds: float = 2.0
+    # ... older than this, on conversations no worker holds
+    runtime_stale_seconds: float = 4.0
+    # the sweep reads the rows since its last look; this often (and whenever
+    # Redis lost its data) it reads every row instead
+    runtime_full_sweep_seconds: float = 3600.0
 
     @property
     def is_production(self) -> bool:
@@ -98,6 +110,7 @@ class Settings:
             environment=environment,
             extra=extra,
             **_api_limits(env),
+            **_runtime_timings(env),
         )
 
 
@@ -119,6 +132,27 @@ def _api_limits(env: Mapping[str, str]) -> dict[str, int]:
             values[name] = int(raw)
         except ValueError as exc:
             raise SettingsError(f"PYTAKE_{name.upper()} must be an integer") from exc
+    return values
+
+
+RUNTIME_TIMING_FIELDS = (
+    "runtime_lease_seconds", "runtime_sweep_seconds", "runtime_stale_seconds", "runtime_full_sweep_seconds",
+)
+
+
+def _runtime_timings(env: Mapping[str, str]) -> dict[str, float]:
+    """Positive numbers of seconds (``PYTAKE_RUNTIME_LEASE_SECONDS=4``...)."""
+    values: dict[str, float] = {}
+    for name in RUNTIME_TIMING_FIELDS:
+        raw = env.get("PYTAKE_" + name.upper())
+        if raw is None or raw == "":
+            continue
+        try:
+            values[name] = float(raw)
+        except ValueError as exc:
+            raise SettingsError(f"PYTAKE_{name.upper()} must be a number of seconds") from exc
+        if not values[name] > 0:
+            raise SettingsError(f"PYTAKE_{name.upper()} must be a positive number of seconds")
     return values
 
 

@@ -19,6 +19,8 @@ from contextlib import asynccontextmanager
 from functools import lru_cache
 from typing import Any, AsyncIterator, Mapping
 
+from sqlalchemy import event
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
 from api.settings import normalize_database_url
@@ -36,6 +38,7 @@ class Database:
         self._raw_pool: RawPool | None = None
         engine_kwargs.setdefault("pool_pre_ping", True)
         self.engine: AsyncEngine = create_async_engine(self.url, **engine_kwargs)
+        event.listen(self.engine.sync_engine, "checkout", _drop_closed_connection)
         self.sessionmaker: async_sessionmaker[AsyncSession] = async_sessionmaker(
             self.engine, expire_on_commit=False)
 
@@ -102,6 +105,17 @@ class Database:
 
     def __repr__(self) -> str:
         return f"Database({self.engine.url.render_as_string(hide_password=True)!r})"
+
+
+def _drop_closed_connection(dbapi_connection: Any, record: Any, proxy: Any) -> None:
+    """A pooled connection the server closed (restart, ``pg_terminate_backend``,
+    idle timeout) is replaced at checkout instead of failing its first statement.
+    asyncpg notices the close as it happens (it keeps reading the socket), so
+    this is a local check, not the round trip ``pool_pre_ping`` costs per
+    checkout. `RawPool.acquire` does the same for raw connections."""
+    raw = getattr(dbapi_connection, "_connection", None)
+    if raw is not None and raw.is_closed():
+        raise DisconnectionError("the server closed this pooled connection")
 
 
 def _json_text(value: Any) -> str:

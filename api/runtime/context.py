@@ -13,6 +13,7 @@ from typing import Any
 import redis.asyncio as aioredis
 
 from api.db.session import Database
+from api.redis_clients import redis_client
 from api.settings import Settings
 from api.whatsapp.config import WhatsAppConfig
 from api.whatsapp.graph_client import GraphClient
@@ -58,11 +59,10 @@ class Runtime:
             raise RuntimeError("the runtime needs DATABASE_URL and REDIS_URL")
         db = Database(settings.database_url, pool_size=int(os.environ.get("PYTAKE_DB_POOL", "10")),
                       max_overflow=10, pool_pre_ping=False)
-        # a blocking pool: a burst of tasks waits for a connection instead of failing
-        pool = aioredis.BlockingConnectionPool.from_url(
-            settings.redis_url, max_connections=int(os.environ.get("PYTAKE_REDIS_POOL", "200")), timeout=30,
-            decode_responses=True)
-        redis = aioredis.Redis(connection_pool=pool)
+        # a blocking pool: a burst of tasks waits for a connection instead of failing;
+        # commands survive a Redis restart (api/redis_clients.py)
+        redis = redis_client(settings.redis_url, max_connections=int(os.environ.get("PYTAKE_REDIS_POOL", "200")),
+                             wait_timeout=30, decode_responses=True)
         runtime = cls.build(db, redis, settings)
         runtime.owns = True
         return runtime

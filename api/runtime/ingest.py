@@ -4,26 +4,33 @@ For each customer message, in one transaction per webhook:
 
 - the number is looked up by ``phone_number_id`` (unknown or inactive
   numbers are ignored: Meta must get a 200 or it retries for days);
+- the WhatsApp message id is claimed (`message_whatsapp_ids`) FIRST, and
+  everything below hangs on that claim's ``RETURNING``: a redelivery, or a
+  copy delivered at the same moment (it waits on the claim's primary key
+  until the winner commits, then claims nothing), stores nothing and moves
+  no counter;
 - the contact is upserted by (organization, wa_id) with the profile name;
 - the open conversation of that contact on that number is found or created
   (the contact row lock serialises concurrent webhooks of one customer, so
   two first messages cannot open two conversations);
-- the message is stored unprocessed (``metadata.processed = false``), once:
-  a redelivered WhatsApp message id is a no-op;
+- the message is stored unprocessed (``metadata.processed = false``);
 - the 24-hour window opens again (``last_customer_message_at``,
   ``twenty_four_hour_window_expires_at`` = +24 h, ``can_send_free_form``) and
-  the counters move. A redelivery is caught before any of this; only two
-  deliveries of one message racing each other can count it twice, never
-  store it twice.
+  the counters move (``contacts.total_messages``, ``last_message_at``,
+  ``conversations.message_count``, ``first_message_at``, ``last_message_at``).
+
+A redelivered message that is still unprocessed is reported with its
+conversation (`IngestResult.conversations`), so the caller wakes it again:
+Meta redelivers when it got no 200, and the first wake-up may have been lost.
 
 `ingest_messages` is what the webhook runs: per message ONE autocommit
 statement when the contact already has an open conversation on the number
 (the common case: nothing is created, so there is no creation race), else
-the two-statement transaction above (contact row locked first, then a fresh
-snapshot finds or creates the conversation). Each message is atomic on its
-own; a webhook that fails half-way is redelivered by Meta and its stored
-messages are then duplicates (no-ops). `store_messages` does the same inside
-a caller's SQLAlchemy transaction.
+the two-statement transaction above (claim + contact row locked first, then
+a fresh snapshot finds or creates the conversation). Each message is atomic
+on its own; a webhook that fails half-way is redelivered by Meta and its
+stored messages are then duplicates (no-ops). `store_messages` does the same
+inside a caller's SQLAlchemy transaction.
 
 The caller enqueues one processing task per conversation once they are stored.
 """
@@ -126,26 +133,41 @@ _REFERRAL_OBJECT = (f"CASE WHEN CAST(:referral AS jsonb) IS NULL THEN '{{}}'::js
                     f"ELSE jsonb_build_object('{REFERRAL_KEY}', CAST(:referral AS jsonb)) END")
 
 
-# The upsert also locks the contact row until commit: concurrent webhooks of
-# one customer serialise here, so two first messages cannot open two conversations.
-# A WhatsApp id already stored (a redelivery) upserts nothing and returns no row:
-# redeliveries touch nothing.
-_UPSERT_CONTACT_SQL = f"""
-INSERT INTO contacts (organization_id, whatsapp_id, whatsapp_name, name, phone, last_message_at, total_messages,
-                      attributes)
-SELECT :org, :wa_id, :profile, :profile, :phone, :at, 1,
-       {_REFERRAL_OBJECT}
- WHERE NOT EXISTS (SELECT 1 FROM message_whatsapp_ids WHERE whatsapp_message_id = :wamid)
-ON CONFLICT (organization_id, whatsapp_id) DO UPDATE
-   SET whatsapp_name = COALESCE(EXCLUDED.whatsapp_name, contacts.whatsapp_name),
-       name = COALESCE(contacts.name, EXCLUDED.name),
-       last_message_at = GREATEST(COALESCE(contacts.last_message_at, EXCLUDED.last_message_at), EXCLUDED.last_message_at),
-       total_messages = COALESCE(contacts.total_messages, 0) + 1,
-       attributes = {_referral_into("contacts.attributes")},
-       updated_at = now()
-RETURNING id
+# A redelivered message still unprocessed: its conversation (the caller wakes it
+# again: the first wake-up may have been lost). Only duplicates reach the join.
+_PENDING_DUPLICATE = """SELECT m.conversation_id FROM message_whatsapp_ids w
+    JOIN messages m ON m.id = w.message_id AND m.created_at = w.message_created_at
+   WHERE w.whatsapp_message_id = :wamid AND m.direction = 'inbound' AND m.metadata->>'processed' = 'false'"""
+
+# The locked path's first statement. The WhatsApp id is claimed FIRST: a
+# concurrent delivery of the same id waits on the claim's primary key until the
+# winner commits, then claims nothing, so it upserts (and counts) nothing. Only
+# the delivery that claimed the id upserts the contact, which locks its row
+# until commit: concurrent webhooks of one customer serialise here, so two first
+# messages cannot open two conversations. ``contact_id`` NULL: a redelivery
+# (``pending_conversation_id``: its conversation, when its message is unprocessed).
+_CLAIM_AND_UPSERT_CONTACT_SQL = f"""
+WITH claim AS (
+  INSERT INTO message_whatsapp_ids (whatsapp_message_id, message_id, message_created_at)
+  VALUES (:wamid, :id, :arrived) ON CONFLICT (whatsapp_message_id) DO NOTHING
+  RETURNING whatsapp_message_id
+), contact AS (
+  INSERT INTO contacts (organization_id, whatsapp_id, whatsapp_name, name, phone, last_message_at, total_messages,
+                        attributes)
+  SELECT :org, :wa_id, :profile, :profile, :phone, :at, 1, {_REFERRAL_OBJECT}
+   WHERE EXISTS (SELECT 1 FROM claim)
+  ON CONFLICT (organization_id, whatsapp_id) DO UPDATE
+     SET whatsapp_name = COALESCE(EXCLUDED.whatsapp_name, contacts.whatsapp_name),
+         name = COALESCE(contacts.name, EXCLUDED.name),
+         last_message_at = GREATEST(COALESCE(contacts.last_message_at, EXCLUDED.last_message_at), EXCLUDED.last_message_at),
+         total_messages = COALESCE(contacts.total_messages, 0) + 1,
+         attributes = {_referral_into("contacts.attributes")},
+         updated_at = now()
+  RETURNING id
+)
+SELECT (SELECT id FROM contact) AS contact_id, ({_PENDING_DUPLICATE} LIMIT 1) AS pending_conversation_id
 """
-_UPSERT_CONTACT = text(_UPSERT_CONTACT_SQL)
+_CLAIM_AND_UPSERT_CONTACT = text(_CLAIM_AND_UPSERT_CONTACT_SQL)
 
 # An inbound message on a conversation: the 24-hour window opens again and the
 # counters move (both store statements below; ``:at`` is the message's time).
@@ -157,12 +179,10 @@ _OPEN_WINDOW = """last_customer_message_at = GREATEST(COALESCE(last_customer_mes
          message_count = COALESCE(message_count, 0) + 1,
          updated_at = now()"""
 
-# One statement, run once the contact row is locked (so its snapshot sees a
-# conversation a concurrent first message created): the open conversation of
-# this contact on this number, with the 24-hour window opened again and its
-# counters moved, or a new one; then, as api.db.messages.add_message_once, the
-# WhatsApp id is claimed and the message stored. A concurrent delivery of the
-# same id loses the claim (it serialises on the primary key) and stores nothing.
+# One statement, run once the id is claimed and the contact row locked (so its
+# snapshot sees a conversation a concurrent first message created): the open
+# conversation of this contact on this number, with the 24-hour window opened
+# again and its counters moved, or a new one; and the message stored on it.
 _STORE_MESSAGE_SQL = f"""
 WITH touched AS (
   UPDATE conversations
@@ -183,16 +203,12 @@ WITH touched AS (
   RETURNING id
 ), conversation AS (
   SELECT id FROM touched UNION ALL SELECT id FROM created
-), claim AS (
-  INSERT INTO message_whatsapp_ids (whatsapp_message_id, message_id, message_created_at)
-  VALUES (:wamid, :id, :arrived) ON CONFLICT (whatsapp_message_id) DO NOTHING
-  RETURNING whatsapp_message_id
 ), stored AS (
   INSERT INTO messages (id, conversation_id, direction, sender_type, whatsapp_message_id, type,
                         content, status, metadata, created_at)
   SELECT :id, conversation.id, 'inbound', 'contact', :wamid, :type, CAST(:content AS jsonb),
          'delivered', CAST(:metadata AS jsonb), :arrived
-    FROM claim, conversation
+    FROM conversation
   RETURNING id
 )
 SELECT conversation.id AS conversation_id, (SELECT count(*) FROM stored) AS stored FROM conversation
@@ -200,13 +216,18 @@ SELECT conversation.id AS conversation_id, (SELECT count(*) FROM stored) AS stor
 _STORE_MESSAGE = text(_STORE_MESSAGE_SQL)
 
 # The fast path, one autocommit statement: the contact and its open conversation
-# on this number already exist in the statement's snapshot, so nothing is created;
-# rows are locked in the locked path's order (contact, then conversation: no
-# deadlock between the two paths); the contact's and conversation's counters move, the
-# window opens again, the WhatsApp id is claimed and the message stored, exactly
-# as the two statements above do. No open conversation (or no contact) → nothing
-# is written and `conversation_id` is NULL: the caller takes the locked path.
-# A redelivery (the id already claimed) writes nothing either.
+# on this number already exist in the statement's snapshot, so nothing is created.
+# The WhatsApp id is claimed first and everything else hangs on that claim's
+# RETURNING: a copy of the message delivered at the same moment waits on the
+# claim's primary key until the winner commits, claims nothing, and then moves no
+# counter and stores nothing (`stored` = 0 with a `conversation_id`). Then the rows
+# are locked in the locked path's order (claim, contact, conversation: no deadlock
+# between the two paths); the contact's and conversation's counters move, the
+# window opens again and the row is stored, exactly as the two statements above
+# do. No open conversation (or no contact) → nothing is claimed or written and
+# `conversation_id` is NULL: the caller takes the locked path. A redelivery (the
+# id already claimed) writes nothing either (`duplicate`; `pending_conversation_id`
+# when its message is still unprocessed).
 _FAST_STORE_SQL = f"""
 WITH seen AS (
   SELECT 1 FROM message_whatsapp_ids WHERE whatsapp_message_id = :wamid
@@ -217,6 +238,11 @@ WITH seen AS (
      AND c.organization_id = :org AND c.whatsapp_number_id = :number AND c.status NOT IN ('resolved', 'closed')
      AND NOT EXISTS (SELECT 1 FROM seen)
    ORDER BY c.created_at DESC LIMIT 1
+), claim AS (
+  INSERT INTO message_whatsapp_ids (whatsapp_message_id, message_id, message_created_at)
+  SELECT :wamid, :id, :arrived FROM found
+  ON CONFLICT (whatsapp_message_id) DO NOTHING
+  RETURNING whatsapp_message_id
 ), contact AS (
   UPDATE contacts
      SET whatsapp_name = COALESCE(CAST(:profile AS text), whatsapp_name),
@@ -225,7 +251,7 @@ WITH seen AS (
          total_messages = COALESCE(total_messages, 0) + 1,
          attributes = {_referral_into("attributes")},
          updated_at = now()
-   WHERE id = (SELECT contact_id FROM found)
+   WHERE id = (SELECT contact_id FROM found) AND EXISTS (SELECT 1 FROM claim)
   RETURNING id
 ), touched AS (
   UPDATE conversations
@@ -233,21 +259,18 @@ WITH seen AS (
          flow_variables = {_referral_into("flow_variables")}
    WHERE id = (SELECT found.id FROM found, contact)  -- the contact's row lock first, as the locked path
   RETURNING id
-), claim AS (
-  INSERT INTO message_whatsapp_ids (whatsapp_message_id, message_id, message_created_at)
-  SELECT :wamid, :id, :arrived FROM touched
-  ON CONFLICT (whatsapp_message_id) DO NOTHING
-  RETURNING whatsapp_message_id
 ), stored AS (
   INSERT INTO messages (id, conversation_id, direction, sender_type, whatsapp_message_id, type,
                         content, status, metadata, created_at)
-  SELECT :id, touched.id, 'inbound', 'contact', :wamid, :type, CAST(:content AS jsonb),
+  SELECT :id, found.id, 'inbound', 'contact', :wamid, :type, CAST(:content AS jsonb),
          'delivered', CAST(:metadata AS jsonb), :arrived
-    FROM claim, touched
+    FROM claim, found
   RETURNING id
 )
-SELECT (SELECT id FROM touched) AS conversation_id, EXISTS (SELECT 1 FROM seen) AS duplicate,
-       (SELECT count(*) FROM stored) AS stored
+SELECT (SELECT count(*) FROM touched) AS touched,  -- first: the claim, contact, conversation, then the row
+       (SELECT id FROM found) AS conversation_id,
+       EXISTS (SELECT 1 FROM seen) AS duplicate, (SELECT count(*) FROM stored) AS stored,
+       CASE WHEN EXISTS (SELECT 1 FROM seen) THEN ({_PENDING_DUPLICATE} LIMIT 1) END AS pending_conversation_id
 """
 
 
@@ -365,6 +388,19 @@ def _skip_malformed(result: IngestResult, m: WebhookMessage) -> None:
     result.malformed += 1
 
 
+def _wake_duplicate(result: IngestResult, pending_conversation_id: Any) -> None:
+    """A redelivery: counted; its conversation woken again if its message is still unprocessed."""
+    result.duplicates += 1
+    if pending_conversation_id is not None and pending_conversation_id not in result.conversations:
+        result.conversations.append(pending_conversation_id)
+
+
+def _stored(result: IngestResult, message_id: uuid.UUID, conversation_id: Any) -> None:
+    result.stored.append(message_id)
+    if conversation_id not in result.conversations:
+        result.conversations.append(conversation_id)
+
+
 async def ingest_messages(db: Any, messages: list[WebhookMessage]) -> IngestResult:
     """Store a webhook's customer messages (the webhook's path; see the module doc)."""
     result = IngestResult()
@@ -382,25 +418,23 @@ async def ingest_messages(db: Any, messages: list[WebhookMessage]) -> IngestResu
                 continue
             p["arrived"] = datetime.now(timezone.utc)  # arrival order: the processing order
             row = await conn.fetchrow(*_raw(_FAST_STORE_SQL, **p))
-            conversation_id, stored = row["conversation_id"], row["stored"]
             if row["duplicate"]:
-                result.duplicates += 1
+                _wake_duplicate(result, row["pending_conversation_id"])
                 continue
+            conversation_id, stored = row["conversation_id"], row["stored"]
             if conversation_id is None:  # no open conversation (yet): the locked path
+                p["arrived"] = datetime.now(timezone.utc)
                 async with conn.transaction():
-                    contact_id = await conn.fetchval(*_raw(_UPSERT_CONTACT_SQL, **p))
-                    if contact_id is None:
-                        result.duplicates += 1  # a redelivery: touch nothing
+                    claimed = await conn.fetchrow(*_raw(_CLAIM_AND_UPSERT_CONTACT_SQL, **p))
+                    if claimed["contact_id"] is None:
+                        _wake_duplicate(result, claimed["pending_conversation_id"])
                         continue
-                    p["arrived"] = datetime.now(timezone.utc)
-                    row = await conn.fetchrow(*_raw(_STORE_MESSAGE_SQL, **p, contact=contact_id))
+                    row = await conn.fetchrow(*_raw(_STORE_MESSAGE_SQL, **p, contact=claimed["contact_id"]))
                 conversation_id, stored = row["conversation_id"], row["stored"]
-            if not stored:  # the same id arrived concurrently and won
+            if not stored:  # the same id arrived concurrently and won: it wakes the conversation
                 result.duplicates += 1
                 continue
-            result.stored.append(p["id"])
-            if conversation_id not in result.conversations:
-                result.conversations.append(conversation_id)
+            _stored(result, p["id"], conversation_id)
             if (new_wa_id := changed_number(m)) is not None:
                 await _change_number_raw(conn, p, new_wa_id)
     return result
@@ -420,19 +454,13 @@ async def store_messages(session: Any, messages: list[WebhookMessage]) -> Ingest
         except RecursionError:
             _skip_malformed(result, m)
             continue
-        contact_id = (await session.execute(_UPSERT_CONTACT, p)).scalar()
-        if contact_id is None:
-            result.duplicates += 1  # a redelivery: touch nothing
-            continue
         p["arrived"] = datetime.now(timezone.utc)  # arrival order: the processing order
-        row = (await session.execute(_STORE_MESSAGE, {**p, "contact": contact_id})).one()
-        conversation_id = row.conversation_id
-        if not row.stored:  # the same id arrived concurrently and won
-            result.duplicates += 1
+        claimed = (await session.execute(_CLAIM_AND_UPSERT_CONTACT, p)).one()
+        if claimed.contact_id is None:
+            _wake_duplicate(result, claimed.pending_conversation_id)
             continue
-        result.stored.append(p["id"])
-        if conversation_id not in result.conversations:
-            result.conversations.append(conversation_id)
+        row = (await session.execute(_STORE_MESSAGE, {**p, "contact": claimed.contact_id})).one()
+        _stored(result, p["id"], row.conversation_id)
         if (new_wa_id := changed_number(m)) is not None:
             await _change_number(session, p, new_wa_id)
     return result

@@ -1,11 +1,17 @@
 """A Redis lease per conversation: one worker at a time runs a conversation.
 
 The lease holds a fencing token (a per-key counter) and expires by itself if
-its worker dies; a live holder renews it in the background. Release is a
-compare-and-delete, so a worker whose lease expired can never free the lease
-of the worker that took over. Correctness does not rest on the lease alone:
-the final write checks, under a row lock, that the inbound message is still
-unprocessed (see processor.py), so even an expired lease cannot apply a run twice.
+its worker dies: it is short (``Settings.runtime_lease_seconds``, 4 s) and a
+live holder renews it in the background every third of it (a heartbeat), so
+a killed worker's conversations are free again within seconds and the
+maintenance sweep hands them to another worker. A renewal that fails (Redis
+restarting) is retried until the lease would have expired; then the lease is
+``lost``. Release is a compare-and-delete, so a worker whose lease expired can
+never free the lease of the worker that took over. Correctness does not rest
+on the lease alone: the final write checks, in the same statement, that the
+inbound message is still unprocessed and the conversation's state revision
+unchanged (see processor.py `_apply`), so a worker that lost its lease (an
+event loop stalled longer than the lease) cannot apply a run twice.
 """
 
 from __future__ import annotations
@@ -14,11 +20,14 @@ import asyncio
 import contextlib
 import hashlib
 import logging
+import time
 
 import redis.asyncio as aioredis
-from redis.exceptions import NoScriptError
+from redis.exceptions import NoScriptError, RedisError
 
 log = logging.getLogger("pytake.runtime.locks")
+
+DEFAULT_TTL_MS = 4_000  # api.settings.Settings.runtime_lease_seconds
 
 # A caller that finds the lease taken leaves a mark (KEYS[3]) for the holder:
 # work may have arrived that only the holder will now look at.
@@ -63,7 +72,7 @@ async def _eval(redis: aioredis.Redis, script: str, numkeys: int, *args: object)
 class Lease:
     """``async with Lease(redis, key) as lease: if lease.token: ...``"""
 
-    def __init__(self, redis: aioredis.Redis, key: str, ttl_ms: int = 30_000) -> None:
+    def __init__(self, redis: aioredis.Redis, key: str, ttl_ms: int = DEFAULT_TTL_MS) -> None:
         self.redis = redis
         self.key = key
         self.ttl_ms = ttl_ms
@@ -71,6 +80,7 @@ class Lease:
         # renewal: a timer every ttl/3 (no task while the lease is short-lived, as most are)
         self._timer: asyncio.TimerHandle | None = None
         self._renewer: asyncio.Task | None = None
+        self._expires = 0.0  # monotonic time the lease expires unless renewed
         self.lost = False
         # after release: False only when the lease was ours to the end and nobody
         # tried to take it meanwhile, so no wake-up was absorbed by it
@@ -85,6 +95,7 @@ class Lease:
         """Take a token an acquire script returned (0: the lease was taken)."""
         self.token = token or None
         if self.token:
+            self._expires = time.monotonic() + self.ttl_ms / 1000
             self._arm()
         return self.token is not None
 
@@ -102,20 +113,32 @@ class Lease:
             self.missed = int(released) != 1
             self.token = None
 
-    def _arm(self) -> None:
-        self._timer = asyncio.get_running_loop().call_later(self.ttl_ms / 3000, self._start_renewal)
+    def _arm(self, delay: float | None = None) -> None:
+        delay = self.ttl_ms / 3000 if delay is None else delay
+        self._timer = asyncio.get_running_loop().call_later(delay, self._start_renewal)
 
     def _start_renewal(self) -> None:
         self._timer = None
         self._renewer = asyncio.create_task(self._renew())
 
     async def _renew(self) -> None:
-        ok = await _eval(self.redis, _RENEW, 1, self.key, str(self.token), self.ttl_ms)
+        asked = time.monotonic()
+        try:
+            ok = await _eval(self.redis, _RENEW, 1, self.key, str(self.token), self.ttl_ms)
+        except (RedisError, OSError) as exc:
+            self._renewer = None
+            if time.monotonic() >= self._expires:
+                self.lost = True
+                log.warning("lease %s lost: it could not be renewed in time (%s)", self.key, exc)
+            else:  # Redis restarting: try again soon, while the lease still holds
+                self._arm(min(self.ttl_ms / 6000, max(0.0, self._expires - time.monotonic())))
+            return
         self._renewer = None
         if not ok:
             self.lost = True
             log.warning("lease %s lost (expired or taken over)", self.key)
             return
+        self._expires = asked + self.ttl_ms / 1000
         self._arm()
 
     async def __aenter__(self) -> "Lease":
@@ -126,9 +149,18 @@ class Lease:
         await self.release()
 
 
-def conversation_lease(redis: aioredis.Redis, conversation_id: object, ttl_ms: int = 30_000) -> Lease:
-    return Lease(redis, f"lock:conversation:{conversation_id}", ttl_ms)
+CONVERSATION_LEASE = "lock:conversation:"
+SENDER_LEASE = "lock:sender:"
 
 
-def sender_lease(redis: aioredis.Redis, conversation_id: object, ttl_ms: int = 30_000) -> Lease:
-    return Lease(redis, f"lock:sender:{conversation_id}", ttl_ms)
+def conversation_lease(redis: aioredis.Redis, conversation_id: object, ttl_ms: int = DEFAULT_TTL_MS) -> Lease:
+    return Lease(redis, f"{CONVERSATION_LEASE}{conversation_id}", ttl_ms)
+
+
+def sender_lease(redis: aioredis.Redis, conversation_id: object, ttl_ms: int = DEFAULT_TTL_MS) -> Lease:
+    return Lease(redis, f"{SENDER_LEASE}{conversation_id}", ttl_ms)
+
+
+def lease_ms(settings: object) -> int:
+    """The lease TTL the settings ask for (``runtime_lease_seconds``), in ms."""
+    return int(float(getattr(settings, "runtime_lease_seconds", DEFAULT_TTL_MS / 1000)) * 1000)

@@ -3,9 +3,21 @@
 - due **question timeouts** (Redis sorted set ``runtime:timeouts``, filled by
   the processor) → wake the conversation; its lease holder runs ``on_timeout``;
 - due **send retries** (``outbox:retry``) → wake the conversation's sender;
-- **lost wake-ups**: inbound rows still unprocessed and outbound rows still
-  pending (unclaimed) after ``STALE`` → enqueue them again (the task queue is
-  a signal; PostgreSQL is the truth);
+- **lost wake-ups** (the sweep, every ``Settings.runtime_sweep_seconds``):
+  inbound rows still unprocessed and outbound rows still pending (unclaimed)
+  for ``runtime_stale_seconds``, on a conversation whose lease nobody holds,
+  → enqueued again (the task queue is a signal; PostgreSQL is the truth). A
+  killed worker's lease expires within ``runtime_lease_seconds`` (its holder
+  renews it while alive), so its conversations are picked up seconds later.
+  Each conversation is woken at most once per stale period. The sweep reads
+  only the rows since its last look (a watermark in Redis: the oldest row it
+  still found waiting, or its previous cutoff, minus a margin), through the
+  ``created_at`` index; every ``runtime_full_sweep_seconds``, and at once when
+  Redis lost its data (the watermark and the chore's key are gone with it,
+  and so are the queued tasks and the timeouts' sorted set), it reads every
+  row. Conversations whose question deadline passed 30 s ago (a timeout the
+  sorted set lost) are looked for every `DEADLINES_EVERY` seconds and with
+  every full sweep (a scan of `conversations`: not every 2 s);
 - **abandoned claims** → `sender.reconcile_abandoned_claims`;
 - **message partitions** for the coming months (hourly).
 """
@@ -16,10 +28,12 @@ import asyncio
 import logging
 import time
 from datetime import datetime, timedelta, timezone
+from typing import Any
 
 from sqlalchemy import text
 
 from api.runtime.context import Runtime
+from api.runtime.locks import CONVERSATION_LEASE, SENDER_LEASE
 from api.runtime.processor import TIMEOUTS_KEY
 from api.runtime.sender import RETRY_KEY, reconcile_abandoned_claims
 from api.workers.queue import DELIVER_CONVERSATIONS, PROCESS_CONVERSATION, enqueue, enqueue_conversations
@@ -27,7 +41,12 @@ from api.workers.queue import DELIVER_CONVERSATIONS, PROCESS_CONVERSATION, enque
 log = logging.getLogger("pytake.runtime.maintenance")
 
 TICK = 1.0
-STALE = timedelta(seconds=30)
+# a row whose statement took longer than this from its `created_at` to its commit
+# may be missed by a watermark sweep (the full sweep still finds it)
+SWEEP_MARGIN = timedelta(seconds=10)
+WATERMARK_KEY = "maintenance:sweep:since"
+WOKEN = "maintenance:woken:"
+DEADLINES_EVERY = 30.0
 
 _POP_DUE = """
 local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, tonumber(ARGV[2]))
@@ -35,27 +54,52 @@ if #due > 0 then redis.call('ZREM', KEYS[1], unpack(due)) end
 return due
 """
 
+# The conversations (ARGV[4..]) nobody holds a lease on (ARGV[1]: its key prefix)
+# and nobody woke in the last ARGV[3] ms (marks under ARGV[2]), marked woken now.
+_TO_WAKE = """
+local out = {}
+for i = 4, #ARGV do
+  local id = ARGV[i]
+  if redis.call('EXISTS', ARGV[1] .. id) == 0
+     and redis.call('SET', ARGV[2] .. id, 1, 'NX', 'PX', ARGV[3]) then
+    out[#out + 1] = id
+  end
+end
+return out
+"""
+
 
 async def pop_due(rt: Runtime, key: str, limit: int = 500) -> list[str]:
     """Atomically take the members whose time has come."""
     items = await rt.redis.eval(_POP_DUE, 1, key, time.time(), limit)
-    return [i.decode() if isinstance(i, bytes) else str(i) for i in items]
+    return [_str(i) for i in items]
+
+
+def _str(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
 
 
 async def _once(rt: Runtime, name: str, every: float) -> bool:
     """True for exactly one worker per ``every`` seconds."""
-    return bool(await rt.redis.set(f"maintenance:{name}", "1", nx=True, px=int(every * 1000)))
+    return bool(await rt.redis.set(f"maintenance:{name}", "1", nx=True, px=max(1, int(every * 1000))))
 
 
-async def tick(rt: Runtime, *, stale: timedelta = STALE) -> None:
+def _stale(rt: Runtime) -> timedelta:
+    return timedelta(seconds=float(getattr(rt.settings, "runtime_stale_seconds", 4.0)))
+
+
+async def tick(rt: Runtime, *, stale: timedelta | None = None) -> None:
+    settings = rt.settings
     timeouts = await pop_due(rt, TIMEOUTS_KEY)
     if timeouts:
         await enqueue_conversations(rt.redis, timeouts)
     retries = await pop_due(rt, RETRY_KEY)
     if retries:
         await enqueue(rt.redis, DELIVER_CONVERSATIONS, retries)
-    if await _once(rt, "sweep", 10):
-        await sweep(rt, stale)
+    full = await _once(rt, "full-sweep", float(getattr(settings, "runtime_full_sweep_seconds", 3600.0)))
+    if full or await _once(rt, "sweep", float(getattr(settings, "runtime_sweep_seconds", 2.0))):
+        deadlines = full or await _once(rt, "deadlines", DEADLINES_EVERY)
+        await sweep(rt, stale, full=full, deadlines=deadlines)
     if await _once(rt, "partitions", 3600):
         from api.db.partitions import ensure_message_partitions
 
@@ -63,29 +107,70 @@ async def tick(rt: Runtime, *, stale: timedelta = STALE) -> None:
             await ensure_message_partitions(s)
 
 
-async def sweep(rt: Runtime, stale: timedelta = STALE) -> None:
+# inbound rows still unprocessed / outbound rows still pending and unclaimed, per
+# conversation with its oldest such row ({since}: the watermark's bound, if any)
+_WAITING_INBOUND = """
+SELECT conversation_id, min(created_at) AS oldest FROM messages
+ WHERE direction = 'inbound' AND metadata->>'processed' = 'false' AND created_at < :cutoff{since}
+ GROUP BY conversation_id ORDER BY oldest LIMIT 1000"""
+_WAITING_OUTBOUND = """
+SELECT conversation_id, min(created_at) AS oldest FROM messages
+ WHERE direction = 'outbound' AND status = 'pending' AND NOT (metadata ? 'claim_token')
+   AND created_at < :cutoff{since}
+ GROUP BY conversation_id ORDER BY oldest LIMIT 1000"""
+_PAST_DEADLINE = """
+SELECT id FROM conversations WHERE flow_variables ? 'wait_deadline'
+   AND flow_variables->>'wait_deadline' IS NOT NULL
+   AND (flow_variables->>'wait_deadline')::timestamptz < now() - interval '30 seconds' LIMIT 1000"""
+
+
+async def sweep(rt: Runtime, stale: timedelta | None = None, *, full: bool = True,
+                deadlines: bool | None = None) -> None:
+    """Wake conversations whose wake-up was lost (see the module doc). ``full``:
+    every row, else the rows since the watermark (every row too when Redis has
+    none); ``deadlines`` (default: ``full``): passed question deadlines too."""
+    stale = _stale(rt) if stale is None else stale
     cutoff = datetime.now(timezone.utc) - stale
+    since = None if full else await _watermark(rt)
+    bound = "" if since is None else " AND created_at >= :since"
+    params: dict[str, Any] = {"cutoff": cutoff} if since is None else {"cutoff": cutoff, "since": since}
     async with rt.db.session() as s:
-        inbound = (await s.execute(text(
-            "SELECT DISTINCT conversation_id FROM messages WHERE direction = 'inbound' "
-            "AND metadata->>'processed' = 'false' AND created_at < :cutoff LIMIT 1000"),
-            {"cutoff": cutoff})).scalars().all()
-        outbound = (await s.execute(text(
-            "SELECT DISTINCT conversation_id FROM messages WHERE direction = 'outbound' AND status = 'pending' "
-            "AND NOT (metadata ? 'claim_token') AND created_at < :cutoff LIMIT 1000"),
-            {"cutoff": cutoff})).scalars().all()
-        waiting = (await s.execute(text(
-            "SELECT id FROM conversations WHERE flow_variables ? 'wait_deadline' "
-            "AND flow_variables->>'wait_deadline' IS NOT NULL "
-            "AND (flow_variables->>'wait_deadline')::timestamptz < now() - interval '30 seconds' LIMIT 1000"
-        ))).scalars().all()
-    if inbound or waiting:
-        await enqueue_conversations(rt.redis, [*inbound, *waiting])
-    if outbound:
-        await enqueue(rt.redis, DELIVER_CONVERSATIONS, [str(c) for c in outbound])
+        inbound = (await s.execute(text(_WAITING_INBOUND.format(since=bound)), params)).all()
+        outbound = (await s.execute(text(_WAITING_OUTBOUND.format(since=bound)), params)).all()
+        look = full if deadlines is None else deadlines
+        waiting = (await s.execute(text(_PAST_DEADLINE))).scalars().all() if look else []
+    oldest = min([cutoff, *(r.oldest for r in inbound[:1]), *(r.oldest for r in outbound[:1])])
+    await rt.redis.set(WATERMARK_KEY, (oldest - SWEEP_MARGIN).isoformat())
+    period = max(1, int(stale.total_seconds() * 1000))
+    wake = await _free(rt, CONVERSATION_LEASE, "process:", period, [r.conversation_id for r in inbound])
+    if wake or waiting:
+        await enqueue_conversations(rt.redis, [*wake, *waiting])
+    deliver = await _free(rt, SENDER_LEASE, "deliver:", period, [r.conversation_id for r in outbound])
+    if deliver:
+        await enqueue(rt.redis, DELIVER_CONVERSATIONS, deliver)
+    if wake or deliver:
+        log.info("woke %d conversation(s) to process and %d to deliver (lost wake-ups)", len(wake), len(deliver))
     reconciled = await reconcile_abandoned_claims(rt)
     if reconciled:
         log.warning("%d outbound message(s) with an abandoned send claim marked delivery_unknown", reconciled)
+
+
+async def _watermark(rt: Runtime) -> datetime | None:
+    raw = await rt.redis.get(WATERMARK_KEY)
+    if not raw:
+        return None
+    try:
+        return datetime.fromisoformat(_str(raw))
+    except ValueError:
+        return None
+
+
+async def _free(rt: Runtime, lease_prefix: str, kind: str, period_ms: int, ids: list[Any]) -> list[str]:
+    """Of ``ids``, the conversations no lease holder works on and not woken this period."""
+    if not ids:
+        return []
+    woken = await rt.redis.eval(_TO_WAKE, 0, lease_prefix, WOKEN + kind, period_ms, *(str(i) for i in ids))
+    return [_str(i) for i in woken]
 
 
 async def run_forever(rt: Runtime, stop: asyncio.Event) -> None:

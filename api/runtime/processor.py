@@ -45,7 +45,7 @@ from api.runtime.adapters import CollectingContact, CollectingHandoff, Collectin
 from api.runtime.business_hours import is_open
 from api.runtime.context import Runtime
 from api.runtime.ingest import REFERRAL_KEY
-from api.runtime.locks import conversation_lease
+from api.runtime.locks import conversation_lease, lease_ms
 from api.runtime.outbox import kick_sender, outbound_rows
 from api.runtime.programs import ProgramStore, has_ai
 from api.runtime.sender import SendHint, Sender
@@ -94,7 +94,7 @@ async def process_conversation(rt: Runtime, conversation_id: Any) -> int:
     conversation_id = uuid.UUID(str(conversation_id))
     handled = 0
     while True:
-        lease = conversation_lease(rt.redis, conversation_id)
+        lease = conversation_lease(rt.redis, conversation_id, lease_ms(rt.settings))
         if not await lease.acquire():
             return handled
         try:

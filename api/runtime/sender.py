@@ -23,7 +23,8 @@ For each row:
    retried later with exponential backoff and jitter (the conversation's later
    rows wait, keeping order); permanent error → ``failed`` with Meta's code,
    message and details; an answer that never came (read timeout) → the claim
-   stays: the outcome is unknown.
+   is marked ``failed`` at once with ``metadata.delivery_unknown`` and the
+   reason (e.g. "Graph API request timed out after 15 s"), never resent.
 
 A claimed row is never sent again. If the worker dies after claiming (before
 or after the request), the maintenance sweep (`reconcile_abandoned_claims`)
@@ -48,7 +49,7 @@ from sqlalchemy import text
 
 from api.db.session import bind
 from api.runtime.context import Runtime
-from api.runtime.locks import sender_lease
+from api.runtime.locks import lease_ms, sender_lease
 from api.runtime.rate_limit import PAIR_LIMIT, Limit, SendRateLimiter
 from api.runtime.sent_records import ACCEPTED_CTES, SentRecorder, accepted_values
 from api.whatsapp.graph_client import (
@@ -68,8 +69,14 @@ MAX_BACKOFF = 300.0
 CLAIM_GRACE = timedelta(minutes=2)
 OUTSIDE_WINDOW = ("outside the 24-hour customer service window: only template messages may be sent "
                   "(this free-form message was not sent)")
-DELIVERY_UNKNOWN = ("delivery unknown: the sender stopped during the request; not resent to avoid "
-                    "a duplicate (a status webhook from Meta will correct this if it was delivered)")
+_NOT_RESENT = "not resent to avoid a duplicate (a status webhook from Meta will correct this if it was delivered)"
+DELIVERY_UNKNOWN = f"delivery unknown: the sender stopped during the request; {_NOT_RESENT}"
+
+
+def uncertain_reason(exc: Exception) -> str:
+    """The error of a row whose request got no answer (``exc`` says why: a timeout,
+    a dropped connection...), failed at once as ``delivery_unknown``."""
+    return f"delivery unknown: {exc}; {_NOT_RESENT}"
 
 
 def backoff(attempt: int) -> float:
@@ -144,7 +151,6 @@ UPDATE messages SET metadata = (metadata - 'claim_token') || CAST(:meta AS jsonb
  WHERE id = :id AND created_at = :at AND metadata->>'claim_token' = :token
 """
 
-_UNCERTAIN = "UPDATE messages SET metadata = metadata || CAST(:m AS jsonb) WHERE id = :id AND created_at = :at"
 
 
 def _dumps(value: Any) -> str:
@@ -212,7 +218,7 @@ class Sender:
         conversation_id = uuid.UUID(str(conversation_id))
         sent = 0
         while True:
-            lease = sender_lease(self.rt.redis, conversation_id)
+            lease = sender_lease(self.rt.redis, conversation_id, lease_ms(self.rt.settings))
             granted, bucket = 0, None
             if hint is not None:
                 number_limit, pair_limit = self._limits_for(hint.number_settings)
@@ -380,10 +386,11 @@ class Sender:
                         "code": exc.code, "message": exc.message, "details": exc.details,
                         "fbtrace_id": exc.fbtrace_id}, "sending_attempt": attempt})
                     continue
-                except UncertainDeliveryError as exc:
-                    log.warning("message %s: outcome unknown (%s); left claimed", row["id"], exc)
-                    await self._run(_UNCERTAIN, {"m": _dumps({"uncertain": str(exc)[:300]}), "id": row["id"],
-                                                 "at": row["created_at"]})
+                except UncertainDeliveryError as exc:  # never resent; a status webhook corrects it
+                    log.warning("message %s: outcome unknown (%s); not resent", row["id"], exc)
+                    await self._fail(row, uncertain_reason(exc), {"delivery_unknown": True,
+                                                                  "uncertain": str(exc)[:300],
+                                                                  "sending_attempt": attempt})
                     continue
                 accepted = _Accepted(row, result.wamid, claim_token)
                 sent += 1

@@ -314,6 +314,8 @@ class GraphClient:
             response = await self._client.post(url, json=payload, headers=headers)
         except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
             raise TransientGraphError(f"cannot reach the Graph API: {exc!r}") from exc
+        except httpx.TimeoutException as exc:  # maybe sent, no answer in time
+            raise self._timed_out() from exc
         except httpx.TransportError as exc:  # sent, but the answer was lost
             raise UncertainDeliveryError(f"no answer from the Graph API: {exc!r}") from exc
         return response.status_code, response.content
@@ -328,5 +330,10 @@ class GraphClient:
                 return response.status, await response.read()
         except (aiohttp.ClientConnectorError, aiohttp.ConnectionTimeoutError) as exc:  # nothing was sent
             raise TransientGraphError(f"cannot reach the Graph API: {exc!r}") from exc
-        except (aiohttp.ClientError, TimeoutError) as exc:  # maybe sent, the answer was lost
+        except TimeoutError as exc:  # maybe sent, no answer in time (aiohttp's ServerTimeoutError too)
+            raise self._timed_out() from exc
+        except aiohttp.ClientError as exc:  # maybe sent, the answer was lost
             raise UncertainDeliveryError(f"no answer from the Graph API: {exc!r}") from exc
+
+    def _timed_out(self) -> UncertainDeliveryError:
+        return UncertainDeliveryError(f"Graph API request timed out after {self._timeout:g} s")

@@ -49,16 +49,14 @@ async def _open_pool() -> None:
     """The webhook's own connection pool: sized for bursts, and without the
     per-checkout ping (one round trip less on Meta's clock)."""
     from api.db.session import Database
-
-    import redis.asyncio as aioredis
+    from api.redis_clients import redis_client
 
     settings = get_settings()
     if settings.database_url:
         current_app.extensions[_DB_KEY] = Database(settings.database_url, pool_size=10, max_overflow=10,
                                                    pool_pre_ping=False)
-    if settings.redis_url:  # bursts wait for a connection instead of failing
-        current_app.extensions[_REDIS_KEY] = aioredis.Redis(connection_pool=aioredis.BlockingConnectionPool.from_url(
-            settings.redis_url, max_connections=100, timeout=30))
+    if settings.redis_url:  # bursts wait for a connection instead of failing; survives a Redis restart
+        current_app.extensions[_REDIS_KEY] = redis_client(settings.redis_url, max_connections=100, wait_timeout=30)
 
 
 @blueprint.after_app_serving

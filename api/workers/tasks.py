@@ -16,6 +16,7 @@ from taskiq import TaskiqEvents, TaskiqState
 from taskiq_redis import ListQueueBroker
 
 from api.gc_tuning import freeze_startup_heap
+from api.redis_clients import resilient_connection_kwargs
 from api.runtime.context import Runtime
 from api.runtime.processor import process_conversation
 from api.runtime.sender import Sender
@@ -143,7 +144,8 @@ def make_broker(settings: Settings, *, open_runtime: bool = True) -> ListQueueBr
     assert settings.redis_url, "the broker needs REDIS_URL"
     # BRPOP blocks until a task comes: no socket timeout (redis-py's default would
     # end an idle worker's listen with a TimeoutError)
-    broker = BatchListQueueBroker(settings.redis_url, queue_name=QUEUE, socket_timeout=None)
+    broker = BatchListQueueBroker(settings.redis_url, queue_name=QUEUE, socket_timeout=None,
+                                  **resilient_connection_kwargs())
     broker.register_task(process_conversation_task, task_name=PROCESS_CONVERSATION)
     broker.register_task(send_outbox_task, task_name=SEND_OUTBOX)
     broker.register_task(deliver_conversations_task, task_name=DELIVER_CONVERSATIONS)

@@ -47,3 +47,17 @@ def test_production_requires_explicit_keys(tmp_path):
 def test_malformed_encryption_key_is_named(tmp_path):
     with pytest.raises(SettingsError, match="PYTAKE_ENCRYPTION_KEY"):
         Settings.from_env({"PYTAKE_DATA_DIR": str(tmp_path), "PYTAKE_ENCRYPTION_KEY": "short"})
+
+
+def test_runtime_recovery_timings_have_defaults_and_are_read_from_the_environment(tmp_path):
+    defaults = Settings.from_env({"PYTAKE_DATA_DIR": str(tmp_path)})
+    assert (defaults.runtime_lease_seconds, defaults.runtime_sweep_seconds, defaults.runtime_stale_seconds) == (4, 2, 4)
+    tuned = Settings.from_env({"PYTAKE_DATA_DIR": str(tmp_path), "PYTAKE_RUNTIME_LEASE_SECONDS": "2.5",
+                               "PYTAKE_RUNTIME_SWEEP_SECONDS": "1"})
+    assert (tuned.runtime_lease_seconds, tuned.runtime_sweep_seconds) == (2.5, 1.0)
+
+
+@pytest.mark.parametrize("value", ["soon", "0", "-1"])
+def test_a_bad_runtime_timing_is_named(tmp_path, value):
+    with pytest.raises(SettingsError, match="PYTAKE_RUNTIME_STALE_SECONDS"):
+        Settings.from_env({"PYTAKE_DATA_DIR": str(tmp_path), "PYTAKE_RUNTIME_STALE_SECONDS": value})

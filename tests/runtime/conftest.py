@@ -297,3 +297,26 @@ async def other_worker(local, database_url, redis_url, settings) -> AsyncIterato
         await rt.close()
         await redis2.aclose()
         await db2.dispose()
+
+
+@pytest.fixture
+async def webhook(database_url, redis_url, tmp_path, seeded) -> AsyncIterator[Any]:
+    """``await webhook(doc)``: a signed POST to the API's webhook over real HTTP (the
+    API alone, no worker: what it stores stays unprocessed); the answer's JSON."""
+    from api.app import create_app
+
+    app = create_app(make_settings(database_url, redis_url, tmp_path))
+    url, stop, task = await serve(app)
+    client = httpx.AsyncClient(timeout=60.0, limits=httpx.Limits(max_connections=200))
+
+    async def post(doc: dict) -> dict:
+        response = await webhooks.post_signed(client, url + "/webhooks/whatsapp", APP_SECRET, doc)
+        assert response.status_code == 200, response.text
+        return response.json()
+
+    try:
+        yield post
+    finally:
+        await client.aclose()
+        stop.set()
+        await asyncio.gather(task, return_exceptions=True)

@@ -277,3 +277,34 @@ async def test_the_senders_read_uses_the_outbox_index_not_every_pending_row(loca
             assert "outbox_idx" in plan, plan
             assert "status_idx" not in plan, plan
         await conn.execute("RESET plan_cache_mode")
+
+
+async def test_a_send_that_times_out_is_reported_as_timed_out_not_resent(local, query, db, redis, settings):
+    """A Graph API that takes the request and never answers: the row fails at once as
+    delivery unknown, saying the request timed out (not that the sender stopped)."""
+    from api.runtime.context import Runtime
+    from api.whatsapp.graph_client import GraphClient
+
+    held: list[asyncio.StreamWriter] = []
+
+    async def never_answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        held.append(writer)  # read the request, answer nothing
+        await reader.read(65536)
+
+    server = await asyncio.start_server(never_answer, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    conversation, (mid,) = await conversation_with(local, "5511900000039", text_msg("chegou?"))
+    rt = Runtime.build(db, redis, settings, graph=GraphClient(f"http://127.0.0.1:{port}", "v21.0", timeout=0.5))
+    try:
+        await Sender(rt).deliver_conversation(conversation)
+        await Sender(rt).deliver_conversation(conversation)  # never sent again
+    finally:
+        await rt.close()
+        server.close()
+        for writer in held:
+            writer.close()
+    assert len(held) == 1
+    failed = await row(query, mid)
+    assert failed["status"] == "failed" and failed["metadata"]["delivery_unknown"] is True
+    assert failed["error_message"].startswith("delivery unknown: Graph API request timed out after 0.5 s")
+    assert "sender stopped" not in failed["error_message"]
