@@ -402,22 +402,35 @@ def _finish(outcome: Outcome, result: RunResult, messenger: CollectingMessenger,
     outcome.status = result.status
     outcome.wait_deadline = result.wait_deadline
     outcome.flow_id = _flow_uuid(result.state.flow_ref) if result.state is not None else None
-    errors = [e.to_json() for e in result.events if e.type == "error"]
-    if errors:
-        outcome.run_info["errors"] = errors[:3]
-    adjusted = [e.to_json() for e in result.events if e.type == MESSAGE_ADJUSTED]
-    if adjusted:  # a rendered message did not fit WhatsApp's limits: what was changed, where
-        outcome.run_info["adjusted"] = adjusted[:5]
-        for event in adjusted:
-            log.warning("message adjusted to WhatsApp limits: %s", _dumps({
-                "conversation_id": str(loaded.conversation["id"]), "flow_id": outcome.run_info.get("flow_id"),
-                **event}))
+    _record_problems(outcome, result, loaded)
     if handoff.request_made is not None:
         req = handoff.request_made
         outcome.handoff = {"department": req.department, "reason": req.reason, "priority": req.priority}
         if loaded.chatbot is not None:
             _away(outcome, loaded.chatbot, datetime.now(timezone.utc))
     return outcome
+
+
+# Events a flow designer must be able to find: each is a warning log line naming the
+# conversation, flow and node, and is kept on the inbound row (metadata.run).
+_PROBLEMS = {"error": ("errors", "flow error"),
+             "api_called": ("failed_calls", "api_call failed"),
+             "ai_called": ("failed_calls", "ai_prompt failed"),
+             MESSAGE_ADJUSTED: ("adjusted", "message adjusted to WhatsApp limits")}
+
+
+def _record_problems(outcome: Outcome, result: RunResult, loaded: Loaded) -> None:
+    for event in result.events:
+        problem = _PROBLEMS.get(event.type)
+        if problem is None or (event.type in ("api_called", "ai_called") and event.get("ok", True)):
+            continue
+        key, what = problem
+        found = outcome.run_info.setdefault(key, [])
+        doc = event.to_json()
+        if len(found) < 5:
+            found.append(doc)
+        log.warning("%s: %s", what, _dumps({
+            "conversation_id": str(loaded.conversation["id"]), "flow_id": outcome.run_info.get("flow_id"), **doc}))
 
 
 def _away(outcome: Outcome, chatbot: flow_selection.ChatbotInfo, now: datetime) -> None:

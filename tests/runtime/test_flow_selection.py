@@ -209,3 +209,25 @@ async def test_a_reaction_is_not_taken_as_an_answer(local, add, flows, query):
     await local.say("5511900000021", {"type": "reaction", "reaction": {"message_id": "wamid.x", "emoji": "👍"}})
     await local.say("5511900000021", "Rui")
     assert await sent_texts(query) == ["Qual seu nome?", "Obrigado, Rui!"]
+
+
+async def test_a_failing_api_call_is_a_log_line_naming_conversation_and_node(local, add, query, caplog):
+    canvas = {
+        "nodes": [{"id": n, "type": t, "position": {"x": 0, "y": 0}, "data": d} for n, t, d in [
+            ("start", "start", {}),
+            ("lookup", "api_call", {"url": "http://127.0.0.1:9/orders"}),  # private: refused by the guard
+            ("ok", "message", {"text": "ok"}),
+            ("sorry", "message", {"text": "Sistema fora do ar"})]],
+        "edges": [{"id": "a", "source": "start", "target": "lookup"},
+                  {"id": "b", "source": "lookup", "target": "ok", "sourceHandle": "success"},
+                  {"id": "c", "source": "lookup", "target": "sorry", "sourceHandle": "error"}],
+    }
+    await add("pedidos", canvas)
+    with caplog.at_level("WARNING", logger="pytake.runtime.processor"):
+        await local.say("5511900000051", "oi")
+    assert await sent_texts(query) == ["Sistema fora do ar"]
+    conversation_id = str((await query("SELECT id FROM conversations"))[0]["id"])
+    lines = [r.getMessage() for r in caplog.records if r.getMessage().startswith("api_call failed")]
+    assert len(lines) == 1 and conversation_id in lines[0] and '"node":"lookup"' in lines[0].replace(" ", "")
+    inbound = (await query("SELECT metadata FROM messages WHERE direction = 'inbound'"))[0]["metadata"]
+    assert inbound["run"]["failed_calls"][0]["node"] == "lookup"
