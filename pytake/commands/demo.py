@@ -32,6 +32,7 @@ EXAMPLE_FLOWS = {
     "nps_survey": ("main", ["nps", "pesquisa", "avaliar"]),
     "ai_faq": ("main", ["faq", "dúvida", "pergunta"]),
 }
+DEMO_ADMIN_EMAIL = "admin@pytake.local"
 DEPARTMENTS = ("Atendimento", "Financeiro", "Pedidos", "Recepção", "Suporte", "Vendas")
 
 
@@ -40,6 +41,35 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--port", type=int, default=8000, help="API port")
     parser.add_argument("--sandbox-port", type=int, default=8900)
     parser.add_argument("--examples", default=str(REPO / "examples"), help="folder of example flows")
+
+
+async def demo_admin(settings, db) -> tuple[str, str]:
+    """The demo organization's admin login, created once: its password is generated on
+    the first run and kept in the data dir (``demo-admin-password``), so every run can print it."""
+    import secrets as token_source
+
+    from sqlalchemy import select
+
+    from api.auth.passwords import hash_password_async
+    from api.db.models import Organization, User
+
+    path = Path(settings.data_dir) / "demo-admin-password"
+    async with db.transaction() as s:
+        exists = (await s.execute(select(User.id).where(User.email == DEMO_ADMIN_EMAIL))).scalar()
+        if exists is not None and path.exists():
+            return DEMO_ADMIN_EMAIL, path.read_text("utf-8").strip()
+        password = token_source.token_urlsafe(12)
+        org_id = (await s.execute(select(Organization.id).where(Organization.slug == "pytake-demo"))).scalar_one()
+        hashed = await hash_password_async(password)
+        if exists is None:
+            s.add(User(organization_id=org_id, email=DEMO_ADMIN_EMAIL, password_hash=hashed,
+                       full_name="Demo Admin", role="org_admin", email_verified=True))
+        else:  # the file was lost: a new password
+            (await s.get(User, exists)).password_hash = hashed
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(password + "\n", "utf-8")
+    path.chmod(0o600)
+    return DEMO_ADMIN_EMAIL, password
 
 
 async def seed(settings, examples: Path) -> tuple[str, list[str]]:
@@ -88,6 +118,16 @@ async def seed(settings, examples: Path) -> tuple[str, list[str]]:
         await db.dispose()
 
 
+async def _admin_login(settings) -> tuple[str, str]:
+    from api.db.session import Database
+
+    db = Database(settings.database_url)
+    try:
+        return await demo_admin(settings, db)
+    finally:
+        await db.dispose()
+
+
 def run(args: argparse.Namespace) -> int:
     from api.event_loop import run as run_loop
     from api.runtime.stack import Listen, prepare_settings, run_stack
@@ -108,13 +148,14 @@ def run(args: argparse.Namespace) -> int:
     settings = dataclasses.replace(settings, extra={
         **dict(settings.extra or {}), "PYTAKE_WHATSAPP_APP_SECRET": secret, "PYTAKE_GRAPH_API_URL": sandbox_url})
     phone_number_id, lines = asyncio.run(seed(settings, Path(args.examples)))
+    email, password = asyncio.run(_admin_login(settings))
     sandbox = create_sandbox_app(SandboxConfig(webhook_url=f"{api_url}/webhooks/whatsapp", app_secret=secret))
 
     def ready() -> None:
         print("\n".join([
             "",
             "PyTake demo is running:",
-            f"  web app             {api_url}/  (sign up, then draw flows)",
+            f"  web app             {api_url}/  (log in as {email} / {password}, or sign up)",
             f"  API                 {api_url}  (docs: {api_url}/docs, webhook: {api_url}/webhooks/whatsapp)",
             f"  WhatsApp sandbox    {sandbox_url}  (Graph API stand-in)",
             "  worker              in this process",
