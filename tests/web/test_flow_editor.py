@@ -51,6 +51,16 @@ async def saved_canvas(page: Page, flow_id: str) -> dict:
     }""", flow_id)
 
 
+async def live_version(page: Page, flow_id: str) -> int | None:
+    """The version customers get (the API's ``current`` one), with the page's own token."""
+    return await page.evaluate("""async (id) => {
+        const {access_token} = JSON.parse(localStorage.getItem('pytake.tokens'));
+        const r = await fetch('/flows/' + id + '/versions', {headers: {Authorization: 'Bearer ' + access_token}});
+        const live = (await r.json()).items.filter((v) => v.current);
+        return live.length ? live[0].version : null;
+    }""", flow_id)
+
+
 async def test_design_a_flow_in_the_browser(web_server, browser_page: Page):
     async with asyncio.timeout(180):  # a stuck step fails with its line, not a hung run
         await design_a_flow(web_server, browser_page)
@@ -108,23 +118,35 @@ async def design_a_flow(web_server: str, page: Page) -> None:
     await page.get_by_role("button", name="Fit view", exact=True).click()
     await connect(page, "question_1", "next", "end_1")
     await expect(page.locator(".react-flow__edge")).to_have_count(2)
+    # a customer whose answers are all invalid would hear nothing: a warning on the question
+    await expect(problems.get_by_text("0 error(s) · 1 warning(s)")).to_be_visible()
+    await expect(problems.get_by_text("handle 'invalid' is not connected")).to_be_visible()
+    await connect(page, "question_1", "invalid", "end_1")
+    await expect(page.locator(".react-flow__edge")).to_have_count(3)
     await expect(question.locator(".node-badge")).to_have_count(0)
     await expect(problems.get_by_text("0 error(s) · 0 warning(s)")).to_be_visible()
     await screenshot(page, "05-fixed")
 
-    # save (Ctrl+S), reload, same canvas
+    # save a draft (Ctrl+S): customers do not see it; publish makes it live
     await page.keyboard.press("Control+s")
-    await expect(page.get_by_role("status")).to_have_text("Saved as version 1.")
+    await expect(page.get_by_role("status")).to_have_text(
+        "Draft saved as version 1. Customers still see the published version.")
+    assert await live_version(page, flow_id) is None
+    await page.get_by_role("button", name="Publish").click()
+    await expect(page.get_by_role("status")).to_have_text("Version 1 is live.")
+    assert await live_version(page, flow_id) == 1
+
+    # reload: the same canvas
     saved = await saved_canvas(page, flow_id)
     assert [(n["id"], n["type"]) for n in saved["nodes"]] == [
         ("start_1", "start"), ("question_1", "question"), ("end_1", "end")]
     assert saved["nodes"][1]["data"] == {"text": "What is your name?", "variable": "name"}
     assert {(e["source"], e["sourceHandle"], e["target"]) for e in saved["edges"]} == {
-        ("start_1", "next", "question_1"), ("question_1", "next", "end_1")}
+        ("start_1", "next", "question_1"), ("question_1", "next", "end_1"), ("question_1", "invalid", "end_1")}
 
     await page.reload()
     await expect(page.get_by_test_id("node-question_1")).to_contain_text("What is your name?")
-    await expect(page.locator(".react-flow__edge")).to_have_count(2)
+    await expect(page.locator(".react-flow__edge")).to_have_count(3)
     await expect(page.locator(".react-flow__edge-text").first).to_have_text("next")
     await expect(problems.get_by_text("0 error(s) · 0 warning(s)")).to_be_visible()
     await screenshot(page, "06-reloaded")

@@ -163,25 +163,32 @@ function Editor({ flowId }: { flowId: string }) {
   const { diagnostics, setDiagnostics, checking } = useDiagnostics(flowId, lintCanvas);
   const diagnosticsByNode = useMemo(() => byNode(diagnostics), [diagnostics]);
 
-  const save = useCallback(async () => {
-    if (!flow) return;
+  // A save stores a draft version (customers keep the published one); Publish saves
+  // and makes that version live for new conversations.
+  const store = useCallback(async (publish: boolean): Promise<boolean> => {
+    if (!flow) return false;
     const canvas = toCanvas(state.current.nodes, state.current.edges, flowApi.getViewport());
     try {
-      // Drafts and publishing (issue 14, next part) will sit beside this: today a
-      // save compiles the canvas and stores it as the flow's next version.
-      const saved = await api<{ version: number; created: boolean; diagnostics: Diagnostic[] }>(
-        "PUT", `/flows/${flow.id}/canvas`, { canvas });
+      const saved = await api<{ version: number; created: boolean; published: boolean; diagnostics: Diagnostic[] }>(
+        "PUT", `/flows/${flow.id}/canvas`, { canvas, publish });
       setDiagnostics(distinct(saved.diagnostics));
       setDirty(false);
-      setStatus({ kind: "ok", text: saved.created ? t("editor.saved", { version: saved.version }) : t("editor.unchanged") });
+      const text = publish ? t("editor.published", { version: saved.version })
+        : saved.created ? t("editor.saved", { version: saved.version }) : t("editor.unchanged");
+      setStatus({ kind: "ok", text });
+      return true;
     } catch (err) {
       if (err instanceof ApiError && err.code === "invalid_canvas") {
         const details = (err.body as { error?: { details?: Diagnostic[] } })?.error?.details;
         if (details) setDiagnostics(distinct(details));
       }
-      setStatus({ kind: "error", text: t("editor.saveFailed", { message: err instanceof Error ? err.message : String(err) }) });
+      const message = err instanceof Error ? err.message : String(err);
+      setStatus({ kind: "error", text: t(publish ? "editor.publishFailed" : "editor.saveFailed", { message }) });
+      return false;
     }
   }, [flow, flowApi, setDiagnostics, t]);
+  const save = useCallback(() => store(false), [store]);
+  const publish = useCallback(() => store(true), [store]);
 
   const focusNode = useCallback((d: Diagnostic) => {
     const node = state.current.nodes.find((n) => n.id === d.node_id);
@@ -237,7 +244,8 @@ function Editor({ flowId }: { flowId: string }) {
         {dirty && <span className="muted small">{t("editor.unsaved")}</span>}
         {status && <span role="status" className={`small status ${status.kind}`}>{status.text}</span>}
         <span className={`small pill ${errors ? "error" : "ok"}`}>{t("editor.errors", { count: errors })}</span>
-        <button type="button" className="primary" onClick={save} title={t("editor.publishLater")}>{t("common.save")}</button>
+        <button type="button" onClick={save}>{t("common.save")}</button>
+        <button type="button" className="primary" onClick={publish} title={t("editor.publishHint")}>{t("editor.publish")}</button>
       </div>
       <div className="editor-body">
         <Palette />
