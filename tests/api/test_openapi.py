@@ -10,7 +10,7 @@ from .route_walk import all_routes, offline_app, openapi_path
 _APP = offline_app()
 # Hidden on purpose: the document itself, liveness, and Meta's webhook callback
 # (signed by Meta, documented in docs/runtime.md, not part of the public API).
-UNDOCUMENTED = ("/openapi.json", "/docs", "/health", "/webhooks/whatsapp")
+UNDOCUMENTED = ("/openapi.json", "/docs", "/health", "/webhooks/whatsapp", "/webhooks/whatsapp/<app_key>")
 ROUTES = [r for r in all_routes(_APP) if r.rule not in UNDOCUMENTED]
 
 
