@@ -29,7 +29,7 @@ the 2 cores with what is measured, so they must cost little.
 Targets (2-core machine): ≥ 500 inbound msg/s, webhook p99 ≤ 50 ms at that
 rate, ≥ 1,000 sends/s.
 
-    .venv/bin/python bench/e2e.py [--customers 200] [--sends 5000] [--statuses]
+    .venv/bin/python bench/e2e.py [--customers 200] [--sends 5000] [--statuses] [--per-app]
 """
 
 from __future__ import annotations
@@ -55,6 +55,7 @@ from bench import http_lite  # noqa: E402
 from bench.proc_stats import cpu_times, free_port, tree_cpu_seconds  # noqa: E402
 
 SECRET = "bench-secret"
+ENCRYPTION_KEY = base64.urlsafe_b64encode(b"b" * 32).decode()
 PNID = "900000000000001"
 
 FLOW = {
@@ -168,6 +169,20 @@ async def main(args: argparse.Namespace) -> int:
     seeded = await seed_organization(db, phone_number_id=PNID, number_settings={
         "rate_limit_per_second": 100000, "pair_rate_limit": None})
     await add_flow(db, seeded, "pedido", FLOW)
+    webhook_path = "/webhooks/whatsapp"
+    if args.per_app:  # the organization's own Meta app: its path, its (encrypted) secret
+        from types import SimpleNamespace
+
+        from sqlalchemy import text
+
+        from api.crypto import encrypt_secret
+        from api.whatsapp.apps import webhook_path as app_webhook_path
+
+        webhook_path = app_webhook_path(seeded.organization_id)
+        async with db.transaction() as s:
+            await s.execute(text("UPDATE organizations SET whatsapp_app_secret_encrypted = :e WHERE id = :id"), {
+                "e": encrypt_secret(SimpleNamespace(encryption_key=ENCRYPTION_KEY), SECRET),
+                "id": seeded.organization_id})
 
     import redis.asyncio as aioredis
 
@@ -189,7 +204,7 @@ async def main(args: argparse.Namespace) -> int:
 
     sandbox_port, api_port = free_port(), free_port()
     sandbox = BenchSandbox(SandboxState(SandboxConfig(
-        webhook_url=f"http://127.0.0.1:{api_port}/webhooks/whatsapp", app_secret=SECRET,
+        webhook_url=f"http://127.0.0.1:{api_port}{webhook_path}", app_secret=SECRET,
         send_statuses=args.statuses)))
     # the sandbox's routes (SandboxApp.handle) on bench/http_lite's server, not
     # hypercorn: Meta's side of the wire is not what is measured, and hypercorn
@@ -199,7 +214,7 @@ async def main(args: argparse.Namespace) -> int:
     env = {**os.environ, "DATABASE_URL": database_url, "REDIS_URL": redis_url,
            "PYTAKE_WHATSAPP_APP_SECRET": SECRET, "PYTAKE_GRAPH_API_URL": f"http://127.0.0.1:{sandbox_port}",
            "PYTAKE_DATA_DIR": str(REPO / ".pytake" / "bench"),
-           "PYTAKE_ENCRYPTION_KEY": base64.urlsafe_b64encode(b"b" * 32).decode(), "PYTAKE_SECRET_KEY": "b" * 48}
+           "PYTAKE_ENCRYPTION_KEY": ENCRYPTION_KEY, "PYTAKE_SECRET_KEY": "b" * 48}
     pytake = str(REPO / ".venv" / "bin" / "pytake")
     logs = REPO / ".pytake" / "bench"
     logs.mkdir(parents=True, exist_ok=True)
@@ -222,7 +237,7 @@ async def main(args: argparse.Namespace) -> int:
 
         async def post_signed(doc: dict) -> tuple[int, bytes]:
             body = webhooks.encode(doc)
-            return await client.request("POST", "/webhooks/whatsapp", {
+            return await client.request("POST", webhook_path, {
                 "Content-Type": "application/json", HEADER: sign(SECRET, body)}, body)
 
         # -- phase 1: customers through the flow ----------------------------------
@@ -407,6 +422,8 @@ if __name__ == "__main__":
     parser.add_argument("--customers", type=int, default=200)
     parser.add_argument("--sends", type=int, default=5000)
     parser.add_argument("--statuses", action="store_true", help="the sandbox posts status webhooks back")
+    parser.add_argument("--per-app", action="store_true",
+                        help="webhooks go to the organization's own Meta app (/webhooks/whatsapp/<organization id>)")
     parser.add_argument("--api-processes", type=int, default=1)
     parser.add_argument("--worker-processes", type=int, default=1)
     parser.add_argument("--rates", type=lambda v: [float(x) for x in v.split(",") if x], default=[250.0, 500.0],

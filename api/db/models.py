@@ -117,6 +117,8 @@ class Organization(Base):
     slug: Mapped[str] = mapped_column(String(100), nullable=False, unique=True)
     whatsapp_business_id: Mapped[str | None] = mapped_column(String(255))
     whatsapp_webhook_verify_token: Mapped[str | None] = mapped_column(String(255))
+    # added (migration 0009): the organization's Meta app secret, encrypted (api.crypto)
+    whatsapp_app_secret_encrypted: Mapped[str | None] = mapped_column(Text)
     plan_type: Mapped[str | None] = mapped_column(String(50), server_default=_str("free"))
     plan_expires_at: Mapped[datetime | None] = mapped_column(TSTZ)
     max_chatbots: Mapped[int | None] = mapped_column(Integer, server_default=_int(1))

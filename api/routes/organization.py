@@ -1,7 +1,10 @@
 """``/organization``: the caller's organization, its settings and plan limits.
 
 Anyone in the organization may read it; org admins may rename it and change
-its settings; a super_admin may delete it (soft delete: its users can no
+its settings and its own Meta app's webhook credentials
+(``whatsapp_app_secret``, encrypted at rest, and ``whatsapp_webhook_verify_token``:
+write-only, the response only says ``*_set``; see `api.whatsapp.apps`); a
+super_admin may delete it (soft delete: its users can no
 longer sign in or use their tokens). Plan fields (``plan_type``, ``plan_expires_at``, the ``max_*``
 limits, ``monthly_message_limit``) are read-only here: a request that tries to
 set one is refused with 422 naming the field; the platform operator changes
@@ -17,7 +20,7 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, StringConstraints, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 from quart import Blueprint
 from quart_schema import document_response, tag_blueprint, validate_request, validate_response
 from sqlalchemy import func, select
@@ -29,12 +32,18 @@ from api.auth.principal import current_principal
 from api.context import get_db
 from api.db.models import Organization
 from api.errors import NotFound
+from api.resources.secrets import SecretField, encrypt_inputs
+from api.schemas.whatsapp_numbers import Secret
 from api.secret_keys import without_secrets
+from api.whatsapp.apps import APPS, webhook_path
 
 blueprint = Blueprint("organization", __name__)
 tag_blueprint(blueprint, ["organization"])
 
 MAX_SETTINGS_BYTES = 64 * 1024
+APP_SECRET = SecretField("whatsapp_app_secret", "whatsapp_app_secret_encrypted", "whatsapp_app_secret_set")
+WEBHOOK_CREDENTIALS = ("whatsapp_app_secret", "whatsapp_webhook_verify_token")
+VerifyToken = Annotated[str, StringConstraints(min_length=1, max_length=255)]
 PLAN_FIELDS = ("plan_type", "plan_expires_at", "max_chatbots", "max_whatsapp_numbers",
                "max_contacts", "max_agents", "max_departments", "monthly_message_limit")
 
@@ -55,6 +64,9 @@ class OrganizationOut(BaseModel):
     monthly_message_limit: int | None = None
     settings: dict[str, Any]
     is_active: bool
+    whatsapp_app_secret_set: bool = Field(description="the organization's own Meta app secret is stored")
+    whatsapp_webhook_verify_token_set: bool
+    whatsapp_webhook_path: str = Field(description="callback path of the organization's own Meta app")
     created_at: datetime | None = None
     updated_at: datetime | None = None
 
@@ -68,6 +80,10 @@ class OrganizationUpdate(BaseModel):
     name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1,
                                            max_length=255)] | None = None
     settings: dict[str, Any] | None = None
+    whatsapp_app_secret: Secret | None = Field(
+        None, description="the organization's Meta app secret (write-only); null removes it")
+    whatsapp_webhook_verify_token: VerifyToken | None = Field(
+        None, description="the verify token of the organization's Meta app (write-only); null removes it")
 
     @field_validator("settings")
     @classmethod
@@ -88,7 +104,10 @@ def organization_out(org: Organization) -> OrganizationOut:
         max_whatsapp_numbers=org.max_whatsapp_numbers, max_contacts=org.max_contacts,
         max_agents=org.max_agents, max_departments=org.max_departments,
         monthly_message_limit=org.monthly_message_limit, settings=settings,
-        is_active=org.is_active is not False, created_at=org.created_at,
+        is_active=org.is_active is not False,
+        whatsapp_app_secret_set=bool(org.whatsapp_app_secret_encrypted),
+        whatsapp_webhook_verify_token_set=bool(org.whatsapp_webhook_verify_token),
+        whatsapp_webhook_path=webhook_path(org.id), created_at=org.created_at,
         updated_at=org.updated_at,
     )
 
@@ -135,12 +154,25 @@ async def update_organization(data: OrganizationUpdate) -> OrganizationOut:
                     merged[key] = value
             org.settings = merged
         after = {"name": org.name, "settings": dict(org.settings or {})}
+        credentials = _set_webhook_credentials(org, data)
+        if credentials:  # audited by name, never by value
+            after["meta_app_changed"] = credentials
         if after != before:
             await record_audit(session, "organization.updated", "organization", org.id,
                                before=before, after=after)
         await session.flush()
         await session.refresh(org)
+    if credentials:
+        APPS.forget(org.id)  # after the commit: the next webhook reads the new secret
     return organization_out(org)
+
+
+def _set_webhook_credentials(org: Organization, data: "OrganizationUpdate") -> list[str]:
+    """Store the Meta app credentials sent (``null`` clears one); the names of those sent."""
+    sent = {name: getattr(data, name) for name in WEBHOOK_CREDENTIALS if name in data.model_fields_set}
+    for column, value in encrypt_inputs(dict(sent), (APP_SECRET,)).items():
+        setattr(org, column, value)
+    return sorted(sent)
 
 
 @blueprint.delete("/organization")

@@ -52,10 +52,16 @@ WHERE direction = 'outbound' AND ({{where}})
 RETURNING id, status
 """
 
-_BY_WAMID = text(_UPDATE_MESSAGE.format(where="whatsapp_message_id = :wamid"))
-_BY_ID = text(_UPDATE_MESSAGE.format(where="id = :id AND (whatsapp_message_id IS NULL OR whatsapp_message_id = :wamid)"))
+_WAMID = "whatsapp_message_id = :wamid"
+_ID = "id = :id AND (whatsapp_message_id IS NULL OR whatsapp_message_id = :wamid)"
+_IN_ORG = " AND conversation_id IN (SELECT id FROM conversations WHERE organization_id = :org)"
+_BY_WAMID = text(_UPDATE_MESSAGE.format(where=_WAMID))
+_BY_ID = text(_UPDATE_MESSAGE.format(where=_ID))
+# An organization's own Meta app only reaches that organization's messages (api.whatsapp.apps).
+_BY_WAMID_IN_ORG = text(_UPDATE_MESSAGE.format(where=_WAMID + _IN_ORG))
+_BY_ID_IN_ORG = text(_UPDATE_MESSAGE.format(where=_ID + _IN_ORG))
 
-_UPDATE_RECIPIENT = text(f"""
+_UPDATE_RECIPIENT_SQL = f"""
 UPDATE campaign_recipients SET
   status = {_NEXT_STATUS.format(cur="status", unknown="false")},
   sent_at = CASE WHEN :st IN ('sent', 'delivered', 'read') THEN COALESCE(sent_at, :at) ELSE sent_at END,
@@ -64,7 +70,10 @@ UPDATE campaign_recipients SET
   failed_at = CASE WHEN :st = 'failed' THEN COALESCE(failed_at, :at) ELSE failed_at END,
   error_message = CASE WHEN :st = 'failed' AND status IN ('pending', 'sent') THEN :error ELSE error_message END
 WHERE whatsapp_message_id = :wamid
-""")
+"""
+_UPDATE_RECIPIENT = text(_UPDATE_RECIPIENT_SQL)
+_UPDATE_RECIPIENT_IN_ORG = text(_UPDATE_RECIPIENT_SQL
+                                + " AND campaign_id IN (SELECT id FROM campaigns WHERE organization_id = :org)")
 
 
 def _callback_id(value: str | None) -> uuid.UUID | None:
@@ -74,9 +83,12 @@ def _callback_id(value: str | None) -> uuid.UUID | None:
         return None
 
 
-async def apply_statuses(session: Any, statuses: list[StatusUpdate]) -> int:
-    """Apply statuses in ``session``'s transaction; the number of messages matched."""
+async def apply_statuses(session: Any, statuses: list[StatusUpdate], organization_id: uuid.UUID | None = None) -> int:
+    """Apply statuses in ``session``'s transaction; the number of messages matched.
+    With ``organization_id``, only that organization's messages and campaign recipients are touched."""
     matched = 0
+    by_wamid, by_id, recipient = ((_BY_WAMID, _BY_ID, _UPDATE_RECIPIENT) if organization_id is None
+                                  else (_BY_WAMID_IN_ORG, _BY_ID_IN_ORG, _UPDATE_RECIPIENT_IN_ORG))
     for st in statuses:
         error = "; ".join(e.describe() for e in st.errors) or ("failed" if st.status == "failed" else None)
         meta: dict[str, Any] = {}
@@ -84,11 +96,13 @@ async def apply_statuses(session: Any, statuses: list[StatusUpdate]) -> int:
             meta["meta_errors"] = [e.to_json() for e in st.errors]
         params = {"st": st.status, "wamid": st.wamid, "at": st.timestamp, "error": error,
                   "meta": json.dumps(meta)}
-        rows = (await session.execute(_BY_WAMID, params)).all()
+        if organization_id is not None:
+            params["org"] = organization_id
+        rows = (await session.execute(by_wamid, params)).all()
         if not rows:
             message_id = _callback_id(st.biz_opaque_callback_data)
             if message_id is not None:
-                rows = (await session.execute(_BY_ID, {**params, "id": message_id})).all()
+                rows = (await session.execute(by_id, {**params, "id": message_id})).all()
         matched += len(rows)
-        await session.execute(_UPDATE_RECIPIENT, params)
+        await session.execute(recipient, params)
     return matched

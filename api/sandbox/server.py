@@ -15,6 +15,10 @@ Meta's routes and JSON:
   requests are listed under ``rejected`` by ``GET /_sandbox/messages``.
 - After a send, signed status webhooks (sent, delivered, read) are posted to
   the configured PyTake webhook URL, echoing ``biz_opaque_callback_data``.
+  As on Meta, each number may belong to its own app: ``apps`` maps a
+  ``phone_number_id`` to that app's ``webhook_url`` (PyTake's
+  ``/webhooks/whatsapp/<app_key>``) and ``app_secret``; other numbers use the
+  default ``webhook_url`` / ``app_secret``.
 
 Provoking errors:
 
@@ -85,10 +89,19 @@ MESSAGE_TYPES = ("text", "image", "video", "audio", "document", "sticker", "inte
 class SandboxConfig:
     webhook_url: str | None = None
     app_secret: str | None = None
+    # phone_number_id -> {"webhook_url": ..., "app_secret": ...}: numbers of their own Meta app
+    apps: dict[str, dict[str, str]] = field(default_factory=dict)
     access_token: str | None = None  # when set, sends must carry it
     send_statuses: bool = True
     auto_read: bool = True
     status_delay: float = 0.02
+
+    def webhook_for(self, phone_number_id: str | None) -> tuple[str | None, str | None]:
+        """Where the webhooks of ``phone_number_id`` go, and the secret that signs them."""
+        app = self.apps.get(phone_number_id or "") or {}
+        if app.get("webhook_url"):
+            return app["webhook_url"], app.get("app_secret")
+        return self.webhook_url, self.app_secret
 
 
 @dataclass
@@ -267,7 +280,7 @@ class SandboxApp:
                   "callback_data": doc.get("biz_opaque_callback_data")}
         self.state.accepted.append(record)
         self.state.inboxes.setdefault(wa_id, []).append(record)
-        if self.state.config.send_statuses and self.state.config.webhook_url:
+        if self.state.config.send_statuses and self.state.config.webhook_for(phone_number_id)[0]:
             self._spawn(self._post_statuses(phone_number_id, wamid, wa_id, doc.get("biz_opaque_callback_data")))
         return 200, {"messaging_product": "whatsapp",
                      "contacts": [{"input": to, "wa_id": wa_id}],
@@ -285,16 +298,17 @@ class SandboxApp:
         for status in statuses:
             await asyncio.sleep(config.status_delay)
             doc = webhooks.status_update(phone_number_id, wamid, status, wa_id, callback_data=callback)
-            await self.post_webhook(doc)
+            await self.post_webhook(doc, phone_number_id)
 
-    async def post_webhook(self, doc: dict[str, Any]) -> None:
-        config = self.state.config
-        if not config.webhook_url:
+    async def post_webhook(self, doc: dict[str, Any], phone_number_id: str | None = None) -> None:
+        """POST ``doc`` signed, to the app of ``phone_number_id`` (default: the default app)."""
+        url, secret = self.state.config.webhook_for(phone_number_id)
+        if not url:
             return
         if self._client is None:
             self._client = httpx.AsyncClient(timeout=10.0)
         try:
-            response = await webhooks.post_signed(self._client, config.webhook_url, config.app_secret or "", doc)
+            response = await webhooks.post_signed(self._client, url, secret or "", doc)
             if response.status_code >= 300:
                 log.warning("sandbox: webhook answered HTTP %s", response.status_code)
         except httpx.HTTPError as exc:

@@ -2,7 +2,9 @@
 
 Variables (all optional; see docs/runtime.md):
 
-- ``PYTAKE_WHATSAPP_APP_SECRET``: the Meta app secret that signs webhooks.
+- ``PYTAKE_WHATSAPP_APP_SECRET``: the secret of the deployment's default Meta
+  app, which signs the webhooks of ``/webhooks/whatsapp`` (an organization's
+  own app has its own secret and path: `api.whatsapp.apps`).
 - ``PYTAKE_WHATSAPP_VERIFY_TOKEN``: default webhook verify token (numbers and
   organizations can carry their own).
 - ``PYTAKE_GRAPH_API_URL`` (default ``https://graph.facebook.com``) and

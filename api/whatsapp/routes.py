@@ -1,5 +1,10 @@
 """`/webhooks/whatsapp`: Meta's verification handshake and the webhook receiver.
 
+``/webhooks/whatsapp`` is the deployment's default Meta app
+(``PYTAKE_WHATSAPP_APP_SECRET``); ``/webhooks/whatsapp/<app_key>`` is an
+organization's own app (`api.whatsapp.apps`): its secret, its verify token,
+and only its organization's numbers and messages are written.
+
 - ``GET``: Meta's subscription check. ``hub.mode=subscribe`` and a
   ``hub.verify_token`` equal to the process default
   (``PYTAKE_WHATSAPP_VERIFY_TOKEN``), a number's ``settings.verify_token`` or
@@ -31,6 +36,7 @@ from api.context import get_db, get_redis, get_settings
 from api.json_codec import loads_json
 from api.runtime.ingest import ingest_messages
 from api.runtime.statuses import apply_statuses
+from api.whatsapp.apps import APPS, MetaApp, own_numbers_only
 from api.whatsapp.config import WhatsAppConfig
 from api.whatsapp.payloads import NUL_ESCAPE, PayloadError, parse_webhook, without_nul
 from api.whatsapp.signature import HEADER, verify
@@ -84,9 +90,9 @@ def _config() -> WhatsAppConfig:
     return config
 
 
-def _ok(stored: int, duplicates: int, matched: int) -> Response:
+def _ok(stored: int, duplicates: int, matched: int, skipped: int) -> Response:
     body = (f'{{"duplicates":{duplicates},"stored":{stored},"statuses_matched":{matched},'
-            '"status":"ok"}').encode()
+            f'"skipped":{skipped},"status":"ok"}}').encode()
     return Response(body, status=200, content_type="application/json")
 
 
@@ -96,14 +102,19 @@ def _error(status: int, code: str, message: str) -> Response:
 
 
 @blueprint.get("/webhooks/whatsapp")
+@blueprint.get("/webhooks/whatsapp/<app_key>")
 @hide  # Meta's callback, not part of the public API
-async def verify_subscription() -> Any:
+async def verify_subscription(app_key: str | None = None) -> Any:
     mode = request.args.get("hub.mode")
     token = request.args.get("hub.verify_token")
     challenge = request.args.get("hub.challenge", "")
     if mode != "subscribe" or not token:
         return _error(403, "forbidden", "verification failed")
-    if token == _config().verify_token or await _token_known(token):
+    if app_key is not None:  # an organization's own Meta app: only its token
+        known = await APPS.verify_token_matches(_db(), app_key, token)
+    else:
+        known = token == _config().verify_token or await _token_known(token)
+    if known:
         return Response(challenge, status=200, content_type="text/plain")
     return _error(403, "forbidden", "verification failed")
 
@@ -119,11 +130,24 @@ async def _token_known(token: str) -> bool:
     return found is not None
 
 
+async def _signed_by(app_key: str | None, body: bytes) -> MetaApp | None:
+    """The app whose secret signed ``body``: the deployment's default app on
+    ``/webhooks/whatsapp``, an organization's own (`api.whatsapp.apps`) on
+    ``/webhooks/whatsapp/<app_key>``; None when the signature is not that app's."""
+    signature = request.headers.get(HEADER)
+    if app_key is not None:
+        return await APPS.signed_by(_db(), get_settings(), app_key, body, signature)
+    secret = _config().app_secret
+    return MetaApp(None, secret) if verify(secret, body, signature) else None
+
+
 @blueprint.post("/webhooks/whatsapp")
+@blueprint.post("/webhooks/whatsapp/<app_key>")
 @hide
-async def receive() -> Any:
+async def receive(app_key: str | None = None) -> Any:
     body = await request.get_data(cache=False, as_text=False)
-    if not verify(_config().app_secret, body, request.headers.get(HEADER)):
+    app = await _signed_by(app_key, body)
+    if app is None:
         return _error(401, "invalid_signature", f"missing or invalid {HEADER} signature")
     try:
         doc = loads_json(body)
@@ -138,9 +162,11 @@ async def receive() -> Any:
         batch = parse_webhook(doc)
     except PayloadError as exc:
         return _error(400, "bad_payload", str(exc))
-    stored = duplicates = matched = 0
+    stored = duplicates = matched = skipped = 0
     conversations: list[Any] = []
     db = _db()
+    if app.organization_id is not None:  # an organization's app writes into that organization only
+        batch, skipped = await own_numbers_only(db, app.organization_id, batch)
     if batch.messages:
         result = await ingest_messages(db, batch.messages)
         stored, duplicates, conversations = len(result.stored), result.duplicates, result.conversations
@@ -148,5 +174,5 @@ async def receive() -> Any:
             await enqueue_conversations(_redis(), conversations)
     if batch.statuses:
         async with db.transaction() as s:
-            matched = await apply_statuses(s, batch.statuses)
-    return _ok(stored, duplicates, matched)
+            matched = await apply_statuses(s, batch.statuses, app.organization_id)
+    return _ok(stored, duplicates, matched, skipped)

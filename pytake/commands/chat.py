@@ -23,6 +23,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--wa-id", default="5511999990001", help="your (the customer's) WhatsApp number")
     parser.add_argument("--name", default="Cliente Demo", help="your WhatsApp profile name")
     parser.add_argument("--app-secret", default=os.environ.get("PYTAKE_WHATSAPP_APP_SECRET", "pytake-demo-secret"))
+    parser.add_argument("--app-key", default=None,
+                        help="post to the organization's own Meta app (/webhooks/whatsapp/<app key>); "
+                             "--app-secret is then that app's secret")
     parser.add_argument("--say", action="append", default=[], help="send this and exit after the replies (repeatable)")
 
 
@@ -69,7 +72,7 @@ async def _chat(args: argparse.Namespace) -> int:
     from api.sandbox import webhooks
 
     state: dict[str, Any] = {"choices": [], "next": 0}
-    webhook_url = args.url.rstrip("/") + "/webhooks/whatsapp"
+    webhook_url = args.url.rstrip("/") + "/webhooks/whatsapp" + (f"/{args.app_key}" if args.app_key else "")
     inbox_url = f"{args.sandbox.rstrip('/')}/_sandbox/inbox/{args.wa_id}"
     async with httpx.AsyncClient(timeout=10.0) as client:
         try:

@@ -2,7 +2,10 @@
 
 Point PyTake at it with ``PYTAKE_GRAPH_API_URL=http://127.0.0.1:8900``; it
 posts signed status webhooks to ``--webhook-url`` with ``--app-secret`` (the
-same secret PyTake checks: PYTAKE_WHATSAPP_APP_SECRET). See docs/runtime.md.
+same secret PyTake checks: PYTAKE_WHATSAPP_APP_SECRET). A number of an
+organization's own Meta app posts to that app's URL with its secret instead:
+``--app PHONE_NUMBER_ID URL SECRET`` (URL: ``.../webhooks/whatsapp/<app key>``).
+See docs/runtime.md.
 """
 
 from __future__ import annotations
@@ -19,6 +22,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="where status webhooks go (PyTake's webhook)")
     parser.add_argument("--app-secret", default=os.environ.get("PYTAKE_WHATSAPP_APP_SECRET", ""),
                         help="signs the webhooks (default: PYTAKE_WHATSAPP_APP_SECRET)")
+    parser.add_argument("--app", nargs=3, action="append", default=[],
+                        metavar=("PHONE_NUMBER_ID", "WEBHOOK_URL", "APP_SECRET"),
+                        help="the number's webhooks go to its own Meta app's URL, signed with its secret "
+                             "(repeatable)")
     parser.add_argument("--access-token", default=None, help="require this Bearer token on sends")
     parser.add_argument("--no-statuses", action="store_true", help="do not post status webhooks")
     parser.add_argument("--no-read", action="store_true", help="stop at 'delivered' (customers never read)")
@@ -30,6 +37,7 @@ def run(args: argparse.Namespace) -> int:
 
     app = create_sandbox_app(SandboxConfig(
         webhook_url=args.webhook_url, app_secret=args.app_secret or None, access_token=args.access_token,
+        apps={pnid: {"webhook_url": url, "app_secret": secret} for pnid, url, secret in args.app},
         send_statuses=not args.no_statuses, auto_read=not args.no_read))
 
     async def main() -> None:
