@@ -51,6 +51,7 @@ from urllib.parse import parse_qs
 import httpx
 
 from api.sandbox import webhooks
+from api.sandbox.example_apis import example_api
 from api.sandbox.validation import Invalid, check_send
 
 log = logging.getLogger("pytake.sandbox")
@@ -238,6 +239,10 @@ class SandboxApp:
             return 200, {"success": True}
         if path == "/_sandbox/health":
             return 200, {"status": "ok"}
+        if path.startswith(("/examples/", "/v1/")):  # the demo's example APIs and AI stand-in
+            answer = example_api(method, path, body)
+            if answer is not None:
+                return answer
         return 404, {"error": {"message": "Unknown path components", "type": "OAuthException", "code": 2500,
                                "fbtrace_id": "A" + secrets.token_hex(10)}}
 

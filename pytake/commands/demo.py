@@ -43,6 +43,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--examples", default=str(REPO / "examples"), help="folder of example flows")
 
 
+def _read(path: Path, sandbox_url: str | None, rewrite) -> str:
+    text = path.read_text("utf-8")
+    return rewrite(text, sandbox_url) if sandbox_url else text
+
+
 async def demo_admin(settings, db) -> tuple[str, str]:
     """The demo organization's admin login, created once: its password is generated on
     the first run and kept in the data dir (``demo-admin-password``), so every run can print it."""
@@ -72,8 +77,11 @@ async def demo_admin(settings, db) -> tuple[str, str]:
     return DEMO_ADMIN_EMAIL, password
 
 
-async def seed(settings, examples: Path) -> tuple[str, list[str]]:
-    """Create the demo organization once; returns (phone_number_id, flow summary lines)."""
+async def seed(settings, examples: Path, sandbox_url: str | None = None) -> tuple[str, list[str]]:
+    """Create the demo organization once; returns (phone_number_id, flow summary lines).
+    With ``sandbox_url``, the examples' made-up API hosts point at the sandbox's stand-ins."""
+    from api.sandbox.example_apis import demo_url
+
     from api.db.models import Department
     from api.db.session import Database
     from api.runtime.seed import add_flow, find_number, seed_organization
@@ -92,7 +100,7 @@ async def seed(settings, examples: Path) -> tuple[str, list[str]]:
         })
         async with db.transaction() as s:
             s.add_all([Department(organization_id=seeded.organization_id, name=n) for n in DEPARTMENTS])
-        pending = {name: json.loads((examples / f"{name}.json").read_text("utf-8"))
+        pending = {name: json.loads(_read(examples / f"{name}.json", sandbox_url, demo_url))
                    for name in EXAMPLE_FLOWS if (examples / f"{name}.json").exists()}
         lines: list[str] = []
         errors: dict[str, str] = {}
@@ -145,9 +153,15 @@ def run(args: argparse.Namespace) -> int:
     secret = os.environ.get("PYTAKE_WHATSAPP_APP_SECRET") or DEMO_SECRET
     sandbox_url = f"http://{args.host}:{args.sandbox_port}"
     api_url = f"http://{args.host}:{args.port}"
-    settings = dataclasses.replace(settings, extra={
-        **dict(settings.extra or {}), "PYTAKE_WHATSAPP_APP_SECRET": secret, "PYTAKE_GRAPH_API_URL": sandbox_url})
-    phone_number_id, lines = asyncio.run(seed(settings, Path(args.examples)))
+    extra = {**dict(settings.extra or {}), "PYTAKE_WHATSAPP_APP_SECRET": secret, "PYTAKE_GRAPH_API_URL": sandbox_url,
+             # the example flows call the sandbox's stand-ins of their APIs, on this machine
+             "PYTAKE_FLOW_ALLOW_PRIVATE_NETWORKS": "1"}
+    ai_note = "OpenAI/Anthropic keys from the environment"
+    if not (os.environ.get("OPENAI_API_KEY") or extra.get("PYTAKE_OPENAI_API_KEY")):
+        extra.update(PYTAKE_OPENAI_API_KEY="demo", PYTAKE_OPENAI_BASE_URL=f"{sandbox_url}/v1")
+        ai_note = "no OPENAI_API_KEY: the sandbox's stand-in answers"
+    settings = dataclasses.replace(settings, extra=extra)
+    phone_number_id, lines = asyncio.run(seed(settings, Path(args.examples), sandbox_url))
     email, password = asyncio.run(_admin_login(settings))
     sandbox = create_sandbox_app(SandboxConfig(webhook_url=f"{api_url}/webhooks/whatsapp", app_secret=secret))
 
@@ -157,7 +171,8 @@ def run(args: argparse.Namespace) -> int:
             "PyTake demo is running:",
             f"  web app             {api_url}/  (log in as {email} / {password}, or sign up)",
             f"  API                 {api_url}  (docs: {api_url}/docs, webhook: {api_url}/webhooks/whatsapp)",
-            f"  WhatsApp sandbox    {sandbox_url}  (Graph API stand-in)",
+            f"  WhatsApp sandbox    {sandbox_url}  (Graph API stand-in, the examples' APIs)",
+            f"  AI                  {ai_note}",
             "  worker              in this process",
             "",
             "Demo chatbot flows (keyword → flow):",
