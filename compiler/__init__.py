@@ -61,18 +61,21 @@ def _gc_paused() -> Iterator[None]:
             gc.enable()
 
 
-def compile_canvas(canvas: Any, *, known_flows: Collection[str] | None = None) -> CompileResult:
-    """Check and compile a canvas. `known_flows`: flow ids a jump may name (None: not checked)."""
+def compile_canvas(canvas: Any, *, known_flows: Collection[str] | None = None,
+                   known_departments: Collection[str] | None = None) -> CompileResult:
+    """Check and compile a canvas. `known_flows`: flow ids a jump may name; `known_departments`:
+    department names and ids a handoff may name (None: not checked)."""
     with _gc_paused():
-        return _compile(canvas, known_flows)
+        return _compile(canvas, known_flows, known_departments)
 
 
-def _compile(canvas: Any, known_flows: Collection[str] | None) -> CompileResult:
+def _compile(canvas: Any, known_flows: Collection[str] | None,
+             known_departments: Collection[str] | None = None) -> CompileResult:
     loaded = load_canvas(canvas)
     diagnostics = list(loaded.diagnostics)
     if loaded.canvas is None:
         return CompileResult(sorted(diagnostics, key=sort_key))
-    graph, graph_diags = check_graph(loaded.canvas, known_flows=known_flows)
+    graph, graph_diags = check_graph(loaded.canvas, known_flows=known_flows, known_departments=known_departments)
     lowered = lower_nodes(loaded.canvas)
     diagnostics += graph_diags + lowered.diagnostics
     diagnostics += check_variables(graph, lowered.reads)
@@ -85,17 +88,19 @@ def _compile(canvas: Any, known_flows: Collection[str] | None) -> CompileResult:
     return result
 
 
-def lint_canvas(canvas: Any, *, known_flows: Collection[str] | None = None) -> list[Diagnostic]:
+def lint_canvas(canvas: Any, *, known_flows: Collection[str] | None = None,
+                known_departments: Collection[str] | None = None) -> list[Diagnostic]:
     """The diagnostics of `compile_canvas`, without building the program."""
     with _gc_paused():
-        return _lint(canvas, known_flows)
+        return _lint(canvas, known_flows, known_departments)
 
 
-def _lint(canvas: Any, known_flows: Collection[str] | None) -> list[Diagnostic]:
+def _lint(canvas: Any, known_flows: Collection[str] | None,
+          known_departments: Collection[str] | None = None) -> list[Diagnostic]:
     loaded = load_canvas(canvas)
     diagnostics = list(loaded.diagnostics)
     if loaded.canvas is not None:
-        graph, graph_diags = check_graph(loaded.canvas, known_flows=known_flows)
+        graph, graph_diags = check_graph(loaded.canvas, known_flows=known_flows, known_departments=known_departments)
         lowered = lower_nodes(loaded.canvas)
         diagnostics += graph_diags + lowered.diagnostics + check_variables(graph, lowered.reads)
     return sorted(diagnostics, key=sort_key)

@@ -90,6 +90,9 @@ CODES: dict[str, CodeInfo] = {
     ),
     "jump-unknown-node": CodeInfo("error", "A jump targets a node that does not exist in this flow."),
     "jump-unknown-flow": CodeInfo("error", "A jump targets a flow that is not known (checked when the flow list is known)."),
+    "unknown-department": CodeInfo(
+        "warning", "A handoff names a department the organization does not have (checked when the departments "
+                   "are known: saving in an organization, `pytake lint --departments`)."),
     "variable-unset": CodeInfo(
         "warning", "A variable is read on a path from the start where no node has set it yet (it will be null)."
     ),

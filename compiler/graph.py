@@ -40,7 +40,8 @@ class FlowGraph:
     reachable: set[str] = field(default_factory=set)
 
 
-def check_graph(canvas: Canvas, *, known_flows: Collection[str] | None = None) -> tuple[FlowGraph, list[Diagnostic]]:
+def check_graph(canvas: Canvas, *, known_flows: Collection[str] | None = None,
+                known_departments: Collection[str] | None = None) -> tuple[FlowGraph, list[Diagnostic]]:
     diags: list[Diagnostic] = []
     nodes = canvas.nodes
 
@@ -99,6 +100,8 @@ def check_graph(canvas: Canvas, *, known_flows: Collection[str] | None = None) -
     for node in nodes.values():
         if node.type == "jump":
             diags.extend(_check_jump(node, nodes, exits, known_flows))
+        if node.type == "handoff" and known_departments is not None:
+            diags.extend(_check_department(node, known_departments))
         if node.type in NODE_TYPES:
             connected = set(exits[node.id]) | attempted[node.id]
             for handle in required_handles(node.type, node.data, connected):
@@ -168,6 +171,22 @@ def _reachable(start: str, exits: Mapping[str, Mapping[str, str]]) -> set[str]:
                 seen.add(target)
                 stack.append(target)
     return seen
+
+
+def _check_department(node: Node, known: Collection[str]) -> list[Diagnostic]:
+    """A handoff's department must be one of the organization's (by name, any case, or id)."""
+    name = node.data.get("department")
+    if not isinstance(name, str) or not name or name.casefold() in {k.casefold() for k in known}:
+        return []
+    names = sorted(k for k in known if not _looks_like_uuid(k))
+    return [make("unknown-department", node.id, pointer("nodes", node.index, "data", "department"),
+                 f"handoff {node.id!r}: department {name!r} does not exist in this organization, so the "
+                 "conversation would wait in no department's queue",
+                 ("departments: " + ", ".join(names)) if names else "create the department first")]
+
+
+def _looks_like_uuid(value: str) -> bool:
+    return len(value) == 36 and value.count("-") == 4
 
 
 def _check_jump(node: Node, nodes: Mapping[str, Node], exits: dict[str, dict[str, str]],

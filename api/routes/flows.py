@@ -44,7 +44,7 @@ from api.schemas.flows import (
     SimulateIn,
     SimulateOut,
 )
-from api.services.flow_versions import known_flows, publish_version, save_canvas
+from api.services.flow_versions import known_departments, known_flows, publish_version, save_canvas
 
 resource = Resource(
     name="flows",
@@ -110,13 +110,14 @@ async def lint_flow_canvas() -> Any:
     from compiler import lint_canvas
 
     data = await read_body(LintIn)
-    names = None
+    names = departments = None
     if data.flow_id is not None:
         async with get_db().session() as session:
             flow = await load_in_scope(session, Flow, data.flow_id, org_id(), label="flow")
             names = await known_flows(session, flow.chatbot_id)
+            departments = await known_departments(session, flow.chatbot_id)
     canvas, _ = _canvas_from(data.canvas_data)
-    diagnostics = lint_canvas(canvas, known_flows=names)
+    diagnostics = lint_canvas(canvas, known_flows=names, known_departments=departments)
     return {"diagnostics": [_diagnostic(d) for d in diagnostics]}
 
 

@@ -26,7 +26,7 @@ from typing import Any
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from api.db.models import Flow, FlowVersion, Node
+from api.db.models import Chatbot, Department, Flow, FlowVersion, Node
 from engine.program import Program, ProgramFormatError
 
 _POSITION_LIMIT = Decimal("99999999.99")  # NUMERIC(10,2)
@@ -63,6 +63,17 @@ async def known_flows(session: AsyncSession, chatbot_id: uuid.UUID) -> set[str]:
     return names
 
 
+async def known_departments(session: AsyncSession, chatbot_id: uuid.UUID) -> set[str]:
+    """Names and ids of the departments of a chatbot's organization: what a handoff may name."""
+    rows = await session.execute(select(Department.id, Department.name).where(
+        Department.organization_id == select(Chatbot.organization_id).where(Chatbot.id == chatbot_id)
+        .scalar_subquery()))
+    out: set[str] = set()
+    for department_id, name in rows:
+        out.update((str(department_id), name))
+    return out
+
+
 async def save_canvas(session: AsyncSession, flow: Flow, canvas: Any,
                       user_id: uuid.UUID | None, *, publish: bool = False) -> SaveResult:
     """Compile ``canvas`` and, when it compiles, store it as ``flow``'s next
@@ -70,7 +81,8 @@ async def save_canvas(session: AsyncSession, flow: Flow, canvas: Any,
     ``publish`` also makes it live (`publish_version`)."""
     from compiler import compile_canvas
 
-    result = compile_canvas(canvas, known_flows=await known_flows(session, flow.chatbot_id))
+    result = compile_canvas(canvas, known_flows=await known_flows(session, flow.chatbot_id),
+                            known_departments=await known_departments(session, flow.chatbot_id))
     if not result.ok or result.program is None:
         return SaveResult(ok=False, flow=flow, diagnostics=list(result.diagnostics))
 

@@ -26,6 +26,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("paths", nargs="*", metavar="PATH", help="flow files or folders")
     parser.add_argument("--format", choices=("text", "json"), default="text", help="output format")
     parser.add_argument("--list-codes", action="store_true", help="print every diagnostic code and exit")
+    parser.add_argument("--departments", metavar="NAMES",
+                        help="comma-separated department names a handoff may name (else not checked)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -38,13 +40,15 @@ def run(args: argparse.Namespace) -> int:
         print("pytake lint: give at least one file or folder", file=sys.stderr)
         return 2
     files, unreadable = collect_files(args.paths)
+    departments = ({d.strip() for d in args.departments.split(",") if d.strip()}
+                   if args.departments is not None else None)
     results: list[tuple[Path, list[Diagnostic]]] = []
     known: dict[Path, set[str]] = {}
     for path in files:
         if path.parent not in known:
             known[path.parent] = known_flows_for(path.parent)
         try:
-            results.append((path, lint_file(path, known[path.parent])))
+            results.append((path, lint_file(path, known[path.parent], departments)))
         except OSError as exc:
             print(f"pytake lint: cannot read {path}: {exc.strerror or exc}", file=sys.stderr)
             unreadable = True
@@ -106,11 +110,12 @@ def read_canvas(path: Path) -> tuple[Any, Diagnostic | None]:
     return parse_json_text(path.read_bytes())
 
 
-def lint_file(path: Path, known_flows: set[str] | None = None) -> list[Diagnostic]:
+def lint_file(path: Path, known_flows: set[str] | None = None,
+              known_departments: set[str] | None = None) -> list[Diagnostic]:
     canvas, problem = read_canvas(path)
     if problem is not None:
         return [problem]
-    return lint_canvas(canvas, known_flows=known_flows)
+    return lint_canvas(canvas, known_flows=known_flows, known_departments=known_departments)
 
 
 def known_flows_for(folder: Path) -> set[str]:

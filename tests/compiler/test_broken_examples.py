@@ -10,6 +10,7 @@ from compiler.diagnostics import CODES
 from pytake.commands.lint import known_flows_for, lint_file
 
 BROKEN = Path(__file__).resolve().parents[2] / "examples" / "broken"
+DEPARTMENTS = {"Suporte", "Vendas"}  # the organization's, for unknown-department
 
 
 def test_every_code_has_a_broken_example() -> None:
@@ -19,6 +20,6 @@ def test_every_code_has_a_broken_example() -> None:
 @pytest.mark.parametrize("code", sorted(CODES))
 def test_broken_example_triggers_exactly_its_code(code: str) -> None:
     path = BROKEN / f"{code}.json"
-    diags = lint_file(path, known_flows_for(path.parent))
+    diags = lint_file(path, known_flows_for(path.parent), DEPARTMENTS)
     assert {d.code for d in diags} == {code}, [(d.code, d.message) for d in diags]
     assert all(d.severity == CODES[code].severity for d in diags)

@@ -183,3 +183,23 @@ async def test_flows_of_a_deleted_chatbot_are_hidden(seed, admin_api) -> None:
 async def test_viewers_cannot_save_canvases(seed, viewer_api) -> None:
     flow = await seed.flow()
     assert (await viewer_api.put(f"/flows/{flow['id']}/canvas", canvas()))[0] == 403
+
+
+async def test_a_handoff_to_a_department_the_organization_lacks_is_a_warning_when_saving(seed, admin_api) -> None:
+    await seed.department(name="Suporte")
+    flow = await seed.flow()
+
+    def handoff_to(department: str) -> dict:
+        return {"nodes": [{"id": "start", "type": "start", "position": {"x": 0, "y": 0}, "data": {}},
+                          {"id": "h", "type": "handoff", "position": {"x": 0, "y": 100},
+                           "data": {"department": department}}],
+                "edges": [{"id": "e", "source": "start", "target": "h"}]}
+
+    status, saved = await admin_api.put(f"/flows/{flow['id']}/canvas", {"canvas": handoff_to("Finaceiro")})
+    assert status == 200
+    assert [(d["code"], d["node_id"], d["path"]) for d in saved["diagnostics"]] == [
+        ("unknown-department", "h", "/nodes/1/data/department")]
+    status, saved = await admin_api.put(f"/flows/{flow['id']}/canvas", {"canvas": handoff_to("suporte")})
+    assert status == 200 and saved["diagnostics"] == []
+    status, linted = await admin_api.post("/flows/lint", {"canvas_data": handoff_to("Finaceiro"), "flow_id": flow["id"]})
+    assert status == 200 and [d["code"] for d in linted["diagnostics"]] == ["unknown-department"]
