@@ -106,13 +106,17 @@ async def test_conversation_left_to_agents_gets_no_bot_reply(local, add, flows, 
     assert result.conversations
 
 
+def thanked_differently(canvas: dict) -> dict:
+    """The name flow with another thank-you text: a second version."""
+    return {**canvas, "nodes": [{**n, "data": {**n["data"], "text": "Valeu, {{vars.name}}!"}} if n["id"] == "thanks"
+                                else n for n in canvas["nodes"]]}
+
+
 async def test_running_conversation_stays_on_the_version_it_started(local, add, flows, query, db):
     local.rt.cache_ttl = 0  # see a save at once
     flow_id = await add("cadastro", flows["name"])
     await local.say("5511900000017", "oi")
-    changed = {**flows["name"], "nodes": [
-        {**n, "data": {**n["data"], "text": "Valeu, {{vars.name}}!"}} if n["id"] == "thanks" else n
-        for n in flows["name"]["nodes"]]}
+    changed = thanked_differently(flows["name"])
     from api.db.models import Flow
     from api.services.flow_versions import save_canvas
 
@@ -129,9 +133,7 @@ async def test_running_conversation_stays_on_the_version_it_started(local, add, 
 async def test_a_saved_draft_stays_invisible_to_customers_until_published(local, add, flows, query, db):
     local.rt.cache_ttl = 0  # see a publish at once
     flow_id = await add("cadastro", flows["name"])
-    changed = {**flows["name"], "nodes": [
-        {**n, "data": {**n["data"], "text": "Valeu, {{vars.name}}!"}} if n["id"] == "thanks" else n
-        for n in flows["name"]["nodes"]]}
+    changed = thanked_differently(flows["name"])
     from api.db.models import Flow
     from api.services.flow_versions import publish_version, save_canvas
 
