@@ -28,6 +28,7 @@ from api.openapi_docs import DocumentedOpenAPIProvider
 from api.redis_clients import redis_client
 from api.resources.totals import TotalsCache
 from api.settings import Settings
+from api.web_app import DOCS_CSS_URL, DOCS_JS_URL
 
 log = logging.getLogger("pytake.api")
 
@@ -79,6 +80,9 @@ def create_app(settings: Settings | None = None) -> Quart:
         security_schemes={"bearer": {"type": "http", "scheme": "bearer", "bearer_format": "JWT"}},
         openapi_provider_class=DocumentedOpenAPIProvider,  # + error responses, summaries
     )
+    # /docs without internet: Swagger UI's files come from the web build, not a CDN
+    app.config["QUART_SCHEMA_SWAGGER_JS_URL"] = DOCS_JS_URL
+    app.config["QUART_SCHEMA_SWAGGER_CSS_URL"] = DOCS_CSS_URL
     app.json = ApiJSONProvider(app, app.json)  # after QuartSchema, which sets its own
     _register_lifecycle(app, settings)
     _register_write_hook(app)

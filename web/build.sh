@@ -31,5 +31,8 @@ if [ "${1:-build}" = "test" ]; then
   npm test
 else
   npm run build
+  # /docs (the API reference) served from here, so it works without internet
+  mkdir -p dist/docs-assets
+  cp node_modules/swagger-ui-dist/swagger-ui-bundle.js node_modules/swagger-ui-dist/swagger-ui.css dist/docs-assets/
   touch dist/.stamp
 fi

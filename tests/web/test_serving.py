@@ -53,3 +53,15 @@ async def test_without_a_build_the_root_says_how_to_build(tmp_path, monkeypatch)
     assert response.status_code == 503
     text = await response.get_data(as_text=True)
     assert "not built" in text and "npm run build" in text
+
+
+async def test_docs_load_swagger_ui_from_this_server_not_a_cdn():
+    """/docs works without internet: its script and style come from the web build."""
+    client = _client()
+    page = await (await client.get("/docs")).get_data(as_text=True)
+    assert web_app.DOCS_JS_URL in page and web_app.DOCS_CSS_URL in page
+    assert "cdn" not in page and "https://" not in page
+    assert (web_app.WEB_DIST / "docs-assets" / "swagger-ui-bundle.js").is_file(), "build the web app (make web)"
+    for url in (web_app.DOCS_JS_URL, web_app.DOCS_CSS_URL):
+        response = await client.get(url)
+        assert response.status_code == 200 and len(await response.get_data()) > 10_000, url
