@@ -317,7 +317,8 @@ def list_query_model(name: str, filters: Sequence[Filter], sorts: Sequence[str],
     }
     for declared in filters:
         for param, description in declared.params().items():
-            fields[param] = (str | None, Field(None, description=description))
+            fields[param] = (declared.kind | None if declared.kind is bool else str | None,
+                             Field(None, description=description))
     return create_model(name, **fields)
 
 
