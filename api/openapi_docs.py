@@ -17,7 +17,7 @@ module's `DocumentedOpenAPIProvider` (plugged into `QuartSchema` by
 | 422 | routes with a body or query parameters |
 | 429 | authenticated routes (per-user limit) and the per-IP limited `IP_RATE_LIMITED` |
 
-and a ``summary`` where the view has no docstring, from its operation id
+a 204 documented without content (it has no body), and a ``summary`` where the view has no docstring, from its operation id
 (``list_conversations`` → "List conversations"). Path ids are documented as
 ``format: uuid`` (quart-schema says only ``string``). What is derived from the
 routes themselves (authentication, permission, path ids, body, query) needs
@@ -179,6 +179,9 @@ def document_operation(endpoint: str, method: str, view: Any, operation: dict[st
     responses = dict(operation.get("responses", {}))  # quart-schema shares it across methods
     for status, description in error_statuses(endpoint, method, view, operation).items():
         responses.setdefault(status, _error_response(status, description))
+    if 204 in responses or "204" in responses:  # no body, no Content-Type (`api.app`)
+        key = 204 if 204 in responses else "204"
+        responses[key] = {k: v for k, v in responses[key].items() if k != "content"}
     operation["responses"] = dict(sorted(responses.items(), key=lambda item: int(item[0])))
     if not operation.get("summary"):
         declared = getattr(view, QUART_SCHEMA_OPERATION_ID_ATTRIBUTE, None) or view.__name__
