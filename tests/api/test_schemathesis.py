@@ -23,7 +23,7 @@ from schemathesis.python import asgi as schemathesis_asgi
 from api.app import create_app
 
 # examples per operation and generation mode: ~2 minutes for the whole API on 2 cores
-MAX_EXAMPLES = 15
+MAX_EXAMPLES = 40
 load_all_checks()
 # every response check schemathesis has (the class-based ones run over a whole CLI run, not a response)
 ALL_CHECKS = [check for check in CHECKS.get_all() if not isinstance(check, type)]
