@@ -12,7 +12,6 @@ from typing import Any
 
 from pydantic import ValidationError as PydanticValidationError
 from quart import Quart, Response, g, jsonify, request
-from quart.wrappers import Request
 from quart_schema import QuartSchema, RequestSchemaValidationError, hide
 from quart_schema.validation import ResponseSchemaValidationError
 from sqlalchemy import text
@@ -23,6 +22,7 @@ from api import redis_keys
 from api.auth import user_cache
 from api.context import AUTH_PIPE_KEY, DB_KEY, REDIS_KEY, SETTINGS_KEY, TOTALS_KEY, get_db, get_redis, get_totals
 from api.errors import ApiError, error_body
+from api.json_body import ApiRequest, check_body
 from api.json_codec import ApiJSONProvider, loads_json
 from api.openapi_docs import DocumentedOpenAPIProvider
 from api.redis_clients import redis_client
@@ -54,17 +54,10 @@ HTTP_ERROR_MESSAGES = {
 }
 
 
-class ApiRequest(Request):
-    """Malformed JSON in a body is a 400 ``malformed_json``, never a 500."""
-
-    def on_json_loading_failed(self, error: Exception) -> Any:
-        raise ApiError(400, "malformed_json", "the request body is not valid JSON")
-
-
 def create_app(settings: Settings | None = None) -> Quart:
     settings = settings or Settings.from_env()
     app = Quart("pytake", static_folder=None)
-    app.request_class = ApiRequest
+    app.request_class = ApiRequest  # every body: UTF-8 JSON within a depth, or 400/415
     app.config["MAX_CONTENT_LENGTH"] = 16 * 1024 * 1024
     app.extensions[SETTINGS_KEY] = settings
     app.extensions[TOTALS_KEY] = TotalsCache(settings.list_total_cache_seconds,
@@ -85,6 +78,7 @@ def create_app(settings: Settings | None = None) -> Quart:
     app.config["QUART_SCHEMA_SWAGGER_CSS_URL"] = DOCS_CSS_URL
     app.json = ApiJSONProvider(app, app.json)  # after QuartSchema, which sets its own
     _register_lifecycle(app, settings)
+    app.before_request(check_body)
     _register_write_hook(app)
     user_cache.register(app)
     _register_error_handlers(app)
@@ -136,6 +130,15 @@ def _register_lifecycle(app: Quart, settings: Settings) -> None:
 
 
 def _register_write_hook(app: Quart) -> None:
+    @app.after_request
+    async def empty_no_content(response: Response) -> Response:
+        """A 204 has no body and no Content-Type (quart would say text/html)."""
+        if response.status_code == 204:
+            response.set_data(b"")
+            response.headers.pop("Content-Type", None)
+            response.headers.pop("Content-Length", None)
+        return response
+
     @app.after_request
     async def forget_totals(response: Response) -> Response:
         """A successful write by a user of an organization: its cached list

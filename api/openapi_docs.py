@@ -7,16 +7,17 @@ module's `DocumentedOpenAPIProvider` (plugged into `QuartSchema` by
 
 | status | when it is documented |
 |---|---|
-| 400 | the body is read by quart's JSON parser (`MALFORMED_JSON_400`): malformed JSON |
+| 400 | routes that take a JSON body: not UTF-8 JSON within 64 levels (`api.json_body`) |
 | 401 | authenticated routes (`@require`), and login/refresh (bad credentials) |
 | 403 | routes whose `@require` names a permission (role lacks it; plan limits) |
 | 404 | routes with an id in the path (unknown, deleted, or another organization's; the platform's `/admin/...` routes: unknown) |
 | 409 | creates/updates of a resource whose table has a unique key, and the actions in `CONFLICTS` |
 | 413 | routes that take a body |
+| 415 | routes that take a JSON body: sent with another Content-Type |
 | 422 | routes with a body or query parameters |
 | 429 | authenticated routes (per-user limit) and the per-IP limited `IP_RATE_LIMITED` |
 
-and a ``summary`` where the view has no docstring, from its operation id
+a 204 documented without content (it has no body), and a ``summary`` where the view has no docstring, from its operation id
 (``list_conversations`` → "List conversations"). Path ids are documented as
 ``format: uuid`` (quart-schema says only ``string``). What is derived from the
 routes themselves (authentication, permission, path ids, body, query) needs
@@ -41,15 +42,10 @@ from werkzeug.routing.rules import Rule
 
 from api.auth.permissions import REQUIRED_PERMISSION_ATTR, is_cross_organization
 from api.errors import ErrorResponse
+from api.json_body import API_MAX_DEPTH
 
 ERROR_SCHEMA_REF = "#/components/schemas/ErrorResponse"
 
-# Endpoints whose body goes through quart's JSON parser (quart-schema's
-# `validate_request`, `request.get_json`): malformed JSON is a 400
-# ``malformed_json``. The resource kit's `read_body` answers 422 instead.
-MALFORMED_JSON_400 = frozenset({
-    "auth.signup", "auth.login", "auth.refresh", "auth.logout", "organization.update_organization",
-})
 # Unauthenticated endpoints limited per client IP (`api.ratelimit.rate_limit`).
 IP_RATE_LIMITED = frozenset({"auth.signup", "auth.login", "auth.refresh"})
 # Unauthenticated endpoints that answer 401 for bad credentials.
@@ -73,12 +69,14 @@ CONFLICTS: dict[str, str] = {
 }
 
 DESCRIPTIONS = {
-    400: "Malformed JSON body (`malformed_json`).",
+    400: f"The body is not UTF-8 JSON nested at most {API_MAX_DEPTH} levels (`malformed_json`; "
+         "`details` says why).",
     401: "Missing, invalid, expired or revoked bearer token (`unauthorized`, `invalid_token`, "
          "`token_expired`, `token_revoked`), or the user's sessions were ended (`session_ended`).",
     404: "No such {what}{where} (`not_found`).",
     409: "Conflicts with existing data (`conflict`){why}.",
     413: "Request body too large (`payload_too_large`).",
+    415: "The body is not sent as `application/json` (`unsupported_media_type`).",
     422: "Invalid request (`validation_error`): `field` and `details` name what is wrong.",
     429: "Too many requests (`rate_limited`); retry after `Retry-After` seconds.",
 }
@@ -142,7 +140,7 @@ def error_statuses(endpoint: str, method: str, view: Any, operation: dict[str, A
     has_query = any(p.get("in") == "query" for p in parameters)
     has_body = "requestBody" in operation or endpoint in UNDESCRIBED_BODY
     statuses: dict[int, str] = {}
-    if has_body and endpoint in MALFORMED_JSON_400:
+    if "requestBody" in operation:
         statuses[400] = DESCRIPTIONS[400]
     if authenticated:
         statuses[401] = DESCRIPTIONS[401]
@@ -171,6 +169,8 @@ def error_statuses(endpoint: str, method: str, view: Any, operation: dict[str, A
         statuses[409] = DESCRIPTIONS[409].format(why=": " + "; ".join(conflicts))
     if has_body:
         statuses[413] = DESCRIPTIONS[413]
+    if "requestBody" in operation:
+        statuses[415] = DESCRIPTIONS[415]
     if has_body or has_query:
         statuses[422] = DESCRIPTIONS[422]
     if authenticated or endpoint in IP_RATE_LIMITED:
@@ -183,6 +183,9 @@ def document_operation(endpoint: str, method: str, view: Any, operation: dict[st
     responses = dict(operation.get("responses", {}))  # quart-schema shares it across methods
     for status, description in error_statuses(endpoint, method, view, operation).items():
         responses.setdefault(status, _error_response(status, description))
+    if 204 in responses or "204" in responses:  # no body, no Content-Type (`api.app`)
+        key = 204 if 204 in responses else "204"
+        responses[key] = {k: v for k, v in responses[key].items() if k != "content"}
     operation["responses"] = dict(sorted(responses.items(), key=lambda item: int(item[0])))
     if not operation.get("summary"):
         declared = getattr(view, QUART_SCHEMA_OPERATION_ID_ATTRIBUTE, None) or view.__name__

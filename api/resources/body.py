@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
@@ -39,16 +38,13 @@ def parse_model(model: type[M], data: Any) -> M:
 
 
 async def read_json() -> Any:
+    """The body's JSON (``{}`` when there is none); not JSON → 400/415 (`api.json_body`)."""
     raw = await request.get_data(cache=True)
     if len(raw) > MAX_BODY_BYTES:
         raise ApiError(413, "payload_too_large", "request body is too large", field="body")
     if not raw.strip():
         return {}
-    try:
-        return json.loads(raw)
-    except (ValueError, UnicodeDecodeError):
-        raise ApiError(422, "validation_error", "body is not valid JSON", field="body",
-                       details=[{"field": "body", "message": "not valid JSON"}]) from None
+    return await request.get_json()
 
 
 async def read_body(model: type[M]) -> M:

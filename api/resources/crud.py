@@ -141,10 +141,15 @@ def org_id() -> uuid.UUID:
 
 
 def check_query_params(allowed: Sequence[str]) -> None:
-    """An unknown query parameter is a 422 naming it (a typo must not silently list everything)."""
+    """An unknown or repeated query parameter is a 422 naming it (a typo must not silently
+    list everything; several values of one filter are comma-separated, never repeated)."""
+    seen: set[str] = set()
     for name, value in request.args.items(multi=True):
         if name not in allowed:
             raise ValidationFailed(name, f"unknown query parameter {name!r}")
+        if name in seen:
+            raise ValidationFailed(name, f"{name} is given more than once (separate values with commas)")
+        seen.add(name)
         if "\x00" in value:
             raise ValidationFailed(name, f"{name} contains a NUL character")
 
@@ -337,7 +342,8 @@ def list_query_model(name: str, filters: Sequence[Filter], sorts: Sequence[str],
     }
     for declared in filters:
         for param, description in declared.params().items():
-            fields[param] = (str | None, Field(None, description=description))
+            fields[param] = (declared.kind | None if declared.kind is bool else str | None,
+                             Field(None, description=description))
     return create_model(name, **fields)
 
 

@@ -39,18 +39,22 @@ def _convert(param: str, raw: str, kind: type, choices: Sequence[str] | None) ->
         except ValueError:
             raise ValidationFailed(param, f"{param} must be a UUID") from None
     if kind is bool:
-        lowered = raw.lower()
-        if lowered in ("true", "1", "yes"):
-            return True
-        if lowered in ("false", "0", "no"):
-            return False
-        raise ValidationFailed(param, f"{param} must be true or false")
+        return parse_bool(param, raw)
     if kind is int:
         try:
             return int(raw)
         except ValueError:
             raise ValidationFailed(param, f"{param} must be an integer") from None
     raise TypeError(f"unsupported filter type {kind!r}")
+
+
+def parse_bool(param: str, raw: str) -> bool:
+    """A boolean query parameter: exactly ``true`` or ``false`` (JSON's spelling), else a 422."""
+    if raw == "true":
+        return True
+    if raw == "false":
+        return False
+    raise ValidationFailed(param, f"{param} must be true or false")
 
 
 def parse_datetime(param: str, raw: str) -> datetime:
@@ -69,6 +73,8 @@ def parse_datetime(param: str, raw: str) -> datetime:
 @dataclass(frozen=True)
 class Filter:
     """Base: the query parameters a filter reads and how it narrows the select."""
+
+    kind = str  # (not a field) of its parameters' values, for the OpenAPI document (bool: `parse_bool`)
 
     def params(self) -> dict[str, str]:
         """Parameter name -> description (for the OpenAPI document)."""

@@ -24,10 +24,11 @@ from api.auth.permissions import require
 from api.auth.principal import current_principal
 from api.context import get_db
 from api.db.models import PLAN_TYPES, Organization
-from api.errors import Conflict, NotFound, ValidationFailed
+from api.errors import Conflict, NotFound
 from api.resources import Custom, Equals, Filter, Page, Resource, flush, list_items, writing
 from api.resources.body import read_body
 from api.resources.crud import list_query_model
+from api.resources.filters import parse_bool
 from api.schemas.admin import AdminOrganizationDetail, AdminOrganizationOut, AdminOrganizationUpdate
 from api.services.organization_usage import usage_of
 
@@ -37,7 +38,6 @@ tag_blueprint(blueprint, ["admin"])
 PATH = "/admin/organizations"
 ITEM_PATH = f"{PATH}/<uuid:organization_id>"
 EDITABLE = tuple(AdminOrganizationUpdate.model_fields)  # plan fields and is_active
-_TRUE, _FALSE = ("true", "1", "yes"), ("false", "0", "no")
 
 
 def _name_or_slug_contains(raw: str) -> Any:
@@ -53,11 +53,12 @@ class IncludeDeleted(Filter):
     def params(self) -> dict[str, str]:
         return {"include_deleted": "true to list soft-deleted organizations too (default false)"}
 
+    kind = bool
+
     def apply(self, stmt: Select, args: Mapping[str, str]) -> Select:
-        raw = (args.get("include_deleted") or "false").strip().lower()
-        if raw not in _TRUE + _FALSE:
-            raise ValidationFailed("include_deleted", "include_deleted must be true or false")
-        return stmt if raw in _TRUE else stmt.where(Organization.deleted_at.is_(None))
+        if parse_bool("include_deleted", (args.get("include_deleted") or "false").strip()):
+            return stmt
+        return stmt.where(Organization.deleted_at.is_(None))
 
 
 resource = Resource(

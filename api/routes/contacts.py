@@ -11,6 +11,7 @@ from api.audit import record_audit
 from api.auth.permissions import require
 from api.db.models import Contact
 from api.errors import ValidationFailed
+from api.json_body import raw_body
 from api.resources import Custom, DateRange, Equals, Resource, TagContains, crud_blueprint, org_id, writing
 from api.schemas.contacts import ContactCreate, ContactOut, ContactUpdate, ImportReport
 from api.services.contacts_import import MAX_BYTES, decode, import_contacts
@@ -60,6 +61,7 @@ async def _uploaded_csv() -> bytes:
 
 
 @blueprint.post("/contacts/import")
+@raw_body  # CSV, not JSON
 @tag(["contacts"])
 @operation_id("import_contacts")
 @document_response(ImportReport)

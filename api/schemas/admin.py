@@ -9,7 +9,7 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, Field
 
 from api.db.models import PLAN_TYPES
-from api.schemas.common import Input, Output
+from api.schemas.common import Input, Output, StrictBool
 
 PlanType = Literal[PLAN_TYPES]  # type: ignore[valid-type]  # the CHECK constraint's values
 # A limit: a count (an INTEGER column), or null for unlimited (`api.services.plan_limits`).
@@ -83,5 +83,5 @@ class AdminOrganizationUpdate(Input):
     max_agents: Limit | None = None
     max_departments: Limit | None = None
     monthly_message_limit: Limit | None = None
-    is_active: bool = Field(None, description="false signs the organization's users out",  # type: ignore[assignment]
+    is_active: StrictBool = Field(None, description="false signs the organization's users out",  # type: ignore[assignment]
                             json_schema_extra=_absent_not_null)

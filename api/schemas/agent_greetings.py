@@ -8,7 +8,7 @@ from typing import Annotated
 
 from pydantic import StringConstraints
 
-from api.schemas.common import Input, Output
+from api.schemas.common import Input, Output, StrictBool
 
 Template = Annotated[str, StringConstraints(min_length=1, max_length=4096)]
 
@@ -16,14 +16,14 @@ Template = Annotated[str, StringConstraints(min_length=1, max_length=4096)]
 class AgentGreetingCreate(Input):
     user_id: uuid.UUID
     message_template: Template
-    is_active: bool | None = None
-    auto_send: bool | None = None
+    is_active: StrictBool | None = None
+    auto_send: StrictBool | None = None
 
 
 class AgentGreetingUpdate(Input):
     message_template: Template | None = None
-    is_active: bool | None = None
-    auto_send: bool | None = None
+    is_active: StrictBool | None = None
+    auto_send: StrictBool | None = None
 
 
 class AgentGreetingOut(Output):

@@ -9,7 +9,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field, StringConstraints
 
-from api.schemas.common import HttpUrl, Input, JsonObject, Name, Output, Text
+from api.schemas.common import HttpUrl, Input, JsonObject, Name, Output, StrictBool, Text
 
 Provider = Literal["openai", "anthropic", "google"]
 Temperature = Annotated[Decimal, Field(ge=0, le=2, max_digits=3, decimal_places=2)]
@@ -20,17 +20,17 @@ Secret = Annotated[str, StringConstraints(min_length=1, max_length=4096)]
 class ChatbotFields(Input):
     description: Text | None = None
     avatar_url: HttpUrl | None = None
-    is_active: bool | None = None
+    is_active: StrictBool | None = None
     welcome_message: Text | None = None
     fallback_message: Text | None = None
     away_message: Text | None = None
-    ai_enabled: bool | None = None
+    ai_enabled: StrictBool | None = None
     ai_provider: Provider | None = None
     ai_model: Annotated[str, StringConstraints(max_length=100)] | None = None
     ai_api_key: Secret | None = None
     ai_system_prompt: Text | None = None
     ai_temperature: Temperature | None = None
-    auto_handoff_enabled: bool | None = None
+    auto_handoff_enabled: StrictBool | None = None
     handoff_keywords: Annotated[list[Keyword], Field(max_length=100)] | None = None
     business_hours: JsonObject | None = None
     settings: JsonObject | None = None

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, Strict, StringConstraints
 from pydantic_core import PydanticCustomError
 
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
@@ -42,6 +42,9 @@ Phone = Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^\+?[0
 Tag = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
 TagList = Annotated[list[Tag], Field(max_length=100), AfterValidator(_tags)]
 JsonObject = dict[str, Any]
+# A JSON boolean: 0, 1, "true", "false" are a 422 naming the field, not coerced.
+# Every boolean field of a request body is one (tests/api/test_strict_booleans.py).
+StrictBool = Annotated[bool, Strict()]
 
 
 def field_error(field: str, message: str) -> PydanticCustomError:

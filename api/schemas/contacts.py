@@ -8,7 +8,7 @@ from typing import Annotated
 
 from pydantic import StringConstraints
 
-from api.schemas.common import Email, HttpUrl, Input, JsonObject, Output, Phone, TagList, Text
+from api.schemas.common import Email, HttpUrl, Input, JsonObject, Output, Phone, StrictBool, TagList, Text
 
 WhatsAppId = Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^\+?[0-9]{6,20}$")]
 ShortName = Annotated[str, StringConstraints(strip_whitespace=True, max_length=255)]
@@ -21,8 +21,8 @@ class ContactFields(Input):
     email: Email | None = None
     phone: Phone | None = None
     tags: TagList | None = None
-    is_blocked: bool | None = None
-    opt_in: bool | None = None
+    is_blocked: StrictBool | None = None
+    opt_in: StrictBool | None = None
     attributes: JsonObject | None = None
     notes: Text | None = None
 

@@ -8,7 +8,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field, model_validator
 
-from api.schemas.common import Input, Output, TagList, Text, field_error
+from api.schemas.common import Input, Output, StrictBool, TagList, Text, field_error
 
 STATUSES = ("waiting_in_queue", "open", "pending", "assigned", "resolved", "closed")
 PRIORITIES = ("low", "normal", "high", "urgent")
@@ -55,7 +55,7 @@ class TransferIn(Input):
 
 
 class CloseIn(Input):
-    resolved: bool = False  # true: status "resolved" (solved), false: "closed"
+    resolved: StrictBool = False  # true: status "resolved" (solved), false: "closed"
     notes: Text | None = None
 
 

@@ -8,7 +8,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field
 
-from api.schemas.common import HexColor, Input, JsonObject, Name, Output, Text
+from api.schemas.common import HexColor, Input, JsonObject, Name, Output, StrictBool, Text
 
 Strategy = Literal["round_robin", "load_balance", "priority"]
 QueueSize = Annotated[int, Field(ge=1, le=100_000)]
@@ -19,11 +19,11 @@ class DepartmentCreate(Input):
     description: Text | None = None
     color: HexColor | None = None
     whatsapp_number_id: uuid.UUID | None = None
-    auto_assign_enabled: bool | None = None
+    auto_assign_enabled: StrictBool | None = None
     assignment_strategy: Strategy | None = None
     max_queue_size: QueueSize | None = None
     business_hours: JsonObject | None = None
-    is_active: bool | None = None
+    is_active: StrictBool | None = None
 
 
 class DepartmentUpdate(Input):
@@ -31,11 +31,11 @@ class DepartmentUpdate(Input):
     description: Text | None = None
     color: HexColor | None = None
     whatsapp_number_id: uuid.UUID | None = None
-    auto_assign_enabled: bool | None = None
+    auto_assign_enabled: StrictBool | None = None
     assignment_strategy: Strategy | None = None
     max_queue_size: QueueSize | None = None
     business_hours: JsonObject | None = None
-    is_active: bool | None = None
+    is_active: StrictBool | None = None
 
 
 class DepartmentOut(Output):
@@ -60,15 +60,15 @@ PriorityLevel = Annotated[int, Field(ge=0, le=1000)]
 
 class DepartmentAgentCreate(Input):
     user_id: uuid.UUID
-    is_primary: bool | None = None
-    can_pull_from_queue: bool | None = None
+    is_primary: StrictBool | None = None
+    can_pull_from_queue: StrictBool | None = None
     max_concurrent_conversations: Concurrent | None = None
     priority_level: PriorityLevel | None = None
 
 
 class DepartmentAgentUpdate(Input):
-    is_primary: bool | None = None
-    can_pull_from_queue: bool | None = None
+    is_primary: StrictBool | None = None
+    can_pull_from_queue: StrictBool | None = None
     max_concurrent_conversations: Concurrent | None = None
     priority_level: PriorityLevel | None = None
 

@@ -8,7 +8,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field, StringConstraints
 
-from api.schemas.common import Input, JsonObject, Name, Output, Text
+from api.schemas.common import Input, JsonObject, Name, Output, StrictBool, Text
 
 FlowType = Literal["main", "sub", "template"]
 TriggerType = Literal["keyword", "event", "schedule", "webhook"]
@@ -25,7 +25,7 @@ class FlowCreate(Input):
     trigger_type: TriggerType | None = None
     trigger_keywords: Keywords | None = None
     trigger_conditions: JsonObject | None = None
-    is_active: bool | None = None
+    is_active: StrictBool | None = None
 
 
 class FlowUpdate(Input):
@@ -36,7 +36,7 @@ class FlowUpdate(Input):
     trigger_type: TriggerType | None = None
     trigger_keywords: Keywords | None = None
     trigger_conditions: JsonObject | None = None
-    is_active: bool | None = None
+    is_active: StrictBool | None = None
 
 
 class FlowOut(Output):

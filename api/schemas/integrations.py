@@ -8,7 +8,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import StringConstraints
 
-from api.schemas.common import Input, JsonObject, Name, Output, Text
+from api.schemas.common import Input, JsonObject, Name, Output, StrictBool, Text
 
 IntegrationType = Literal["webhook", "zapier", "shopify", "woocommerce",
                           "hubspot", "salesforce", "google_sheets", "custom_api"]
@@ -22,7 +22,7 @@ class IntegrationCreate(Input):
     description: Text | None = None
     config: JsonObject | None = None
     credentials: Credentials | None = None
-    is_active: bool | None = None
+    is_active: StrictBool | None = None
 
 
 class IntegrationUpdate(Input):
@@ -30,7 +30,7 @@ class IntegrationUpdate(Input):
     description: Text | None = None
     config: JsonObject | None = None
     credentials: Credentials | None = None
-    is_active: bool | None = None
+    is_active: StrictBool | None = None
 
 
 class IntegrationOut(Output):

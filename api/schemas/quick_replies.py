@@ -8,7 +8,7 @@ from typing import Annotated, Literal
 
 from pydantic import StringConstraints
 
-from api.schemas.common import HttpUrl, Input, Name, Output
+from api.schemas.common import HttpUrl, Input, Name, Output, StrictBool
 
 Shortcut = Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^/?[\w-]{1,49}$")]
 MediaType = Literal["image", "video", "audio", "document"]
@@ -20,7 +20,7 @@ class QuickReplyCreate(Input):
     content: Annotated[str, StringConstraints(min_length=1, max_length=4096)]
     media_url: HttpUrl | None = None
     media_type: MediaType | None = None
-    is_global: bool | None = None
+    is_global: StrictBool | None = None
 
 
 class QuickReplyUpdate(Input):
@@ -29,7 +29,7 @@ class QuickReplyUpdate(Input):
     content: Annotated[str, StringConstraints(min_length=1, max_length=4096)] | None = None
     media_url: HttpUrl | None = None
     media_type: MediaType | None = None
-    is_global: bool | None = None
+    is_global: StrictBool | None = None
 
 
 class QuickReplyOut(Output):

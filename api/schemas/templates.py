@@ -8,7 +8,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field, StringConstraints
 
-from api.schemas.common import Input, Output
+from api.schemas.common import Input, Output, StrictBool
 
 TemplateName = Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^[a-z0-9_]{1,255}$")]
 Language = Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^[a-z]{2,3}(_[A-Z]{2})?$")]
@@ -22,8 +22,8 @@ class TemplateFields(Input):
     whatsapp_number_id: uuid.UUID | None = None
     language: Language | None = None
     category: Category | None = None
-    is_active: bool | None = None
-    is_enabled_in_flows: bool | None = None
+    is_active: StrictBool | None = None
+    is_enabled_in_flows: StrictBool | None = None
     header_type: HeaderType | None = None
     header_content: Annotated[str, StringConstraints(max_length=2048)] | None = None
     footer_text: Short | None = None

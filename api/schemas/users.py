@@ -8,7 +8,7 @@ from typing import Annotated, Literal
 
 from pydantic import StringConstraints
 
-from api.schemas.common import Email, HttpUrl, Input, JsonObject, Name, Output, Phone
+from api.schemas.common import Email, HttpUrl, Input, JsonObject, Name, Output, Phone, StrictBool
 
 # super_admin is a platform role: never granted through an organization's API
 AssignableRole = Literal["org_admin", "agent", "viewer"]
@@ -22,7 +22,7 @@ class UserCreate(Input):
     role: AssignableRole = "agent"
     phone_number: Phone | None = None
     avatar_url: HttpUrl | None = None
-    is_active: bool | None = None
+    is_active: StrictBool | None = None
     preferences: JsonObject | None = None
 
 
@@ -33,7 +33,7 @@ class UserUpdate(Input):
     role: AssignableRole | None = None
     phone_number: Phone | None = None
     avatar_url: HttpUrl | None = None
-    is_active: bool | None = None
+    is_active: StrictBool | None = None
     preferences: JsonObject | None = None
 
 

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 from pydantic import Field, StringConstraints
 
-from api.schemas.common import HttpUrl, Input, Name, Output
+from api.schemas.common import HttpUrl, Input, Name, Output, StrictBool
 
 Event = Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^[a-z_]+\.[a-z_]+$")]
 Events = Annotated[list[Event], Field(min_length=1, max_length=50)]
@@ -21,7 +21,7 @@ class WebhookCreate(Input):
     url: HttpUrl
     events: Events
     secret: Secret | None = None
-    is_active: bool | None = None
+    is_active: StrictBool | None = None
     max_retries: Annotated[int, Field(ge=0, le=10)] | None = None
     retry_delay_seconds: Annotated[int, Field(ge=1, le=86_400)] | None = None
 
@@ -31,7 +31,7 @@ class WebhookUpdate(Input):
     url: HttpUrl | None = None
     events: Events | None = None
     secret: Secret | None = None
-    is_active: bool | None = None
+    is_active: StrictBool | None = None
     max_retries: Annotated[int, Field(ge=0, le=10)] | None = None
     retry_delay_seconds: Annotated[int, Field(ge=1, le=86_400)] | None = None
 

@@ -8,7 +8,7 @@ from typing import Annotated, Literal
 
 from pydantic import StringConstraints
 
-from api.schemas.common import Input, JsonObject, Output, Phone
+from api.schemas.common import Input, JsonObject, Output, Phone, StrictBool
 
 Ident = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=255)]
 Secret = Annotated[str, StringConstraints(min_length=1, max_length=4096)]
@@ -21,8 +21,8 @@ class WhatsAppNumberCreate(Input):
     display_name: Annotated[str, StringConstraints(max_length=255)] | None = None
     whatsapp_business_account_id: Ident | None = None
     access_token: Secret | None = None
-    is_active: bool | None = None
-    is_default: bool | None = None
+    is_active: StrictBool | None = None
+    is_default: StrictBool | None = None
     quality_rating: Quality | None = None
     messaging_limit_tier: Annotated[str, StringConstraints(max_length=50)] | None = None
     settings: JsonObject | None = None
@@ -34,8 +34,8 @@ class WhatsAppNumberUpdate(Input):
     display_name: Annotated[str, StringConstraints(max_length=255)] | None = None
     whatsapp_business_account_id: Ident | None = None
     access_token: Secret | None = None
-    is_active: bool | None = None
-    is_default: bool | None = None
+    is_active: StrictBool | None = None
+    is_default: StrictBool | None = None
     quality_rating: Quality | None = None
     messaging_limit_tier: Annotated[str, StringConstraints(max_length=50)] | None = None
     settings: JsonObject | None = None

@@ -33,7 +33,7 @@ from quart_schema import hide
 from sqlalchemy import text
 
 from api.context import get_db, get_redis, get_settings
-from api.json_codec import loads_json
+from api.json_body import WEBHOOK_MAX_DEPTH, MalformedJSON, decode_json, raw_body
 from api.runtime.ingest import ingest_messages
 from api.runtime.statuses import apply_statuses
 from api.whatsapp.apps import APPS, MetaApp, own_numbers_only
@@ -143,6 +143,7 @@ async def _signed_by(app_key: str | None, body: bytes) -> MetaApp | None:
 
 @blueprint.post("/webhooks/whatsapp")
 @blueprint.post("/webhooks/whatsapp/<app_key>")
+@raw_body  # the signature is checked before the body is decoded
 @hide
 async def receive(app_key: str | None = None) -> Any:
     body = await request.get_data(cache=False, as_text=False)
@@ -150,9 +151,9 @@ async def receive(app_key: str | None = None) -> Any:
     if app is None:
         return _error(401, "invalid_signature", f"missing or invalid {HEADER} signature")
     try:
-        doc = loads_json(body)
-    except (ValueError, UnicodeDecodeError):
-        return _error(400, "malformed_json", "the request body is not valid JSON")
+        doc = decode_json(body, WEBHOOK_MAX_DEPTH)
+    except MalformedJSON as exc:
+        return _error(400, "malformed_json", f"the request body is not valid JSON: {exc.reason}")
     if NUL_ESCAPE in body:
         try:
             doc = without_nul(doc)

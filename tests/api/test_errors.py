@@ -110,3 +110,9 @@ async def test_health_reports_database_and_redis(client):
     response = await client.get("/health")
     assert response.status_code == 200
     assert await response.get_json() == {"status": "ok", "database": "ok", "redis": "ok"}
+
+
+async def test_a_repeated_query_parameter_is_422_naming_it(client, org_admin):
+    response = await client.get("/contacts?sort=name&sort=created_at", headers=org_admin.headers)
+    assert response.status_code == 422
+    assert (await response.get_json())["error"]["field"] == "sort"

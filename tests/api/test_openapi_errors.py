@@ -1,6 +1,6 @@
 """Error responses in /openapi.json: documented per operation, and true of the real API.
 
-`api.openapi_docs` adds 400/401/403/404/409/413/422/429 with the one error
+`api.openapi_docs` adds 400/401/403/404/409/413/415/422/429 with the one error
 body (`api.errors.ErrorResponse`) and a summary to every operation. These tests
 read the served document, then provoke the errors on the real routes and check
 each answer is a documented status whose body matches the documented schema.
@@ -87,14 +87,14 @@ async def test_error_schema_is_the_one_error_shape(served_spec):
 
 def test_operations_document_the_errors_they_can_give():
     expected = {
-        ("POST", "/users"): {401, 403, 409, 413, 422, 429},
-        ("PATCH", "/tags/<uuid:item_id>"): {401, 403, 404, 409, 413, 422, 429},
+        ("POST", "/users"): {400, 401, 403, 409, 413, 415, 422, 429},
+        ("PATCH", "/tags/<uuid:item_id>"): {400, 401, 403, 404, 409, 413, 415, 422, 429},
         ("DELETE", "/chatbots/<uuid:item_id>"): {401, 403, 404, 429},
         ("GET", "/contacts"): {401, 403, 422, 429},
-        ("POST", "/conversations/<uuid:item_id>/close"): {401, 403, 404, 409, 413, 422, 429},
+        ("POST", "/conversations/<uuid:item_id>/close"): {400, 401, 403, 404, 409, 413, 415, 422, 429},
         ("GET", "/auth/me"): {401, 429},
-        ("POST", "/auth/login"): {400, 401, 413, 422, 429},
-        ("POST", "/auth/signup"): {400, 409, 413, 422, 429},
+        ("POST", "/auth/login"): {400, 401, 413, 415, 422, 429},
+        ("POST", "/auth/signup"): {400, 409, 413, 415, 422, 429},
         ("POST", "/contacts/import"): {401, 403, 413, 422, 429},
     }
     by_id = {(r.method, r.rule): r for r in ROUTES}

@@ -1,61 +1,105 @@
 """Property-based fuzzing of the whole API from its own /openapi.json (schemathesis).
 
-Every documented operation gets a few generated requests (valid and invalid),
-authenticated as an org_admin of a real organization. No response may be a
-5xx, every status answered must be documented for the operation (errors
-included: `api.openapi_docs`), and its body must match the documented schema
-(the `ErrorResponse` shape for errors).
+Every documented operation gets generated requests, valid (positive) and
+invalid (negative), authenticated as an org_admin of a real organization, and
+every response goes through all of schemathesis's response checks
+(`ALL_CHECKS`: no 5xx, documented status, content type, headers and body
+schema, invalid data rejected, required headers, unsupported methods answered
+405 with ``Allow``, authentication not ignored, ...) but ``NOT_YET``. ``POST /auth/logout`` runs with a token of its own (it revokes it).
 """
 
 from __future__ import annotations
 
 import asyncio
+import time
 from dataclasses import replace
 
 import schemathesis
 from hypothesis import HealthCheck, Phase, given, settings
-from schemathesis.checks import not_a_server_error
+from schemathesis import GenerationMode
+from schemathesis.checks import CHECKS, load_all_checks
 from schemathesis.python import asgi as schemathesis_asgi
-from schemathesis.specs.openapi.checks import response_schema_conformance, status_code_conformance
 
 from api.app import create_app
 
-MAX_EXAMPLES = 5
-# Logging out would revoke the token the rest of the run uses.
-SKIPPED = {("POST", "/auth/logout")}
+# examples per operation and generation mode: ~2 minutes for the whole API on 2 cores
+MAX_EXAMPLES = 40
+load_all_checks()
+# every response check schemathesis has (the class-based ones run over a whole CLI run, not a response)
+ALL_CHECKS = [check for check in CHECKS.get_all() if not isinstance(check, type)]
+# NOT YET: positive_data_acceptance (schema-valid data must be accepted) fails on ~40
+# operations because /openapi.json says less than the API checks: list queries do not
+# document page <= 1,000,000, the sortable fields, the uuid/date-time formats of
+# filters; some body fields documented nullable are refused as null; email/URL rules;
+# ids in bodies must exist in the organization (422; OpenAPI cannot say so);
+# cross-field rules (transfer needs department_id or user_id). Until the spec says
+# what the API checks, the check runs nowhere (an open item of issue 12).
+NOT_YET = {"positive_data_acceptance"}
+# (method, path) → checks that cannot apply to that operation, and why
+EXCLUDED: dict[tuple[str, str], set[str]] = {}
+OWN_TOKEN = {("POST", "/auth/logout")}  # revokes the token it is called with
 
 
-def fuzz(app, headers: dict[str, str]) -> list[str]:
-    """Run every operation; return one line per failing operation."""
+def _test_for(operation, mode: GenerationMode, headers: dict[str, str], checks: list):
+    @given(case=operation.as_strategy(generation_mode=mode))
+    @settings(max_examples=MAX_EXAMPLES, deadline=None, database=None, derandomize=True,
+              suppress_health_check=list(HealthCheck), phases=[Phase.explicit, Phase.generate])
+    def run(case) -> None:
+        response = case.call(headers=headers)
+        try:
+            case.validate_response(response, checks=checks, headers=headers)
+        except BaseException as exc:
+            exc.add_note(f"{case.method} {case.formatted_path} {case.query or ''} {case.body!r:.200} "
+                         f"-> {response.status_code} {response.text[:300]}")
+            raise
+
+    return run
+
+
+def fuzz(app, headers: dict[str, str], logout_headers: dict[str, str]) -> list[str]:
+    """Run every operation; return one line per failing operation and mode."""
     schema = schemathesis.openapi.from_asgi("/openapi.json", app)
     failures: list[str] = []
     try:
         for result in schema.get_all_operations():
             operation = result.ok()
-            if (operation.method.upper(), operation.path) in SKIPPED:
-                continue
-
-            @given(case=operation.as_strategy())
-            @settings(max_examples=MAX_EXAMPLES, deadline=None, database=None, derandomize=True,
-                      suppress_health_check=list(HealthCheck),
-                      phases=[Phase.explicit, Phase.generate])
-            def run(case) -> None:
-                response = case.call(headers=headers)
-                case.validate_response(
-                    response, checks=[not_a_server_error, status_code_conformance, response_schema_conformance])
-
-            try:
-                run()
-            except Exception as exc:  # noqa: BLE001 - collected, reported below
-                failures.append(f"{operation.method.upper()} {operation.path}: {exc}")
+            key = (operation.method.upper(), operation.path)
+            own = logout_headers if key in OWN_TOKEN else headers
+            skipped = NOT_YET | EXCLUDED.get(key, set())
+            checks = [c for c in ALL_CHECKS if c.__name__ not in skipped]
+            for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE):
+                try:
+                    _test_for(operation, mode, own, checks)()
+                except (Exception, BaseExceptionGroup) as exc:  # noqa: BLE001 - collected, reported below
+                    failures.append(f"{key[0]} {key[1]} ({mode.value}): {_describe(exc)}")
     finally:
         schemathesis_asgi.shutdown_lifespans()
     return failures
 
 
-async def test_fuzzed_requests_never_cause_a_server_error(api_settings, org_admin, redis):
+async def test_fuzzed_requests_pass_every_check(api_settings, org_admin, make_actor, redis):
     settings_ = replace(api_settings, ratelimit_login_per_minute=0, ratelimit_signup_per_minute=0,
                         ratelimit_refresh_per_minute=0, ratelimit_user_per_minute=0)
     app = create_app(settings_)
-    failures = await asyncio.to_thread(fuzz, app, org_admin.headers)
+    logout_actor = await make_actor(org_admin.org_id, "agent")
+    started = time.monotonic()
+    failures = await asyncio.to_thread(fuzz, app, org_admin.headers, logout_actor.headers)
+    print(f"schemathesis: {len(ALL_CHECKS) - len(NOT_YET)} of {len(ALL_CHECKS)} checks, "
+          f"{time.monotonic() - started:.0f} s")
     assert not failures, "\n\n".join(failures)
+
+
+def test_every_response_check_runs():
+    names = {check.__name__ for check in ALL_CHECKS}
+    assert {"not_a_server_error", "status_code_conformance", "content_type_conformance",
+            "response_headers_conformance", "response_schema_conformance", "negative_data_rejection",
+            "positive_data_acceptance", "missing_required_header", "unsupported_method",
+            "ignored_auth"} <= names
+
+
+def _describe(exc: BaseException) -> str:
+    notes = " | ".join(getattr(exc, "__notes__", []))
+    if isinstance(exc, BaseExceptionGroup):
+        return notes + " " + "; ".join(_describe(e) for e in exc.exceptions)
+    notes = " | ".join(getattr(exc, "__notes__", []))
+    return f"{type(exc).__name__}: {str(exc).splitlines()[0]} {notes}"

@@ -126,7 +126,9 @@ async def _post_raw(servers, doc: dict):
                                      headers={"X-Hub-Signature-256": sign("test-app-secret", body)})
 
 
-async def test_a_message_nested_too_deeply_to_store_is_skipped_and_the_rest_stored(servers, add, flows, query):
+async def test_a_webhook_nested_beyond_the_depth_limit_is_400_and_nothing_stored(servers, add, flows, query):
+    """Beyond `WEBHOOK_MAX_DEPTH` (Meta's payloads are ~10 levels) the whole body is refused
+    before anything is stored, well before the parser's own limit."""
     await add("cadastro", flows["name"])
     from api.sandbox import webhooks
 
@@ -134,11 +136,11 @@ async def test_a_message_nested_too_deeply_to_store_is_skipped_and_the_rest_stor
     deep = webhooks.inbound_message("100200300", "5511966660000", {"type": "brand_new", "brand_new": _deep(1000)})
     doc["entry"][0]["changes"][0]["value"]["messages"].append(deep["entry"][0]["changes"][0]["value"]["messages"][0])
     response = await _post_raw(servers, doc)
-    assert response.status_code == 200 and response.json()["stored"] == 1
-    assert len(await query("SELECT id FROM messages WHERE direction = 'inbound'")) == 1
-    # with a NUL to replace as well, the whole document is walked: refused, not a 500
+    assert response.status_code == 400 and response.json()["error"]["code"] == "malformed_json"
+    assert await query("SELECT id FROM messages") == []
+    # with a NUL to replace as well: refused the same way, not a 500
     response = await _post_raw(servers, {"object": "whatsapp_business_account", "entry": [_deep(1000, "\x00")]})
-    assert response.status_code == 400 and response.json()["error"]["code"] == "bad_payload"
+    assert response.status_code == 400 and response.json()["error"]["code"] == "malformed_json"
 
 
 async def test_redelivered_message_is_a_no_op(servers, add, flows, query):
