@@ -64,7 +64,7 @@ class CanvasIn(Input):
     """
 
     canvas: Any
-    publish: bool = False  # also make this version live at once
+    publish: StrictBool = False  # also make this version live at once
 
 
 class DiagnosticOut(Output):
@@ -135,7 +135,7 @@ class SimulateIn(Input):
 
     canvas: Any = None
     message: SimulatedMessage | None = None
-    timeout: bool = False  # fire the waiting question's timeout now
+    timeout: StrictBool = False  # fire the waiting question's timeout now
     session: JsonObject | None = None  # as returned by the previous step
 
 
