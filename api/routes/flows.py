@@ -87,9 +87,9 @@ def _canvas_from(body: Any) -> tuple[Any, bool]:
     """The canvas, sent bare or wrapped as ``{"canvas": ..., "publish": bool}``,
     and whether to publish it at once."""
     publish: Any = False
-    if isinstance(body, dict) and "canvas" in body and "nodes" not in body:
+    if isinstance(body, dict) and "nodes" not in body and ("canvas" in body or "publish" in body):
         publish = body.get("publish", False)
-        body = body["canvas"]
+        body = body.get("canvas")
     if type(publish) is not bool:
         raise ValidationFailed("publish", "publish must be a JSON boolean")
     return body, publish

@@ -101,10 +101,14 @@ def table_for_param(rule: str, param: str) -> str | None:
 
 
 def fill_path(rule: str, values: dict[str, Any]) -> str:
+    """The rule with its parameters filled; an ``int`` parameter given no int gets 1."""
     def sub(match: re.Match) -> str:
-        return str(values[match.group(1)])
+        value = values[match.group(2)]
+        if match.group(1) == "int" and not isinstance(value, int):
+            value = 1
+        return str(value)
 
-    return re.sub(r"<(?:[^:>]+:)?([^>]+)>", sub, rule)
+    return re.sub(r"<(?:([^:>]+):)?([^>]+)>", sub, rule)
 
 
 # --- rows for any table, owned by one organization ------------------------------

@@ -45,7 +45,7 @@ MALFORMED = {
 }
 ROUTES = all_routes(offline_app())
 # views that read their own body (`api.json_body.raw_body`): tested on their own below
-RAW_BODY_ROUTES = {"POST /contacts/import", "POST /webhooks/whatsapp"}
+RAW_BODY_ROUTES = {"POST /contacts/import", "POST /webhooks/whatsapp", "POST /webhooks/whatsapp/<app_key>"}
 
 
 def _headers(actor, content_type: str | None) -> dict[str, str]:
