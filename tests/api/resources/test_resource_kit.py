@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import uuid
 
 from api.db.models import WebhookDelivery
@@ -116,7 +117,7 @@ async def test_every_resource_route_is_in_the_openapi_document(client, app) -> N
     for rule in app.url_map.iter_rules():
         if rule.endpoint.split(".")[0] not in own:
             continue
-        path = rule.rule.replace("<uuid:", "{").replace(">", "}")
+        path = re.sub(r"<(?:[^:>]+:)?([^>]+)>", r"{\1}", rule.rule)
         for method in rule.methods - {"HEAD", "OPTIONS"}:
             assert (path, method) in documented, (path, method)
             operation = document["paths"][path][method.lower()]
