@@ -52,6 +52,9 @@ IP_RATE_LIMITED = frozenset({"auth.signup", "auth.login", "auth.refresh"})
 CREDENTIAL_401 = frozenset({"auth.login", "auth.refresh"})
 # Endpoints that take a body quart-schema does not describe (CSV upload).
 UNDESCRIBED_BODY = frozenset({"contacts.import_csv"})
+# Endpoints that look up an id given in the body, not the path (404 when it is not the
+# caller organization's): endpoint → what the id names.
+BODY_ID_404: dict[str, str] = {"flows.lint_flow_canvas": "flow_id"}
 # Actions that refuse a change clashing with existing state (409 ``conflict``),
 # beyond the unique keys found automatically for generic creates and updates.
 CONFLICTS: dict[str, str] = {
@@ -157,6 +160,9 @@ def error_statuses(endpoint: str, method: str, view: Any, operation: dict[str, A
             statuses[403] += (", or the user or the role granted is above the caller's role "
                               "(`role_ceiling`)")
         statuses[403] += "."
+    if endpoint in BODY_ID_404:
+        statuses[404] = DESCRIPTIONS[404].format(what=f"resource ({BODY_ID_404[endpoint]})",
+                                                 where=" in the caller's organization")
     if path_ids:
         what = " / ".join(path_ids)
         # the platform's routes (`api.routes.admin`) look ids up in every organization

@@ -119,7 +119,7 @@ class Equals(Filter):
     def values(self, args: Mapping[str, str]) -> list[Any] | None:
         """The requested values, converted (None: the filter is not used)."""
         raw = args.get(self.param)
-        if raw is None or raw == "":
+        if raw is None or (raw == "" and self.kind is not bool):  # an empty boolean is a 422
             return None
         parts = [p for p in raw.split(",") if p.strip()] if self.kind is not bool else [raw]
         if not parts:

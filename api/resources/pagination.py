@@ -49,7 +49,7 @@ class PageRequest:
 
 def _positive_int(args: Mapping[str, str], name: str, default: int, maximum: int) -> int:
     raw = args.get(name)
-    if raw is None or raw == "":
+    if raw is None:
         return default
     try:
         value = int(raw)
