@@ -8,14 +8,9 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-Email = Annotated[
-    str,
-    StringConstraints(strip_whitespace=True, to_lower=True, max_length=255,
-                      pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$"),
-]
-Password = Annotated[str, Field(min_length=8, max_length=128)]
-Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=255)]
+from api.schemas.common import Email, Name  # checked as sent, as /openapi.json documents them
 
+Password = Annotated[str, Field(min_length=8, max_length=128)]
 
 class SignupRequest(BaseModel):
     """A new organization and its first user (an org_admin)."""

@@ -56,7 +56,8 @@ class IncludeDeleted(Filter):
     kind = bool
 
     def apply(self, stmt: Select, args: Mapping[str, str]) -> Select:
-        if parse_bool("include_deleted", (args.get("include_deleted") or "false").strip()):
+        raw = args.get("include_deleted")
+        if raw is not None and parse_bool("include_deleted", raw):
             return stmt
         return stmt.where(Organization.deleted_at.is_(None))
 

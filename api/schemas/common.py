@@ -13,7 +13,8 @@ _URL = re.compile(r"^https?://[^\s/$.?#][^\s]*$", re.IGNORECASE)
 
 
 def _email(value: str) -> str:
-    value = value.strip().lower()
+    # checked as sent (the documented pattern allows no whitespace), then lower-cased
+    value = value.lower()
     if not _EMAIL.match(value):
         raise ValueError("not a valid email address")
     return value
@@ -36,7 +37,15 @@ def _tags(values: list[str]) -> list[str]:
 Email = Annotated[str, StringConstraints(max_length=255), AfterValidator(_email)]
 HttpUrl = Annotated[str, StringConstraints(max_length=2048), AfterValidator(_http_url)]
 HexColor = Annotated[str, StringConstraints(pattern=r"^#[0-9A-Fa-f]{6}$")]
-Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=255)]
+def _stripped_name(value: str) -> str:
+    value = value.strip()
+    if not value:
+        raise ValueError("must not be blank")
+    return value
+
+
+# Lengths are checked on the value as sent (as /openapi.json documents them), then it is trimmed.
+Name = Annotated[str, StringConstraints(min_length=1, max_length=255), AfterValidator(_stripped_name)]
 Text = Annotated[str, StringConstraints(max_length=65_536)]
 Phone = Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^\+?[0-9]{6,15}$")]
 Tag = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
