@@ -146,7 +146,10 @@ async def design_a_flow(web_server: str, page: Page) -> None:
 
     await page.reload()
     await expect(page.get_by_test_id("node-question_1")).to_contain_text("What is your name?")
-    await expect(page.locator(".react-flow__edge")).to_have_count(3)
+    # edges are drawn once React Flow has measured the nodes' handles: fit the view, as a
+    # person does after opening a flow, and give a loaded machine time to draw them
+    await page.get_by_role("button", name="Fit view", exact=True).click()
+    await expect(page.locator(".react-flow__edge")).to_have_count(3, timeout=30_000)
     await expect(page.locator(".react-flow__edge-text").first).to_have_text("next")
     await expect(problems.get_by_text("0 error(s) · 0 warning(s)")).to_be_visible()
     await screenshot(page, "06-reloaded")
