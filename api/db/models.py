@@ -19,17 +19,20 @@ from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import (
+    BigInteger,
     Boolean,
     CheckConstraint,
     DateTime,
     ForeignKey,
     ForeignKeyConstraint,
+    Identity,
     Index,
     Integer,
     LargeBinary,
     MetaData,
     Numeric,
     PrimaryKeyConstraint,
+    SmallInteger,
     String,
     Text,
     UniqueConstraint,
@@ -39,6 +42,8 @@ from sqlalchemy import (
     text,
 )
 from sqlalchemy.dialects.postgresql import ARRAY, INET, JSONB
+from sqlalchemy.dialects.postgresql.base import ischema_names as _pg_ischema_names
+from sqlalchemy.types import UserDefinedType
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -942,8 +947,53 @@ class AuditLog(Base):
     created_at: Mapped[datetime | None] = _created_at()
 
 
+# Domain events (not in SCHEMA.md; migration 0011, docs/events.md)
+class XID8(UserDefinedType):
+    """PostgreSQL's 64-bit transaction id (``pg_current_xact_id()``)."""
+
+    cache_ok = True
+
+    def get_col_spec(self, **kw: Any) -> str:
+        return "XID8"
+
+
+# so that reflection (Alembic's comparison with the models) knows the type
+_pg_ischema_names["xid8"] = XID8
+
+
+class Event(Base):
+    """One domain event, written in the transaction of the change it describes."""
+
+    __tablename__ = "events"
+    __table_args__ = (
+        Index("idx_events_txid", "txid", "id"),
+        Index("idx_events_ordering", "ordering_key", "id", postgresql_where=text("ordering_key IS NOT NULL")),
+        Index("idx_events_organization", "organization_id", text("occurred_at DESC")),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    organization_id: Mapped[uuid.UUID] = mapped_column(Uuid, nullable=False)
+    type: Mapped[str] = mapped_column(String(100), nullable=False)
+    version: Mapped[int] = mapped_column(SmallInteger, nullable=False, server_default=_int(1))
+    ordering_key: Mapped[uuid.UUID | None] = mapped_column(Uuid)
+    payload: Mapped[Any] = mapped_column(JSONB, nullable=False)
+    occurred_at: Mapped[datetime] = mapped_column(TSTZ, nullable=False, server_default=NOW)
+    txid: Mapped[Any] = mapped_column(XID8(), nullable=False, server_default=text("pg_current_xact_id()"))
+
+
+class EventConsumer(Base):
+    """A consumer's cursor over `events`: the last ``(txid, id)`` it has handled."""
+
+    __tablename__ = "event_consumers"
+
+    name: Mapped[str] = mapped_column(String(100), primary_key=True)
+    cursor_txid: Mapped[Any] = mapped_column(XID8(), nullable=False, server_default=text("'0'::xid8"))
+    cursor_id: Mapped[int] = mapped_column(BigInteger, nullable=False, server_default=_int(0))
+    updated_at: Mapped[datetime | None] = _created_at()
+
+
 __all__ = [
-    "Base", "Organization", "User", "RefreshToken", "WhatsAppNumber", "Department",
+    "Base", "Event", "EventConsumer", "Organization", "User", "RefreshToken", "WhatsAppNumber", "Department",
     "UserDepartment", "AgentGreeting", "Chatbot", "Flow", "FlowVersion", "Node", "Contact",
     "Tag", "Conversation", "Message", "MessageWhatsAppId", "Campaign", "CampaignRecipient",
     "WhatsAppTemplate", "Integration", "Webhook", "WebhookDelivery", "QuickReply", "AuditLog",

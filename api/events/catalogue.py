@@ -1,0 +1,96 @@
+"""The catalogue of domain events: every type PyTake emits and its payload version.
+
+docs/events.md documents each payload. A payload changes shape only with a
+new version; consumers see ``type`` and ``version`` on every event.
+
+Payload builders live here so every room that emits an event of a type
+builds the same shape (a message, a conversation and a contact are each
+described one way).
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any, Mapping
+
+# type -> current payload version
+EVENT_TYPES: dict[str, int] = {
+    "message.received": 1,
+    "message.sent": 1,
+    "message.status": 1,
+    "conversation.created": 1,
+    "conversation.assigned": 1,
+    "conversation.transferred": 1,
+    "conversation.closed": 1,
+    "conversation.handoff": 1,
+    "flow.started": 1,
+    "flow.completed": 1,
+    "flow.error": 1,
+    "contact.created": 1,
+    "contact.updated": 1,
+    "campaign.started": 1,
+    "campaign.paused": 1,
+    "campaign.resumed": 1,
+    "campaign.completed": 1,
+    "campaign.cancelled": 1,
+}
+
+
+def _s(value: Any) -> Any:
+    """JSON-ready: ids and timestamps as strings, None kept."""
+    if isinstance(value, uuid.UUID):
+        return str(value)
+    if isinstance(value, datetime):
+        return value.isoformat()
+    return value
+
+
+def message_payload(row: Mapping[str, Any], *, organization_id: Any = None, contact_id: Any = None) -> dict[str, Any]:
+    """A `messages` row (or a dict with its columns) as events carry it."""
+    return {
+        "message": {
+            "id": _s(row.get("id")),
+            "conversation_id": _s(row.get("conversation_id")),
+            "contact_id": _s(contact_id if contact_id is not None else row.get("contact_id")),
+            "direction": row.get("direction"),
+            "sender_type": row.get("sender_type"),
+            "type": row.get("type"),
+            "content": row.get("content"),
+            "status": row.get("status"),
+            "whatsapp_message_id": row.get("whatsapp_message_id"),
+            "created_at": _s(row.get("created_at")),
+        }
+    }
+
+
+def conversation_payload(row: Mapping[str, Any]) -> dict[str, Any]:
+    """A `conversations` row as events carry it."""
+    return {
+        "conversation": {
+            "id": _s(row.get("id")),
+            "contact_id": _s(row.get("contact_id")),
+            "whatsapp_number_id": _s(row.get("whatsapp_number_id")),
+            "status": row.get("status"),
+            "department_id": _s(row.get("department_id")),
+            "assigned_agent_id": _s(row.get("assigned_agent_id")),
+            "priority": row.get("priority"),
+            "is_bot_active": row.get("is_bot_active"),
+        }
+    }
+
+
+def contact_payload(row: Mapping[str, Any]) -> dict[str, Any]:
+    """A `contacts` row as events carry it."""
+    return {
+        "contact": {
+            "id": _s(row.get("id")),
+            "whatsapp_id": row.get("whatsapp_id"),
+            "whatsapp_name": row.get("whatsapp_name"),
+            "name": row.get("name"),
+            "email": row.get("email"),
+            "phone": row.get("phone"),
+            "tags": list(row.get("tags") or []),
+            "attributes": dict(row.get("attributes") or {}),
+        }
+    }
