@@ -154,7 +154,7 @@ def _register_blueprints(app: Quart) -> None:
     from api.auth.routes import blueprint as auth_blueprint
     from api.routes import BLUEPRINTS
     from api.web_app import blueprint as web_app_blueprint
-    from api.whatsapp.routes import blueprint as whatsapp_blueprint
+    from api.inbound.routes import blueprint as whatsapp_blueprint
 
     app.register_blueprint(auth_blueprint)
     for blueprint in BLUEPRINTS:

@@ -9,7 +9,7 @@ pause, not request handling, was the API's p99 (`bench/api.py`: p99 130 ms at
 p50 36 ms before, 45 ms at 23 ms after).
 
 `freeze_startup_heap()` runs once a serving process has started
-(`api.runtime.stack.run_stack`, a Taskiq worker's startup): it collects what startup left behind and
+(`pytake.hosting.stack.run_stack`, a Taskiq worker's startup): it collects what startup left behind and
 moves everything still alive to the permanent generation (`gc.freeze`), which
 later collections skip. Objects frozen there are still freed by reference
 counting as usual; only a reference cycle among them that becomes garbage later

@@ -158,7 +158,7 @@ async def wait_http(url: str, timeout: float = 30.0) -> None:
 async def main(args: argparse.Namespace) -> int:
 
     from api.db.session import Database
-    from api.runtime.seed import add_flow, seed_organization
+    from pytake.hosting.seed import add_flow, seed_organization
     from api.sandbox import webhooks
     from api.sandbox.server import SandboxApp, SandboxConfig, SandboxState
 
@@ -352,7 +352,7 @@ async def main(args: argparse.Namespace) -> int:
         # -- phase 2: sender throughput, rate limit lifted ---------------------------
         from sqlalchemy import text
 
-        from api.runtime.outbox import kick_sender, outbound_rows
+        from api.outbox.enqueue import kick_sender, outbound_rows
 
         conversations = max(1, args.sends // 5)
         ids: list[uuid.UUID] = []

@@ -3,7 +3,7 @@
 A reply is a ``messages`` row (outbound, status ``pending``, sender_type
 ``agent``) written with the conversation's counters and the audit entry in
 one transaction; the runtime's sender delivers it. After the commit the
-sender is woken (`api.runtime.outbox.kick_sender`, when the runtime is
+sender is woken (`api.outbox.enqueue.kick_sender`, when the runtime is
 installed); if waking fails the row is still delivered on the sender's next pass.
 """
 
@@ -105,7 +105,7 @@ async def reply(item_id: uuid.UUID) -> Any:
 
 async def _kick_sender(message_ids: list[uuid.UUID]) -> None:
     try:
-        outbox = importlib.import_module("api.runtime.outbox")
+        outbox = importlib.import_module("api.outbox.enqueue")
     except ImportError:
         return
     try:

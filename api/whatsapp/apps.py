@@ -20,7 +20,7 @@ app).
 A payload signed by one organization's app only writes into that
 organization: `own_numbers_only` drops the messages and statuses of numbers
 that are not the organization's (counted and logged), and statuses are
-applied in the organization only (`api.runtime.statuses.apply_statuses`).
+applied in the organization only (`api.inbound.statuses.apply_statuses`).
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ from typing import Any
 from sqlalchemy import text
 
 from api.crypto import SecretDecryptionError, decrypt_secret
-from api.runtime.ingest import NUMBERS
+from api.inbound.ingest import NUMBERS
 from api.whatsapp.payloads import WebhookBatch
 from api.whatsapp.signature import verify
 

@@ -17,9 +17,9 @@ from taskiq_redis import ListQueueBroker
 
 from api.gc_tuning import freeze_startup_heap
 from api.redis_clients import resilient_connection_kwargs
-from api.runtime.context import Runtime
-from api.runtime.processor import process_conversation
-from api.runtime.sender import Sender
+from api.runtime_context import Runtime
+from api.conversations.process import process_conversation
+from api.outbox.sender import Sender
 from api.settings import Settings
 from api.workers.queue import DELIVER_CONVERSATIONS, PROCESS_CONVERSATION, QUEUE, SEND_OUTBOX
 
@@ -70,7 +70,7 @@ def context() -> WorkerContext:
 
 async def start_context(runtime: Runtime, *, maintenance: bool = True) -> WorkerContext:
     global _CONTEXT
-    from api.runtime.maintenance import run_forever
+    from api.workers.maintenance import run_forever
 
     ctx = WorkerContext(runtime)
     if maintenance:

@@ -1,5 +1,5 @@
 """Index for the outbox sender: one conversation's pending outbound rows, oldest
-first (`api.runtime.sender`'s read). SCHEMA.md's ``idx_messages_status`` (status,
+first (`api.outbox.sender`'s read). SCHEMA.md's ``idx_messages_status`` (status,
 outbound only) made that read scan every pending row of every conversation and
 filter by conversation: during a campaign blast of thousands of rows each
 sender read walked all of them. This partial index holds only rows waiting to

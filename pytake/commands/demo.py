@@ -84,7 +84,7 @@ async def seed(settings, examples: Path, sandbox_url: str | None = None) -> tupl
 
     from api.db.models import Department
     from api.db.session import Database
-    from api.runtime.seed import add_flow, find_number, seed_organization
+    from pytake.hosting.seed import add_flow, find_number, seed_organization
 
     db = Database(settings.database_url)
     try:
@@ -138,7 +138,7 @@ async def _admin_login(settings) -> tuple[str, str]:
 
 def run(args: argparse.Namespace) -> int:
     from api.event_loop import run as run_loop
-    from api.runtime.stack import Listen, prepare_settings, run_stack
+    from pytake.hosting.stack import Listen, prepare_settings, run_stack
     from api.sandbox.server import SandboxConfig, create_sandbox_app
     from api.settings import Settings, SettingsError
 

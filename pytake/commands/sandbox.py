@@ -32,7 +32,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from api.runtime.stack import Listen, _serve, install_signal_handlers
+    from pytake.hosting.stack import Listen, _serve, install_signal_handlers
     from api.sandbox.server import SandboxConfig, create_sandbox_app
 
     app = create_sandbox_app(SandboxConfig(

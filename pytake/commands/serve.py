@@ -9,7 +9,7 @@ usual choice), each with its own socket on the port (SO_REUSEPORT), so the
 kernel spreads connections over them (by a hash of each connection's
 addresses: near even, not exactly; a process holding more than its share of
 active keep-alive connections closes some after their response, see
-`api.runtime.connection_balance`); the parent starts the embedded
+`pytake.hosting.connection_balance`); the parent starts the embedded
 servers and migrates once (`pytake.commands.processes` runs the children).
 """
 
@@ -42,7 +42,7 @@ def _configure_logging() -> None:
 def _serve(settings, host: str, port: int, worker: bool, concurrency: int, reuse_port: bool,  # noqa: ANN001
            loads=None, index: int = 0) -> None:  # noqa: ANN001
     from api.event_loop import run as run_loop
-    from api.runtime.stack import Listen, run_stack
+    from pytake.hosting.stack import Listen, run_stack
 
     if reuse_port:  # a child of --processes: a fresh interpreter
         _configure_logging()
@@ -51,7 +51,7 @@ def _serve(settings, host: str, port: int, worker: bool, concurrency: int, reuse
 
 
 def run(args: argparse.Namespace) -> int:
-    from api.runtime.stack import prepare_settings
+    from pytake.hosting.stack import prepare_settings
     from api.settings import Settings, SettingsError
 
     _configure_logging()
@@ -77,7 +77,7 @@ def run(args: argparse.Namespace) -> int:
 
     from pytake.commands.processes import run_processes
 
-    # each child's count of active connections (api.runtime.connection_balance)
+    # each child's count of active connections (pytake.hosting.connection_balance)
     loads = multiprocessing.get_context("spawn").Array("i", args.processes, lock=False)
     return run_processes(_serve, (settings, args.host, args.port, worker, args.concurrency, True, loads),
                          args.processes, with_index=True)

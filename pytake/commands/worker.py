@@ -21,7 +21,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _work(concurrency: int) -> None:
-    from api.runtime.stack import install_signal_handlers
+    from pytake.hosting.stack import install_signal_handlers
     from api.settings import Settings
     from api.event_loop import run as run_loop
     from api.workers.tasks import make_broker, run_worker
@@ -31,7 +31,7 @@ def _work(concurrency: int) -> None:
         logging.getLogger(noisy).setLevel(logging.WARNING)
     settings = Settings.from_env()
     if settings.embedded_database or settings.embedded_redis:
-        from api.runtime.stack import prepare_settings
+        from pytake.hosting.stack import prepare_settings
 
         settings = prepare_settings(settings, migrate=False)
 

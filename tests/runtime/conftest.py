@@ -20,9 +20,9 @@ import httpx
 import pytest
 from sqlalchemy import text
 
-from api.runtime.context import Runtime
-from api.runtime.ingest import NUMBERS
-from api.runtime.seed import Seeded, add_flow, seed_organization
+from api.runtime_context import Runtime
+from api.inbound.ingest import NUMBERS
+from pytake.hosting.seed import Seeded, add_flow, seed_organization
 from api.sandbox import webhooks
 from api.sandbox.server import SandboxApp, SandboxConfig, SandboxState
 from api.settings import Settings
@@ -242,7 +242,7 @@ class Local:
 
     async def receive(self, wa_id: str, message: dict | str, **kw: Any):
         """Store a customer message as the webhook does; returns the IngestResult."""
-        from api.runtime.ingest import ingest_messages
+        from api.inbound.ingest import ingest_messages
         from api.whatsapp.payloads import parse_webhook
 
         if isinstance(message, str):
@@ -251,7 +251,7 @@ class Local:
         return await ingest_messages(self.db, parse_webhook(doc).messages)
 
     async def process(self, conversation_id: Any) -> int:
-        from api.runtime.processor import process_conversation
+        from api.conversations.process import process_conversation
 
         return await process_conversation(self.rt, conversation_id)
 

@@ -1,5 +1,5 @@
 """Keep-alive connections evened out over `pytake serve --processes N`
-(api.runtime.connection_balance): a process holding more than its share of
+(pytake.hosting.connection_balance): a process holding more than its share of
 active connections closes some after their response, so clients reconnect and
 the kernel places them anew."""
 
@@ -10,7 +10,7 @@ import socket
 
 import pytest
 
-from api.runtime.connection_balance import ACTIVE, PERIOD, ConnectionBalancer, balanced
+from pytake.hosting.connection_balance import ACTIVE, PERIOD, ConnectionBalancer, balanced
 
 
 class Clock:

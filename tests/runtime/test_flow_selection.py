@@ -6,8 +6,8 @@ from datetime import datetime, timezone
 
 from sqlalchemy import text
 
-from api.runtime.business_hours import is_open
-from api.runtime.flow_selection import keyword_matches
+from api.conversations.business_hours import is_open
+from api.conversations.flow_selection import keyword_matches
 
 
 async def texts_to(local, wa_id):

@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import text
 
 from api.crypto import encrypt_secret
-from api.runtime.seed import seed_organization
+from pytake.hosting.seed import seed_organization
 from api.sandbox import webhooks
 from api.whatsapp import apps as meta_apps
 from api.whatsapp.apps import APPS, webhook_path

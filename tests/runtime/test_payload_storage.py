@@ -251,7 +251,7 @@ async def test_a_redelivered_number_change_changes_nothing_twice(post, query):
 
 
 async def test_a_number_change_in_another_organization_is_not_touched(post, query, db):
-    from api.runtime.seed import seed_organization
+    from pytake.hosting.seed import seed_organization
 
     await seed_organization(db, phone_number_id="900800700", phone_number="+5511999990001")
     other = webhooks.inbound_message("900800700", SENDER, webhooks.text_message("oi"))
@@ -368,7 +368,7 @@ async def test_a_number_change_notice_is_not_answered(local, query):
 
 
 async def test_a_step_loaded_before_an_ad_referral_does_not_write_it_away(local, query):
-    from api.runtime import processor
+    from api.conversations import process as processor
 
     first = await local.receive(SENDER, "oi")
     loaded = await processor._load(local.rt, first.conversations[0])

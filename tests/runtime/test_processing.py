@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import asyncio
 
-from api.runtime import processor
-from api.runtime.locks import conversation_lease
+from api.conversations import process as processor
+from api.outbox.locks import conversation_lease
 
 
 async def outbound_texts(query, conversation_id=None):

@@ -9,9 +9,9 @@ from datetime import datetime, timedelta, timezone
 
 from sqlalchemy import text
 
-from api.runtime.outbox import insert_outbound, outbound_rows
-from api.runtime.sender import OUTSIDE_WINDOW, RETRY_KEY, Sender, reconcile_abandoned_claims
-from api.runtime.statuses import apply_statuses
+from api.outbox.enqueue import insert_outbound, outbound_rows
+from api.outbox.sender import OUTSIDE_WINDOW, RETRY_KEY, Sender, reconcile_abandoned_claims
+from api.inbound.statuses import apply_statuses
 from api.sandbox import webhooks
 from api.whatsapp.payloads import parse_webhook
 
@@ -173,7 +173,7 @@ async def test_a_failure_between_sends_keeps_the_earlier_answer(local, query, db
 
 
 async def test_rate_limiter_grants_several_sends_only_within_the_burst(redis):
-    from api.runtime.rate_limit import Limit, SendRateLimiter
+    from api.outbox.send_rate_limit import Limit, SendRateLimiter
 
     limiter = SendRateLimiter(redis)
     # rates per hour: however slowly the calls follow each other here, no new send comes due between them
@@ -190,8 +190,8 @@ async def test_rate_limiter_grants_several_sends_only_within_the_burst(redis):
 
 
 async def test_lease_and_rate_limit_in_one_round_trip(redis):
-    from api.runtime.locks import sender_lease
-    from api.runtime.rate_limit import Limit, SendRateLimiter
+    from api.outbox.locks import sender_lease
+    from api.outbox.send_rate_limit import Limit, SendRateLimiter
 
     limiter = SendRateLimiter(redis)
     limit = Limit(rate=10, per_seconds=3600, burst=3)  # per hour: no send comes due during the test
@@ -209,7 +209,7 @@ async def test_lease_and_rate_limit_in_one_round_trip(redis):
 # then the pending rows are read with the first one claimed in the same statement.
 
 def hint_for(wa_id, rows):
-    from api.runtime.sender import SendHint
+    from api.outbox.sender import SendHint
 
     from tests.runtime.conftest import PNID
 
@@ -263,7 +263,7 @@ async def test_the_senders_read_uses_the_outbox_index_not_every_pending_row(loca
     """Thousands of rows pending elsewhere (a campaign blast) must not be walked by
     each conversation's read: the prepared (generic) plan reads the outbox index."""
     from api.db.session import named
-    from api.runtime.sender import _NEXT_ROW, _NEXT_ROWS_CLAIMING_FIRST
+    from api.outbox.sender import _NEXT_ROW, _NEXT_ROWS_CLAIMING_FIRST
 
     busy, _ = await conversation_with(local, "5511900000044", *[text_msg(str(i)) for i in range(300)])
     quiet, _ = await conversation_with(local, "5511900000045", text_msg("só esta"))
@@ -282,7 +282,7 @@ async def test_the_senders_read_uses_the_outbox_index_not_every_pending_row(loca
 async def test_a_send_that_times_out_is_reported_as_timed_out_not_resent(local, query, db, redis, settings):
     """A Graph API that takes the request and never answers: the row fails at once as
     delivery unknown, saying the request timed out (not that the sender stopped)."""
-    from api.runtime.context import Runtime
+    from api.runtime_context import Runtime
     from api.whatsapp.graph_client import GraphClient
 
     held: list[asyncio.StreamWriter] = []

@@ -7,7 +7,7 @@ import json
 
 from sqlalchemy import text
 
-from api.runtime.sent_records import SentRecorder
+from api.outbox.sent_records import SentRecorder
 from tests.runtime.test_sender import conversation_with, row, text_msg
 
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import text
 
-from api.runtime.outbox import insert_outbound, outbound_rows
-from api.runtime.sender import Sender
-from api.runtime.statuses import apply_statuses
+from api.outbox.enqueue import insert_outbound, outbound_rows
+from api.outbox.sender import Sender
+from api.inbound.statuses import apply_statuses
 from api.sandbox import webhooks
 from api.whatsapp.payloads import parse_webhook
 

@@ -6,8 +6,8 @@ import json
 
 from sqlalchemy import text
 
-from api.runtime import maintenance
-from api.runtime.processor import TIMEOUTS_KEY
+from api.workers import maintenance
+from api.conversations.process import TIMEOUTS_KEY
 from api.workers.queue import QUEUE
 
 

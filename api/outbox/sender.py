@@ -48,10 +48,10 @@ from typing import Any
 from sqlalchemy import text
 
 from api.db.session import bind
-from api.runtime.context import Runtime
-from api.runtime.locks import lease_ms, sender_lease
-from api.runtime.rate_limit import PAIR_LIMIT, Limit, SendRateLimiter
-from api.runtime.sent_records import ACCEPTED_CTES, SentRecorder, accepted_values
+from api.runtime_context import Runtime
+from api.outbox.locks import lease_ms, sender_lease
+from api.outbox.send_rate_limit import PAIR_LIMIT, Limit, SendRateLimiter
+from api.outbox.sent_records import ACCEPTED_CTES, SentRecorder, accepted_values
 from api.whatsapp.graph_client import (
     PermanentGraphError,
     SendResult,

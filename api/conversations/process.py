@@ -40,15 +40,15 @@ from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
 from api.db.session import bind
-from api.runtime import flow_selection
-from api.runtime.adapters import CollectingContact, CollectingHandoff, CollectingMessenger
-from api.runtime.business_hours import is_open
-from api.runtime.context import Runtime
-from api.runtime.ingest import REFERRAL_KEY
-from api.runtime.locks import conversation_lease, lease_ms
-from api.runtime.outbox import kick_sender, outbound_rows
-from api.runtime.programs import ProgramStore, has_ai
-from api.runtime.sender import SendHint, Sender
+from api.conversations import flow_selection
+from api.conversations.adapters import CollectingContact, CollectingHandoff, CollectingMessenger
+from api.conversations.business_hours import is_open
+from api.runtime_context import Runtime
+from api.inbound.ingest import REFERRAL_KEY
+from api.outbox.locks import conversation_lease, lease_ms
+from api.outbox.enqueue import kick_sender, outbound_rows
+from api.conversations.programs import ProgramStore, has_ai
+from api.outbox.sender import SendHint, Sender
 from engine import InboundMessage, Interpreter, Ports, RunResult, State
 from engine.texts import DEFAULT_LANGUAGE, TEXTS, builtin, language_of
 from engine.adapters.clock import SystemClock
@@ -594,7 +594,7 @@ async def _apply(rt: Runtime, loaded: Loaded, outcome: Outcome) -> list[uuid.UUI
             node_id = await _node_id(rt, outcome.flow_id, outcome.state.wait.node)
         assignments += ["current_flow_id = :flow", "current_node_id = :node"]
         params.update(flow=outcome.flow_id if outcome.state is not None else None, node=node_id)
-    # the ad referral the webhook may have stored since the load (api/runtime/ingest.py) is kept
+    # the ad referral the webhook may have stored since the load (api/inbound/ingest.py) is kept
     assignments.append(f"flow_variables = CAST(:fv AS jsonb) || {_keep_referral('flow_variables')}")
     params["fv"] = _dumps(fv)
     if rows:

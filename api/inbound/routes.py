@@ -34,8 +34,8 @@ from sqlalchemy import text
 
 from api.context import get_db, get_redis, get_settings
 from api.json_body import WEBHOOK_MAX_DEPTH, MalformedJSON, decode_json, raw_body
-from api.runtime.ingest import ingest_messages
-from api.runtime.statuses import apply_statuses
+from api.inbound.ingest import ingest_messages
+from api.inbound.statuses import apply_statuses
 from api.whatsapp.apps import APPS, MetaApp, own_numbers_only
 from api.whatsapp.config import WhatsAppConfig
 from api.whatsapp.payloads import NUL_ESCAPE, PayloadError, parse_webhook, without_nul

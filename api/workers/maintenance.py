@@ -32,10 +32,10 @@ from typing import Any
 
 from sqlalchemy import text
 
-from api.runtime.context import Runtime
-from api.runtime.locks import CONVERSATION_LEASE, SENDER_LEASE
-from api.runtime.processor import TIMEOUTS_KEY
-from api.runtime.sender import RETRY_KEY, reconcile_abandoned_claims
+from api.runtime_context import Runtime
+from api.outbox.locks import CONVERSATION_LEASE, SENDER_LEASE
+from api.conversations.process import TIMEOUTS_KEY
+from api.outbox.sender import RETRY_KEY, reconcile_abandoned_claims
 from api.workers.queue import DELIVER_CONVERSATIONS, PROCESS_CONVERSATION, enqueue, enqueue_conversations
 
 log = logging.getLogger("pytake.runtime.maintenance")

@@ -29,7 +29,7 @@ class Listen:
     # benchmark's 50 keep-alive clients.
     reuse_port: bool = False
     # (array shared by the processes, this process's slot): keep-alive
-    # connections evened out over them (api.runtime.connection_balance)
+    # connections evened out over them (pytake.hosting.connection_balance)
     balance: tuple[Any, int] | None = None
 
 
@@ -101,7 +101,7 @@ async def run_stack(settings: Settings, *, api: Listen | None, worker: bool, san
                     stop: asyncio.Event | None = None, ready: Any = None) -> None:
     """Serve until ``stop`` is set (or SIGINT/SIGTERM)."""
     from api.gc_tuning import freeze_startup_heap
-    from api.runtime.context import Runtime
+    from api.runtime_context import Runtime
     from api.workers.tasks import make_broker, run_worker, start_context, stop_context
 
     stop = stop or asyncio.Event()
@@ -112,7 +112,7 @@ async def run_stack(settings: Settings, *, api: Listen | None, worker: bool, san
     if api is not None:
         app = build_app(settings)
         if api.balance is not None:
-            from api.runtime.connection_balance import ConnectionBalancer, balanced
+            from pytake.hosting.connection_balance import ConnectionBalancer, balanced
 
             app = balanced(app, ConnectionBalancer(*api.balance))
         tasks.append(asyncio.create_task(_serve(app, api, stop), name="api"))

@@ -1,0 +1,1 @@
+"""Running conversations: load the step, decide (flow selection + interpreter), apply its effects."""

@@ -1,0 +1,1 @@
+"""Receiving from WhatsApp: the webhook route, storing inbound messages, applying status updates."""

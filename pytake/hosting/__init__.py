@@ -1,0 +1,1 @@
+"""Process hosting: the serve/worker stacks, connection balancing, the demo seed (used by the CLI)."""
