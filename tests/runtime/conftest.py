@@ -189,7 +189,7 @@ async def servers(db, redis, database_url, redis_url, tmp_path, seeded) -> Async
     pytake_url, app_stop, app_task = await serve(app)
     sandbox.state.config.webhook_url = pytake_url + "/webhooks/whatsapp"
 
-    await start_context(Runtime.open(settings), maintenance=False)
+    await start_context(settings, maintenance=False)
     worker = asyncio.create_task(run_worker(make_broker(settings, open_runtime=False), concurrency=20))
     client = httpx.AsyncClient(timeout=10.0)
     try:
