@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Callable, Protocol
+from typing import Callable, Protocol
 
 import redis.asyncio as aioredis
 
@@ -24,8 +24,16 @@ from api.whatsapp.graph_client import GraphClient
 from engine.ports import AIClient, HttpClient
 from engine.program import Program
 
-if TYPE_CHECKING:
-    from api.outbox.sender import SendHint
+
+@dataclass(frozen=True)
+class SendHint:
+    """What the processor knows of a conversation it just gave ``rows`` outbound
+    rows: the sender takes its lease and the rate-limit sends in one round trip."""
+
+    phone_number_id: str
+    wa_id: str
+    number_settings: dict
+    rows: int
 
 
 class ClosingHttpClient(HttpClient, Protocol):
@@ -43,7 +51,7 @@ class ClosingAIClient(AIClient, Protocol):
 class Delivery(Protocol):
     """How the processor hands over what it just wrote (both return at once)."""
 
-    def deliver(self, conversation_id: uuid.UUID, hint: "SendHint | None" = None) -> None:
+    def deliver(self, conversation_id: uuid.UUID, hint: SendHint | None = None) -> None:
         """Send a conversation's fresh outbox rows."""
 
     def mark_read(self, phone_number_id: str, access_token_encrypted: str | None, wamid: str) -> None:

@@ -44,11 +44,11 @@ from api.conversations import flow_selection
 from api.conversations.adapters import CollectingContact, CollectingHandoff, CollectingMessenger
 from api.conversations.business_hours import is_open
 from api.runtime_context import Runtime
-from api.inbound.ingest import REFERRAL_KEY
 from api.outbox.locks import conversation_lease, lease_ms
 from api.outbox.enqueue import kick_sender, outbound_rows
 from api.conversations.programs import ProgramStore, has_ai
 from api.outbox.sender import SendHint, Sender
+from api.whatsapp.payloads import REFERRAL_KEY
 from engine import InboundMessage, Interpreter, Ports, RunResult, State
 from engine.texts import DEFAULT_LANGUAGE, TEXTS, builtin, language_of
 from engine.adapters.clock import SystemClock

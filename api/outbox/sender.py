@@ -41,14 +41,13 @@ import json
 import logging
 import random
 import uuid
-from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from sqlalchemy import text
 
 from api.db.session import bind
-from api.runtime_context import Runtime
+from api.runtime_context import Runtime, SendHint
 from api.outbox.locks import lease_ms, sender_lease
 from api.outbox.send_rate_limit import PAIR_LIMIT, Limit, SendRateLimiter
 from api.outbox.sent_records import ACCEPTED_CTES, SentRecorder, accepted_values
@@ -155,17 +154,6 @@ UPDATE messages SET metadata = (metadata - 'claim_token') || CAST(:meta AS jsonb
 
 def _dumps(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, default=str)
-
-
-@dataclass(frozen=True)
-class SendHint:
-    """What the processor knows of a conversation it just gave ``rows`` outbound
-    rows: the sender takes its lease and the rate-limit sends in one round trip."""
-
-    phone_number_id: str
-    wa_id: str
-    number_settings: dict
-    rows: int
 
 
 class _Accepted:

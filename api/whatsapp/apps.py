@@ -35,7 +35,7 @@ from typing import Any
 from sqlalchemy import text
 
 from api.crypto import SecretDecryptionError, decrypt_secret
-from api.inbound.ingest import NUMBERS
+from api.whatsapp.numbers import NUMBERS
 from api.whatsapp.payloads import WebhookBatch
 from api.whatsapp.signature import verify
 
