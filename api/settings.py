@@ -14,7 +14,7 @@ import os
 import secrets
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Mapping
+from typing import Any, Callable, Mapping
 
 DEFAULT_DATA_DIR = "./.pytake"
 PRODUCTION = "production"
@@ -140,16 +140,7 @@ API_LIMIT_FIELDS = (
 
 def _api_limits(env: Mapping[str, str]) -> dict[str, int]:
     """Integer API settings present in the environment (``PYTAKE_RATELIMIT_LOGIN_PER_MINUTE``...)."""
-    values: dict[str, int] = {}
-    for name in API_LIMIT_FIELDS:
-        raw = env.get("PYTAKE_" + name.upper())
-        if raw is None or raw == "":
-            continue
-        try:
-            values[name] = int(raw)
-        except ValueError as exc:
-            raise SettingsError(f"PYTAKE_{name.upper()} must be an integer") from exc
-    return values
+    return _numbers(env, {name: "PYTAKE_" + name.upper() for name in API_LIMIT_FIELDS}, int, "integer")
 
 
 RUNTIME_TIMING_FIELDS = (
@@ -159,18 +150,8 @@ RUNTIME_TIMING_FIELDS = (
 
 def _runtime_timings(env: Mapping[str, str]) -> dict[str, float]:
     """Positive numbers of seconds (``PYTAKE_RUNTIME_LEASE_SECONDS=4``...)."""
-    values: dict[str, float] = {}
-    for name in RUNTIME_TIMING_FIELDS:
-        raw = env.get("PYTAKE_" + name.upper())
-        if raw is None or raw == "":
-            continue
-        try:
-            values[name] = float(raw)
-        except ValueError as exc:
-            raise SettingsError(f"PYTAKE_{name.upper()} must be a number of seconds") from exc
-        if not values[name] > 0:
-            raise SettingsError(f"PYTAKE_{name.upper()} must be a positive number of seconds")
-    return values
+    return _numbers(env, {name: "PYTAKE_" + name.upper() for name in RUNTIME_TIMING_FIELDS}, float,
+                    "number of seconds", positive=True)
 
 
 POOL_FIELDS = {"db_pool_size": "PYTAKE_DB_POOL", "redis_pool_size": "PYTAKE_REDIS_POOL",
@@ -179,17 +160,24 @@ POOL_FIELDS = {"db_pool_size": "PYTAKE_DB_POOL", "redis_pool_size": "PYTAKE_REDI
 
 def _pools(env: Mapping[str, str]) -> dict[str, int]:
     """Positive pool sizes present in the environment (``PYTAKE_DB_POOL=20``...)."""
-    values: dict[str, int] = {}
-    for name, variable in POOL_FIELDS.items():
+    return _numbers(env, POOL_FIELDS, int, "integer", positive=True)
+
+
+def _numbers(env: Mapping[str, str], variables: Mapping[str, str], parse: Callable[[str], Any], what: str, *,
+             positive: bool = False) -> dict[str, Any]:
+    """``{field: parse(value)}`` for the ``{field: variable}`` set in ``env`` (empty counts as unset)."""
+    values: dict[str, Any] = {}
+    for name, variable in variables.items():
         raw = env.get(variable)
         if raw is None or raw == "":
             continue
+        article = "an" if what[0] in "aeiou" else "a"
         try:
-            values[name] = int(raw)
+            values[name] = parse(raw)
         except ValueError as exc:
-            raise SettingsError(f"{variable} must be an integer") from exc
-        if values[name] < 1:
-            raise SettingsError(f"{variable} must be at least 1")
+            raise SettingsError(f"{variable} must be {article} {what}") from exc
+        if positive and not values[name] > 0:
+            raise SettingsError(f"{variable} must be a positive {what}")
     return values
 
 
