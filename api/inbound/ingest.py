@@ -39,7 +39,6 @@ from __future__ import annotations
 
 import json
 import logging
-import time
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
@@ -179,7 +178,7 @@ WITH touched AS (
                              twenty_four_hour_window_expires_at, can_send_free_form, first_message_at,
                              last_message_at, message_count, flow_variables, priority, is_bot_active)
   SELECT :org, :contact, :number, '{NEW_CONVERSATION["status"]}', :at, CAST(:at AS timestamptz) + interval '24 hours',
-         true, :at, :at, 1, {_REFERRAL_OBJECT}, '{NEW_CONVERSATION["priority"]}', true
+         true, :at, :at, 1, {_REFERRAL_OBJECT}, '{NEW_CONVERSATION["priority"]}', {str(NEW_CONVERSATION["is_bot_active"]).lower()}
    WHERE NOT EXISTS (SELECT 1 FROM touched)
   RETURNING id
 ), conversation AS (
