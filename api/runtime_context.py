@@ -1,14 +1,18 @@
 """`Runtime`: the connections and clients the runtime's tasks share in one process.
 
 A worker builds one at startup (`Runtime.open`) and closes it at shutdown;
-tests build one on their fixtures' database and redis.
+tests build one on their fixtures' database and redis (`Runtime.build`).
+Everything it holds is built from `Settings`; how a conversation's fresh
+outbox is sent (`Delivery`) is passed in when it is built: a worker sends
+from its own process in the background (`api.outbox.BackgroundDelivery`),
+anything else leaves it out and the processor queues a sender task.
 """
 
 from __future__ import annotations
 
-import os
+import uuid
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Callable, Protocol
 
 import redis.asyncio as aioredis
 
@@ -17,6 +21,45 @@ from api.redis_clients import redis_client
 from api.settings import Settings
 from api.whatsapp.config import WhatsAppConfig
 from api.whatsapp.graph_client import GraphClient
+from engine.ports import AIClient, HttpClient
+from engine.program import Program
+
+
+@dataclass(frozen=True)
+class SendHint:
+    """What the processor knows of a conversation it just gave ``rows`` outbound
+    rows: the sender takes its lease and the rate-limit sends in one round trip."""
+
+    phone_number_id: str
+    wa_id: str
+    number_settings: dict
+    rows: int
+
+
+class ClosingHttpClient(HttpClient, Protocol):
+    """The engine's HTTP port, with the connections it keeps open."""
+
+    async def aclose(self) -> None: ...
+
+
+class ClosingAIClient(AIClient, Protocol):
+    """The engine's AI port, with the connections it keeps open."""
+
+    async def aclose(self) -> None: ...
+
+
+class Delivery(Protocol):
+    """How the processor hands over what it just wrote (both return at once)."""
+
+    def deliver(self, conversation_id: uuid.UUID, hint: SendHint | None = None) -> None:
+        """Send a conversation's fresh outbox rows."""
+
+    def mark_read(self, phone_number_id: str, access_token_encrypted: str | None, wamid: str) -> None:
+        """Send Meta's read receipt for an inbound message."""
+
+
+DeliveryFactory = Callable[["Runtime"], Delivery]
+"""Builds the `Delivery` of a runtime (it may need the runtime's clients)."""
 
 
 @dataclass
@@ -26,51 +69,65 @@ class Runtime:
     settings: Settings
     whatsapp: WhatsAppConfig
     graph: GraphClient
-    http: Any = None  # engine HttpClient for api_call nodes
-    ai: Any = None  # engine AIClient, built on first use
-    programs: dict = field(default_factory=dict)  # program hash -> Program
-    chatbots: dict = field(default_factory=dict)  # (org, number, chatbot) -> (at, chatbot, flows)
-    current_versions: dict = field(default_factory=dict)  # flow ref -> (at, hash)
-    node_ids: dict = field(default_factory=dict)  # (flow id, canvas node id) -> nodes.id
+    http: ClosingHttpClient  # api_call nodes (SSRF-guarded)
+    ai: ClosingAIClient | None = None  # ai_prompt nodes, built on first use
+    # a worker's in-process sending; None: the processor queues a sender task
+    delivery: Delivery | None = None
+    programs: dict[str, Program] = field(default_factory=dict)  # program hash -> Program
+    # (org, number, chatbot) -> (monotonic time, chatbot, flows)
+    chatbots: dict[tuple, tuple] = field(default_factory=dict)
+    current_versions: dict[str, tuple[float, str]] = field(default_factory=dict)  # flow ref -> (at, hash)
+    node_ids: dict[tuple, uuid.UUID | None] = field(default_factory=dict)  # (flow id, canvas node id) -> nodes.id
     owns: bool = False
-    # in a worker: deliver a conversation's outbox in-process (else a sender task is queued)
-    deliver: Any = None
-    # in a worker: send a read receipt in the background (else it is sent inline)
-    mark_read: Any = None
     # chatbot settings, flow lists and "current version" lookups are reused this long:
     # a saved change reaches new conversations within it
     cache_ttl: float = 3.0
 
+    @property
+    def deliver(self) -> Callable[..., None] | None:
+        """``rt.deliver(conversation_id, hint)`` in a worker, else None."""
+        return self.delivery.deliver if self.delivery is not None else None
+
+    @property
+    def mark_read(self) -> Callable[[str, str | None, str], None] | None:
+        """``rt.mark_read(phone_number_id, token, wamid)`` in a worker, else None (sent inline)."""
+        return self.delivery.mark_read if self.delivery is not None else None
+
     @classmethod
     def build(cls, db: Database, redis: aioredis.Redis, settings: Settings,
-              whatsapp: WhatsAppConfig | None = None, graph: GraphClient | None = None) -> "Runtime":
+              whatsapp: WhatsAppConfig | None = None, graph: GraphClient | None = None,
+              delivery: DeliveryFactory | None = None) -> "Runtime":
         from engine.adapters.http import GuardedHttpClient
 
         whatsapp = whatsapp or WhatsAppConfig.from_settings(settings)
-        return cls(
+        runtime = cls(
             db=db, redis=redis, settings=settings, whatsapp=whatsapp,
-            graph=graph or GraphClient(whatsapp.graph_url, whatsapp.graph_version),
+            graph=graph or GraphClient(whatsapp.graph_url, whatsapp.graph_version,
+                                       connections=settings.graph_connections),
             http=GuardedHttpClient(allow_private_networks=settings.flow_allow_private_networks),
         )
+        if delivery is not None:
+            runtime.delivery = delivery(runtime)
+        return runtime
 
     @classmethod
-    def open(cls, settings: Settings) -> "Runtime":
+    def open(cls, settings: Settings, delivery: DeliveryFactory | None = None) -> "Runtime":
+        """A runtime with its own database pool and redis client (closed by `close`)."""
         if not settings.database_url or not settings.redis_url:
             raise RuntimeError("the runtime needs DATABASE_URL and REDIS_URL")
-        db = Database(settings.database_url, pool_size=int(os.environ.get("PYTAKE_DB_POOL", "10")),
-                      max_overflow=10, pool_pre_ping=False)
+        db = Database(settings.database_url, pool_size=settings.db_pool_size, max_overflow=10,
+                      pool_pre_ping=False)
         # a blocking pool: a burst of tasks waits for a connection instead of failing;
         # commands survive a Redis restart (api/redis_clients.py)
-        redis = redis_client(settings.redis_url, max_connections=int(os.environ.get("PYTAKE_REDIS_POOL", "200")),
+        redis = redis_client(settings.redis_url, max_connections=settings.redis_pool_size,
                              wait_timeout=30, decode_responses=True)
-        runtime = cls.build(db, redis, settings)
+        runtime = cls.build(db, redis, settings, delivery=delivery)
         runtime.owns = True
         return runtime
 
     async def close(self) -> None:
         await self.graph.aclose()
-        if self.http is not None:
-            await self.http.aclose()
+        await self.http.aclose()
         if self.ai is not None:
             await self.ai.aclose()
         if self.owns:

@@ -14,7 +14,7 @@ import os
 import secrets
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Mapping
+from typing import Any, Callable, Mapping
 
 DEFAULT_DATA_DIR = "./.pytake"
 PRODUCTION = "production"
@@ -59,6 +59,17 @@ class Settings:
     # the sweep reads the rows since its last look; this often (and whenever
     # Redis lost its data) it reads every row instead
     runtime_full_sweep_seconds: float = 3600.0
+    # pools of one runtime process (`api.runtime_context.Runtime.open`) and of its
+    # Graph API client: PYTAKE_DB_POOL, PYTAKE_REDIS_POOL, PYTAKE_GRAPH_CONNECTIONS
+    db_pool_size: int = 10
+    redis_pool_size: int = 200
+    graph_connections: int = 64
+    # AI providers of `ai_prompt` nodes: OPENAI_API_KEY (or PYTAKE_OPENAI_API_KEY),
+    # OPENAI_BASE_URL, ANTHROPIC_API_KEY, ANTHROPIC_BASE_URL (same PYTAKE_ fallbacks)
+    openai_api_key: str | None = None
+    openai_base_url: str | None = None
+    anthropic_api_key: str | None = None
+    anthropic_base_url: str | None = None
 
     @property
     def is_production(self) -> bool:
@@ -83,12 +94,30 @@ class Settings:
         return replace(self, database_url=database_url, redis_url=redis_url)
 
     @classmethod
-    def from_env(cls, environ: Mapping[str, str] | None = None) -> "Settings":
+    def from_env(cls, environ: Mapping[str, str] | None = None, *, keys: bool = True) -> "Settings":
+        """The settings of this process. ``keys=False`` (commands that store and sign
+        nothing: ``pytake run``, ``chat``, ``sandbox``): secrets are taken as they are
+        in the environment, none is generated or written under the data dir."""
         env = os.environ if environ is None else environ
         data_dir = Path(env.get("PYTAKE_DATA_DIR") or DEFAULT_DATA_DIR).expanduser().resolve()
         environment = (env.get("PYTAKE_ENV") or "development").strip().lower()
         secret_key = env.get("PYTAKE_SECRET_KEY") or ""
         encryption_key = env.get("PYTAKE_ENCRYPTION_KEY") or ""
+        extra = {k: v for k, v in env.items() if k.startswith("PYTAKE_")}
+        common = dict(
+            database_url=normalize_database_url(env.get("DATABASE_URL") or None),
+            redis_url=env.get("REDIS_URL") or None,
+            mongodb_url=env.get("MONGODB_URL") or None,
+            data_dir=data_dir,
+            environment=environment,
+            extra=extra,
+            **_api_limits(env),
+            **_runtime_timings(env),
+            **_pools(env),
+            **_ai_providers(env),
+        )
+        if not keys:
+            return cls(secret_key=secret_key, encryption_key=encryption_key, **common)
         if environment == PRODUCTION:
             for name, value in (("PYTAKE_SECRET_KEY", secret_key),
                                 ("PYTAKE_ENCRYPTION_KEY", encryption_key)):
@@ -99,19 +128,7 @@ class Settings:
         if not encryption_key:
             encryption_key = _persisted_secret(data_dir / "encryption.key", _new_fernet_key)
         _check_fernet_key(encryption_key)
-        extra = {k: v for k, v in env.items() if k.startswith("PYTAKE_")}
-        return cls(
-            database_url=normalize_database_url(env.get("DATABASE_URL") or None),
-            redis_url=env.get("REDIS_URL") or None,
-            mongodb_url=env.get("MONGODB_URL") or None,
-            data_dir=data_dir,
-            secret_key=secret_key,
-            encryption_key=encryption_key,
-            environment=environment,
-            extra=extra,
-            **_api_limits(env),
-            **_runtime_timings(env),
-        )
+        return cls(secret_key=secret_key, encryption_key=encryption_key, **common)
 
 
 API_LIMIT_FIELDS = (
@@ -123,16 +140,7 @@ API_LIMIT_FIELDS = (
 
 def _api_limits(env: Mapping[str, str]) -> dict[str, int]:
     """Integer API settings present in the environment (``PYTAKE_RATELIMIT_LOGIN_PER_MINUTE``...)."""
-    values: dict[str, int] = {}
-    for name in API_LIMIT_FIELDS:
-        raw = env.get("PYTAKE_" + name.upper())
-        if raw is None or raw == "":
-            continue
-        try:
-            values[name] = int(raw)
-        except ValueError as exc:
-            raise SettingsError(f"PYTAKE_{name.upper()} must be an integer") from exc
-    return values
+    return _numbers(env, {name: "PYTAKE_" + name.upper() for name in API_LIMIT_FIELDS}, int, "integer")
 
 
 RUNTIME_TIMING_FIELDS = (
@@ -142,17 +150,47 @@ RUNTIME_TIMING_FIELDS = (
 
 def _runtime_timings(env: Mapping[str, str]) -> dict[str, float]:
     """Positive numbers of seconds (``PYTAKE_RUNTIME_LEASE_SECONDS=4``...)."""
-    values: dict[str, float] = {}
-    for name in RUNTIME_TIMING_FIELDS:
-        raw = env.get("PYTAKE_" + name.upper())
+    return _numbers(env, {name: "PYTAKE_" + name.upper() for name in RUNTIME_TIMING_FIELDS}, float,
+                    "number of seconds", positive=True)
+
+
+POOL_FIELDS = {"db_pool_size": "PYTAKE_DB_POOL", "redis_pool_size": "PYTAKE_REDIS_POOL",
+               "graph_connections": "PYTAKE_GRAPH_CONNECTIONS"}
+
+
+def _pools(env: Mapping[str, str]) -> dict[str, int]:
+    """Positive pool sizes present in the environment (``PYTAKE_DB_POOL=20``...)."""
+    return _numbers(env, POOL_FIELDS, int, "integer", positive=True)
+
+
+def _numbers(env: Mapping[str, str], variables: Mapping[str, str], parse: Callable[[str], Any], what: str, *,
+             positive: bool = False) -> dict[str, Any]:
+    """``{field: parse(value)}`` for the ``{field: variable}`` set in ``env`` (empty counts as unset)."""
+    values: dict[str, Any] = {}
+    for name, variable in variables.items():
+        raw = env.get(variable)
         if raw is None or raw == "":
             continue
+        article = "an" if what[0] in "aeiou" else "a"
         try:
-            values[name] = float(raw)
+            values[name] = parse(raw)
         except ValueError as exc:
-            raise SettingsError(f"PYTAKE_{name.upper()} must be a number of seconds") from exc
-        if not values[name] > 0:
-            raise SettingsError(f"PYTAKE_{name.upper()} must be a positive number of seconds")
+            raise SettingsError(f"{variable} must be {article} {what}") from exc
+        if positive and not values[name] > 0:
+            raise SettingsError(f"{variable} must be a positive {what}")
+    return values
+
+
+AI_PROVIDER_FIELDS = ("openai_api_key", "openai_base_url", "anthropic_api_key", "anthropic_base_url")
+
+
+def _ai_providers(env: Mapping[str, str]) -> dict[str, str]:
+    """The providers' own variable names (``OPENAI_API_KEY``) first, then ``PYTAKE_OPENAI_API_KEY``."""
+    values: dict[str, str] = {}
+    for name in AI_PROVIDER_FIELDS:
+        value = env.get(name.upper()) or env.get("PYTAKE_" + name.upper())
+        if value:
+            values[name] = value
     return values
 
 

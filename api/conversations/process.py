@@ -44,11 +44,11 @@ from api.conversations import flow_selection
 from api.conversations.adapters import CollectingContact, CollectingHandoff, CollectingMessenger
 from api.conversations.business_hours import is_open
 from api.runtime_context import Runtime
-from api.inbound.ingest import REFERRAL_KEY
 from api.outbox.locks import conversation_lease, lease_ms
 from api.outbox.enqueue import kick_sender, outbound_rows
 from api.conversations.programs import ProgramStore, has_ai
 from api.outbox.sender import SendHint, Sender
+from api.whatsapp.payloads import REFERRAL_KEY
 from engine import InboundMessage, Interpreter, Ports, RunResult, State
 from engine.texts import DEFAULT_LANGUAGE, TEXTS, builtin, language_of
 from engine.adapters.clock import SystemClock
@@ -290,16 +290,12 @@ class LazyAIClient:
 
     async def complete(self, provider: str, model: str, **kwargs: Any) -> str:
         if self._client is None:
-            import os
-
             from engine.adapters.ai import ProviderAIClient
 
-            extra = dict(self.settings.extra or {})
+            s = self.settings
             self._client = ProviderAIClient(
-                openai_api_key=os.environ.get("OPENAI_API_KEY") or extra.get("PYTAKE_OPENAI_API_KEY"),
-                openai_base_url=os.environ.get("OPENAI_BASE_URL") or extra.get("PYTAKE_OPENAI_BASE_URL"),
-                anthropic_api_key=os.environ.get("ANTHROPIC_API_KEY") or extra.get("PYTAKE_ANTHROPIC_API_KEY"),
-                anthropic_base_url=os.environ.get("ANTHROPIC_BASE_URL") or extra.get("PYTAKE_ANTHROPIC_BASE_URL"),
+                openai_api_key=s.openai_api_key, openai_base_url=s.openai_base_url,
+                anthropic_api_key=s.anthropic_api_key, anthropic_base_url=s.anthropic_base_url,
             )
         return await self._client.complete(provider, model, **kwargs)
 

@@ -37,8 +37,8 @@ The caller enqueues one processing task per conversation once they are stored.
 
 from __future__ import annotations
 
+import json
 import logging
-import time
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
@@ -49,20 +49,13 @@ from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 
 from api.db.session import bind
-from api.whatsapp.payloads import MAX_ID, WebhookMessage
+from api.events import NewEvent, contact_payload, conversation_payload, cte_params, event, message_payload
+from api.whatsapp.numbers import NUMBERS, NumberInfo
+from api.whatsapp.payloads import MAX_ID, REFERRAL_KEY, WebhookMessage
 
 log = logging.getLogger("pytake.ingest")
 
 WINDOW = timedelta(hours=24)
-_NUMBER_CACHE_TTL = 30.0
-
-
-@dataclass(frozen=True)
-class NumberInfo:
-    id: uuid.UUID
-    organization_id: uuid.UUID
-    phone_number_id: str
-    settings: dict
 
 
 @dataclass
@@ -74,55 +67,12 @@ class IngestResult:
     conversations: list[uuid.UUID] = field(default_factory=list)
 
 
-class NumberDirectory:
-    """``phone_number_id`` → number, cached briefly (webhooks name the number on every call)."""
-
-    def __init__(self) -> None:
-        self._cache: dict[str, tuple[float, NumberInfo | None]] = {}
-
-    def forget(self) -> None:
-        self._cache.clear()
-
-    def cached(self, phone_number_id: str) -> tuple[bool, NumberInfo | None]:
-        hit = self._cache.get(phone_number_id)
-        if hit and time.monotonic() - hit[0] < _NUMBER_CACHE_TTL:
-            return True, hit[1]
-        return False, None
-
-    def _remember(self, phone_number_id: str, row: Any) -> NumberInfo | None:
-        info = NumberInfo(row["id"], row["organization_id"], phone_number_id, row["settings"] or {}) if row else None
-        self._cache[phone_number_id] = (time.monotonic(), info)
-        return info
-
-    async def get(self, session: Any, phone_number_id: str) -> NumberInfo | None:
-        found, info = self.cached(phone_number_id)
-        if found:
-            return info
-        row = (await session.execute(text(_NUMBER), {"pnid": phone_number_id})).mappings().first()
-        return self._remember(phone_number_id, row)
-
-    async def get_raw(self, conn: Any, phone_number_id: str) -> NumberInfo | None:
-        """`get` on a raw asyncpg connection (`Database.raw`)."""
-        found, info = self.cached(phone_number_id)
-        if found:
-            return info
-        return self._remember(phone_number_id, await conn.fetchrow(*_raw(_NUMBER, pnid=phone_number_id)))
-
-
-_NUMBER = ("SELECT id, organization_id, settings FROM whatsapp_numbers "
-           "WHERE phone_number_id = :pnid AND deleted_at IS NULL AND is_active IS NOT FALSE")
-
-
-NUMBERS = NumberDirectory()
 
 # A message from a click-to-WhatsApp ad (or post) carries ``referral``: the first
 # one is kept on the contact (``attributes.whatsapp_referral``) and on the
 # conversation (``flow_variables.whatsapp_referral``), never overwritten (first
 # touch); every message keeps its own in ``content.referral``. ``:referral`` is
 # NULL for the other messages and the column is then left as it is.
-REFERRAL_KEY = "whatsapp_referral"
-
-
 def _referral_into(column: str) -> str:
     return (f"CASE WHEN CAST(:referral AS jsonb) IS NULL OR COALESCE({column} ? '{REFERRAL_KEY}', false) "
             f"THEN {column} ELSE COALESCE({column}, '{{}}'::jsonb) || "
@@ -163,9 +113,10 @@ WITH claim AS (
          total_messages = COALESCE(contacts.total_messages, 0) + 1,
          attributes = {_referral_into("contacts.attributes")},
          updated_at = now()
-  RETURNING id
+  RETURNING id, xmax = 0 AS inserted
 )
-SELECT (SELECT id FROM contact) AS contact_id, ({_PENDING_DUPLICATE} LIMIT 1) AS pending_conversation_id
+SELECT (SELECT id FROM contact) AS contact_id, (SELECT inserted FROM contact) AS contact_created,
+       ({_PENDING_DUPLICATE} LIMIT 1) AS pending_conversation_id
 """
 _CLAIM_AND_UPSERT_CONTACT = text(_CLAIM_AND_UPSERT_CONTACT_SQL)
 
@@ -178,6 +129,35 @@ _OPEN_WINDOW = """last_customer_message_at = GREATEST(COALESCE(last_customer_mes
          last_message_at = GREATEST(COALESCE(last_message_at, :at), :at),
          message_count = COALESCE(message_count, 0) + 1,
          updated_at = now()"""
+
+# The domain events of a stored message (`_events`: contact.created,
+# conversation.created, message.received, in that order), written by the
+# statement that stores it, after the conversation's row is locked (``{source}``
+# joins the CTE that locked or created it), so their ids are the
+# conversation's commit order. The payloads come from the catalogue's builders;
+# the ids only the statement knows are filled in here. Nothing is written when
+# nothing is stored (a redelivery: the claim-first dedupe above). A
+# conversation.created is kept only when the conversation was created.
+def _events_cte(source: str, conversation: str, contact: str, created: str) -> str:
+    return f"""ingest_events AS (
+  INSERT INTO events (organization_id, type, version, ordering_key, payload)
+  SELECT e.org, e.type, e.version, {conversation},
+         CASE e.type
+           WHEN 'message.received' THEN jsonb_set(jsonb_set(e.payload, '{{message,conversation_id}}',
+                                                            to_jsonb({conversation})),
+                                                  '{{message,contact_id}}', to_jsonb({contact}))
+           WHEN 'conversation.created' THEN jsonb_set(e.payload, '{{conversation,id}}', to_jsonb({conversation}))
+           ELSE e.payload END
+    FROM unnest(CAST(:ev_orgs AS uuid[]), CAST(:ev_types AS text[]), CAST(:ev_versions AS int2[]),
+                CAST(:ev_payloads AS jsonb[])) WITH ORDINALITY AS e(org, type, version, payload, n),
+         {source}
+   WHERE e.type <> 'conversation.created' OR {created}
+   ORDER BY e.n
+)"""
+
+
+# A conversation the webhook opens (its row and its conversation.created payload)
+NEW_CONVERSATION = {"status": "open", "priority": "normal", "is_bot_active": True}
 
 # One statement, run once the id is claimed and the contact row locked (so its
 # snapshot sees a conversation a concurrent first message created): the open
@@ -196,9 +176,9 @@ WITH touched AS (
 ), created AS (
   INSERT INTO conversations (organization_id, contact_id, whatsapp_number_id, status, last_customer_message_at,
                              twenty_four_hour_window_expires_at, can_send_free_form, first_message_at,
-                             last_message_at, message_count, flow_variables)
-  SELECT :org, :contact, :number, 'open', :at, CAST(:at AS timestamptz) + interval '24 hours', true, :at, :at, 1,
-         {_REFERRAL_OBJECT}
+                             last_message_at, message_count, flow_variables, priority, is_bot_active)
+  SELECT :org, :contact, :number, '{NEW_CONVERSATION["status"]}', :at, CAST(:at AS timestamptz) + interval '24 hours',
+         true, :at, :at, 1, {_REFERRAL_OBJECT}, '{NEW_CONVERSATION["priority"]}', {str(NEW_CONVERSATION["is_bot_active"]).lower()}
    WHERE NOT EXISTS (SELECT 1 FROM touched)
   RETURNING id
 ), conversation AS (
@@ -210,7 +190,8 @@ WITH touched AS (
          'delivered', CAST(:metadata AS jsonb), :arrived
     FROM conversation
   RETURNING id
-)
+), {_events_cte("stored, conversation", "conversation.id", "CAST(:contact AS uuid)",
+                "EXISTS (SELECT 1 FROM created)")}
 SELECT conversation.id AS conversation_id, (SELECT count(*) FROM stored) AS stored FROM conversation
 """
 _STORE_MESSAGE = text(_STORE_MESSAGE_SQL)
@@ -266,7 +247,7 @@ WITH seen AS (
          'delivered', CAST(:metadata AS jsonb), :arrived
     FROM claim, found
   RETURNING id
-)
+), {_events_cte("stored, found, touched", "found.id", "found.contact_id", "false")}
 SELECT (SELECT count(*) FROM touched) AS touched,  -- first: the claim, contact, conversation, then the row
        (SELECT id FROM found) AS conversation_id,
        EXISTS (SELECT 1 FROM seen) AS duplicate, (SELECT count(*) FROM stored) AS stored,
@@ -279,8 +260,6 @@ def _raw(sql: str, **params: Any) -> list[Any]:
 
 
 def _json(value: Any) -> str:
-    import json
-
     return json.dumps(value, ensure_ascii=False, default=str)
 
 
@@ -380,6 +359,28 @@ async def _change_number(session: Any, p: dict[str, Any], new_wa_id: str) -> Non
                 raise
 
 
+def _events(p: dict[str, Any], m: WebhookMessage, *, contact_id: uuid.UUID | None = None,
+            contact_created: bool = False, may_open: bool = False) -> dict[str, Any]:
+    """The `_events_cte` parameters of a message about to be stored (``p``: its
+    `_message_params` with ``arrived``): its message.received; with ``contact_id``
+    (the locked path) the contact.created of a new contact and, ``may_open``, the
+    conversation.created kept if the statement opens one."""
+    org = p["org"]
+    events: list[NewEvent] = []
+    if contact_created:
+        referral = {REFERRAL_KEY: json.loads(p["referral"])} if p["referral"] else {}
+        events.append(event(org, "contact.created", contact_payload({
+            "id": contact_id, "whatsapp_id": p["wa_id"], "whatsapp_name": p["profile"], "name": p["profile"],
+            "phone": p["phone"], "attributes": referral})))
+    if may_open:
+        events.append(event(org, "conversation.created", conversation_payload({
+            "contact_id": contact_id, "whatsapp_number_id": p["number"], **NEW_CONVERSATION})))
+    events.append(event(org, "message.received", message_payload({
+        "id": p["id"], "direction": "inbound", "sender_type": "contact", "type": p["type"], "content": m.content,
+        "status": "delivered", "whatsapp_message_id": p["wamid"], "created_at": p["arrived"]})))
+    return cte_params(events)
+
+
 def _skip_malformed(result: IngestResult, m: WebhookMessage) -> None:
     """A message whose content JSON cannot encode (nested deeper than Python's
     recursion allows; Meta's payloads are a few levels deep): skipped like any
@@ -417,7 +418,7 @@ async def ingest_messages(db: Any, messages: list[WebhookMessage]) -> IngestResu
                 _skip_malformed(result, m)
                 continue
             p["arrived"] = datetime.now(timezone.utc)  # arrival order: the processing order
-            row = await conn.fetchrow(*_raw(_FAST_STORE_SQL, **p))
+            row = await conn.fetchrow(*_raw(_FAST_STORE_SQL, **p, **_events(p, m)))
             if row["duplicate"]:
                 _wake_duplicate(result, row["pending_conversation_id"])
                 continue
@@ -429,7 +430,9 @@ async def ingest_messages(db: Any, messages: list[WebhookMessage]) -> IngestResu
                     if claimed["contact_id"] is None:
                         _wake_duplicate(result, claimed["pending_conversation_id"])
                         continue
-                    row = await conn.fetchrow(*_raw(_STORE_MESSAGE_SQL, **p, contact=claimed["contact_id"]))
+                    contact_id = claimed["contact_id"]
+                    row = await conn.fetchrow(*_raw(_STORE_MESSAGE_SQL, **p, contact=contact_id, **_events(
+                        p, m, contact_id=contact_id, contact_created=claimed["contact_created"], may_open=True)))
                 conversation_id, stored = row["conversation_id"], row["stored"]
             if not stored:  # the same id arrived concurrently and won: it wakes the conversation
                 result.duplicates += 1
@@ -459,7 +462,8 @@ async def store_messages(session: Any, messages: list[WebhookMessage]) -> Ingest
         if claimed.contact_id is None:
             _wake_duplicate(result, claimed.pending_conversation_id)
             continue
-        row = (await session.execute(_STORE_MESSAGE, {**p, "contact": claimed.contact_id})).one()
+        row = (await session.execute(_STORE_MESSAGE, {**p, "contact": claimed.contact_id, **_events(
+            p, m, contact_id=claimed.contact_id, contact_created=claimed.contact_created, may_open=True)})).one()
         _stored(result, p["id"], row.conversation_id)
         if (new_wa_id := changed_number(m)) is not None:
             await _change_number(session, p, new_wa_id)

@@ -41,14 +41,14 @@ import json
 import logging
 import random
 import uuid
-from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from sqlalchemy import text
 
 from api.db.session import bind
-from api.runtime_context import Runtime
+from api.events import event, message_payload
+from api.runtime_context import Runtime, SendHint
 from api.outbox.locks import lease_ms, sender_lease
 from api.outbox.send_rate_limit import PAIR_LIMIT, Limit, SendRateLimiter
 from api.outbox.sent_records import ACCEPTED_CTES, SentRecorder, accepted_values
@@ -85,8 +85,8 @@ def backoff(attempt: int) -> float:
 
 
 _NEXT_ROW_COLUMNS = """
-SELECT m.id, m.created_at, m.type, m.content, m.metadata,
-       c.twenty_four_hour_window_expires_at AS window_expires,
+SELECT m.id, m.created_at, m.type, m.content, m.metadata, m.conversation_id, m.sender_type,
+       c.organization_id, c.contact_id, c.twenty_four_hour_window_expires_at AS window_expires,
        ct.whatsapp_id AS wa_id,
        n.phone_number_id, n.access_token_encrypted, n.settings AS number_settings
   FROM messages m
@@ -157,17 +157,6 @@ def _dumps(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, default=str)
 
 
-@dataclass(frozen=True)
-class SendHint:
-    """What the processor knows of a conversation it just gave ``rows`` outbound
-    rows: the sender takes its lease and the rate-limit sends in one round trip."""
-
-    phone_number_id: str
-    wa_id: str
-    number_settings: dict
-    rows: int
-
-
 class _Accepted:
     """A row Meta accepted whose ``sent`` is not written yet: it is written with the
     next row's claim (one statement), or alone before anything else happens."""
@@ -178,9 +167,15 @@ class _Accepted:
         self.row, self.wamid, self.claim_token = row, wamid, claim_token
 
     def params(self) -> dict[str, Any]:
-        return {"sent_id": self.row["id"], "sent_created_at": self.row["created_at"], "wamid": self.wamid,
+        row = self.row
+        sent = event(row["organization_id"], "message.sent", message_payload({
+            "id": row["id"], "conversation_id": row["conversation_id"], "contact_id": row["contact_id"],
+            "direction": "outbound", "sender_type": row["sender_type"], "type": row["type"],
+            "content": row["content"], "status": "sent", "whatsapp_message_id": self.wamid,
+            "created_at": row["created_at"]}), row["conversation_id"])
+        return {"sent_id": row["id"], "sent_created_at": row["created_at"], "wamid": self.wamid,
                 "meta": _dumps({"accepted_at": datetime.now(timezone.utc).isoformat(),
-                                "sent_by": self.claim_token})}
+                                "sent_by": self.claim_token}), "event": sent}
 
 
 class Sender:

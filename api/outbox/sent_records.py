@@ -26,6 +26,7 @@ from typing import Any
 import asyncpg
 
 from api.db.session import Database, bind
+from api.events import cte_params
 
 log = logging.getLogger("pytake.runtime.sender")
 
@@ -34,13 +35,19 @@ RETRIES = 4
 _TRANSIENT = frozenset({"40P01", "40001"})  # deadlock, serialization failure
 
 # accepted → sent with the wamid (never lowering a status a fast status webhook
-# already raised), and the campaign recipient with it, for the rows in the
-# arrays :ids/:ats/:wamids/:metas (`accepted_values`); the sender's
-# record-and-claim statement uses these CTEs too
+# already raised), the campaign recipient with it, and each row's message.sent
+# event, for the rows in the arrays :ids/:ats/:wamids/:metas and their events
+# (`accepted_values`); the sender's record-and-claim statement uses these CTEs
+# too. The event is written only for a row the statement updated, after its
+# row lock: a row is claimed once, so it is accepted (and its event written)
+# once; a status webhook on the same message waits on that lock, so the
+# message's events stay in commit order.
 ACCEPTED_CTES = """
 input AS (
   SELECT * FROM unnest(CAST(:ids AS uuid[]), CAST(:ats AS timestamptz[]), CAST(:wamids AS text[]),
-                       CAST(:metas AS jsonb[])) AS i(id, created_at, wamid, meta)
+                       CAST(:metas AS jsonb[]), CAST(:ev_orgs AS uuid[]), CAST(:ev_types AS text[]),
+                       CAST(:ev_versions AS int2[]), CAST(:ev_keys AS uuid[]), CAST(:ev_payloads AS jsonb[]))
+         AS i(id, created_at, wamid, meta, ev_org, ev_type, ev_version, ev_key, ev_payload)
 ), accepted AS (
   UPDATE messages m SET
     status = CASE WHEN m.status IN ('pending', 'failed') THEN 'sent' ELSE m.status END,
@@ -58,16 +65,23 @@ input AS (
     sent_at = COALESCE(r.sent_at, now())
     FROM accepted a
    WHERE r.message_id = a.id
+), sent_events AS (
+  INSERT INTO events (organization_id, type, version, ordering_key, payload)
+  SELECT i.ev_org, i.ev_type, i.ev_version, i.ev_key, i.ev_payload
+    FROM input i JOIN accepted a ON a.id = i.id
+   ORDER BY i.id
 )"""
 _RECORD_SENT = f"WITH {ACCEPTED_CTES} SELECT count(*) FROM accepted"
 
 
 def accepted_values(records: list[dict[str, Any]]) -> dict[str, list[Any]]:
-    """`ACCEPTED_CTES`' parameters for `sender._Accepted.params` dicts, in id order
+    """`ACCEPTED_CTES`' parameters for `sender._Accepted.params` dicts (with their
+    message.sent ``event``), in id order
     (one lock order for every writer)."""
     records = sorted(records, key=lambda p: p["sent_id"])
     return {"ids": [p["sent_id"] for p in records], "ats": [p["sent_created_at"] for p in records],
-            "wamids": [p["wamid"] for p in records], "metas": [p["meta"] for p in records]}
+            "wamids": [p["wamid"] for p in records], "metas": [p["meta"] for p in records],
+            **cte_params(p["event"] for p in records)}
 
 
 class SentRecorder:

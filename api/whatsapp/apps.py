@@ -35,7 +35,7 @@ from typing import Any
 from sqlalchemy import text
 
 from api.crypto import SecretDecryptionError, decrypt_secret
-from api.inbound.ingest import NUMBERS
+from api.whatsapp.numbers import NUMBERS
 from api.whatsapp.payloads import WebhookBatch
 from api.whatsapp.signature import verify
 
@@ -138,7 +138,8 @@ APPS = AppDirectory()
 async def own_numbers_only(db: Any, organization_id: uuid.UUID, batch: WebhookBatch) -> tuple[WebhookBatch, int]:
     """``batch`` without the messages and statuses of numbers that are not
     ``organization_id``'s (another organization's, or unknown), and how many
-    were dropped. Numbers come from the ingest's cache: no round trip in the
+    were dropped. Numbers come from `api.whatsapp.numbers` (the cache the ingest
+    uses too): no round trip in the
     steady state."""
     owner: dict[str, uuid.UUID | None] = {}
     missing = set()

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 from dataclasses import dataclass
 from typing import Any, Mapping
 
@@ -207,14 +206,14 @@ def build_message(to: str, msg_type: str, content: Mapping[str, Any],
     return body
 
 
-_POOL = int(os.environ.get("PYTAKE_GRAPH_CONNECTIONS", "64"))
+DEFAULT_CONNECTIONS = 64  # keep-alive connections per process (Settings.graph_connections)
 
 
 class GraphClient:
     """Async client for ``{base}/{version}/{phone_number_id}/messages``."""
 
     def __init__(self, base_url: str, version: str, *, timeout: float = 15.0,
-                 client: httpx.AsyncClient | None = None) -> None:
+                 client: httpx.AsyncClient | None = None, connections: int = DEFAULT_CONNECTIONS) -> None:
         self.base_url = base_url.rstrip("/")
         self.version = version
         self._own = client is None
@@ -224,7 +223,8 @@ class GraphClient:
         self._client = client
         self._session: Any = None
         self._timeout = timeout
-        self._slots = asyncio.Semaphore(_POOL if self._own else 1_000_000)
+        self._connections = connections
+        self._slots = asyncio.Semaphore(connections if self._own else 1_000_000)
 
     async def aclose(self) -> None:
         if self._session is not None:
@@ -236,7 +236,7 @@ class GraphClient:
             import aiohttp
 
             self._session = aiohttp.ClientSession(
-                connector=aiohttp.TCPConnector(limit=_POOL, keepalive_timeout=30),
+                connector=aiohttp.TCPConnector(limit=self._connections, keepalive_timeout=30),
                 timeout=aiohttp.ClientTimeout(total=self._timeout, sock_connect=5.0))
         return self._session
 

@@ -112,6 +112,10 @@ NUL_ESCAPE = b"\\u0000"
 # name is cut (it is only shown).
 MAX_ID = MAX_NAME = 255
 
+# Where the first click-to-WhatsApp ad referral of a customer is kept: the
+# contact's ``attributes`` and the conversation's ``flow_variables`` (api/inbound/ingest.py)
+REFERRAL_KEY = "whatsapp_referral"
+
 
 def without_nul(value: Any) -> Any:
     """``value`` (parsed JSON) with every U+0000 in its strings and keys replaced by U+FFFD."""

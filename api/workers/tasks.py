@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Any, AsyncGenerator
+from typing import AsyncGenerator
 
 from taskiq import TaskiqEvents, TaskiqState
 from taskiq_redis import ListQueueBroker
@@ -19,7 +19,7 @@ from api.gc_tuning import freeze_startup_heap
 from api.redis_clients import resilient_connection_kwargs
 from api.runtime_context import Runtime
 from api.conversations.process import process_conversation
-from api.outbox.sender import Sender
+from api.outbox.background import BackgroundDelivery
 from api.settings import Settings
 from api.workers.queue import DELIVER_CONVERSATIONS, PROCESS_CONVERSATION, QUEUE, SEND_OUTBOX
 
@@ -27,36 +27,14 @@ log = logging.getLogger("pytake.workers")
 
 
 class WorkerContext:
-    """What tasks of this process share."""
+    """What tasks of this process share: the runtime, its in-process sending, the maintenance loop."""
 
-    def __init__(self, runtime: Runtime) -> None:
+    def __init__(self, runtime: Runtime, delivery: BackgroundDelivery) -> None:
         self.runtime = runtime
-        self.sender = Sender(runtime)
+        self.delivery = delivery
+        self.sender = delivery.sender
         self.stop = asyncio.Event()
         self.maintenance: asyncio.Task | None = None
-        self.sending: set[asyncio.Task] = set()
-        runtime.deliver = self.deliver_soon
-        runtime.mark_read = self.mark_read_soon
-
-    def deliver_soon(self, conversation_id: Any, hint: Any = None) -> None:
-        """Send a conversation's fresh outbox from this worker, in the background
-        (``hint``: a `sender.SendHint`). If the worker dies first, the maintenance
-        sweep finds the pending rows."""
-        task = asyncio.create_task(self._deliver(conversation_id, hint))
-        self.sending.add(task)
-        task.add_done_callback(self.sending.discard)
-
-    def mark_read_soon(self, phone_number_id: str, access_token_encrypted: Any, wamid: str) -> None:
-        """Send a read receipt in the background (best effort: a lost one is cosmetic)."""
-        task = asyncio.create_task(self.sender.mark_read(phone_number_id, access_token_encrypted, wamid))
-        self.sending.add(task)
-        task.add_done_callback(self.sending.discard)
-
-    async def _deliver(self, conversation_id: Any, hint: Any = None) -> None:
-        try:
-            await self.sender.deliver_conversation(conversation_id, hint)
-        except Exception:  # noqa: BLE001 - the sweep retries pending rows
-            log.exception("delivery of conversation %s failed", conversation_id)
 
 
 _CONTEXT: WorkerContext | None = None
@@ -68,11 +46,14 @@ def context() -> WorkerContext:
     return _CONTEXT
 
 
-async def start_context(runtime: Runtime, *, maintenance: bool = True) -> WorkerContext:
+async def start_context(settings: Settings, *, maintenance: bool = True) -> WorkerContext:
+    """Open this process's `Runtime`, sending from the process (`BackgroundDelivery`)."""
     global _CONTEXT
     from api.workers.maintenance import run_forever
 
-    ctx = WorkerContext(runtime)
+    runtime = Runtime.open(settings, delivery=BackgroundDelivery)
+    assert isinstance(runtime.delivery, BackgroundDelivery)
+    ctx = WorkerContext(runtime, runtime.delivery)
     if maintenance:
         ctx.maintenance = asyncio.create_task(run_forever(runtime, ctx.stop))
     _CONTEXT = ctx
@@ -87,8 +68,7 @@ async def stop_context() -> None:
     ctx.stop.set()
     if ctx.maintenance is not None:
         await ctx.maintenance
-    if ctx.sending:
-        await asyncio.wait(list(ctx.sending), timeout=10)
+    await ctx.delivery.drain(timeout=10)
     await ctx.runtime.close()
 
 
@@ -151,7 +131,7 @@ def make_broker(settings: Settings, *, open_runtime: bool = True) -> ListQueueBr
     broker.register_task(deliver_conversations_task, task_name=DELIVER_CONVERSATIONS)
     if open_runtime:
         async def startup(state: TaskiqState) -> None:
-            await start_context(Runtime.open(settings))
+            await start_context(settings)
             freeze_startup_heap()
 
         async def shutdown(state: TaskiqState) -> None:

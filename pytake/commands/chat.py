@@ -10,19 +10,23 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import sys
 from typing import Any
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from api.settings import Settings
+    from api.whatsapp.config import WhatsAppConfig
+
+    settings = Settings.from_env(keys=False)
     parser.add_argument("--url", default="http://127.0.0.1:8000", help="PyTake's base URL")
     parser.add_argument("--sandbox", default="http://127.0.0.1:8900", help="the sandbox's base URL")
-    parser.add_argument("--phone-number-id", default=os.environ.get("PYTAKE_DEMO_PHONE_NUMBER_ID", "100000000000001"),
+    parser.add_argument("--phone-number-id", default=settings.extra.get("PYTAKE_DEMO_PHONE_NUMBER_ID", "100000000000001"),
                         help="the business number's phone_number_id")
     parser.add_argument("--wa-id", default="5511999990001", help="your (the customer's) WhatsApp number")
     parser.add_argument("--name", default="Cliente Demo", help="your WhatsApp profile name")
-    parser.add_argument("--app-secret", default=os.environ.get("PYTAKE_WHATSAPP_APP_SECRET", "pytake-demo-secret"))
+    parser.add_argument("--app-secret",
+                        default=WhatsAppConfig.from_settings(settings).app_secret or "pytake-demo-secret")
     parser.add_argument("--app-key", default=None,
                         help="post to the organization's own Meta app (/webhooks/whatsapp/<app key>); "
                              "--app-secret is then that app's secret")

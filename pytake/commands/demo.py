@@ -14,7 +14,6 @@ import asyncio
 import dataclasses
 import json
 import logging
-import os
 import sys
 from pathlib import Path
 
@@ -141,6 +140,7 @@ def run(args: argparse.Namespace) -> int:
     from pytake.hosting.stack import Listen, prepare_settings, run_stack
     from api.sandbox.server import SandboxConfig, create_sandbox_app
     from api.settings import Settings, SettingsError
+    from api.whatsapp.config import WhatsAppConfig
 
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
@@ -150,17 +150,17 @@ def run(args: argparse.Namespace) -> int:
         return 2
     print("Starting PostgreSQL and Redis (embedded unless DATABASE_URL / REDIS_URL are set)...", flush=True)
     settings = prepare_settings(settings)
-    secret = os.environ.get("PYTAKE_WHATSAPP_APP_SECRET") or DEMO_SECRET
+    secret = WhatsAppConfig.from_settings(settings).app_secret or DEMO_SECRET
     sandbox_url = f"http://{args.host}:{args.sandbox_port}"
     api_url = f"http://{args.host}:{args.port}"
     extra = {**dict(settings.extra or {}), "PYTAKE_WHATSAPP_APP_SECRET": secret, "PYTAKE_GRAPH_API_URL": sandbox_url,
              # the example flows call the sandbox's stand-ins of their APIs, on this machine
              "PYTAKE_FLOW_ALLOW_PRIVATE_NETWORKS": "1"}
     ai_note = "OpenAI/Anthropic keys from the environment"
-    if not (os.environ.get("OPENAI_API_KEY") or extra.get("PYTAKE_OPENAI_API_KEY")):
-        extra.update(PYTAKE_OPENAI_API_KEY="demo", PYTAKE_OPENAI_BASE_URL=f"{sandbox_url}/v1")
-        ai_note = "no OPENAI_API_KEY: the sandbox's stand-in answers"
     settings = dataclasses.replace(settings, extra=extra)
+    if not settings.openai_api_key:
+        settings = dataclasses.replace(settings, openai_api_key="demo", openai_base_url=f"{sandbox_url}/v1")
+        ai_note = "no OPENAI_API_KEY: the sandbox's stand-in answers"
     phone_number_id, lines = asyncio.run(seed(settings, Path(args.examples), sandbox_url))
     email, password = asyncio.run(_admin_login(settings))
     sandbox = create_sandbox_app(SandboxConfig(webhook_url=f"{api_url}/webhooks/whatsapp", app_secret=secret))

@@ -14,11 +14,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 import sys
 from pathlib import Path
 from typing import Any, Callable, TextIO
 
+from api.settings import Settings
 from engine import Event, InboundMessage, Interpreter, OutboundMessage, Program
 from engine.adapters.ai import ProviderAIClient
 from engine.adapters.clock import SystemClock
@@ -171,10 +171,10 @@ async def _chat(library: FlowLibrary, program: Program, args: argparse.Namespace
                 trace: Callable[[Event], None] | None) -> int:
     out = sys.stdout
     http = GuardedHttpClient(allow_private_networks=args.allow_private_networks)
+    settings = Settings.from_env(keys=False)
     ai = ProviderAIClient(
-        openai_api_key=os.environ.get("OPENAI_API_KEY"), openai_base_url=os.environ.get("OPENAI_BASE_URL"),
-        anthropic_api_key=os.environ.get("ANTHROPIC_API_KEY"),
-        anthropic_base_url=os.environ.get("ANTHROPIC_BASE_URL"),
+        openai_api_key=settings.openai_api_key, openai_base_url=settings.openai_base_url,
+        anthropic_api_key=settings.anthropic_api_key, anthropic_base_url=settings.anthropic_base_url,
     )
     contact_data: dict[str, Any] = {"name": args.contact_name} if args.contact_name else {}
     messenger = MemoryMessenger()

@@ -12,15 +12,18 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from api.settings import Settings
+    from api.whatsapp.config import WhatsAppConfig
+
+    app_secret = WhatsAppConfig.from_settings(Settings.from_env(keys=False)).app_secret or ""
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8900)
     parser.add_argument("--webhook-url", default="http://127.0.0.1:8000/webhooks/whatsapp",
                         help="where status webhooks go (PyTake's webhook)")
-    parser.add_argument("--app-secret", default=os.environ.get("PYTAKE_WHATSAPP_APP_SECRET", ""),
+    parser.add_argument("--app-secret", default=app_secret,
                         help="signs the webhooks (default: PYTAKE_WHATSAPP_APP_SECRET)")
     parser.add_argument("--app", nargs=3, action="append", default=[],
                         metavar=("PHONE_NUMBER_ID", "WEBHOOK_URL", "APP_SECRET"),

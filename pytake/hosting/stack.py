@@ -101,7 +101,6 @@ async def run_stack(settings: Settings, *, api: Listen | None, worker: bool, san
                     stop: asyncio.Event | None = None, ready: Any = None) -> None:
     """Serve until ``stop`` is set (or SIGINT/SIGTERM)."""
     from api.gc_tuning import freeze_startup_heap
-    from api.runtime_context import Runtime
     from api.workers.tasks import make_broker, run_worker, start_context, stop_context
 
     stop = stop or asyncio.Event()
@@ -118,7 +117,7 @@ async def run_stack(settings: Settings, *, api: Listen | None, worker: bool, san
         tasks.append(asyncio.create_task(_serve(app, api, stop), name="api"))
     worker_task = None
     if worker:
-        await start_context(Runtime.open(settings))
+        await start_context(settings)
         worker_task = asyncio.create_task(
             run_worker(make_broker(settings, open_runtime=False), concurrency=worker_concurrency), name="worker")
     freeze_startup_heap()

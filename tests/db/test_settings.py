@@ -61,3 +61,31 @@ def test_runtime_recovery_timings_have_defaults_and_are_read_from_the_environmen
 def test_a_bad_runtime_timing_is_named(tmp_path, value):
     with pytest.raises(SettingsError, match="PYTAKE_RUNTIME_STALE_SECONDS"):
         Settings.from_env({"PYTAKE_DATA_DIR": str(tmp_path), "PYTAKE_RUNTIME_STALE_SECONDS": value})
+
+
+def test_pool_sizes_have_defaults_and_are_read_from_the_environment(tmp_path):
+    defaults = Settings.from_env({"PYTAKE_DATA_DIR": str(tmp_path)})
+    assert (defaults.db_pool_size, defaults.redis_pool_size, defaults.graph_connections) == (10, 200, 64)
+    tuned = Settings.from_env({"PYTAKE_DATA_DIR": str(tmp_path), "PYTAKE_DB_POOL": "20", "PYTAKE_REDIS_POOL": "50",
+                               "PYTAKE_GRAPH_CONNECTIONS": "8"})
+    assert (tuned.db_pool_size, tuned.redis_pool_size, tuned.graph_connections) == (20, 50, 8)
+
+
+@pytest.mark.parametrize("value", ["many", "0", "-3"])
+def test_a_bad_pool_size_is_named(tmp_path, value):
+    with pytest.raises(SettingsError, match="PYTAKE_DB_POOL must be"):
+        Settings.from_env({"PYTAKE_DATA_DIR": str(tmp_path), "PYTAKE_DB_POOL": value})
+
+
+def test_ai_providers_are_read_under_their_own_names_first_then_pytake_ones(tmp_path):
+    s = Settings.from_env({"PYTAKE_DATA_DIR": str(tmp_path), "OPENAI_API_KEY": "sk-own",
+                           "PYTAKE_OPENAI_API_KEY": "sk-pytake", "PYTAKE_OPENAI_BASE_URL": "http://ai.local/v1",
+                           "ANTHROPIC_API_KEY": "ak", "ANTHROPIC_BASE_URL": "http://claude.local"})
+    assert (s.openai_api_key, s.openai_base_url, s.anthropic_api_key, s.anthropic_base_url) == (
+        "sk-own", "http://ai.local/v1", "ak", "http://claude.local")
+    assert Settings.from_env({"PYTAKE_DATA_DIR": str(tmp_path)}).openai_api_key is None
+
+
+def test_commands_that_store_nothing_generate_no_secret_files(tmp_path):
+    s = Settings.from_env({"PYTAKE_DATA_DIR": str(tmp_path / "data"), "OPENAI_API_KEY": "sk"}, keys=False)
+    assert s.openai_api_key == "sk" and s.secret_key == "" and not (tmp_path / "data").exists()

@@ -21,7 +21,7 @@ import pytest
 from sqlalchemy import text
 
 from api.runtime_context import Runtime
-from api.inbound.ingest import NUMBERS
+from api.whatsapp.numbers import NUMBERS
 from pytake.hosting.seed import Seeded, add_flow, seed_organization
 from api.sandbox import webhooks
 from api.sandbox.server import SandboxApp, SandboxConfig, SandboxState
@@ -189,7 +189,7 @@ async def servers(db, redis, database_url, redis_url, tmp_path, seeded) -> Async
     pytake_url, app_stop, app_task = await serve(app)
     sandbox.state.config.webhook_url = pytake_url + "/webhooks/whatsapp"
 
-    await start_context(Runtime.open(settings), maintenance=False)
+    await start_context(settings, maintenance=False)
     worker = asyncio.create_task(run_worker(make_broker(settings, open_runtime=False), concurrency=20))
     client = httpx.AsyncClient(timeout=10.0)
     try:
@@ -242,7 +242,7 @@ class Local:
 
     async def receive(self, wa_id: str, message: dict | str, **kw: Any):
         """Store a customer message as the webhook does; returns the IngestResult."""
-        from api.inbound.ingest import ingest_messages
+        from api.inbound import ingest_messages
         from api.whatsapp.payloads import parse_webhook
 
         if isinstance(message, str):

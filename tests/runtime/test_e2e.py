@@ -194,7 +194,7 @@ async def test_reply_buttons_reach_the_customer_and_a_tap_continues_the_flow(ser
 
 
 async def test_an_agent_reply_written_to_the_outbox_is_sent_after_kick_sender(servers, add, flows, query, redis, db):
-    from api.outbox.enqueue import insert_outbound, kick_sender, outbound_rows
+    from api.outbox import insert_outbound, kick_sender, outbound_rows
 
     await add("cadastro", flows["name"])
     await servers.customer_says("5511922223333", "oi")

@@ -7,7 +7,7 @@ from datetime import timedelta
 
 from sqlalchemy import text
 
-from api.inbound.ingest import store_messages
+from api.inbound import store_messages
 from api.sandbox import webhooks
 from api.whatsapp.payloads import parse_webhook
 

@@ -4,7 +4,7 @@ Meta refuses) takes every request, and the adjustment is on record."""
 
 from __future__ import annotations
 
-from api.outbox.sender import Sender
+from api.outbox import Sender
 
 NAME = "Maria Aparecida dos Santos Oliveira Costa"  # 41 characters: a button title takes 20
 WA_ID = "5511900007001"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 
 from api.conversations import process as processor
-from api.outbox.locks import conversation_lease
+from api.outbox import conversation_lease
 
 
 async def outbound_texts(query, conversation_id=None):

@@ -219,7 +219,7 @@ async def test_pooled_redis_connections_survive_a_redis_restart(private_redis):
 async def test_a_lease_whose_renewals_keep_failing_is_lost_when_it_would_have_expired(private_redis):
     """Redis unreachable: the heartbeat retries, and once the lease would have
     expired its holder is told (``lost``), instead of working on unaware."""
-    from api.outbox.locks import conversation_lease
+    from api.outbox import conversation_lease
 
     redis = _clients(private_redis.url)["runtime"]
     lease = conversation_lease(redis, "c-outage", ttl_ms=900)
@@ -305,7 +305,7 @@ async def test_the_sweep_wakes_a_lost_message_once_and_leaves_a_held_conversatio
     from sqlalchemy import text
 
     from api.workers import maintenance
-    from api.outbox.locks import conversation_lease
+    from api.outbox import conversation_lease
     from api.workers.queue import QUEUE
 
     async def woken() -> list[str]:

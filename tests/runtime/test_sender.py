@@ -9,9 +9,9 @@ from datetime import datetime, timedelta, timezone
 
 from sqlalchemy import text
 
-from api.outbox.enqueue import insert_outbound, outbound_rows
-from api.outbox.sender import OUTSIDE_WINDOW, RETRY_KEY, Sender, reconcile_abandoned_claims
-from api.inbound.statuses import apply_statuses
+from api.outbox import insert_outbound, outbound_rows
+from api.outbox import OUTSIDE_WINDOW, RETRY_KEY, Sender, reconcile_abandoned_claims
+from api.inbound import apply_statuses
 from api.sandbox import webhooks
 from api.whatsapp.payloads import parse_webhook
 
@@ -173,7 +173,7 @@ async def test_a_failure_between_sends_keeps_the_earlier_answer(local, query, db
 
 
 async def test_rate_limiter_grants_several_sends_only_within_the_burst(redis):
-    from api.outbox.send_rate_limit import Limit, SendRateLimiter
+    from api.outbox import Limit, SendRateLimiter
 
     limiter = SendRateLimiter(redis)
     # rates per hour: however slowly the calls follow each other here, no new send comes due between them
@@ -190,8 +190,8 @@ async def test_rate_limiter_grants_several_sends_only_within_the_burst(redis):
 
 
 async def test_lease_and_rate_limit_in_one_round_trip(redis):
-    from api.outbox.locks import sender_lease
-    from api.outbox.send_rate_limit import Limit, SendRateLimiter
+    from api.outbox import sender_lease
+    from api.outbox import Limit, SendRateLimiter
 
     limiter = SendRateLimiter(redis)
     limit = Limit(rate=10, per_seconds=3600, burst=3)  # per hour: no send comes due during the test
@@ -209,7 +209,7 @@ async def test_lease_and_rate_limit_in_one_round_trip(redis):
 # then the pending rows are read with the first one claimed in the same statement.
 
 def hint_for(wa_id, rows):
-    from api.outbox.sender import SendHint
+    from api.outbox import SendHint
 
     from tests.runtime.conftest import PNID
 

@@ -7,13 +7,18 @@ import json
 
 from sqlalchemy import text
 
-from api.outbox.sent_records import SentRecorder
+from api.events import event, message_payload
+from api.outbox import SentRecorder
 from tests.runtime.test_sender import conversation_with, row, text_msg
 
 
-def accepted(message, wamid):
+def accepted(local, message, wamid):
+    """What the sender records for a row Meta accepted: the row, its wamid, its message.sent event."""
+    sent = event(local.seeded.organization_id, "message.sent",
+                 message_payload({**message, "status": "sent", "whatsapp_message_id": wamid}),
+                 message["conversation_id"])
     return {"sent_id": message["id"], "sent_created_at": message["created_at"], "wamid": wamid,
-            "meta": json.dumps({"accepted_at": "2026-11-25T00:00:00+00:00", "sent_by": "test"})}
+            "meta": json.dumps({"accepted_at": "2026-11-25T00:00:00+00:00", "sent_by": "test"}), "event": sent}
 
 
 async def pending_rows(local, query, count):
@@ -35,19 +40,24 @@ async def test_records_waiting_together_go_in_fewer_statements_each_with_its_own
         await original(batch)
 
     recorder._write = counting
-    await asyncio.gather(*(recorder.record(accepted(m, f"wamid.{i}")) for i, m in enumerate(messages)))
+    await asyncio.gather(*(recorder.record(accepted(local, m, f"wamid.{i}")) for i, m in enumerate(messages)))
     assert sum(writes) == 12 and len(writes) < 12
     for i, m in enumerate(messages):
         sent = await row(query, m["id"])
         assert sent["status"] == "sent" and sent["whatsapp_message_id"] == f"wamid.{i}"
         assert sent["sent_at"] is not None and sent["metadata"]["sent_by"] == "test"
+    events = await query("SELECT ordering_key, payload FROM events WHERE type = 'message.sent' ORDER BY id")
+    assert sorted((e["payload"]["message"]["id"], e["payload"]["message"]["whatsapp_message_id"]) for e in events) \
+        == sorted((str(m["id"]), f"wamid.{i}") for i, m in enumerate(messages))
+    conversation_of = {str(m["id"]): m["conversation_id"] for m in messages}
+    assert all(e["ordering_key"] == conversation_of[e["payload"]["message"]["id"]] for e in events)
 
 
 async def test_a_status_a_webhook_already_raised_is_not_lowered(local, query, db):
     (message,) = await pending_rows(local, query, 1)
     async with db.transaction() as s:
         await s.execute(text("UPDATE messages SET status = 'delivered' WHERE id = :id"), {"id": message["id"]})
-    await SentRecorder(local.rt.db).record(accepted(message, "wamid.late"))
+    await SentRecorder(local.rt.db).record(accepted(local, message, "wamid.late"))
     recorded = await row(query, message["id"])
     assert recorded["status"] == "delivered" and recorded["whatsapp_message_id"] == "wamid.late"
 
@@ -63,7 +73,7 @@ async def test_the_campaign_recipient_is_marked_sent_with_its_message(local, que
             "INSERT INTO campaign_recipients (campaign_id, contact_id, message_id, message_created_at, status) "
             "VALUES (:c, :ct, :m, :at, 'pending')"),
             {"c": campaign, "ct": contact, "m": message["id"], "at": message["created_at"]})
-    await SentRecorder(local.rt.db).record(accepted(message, "wamid.promo"))
+    await SentRecorder(local.rt.db).record(accepted(local, message, "wamid.promo"))
     recipient = (await query("SELECT status, whatsapp_message_id FROM campaign_recipients"))[0]
     assert recipient["status"] == "sent" and recipient["whatsapp_message_id"] == "wamid.promo"
 
@@ -71,20 +81,21 @@ async def test_the_campaign_recipient_is_marked_sent_with_its_message(local, que
 async def test_a_write_that_fails_fails_every_caller_waiting_on_it_and_writes_none_of_them(local, query):
     messages = await pending_rows(local, query, 3)
     recorder = SentRecorder(local.rt.db)
-    bad = accepted(messages[0], "wamid.bad") | {"meta": "not json"}
-    results = await asyncio.gather(recorder.record(bad), recorder.record(accepted(messages[1], "wamid.1")),
-                                   recorder.record(accepted(messages[2], "wamid.2")), return_exceptions=True)
+    bad = accepted(local, messages[0], "wamid.bad") | {"meta": "not json"}
+    results = await asyncio.gather(recorder.record(bad), recorder.record(accepted(local, messages[1], "wamid.1")),
+                                   recorder.record(accepted(local, messages[2], "wamid.2")), return_exceptions=True)
     assert all(isinstance(r, Exception) for r in results), results  # they waited together
     for m in messages:
         assert (await row(query, m["id"]))["status"] == "pending"
-    await recorder.record(accepted(messages[1], "wamid.1"))  # the recorder goes on
+    assert await query("SELECT id FROM events WHERE type = 'message.sent'") == []
+    await recorder.record(accepted(local, messages[1], "wamid.1"))  # the recorder goes on
     assert (await row(query, messages[1]["id"]))["status"] == "sent"
 
 
 async def test_a_caller_cancelled_while_waiting_still_gets_its_row_recorded(local, query):
     (message,) = await pending_rows(local, query, 1)
     recorder = SentRecorder(local.rt.db)
-    waiting = asyncio.ensure_future(recorder.record(accepted(message, "wamid.cancelled")))
+    waiting = asyncio.ensure_future(recorder.record(accepted(local, message, "wamid.cancelled")))
     await asyncio.sleep(0)  # the write has started
     waiting.cancel()
     await asyncio.gather(waiting, return_exceptions=True)

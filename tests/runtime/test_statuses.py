@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import text
 
-from api.outbox.enqueue import insert_outbound, outbound_rows
-from api.outbox.sender import Sender
-from api.inbound.statuses import apply_statuses
+from api.outbox import insert_outbound, outbound_rows
+from api.outbox import Sender
+from api.inbound import apply_statuses
 from api.sandbox import webhooks
 from api.whatsapp.payloads import parse_webhook
 
