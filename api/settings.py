@@ -59,6 +59,12 @@ class Settings:
     # the sweep reads the rows since its last look; this often (and whenever
     # Redis lost its data) it reads every row instead
     runtime_full_sweep_seconds: float = 3600.0
+    # AI providers of `ai_prompt` nodes: OPENAI_API_KEY (or PYTAKE_OPENAI_API_KEY),
+    # OPENAI_BASE_URL, ANTHROPIC_API_KEY, ANTHROPIC_BASE_URL (same PYTAKE_ fallbacks)
+    openai_api_key: str | None = None
+    openai_base_url: str | None = None
+    anthropic_api_key: str | None = None
+    anthropic_base_url: str | None = None
 
     @property
     def is_production(self) -> bool:
@@ -111,6 +117,7 @@ class Settings:
             extra=extra,
             **_api_limits(env),
             **_runtime_timings(env),
+            **_ai_providers(env),
         )
 
 
@@ -153,6 +160,19 @@ def _runtime_timings(env: Mapping[str, str]) -> dict[str, float]:
             raise SettingsError(f"PYTAKE_{name.upper()} must be a number of seconds") from exc
         if not values[name] > 0:
             raise SettingsError(f"PYTAKE_{name.upper()} must be a positive number of seconds")
+    return values
+
+
+AI_PROVIDER_FIELDS = ("openai_api_key", "openai_base_url", "anthropic_api_key", "anthropic_base_url")
+
+
+def _ai_providers(env: Mapping[str, str]) -> dict[str, str]:
+    """The providers' own variable names (``OPENAI_API_KEY``) first, then ``PYTAKE_OPENAI_API_KEY``."""
+    values: dict[str, str] = {}
+    for name in AI_PROVIDER_FIELDS:
+        value = env.get(name.upper()) or env.get("PYTAKE_" + name.upper())
+        if value:
+            values[name] = value
     return values
 
 

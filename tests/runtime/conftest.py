@@ -251,7 +251,7 @@ class Local:
         return await ingest_messages(self.db, parse_webhook(doc).messages)
 
     async def process(self, conversation_id: Any) -> int:
-        from api.conversations.process import process_conversation
+        from api.conversations import process_conversation
 
         return await process_conversation(self.rt, conversation_id)
 
