@@ -176,7 +176,17 @@ _PROBLEMS = {ev.ERROR: ("errors", "flow error"),
              ev.AI_CALLED: ("failed_calls", "ai_prompt failed"),
              ev.MESSAGE_ADJUSTED: ("adjusted", "message adjusted to WhatsApp limits")}
 
-_FAILED_CALL = {ev.API_CALLED: "api_call_failed", ev.AI_CALLED: "ai_prompt_failed"}
+
+
+def _error_of(event: Any) -> dict[str, Any]:
+    """A flow.error's ``{node, code, message}`` from an engine error or a failed call."""
+    if event.type == ev.API_CALLED:  # error: the HTTP port's code (timeout, address_refused...)
+        code = event.get("error") or "http_error"
+        message = event.get("message") or f"{event.get('method')} {event.get('url')}: HTTP {event.get('status')}"
+        return {"node": event.node, "code": code, "message": message}
+    if event.type == ev.AI_CALLED:  # error: the provider's message
+        return {"node": event.node, "code": "ai_failed", "message": event.get("error")}
+    return {"node": event.node, "code": event.get("code"), "message": event.get("message")}
 
 
 def _record_problems(decision: Decision, result: RunResult, loaded: Loaded) -> None:
@@ -190,8 +200,7 @@ def _record_problems(decision: Decision, result: RunResult, loaded: Loaded) -> N
         if len(found) < MAX_REPORTED:
             found.append(doc)
         if event.type != ev.MESSAGE_ADJUSTED and len(decision.errors) < MAX_REPORTED:
-            decision.errors.append({"node": event.node, "code": event.get("code") or _FAILED_CALL[event.type],
-                                    "message": event.get("message") or event.get("error")})
+            decision.errors.append(_error_of(event))
         log.warning("%s: %s", what, json.dumps({
             "conversation_id": str(loaded.conversation["id"]), "flow_id": decision.run_info.get("flow_id"), **doc},
             ensure_ascii=False, default=str))
