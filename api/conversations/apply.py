@@ -250,23 +250,3 @@ def domain_events(loaded: Loaded, decision: Decision, *, department_id: uuid.UUI
             duration = max(0, round((now - began).total_seconds() * 1000))
         flow_event("flow.completed", outcome=decision.status, duration_ms=duration)
     return out
-    after = dict(conv)
-    if decision.priority:
-        after["priority"] = decision.priority
-    if decision.closed:
-        after["status"] = "closed"
-        out.append(event(org, "conversation.closed", {**conversation_payload(after), "closed_by": "flow"}, key))
-    if decision.handoff is not None:
-        handoff = decision.handoff
-        after.update(status="waiting_in_queue", is_bot_active=False, department_id=department_id,
-                     priority=handoff.get("priority") or after.get("priority"))
-        out.append(event(org, "conversation.handoff", handoff_payload(
-            after, department=handoff.get("department"), department_id=department_id,
-            reason=handoff.get("reason"), priority=handoff.get("priority")), key))
-    if decision.contact is not None:
-        contact = {**loaded.contact, **decision.contact}
-        for column in ("name", "email"):  # a flow that blanks a column leaves it (COALESCE above)
-            if contact.get(column) is None:
-                contact[column] = loaded.contact[column]
-        out.append(event(org, "contact.updated", contact_updated_payload(contact, decision.contact_changes), key))
-    return out
