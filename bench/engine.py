@@ -134,7 +134,6 @@ async def bench_resume() -> None:
         text_samples.append(time.perf_counter() - t2)
         if nodes is None:
             nodes = sum(1 for e in result.events if e.type == "node_entered")
-        interp.ports.messenger.sent.clear()  # type: ignore[attr-defined]
     med = statistics.median(samples[500:]) * 1e6
     med_text = statistics.median(text_samples[500:]) * 1e6
     print(f"resume: from state dict, {(nodes or 0) + 1}-node segment (answer, 8 nodes, next question), to_json again: "

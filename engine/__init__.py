@@ -3,21 +3,20 @@
 Public API::
 
     from engine import Interpreter, RunResult, State, Ports, InboundMessage, OutboundMessage
+    from engine import effects_of  # what a run's events ask the caller to apply
 """
 
+from engine.effects import Effects, effects_of
 from engine.events import Event
 from engine.interpreter import Interpreter, RunResult
 from engine.ports import (
     AIClient,
     AIError,
     Clock,
-    ContactUpdater,
-    Handoff,
     HttpClient,
     HttpRequestError,
     HttpResponse,
     InboundMessage,
-    Messenger,
     OutboundMessage,
     ProgramLoader,
     Ports,
@@ -29,9 +28,9 @@ from engine.program import Instruction, Op, Program, ProgramFormatError, build
 from engine.state import Frame, State, StateFormatError, Wait
 
 __all__ = [
-    "AIClient", "AIError", "Clock", "ContactUpdater", "Event", "Frame", "Handoff", "HttpClient",
-    "HttpRequestError", "HttpResponse", "InboundMessage", "Instruction", "Interpreter", "Messenger",
+    "AIClient", "AIError", "Clock", "Effects", "Event", "Frame", "HttpClient",
+    "HttpRequestError", "HttpResponse", "InboundMessage", "Instruction", "Interpreter",
     "Op", "OutboundMessage", "Program", "ProgramFormatError", "ProgramLoader", "Ports",
     "RequestRefused", "RequestTimeout", "ResponseTooLarge", "RunResult", "State",
-    "StateFormatError", "Wait", "build",
+    "StateFormatError", "Wait", "build", "effects_of",
 ]

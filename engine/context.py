@@ -1,8 +1,9 @@
 """`Run`: the mutable context one interpreter run threads through node handlers.
 
 A node handler is ``async def execute(run, ins) -> int``: it returns the next
-pc, or one of the sentinels below. Handlers reach the world only through
-``run.ports`` and record what they did with ``run.emit``.
+pc, or one of the sentinels below. Handlers ask the world only through
+``run.ports`` (HTTP, AI, clock) and record what they did, effects included,
+with ``run.emit`` (the caller applies them: engine/effects.py).
 """
 
 from __future__ import annotations
@@ -118,7 +119,7 @@ class Run:
         self.events.append(Event(ev.ERROR, node, {"code": code, "message": message}))
         return ERROR
 
-    async def send(self, node: str, message: OutboundMessage) -> None:
+    def send(self, node: str, message: OutboundMessage) -> None:
         """Send a rendered message, fitted to WhatsApp's limits first (engine/whatsapp_limits.py):
         a change is a ``message_adjusted`` event before the ``message_sent`` ones."""
         fitted, adjustments = fit(message.type, message.content)
@@ -126,7 +127,6 @@ class Run:
             self.events.append(Event(ev.MESSAGE_ADJUSTED, node, {"type": message.type, "adjustments": adjustments}))
         for msg_type, content in fitted:
             out = message if content is message.content else OutboundMessage(msg_type, content)
-            await self.ports.messenger.send(out)
             self.events.append(Event(ev.MESSAGE_SENT, node, {"message": {"type": out.type, "content": out.content}}))
 
     def enter(self, program: Program, flow_ref: str) -> int:

@@ -1,8 +1,12 @@
 """Events: what executing a node did, goflow style.
 
-The interpreter never persists anything itself: each node appends events to the
-run's list and the caller decides what to store, send or show (the platform
-writes them to its log store, `pytake run --trace` prints them).
+The interpreter never persists or sends anything itself: each node appends
+events to the run's list and the caller decides what to store, send or show.
+Effects are events only (there is no port to send a message or tag a
+contact): ``message_sent``, ``tag_added``/``tag_removed``, ``attribute_set``,
+``priority_set``, ``conversation_closed`` and ``handoff`` fully describe what
+the caller must apply (engine/effects.py folds them); `pytake run --trace`
+prints them.
 
 Types (``data`` keys in brackets):
 

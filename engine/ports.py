@@ -1,8 +1,10 @@
-"""Ports: the interfaces through which the interpreter does I/O.
+"""Ports: what the interpreter must ask the world and wait for (HTTP, AI, clock, programs).
 
 The interpreter only talks to these protocols; the platform, the CLI and the
-tests plug different adapters in (see ``engine/adapters/``). Outbound message
-content uses the shape of SCHEMA.md ``messages.content``:
+tests plug different adapters in (see ``engine/adapters/``). Everything a run
+DOES (send a message, tag the contact, hand off) is an event, applied by the
+caller (engine/effects.py). Outbound message content uses the shape of
+SCHEMA.md ``messages.content`` (``message_sent`` events carry it):
 
 - text: ``{"text"}``
 - image / video / audio / document: ``{"media_url", "caption", "filename"}``
@@ -91,10 +93,6 @@ class AIError(Exception):
     """The AI provider failed (HTTP error status, timeout, no credentials...)."""
 
 
-class Messenger(Protocol):
-    async def send(self, message: OutboundMessage) -> None: ...
-
-
 class HttpClient(Protocol):
     async def request(
         self,
@@ -122,18 +120,6 @@ class AIClient(Protocol):
     ) -> str: ...
 
 
-class Handoff(Protocol):
-    async def request(self, department: str | None, reason: str | None, priority: str | None) -> None: ...
-
-
-class ContactUpdater(Protocol):
-    async def add_tag(self, tag: str) -> None: ...
-    async def remove_tag(self, tag: str) -> None: ...
-    async def set_attribute(self, attribute: str, value: Any) -> None: ...
-    async def set_priority(self, priority: str) -> None: ...
-    async def close_conversation(self) -> None: ...
-
-
 class Clock(Protocol):
     def now(self) -> dt.datetime:
         """An aware datetime."""
@@ -149,9 +135,9 @@ when there is no such flow/version."""
 
 @dataclass(slots=True)
 class Ports:
-    messenger: Messenger
+    """What the engine must ASK and wait for. Effects (messages, contact changes,
+    handoff) are not ports: nodes log them as events (engine/effects.py)."""
+
     http: HttpClient
     ai: AIClient
-    handoff: Handoff
-    contact: ContactUpdater
     clock: Clock

@@ -15,6 +15,7 @@ from typing import Any, Callable, Mapping
 from engine import events as ev
 from engine.adapters.clock import FixedClock
 from engine.adapters.memory import CannedAIClient, CannedHttpClient, CannedResponse, memory_ports
+from engine.effects import effects_of
 from engine.events import Event
 from engine.interpreter import Interpreter, RunResult
 from engine.ports import InboundMessage, OutboundMessage, ProgramLoader
@@ -128,12 +129,15 @@ class TranscriptRunner:
         self.ai = CannedAIClient(list(doc.get("ai", [])))
         base_contact = dict(doc.get("contact") or {})
         self.base_contact = base_contact
-        self.ports = memory_ports(contact=base_contact, http=self.http, ai=self.ai, clock=self.clock)
+        self.ports = memory_ports(http=self.http, ai=self.ai, clock=self.clock)
+        # the contact as the flow left it (and the conversation's priority/closed), step after step
+        self.contact = effects_of((), base_contact).snapshot()
+        self.handoff: dict[str, Any] | None = None
         self.interp = Interpreter(self.ports, **doc.get("interpreter", {}))
         self.history: list[dict[str, str]] = []
 
     def _scope(self, message: Mapping[str, Any] | None) -> dict[str, Any]:
-        contact = {**self.base_contact, **self.ports.contact.snapshot()}  # type: ignore[attr-defined]
+        contact = {**self.base_contact, **self.contact}
         return {"contact": contact, "conversation": dict(self.doc.get("conversation") or {}),
                 "message": dict(message or {}), "history": list(self.history)}
 
@@ -144,7 +148,6 @@ class TranscriptRunner:
         program = None
         for number, step in enumerate(self.doc["steps"], 1):
             label = f"step {number} ({describe_step(step)})"
-            sent_before = len(self.ports.messenger.sent)  # type: ignore[attr-defined]
             if "timeout" in step:
                 if result is None or result.state is None or result.wait_deadline is None:
                     report.failures.append(f"{label}: the conversation is not waiting with a timeout")
@@ -176,7 +179,10 @@ class TranscriptRunner:
                 for event in result.events:
                     if event.type == ev.VARIABLE_SET:
                         variables[event.data["name"]] = event.data["value"]  # type: ignore[index]
-            sent = self.ports.messenger.sent[sent_before:]  # type: ignore[attr-defined]
+            effects = effects_of(result.events, self.contact)
+            self.contact = effects.snapshot()
+            self.handoff = effects.handoff or self.handoff
+            sent = effects.messages
             for message in sent:
                 if message.body:
                     self.history.append({"role": "assistant", "content": message.body})
@@ -220,7 +226,7 @@ class TranscriptRunner:
             out.append(f"{label}: status expected {step['status']!r}, actual {result.status!r}"
                        + (f" ({'; '.join(map(str, errors))})" if errors else ""))
         if "contact" in step:
-            snapshot = self.ports.contact.snapshot()  # type: ignore[attr-defined]
+            snapshot = self.contact
             for key, want in step["contact"].items():
                 got = snapshot.get(key)
                 if key == "attributes" and isinstance(want, dict):
@@ -233,8 +239,7 @@ class TranscriptRunner:
                 elif not _values_equal(want, got):
                     out.append(f"{label}: contact {key!r} expected {want!r}, actual {got!r}")
         if "handoff" in step:
-            requests = self.ports.handoff.requests  # type: ignore[attr-defined]
-            last = requests[-1] if requests else None
+            last = self.handoff
             want = step["handoff"]
             if want is None and last is not None or want is not None and (
                     last is None or any(last.get(k) != v for k, v in want.items())):

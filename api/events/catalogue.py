@@ -94,3 +94,24 @@ def contact_payload(row: Mapping[str, Any]) -> dict[str, Any]:
             "attributes": dict(row.get("attributes") or {}),
         }
     }
+
+
+def flow_payload(flow: Mapping[str, Any], *, conversation_id: Any, contact_id: Any,
+                 **details: Any) -> dict[str, Any]:
+    """A flow run's event (flow.started / flow.completed / flow.error): the flow
+    (id, name), the conversation and contact, and the type's own details."""
+    return {"flow": {"id": _s(flow.get("id")), "name": flow.get("name")},
+            "conversation_id": _s(conversation_id), "contact_id": _s(contact_id), **details}
+
+
+def handoff_payload(conversation: Mapping[str, Any], *, department: Any, department_id: Any,
+                    reason: Any, priority: Any) -> dict[str, Any]:
+    """conversation.handoff: what was asked (the department as named, and the one found) and the
+    conversation as the handoff left it."""
+    return {"handoff": {"department": department, "department_id": _s(department_id), "reason": reason,
+                        "priority": priority}, **conversation_payload(conversation)}
+
+
+def contact_updated_payload(contact: Mapping[str, Any], changes: Mapping[str, Any]) -> dict[str, Any]:
+    """contact.updated: the contact as it is now and the fields that changed (their new values)."""
+    return {**contact_payload(contact), "changes": dict(changes)}

@@ -247,7 +247,7 @@ async def simulate_flow(item_id: uuid.UUID) -> Any:
     returned ``session`` back with the next message. Errors: 422 ``invalid_canvas``
     (with diagnostics) when the canvas does not compile.
     """
-    from api.conversations.process import LazyAIClient
+    from api.conversations.ai_client import LazyAIClient
     from api.services.flow_simulator import SimulationRefused, simulate
     from engine.adapters.http import GuardedHttpClient
 

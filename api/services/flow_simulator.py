@@ -1,8 +1,8 @@
 """The editor's simulator: chat with a flow's draft through the real interpreter.
 
-A dry run: the engine runs with in-memory contact, messenger and handoff
-adapters, so no contact, conversation or message row changes and nothing is
-sent to WhatsApp. `api_call` and `ai_prompt` nodes do call out, with the same
+A dry run: the run's effects (messages, contact changes, handoff) are only
+folded from its events and shown (engine/effects.py), so no contact,
+conversation or message row changes and nothing is sent to WhatsApp. `api_call` and `ai_prompt` nodes do call out, with the same
 HTTP guard and AI configuration as the runtime (a designer tests the real
 integrations). Sub-flows (`jump`) run the draft of the chatbot's other flows.
 
@@ -21,10 +21,9 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.db.models import Chatbot, Flow
-from engine import InboundMessage, Interpreter, Program
+from engine import InboundMessage, Interpreter, Program, effects_of
 from engine import events as ev
 from engine.adapters.clock import SystemClock
-from engine.adapters.memory import MemoryContact, MemoryHandoff, MemoryMessenger
 from engine.ports import Ports
 from engine.state import State, StateFormatError
 
@@ -99,15 +98,16 @@ def _inbound(message: Mapping[str, Any]) -> InboundMessage:
     return InboundMessage(type=kind, text=text, reply_id=reply_id, payload=dict(message))
 
 
-def _scope(contact: MemoryContact, inbound: InboundMessage | None,
+def _scope(contact: Mapping[str, Any], inbound: InboundMessage | None,
            history: list[dict[str, str]], language: Any) -> dict[str, Any]:
-    name = contact.columns.get("name") or "Simulator"
+    name = contact.get("name") or "Simulator"
+    attributes = contact["attributes"]
     return {
         "contact": {"id": None, "name": name, "whatsapp_name": name, "phone": "+5511900000000",
-                    "whatsapp_id": "5511900000000", "email": contact.columns.get("email"),
-                    "tags": list(contact.tags), "attributes": dict(contact.attributes),
-                    **{k: v for k, v in contact.attributes.items() if k not in ("id", "tags")}},
-        "conversation": {"id": None, "status": "active", "priority": contact.priority or "medium", "tags": []},
+                    "whatsapp_id": "5511900000000", "email": contact.get("email"),
+                    "tags": list(contact["tags"]), "attributes": dict(attributes),
+                    **{k: v for k, v in attributes.items() if k not in ("id", "tags")}},
+        "conversation": {"id": None, "status": "active", "priority": "medium", "tags": []},
         "message": inbound.to_scope() if inbound else {},
         "history": history,
         "language": language,
@@ -131,11 +131,10 @@ async def simulate(session: AsyncSession, flow: Flow, *, canvas: Any, message: M
     library = DraftLibrary(session, flow, canvas)
     program = await library.main()
     previous = previous or {}
-    contact = MemoryContact(previous.get("contact") if isinstance(previous.get("contact"), dict) else None)
+    kept = previous.get("contact") if isinstance(previous.get("contact"), dict) else {}
+    contact = effects_of((), {k: kept[k] for k in ("tags", "attributes", "name", "email") if k in kept}).contact
     history = [h for h in previous.get("history") or [] if isinstance(h, dict)][-HISTORY_SIZE:]
-    messenger, handoff = MemoryMessenger(), MemoryHandoff()
-    interpreter = Interpreter(Ports(messenger=messenger, http=http, ai=ai, handoff=handoff,
-                                    contact=contact, clock=SystemClock()))
+    interpreter = Interpreter(Ports(http=http, ai=ai, clock=SystemClock()))
     chatbot_settings = (await session.execute(
         select(Chatbot.settings).where(Chatbot.id == flow.chatbot_id))).scalar() or {}
     language = chatbot_settings.get("language")
@@ -162,6 +161,7 @@ async def simulate(session: AsyncSession, flow: Flow, *, canvas: Any, message: M
             raise SimulationRefused("message", "send the customer's message (text or reply_id)")
         else:
             result = await interpreter.resume(state, inbound, library.load, scope)
+    effects = effects_of(result.events, contact)
     messages = result.messages
     for sent in messages:
         body = (sent.get("content") or {}).get("text") or (sent.get("content") or {}).get("caption")
@@ -179,12 +179,10 @@ async def simulate(session: AsyncSession, flow: Flow, *, canvas: Any, message: M
         "trace": trace,
         "current_node": current,
         "variables": _variables(result, state_doc),
-        "contact": {"tags": list(contact.tags), "attributes": dict(contact.attributes),
-                    "priority": contact.priority, "closed": contact.closed},
-        "handoff": handoff.requests[-1] if handoff.requests else None,
-        "session": {"state": state_json, "history": history[-HISTORY_SIZE:],
-                    "contact": {"tags": list(contact.tags), "attributes": dict(contact.attributes),
-                                **contact.columns}},
+        "contact": {"tags": effects.contact["tags"], "attributes": effects.contact["attributes"],
+                    "priority": effects.priority, "closed": effects.closed},
+        "handoff": effects.handoff,
+        "session": {"state": state_json, "history": history[-HISTORY_SIZE:], "contact": effects.contact},
     }
 
 

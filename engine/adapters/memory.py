@@ -1,8 +1,6 @@
-"""In-memory adapters: they record what the flow did (CLI dry-runs and tests).
-
-``MemoryContact`` keeps the contact's tags/attributes/priority as a flow would
-leave them; ``CannedHttpClient`` and ``CannedAIClient`` answer from data
-instead of the network (transcripts).
+"""In-memory adapters: ``CannedHttpClient`` and ``CannedAIClient`` answer from
+data instead of the network and record what was asked (CLI dry-runs, tests,
+transcripts). What a flow did is in its events (engine/effects.py).
 """
 
 from __future__ import annotations
@@ -12,57 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any, Mapping, Sequence
 
 from engine.adapters.clock import FixedClock
-from engine.ports import AIError, HttpRequestError, HttpResponse, OutboundMessage, Ports, RequestTimeout
-
-
-class MemoryMessenger:
-    def __init__(self) -> None:
-        self.sent: list[OutboundMessage] = []
-
-    async def send(self, message: OutboundMessage) -> None:
-        self.sent.append(message)
-
-
-class MemoryHandoff:
-    def __init__(self) -> None:
-        self.requests: list[dict[str, Any]] = []
-
-    async def request(self, department: str | None, reason: str | None, priority: str | None) -> None:
-        self.requests.append({"department": department, "reason": reason, "priority": priority})
-
-
-class MemoryContact:
-    def __init__(self, contact: Mapping[str, Any] | None = None) -> None:
-        contact = dict(contact or {})
-        self.tags: list[str] = list(contact.get("tags") or [])
-        self.attributes: dict[str, Any] = dict(contact.get("attributes") or {})
-        self.columns: dict[str, Any] = {k: contact.get(k) for k in ("name", "email") if k in contact}
-        self.priority: str | None = None
-        self.closed = False
-
-    async def add_tag(self, tag: str) -> None:
-        if tag not in self.tags:
-            self.tags.append(tag)
-
-    async def remove_tag(self, tag: str) -> None:
-        if tag in self.tags:
-            self.tags.remove(tag)
-
-    async def set_attribute(self, attribute: str, value: Any) -> None:
-        if attribute in ("name", "email"):
-            self.columns[attribute] = value
-        else:
-            self.attributes[attribute] = value
-
-    async def set_priority(self, priority: str) -> None:
-        self.priority = priority
-
-    async def close_conversation(self) -> None:
-        self.closed = True
-
-    def snapshot(self) -> dict[str, Any]:
-        return {**self.columns, "tags": list(self.tags), "attributes": dict(self.attributes),
-                "priority": self.priority, "closed": self.closed}
+from engine.ports import AIError, HttpRequestError, HttpResponse, Ports, RequestTimeout
 
 
 @dataclass
@@ -134,19 +82,10 @@ class CannedAIClient:
         return str(answer)
 
 
-def memory_ports(
-    *,
-    contact: Mapping[str, Any] | None = None,
-    http: Any = None,
-    ai: Any = None,
-    clock: Any = None,
-) -> Ports:
-    """Ports that only record: the default for tests and dry-runs."""
+def memory_ports(*, http: Any = None, ai: Any = None, clock: Any = None) -> Ports:
+    """Ports that answer from data and record: the default for tests and dry-runs."""
     return Ports(
-        messenger=MemoryMessenger(),
         http=http if http is not None else CannedHttpClient(),
         ai=ai if ai is not None else CannedAIClient(),
-        handoff=MemoryHandoff(),
-        contact=MemoryContact(contact),
         clock=clock if clock is not None else FixedClock(),
     )

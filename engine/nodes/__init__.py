@@ -2,9 +2,11 @@
 
 Each module exports ``HANDLERS: dict[Op, handler]`` where a handler is
 ``(run: Run, ins: Instruction) -> int`` (next pc or a sentinel from
-``engine.context``). Nodes that do I/O are ``async def``; pure ones (start,
-condition, jump, set_variable) are plain functions, so the hot loop creates
-no coroutine for them: the interpreter awaits whatever is not an int. The table below is built from every module in this
+``engine.context``). Nodes that ask a port and wait (api_call, ai_prompt,
+a sub-flow jump that loads a program) are ``async def``; the others (start,
+message, question, condition, action, handoff, end) only log events, effects
+included, so they are plain functions and the hot loop creates no coroutine
+for them: the interpreter awaits whatever is not an int. The table below is built from every module in this
 package, so adding a kind is adding a file.
 """
 

@@ -6,14 +6,16 @@
     {"action": "set_priority", "params": {"priority": "high"}}
     {"action": "close_conversation", "params": {}}
 
-Contact changes go through the ``ContactUpdater`` port and are mirrored in the
-run's ``contact`` namespace so later nodes read them (`name` and `email` are
-columns, other attributes live under ``contact.attributes``).
+Contact and conversation changes are events (``tag_added``, ``attribute_set``,
+``priority_set``, ``conversation_closed``...) that the caller applies
+(engine/effects.py); they are mirrored in the run's ``contact`` namespace so
+later nodes read them (`name` and `email` are columns, other attributes live
+under ``contact.attributes``).
 """
 
 from __future__ import annotations
 
-from typing import Any, Awaitable, Callable, Mapping
+from typing import Any, Callable, Mapping
 
 from engine import events as ev
 from engine.context import Run
@@ -32,56 +34,51 @@ def set_variable(run: Run, node: str, params: Mapping[str, Any]) -> None:
     run.set_var(node, params["variable"], value)
 
 
-async def _add_tag(run: Run, node: str, params: Mapping[str, Any]) -> None:
+def _add_tag(run: Run, node: str, params: Mapping[str, Any]) -> None:
     tag = (run.render_text(params.get("tag")) or "").strip()
     if not tag:
         return
     tags = run.contact.setdefault("tags", [])
     if tag not in tags:
         tags.append(tag)
-    await run.ports.contact.add_tag(tag)
     run.emit(ev.TAG_ADDED, node, {"tag": tag})
 
 
-async def _remove_tag(run: Run, node: str, params: Mapping[str, Any]) -> None:
+def _remove_tag(run: Run, node: str, params: Mapping[str, Any]) -> None:
     tag = (run.render_text(params.get("tag")) or "").strip()
     if not tag:
         return
     tags = run.contact.get("tags")
     if tags and tag in tags:
         tags.remove(tag)
-    await run.ports.contact.remove_tag(tag)
     run.emit(ev.TAG_REMOVED, node, {"tag": tag})
 
 
-async def _set_contact_attribute(run: Run, node: str, params: Mapping[str, Any]) -> None:
+def _set_contact_attribute(run: Run, node: str, params: Mapping[str, Any]) -> None:
     attribute = params["attribute"]
     value = run.render(params.get("value"))
     if attribute in CONTACT_COLUMNS:
         run.contact[attribute] = value
     else:
         run.contact.setdefault("attributes", {})[attribute] = value
-    await run.ports.contact.set_attribute(attribute, value)
     run.emit(ev.ATTRIBUTE_SET, node, {"attribute": attribute, "value": value})
 
 
-async def _set_priority(run: Run, node: str, params: Mapping[str, Any]) -> None:
+def _set_priority(run: Run, node: str, params: Mapping[str, Any]) -> None:
     priority = run.render_text(params.get("priority"))
     if priority not in PRIORITIES:
         run.emit(ev.ERROR, node, {"code": "bad_priority", "message": f"unknown priority {priority!r}"})
         return
     run.conversation["priority"] = priority
-    await run.ports.contact.set_priority(priority)
     run.emit(ev.PRIORITY_SET, node, {"priority": priority})
 
 
-async def _close_conversation(run: Run, node: str, params: Mapping[str, Any]) -> None:
+def _close_conversation(run: Run, node: str, params: Mapping[str, Any]) -> None:
     run.conversation["status"] = "closed"
-    await run.ports.contact.close_conversation()
     run.emit(ev.CONVERSATION_CLOSED, node, None)
 
 
-ACTIONS: dict[str, Callable[[Run, str, Mapping[str, Any]], Awaitable[None]]] = {
+ACTIONS: dict[str, Callable[[Run, str, Mapping[str, Any]], None]] = {
     "add_tag": _add_tag,
     "remove_tag": _remove_tag,
     "set_contact_attribute": _set_contact_attribute,
@@ -90,7 +87,7 @@ ACTIONS: dict[str, Callable[[Run, str, Mapping[str, Any]], Awaitable[None]]] = {
 }
 
 
-def execute(run: Run, ins: Instruction) -> "int | Awaitable[int]":
+def execute(run: Run, ins: Instruction) -> int:
     arg = ins.arg
     name = arg.get("action")
     if name == "set_variable":
@@ -99,11 +96,7 @@ def execute(run: Run, ins: Instruction) -> "int | Awaitable[int]":
     action = ACTIONS.get(name)
     if action is None:
         return run.fail(ins.node, "unknown_action", f"unknown action {name!r}")
-    return _contact_action(run, ins, action)
-
-
-async def _contact_action(run: Run, ins: Instruction, action: Callable[..., Awaitable[None]]) -> int:
-    await action(run, ins.node, ins.arg.get("params") or {})
+    action(run, ins.node, arg.get("params") or {})
     return run.follow(ins, "next")
 
 

@@ -63,7 +63,7 @@ async def execute(run: Run, ins: Instruction) -> int:
     run.emit(ev.AI_CALLED, node, {"provider": provider, "model": model, "ok": True})
     run.set_var(node, variable, answer)
     if arg.get("send_response", True) and answer:
-        await run.send(node, OutboundMessage("text", {"text": answer}))
+        run.send(node, OutboundMessage("text", {"text": answer}))
     return run.follow(ins, "success")
 
 

@@ -10,11 +10,11 @@ from engine.ports import OutboundMessage
 from engine.program import Instruction, Op
 
 
-async def execute(run: Run, ins: Instruction) -> int:
+def execute(run: Run, ins: Instruction) -> int:
     arg = ins.arg or {}
     text = run.render_text(arg.get("message"))
     if text:
-        await run.send(ins.node, OutboundMessage("text", {"text": text}))
+        run.send(ins.node, OutboundMessage("text", {"text": text}))
     return END
 
 

@@ -14,15 +14,14 @@ from engine.ports import OutboundMessage
 from engine.program import Instruction, Op
 
 
-async def execute(run: Run, ins: Instruction) -> int:
+def execute(run: Run, ins: Instruction) -> int:
     arg = ins.arg or {}
     text = run.render_text(arg.get("message"))
     if text:
-        await run.send(ins.node, OutboundMessage("text", {"text": text}))
+        run.send(ins.node, OutboundMessage("text", {"text": text}))
     department = run.render_text(arg.get("department")) or None
     reason = run.render_text(arg.get("reason")) or None
     priority = arg.get("priority")
-    await run.ports.handoff.request(department, reason, priority)
     run.emit(ev.HANDOFF, ins.node, {"department": department, "reason": reason, "priority": priority})
     return HANDOFF
 

@@ -76,9 +76,9 @@ def build(run: Run, arg: Mapping[str, Any]) -> list[OutboundMessage]:
     return out
 
 
-async def execute(run: Run, ins: Instruction) -> int:
+def execute(run: Run, ins: Instruction) -> int:
     for message in build(run, ins.arg or {}):
-        await run.send(ins.node, message)
+        run.send(ins.node, message)
     return run.follow(ins, "next")
 
 

@@ -46,9 +46,9 @@ def _wait(run: Run, ins: Instruction, retries_left: int) -> int:
     return WAIT
 
 
-async def execute(run: Run, ins: Instruction) -> int:
+def execute(run: Run, ins: Instruction) -> int:
     arg = ins.arg
-    await run.send(ins.node, question_message(run, arg))
+    run.send(ins.node, question_message(run, arg))
     return _wait(run, ins, int(arg.get("max_retries", 2)))
 
 
@@ -88,7 +88,7 @@ async def answer(run: Run, ins: Instruction, inbound: InboundMessage, retries_le
         if retries_left <= 0:
             return run.follow(ins, "invalid")
         retry = run.render_text(arg.get("retry_message")) or run.builtin_text("retry_message")
-        await run.send(ins.node, OutboundMessage("text", {"text": retry}))
+        run.send(ins.node, OutboundMessage("text", {"text": retry}))
         return _wait(run, ins, retries_left - 1)
     variable = arg["variable"]
     run.set_var(ins.node, variable, value)

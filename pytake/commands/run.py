@@ -19,11 +19,10 @@ from pathlib import Path
 from typing import Any, Callable, TextIO
 
 from api.settings import Settings
-from engine import Event, InboundMessage, Interpreter, OutboundMessage, Program
+from engine import Event, InboundMessage, Interpreter, OutboundMessage, Program, effects_of
 from engine.adapters.ai import ProviderAIClient
 from engine.adapters.clock import SystemClock
 from engine.adapters.http import GuardedHttpClient
-from engine.adapters.memory import MemoryContact, MemoryHandoff, MemoryMessenger
 from engine.ports import Ports
 from engine.transcript import TranscriptError, run_transcript
 
@@ -177,10 +176,8 @@ async def _chat(library: FlowLibrary, program: Program, args: argparse.Namespace
         anthropic_api_key=settings.anthropic_api_key, anthropic_base_url=settings.anthropic_base_url,
     )
     contact_data: dict[str, Any] = {"name": args.contact_name} if args.contact_name else {}
-    messenger = MemoryMessenger()
-    contact = MemoryContact(contact_data)
-    ports = Ports(messenger=messenger, http=http, ai=ai, handoff=MemoryHandoff(), contact=contact,
-                  clock=SystemClock())
+    contact = effects_of((), contact_data).snapshot()  # as the flow leaves it, run after run
+    ports = Ports(http=http, ai=ai, clock=SystemClock())
     interp = Interpreter(ports)
     print(f"Chatting with {library.main_ref}. Type your messages; /timeout fires a question's timeout, "
           f"/vars shows variables, /quit (or Ctrl-D) leaves.", file=out)
@@ -200,8 +197,7 @@ async def _chat(library: FlowLibrary, program: Program, args: argparse.Namespace
             if text == "/vars":
                 print(json.dumps(state.vars if state else {}, ensure_ascii=False, indent=2, default=str), file=out)
                 continue
-            scope = {"contact": {**contact_data, **contact.snapshot()}, "history": list(history)}
-            sent_before = len(messenger.sent)
+            scope = {"contact": {**contact_data, **contact}, "history": list(history)}
             if text == "/timeout":
                 if state is None or state.wait is None or state.wait.deadline is None:
                     print("(the bot is not waiting with a timeout)", file=out)
@@ -226,8 +222,10 @@ async def _chat(library: FlowLibrary, program: Program, args: argparse.Namespace
             if trace:
                 for event in result.events:
                     trace(event)
+            effects = effects_of(result.events, contact)
+            contact = effects.snapshot()
             choices = []
-            for message in messenger.sent[sent_before:]:
+            for message in effects.messages:
                 offered = _show(message, out)
                 choices = offered or choices
                 if message.body:

@@ -1,4 +1,4 @@
-"""Fixtures and helpers for the engine tests: programs from JSON, memory ports, loaders."""
+"""Fixtures and helpers for the engine tests: programs from JSON, memory ports, loaders, sent messages."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from typing import Any, Mapping
 
 import pytest
 
-from engine import InboundMessage, Interpreter, Program
+from engine import InboundMessage, Interpreter, OutboundMessage, Program, effects_of
 from engine.adapters.clock import FixedClock
 from engine.adapters.memory import CannedAIClient, CannedHttpClient, CannedResponse, memory_ports
 
@@ -47,8 +47,7 @@ def make_ports(case: Mapping[str, Any] | None = None, clock: FixedClock | None =
     case = case or {}
     http = CannedHttpClient([CannedResponse(**r) for r in case.get("http", [])])
     ai = CannedAIClient(list(case.get("ai", [])))
-    return memory_ports(contact=(case.get("scope") or {}).get("contact"), http=http, ai=ai,
-                        clock=clock or FixedClock(case.get("now", "2026-01-15T12:00:00+00:00")))
+    return memory_ports(http=http, ai=ai, clock=clock or FixedClock(case.get("now", "2026-01-15T12:00:00+00:00")))
 
 
 @pytest.fixture
@@ -59,6 +58,11 @@ def ports():
 @pytest.fixture
 def interp(ports):
     return Interpreter(ports)
+
+
+def sent(*results: Any) -> list[OutboundMessage]:
+    """The messages the runs asked to send, in order (their ``message_sent`` events)."""
+    return effects_of([e for r in results for e in r.events]).messages
 
 
 def subset(expected: Any, actual: Any) -> bool:
@@ -93,7 +97,7 @@ def kit():
     """The helpers above, for test modules (importlib mode cannot import conftest)."""
     from types import SimpleNamespace
 
-    return SimpleNamespace(program=program, loader=loader, inbound=inbound, make_ports=make_ports,
+    return SimpleNamespace(program=program, loader=loader, inbound=inbound, make_ports=make_ports, sent=sent,
                            subset=subset, subsequence=subsequence)
 
 

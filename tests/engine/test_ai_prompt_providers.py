@@ -37,7 +37,7 @@ async def _ask(kit, client, flow, text="Que horas abre?"):
     ports = memory_ports(ai=client)
     result = await Interpreter(ports).start(flow, "main", {"message": {"type": "text", "text": text}})
     stored = {e.data["name"]: e.data["value"] for e in result.events if e.type == "variable_set"}
-    return result, stored, [m.body for m in ports.messenger.sent]
+    return result, stored, [m.body for m in kit.sent(result)]
 
 
 @pytest.fixture

@@ -21,7 +21,7 @@ async def _run(kit, arg, client, scope=None):
     ports = memory_ports(http=client)
     result = await Interpreter(ports).start(_flow(kit, arg), "main", scope or {})
     stored = {e.data["name"]: e.data["value"] for e in result.events if e.type == "variable_set"}
-    texts = [m.body for m in ports.messenger.sent]
+    texts = [m.body for m in kit.sent(result)]
     return result, stored, texts
 
 

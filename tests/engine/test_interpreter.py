@@ -26,7 +26,7 @@ async def test_a_timeout_before_the_deadline_changes_nothing(kit):
     clock.advance(599)
     early = await interp.on_timeout(started.state, kit.loader({"main": main}), {})
     assert early.status == "waiting" and early.events == [] and early.state == started.state
-    assert [m.body for m in ports.messenger.sent] == ["Ainda aí?"]
+    assert [m.body for m in kit.sent(started, early)] == ["Ainda aí?"]
 
 
 async def test_a_timeout_after_the_deadline_takes_the_timeout_branch(kit):
@@ -37,7 +37,7 @@ async def test_a_timeout_after_the_deadline_takes_the_timeout_branch(kit):
     started = await interp.start(main, "main", {})
     clock.advance(600)
     late = await interp.on_timeout(started.state, kit.loader({"main": main}), {})
-    assert late.status == "ended" and [m.body for m in ports.messenger.sent] == ["Ainda aí?", "tempo esgotado"]
+    assert late.status == "ended" and [m.body for m in kit.sent(started, late)] == ["Ainda aí?", "tempo esgotado"]
 
 
 async def test_an_answer_after_a_retry_gets_a_fresh_deadline(kit):
@@ -69,7 +69,7 @@ async def test_a_conversation_stays_on_the_program_version_it_started_with(kit):
     started = await interp.start(v1, "main", {})
     done = await interp.resume(started.state, InboundMessage(text="sim"), load, {})
     assert requested == [v1.hash]
-    assert [m.body for m in ports.messenger.sent][-1] == "respondeu"
+    assert [m.body for m in kit.sent(started, done)][-1] == "respondeu"
     assert done.status == "ended"
 
 
@@ -117,10 +117,9 @@ async def test_a_state_that_is_not_waiting_cannot_be_resumed(kit):
 async def test_a_program_loaded_from_bytes_runs_like_the_original(kit):
     main = kit.program(QUESTION_WITH_TIMEOUT)
     copy = Program.from_bytes(main.to_bytes())
-    ports_a, ports_b = kit.make_ports(), kit.make_ports()
-    await Interpreter(ports_a).start(main, "main", {})
-    result = await Interpreter(ports_b).start(copy, "main", {})
-    assert ports_a.messenger.sent == ports_b.messenger.sent and result.state.program_hash == main.hash
+    original = await Interpreter(kit.make_ports()).start(main, "main", {})
+    result = await Interpreter(kit.make_ports()).start(copy, "main", {})
+    assert kit.sent(original) == kit.sent(result) and result.state.program_hash == main.hash
 
 
 async def test_the_callers_scope_data_is_not_modified(kit):

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from compiler import compile_canvas
-from engine import InboundMessage, Interpreter, State, StateFormatError
+from engine import InboundMessage, Interpreter, State, StateFormatError, effects_of
 from engine.state import Frame, Wait
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
@@ -59,9 +59,9 @@ def _library():
 
 async def _play(kit, answers, roundtrip: bool):
     programs, load = _library()
-    ports = kit.make_ports({"scope": {"contact": {"name": "Lúcia"}}})
-    interp = Interpreter(ports)
+    interp = Interpreter(kit.make_ports())
     result = await interp.start(programs["nps_survey"], "nps_survey", {"contact": {"name": "Lúcia"}}, load)
+    results = [result]
     sizes = []
     for text in answers:
         state = result.state
@@ -70,7 +70,9 @@ async def _play(kit, answers, roundtrip: bool):
         if roundtrip:
             state = State.from_json(json.loads(encoded))
         result = await interp.resume(state, InboundMessage(text=text), load, {"contact": {"name": "Lúcia"}})
-    outcome = [m.to_json() for m in ports.messenger.sent], result.status, ports.contact.snapshot()
+        results.append(result)
+    effects = effects_of([e for r in results for e in r.events], {"name": "Lúcia"})
+    outcome = [m.to_json() for m in effects.messages], result.status, effects.snapshot()
     return outcome, sizes
 
 

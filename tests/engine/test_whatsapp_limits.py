@@ -218,7 +218,7 @@ async def test_a_templated_button_title_and_body_go_out_within_meta_limits(kit):
     )
     ports = kit.make_ports()
     result = await Interpreter(ports).start(program, "main", {"contact": {"name": NAME, "bio": BODY}})
-    sent = [(m.type, m.content) for m in ports.messenger.sent]
+    sent = [(m.type, m.content) for m in kit.sent(result)]
     assert [t for t, _ in sent] == ["text", "button", "audio", "text"]
     assert sent[0][1]["text"] == BODY and sent[1][1]["text"] == "O que deseja?"
     assert sent[1][1]["buttons"][0]["title"] == NAME[:19] + L.ELLIPSIS

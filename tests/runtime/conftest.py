@@ -77,6 +77,34 @@ TIMEOUT_FLOW = _canvas(
      {"id": "ok", "type": "message", "data": {"text": "ok"}}],
     [("start", "ask", None), ("ask", "ok", None), ("ask", "bye", "timeout")])
 
+# flows whose effects are domain events (tests/runtime/test_flow_events.py)
+CRM_FLOW = _canvas(
+    [{"id": "start", "type": "start"},
+     {"id": "lead", "type": "action", "data": {"action": "add_tag", "params": {"tag": "lead"}}},
+     {"id": "ask", "type": "question", "data": {"text": "Seu nome?", "variable": "name"}},
+     {"id": "rename", "type": "action", "data": {"action": "set_contact_attribute",
+                                                 "params": {"attribute": "name", "value": "{{vars.name}}"}}},
+     {"id": "city", "type": "action", "data": {"action": "set_contact_attribute",
+                                               "params": {"attribute": "city", "value": "Recife"}}},
+     {"id": "human", "type": "handoff", "data": {"department": "Vendas", "reason": "quer comprar",
+                                                 "priority": "high", "message": "Já chamo alguém."}}],
+    [("start", "lead", None), ("lead", "ask", None), ("ask", "rename", None), ("rename", "city", None),
+     ("city", "human", None)])
+
+CLOSING_FLOW = _canvas(
+    [{"id": "start", "type": "start"},
+     {"id": "bye", "type": "message", "data": {"text": "Até logo!"}},
+     {"id": "close", "type": "action", "data": {"action": "close_conversation", "params": {}}},
+     {"id": "end", "type": "end"}],
+    [("start", "bye", None), ("bye", "close", None), ("close", "end", None)])
+
+FAILING_CALL_FLOW = _canvas(
+    [{"id": "start", "type": "start"},
+     {"id": "call", "type": "api_call", "data": {"method": "GET", "url": "http://127.0.0.1:9/pedido"}},
+     {"id": "ok", "type": "end", "data": {"message": "ok"}},
+     {"id": "sorry", "type": "end", "data": {"message": "Sistema fora do ar."}}],
+    [("start", "call", None), ("call", "ok", "success"), ("call", "sorry", "error")])
+
 
 def make_settings(database_url: str, redis_url: str, data_dir: Path, **extra: str) -> Settings:
     env = {"PYTAKE_WHATSAPP_APP_SECRET": APP_SECRET, "PYTAKE_WHATSAPP_VERIFY_TOKEN": VERIFY_TOKEN, **extra}
@@ -219,7 +247,8 @@ def query(db):
 
 @pytest.fixture
 def flows():
-    return {"name": NAME_FLOW, "echo": ECHO_FLOW, "menu": MENU_FLOW, "promo": PROMO_FLOW, "timeout": TIMEOUT_FLOW}
+    return {"name": NAME_FLOW, "echo": ECHO_FLOW, "menu": MENU_FLOW, "promo": PROMO_FLOW, "timeout": TIMEOUT_FLOW,
+            "crm": CRM_FLOW, "closing": CLOSING_FLOW, "failing_call": FAILING_CALL_FLOW}
 
 
 @pytest.fixture
@@ -251,7 +280,7 @@ class Local:
         return await ingest_messages(self.db, parse_webhook(doc).messages)
 
     async def process(self, conversation_id: Any) -> int:
-        from api.conversations.process import process_conversation
+        from api.conversations import process_conversation
 
         return await process_conversation(self.rt, conversation_id)
 

@@ -15,7 +15,6 @@ from engine import InboundMessage, Interpreter
 from engine.adapters.ai import ProviderAIClient
 from engine.adapters.clock import SystemClock
 from engine.adapters.http import GuardedHttpClient
-from engine.adapters.memory import MemoryContact, MemoryHandoff, MemoryMessenger
 from engine.ports import Ports
 
 from .conftest import serve
@@ -61,8 +60,7 @@ async def test_the_example_finishes_against_the_sandbox(name, sandbox_url):
     script = json.loads((EXAMPLES / f"{name}.transcript.json").read_text("utf-8"))
     http = GuardedHttpClient(allow_private_networks=True)
     ai = ProviderAIClient(openai_api_key="demo", openai_base_url=sandbox_url + "/v1")
-    ports = Ports(messenger=MemoryMessenger(), http=http, ai=ai, handoff=MemoryHandoff(),
-                  contact=MemoryContact(script.get("contact")), clock=SystemClock())
+    ports = Ports(http=http, ai=ai, clock=SystemClock())
     interp = Interpreter(ports)
     events, sent = [], []
     try:

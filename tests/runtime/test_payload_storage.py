@@ -368,14 +368,14 @@ async def test_a_number_change_notice_is_not_answered(local, query):
 
 
 async def test_a_step_loaded_before_an_ad_referral_does_not_write_it_away(local, query):
-    from api.conversations import process as processor
+    from api import conversations
 
     first = await local.receive(SENDER, "oi")
-    loaded = await processor._load(local.rt, first.conversations[0])
-    outcome = await processor._decide_and_run(local.rt, loaded, False)
+    loaded = await conversations.load_step(local.rt, first.conversations[0])
+    decision = await conversations.decide(local.rt, loaded)
     referral = load("text_ad_referral.json")["entry"][0]["changes"][0]["value"]["messages"][0]["referral"]
     await local.receive(SENDER, {**webhooks.text_message("vi o anúncio"), "referral": referral})  # meanwhile
-    assert await processor._commit(local.rt, loaded, outcome) is not None  # the step is applied
+    assert await conversations.apply(local.rt, loaded, decision) is not None  # the step is applied
     fv = (await query("SELECT flow_variables FROM conversations"))[0]["flow_variables"]
     assert fv["whatsapp_referral"]["ctwa_clid"] == REFERRAL["ctwa_clid"]
     assert fv["rev"] == 1  # and the step's own state is there too

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
-from api.conversations import process as processor
+from api import conversations
 from api.outbox import conversation_lease
 
 
@@ -41,8 +41,10 @@ async def test_a_run_whose_lease_expired_cannot_apply_twice(local, add, flows, q
     result = await local.receive("5511900000002", "oi")
     conversation = result.conversations[0]
     # two workers that both believe they hold the conversation (the lease expired under one)
-    await asyncio.gather(processor._step(local.rt, conversation),
-                         processor._step(local.rt, conversation))
+    loaded = await asyncio.gather(*[conversations.load_step(local.rt, conversation) for _ in range(2)])
+    decided = await asyncio.gather(*[conversations.decide(local.rt, step) for step in loaded])
+    applied = await asyncio.gather(*[conversations.apply(local.rt, s, d) for s, d in zip(loaded, decided)])
+    assert sorted(a is None for a in applied) == [False, True]  # the second one raced
     assert await outbound_texts(query) == ["Diga algo"]
 
 
@@ -58,39 +60,38 @@ async def test_a_busy_conversation_is_left_to_its_lease_holder(local, add, flows
     assert await local.process(conversation) == 1
 
 
-async def test_a_message_whose_run_crashes_does_not_block_the_next_one(local, add, flows, query, monkeypatch):
+async def test_a_message_whose_run_crashes_does_not_block_the_next_one(local, add, flows, query, db):
+    from sqlalchemy import text
+
     await add("eco", flows["echo"])
-    real = processor._decide_and_run
-    calls = {"n": 0}
-
-    async def crash_once(rt, loaded, timeout):
-        calls["n"] += 1
-        if calls["n"] == 1:
-            raise RuntimeError("boom")
-        return await real(rt, loaded, timeout)
-
-    monkeypatch.setattr(processor, "_decide_and_run", crash_once)
-    await local.receive("5511900000004", "primeira")
-    result = await local.receive("5511900000004", "segunda")
-    await local.process(result.conversations[0])
+    good = (await query("SELECT program FROM flow_versions"))[0]["program"]
+    async with db.transaction() as s:  # the stored program is unreadable: running the flow raises
+        await s.execute(text("UPDATE flow_versions SET program = :p"), {"p": b"not a program"})
+    result = await local.say("5511900000004", "primeira")
+    async with db.transaction() as s:
+        await s.execute(text("UPDATE flow_versions SET program = :p"), {"p": good})
+    await local.say("5511900000004", "segunda")
     inbound = await query("SELECT metadata FROM messages WHERE direction = 'inbound' ORDER BY created_at")
     assert [m["metadata"]["run"]["status"] for m in inbound] == ["crashed", "waiting"]
-    assert "boom" in inbound[0]["metadata"]["run"]["error"]
+    assert "ProgramFormatError" in inbound[0]["metadata"]["run"]["error"]
     assert await outbound_texts(query) == ["Diga algo"]
+    crash = await query("SELECT payload FROM events WHERE type = 'flow.error'")
+    assert [e["payload"]["error"]["code"] for e in crash] == ["crashed"]
+    assert crash[0]["payload"]["conversation_id"] == str(result.conversations[0])
 
 
 async def test_a_run_whose_state_moved_meanwhile_applies_nothing(local, add, flows, query, db):
     await add("eco", flows["echo"])
     result = await local.receive("5511900000005", "oi")
     conversation = result.conversations[0]
-    loaded = await processor._load(local.rt, conversation)
-    outcome = await processor._decide_and_run(local.rt, loaded, False)
+    loaded = await conversations.load_step(local.rt, conversation)
+    decision = await conversations.decide(local.rt, loaded)
     async with db.transaction() as s:  # another worker applied a step of this conversation meanwhile
         from sqlalchemy import text
 
         await s.execute(text("UPDATE conversations SET flow_variables = jsonb_build_object('rev', 7) WHERE id = :c"),
                         {"c": conversation})
-    assert await processor._commit(local.rt, loaded, outcome) is None
+    assert await conversations.apply(local.rt, loaded, decision) is None
     assert await outbound_texts(query) == []
     inbound = await query("SELECT metadata FROM messages WHERE direction = 'inbound'")
     assert inbound[0]["metadata"]["processed"] is False
@@ -142,7 +143,7 @@ async def test_a_step_aborted_by_a_deadlock_is_applied_again_not_crashed(local, 
 async def test_a_bot_answer_counts_but_keeps_the_customers_message_as_the_last_activity(local, add, flows, query):
     """The inbox orders conversations by their last activity: the customer's
     message is it; the bot's answer milliseconds later does not move it again
-    (that update then stays off the indexes, see `processor._apply`)."""
+    (that update then stays off the indexes, see api/conversations/apply.py)."""
     await add("eco", flows["echo"])
     result = await local.receive("5511900000009", "oi")
     conversation = result.conversations[0]

@@ -7,7 +7,7 @@ import json
 from sqlalchemy import text
 
 from api.workers import maintenance
-from api.conversations.process import TIMEOUTS_KEY
+from api.conversations import TIMEOUTS_KEY
 from api.workers.queue import QUEUE
 
 

@@ -1,0 +1,266 @@
+"""Decide: what a step does, as plain data (a `Decision`), without writing anything.
+
+Flow selection (api/conversations/flow_selection.py) says whether the bot,
+an agent, a keyword handoff or the fallback answers; the interpreter runs
+the chosen flow. The only I/O is what the engine asks through its ports:
+HTTP and AI calls, the programs (`ProgramStore`), and the conversation's
+history when a flow holds an `ai_prompt` (read through `history`, supplied
+by the caller). The run's events are folded into the Decision
+(engine/effects.py): messages to send, the contact as the flow left it,
+priority, closing, handoff, and what the flow's domain events report
+(started, completed, errors). `apply` turns it into one write.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any, Awaitable, Callable
+
+from api.conversations import flow_selection, load
+from api.conversations.ai_client import LazyAIClient
+from api.conversations.business_hours import is_open
+from api.conversations.load import Loaded, as_uuid
+from api.conversations.programs import ProgramStore, has_ai
+from api.runtime_context import Runtime
+from engine import InboundMessage, Interpreter, Ports, RunResult, effects_of
+from engine import events as ev
+from engine.adapters.clock import SystemClock
+from engine.texts import DEFAULT_LANGUAGE, TEXTS, builtin, language_of
+
+log = logging.getLogger("pytake.conversations.decide")
+
+History = Callable[[], Awaitable[list[dict[str, str]]]]
+MAX_REPORTED = 5  # problems kept on the inbound row / reported as flow.error, per step
+
+
+@dataclass
+class Decision:
+    """A step's outcome, to be applied in one statement (plain data)."""
+
+    status: str = "none"  # the run's status, or ignored / fallback / handoff / crashed / none
+    messages: list[dict[str, Any]] = field(default_factory=list)  # {"type", "content"} to send
+    state: Any = None  # the engine State to keep while the flow waits; None: no flow runs
+    keep_state: bool = False  # agent-owned / nothing ran: leave the flow state alone
+    flow_id: uuid.UUID | None = None  # the flow the conversation waits in
+    wait_deadline: datetime | None = None
+    welcomed: bool = False
+    chatbot_id: uuid.UUID | None = None
+    handoff: dict[str, Any] | None = None  # {department, reason, priority}
+    contact: dict[str, Any] | None = None  # tags/attributes/name/email as the flow left them, if changed
+    contact_changes: dict[str, Any] = field(default_factory=dict)  # only the changed fields
+    priority: str | None = None
+    closed: bool = False
+    run_info: dict[str, Any] = field(default_factory=dict)  # kept on the inbound row (metadata.run)
+    flow: dict[str, Any] | None = None  # {"id", "name"} of the flow that ran
+    started: bool = False  # the flow started in this step
+    completed: bool = False  # the flow finished in this step (ended, or handed off)
+    errors: list[dict[str, Any]] = field(default_factory=list)  # {node, code, message}
+
+
+def crashed(loaded: Loaded, exc: BaseException) -> Decision:
+    """The run raised: the message is marked processed with the error (a poison
+    message must not block the conversation); a crashing timeout drops the wait."""
+    message = repr(exc)[:500]
+    flow = _flow_info(loaded, loaded.state.flow_ref) if loaded.state is not None else None
+    return Decision(keep_state=loaded.message is not None, status="crashed", run_info={"error": message},
+                    flow=flow, errors=[{"node": None, "code": "crashed", "message": message}])
+
+
+async def decide(rt: Runtime, loaded: Loaded, history: History | None = None) -> Decision:
+    """The step for ``loaded``: its message, or (``loaded.message`` None) its due timeout.
+    ``history()`` reads the conversation's recent messages (default `load.history`)."""
+    conv = loaded.conversation
+    decision = Decision(chatbot_id=loaded.chatbot.id if loaded.chatbot else None)
+    store = ProgramStore(rt, loaded.chatbot.id if loaded.chatbot else None)
+    now = datetime.now(timezone.utc)
+
+    if loaded.message is None:
+        assert loaded.state is not None
+        result = await Interpreter(_ports(rt)).on_timeout(loaded.state, store.load, _scope(loaded, None, []))
+        return _finish(decision, result, loaded, _flow_info(loaded, loaded.state.flow_ref))
+
+    inbound = _inbound(loaded.message)
+    if (loaded.message["content"] or {}).get("kind") in ("reaction", "system"):
+        # a 👍 on an earlier message, a "changed their number" notice: not an answer to anything
+        decision.keep_state = True
+        decision.status = "ignored"
+        return decision
+    waiting = loaded.state is not None and loaded.state.wait is not None
+    fv = conv["flow_variables"] or {}
+    selection = flow_selection.select(
+        bot_active=conv["is_bot_active"] is not False, chatbot=loaded.chatbot, flows=loaded.flows,
+        number_id=conv["whatsapp_number_id"], text=inbound.text, waiting=waiting,
+        first_message=not fv.get("welcomed"))
+    decision.run_info["selection"] = selection.action
+    if selection.action == "agent":
+        decision.keep_state = True
+        return decision
+    chatbot = loaded.chatbot
+    assert chatbot is not None
+    if selection.welcome:
+        decision.messages += _text(chatbot.welcome_message)
+        decision.welcomed = True
+    if selection.action == "handoff":
+        decision.messages += _text((chatbot.settings or {}).get("handoff_message"))
+        decision.handoff = {"department": (chatbot.settings or {}).get("handoff_department"),
+                            "reason": f"keyword: {selection.keyword}", "priority": None}
+        _away(decision, chatbot, now)
+        decision.status = "handoff"
+        return decision
+    if selection.action == "fallback":
+        decision.messages += _text(_fallback(chatbot))
+        decision.keep_state = True
+        decision.status = "fallback"
+        return decision
+
+    interp = Interpreter(_ports(rt))
+    flow_ref = loaded.state.flow_ref if selection.action == "resume" else str(selection.flow.id)  # type: ignore
+    flow = _flow_info(loaded, flow_ref)
+    try:
+        if selection.action == "resume":
+            program = await store.load(flow_ref, loaded.state.program_hash)  # type: ignore[union-attr]
+        else:
+            program = await store.load(flow_ref, None)
+    except LookupError as exc:
+        log.warning("conversation %s: %s", conv["id"], exc)
+        decision.messages += _text(_fallback(chatbot))
+        decision.status = "error"
+        decision.run_info["error"] = str(exc)
+        decision.flow = flow
+        decision.errors.append({"node": None, "code": ev.FLOW_NOT_FOUND, "message": str(exc)})
+        return decision
+    recent = [] if not has_ai(program) else await (history() if history else load.history(rt, conv["id"]))
+    scope = _scope(loaded, inbound, recent)
+    if selection.action == "resume":
+        result = await interp.resume(loaded.state, inbound, store.load, scope)  # type: ignore[arg-type]
+    else:
+        decision.run_info["flow_id"] = flow_ref
+        decision.started = True
+        result = await interp.start(program, flow_ref, scope, store.load)
+    return _finish(decision, result, loaded, flow)
+
+
+def _finish(decision: Decision, result: RunResult, loaded: Loaded, flow: dict[str, Any] | None) -> Decision:
+    contact = loaded.contact
+    effects = effects_of(result.events, {"tags": contact["tags"] or [], "attributes": contact["attributes"] or {},
+                                         "name": contact["name"], "email": contact["email"]})
+    decision.messages += [m.to_json() for m in effects.messages]
+    decision.state = result.state if result.status == "waiting" else None
+    decision.status = result.status
+    decision.wait_deadline = result.wait_deadline
+    decision.flow_id = as_uuid(result.state.flow_ref) if result.state is not None else None
+    decision.flow = flow
+    decision.completed = result.status in ("ended", "handoff")
+    if effects.changed:
+        decision.contact = effects.contact
+        decision.contact_changes = effects.changed
+    decision.priority = effects.priority
+    decision.closed = effects.closed
+    _record_problems(decision, result, loaded)
+    if effects.handoff is not None:
+        decision.handoff = effects.handoff
+        if loaded.chatbot is not None:
+            _away(decision, loaded.chatbot, datetime.now(timezone.utc))
+    return decision
+
+
+# Events a flow designer must be able to find: each is a warning log line naming the
+# conversation, flow and node, and is kept on the inbound row (metadata.run); errors
+# and failed calls are the step's flow.error events too.
+_PROBLEMS = {ev.ERROR: ("errors", "flow error"),
+             ev.API_CALLED: ("failed_calls", "api_call failed"),
+             ev.AI_CALLED: ("failed_calls", "ai_prompt failed"),
+             ev.MESSAGE_ADJUSTED: ("adjusted", "message adjusted to WhatsApp limits")}
+
+
+
+def _error_of(event: Any) -> dict[str, Any]:
+    """A flow.error's ``{node, code, message}`` from an engine error or a failed call."""
+    if event.type == ev.API_CALLED:  # error: the HTTP port's code (timeout, address_refused...)
+        code = event.get("error") or "http_error"
+        message = event.get("message") or f"{event.get('method')} {event.get('url')}: HTTP {event.get('status')}"
+        return {"node": event.node, "code": code, "message": message}
+    if event.type == ev.AI_CALLED:  # error: the provider's message
+        return {"node": event.node, "code": "ai_failed", "message": event.get("error")}
+    return {"node": event.node, "code": event.get("code"), "message": event.get("message")}
+
+
+def _record_problems(decision: Decision, result: RunResult, loaded: Loaded) -> None:
+    for event in result.events:
+        problem = _PROBLEMS.get(event.type)
+        if problem is None or (event.type in (ev.API_CALLED, ev.AI_CALLED) and event.get("ok", True)):
+            continue
+        key, what = problem
+        found = decision.run_info.setdefault(key, [])
+        doc = event.to_json()
+        if len(found) < MAX_REPORTED:
+            found.append(doc)
+        if event.type != ev.MESSAGE_ADJUSTED and len(decision.errors) < MAX_REPORTED:
+            decision.errors.append(_error_of(event))
+        log.warning("%s: %s", what, json.dumps({
+            "conversation_id": str(loaded.conversation["id"]), "flow_id": decision.run_info.get("flow_id"), **doc},
+            ensure_ascii=False, default=str))
+
+
+def _ports(rt: Runtime) -> Ports:
+    if rt.ai is None:
+        rt.ai = LazyAIClient(rt.settings)
+    return Ports(http=rt.http, ai=rt.ai, clock=SystemClock())
+
+
+def _flow_info(loaded: Loaded, flow_ref: str) -> dict[str, Any]:
+    """``{"id", "name"}`` of a flow the conversation runs (the name when it is one of the chatbot's)."""
+    for flow in loaded.flows:
+        if str(flow.id) == flow_ref:
+            return {"id": flow.id, "name": flow.name}
+    return {"id": as_uuid(flow_ref), "name": None}
+
+
+def _inbound(message: Any) -> InboundMessage:
+    content = message["content"] or {}
+    kind = content.get("kind") or message["type"]
+    mtype = {"button_reply": "button", "list_reply": "list"}.get(kind, message["type"] or "text")
+    body = content.get("text") if "text" in content else content.get("caption")
+    return InboundMessage(type=mtype, text=body, reply_id=content.get("reply_id"), payload=content)
+
+
+def _scope(loaded: Loaded, inbound: InboundMessage | None, history: list[dict[str, str]]) -> dict[str, Any]:
+    conv, contact = loaded.conversation, loaded.contact
+    return {
+        "contact": {
+            "id": str(contact["id"]), "name": contact["name"] or contact["whatsapp_name"],
+            "whatsapp_name": contact["whatsapp_name"], "phone": contact["phone"] or contact["whatsapp_id"],
+            "whatsapp_id": contact["whatsapp_id"], "email": contact["email"],
+            "tags": list(contact["tags"] or []), "attributes": dict(contact["attributes"] or {}),
+            **{k: v for k, v in (contact["attributes"] or {}).items() if k not in ("id", "tags")},
+        },
+        "conversation": {"id": str(conv["id"]), "status": conv["status"], "priority": conv["priority"],
+                         "tags": list(conv["tags"] or [])},
+        "message": inbound.to_scope() if inbound else {},
+        "history": history,
+        "language": (loaded.chatbot.settings or {}).get("language") if loaded.chatbot else None,
+    }
+
+
+def _fallback(chatbot: flow_selection.ChatbotInfo) -> str | None:
+    """The chatbot's fallback text; the built-in one of its language when the row holds
+    none, or the database's (Portuguese) default while the chatbot speaks another language."""
+    language = (chatbot.settings or {}).get("language")
+    text = chatbot.fallback_message
+    if text is None or (text == TEXTS[DEFAULT_LANGUAGE]["fallback_message"]
+                        and language_of(language) != DEFAULT_LANGUAGE):
+        return builtin(language, "fallback_message")
+    return text
+
+
+def _text(value: str | None) -> list[dict[str, Any]]:
+    return [{"type": "text", "content": {"text": value}}] if value else []
+
+
+def _away(decision: Decision, chatbot: flow_selection.ChatbotInfo, now: datetime) -> None:
+    if chatbot.away_message and not is_open(chatbot.business_hours, now):
+        decision.messages += _text(chatbot.away_message)
