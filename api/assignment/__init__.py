@@ -1,0 +1,14 @@
+"""Automatic assignment of queued conversations to agents (docs: `engine` and `triggers`).
+
+`assign_department` runs one concurrency-safe pass over a department's queue;
+`on_events` (the ``assignment`` event consumer), `sweep` (periodic) and
+`set_status` (an agent going online/away) decide when passes run.
+"""
+
+from api.assignment.engine import Assignment, assign_department
+from api.assignment.presence import STATUSES, Presence, set_status
+from api.assignment.strategies import STRATEGIES
+from api.assignment.triggers import CONSUMER, assign_all, on_agent_online, on_events, sweep
+
+__all__ = ["CONSUMER", "STATUSES", "STRATEGIES", "Assignment", "Presence", "assign_all", "assign_department",
+           "on_agent_online", "on_events", "set_status", "sweep"]
