@@ -83,3 +83,15 @@ async def sweep(db: Any, redis: Any, now: datetime | None = None) -> list[Assign
     if done:
         log.info("sweep assigned %d waiting conversation(s)", len(done))
     return done
+
+
+SWEEP_SECONDS = 5.0
+
+
+async def tick(db: Any, redis: Any, *, sweep_now: bool) -> list[Assignment]:
+    """The maintenance loop's turn (every worker, every tick): the consumer's new
+    events (one worker at a time gets them), and the sweep when ``sweep_now``."""
+    done = await on_events(db, redis)
+    if sweep_now:
+        done += await sweep(db, redis)
+    return done
