@@ -50,7 +50,11 @@ AGENT_ROLES = ("agent", "org_admin", "super_admin")
 OPEN_STATUSES = ("assigned", "open", "pending")
 TURNS_KEY = "assignment:turns:{}"
 TRANSIENT_SQLSTATES = frozenset({"40P01", "40001"})  # deadlock, serialization failure
+LOCK_NOT_AVAILABLE = "55P03"
 RETRIES = 5
+# a pass never waits long behind a row someone holds (it holds the department and its
+# agents meanwhile): it gives up, and the next trigger or the sweep runs it again
+LOCK_TIMEOUT = "3s"
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,9 +126,14 @@ async def assign_department(db: Any, redis: Any, department_id: uuid.UUID,
         try:
             async with db.raw() as conn:
                 async with conn.transaction():
+                    await conn.execute(f"SET LOCAL lock_timeout = '{LOCK_TIMEOUT}'")
                     done = await _pass(conn, redis, department_id, now or datetime.now(timezone.utc))
             break
         except asyncpg.PostgresError as exc:
+            if getattr(exc, "sqlstate", None) == LOCK_NOT_AVAILABLE:
+                log.warning("department %s: a row stayed locked past %s; its pass is left to the next trigger",
+                            department_id, LOCK_TIMEOUT)
+                return []
             if getattr(exc, "sqlstate", None) not in TRANSIENT_SQLSTATES or attempt == RETRIES:
                 raise
             await asyncio.sleep(random.uniform(0.005, 0.02) * 2 ** attempt)

@@ -72,3 +72,19 @@ async def test_an_assignment_records_when_the_conversation_left_the_queue(world,
     assert (row["status"], row["assigned_to"], row["is_bot_active"]) == ("assigned", agent, False)
     waited = (row["pulled_from_queue_at"] - row["entered_queue_at"]).total_seconds()
     assert 42 <= waited < 60 and abs(done.waiting_seconds - waited) < 1
+
+
+async def test_a_pass_blocked_by_a_held_row_gives_up_and_a_later_pass_assigns(world, db, redis, monkeypatch):
+    from api.assignment import engine
+
+    monkeypatch.setattr(engine, "LOCK_TIMEOUT", "200ms")
+    dept = await world.department()
+    agent = await world.agent(dept)
+    c = await world.waiting(dept)
+    async with db.raw() as holder:
+        tx = holder.transaction()
+        await tx.start()
+        await holder.execute("SELECT 1 FROM conversations WHERE id = $1 FOR UPDATE", c)  # e.g. a slow route
+        assert await assign_department(db, redis, dept) == []
+        await tx.rollback()
+    assert [a.agent_id for a in await assign_department(db, redis, dept)] == [agent]
