@@ -172,6 +172,8 @@ async def _pass(conn: Any, redis: Any, department_id: uuid.UUID, now: datetime) 
     rows = await conn.fetch(_ASSIGN, [c for c, _ in pairs], [a for _, a in pairs], now)
     if not rows:
         return []
+    served = {c: i for i, (c, _) in enumerate(pairs)}
+    rows.sort(key=lambda r: served[r["id"]])  # queue order (RETURNING's is not defined)
     names = {a["id"]: a["full_name"] for a in agents}
     greetings = await _greetings(conn, dept, rows, names, now)
     await emit_conn(conn, *(_assigned_event(r, strategy, now) for r in rows))
