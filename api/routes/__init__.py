@@ -10,6 +10,7 @@ from quart import Blueprint
 from api.routes import (
     admin,
     agent_greetings,
+    agents,
     audit_logs,
     campaigns,
     chatbots,
@@ -34,6 +35,7 @@ BLUEPRINTS: list[Blueprint] = [
     whatsapp_numbers.blueprint,
     departments.blueprint,
     agent_greetings.blueprint,
+    agents.blueprint,
     chatbots.blueprint,
     flows.blueprint,
     contacts.blueprint,

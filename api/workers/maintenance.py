@@ -19,6 +19,8 @@
   sorted set lost) are looked for every `DEADLINES_EVERY` seconds and with
   every full sweep (a scan of `conversations`: not every 2 s);
 - **abandoned claims** → `sender.reconcile_abandoned_claims`;
+- **assignment** of queued conversations (`api.assignment.tick`): the
+  ``assignment`` event consumer every tick, a sweep every few seconds;
 - **message partitions** for the coming months (hourly).
 """
 
@@ -32,6 +34,7 @@ from typing import Any
 
 from sqlalchemy import text
 
+from api import assignment
 from api.runtime_context import Runtime
 from api.outbox.locks import CONVERSATION_LEASE, SENDER_LEASE
 from api.conversations.process import TIMEOUTS_KEY
@@ -100,6 +103,10 @@ async def tick(rt: Runtime, *, stale: timedelta | None = None) -> None:
     if full or await _once(rt, "sweep", float(getattr(settings, "runtime_sweep_seconds", 2.0))):
         deadlines = full or await _once(rt, "deadlines", DEADLINES_EVERY)
         await sweep(rt, stale, full=full, deadlines=deadlines)
+    try:  # queued conversations to agents (api/assignment): new events, and a periodic sweep
+        await assignment.tick(rt.db, rt.redis, sweep_now=await _once(rt, "assignment", assignment.SWEEP_SECONDS))
+    except Exception:  # noqa: BLE001 - the rest of the tick still runs; the next tick retries
+        log.exception("assignment failed")
     if await _once(rt, "partitions", 3600):
         from api.db.partitions import ensure_message_partitions
 

@@ -1,0 +1,25 @@
+"""The signed-in agent's availability for automatic assignment."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Literal
+
+from pydantic import Field
+
+from api.schemas.common import Input, Output
+
+
+class AgentStatusIn(Input):
+    """``online``: conversations of your departments' queues may be assigned to you
+    (your backlog is assigned at once); ``away``: none are (those you hold stay yours)."""
+
+    status: Literal["online", "away"]
+
+
+class AgentStatusOut(Output):
+    status: Literal["online", "away"]
+    last_seen_at: datetime | None = None
+    assigned_conversation_ids: list[uuid.UUID] = Field(
+        default_factory=list, description="conversations assigned to you by this change")

@@ -1,0 +1,39 @@
+"""A flow's handoff reaches an agent: the worker's maintenance tick assigns the queued
+conversation to the online agent of the department, and the customer receives the
+flow's handoff message, then the agent's greeting, through the sandbox."""
+
+from __future__ import annotations
+
+from api.outbox.sender import Sender
+from api.sandbox import webhooks
+from api.workers import maintenance
+
+from .conftest import MENU_FLOW
+
+WA_ID = "5511900008001"
+
+
+async def test_a_handed_off_customer_gets_an_online_agent_and_their_greeting(local, add, db, query, seeded):
+    await add("menu", MENU_FLOW)
+    async with db.raw() as conn:
+        dept = await conn.fetchval("INSERT INTO departments (organization_id, name) VALUES ($1, 'Suporte') "
+                                   "RETURNING id", seeded.organization_id)
+        agent = await conn.fetchval(
+            "INSERT INTO users (organization_id, email, password_hash, full_name, role, is_online) "
+            "VALUES ($1, 'ana@example.com', 'x', 'Ana', 'agent', true) RETURNING id", seeded.organization_id)
+        await conn.execute("INSERT INTO user_departments (user_id, department_id) VALUES ($1, $2)", agent, dept)
+        await conn.execute("INSERT INTO agent_greetings (user_id, message_template) VALUES ($1, $2)",
+                           agent, "Olá {{contact_name}}, aqui é {{agent_name}} do {{agent_department}}.")
+    await local.say(WA_ID, "oi", profile_name="Bruna")
+    result = await local.say(WA_ID, webhooks.button_reply("human", "Atendente"), profile_name="Bruna")
+    [conversation] = result.conversations
+    [row] = await query("SELECT status, department_id FROM conversations WHERE id = :c", c=conversation)
+    assert (row["status"], row["department_id"]) == ("waiting_in_queue", dept)
+
+    await maintenance.tick(local.rt)
+
+    [row] = await query("SELECT status, assigned_to, is_bot_active FROM conversations WHERE id = :c", c=conversation)
+    assert (row["status"], row["assigned_to"], row["is_bot_active"]) == ("assigned", agent, False)
+    await Sender(local.rt).deliver_conversation(conversation)
+    texts = [m["payload"].get("text", {}).get("body") for m in local.sandbox.state.inboxes[WA_ID]]
+    assert texts[-2:] == ["Um atendente vai falar com você.", "Olá Bruna, aqui é Ana do Suporte."]
