@@ -39,8 +39,9 @@ ROOM_MAY_IMPORT = {
     "api.inbound": {"api.whatsapp", "api.events", "api.db", "api.outbox"},
     "api.conversations": {"api.whatsapp", "api.events", "api.db", "api.outbox", "api.runtime_context"},
     "api.runtime_context": {"api.whatsapp", "api.db"},
+    "api.assignment": {"api.events", "api.outbox", "api.db", "api.conversations"},
     "api.workers": {"api.inbound", "api.conversations", "api.outbox", "api.events", "api.whatsapp", "api.db",
-                    "api.runtime_context"},
+                    "api.runtime_context", "api.assignment"},
 }
 # modules any room may import: the process's foundations (configuration, connections, codecs)
 # and the queue's leaf module
