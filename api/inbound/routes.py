@@ -14,8 +14,10 @@ and only its organization's numbers and messages are written.
   is checked first: bad or missing → 401, nothing read further. A body that
   is not a WhatsApp webhook → 400. Otherwise messages and statuses are stored
   (`ingest_messages`: one autocommit statement per message in the common
-  case), statuses in one transaction, the processing tasks are enqueued and
-  200 is returned. A redelivered message is a no-op.
+  case), the processing tasks are enqueued, the statuses are applied by the
+  process's `StatusBatcher` (group commit with concurrent webhooks' statuses,
+  one statement per batch) and 200 is returned once they are committed. A
+  redelivered message or status is a no-op.
 
 The POST handler is on Meta's clock and on every inbound message's CPU bill:
 it reads the raw body once, parses JSON with orjson, and answers with a
@@ -35,7 +37,7 @@ from sqlalchemy import text
 from api.context import get_db, get_redis, get_settings
 from api.json_body import WEBHOOK_MAX_DEPTH, MalformedJSON, decode_json, raw_body
 from api.inbound.ingest import ingest_messages
-from api.inbound.statuses import apply_statuses
+from api.inbound.statuses import StatusBatcher
 from api.whatsapp.apps import APPS, MetaApp, own_numbers_only
 from api.whatsapp.config import WhatsAppConfig
 from api.whatsapp.payloads import NUL_ESCAPE, PayloadError, parse_webhook, without_nul
@@ -48,6 +50,7 @@ blueprint = Blueprint("whatsapp_webhooks", __name__)
 _CONFIG_KEY = "pytake.whatsapp"
 _DB_KEY = "pytake.whatsapp.db"
 _REDIS_KEY = "pytake.whatsapp.redis"
+_BATCHER_KEY = "pytake.whatsapp.statuses"
 
 
 @blueprint.before_app_serving
@@ -67,6 +70,7 @@ async def _open_pool() -> None:
 
 @blueprint.after_app_serving
 async def _close_pool() -> None:
+    current_app.extensions.pop(_BATCHER_KEY, None)
     db = current_app.extensions.pop(_DB_KEY, None)
     if db is not None:
         await db.dispose()
@@ -77,6 +81,13 @@ async def _close_pool() -> None:
 
 def _db():
     return current_app.extensions.get(_DB_KEY) or get_db()
+
+
+def _batcher() -> StatusBatcher:
+    batcher = current_app.extensions.get(_BATCHER_KEY)
+    if batcher is None or batcher.db is not _db():
+        batcher = current_app.extensions[_BATCHER_KEY] = StatusBatcher(_db())
+    return batcher
 
 
 def _redis():
@@ -174,6 +185,5 @@ async def receive(app_key: str | None = None) -> Any:
         if conversations:  # before the statuses: stored messages get their wake-up even if those fail
             await enqueue_conversations(_redis(), conversations)
     if batch.statuses:
-        async with db.transaction() as s:
-            matched = await apply_statuses(s, batch.statuses, app.organization_id)
+        matched = await _batcher().apply(batch.statuses, app.organization_id)
     return _ok(stored, duplicates, matched, skipped)
