@@ -189,7 +189,9 @@ async def main(args: argparse.Namespace) -> int:
     import redis.asyncio as aioredis
 
     redis = aioredis.from_url(redis_url)
-    await redis.delete("pytake:tasks")
+    from api.workers.queue import LANES
+
+    await redis.delete(*LANES)
 
     # -- sandbox in this process, with a hook per accepted message ---------------
     arrivals: dict[str, asyncio.Queue] = {}
@@ -397,7 +399,8 @@ async def main(args: argparse.Namespace) -> int:
         # -- phase 2: sender throughput, rate limit lifted ---------------------------
         from sqlalchemy import text
 
-        from api.outbox.enqueue import kick_sender, outbound_rows
+        from api.outbox.enqueue import outbound_rows
+        from api.workers.queue import LOW, SEND_OUTBOX, enqueue
 
         conversations = max(1, args.sends // 5)
         ids: list[uuid.UUID] = []
@@ -428,7 +431,7 @@ async def main(args: argparse.Namespace) -> int:
         pg0 = await backend_cpu(db)
         started = time.perf_counter()
         for k in range(0, len(ids), 50):
-            await kick_sender(redis, ids[k:k + 50])
+            await enqueue(redis, SEND_OUTBOX, [str(i) for i in ids[k:k + 50]], lane=LOW)  # bulk: the low lane
         while len(sandbox.state.accepted) - before < len(ids):
             if time.perf_counter() - started > 300:
                 break

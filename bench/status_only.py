@@ -77,7 +77,11 @@ async def measure(probe: Probe, label: str, bodies: list[tuple[bytes, str]], rat
     async def one(body: bytes, signature: str) -> None:
         nonlocal failures
         started = time.perf_counter()
-        status, _ = await probe.post(body, signature)
+        try:
+            status, _ = await probe.post(body, signature)
+        except (OSError, asyncio.IncompleteReadError):  # the server dropped the connection: Meta would retry
+            failures += 1
+            return
         answer_ms.append((time.perf_counter() - started) * 1000)
         if status != 200:
             failures += 1
@@ -114,7 +118,7 @@ async def measure(probe: Probe, label: str, bodies: list[tuple[bytes, str]], rat
     floor = probe.floor_tps / 1000
     offered = "saturation" if rate is None else f"offered {rate:.0f}/s"
     print(f"  {label:<24} {offered:>16}: {per_s:7.0f} status webhooks/s ({per_s / floor:5.0f} per 1,000 pgbench tps)"
-          f"{f', {failures} not 200' if failures else ''}")
+          f"{f', {failures} not answered 200' if failures else ''}")
     print(f"    webhook p50 / p99 {probe.pct(answer_ms, 50):6.1f} / {probe.pct(answer_ms, 99):6.1f} ms; per status: "
           f"API CPU {api_ms:.3f} ms, PostgreSQL CPU {pg_ms:.3f} ms, {xacts:.2f} transactions, "
           f"this process {own * 1000 / n:.3f} ms")
