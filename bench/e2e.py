@@ -144,7 +144,7 @@ async def drop_database(bench_url: str) -> None:
     await conn.close()
 
 
-async def wait_http(url: str, timeout: float = 30.0) -> None:
+async def wait_http(url: str, timeout: float = 120.0) -> None:
     deadline = time.monotonic() + timeout
     async with httpx.AsyncClient() as client:
         while time.monotonic() < deadline:
