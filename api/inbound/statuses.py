@@ -212,9 +212,9 @@ class StatusBatcher:
             waiting, self._waiting, self._pending = self._waiting, [], 0
             if not waiting:
                 return
+            items = [item for batch, _ in waiting for item in batch]
             try:
-                async with self.db.raw() as conn:
-                    matched = await apply_on_connection(conn, [item for items, _ in waiting for item in items])
+                matched = await self._write(items)
             except BaseException as exc:  # every webhook of the batch answers with the failure
                 for _, future in waiting:
                     if not future.done():
@@ -223,7 +223,21 @@ class StatusBatcher:
                     raise
                 return
             start = 0
-            for items, future in waiting:
+            for batch, future in waiting:
                 if not future.done():
-                    future.set_result(sum(1 for i in range(start, start + len(items)) if i in matched))
-                start += len(items)
+                    future.set_result(sum(1 for i in range(start, start + len(batch)) if i in matched))
+                start += len(batch)
+
+    async def _write(self, items: list[tuple[StatusUpdate, Any]]) -> set[int]:
+        """One transaction; written again if PostgreSQL chose it as a deadlock victim (two
+        batches updating the same campaign recipients in another order)."""
+        from asyncpg.exceptions import DeadlockDetectedError
+
+        for attempt in range(3):
+            try:
+                async with self.db.raw() as conn:
+                    return await apply_on_connection(conn, items)
+            except DeadlockDetectedError:
+                if attempt == 2:
+                    raise
+        raise AssertionError("unreachable")
