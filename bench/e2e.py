@@ -44,6 +44,7 @@ import subprocess
 import sys
 import time
 import uuid
+from datetime import datetime, timezone
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -51,7 +52,7 @@ sys.path.insert(0, str(REPO))
 
 import httpx  # noqa: E402
 
-from bench import http_lite  # noqa: E402
+from bench import http_lite, pgbench_floor  # noqa: E402
 from bench.proc_stats import cpu_times, free_port, tree_cpu_seconds  # noqa: E402
 
 SECRET = "bench-secret"
@@ -143,7 +144,7 @@ async def drop_database(bench_url: str) -> None:
     await conn.close()
 
 
-async def wait_http(url: str, timeout: float = 30.0) -> None:
+async def wait_http(url: str, timeout: float = 120.0) -> None:
     deadline = time.monotonic() + timeout
     async with httpx.AsyncClient() as client:
         while time.monotonic() < deadline:
@@ -170,6 +171,7 @@ async def main(args: argparse.Namespace) -> int:
         "rate_limit_per_second": 100000, "pair_rate_limit": None})
     await add_flow(db, seeded, "pedido", FLOW)
     webhook_path = "/webhooks/whatsapp"
+    settings = {"both": [False, True], "on": [True], "off": [False]}[args.statuses]
     if args.per_app:  # the organization's own Meta app: its path, its (encrypted) secret
         from types import SimpleNamespace
 
@@ -187,7 +189,9 @@ async def main(args: argparse.Namespace) -> int:
     import redis.asyncio as aioredis
 
     redis = aioredis.from_url(redis_url)
-    await redis.delete("pytake:tasks")
+    from api.workers.queue import LANES
+
+    await redis.delete(*LANES)
 
     # -- sandbox in this process, with a hook per accepted message ---------------
     arrivals: dict[str, asyncio.Queue] = {}
@@ -203,9 +207,20 @@ async def main(args: argparse.Namespace) -> int:
             return status, doc
 
     sandbox_port, api_port = free_port(), free_port()
+    status_pool = http_lite.ConnectionPool(api_port)
+
+    async def post_status(url: str, headers: dict[str, str], body: bytes) -> int:
+        # Meta's status webhooks on the light keep-alive client (httpx cost this process
+        # more than the API's handling); the sandbox bounds them and retries non-200s
+        return (await status_pool.request("POST", webhook_path, headers, body))[0]
+
     sandbox = BenchSandbox(SandboxState(SandboxConfig(
         webhook_url=f"http://127.0.0.1:{api_port}{webhook_path}", app_secret=SECRET,
-        send_statuses=args.statuses)))
+        send_statuses=False)), poster=post_status)
+    floor_tps, floor_how = await pgbench_floor.insert_tps(database_url)
+    floor = floor_tps / 1000
+    print(f"floor: {floor_tps:.0f} single-row insert transactions/s on this PostgreSQL ({floor_how}); "
+          "'per 1,000 pgbench tps' figures divide by it")
     # the sandbox's routes (SandboxApp.handle) on bench/http_lite's server, not
     # hypercorn: Meta's side of the wire is not what is measured, and hypercorn
     # cost this process as much CPU as all the customers together
@@ -256,13 +271,14 @@ async def main(args: argparse.Namespace) -> int:
                 answer_ms.append((time.perf_counter() - started) * 1000)
                 if status != 200:
                     raise RuntimeError(f"webhook answered {status}: {answer[:200]!r}")
-                arrived = await asyncio.wait_for(queue.get(), timeout=60)
+                arrived = await asyncio.wait_for(queue.get(), timeout=300)
                 reply_ms.append((arrived - started) * 1000)
 
         # warm-up at the measured concurrency (connection pools at their working
         # size, program cache), not measured: a cold start opening dozens of
         # database connections at once is not the steady state being measured
-        await asyncio.gather(*(customer(10_000_000 + i) for i in range(args.customers)))
+        if not args.only_statuses:
+            await asyncio.gather(*(customer(10_000_000 + i) for i in range(args.customers)))
         # column statistics as a live database has them (autovacuum would analyze it
         # within a minute): a never-analyzed database plans lookups as if every column
         # were selective, e.g. scanning an organization's conversations for one contact
@@ -271,88 +287,123 @@ async def main(args: argparse.Namespace) -> int:
 
             await s.execute(sql("ANALYZE"))
             await s.commit()
-        answer_ms.clear()
-        reply_ms.clear()
         api_pid, worker_pid = procs[0].pid, procs[1].pid
-        cpu0 = (tree_cpu_seconds(api_pid), tree_cpu_seconds(worker_pid))
-        split0 = (cpu_times(api_pid), cpu_times(worker_pid))
-        pg0 = await backend_cpu(db)
-        xacts0 = await transactions(db)
-        bench_cpu0 = time.process_time()
-        started = time.perf_counter()
-        await asyncio.gather(*(customer(i) for i in range(args.customers)))
-        elapsed = time.perf_counter() - started
-        cpu1 = (tree_cpu_seconds(api_pid), tree_cpu_seconds(worker_pid))
-        split1 = (cpu_times(api_pid), cpu_times(worker_pid))
-        bench_cpu = time.process_time() - bench_cpu0
-        pg_ms = backend_delta(pg0, await backend_cpu(db)) * 1000 / (args.customers * len(steps))
-        xacts = (await transactions(db) - xacts0) / (args.customers * len(steps))
-        inbound = args.customers * len(steps)
-        print(f"inbound: {args.customers} customers x {len(steps)} messages = {inbound} messages in {elapsed:.2f} s "
-              f"(status webhooks {'on' if args.statuses else 'off'})")
-        print(f"  inbound messages/s end to end : {inbound / elapsed:8.1f}   (target >= 500)")
-        print(f"  at saturation (queueing behind {args.customers} customers who all started at once; "
-              "the latency target is measured at 500 msg/s below):")
-        print(f"  webhook answer p50 / p99      : {pct(answer_ms, 50):6.1f} / {pct(answer_ms, 99):6.1f} ms")
-        print(f"  inbound -> outbound p50 / p99 : {pct(reply_ms, 50):6.1f} / {pct(reply_ms, 99):6.1f} ms")
-        async with db.session() as s:
-            from sqlalchemy import text as sql
 
-            queued = (await s.execute(sql(
-                "SELECT EXTRACT(EPOCH FROM ((metadata->>'processed_at')::timestamptz - created_at)) * 1000 "
-                "FROM messages WHERE direction = 'inbound'"))).scalars().all()
-            sending = (await s.execute(sql(
-                "SELECT EXTRACT(EPOCH FROM ((metadata->>'claimed_at')::timestamptz - created_at)) * 1000, "
-                "EXTRACT(EPOCH FROM ((metadata->>'accepted_at')::timestamptz - (metadata->>'claimed_at')::timestamptz)) * 1000 "
-                "FROM messages WHERE direction = 'outbound'"))).all()
-        print(f"  stored -> processed p50 / p99 : {pct([float(x) for x in queued], 50):6.1f} / "
-              f"{pct([float(x) for x in queued], 99):6.1f} ms")
-        print(f"  outbox -> claimed p50 / p99   : {pct([float(a) for a, _ in sending], 50):6.1f} / "
-              f"{pct([float(a) for a, _ in sending], 99):6.1f} ms")
-        print(f"  claimed -> accepted p50 / p99 : {pct([float(b) for _, b in sending], 50):6.1f} / "
-              f"{pct([float(b) for _, b in sending], 99):6.1f} ms")
-        api_ms, worker_ms = ((cpu1[i] - cpu0[i]) * 1000 / inbound for i in (0, 1))
-        print(f"  CPU per inbound message       : API {api_ms:.2f} ms, worker {worker_ms:.2f} ms "
-              f"(process + send); one core each would carry ~{1000 / max(api_ms, worker_ms):.0f} msg/s")
-        sys_share = [(split1[i][1] - split0[i][1]) / max(1e-9, cpu1[i] - cpu0[i]) * 100 for i in (0, 1)]
-        print(f"    (system time: API {sys_share[0]:.0f}%, worker {sys_share[1]:.0f}%; PostgreSQL backends "
-              f"{pg_ms:.2f} ms per message, {xacts:.1f} transactions per message)")
-        print(f"  this bench process (customers + sandbox) : {bench_cpu * 1000 / inbound:.2f} ms CPU per message, "
-              f"{bench_cpu / elapsed * 100:.0f}% of a core")
+        # -- phase 0: status webhooks alone -----------------------------------------
+        if args.status_messages:
+            from bench import status_only
 
-        # -- phase 1b: latency at fixed offered rates (open loop) ---------------------
-        # Phase 1 saturates the machine on purpose (each customer sends again as soon
-        # as the reply comes), so its webhook times are queueing behind all 200
-        # customers. Here new customers arrive as a Poisson process at rate/4 per
-        # second, each walking the 4 steps: the webhook's answer time at that load.
-        rng = random.Random(7)
-        for rate in args.rates:
+            async def post_body(body: bytes, signature: str) -> tuple[int, bytes]:
+                return await client.request("POST", webhook_path, {
+                    "Content-Type": "application/json", HEADER: signature}, body)
+
+            probe = status_only.Probe(db, api_pid, post_body, lambda: tree_cpu_seconds(api_pid), backend_cpu,
+                                      backend_delta, transactions, pct, floor_tps)
+            await status_only.run(probe, webhooks, sign, SECRET, PNID, seeded.organization_id, seeded.number_id,
+                                  args.status_rates, args.rate_seconds, args.status_messages, args.status_concurrency)
+
+        async def settle() -> None:
+            """Wait for the sandbox's status webhooks still in flight (the previous step's)."""
+            while sandbox._tasks:
+                await asyncio.wait(list(sandbox._tasks))
+
+        async def conversations(statuses_on: bool, base: int) -> None:
             answer_ms.clear()
             reply_ms.clear()
-            per_second = rate / len(steps)
-            count = max(1, int(per_second * args.rate_seconds))
-            first = 20_000_000 + int(rate) * 100_000
-            walks: list[asyncio.Task] = []
+            api_pid, worker_pid = procs[0].pid, procs[1].pid
+            await settle()
+            cpu0 = (tree_cpu_seconds(api_pid), tree_cpu_seconds(worker_pid))
+            split0 = (cpu_times(api_pid), cpu_times(worker_pid))
+            pg0 = await backend_cpu(db)
+            xacts0 = await transactions(db)
+            bench_cpu0 = time.process_time()
             started = time.perf_counter()
-            due = started
-            for k in range(count):
-                due += rng.expovariate(per_second)
-                wait = due - time.perf_counter()
-                if wait > 0:
-                    await asyncio.sleep(wait)
-                walks.append(asyncio.create_task(customer(first + k)))
-            await asyncio.gather(*walks)
+            since = datetime.now(timezone.utc)
+            await asyncio.gather(*(customer(base + i) for i in range(args.customers)))
             elapsed = time.perf_counter() - started
-            print(f"offered {rate:.0f} msg/s ({count} new customers arriving at random, {len(steps)} messages each): "
-                  f"{count * len(steps) / elapsed:.1f} msg/s handled")
-            target = "   (target p99 <= 50 ms at 500 msg/s)" if rate == 500 else ""
-            print(f"  webhook answer p50 / p99      : {pct(answer_ms, 50):6.1f} / {pct(answer_ms, 99):6.1f} ms{target}")
+            await settle()  # the statuses these messages caused are part of their cost
+            cpu1 = (tree_cpu_seconds(api_pid), tree_cpu_seconds(worker_pid))
+            split1 = (cpu_times(api_pid), cpu_times(worker_pid))
+            bench_cpu = time.process_time() - bench_cpu0
+            pg_ms = backend_delta(pg0, await backend_cpu(db)) * 1000 / (args.customers * len(steps))
+            xacts = (await transactions(db) - xacts0) / (args.customers * len(steps))
+            inbound = args.customers * len(steps)
+            print(f"inbound: {args.customers} customers x {len(steps)} messages = {inbound} messages in {elapsed:.2f} s "
+                  f"(status webhooks {'on' if statuses_on else 'off'})")
+            print(f"  inbound messages/s end to end : {inbound / elapsed:8.1f}   (target >= 500; "
+                  f"{inbound / elapsed / floor:.0f} per 1,000 pgbench tps)")
+            print(f"  at saturation (queueing behind {args.customers} customers who all started at once; "
+                  "the latency target is measured at 500 msg/s below):")
+            print(f"  webhook answer p50 / p99      : {pct(answer_ms, 50):6.1f} / {pct(answer_ms, 99):6.1f} ms")
             print(f"  inbound -> outbound p50 / p99 : {pct(reply_ms, 50):6.1f} / {pct(reply_ms, 99):6.1f} ms")
+            async with db.session() as s:
+                from sqlalchemy import text as sql
+
+                queued = (await s.execute(sql(
+                    "SELECT EXTRACT(EPOCH FROM ((metadata->>'processed_at')::timestamptz - created_at)) * 1000 "
+                    "FROM messages WHERE direction = 'inbound' AND created_at >= :since"), {"since": since})).scalars().all()
+                sending = (await s.execute(sql(
+                    "SELECT EXTRACT(EPOCH FROM ((metadata->>'claimed_at')::timestamptz - created_at)) * 1000, "
+                    "EXTRACT(EPOCH FROM ((metadata->>'accepted_at')::timestamptz - (metadata->>'claimed_at')::timestamptz)) * 1000 "
+                    "FROM messages WHERE direction = 'outbound' AND created_at >= :since"), {"since": since})).all()
+            print(f"  stored -> processed p50 / p99 : {pct([float(x) for x in queued], 50):6.1f} / "
+                  f"{pct([float(x) for x in queued], 99):6.1f} ms")
+            # a row the sender has not (yet) claimed or accepted has no duration: left out
+            claimed = [float(a) for a, _ in sending if a is not None]
+            accepted = [float(b) for _, b in sending if b is not None]
+            print(f"  outbox -> claimed p50 / p99   : {pct(claimed, 50):6.1f} / {pct(claimed, 99):6.1f} ms")
+            print(f"  claimed -> accepted p50 / p99 : {pct(accepted, 50):6.1f} / {pct(accepted, 99):6.1f} ms")
+            api_ms, worker_ms = ((cpu1[i] - cpu0[i]) * 1000 / inbound for i in (0, 1))
+            print(f"  CPU per inbound message       : API {api_ms:.2f} ms, worker {worker_ms:.2f} ms "
+                  f"(process + send); one core each would carry ~{1000 / max(api_ms, worker_ms):.0f} msg/s")
+            sys_share = [(split1[i][1] - split0[i][1]) / max(1e-9, cpu1[i] - cpu0[i]) * 100 for i in (0, 1)]
+            print(f"    (system time: API {sys_share[0]:.0f}%, worker {sys_share[1]:.0f}%; PostgreSQL backends "
+                  f"{pg_ms:.2f} ms per message, {xacts:.1f} transactions per message)")
+            print(f"  this bench process (customers + sandbox) : {bench_cpu * 1000 / inbound:.2f} ms CPU per message, "
+                  f"{bench_cpu / elapsed * 100:.0f}% of a core")
+
+            # -- phase 1b: latency at fixed offered rates (open loop) ---------------------
+            # Phase 1 saturates the machine on purpose (each customer sends again as soon
+            # as the reply comes), so its webhook times are queueing behind all 200
+            # customers. Here new customers arrive as a Poisson process at rate/4 per
+            # second, each walking the 4 steps: the webhook's answer time at that load.
+            rng = random.Random(7)
+            for rate in args.rates:
+                answer_ms.clear()
+                reply_ms.clear()
+                per_second = rate / len(steps)
+                count = max(1, int(per_second * args.rate_seconds))
+                first = base + 20_000_000 + int(rate) * 100_000
+                walks: list[asyncio.Task] = []
+                started = time.perf_counter()
+                due = started
+                for k in range(count):
+                    due += rng.expovariate(per_second)
+                    wait = due - time.perf_counter()
+                    if wait > 0:
+                        await asyncio.sleep(wait)
+                    walks.append(asyncio.create_task(customer(first + k)))
+                await asyncio.gather(*walks)
+                elapsed = time.perf_counter() - started
+                print(f"status webhooks {'on' if statuses_on else 'off'}, offered {rate:.0f} msg/s ({count} new customers arriving at random, {len(steps)} messages each): "
+                      f"{count * len(steps) / elapsed:.1f} msg/s handled")
+                target = "   (target p99 <= 50 ms at 500 msg/s)" if rate == 500 else ""
+                print(f"  webhook answer p50 / p99      : {pct(answer_ms, 50):6.1f} / {pct(answer_ms, 99):6.1f} ms{target}")
+                print(f"  inbound -> outbound p50 / p99 : {pct(reply_ms, 50):6.1f} / {pct(reply_ms, 99):6.1f} ms")
+
+        for statuses_on in ([] if args.only_statuses else settings):
+            sandbox.state.config.send_statuses = statuses_on
+            await settle()
+            await conversations(statuses_on, 100_000_000 * statuses_on)
+        sandbox.state.config.send_statuses = settings[-1]
 
         # -- phase 2: sender throughput, rate limit lifted ---------------------------
+        if args.only_statuses:
+            return 0
         from sqlalchemy import text
 
-        from api.outbox.enqueue import kick_sender, outbound_rows
+        from api.outbox.enqueue import outbound_rows
+        from api.workers.queue import LOW, SEND_OUTBOX, enqueue
 
         conversations = max(1, args.sends // 5)
         ids: list[uuid.UUID] = []
@@ -383,7 +434,7 @@ async def main(args: argparse.Namespace) -> int:
         pg0 = await backend_cpu(db)
         started = time.perf_counter()
         for k in range(0, len(ids), 50):
-            await kick_sender(redis, ids[k:k + 50])
+            await enqueue(redis, SEND_OUTBOX, [str(i) for i in ids[k:k + 50]], lane=LOW)  # bulk: the low lane
         while len(sandbox.state.accepted) - before < len(ids):
             if time.perf_counter() - started > 300:
                 break
@@ -421,7 +472,16 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--customers", type=int, default=200)
     parser.add_argument("--sends", type=int, default=5000)
-    parser.add_argument("--statuses", action="store_true", help="the sandbox posts status webhooks back")
+    parser.add_argument("--statuses", choices=("both", "on", "off"), default="both",
+                        help="the sandbox posts Meta's status webhooks for every send (on), not (off), or the "
+                             "conversation phases run once off then once on for comparison (both, the default)")
+    parser.add_argument("--status-messages", type=int, default=12000,
+                        help="status webhooks offered at saturation in the status-only phase (0 skips the phase)")
+    parser.add_argument("--status-rates", type=lambda v: [float(x) for x in v.split(",") if x],
+                        default=[1000.0, 2100.0], help="offered status webhooks/s in the status-only phase")
+    parser.add_argument("--only-statuses", action="store_true", help="run the status-only phase alone")
+    parser.add_argument("--status-concurrency", type=int, default=64,
+                        help="webhooks in flight at saturation in the status-only phase")
     parser.add_argument("--per-app", action="store_true",
                         help="webhooks go to the organization's own Meta app (/webhooks/whatsapp/<organization id>)")
     parser.add_argument("--api-processes", type=int, default=1)

@@ -14,66 +14,109 @@ The row is found by WhatsApp message id, or by ``biz_opaque_callback_data``
 sender has written the wamid back, or for a row whose sender died after the
 request (see sender.py), and it then also records the wamid.
 Campaign recipients with the same wamid get the same rules.
+
+Cost: a batch of statuses is ONE statement (`_APPLY`): the rows are found,
+locked in id order, updated by the rules above written in SQL, the campaign
+recipients updated, and a ``message.status`` domain event written for each
+message whose status really changed (a redelivery writes none), all in that
+statement. A batch holding several statuses for one message (its ``sent``,
+``delivered`` and ``read`` together) is applied in rounds, one statement per
+round, in payload order, so each status sees the one before it.
+`StatusBatcher` gathers the statuses of concurrent webhooks into such batches
+(group commit): each webhook answers once its statuses are committed.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import uuid
-from typing import Any
+from typing import Any, Iterable
 
 from sqlalchemy import text
 
+from api.db.session import bind
+from api.events.catalogue import EVENT_TYPES
 from api.whatsapp.payloads import StatusUpdate
 
-# SQL CASE deciding the new status from the current one (`cur`) and the incoming (`:st`).
+# SQL CASE deciding the new status from the current one (`cur`) and the incoming (`st`).
 _NEXT_STATUS = """
 CASE
-  WHEN {cur} = 'failed' THEN (CASE WHEN :st IN ('delivered', 'read') OR ({unknown} AND :st = 'sent')
-                                   THEN :st ELSE 'failed' END)
-  WHEN :st = 'failed' THEN (CASE WHEN {cur} IN ('pending', 'sent') OR {cur} IS NULL THEN 'failed' ELSE {cur} END)
-  WHEN array_position(ARRAY['pending','sent','delivered','read'], :st)
-       > COALESCE(array_position(ARRAY['pending','sent','delivered','read'], {cur}::text), 0) THEN :st
+  WHEN {cur} = 'failed' THEN (CASE WHEN {st} IN ('delivered', 'read') OR ({unknown} AND {st} = 'sent')
+                                   THEN {st} ELSE 'failed' END)
+  WHEN {st} = 'failed' THEN (CASE WHEN {cur} IN ('pending', 'sent') OR {cur} IS NULL THEN 'failed' ELSE {cur} END)
+  WHEN array_position(ARRAY['pending','sent','delivered','read'], {st})
+       > COALESCE(array_position(ARRAY['pending','sent','delivered','read'], {cur}::text), 0) THEN {st}
   ELSE {cur}
 END
 """
 
-_UPDATE_MESSAGE = f"""
-UPDATE messages SET
-  status = {_NEXT_STATUS.format(cur="status", unknown="metadata ? 'delivery_unknown'")},
-  whatsapp_message_id = COALESCE(whatsapp_message_id, :wamid),
-  sent_at = CASE WHEN :st IN ('sent', 'delivered', 'read') THEN COALESCE(sent_at, :at) ELSE sent_at END,
-  delivered_at = CASE WHEN :st IN ('delivered', 'read') THEN COALESCE(delivered_at, :at) ELSE delivered_at END,
-  read_at = CASE WHEN :st = 'read' THEN COALESCE(read_at, :at) ELSE read_at END,
-  failed_at = CASE WHEN :st = 'failed' THEN COALESCE(failed_at, :at) ELSE failed_at END,
-  error_message = CASE WHEN :st = 'failed' AND status IN ('pending', 'sent') THEN :error ELSE error_message END,
-  metadata = metadata || CAST(:meta AS jsonb)
-WHERE direction = 'outbound' AND ({{where}})
-RETURNING id, status
-"""
+# the timestamp columns and Meta's error, shared by messages and campaign recipients
+_FIRST_SEEN = """
+  sent_at = CASE WHEN {i}.st IN ('sent', 'delivered', 'read') THEN COALESCE({t}.sent_at, {i}.at) ELSE {t}.sent_at END,
+  delivered_at = CASE WHEN {i}.st IN ('delivered', 'read') THEN COALESCE({t}.delivered_at, {i}.at)
+                      ELSE {t}.delivered_at END,
+  read_at = CASE WHEN {i}.st = 'read' THEN COALESCE({t}.read_at, {i}.at) ELSE {t}.read_at END,
+  failed_at = CASE WHEN {i}.st = 'failed' THEN COALESCE({t}.failed_at, {i}.at) ELSE {t}.failed_at END,
+  error_message = CASE WHEN {i}.st = 'failed' AND {t}.status IN ('pending', 'sent') THEN {i}.error
+                       ELSE {t}.error_message END"""
 
-_WAMID = "whatsapp_message_id = :wamid"
-_ID = "id = :id AND (whatsapp_message_id IS NULL OR whatsapp_message_id = :wamid)"
-_IN_ORG = " AND conversation_id IN (SELECT id FROM conversations WHERE organization_id = :org)"
-_BY_WAMID = text(_UPDATE_MESSAGE.format(where=_WAMID))
-_BY_ID = text(_UPDATE_MESSAGE.format(where=_ID))
-# An organization's own Meta app only reaches that organization's messages (api.whatsapp.apps).
-_BY_WAMID_IN_ORG = text(_UPDATE_MESSAGE.format(where=_WAMID + _IN_ORG))
-_BY_ID_IN_ORG = text(_UPDATE_MESSAGE.format(where=_ID + _IN_ORG))
-
-_UPDATE_RECIPIENT_SQL = f"""
-UPDATE campaign_recipients SET
-  status = {_NEXT_STATUS.format(cur="status", unknown="false")},
-  sent_at = CASE WHEN :st IN ('sent', 'delivered', 'read') THEN COALESCE(sent_at, :at) ELSE sent_at END,
-  delivered_at = CASE WHEN :st IN ('delivered', 'read') THEN COALESCE(delivered_at, :at) ELSE delivered_at END,
-  read_at = CASE WHEN :st = 'read' THEN COALESCE(read_at, :at) ELSE read_at END,
-  failed_at = CASE WHEN :st = 'failed' THEN COALESCE(failed_at, :at) ELSE failed_at END,
-  error_message = CASE WHEN :st = 'failed' AND status IN ('pending', 'sent') THEN :error ELSE error_message END
-WHERE whatsapp_message_id = :wamid
+# One round: at most one status per message. `org` NULL = the deployment's
+# default app (any organization); else only that organization's rows.
+_APPLY = f"""
+WITH input AS (
+  SELECT * FROM unnest(CAST(:st AS text[]), CAST(:wamid AS text[]), CAST(:at AS timestamptz[]),
+                       CAST(:error AS text[]), CAST(:meta AS jsonb[]), CAST(:cb AS uuid[]), CAST(:org AS uuid[]))
+         WITH ORDINALITY AS i(st, wamid, at, error, meta, cb, org, ord)
+),
+found AS (
+  SELECT i.*, m.id AS mid
+    FROM input i
+    CROSS JOIN LATERAL (
+      SELECT m.id FROM messages m
+       WHERE m.direction = 'outbound'
+         AND (m.whatsapp_message_id = i.wamid OR (m.id = i.cb AND m.whatsapp_message_id IS NULL))
+         AND (i.org IS NULL OR m.conversation_id IN (SELECT id FROM conversations WHERE organization_id = i.org))
+       ORDER BY m.whatsapp_message_id IS NULL LIMIT 1) m
+),
+locked AS (  -- the rows as they are now, locked in id order (concurrent batches do not deadlock)
+  SELECT m.id, m.status FROM messages m WHERE m.id IN (SELECT mid FROM found) ORDER BY m.id FOR UPDATE
+),
+updated AS (
+  UPDATE messages m SET
+    status = {_NEXT_STATUS.format(cur="m.status", st="f.st", unknown="m.metadata ? 'delivery_unknown'")},
+    whatsapp_message_id = COALESCE(m.whatsapp_message_id, f.wamid),
+    {_FIRST_SEEN.format(i="f", t="m").strip()},
+    metadata = m.metadata || f.meta
+    FROM found f JOIN locked l ON l.id = f.mid
+   WHERE m.id = f.mid
+  RETURNING m.id, m.conversation_id, m.whatsapp_message_id, m.status, m.error_message, m.metadata,
+            l.status AS old_status, f.at, f.ord
+),
+recipients AS (
+  UPDATE campaign_recipients r SET
+    status = {_NEXT_STATUS.format(cur="r.status", st="i.st", unknown="false")},
+    {_FIRST_SEEN.format(i="i", t="r").strip()}
+    FROM input i
+   WHERE r.whatsapp_message_id = i.wamid
+     AND (i.org IS NULL OR r.campaign_id IN (SELECT id FROM campaigns WHERE organization_id = i.org))
+  RETURNING r.id
+),
+events_written AS (  -- message.status, only where the status really changed
+  INSERT INTO events (organization_id, type, version, ordering_key, payload)
+  SELECT c.organization_id, 'message.status', :version, u.conversation_id, jsonb_build_object(
+           'message_id', u.id, 'conversation_id', u.conversation_id, 'whatsapp_message_id', u.whatsapp_message_id,
+           'status', u.status, 'previous_status', u.old_status, 'timestamp', u.at,
+           'error', CASE WHEN u.status = 'failed' THEN u.error_message END,
+           'meta_errors', CASE WHEN u.status = 'failed' THEN u.metadata -> 'meta_errors' END)
+    FROM updated u JOIN conversations c ON c.id = u.conversation_id
+   WHERE u.status IS DISTINCT FROM u.old_status
+  RETURNING 1
+)
+SELECT ord FROM updated
 """
-_UPDATE_RECIPIENT = text(_UPDATE_RECIPIENT_SQL)
-_UPDATE_RECIPIENT_IN_ORG = text(_UPDATE_RECIPIENT_SQL
-                                + " AND campaign_id IN (SELECT id FROM campaigns WHERE organization_id = :org)")
+_APPLY_TEXT = text(_APPLY)
+_VERSION = EVENT_TYPES["message.status"]
 
 
 def _callback_id(value: str | None) -> uuid.UUID | None:
@@ -83,26 +126,118 @@ def _callback_id(value: str | None) -> uuid.UUID | None:
         return None
 
 
+_Item = tuple[int, StatusUpdate, "uuid.UUID | None"]  # (index, status, organization or None)
+
+
+def _rounds(items: Iterable[_Item]) -> list[list[_Item]]:
+    """Split into rounds holding at most one status per message (by wamid and by
+    callback id), keeping each message's statuses in their order."""
+    rounds: list[list[_Item]] = []
+    seen: dict[Any, int] = {}  # key -> the round after its last status
+    for item in items:
+        st = item[1]
+        keys = [("w", st.wamid)] + ([("c", st.biz_opaque_callback_data)] if st.biz_opaque_callback_data else [])
+        index = max((seen.get(k, 0) for k in keys), default=0)
+        if index == len(rounds):
+            rounds.append([])
+        rounds[index].append(item)
+        for k in keys:
+            seen[k] = index + 1
+    return rounds
+
+
+def _params(items: list[_Item]) -> dict[str, Any]:
+    params: dict[str, list[Any]] = {"st": [], "wamid": [], "at": [], "error": [], "meta": [], "cb": [], "org": []}
+    for _, st, org in items:
+        params["st"].append(st.status)
+        params["wamid"].append(st.wamid)
+        params["at"].append(st.timestamp)
+        params["error"].append("; ".join(e.describe() for e in st.errors) or ("failed" if st.status == "failed" else None))
+        params["meta"].append(json.dumps({"meta_errors": [e.to_json() for e in st.errors]}) if st.errors else "{}")
+        params["cb"].append(_callback_id(st.biz_opaque_callback_data))
+        params["org"].append(org)
+    return {**params, "version": _VERSION}
+
+
 async def apply_statuses(session: Any, statuses: list[StatusUpdate], organization_id: uuid.UUID | None = None) -> int:
     """Apply statuses in ``session``'s transaction; the number of messages matched.
     With ``organization_id``, only that organization's messages and campaign recipients are touched."""
     matched = 0
-    by_wamid, by_id, recipient = ((_BY_WAMID, _BY_ID, _UPDATE_RECIPIENT) if organization_id is None
-                                  else (_BY_WAMID_IN_ORG, _BY_ID_IN_ORG, _UPDATE_RECIPIENT_IN_ORG))
-    for st in statuses:
-        error = "; ".join(e.describe() for e in st.errors) or ("failed" if st.status == "failed" else None)
-        meta: dict[str, Any] = {}
-        if st.errors:
-            meta["meta_errors"] = [e.to_json() for e in st.errors]
-        params = {"st": st.status, "wamid": st.wamid, "at": st.timestamp, "error": error,
-                  "meta": json.dumps(meta)}
-        if organization_id is not None:
-            params["org"] = organization_id
-        rows = (await session.execute(by_wamid, params)).all()
-        if not rows:
-            message_id = _callback_id(st.biz_opaque_callback_data)
-            if message_id is not None:
-                rows = (await session.execute(by_id, {**params, "id": message_id})).all()
-        matched += len(rows)
-        await session.execute(recipient, params)
+    for batch in _rounds((i, st, organization_id) for i, st in enumerate(statuses)):
+        matched += len((await session.execute(_APPLY_TEXT, _params(batch))).all())
     return matched
+
+
+async def apply_on_connection(conn: Any, items: list[tuple[StatusUpdate, uuid.UUID | None]]) -> set[int]:
+    """Apply ``(status, organization or None)`` pairs on a raw asyncpg connection, in one
+    transaction; the indexes in ``items`` of the statuses that matched a message."""
+    matched: set[int] = set()
+    async with conn.transaction():
+        for batch in _rounds((i, st, org) for i, (st, org) in enumerate(items)):
+            rows = await conn.fetch(*bind(_APPLY, _params(batch)))
+            matched.update(batch[row[0] - 1][0] for row in rows)
+    return matched
+
+
+class StatusBatcher:
+    """Group commit for status webhooks: `apply` waits until its statuses are
+    committed, together with those of every webhook that arrived meanwhile.
+
+    While one batch is being written, the next gathers; it is written as soon
+    as the previous one commits (no timer: a lone webhook is written at once).
+    ``max_in_flight`` batches may be written at the same time (rows are
+    locked in id order, so they cannot deadlock on each other)."""
+
+    def __init__(self, db: Any, max_in_flight: int = 2, max_batch: int = 500) -> None:
+        self.db = db
+        self.max_batch = max_batch
+        self._waiting: list[tuple[list[tuple[StatusUpdate, Any]], asyncio.Future]] = []
+        self._slots = asyncio.Semaphore(max_in_flight)
+        self._pending = 0
+        self._tasks: set[asyncio.Task] = set()
+
+    async def apply(self, statuses: list[StatusUpdate], organization_id: uuid.UUID | None = None) -> int:
+        """Apply ``statuses`` (committed on return); the number that matched a message."""
+        future = asyncio.get_running_loop().create_future()
+        self._waiting.append(([(st, organization_id) for st in statuses], future))
+        self._pending += len(statuses)
+        if len(self._waiting) == 1 or self._pending >= self.max_batch:
+            task = asyncio.create_task(self._flush())
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+        return await future
+
+    async def _flush(self) -> None:
+        async with self._slots:
+            waiting, self._waiting, self._pending = self._waiting, [], 0
+            if not waiting:
+                return
+            items = [item for batch, _ in waiting for item in batch]
+            try:
+                matched = await self._write(items)
+            except BaseException as exc:  # every webhook of the batch answers with the failure
+                for _, future in waiting:
+                    if not future.done():
+                        future.set_exception(exc)
+                if not isinstance(exc, Exception):
+                    raise
+                return
+            start = 0
+            for batch, future in waiting:
+                if not future.done():
+                    future.set_result(sum(1 for i in range(start, start + len(batch)) if i in matched))
+                start += len(batch)
+
+    async def _write(self, items: list[tuple[StatusUpdate, Any]]) -> set[int]:
+        """One transaction; written again if PostgreSQL chose it as a deadlock victim (two
+        batches updating the same campaign recipients in another order)."""
+        from asyncpg.exceptions import DeadlockDetectedError
+
+        for attempt in range(3):
+            try:
+                async with self.db.raw() as conn:
+                    return await apply_on_connection(conn, items)
+            except DeadlockDetectedError:
+                if attempt == 2:
+                    raise
+        raise AssertionError("unreachable")

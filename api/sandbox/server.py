@@ -14,7 +14,12 @@ Meta's routes and JSON:
   template fields. The rules are in ``api/sandbox/validation.py``; refused
   requests are listed under ``rejected`` by ``GET /_sandbox/messages``.
 - After a send, signed status webhooks (sent, delivered, read) are posted to
-  the configured PyTake webhook URL, echoing ``biz_opaque_callback_data``.
+  the configured PyTake webhook URL, echoing ``biz_opaque_callback_data``, as
+  Meta does: one webhook per status, ``status_delay`` apart, at most
+  ``status_concurrency`` in flight, and a webhook answered with anything but
+  200 (or not answered) is posted again (``status_retries`` times, backing off).
+  The HTTP client is pluggable (``SandboxApp(poster=...)``): the benchmark
+  posts on its light keep-alive client.
   As on Meta, each number may belong to its own app: ``apps`` maps a
   ``phone_number_id`` to that app's ``webhook_url`` (PyTake's
   ``/webhooks/whatsapp/<app_key>``) and ``app_secret``; other numbers use the
@@ -53,6 +58,7 @@ import httpx
 from api.sandbox import webhooks
 from api.sandbox.example_apis import example_api
 from api.sandbox.validation import Invalid, check_send
+from api.whatsapp.signature import HEADER, sign
 
 log = logging.getLogger("pytake.sandbox")
 
@@ -96,6 +102,8 @@ class SandboxConfig:
     send_statuses: bool = True
     auto_read: bool = True
     status_delay: float = 0.02
+    status_concurrency: int = 64  # status webhooks in flight at once
+    status_retries: int = 5  # further attempts after a non-200 answer or a connection error
 
     def webhook_for(self, phone_number_id: str | None) -> tuple[str | None, str | None]:
         """Where the webhooks of ``phone_number_id`` go, and the secret that signs them."""
@@ -153,16 +161,20 @@ def error_body(code: int, message: str | None = None, details: str | None = None
 
 Receive = Callable[[], Awaitable[dict[str, Any]]]
 Send = Callable[[dict[str, Any]], Awaitable[None]]
+# (url, headers, body) -> the HTTP status answered; raises OSError / httpx.HTTPError when unreachable
+Poster = Callable[[str, dict[str, str], bytes], Awaitable[int]]
 
 
 class SandboxApp:
     """ASGI app. Kept dependency-free (no framework) so it is fast enough to
     benchmark the sender against."""
 
-    def __init__(self, state: SandboxState | None = None) -> None:
+    def __init__(self, state: SandboxState | None = None, poster: Poster | None = None) -> None:
         self.state = state or SandboxState()
         self._client: httpx.AsyncClient | None = None
+        self._poster = poster or self._post_httpx
         self._tasks: set[asyncio.Task] = set()
+        self._in_flight: asyncio.Semaphore | None = None
 
     # -- ASGI -------------------------------------------------------------
     async def __call__(self, scope: dict[str, Any], receive: Receive, send: Send) -> None:
@@ -305,19 +317,35 @@ class SandboxApp:
             doc = webhooks.status_update(phone_number_id, wamid, status, wa_id, callback_data=callback)
             await self.post_webhook(doc, phone_number_id)
 
-    async def post_webhook(self, doc: dict[str, Any], phone_number_id: str | None = None) -> None:
-        """POST ``doc`` signed, to the app of ``phone_number_id`` (default: the default app)."""
-        url, secret = self.state.config.webhook_for(phone_number_id)
+    async def post_webhook(self, doc: dict[str, Any], phone_number_id: str | None = None) -> bool:
+        """POST ``doc`` signed, to the app of ``phone_number_id`` (default: the default app),
+        again after a non-200 answer or a connection error, as Meta redelivers; whether it was taken."""
+        config = self.state.config
+        url, secret = config.webhook_for(phone_number_id)
         if not url:
-            return
+            return False
+        body = webhooks.encode(doc)
+        headers = {"Content-Type": "application/json", HEADER: sign(secret or "", body)}
+        if self._in_flight is None:
+            self._in_flight = asyncio.Semaphore(max(1, config.status_concurrency))
+        for attempt in range(config.status_retries + 1):
+            if attempt:
+                await asyncio.sleep(min(2.0, 0.05 * 2 ** attempt))
+            try:
+                async with self._in_flight:
+                    status = await self._poster(url, headers, body)
+            except (OSError, asyncio.IncompleteReadError, httpx.HTTPError) as exc:
+                log.warning("sandbox: cannot post the status webhook: %r", exc)
+                continue
+            if status == 200:
+                return True
+            log.warning("sandbox: webhook answered HTTP %s", status)
+        return False
+
+    async def _post_httpx(self, url: str, headers: dict[str, str], body: bytes) -> int:
         if self._client is None:
             self._client = httpx.AsyncClient(timeout=10.0)
-        try:
-            response = await webhooks.post_signed(self._client, url, secret or "", doc)
-            if response.status_code >= 300:
-                log.warning("sandbox: webhook answered HTTP %s", response.status_code)
-        except httpx.HTTPError as exc:
-            log.warning("sandbox: cannot post the status webhook: %r", exc)
+        return (await self._client.post(url, content=body, headers=headers)).status_code
 
 
 def _json(body: bytes) -> Any:

@@ -5,6 +5,18 @@ ListQueueBroker's list), so the API process, `kick_sender` callers and the
 workers need not share a broker object. The queue is only a wake-up signal:
 PostgreSQL holds the truth (unprocessed inbound rows, pending outbox rows),
 and the maintenance sweep re-enqueues anything a lost task left behind.
+
+Three lanes (Redis lists), read in priority order by the workers
+(`api.workers.tasks.BatchListQueueBroker`): whenever a worker has room for
+a task it takes the oldest of the highest non-empty lane, so a flood of
+bulk sends or status follow-ups never delays a customer's reply.
+
+- `HIGH` (``pytake:tasks``, the queue's historical name): live conversations,
+  processing an inbound message and the reply it causes;
+- `DEFAULT`: sends (``kick_sender``) and delivery retries;
+- `LOW`: bulk work (campaigns, bulk sends, follow-ups of status traffic, maintenance).
+
+A task's lane is `LANE_OF` its name unless the caller names one.
 """
 
 from __future__ import annotations
@@ -15,11 +27,15 @@ from typing import Any, Iterable
 import orjson
 import redis.asyncio as aioredis
 
-QUEUE = "pytake:tasks"
+QUEUE = HIGH = "pytake:tasks"
+DEFAULT = "pytake:tasks:default"
+LOW = "pytake:tasks:low"
+LANES = (HIGH, DEFAULT, LOW)  # the order workers read them in
 PROCESS_CONVERSATION = "pytake.process_conversation"
 SEND_OUTBOX = "pytake.send_outbox"
 DELIVER_CONVERSATIONS = "pytake.deliver_conversations"
 RUN_MAINTENANCE = "pytake.run_maintenance"
+LANE_OF = {PROCESS_CONVERSATION: HIGH, SEND_OUTBOX: DEFAULT, DELIVER_CONVERSATIONS: DEFAULT, RUN_MAINTENANCE: LOW}
 
 
 def encode_task(task_name: str, *args: Any) -> bytes:
@@ -29,12 +45,13 @@ def encode_task(task_name: str, *args: Any) -> bytes:
                          "labels_types": {}, "args": list(args), "kwargs": {}})
 
 
-async def enqueue(redis: aioredis.Redis, task_name: str, *args: Any) -> None:
-    await redis.lpush(QUEUE, encode_task(task_name, *args))
+async def enqueue(redis: aioredis.Redis, task_name: str, *args: Any, lane: str | None = None) -> None:
+    """Queue one task on ``lane`` (default: its name's lane in `LANE_OF`)."""
+    await redis.lpush(lane or LANE_OF.get(task_name, DEFAULT), encode_task(task_name, *args))
 
 
 async def enqueue_conversations(redis: aioredis.Redis, conversation_ids: Iterable[Any]) -> None:
     """Wake the processor for each conversation (one task each, one round trip)."""
     payloads = [encode_task(PROCESS_CONVERSATION, str(cid)) for cid in dict.fromkeys(conversation_ids)]
     if payloads:
-        await redis.lpush(QUEUE, *payloads)
+        await redis.lpush(HIGH, *payloads)

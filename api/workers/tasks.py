@@ -21,7 +21,7 @@ from api.runtime_context import Runtime
 from api.conversations.process import process_conversation
 from api.outbox.background import BackgroundDelivery
 from api.settings import Settings
-from api.workers.queue import DELIVER_CONVERSATIONS, PROCESS_CONVERSATION, QUEUE, SEND_OUTBOX
+from api.workers.queue import DELIVER_CONVERSATIONS, LANES, PROCESS_CONVERSATION, QUEUE, SEND_OUTBOX
 
 log = logging.getLogger("pytake.workers")
 
@@ -96,21 +96,34 @@ class BatchListQueueBroker(ListQueueBroker):
     """
 
     FETCH_BATCH = 32
+    # Priority lanes (`api.workers.queue.LANES`): one round trip pops from the
+    # highest non-empty lane, many from the high lane, one from the others, so
+    # that whenever the receiver has room (it pulls the next task only then)
+    # a high task waiting is taken before the next lower one.
+    LANE_BATCH = (FETCH_BATCH, 1, 1)
+    _POP_FIRST = """
+for i, key in ipairs(KEYS) do
+  local got = redis.call('RPOP', key, ARGV[i])
+  if got then return got end
+end
+return false"""
 
     async def listen(self) -> AsyncGenerator[bytes, None]:
         from redis.asyncio import Redis
         from redis.exceptions import ConnectionError as RedisConnectionError
 
+        lanes = list(LANES)
         while True:
             try:
                 async with Redis(connection_pool=self.connection_pool) as conn:
+                    pop_first = conn.register_script(self._POP_FIRST)
                     while True:
-                        batch = await conn.rpop(self.queue_name, self.FETCH_BATCH)
+                        batch = await pop_first(keys=lanes, args=list(self.LANE_BATCH))
                         if batch:
                             for message in batch:
                                 yield message
                             continue
-                        popped = await conn.brpop([self.queue_name])
+                        popped = await conn.brpop(lanes)  # the first non-empty lane, in order
                         if popped is not None:
                             yield popped[1]
             except RedisConnectionError as exc:

@@ -1,0 +1,61 @@
+"""Task lanes: a worker takes a waiting live-conversation task before any bulk work."""
+
+from __future__ import annotations
+
+import asyncio
+
+from api.workers.queue import DEFAULT, HIGH, LANES, LOW, PROCESS_CONVERSATION, enqueue, enqueue_conversations
+from api.workers.tasks import make_broker, run_worker
+
+
+async def until(predicate, timeout: float = 30.0) -> None:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not predicate():
+        assert loop.time() < deadline, "condition not reached in time"
+        await asyncio.sleep(0.01)
+
+
+async def test_tasks_land_on_their_names_lane(redis):
+    await redis.delete(*LANES)
+    await enqueue_conversations(redis, ["c1"])
+    await enqueue(redis, "pytake.send_outbox", ["m1"])
+    await enqueue(redis, "pytake.send_outbox", ["m2"], lane=LOW)
+    assert [await redis.llen(lane) for lane in (HIGH, DEFAULT, LOW)] == [1, 1, 1]
+
+
+async def test_a_full_low_lane_does_not_delay_a_live_conversation(redis, settings):
+    await redis.delete(*LANES)
+    order: list[str] = []
+    gate = asyncio.Event()
+
+    async def job(name: str) -> None:
+        order.append(name)
+        await gate.wait()
+
+    async def conversation(conversation_id: str) -> None:  # stands in for the processor
+        order.append(f"reply {conversation_id}")
+
+    broker = make_broker(settings, open_runtime=False)
+    broker.register_task(job, task_name="test.job")
+    broker.register_task(conversation, task_name=PROCESS_CONVERSATION)
+    for k in range(200):
+        await enqueue(redis, "test.job", f"bulk {k}", lane=LOW)
+    for k in range(20):
+        await enqueue(redis, "test.job", f"send {k}", lane=DEFAULT)
+    worker = asyncio.create_task(run_worker(broker, concurrency=1))
+    try:
+        await until(lambda: order)  # the worker is busy with its first task, the rest wait
+        assert order == ["send 0"]  # sends before bulk work
+        await enqueue_conversations(redis, ["c1"])  # a customer writes
+        gate.set()
+        await until(lambda: "reply c1" in order)
+        # only what the worker had already taken ran before the reply: none of the waiting sends or bulk
+        assert order.index("reply c1") <= 2
+        assert not any(name.startswith("bulk") for name in order[:order.index("reply c1")])
+        await until(lambda: len(order) == 221)
+        assert order[-200:] == [f"bulk {k}" for k in range(200)]
+    finally:
+        worker.cancel()
+        await asyncio.gather(worker, return_exceptions=True)
+        await redis.delete(*LANES)

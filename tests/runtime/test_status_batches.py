@@ -1,0 +1,125 @@
+"""Status webhooks applied in batches over real HTTP: many statuses in one payload,
+concurrent webhooks group-committed, and a `message.status` event for each real change."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import uuid
+
+import pytest
+from sqlalchemy import text
+
+from api.sandbox import webhooks
+from tests.runtime.conftest import PNID
+
+WA = "5511900000077"
+
+
+@pytest.fixture
+async def sent(db, seeded):
+    """``sent(n)``: n outbound messages WhatsApp accepted (status ``sent``); their (id, wamid)."""
+
+    async def make(n: int) -> list[tuple[uuid.UUID, str]]:
+        async with db.transaction() as s:
+            contact = (await s.execute(text(
+                "INSERT INTO contacts (organization_id, whatsapp_id) VALUES (:o, :w) RETURNING id"),
+                {"o": seeded.organization_id, "w": WA})).scalar()
+            conv = (await s.execute(text(
+                "INSERT INTO conversations (organization_id, contact_id, whatsapp_number_id) "
+                "VALUES (:o, :c, :n) RETURNING id"),
+                {"o": seeded.organization_id, "c": contact, "n": seeded.number_id})).scalar()
+            made = []
+            for _ in range(n):
+                wamid = webhooks.new_wamid()
+                mid = (await s.execute(text(
+                    "INSERT INTO messages (conversation_id, direction, sender_type, type, content, status, "
+                    "whatsapp_message_id, sent_at) VALUES (:c, 'outbound', 'bot', 'text', '{}', 'sent', :w, now()) "
+                    "RETURNING id"), {"c": conv, "w": wamid})).scalar()
+                made.append((mid, wamid))
+        return made
+
+    return make
+
+
+def payload(*items: tuple[str, str], errors=None) -> dict:
+    """One webhook carrying every (wamid, status) of ``items``."""
+    docs = [webhooks.status_update(PNID, wamid, status, WA, timestamp=1750000000 + k,
+                                   errors=errors if status == "failed" else None)
+            for k, (wamid, status) in enumerate(items)]
+    doc = docs[0]
+    doc["entry"][0]["changes"][0]["value"]["statuses"] = [
+        d["entry"][0]["changes"][0]["value"]["statuses"][0] for d in docs]
+    return doc
+
+
+async def status_events(query, mid) -> list[tuple[str, str]]:
+    found = await query("SELECT payload FROM events WHERE type = 'message.status' "
+                        "AND payload->>'message_id' = :m ORDER BY id", m=str(mid))
+    return [(e["payload"]["previous_status"], e["payload"]["status"]) for e in found]
+
+
+async def test_one_payload_with_many_statuses_applies_each_in_order(sent, webhook, query):
+    (a, wa), (b, wb) = await sent(2)
+    answer = await webhook(payload((wa, "sent"), (wa, "delivered"), (wb, "delivered"), (wa, "read"),
+                                   ("wamid.unknown", "read")))
+    assert answer["statuses_matched"] == 4
+    rows = {r["id"]: r for r in await query(
+        "SELECT id, status, delivered_at, read_at FROM messages WHERE id IN (:a, :b)", a=a, b=b)}
+    assert rows[a]["status"] == "read" and rows[a]["delivered_at"] and rows[a]["read_at"]
+    assert rows[b]["status"] == "delivered" and rows[b]["read_at"] is None
+    # `sent` changed nothing: no event for it
+    assert await status_events(query, a) == [("sent", "delivered"), ("delivered", "read")]
+    assert await status_events(query, b) == [("sent", "delivered")]
+
+
+async def test_a_later_status_in_the_same_payload_never_moves_backwards(sent, webhook, query):
+    ((mid, wamid),) = await sent(1)
+    await webhook(payload((wamid, "read"), (wamid, "delivered"), (wamid, "failed"),
+                          errors=[{"code": 131026, "title": "Message undeliverable"}]))
+    row = (await query("SELECT status, error_message FROM messages WHERE id = :id", id=mid))[0]
+    assert row["status"] == "read" and row["error_message"] is None
+    assert await status_events(query, mid) == [("sent", "read")]
+
+
+async def test_a_redelivered_status_writes_no_event_and_changes_nothing(sent, webhook, query):
+    ((mid, wamid),) = await sent(1)
+    doc = payload((wamid, "delivered"))
+    await webhook(doc)
+    before = (await query("SELECT status, delivered_at, metadata FROM messages WHERE id = :id", id=mid))[0]
+    assert (await webhook(doc))["statuses_matched"] == 1
+    assert (await query("SELECT status, delivered_at, metadata FROM messages WHERE id = :id", id=mid))[0] == before
+    assert await status_events(query, mid) == [("sent", "delivered")]
+
+
+async def test_failed_event_carries_metas_error(sent, webhook, query):
+    ((mid, wamid),) = await sent(1)
+    await webhook(payload((wamid, "failed"), errors=[{"code": 131026, "title": "Message undeliverable"}]))
+    (event,) = await query("SELECT organization_id, ordering_key, payload FROM events "
+                           "WHERE type = 'message.status'")
+    conv = (await query("SELECT conversation_id FROM messages WHERE id = :id", id=mid))[0]["conversation_id"]
+    assert event["ordering_key"] == conv
+    assert event["payload"]["status"] == "failed" and event["payload"]["whatsapp_message_id"] == wamid
+    assert event["payload"]["error"].startswith("(131026) Message undeliverable")
+    assert event["payload"]["meta_errors"][0]["code"] == 131026
+
+
+async def test_concurrent_webhooks_are_group_committed_and_every_change_has_one_event(sent, webhook, query, db):
+    made = await sent(40)
+    posts = [payload((wamid, status)) for _, wamid in made for status in ("sent", "delivered", "read")]
+    random.Random(3).shuffle(posts)  # Meta promises no order
+    xacts = "SELECT pg_stat_force_next_flush(), xact_commit FROM pg_stat_database WHERE datname = current_database()"
+    before = (await query(xacts))[0]["xact_commit"]
+    answers = await asyncio.gather(*(webhook(doc) for doc in posts))
+    assert all(a["statuses_matched"] == 1 for a in answers)
+    assert {r["status"] for r in await query("SELECT status FROM messages")} == {"read"}
+    for mid, _ in made:  # each message's events chain from sent to read: none lost, none twice
+        chain = await status_events(query, mid)
+        assert chain[0][0] == "sent" and chain[-1][1] == "read"
+        assert all(prev[1] == nxt[0] for prev, nxt in zip(chain, chain[1:]))
+
+    async def counted() -> int:
+        await asyncio.sleep(0.6)  # backends report their counters at most every 500 ms
+        return (await query(xacts))[0]["xact_commit"] - before
+
+    assert await counted() < len(posts) / 2  # 120 webhooks, far fewer transactions
