@@ -59,16 +59,23 @@ function Editor({ flowId }: { flowId: string }) {
   state.current = { nodes, edges };
 
   // --- loading -----------------------------------------------------------------
+  // An imported canvas waits in sessionStorage: taken once per flow, so a re-run of the
+  // effect (its dependencies settling) does not load the saved, empty canvas over it.
+  const pendingRef = useRef<{ flowId: string; canvas: Canvas | null } | null>(null);
   useEffect(() => {
+    if (pendingRef.current?.flowId !== flowId) pendingRef.current = { flowId, canvas: takePendingCanvas(flowId) };
+    const pending = pendingRef.current.canvas;
+    let stale = false;
     api<Flow>("GET", `/flows/${flowId}`).then((f) => {
+      if (stale) return;
       setFlow(f);
-      const pending = takePendingCanvas(flowId);
       const loaded = toFlow(pending ?? f.canvas_data);
       setNodes(loaded.nodes);
       setEdges(loaded.edges);
       setDirty(pending !== null);
       if (loaded.nodes.length) setTimeout(() => flowApi.fitView({ padding: 0.2, maxZoom: 1 }), 50);
     }).catch((err) => setLoadError(err instanceof ApiError ? err.message : String(err)));
+    return () => { stale = true; };
   }, [flowId, flowApi]);
 
   // --- edits, each one undoable -------------------------------------------------

@@ -34,6 +34,7 @@ export function VersionsPanel({ flowId, refreshKey, viewing, onView, onPublished
       .catch(() => undefined); // names are a nicety; ids stay
   }, []);
 
+  const live = versions?.find((v) => v.current)?.version ?? null;
   const who = (id?: string | null) => (id ? (people.get(id) ?? id.slice(0, 8)) : "—");
   const when = (iso?: string | null) => (iso ? new Date(iso).toLocaleString(lang) : "");
 
@@ -89,7 +90,7 @@ export function VersionsPanel({ flowId, refreshKey, viewing, onView, onPublished
                     ? <button type="button" onClick={() => onView(null, null)}>{t("versions.close")}</button>
                     : <button type="button" onClick={() => view(v.version)}>{t("versions.view")}</button>}
                   {!v.current && (
-                    <button type="button" onClick={() => setConfirming(v.version)}>{t("versions.rollback")}</button>
+                    <button type="button" onClick={() => setConfirming(v.version)}>{t(live !== null && v.version < live ? "versions.rollback" : "versions.publishThis")}</button>
                   )}
                 </div>
               )}

@@ -71,6 +71,7 @@ export function FlowsPage() {
   async function importFile(file: File) {
     if (!chatbotId) return;
     setRejected(null);
+    setError(null);
     let canvas: Canvas;
     try {
       canvas = await readCanvasFile(file);
