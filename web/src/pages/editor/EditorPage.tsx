@@ -26,6 +26,8 @@ import { VersionsPanel } from "./VersionsPanel";
 
 const NODE_TYPE_COMPONENTS = Object.fromEntries(NODE_TYPES.map((t) => [t, FlowNode]));
 type Snapshot = { nodes: FlowNodeT[]; edges: Edge[] };
+/** From this many nodes on, the canvas draws only the nodes and edges on screen. */
+const LARGE_CANVAS = 200;
 let clipboard: Snapshot | null = null; // copy/paste between flows of this tab
 
 export function EditorPage({ flowId }: { flowId: string }) {
@@ -73,7 +75,9 @@ function Editor({ flowId }: { flowId: string }) {
       setNodes(loaded.nodes);
       setEdges(loaded.edges);
       setDirty(pending !== null);
-      if (loaded.nodes.length) setTimeout(() => flowApi.fitView({ padding: 0.2, maxZoom: 1 }), 50);
+      // a big canvas opens on its first nodes (only what is on screen is drawn), a small one fits
+      const first = loaded.nodes.length > LARGE_CANVAS ? loaded.nodes.slice(0, 12).map((n) => ({ id: n.id })) : undefined;
+      if (loaded.nodes.length) setTimeout(() => flowApi.fitView({ padding: 0.2, maxZoom: 1, nodes: first }), 50);
     }).catch((err) => setLoadError(err instanceof ApiError ? err.message : String(err)));
     return () => { stale = true; };
   }, [flowId, flowApi]);
@@ -292,6 +296,7 @@ function Editor({ flowId }: { flowId: string }) {
                 nodesDraggable={!viewing} nodesConnectable={!viewing} elementsSelectable={!viewing}
                 onNodeDragStart={() => history.record(state.current)}
                 deleteKeyCode={["Delete", "Backspace"]} multiSelectionKeyCode={["Control", "Meta", "Shift"]}
+                onlyRenderVisibleElements={(viewing ? viewing.nodes : nodes).length > LARGE_CANVAS}
                 defaultEdgeOptions={{ type: "smoothstep" }} defaultViewport={{ x: 0, y: 0, zoom: 1 }} minZoom={0.1}
                 proOptions={{ hideAttribution: true }}>
                 <Background gap={16} />

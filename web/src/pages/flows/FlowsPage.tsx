@@ -5,6 +5,7 @@ import { AppHeader } from "../../components/AppHeader";
 import { downloadJson, fileStem, readCanvasFile, setPendingCanvas, slug } from "../../components/files";
 import { useI18n } from "../../i18n";
 import { navigate } from "../../router";
+import { distinct } from "../editor/useDiagnostics";
 import { ChatbotPicker } from "./ChatbotPicker";
 import { FlowRow } from "./FlowRow";
 
@@ -82,7 +83,7 @@ export function FlowsPage() {
     const name = typeof canvas.name === "string" && canvas.name ? canvas.name : fileStem(file.name);
     try {
       const { diagnostics } = await api<{ diagnostics: Diagnostic[] }>("POST", "/flows/lint", { canvas_data: canvas });
-      const errors = diagnostics.filter((d) => d.severity === "error");
+      const errors = distinct(diagnostics).filter((d) => d.severity === "error");
       if (errors.length) setRejected({ name, canvas, diagnostics: errors });
       else await openImported(name, canvas);
     } catch (err) {
