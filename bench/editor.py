@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import gzip
+import json
 import os
 import shutil
 import statistics
@@ -34,15 +35,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-import asyncpg  # noqa: E402
 import httpx  # noqa: E402
 from cryptography.fernet import Fernet  # noqa: E402
-from sqlalchemy.engine import make_url  # noqa: E402
 
 from api import embedded  # noqa: E402
-from api.db import migrations  # noqa: E402
 from api.settings import Settings  # noqa: E402
-from bench.api import _connect_kwargs  # noqa: E402
+from bench.api import fresh_database  # noqa: E402
 from bench.proc_stats import free_port  # noqa: E402
 
 BENCH_DB = "pytake_bench_editor"
@@ -62,18 +60,6 @@ def chain_canvas(count: int, columns: int = 40) -> dict:
                       "position": {"x": (i % columns) * 260, "y": (i // columns) * 160}})
     edges = [{"id": f"e{i}", "source": f"n{i}", "target": f"n{i + 1}"} for i in range(count - 1)]
     return {"nodes": nodes, "edges": edges}
-
-
-async def prepare_database(server_url: str) -> str:
-    bench_url = make_url(server_url).set(database=BENCH_DB).render_as_string(hide_password=False)
-    admin = await asyncpg.connect(**_connect_kwargs(server_url, "postgres"))
-    try:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{BENCH_DB}" WITH (FORCE)')
-        await admin.execute(f'CREATE DATABASE "{BENCH_DB}"')
-    finally:
-        await admin.close()
-    await asyncio.to_thread(migrations.upgrade, bench_url)
-    return bench_url
 
 
 def start_server(database_url: str, redis_url: str, port: int) -> subprocess.Popen:
@@ -143,8 +129,6 @@ ROUND_TRIP_JS = """async ([method, path, body, n]) => {
 
 
 async def measure(base: str, tokens: dict, flow_id: str, runs: int) -> dict[str, tuple[float, float]]:
-    import json
-
     from playwright.async_api import async_playwright
 
     chromium = shutil.which("chromium") or "/usr/bin/chromium"
@@ -209,7 +193,7 @@ async def main() -> int:
         subprocess.run(["sh", str(ROOT / "web" / "build.sh")], check=True)
     settings = Settings.from_env()
     server_url, redis_url = await embedded.ensure_servers(settings)
-    database_url = await prepare_database(server_url)
+    database_url = await fresh_database(server_url, BENCH_DB)
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     server = start_server(database_url, redis_url, port)
