@@ -65,6 +65,19 @@ def _connect_kwargs(url: str, database: str) -> dict:
     return {k: v for k, v in kwargs.items() if v is not None}
 
 
+async def fresh_database(server_url: str, name: str) -> str:
+    """Drop and create database `name` on the server, migrate it; its URL."""
+    admin = await asyncpg.connect(**_connect_kwargs(server_url, "postgres"))
+    try:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await admin.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await admin.close()
+    url = make_url(server_url).set(database=name).render_as_string(hide_password=False)
+    await asyncio.to_thread(migrations.upgrade, url)
+    return url
+
+
 def load_sql(password_hash: str) -> list[str]:
     return [
         f"""INSERT INTO organizations (id, name, slug, max_contacts)
@@ -101,13 +114,7 @@ async def prepare_database(server_url: str, reload: bool) -> str:
                 await conn.close()
         except (asyncpg.InvalidCatalogNameError, asyncpg.PostgresError):
             pass
-    admin = await asyncpg.connect(**_connect_kwargs(server_url, "postgres"))
-    try:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{BENCH_DB}" WITH (FORCE)')
-        await admin.execute(f'CREATE DATABASE "{BENCH_DB}"')
-    finally:
-        await admin.close()
-    await asyncio.to_thread(migrations.upgrade, bench_url)
+    await fresh_database(server_url, BENCH_DB)
     conn = await asyncpg.connect(**_connect_kwargs(server_url, BENCH_DB))
     try:
         started = time.perf_counter()

@@ -38,8 +38,8 @@ import asyncpg  # noqa: E402
 from sqlalchemy.engine import make_url  # noqa: E402
 
 from api import embedded  # noqa: E402
-from api.db import migrations  # noqa: E402
 from api.settings import Settings  # noqa: E402
+from bench.api import fresh_database  # noqa: E402
 
 BENCH_DB = "pytake_bench"
 ORGS, AGENTS_PER_ORG = 10, 20
@@ -140,14 +140,7 @@ QUERIES = {
 
 
 async def _load(server_url: str) -> str:
-    admin = await asyncpg.connect(**_connect_kwargs(server_url, "postgres"))
-    try:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{BENCH_DB}" WITH (FORCE)')
-        await admin.execute(f'CREATE DATABASE "{BENCH_DB}"')
-    finally:
-        await admin.close()
-    bench_url = make_url(server_url).set(database=BENCH_DB).render_as_string(hide_password=False)
-    await asyncio.to_thread(migrations.upgrade, bench_url)
+    bench_url = await fresh_database(server_url, BENCH_DB)
     conn = await asyncpg.connect(**_connect_kwargs(server_url, BENCH_DB))
     try:
         await conn.execute("SELECT pytake_ensure_message_partitions(3, $1)", MONTHS - 1)

@@ -37,6 +37,7 @@ from api.schemas.flows import (
     FlowOut,
     FlowUpdate,
     FlowVersionDetail,
+    FlowRunProblems,
     FlowVersionOut,
     LintIn,
     LintOut,
@@ -44,6 +45,7 @@ from api.schemas.flows import (
     SimulateIn,
     SimulateOut,
 )
+from api.services.flow_run_problems import recent_problems
 from api.services.flow_versions import known_departments, known_flows, publish_version, save_canvas
 
 resource = Resource(
@@ -231,6 +233,20 @@ async def get_flow_version(item_id: uuid.UUID, version: int) -> Any:
             raise NotFound("flow_version")
         return {**to_out(versions_resource, row), "canvas": row.canvas,
                 "current": flow.version == version and row.published_at is not None}
+
+
+@blueprint.get("/flows/<uuid:item_id>/errors")
+@tag(["flows"])
+@operation_id("list_flow_run_errors")
+@document_response(FlowRunProblems)
+@require("flows:read")
+async def list_flow_run_errors(item_id: uuid.UUID) -> Any:
+    """The live flow's recent failures (flow errors and failed `api_call` / `ai_prompt`
+    calls of the last 30 days, newest first), each naming its node, as the runtime
+    recorded them on the customer's message."""
+    async with get_db().session() as session:
+        flow = await load_in_scope(session, Flow, item_id, org_id(), label="flow")
+        return {"items": await recent_problems(session, org_id(), flow.id)}
 
 
 @blueprint.post("/flows/<uuid:item_id>/simulate")

@@ -148,3 +148,21 @@ class SimulateOut(Output):
     contact: JsonObject
     handoff: JsonObject | None = None
     session: JsonObject
+
+
+class FlowRunProblem(Output):
+    """A failure of the live flow for one customer message: the node and what went wrong."""
+
+    message_id: uuid.UUID
+    conversation_id: uuid.UUID
+    at: datetime
+    kind: Literal["error", "failed_call"]
+    node: str | None = None
+    event: str | None = None  # the engine's event: error, api_called, ai_called
+    message: str
+
+
+class FlowRunProblems(Output):
+    """The flow's recent failures (last 30 days), newest first."""
+
+    items: list[FlowRunProblem]

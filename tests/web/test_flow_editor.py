@@ -10,55 +10,8 @@ import re
 
 from playwright.async_api import Page, expect
 
+from .browser import connect, drag_from_palette, live_version, saved_canvas
 from .conftest import screenshot
-
-
-async def drag_from_palette(page: Page, node_type: str, x: int, y: int) -> None:
-    palette = page.get_by_role("complementary", name="Nodes")
-    await palette.get_by_text(node_type, exact=True).drag_to(
-        page.locator(".react-flow__pane"), target_position={"x": x, "y": y})
-
-
-async def settled_box(page: Page, locator) -> dict:
-    """The element's box once it stops moving (the canvas may be panning)."""
-    previous = None
-    for _ in range(200):
-        await page.evaluate("() => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)))")
-        box = await locator.bounding_box()
-        if box is not None and box == previous:
-            return box
-        previous = box
-    raise AssertionError(f"{locator} never stopped moving")
-
-
-async def connect(page: Page, source: str, handle: str, target: str) -> None:
-    """Press on the source node's handle, move to the target node's entry, release."""
-    start = await settled_box(page, page.get_by_test_id(f"node-{source}").locator(
-        f".react-flow__handle.source[data-handleid='{handle}']"))
-    end = await settled_box(page, page.get_by_test_id(f"node-{target}").locator(".react-flow__handle.target"))
-    await page.mouse.move(start["x"] + start["width"] / 2, start["y"] + start["height"] / 2)
-    await page.mouse.down()
-    await page.mouse.move(end["x"] + end["width"] / 2, end["y"] + end["height"] / 2, steps=12)
-    await page.mouse.up()
-
-
-async def saved_canvas(page: Page, flow_id: str) -> dict:
-    """The flow's canvas as the API has it (with the page's own token)."""
-    return await page.evaluate("""async (id) => {
-        const {access_token} = JSON.parse(localStorage.getItem('pytake.tokens'));
-        const r = await fetch('/flows/' + id, {headers: {Authorization: 'Bearer ' + access_token}});
-        return (await r.json()).canvas_data;
-    }""", flow_id)
-
-
-async def live_version(page: Page, flow_id: str) -> int | None:
-    """The version customers get (the API's ``current`` one), with the page's own token."""
-    return await page.evaluate("""async (id) => {
-        const {access_token} = JSON.parse(localStorage.getItem('pytake.tokens'));
-        const r = await fetch('/flows/' + id + '/versions', {headers: {Authorization: 'Bearer ' + access_token}});
-        const live = (await r.json()).items.filter((v) => v.current);
-        return live.length ? live[0].version : null;
-    }""", flow_id)
 
 
 async def test_design_a_flow_in_the_browser(web_server, browser_page: Page):

@@ -19,14 +19,29 @@ export function slug(name: string): string {
   return name.toLowerCase().replace(/[^a-z0-9]+/g, "-").replace(/^-|-$/g, "") || "flow";
 }
 
-/** An uploaded file's canvas, or an error message. */
-export async function readCanvasFile(file: File): Promise<Canvas> {
-  const parsed = JSON.parse(await file.text()) as unknown;
-  if (!parsed || typeof parsed !== "object" || !Array.isArray((parsed as Canvas).nodes)) {
-    throw new Error("not a canvas: no `nodes` list");
+/** The canvas in a file's text, or an Error saying why it is not one (before the compiler's own checks). */
+export function parseCanvas(text: string): Canvas {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    throw new Error("not a JSON file");
   }
+  if (!parsed || typeof parsed !== "object" || Array.isArray(parsed)) throw new Error("not a canvas: not a JSON object");
   const canvas = parsed as Canvas;
+  if (!Array.isArray(canvas.nodes)) throw new Error("not a canvas: no `nodes` list");
+  if (canvas.edges !== undefined && !Array.isArray(canvas.edges)) throw new Error("not a canvas: `edges` is not a list");
+  canvas.nodes.forEach((n, i) => {
+    if (!n || typeof n !== "object" || typeof n.id !== "string" || typeof n.type !== "string") {
+      throw new Error(`not a canvas: node ${i + 1} has no \`id\` and \`type\``);
+    }
+  });
   return { ...canvas, edges: Array.isArray(canvas.edges) ? canvas.edges : [] };
+}
+
+/** An uploaded file's canvas; an Error when it is not one. */
+export async function readCanvasFile(file: File): Promise<Canvas> {
+  return parseCanvas(await file.text());
 }
 
 const PENDING_KEY = "pytake.pendingCanvas.";

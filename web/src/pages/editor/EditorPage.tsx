@@ -4,7 +4,7 @@ import {
 } from "@xyflow/react";
 import { useCallback, useEffect, useMemo, useRef, useState, type DragEvent } from "react";
 import { api, ApiError } from "../../api/client";
-import type { Diagnostic, Flow } from "../../api/types";
+import type { Canvas, Diagnostic, Flow } from "../../api/types";
 import { AppHeader } from "../../components/AppHeader";
 import { downloadJson, slug, takePendingCanvas } from "../../components/files";
 import { useI18n } from "../../i18n";
@@ -16,11 +16,18 @@ import { FlowNode } from "./FlowNode";
 import { DRAG_MIME, Palette } from "./Palette";
 import { ProblemsPanel } from "./ProblemsPanel";
 import { PropertiesPanel } from "./PropertiesPanel";
+import { RunErrorsPanel } from "./RunErrorsPanel";
+import { SidePanel, type SideTab } from "./SidePanel";
+import { SimulationContext } from "./SimulationContext";
+import { SimulatorPanel } from "./SimulatorPanel";
 import { distinct, useDiagnostics } from "./useDiagnostics";
 import { useHistory } from "./useHistory";
+import { VersionsPanel } from "./VersionsPanel";
 
 const NODE_TYPE_COMPONENTS = Object.fromEntries(NODE_TYPES.map((t) => [t, FlowNode]));
 type Snapshot = { nodes: FlowNodeT[]; edges: Edge[] };
+/** From this many nodes on, the canvas draws only the nodes and edges on screen. */
+const LARGE_CANVAS = 200;
 let clipboard: Snapshot | null = null; // copy/paste between flows of this tab
 
 export function EditorPage({ flowId }: { flowId: string }) {
@@ -46,20 +53,33 @@ function Editor({ flowId }: { flowId: string }) {
   const [status, setStatus] = useState<{ text: string; kind: "ok" | "error" } | null>(null);
   const [loadError, setLoadError] = useState<string | null>(null);
   const history = useHistory<Snapshot>();
+  const [tab, setTab] = useState<SideTab>("properties");
+  const [simNode, setSimNode] = useState<string | null>(null);
+  const [viewing, setViewing] = useState<{ version: number; nodes: FlowNodeT[]; edges: Edge[] } | null>(null);
+  const [savedCount, setSavedCount] = useState(0);
   const state = useRef<Snapshot>({ nodes, edges });
   state.current = { nodes, edges };
 
   // --- loading -----------------------------------------------------------------
+  // An imported canvas waits in sessionStorage: taken once per flow, so a re-run of the
+  // effect (its dependencies settling) does not load the saved, empty canvas over it.
+  const pendingRef = useRef<{ flowId: string; canvas: Canvas | null } | null>(null);
   useEffect(() => {
+    if (pendingRef.current?.flowId !== flowId) pendingRef.current = { flowId, canvas: takePendingCanvas(flowId) };
+    const pending = pendingRef.current.canvas;
+    let stale = false;
     api<Flow>("GET", `/flows/${flowId}`).then((f) => {
+      if (stale) return;
       setFlow(f);
-      const pending = takePendingCanvas(flowId);
       const loaded = toFlow(pending ?? f.canvas_data);
       setNodes(loaded.nodes);
       setEdges(loaded.edges);
       setDirty(pending !== null);
-      if (loaded.nodes.length) setTimeout(() => flowApi.fitView({ padding: 0.2, maxZoom: 1 }), 50);
+      // a big canvas opens on its first nodes (only what is on screen is drawn), a small one fits
+      const first = loaded.nodes.length > LARGE_CANVAS ? loaded.nodes.slice(0, 12).map((n) => ({ id: n.id })) : undefined;
+      if (loaded.nodes.length) setTimeout(() => flowApi.fitView({ padding: 0.2, maxZoom: 1, nodes: first }), 50);
     }).catch((err) => setLoadError(err instanceof ApiError ? err.message : String(err)));
+    return () => { stale = true; };
   }, [flowId, flowApi]);
 
   // --- edits, each one undoable -------------------------------------------------
@@ -176,6 +196,7 @@ function Editor({ flowId }: { flowId: string }) {
       const text = publish ? t("editor.published", { version: saved.version })
         : saved.created ? t("editor.saved", { version: saved.version }) : t("editor.unchanged");
       setStatus({ kind: "ok", text });
+      setSavedCount((n) => n + 1);
       return true;
     } catch (err) {
       if (err instanceof ApiError && err.code === "invalid_canvas") {
@@ -190,8 +211,8 @@ function Editor({ flowId }: { flowId: string }) {
   const save = useCallback(() => store(false), [store]);
   const publish = useCallback(() => store(true), [store]);
 
-  const focusNode = useCallback((d: Diagnostic) => {
-    const node = state.current.nodes.find((n) => n.id === d.node_id);
+  const focusNode = useCallback((nodeId: string | null | undefined) => {
+    const node = state.current.nodes.find((n) => n.id === nodeId);
     if (!node) return;
     setNodes((ns) => ns.map((n) => ({ ...n, selected: n.id === node.id })));
     const w = node.measured?.width ?? 200;
@@ -205,7 +226,7 @@ function Editor({ flowId }: { flowId: string }) {
       const mod = e.ctrlKey || e.metaKey;
       const key = e.key.toLowerCase();
       if (mod && key === "s") { e.preventDefault(); save(); return; }
-      if (isTyping(e.target)) return;
+      if (isTyping(e.target) || viewingRef.current) return;
       if (mod && key === "z" && !e.shiftKey) { e.preventDefault(); restore(history.undo(state.current)); }
       else if (mod && (key === "y" || (key === "z" && e.shiftKey))) { e.preventDefault(); restore(history.redo(state.current)); }
       else if (mod && key === "c") copy();
@@ -221,6 +242,15 @@ function Editor({ flowId }: { flowId: string }) {
     return () => window.removeEventListener("beforeunload", warn);
   }, [dirty]);
 
+  const viewingRef = useRef(viewing);
+  viewingRef.current = viewing;
+  const viewVersion = useCallback((version: number | null, canvas: Canvas | null) => {
+    if (version === null || !canvas) { setViewing(null); return; }
+    setViewing({ version, ...toFlow(canvas) });
+    setTimeout(() => flowApi.fitView({ padding: 0.2, maxZoom: 1 }), 50);
+  }, [flowApi]);
+  const currentCanvas = useCallback(() => toCanvas(state.current.nodes, state.current.edges), []);
+
   const selected = nodes.filter((n) => n.selected);
   const errors = diagnostics.filter((d) => d.severity === "error").length;
 
@@ -234,8 +264,8 @@ function Editor({ flowId }: { flowId: string }) {
         </nav>
       </AppHeader>
       <div className="toolbar" role="toolbar">
-        <button type="button" onClick={() => restore(history.undo(state.current))} disabled={!history.canUndo}>{t("editor.undo")}</button>
-        <button type="button" onClick={() => restore(history.redo(state.current))} disabled={!history.canRedo}>{t("editor.redo")}</button>
+        <button type="button" onClick={() => restore(history.undo(state.current))} disabled={!history.canUndo || !!viewing}>{t("editor.undo")}</button>
+        <button type="button" onClick={() => restore(history.redo(state.current))} disabled={!history.canRedo || !!viewing}>{t("editor.redo")}</button>
         <button type="button" onClick={() => flowApi.fitView({ padding: 0.2, maxZoom: 1.5, duration: 300 })}>{t("editor.fit")}</button>
         <button type="button" onClick={() => downloadJson(`${slug(flow?.name ?? "flow")}.json`,
           toCanvas(nodes, edges, flowApi.getViewport()))}>{t("flows.export")}</button>
@@ -250,25 +280,46 @@ function Editor({ flowId }: { flowId: string }) {
       <div className="editor-body">
         <Palette />
         <div className="canvas-column">
-          <div className="canvas" onDragOver={(e) => { e.preventDefault(); e.dataTransfer.dropEffect = "move"; }} onDrop={onDrop}>
+          {viewing && (
+            <div className="viewing-banner" role="status" aria-label={t("versions.viewingTitle")}>
+              <span className="grow">{t("versions.viewing", { version: viewing.version })}</span>
+              <button type="button" onClick={() => setViewing(null)}>{t("versions.backToDraft")}</button>
+            </div>
+          )}
+          <div className="canvas" onDragOver={(e) => { e.preventDefault(); e.dataTransfer.dropEffect = "move"; }} onDrop={viewing ? undefined : onDrop}>
             <DiagnosticsContext.Provider value={diagnosticsByNode}>
+              <SimulationContext.Provider value={viewing ? null : simNode}>
               <ReactFlow<FlowNodeT, Edge>
-                nodes={nodes} edges={edges} nodeTypes={NODE_TYPE_COMPONENTS}
-                onNodesChange={onNodesChange} onEdgesChange={onEdgesChange} onConnect={onConnect}
+                nodes={viewing ? viewing.nodes : nodes} edges={viewing ? viewing.edges : edges} nodeTypes={NODE_TYPE_COMPONENTS}
+                onNodesChange={viewing ? undefined : onNodesChange} onEdgesChange={viewing ? undefined : onEdgesChange}
+                onConnect={viewing ? undefined : onConnect}
+                nodesDraggable={!viewing} nodesConnectable={!viewing} elementsSelectable={!viewing}
                 onNodeDragStart={() => history.record(state.current)}
                 deleteKeyCode={["Delete", "Backspace"]} multiSelectionKeyCode={["Control", "Meta", "Shift"]}
+                onlyRenderVisibleElements={(viewing ? viewing.nodes : nodes).length > LARGE_CANVAS}
                 defaultEdgeOptions={{ type: "smoothstep" }} defaultViewport={{ x: 0, y: 0, zoom: 1 }} minZoom={0.1}
                 proOptions={{ hideAttribution: true }}>
                 <Background gap={16} />
                 <MiniMap pannable zoomable />
                 <Controls />
               </ReactFlow>
+              </SimulationContext.Provider>
             </DiagnosticsContext.Provider>
           </div>
-          <ProblemsPanel diagnostics={diagnostics} checking={checking} onPick={focusNode} />
+          <ProblemsPanel diagnostics={diagnostics} checking={checking} onPick={(d) => focusNode(d.node_id)} />
         </div>
-        <PropertiesPanel node={selected.length === 1 ? selected[0] : null} diagnostics={diagnostics}
-          onChange={updateData} onDelete={(id) => deleteNodes(new Set([id]))} />
+        <SidePanel tab={tab} onTab={setTab}>
+          {tab === "properties" && (
+            <PropertiesPanel node={!viewing && selected.length === 1 ? selected[0] : null} diagnostics={diagnostics}
+              onChange={updateData} onDelete={(id) => deleteNodes(new Set([id]))} />
+          )}
+          {tab === "simulator" && <SimulatorPanel flowId={flowId} canvas={currentCanvas} onCurrentNode={setSimNode} />}
+          {tab === "versions" && (
+            <VersionsPanel flowId={flowId} refreshKey={savedCount} viewing={viewing?.version ?? null} onView={viewVersion}
+              onPublished={(version) => setStatus({ kind: "ok", text: t("editor.published", { version }) })} />
+          )}
+          {tab === "errors" && <RunErrorsPanel flowId={flowId} onPick={focusNode} />}
+        </SidePanel>
       </div>
     </div>
   );

@@ -4,6 +4,7 @@ import { handlesOf, NO_TARGET } from "../../schemas/handles";
 import type { FlowNodeT } from "./canvasModel";
 import { useNodeDiagnostics } from "./DiagnosticsContext";
 import { nodeTypeLabel } from "./nodeTypeLabel";
+import { useIsSimulated } from "./SimulationContext";
 
 function summary(data: Record<string, unknown>): string {
   for (const key of ["text", "message", "expression", "prompt", "url", "action", "target_node", "flow", "variable"]) {
@@ -18,14 +19,15 @@ function summary(data: Record<string, unknown>): string {
 export function FlowNode({ id, type, data, selected }: NodeProps<FlowNodeT>) {
   const { t } = useI18n();
   const problems = useNodeDiagnostics(id);
+  const simulated = useIsSimulated(id);
   const errors = problems.filter((d) => d.severity === "error").length;
   const warnings = problems.length - errors;
   const handles = handlesOf(type, data);
   const label = typeof data.label === "string" && data.label ? data.label : id;
   const text = summary(data);
   return (
-    <div className={`flow-node type-${type}${selected ? " selected" : ""}${errors ? " has-errors" : warnings ? " has-warnings" : ""}`}
-      data-testid={`node-${id}`}>
+    <div className={`flow-node type-${type}${selected ? " selected" : ""}${errors ? " has-errors" : warnings ? " has-warnings" : ""}${simulated ? " sim-current" : ""}`}
+      data-testid={`node-${id}`} aria-current={simulated ? "step" : undefined}>
       {!NO_TARGET.has(type) && <Handle type="target" position={Position.Left} className="target-handle" />}
       <div className="flow-node-head">
         <span className="node-type">{nodeTypeLabel(type, t)}</span>

@@ -1,35 +1,15 @@
-// Undo/redo over snapshots of the canvas (nodes and edges).
+// Undo/redo over snapshots of the canvas (nodes and edges), re-rendering on change.
 import { useCallback, useRef, useState } from "react";
-
-const LIMIT = 100;
+import { History } from "./history";
 
 export function useHistory<T>() {
-  const past = useRef<T[]>([]);
-  const future = useRef<T[]>([]);
+  const stack = useRef(new History<T>()).current;
   const [, bump] = useState(0);
+  const changed = useCallback(<R,>(value: R): R => { bump((n) => n + 1); return value; }, []);
 
-  const record = useCallback((snapshot: T) => {
-    past.current.push(snapshot);
-    if (past.current.length > LIMIT) past.current.shift();
-    future.current = [];
-    bump((n) => n + 1);
-  }, []);
+  const record = useCallback((snapshot: T) => changed(stack.record(snapshot)), [stack, changed]);
+  const undo = useCallback((current: T): T | null => changed(stack.undo(current)), [stack, changed]);
+  const redo = useCallback((current: T): T | null => changed(stack.redo(current)), [stack, changed]);
 
-  const undo = useCallback((current: T): T | null => {
-    const previous = past.current.pop();
-    if (previous === undefined) return null;
-    future.current.push(current);
-    bump((n) => n + 1);
-    return previous;
-  }, []);
-
-  const redo = useCallback((current: T): T | null => {
-    const next = future.current.pop();
-    if (next === undefined) return null;
-    past.current.push(current);
-    bump((n) => n + 1);
-    return next;
-  }, []);
-
-  return { record, undo, redo, canUndo: past.current.length > 0, canRedo: future.current.length > 0 };
+  return { record, undo, redo, canUndo: stack.canUndo, canRedo: stack.canRedo };
 }

@@ -1,10 +1,11 @@
 import { useCallback, useEffect, useRef, useState, type FormEvent } from "react";
 import { api, ApiError } from "../../api/client";
-import type { Chatbot, Flow, Page } from "../../api/types";
+import type { Canvas, Chatbot, Diagnostic, Flow, Page } from "../../api/types";
 import { AppHeader } from "../../components/AppHeader";
 import { downloadJson, fileStem, readCanvasFile, setPendingCanvas, slug } from "../../components/files";
 import { useI18n } from "../../i18n";
 import { navigate } from "../../router";
+import { distinct } from "../editor/useDiagnostics";
 import { ChatbotPicker } from "./ChatbotPicker";
 import { FlowRow } from "./FlowRow";
 
@@ -18,6 +19,7 @@ export function FlowsPage() {
   const [flows, setFlows] = useState<Flow[]>([]);
   const [newFlow, setNewFlow] = useState("");
   const [error, setError] = useState<string | null>(null);
+  const [rejected, setRejected] = useState<{ name: string; canvas: Canvas; diagnostics: Diagnostic[] } | null>(null);
   const upload = useRef<HTMLInputElement>(null);
 
   const report = (err: unknown) => setError(err instanceof ApiError ? err.message : String(err));
@@ -59,14 +61,31 @@ export function FlowsPage() {
     }
   }
 
+  async function openImported(name: string, canvas: Canvas) {
+    if (!chatbotId) return;
+    const flow = await api<Flow>("POST", "/flows", { chatbot_id: chatbotId, name });
+    setPendingCanvas(flow.id, canvas);
+    navigate(`/app/flows/${flow.id}`);
+  }
+
+  /** A file that is not a canvas is refused; one the compiler rejects shows its errors first. */
   async function importFile(file: File) {
     if (!chatbotId) return;
+    setRejected(null);
+    setError(null);
+    let canvas: Canvas;
     try {
-      const canvas = await readCanvasFile(file);
-      const name = typeof canvas.name === "string" && canvas.name ? canvas.name : fileStem(file.name);
-      const flow = await api<Flow>("POST", "/flows", { chatbot_id: chatbotId, name });
-      setPendingCanvas(flow.id, canvas);
-      navigate(`/app/flows/${flow.id}`);
+      canvas = await readCanvasFile(file);
+    } catch (err) {
+      setError(t("flows.importNotCanvas", { message: err instanceof Error ? err.message : String(err) }));
+      return;
+    }
+    const name = typeof canvas.name === "string" && canvas.name ? canvas.name : fileStem(file.name);
+    try {
+      const { diagnostics } = await api<{ diagnostics: Diagnostic[] }>("POST", "/flows/lint", { canvas_data: canvas });
+      const errors = distinct(diagnostics).filter((d) => d.severity === "error");
+      if (errors.length) setRejected({ name, canvas, diagnostics: errors });
+      else await openImported(name, canvas);
     } catch (err) {
       report(err);
     }
@@ -108,6 +127,21 @@ export function FlowsPage() {
                   onChange={(e) => { const f = e.target.files?.[0]; e.target.value = ""; if (f) importFile(f); }} />
               </div>
             </div>
+            {rejected && (
+              <div className="import-problems" role="alert">
+                <p>{t("flows.importInvalid", { name: rejected.name, count: rejected.diagnostics.length })}</p>
+                <ul>
+                  {rejected.diagnostics.map((d, i) => (
+                    <li key={i}>{d.node_id && <code>{d.node_id}</code>} {d.message}</li>
+                  ))}
+                </ul>
+                <div className="row">
+                  <button type="button" onClick={() => openImported(rejected.name, rejected.canvas).catch(report)}>
+                    {t("flows.importAnyway")}</button>
+                  <button type="button" onClick={() => setRejected(null)}>{t("common.cancel")}</button>
+                </div>
+              </div>
+            )}
             <form className="row" onSubmit={createFlow}>
               <label className="field grow">
                 <span className="field-label">{t("flows.newFlow")}</span>

@@ -1,0 +1,92 @@
+"""The flows list in a real browser: rename, delete (after a confirmation), export the
+canvas as a JSON file, import one (a file the compiler rejects shows its errors first)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+
+from playwright.async_api import Page, expect
+
+from .browser import designer, edge, node
+from .conftest import screenshot
+
+CANVAS = {
+    "nodes": [node("start", "start", {}, 0, 0), node("hi", "message", {"text": "Hi there"}, 300, 0),
+              node("end", "end", {}, 600, 0)],
+    "edges": [edge("start", "hi"), edge("hi", "end")],
+}
+
+
+async def test_rename_delete_export_and_import(web_server, browser_page: Page, tmp_path):
+    async with asyncio.timeout(150):
+        page = browser_page
+        me = await designer(web_server, page)
+        await me.flow("Welcome", CANVAS)
+        await me.flow("Old promo")
+        await me.open("/app/flows")
+        rows = page.locator(".flow-row")
+        await expect(rows).to_have_count(2)
+
+        # rename
+        welcome = rows.filter(has_text="Welcome")
+        await welcome.get_by_role("button", name="Rename").click()
+        await page.get_by_label("Name", exact=True).fill("Welcome v2")
+        await page.get_by_role("button", name="Save").click()
+        await expect(rows.filter(has_text="Welcome v2")).to_have_count(1)
+
+        # delete: the browser asks first; dismissing keeps the flow
+        promo = rows.filter(has_text="Old promo")
+        page.once("dialog", lambda d: asyncio.ensure_future(d.dismiss()))
+        await promo.get_by_role("button", name="Delete").click()
+        await expect(rows).to_have_count(2)
+        asked: list[str] = []
+
+        async def accept(dialog) -> None:  # noqa: ANN001
+            asked.append(dialog.message)
+            await dialog.accept()
+        page.once("dialog", accept)
+        await promo.get_by_role("button", name="Delete").click()
+        await expect(rows).to_have_count(1)
+        assert asked == ["Delete the flow “Old promo”?"]
+
+        # export: the saved canvas as a file
+        async with page.expect_download() as download_info:
+            await rows.filter(has_text="Welcome v2").get_by_role("button", name="Export").click()
+        download = await download_info.value
+        assert download.suggested_filename == "welcome-v2.json"
+        exported = json.loads(open(await download.path()).read())
+        assert [(n["id"], n["type"]) for n in exported["nodes"]] == [("start", "start"), ("hi", "message"), ("end", "end")]
+
+        # import a file that is not a canvas: refused, nothing created
+        junk = tmp_path / "notes.json"
+        junk.write_text("these are notes")
+        await page.get_by_label("Import canvas").set_input_files(str(junk))
+        await expect(page.get_by_role("alert")).to_have_text("Not imported: not a JSON file")
+        await expect(rows).to_have_count(1)
+
+        # import a canvas the compiler rejects: its errors, named by node, and nothing created
+        broken = tmp_path / "Broken order.json"
+        broken.write_text(json.dumps({"nodes": [node("start", "start", {}), node("ask", "question", {})],
+                                      "edges": [edge("start", "ask")]}))
+        await page.get_by_label("Import canvas").set_input_files(str(broken))
+        problems = page.get_by_role("alert")
+        await expect(problems).to_contain_text(re.compile(r"“Broken order” has \d+ error\(s\)"))
+        await expect(problems.locator("code").first).to_have_text("ask")
+        await screenshot(page, "flows-01-import-invalid")
+        await expect(rows).to_have_count(1)
+        await page.get_by_role("button", name="Cancel").click()
+        await expect(problems).to_have_count(0)
+
+        # import the exported file: a new flow, opened in the editor with that canvas (unsaved)
+        again = tmp_path / "Welcome copy.json"
+        again.write_text(json.dumps(exported))
+        await page.get_by_label("Import canvas").set_input_files(str(again))
+        await expect(page).to_have_url(re.compile(r"/app/flows/[0-9a-f-]{36}$"))
+        await expect(page.get_by_test_id("node-hi")).to_contain_text("Hi there")
+        await expect(page.get_by_text("Unsaved changes")).to_be_visible()
+        await page.get_by_role("link", name="Flows").click()
+        await expect(rows).to_have_count(2)
+        await expect(rows.filter(has_text="Welcome copy")).to_have_count(1)
+        await screenshot(page, "flows-02-list")
