@@ -36,6 +36,7 @@ from api.context import get_db, get_redis, get_settings
 from api.json_body import WEBHOOK_MAX_DEPTH, MalformedJSON, decode_json, raw_body
 from api.inbound.ingest import ingest_messages
 from api.inbound.statuses import apply_statuses
+from api.services.templates import apply_template_webhooks
 from api.whatsapp.apps import APPS, MetaApp, own_numbers_only
 from api.whatsapp.config import WhatsAppConfig
 from api.whatsapp.payloads import NUL_ESCAPE, PayloadError, parse_webhook, without_nul
@@ -166,6 +167,7 @@ async def receive(app_key: str | None = None) -> Any:
     stored = duplicates = matched = skipped = 0
     conversations: list[Any] = []
     db = _db()
+    await apply_template_webhooks(db, doc, app.organization_id)  # template review/quality fields
     if app.organization_id is not None:  # an organization's app writes into that organization only
         batch, skipped = await own_numbers_only(db, app.organization_id, batch)
     if batch.messages:
