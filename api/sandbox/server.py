@@ -34,6 +34,10 @@ Inspection (for `pytake chat`, tests and the benchmark):
 arrived; ``GET /_sandbox/inbox/{wa_id}?after=N`` a customer's messages from
 index N; ``POST /_sandbox/reset``; ``POST /_sandbox/config`` to change the
 webhook URL, secret or status behaviour at run time.
+
+Templates (``/{version}/{waba_id}/message_templates``: create, list, delete; the
+review webhooks; Meta's 132xxx refusals of template sends) are in
+``api/sandbox/templates.py``.
 """
 
 from __future__ import annotations

@@ -208,7 +208,7 @@ UPDATE whatsapp_templates t SET {sets}, updated_at = now()
  WHERE n.id = t.whatsapp_number_id AND n.organization_id = t.organization_id AND n.deleted_at IS NULL
    AND n.whatsapp_business_account_id = :waba
    AND (CAST(:org AS uuid) IS NULL OR n.organization_id = CAST(:org AS uuid))
-   AND ((:tid IS NOT NULL AND t.meta_template_id = :tid)
+   AND ((CAST(:tid AS text) IS NOT NULL AND t.meta_template_id = CAST(:tid AS text))
         OR (t.meta_template_id IS NULL AND t.name = :name AND t.language = :language))
 RETURNING t.id"""
 
