@@ -30,6 +30,9 @@ from api.resources.rows import remove
 from api.services import templates as meta
 
 DEFAULT_LANGUAGE = "pt_BR"
+# what Meta holds once a template is submitted (a PATCH would leave the row saying otherwise)
+SUBMITTED_FIELDS = frozenset({"whatsapp_number_id", "name", "language", "category", "header_type", "header_content",
+                              "body_text", "footer_text", "buttons", "variables"})
 
 
 async def _ensure_unique(session: AsyncSession, organization_id: uuid.UUID, number_id: uuid.UUID | None,
@@ -57,11 +60,15 @@ async def _before_create(session: AsyncSession, principal: Principal, values: di
 
 async def _before_update(session: AsyncSession, principal: Principal, row: WhatsAppTemplate,
                          values: dict[str, Any]) -> None:
+    if row.meta_template_id and SUBMITTED_FIELDS & values.keys():
+        field = sorted(SUBMITTED_FIELDS & values.keys())[0]
+        raise Conflict("the template is at Meta: its content changes only there (delete it and submit a new one, "
+                       "or sync)", field=field)
     if {"whatsapp_number_id", "name", "language"} & values.keys():
         await _ensure_unique(session, principal.organization_id,
                              values.get("whatsapp_number_id", row.whatsapp_number_id),
                              values.get("name", row.name), values.get("language", row.language), row.id)
-from api.schemas.templates import SyncIn, SyncOut, TemplateCreate, TemplateOut, TemplateUpdate
+from api.schemas.templates import SubmitIn, SyncIn, SyncOut, TemplateCreate, TemplateOut, TemplateUpdate
 
 resource = Resource(
     name="templates",
@@ -101,11 +108,13 @@ async def _number(session: AsyncSession, template: WhatsAppTemplate) -> WhatsApp
 @blueprint.post("/templates/<uuid:item_id>/submit")
 @tag(["templates"])
 @operation_id("submit_template")
+@document_request(SubmitIn)
 @document_response(TemplateOut)
 @require("templates:write")
-async def submit(item_id: uuid.UUID) -> Any:
+async def submit_template(item_id: uuid.UUID) -> Any:
     """Send the template to Meta for review: it becomes PENDING with Meta's id; the result
     (APPROVED / REJECTED with its reason) arrives by webhook. 422 names what Meta would refuse."""
+    await read_body(SubmitIn)
     principal = current_principal()
     async with get_db().session() as session:
         template = await load_in_scope(session, WhatsAppTemplate, item_id, principal.organization_id,
@@ -131,7 +140,7 @@ async def submit(item_id: uuid.UUID) -> Any:
 @document_request(SyncIn)
 @document_response(SyncOut)
 @require("templates:write")
-async def sync() -> Any:
+async def sync_templates() -> Any:
     """Bring in every template Meta lists for the number's WABA (or every number's with a WABA id):
     new ones added, known ones updated, ones Meta no longer has removed."""
     data = await read_body(SyncIn)
@@ -156,7 +165,7 @@ async def sync() -> Any:
 @operation_id("delete_template")
 @document_response(NoContent, 204)
 @require("templates:delete")
-async def delete(item_id: uuid.UUID) -> Any:
+async def delete_template(item_id: uuid.UUID) -> Any:
     """Delete the template at Meta (if it was submitted), then its row."""
     principal = current_principal()
     async with get_db().session() as session:

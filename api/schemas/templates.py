@@ -76,3 +76,7 @@ class SyncIn(Input):
 class SyncOut(Output):
     numbers: int
     templates: int
+
+
+class SubmitIn(Input):
+    """``{}``: the template is submitted as its row defines it."""

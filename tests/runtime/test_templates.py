@@ -80,7 +80,7 @@ async def _template(servers, template_id: str) -> dict[str, Any]:
 async def _approved(api: Api, definition: dict[str, Any]) -> dict[str, Any]:
     created = await api.ok("POST", "/templates", {**definition, "whatsapp_number_id": str(api.servers.seeded.number_id)},
                            status=201)
-    submitted = await api.ok("POST", f"/templates/{created['id']}/submit")
+    submitted = await api.ok("POST", f"/templates/{created['id']}/submit", {})
     assert submitted["meta_status"] == "PENDING" and submitted["meta_template_id"]
 
     async def approved() -> bool:
@@ -170,10 +170,10 @@ async def test_rejected_by_review_with_the_reason_and_never_sent(api: Api) -> No
     created = await api.ok("POST", "/templates", {"name": "promo_reject_me", "category": "MARKETING",
                                                   "body_text": "Promo!",
                                                   "whatsapp_number_id": str(servers.seeded.number_id)}, status=201)
-    await api.ok("POST", f"/templates/{created['id']}/submit")
+    await api.ok("POST", f"/templates/{created['id']}/submit", {})
     row = await servers.wait_for(lambda: _rejected(servers, created["id"]))
     assert row["rejection_reason"] == "INVALID_FORMAT"
-    again = await api.call("POST", f"/templates/{created['id']}/submit")
+    again = await api.call("POST", f"/templates/{created['id']}/submit", {})
     assert again.status_code == 409
     conversation = await _conversation(servers, "5511966665555")
     response = await api.call("POST", f"/conversations/{conversation}/messages",
@@ -203,7 +203,7 @@ async def test_what_meta_would_refuse_is_a_422_before_any_call(api: Api, change:
     definition = {"name": "check_me", "category": "UTILITY", "body_text": "Oi",
                   "whatsapp_number_id": str(servers.seeded.number_id), **change}
     created = await api.ok("POST", "/templates", {k: v for k, v in definition.items() if v is not None}, status=201)
-    response = await api.call("POST", f"/templates/{created['id']}/submit")
+    response = await api.call("POST", f"/templates/{created['id']}/submit", {})
     assert response.status_code == 422, response.text
     assert response.json()["error"]["field"] == field
     assert servers.sandbox.templates.get(WABA, []) == []
@@ -325,3 +325,11 @@ async def test_delete_removes_the_template_at_meta_then_the_row(api: Api) -> Non
     refused = await api.call("DELETE", f"/templates/{created['id']}")
     assert refused.status_code == 422 and refused.json()["error"]["field"] == "meta"
     assert (await api.call("GET", f"/templates/{created['id']}")).status_code == 200
+
+
+async def test_a_submitted_templates_content_cannot_be_patched_away_from_metas(api: Api) -> None:
+    template = await _approved(api, {"name": "fixed_text", "category": "UTILITY", "body_text": "Olá"})
+    response = await api.call("PATCH", f"/templates/{template['id']}", {"body_text": "Outro texto"})
+    assert response.status_code == 409 and response.json()["error"]["field"] == "body_text"
+    assert (await api.ok("PATCH", f"/templates/{template['id']}", {"is_active": False}))["is_active"] is False
+    assert (await _template(api.servers, template["id"]))["body_text"] == "Olá"
