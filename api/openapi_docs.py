@@ -16,6 +16,7 @@ module's `DocumentedOpenAPIProvider` (plugged into `QuartSchema` by
 | 415 | routes that take a JSON body: sent with another Content-Type |
 | 422 | routes with a body or query parameters |
 | 429 | authenticated routes (per-user limit) and the per-IP limited `IP_RATE_LIMITED` |
+| 502 | the actions in `META_CALLS` (Meta's Graph API failed; they answer 422 too when Meta refuses) |
 
 a 204 documented without content (it has no body), and a ``summary`` where the view has no docstring, from its operation id
 (``list_conversations`` → "List conversations"). Path ids are documented as
@@ -69,7 +70,12 @@ CONFLICTS: dict[str, str] = {
     "flows.save_flow_canvas": "another save of this flow's canvas won the race; retry",
     "flows.publish_flow": "the flow has no canvas that compiles",
     "admin.update_organization": "the organization is deleted, or you would deactivate your own",
+    "templates.submit_template": "the template was already submitted to Meta",
 }
+
+# Actions that call Meta's Graph API: 422 when Meta (or the check made before calling it)
+# refuses the request, 502 when Meta fails or cannot be reached.
+META_CALLS = frozenset({"templates.submit_template", "templates.sync_templates", "templates.delete_template"})
 
 DESCRIPTIONS = {
     400: f"The body is not UTF-8 JSON nested at most {API_MAX_DEPTH} levels (`malformed_json`; "
@@ -177,8 +183,10 @@ def error_statuses(endpoint: str, method: str, view: Any, operation: dict[str, A
         statuses[413] = DESCRIPTIONS[413]
     if "requestBody" in operation:
         statuses[415] = DESCRIPTIONS[415]
-    if has_body or has_query:
+    if has_body or has_query or endpoint in META_CALLS:
         statuses[422] = DESCRIPTIONS[422]
+    if endpoint in META_CALLS:
+        statuses[502] = "Meta's Graph API failed or could not be reached (`meta_unavailable`); nothing changed."
     if authenticated or endpoint in IP_RATE_LIMITED:
         statuses[429] = DESCRIPTIONS[429]
     return statuses

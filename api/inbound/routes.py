@@ -39,6 +39,7 @@ from api.errors import error_body
 from api.json_body import WEBHOOK_MAX_DEPTH, MalformedJSON, decode_json, raw_body
 from api.inbound.ingest import ingest_messages
 from api.inbound.statuses import StatusBatcher
+from api.services.templates import apply_template_webhooks
 from api.whatsapp.apps import APPS, MetaApp, own_numbers_only
 from api.whatsapp.config import WhatsAppConfig
 from api.whatsapp.payloads import NUL_ESCAPE, PayloadError, parse_webhook, without_nul
@@ -185,6 +186,7 @@ async def handle(app_key: str | None, body: bytes, signature: str | None) -> tup
     stored = duplicates = matched = skipped = 0
     conversations: list[Any] = []
     db = _db()
+    await apply_template_webhooks(db, doc, app.organization_id)  # template review/quality fields
     if app.organization_id is not None:  # an organization's app writes into that organization only
         batch, skipped = await own_numbers_only(db, app.organization_id, batch)
     if batch.messages:

@@ -22,13 +22,14 @@ from api.audit import record_audit
 from api.auth.permissions import require
 from api.auth.principal import current_principal
 from api.context import get_db, get_redis
-from api.db.models import MESSAGE_STATUSES, MESSAGE_TYPES, Conversation, Message
+from api.db.models import MESSAGE_STATUSES, MESSAGE_TYPES, Conversation, Message, WhatsAppTemplate
 from api.errors import Conflict
 from api.resources import DateRange, Equals, Page, Resource, flush, list_items, load_in_scope, org_id, scoped_select, to_out, writing
 from api.resources.body import read_body
 from api.resources.crud import list_query_model
 from api.schemas.messages import MessageOut, ReplyIn
 from api.services.plan_limits import ensure_room
+from api.services.template_send import template_content
 
 log = logging.getLogger("pytake.api.messages")
 
@@ -74,7 +75,8 @@ async def list_messages(item_id: uuid.UUID) -> Any:
 @document_response(MessageOut, 201)
 @require("messages:write")
 async def reply(item_id: uuid.UUID) -> Any:
-    """Queue an agent's reply (status ``pending``) for the sender to deliver."""
+    """Queue an agent's reply (status ``pending``) for the sender to deliver. A ``template`` reply
+    is checked against the approved template first (422 naming a missing parameter)."""
     data = await read_body(ReplyIn)
     principal = current_principal()
     async with writing("message") as session:
@@ -83,13 +85,19 @@ async def reply(item_id: uuid.UUID) -> Any:
         if conversation.status in ("closed", "resolved"):
             raise Conflict("the conversation is closed; reopen it first (PATCH status 'open')", field="status")
         await ensure_room(session, principal.organization_id, "monthly_message_limit")
+        if data.template is not None:  # checked against the approved template before Meta sees it
+            template = await load_in_scope(session, WhatsAppTemplate, data.template.id, principal.organization_id,
+                                           label="template")
+            content = template_content(template, data.template, conversation.whatsapp_number_id)
+        else:
+            content = data.content()
         message = Message(
             conversation_id=conversation.id,
             direction="outbound",
             sender_type="agent",
             sender_id=principal.user_id,
             type=data.type,
-            content=data.content(),
+            content=content,
             status="pending",
         )
         session.add(message)

@@ -1,18 +1,38 @@
-"""/templates: WhatsApp message template definitions."""
+"""/templates: WhatsApp message templates, and their life at Meta.
+
+A row is a definition until ``POST /templates/{id}/submit`` sends it to Meta
+for review (checked first: 422 naming the field); Meta's review result
+arrives by webhook (`api.services.templates.apply_changes`). ``POST
+/templates/sync`` brings every template of the numbers' WABAs in (also done
+every 6 hours by the maintenance loop); ``DELETE`` removes a submitted
+template at Meta before its row. Sending one: ``POST
+/conversations/{id}/messages`` with ``type: template``.
+"""
 
 from __future__ import annotations
 
 import uuid
 from typing import Any
 
+from quart_schema import document_request, document_response, operation_id, tag
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from api.auth.principal import Principal
+from api.audit import record_audit
+from api.auth.permissions import require
+from api.auth.principal import Principal, current_principal
+from api.context import get_db, get_settings
 from api.db.models import WhatsAppNumber, WhatsAppTemplate
-from api.errors import Conflict
-from api.resources import DateRange, Equals, Resource, crud_blueprint, scoped_select
+from api.errors import Conflict, ValidationFailed
+from api.resources import DateRange, Equals, Resource, crud_blueprint, load_in_scope, scoped_select, to_out, writing
+from api.resources.body import read_body
+from api.resources.crud import NoContent
+from api.resources.rows import remove
+from api.services import templates as meta
 
 DEFAULT_LANGUAGE = "pt_BR"
+# what Meta holds once a template is submitted (a PATCH would leave the row saying otherwise)
+SUBMITTED_FIELDS = frozenset({"whatsapp_number_id", "name", "language", "category", "header_type", "header_content",
+                              "body_text", "footer_text", "buttons", "variables"})
 
 
 async def _ensure_unique(session: AsyncSession, organization_id: uuid.UUID, number_id: uuid.UUID | None,
@@ -40,11 +60,15 @@ async def _before_create(session: AsyncSession, principal: Principal, values: di
 
 async def _before_update(session: AsyncSession, principal: Principal, row: WhatsAppTemplate,
                          values: dict[str, Any]) -> None:
+    if row.meta_template_id and SUBMITTED_FIELDS & values.keys():
+        field = sorted(SUBMITTED_FIELDS & values.keys())[0]
+        raise Conflict("the template is at Meta: its content changes only there (delete it and submit a new one, "
+                       "or sync)", field=field)
     if {"whatsapp_number_id", "name", "language"} & values.keys():
         await _ensure_unique(session, principal.organization_id,
                              values.get("whatsapp_number_id", row.whatsapp_number_id),
                              values.get("name", row.name), values.get("language", row.language), row.id)
-from api.schemas.templates import TemplateCreate, TemplateOut, TemplateUpdate
+from api.schemas.templates import SubmitIn, SyncIn, SyncOut, TemplateCreate, TemplateOut, TemplateUpdate
 
 resource = Resource(
     name="templates",
@@ -69,5 +93,90 @@ resource = Resource(
     conflict_fields={("organization_id", "whatsapp_number_id", "name", "language"): "name"},
     before_create=_before_create,
     before_update=_before_update,
+    deletable=False,  # DELETE below: Meta first, then the row
 )
 blueprint = crud_blueprint(resource)
+
+
+async def _number(session: AsyncSession, template: WhatsAppTemplate) -> WhatsAppNumber | None:
+    if template.whatsapp_number_id is None:
+        return None
+    return await load_in_scope(session, WhatsAppNumber, template.whatsapp_number_id, template.organization_id,
+                               label="whatsapp_number")
+
+
+@blueprint.post("/templates/<uuid:item_id>/submit")
+@tag(["templates"])
+@operation_id("submit_template")
+@document_request(SubmitIn)
+@document_response(TemplateOut)
+@require("templates:write")
+async def submit_template(item_id: uuid.UUID) -> Any:
+    """Send the template to Meta for review: it becomes PENDING with Meta's id; the result
+    (APPROVED / REJECTED with its reason) arrives by webhook. 422 names what Meta would refuse."""
+    await read_body(SubmitIn)
+    principal = current_principal()
+    async with get_db().session() as session:
+        template = await load_in_scope(session, WhatsAppTemplate, item_id, principal.organization_id,
+                                       label="template")
+        if template.meta_template_id:
+            raise Conflict("the template was already submitted to Meta", field="meta_template_id")
+        number = await _number(session, template)
+        if number is None:
+            raise ValidationFailed("whatsapp_number_id", "a template is submitted for a WhatsApp number: "
+                                                         "set whatsapp_number_id first")
+    await meta.submit(get_db(), get_settings(), template, number)
+    async with writing("template") as session:
+        template = await load_in_scope(session, WhatsAppTemplate, item_id, principal.organization_id,
+                                       label="template")
+        out = to_out(resource, template)
+        await record_audit(session, "template.submitted", "template", item_id, after=out)
+    return out
+
+
+@blueprint.post("/templates/sync")
+@tag(["templates"])
+@operation_id("sync_templates")
+@document_request(SyncIn)
+@document_response(SyncOut)
+@require("templates:write")
+async def sync_templates() -> Any:
+    """Bring in every template Meta lists for the number's WABA (or every number's with a WABA id):
+    new ones added, known ones updated, ones Meta no longer has removed."""
+    data = await read_body(SyncIn)
+    principal = current_principal()
+    async with get_db().session() as session:
+        stmt = scoped_select(WhatsAppNumber, principal.organization_id).where(
+            WhatsAppNumber.whatsapp_business_account_id.is_not(None))
+        if data.whatsapp_number_id is not None:
+            number = await load_in_scope(session, WhatsAppNumber, data.whatsapp_number_id,
+                                         principal.organization_id, label="whatsapp_number")
+            numbers = [number]
+        else:
+            numbers = list((await session.execute(stmt)).scalars())
+    seen = 0
+    for number in numbers:
+        seen += await meta.sync_number(get_db(), get_settings(), number)
+    return {"numbers": len(numbers), "templates": seen}
+
+
+@blueprint.delete("/templates/<uuid:item_id>", endpoint="delete_template")
+@tag(["templates"])
+@operation_id("delete_template")
+@document_response(NoContent, 204)
+@require("templates:delete")
+async def delete_template(item_id: uuid.UUID) -> Any:
+    """Delete the template at Meta (if it was submitted), then its row."""
+    principal = current_principal()
+    async with get_db().session() as session:
+        template = await load_in_scope(session, WhatsAppTemplate, item_id, principal.organization_id,
+                                       label="template")
+        number = await _number(session, template)
+    await meta.delete_at_meta(get_settings(), template, number)
+    async with writing("template") as session:
+        row = await load_in_scope(session, WhatsAppTemplate, item_id, principal.organization_id,
+                                  label="template", for_update=True)
+        before = to_out(resource, row)
+        await remove(session, row)
+        await record_audit(session, "template.deleted", "template", item_id, before=before)
+    return "", 204

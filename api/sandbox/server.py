@@ -39,6 +39,10 @@ Inspection (for `pytake chat`, tests and the benchmark):
 arrived; ``GET /_sandbox/inbox/{wa_id}?after=N`` a customer's messages from
 index N; ``POST /_sandbox/reset``; ``POST /_sandbox/config`` to change the
 webhook URL, secret or status behaviour at run time.
+
+Templates (``/{version}/{waba_id}/message_templates``: create, list, delete; the
+review webhooks; Meta's 132xxx refusals of template sends) are in
+``api/sandbox/templates.py``.
 """
 
 from __future__ import annotations
@@ -57,6 +61,7 @@ import httpx
 
 from api.sandbox import webhooks
 from api.sandbox.example_apis import example_api
+from api.sandbox.templates import ROUTE as TEMPLATES_ROUTE, TemplateDesk
 from api.sandbox.validation import Invalid, check_send
 from api.whatsapp.signature import HEADER, sign
 
@@ -82,6 +87,10 @@ META_ERRORS: dict[int, tuple[int, str, str, str]] = {
              "Unable to upload the media used in the message."),
     131056: (400, "OAuthException", "(#131056) (Business Account, Consumer Account) pair rate limit hit",
              "Too many messages sent from the sender phone number to the same recipient phone number in a short period of time."),
+    132000: (400, "OAuthException", "(#132000) Number of parameters does not match the expected number of params",
+             "number of localizable_params does not match the expected number of params"),
+    132015: (400, "OAuthException", "(#132015) Template is paused", "Template is paused due to low quality"),
+    132016: (400, "OAuthException", "(#132016) Template is disabled", "Template has been disabled"),
     132001: (404, "OAuthException", "(#132001) Template name does not exist in the translation",
              "template name does not exist in the translation"),
 }
@@ -104,6 +113,8 @@ class SandboxConfig:
     status_delay: float = 0.02
     status_concurrency: int = 64  # status webhooks in flight at once
     status_retries: int = 5  # further attempts after a non-200 answer or a connection error
+    template_review_delay: float = 0.05  # seconds from a template's submission to its review webhook
+    template_reject_rule: str = "reject"  # a template whose name contains this is REJECTED
 
     def webhook_for(self, phone_number_id: str | None) -> tuple[str | None, str | None]:
         """Where the webhooks of ``phone_number_id`` go, and the secret that signs them."""
@@ -128,8 +139,10 @@ class SandboxState:
     inboxes: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     faults: list[Fault] = field(default_factory=list)
     read_receipts: list[str] = field(default_factory=list)
+    templates: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # WABA id -> its templates
 
     def reset(self) -> None:
+        self.templates.clear()
         self.accepted.clear()
         self.rejected.clear()
         self.inboxes.clear()
@@ -175,6 +188,7 @@ class SandboxApp:
         self._poster = poster or self._post_httpx
         self._tasks: set[asyncio.Task] = set()
         self._in_flight: asyncio.Semaphore | None = None
+        self.templates = TemplateDesk(self)
 
     # -- ASGI -------------------------------------------------------------
     async def __call__(self, scope: dict[str, Any], receive: Receive, send: Send) -> None:
@@ -221,7 +235,14 @@ class SandboxApp:
         match = _SEND_ROUTE.match(path)
         if match and method == "POST":
             return self._messages(match.group(2), body, headers)
+        match = TEMPLATES_ROUTE.match(path)
+        if match:
+            if not self._bearer_ok(headers):
+                return error_body(190)
+            return self.templates.handle(method, match.group(2), query, _json(body))
         params = {k: v[-1] for k, v in parse_qs(query).items()}
+        if path == "/_sandbox/templates/event" and method == "POST":
+            return await self.templates.event(_json(body))
         if path == "/_sandbox/messages" and method == "GET":
             items = self.state.accepted
             if params.get("to"):
@@ -259,9 +280,7 @@ class SandboxApp:
                                "fbtrace_id": "A" + secrets.token_hex(10)}}
 
     def _messages(self, phone_number_id: str, body: bytes, headers: dict[str, str]) -> tuple[int, Any]:
-        auth = headers.get("authorization", "")
-        token = auth[7:] if auth.lower().startswith("bearer ") else ""
-        if not token or (self.state.config.access_token and token != self.state.config.access_token):
+        if not self._bearer_ok(headers):
             return error_body(190)
         doc = _json(body)
         if not isinstance(doc, dict) or doc.get("messaging_product") != "whatsapp":
@@ -280,6 +299,10 @@ class SandboxApp:
             invalid: Invalid | None = Invalid(131051, f"Message type {mtype!r} is not currently supported.")
         else:
             invalid = check_send(doc)
+            refusal = self.templates.refusal(doc.get("template")) if invalid is None and mtype == "template" \
+                else None
+            if refusal is not None:  # a template the sandbox reviewed: Meta's 132xxx checks
+                invalid = Invalid(*refusal)
         if invalid is not None:  # Meta's answer to a request it would refuse (api/sandbox/validation.py)
             self.state.rejected.append({"to": to, "code": invalid.code, "details": invalid.details,
                                         "received_at": now, "payload": doc,
@@ -346,6 +369,16 @@ class SandboxApp:
         if self._client is None:
             self._client = httpx.AsyncClient(timeout=10.0)
         return (await self._client.post(url, content=body, headers=headers)).status_code
+
+
+    def _bearer_ok(self, headers: dict[str, str]) -> bool:
+        return _bearer(headers, self.state.config.access_token)
+
+
+def _bearer(headers: dict[str, str], expected: str | None = None) -> bool:
+    auth = headers.get("authorization", "")
+    token = auth[7:] if auth.lower().startswith("bearer ") else ""
+    return bool(token) and (not expected or token == expected)
 
 
 def _json(body: bytes) -> Any:

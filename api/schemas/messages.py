@@ -13,18 +13,47 @@ from api.schemas.common import HttpUrl, Input, Output, field_error
 MEDIA = ("image", "video", "audio", "document")
 
 
-class ReplyIn(Input):
-    """An agent's reply. ``text`` for text; ``media_url`` (+ ``caption``) for media."""
+TemplateValue = Annotated[str, StringConstraints(min_length=1, max_length=1024)]
 
-    type: Literal["text", "image", "video", "audio", "document"] = "text"
+
+class TemplateButtonValue(Input):
+    """The value of a URL button's ``{{1}}`` (``index``: the button's position, from 0)."""
+
+    index: Annotated[int, Field(ge=0, le=9)]
+    text: TemplateValue
+
+
+class TemplateSend(Input):
+    """An approved template and its parameters, checked against the template before Meta sees them:
+    ``body`` fills ``{{1}}``, ``{{2}}``, ... in order; ``header`` a TEXT header's ``{{1}}``;
+    ``header_media_url`` an IMAGE/VIDEO/DOCUMENT header; ``buttons`` URL buttons' ``{{1}}``."""
+
+    id: uuid.UUID
+    body: Annotated[list[TemplateValue], Field(max_length=100)] = []
+    header: TemplateValue | None = None
+    header_media_url: HttpUrl | None = None
+    buttons: Annotated[list[TemplateButtonValue], Field(max_length=10)] = []
+
+
+class ReplyIn(Input):
+    """An agent's reply. ``text`` for text; ``media_url`` (+ ``caption``) for media; ``template``
+    for a template message (the only kind that reaches a customer outside the 24-hour window)."""
+
+    type: Literal["text", "image", "video", "audio", "document", "template"] = "text"
     text: Annotated[str, StringConstraints(min_length=1, max_length=4096)] | None = None
     media_url: HttpUrl | None = None
     caption: Annotated[str, StringConstraints(max_length=1024)] | None = None
     filename: Annotated[str, StringConstraints(max_length=255)] | None = None
+    template: TemplateSend | None = None
 
     @model_validator(mode="after")
     def _content(self) -> "ReplyIn":
-        if self.type == "text":
+        if (self.type == "template") != (self.template is not None):
+            raise field_error("template", "template is required for a template message, and only for one")
+        if self.type == "template":
+            if self.text is not None or self.media_url is not None:
+                raise field_error("text", "a template message carries the template's parameters only")
+        elif self.type == "text":
             if not self.text or not self.text.strip():
                 raise field_error("text", "text is required for a text message")
             if self.media_url is not None:

@@ -1,4 +1,4 @@
-"""WhatsApp message templates (definitions; syncing with Meta is the runtime's job)."""
+"""WhatsApp message templates: definitions, and what Meta says of them (api/services/templates.py)."""
 
 from __future__ import annotations
 
@@ -62,5 +62,21 @@ class TemplateOut(Output):
     last_synced_at: datetime | None = None
     sync_error: str | None = None
     rejection_reason: str | None = None
+    quality_score: dict[str, Any] | None = None
     created_at: datetime | None = None
     updated_at: datetime | None = None
+
+
+class SyncIn(Input):
+    """Which number's WABA to sync (default: every number of the organization with a WABA id)."""
+
+    whatsapp_number_id: uuid.UUID | None = None
+
+
+class SyncOut(Output):
+    numbers: int
+    templates: int
+
+
+class SubmitIn(Input):
+    """``{}``: the template is submitted as its row defines it."""

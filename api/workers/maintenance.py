@@ -21,7 +21,9 @@
 - **abandoned claims** → `sender.reconcile_abandoned_claims`;
 - **assignment** of queued conversations (`api.assignment.tick`): the
   ``assignment`` event consumer every tick, a sweep every few seconds;
-- **message partitions** for the coming months (hourly).
+- **message partitions** for the coming months (hourly);
+- **template sync** of every number with a WABA id (`api.services.templates.sync_due`,
+  every 6 hours, in a background task).
 """
 
 from __future__ import annotations
@@ -39,6 +41,7 @@ from api.runtime_context import Runtime
 from api.outbox.locks import CONVERSATION_LEASE, SENDER_LEASE
 from api.conversations.process import TIMEOUTS_KEY
 from api.outbox.sender import RETRY_KEY, reconcile_abandoned_claims
+from api.services.templates import SYNC_EVERY, sync_due
 from api.workers.queue import DELIVER_CONVERSATIONS, PROCESS_CONVERSATION, enqueue, enqueue_conversations
 
 log = logging.getLogger("pytake.runtime.maintenance")
@@ -50,6 +53,7 @@ SWEEP_MARGIN = timedelta(seconds=10)
 WATERMARK_KEY = "maintenance:sweep:since"
 WOKEN = "maintenance:woken:"
 DEADLINES_EVERY = 30.0
+_BACKGROUND: set[asyncio.Task] = set()
 
 _POP_DUE = """
 local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, tonumber(ARGV[2]))
@@ -112,6 +116,10 @@ async def tick(rt: Runtime, *, stale: timedelta | None = None) -> None:
 
         async with rt.db.transaction() as s:
             await ensure_message_partitions(s)
+    if await _once(rt, "template-sync", SYNC_EVERY):  # in the background: the tick is not held up
+        task = asyncio.create_task(sync_due(rt.db, rt.settings))
+        _BACKGROUND.add(task)
+        task.add_done_callback(_BACKGROUND.discard)
 
 
 # inbound rows still unprocessed / outbound rows still pending and unclaimed, per

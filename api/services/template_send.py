@@ -1,0 +1,94 @@
+"""A template message's parameters checked against the stored template, then Meta's components.
+
+Meta answers error 132000 ("number of parameters does not match") after the
+fact, and the message is lost; here every parameter the approved template
+needs is checked before the row reaches the outbox: the body's ``{{n}}``
+count, a TEXT header's ``{{1}}``, a media header's media, URL buttons'
+``{{1}}``; a missing one is a 422 naming it (``template.body[1]``, ...). Only
+an APPROVED template of the conversation's number can be sent.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from api.db.models import WhatsAppTemplate
+from api.errors import ValidationFailed
+from api.schemas.messages import TemplateSend
+from api.whatsapp.templates import MEDIA_HEADERS, PLACEHOLDER, placeholders
+
+
+def _text(value: str) -> dict[str, Any]:
+    return {"type": "text", "text": value}
+
+
+def template_content(template: WhatsAppTemplate, send: TemplateSend, number_id: Any) -> dict[str, Any]:
+    """``messages.content`` of a template message (its ``template`` is Meta's template object)."""
+    if template.whatsapp_number_id is not None and template.whatsapp_number_id != number_id:
+        raise ValidationFailed("template.id", f"template {template.name!r} belongs to another WhatsApp number")
+    if template.meta_status != "APPROVED" or not template.is_active:
+        state = template.meta_status if template.is_active else "deactivated"
+        raise ValidationFailed("template.id", f"template {template.name!r} is {state}: only APPROVED, active "
+                                              "templates can be sent")
+    components: list[dict[str, Any]] = []
+    header = _header(template, send)
+    if header is not None:
+        components.append(header)
+    names = placeholders(template.body_text)
+    for i in range(len(names)):
+        if i >= len(send.body):
+            raise ValidationFailed(f"template.body[{i}]", f"the body's {{{{{i + 1}}}}} is missing: template "
+                                                          f"{template.name!r} needs {len(names)} body parameters")
+    if len(send.body) > len(names):
+        raise ValidationFailed(f"template.body[{len(names)}]", f"template {template.name!r} has "
+                                                               f"{len(names)} body parameters, {len(send.body)} given")
+    if names:
+        components.append({"type": "body", "parameters": [_text(v) for v in send.body]})
+    components += _buttons(template, send)
+    body = send.body
+    preview = PLACEHOLDER.sub(lambda m: body[int(m.group(1)) - 1] if m.group(1).isdigit() else m.group(0),
+                              template.body_text)
+    tpl: dict[str, Any] = {"name": template.name, "language": {"code": template.language or "pt_BR"}}
+    if components:
+        tpl["components"] = components
+    return {"template": tpl, "template_id": str(template.id), "text": preview}
+
+
+def _header(template: WhatsAppTemplate, send: TemplateSend) -> dict[str, Any] | None:
+    kind = template.header_type
+    if kind in MEDIA_HEADERS:
+        if send.header_media_url is None:
+            raise ValidationFailed("template.header_media_url", f"template {template.name!r} has a "
+                                                                f"{kind} header: its media URL is required")
+        media = kind.lower()
+        return {"type": "header", "parameters": [{"type": media, media: {"link": send.header_media_url}}]}
+    if send.header_media_url is not None:
+        raise ValidationFailed("template.header_media_url", f"template {template.name!r} has no media header")
+    needs_text = kind == "TEXT" and bool(placeholders(template.header_content))
+    if needs_text and send.header is None:
+        raise ValidationFailed("template.header", f"the header's {{{{1}}}} is missing: template "
+                                                  f"{template.name!r} needs a header parameter")
+    if not needs_text and send.header is not None:
+        raise ValidationFailed("template.header", f"template {template.name!r} has no header parameter")
+    return {"type": "header", "parameters": [_text(send.header)]} if needs_text else None
+
+
+def _buttons(template: WhatsAppTemplate, send: TemplateSend) -> list[dict[str, Any]]:
+    given = {b.index: b.text for b in send.buttons}
+    if len(given) != len(send.buttons):
+        raise ValidationFailed("template.buttons", "a button index is given twice")
+    out = []
+    buttons = template.buttons or []
+    for index, button in enumerate(buttons):
+        dynamic = button.get("type") == "URL" and bool(placeholders(button.get("url")))
+        if dynamic and index not in given:
+            raise ValidationFailed(f"template.buttons[{index}]", f"the {{{{1}}}} of URL button {index} "
+                                                                 f"({button.get('text')!r}) is missing")
+        if dynamic:
+            out.append({"type": "button", "sub_type": "url", "index": str(index),
+                        "parameters": [_text(given.pop(index))]})
+    if given:
+        index = min(given)
+        raise ValidationFailed("template.buttons", f"button {index} of template {template.name!r} takes no "
+                                                   "parameter")
+    return out

@@ -1,0 +1,335 @@
+"""Templates end to end through the sandbox: submit → review webhook → send → Meta's wire format.
+
+PyTake and the sandbox run as real HTTP servers (`servers`); the sandbox reviews
+a submitted template after a short delay and posts the signed
+``message_template_status_update`` webhook to PyTake's webhook route.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import text
+
+from api.auth.tokens import create_access_token
+from api.db.models import Organization, User, WhatsAppNumber
+from api.runtime_context import Runtime
+from api.sandbox import webhooks
+from api.whatsapp.graph_client import GraphClient, PermanentGraphError
+from tests.runtime.conftest import PNID, make_settings
+
+WABA = "waba-100"
+SECRET = "k" * 48
+
+ORDER = {
+    "name": "order_shipped", "language": "pt_BR", "category": "UTILITY",
+    "header_type": "TEXT", "header_content": "Pedido {{1}}",
+    "body_text": "Olá {{1}}, seu pedido {{2}} saiu para entrega.",
+    "footer_text": "Loja Napoli",
+    "variables": [{"name": "1", "example": "João"}, {"name": "2", "example": "A-17"},
+                  {"component": "header", "name": "1", "example": "A-17"}],
+    "buttons": [{"type": "QUICK_REPLY", "text": "Parar"},
+                {"type": "URL", "text": "Rastrear", "url": "https://loja.example/r/{{1}}",
+                 "example": "https://loja.example/r/A-17"},
+                {"type": "PHONE_NUMBER", "text": "Ligar", "phone_number": "+5511999990000"}],
+}
+
+
+async def _user(db, org_id: uuid.UUID, role: str = "org_admin") -> dict[str, str]:
+    async with db.transaction() as s:
+        user = User(organization_id=org_id, email=f"{uuid.uuid4().hex[:8]}@example.com", full_name="T",
+                    password_hash="x", role=role)
+        s.add(user)
+        await s.flush()
+        user_id = user.id
+    token, _ = create_access_token(SECRET, user_id=user_id, organization_id=org_id, role=role, ttl_seconds=3600)
+    return {"Authorization": f"Bearer {token}"}
+
+
+class Api:
+    def __init__(self, servers, headers: dict[str, str]) -> None:
+        self.servers, self.headers = servers, headers
+
+    async def call(self, method: str, path: str, body: Any = None) -> httpx.Response:
+        return await self.servers.client.request(method, self.servers.pytake_url + path, json=body,
+                                                 headers=self.headers)
+
+    async def ok(self, method: str, path: str, body: Any = None, status: int = 200) -> Any:
+        response = await self.call(method, path, body)
+        assert response.status_code == status, response.text
+        return response.json() if response.content else None
+
+
+@pytest.fixture
+async def api(servers) -> Api:
+    async with servers.db.transaction() as s:
+        await s.execute(text("UPDATE whatsapp_numbers SET whatsapp_business_account_id = :w WHERE id = :id"),
+                        {"w": WABA, "id": servers.seeded.number_id})
+    return Api(servers, await _user(servers.db, servers.seeded.organization_id))
+
+
+async def _template(servers, template_id: str) -> dict[str, Any]:
+    async with servers.db.session() as s:
+        return dict((await s.execute(text("SELECT * FROM whatsapp_templates WHERE id = :id"),
+                                     {"id": template_id})).mappings().one())
+
+
+async def _approved(api: Api, definition: dict[str, Any]) -> dict[str, Any]:
+    created = await api.ok("POST", "/templates", {**definition, "whatsapp_number_id": str(api.servers.seeded.number_id)},
+                           status=201)
+    submitted = await api.ok("POST", f"/templates/{created['id']}/submit", {})
+    assert submitted["meta_status"] == "PENDING" and submitted["meta_template_id"]
+
+    async def approved() -> bool:
+        return (await _template(api.servers, created["id"]))["meta_status"] == "APPROVED"
+    await api.servers.wait_for(approved)
+    return submitted
+
+
+async def _conversation(servers, wa_id: str) -> str:
+    await servers.customer_says(wa_id, "oi")
+
+    async def found() -> Any:
+        async with servers.db.session() as s:
+            return (await s.execute(text("SELECT c.id FROM conversations c JOIN contacts k ON k.id = c.contact_id "
+                                         "WHERE k.whatsapp_id = :w"), {"w": wa_id})).scalar()
+    return str(await servers.wait_for(found))
+
+
+def _templates_in(servers, wa_id: str) -> list[dict[str, Any]]:
+    return [m["payload"]["template"] for m in servers.inbox(wa_id) if m["type"] == "template"]
+
+
+async def test_submit_approve_send_reaches_the_customer_in_metas_wire_format(api: Api) -> None:
+    servers = api.servers
+    template = await _approved(api, ORDER)
+    assert servers.sandbox.templates[WABA][0]["components"][0] == {
+        "type": "HEADER", "format": "TEXT", "text": "Pedido {{1}}", "example": {"header_text": ["A-17"]}}
+    conversation = await _conversation(servers, "5511988887777")
+
+    missing = await api.call("POST", f"/conversations/{conversation}/messages", {
+        "type": "template", "template": {"id": template["id"], "body": ["Maria"], "header": "A-99",
+                                         "buttons": [{"index": 1, "text": "A-99"}]}})
+    assert missing.status_code == 422, missing.text
+    assert missing.json()["error"]["field"] == "template.body[1]"
+    no_button = await api.call("POST", f"/conversations/{conversation}/messages", {
+        "type": "template", "template": {"id": template["id"], "body": ["Maria", "A-99"], "header": "A-99"}})
+    assert no_button.json()["error"]["field"] == "template.buttons[1]"
+
+    sent = await api.ok("POST", f"/conversations/{conversation}/messages", {
+        "type": "template", "template": {"id": template["id"], "body": ["Maria", "A-99"], "header": "A-99",
+                                         "buttons": [{"index": 1, "text": "A-99"}]}}, status=201)
+    assert sent["content"]["text"] == "Olá Maria, seu pedido A-99 saiu para entrega."
+    received = await servers.wait_for(lambda: _templates_in(servers, "5511988887777"))
+    assert received == [{
+        "name": "order_shipped", "language": {"code": "pt_BR"},
+        "components": [
+            {"type": "header", "parameters": [{"type": "text", "text": "A-99"}]},
+            {"type": "body", "parameters": [{"type": "text", "text": "Maria"}, {"type": "text", "text": "A-99"}]},
+            {"type": "button", "sub_type": "url", "index": "1", "parameters": [{"type": "text", "text": "A-99"}]},
+        ]}]
+    assert not [r for r in servers.sandbox.rejected if r.get("payload", {}).get("type") == "template"]
+
+    async def delivered() -> bool:
+        async with servers.db.session() as s:
+            status = (await s.execute(text("SELECT status FROM messages WHERE id = :id"), {"id": sent["id"]})).scalar()
+        return status in ("delivered", "read")
+    await servers.wait_for(delivered)
+
+
+async def test_a_media_header_needs_its_media_and_the_sandbox_refuses_a_wrong_count(api: Api) -> None:
+    servers = api.servers
+    template = await _approved(api, {"name": "new_menu", "category": "MARKETING", "header_type": "IMAGE",
+                                     "header_content": "https://cdn.example/menu.jpg", "body_text": "Cardápio novo!"})
+    conversation = await _conversation(servers, "5511977776666")
+    response = await api.call("POST", f"/conversations/{conversation}/messages",
+                              {"type": "template", "template": {"id": template["id"]}})
+    assert response.status_code == 422 and response.json()["error"]["field"] == "template.header_media_url"
+    extra = await api.call("POST", f"/conversations/{conversation}/messages", {"type": "template", "template": {
+        "id": template["id"], "header_media_url": "https://cdn.example/m.jpg", "body": ["x"]}})
+    assert extra.status_code == 422 and extra.json()["error"]["field"] == "template.body[0]"
+    await api.ok("POST", f"/conversations/{conversation}/messages", {"type": "template", "template": {
+        "id": template["id"], "header_media_url": "https://cdn.example/m.jpg"}}, status=201)
+    received = await servers.wait_for(lambda: _templates_in(servers, "5511977776666"))
+    assert received[0]["components"] == [
+        {"type": "header", "parameters": [{"type": "image", "image": {"link": "https://cdn.example/m.jpg"}}]}]
+
+    # what the check spares us: Meta (the sandbox) refuses a template send whose count is wrong
+    graph = GraphClient(servers.sandbox_url, "v27.0", client=httpx.AsyncClient())
+    with pytest.raises(PermanentGraphError) as refused:
+        await graph.send_template(PNID, "token", "5511977776666", "new_menu", "pt_BR", parameters=["x"])
+    assert refused.value.code == 132000
+    await graph._client.aclose()
+
+
+async def test_rejected_by_review_with_the_reason_and_never_sent(api: Api) -> None:
+    servers = api.servers
+    created = await api.ok("POST", "/templates", {"name": "promo_reject_me", "category": "MARKETING",
+                                                  "body_text": "Promo!",
+                                                  "whatsapp_number_id": str(servers.seeded.number_id)}, status=201)
+    await api.ok("POST", f"/templates/{created['id']}/submit", {})
+    row = await servers.wait_for(lambda: _rejected(servers, created["id"]))
+    assert row["rejection_reason"] == "INVALID_FORMAT"
+    again = await api.call("POST", f"/templates/{created['id']}/submit", {})
+    assert again.status_code == 409
+    conversation = await _conversation(servers, "5511966665555")
+    response = await api.call("POST", f"/conversations/{conversation}/messages",
+                              {"type": "template", "template": {"id": created["id"]}})
+    assert response.status_code == 422 and response.json()["error"]["field"] == "template.id"
+    assert "REJECTED" in response.json()["error"]["message"]
+
+
+async def _rejected(servers, template_id: str) -> dict[str, Any] | None:
+    row = await _template(servers, template_id)
+    return row if row["meta_status"] == "REJECTED" else None
+
+
+@pytest.mark.parametrize("change, field", [
+    ({"body_text": "Oi {{1}}", "variables": []}, "variables"),
+    ({"body_text": "Oi {{2}}", "variables": [{"name": "2", "example": "x"}]}, "body_text"),
+    ({"header_type": "IMAGE"}, "header_content"),
+    ({"header_type": "TEXT", "header_content": "Oi {{1}}"}, "variables"),
+    ({"buttons": [{"type": "URL", "text": "Ver", "url": "https://x.example/{{1}}"}]}, "buttons[0].example"),
+    ({"buttons": [{"type": "PHONE_NUMBER", "text": "Ligar", "phone_number": "abc"}]}, "buttons[0].phone_number"),
+    ({"buttons": [{"type": "QUICK_REPLY", "text": "x" * 26}]}, "buttons[0].text"),
+    ({"category": None}, "category"),
+    ({"whatsapp_number_id": None}, "whatsapp_number_id"),
+])
+async def test_what_meta_would_refuse_is_a_422_before_any_call(api: Api, change: dict, field: str) -> None:
+    servers = api.servers
+    definition = {"name": "check_me", "category": "UTILITY", "body_text": "Oi",
+                  "whatsapp_number_id": str(servers.seeded.number_id), **change}
+    created = await api.ok("POST", "/templates", {k: v for k, v in definition.items() if v is not None}, status=201)
+    response = await api.call("POST", f"/templates/{created['id']}/submit", {})
+    assert response.status_code == 422, response.text
+    assert response.json()["error"]["field"] == field
+    assert servers.sandbox.templates.get(WABA, []) == []
+    assert (await _template(servers, created["id"]))["meta_template_id"] is None
+
+
+async def test_paused_disabled_and_quality_webhooks_update_only_that_wabas_rows(api: Api) -> None:
+    servers = api.servers
+    template = await _approved(api, {"name": "reminder", "category": "UTILITY", "body_text": "Lembrete"})
+    # another organization, another WABA, a template of the same name and language
+    async with servers.db.transaction() as s:
+        other = Organization(name="Other", slug=f"other-{uuid.uuid4().hex[:8]}")
+        s.add(other)
+        await s.flush()
+        number = WhatsAppNumber(organization_id=other.id, phone_number="+5511900000001", phone_number_id="999001",
+                                whatsapp_business_account_id="waba-other")
+        s.add(number)
+        await s.flush()
+        await s.execute(text("INSERT INTO whatsapp_templates (organization_id, whatsapp_number_id, name, language, "
+                             "body_text, meta_status, meta_template_id) VALUES (:o, :n, 'reminder', 'pt_BR', 'x', "
+                             "'APPROVED', :tid)"), {"o": other.id, "n": number.id, "tid": template["meta_template_id"]})
+
+    response = await servers.client.post(servers.sandbox_url + "/_sandbox/templates/event", json={
+        "id": template["meta_template_id"], "event": "PAUSED", "reason": "LOW_QUALITY", "quality": "RED"})
+    assert response.status_code == 200
+
+    async def paused() -> dict | None:
+        row = await _template(servers, template["id"])
+        return row if row["meta_status"] == "PAUSED" and row["quality_score"].get("score") == "RED" else None
+    row = await servers.wait_for(paused)
+    assert row["rejection_reason"] == "LOW_QUALITY" and row["quality_score"]["previous"] == "UNKNOWN"
+    async with servers.db.session() as s:
+        theirs = (await s.execute(text("SELECT meta_status FROM whatsapp_templates WHERE organization_id = :o"),
+                                  {"o": other.id})).scalar()
+    assert theirs == "APPROVED"
+
+    await servers.client.post(servers.sandbox_url + "/_sandbox/templates/event",
+                              json={"id": template["meta_template_id"], "event": "DISABLED"})
+    await servers.wait_for(lambda: _status_is(servers, template["id"], "DISABLED"))
+
+    # a template PyTake does not know, on a known and an unknown WABA: 200, a log line, nothing changed
+    for waba in (WABA, "waba-nobody"):
+        unknown = {"object": "whatsapp_business_account", "entry": [{"id": waba, "time": 1, "changes": [{
+            "field": "message_template_status_update", "value": {
+                "event": "APPROVED", "message_template_id": 424242, "message_template_name": "ghost",
+                "message_template_language": "en_US", "reason": "NONE"}}]}]}
+        answer = await webhooks.post_signed(servers.client, servers.pytake_url + "/webhooks/whatsapp",
+                                            "test-app-secret", unknown)
+        assert answer.status_code == 200, answer.text
+    assert (await _template(servers, template["id"]))["meta_status"] == "DISABLED"
+
+
+async def _status_is(servers, template_id: str, status: str) -> bool:
+    return (await _template(servers, template_id))["meta_status"] == status
+
+
+def _meta_template(i: int) -> dict[str, Any]:
+    return {"id": str(900000 + i), "name": f"bulk_{i:03d}", "language": "pt_BR", "category": "MARKETING",
+            "status": ["APPROVED", "REJECTED", "IN_APPEAL"][i % 3],
+            "components": [{"type": "BODY", "text": "Oi {{1}}", "example": {"body_text": [["Ana"]]}},
+                           {"type": "FOOTER", "text": "rodapé"}],
+            "quality_score": {"score": "GREEN"}}
+
+
+async def test_sync_pages_through_every_template_and_drops_the_ones_meta_deleted(api: Api) -> None:
+    servers = api.servers
+    servers.sandbox.templates[WABA] = [_meta_template(i) for i in range(130)]  # two pages of 100
+    answer = await api.ok("POST", "/templates/sync", {})
+    assert answer == {"numbers": 1, "templates": 130}
+    async with servers.db.session() as s:
+        rows = (await s.execute(text("SELECT name, meta_status, variables, footer_text FROM whatsapp_templates "
+                                     "WHERE organization_id = :o ORDER BY name"),
+                                {"o": servers.seeded.organization_id})).mappings().all()
+    assert len(rows) == 130
+    assert [r["meta_status"] for r in rows[:3]] == ["APPROVED", "REJECTED", "PENDING"]
+    assert rows[0]["variables"] == [{"component": "body", "name": "1", "example": "Ana"}]
+    assert rows[0]["footer_text"] == "rodapé"
+
+    servers.sandbox.templates[WABA] = servers.sandbox.templates[WABA][1:]
+    servers.sandbox.templates[WABA][0]["status"] = "PAUSED"
+    await api.ok("POST", "/templates/sync", {"whatsapp_number_id": str(servers.seeded.number_id)})
+    async with servers.db.session() as s:
+        names = dict((await s.execute(text("SELECT name, meta_status FROM whatsapp_templates WHERE organization_id = :o"),
+                                      {"o": servers.seeded.organization_id})).all())
+    assert "bulk_000" not in names and names["bulk_001"] == "PAUSED" and len(names) == 129
+
+
+async def test_the_maintenance_loop_syncs_every_six_hours(api: Api, redis, database_url, redis_url, tmp_path) -> None:
+    from api.workers import maintenance
+
+    servers = api.servers
+    servers.sandbox.templates[WABA] = [_meta_template(i) for i in range(3)]
+    settings = make_settings(database_url, redis_url, tmp_path, PYTAKE_GRAPH_API_URL=servers.sandbox_url)
+    rt = Runtime.build(servers.db, redis, settings)
+    try:
+        await maintenance.tick(rt)
+
+        async def synced() -> bool:
+            async with servers.db.session() as s:
+                return (await s.execute(text("SELECT count(*) FROM whatsapp_templates"))).scalar() == 3
+        await servers.wait_for(synced)
+        assert 0 < await redis.pttl("maintenance:template-sync") <= 6 * 3600 * 1000
+    finally:
+        await rt.close()
+
+
+async def test_delete_removes_the_template_at_meta_then_the_row(api: Api) -> None:
+    servers = api.servers
+    template = await _approved(api, {"name": "bye_bye", "category": "UTILITY", "body_text": "Tchau"})
+    await api.ok("DELETE", f"/templates/{template['id']}", status=204)
+    assert [t["name"] for t in servers.sandbox.templates[WABA]] == []
+    assert (await api.call("GET", f"/templates/{template['id']}")).status_code == 404
+    # a row Meta no longer has: Meta's refusal is a 422, and the row stays
+    created = await api.ok("POST", "/templates", {"name": "ghost", "body_text": "x", "category": "UTILITY",
+                                                  "whatsapp_number_id": str(servers.seeded.number_id)}, status=201)
+    async with servers.db.transaction() as s:
+        await s.execute(text("UPDATE whatsapp_templates SET meta_template_id = '1' WHERE id = :id"),
+                        {"id": created["id"]})
+    refused = await api.call("DELETE", f"/templates/{created['id']}")
+    assert refused.status_code == 422 and refused.json()["error"]["field"] == "meta"
+    assert (await api.call("GET", f"/templates/{created['id']}")).status_code == 200
+
+
+async def test_a_submitted_templates_content_cannot_be_patched_away_from_metas(api: Api) -> None:
+    template = await _approved(api, {"name": "fixed_text", "category": "UTILITY", "body_text": "Olá"})
+    response = await api.call("PATCH", f"/templates/{template['id']}", {"body_text": "Outro texto"})
+    assert response.status_code == 409 and response.json()["error"]["field"] == "body_text"
+    assert (await api.ok("PATCH", f"/templates/{template['id']}", {"is_active": False}))["is_active"] is False
+    assert (await _template(api.servers, template["id"]))["body_text"] == "Olá"
