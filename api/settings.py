@@ -14,7 +14,7 @@ import os
 import secrets
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Mapping
+from typing import Any, Mapping
 
 DEFAULT_DATA_DIR = "./.pytake"
 PRODUCTION = "production"
@@ -59,6 +59,17 @@ class Settings:
     # the sweep reads the rows since its last look; this often (and whenever
     # Redis lost its data) it reads every row instead
     runtime_full_sweep_seconds: float = 3600.0
+    # Outbound webhooks (docs/events.md); env PYTAKE_<NAME upper-cased>.
+    # May deliveries reach loopback / private addresses? (off: the api_call SSRF guard applies)
+    webhooks_allow_private_networks: bool = False
+    # every retry delay (30 s, 2 m, ... 12 h) times this; tests shrink it
+    webhooks_retry_scale: float = 1.0
+    # one attempt waits this long for the receiver's answer
+    webhooks_timeout_seconds: float = 10.0
+    # the delivery loop looks for new events and due retries at least this often
+    webhooks_poll_seconds: float = 0.5
+    # at most this many requests in flight per worker
+    webhooks_concurrency: int = 64
 
     @property
     def is_production(self) -> bool:
@@ -111,6 +122,7 @@ class Settings:
             extra=extra,
             **_api_limits(env),
             **_runtime_timings(env),
+            **_webhook_settings(env),
         )
 
 
@@ -153,6 +165,26 @@ def _runtime_timings(env: Mapping[str, str]) -> dict[str, float]:
             raise SettingsError(f"PYTAKE_{name.upper()} must be a number of seconds") from exc
         if not values[name] > 0:
             raise SettingsError(f"PYTAKE_{name.upper()} must be a positive number of seconds")
+    return values
+
+
+def _webhook_settings(env: Mapping[str, str]) -> dict[str, Any]:
+    """``PYTAKE_WEBHOOKS_*``: a boolean, positive numbers and a positive integer."""
+    values: dict[str, Any] = {}
+    flag = env.get("PYTAKE_WEBHOOKS_ALLOW_PRIVATE_NETWORKS", "")
+    if flag:
+        values["webhooks_allow_private_networks"] = flag.strip().lower() in ("1", "true", "yes")
+    for name, kind in (("webhooks_retry_scale", float), ("webhooks_timeout_seconds", float),
+                       ("webhooks_poll_seconds", float), ("webhooks_concurrency", int)):
+        raw = env.get("PYTAKE_" + name.upper())
+        if raw is None or raw == "":
+            continue
+        try:
+            values[name] = kind(raw)
+        except ValueError as exc:
+            raise SettingsError(f"PYTAKE_{name.upper()} must be a {kind.__name__}") from exc
+        if not values[name] > 0:
+            raise SettingsError(f"PYTAKE_{name.upper()} must be positive")
     return values
 
 

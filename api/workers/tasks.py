@@ -34,6 +34,7 @@ class WorkerContext:
         self.sender = Sender(runtime)
         self.stop = asyncio.Event()
         self.maintenance: asyncio.Task | None = None
+        self.webhooks: asyncio.Task | None = None  # outbound webhooks' delivery loop
         self.sending: set[asyncio.Task] = set()
         runtime.deliver = self.deliver_soon
         runtime.mark_read = self.mark_read_soon
@@ -74,7 +75,10 @@ async def start_context(runtime: Runtime, *, maintenance: bool = True) -> Worker
 
     ctx = WorkerContext(runtime)
     if maintenance:
+        from api.events.webhooks import start as start_webhooks
+
         ctx.maintenance = asyncio.create_task(run_forever(runtime, ctx.stop))
+        ctx.webhooks = start_webhooks(runtime.db, runtime.settings, ctx.stop)
     _CONTEXT = ctx
     return ctx
 
@@ -87,6 +91,8 @@ async def stop_context() -> None:
     ctx.stop.set()
     if ctx.maintenance is not None:
         await ctx.maintenance
+    if ctx.webhooks is not None:
+        await ctx.webhooks
     if ctx.sending:
         await asyncio.wait(list(ctx.sending), timeout=10)
     await ctx.runtime.close()
