@@ -279,14 +279,15 @@ class Deliverer:
                     s[1] += 1
                     s[4] += 1
         async with self.db.raw() as conn:
-            async with conn.transaction():
-                await conn.execute(_RECORD, *cols)
+            async with conn.transaction():  # webhooks rows before their deliveries, as a cascading delete
+                changed = []
                 if stats:
-                    ids = list(stats)
+                    ids = sorted(stats)
                     changed = await conn.fetch(_STATS, ids, *([stats[i][k] for i in ids] for k in range(5)))
-                    for hook in changed:
-                        if hook["disabled"]:
-                            await self._disabled(conn, hook)
+                await conn.execute(_RECORD, *cols)
+                for hook in changed:
+                    if hook["disabled"]:
+                        await self._disabled(conn, hook)
 
     async def _disabled(self, conn: Any, hook: Any) -> None:
         reason = f"disabled after {hook['consecutive_failures']} consecutive failed deliveries"
