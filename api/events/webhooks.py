@@ -170,7 +170,7 @@ class Deliverer:
         self.settings = settings
         self.concurrency = max(1, int(settings.webhooks_concurrency))
         self.timeout = float(settings.webhooks_timeout_seconds)
-        self.lease = self.timeout + 30.0
+        self.lease = self.timeout * 2 + 30.0  # one attempt, with room for a slow round's bookkeeping
         limits = httpx.Limits(max_connections=self.concurrency, max_keepalive_connections=self.concurrency)
         self.client = httpx.AsyncClient(limits=limits, follow_redirects=False, trust_env=False,
                                         headers={"User-Agent": "PyTake-Webhooks/1"})
@@ -234,16 +234,16 @@ class Deliverer:
     async def deliver_due(self, limit: int | None = None) -> int:
         """Claim due deliveries, POST them concurrently, record every attempt. How many were claimed."""
         async with self.db.raw() as conn:
-            rows = await conn.fetch(_CLAIM, limit or self.concurrency * 4, self.lease)
+            # no more than can be in flight at once: a claimed row never waits for a slot
+            # while its lease runs out (another worker would then send it too)
+            rows = await conn.fetch(_CLAIM, min(limit or self.concurrency, self.concurrency), self.lease)
         if not rows:
             return 0
-        gate = asyncio.Semaphore(self.concurrency)
 
         async def one(row: Any) -> Attempt:
             if not row["is_active"]:
                 return Attempt(error=f"webhook disabled: {row['disabled_reason'] or 'by a user'}", counted=False)
-            async with gate:
-                return await self.post(row["url"], row["secret"], row["event_type"], row["id"], row["payload"])
+            return await self.post(row["url"], row["secret"], row["event_type"], row["id"], row["payload"])
 
         results = await asyncio.gather(*(one(r) for r in rows))
         await self.record(rows, results)

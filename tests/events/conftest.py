@@ -24,7 +24,7 @@ def delivery_settings(database_url: str, redis_url: str, tmp_path) -> Settings:
     return Settings(database_url=database_url, redis_url=redis_url, data_dir=tmp_path,
                     secret_key="s", encryption_key=Fernet.generate_key().decode("ascii"),
                     webhooks_allow_private_networks=True, webhooks_retry_scale=0.002,
-                    webhooks_poll_seconds=0.05, webhooks_timeout_seconds=5.0)
+                    webhooks_poll_seconds=0.05, webhooks_timeout_seconds=30.0)
 
 
 @pytest.fixture
