@@ -152,39 +152,37 @@ RUNTIME_TIMING_FIELDS = (
 )
 
 
-def _runtime_timings(env: Mapping[str, str]) -> dict[str, float]:
-    """Positive numbers of seconds (``PYTAKE_RUNTIME_LEASE_SECONDS=4``...)."""
-    values: dict[str, float] = {}
-    for name in RUNTIME_TIMING_FIELDS:
-        raw = env.get("PYTAKE_" + name.upper())
-        if raw is None or raw == "":
-            continue
-        try:
-            values[name] = float(raw)
-        except ValueError as exc:
-            raise SettingsError(f"PYTAKE_{name.upper()} must be a number of seconds") from exc
-        if not values[name] > 0:
-            raise SettingsError(f"PYTAKE_{name.upper()} must be a positive number of seconds")
-    return values
-
-
-def _webhook_settings(env: Mapping[str, str]) -> dict[str, Any]:
-    """``PYTAKE_WEBHOOKS_*``: a boolean, positive numbers and a positive integer."""
+def _positive_numbers(env: Mapping[str, str], fields: Mapping[str, type], unit: str) -> dict[str, Any]:
+    """The fields present in the environment (``PYTAKE_<NAME>``), each a positive ``float`` or ``int``."""
     values: dict[str, Any] = {}
-    flag = env.get("PYTAKE_WEBHOOKS_ALLOW_PRIVATE_NETWORKS", "")
-    if flag:
-        values["webhooks_allow_private_networks"] = flag.strip().lower() in ("1", "true", "yes")
-    for name, kind in (("webhooks_retry_scale", float), ("webhooks_timeout_seconds", float),
-                       ("webhooks_poll_seconds", float), ("webhooks_concurrency", int)):
+    for name, kind in fields.items():
         raw = env.get("PYTAKE_" + name.upper())
         if raw is None or raw == "":
             continue
         try:
             values[name] = kind(raw)
         except ValueError as exc:
-            raise SettingsError(f"PYTAKE_{name.upper()} must be a {kind.__name__}") from exc
+            raise SettingsError(f"PYTAKE_{name.upper()} must be a {unit}") from exc
         if not values[name] > 0:
-            raise SettingsError(f"PYTAKE_{name.upper()} must be positive")
+            raise SettingsError(f"PYTAKE_{name.upper()} must be a positive {unit}")
+    return values
+
+
+def _runtime_timings(env: Mapping[str, str]) -> dict[str, float]:
+    """Positive numbers of seconds (``PYTAKE_RUNTIME_LEASE_SECONDS=4``...)."""
+    return _positive_numbers(env, dict.fromkeys(RUNTIME_TIMING_FIELDS, float), "number of seconds")
+
+
+WEBHOOK_NUMBER_FIELDS = {"webhooks_retry_scale": float, "webhooks_timeout_seconds": float,
+                         "webhooks_poll_seconds": float, "webhooks_concurrency": int}
+
+
+def _webhook_settings(env: Mapping[str, str]) -> dict[str, Any]:
+    """``PYTAKE_WEBHOOKS_*``: whether private networks are allowed, and positive numbers."""
+    values = _positive_numbers(env, WEBHOOK_NUMBER_FIELDS, "number")
+    flag = env.get("PYTAKE_WEBHOOKS_ALLOW_PRIVATE_NETWORKS", "")
+    if flag:
+        values["webhooks_allow_private_networks"] = flag.strip().lower() in ("1", "true", "yes")
     return values
 
 

@@ -43,21 +43,15 @@ from api.events import emit_conn, event  # noqa: E402
 from api.events.webhooks import Deliverer, body_of, signature  # noqa: E402
 from api.settings import Settings, normalize_database_url  # noqa: E402
 from bench import http_lite  # noqa: E402
+from bench.db import _connect_kwargs  # noqa: E402
 from bench.proc_stats import free_port  # noqa: E402
 
 BENCH_DB = "pytake_bench_events"
 CONCURRENCY = 64
 
 
-def _asyncpg_kwargs(url: str, database: str) -> dict:
-    u = make_url(normalize_database_url(url) or url)
-    kwargs = {"user": u.username, "password": u.password, "host": u.host or u.query.get("host"),
-              "port": u.port or (int(u.query["port"]) if u.query.get("port") else None), "database": database}
-    return {k: v for k, v in kwargs.items() if v is not None}
-
-
 async def _scratch(server_url: str) -> str:
-    admin = await asyncpg.connect(**_asyncpg_kwargs(server_url, "postgres"))
+    admin = await asyncpg.connect(**_connect_kwargs(normalize_database_url(server_url), "postgres"))
     try:
         await admin.execute(f'DROP DATABASE IF EXISTS "{BENCH_DB}" WITH (FORCE)')
         await admin.execute(f'CREATE DATABASE "{BENCH_DB}"')

@@ -12,8 +12,7 @@ import pytest
 from api.events.webhooks import start
 from tests.api.conftest import settings_for
 from tests.api.resources.conftest import Api
-from tests.events.conftest import until
-from tests.events.receiver import Receiver
+from tests.events.conftest import receiver, until  # noqa: F401 - the receiver fixture
 from tests.events.test_webhook_delivery import verify_signature
 
 
@@ -21,13 +20,6 @@ from tests.events.test_webhook_delivery import verify_signature
 def api_settings(database_url, redis_url, tmp_path):
     return settings_for(database_url, redis_url, tmp_path, webhooks_allow_private_networks=True,
                         webhooks_retry_scale=0.002, webhooks_poll_seconds=0.05)
-
-
-@pytest.fixture
-async def receiver() -> AsyncIterator[Receiver]:
-    r = await Receiver().start()
-    yield r
-    await r.stop()
 
 
 @pytest.fixture
