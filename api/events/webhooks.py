@@ -209,12 +209,12 @@ class Deliverer:
             if secret is not None:
                 headers["X-PyTake-Signature"] = signature(secret, int(time.time()), body)
             target = httpx.URL(url)
-            addresses = await self.guard.addresses(target)  # the api_call SSRF guard; pinned below
-            headers["Host"] = target.netloc.decode("ascii")
-            extensions = {"sni_hostname": target.host} if target.scheme == "https" else {}
-            request = self.client.build_request("POST", target.copy_with(host=addresses[0]), content=body,
-                                                headers=headers, timeout=self.timeout, extensions=extensions)
-            async with asyncio.timeout(self.timeout):
+            async with asyncio.timeout(self.timeout):  # name resolution included
+                addresses = await self.guard.addresses(target)  # the api_call SSRF guard; pinned below
+                headers["Host"] = target.netloc.decode("ascii")
+                extensions = {"sni_hostname": target.host} if target.scheme == "https" else {}
+                request = self.client.build_request("POST", target.copy_with(host=addresses[0]), content=body,
+                                                    headers=headers, timeout=self.timeout, extensions=extensions)
                 response = await self.client.send(request, stream=True)
                 try:
                     result.status_code = response.status_code
