@@ -7,7 +7,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from quart_schema import document_querystring, document_response, operation_id, tag
+from quart_schema import document_querystring, document_request, document_response, operation_id, tag
 from sqlalchemy import func, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -20,7 +20,8 @@ from api.events.webhooks import send_test
 from api.resources import DateRange, Equals, Page, Resource, SecretField, crud_blueprint, list_items, load_in_scope, org_id, scoped_select
 from api.resources.crud import to_out
 from api.resources.crud import list_query_model
-from api.schemas.webhooks import WebhookCreate, WebhookDeliveryOut, WebhookOut, WebhookUpdate
+from api.resources.body import read_body
+from api.schemas.webhooks import DeliveryActionIn, WebhookCreate, WebhookDeliveryOut, WebhookOut, WebhookUpdate
 
 
 
@@ -83,11 +84,13 @@ async def list_deliveries(item_id: uuid.UUID) -> Any:
 @blueprint.post("/webhooks/<uuid:item_id>/deliveries/<uuid:delivery_id>/redeliver")
 @tag(["webhooks"])
 @operation_id("redeliver_webhook_delivery")
+@document_request(DeliveryActionIn)
 @document_response(WebhookDeliveryOut, 202)
 @require("webhooks:write")
 async def redeliver(item_id: uuid.UUID, delivery_id: uuid.UUID) -> Any:
     """Send a delivery again (a dead letter, or a delivered one): it becomes pending
     with a fresh retry budget; its earlier attempts stay listed."""
+    await read_body(DeliveryActionIn)
     async with get_db().transaction() as session:
         hook = await load_in_scope(session, Webhook, item_id, org_id(), label="webhook")
         if hook.is_active is not True:
@@ -108,12 +111,14 @@ async def redeliver(item_id: uuid.UUID, delivery_id: uuid.UUID) -> Any:
 @blueprint.post("/webhooks/<uuid:item_id>/test")
 @tag(["webhooks"])
 @operation_id("test_webhook")
+@document_request(DeliveryActionIn)
 @document_response(WebhookDeliveryOut)
 @require("webhooks:write")
 async def test_webhook(item_id: uuid.UUID) -> Any:
     """POST a signed ``webhook.test`` event to the webhook now (one attempt, no retries)
     and answer with the recorded delivery: ``state`` delivered or dead, status code,
     response excerpt, duration, error."""
+    await read_body(DeliveryActionIn)
     async with get_db().session() as session:
         hook = await load_in_scope(session, Webhook, item_id, org_id(), label="webhook")
     delivery_id = await send_test(get_db(), get_settings(), hook)

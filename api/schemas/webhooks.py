@@ -89,3 +89,7 @@ class WebhookDeliveryOut(Output):
     attempts: list[Any] = []
     created_at: datetime | None = None
     updated_at: datetime | None = None
+
+
+class DeliveryActionIn(Input):
+    """No fields: ``{}`` (redeliver, send a test event)."""
