@@ -138,9 +138,9 @@ async def _zapier(session: AsyncSession, item_id: uuid.UUID) -> Integration:
 @require("integrations:write")
 async def subscribe(item_id: uuid.UUID) -> Any:
     """Zapier REST hook subscribe: ``event`` is delivered to ``target_url`` from now on."""
-    data = await read_body(HookCreate)
     async with get_db().transaction() as session:
-        integration = await _zapier(session, item_id)
+        integration = await _zapier(session, item_id)  # another organization's: 404 before the body
+        data = await read_body(HookCreate)
         row = Webhook(organization_id=integration.organization_id, integration_id=integration.id,
                       name=f"zapier: {data.event}"[:255], url=data.target_url, events=[data.event],
                       is_active=integration.is_active is not False,
