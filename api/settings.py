@@ -70,6 +70,17 @@ class Settings:
     openai_base_url: str | None = None
     anthropic_api_key: str | None = None
     anthropic_base_url: str | None = None
+    # Outbound webhooks (docs/events.md); env PYTAKE_<NAME upper-cased>.
+    # May deliveries reach loopback / private addresses? (off: the api_call SSRF guard applies)
+    webhooks_allow_private_networks: bool = False
+    # every retry delay (30 s, 2 m, ... 12 h) times this; tests shrink it
+    webhooks_retry_scale: float = 1.0
+    # one attempt waits this long for the receiver's answer
+    webhooks_timeout_seconds: float = 10.0
+    # the delivery loop looks for new events and due retries at least this often
+    webhooks_poll_seconds: float = 0.5
+    # at most this many requests in flight per worker
+    webhooks_concurrency: int = 64
 
     @property
     def is_production(self) -> bool:
@@ -115,6 +126,7 @@ class Settings:
             **_runtime_timings(env),
             **_pools(env),
             **_ai_providers(env),
+            **_webhook_settings(env),
         )
         if not keys:
             return cls(secret_key=secret_key, encryption_key=encryption_key, **common)
@@ -178,6 +190,22 @@ def _numbers(env: Mapping[str, str], variables: Mapping[str, str], parse: Callab
             raise SettingsError(f"{variable} must be {article} {what}") from exc
         if positive and not values[name] > 0:
             raise SettingsError(f"{variable} must be a positive {what}")
+    return values
+
+
+WEBHOOK_NUMBER_FIELDS = {"webhooks_retry_scale": float, "webhooks_timeout_seconds": float,
+                         "webhooks_poll_seconds": float, "webhooks_concurrency": int}
+
+
+def _webhook_settings(env: Mapping[str, str]) -> dict[str, Any]:
+    """``PYTAKE_WEBHOOKS_*``: whether private networks are allowed, and positive numbers."""
+    values: dict[str, Any] = {}
+    for kind, what in ((float, "number"), (int, "integer")):
+        fields = {n: "PYTAKE_" + n.upper() for n, k in WEBHOOK_NUMBER_FIELDS.items() if k is kind}
+        values.update(_numbers(env, fields, kind, what, positive=True))
+    flag = env.get("PYTAKE_WEBHOOKS_ALLOW_PRIVATE_NETWORKS", "")
+    if flag:
+        values["webhooks_allow_private_networks"] = flag.strip().lower() in ("1", "true", "yes")
     return values
 
 

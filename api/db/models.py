@@ -857,6 +857,7 @@ class Webhook(Base):
     __table_args__ = (
         Index("idx_webhooks_organization", "organization_id"),
         Index("idx_webhooks_active", "is_active"),
+        Index("idx_webhooks_integration", "integration_id", postgresql_where=text("integration_id IS NOT NULL")),
     )
 
     id: Mapped[uuid.UUID] = _pk()
@@ -867,22 +868,38 @@ class Webhook(Base):
     events: Mapped[list[str]] = mapped_column(
         ARRAY(Text), nullable=False, server_default=EMPTY_TEXT_ARRAY)
     is_active: Mapped[bool | None] = mapped_column(Boolean, server_default=TRUE)
-    max_retries: Mapped[int | None] = mapped_column(Integer, server_default=_int(3))
-    retry_delay_seconds: Mapped[int | None] = mapped_column(Integer, server_default=_int(60))
+    max_retries: Mapped[int | None] = mapped_column(Integer, server_default=_int(8))
+    retry_delay_seconds: Mapped[int | None] = mapped_column(Integer, server_default=_int(30))
     total_deliveries: Mapped[int | None] = mapped_column(Integer, server_default=_int(0))
     failed_deliveries: Mapped[int | None] = mapped_column(Integer, server_default=_int(0))
     last_delivery_at: Mapped[datetime | None] = mapped_column(TSTZ)
     last_delivery_status: Mapped[str | None] = mapped_column(String(50))
     created_at: Mapped[datetime | None] = _created_at()
     updated_at: Mapped[datetime | None] = _updated_at()
+    # 0012: auto-disable after this many consecutive failed attempts (docs/events.md)
+    failure_threshold: Mapped[int] = mapped_column(Integer, nullable=False, server_default=_int(50))
+    consecutive_failures: Mapped[int] = mapped_column(Integer, nullable=False, server_default=_int(0))
+    disabled_reason: Mapped[str | None] = mapped_column(Text)
+    disabled_at: Mapped[datetime | None] = mapped_column(TSTZ)
+    # a subscription owned by an integration (Zapier REST hooks, webhook, custom_api)
+    integration_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("integrations.id", ondelete="CASCADE"))
 
 
 # 16. webhook_deliveries
+DELIVERY_STATES = ("pending", "retrying", "delivered", "dead")
+DELIVERY_LIVE = "state IN ('pending', 'retrying')"
+
+
 class WebhookDelivery(Base):
     __tablename__ = "webhook_deliveries"
     __table_args__ = (
         Index("idx_webhook_deliveries_webhook", "webhook_id", text("created_at DESC")),
         Index("idx_webhook_deliveries_success", "success"),
+        UniqueConstraint("webhook_id", "event_id"),
+        CheckConstraint(_in("state", *DELIVERY_STATES), name="state"),
+        Index("idx_webhook_deliveries_due", "next_attempt_at", postgresql_where=text(DELIVERY_LIVE)),
+        Index("idx_webhook_deliveries_order", "webhook_id", "ordering_key", "event_id",
+              postgresql_where=text(DELIVERY_LIVE)),
     )
 
     id: Mapped[uuid.UUID] = _pk()
@@ -897,6 +914,13 @@ class WebhookDelivery(Base):
     success: Mapped[bool | None] = mapped_column(Boolean, server_default=FALSE)
     error_message: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime | None] = _created_at()
+    # 0012: one row per (webhook, event), every attempt in ``attempts``
+    event_id: Mapped[int | None] = mapped_column(BigInteger)
+    ordering_key: Mapped[uuid.UUID | None] = mapped_column(Uuid)
+    state: Mapped[str] = mapped_column(String(20), nullable=False, server_default=_str("pending"))
+    next_attempt_at: Mapped[datetime | None] = mapped_column(TSTZ, server_default=NOW)
+    attempts: Mapped[Any] = mapped_column(JSONB, nullable=False, server_default=EMPTY_ARRAY_JSON)
+    updated_at: Mapped[datetime | None] = _updated_at()
 
 
 # 17. quick_replies

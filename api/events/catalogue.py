@@ -34,6 +34,8 @@ EVENT_TYPES: dict[str, int] = {
     "campaign.resumed": 1,
     "campaign.completed": 1,
     "campaign.cancelled": 1,
+    # sent by POST /webhooks/{id}/test to that webhook only, never stored (its id is 0)
+    "webhook.test": 1,
 }
 
 

@@ -62,6 +62,7 @@ PAGING_PARAMS = ("page", "per_page", "sort")
 CreateHook = Callable[[AsyncSession, Principal, dict[str, Any]], Awaitable[None]]
 UpdateHook = Callable[[AsyncSession, Principal, Any, dict[str, Any]], Awaitable[None]]
 DeleteHook = Callable[[AsyncSession, Principal, Any], Awaitable[None]]
+AfterHook = Callable[[AsyncSession, Any], Awaitable[None]]  # the written row, flushed, same transaction
 
 
 @dataclass
@@ -90,6 +91,8 @@ class Resource:
     before_create: CreateHook | None = None
     before_update: UpdateHook | None = None
     before_delete: DeleteHook | None = None
+    after_create: AfterHook | None = None  # e.g. a domain event written with the row
+    after_update: AfterHook | None = None
 
 
 # --- pieces shared by generic and custom routes ---------------------------------
@@ -281,6 +284,8 @@ async def create_item(resource: Resource, data: BaseModel) -> dict[str, Any]:
         await flush(session, row)
         out = to_out(resource, row)
         await record_audit(session, f"{resource.label}.created", resource.label, row.id, after=out)
+        if resource.after_create is not None:
+            await resource.after_create(session, row)
     return for_caller(resource, out)
 
 
@@ -314,6 +319,8 @@ async def update_item(resource: Resource, item_id: uuid.UUID, data: BaseModel) -
         after = to_out(resource, row)
         await record_audit(session, f"{resource.label}.updated", resource.label, row.id,
                            before=before, after=after)
+        if resource.after_update is not None:
+            await resource.after_update(session, row)
     return for_caller(resource, after)
 
 

@@ -6,16 +6,35 @@ from typing import Any
 
 from quart import request
 from quart_schema import document_response, operation_id, tag
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.audit import record_audit
 from api.auth.permissions import require
 from api.db.models import Contact
 from api.errors import ValidationFailed
+from api.events import contact_payload, emit, event
 from api.json_body import raw_body
 from api.resources import Custom, DateRange, Equals, Resource, TagContains, crud_blueprint, org_id, writing
 from api.schemas.contacts import ContactCreate, ContactOut, ContactUpdate, ImportReport
 from api.services.contacts_import import MAX_BYTES, decode, import_contacts
 from api.services.contacts_search import contact_search
+
+
+
+def contact_event(type_: str, row: Contact) -> Any:
+    """contact.created / contact.updated (docs/events.md), keyed by the contact."""
+    payload = contact_payload({c: getattr(row, c) for c in (
+        "id", "whatsapp_id", "whatsapp_name", "name", "email", "phone", "tags", "attributes")})
+    return event(row.organization_id, type_, payload, row.id)
+
+
+async def _created(session: AsyncSession, row: Contact) -> None:
+    await emit(session, contact_event("contact.created", row))
+
+
+async def _updated(session: AsyncSession, row: Contact) -> None:
+    await emit(session, contact_event("contact.updated", row))
+
 
 resource = Resource(
     name="contacts",
@@ -42,6 +61,8 @@ resource = Resource(
     sorts=("name", "created_at", "updated_at", "last_message_at"),
     plan_limit="max_contacts",
     restore_on=("whatsapp_id",),
+    after_create=_created,
+    after_update=_updated,
 )
 blueprint = crud_blueprint(resource)
 
@@ -72,6 +93,7 @@ async def import_csv() -> Any:
     async with writing("contact") as session:
         result = await import_contacts(session, org_id(), text)
         report = result.to_json()
+        await emit(session, *(contact_event(t, row) for t, row in result.written))
         if result.inserted or result.updated:
             await record_audit(session, "contact.imported", "contact", None,
                                after={k: report[k] for k in ("inserted", "updated", "rejected")},

@@ -13,6 +13,7 @@ from api.audit import record_audit
 from api.auth.permissions import require
 from api.db.models import Chatbot, Contact, Conversation, Department, User, WhatsAppNumber
 from api.errors import ValidationFailed
+from api.events import conversation_payload, emit, event
 from api.resources import (
     DateRange,
     Equals,
@@ -99,7 +100,19 @@ async def _change(item_id: uuid.UUID, action: str, apply: Any, description: str 
         after = to_out(resource, row)
         await record_audit(session, f"conversation.{action}", "conversation", row.id,
                            before=before, after=after, description=description)
+        await emit(session, event(row.organization_id, f"conversation.{action}",
+                                  conversation_event_payload(row, description), row.id))
     return after
+
+
+def conversation_event_payload(row: Conversation, reason: str | None = None) -> dict[str, Any]:
+    """docs/events.md: conversation.assigned / transferred / closed."""
+    payload = conversation_payload({**{k: getattr(row, k) for k in (
+        "id", "contact_id", "whatsapp_number_id", "status", "department_id", "priority", "is_bot_active")},
+        "assigned_agent_id": row.assigned_to})
+    if reason:
+        payload["reason"] = reason
+    return payload
 
 
 def _assign(row: Conversation, user_id: uuid.UUID) -> None:

@@ -1,18 +1,35 @@
-"""/webhooks: outbound webhooks (signing secret encrypted, never returned) and their deliveries."""
+"""/webhooks: outbound webhooks (signing secret encrypted, never returned), their
+deliveries (state, every attempt; dead letters included), manual redelivery and
+a test event. Delivery itself: api/events/webhooks.py, docs/events.md."""
 
 from __future__ import annotations
 
 import uuid
 from typing import Any
 
-from quart_schema import document_querystring, document_response, operation_id, tag
+from quart_schema import document_querystring, document_request, document_response, operation_id, tag
+from sqlalchemy import func, update
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.auth.permissions import require
-from api.context import get_db
-from api.db.models import Webhook, WebhookDelivery
+from api.auth.principal import Principal
+from api.context import get_db, get_settings
+from api.db.models import DELIVERY_STATES, Webhook, WebhookDelivery
+from api.errors import Conflict, NotFound
+from api.events.webhooks import send_test
 from api.resources import DateRange, Equals, Page, Resource, SecretField, crud_blueprint, list_items, load_in_scope, org_id, scoped_select
+from api.resources.crud import to_out
 from api.resources.crud import list_query_model
-from api.schemas.webhooks import WebhookCreate, WebhookDeliveryOut, WebhookOut, WebhookUpdate
+from api.resources.body import read_body
+from api.schemas.webhooks import DeliveryActionIn, WebhookCreate, WebhookDeliveryOut, WebhookOut, WebhookUpdate
+
+
+
+async def _reenable(session: AsyncSession, principal: Principal, row: Webhook, values: dict[str, Any]) -> None:
+    """PATCH ``is_active: true`` on a disabled webhook starts a fresh run of failures."""
+    if values.get("is_active") is True and row.is_active is not True:
+        values.update(consecutive_failures=0, disabled_reason=None, disabled_at=None)
+
 
 resource = Resource(
     name="webhooks",
@@ -28,6 +45,7 @@ resource = Resource(
     ),
     sorts=("name", "created_at", "last_delivery_at"),
     secrets=(SecretField("secret", "secret", "has_secret"),),
+    before_update=_reenable,
 )
 blueprint = crud_blueprint(resource)
 
@@ -39,6 +57,7 @@ deliveries = Resource(
     path="/webhooks/<uuid:item_id>/deliveries",
     filters=(
         Equals("success", WebhookDelivery.success, bool),
+        Equals("state", WebhookDelivery.state, choices=DELIVERY_STATES),
         Equals("event_type", WebhookDelivery.event_type),
         DateRange("created_at", WebhookDelivery.created_at),
     ),
@@ -54,8 +73,55 @@ deliveries = Resource(
 @document_response(Page[WebhookDeliveryOut])
 @require("webhooks:read")
 async def list_deliveries(item_id: uuid.UUID) -> Any:
-    """Delivery attempts of one webhook, newest first."""
+    """Deliveries of one webhook, newest first: state (pending, retrying, delivered,
+    dead), next attempt, every attempt made. ``?state=dead``: the dead letters."""
     async with get_db().session() as session:
         await load_in_scope(session, Webhook, item_id, org_id(), label="webhook")
     base = scoped_select(WebhookDelivery, org_id()).where(WebhookDelivery.webhook_id == item_id)
     return await list_items(deliveries, base)
+
+
+@blueprint.post("/webhooks/<uuid:item_id>/deliveries/<uuid:delivery_id>/redeliver")
+@tag(["webhooks"])
+@operation_id("redeliver_webhook_delivery")
+@document_request(DeliveryActionIn)
+@document_response(WebhookDeliveryOut, 202)
+@require("webhooks:write")
+async def redeliver(item_id: uuid.UUID, delivery_id: uuid.UUID) -> Any:
+    """Send a delivery again (a dead letter, or a delivered one): it becomes pending
+    with a fresh retry budget; its earlier attempts stay listed."""
+    await read_body(DeliveryActionIn)
+    async with get_db().transaction() as session:
+        hook = await load_in_scope(session, Webhook, item_id, org_id(), label="webhook")
+        if hook.is_active is not True:
+            raise Conflict("the webhook is disabled; re-enable it first (PATCH is_active true)", field="is_active")
+        row = (await session.execute(
+            update(WebhookDelivery)
+            .where(WebhookDelivery.id == delivery_id, WebhookDelivery.webhook_id == item_id,
+                   WebhookDelivery.event_type != "webhook.test")
+            .values(state="pending", next_attempt_at=func.now(), attempt_number=0, updated_at=func.now())
+            .returning(WebhookDelivery)
+        )).scalar_one_or_none()
+        if row is None:
+            raise NotFound("webhook_delivery")
+        out = to_out(deliveries, row)
+    return out, 202
+
+
+@blueprint.post("/webhooks/<uuid:item_id>/test")
+@tag(["webhooks"])
+@operation_id("test_webhook")
+@document_request(DeliveryActionIn)
+@document_response(WebhookDeliveryOut)
+@require("webhooks:write")
+async def test_webhook(item_id: uuid.UUID) -> Any:
+    """POST a signed ``webhook.test`` event to the webhook now (one attempt, no retries)
+    and answer with the recorded delivery: ``state`` delivered or dead, status code,
+    response excerpt, duration, error."""
+    await read_body(DeliveryActionIn)
+    async with get_db().session() as session:
+        hook = await load_in_scope(session, Webhook, item_id, org_id(), label="webhook")
+    delivery_id = await send_test(get_db(), get_settings(), hook)
+    async with get_db().session() as session:
+        row = await session.get(WebhookDelivery, delivery_id)
+        return to_out(deliveries, row)

@@ -8,7 +8,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import StringConstraints
 
-from api.schemas.common import Input, JsonObject, Name, Output, StrictBool, Text
+from api.schemas.common import HttpUrl, Input, JsonObject, Name, Output, StrictBool, Text
+from api.schemas.webhooks import Event, Events
 
 IntegrationType = Literal["webhook", "zapier", "shopify", "woocommerce",
                           "hubspot", "salesforce", "google_sheets", "custom_api"]
@@ -47,3 +48,26 @@ class IntegrationOut(Output):
     created_by: uuid.UUID | None = None
     created_at: datetime | None = None
     updated_at: datetime | None = None
+
+
+class HookCreate(Input):
+    """A Zapier REST hook subscription: Zapier posts its ``target_url`` and the event."""
+
+    target_url: HttpUrl
+    event: Event
+
+
+class HookOut(Output):
+    id: uuid.UUID
+    integration_id: uuid.UUID
+    target_url: str
+    event: str
+    is_active: bool | None = None
+    created_at: datetime | None = None
+
+
+class DeliveryConfig(Input):
+    """``config`` of a ``webhook`` / ``custom_api`` integration: where its events go."""
+
+    url: HttpUrl
+    events: Events

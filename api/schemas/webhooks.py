@@ -6,11 +6,21 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Any
 
-from pydantic import Field, StringConstraints
+from pydantic import AfterValidator, Field, StringConstraints
+
+from api.events.catalogue import EVENT_TYPES
 
 from api.schemas.common import HttpUrl, Input, Name, Output, StrictBool
 
-Event = Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^[a-z_]+\.[a-z_]+$")]
+
+
+def _known_event(value: str) -> str:
+    if value != "*" and (value not in EVENT_TYPES or value == "webhook.test"):
+        raise ValueError("an event type of docs/events.md, or '*' for every type")
+    return value
+
+
+Event = Annotated[str, StringConstraints(strip_whitespace=True, max_length=100), AfterValidator(_known_event)]
 Events = Annotated[list[Event], Field(min_length=1, max_length=50)]
 # Fernet output of 100 characters fits the 255-character column
 Secret = Annotated[str, StringConstraints(min_length=8, max_length=100)]
@@ -24,6 +34,7 @@ class WebhookCreate(Input):
     is_active: StrictBool | None = None
     max_retries: Annotated[int, Field(ge=0, le=10)] | None = None
     retry_delay_seconds: Annotated[int, Field(ge=1, le=86_400)] | None = None
+    failure_threshold: Annotated[int, Field(ge=1, le=10_000)] | None = None
 
 
 class WebhookUpdate(Input):
@@ -34,6 +45,7 @@ class WebhookUpdate(Input):
     is_active: StrictBool | None = None
     max_retries: Annotated[int, Field(ge=0, le=10)] | None = None
     retry_delay_seconds: Annotated[int, Field(ge=1, le=86_400)] | None = None
+    failure_threshold: Annotated[int, Field(ge=1, le=10_000)] | None = None
 
 
 class WebhookOut(Output):
@@ -50,6 +62,11 @@ class WebhookOut(Output):
     failed_deliveries: int | None = None
     last_delivery_at: datetime | None = None
     last_delivery_status: str | None = None
+    failure_threshold: int | None = None
+    consecutive_failures: int | None = None
+    disabled_reason: str | None = None
+    disabled_at: datetime | None = None
+    integration_id: uuid.UUID | None = None
     created_at: datetime | None = None
     updated_at: datetime | None = None
 
@@ -65,4 +82,14 @@ class WebhookDeliveryOut(Output):
     attempt_number: int | None = None
     success: bool | None = None
     error_message: str | None = None
+    event_id: int | None = None
+    ordering_key: uuid.UUID | None = None
+    state: str | None = None
+    next_attempt_at: datetime | None = None
+    attempts: list[Any] = []
     created_at: datetime | None = None
+    updated_at: datetime | None = None
+
+
+class DeliveryActionIn(Input):
+    """No fields: ``{}`` (redeliver, send a test event)."""

@@ -52,6 +52,8 @@ class RowError:
 class ImportResult:
     inserted: int = 0
     updated: int = 0
+    # (event type, contact row) for each row written: the route emits the domain events
+    written: list[tuple[str, Any]] = field(default_factory=list)
     errors: list[RowError] = field(default_factory=list)
 
     @property
@@ -229,11 +231,14 @@ async def import_contacts(session: AsyncSession, organization_id: uuid.UUID, tex
                 continue
             room -= 1
         if contact is None:
-            session.add(Contact(organization_id=organization_id, **parsed.values))
+            contact = Contact(organization_id=organization_id, **parsed.values)
+            session.add(contact)
             result.inserted += 1
+            result.written.append(("contact.created", contact))
         else:
             _merge(contact, parsed.values)
             result.updated += 1
+            result.written.append(("contact.updated", contact))
     await session.flush()
     result.errors.sort(key=lambda e: e.row)
     return result

@@ -35,6 +35,7 @@ class WorkerContext:
         self.sender = delivery.sender
         self.stop = asyncio.Event()
         self.maintenance: asyncio.Task | None = None
+        self.webhooks: asyncio.Task | None = None  # outbound webhooks' delivery loop
 
 
 _CONTEXT: WorkerContext | None = None
@@ -55,7 +56,10 @@ async def start_context(settings: Settings, *, maintenance: bool = True) -> Work
     assert isinstance(runtime.delivery, BackgroundDelivery)
     ctx = WorkerContext(runtime, runtime.delivery)
     if maintenance:
+        from api.events.webhooks import start as start_webhooks
+
         ctx.maintenance = asyncio.create_task(run_forever(runtime, ctx.stop))
+        ctx.webhooks = start_webhooks(runtime.db, runtime.settings, ctx.stop)
     _CONTEXT = ctx
     return ctx
 
@@ -68,6 +72,8 @@ async def stop_context() -> None:
     ctx.stop.set()
     if ctx.maintenance is not None:
         await ctx.maintenance
+    if ctx.webhooks is not None:
+        await ctx.webhooks
     await ctx.delivery.drain(timeout=10)
     await ctx.runtime.close()
 

@@ -35,7 +35,7 @@ BODY_METHODS = {"POST", "PUT", "PATCH"}
 # URL segment (hyphens → underscores) → table, where the names differ.
 SEGMENT_TABLES = {"templates": "whatsapp_templates", "agents": "users", "members": "users",
                   "deliveries": "webhook_deliveries", "recipients": "campaign_recipients",
-                  "versions": "flow_versions", "greetings": "agent_greetings"}
+                  "versions": "flow_versions", "greetings": "agent_greetings", "hooks": "webhooks"}
 
 
 @dataclass(frozen=True)

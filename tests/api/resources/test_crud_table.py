@@ -95,7 +95,8 @@ async def _template(seed: Any) -> dict[str, Any]:
 
 
 async def _integration(seed: Any) -> dict[str, Any]:
-    return {"type": "custom_api", "name": f"CRM {_hex()}", "config": {"base_url": "https://crm.example.com"},
+    return {"type": "custom_api", "name": f"CRM {_hex()}",
+            "config": {"url": "https://crm.example.com/hook", "events": ["contact.created"]},
             "credentials": {"api_key": f"sk-{_hex()}"}}
 
 

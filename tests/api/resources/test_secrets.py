@@ -34,7 +34,7 @@ CASES = [
                "access_token", "access_token_encrypted", "has_access_token"),
     SecretCase("chatbot_ai_api_key", "/chatbots", m.Chatbot, {"name": "Bot"},
                "ai_api_key", "ai_api_key_encrypted", "has_ai_api_key"),
-    SecretCase("integration_credentials", "/integrations", m.Integration, {"type": "hubspot", "name": "HubSpot"},
+    SecretCase("integration_credentials", "/integrations", m.Integration, {"type": "zapier", "name": "Zapier"},
                "credentials", "credentials_encrypted", "has_credentials"),
     SecretCase("webhook_secret", "/webhooks", m.Webhook,
                {"name": "hook", "url": "https://example.com/h", "events": ["message.sent"]},
@@ -97,7 +97,7 @@ async def test_without_a_secret_the_flag_is_false(case: SecretCase, seed, admin_
 
 async def test_structured_integration_credentials_round_trip_as_json(seed, admin_api, db, api_settings) -> None:
     credentials = {"client_id": "abc", "client_secret": _plain()}
-    item = await admin_api.created("/integrations", {"type": "salesforce", "name": "SF", "credentials": credentials})
+    item = await admin_api.created("/integrations", {"type": "zapier", "name": "Zap", "credentials": credentials})
     async with db.session() as session:
         row = await session.get(m.Integration, uuid.UUID(item["id"]))
     assert json.loads(decrypt_secret(api_settings, row.credentials_encrypted)) == credentials
