@@ -39,7 +39,7 @@ from api.errors import error_body
 from api.json_body import WEBHOOK_MAX_DEPTH, MalformedJSON, decode_json, raw_body
 from api.inbound.ingest import ingest_messages
 from api.inbound.statuses import StatusBatcher
-from api.services.templates import apply_template_webhooks
+from api.templates.lifecycle import apply_template_webhooks
 from api.whatsapp.apps import APPS, MetaApp, own_numbers_only
 from api.whatsapp.config import WhatsAppConfig
 from api.whatsapp.payloads import NUL_ESCAPE, PayloadError, parse_webhook, without_nul

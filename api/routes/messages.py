@@ -29,7 +29,7 @@ from api.resources.body import read_body
 from api.resources.crud import list_query_model
 from api.schemas.messages import MessageOut, ReplyIn
 from api.services.plan_limits import ensure_room
-from api.services.template_send import template_content
+from api.templates.send_checks import template_content
 
 log = logging.getLogger("pytake.api.messages")
 

@@ -2,7 +2,7 @@
 
 A row is a definition until ``POST /templates/{id}/submit`` sends it to Meta
 for review (checked first: 422 naming the field); Meta's review result
-arrives by webhook (`api.services.templates.apply_changes`). ``POST
+arrives by webhook (`api.templates.lifecycle.apply_changes`). ``POST
 /templates/sync`` brings every template of the numbers' WABAs in (also done
 every 6 hours by the maintenance loop); ``DELETE`` removes a submitted
 template at Meta before its row. Sending one: ``POST

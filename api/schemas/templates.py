@@ -1,4 +1,4 @@
-"""WhatsApp message templates: definitions, and what Meta says of them (api/services/templates.py)."""
+"""WhatsApp message templates: definitions, and what Meta says of them (api/templates/lifecycle.py)."""
 
 from __future__ import annotations
 

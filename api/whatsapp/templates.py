@@ -58,7 +58,7 @@ def examples(variables: Any, component: str) -> dict[str, str]:
 
 def create_components(row: Mapping[str, Any]) -> list[dict[str, Any]]:
     """Meta's ``components`` for creating the template whose row fields are ``row``
-    (checked first by `api.services.templates.check_definition`)."""
+    (checked first by `api.templates.lifecycle.check_definition`)."""
     components: list[dict[str, Any]] = []
     header_type = row.get("header_type")
     if header_type == "TEXT":

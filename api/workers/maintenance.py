@@ -22,7 +22,7 @@
 - **assignment** of queued conversations (`api.assignment.tick`): the
   ``assignment`` event consumer every tick, a sweep every few seconds;
 - **message partitions** for the coming months (hourly);
-- **template sync** of every number with a WABA id (`api.services.templates.sync_due`,
+- **template sync** of every number with a WABA id (`api.templates.lifecycle.sync_due`,
   every 6 hours, in a background task).
 """
 
@@ -41,7 +41,7 @@ from api.runtime_context import Runtime
 from api.outbox.locks import CONVERSATION_LEASE, SENDER_LEASE
 from api.conversations.process import TIMEOUTS_KEY
 from api.outbox.sender import RETRY_KEY, reconcile_abandoned_claims
-from api.services.templates import SYNC_EVERY, sync_due
+from api.templates.lifecycle import SYNC_EVERY, sync_due
 from api.workers.queue import DELIVER_CONVERSATIONS, PROCESS_CONVERSATION, enqueue, enqueue_conversations
 
 log = logging.getLogger("pytake.runtime.maintenance")
