@@ -27,7 +27,7 @@ from api.resources import DateRange, Equals, Resource, crud_blueprint, load_in_s
 from api.resources.body import read_body
 from api.resources.crud import NoContent
 from api.resources.rows import remove
-from api.services import templates as meta
+from api.templates import lifecycle as meta
 
 DEFAULT_LANGUAGE = "pt_BR"
 # what Meta holds once a template is submitted (a PATCH would leave the row saying otherwise)
