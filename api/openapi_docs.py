@@ -17,7 +17,8 @@ module's `DocumentedOpenAPIProvider` (plugged into `QuartSchema` by
 | 422 | routes with a body or query parameters |
 | 429 | authenticated routes (per-user limit) and the per-IP limited `IP_RATE_LIMITED` |
 
-a 204 documented without content (it has no body), and a ``summary`` where the view has no docstring, from its operation id
+a request body documented as required when its model has a required field (a missing
+body is read as ``{}``), a 204 documented without content (it has no body), and a ``summary`` where the view has no docstring, from its operation id
 (``list_conversations`` → "List conversations"). Path ids are documented as
 ``format: uuid`` (quart-schema says only ``string``). What is derived from the
 routes themselves (authentication, permission, path ids, body, query) needs
@@ -184,6 +185,13 @@ def error_statuses(endpoint: str, method: str, view: Any, operation: dict[str, A
     return statuses
 
 
+def body_is_required(model: type) -> bool:
+    """A missing body is read as ``{}`` (`api.resources.body.read_json`), so it is optional
+    exactly when ``{}`` is a valid body: when the model has no required field."""
+    fields = getattr(model, "model_fields", None)
+    return fields is None or any(info.is_required() for info in fields.values())
+
+
 def document_operation(endpoint: str, method: str, view: Any, operation: dict[str, Any]) -> None:
     """Add the error responses and (if missing) a summary to one operation object, in place."""
     responses = dict(operation.get("responses", {}))  # quart-schema shares it across methods
@@ -217,6 +225,12 @@ class DocumentedOpenAPIProvider(OpenAPIProvider):
                 methods[method] = operation = dict(operation)
                 document_operation(rule.endpoint, method, view, operation)
         return paths, components
+
+    def build_request_body(self, model: type, source: Any) -> tuple[dict[str, Any], dict[str, Any]]:
+        body, components = super().build_request_body(model, source)
+        if body_is_required(model):
+            body = {**body, "required": True}
+        return body, components
 
     def build_path_parameter(self, name: str, converter: BaseConverter) -> dict[str, Any]:
         parameter = super().build_path_parameter(name, converter)

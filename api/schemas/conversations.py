@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import Field, model_validator
+from pydantic import ConfigDict, Field, model_validator
 
 from api.schemas.common import Input, Output, StrictBool, TagList, Text, field_error
 
@@ -42,6 +42,11 @@ class AssignIn(Input):
 
 class TransferIn(Input):
     """Move to another department (back to its queue) and/or another agent."""
+
+    model_config = ConfigDict(json_schema_extra={"anyOf": [  # `_target`, as /openapi.json states it
+        {"properties": {"department_id": {"type": "string"}}, "required": ["department_id"]},
+        {"properties": {"user_id": {"type": "string"}}, "required": ["user_id"]},
+    ]})
 
     department_id: uuid.UUID | None = None
     user_id: uuid.UUID | None = None

@@ -8,11 +8,10 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field, StringConstraints
 
-from api.schemas.common import Input, JsonObject, Name, Output, StrictBool, Text
+from api.schemas.common import Input, JsonObject, Keyword, Name, Output, StrictBool, Text
 
 FlowType = Literal["main", "sub", "template"]
 TriggerType = Literal["keyword", "event", "schedule", "webhook"]
-Keyword = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
 Keywords = Annotated[list[Keyword], Field(max_length=100)]
 
 
