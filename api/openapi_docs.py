@@ -17,7 +17,7 @@ module's `DocumentedOpenAPIProvider` (plugged into `QuartSchema` by
 | 422 | routes with a body or query parameters |
 | 429 | authenticated routes (per-user limit) and the per-IP limited `IP_RATE_LIMITED` |
 
-a request body documented as required when its model has a required field (a missing
+a request body documented as required when ``{}`` is not a valid one (a missing
 body is read as ``{}``), a 204 documented without content (it has no body), and a ``summary`` where the view has no docstring, from its operation id
 (``list_conversations`` → "List conversations"). Path ids are documented as
 ``format: uuid`` (quart-schema says only ``string``). What is derived from the
@@ -35,6 +35,7 @@ import pkgutil
 from functools import cache
 from typing import Any
 
+from pydantic import ValidationError
 from quart_schema.openapi import QUART_SCHEMA_OPERATION_ID_ATTRIBUTE, OpenAPIProvider
 from sqlalchemy import UniqueConstraint
 from werkzeug.routing import UUIDConverter
@@ -187,9 +188,12 @@ def error_statuses(endpoint: str, method: str, view: Any, operation: dict[str, A
 
 def body_is_required(model: type) -> bool:
     """A missing body is read as ``{}`` (`api.resources.body.read_json`), so it is optional
-    exactly when ``{}`` is a valid body: when the model has no required field."""
-    fields = getattr(model, "model_fields", None)
-    return fields is None or any(info.is_required() for info in fields.values())
+    exactly when ``{}`` is a valid body."""
+    try:
+        model.model_validate({})  # type: ignore[attr-defined]
+    except (ValidationError, AttributeError):
+        return True
+    return False
 
 
 def document_operation(endpoint: str, method: str, view: Any, operation: dict[str, Any]) -> None:

@@ -8,10 +8,10 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, Field, StringConstraints
 
-from api.schemas.common import HttpUrl, Input, JsonObject, Keyword, Name, Output, StrictBool, Text, hundredths
+from api.schemas.common import HttpUrl, Input, JsonNumber, JsonObject, Keyword, Name, Output, StrictBool, Text, hundredths
 
 Provider = Literal["openai", "anthropic", "google"]
-Temperature = Annotated[float, Field(ge=0, le=2, description="rounded to two decimal places"),
+Temperature = Annotated[float, Field(ge=0, le=2, description="rounded to two decimal places"), JsonNumber,
                         AfterValidator(hundredths)]
 Secret = Annotated[str, StringConstraints(min_length=1, max_length=4096)]
 

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import re
-from decimal import Decimal
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, Strict, StringConstraints
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, Strict, StringConstraints
 from pydantic_core import PydanticCustomError
 
 # /openapi.json documents these patterns. They are read three ways (ECMA-262 by the spec's
@@ -61,9 +60,19 @@ def _stripped_name(value: str) -> str:
 Name = Annotated[str, StringConstraints(min_length=1, max_length=255, pattern=NON_BLANK),
                  AfterValidator(_stripped_name)]
 Text = Annotated[str, StringConstraints(max_length=65_536)]
-def hundredths(value: float) -> Decimal:
+def _json_number(value: Any) -> Any:
+    if isinstance(value, (bool, str)):  # pydantic's lax mode would read true as 1 and "5" as 5
+        raise ValueError("must be a JSON number")
+    return value
+
+
+# A JSON number (an integer may be written 3.0, as JSON Schema allows); true and "3" are a 422.
+JsonNumber = BeforeValidator(_json_number)
+
+
+def hundredths(value: float) -> float:
     """A number kept to two decimal places (a NUMERIC(n, 2) column): rounded, not refused."""
-    return Decimal(repr(value)).quantize(Decimal("0.01"))
+    return round(value, 2)
 
 
 Phone = Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^\+?[0-9]{6,15}$")]

@@ -8,7 +8,7 @@ from typing import Annotated, Literal
 
 from pydantic import ConfigDict, Field, model_validator
 
-from api.schemas.common import Input, Output, StrictBool, TagList, Text, field_error
+from api.schemas.common import Input, JsonNumber, Output, StrictBool, TagList, Text, field_error
 
 STATUSES = ("waiting_in_queue", "open", "pending", "assigned", "resolved", "closed")
 PRIORITIES = ("low", "normal", "high", "urgent")
@@ -31,7 +31,7 @@ class ConversationUpdate(Input):
     priority: Priority | None = None
     tags: TagList | None = None
     notes: Text | None = None
-    satisfaction_rating: Annotated[int, Field(ge=1, le=5)] | None = None
+    satisfaction_rating: Annotated[int, Field(ge=1, le=5), JsonNumber] | None = None
 
 
 class AssignIn(Input):

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 from pydantic import Field, StringConstraints
 
-from api.schemas.common import HttpUrl, Input, Name, Output, StrictBool
+from api.schemas.common import HttpUrl, Input, JsonNumber, Name, Output, StrictBool
 
 Event = Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^[a-z_]+\.[a-z_]+$")]
 Events = Annotated[list[Event], Field(min_length=1, max_length=50)]
@@ -22,8 +22,8 @@ class WebhookCreate(Input):
     events: Events
     secret: Secret | None = None
     is_active: StrictBool | None = None
-    max_retries: Annotated[int, Field(ge=0, le=10)] | None = None
-    retry_delay_seconds: Annotated[int, Field(ge=1, le=86_400)] | None = None
+    max_retries: Annotated[int, Field(ge=0, le=10), JsonNumber] | None = None
+    retry_delay_seconds: Annotated[int, Field(ge=1, le=86_400), JsonNumber] | None = None
 
 
 class WebhookUpdate(Input):
@@ -32,8 +32,8 @@ class WebhookUpdate(Input):
     events: Events | None = None
     secret: Secret | None = None
     is_active: StrictBool | None = None
-    max_retries: Annotated[int, Field(ge=0, le=10)] | None = None
-    retry_delay_seconds: Annotated[int, Field(ge=1, le=86_400)] | None = None
+    max_retries: Annotated[int, Field(ge=0, le=10), JsonNumber] | None = None
+    retry_delay_seconds: Annotated[int, Field(ge=1, le=86_400), JsonNumber] | None = None
 
 
 class WebhookOut(Output):

@@ -20,7 +20,7 @@ import time
 from dataclasses import replace
 
 import schemathesis
-from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import HealthCheck, Phase, assume, given, settings
 from schemathesis import GenerationMode
 from schemathesis.checks import CHECKS, load_all_checks
 from schemathesis.python import asgi as schemathesis_asgi
@@ -53,6 +53,9 @@ def _test_for(operation, mode: GenerationMode, headers: dict[str, str], checks: 
     @settings(max_examples=MAX_EXAMPLES, deadline=None, database=None, derandomize=True,
               suppress_health_check=list(HealthCheck), phases=[Phase.explicit, Phase.generate])
     def run(case) -> None:
+        # a query parameter whose value is an empty list is not sent at all: a "negative" case
+        # made only of such a parameter (schemathesis adds an unnamed one) is a valid request
+        assume(mode is GenerationMode.POSITIVE or all(value != [] for value in (case.query or {}).values()))
         response = case.call(headers=headers)
         try:
             case.validate_response(response, checks=checks, headers=headers)
