@@ -18,7 +18,8 @@ module's `DocumentedOpenAPIProvider` (plugged into `QuartSchema` by
 | 429 | authenticated routes (per-user limit) and the per-IP limited `IP_RATE_LIMITED` |
 | 502 | the actions in `META_CALLS` (Meta's Graph API failed; they answer 422 too when Meta refuses) |
 
-a 204 documented without content (it has no body), and a ``summary`` where the view has no docstring, from its operation id
+a request body documented as required when ``{}`` is not a valid one (a missing
+body is read as ``{}``), a 204 documented without content (it has no body), and a ``summary`` where the view has no docstring, from its operation id
 (``list_conversations`` → "List conversations"). Path ids are documented as
 ``format: uuid`` (quart-schema says only ``string``). What is derived from the
 routes themselves (authentication, permission, path ids, body, query) needs
@@ -35,6 +36,7 @@ import pkgutil
 from functools import cache
 from typing import Any
 
+from pydantic import ValidationError
 from quart_schema.openapi import QUART_SCHEMA_OPERATION_ID_ATTRIBUTE, OpenAPIProvider
 from sqlalchemy import UniqueConstraint
 from werkzeug.routing import UUIDConverter
@@ -192,6 +194,16 @@ def error_statuses(endpoint: str, method: str, view: Any, operation: dict[str, A
     return statuses
 
 
+def body_is_required(model: type) -> bool:
+    """A missing body is read as ``{}`` (`api.resources.body.read_json`), so it is optional
+    exactly when ``{}`` is a valid body."""
+    try:
+        model.model_validate({})  # type: ignore[attr-defined]
+    except (ValidationError, AttributeError):
+        return True
+    return False
+
+
 def document_operation(endpoint: str, method: str, view: Any, operation: dict[str, Any]) -> None:
     """Add the error responses and (if missing) a summary to one operation object, in place."""
     responses = dict(operation.get("responses", {}))  # quart-schema shares it across methods
@@ -225,6 +237,12 @@ class DocumentedOpenAPIProvider(OpenAPIProvider):
                 methods[method] = operation = dict(operation)
                 document_operation(rule.endpoint, method, view, operation)
         return paths, components
+
+    def build_request_body(self, model: type, source: Any) -> tuple[dict[str, Any], dict[str, Any]]:
+        body, components = super().build_request_body(model, source)
+        if body_is_required(model):
+            body = {**body, "required": True}
+        return body, components
 
     def build_path_parameter(self, name: str, converter: BaseConverter) -> dict[str, Any]:
         parameter = super().build_path_parameter(name, converter)

@@ -189,7 +189,7 @@ def _waited(row: Any, now: datetime) -> float | None:
 
 
 def _assigned_event(row: Any, strategy: str | None, now: datetime) -> Any:
-    payload = conversation_payload({**dict(row), "assigned_agent_id": row["assigned_to"]})
+    payload = conversation_payload(row)
     payload["assignment"] = {"automatic": True, "strategy": strategy or "round_robin",
                              "assigned_at": now.isoformat(), "waiting_seconds": _waited(row, now)}
     return event(row["organization_id"], "conversation.assigned", payload, row["id"])

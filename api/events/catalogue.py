@@ -75,7 +75,8 @@ def conversation_payload(row: Mapping[str, Any]) -> dict[str, Any]:
             "whatsapp_number_id": _s(row.get("whatsapp_number_id")),
             "status": row.get("status"),
             "department_id": _s(row.get("department_id")),
-            "assigned_agent_id": _s(row.get("assigned_agent_id")),
+            # the agent: `conversations.assigned_to`
+            "assigned_agent_id": _s(row.get("assigned_to", row.get("assigned_agent_id"))),
             "priority": row.get("priority"),
             "is_bot_active": row.get("is_bot_active"),
         }

@@ -24,6 +24,8 @@ import uuid
 from dataclasses import dataclass
 from typing import Any, Iterable
 
+import orjson
+
 from api.events.catalogue import EVENT_TYPES
 
 
@@ -52,7 +54,12 @@ def _uuid(value: Any) -> uuid.UUID:
 
 
 def _dumps(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=str)
+    """A payload as JSON text: orjson (ids and times as strings, several times faster than
+    the stdlib on the message path); the stdlib for what orjson refuses (huge integers)."""
+    try:
+        return orjson.dumps(value, default=str, option=orjson.OPT_NON_STR_KEYS).decode()
+    except TypeError:
+        return json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=str)
 
 
 _INSERT = ("INSERT INTO events (organization_id, type, version, ordering_key, payload) "

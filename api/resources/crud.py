@@ -15,9 +15,10 @@ import functools
 import uuid
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from typing import Any, AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from typing import Annotated, Any, AsyncIterator, Awaitable, Callable, Literal, Mapping, Sequence
 
 from pydantic import BaseModel, Field, TypeAdapter, create_model
+from pydantic.json_schema import SkipJsonSchema
 from quart import Blueprint, Response, jsonify, request
 from quart_schema import document_querystring, document_request, document_response, operation_id, tag
 from sqlalchemy import Select
@@ -34,7 +35,16 @@ from api.resources.body import read_body
 from api.resources.filters import Filter, apply_filters
 from api.resources.integrity import data_error, integrity_error
 from api.resources.page_json import encoder_for
-from api.resources.pagination import Page, PageRequest, fetch_page, fetch_rows, parse_page
+from api.resources.pagination import (
+    DEFAULT_PER_PAGE,
+    MAX_PAGE,
+    MAX_PER_PAGE,
+    Page,
+    PageRequest,
+    fetch_page,
+    fetch_rows,
+    parse_page,
+)
 from api.resources.rows import (
     assign,
     check_not_null,
@@ -43,6 +53,7 @@ from api.resources.rows import (
     load_in_scope,
     mapping_values,
     new_row,
+    not_null_columns,
     remove,
     row_values,
     touch,
@@ -340,18 +351,51 @@ async def delete_item(resource: Resource, item_id: uuid.UUID) -> None:
 
 
 def list_query_model(name: str, filters: Sequence[Filter], sorts: Sequence[str], default_sort: str) -> type[BaseModel]:
-    """A pydantic model documenting the list's query string (parsing is done by the kit)."""
+    """A pydantic model documenting the list's query string as the kit parses it
+    (`parse_page`, `parse_sort`, each filter's `annotation`); none of them takes ``null``."""
+    sort_values = tuple(prefix + field for field in sorts for prefix in ("", "-"))
     fields: dict[str, Any] = {
-        "page": (int | None, Field(None, ge=1, description="page number, from 1")),
-        "per_page": (int | None, Field(None, ge=1, le=100, description="items per page (default 20, max 100)")),
-        "sort": (str | None, Field(None, description=f"comma-separated fields, '-' for descending; "
-                                                      f"one of {', '.join(sorts)}; default {default_sort}")),
+        "page": _optional_param(Annotated[int, Field(ge=1, le=MAX_PAGE)], "page number, from 1"),
+        "per_page": _optional_param(Annotated[int, Field(ge=1, le=MAX_PER_PAGE)],
+                                    f"items per page (default {DEFAULT_PER_PAGE}, max {MAX_PER_PAGE})"),
+        "sort": _optional_param(Literal[sort_values],  # type: ignore[valid-type]
+                                f"a sortable field, '-' for descending; several comma-separated (e.g. "
+                                f"{sort_values[-1]},{sort_values[0]}) sort by each in turn; default {default_sort}"),
     }
     for declared in filters:
         for param, description in declared.params().items():
-            fields[param] = (declared.kind | None if declared.kind is bool else str | None,
-                             Field(None, description=description))
+            fields[param] = _optional_param(declared.annotation(), description)
     return create_model(name, **fields)
+
+
+def documented_body(body: type[BaseModel], model: type) -> type[BaseModel]:
+    """``body`` as /openapi.json shows it: fields of NOT NULL columns without ``null``
+    (left out, they keep their value or default; sent as ``null``, `check_not_null` refuses them)."""
+    names = not_null_columns(model, body.model_fields)
+    if not names:
+        return body
+
+    def without_null(schema: dict[str, Any]) -> None:
+        for name in names:
+            schema["properties"][name] = _not_null(schema["properties"][name])
+
+    config = {**body.model_config, "json_schema_extra": without_null}
+    return type(body.__name__, (body,), {"model_config": config, "__module__": body.__module__,
+                                         "__doc__": body.__doc__})
+
+
+def _not_null(prop: dict[str, Any]) -> dict[str, Any]:
+    choices = [choice for choice in prop.get("anyOf", ()) if choice != {"type": "null"}]
+    if "anyOf" not in prop or len(choices) == len(prop["anyOf"]):
+        return prop
+    rest = {key: value for key, value in prop.items() if key not in ("anyOf", "default")}
+    return {**rest, **choices[0]} if len(choices) == 1 and "$ref" not in choices[0] else {**rest, "anyOf": choices}
+
+
+def _optional_param(annotation: Any, description: str) -> tuple[Any, Any]:
+    """A query parameter that may be left out, documented as its type alone (no ``null``, no default)."""
+    return (annotation | SkipJsonSchema[None],
+            Field(None, description=description, json_schema_extra=lambda schema: schema.pop("default", None)))
 
 
 def _camel(name: str) -> str:
@@ -399,7 +443,7 @@ def crud_blueprint(resource: Resource, blueprint: Blueprint | None = None) -> Bl
         @bp.post(resource.path, endpoint=f"create_{resource.label}")
         @tag([name])
         @operation_id(f"create_{resource.label}")
-        @document_request(create_model_)
+        @document_request(documented_body(create_model_, resource.model))
         @document_response(resource.out, 201)
         @require(f"{name}:write")
         async def create_view() -> Any:
@@ -412,7 +456,7 @@ def crud_blueprint(resource: Resource, blueprint: Blueprint | None = None) -> Bl
         @bp.patch(item_path, endpoint=f"update_{resource.label}")
         @tag([name])
         @operation_id(f"update_{resource.label}")
-        @document_request(update_model)
+        @document_request(documented_body(update_model, resource.model))
         @document_response(resource.out)
         @require(f"{name}:write")
         async def update_view(item_id: uuid.UUID) -> Any:

@@ -4,19 +4,23 @@
   value is an ``IN`` (``?status=open,pending``).
 - `TagContains("tag", Contact.tags)`: ``?tag=vip,lead`` rows carrying all tags.
 - `DateRange("created_at", Contact.created_at)`: ``?created_at_from=...&created_at_to=...``
-  (ISO 8601; from inclusive, to exclusive).
+  (ISO 8601; from inclusive, to exclusive: a ``_to`` before ``_from`` matches nothing).
 - `Custom("q", build, ...)`: anything else (full-text search).
 
 Values are converted and checked here, so a bad value is a 422 naming the
-parameter, never a database error.
+parameter, never a database error. Each filter also says what its parameters
+take (`Filter.annotation`), and /openapi.json documents exactly that: a typed
+parameter (uuid, integer, boolean, one of a few choices, a date) sent empty is a
+422 like any other value that is not of its type.
 """
 
 from __future__ import annotations
 
+import re
 import uuid
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timezone
-from typing import Any, Callable, Hashable, Mapping, Sequence
+from typing import Any, Callable, Hashable, Literal, Mapping, Sequence
 
 from sqlalchemy import Select, any_, bindparam
 from sqlalchemy.dialects.postgresql import ARRAY
@@ -58,16 +62,21 @@ def parse_bool(param: str, raw: str) -> bool:
 
 
 def parse_datetime(param: str, raw: str) -> datetime:
-    """ISO 8601 date or datetime; naive values are UTC."""
+    """ISO 8601 date or datetime (RFC 3339's included); naive values are UTC."""
     raw = raw.strip()
     try:
         if len(raw) == 10:
             value = datetime.combine(date.fromisoformat(raw), time.min)
         else:
-            value = datetime.fromisoformat(raw.replace("Z", "+00:00"))
+            value = datetime.fromisoformat(re.sub(r"[zZ]$", "+00:00", raw))
     except ValueError:
         raise ValidationFailed(param, f"{param} must be an ISO 8601 date or datetime") from None
-    return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+    if value.tzinfo is None:
+        return value.replace(tzinfo=timezone.utc)
+    try:
+        return value.astimezone(timezone.utc)
+    except OverflowError:  # an offset past year 1 or 9999 in UTC: as early / late as can be
+        return (datetime.min if value.year == 1 else datetime.max).replace(tzinfo=timezone.utc)
 
 
 @dataclass(frozen=True)
@@ -79,6 +88,10 @@ class Filter:
     def params(self) -> dict[str, str]:
         """Parameter name -> description (for the OpenAPI document)."""
         raise NotImplementedError
+
+    def annotation(self) -> Any:
+        """The type of each of its parameters' values, as the OpenAPI document shows it."""
+        return self.kind
 
     def apply(self, stmt: Select, args: Mapping[str, str]) -> Select:
         raise NotImplementedError
@@ -116,14 +129,27 @@ class Equals(Filter):
         extra = f" (one of: {', '.join(self.choices)})" if self.choices else ""
         return {self.param: (self.description or "equals; comma-separated for any of several") + extra}
 
+    def annotation(self) -> Any:
+        return Literal[tuple(self.choices)] if self.choices else self.kind
+
+    @property
+    def free_text(self) -> bool:
+        return self.kind is str and not self.choices
+
     def values(self, args: Mapping[str, str]) -> list[Any] | None:
-        """The requested values, converted (None: the filter is not used)."""
+        """The requested values, converted (None: the filter is not used). Empty values
+        of a typed filter are refused (`_convert`), never read as "not filtered"."""
         raw = args.get(self.param)
-        if raw is None or (raw == "" and self.kind is not bool):  # an empty boolean is a 422
+        if raw is None:
             return None
-        parts = [p for p in raw.split(",") if p.strip()] if self.kind is not bool else [raw]
-        if not parts:
-            return None
+        if self.kind is bool:
+            parts = [raw]
+        elif self.free_text:
+            parts = [p for p in raw.split(",") if p.strip()]
+            if not parts:
+                return None
+        else:
+            parts = raw.split(",")
         if len(parts) > MAX_IN_VALUES:
             raise ValidationFailed(self.param, f"{self.param} accepts at most {MAX_IN_VALUES} values")
         return [_convert(self.param, p, self.kind, self.choices) for p in parts]
@@ -188,16 +214,18 @@ class DateRange(Filter):
     def params(self) -> dict[str, str]:
         return {
             f"{self.name}_from": f"{self.name} at or after this ISO 8601 date/datetime",
-            f"{self.name}_to": f"{self.name} before this ISO 8601 date/datetime",
+            f"{self.name}_to": f"{self.name} before this ISO 8601 date/datetime "
+                               f"(before {self.name}_from: nothing matches)",
         }
+
+    def annotation(self) -> Any:
+        return date | datetime
 
     def bounds(self, args: Mapping[str, str]) -> tuple[datetime | None, datetime | None]:
         low = args.get(f"{self.name}_from")
         high = args.get(f"{self.name}_to")
-        start = parse_datetime(f"{self.name}_from", low) if low else None
-        end = parse_datetime(f"{self.name}_to", high) if high else None
-        if start is not None and end is not None and end < start:
-            raise ValidationFailed(f"{self.name}_to", f"{self.name}_to is before {self.name}_from")
+        start = parse_datetime(f"{self.name}_from", low) if low is not None else None
+        end = parse_datetime(f"{self.name}_to", high) if high is not None else None
         return start, end
 
     def apply(self, stmt: Select, args: Mapping[str, str]) -> Select:

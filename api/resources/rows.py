@@ -10,7 +10,7 @@ import functools
 import ipaddress
 import uuid
 from datetime import datetime, timezone
-from typing import Any, Mapping
+from typing import Any, Iterable, Mapping
 
 from sqlalchemy import func, inspect
 from sqlalchemy.dialects.postgresql import INET
@@ -101,6 +101,12 @@ async def remove(session: AsyncSession, row: Any) -> None:
     else:
         await session.delete(row)
         await session.flush()
+
+
+def not_null_columns(model: type, names: Iterable[str]) -> list[str]:
+    """Those of ``names`` that are NOT NULL columns of ``model`` (`check_not_null` refuses ``null`` there)."""
+    columns = model.__table__.columns
+    return [name for name in names if name in columns and not columns[name].nullable]
 
 
 def check_not_null(model: type, values: Mapping[str, Any]) -> None:

@@ -16,8 +16,11 @@ from api.errors import ValidationFailed
 
 
 def parse_sort(raw: str | None, allowed: Sequence[str], default: str) -> list[tuple[str, bool]]:
-    """``[(field, descending), ...]`` from the ``sort`` parameter."""
-    spec = raw if raw not in (None, "") else default
+    """``[(field, descending), ...]`` from the ``sort`` parameter (absent: ``default``;
+    sent empty: a 422, as for every typed query parameter)."""
+    if raw is not None and not raw.strip():
+        raise ValidationFailed("sort", f"sort must name a field; sortable fields: {', '.join(allowed)}")
+    spec = raw if raw is not None else default
     result: list[tuple[str, bool]] = []
     for part in spec.split(","):
         part = part.strip()

@@ -107,9 +107,9 @@ async def _change(item_id: uuid.UUID, action: str, apply: Any, description: str 
 
 def conversation_event_payload(row: Conversation, reason: str | None = None) -> dict[str, Any]:
     """docs/events.md: conversation.assigned / transferred / closed."""
-    payload = conversation_payload({**{k: getattr(row, k) for k in (
-        "id", "contact_id", "whatsapp_number_id", "status", "department_id", "priority", "is_bot_active")},
-        "assigned_agent_id": row.assigned_to})
+    payload = conversation_payload({k: getattr(row, k) for k in (
+        "id", "contact_id", "whatsapp_number_id", "status", "department_id", "priority", "is_bot_active",
+        "assigned_to")})
     if reason:
         payload["reason"] = reason
     return payload

@@ -22,7 +22,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 from quart import Blueprint
-from quart_schema import document_response, tag_blueprint, validate_request, validate_response
+from quart_schema import document_request, document_response, tag_blueprint, validate_response
 from sqlalchemy import func, select
 
 from api.audit import record_audit
@@ -32,7 +32,9 @@ from api.auth.principal import current_principal
 from api.context import get_db
 from api.db.models import Organization
 from api.errors import NotFound
+from api.resources.body import read_body
 from api.resources.secrets import SecretField, encrypt_inputs
+from api.schemas.common import Name
 from api.schemas.whatsapp_numbers import Secret
 from api.secret_keys import without_secrets
 from api.whatsapp.apps import APPS, webhook_path
@@ -77,8 +79,7 @@ class OrganizationUpdate(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1,
-                                           max_length=255)] | None = None
+    name: Name | None = None
     settings: dict[str, Any] | None = None
     whatsapp_app_secret: Secret | None = Field(
         None, description="the organization's Meta app secret (write-only); null removes it")
@@ -134,10 +135,11 @@ async def get_organization() -> OrganizationOut:
 
 @blueprint.patch("/organization")
 @require("organization:write")
-@validate_request(OrganizationUpdate)
+@document_request(OrganizationUpdate)
 @validate_response(OrganizationOut, 200)
-async def update_organization(data: OrganizationUpdate) -> OrganizationOut:
-    """Rename the organization or change its settings (org admins)."""
+async def update_organization() -> OrganizationOut:
+    """Rename the organization or change its settings (org admins); no body changes nothing."""
+    data = await read_body(OrganizationUpdate)
     async with get_db().transaction() as session:
         org = (await session.execute(_own_org_query(for_update=True))).scalar_one_or_none()
         if org is None:

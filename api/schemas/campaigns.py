@@ -8,11 +8,11 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field, model_validator
 
-from api.schemas.common import Input, JsonObject, Name, Output, Text, field_error
+from api.schemas.common import Input, JsonNumber, JsonObject, Name, Output, Text, field_error
 
 Status = Literal["draft", "scheduled", "paused", "cancelled"]
 TargetType = Literal["all", "tags", "segment", "custom"]
-Rate = Annotated[int, Field(ge=1, le=10_000)]
+Rate = Annotated[int, Field(ge=1, le=10_000), JsonNumber]
 
 
 class CampaignFields(Input):

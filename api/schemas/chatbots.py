@@ -4,16 +4,15 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from decimal import Decimal
 from typing import Annotated, Literal
 
-from pydantic import Field, StringConstraints
+from pydantic import AfterValidator, Field, StringConstraints
 
-from api.schemas.common import HttpUrl, Input, JsonObject, Name, Output, StrictBool, Text
+from api.schemas.common import HttpUrl, Input, JsonNumber, JsonObject, Keyword, Name, Output, StrictBool, Text, hundredths
 
 Provider = Literal["openai", "anthropic", "google"]
-Temperature = Annotated[Decimal, Field(ge=0, le=2, max_digits=3, decimal_places=2)]
-Keyword = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+Temperature = Annotated[float, Field(ge=0, le=2, description="rounded to two decimal places"), JsonNumber,
+                        AfterValidator(hundredths)]
 Secret = Annotated[str, StringConstraints(min_length=1, max_length=4096)]
 
 

@@ -6,9 +6,9 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import Field, model_validator
+from pydantic import ConfigDict, Field, model_validator
 
-from api.schemas.common import Input, Output, StrictBool, TagList, Text, field_error
+from api.schemas.common import Input, JsonNumber, Output, StrictBool, TagList, Text, field_error
 
 STATUSES = ("waiting_in_queue", "open", "pending", "assigned", "resolved", "closed")
 PRIORITIES = ("low", "normal", "high", "urgent")
@@ -31,7 +31,7 @@ class ConversationUpdate(Input):
     priority: Priority | None = None
     tags: TagList | None = None
     notes: Text | None = None
-    satisfaction_rating: Annotated[int, Field(ge=1, le=5)] | None = None
+    satisfaction_rating: Annotated[int, Field(ge=1, le=5), JsonNumber] | None = None
 
 
 class AssignIn(Input):
@@ -42,6 +42,11 @@ class AssignIn(Input):
 
 class TransferIn(Input):
     """Move to another department (back to its queue) and/or another agent."""
+
+    model_config = ConfigDict(json_schema_extra={"anyOf": [  # `_target`, as /openapi.json states it
+        {"properties": {"department_id": {"type": "string"}}, "required": ["department_id"]},
+        {"properties": {"user_id": {"type": "string"}}, "required": ["user_id"]},
+    ]})
 
     department_id: uuid.UUID | None = None
     user_id: uuid.UUID | None = None

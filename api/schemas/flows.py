@@ -8,11 +8,10 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field, StringConstraints
 
-from api.schemas.common import Input, JsonObject, Name, Output, StrictBool, Text
+from api.schemas.common import Input, JsonNumber, JsonObject, Keyword, Name, Output, StrictBool, Text
 
 FlowType = Literal["main", "sub", "template"]
 TriggerType = Literal["keyword", "event", "schedule", "webhook"]
-Keyword = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
 Keywords = Annotated[list[Keyword], Field(max_length=100)]
 
 
@@ -50,7 +49,7 @@ class FlowOut(Output):
     trigger_keywords: list[str] | None = None
     trigger_conditions: JsonObject | None = None
     is_active: bool | None = None
-    version: int | None = None
+    version: Annotated[int, Field(ge=1, le=2_147_483_647), JsonNumber] | None = None  # an INTEGER column
     canvas_data: Any = None
     created_by: uuid.UUID | None = None
     created_at: datetime | None = None
@@ -81,7 +80,7 @@ class CanvasSaved(Output):
 
     flow: FlowOut
     diagnostics: list[DiagnosticOut]
-    version: int | None = None
+    version: Annotated[int, Field(ge=1, le=2_147_483_647), JsonNumber] | None = None  # an INTEGER column
     program_hash: str | None = None
     created: bool = True  # False when the canvas was identical to the latest saved version
     published: bool = False  # True when the save also made the version live
@@ -120,7 +119,7 @@ class FlowVersionDetail(FlowVersionOut):
 class PublishIn(Input):
     """Publish the flow: optionally pin (or roll back to) an earlier ``version``."""
 
-    version: int | None = None
+    version: Annotated[int, Field(ge=1, le=2_147_483_647), JsonNumber] | None = None  # an INTEGER column
 
 
 class SimulatedMessage(Input):

@@ -6,11 +6,23 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, StringConstraints, model_validator
+from pydantic import ConfigDict, Field, StringConstraints, model_validator
 
-from api.schemas.common import HttpUrl, Input, Output, field_error
+from api.schemas.common import NON_BLANK, HttpUrl, Input, Output, field_error
 
 MEDIA = ("image", "video", "audio", "document")
+_UNSET = {"maxLength": 0}  # absent, null or "" (a string property)
+# `ReplyIn._content`'s rules, as /openapi.json states them (one branch per kind of reply)
+REPLY_KINDS = [
+    {"properties": {"type": {"const": "text"}, "text": {"type": "string", "pattern": NON_BLANK},
+                    "media_url": {"type": "null"}, "filename": _UNSET}, "required": ["text"]},
+    {"properties": {"type": {"enum": ["image", "video"]}, "media_url": {"type": "string"}, "filename": _UNSET},
+     "required": ["type", "media_url"]},
+    {"properties": {"type": {"const": "audio"}, "media_url": {"type": "string"}, "caption": _UNSET,
+                    "filename": _UNSET}, "required": ["type", "media_url"]},
+    {"properties": {"type": {"const": "document"}, "media_url": {"type": "string"}},
+     "required": ["type", "media_url"]},
+]
 
 
 TemplateValue = Annotated[str, StringConstraints(min_length=1, max_length=1024)]
@@ -38,6 +50,8 @@ class TemplateSend(Input):
 class ReplyIn(Input):
     """An agent's reply. ``text`` for text; ``media_url`` (+ ``caption``) for media; ``template``
     for a template message (the only kind that reaches a customer outside the 24-hour window)."""
+
+    model_config = ConfigDict(json_schema_extra={"anyOf": REPLY_KINDS})
 
     type: Literal["text", "image", "video", "audio", "document", "template"] = "text"
     text: Annotated[str, StringConstraints(min_length=1, max_length=4096)] | None = None

@@ -8,9 +8,9 @@ from typing import Annotated, Literal
 
 from pydantic import StringConstraints
 
-from api.schemas.common import Input, JsonObject, Output, Phone, StrictBool
+from api.schemas.common import NON_BLANK, Input, JsonObject, Output, Phone, StrictBool
 
-Ident = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=255)]
+Ident = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=255, pattern=NON_BLANK)]
 Secret = Annotated[str, StringConstraints(min_length=1, max_length=4096)]
 Quality = Literal["GREEN", "YELLOW", "RED"]
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from api.assignment import assign_department
-from api.workers.queue import QUEUE
+from api.workers.queue import LANES
 
 
 async def test_the_agents_greeting_is_queued_with_its_variables_filled(world, db, redis):
@@ -20,7 +20,7 @@ async def test_the_agents_greeting_is_queued_with_its_variables_filled(world, db
     assert text.startswith("Hi Bruno, I'm Ana from Billing. {{unknown}} (")
     assert done.greeting_id == msg["id"]
     assert (await world.conversation(c))["message_count"] == 1
-    queued = [q.decode() for q in await redis.lrange(QUEUE, 0, -1)]
+    queued = [q.decode() for lane in LANES for q in await redis.lrange(lane, 0, -1)]
     assert any(str(msg["id"]) in q for q in queued)  # the sender was woken for it
 
 

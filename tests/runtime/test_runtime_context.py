@@ -11,13 +11,13 @@ import orjson
 
 from api.outbox import BackgroundDelivery
 from api.runtime_context import Runtime
-from api.workers.queue import QUEUE, SEND_OUTBOX
+from api.workers.queue import LANE_OF, SEND_OUTBOX
 from tests.runtime.conftest import Local
 from tests.runtime.test_read_receipts import inbound_wamids, receipts_on
 
 
 async def _queued_sends(redis) -> list[list[str]]:
-    tasks = [orjson.loads(raw) for raw in await redis.lrange(QUEUE, 0, -1)]
+    tasks = [orjson.loads(raw) for raw in await redis.lrange(LANE_OF[SEND_OUTBOX], 0, -1)]
     return [t["args"][0] for t in tasks if t["task_name"] == SEND_OUTBOX]
 
 
