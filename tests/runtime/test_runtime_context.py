@@ -35,7 +35,7 @@ async def test_a_runtime_built_with_background_delivery_sends_from_its_process(
 
     await add("eco", flows["echo"])
     await receipts_on(db, seeded)
-    await redis.delete(QUEUE)
+    await redis.delete(LANE_OF[SEND_OUTBOX])
     http = httpx.AsyncClient(transport=httpx.ASGITransport(app=local.sandbox), base_url="http://sandbox")
     rt = Runtime.build(db, redis, settings, graph=GraphClient("http://sandbox", "v21.0", client=http),
                        delivery=BackgroundDelivery)
@@ -57,7 +57,7 @@ async def test_a_runtime_built_with_background_delivery_sends_from_its_process(
 
 async def test_a_runtime_without_delivery_queues_a_sender_task(local, add, flows, query, redis):
     await add("eco", flows["echo"])
-    await redis.delete(QUEUE)
+    await redis.delete(LANE_OF[SEND_OUTBOX])
     assert local.rt.delivery is None and local.rt.deliver is None and local.rt.mark_read is None
     await local.say("5511900008800", "oi")
     outbound = [str(r["id"]) for r in await query("SELECT id FROM messages WHERE direction = 'outbound'")]
