@@ -402,22 +402,30 @@ def _stored(result: IngestResult, message_id: uuid.UUID, conversation_id: Any) -
         result.conversations.append(conversation_id)
 
 
+def _prepared(result: IngestResult, m: WebhookMessage, number: Any, now: datetime) -> dict[str, Any] | None:
+    """The message's statement parameters, or None (counted) when its number is not ours
+    or it is too deeply nested to store."""
+    if number is None:
+        result.ignored += 1
+        return None
+    try:
+        p = _message_params(m, number, now)
+    except RecursionError:
+        _skip_malformed(result, m)
+        return None
+    p["arrived"] = datetime.now(timezone.utc)  # arrival order: the processing order
+    return p
+
+
 async def ingest_messages(db: Any, messages: list[WebhookMessage]) -> IngestResult:
     """Store a webhook's customer messages (the webhook's path; see the module doc)."""
     result = IngestResult()
     now = datetime.now(timezone.utc)
     async with db.raw() as conn:
         for m in messages:
-            number = await NUMBERS.get_raw(conn, m.phone_number_id)
-            if number is None:
-                result.ignored += 1
+            p = _prepared(result, m, await NUMBERS.get_raw(conn, m.phone_number_id), now)
+            if p is None:
                 continue
-            try:
-                p = _message_params(m, number, now)
-            except RecursionError:
-                _skip_malformed(result, m)
-                continue
-            p["arrived"] = datetime.now(timezone.utc)  # arrival order: the processing order
             row = await conn.fetchrow(*_raw(_FAST_STORE_SQL, **p, **_events(p, m)))
             if row["duplicate"]:
                 _wake_duplicate(result, row["pending_conversation_id"])
@@ -448,16 +456,9 @@ async def store_messages(session: Any, messages: list[WebhookMessage]) -> Ingest
     result = IngestResult()
     now = datetime.now(timezone.utc)
     for m in messages:
-        number = await NUMBERS.get(session, m.phone_number_id)
-        if number is None:
-            result.ignored += 1
+        p = _prepared(result, m, await NUMBERS.get(session, m.phone_number_id), now)
+        if p is None:
             continue
-        try:
-            p = _message_params(m, number, now)
-        except RecursionError:
-            _skip_malformed(result, m)
-            continue
-        p["arrived"] = datetime.now(timezone.utc)  # arrival order: the processing order
         claimed = (await session.execute(_CLAIM_AND_UPSERT_CONTACT, p)).one()
         if claimed.contact_id is None:
             _wake_duplicate(result, claimed.pending_conversation_id)
