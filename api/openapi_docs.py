@@ -57,7 +57,7 @@ CREDENTIAL_401 = frozenset({"auth.login", "auth.refresh"})
 UNDESCRIBED_BODY = frozenset({"contacts.import_csv"})
 # Endpoints that look up an id given in the body, not the path (404 when it is not the
 # caller organization's): endpoint → what the id names.
-BODY_ID_404: dict[str, str] = {"flows.lint_flow_canvas": "flow_id"}
+BODY_ID_404: dict[str, str] = {"flows.lint_flow_canvas": "flow_id", "templates.sync_templates": "whatsapp_number_id"}
 # Actions that refuse a change clashing with existing state (409 ``conflict``),
 # beyond the unique keys found automatically for generic creates and updates.
 CONFLICTS: dict[str, str] = {

@@ -375,7 +375,13 @@ def documented_body(body: type[BaseModel], model: type) -> type[BaseModel]:
     if not names:
         return body
 
+    own = body.model_config.get("json_schema_extra")  # the body's own additions (cross-field rules)
+
     def without_null(schema: dict[str, Any]) -> None:
+        if callable(own):
+            own(schema)
+        elif own:
+            schema.update(own)
         for name in names:
             schema["properties"][name] = _not_null(schema["properties"][name])
 

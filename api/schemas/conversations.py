@@ -44,8 +44,8 @@ class TransferIn(Input):
     """Move to another department (back to its queue) and/or another agent."""
 
     model_config = ConfigDict(json_schema_extra={"anyOf": [  # `_target`, as /openapi.json states it
-        {"properties": {"department_id": {"type": "string"}}, "required": ["department_id"]},
-        {"properties": {"user_id": {"type": "string"}}, "required": ["user_id"]},
+        {"properties": {"department_id": {"type": "string", "format": "uuid"}}, "required": ["department_id"]},
+        {"properties": {"user_id": {"type": "string", "format": "uuid"}}, "required": ["user_id"]},
     ]})
 
     department_id: uuid.UUID | None = None

@@ -6,10 +6,10 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import StringConstraints
+from pydantic import ConfigDict, StringConstraints
 
-from api.schemas.common import HttpUrl, Input, JsonObject, Name, Output, StrictBool, Text
-from api.schemas.webhooks import Event, Events
+from api.schemas.common import URL_PATTERN, HttpUrl, Input, JsonObject, Name, Output, StrictBool, Text
+from api.schemas.webhooks import SUBSCRIBABLE, Event, Events
 
 IntegrationType = Literal["webhook", "zapier", "shopify", "woocommerce",
                           "hubspot", "salesforce", "google_sheets", "custom_api"]
@@ -17,7 +17,23 @@ IntegrationType = Literal["webhook", "zapier", "shopify", "woocommerce",
 Credentials = Annotated[str, StringConstraints(min_length=1, max_length=8192)] | dict[str, Any]
 
 
+# what `POST /integrations` accepts, as /openapi.json states it: the types that deliver events
+# (`webhook`, `custom_api`: a `config` with the url and the events; `zapier`: REST hooks); the
+# others are answered "not available yet" (422)
+_DELIVERY_CONFIG = {"type": "object", "additionalProperties": False, "required": ["url", "events"],
+                    "properties": {"url": {"type": "string", "maxLength": 2048, "pattern": URL_PATTERN},
+                                   "events": {"type": "array", "minItems": 1, "maxItems": 50,
+                                              "items": {"enum": list(SUBSCRIBABLE)}}}}
+AVAILABLE_KINDS = [
+    {"properties": {"type": {"enum": ["webhook", "custom_api"]}, "config": _DELIVERY_CONFIG},
+     "required": ["type", "config"]},
+    {"properties": {"type": {"const": "zapier"}}, "required": ["type"]},
+]
+
+
 class IntegrationCreate(Input):
+    model_config = ConfigDict(json_schema_extra={"anyOf": AVAILABLE_KINDS})
+
     type: IntegrationType
     name: Name
     description: Text | None = None

@@ -13,15 +13,18 @@ from api.schemas.common import NON_BLANK, HttpUrl, Input, Output, field_error
 MEDIA = ("image", "video", "audio", "document")
 _UNSET = {"maxLength": 0}  # absent, null or "" (a string property)
 # `ReplyIn._content`'s rules, as /openapi.json states them (one branch per kind of reply)
+_NULL = {"type": "null"}
 REPLY_KINDS = [
     {"properties": {"type": {"const": "text"}, "text": {"type": "string", "pattern": NON_BLANK},
-                    "media_url": {"type": "null"}, "filename": _UNSET}, "required": ["text"]},
-    {"properties": {"type": {"enum": ["image", "video"]}, "media_url": {"type": "string"}, "filename": _UNSET},
-     "required": ["type", "media_url"]},
+                    "media_url": _NULL, "filename": _UNSET, "template": _NULL}, "required": ["text"]},
+    {"properties": {"type": {"enum": ["image", "video"]}, "media_url": {"type": "string"}, "filename": _UNSET,
+                    "template": _NULL}, "required": ["type", "media_url"]},
     {"properties": {"type": {"const": "audio"}, "media_url": {"type": "string"}, "caption": _UNSET,
-                    "filename": _UNSET}, "required": ["type", "media_url"]},
-    {"properties": {"type": {"const": "document"}, "media_url": {"type": "string"}},
+                    "filename": _UNSET, "template": _NULL}, "required": ["type", "media_url"]},
+    {"properties": {"type": {"const": "document"}, "media_url": {"type": "string"}, "template": _NULL},
      "required": ["type", "media_url"]},
+    {"properties": {"type": {"const": "template"}, "template": {"type": "object"}, "text": _NULL,
+                    "media_url": _NULL, "filename": _UNSET}, "required": ["type", "template"]},
 ]
 
 

@@ -126,7 +126,14 @@ def _allowed_values(table) -> dict[str, list[str]]:
     return allowed
 
 
+# a value other than the first allowed one, where the first cannot stand alone
+# (a zapier integration needs no config; a webhook one needs its url)
+PREFERRED = {("integrations", "type"): "zapier"}
+
+
 def _value_for(column, allowed: dict[str, list[str]]) -> Any:
+    if (column.table.name, column.name) in PREFERRED:
+        return PREFERRED[(column.table.name, column.name)]
     if column.name in allowed:
         return allowed[column.name][0]
     kind = column.type
@@ -227,6 +234,10 @@ def sample_instance(schema: dict, components: dict, ids: dict[str, Any] | None =
     for combinator in ("anyOf", "oneOf"):
         if combinator in schema:
             options = [s for s in schema[combinator] if s.get("type") != "null"] or schema[combinator]
+            if "properties" in schema:  # an object with a cross-field rule: its first way of meeting it
+                base = {k: v for k, v in schema.items() if k != combinator}
+                base["required"] = [*base.get("required", []), *options[0].get("required", [])]
+                return sample_instance(base, components, ids, name, full)
             return sample_instance(options[0], components, ids, name, full)
     if "allOf" in schema:
         merged: dict = {}

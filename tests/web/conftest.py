@@ -55,7 +55,10 @@ def built_web_app() -> Path:
 async def web_server(database_url, redis_url, tmp_path, built_web_app) -> AsyncIterator[str]:
     """`pytake serve` (API + web app) on a free port; its base URL."""
     port = _free_port()
-    env = os.environ | {"DATABASE_URL": database_url, "REDIS_URL": redis_url, "PYTAKE_DATA_DIR": str(tmp_path)}
+    env = os.environ | {"DATABASE_URL": database_url, "REDIS_URL": redis_url, "PYTAKE_DATA_DIR": str(tmp_path),
+                        # every browser test signs up and logs in from 127.0.0.1, and a page makes many
+                        # calls: the rate limits (tested in tests/api) would cut a busy run short
+                        **{f"PYTAKE_RATELIMIT_{kind}_PER_MINUTE": "0" for kind in ("LOGIN", "SIGNUP", "REFRESH", "USER")}}
     proc = subprocess.Popen([str(PYTAKE), "serve", "--no-worker", "--no-migrate", "--port", str(port)],
                             env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     base = f"http://127.0.0.1:{port}"
