@@ -990,9 +990,7 @@ class Event(Base):
 
     __tablename__ = "events"
     __table_args__ = (
-        Index("idx_events_txid", "txid", "id"),
-        Index("idx_events_ordering", "ordering_key", "id", postgresql_where=text("ordering_key IS NOT NULL")),
-        Index("idx_events_organization", "organization_id", text("occurred_at DESC")),
+        Index("idx_events_txid", "txid", "id"),  # the consumers' read (api/events/consumer.py)
     )
 
     id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)

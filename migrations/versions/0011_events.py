@@ -9,8 +9,11 @@ commits late is never skipped. ``ordering_key`` is the conversation (else the
 contact) the event belongs to: consumers keep that key's events in ``id``
 order. SCHEMA.md has no such tables: docs/events.md describes them.
 
-No foreign key to organizations: the table is append-only and hot, and
-old rows leave by retention, not by cascade.
+No foreign key to organizations, and no index but the one consumers read by
+(``(txid, id)``): the table is append-only and written on every step of the
+message path, where each index costs; old rows leave by retention, not by
+cascade. A consumer that must look events up another way (the log store)
+brings its own index.
 
 Revision ID: 0011
 Revises: 0010
@@ -44,8 +47,6 @@ def upgrade() -> None:
             CONSTRAINT events_pkey PRIMARY KEY (id)
         )""")
     op.execute("CREATE INDEX idx_events_txid ON events (txid, id)")
-    op.execute("CREATE INDEX idx_events_ordering ON events (ordering_key, id) WHERE ordering_key IS NOT NULL")
-    op.execute("CREATE INDEX idx_events_organization ON events (organization_id, occurred_at DESC)")
     op.execute("""
         CREATE TABLE event_consumers (
             name VARCHAR(100) NOT NULL,
