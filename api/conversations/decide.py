@@ -26,6 +26,7 @@ from api.conversations.business_hours import is_open
 from api.conversations.load import Loaded, as_uuid
 from api.conversations.programs import ProgramStore, has_ai
 from api.runtime_context import Runtime
+from api.whatsapp.recipients import is_bsuid
 from engine import InboundMessage, Interpreter, Ports, RunResult, effects_of
 from engine import events as ev
 from engine.adapters.clock import SystemClock
@@ -228,12 +229,17 @@ def _inbound(message: Any) -> InboundMessage:
     return InboundMessage(type=mtype, text=body, reply_id=content.get("reply_id"), payload=content)
 
 
+def _phone_of(whatsapp_id: str | None) -> str | None:
+    """A contact's phone from its ``whatsapp_id``: none while it is the BSUID (phone hidden)."""
+    return None if is_bsuid(whatsapp_id) else whatsapp_id
+
+
 def _scope(loaded: Loaded, inbound: InboundMessage | None, history: list[dict[str, str]]) -> dict[str, Any]:
     conv, contact = loaded.conversation, loaded.contact
     return {
         "contact": {
             "id": str(contact["id"]), "name": contact["name"] or contact["whatsapp_name"],
-            "whatsapp_name": contact["whatsapp_name"], "phone": contact["phone"] or contact["whatsapp_id"],
+            "whatsapp_name": contact["whatsapp_name"], "phone": contact["phone"] or _phone_of(contact["whatsapp_id"]),
             "whatsapp_id": contact["whatsapp_id"], "email": contact["email"],
             "tags": list(contact["tags"] or []), "attributes": dict(contact["attributes"] or {}),
             **{k: v for k, v in (contact["attributes"] or {}).items() if k not in ("id", "tags")},
