@@ -95,7 +95,7 @@ CODES: dict[str, CodeInfo] = {
                    "are known: saving in an organization, `pytake lint --departments`)."),
     "template-unknown": CodeInfo(
         "warning", "A message sends a template the organization does not have in that language (checked when the "
-                   "templates are known: saving in an organization)."),
+                   "templates are known: saving in an organization, `pytake lint --templates`)."),
     "template-not-approved": CodeInfo(
         "warning", "A message sends a template Meta has not approved (pending, rejected, paused or disabled): "
                    "the run reports an error there instead of sending it."),

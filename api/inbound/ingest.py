@@ -93,13 +93,17 @@ _PENDING_DUPLICATE = """SELECT m.conversation_id FROM message_whatsapp_ids w
     JOIN messages m ON m.id = w.message_id AND m.created_at = w.message_created_at
    WHERE w.whatsapp_message_id = :wamid AND m.direction = 'inbound' AND m.metadata->>'processed' = 'false'"""
 
-# Which contact a message is from: the one whose ``whatsapp_id`` is the sender's
-# (its phone, or its BSUID when the phone is hidden), else the one holding the
-# sender's BSUID; the phone's first when two contacts match (one created by phone
-# before Meta sent BSUIDs, one by BSUID alone: they are not merged).
-def _known_contact(alias: str) -> str:
-    return (f"{alias}.organization_id = :org AND ({alias}.whatsapp_id = :wa_id "
-            f"OR {alias}.bsuid = CAST(:bsuid AS text))")
+# Which contact a message is from. With the phone (``:keys``: the phone, and the
+# BSUID when Meta sent it): the contact whose ``whatsapp_id`` is either, i.e. the
+# phone's, or one known by its BSUID alone until now; one probe of the unique
+# (organization, whatsapp_id) index, as before BSUIDs. With the BSUID alone
+# (``phone_hidden``): the contact keyed by it, or the one that learnt it with its
+# phone (``bsuid``). The phone's first when two contacts match (one created by
+# phone before Meta sent BSUIDs, one by BSUID alone: they are not merged).
+def _known_contact(alias: str, phone_hidden: bool) -> str:
+    if phone_hidden:
+        return f"{alias}.organization_id = :org AND ({alias}.whatsapp_id = :wa_id OR {alias}.bsuid = :wa_id)"
+    return f"{alias}.organization_id = :org AND {alias}.whatsapp_id = ANY(CAST(:keys AS text[]))"
 
 
 _KNOWN_ORDER = "(ct.whatsapp_id = :wa_id) DESC"
@@ -137,13 +141,14 @@ _CONTACT_TOUCH = f"""whatsapp_name = COALESCE(CAST(:profile AS text), contacts.w
 # (``pending_conversation_id``: its conversation, when its message is unprocessed).
 # A contact found by either identity (`_known_contact`) is updated; else one is
 # inserted (by ``whatsapp_id``, upserted when a concurrent first message won).
-_CLAIM_AND_UPSERT_CONTACT_SQL = f"""
+def _claim_and_upsert_contact_sql(phone_hidden: bool) -> str:
+    return f"""
 WITH claim AS (
   INSERT INTO message_whatsapp_ids (whatsapp_message_id, message_id, message_created_at)
   VALUES (:wamid, :id, :arrived) ON CONFLICT (whatsapp_message_id) DO NOTHING
   RETURNING whatsapp_message_id
 ), known AS (
-  SELECT ct.id FROM contacts ct WHERE {_known_contact("ct")} ORDER BY {_KNOWN_ORDER} LIMIT 1
+  SELECT ct.id FROM contacts ct WHERE {_known_contact("ct", phone_hidden)} ORDER BY {_KNOWN_ORDER} LIMIT 1
 ), updated AS (
   UPDATE contacts SET {_CONTACT_TOUCH}
    WHERE id = (SELECT id FROM known) AND EXISTS (SELECT 1 FROM claim)
@@ -160,7 +165,9 @@ SELECT COALESCE((SELECT id FROM updated), (SELECT id FROM inserted)) AS contact_
        COALESCE((SELECT inserted FROM inserted), false) AS contact_created,
        ({_PENDING_DUPLICATE} LIMIT 1) AS pending_conversation_id
 """
-_CLAIM_AND_UPSERT_CONTACT = text(_CLAIM_AND_UPSERT_CONTACT_SQL)
+# each statement in its two forms: the phone known, or hidden (`_known_contact`)
+_CLAIM_AND_UPSERT_CONTACT_SQL = {hidden: _claim_and_upsert_contact_sql(hidden) for hidden in (False, True)}
+_CLAIM_AND_UPSERT_CONTACT = {hidden: text(sql) for hidden, sql in _CLAIM_AND_UPSERT_CONTACT_SQL.items()}
 
 # An inbound message on a conversation: the 24-hour window opens again and the
 # counters move (both store statements below; ``:at`` is the message's time).
@@ -251,13 +258,14 @@ _STORE_MESSAGE = text(_STORE_MESSAGE_SQL)
 # `conversation_id` is NULL: the caller takes the locked path. A redelivery (the
 # id already claimed) writes nothing either (`duplicate`; `pending_conversation_id`
 # when its message is still unprocessed).
-_FAST_STORE_SQL = f"""
+def _fast_store_sql(phone_hidden: bool) -> str:
+    return f"""
 WITH seen AS (
   SELECT 1 FROM message_whatsapp_ids WHERE whatsapp_message_id = :wamid
 ), found AS (
   SELECT c.id, c.contact_id FROM contacts ct
     JOIN conversations c ON c.contact_id = ct.id
-   WHERE {_known_contact("ct")}
+   WHERE {_known_contact("ct", phone_hidden)}
      AND c.organization_id = :org AND c.whatsapp_number_id = :number AND c.status NOT IN ('resolved', 'closed')
      AND NOT EXISTS (SELECT 1 FROM seen)
    ORDER BY {_KNOWN_ORDER}, c.created_at DESC LIMIT 1
@@ -292,6 +300,9 @@ SELECT (SELECT count(*) FROM touched) AS touched,  -- first: the claim, contact,
 """
 
 
+_FAST_STORE_SQL = {hidden: _fast_store_sql(hidden) for hidden in (False, True)}
+
+
 def _raw(sql: str, **params: Any) -> list[Any]:
     return bind(sql, params)
 
@@ -315,7 +326,8 @@ def _message_params(m: WebhookMessage, number: NumberInfo, now: datetime) -> dic
         referral = None
     return {"org": number.organization_id, "number": number.id, "at": at, "wa_id": m.wa_id,
             "profile": m.profile_name, "wamid": m.wamid, "id": uuid.uuid4(), "phone": _phone(m.wa_id),
-            "bsuid": m.user_id,
+            "bsuid": m.user_id, "phone_hidden": m.wa_id == m.user_id,
+            "keys": [m.wa_id] if m.user_id is None or m.wa_id == m.user_id else [m.wa_id, m.user_id],
             "type": m.column_type, "content": _json(m.content), "metadata": _json(metadata),
             "referral": referral}
 
@@ -463,7 +475,7 @@ async def _locked_store(conn: Any, p: dict[str, Any], m: WebhookMessage) -> tupl
     for attempt in (1, 2):
         try:
             async with conn.transaction():
-                claimed = await conn.fetchrow(*_raw(_CLAIM_AND_UPSERT_CONTACT_SQL, **p))
+                claimed = await conn.fetchrow(*_raw(_CLAIM_AND_UPSERT_CONTACT_SQL[p["phone_hidden"]], **p))
                 if claimed["contact_id"] is None:
                     return None, claimed["pending_conversation_id"]
                 contact_id = claimed["contact_id"]
@@ -484,7 +496,7 @@ async def ingest_messages(db: Any, messages: list[WebhookMessage]) -> IngestResu
             p = _prepared(result, m, await NUMBERS.get_raw(conn, m.phone_number_id), now)
             if p is None:
                 continue
-            row = await conn.fetchrow(*_raw(_FAST_STORE_SQL, **p, **_events(p, m)))
+            row = await conn.fetchrow(*_raw(_FAST_STORE_SQL[p["phone_hidden"]], **p, **_events(p, m)))
             if row["duplicate"]:
                 _wake_duplicate(result, row["pending_conversation_id"])
                 continue
@@ -513,7 +525,7 @@ async def store_messages(session: Any, messages: list[WebhookMessage]) -> Ingest
         p = _prepared(result, m, await NUMBERS.get(session, m.phone_number_id), now)
         if p is None:
             continue
-        claimed = (await session.execute(_CLAIM_AND_UPSERT_CONTACT, p)).one()
+        claimed = (await session.execute(_CLAIM_AND_UPSERT_CONTACT[p["phone_hidden"]], p)).one()
         if claimed.contact_id is None:
             _wake_duplicate(result, claimed.pending_conversation_id)
             continue
