@@ -100,11 +100,7 @@ async def _flow(api: Api) -> str:
 
 
 async def test_a_flow_template_goes_out_after_the_24_hour_window_and_free_form_does_not(local, add, query, db):
-    async with db.transaction() as s:
-        await s.execute(text(
-            "INSERT INTO whatsapp_templates (organization_id, name, language, category, meta_status, header_type, "
-            "header_content, body_text) VALUES (:org, 'order_shipped', 'pt_BR', 'UTILITY', 'APPROVED', 'TEXT', "
-            "'Pedido {{1}}', 'Olá {{1}}, seu pedido {{2}} saiu para entrega.')"), {"org": local.seeded.organization_id})
+    await _approved_row(db, local.seeded.organization_id)
     await add("entrega", FLOW)
     result = await local.receive("5511977770003", "oi", profile_name="Maria")
     [conversation] = result.conversations
@@ -117,3 +113,28 @@ async def test_a_flow_template_goes_out_after_the_24_hour_window_and_free_form_d
     assert [(r["type"], r["status"]) for r in rows] == [("template", "sent"), ("text", "failed")]
     assert rows[1]["error_message"] == OUTSIDE_WINDOW
     assert [m["type"] for m in local.sandbox.state.accepted] == ["template"]
+
+
+async def _approved_row(db, org) -> None:
+    async with db.transaction() as s:
+        await s.execute(text(
+            "INSERT INTO whatsapp_templates (organization_id, name, language, category, meta_status, header_type, "
+            "header_content, body_text) VALUES (:org, 'order_shipped', 'pt_BR', 'UTILITY', 'APPROVED', 'TEXT', "
+            "'Pedido {{1}}', 'Olá {{1}}, seu pedido {{2}} saiu para entrega.')"), {"org": org})
+
+
+async def test_a_parameter_that_renders_empty_is_a_flow_error_and_nothing_is_queued(local, add, query, db):
+    await _approved_row(db, local.seeded.organization_id)
+    flow = _canvas(
+        [{"id": "start", "type": "start"},
+         {"id": "shipped", "type": "message", "data": {"template": {
+             "name": "order_shipped", "header": "A-17", "parameters": ["{{contact.email}}", "A-17"]}}},
+         {"id": "end", "type": "end"}],
+        [("start", "shipped", None), ("shipped", "end", None)])
+    await add("entrega", flow)
+    result = await local.receive("5511977770004", "oi")  # a contact without an email
+    await local.process(result.conversations[0])
+    assert await query("SELECT id FROM messages WHERE direction = 'outbound'") == []
+    [error] = [e["payload"] for e in await query("SELECT payload FROM events WHERE type = 'flow.error'")]
+    assert (error["node"], error["error"]["code"]) == ("shipped", "template_parameters")
+    assert "body.0" in error["error"]["message"]
