@@ -24,9 +24,10 @@ from compiler.emit import emit_program, node_rows
 from compiler.graph import check_graph, check_variables
 from compiler.load import load_canvas
 from compiler.lower import instructions, layout, lower_nodes
+from compiler.templates import KnownTemplate
 from engine.program import Program
 
-__all__ = ["CODES", "CompileResult", "Diagnostic", "compile_canvas", "lint_canvas"]
+__all__ = ["CODES", "CompileResult", "Diagnostic", "KnownTemplate", "compile_canvas", "lint_canvas"]
 
 
 @dataclass
@@ -62,20 +63,24 @@ def _gc_paused() -> Iterator[None]:
 
 
 def compile_canvas(canvas: Any, *, known_flows: Collection[str] | None = None,
-                   known_departments: Collection[str] | None = None) -> CompileResult:
+                   known_departments: Collection[str] | None = None,
+                   known_templates: Collection[KnownTemplate] | None = None) -> CompileResult:
     """Check and compile a canvas. `known_flows`: flow ids a jump may name; `known_departments`:
-    department names and ids a handoff may name (None: not checked)."""
+    department names and ids a handoff may name; `known_templates`: the templates a message
+    may send (None: not checked)."""
     with _gc_paused():
-        return _compile(canvas, known_flows, known_departments)
+        return _compile(canvas, known_flows, known_departments, known_templates)
 
 
 def _compile(canvas: Any, known_flows: Collection[str] | None,
-             known_departments: Collection[str] | None = None) -> CompileResult:
+             known_departments: Collection[str] | None = None,
+             known_templates: Collection[KnownTemplate] | None = None) -> CompileResult:
     loaded = load_canvas(canvas)
     diagnostics = list(loaded.diagnostics)
     if loaded.canvas is None:
         return CompileResult(sorted(diagnostics, key=sort_key))
-    graph, graph_diags = check_graph(loaded.canvas, known_flows=known_flows, known_departments=known_departments)
+    graph, graph_diags = check_graph(loaded.canvas, known_flows=known_flows, known_departments=known_departments,
+                                     known_templates=known_templates)
     lowered = lower_nodes(loaded.canvas)
     diagnostics += graph_diags + lowered.diagnostics
     diagnostics += check_variables(graph, lowered.reads)
@@ -89,18 +94,21 @@ def _compile(canvas: Any, known_flows: Collection[str] | None,
 
 
 def lint_canvas(canvas: Any, *, known_flows: Collection[str] | None = None,
-                known_departments: Collection[str] | None = None) -> list[Diagnostic]:
+                known_departments: Collection[str] | None = None,
+                known_templates: Collection[KnownTemplate] | None = None) -> list[Diagnostic]:
     """The diagnostics of `compile_canvas`, without building the program."""
     with _gc_paused():
-        return _lint(canvas, known_flows, known_departments)
+        return _lint(canvas, known_flows, known_departments, known_templates)
 
 
 def _lint(canvas: Any, known_flows: Collection[str] | None,
-          known_departments: Collection[str] | None = None) -> list[Diagnostic]:
+          known_departments: Collection[str] | None = None,
+          known_templates: Collection[KnownTemplate] | None = None) -> list[Diagnostic]:
     loaded = load_canvas(canvas)
     diagnostics = list(loaded.diagnostics)
     if loaded.canvas is not None:
-        graph, graph_diags = check_graph(loaded.canvas, known_flows=known_flows, known_departments=known_departments)
+        graph, graph_diags = check_graph(loaded.canvas, known_flows=known_flows, known_departments=known_departments,
+                                         known_templates=known_templates)
         lowered = lower_nodes(loaded.canvas)
         diagnostics += graph_diags + lowered.diagnostics + check_variables(graph, lowered.reads)
     return sorted(diagnostics, key=sort_key)

@@ -93,6 +93,15 @@ CODES: dict[str, CodeInfo] = {
     "unknown-department": CodeInfo(
         "warning", "A handoff names a department the organization does not have (checked when the departments "
                    "are known: saving in an organization, `pytake lint --departments`)."),
+    "template-unknown": CodeInfo(
+        "warning", "A message sends a template the organization does not have in that language (checked when the "
+                   "templates are known: saving in an organization, `pytake lint --templates`)."),
+    "template-not-approved": CodeInfo(
+        "warning", "A message sends a template Meta has not approved (pending, rejected, paused or disabled): "
+                   "the run reports an error there instead of sending it."),
+    "template-parameters": CodeInfo(
+        "error", "A message's template parameters do not match the approved template (body {{n}} count, a TEXT "
+                 "header's {{1}}, a media header's URL): Meta would refuse every send (132000)."),
     "variable-unset": CodeInfo(
         "warning", "A variable is read on a path from the start where no node has set it yet (it will be null)."
     ),

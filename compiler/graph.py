@@ -18,6 +18,7 @@ import networkx as nx
 
 from compiler.diagnostics import Diagnostic, make, pointer
 from compiler.load import Canvas, Node
+from compiler.templates import KnownTemplate, check_template
 from compiler.node_types import (
     NODE_TYPES,
     TERMINAL_TYPES,
@@ -41,7 +42,8 @@ class FlowGraph:
 
 
 def check_graph(canvas: Canvas, *, known_flows: Collection[str] | None = None,
-                known_departments: Collection[str] | None = None) -> tuple[FlowGraph, list[Diagnostic]]:
+                known_departments: Collection[str] | None = None,
+                known_templates: Collection[KnownTemplate] | None = None) -> tuple[FlowGraph, list[Diagnostic]]:
     diags: list[Diagnostic] = []
     nodes = canvas.nodes
 
@@ -102,6 +104,8 @@ def check_graph(canvas: Canvas, *, known_flows: Collection[str] | None = None,
             diags.extend(_check_jump(node, nodes, exits, known_flows))
         if node.type == "handoff" and known_departments is not None:
             diags.extend(_check_department(node, known_departments))
+        if node.type == "message" and known_templates is not None and node.valid:
+            diags.extend(check_template(node, known_templates))
         if node.type in NODE_TYPES:
             connected = set(exits[node.id]) | attempted[node.id]
             for handle in required_handles(node.type, node.data, connected):

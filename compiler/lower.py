@@ -151,7 +151,21 @@ def _message(lo: _NodeLowering, arg: dict) -> dict:
         arg.setdefault("media_type", "image")
     for i, button in enumerate(arg.get("buttons", ())):
         button["title"] = lo.tpl(button["title"], "buttons", i, "title")
+    if "template" in arg:
+        _template(lo, arg["template"])
     return arg
+
+
+def _template(lo: _NodeLowering, template: dict) -> None:
+    """A message's template: its language defaulted, every parameter a ⟨T⟩ rendered at run time."""
+    template.setdefault("language", "pt_BR")
+    for i, value in enumerate(template.get("parameters", ())):
+        template["parameters"][i] = lo.tpl(value, "template", "parameters", i)
+    for key in ("header", "header_media_url"):
+        if key in template:
+            template[key] = lo.tpl(template[key], "template", key)
+    for i, button in enumerate(template.get("buttons", ())):
+        button["text"] = lo.tpl(button["text"], "template", "buttons", i, "text")
 
 
 def _question(lo: _NodeLowering, arg: dict) -> dict:

@@ -23,9 +23,11 @@ from typing import Any, Awaitable, Callable
 from api.conversations import flow_selection, load
 from api.conversations.ai_client import LazyAIClient
 from api.conversations.business_hours import is_open
+from api.conversations.flow_templates import check_flow_templates
 from api.conversations.load import Loaded, as_uuid
 from api.conversations.programs import ProgramStore, has_ai
 from api.runtime_context import Runtime
+from api.whatsapp.recipients import is_bsuid
 from engine import InboundMessage, Interpreter, Ports, RunResult, effects_of
 from engine import events as ev
 from engine.adapters.clock import SystemClock
@@ -81,7 +83,7 @@ async def decide(rt: Runtime, loaded: Loaded, history: History | None = None) ->
     if loaded.message is None:
         assert loaded.state is not None
         result = await Interpreter(_ports(rt)).on_timeout(loaded.state, store.load, _scope(loaded, None, []))
-        return _finish(decision, result, loaded, _flow_info(loaded, loaded.state.flow_ref))
+        return await _finished(rt, decision, result, loaded, _flow_info(loaded, loaded.state.flow_ref))
 
     inbound = _inbound(loaded.message)
     if (loaded.message["content"] or {}).get("kind") in ("reaction", "system"):
@@ -141,7 +143,24 @@ async def decide(rt: Runtime, loaded: Loaded, history: History | None = None) ->
         decision.run_info["flow_id"] = flow_ref
         decision.started = True
         result = await interp.start(program, flow_ref, scope, store.load)
-    return _finish(decision, result, loaded, flow)
+    return await _finished(rt, decision, result, loaded, flow)
+
+
+async def _finished(rt: Runtime, decision: Decision, result: RunResult, loaded: Loaded,
+                    flow: dict[str, Any] | None) -> Decision:
+    """`_finish`, then the run's template messages checked against the organization's
+    templates (api/conversations/flow_templates.py): one that cannot be sent is a flow error."""
+    _finish(decision, result, loaded, flow)
+    for error in await check_flow_templates(rt, loaded.conversation, decision.messages, result.events):
+        if len(decision.errors) < MAX_REPORTED:
+            decision.errors.append(error)
+        found = decision.run_info.setdefault("errors", [])
+        if len(found) < MAX_REPORTED:
+            found.append({"type": ev.ERROR, **error})
+        log.warning("flow error: %s", json.dumps({"conversation_id": str(loaded.conversation["id"]),
+                                                  "flow_id": decision.run_info.get("flow_id"), **error},
+                                                 ensure_ascii=False, default=str))
+    return decision
 
 
 def _finish(decision: Decision, result: RunResult, loaded: Loaded, flow: dict[str, Any] | None) -> Decision:
@@ -228,12 +247,17 @@ def _inbound(message: Any) -> InboundMessage:
     return InboundMessage(type=mtype, text=body, reply_id=content.get("reply_id"), payload=content)
 
 
+def _phone_of(whatsapp_id: str | None) -> str | None:
+    """A contact's phone from its ``whatsapp_id``: none while it is the BSUID (phone hidden)."""
+    return None if is_bsuid(whatsapp_id) else whatsapp_id
+
+
 def _scope(loaded: Loaded, inbound: InboundMessage | None, history: list[dict[str, str]]) -> dict[str, Any]:
     conv, contact = loaded.conversation, loaded.contact
     return {
         "contact": {
             "id": str(contact["id"]), "name": contact["name"] or contact["whatsapp_name"],
-            "whatsapp_name": contact["whatsapp_name"], "phone": contact["phone"] or contact["whatsapp_id"],
+            "whatsapp_name": contact["whatsapp_name"], "phone": contact["phone"] or _phone_of(contact["whatsapp_id"]),
             "whatsapp_id": contact["whatsapp_id"], "email": contact["email"],
             "tags": list(contact["tags"] or []), "attributes": dict(contact["attributes"] or {}),
             **{k: v for k, v in (contact["attributes"] or {}).items() if k not in ("id", "tags")},

@@ -498,6 +498,7 @@ class Contact(Base):
     __tablename__ = "contacts"
     __table_args__ = (
         UniqueConstraint("organization_id", "whatsapp_id"),
+        UniqueConstraint("organization_id", "bsuid", name="uq_contacts_organization_bsuid"),  # migration 0013
         Index("idx_contacts_organization", "organization_id"),
         Index("idx_contacts_whatsapp_id", "whatsapp_id"),
         Index("idx_contacts_tags", "tags", postgresql_using="gin"),
@@ -516,7 +517,8 @@ class Contact(Base):
 
     id: Mapped[uuid.UUID] = _pk()
     organization_id: Mapped[uuid.UUID] = _org_fk()
-    whatsapp_id: Mapped[str] = mapped_column(String(255), nullable=False)
+    whatsapp_id: Mapped[str] = mapped_column(String(255), nullable=False)  # phone wa_id, or the BSUID if hidden
+    bsuid: Mapped[str | None] = mapped_column(String(255))  # business-scoped user id (migration 0013)
     whatsapp_name: Mapped[str | None] = mapped_column(String(255))
     whatsapp_profile_pic_url: Mapped[str | None] = mapped_column(Text)
     name: Mapped[str | None] = mapped_column(String(255))

@@ -9,7 +9,11 @@ For each customer message, in one transaction per webhook:
   copy delivered at the same moment (it waits on the claim's primary key
   until the winner commits, then claims nothing), stores nothing and moves
   no counter;
-- the contact is upserted by (organization, wa_id) with the profile name;
+- the contact is upserted by (organization, wa_id) with the profile name, or
+  found by its business-scoped user id (``contacts.bsuid``) when the message
+  carries one: a user who hides their phone is keyed by the BSUID alone, and
+  a later message with both the phone and the BSUID finds the same contact
+  (`_IDENTITY`);
 - the open conversation of that contact on that number is found or created
   (the contact row lock serialises concurrent webhooks of one customer, so
   two first messages cannot open two conversations);
@@ -89,6 +93,45 @@ _PENDING_DUPLICATE = """SELECT m.conversation_id FROM message_whatsapp_ids w
     JOIN messages m ON m.id = w.message_id AND m.created_at = w.message_created_at
    WHERE w.whatsapp_message_id = :wamid AND m.direction = 'inbound' AND m.metadata->>'processed' = 'false'"""
 
+# Which contact a message is from. With the phone (``:keys``: the phone, and the
+# BSUID when Meta sent it): the contact whose ``whatsapp_id`` is either, i.e. the
+# phone's, or one known by its BSUID alone until now; one probe of the unique
+# (organization, whatsapp_id) index, as before BSUIDs. With the BSUID alone
+# (``phone_hidden``): the contact keyed by it, or the one that learnt it with its
+# phone (``bsuid``). The phone's first when two contacts match (one created by
+# phone before Meta sent BSUIDs, one by BSUID alone: they are not merged).
+def _known_contact(alias: str, phone_hidden: bool) -> str:
+    if phone_hidden:
+        return f"{alias}.organization_id = :org AND ({alias}.whatsapp_id = :wa_id OR {alias}.bsuid = :wa_id)"
+    return f"{alias}.organization_id = :org AND {alias}.whatsapp_id = ANY(CAST(:keys AS text[]))"
+
+
+_KNOWN_ORDER = "(ct.whatsapp_id = :wa_id) DESC"
+
+# What a message teaches about its contact's identity (both statements that move
+# a contact): the BSUID is kept when the contact has none (and no other contact
+# of the organization holds it); a contact known by its BSUID alone takes the
+# phone as its ``whatsapp_id`` (and ``phone``) when a message brings it and no
+# other contact has that number. Both sub-queries run only in those rare cases.
+_IDENTITY = """bsuid = COALESCE(contacts.bsuid, CASE WHEN CAST(:bsuid AS text) IS NOT NULL AND NOT EXISTS (
+             SELECT 1 FROM contacts o WHERE o.organization_id = :org AND o.bsuid = CAST(:bsuid AS text))
+           THEN CAST(:bsuid AS text) END),
+         whatsapp_id = CASE WHEN contacts.whatsapp_id <> :wa_id AND CAST(:phone AS text) IS NOT NULL
+                             AND contacts.whatsapp_id = contacts.bsuid AND NOT EXISTS (
+             SELECT 1 FROM contacts o WHERE o.organization_id = :org AND o.whatsapp_id = :wa_id)
+           THEN :wa_id ELSE contacts.whatsapp_id END,
+         phone = CASE WHEN contacts.phone IS NULL AND contacts.whatsapp_id = contacts.bsuid
+           THEN CAST(:phone AS text) ELSE contacts.phone END"""
+
+# The counters and names a message moves on its contact (both paths)
+_CONTACT_TOUCH = f"""whatsapp_name = COALESCE(CAST(:profile AS text), contacts.whatsapp_name),
+         name = COALESCE(contacts.name, CAST(:profile AS text)),
+         last_message_at = GREATEST(COALESCE(contacts.last_message_at, :at), :at),
+         total_messages = COALESCE(contacts.total_messages, 0) + 1,
+         attributes = {_referral_into("contacts.attributes")},
+         {_IDENTITY},
+         updated_at = now()"""
+
 # The locked path's first statement. The WhatsApp id is claimed FIRST: a
 # concurrent delivery of the same id waits on the claim's primary key until the
 # winner commits, then claims nothing, so it upserts (and counts) nothing. Only
@@ -96,29 +139,35 @@ _PENDING_DUPLICATE = """SELECT m.conversation_id FROM message_whatsapp_ids w
 # until commit: concurrent webhooks of one customer serialise here, so two first
 # messages cannot open two conversations. ``contact_id`` NULL: a redelivery
 # (``pending_conversation_id``: its conversation, when its message is unprocessed).
-_CLAIM_AND_UPSERT_CONTACT_SQL = f"""
+# A contact found by either identity (`_known_contact`) is updated; else one is
+# inserted (by ``whatsapp_id``, upserted when a concurrent first message won).
+def _claim_and_upsert_contact_sql(phone_hidden: bool) -> str:
+    return f"""
 WITH claim AS (
   INSERT INTO message_whatsapp_ids (whatsapp_message_id, message_id, message_created_at)
   VALUES (:wamid, :id, :arrived) ON CONFLICT (whatsapp_message_id) DO NOTHING
   RETURNING whatsapp_message_id
-), contact AS (
-  INSERT INTO contacts (organization_id, whatsapp_id, whatsapp_name, name, phone, last_message_at, total_messages,
-                        attributes)
-  SELECT :org, :wa_id, :profile, :profile, :phone, :at, 1, {_REFERRAL_OBJECT}
-   WHERE EXISTS (SELECT 1 FROM claim)
-  ON CONFLICT (organization_id, whatsapp_id) DO UPDATE
-     SET whatsapp_name = COALESCE(EXCLUDED.whatsapp_name, contacts.whatsapp_name),
-         name = COALESCE(contacts.name, EXCLUDED.name),
-         last_message_at = GREATEST(COALESCE(contacts.last_message_at, EXCLUDED.last_message_at), EXCLUDED.last_message_at),
-         total_messages = COALESCE(contacts.total_messages, 0) + 1,
-         attributes = {_referral_into("contacts.attributes")},
-         updated_at = now()
+), known AS (
+  SELECT ct.id FROM contacts ct WHERE {_known_contact("ct", phone_hidden)} ORDER BY {_KNOWN_ORDER} LIMIT 1
+), updated AS (
+  UPDATE contacts SET {_CONTACT_TOUCH}
+   WHERE id = (SELECT id FROM known) AND EXISTS (SELECT 1 FROM claim)
+  RETURNING id
+), inserted AS (
+  INSERT INTO contacts (organization_id, whatsapp_id, bsuid, whatsapp_name, name, phone, last_message_at,
+                        total_messages, attributes)
+  SELECT :org, :wa_id, :bsuid, :profile, :profile, :phone, :at, 1, {_REFERRAL_OBJECT}
+   WHERE EXISTS (SELECT 1 FROM claim) AND NOT EXISTS (SELECT 1 FROM known)
+  ON CONFLICT (organization_id, whatsapp_id) DO UPDATE SET {_CONTACT_TOUCH}
   RETURNING id, xmax = 0 AS inserted
 )
-SELECT (SELECT id FROM contact) AS contact_id, (SELECT inserted FROM contact) AS contact_created,
+SELECT COALESCE((SELECT id FROM updated), (SELECT id FROM inserted)) AS contact_id,
+       COALESCE((SELECT inserted FROM inserted), false) AS contact_created,
        ({_PENDING_DUPLICATE} LIMIT 1) AS pending_conversation_id
 """
-_CLAIM_AND_UPSERT_CONTACT = text(_CLAIM_AND_UPSERT_CONTACT_SQL)
+# each statement in its two forms: the phone known, or hidden (`_known_contact`)
+_CLAIM_AND_UPSERT_CONTACT_SQL = {hidden: _claim_and_upsert_contact_sql(hidden) for hidden in (False, True)}
+_CLAIM_AND_UPSERT_CONTACT = {hidden: text(sql) for hidden, sql in _CLAIM_AND_UPSERT_CONTACT_SQL.items()}
 
 # An inbound message on a conversation: the 24-hour window opens again and the
 # counters move (both store statements below; ``:at`` is the message's time).
@@ -209,16 +258,17 @@ _STORE_MESSAGE = text(_STORE_MESSAGE_SQL)
 # `conversation_id` is NULL: the caller takes the locked path. A redelivery (the
 # id already claimed) writes nothing either (`duplicate`; `pending_conversation_id`
 # when its message is still unprocessed).
-_FAST_STORE_SQL = f"""
+def _fast_store_sql(phone_hidden: bool) -> str:
+    return f"""
 WITH seen AS (
   SELECT 1 FROM message_whatsapp_ids WHERE whatsapp_message_id = :wamid
 ), found AS (
   SELECT c.id, c.contact_id FROM contacts ct
     JOIN conversations c ON c.contact_id = ct.id
-   WHERE ct.organization_id = :org AND ct.whatsapp_id = :wa_id
+   WHERE {_known_contact("ct", phone_hidden)}
      AND c.organization_id = :org AND c.whatsapp_number_id = :number AND c.status NOT IN ('resolved', 'closed')
      AND NOT EXISTS (SELECT 1 FROM seen)
-   ORDER BY c.created_at DESC LIMIT 1
+   ORDER BY {_KNOWN_ORDER}, c.created_at DESC LIMIT 1
 ), claim AS (
   INSERT INTO message_whatsapp_ids (whatsapp_message_id, message_id, message_created_at)
   SELECT :wamid, :id, :arrived FROM found
@@ -226,12 +276,7 @@ WITH seen AS (
   RETURNING whatsapp_message_id
 ), contact AS (
   UPDATE contacts
-     SET whatsapp_name = COALESCE(CAST(:profile AS text), whatsapp_name),
-         name = COALESCE(name, CAST(:profile AS text)),
-         last_message_at = GREATEST(COALESCE(last_message_at, :at), :at),
-         total_messages = COALESCE(total_messages, 0) + 1,
-         attributes = {_referral_into("attributes")},
-         updated_at = now()
+     SET {_CONTACT_TOUCH}
    WHERE id = (SELECT contact_id FROM found) AND EXISTS (SELECT 1 FROM claim)
   RETURNING id
 ), touched AS (
@@ -253,6 +298,9 @@ SELECT (SELECT count(*) FROM touched) AS touched,  -- first: the claim, contact,
        EXISTS (SELECT 1 FROM seen) AS duplicate, (SELECT count(*) FROM stored) AS stored,
        CASE WHEN EXISTS (SELECT 1 FROM seen) THEN ({_PENDING_DUPLICATE} LIMIT 1) END AS pending_conversation_id
 """
+
+
+_FAST_STORE_SQL = {hidden: _fast_store_sql(hidden) for hidden in (False, True)}
 
 
 def _raw(sql: str, **params: Any) -> list[Any]:
@@ -278,6 +326,8 @@ def _message_params(m: WebhookMessage, number: NumberInfo, now: datetime) -> dic
         referral = None
     return {"org": number.organization_id, "number": number.id, "at": at, "wa_id": m.wa_id,
             "profile": m.profile_name, "wamid": m.wamid, "id": uuid.uuid4(), "phone": _phone(m.wa_id),
+            "bsuid": m.user_id, "phone_hidden": m.wa_id == m.user_id,
+            "keys": [m.wa_id] if m.user_id is None or m.wa_id == m.user_id else [m.wa_id, m.user_id],
             "type": m.column_type, "content": _json(m.content), "metadata": _json(metadata),
             "referral": referral}
 
@@ -417,6 +467,26 @@ def _prepared(result: IngestResult, m: WebhookMessage, number: Any, now: datetim
     return p
 
 
+async def _locked_store(conn: Any, p: dict[str, Any], m: WebhookMessage) -> tuple[Any, Any]:
+    """The locked path, in one transaction: (the store statement's row, None), or (None,
+    the pending conversation) for a redelivery. Run again once when a concurrent first
+    message of the same customer, carrying the other identity, created its contact
+    meanwhile (the BSUID's unique index): the second run finds that contact."""
+    for attempt in (1, 2):
+        try:
+            async with conn.transaction():
+                claimed = await conn.fetchrow(*_raw(_CLAIM_AND_UPSERT_CONTACT_SQL[p["phone_hidden"]], **p))
+                if claimed["contact_id"] is None:
+                    return None, claimed["pending_conversation_id"]
+                contact_id = claimed["contact_id"]
+                return await conn.fetchrow(*_raw(_STORE_MESSAGE_SQL, **p, contact=contact_id, **_events(
+                    p, m, contact_id=contact_id, contact_created=claimed["contact_created"], may_open=True))), None
+        except asyncpg.UniqueViolationError:
+            if attempt == 2:
+                raise
+    raise AssertionError("unreachable")
+
+
 async def ingest_messages(db: Any, messages: list[WebhookMessage]) -> IngestResult:
     """Store a webhook's customer messages (the webhook's path; see the module doc)."""
     result = IngestResult()
@@ -426,21 +496,17 @@ async def ingest_messages(db: Any, messages: list[WebhookMessage]) -> IngestResu
             p = _prepared(result, m, await NUMBERS.get_raw(conn, m.phone_number_id), now)
             if p is None:
                 continue
-            row = await conn.fetchrow(*_raw(_FAST_STORE_SQL, **p, **_events(p, m)))
+            row = await conn.fetchrow(*_raw(_FAST_STORE_SQL[p["phone_hidden"]], **p, **_events(p, m)))
             if row["duplicate"]:
                 _wake_duplicate(result, row["pending_conversation_id"])
                 continue
             conversation_id, stored = row["conversation_id"], row["stored"]
             if conversation_id is None:  # no open conversation (yet): the locked path
                 p["arrived"] = datetime.now(timezone.utc)
-                async with conn.transaction():
-                    claimed = await conn.fetchrow(*_raw(_CLAIM_AND_UPSERT_CONTACT_SQL, **p))
-                    if claimed["contact_id"] is None:
-                        _wake_duplicate(result, claimed["pending_conversation_id"])
-                        continue
-                    contact_id = claimed["contact_id"]
-                    row = await conn.fetchrow(*_raw(_STORE_MESSAGE_SQL, **p, contact=contact_id, **_events(
-                        p, m, contact_id=contact_id, contact_created=claimed["contact_created"], may_open=True)))
+                row, pending = await _locked_store(conn, p, m)
+                if row is None:
+                    _wake_duplicate(result, pending)
+                    continue
                 conversation_id, stored = row["conversation_id"], row["stored"]
             if not stored:  # the same id arrived concurrently and won: it wakes the conversation
                 result.duplicates += 1
@@ -459,7 +525,7 @@ async def store_messages(session: Any, messages: list[WebhookMessage]) -> Ingest
         p = _prepared(result, m, await NUMBERS.get(session, m.phone_number_id), now)
         if p is None:
             continue
-        claimed = (await session.execute(_CLAIM_AND_UPSERT_CONTACT, p)).one()
+        claimed = (await session.execute(_CLAIM_AND_UPSERT_CONTACT[p["phone_hidden"]], p)).one()
         if claimed.contact_id is None:
             _wake_duplicate(result, claimed.pending_conversation_id)
             continue

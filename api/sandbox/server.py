@@ -4,7 +4,8 @@ Meta's routes and JSON:
 
 - ``POST /{version}/{phone_number_id}/messages`` with a Bearer token: a send
   answers ``{"messaging_product":"whatsapp","contacts":[{"input","wa_id"}],
-  "messages":[{"id":"wamid...."}]}``; a mark-as-read (``"status":"read"``)
+  "messages":[{"id":"wamid...."}]}`` (``user_id`` instead of ``wa_id`` for a send
+  to a business-scoped user id in ``recipient``; its inbox is that id); a mark-as-read (``"status":"read"``)
   answers ``{"success": true}``; errors answer Meta's error object
   ``{"error":{"message","type","code","error_data":{"messaging_product","details"},"fbtrace_id"}}``.
 - A send Meta would refuse is refused the same way (HTTP 400, Meta's error
@@ -63,6 +64,7 @@ from api.sandbox import webhooks
 from api.sandbox.example_apis import example_api
 from api.sandbox.templates import ROUTE as TEMPLATES_ROUTE, TemplateDesk
 from api.sandbox.validation import Invalid, check_send
+from api.whatsapp.recipients import is_bsuid
 from api.whatsapp.signature import HEADER, sign
 
 log = logging.getLogger("pytake.sandbox")
@@ -293,7 +295,7 @@ class SandboxApp:
                 return error_body(code)
             self.state.read_receipts.append(str(doc["message_id"]))
             return 200, {"success": True}
-        to, mtype = doc.get("to"), doc.get("type", "text")
+        to, mtype = doc.get("to") or doc.get("recipient"), doc.get("type", "text")  # "to" wins
         now = time.time()
         if mtype not in MESSAGE_TYPES:
             invalid: Invalid | None = Invalid(131051, f"Message type {mtype!r} is not currently supported.")
@@ -308,7 +310,7 @@ class SandboxApp:
                                         "received_at": now, "payload": doc,
                                         "callback_data": doc.get("biz_opaque_callback_data")})
             return error_body(invalid.code, details=invalid.details)
-        code = self.state.fault_for(to)
+        code = self.state.fault_for(str(to))
         if code is not None:
             self.state.rejected.append({"to": to, "code": code, "received_at": now,
                                         "callback_data": doc.get("biz_opaque_callback_data")})
@@ -323,7 +325,7 @@ class SandboxApp:
         if self.state.config.send_statuses and self.state.config.webhook_for(phone_number_id)[0]:
             self._spawn(self._post_statuses(phone_number_id, wamid, wa_id, doc.get("biz_opaque_callback_data")))
         return 200, {"messaging_product": "whatsapp",
-                     "contacts": [{"input": to, "wa_id": wa_id}],
+                     "contacts": [{"input": to, "user_id" if is_bsuid(wa_id) else "wa_id": wa_id}],
                      "messages": [{"id": wamid}]}
 
     # -- status webhooks ----------------------------------------------------

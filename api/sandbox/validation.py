@@ -4,7 +4,8 @@
 `Invalid` with Meta's code and ``details``: 131008 for a missing required
 parameter, 131009 for a value Meta refuses (a length, a count, a duplicate,
 an unknown type), 100 for a parameter that is not one of the object's.
-The lengths are Meta's (engine/whatsapp_limits.py, the one table PyTake
+The addressee is ``to`` (a phone) or ``recipient`` (a business-scoped user
+id; ``to`` wins when both are present). The lengths are Meta's (engine/whatsapp_limits.py, the one table PyTake
 fits its messages to); the sandbox checks the request body itself, so a
 sender that builds it wrong fails the project's tests.
 """
@@ -15,6 +16,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from api.whatsapp.recipients import is_bsuid
 from engine import whatsapp_limits as L
 
 RECIPIENT = re.compile(r"^\+?[1-9]\d{6,14}$")  # E.164: up to 15 digits, the "+" optional
@@ -86,11 +88,14 @@ def _check(doc: dict[str, Any]) -> None:
     recipient_type = doc.get("recipient_type", "individual")
     if recipient_type != "individual":
         raise _bad(f"recipient_type {recipient_type!r} is not valid (individual).")
-    to = doc.get("to")
-    if to is None or to == "":
+    to, recipient = doc.get("to"), doc.get("recipient")
+    if (to is None or to == "") and (recipient is None or recipient == ""):
         raise _missing("to")
-    if not isinstance(to, str) or not RECIPIENT.match(to):
+    if to is not None and to != "" and (not isinstance(to, str) or not RECIPIENT.match(to)):
         raise _Refused(100, f"Param to {to!r} is not a valid phone number (E.164 digits, e.g. 5511987654321).")
+    if recipient is not None and not is_bsuid(recipient):
+        raise _Refused(100, f"Param recipient {recipient!r} is not a valid business-scoped user ID "
+                            "(a country code, a period and up to 128 letters or digits, e.g. US.13491208655302741918).")
     callback = doc.get("biz_opaque_callback_data")
     if callback is not None and (not isinstance(callback, str) or len(callback) > CALLBACK_DATA):
         raise _bad(f"biz_opaque_callback_data must be a string of at most {CALLBACK_DATA} characters.")

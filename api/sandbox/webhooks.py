@@ -13,6 +13,7 @@ from typing import Any
 
 import httpx
 
+from api.whatsapp.recipients import is_bsuid
 from api.whatsapp.signature import HEADER, sign
 
 
@@ -30,19 +31,26 @@ def envelope(phone_number_id: str, value: dict[str, Any], *, display_phone_numbe
             "entry": [{"id": waba_id, "changes": [{"field": "messages", "value": value}]}]}
 
 
-def inbound_message(phone_number_id: str, wa_id: str, message: dict[str, Any], *,
+def inbound_message(phone_number_id: str, wa_id: str | None, message: dict[str, Any], *,
                     profile_name: str | None = None, wamid: str | None = None,
-                    timestamp: int | None = None, context_id: str | None = None) -> dict[str, Any]:
+                    timestamp: int | None = None, context_id: str | None = None,
+                    user_id: str | None = None) -> dict[str, Any]:
     """A customer message webhook; ``message`` holds ``type`` and its object,
-    e.g. ``{"type": "text", "text": {"body": "oi"}}``."""
-    msg = {"from": wa_id, "id": wamid or new_wamid(), "timestamp": str(timestamp or int(time.time())),
-           **message}
+    e.g. ``{"type": "text", "text": {"body": "oi"}}``. ``user_id`` is the sender's
+    BSUID (``from_user_id``, ``contacts[].user_id``); a BSUID given as ``wa_id`` is
+    a user who hides their phone: ``from`` and ``wa_id`` are then absent, as Meta sends it."""
+    if is_bsuid(wa_id):
+        wa_id, user_id = None, user_id or wa_id
+    msg: dict[str, Any] = {"id": wamid or new_wamid(), "timestamp": str(timestamp or int(time.time())),
+                           **message}
+    contact: dict[str, Any] = {"profile": {"name": profile_name or wa_id or user_id}}
+    if wa_id:
+        msg["from"] = contact["wa_id"] = wa_id
+    if user_id:
+        msg["from_user_id"] = contact["user_id"] = user_id
     if context_id:
         msg["context"] = {"from": phone_number_id, "id": context_id}
-    return envelope(phone_number_id, {
-        "contacts": [{"profile": {"name": profile_name or wa_id}, "wa_id": wa_id}],
-        "messages": [msg],
-    })
+    return envelope(phone_number_id, {"contacts": [contact], "messages": [msg]})
 
 
 def text_message(body: str) -> dict[str, Any]:
@@ -64,8 +72,10 @@ def list_reply(reply_id: str, title: str, description: str | None = None) -> dic
 def status_update(phone_number_id: str, wamid: str, status: str, recipient_id: str, *,
                   callback_data: str | None = None, errors: list[dict[str, Any]] | None = None,
                   timestamp: int | None = None) -> dict[str, Any]:
+    """A status webhook; a BSUID ``recipient_id`` (a send to ``recipient``) is
+    reported as ``recipient_user_id``, with no phone, as Meta does."""
     item: dict[str, Any] = {"id": wamid, "status": status, "timestamp": str(timestamp or int(time.time())),
-                            "recipient_id": recipient_id}
+                            "recipient_user_id" if is_bsuid(recipient_id) else "recipient_id": recipient_id}
     if status in ("sent", "delivered"):
         item["conversation"] = {"id": "sandbox-conversation", "origin": {"type": "service"}}
         item["pricing"] = {"billable": True, "pricing_model": "CBP", "category": "service"}

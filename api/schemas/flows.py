@@ -88,7 +88,8 @@ class CanvasSaved(Output):
 
 class LintIn(Input):
     """A canvas to check without saving it. With ``flow_id``, a ``jump`` may only
-    name flows of that flow's chatbot (as a save checks)."""
+    name flows of that flow's chatbot, a handoff's department and a message's template
+    are looked up in its organization (as a save checks)."""
 
     canvas_data: Any
     flow_id: uuid.UUID | None = None

@@ -26,7 +26,8 @@ from typing import Any
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from api.db.models import Chatbot, Department, Flow, FlowVersion, Node
+from api.db.models import Chatbot, Department, Flow, FlowVersion, Node, WhatsAppTemplate
+from api.whatsapp.templates import placeholders
 from engine.program import Program, ProgramFormatError
 
 _POSITION_LIMIT = Decimal("99999999.99")  # NUMERIC(10,2)
@@ -74,6 +75,29 @@ async def known_departments(session: AsyncSession, chatbot_id: uuid.UUID) -> set
     return out
 
 
+async def known_templates(session: AsyncSession, chatbot_id: uuid.UUID) -> list[Any]:
+    """The templates of a chatbot's organization as the compiler checks a message's `template`
+    against them (`compiler.KnownTemplate`): a deactivated one, or one not enabled in flows,
+    counts as not approved."""
+    from compiler import KnownTemplate
+
+    rows = (await session.execute(select(WhatsAppTemplate).where(
+        WhatsAppTemplate.organization_id == select(Chatbot.organization_id).where(Chatbot.id == chatbot_id)
+        .scalar_subquery()))).scalars().all()
+    out = []
+    for t in rows:
+        status = t.meta_status or "PENDING"
+        if t.is_active is False:
+            status = "deactivated"
+        elif t.is_enabled_in_flows is False:
+            status = "not enabled in flows"
+        text_header = t.header_type == "TEXT" and bool(placeholders(t.header_content))
+        out.append(KnownTemplate(name=t.name, language=t.language or "pt_BR", status=status,
+                                 parameters=len(placeholders(t.body_text)), header=t.header_type,
+                                 header_parameters=int(text_header)))
+    return out
+
+
 async def save_canvas(session: AsyncSession, flow: Flow, canvas: Any,
                       user_id: uuid.UUID | None, *, publish: bool = False) -> SaveResult:
     """Compile ``canvas`` and, when it compiles, store it as ``flow``'s next
@@ -82,7 +106,8 @@ async def save_canvas(session: AsyncSession, flow: Flow, canvas: Any,
     from compiler import compile_canvas
 
     result = compile_canvas(canvas, known_flows=await known_flows(session, flow.chatbot_id),
-                            known_departments=await known_departments(session, flow.chatbot_id))
+                            known_departments=await known_departments(session, flow.chatbot_id),
+                            known_templates=await known_templates(session, flow.chatbot_id))
     if not result.ok or result.program is None:
         return SaveResult(ok=False, flow=flow, diagnostics=list(result.diagnostics))
 

@@ -29,6 +29,7 @@ from typing import Any, Mapping
 import httpx
 
 from engine.whatsapp_limits import SECTION_TITLE, shorten
+from api.whatsapp.recipients import address
 
 TRANSIENT_CODES = frozenset({
     1,  # API unknown (possible server error)
@@ -139,8 +140,9 @@ def classify(http_status: int, body: Any) -> GraphError:
 
 def build_message(to: str, msg_type: str, content: Mapping[str, Any],
                   callback_data: str | None = None) -> dict[str, Any]:
-    """The Graph ``/messages`` request body for a `messages` row's type and content."""
-    body: dict[str, Any] = {"messaging_product": "whatsapp", "recipient_type": "individual", "to": to}
+    """The Graph ``/messages`` request body for a `messages` row's type and content; ``to``
+    is a phone wa_id or a BSUID (sent as ``recipient``: api/whatsapp/recipients.py)."""
+    body: dict[str, Any] = {"messaging_product": "whatsapp", "recipient_type": "individual", **address(to)}
     c = dict(content)
     if msg_type == "text":
         body["type"] = "text"
@@ -245,7 +247,7 @@ class GraphClient:
         try:
             message = body["messages"][0]
             contact = (body.get("contacts") or [{}])[0]
-            return SendResult(wamid=str(message["id"]), wa_id=contact.get("wa_id"))
+            return SendResult(wamid=str(message["id"]), wa_id=contact.get("wa_id") or contact.get("user_id"))
         except (KeyError, IndexError, TypeError) as exc:
             raise UncertainDeliveryError(f"unexpected Graph API answer: {body!r:.200}") from exc
 

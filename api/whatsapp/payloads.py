@@ -1,9 +1,11 @@
 """Parse Meta's webhook payload (``object: whatsapp_business_account``).
 
 Shape: ``entry[].changes[].value`` with ``metadata.phone_number_id``,
-``contacts[]`` (profile name, wa_id), ``messages[]`` (what customers send) and
-``statuses[]`` (what happened to what we sent). The payload is untrusted: any
-part that does not have the documented shape is skipped or kept as
+``contacts[]`` (profile name, wa_id, user_id), ``messages[]`` (what customers send) and
+``statuses[]`` (what happened to what we sent). A user who hides their phone
+number behind a username is identified by their business-scoped user id only
+(``from_user_id``, ``user_id``, ``recipient_user_id``: api/whatsapp/recipients.py).
+The payload is untrusted: any part that does not have the documented shape is skipped or kept as
 ``unknown``, never a crash. Only a body that is not a JSON object at all, or
 has no ``entry`` list, is a `PayloadError` (HTTP 400).
 """
@@ -13,6 +15,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
+
+from api.whatsapp.recipients import is_bsuid
 
 MEDIA_TYPES = ("image", "audio", "video", "document", "sticker")
 STATUS_VALUES = ("sent", "delivered", "read", "failed")
@@ -64,7 +68,7 @@ class WebhookMessage:
 
     phone_number_id: str
     display_phone_number: str
-    wa_id: str
+    wa_id: str  # the sender's phone wa_id, or its BSUID when the phone is hidden
     profile_name: str | None
     wamid: str
     timestamp: datetime
@@ -75,6 +79,7 @@ class WebhookMessage:
     reply_id: str | None  # id of the chosen button / list row / quick-reply payload
     context_wamid: str | None  # the message this one replies to
     raw: dict[str, Any]
+    user_id: str | None = None  # the sender's business-scoped user id (BSUID), when Meta sent it
 
 
 @dataclass(frozen=True)
@@ -83,10 +88,11 @@ class StatusUpdate:
     wamid: str
     status: str
     timestamp: datetime
-    recipient_id: str | None
+    recipient_id: str | None  # the phone wa_id; absent for a user known by BSUID only
     errors: tuple[MetaError, ...] = ()
     biz_opaque_callback_data: str | None = None
     raw: dict[str, Any] = field(default_factory=dict)
+    recipient_user_id: str | None = None  # the recipient's BSUID
 
 
 @dataclass
@@ -145,19 +151,21 @@ def parse_webhook(doc: Any) -> WebhookBatch:
             if not number_id:
                 continue
             display = _str(metadata.get("display_phone_number")) or ""
-            # wa_id -> {"name": profile name, and what else the contacts[] entry has:
-            # user_id, parent_user_id (BSUID), identity_key_hash, profile.username, ...}
+            # wa_id and user_id (BSUID) -> {"name": profile name, and what else the contacts[]
+            # entry has: user_id, parent_user_id, identity_key_hash, profile.username, ...}
             senders = {}
             for contact in _list(value.get("contacts")):
-                if isinstance(contact, dict) and contact.get("wa_id"):
+                if isinstance(contact, dict) and (contact.get("wa_id") or contact.get("user_id")):
                     profile = _dict(contact.get("profile"))
                     name = _str(profile.get("name"))
                     sender = {"name": name[:MAX_NAME] if name else name}
-                    if len(contact) > 2 or len(profile) > 1:
+                    if len(contact) > 2 or len(profile) > 1 or "wa_id" not in contact:
                         sender.update(_without(contact, "profile", "wa_id"))
                         if len(profile) > 1:
                             sender["profile"] = _without(profile, "name")
-                    senders[str(contact["wa_id"])] = sender
+                    for key in ("wa_id", "user_id"):
+                        if contact.get(key):
+                            senders[str(contact[key])] = sender
             for raw in _list(value.get("messages")):
                 message = _parse_message(raw, number_id, display, senders)
                 if message is not None:
@@ -195,7 +203,10 @@ def _without(body: dict[str, Any], *keys: str) -> dict[str, Any]:
 def _parse_message(raw: Any, number_id: str, display: str, senders: dict[str, dict[str, Any]]) -> WebhookMessage | None:
     if not isinstance(raw, dict):
         return None
-    wamid, sender = _str(raw.get("id")), _str(raw.get("from"))
+    wamid, sender, user_id = _str(raw.get("id")), _str(raw.get("from")), _str(raw.get("from_user_id"))
+    if not is_bsuid(user_id):
+        user_id = None
+    sender = sender or user_id  # a username user hiding their phone: known by BSUID only
     if not wamid or not sender or len(wamid) > MAX_ID or len(sender) > MAX_ID:
         return None  # Meta's ids are short: this is not one of its messages
     kind = _kind_of(raw)
@@ -263,6 +274,10 @@ def _parse_message(raw: Any, number_id: str, display: str, senders: dict[str, di
     profile = senders.get(sender) or {}
     if len(profile) > 1:  # beyond the name: identity_key_hash, user_id, ...
         content["sender"] = _without(profile, "name")
+    if user_id is None and is_bsuid(profile.get("user_id")):
+        user_id = str(profile["user_id"])
+    if user_id is not None:
+        content.setdefault("sender", {})["user_id"] = user_id
     return WebhookMessage(
         phone_number_id=number_id,
         display_phone_number=display,
@@ -277,6 +292,7 @@ def _parse_message(raw: Any, number_id: str, display: str, senders: dict[str, di
         reply_id=reply_id,
         context_wamid=context_wamid,
         raw=raw,
+        user_id=user_id,
     )
 
 
@@ -295,6 +311,7 @@ def _parse_status(raw: Any, number_id: str) -> StatusUpdate | None:
         errors=tuple(_errors(raw.get("errors"))),
         biz_opaque_callback_data=_str(raw.get("biz_opaque_callback_data")),
         raw=raw,
+        recipient_user_id=_str(raw.get("recipient_user_id")),
     )
 
 

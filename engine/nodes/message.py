@@ -6,6 +6,13 @@
 
 Media alone carries `text` as its caption; media together with buttons or a
 list is sent first, followed by the interactive message with the text.
+
+    {"template": {"name": "order_shipped", "language": "pt_BR",
+                  "parameters": ["{{contact.name}}", "{{vars.order_id}}"]}}
+
+A `template` is sent as a ``template`` message with its parameters rendered
+(`template_message`); the platform checks it against the approved template
+before it reaches the outbox (api/conversations/flow_templates.py).
 """
 
 from __future__ import annotations
@@ -50,7 +57,22 @@ def _row(run: Run, row: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
+def template_message(run: Run, template: Mapping[str, Any]) -> OutboundMessage:
+    """A ``template`` message: name, language and every parameter rendered now."""
+    out: dict[str, Any] = {"name": template["name"], "language": template.get("language") or "pt_BR",
+                           "parameters": [run.render_text(p) or "" for p in template.get("parameters") or ()]}
+    for key in ("header", "header_media_url"):
+        if template.get(key) is not None:
+            out[key] = run.render_text(template[key]) or ""
+    if template.get("buttons"):
+        out["buttons"] = [{"index": b["index"], "text": run.render_text(b["text"]) or ""}
+                          for b in template["buttons"]]
+    return OutboundMessage("template", {"template": out})
+
+
 def build(run: Run, arg: Mapping[str, Any]) -> list[OutboundMessage]:
+    if arg.get("template"):
+        return [template_message(run, arg["template"])]
     text = run.render_text(arg.get("text")) or ""
     media_url = run.render_text(arg.get("media_url"))
     buttons = arg.get("buttons")

@@ -16,7 +16,7 @@ import sys
 from pathlib import Path
 from typing import Any, Iterable
 
-from compiler import CODES, Diagnostic, lint_canvas
+from compiler import CODES, Diagnostic, KnownTemplate, lint_canvas
 from compiler.load import parse_json_text
 
 TRANSCRIPT_SUFFIX = ".transcript.json"
@@ -28,6 +28,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--list-codes", action="store_true", help="print every diagnostic code and exit")
     parser.add_argument("--departments", metavar="NAMES",
                         help="comma-separated department names a handoff may name (else not checked)")
+    parser.add_argument("--templates", metavar="FILE",
+                        help="JSON list of the organization's templates a message may send, each "
+                             '{"name", "language", "status", "parameters", "header"?, "header_parameters"?} '
+                             "(else not checked)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -42,13 +46,18 @@ def run(args: argparse.Namespace) -> int:
     files, unreadable = collect_files(args.paths)
     departments = ({d.strip() for d in args.departments.split(",") if d.strip()}
                    if args.departments is not None else None)
+    try:
+        templates = read_templates(Path(args.templates)) if args.templates is not None else None
+    except (OSError, ValueError, TypeError) as exc:
+        print(f"pytake lint: --templates {args.templates}: {exc}", file=sys.stderr)
+        return 2
     results: list[tuple[Path, list[Diagnostic]]] = []
     known: dict[Path, set[str]] = {}
     for path in files:
         if path.parent not in known:
             known[path.parent] = known_flows_for(path.parent)
         try:
-            results.append((path, lint_file(path, known[path.parent], departments)))
+            results.append((path, lint_file(path, known[path.parent], departments, templates)))
         except OSError as exc:
             print(f"pytake lint: cannot read {path}: {exc.strerror or exc}", file=sys.stderr)
             unreadable = True
@@ -111,11 +120,21 @@ def read_canvas(path: Path) -> tuple[Any, Diagnostic | None]:
 
 
 def lint_file(path: Path, known_flows: set[str] | None = None,
-              known_departments: set[str] | None = None) -> list[Diagnostic]:
+              known_departments: set[str] | None = None,
+              known_templates: list[KnownTemplate] | None = None) -> list[Diagnostic]:
     canvas, problem = read_canvas(path)
     if problem is not None:
         return [problem]
-    return lint_canvas(canvas, known_flows=known_flows, known_departments=known_departments)
+    return lint_canvas(canvas, known_flows=known_flows, known_departments=known_departments,
+                       known_templates=known_templates)
+
+
+def read_templates(path: Path) -> list[KnownTemplate]:
+    """``--templates``: a JSON list of `KnownTemplate` fields."""
+    doc = json.loads(path.read_text("utf-8"))
+    if not isinstance(doc, list) or not all(isinstance(t, dict) for t in doc):
+        raise ValueError("expected a JSON list of template objects")
+    return [KnownTemplate(**t) for t in doc]
 
 
 def known_flows_for(folder: Path) -> set[str]:

@@ -6,11 +6,14 @@ from pathlib import Path
 
 import pytest
 
+from compiler import KnownTemplate
 from compiler.diagnostics import CODES
 from pytake.commands.lint import known_flows_for, lint_file
 
 BROKEN = Path(__file__).resolve().parents[2] / "examples" / "broken"
 DEPARTMENTS = {"Suporte", "Vendas"}  # the organization's, for unknown-department
+TEMPLATES = [KnownTemplate("order_shipped", "pt_BR", "APPROVED", parameters=2),  # for the template-* codes
+             KnownTemplate("spring_sale", "pt_BR", "PENDING", parameters=0, header="IMAGE")]
 
 
 def test_every_code_has_a_broken_example() -> None:
@@ -20,6 +23,6 @@ def test_every_code_has_a_broken_example() -> None:
 @pytest.mark.parametrize("code", sorted(CODES))
 def test_broken_example_triggers_exactly_its_code(code: str) -> None:
     path = BROKEN / f"{code}.json"
-    diags = lint_file(path, known_flows_for(path.parent), DEPARTMENTS)
+    diags = lint_file(path, known_flows_for(path.parent), DEPARTMENTS, TEMPLATES)
     assert {d.code for d in diags} == {code}, [(d.code, d.message) for d in diags]
     assert all(d.severity == CODES[code].severity for d in diags)

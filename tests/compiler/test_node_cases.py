@@ -2,7 +2,8 @@
 
 Each case puts one node between a start and an end (every required handle,
 and every handle a customer could be left silent at, connected) and states the diagnostic codes expected and, optionally, the
-compiled instruction argument. ``{"$repeat": [text, n]}`` in a case's data
+compiled instruction argument; ``known_templates`` (a list of `KnownTemplate` fields) compiles it
+as within an organization that has those templates. ``{"$repeat": [text, n]}`` in a case's data
 stands for ``text * n`` (to keep length-limit cases readable).
 """
 
@@ -14,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from compiler import compile_canvas
+from compiler import KnownTemplate, compile_canvas
 from compiler.node_types import NODE_TYPES, answering_handles, handles, required_handles
 
 CASES = Path(__file__).resolve().parent / "cases"
@@ -68,7 +69,9 @@ def test_every_node_type_has_a_case_file() -> None:
 @pytest.mark.parametrize(("node_type", "case"), _cases())
 def test_node_case(node_type: str, case: dict) -> None:
     data = _expand(case["data"])
-    result = compile_canvas(_canvas(node_type, data))
+    known = case.get("known_templates")
+    result = compile_canvas(_canvas(node_type, data),
+                            known_templates=None if known is None else [KnownTemplate(**t) for t in known])
     codes = sorted({d.code for d in result.diagnostics})
     assert codes == sorted(case["codes"]), [d.message for d in result.diagnostics]
     if "arg" in case:

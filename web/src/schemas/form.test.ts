@@ -48,6 +48,18 @@ describe("fieldsFor", () => {
     expect(byKey(list.fields!, "rows").kind).toBe("objectList");
   });
 
+  it("gives a message's template its own fieldset: name, language, parameters, header media", () => {
+    const template = byKey(fieldsFor(schema("message"), {}), "template");
+    expect(template.kind).toBe("object");
+    expect(template.fields!.map((f) => f.key)).toEqual([
+      "name", "language", "parameters", "header", "header_media_url", "buttons",
+    ]);
+    expect(byKey(template.fields!, "name").required).toBe(true);
+    expect(byKey(template.fields!, "language").defaultValue).toBe("pt_BR");
+    expect(byKey(template.fields!, "parameters").kind).toBe("stringList");
+    expect(byKey(template.fields!, "buttons").kind).toBe("objectList");
+  });
+
   it("adds the fields a conditional schema gives for the chosen value", () => {
     const action = schema("action");
     expect(byKey(fieldsFor(action, {}), "params").kind).toBe("json");

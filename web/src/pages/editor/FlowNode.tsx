@@ -11,6 +11,8 @@ function summary(data: Record<string, unknown>): string {
     const value = data[key];
     if (typeof value === "string" && value) return value;
   }
+  const template = data.template as { name?: unknown } | undefined;
+  if (template && typeof template.name === "string" && template.name) return `template: ${template.name}`;
   return "";
 }
 

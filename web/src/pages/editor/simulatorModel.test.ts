@@ -15,4 +15,10 @@ describe("simulator messages", () => {
     expect(messageText({ type: "sticker", content: {} })).toBe("[sticker]");
     expect(messageChoices({ type: "text", content: { text: "hi" } }).choices).toEqual([]);
   });
+
+  it("shows a template by its name and rendered parameters", () => {
+    const template = { type: "template", content: { template: { name: "order_shipped", language: "pt_BR", parameters: ["Maria", "A-17"] } } };
+    expect(messageText(template)).toBe("[template order_shipped: Maria, A-17]");
+    expect(messageText({ type: "template", content: { template: { name: "hello" } } })).toBe("[template hello]");
+  });
 });

@@ -19,9 +19,15 @@ function choices(list: unknown): Choice[] {
     .map((c) => ({ id: c.id, title: String(c.title ?? c.id), ...(c.description ? { description: String(c.description) } : {}) }));
 }
 
-/** The text of a bot message (a media message: its caption, else its type in brackets). */
+/** The text of a bot message (a media message: its caption; a template: its name and
+ *  rendered parameters; else its type in brackets). */
 export function messageText(message: BotMessage): string {
   const content = message.content ?? {};
+  const template = content.template as { name?: unknown; parameters?: unknown } | undefined;
+  if (message.type === "template" && template && typeof template.name === "string") {
+    const values = Array.isArray(template.parameters) ? template.parameters.map(String) : [];
+    return `[template ${template.name}${values.length ? ": " + values.join(", ") : ""}]`;
+  }
   for (const key of ["text", "caption", "body"]) {
     if (typeof content[key] === "string" && content[key]) return content[key] as string;
   }
