@@ -6,7 +6,7 @@ only ``from_user_id`` / ``contacts[].user_id``. The contact keeps its
 and gains ``bsuid``, unique per organization (NULLs apart), so a later message
 with both the phone and the BSUID finds the same contact.
 
-Revision ID: 0013_bsuid
+Revision ID: 0013
 Revises: 0012
 """
 
@@ -16,7 +16,7 @@ from typing import Sequence, Union
 
 from alembic import op
 
-revision: str = "0013_bsuid"
+revision: str = "0013"
 down_revision: Union[str, Sequence[str], None] = "0012"
 branch_labels: Union[str, Sequence[str], None] = None
 depends_on: Union[str, Sequence[str], None] = None
