@@ -169,14 +169,21 @@ async def apply_statuses(session: Any, statuses: list[StatusUpdate], organizatio
 
 
 async def apply_on_connection(conn: Any, items: list[tuple[StatusUpdate, uuid.UUID | None]]) -> set[int]:
-    """Apply ``(status, organization or None)`` pairs on a raw asyncpg connection, in one
-    transaction; the indexes in ``items`` of the statuses that matched a message."""
+    """Apply ``(status, organization or None)`` pairs on a raw asyncpg connection (in
+    autocommit), in one transaction; the indexes in ``items`` of the statuses that matched a message."""
+    rounds = _rounds((i, st, org) for i, (st, org) in enumerate(items))
+    if len(rounds) == 1:  # the common case: one statement, atomic by itself; no BEGIN/COMMIT round trips
+        return _matched(rounds[0], await conn.fetch(*bind(_APPLY, _params(rounds[0]))))
     matched: set[int] = set()
     async with conn.transaction():
-        for batch in _rounds((i, st, org) for i, (st, org) in enumerate(items)):
-            rows = await conn.fetch(*bind(_APPLY, _params(batch)))
-            matched.update(batch[row[0] - 1][0] for row in rows)
+        for batch in rounds:
+            matched |= _matched(batch, await conn.fetch(*bind(_APPLY, _params(batch))))
     return matched
+
+
+def _matched(batch: list[_Item], rows: list[Any]) -> set[int]:
+    """The indexes (in the caller's items) of the statuses ``rows`` (`_APPLY`'s ``ord``) matched."""
+    return {batch[row[0] - 1][0] for row in rows}
 
 
 class StatusBatcher:
