@@ -686,9 +686,9 @@ class MessageWhatsAppId(Base):
     """Global uniqueness of ``messages.whatsapp_message_id`` across partitions.
 
     A partitioned table can only enforce uniqueness that includes the partition
-    key, so this small table holds one row per WhatsApp message id. The trigger
-    ``messages_whatsapp_id_sync`` keeps it in step with every insert, update and
-    delete of a message (raising a unique violation named
+    key, so this small table holds one row per WhatsApp message id. The triggers
+    ``messages_whatsapp_id_sync`` (and ``_update``) keep it in step with every insert,
+    delete and update that changes the id or ``created_at`` of a message (raising a unique violation named
     ``messages_whatsapp_message_id_key`` on a duplicate);
     `api.db.messages.store_inbound_message` claims the id first, so a
     redelivered webhook is a no-op instead of an error.

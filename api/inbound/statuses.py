@@ -169,31 +169,46 @@ async def apply_statuses(session: Any, statuses: list[StatusUpdate], organizatio
 
 
 async def apply_on_connection(conn: Any, items: list[tuple[StatusUpdate, uuid.UUID | None]]) -> set[int]:
-    """Apply ``(status, organization or None)`` pairs on a raw asyncpg connection, in one
-    transaction; the indexes in ``items`` of the statuses that matched a message."""
+    """Apply ``(status, organization or None)`` pairs on a raw asyncpg connection (in
+    autocommit), in one transaction; the indexes in ``items`` of the statuses that matched a message."""
+    rounds = _rounds((i, st, org) for i, (st, org) in enumerate(items))
+    if len(rounds) == 1:  # the common case: one statement, atomic by itself; no BEGIN/COMMIT round trips
+        return _matched(rounds[0], await conn.fetch(*bind(_APPLY, _params(rounds[0]))))
     matched: set[int] = set()
     async with conn.transaction():
-        for batch in _rounds((i, st, org) for i, (st, org) in enumerate(items)):
-            rows = await conn.fetch(*bind(_APPLY, _params(batch)))
-            matched.update(batch[row[0] - 1][0] for row in rows)
+        for batch in rounds:
+            matched |= _matched(batch, await conn.fetch(*bind(_APPLY, _params(batch))))
     return matched
+
+
+def _matched(batch: list[_Item], rows: list[Any]) -> set[int]:
+    """The indexes (in the caller's items) of the statuses ``rows`` (`_APPLY`'s ``ord``) matched."""
+    return {batch[row[0] - 1][0] for row in rows}
 
 
 class StatusBatcher:
     """Group commit for status webhooks: `apply` waits until its statuses are
     committed, together with those of every webhook that arrived meanwhile.
 
-    While one batch is being written, the next gathers; it is written as soon
-    as the previous one commits (no timer: a lone webhook is written at once).
-    ``max_in_flight`` batches may be written at the same time (rows are
-    locked in id order, so they cannot deadlock on each other)."""
+    Adaptive, with no timer: when a slot is free a webhook's statuses are
+    written at once, alone (an idle API adds no wait); only while
+    ``max_in_flight`` batches are being written do the next webhooks gather,
+    and they are written together as soon as a slot frees. A batch holds at
+    most ``max_batch`` statuses (whole webhooks; one larger webhook alone), so
+    a burst becomes several bounded statements instead of one long one that
+    would hold its rows' locks, and every webhook in it, for its whole run.
+    Rows are locked in id order (`_APPLY`), so concurrent batches touching the
+    same messages wait for each other's commit but never deadlock.
+    ``batches`` and ``largest`` count what was written (for benchmarks)."""
 
-    def __init__(self, db: Any, max_in_flight: int = 2, max_batch: int = 500) -> None:
+    def __init__(self, db: Any, max_in_flight: int = 2, max_batch: int = 200) -> None:
         self.db = db
         self.max_batch = max_batch
+        self.batches = self.largest = 0
         self._waiting: list[tuple[list[tuple[StatusUpdate, Any]], asyncio.Future]] = []
         self._slots = asyncio.Semaphore(max_in_flight)
-        self._pending = 0
+        self._pending = 0  # statuses waiting
+        self._queued = 0  # flush tasks waiting for a slot, each to take up to max_batch of them
         self._tasks: set[asyncio.Task] = set()
 
     async def apply(self, statuses: list[StatusUpdate], organization_id: uuid.UUID | None = None) -> int:
@@ -201,18 +216,39 @@ class StatusBatcher:
         future = asyncio.get_running_loop().create_future()
         self._waiting.append(([(st, organization_id) for st in statuses], future))
         self._pending += len(statuses)
-        if len(self._waiting) == 1 or self._pending >= self.max_batch:
+        self._schedule_if_needed()
+        return await future
+
+    def _schedule_if_needed(self) -> None:
+        """One more flush task if the waiting statuses are more than the queued ones will take."""
+        if self._pending > self._queued * self.max_batch:
+            self._queued += 1
             task = asyncio.create_task(self._flush())
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
-        return await future
+
+    def _take(self) -> list[tuple[list[tuple[StatusUpdate, Any]], asyncio.Future]]:
+        """The oldest waiting webhooks, up to ``max_batch`` statuses (at least one webhook)."""
+        count = size = 0
+        for batch, _ in self._waiting:
+            if count and size + len(batch) > self.max_batch:
+                break
+            count += 1
+            size += len(batch)
+        taken, self._waiting = self._waiting[:count], self._waiting[count:]
+        self._pending -= size
+        return taken
 
     async def _flush(self) -> None:
         async with self._slots:
-            waiting, self._waiting, self._pending = self._waiting, [], 0
+            self._queued -= 1
+            waiting = self._take()
+            self._schedule_if_needed()  # what did not fit waits for the next slot
             if not waiting:
                 return
             items = [item for batch, _ in waiting for item in batch]
+            self.batches += 1
+            self.largest = max(self.largest, len(items))
             try:
                 matched = await self._write(items)
             except BaseException as exc:  # every webhook of the batch answers with the failure

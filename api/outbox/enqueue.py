@@ -18,17 +18,21 @@ import redis.asyncio as aioredis
 from sqlalchemy import insert
 
 from api.db.models import Message
-from api.workers.queue import SEND_OUTBOX, enqueue
+from api.workers.queue import HIGH, SEND_OUTBOX, enqueue
 from engine.whatsapp_limits import fit
 
 log = logging.getLogger("pytake.runtime.outbox")
 
 
-async def kick_sender(redis: aioredis.Redis, message_ids: Iterable[Any]) -> None:
-    """Wake a sender for these (committed) outbound message ids."""
+async def kick_sender(redis: aioredis.Redis, message_ids: Iterable[Any], *, lane: str = HIGH) -> None:
+    """Wake a sender for these (committed) outbound message ids.
+
+    A reply in a live conversation (the processor's, an agent's, a greeting) is
+    conversation traffic and rides the high lane: a flood of bulk sends never
+    sits in front of it. Bulk sends (campaigns) pass ``lane=LOW``."""
     ids = [str(i) for i in message_ids]
     if ids:
-        await enqueue(redis, SEND_OUTBOX, ids)
+        await enqueue(redis, SEND_OUTBOX, ids, lane=lane)
 
 
 def outbound_rows(conversation_id: uuid.UUID, messages: list[dict[str, Any]], *,

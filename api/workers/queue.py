@@ -8,12 +8,14 @@ and the maintenance sweep re-enqueues anything a lost task left behind.
 
 Three lanes (Redis lists), read in priority order by the workers
 (`api.workers.tasks.BatchListQueueBroker`): whenever a worker has room for
-a task it takes the oldest of the highest non-empty lane, so a flood of
-bulk sends or status follow-ups never delays a customer's reply.
+a task it takes the oldest of the highest non-empty lane, and a tenth of its
+concurrency is kept for the high lane, so a flood of bulk sends or status
+follow-ups never delays a customer's reply.
 
 - `HIGH` (``pytake:tasks``, the queue's historical name): live conversations,
-  processing an inbound message and the reply it causes;
-- `DEFAULT`: sends (``kick_sender``) and delivery retries;
+  processing an inbound message and sending the reply it causes (``kick_sender``
+  of a processor's, an agent's or a greeting's message);
+- `DEFAULT`: sends nobody named a lane for, and delivery retries;
 - `LOW`: bulk work (campaigns, bulk sends, follow-ups of status traffic, maintenance).
 
 A task's lane is `LANE_OF` its name unless the caller names one.

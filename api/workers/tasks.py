@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import AsyncGenerator
+from typing import Any, AsyncGenerator
 
-from taskiq import TaskiqEvents, TaskiqState
+from taskiq import AckableMessage, TaskiqEvents, TaskiqState
 from taskiq_redis import ListQueueBroker
 
 from api.gc_tuning import freeze_startup_heap
@@ -99,42 +99,82 @@ class BatchListQueueBroker(ListQueueBroker):
     but not yet started are lost if the worker dies, as a prefetched one always
     was: the queue is only a wake-up signal and the maintenance sweep
     re-enqueues whatever PostgreSQL still shows as unprocessed or pending.
+
+    Priority lanes (`api.workers.queue.LANES`): one round trip pops from the
+    highest non-empty lane, many from the high lane, one from the others, so
+    that whenever the receiver has room (it pulls the next task only then) a
+    high task waiting is taken before the next lower one. And room is kept for
+    the high lane: at most `lower_limit` default/low tasks run at once
+    (`reserve_high`), so a worker full of sends or bulk work still starts a
+    live conversation's task at once instead of after one of them ends.
     """
 
     FETCH_BATCH = 32
-    # Priority lanes (`api.workers.queue.LANES`): one round trip pops from the
-    # highest non-empty lane, many from the high lane, one from the others, so
-    # that whenever the receiver has room (it pulls the next task only then)
-    # a high task waiting is taken before the next lower one.
     LANE_BATCH = (FETCH_BATCH, 1, 1)
+    RECHECK_SECONDS = 0.05  # while the lower lanes are at their limit: how often a freed slot is noticed
     _POP_FIRST = """
 for i, key in ipairs(KEYS) do
   local got = redis.call('RPOP', key, ARGV[i])
-  if got then return got end
+  if got then return {i, got} end
 end
 return false"""
 
-    async def listen(self) -> AsyncGenerator[bytes, None]:
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.lower_limit: int | None = None  # default/low tasks running at once (None: no limit)
+        self.lower_running = 0
+
+    def reserve_high(self, concurrency: int) -> int:
+        """Keep a tenth of ``concurrency`` (at least one slot, if there are two) for the
+        high lane; the number of slots the default and low lanes may fill."""
+        reserved = max(1, concurrency // 10) if concurrency > 1 else 0
+        self.lower_limit = concurrency - reserved
+        return self.lower_limit
+
+    def _lower_room(self) -> bool:
+        return self.lower_limit is None or self.lower_running < self.lower_limit
+
+    def _lower_done(self) -> None:  # a default/low task ended (the receiver acknowledges it)
+        self.lower_running = max(0, self.lower_running - 1)
+
+    def _delivery(self, lane: int, message: bytes) -> bytes | AckableMessage:
+        """The high lane's tasks as they are; a lower lane's counted until acknowledged."""
+        if lane == 0:
+            return message
+        self.lower_running += 1
+        return AckableMessage(data=message, ack=self._lower_done)
+
+    async def listen(self) -> AsyncGenerator[bytes | AckableMessage, None]:
         from redis.asyncio import Redis
         from redis.exceptions import ConnectionError as RedisConnectionError
 
         lanes = list(LANES)
+        self.lower_running = 0  # a restarted receiver: what the last one had in flight is over or lost
         while True:
             try:
                 async with Redis(connection_pool=self.connection_pool) as conn:
                     pop_first = conn.register_script(self._POP_FIRST)
                     while True:
-                        batch = await pop_first(keys=lanes, args=list(self.LANE_BATCH))
-                        if batch:
-                            for message in batch:
-                                yield message
+                        keys = lanes if self._lower_room() else lanes[:1]
+                        got = await pop_first(keys=keys, args=list(self.LANE_BATCH[:len(keys)]))
+                        if got:
+                            lane = int(got[0]) - 1
+                            for message in got[1]:
+                                yield self._delivery(lane, message)
                             continue
-                        popped = await conn.brpop(lanes)  # the first non-empty lane, in order
+                        if len(keys) == len(lanes):  # block until any lane has a task
+                            popped = await conn.brpop(keys)
+                        else:  # only the high lane may run now: look again soon for a freed slot
+                            popped = await conn.brpop(keys, timeout=self.RECHECK_SECONDS)
                         if popped is not None:
-                            yield popped[1]
+                            yield self._delivery(lanes.index(_text(popped[0])), popped[1])
             except RedisConnectionError as exc:
                 log.warning("Redis connection error: %s", exc)
                 await asyncio.sleep(0.1)
+
+
+def _text(key: bytes | str) -> str:
+    return key.decode() if isinstance(key, bytes) else key
 
 
 def make_broker(settings: Settings, *, open_runtime: bool = True) -> ListQueueBroker:
@@ -166,6 +206,8 @@ async def run_worker(broker: ListQueueBroker, *, concurrency: int = 100) -> None
     from taskiq.api import run_receiver_task
 
     broker.is_worker_process = True
+    if isinstance(broker, BatchListQueueBroker):
+        broker.reserve_high(concurrency)
     await broker.startup()
     try:
         while True:  # a receiver that stops on a broken connection is started again

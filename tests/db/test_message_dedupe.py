@@ -126,3 +126,44 @@ async def test_storing_a_claimed_message_leaves_its_claim_untouched(db, tenant):
     assert updated == 0
     async with db.session() as s:
         assert (await message_by_whatsapp_id(s, "wamid.CLAIMED")) is not None
+
+
+async def _claim(db, wamid: str):
+    async with db.session() as s:
+        return (await s.execute(text("SELECT message_id, message_created_at FROM message_whatsapp_ids "
+                                     "WHERE whatsapp_message_id = :w"), {"w": wamid})).one_or_none()
+
+
+async def test_an_update_naming_the_whatsapp_id_without_changing_it_leaves_the_claim_untouched(db, tenant):
+    """What every status webhook does (``COALESCE(whatsapp_message_id, <wamid>)``):
+    no second row version of the claim per status."""
+    async with db.transaction() as s:
+        assert await add_message_once(s, _inbound(tenant, "wamid.STATUS"))
+    async with db.transaction() as s:
+        await s.execute(text("UPDATE messages SET whatsapp_message_id = COALESCE(whatsapp_message_id, 'wamid.X'), "
+                             "status = 'read' WHERE whatsapp_message_id = 'wamid.STATUS'"))
+        updated = (await s.execute(text(
+            "SELECT n_tup_upd FROM pg_stat_xact_user_tables WHERE relname = 'message_whatsapp_ids'"))).scalar()
+    assert updated == 0
+    async with db.session() as s:
+        assert (await message_by_whatsapp_id(s, "wamid.STATUS")).status == "read"
+
+
+async def test_a_changed_whatsapp_id_moves_the_claim(db, tenant):
+    async with db.transaction() as s:
+        msg = _inbound(tenant, "wamid.OLD")
+        assert await add_message_once(s, msg)
+    async with db.transaction() as s:
+        await s.execute(text("UPDATE messages SET whatsapp_message_id = 'wamid.NEW' WHERE id = :id"), {"id": msg.id})
+    assert await _claim(db, "wamid.OLD") is None
+    assert (await _claim(db, "wamid.NEW"))[0] == msg.id
+
+
+async def test_a_message_moved_to_another_partition_keeps_its_claim_in_step(db, tenant):
+    async with db.transaction() as s:
+        msg = _inbound(tenant, "wamid.MOVED", created_at=NOW)
+        assert await add_message_once(s, msg)
+    earlier = NOW - timedelta(days=400)
+    async with db.transaction() as s:
+        await s.execute(text("UPDATE messages SET created_at = :t WHERE id = :id"), {"t": earlier, "id": msg.id})
+    assert tuple(await _claim(db, "wamid.MOVED")) == (msg.id, earlier)

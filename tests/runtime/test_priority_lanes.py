@@ -59,3 +59,51 @@ async def test_a_full_low_lane_does_not_delay_a_live_conversation(redis, setting
         worker.cancel()
         await asyncio.gather(worker, return_exceptions=True)
         await redis.delete(*LANES)
+
+
+async def test_a_worker_full_of_sends_still_starts_a_live_conversation_at_once(redis, settings):
+    """Every slot a worker gives the lower lanes is busy with a send that does not end;
+    the customer's task starts anyway (a slot is kept for the high lane), and no
+    further send is started in its place."""
+    await redis.delete(*LANES)
+    started: list[str] = []
+    gate = asyncio.Event()
+    replied = asyncio.Event()
+
+    async def job(name: str) -> None:
+        started.append(name)
+        await gate.wait()
+
+    async def conversation(conversation_id: str) -> None:
+        started.append(f"reply {conversation_id}")
+        replied.set()
+
+    broker = make_broker(settings, open_runtime=False)
+    broker.register_task(job, task_name="test.job")
+    broker.register_task(conversation, task_name=PROCESS_CONVERSATION)
+    for k in range(30):
+        await enqueue(redis, "test.job", f"send {k}", lane=DEFAULT)
+        await enqueue(redis, "test.job", f"bulk {k}", lane=LOW)
+    worker = asyncio.create_task(run_worker(broker, concurrency=4))
+    try:
+        await until(lambda: len(started) == 3)  # 4 slots, one kept for the high lane
+        await enqueue_conversations(redis, ["c1"])  # a customer writes; no send has ended
+        await asyncio.wait_for(replied.wait(), 30)
+        assert started == ["send 0", "send 1", "send 2", "reply c1"]
+        assert not gate.is_set() and broker.lower_running == 3
+        gate.set()
+        await until(lambda: len(started) == 61)
+        assert broker.lower_running == 0
+    finally:
+        worker.cancel()
+        await asyncio.gather(worker, return_exceptions=True)
+        await redis.delete(*LANES)
+
+
+async def test_replies_are_kicked_on_the_high_lane_and_bulk_sends_on_the_low(redis):
+    from api.outbox import kick_sender
+
+    await redis.delete(*LANES)
+    await kick_sender(redis, ["reply"])
+    await kick_sender(redis, ["campaign"], lane=LOW)
+    assert [await redis.llen(lane) for lane in (HIGH, DEFAULT, LOW)] == [1, 0, 1]

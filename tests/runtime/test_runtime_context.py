@@ -11,13 +11,13 @@ import orjson
 
 from api.outbox import BackgroundDelivery
 from api.runtime_context import Runtime
-from api.workers.queue import LANE_OF, SEND_OUTBOX
+from api.workers.queue import HIGH, SEND_OUTBOX
 from tests.runtime.conftest import Local
 from tests.runtime.test_read_receipts import inbound_wamids, receipts_on
 
 
 async def _queued_sends(redis) -> list[list[str]]:
-    tasks = [orjson.loads(raw) for raw in await redis.lrange(LANE_OF[SEND_OUTBOX], 0, -1)]
+    tasks = [orjson.loads(raw) for raw in await redis.lrange(HIGH, 0, -1)]  # a live reply: the high lane
     return [t["args"][0] for t in tasks if t["task_name"] == SEND_OUTBOX]
 
 
@@ -35,7 +35,7 @@ async def test_a_runtime_built_with_background_delivery_sends_from_its_process(
 
     await add("eco", flows["echo"])
     await receipts_on(db, seeded)
-    await redis.delete(LANE_OF[SEND_OUTBOX])
+    await redis.delete(HIGH)
     http = httpx.AsyncClient(transport=httpx.ASGITransport(app=local.sandbox), base_url="http://sandbox")
     rt = Runtime.build(db, redis, settings, graph=GraphClient("http://sandbox", "v21.0", client=http),
                        delivery=BackgroundDelivery)
@@ -57,7 +57,7 @@ async def test_a_runtime_built_with_background_delivery_sends_from_its_process(
 
 async def test_a_runtime_without_delivery_queues_a_sender_task(local, add, flows, query, redis):
     await add("eco", flows["echo"])
-    await redis.delete(LANE_OF[SEND_OUTBOX])
+    await redis.delete(HIGH)
     assert local.rt.delivery is None and local.rt.deliver is None and local.rt.mark_read is None
     await local.say("5511900008800", "oi")
     outbound = [str(r["id"]) for r in await query("SELECT id FROM messages WHERE direction = 'outbound'")]

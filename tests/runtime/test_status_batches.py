@@ -123,3 +123,28 @@ async def test_concurrent_webhooks_are_group_committed_and_every_change_has_one_
         return (await query(xacts))[0]["xact_commit"] - before
 
     assert await counted() < len(posts) / 2  # 120 webhooks, far fewer transactions
+
+
+async def test_a_burst_is_written_in_batches_of_at_most_max_batch_statuses(sent, db, query):
+    from api.inbound import StatusBatcher
+    from api.whatsapp.payloads import parse_webhook
+
+    made = await sent(10)
+    batcher = StatusBatcher(db, max_in_flight=1, max_batch=3)
+    # all ten arrive before the first batch is taken (gather starts them in turn)
+    answers = await asyncio.gather(*(batcher.apply(parse_webhook(payload((wamid, "delivered"))).statuses)
+                                     for _, wamid in made))
+    assert answers == [1] * 10
+    assert (batcher.batches, batcher.largest) == (4, 3)  # 3 + 3 + 3 + 1, not one statement of 10
+    assert {r["status"] for r in await query("SELECT status FROM messages")} == {"delivered"}
+
+
+async def test_a_webhook_larger_than_max_batch_is_written_whole(sent, db, query):
+    from api.inbound import StatusBatcher
+    from api.whatsapp.payloads import parse_webhook
+
+    made = await sent(5)
+    batcher = StatusBatcher(db, max_batch=2)
+    assert await batcher.apply(parse_webhook(payload(*((w, "read") for _, w in made))).statuses) == 5
+    assert (batcher.batches, batcher.largest) == (1, 5)
+    assert {r["status"] for r in await query("SELECT status FROM messages")} == {"read"}
