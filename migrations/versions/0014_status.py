@@ -11,7 +11,7 @@ status (most of the status statement's run time). The update trigger now has
 a ``WHEN`` clause, so a row whose id and ``created_at`` are unchanged queues
 no trigger at all; inserts and deletes keep the trigger as it was.
 
-Revision ID: 0013_status
+Revision ID: 0014
 Revises: 0012
 """
 
@@ -21,8 +21,8 @@ from typing import Sequence, Union
 
 from alembic import op
 
-revision: str = "0013_status"
-down_revision: Union[str, Sequence[str], None] = "0012"
+revision: str = "0014"
+down_revision: Union[str, Sequence[str], None] = "0013"
 branch_labels: Union[str, Sequence[str], None] = None
 depends_on: Union[str, Sequence[str], None] = None
 
