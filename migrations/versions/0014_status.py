@@ -12,7 +12,7 @@ a ``WHEN`` clause, so a row whose id and ``created_at`` are unchanged queues
 no trigger at all; inserts and deletes keep the trigger as it was.
 
 Revision ID: 0014
-Revises: 0012
+Revises: 0013
 """
 
 from __future__ import annotations
