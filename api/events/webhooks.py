@@ -60,13 +60,24 @@ RETRY_FACTORS = (1, 4, 20, 60, 120, 360, 720, 1440)  # x retry_delay_seconds (de
 EXCERPT = 1024  # bytes of a receiver's answer kept per attempt
 TEST_EVENT_ID = 0  # `webhook.test` is not a stored event
 
+# A batch's events (the range after the consumer's cursor up to its last event,
+# all below the snapshot horizon, so exactly the batch) become deliveries in SQL:
+# the envelope (`StoredEvent.envelope`) is built here from the stored payload,
+# which never travels to the worker and back; with no subscription in the
+# batch's organizations nothing is read but the events' keys.
 _DISPATCH = """
 INSERT INTO webhook_deliveries (webhook_id, event_id, event_type, ordering_key, payload, state, next_attempt_at,
                                 attempt_number)
-SELECT w.id, e.id, e.type, e.key, e.body::jsonb, 'pending', now(), 0
-  FROM unnest($1::bigint[], $2::uuid[], $3::text[], $4::uuid[], $5::text[]) AS e(id, org, type, key, body)
-  JOIN webhooks w ON w.organization_id = e.org AND w.is_active IS TRUE
+SELECT w.id, e.id, e.type, e.ordering_key,
+       jsonb_build_object('id', e.id, 'type', e.type, 'version', e.version, 'organization_id', e.organization_id,
+                          'occurred_at', to_char(e.occurred_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"+00:00"'),
+                          'data', e.payload),
+       'pending', now(), 0
+  FROM events e
+  JOIN webhooks w ON w.organization_id = e.organization_id AND w.is_active IS TRUE
                  AND (e.type = ANY (w.events) OR '*' = ANY (w.events))
+ WHERE (e.txid, e.id) > ($1::text::xid8, $2::bigint) AND (e.txid, e.id) <= ($3::text::xid8, $4::bigint)
+   AND e.organization_id = ANY ($5::uuid[])
 ON CONFLICT (webhook_id, event_id) DO NOTHING
 """
 
@@ -165,14 +176,14 @@ async def dispatch(db: Any, limit: int = DEFAULT_BATCH, redis: Any = None) -> in
     (committed with the cursor), announced on `wake_channel` when there are any.
     The number of events read, ``None`` while another worker dispatches."""
     written = 0
-    async with consume(db, CONSUMER, limit) as batch:
+    async with consume(db, CONSUMER, limit, payloads=False) as batch:
         if batch is None:
             return None
         if batch.events:
             ev = batch.events
             status = await batch.conn.execute(
-                _DISPATCH, [e.id for e in ev], [e.organization_id for e in ev], [e.type for e in ev],
-                [e.ordering_key for e in ev], [_dumps(e.envelope()) for e in ev])
+                _DISPATCH, str(batch.after[0]), batch.after[1], str(ev[-1].txid), ev[-1].id,
+                list({e.organization_id for e in ev}))
             written = int(status.rsplit(" ", 1)[-1])
         read = len(batch.events)
     if written and redis is not None:
