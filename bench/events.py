@@ -168,11 +168,12 @@ async def _client_floor(receiver: ReceiverProcess, n: int) -> tuple[float, float
         return n / (time.perf_counter() - started), (_self_cpu() - cpu) / n
 
 
-async def _backend_cpu(db: Database) -> dict[int, float]:
-    """CPU seconds so far of each PostgreSQL backend connected to the bench database."""
-    async with db.raw() as conn:
-        pids = [r[0] for r in await conn.fetch("SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
-                                               "AND pid <> pg_backend_pid()")]
+async def _backend_cpu(probe: asyncpg.Connection) -> dict[int, float]:
+    """CPU seconds so far of each PostgreSQL backend connected to the bench database
+    but ``probe``'s own (a connection of its own: one from the deliverer's pool
+    would hide a backend the deliverer uses)."""
+    pids = [r[0] for r in await probe.fetch("SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
+                                            "AND pid <> pg_backend_pid()")]
     return {pid: cpu_seconds(pid) for pid in pids}
 
 
@@ -189,6 +190,7 @@ async def main(args: argparse.Namespace) -> int:
                         webhooks_allow_private_networks=True, webhooks_concurrency=CONCURRENCY,
                         webhooks_poll_seconds=0.05)
     db = Database(url)
+    probe = await asyncpg.connect(**_connect_kwargs(normalize_database_url(url), BENCH_DB))
     try:
         n_floor = min(args.events, 10_000)
         floor = await _receiver_floor(receiver, n_floor)
@@ -202,7 +204,7 @@ async def main(args: argparse.Namespace) -> int:
         convs = [uuid.uuid4() for _ in range(args.conversations)]
         deliverer = Deliverer(db, settings)
         stop = asyncio.Event()
-        pg0, cpu0 = await _backend_cpu(db), _self_cpu()
+        pg0, cpu0 = await _backend_cpu(probe), _self_cpu()
         loop = asyncio.create_task(deliverer.run_forever(stop))
         started = time.perf_counter()
         async with db.raw() as conn:
@@ -216,7 +218,7 @@ async def main(args: argparse.Namespace) -> int:
         await receiver.until(base + args.events)
         elapsed = time.perf_counter() - started
         cpu = _self_cpu() - cpu0 - commit_cpu
-        pg = sum(v - pg0.get(pid, 0.0) for pid, v in (await _backend_cpu(db)).items())
+        pg = sum(v - pg0.get(pid, 0.0) for pid, v in (await _backend_cpu(probe)).items())
         stop.set()
         await loop
         await deliverer.aclose()
@@ -239,6 +241,7 @@ async def main(args: argparse.Namespace) -> int:
         return 0
     finally:
         receiver.close()
+        await probe.close()
         await db.dispose()
 
 
