@@ -29,7 +29,6 @@ message" (worker + PostgreSQL backends) for the share.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import os
 import resource
@@ -41,10 +40,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import asyncpg  # noqa: E402
-from sqlalchemy.engine import make_url  # noqa: E402
 
 from api.assignment import triggers  # noqa: E402
-from api.db import migrations  # noqa: E402
 from api.db.session import Database, bind  # noqa: E402
 from api.event_loop import run  # noqa: E402
 from api.events import EVENTS_CTE, cte_params, event, message_payload  # noqa: E402
@@ -52,23 +49,12 @@ from api.events.catalogue import flow_payload  # noqa: E402
 from api.events.webhooks import dispatch  # noqa: E402
 from api.settings import normalize_database_url  # noqa: E402
 from bench.db import _connect_kwargs  # noqa: E402
+from bench.events import scratch  # noqa: E402
 from bench.proc_stats import cpu_seconds  # noqa: E402
 
 BENCH_DB = "pytake_bench_event_cost"
 _WRITE = f"WITH {EVENTS_CTE} SELECT 1"
 _CONTROL = "SELECT CAST(:id AS uuid) IS NOT NULL"
-
-
-async def _scratch(server_url: str) -> str:
-    admin = await asyncpg.connect(**_connect_kwargs(normalize_database_url(server_url), "postgres"))
-    try:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{BENCH_DB}" WITH (FORCE)')
-        await admin.execute(f'CREATE DATABASE "{BENCH_DB}"')
-    finally:
-        await admin.close()
-    url = make_url(normalize_database_url(server_url)).set(database=BENCH_DB).render_as_string(hide_password=False)
-    await asyncio.to_thread(migrations.upgrade, url)
-    return url
 
 
 def _self_cpu() -> float:
@@ -117,7 +103,7 @@ def _message_events(org: uuid.UUID, conversation: uuid.UUID, contact: uuid.UUID,
 
 async def main(args: argparse.Namespace) -> int:
     server = os.environ.get("DATABASE_URL") or "postgresql://postgres@127.0.0.1:5432/postgres"
-    url = await _scratch(server)
+    url = await scratch(server, BENCH_DB)
     db = Database(url)
     probe = await asyncpg.connect(**_connect_kwargs(normalize_database_url(url), BENCH_DB))
     n = args.messages

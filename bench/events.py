@@ -65,14 +65,15 @@ BENCH_DB = "pytake_bench_events"
 CONCURRENCY = 64
 
 
-async def _scratch(server_url: str) -> str:
+async def scratch(server_url: str, name: str = BENCH_DB) -> str:
+    """A fresh, migrated database ``name`` on ``server_url``'s server: its URL."""
     admin = await asyncpg.connect(**_connect_kwargs(normalize_database_url(server_url), "postgres"))
     try:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{BENCH_DB}" WITH (FORCE)')
-        await admin.execute(f'CREATE DATABASE "{BENCH_DB}"')
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await admin.execute(f'CREATE DATABASE "{name}"')
     finally:
         await admin.close()
-    url = make_url(normalize_database_url(server_url)).set(database=BENCH_DB).render_as_string(hide_password=False)
+    url = make_url(normalize_database_url(server_url)).set(database=name).render_as_string(hide_password=False)
     await asyncio.to_thread(migrations.upgrade, url)
     return url
 
@@ -184,7 +185,7 @@ def _self_cpu() -> float:
 
 async def main(args: argparse.Namespace) -> int:
     server = os.environ.get("DATABASE_URL") or "postgresql://postgres@127.0.0.1:5432/postgres"
-    url = await _scratch(server)
+    url = await scratch(server)
     receiver = ReceiverProcess()
     settings = Settings(database_url=url, encryption_key=Fernet.generate_key().decode(), secret_key="b",
                         webhooks_allow_private_networks=True, webhooks_concurrency=CONCURRENCY,
