@@ -200,3 +200,21 @@ async def test_a_dispatch_in_one_worker_wakes_the_deliverers_of_the_others(
 
 async def _subscribed(redis, channel: str) -> bool:
     return dict(await redis.pubsub_numsub(channel)).get(channel.encode(), 0) > 0
+
+
+async def test_a_name_resolving_to_a_private_address_is_refused_too(db, org, make_webhook, receiver,
+                                                                    delivery_settings):
+    from dataclasses import replace
+
+    from api.events.webhooks import dispatch
+    hook = await make_webhook(receiver.url.replace("127.0.0.1", "localhost"), max_retries=0)
+    await write_events(db, org, ("contact.created", {}, None))
+    deliverer = Deliverer(db, replace(delivery_settings, webhooks_allow_private_networks=False))
+    try:
+        await until(lambda: dispatch(db))
+        assert await deliverer.deliver_due() == 1
+    finally:
+        await deliverer.aclose()
+    [row] = await _deliveries(db, webhook_id=hook)
+    assert row["state"] == "dead" and "localhost resolves to" in row["error_message"]
+    assert receiver.received == []
