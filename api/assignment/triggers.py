@@ -62,7 +62,7 @@ async def on_events(db: Any, redis: Any, limit: int = 500) -> list[Assignment]:
 async def _take(db: Any, limit: int) -> tuple[int, list[uuid.UUID]] | None:
     """The next batch's size and the departments it asks a pass for (its
     organizations' departments with conversations waiting); the cursor moves."""
-    async with consume(db, CONSUMER, limit) as batch:
+    async with consume(db, CONSUMER, limit, payloads=False) as batch:  # types and organizations only
         if batch is None:
             return None
         orgs = list({e.organization_id for e in batch.events if e.type in TRIGGERS})

@@ -899,7 +899,7 @@ class WebhookDelivery(Base):
         Index("idx_webhook_deliveries_success", "success"),
         UniqueConstraint("webhook_id", "event_id"),
         CheckConstraint(_in("state", *DELIVERY_STATES), name="state"),
-        Index("idx_webhook_deliveries_due", "next_attempt_at", postgresql_where=text(DELIVERY_LIVE)),
+        Index("idx_webhook_deliveries_due", "next_attempt_at", "event_id", postgresql_where=text(DELIVERY_LIVE)),
         Index("idx_webhook_deliveries_order", "webhook_id", "ordering_key", "event_id",
               postgresql_where=text(DELIVERY_LIVE)),
     )
@@ -992,10 +992,11 @@ class Event(Base):
 
     __tablename__ = "events"
     __table_args__ = (
-        Index("idx_events_txid", "txid", "id"),  # the consumers' read (api/events/consumer.py)
+        # the consumers' read order (api/events/consumer.py), and the table's only index
+        PrimaryKeyConstraint("txid", "id", name="events_pkey"),
     )
 
-    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    id: Mapped[int] = mapped_column(BigInteger, Identity())
     organization_id: Mapped[uuid.UUID] = mapped_column(Uuid, nullable=False)
     type: Mapped[str] = mapped_column(String(100), nullable=False)
     version: Mapped[int] = mapped_column(SmallInteger, nullable=False, server_default=_int(1))

@@ -59,8 +59,9 @@ class StoredEvent:
 
 @dataclass
 class Batch:
-    conn: Any  # the asyncpg connection, inside the consumer's transaction
+    conn: Any  # the asyncpg connection, inside the consumer's transaction (when there are events)
     events: list[StoredEvent]
+    after: tuple[int, int] = (0, 0)  # the cursor's (txid, id) before the batch: it covers the events after it
 
     def by_key(self) -> dict[uuid.UUID | None, list[StoredEvent]]:
         """Events grouped by ordering key, each group in ``id`` order."""
@@ -72,12 +73,25 @@ class Batch:
 
 _LOCK = "SELECT cursor_txid::text AS txid, cursor_id FROM event_consumers WHERE name = $1 FOR UPDATE SKIP LOCKED"
 _READ = """
-SELECT id, txid::text AS txid, organization_id, type, version, ordering_key, payload, occurred_at
+SELECT id, txid::text AS txid, organization_id, type, version, ordering_key, {payload} AS payload, occurred_at
   FROM events
  WHERE (txid, id) > ($1::text::xid8, $2::bigint)
    AND txid < pg_snapshot_xmin(pg_current_snapshot())
  ORDER BY txid, id
  LIMIT $3
+"""
+_READ_WITH_PAYLOADS = _READ.format(payload="payload")
+_READ_WITHOUT_PAYLOADS = _READ.format(payload="NULL::jsonb")
+# Anything for this consumer? Read-only, no lock (a row lock takes a transaction id
+# and a commit): an idle consumer's poll costs one index probe. NULL: no such
+# consumer (a reset database). ORDER BY ... LIMIT 1 makes the planner probe the
+# (txid, id) index (with EXISTS it scanned the table).
+_ANY = """
+SELECT (SELECT true FROM events e
+         WHERE (e.txid, e.id) > (c.cursor_txid, c.cursor_id)
+           AND e.txid < pg_snapshot_xmin(pg_current_snapshot())
+         ORDER BY e.txid, e.id LIMIT 1) IS NOT NULL
+  FROM event_consumers c WHERE c.name = $1
 """
 _registered: set[str] = set()  # consumers whose row this process has made sure of
 
@@ -98,15 +112,24 @@ async def register(conn: Any, name: str, *, from_now: bool = False) -> None:
 
 
 @asynccontextmanager
-async def consume(db: Any, name: str, limit: int = DEFAULT_BATCH) -> AsyncIterator[Batch | None]:
+async def consume(db: Any, name: str, limit: int = DEFAULT_BATCH, *,
+                  payloads: bool = True) -> AsyncIterator[Batch | None]:
     """``async with consume(db, "webhooks") as batch:`` the next events of a
     consumer, or ``None`` while another worker holds it. The cursor moves past
-    ``batch.events`` when the block exits normally; an exception rolls back."""
+    ``batch.events`` when the block exits normally; an exception rolls back.
+    When a lock-free look finds nothing past the cursor the batch is empty at
+    once (no transaction: the idle poll of every worker stays cheap).
+    ``payloads=False``: the events come without their payload (``None``), for a
+    consumer that looks only at types and keys, or reads what it needs in SQL
+    (decoding every payload is most of a consumer's cost per event)."""
     async with db.raw() as conn:
         for _ in range(2):
             if name not in _registered:  # its own statement: an insert inside the transaction
                 await register(conn, name)  # would make a second worker wait instead of moving on
                 _registered.add(name)
+            elif await conn.fetchval(_ANY, name) is False:
+                yield Batch(conn, [])  # nothing new: no transaction, no lock
+                return
             async with conn.transaction():
                 row = await conn.fetchrow(_LOCK, name)
                 if row is None:
@@ -114,10 +137,11 @@ async def consume(db: Any, name: str, limit: int = DEFAULT_BATCH) -> AsyncIterat
                         break  # another worker holds it
                     _registered.discard(name)  # the row is gone (a reset database): register again
                     continue
-                records = await conn.fetch(_READ, row["txid"], row["cursor_id"], limit)
+                records = await conn.fetch(_READ_WITH_PAYLOADS if payloads else _READ_WITHOUT_PAYLOADS,
+                                           row["txid"], row["cursor_id"], limit)
                 events = [StoredEvent(r["id"], int(r["txid"]), r["organization_id"], r["type"], r["version"],
                                       r["ordering_key"], r["payload"], r["occurred_at"]) for r in records]
-                batch = Batch(conn, events)
+                batch = Batch(conn, events, (int(row["txid"]), row["cursor_id"]))
                 yield batch
                 if events:
                     last = events[-1]

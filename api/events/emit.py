@@ -53,7 +53,7 @@ def _uuid(value: Any) -> uuid.UUID:
     return value if isinstance(value, uuid.UUID) else uuid.UUID(str(value))
 
 
-def _dumps(value: Any) -> str:
+def dumps(value: Any) -> str:
     """A payload as JSON text: orjson (ids and times as strings, several times faster than
     the stdlib on the message path); the stdlib for what orjson refuses (huge integers)."""
     try:
@@ -78,7 +78,7 @@ def cte_params(events: Iterable[NewEvent]) -> dict[str, Any]:
         "ev_types": [e.type for e in events],
         "ev_versions": [e.version for e in events],
         "ev_keys": [e.ordering_key for e in events],
-        "ev_payloads": [_dumps(e.payload) for e in events],
+        "ev_payloads": [dumps(e.payload) for e in events],
     }
 
 

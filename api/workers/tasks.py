@@ -59,7 +59,7 @@ async def start_context(settings: Settings, *, maintenance: bool = True) -> Work
         from api.events.webhooks import start as start_webhooks
 
         ctx.maintenance = asyncio.create_task(run_forever(runtime, ctx.stop))
-        ctx.webhooks = start_webhooks(runtime.db, runtime.settings, ctx.stop)
+        ctx.webhooks = start_webhooks(runtime.db, runtime.settings, ctx.stop, runtime.redis)
     _CONTEXT = ctx
     return ctx
 

@@ -167,10 +167,54 @@ async def test_private_addresses_are_refused_unless_allowed(db, org, make_webhoo
     deliverer = Deliverer(db, replace(delivery_settings, webhooks_allow_private_networks=False))
     try:
         from api.events.webhooks import dispatch
-        await dispatch(db)
+        # dispatched once no transaction older than the event's runs (on the whole server)
+        await until(lambda: dispatch(db))
         assert await deliverer.deliver_due() == 1
     finally:
         await deliverer.aclose()
     [row] = await _deliveries(db, webhook_id=hook)
     assert row["state"] == "dead" and "loopback" in row["error_message"]
+    assert receiver.received == []
+
+
+async def test_a_dispatch_in_one_worker_wakes_the_deliverers_of_the_others(
+        db, redis, org, make_webhook, receiver, delivery_settings):
+    from dataclasses import replace
+
+    from api.events.webhooks import dispatch, start, wake_channel
+    await make_webhook(receiver.url)
+    stop = asyncio.Event()
+    # another worker's loop that would look again only in an hour: only the wake-up can move it
+    task = start(db, replace(delivery_settings, webhooks_poll_seconds=3600.0), stop, redis)
+    try:
+        await until(lambda: _subscribed(redis, wake_channel(db)))
+        await write_events(db, org, ("contact.created", {"contact": {"id": "c"}}, None))
+        await until(lambda: dispatch(db, redis=redis))  # this worker's dispatcher
+        await receiver.wait_for(lambda r: len(r.received) == 1)
+        [row] = await until(lambda: _done(db))
+        assert row["state"] == "delivered"
+    finally:
+        stop.set()
+        await task
+
+
+async def _subscribed(redis, channel: str) -> bool:
+    return dict(await redis.pubsub_numsub(channel)).get(channel.encode(), 0) > 0
+
+
+async def test_a_name_resolving_to_a_private_address_is_refused_too(db, org, make_webhook, receiver,
+                                                                    delivery_settings):
+    from dataclasses import replace
+
+    from api.events.webhooks import dispatch
+    hook = await make_webhook(receiver.url.replace("127.0.0.1", "localhost"), max_retries=0)
+    await write_events(db, org, ("contact.created", {}, None))
+    deliverer = Deliverer(db, replace(delivery_settings, webhooks_allow_private_networks=False))
+    try:
+        await until(lambda: dispatch(db))
+        assert await deliverer.deliver_due() == 1
+    finally:
+        await deliverer.aclose()
+    [row] = await _deliveries(db, webhook_id=hook)
+    assert row["state"] == "dead" and "localhost resolves to" in row["error_message"]
     assert receiver.received == []
