@@ -9,8 +9,8 @@
   after its ``LIMIT`` claimable rows instead of sorting every due row of a
   dispatch batch (they share one ``next_attempt_at``).
 
-Revision ID: 0013_evperf
-Revises: 0012
+Revision ID: 0015
+Revises: 0014
 """
 
 from __future__ import annotations
@@ -19,8 +19,8 @@ from typing import Sequence, Union
 
 from alembic import op
 
-revision: str = "0013_evperf"
-down_revision: Union[str, Sequence[str], None] = "0012"
+revision: str = "0015"
+down_revision: Union[str, Sequence[str], None] = "0014"
 branch_labels: Union[str, Sequence[str], None] = None
 depends_on: Union[str, Sequence[str], None] = None
 
