@@ -15,6 +15,7 @@ import { CanvasMiniMap } from "./CanvasMiniMap";
 import { edgeLabel, freshId, LARGE_CANVAS, toCanvas, toFlow, type FlowNodeT, type NodeData } from "./canvasModel";
 import { byNode, DiagnosticsContext, sameDiagnostics } from "./DiagnosticsContext";
 import { FlowNode } from "./FlowNode";
+import { HandleEdge } from "./HandleEdge";
 import { measuredNodes } from "./nodeGeometry";
 import { PerNode } from "./perNode";
 import { DRAG_MIME, Palette } from "./Palette";
@@ -31,7 +32,8 @@ import { VersionsPanel } from "./VersionsPanel";
 // React Flow's props that are objects, made once: a new one each render would update
 // its store, and everything reading it, on every frame of a drag.
 const NODE_TYPE_COMPONENTS = Object.fromEntries(NODE_TYPES.map((t) => [t, FlowNode]));
-const DEFAULT_EDGE_OPTIONS: DefaultEdgeOptions = { type: "smoothstep" };
+const EDGE_TYPE_COMPONENTS = { handle: HandleEdge };
+const DEFAULT_EDGE_OPTIONS: DefaultEdgeOptions = { type: "handle" };
 const DEFAULT_VIEWPORT: Viewport = { x: 0, y: 0, zoom: 1 };
 const PRO_OPTIONS: ProOptions = { hideAttribution: true };
 const DELETE_KEYS = ["Delete", "Backspace"];
@@ -305,7 +307,7 @@ function Editor({ flowId }: { flowId: string }) {
             <DiagnosticsContext.Provider value={diagnosticsByNode}>
               <SimulationContext.Provider value={simulation}>
               <ReactFlow<FlowNodeT, Edge>
-                nodes={viewing ? viewing.nodes : nodes} edges={viewing ? viewing.edges : edges} nodeTypes={NODE_TYPE_COMPONENTS}
+                nodes={viewing ? viewing.nodes : nodes} edges={viewing ? viewing.edges : edges} nodeTypes={NODE_TYPE_COMPONENTS} edgeTypes={EDGE_TYPE_COMPONENTS}
                 onNodesChange={viewing ? undefined : onNodesChange} onEdgesChange={viewing ? undefined : onEdgesChange}
                 onConnect={viewing ? undefined : onConnect}
                 nodesDraggable={!viewing} nodesConnectable={!viewing} elementsSelectable={!viewing}
