@@ -1,8 +1,9 @@
 import {
-  addEdge, applyEdgeChanges, applyNodeChanges, Background, Controls, MiniMap, ReactFlow, ReactFlowProvider,
-  useReactFlow, type Connection, type Edge, type EdgeChange, type NodeChange,
+  addEdge, applyEdgeChanges, applyNodeChanges, Background, Controls, ReactFlow, ReactFlowProvider,
+  useReactFlow, type Connection, type DefaultEdgeOptions, type Edge, type EdgeChange, type NodeChange, type ProOptions,
+  type Viewport,
 } from "@xyflow/react";
-import { useCallback, useEffect, useMemo, useRef, useState, type DragEvent } from "react";
+import { useCallback, useEffect, useLayoutEffect, useMemo, useRef, useState, type DragEvent } from "react";
 import { api, ApiError } from "../../api/client";
 import type { Canvas, Diagnostic, Flow } from "../../api/types";
 import { AppHeader } from "../../components/AppHeader";
@@ -10,24 +11,34 @@ import { downloadJson, slug, takePendingCanvas } from "../../components/files";
 import { useI18n } from "../../i18n";
 import { Link } from "../../router";
 import { NODE_TYPES } from "../../schemas/catalog";
-import { edgeLabel, freshId, toCanvas, toFlow, type FlowNodeT, type NodeData } from "./canvasModel";
-import { byNode, DiagnosticsContext } from "./DiagnosticsContext";
+import { CanvasMiniMap } from "./CanvasMiniMap";
+import { edgeLabel, freshId, LARGE_CANVAS, toCanvas, toFlow, type FlowNodeT, type NodeData } from "./canvasModel";
+import { byNode, DiagnosticsContext, sameDiagnostics } from "./DiagnosticsContext";
 import { FlowNode } from "./FlowNode";
+import { HandleEdge } from "./HandleEdge";
+import { measuredNodes } from "./nodeGeometry";
+import { PerNode } from "./perNode";
 import { DRAG_MIME, Palette } from "./Palette";
 import { ProblemsPanel } from "./ProblemsPanel";
 import { PropertiesPanel } from "./PropertiesPanel";
 import { RunErrorsPanel } from "./RunErrorsPanel";
 import { SidePanel, type SideTab } from "./SidePanel";
-import { SimulationContext } from "./SimulationContext";
+import { simulatedAt, SimulationContext } from "./SimulationContext";
 import { SimulatorPanel } from "./SimulatorPanel";
 import { distinct, useDiagnostics } from "./useDiagnostics";
 import { useHistory } from "./useHistory";
 import { VersionsPanel } from "./VersionsPanel";
 
+// React Flow's props that are objects, made once: a new one each render would update
+// its store, and everything reading it, on every frame of a drag.
 const NODE_TYPE_COMPONENTS = Object.fromEntries(NODE_TYPES.map((t) => [t, FlowNode]));
+const EDGE_TYPE_COMPONENTS = { handle: HandleEdge };
+const DEFAULT_EDGE_OPTIONS: DefaultEdgeOptions = { type: "handle" };
+const DEFAULT_VIEWPORT: Viewport = { x: 0, y: 0, zoom: 1 };
+const PRO_OPTIONS: ProOptions = { hideAttribution: true };
+const DELETE_KEYS = ["Delete", "Backspace"];
+const MULTI_SELECTION_KEYS = ["Control", "Meta", "Shift"];
 type Snapshot = { nodes: FlowNodeT[]; edges: Edge[] };
-/** From this many nodes on, the canvas draws only the nodes and edges on screen. */
-const LARGE_CANVAS = 200;
 let clipboard: Snapshot | null = null; // copy/paste between flows of this tab
 
 export function EditorPage({ flowId }: { flowId: string }) {
@@ -52,7 +63,7 @@ function Editor({ flowId }: { flowId: string }) {
   const [dirty, setDirty] = useState(false);
   const [status, setStatus] = useState<{ text: string; kind: "ok" | "error" } | null>(null);
   const [loadError, setLoadError] = useState<string | null>(null);
-  const history = useHistory<Snapshot>();
+  const { record, undo, redo, canUndo, canRedo } = useHistory<Snapshot>();
   const [tab, setTab] = useState<SideTab>("properties");
   const [simNode, setSimNode] = useState<string | null>(null);
   const [viewing, setViewing] = useState<{ version: number; nodes: FlowNodeT[]; edges: Edge[] } | null>(null);
@@ -75,20 +86,21 @@ function Editor({ flowId }: { flowId: string }) {
       setNodes(loaded.nodes);
       setEdges(loaded.edges);
       setDirty(pending !== null);
-      // a big canvas opens on its first nodes (only what is on screen is drawn), a small one fits
+      // a big canvas opens on its first nodes (only what is on screen is drawn), a small one fits;
+      // React Flow does it as it takes the nodes, before drawing them (no second layout)
       const first = loaded.nodes.length > LARGE_CANVAS ? loaded.nodes.slice(0, 12).map((n) => ({ id: n.id })) : undefined;
-      if (loaded.nodes.length) setTimeout(() => flowApi.fitView({ padding: 0.2, maxZoom: 1, nodes: first }), 50);
+      if (loaded.nodes.length) flowApi.fitView({ padding: 0.2, maxZoom: 1, nodes: first });
     }).catch((err) => setLoadError(err instanceof ApiError ? err.message : String(err)));
     return () => { stale = true; };
   }, [flowId, flowApi]);
 
   // --- edits, each one undoable -------------------------------------------------
   const commit = useCallback((next: Partial<Snapshot>) => {
-    history.record(state.current);
+    record(state.current);
     if (next.nodes) setNodes(next.nodes);
     if (next.edges) setEdges(next.edges);
     setDirty(true);
-  }, [history]);
+  }, [record]);
 
   const restore = useCallback((snapshot: Snapshot | null) => {
     if (!snapshot) return;
@@ -101,13 +113,13 @@ function Editor({ flowId }: { flowId: string }) {
     if (changes.some((c) => c.type === "remove")) {
       const removed = new Set(changes.filter((c) => c.type === "remove").map((c) => (c as { id: string }).id));
       commit({
-        nodes: applyNodeChanges(changes, state.current.nodes),
+        nodes: measuredNodes(changes, applyNodeChanges(changes, state.current.nodes)),
         edges: state.current.edges.filter((e) => !removed.has(e.source) && !removed.has(e.target)),
       });
       return;
     }
     if (changes.some((c) => c.type === "position" && c.dragging === false)) setDirty(true);
-    setNodes((ns) => applyNodeChanges(changes, ns));
+    setNodes((ns) => measuredNodes(changes, applyNodeChanges(changes, ns)));
   }, [commit]);
 
   const onEdgesChange = useCallback((changes: EdgeChange[]) => {
@@ -176,12 +188,13 @@ function Editor({ flowId }: { flowId: string }) {
   }, [commit]);
 
   // --- the canvas as saved, diagnostics ----------------------------------------
-  // Positions and data only: selecting a node does not re-check the canvas.
-  const canvasKey = JSON.stringify([nodes.map((n) => [n.id, n.type, n.data]), edges.map((e) => [e.source, e.sourceHandle, e.target])]);
-  // eslint-disable-next-line react-hooks/exhaustive-deps
-  const lintCanvas = useMemo(() => (flow ? toCanvas(nodes, edges) : null), [canvasKey, flow]);
+  const lintCanvas = useLintCanvas(flow ? nodes : null, edges);
   const { diagnostics, setDiagnostics, checking } = useDiagnostics(flowId, lintCanvas);
-  const diagnosticsByNode = useMemo(() => byNode(diagnostics), [diagnostics]);
+  // indexed by node once; each node on the canvas reads its own entry
+  const diagnosticsByNode = useMemo(() => new PerNode<Diagnostic[]>(), []);
+  useLayoutEffect(() => diagnosticsByNode.set(byNode(diagnostics), sameDiagnostics), [diagnostics, diagnosticsByNode]);
+  const simulation = useMemo(() => new PerNode<true>(), []);
+  useLayoutEffect(() => simulation.set(simulatedAt(viewing ? null : simNode)), [simulation, viewing, simNode]);
 
   // A save stores a draft version (customers keep the published one); Publish saves
   // and makes that version live for new conversations.
@@ -227,14 +240,14 @@ function Editor({ flowId }: { flowId: string }) {
       const key = e.key.toLowerCase();
       if (mod && key === "s") { e.preventDefault(); save(); return; }
       if (isTyping(e.target) || viewingRef.current) return;
-      if (mod && key === "z" && !e.shiftKey) { e.preventDefault(); restore(history.undo(state.current)); }
-      else if (mod && (key === "y" || (key === "z" && e.shiftKey))) { e.preventDefault(); restore(history.redo(state.current)); }
+      if (mod && key === "z" && !e.shiftKey) { e.preventDefault(); restore(undo(state.current)); }
+      else if (mod && (key === "y" || (key === "z" && e.shiftKey))) { e.preventDefault(); restore(redo(state.current)); }
       else if (mod && key === "c") copy();
       else if (mod && key === "v") { e.preventDefault(); paste(); }
     };
     window.addEventListener("keydown", onKey);
     return () => window.removeEventListener("keydown", onKey);
-  }, [save, restore, history, copy, paste]);
+  }, [save, restore, undo, redo, copy, paste]);
 
   useEffect(() => {
     const warn = (e: BeforeUnloadEvent) => { if (dirty) e.preventDefault(); };
@@ -250,8 +263,12 @@ function Editor({ flowId }: { flowId: string }) {
     setTimeout(() => flowApi.fitView({ padding: 0.2, maxZoom: 1 }), 50);
   }, [flowApi]);
   const currentCanvas = useCallback(() => toCanvas(state.current.nodes, state.current.edges), []);
+  const onNodeDragStart = useCallback(() => record(state.current), [record]);
+  const pickProblem = useCallback((d: Diagnostic) => focusNode(d.node_id), [focusNode]);
+  const deleteNode = useCallback((id: string) => deleteNodes(new Set([id])), [deleteNodes]);
 
   const selected = nodes.filter((n) => n.selected);
+  const picked = !viewing && selected.length === 1 ? selected[0] : null;
   const errors = diagnostics.filter((d) => d.severity === "error").length;
 
   if (loadError) return <div className="page"><AppHeader /><p role="alert" className="error banner">{loadError}</p></div>;
@@ -264,8 +281,8 @@ function Editor({ flowId }: { flowId: string }) {
         </nav>
       </AppHeader>
       <div className="toolbar" role="toolbar">
-        <button type="button" onClick={() => restore(history.undo(state.current))} disabled={!history.canUndo || !!viewing}>{t("editor.undo")}</button>
-        <button type="button" onClick={() => restore(history.redo(state.current))} disabled={!history.canRedo || !!viewing}>{t("editor.redo")}</button>
+        <button type="button" onClick={() => restore(undo(state.current))} disabled={!canUndo || !!viewing}>{t("editor.undo")}</button>
+        <button type="button" onClick={() => restore(redo(state.current))} disabled={!canRedo || !!viewing}>{t("editor.redo")}</button>
         <button type="button" onClick={() => flowApi.fitView({ padding: 0.2, maxZoom: 1.5, duration: 300 })}>{t("editor.fit")}</button>
         <button type="button" onClick={() => downloadJson(`${slug(flow?.name ?? "flow")}.json`,
           toCanvas(nodes, edges, flowApi.getViewport()))}>{t("flows.export")}</button>
@@ -288,30 +305,30 @@ function Editor({ flowId }: { flowId: string }) {
           )}
           <div className="canvas" onDragOver={(e) => { e.preventDefault(); e.dataTransfer.dropEffect = "move"; }} onDrop={viewing ? undefined : onDrop}>
             <DiagnosticsContext.Provider value={diagnosticsByNode}>
-              <SimulationContext.Provider value={viewing ? null : simNode}>
+              <SimulationContext.Provider value={simulation}>
               <ReactFlow<FlowNodeT, Edge>
-                nodes={viewing ? viewing.nodes : nodes} edges={viewing ? viewing.edges : edges} nodeTypes={NODE_TYPE_COMPONENTS}
+                nodes={viewing ? viewing.nodes : nodes} edges={viewing ? viewing.edges : edges} nodeTypes={NODE_TYPE_COMPONENTS} edgeTypes={EDGE_TYPE_COMPONENTS}
                 onNodesChange={viewing ? undefined : onNodesChange} onEdgesChange={viewing ? undefined : onEdgesChange}
                 onConnect={viewing ? undefined : onConnect}
                 nodesDraggable={!viewing} nodesConnectable={!viewing} elementsSelectable={!viewing}
-                onNodeDragStart={() => history.record(state.current)}
-                deleteKeyCode={["Delete", "Backspace"]} multiSelectionKeyCode={["Control", "Meta", "Shift"]}
+                onNodeDragStart={onNodeDragStart}
+                deleteKeyCode={DELETE_KEYS} multiSelectionKeyCode={MULTI_SELECTION_KEYS}
                 onlyRenderVisibleElements={(viewing ? viewing.nodes : nodes).length > LARGE_CANVAS}
-                defaultEdgeOptions={{ type: "smoothstep" }} defaultViewport={{ x: 0, y: 0, zoom: 1 }} minZoom={0.1}
-                proOptions={{ hideAttribution: true }}>
+                defaultEdgeOptions={DEFAULT_EDGE_OPTIONS} defaultViewport={DEFAULT_VIEWPORT} minZoom={0.1}
+                proOptions={PRO_OPTIONS}>
                 <Background gap={16} />
-                <MiniMap pannable zoomable />
+                <CanvasMiniMap />
                 <Controls />
               </ReactFlow>
               </SimulationContext.Provider>
             </DiagnosticsContext.Provider>
           </div>
-          <ProblemsPanel diagnostics={diagnostics} checking={checking} onPick={(d) => focusNode(d.node_id)} />
+          <ProblemsPanel diagnostics={diagnostics} checking={checking} onPick={pickProblem} />
         </div>
         <SidePanel tab={tab} onTab={setTab}>
           {tab === "properties" && (
-            <PropertiesPanel node={!viewing && selected.length === 1 ? selected[0] : null} diagnostics={diagnostics}
-              onChange={updateData} onDelete={(id) => deleteNodes(new Set([id]))} />
+            <PropertiesPanel nodeId={picked?.id ?? null} nodeType={picked?.type ?? ""} data={picked?.data ?? null}
+              diagnostics={diagnostics} onChange={updateData} onDelete={deleteNode} />
           )}
           {tab === "simulator" && <SimulatorPanel flowId={flowId} canvas={currentCanvas} onCurrentNode={setSimNode} />}
           {tab === "versions" && (
@@ -323,4 +340,30 @@ function Editor({ flowId }: { flowId: string }) {
       </div>
     </div>
   );
+}
+
+/** The canvas the compiler checks: its nodes' ids, types and data, and its wiring. Moving
+ *  or selecting keeps the same one (no new check); compared by reference, not serialized,
+ *  so that a frame of a drag does not walk the whole canvas's data. */
+function useLintCanvas(nodes: FlowNodeT[] | null, edges: Edge[]): Canvas | null {
+  const last = useRef<{ nodes: FlowNodeT[]; edges: Edge[]; canvas: Canvas } | null>(null);
+  if (!nodes) return null;
+  const prev = last.current;
+  if (prev && sameNodes(prev.nodes, nodes) && sameWiring(prev.edges, edges)) {
+    prev.nodes = nodes;
+    prev.edges = edges;
+    return prev.canvas;
+  }
+  const canvas = toCanvas(nodes, edges);
+  last.current = { nodes, edges, canvas };
+  return canvas;
+}
+
+function sameNodes(a: FlowNodeT[], b: FlowNodeT[]): boolean {
+  return a === b || (a.length === b.length && a.every((n, i) => n.id === b[i].id && n.type === b[i].type && n.data === b[i].data));
+}
+
+function sameWiring(a: Edge[], b: Edge[]): boolean {
+  return a === b || (a.length === b.length
+    && a.every((e, i) => e.source === b[i].source && e.target === b[i].target && (e.sourceHandle ?? null) === (b[i].sourceHandle ?? null)));
 }

@@ -1,32 +1,25 @@
-import { Handle, Position, type NodeProps } from "@xyflow/react";
+import { Handle, Position, useStoreApi, useUpdateNodeInternals, type NodeProps } from "@xyflow/react";
+import { memo, useEffect } from "react";
 import { useI18n } from "../../i18n";
 import { handlesOf, NO_TARGET } from "../../schemas/handles";
-import type { FlowNodeT } from "./canvasModel";
+import { nodeLabel, nodeSummary, type FlowNodeT } from "./canvasModel";
 import { useNodeDiagnostics } from "./DiagnosticsContext";
+import { isEstimated } from "./nodeGeometry";
 import { nodeTypeLabel } from "./nodeTypeLabel";
 import { useIsSimulated } from "./SimulationContext";
 
-function summary(data: Record<string, unknown>): string {
-  for (const key of ["text", "message", "expression", "prompt", "url", "action", "target_node", "flow", "variable"]) {
-    const value = data[key];
-    if (typeof value === "string" && value) return value;
-  }
-  const template = data.template as { name?: unknown } | undefined;
-  if (template && typeof template.name === "string" && template.name) return `template: ${template.name}`;
-  return "";
-}
-
 /** A node on the canvas: its type, label and summary, its problems, and one
- *  source handle per way out (named like the edges that leave it). */
-export function FlowNode({ id, type, data, selected }: NodeProps<FlowNodeT>) {
+ *  source handle per way out (named like the edges that leave it). Memoized: it
+ *  draws again only when its own node, problems or simulation mark change. */
+export const FlowNode = memo(function FlowNode({ id, type, data, selected, width }: NodeProps<FlowNodeT>) {
   const { t } = useI18n();
   const problems = useNodeDiagnostics(id);
   const simulated = useIsSimulated(id);
+  useMeasuredOnceDrawn(id, width);
   const errors = problems.filter((d) => d.severity === "error").length;
   const warnings = problems.length - errors;
   const handles = handlesOf(type, data);
-  const label = typeof data.label === "string" && data.label ? data.label : id;
-  const text = summary(data);
+  const text = nodeSummary(data);
   return (
     <div className={`flow-node type-${type}${selected ? " selected" : ""}${errors ? " has-errors" : warnings ? " has-warnings" : ""}${simulated ? " sim-current" : ""}`}
       data-testid={`node-${id}`} aria-current={simulated ? "step" : undefined}>
@@ -41,7 +34,7 @@ export function FlowNode({ id, type, data, selected }: NodeProps<FlowNodeT>) {
           </span>
         )}
       </div>
-      <div className="flow-node-label">{label}</div>
+      <div className="flow-node-label">{nodeLabel(id, data)}</div>
       {text && <div className="flow-node-summary">{text}</div>}
       {handles.length > 0 && (
         <div className="flow-node-handles">
@@ -56,4 +49,23 @@ export function FlowNode({ id, type, data, selected }: NodeProps<FlowNodeT>) {
       )}
     </div>
   );
+});
+
+/** A drawn node still sized by its estimate (an undo brought back the node as it was
+ *  before it was ever drawn, say) is measured, unless React Flow measured it
+ *  meanwhile, as it does any node it draws for the first time. */
+function useMeasuredOnceDrawn(id: string, width: number | undefined): void {
+  const store = useStoreApi();
+  const updateNodeInternals = useUpdateNodeInternals();
+  const estimated = isEstimated(width);
+  useEffect(() => {
+    if (!estimated) return;
+    // two frames: the first draw's measurement lands after the next frame's callbacks
+    let frame = requestAnimationFrame(() => {
+      frame = requestAnimationFrame(() => {
+        if (isEstimated(store.getState().nodeLookup.get(id)?.measured.width)) updateNodeInternals(id);
+      });
+    });
+    return () => cancelAnimationFrame(frame);
+  }, [estimated, id, store, updateNodeInternals]);
 }

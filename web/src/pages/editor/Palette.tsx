@@ -1,3 +1,4 @@
+import { memo } from "react";
 import { useI18n } from "../../i18n";
 import { NODE_SCHEMAS, NODE_TYPES } from "../../schemas/catalog";
 import { nodeTypeLabel } from "./nodeTypeLabel";
@@ -5,7 +6,7 @@ import { nodeTypeLabel } from "./nodeTypeLabel";
 export const DRAG_MIME = "application/x-pytake-node";
 
 /** Every node type, dragged from here onto the canvas. */
-export function Palette() {
+export const Palette = memo(function Palette() {
   const { t } = useI18n();
   return (
     <aside className="palette" aria-label={t("editor.palette")}>
@@ -22,4 +23,4 @@ export function Palette() {
       </ul>
     </aside>
   );
-}
+});

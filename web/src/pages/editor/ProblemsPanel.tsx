@@ -1,8 +1,9 @@
+import { memo } from "react";
 import type { Diagnostic } from "../../api/types";
 import { useI18n } from "../../i18n";
 
 /** Every diagnostic of the canvas; a click selects and shows its node. */
-export function ProblemsPanel({ diagnostics, checking, onPick }: {
+export const ProblemsPanel = memo(function ProblemsPanel({ diagnostics, checking, onPick }: {
   diagnostics: Diagnostic[]; checking: boolean; onPick: (d: Diagnostic) => void;
 }) {
   const { t } = useI18n();
@@ -32,4 +33,4 @@ export function ProblemsPanel({ diagnostics, checking, onPick }: {
       )}
     </section>
   );
-}
+});

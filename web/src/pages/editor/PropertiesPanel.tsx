@@ -1,17 +1,20 @@
+import { memo } from "react";
 import type { Diagnostic } from "../../api/types";
 import { useI18n } from "../../i18n";
 import { NODE_SCHEMAS } from "../../schemas/catalog";
-import { fieldPaths, type FlowNodeT, type NodeData } from "./canvasModel";
+import { fieldPaths, type NodeData } from "./canvasModel";
 import { nodeTypeLabel } from "./nodeTypeLabel";
 import { SchemaForm, type FieldProblems } from "./SchemaForm";
 
-/** The selected node's form, generated from its type's schema, with its problems. */
-export function PropertiesPanel({ node, diagnostics, onChange, onDelete }: {
-  node: FlowNodeT | null; diagnostics: Diagnostic[]; onChange: (id: string, data: NodeData) => void;
-  onDelete: (id: string) => void;
+/** The selected node's form, generated from its type's schema, with its problems.
+ *  Given the node's id, type and data only (memoized): dragging the node, which
+ *  changes its position on every frame, does not draw the form again. */
+export const PropertiesPanel = memo(function PropertiesPanel({ nodeId, nodeType, data, diagnostics, onChange, onDelete }: {
+  nodeId: string | null; nodeType: string; data: NodeData | null; diagnostics: Diagnostic[];
+  onChange: (id: string, data: NodeData) => void; onDelete: (id: string) => void;
 }) {
   const { t } = useI18n();
-  if (!node) {
+  if (nodeId === null || data === null) {
     return (
       <aside className="properties" aria-label={t("editor.properties")}>
         <h2>{t("editor.properties")}</h2>
@@ -19,27 +22,27 @@ export function PropertiesPanel({ node, diagnostics, onChange, onDelete }: {
       </aside>
     );
   }
-  const schema = NODE_SCHEMAS[node.type ?? ""];
+  const schema = NODE_SCHEMAS[nodeType];
   const problems: FieldProblems = new Map();
   const general: Diagnostic[] = [];
   const fieldNames = Object.keys(schema?.properties ?? {});
   for (const d of diagnostics) {
-    if (d.node_id !== node.id) continue;
+    if (d.node_id !== nodeId) continue;
     const paths = fieldPaths(d, fieldNames);
     if (paths.length === 0) general.push(d);
     for (const path of paths) problems.set(path, [...(problems.get(path) ?? []), d]);
   }
   return (
     <aside className="properties" aria-label={t("editor.properties")}>
-      <h2>{nodeTypeLabel(node.type ?? "", t)}</h2>
+      <h2>{nodeTypeLabel(nodeType, t)}</h2>
       <p className="muted small">{schema?.description}</p>
-      <p className="small">{t("editor.nodeId")}: <code>{node.id}</code></p>
+      <p className="small">{t("editor.nodeId")}: <code>{nodeId}</code></p>
       {general.map((d, i) => <p key={i} className={`field-problem ${d.severity}`} role="note">{d.message}</p>)}
       {schema && (
-        <SchemaForm key={node.id} schema={schema} data={node.data} problems={problems}
-          onChange={(data) => onChange(node.id, data)} />
+        <SchemaForm key={nodeId} schema={schema} data={data} problems={problems}
+          onChange={(next) => onChange(nodeId, next)} />
       )}
-      <button type="button" className="danger" onClick={() => onDelete(node.id)}>{t("editor.deleteNode")}</button>
+      <button type="button" className="danger" onClick={() => onDelete(nodeId)}>{t("editor.deleteNode")}</button>
     </aside>
   );
-}
+});

@@ -2,6 +2,7 @@
 // React Flow's node/edge objects.
 import type { Edge, Node, Viewport } from "@xyflow/react";
 import type { Canvas, Diagnostic } from "../../api/types";
+import { estimatedGeometry } from "./nodeGeometry";
 
 export type NodeData = Record<string, unknown>;
 export type FlowNodeT = Node<NodeData>;
@@ -10,10 +11,34 @@ export function edgeLabel(handle: string | null | undefined): string {
   return handle ?? "next";
 }
 
+/** From this many nodes on, the canvas draws only the nodes and edges on screen. */
+export const LARGE_CANVAS = 200;
+
+/** What a node shows as its title: its label, else its id. */
+export function nodeLabel(id: string, data: NodeData): string {
+  return typeof data.label === "string" && data.label ? data.label : id;
+}
+
+/** The one line a node shows under its title: the first of its main fields that is set. */
+export function nodeSummary(data: NodeData): string {
+  for (const key of ["text", "message", "expression", "prompt", "url", "action", "target_node", "flow", "variable"]) {
+    const value = data[key];
+    if (typeof value === "string" && value) return value;
+  }
+  const template = data.template as { name?: unknown } | undefined;
+  if (template && typeof template.name === "string" && template.name) return `template: ${template.name}`;
+  return "";
+}
+
+/** React Flow's nodes and edges of a saved canvas. A large canvas's nodes come with an
+ *  estimated size and handles (nodeGeometry.ts): only those on screen are drawn. */
 export function toFlow(canvas: Canvas | null | undefined): { nodes: FlowNodeT[]; edges: Edge[] } {
-  const nodes = (canvas?.nodes ?? []).map((n) => ({
-    id: n.id, type: n.type, position: n.position ?? { x: 0, y: 0 }, data: { ...(n.data ?? {}) },
-  }));
+  const large = (canvas?.nodes?.length ?? 0) > LARGE_CANVAS;
+  const nodes = (canvas?.nodes ?? []).map((n): FlowNodeT => {
+    const data = { ...(n.data ?? {}) };
+    const node: FlowNodeT = { id: n.id, type: n.type, position: n.position ?? { x: 0, y: 0 }, data };
+    return large ? { ...node, ...estimatedGeometry(n.type, data, nodeLabel(n.id, data), nodeSummary(data)) } : node;
+  });
   const edges = (canvas?.edges ?? []).map((e) => ({
     id: e.id, source: e.source, target: e.target,
     sourceHandle: e.sourceHandle ?? null, targetHandle: e.targetHandle ?? null,
