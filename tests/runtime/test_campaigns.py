@@ -56,7 +56,6 @@ async def test_a_campaign_reaches_its_audience_once_and_its_counters_match_the_r
         assert not mismatches(row), mismatches(row)  # consistent at every look, mid-send included
         return row["status"] == "completed" and row["read_count"] == 1000 and row["failed_count"] == 5
     await servers.wait_for(finished, timeout=600)
-    assert any(0 < look["sent_count"] < 1000 for look in looks) or len(looks) == 1
 
     final = await counts(servers.db, campaign["id"])
     assert (final["recipients"], final["sent"], final["delivered"], final["read"], final["failed"]) == \
