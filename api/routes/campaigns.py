@@ -144,8 +144,10 @@ async def import_recipients(item_id: uuid.UUID) -> Any:
     """Add a CSV's contacts to a draft's audience (``target_filters.contact_ids``). The CSV is the
     contacts import's (``whatsapp_id`` required; other columns update the contact); each rejected row
     is reported with its line and field. 409 unless the campaign is a draft."""
-    text = decode(await uploaded_csv())
     principal = current_principal()
+    async with writing("campaign") as session:  # an unknown campaign is a 404 before the upload is read
+        await load_in_scope(session, Campaign, item_id, principal.organization_id, label="campaign")
+    text = decode(await uploaded_csv())
     async with writing("campaign") as session:
         campaign = await load_in_scope(session, Campaign, item_id, principal.organization_id, label="campaign",
                                        for_update=True)
