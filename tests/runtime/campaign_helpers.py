@@ -3,16 +3,13 @@ an approved template, bulk contacts, and the campaign's counters beside its reci
 
 from __future__ import annotations
 
-import uuid
 from typing import Any
 
 import httpx
 from sqlalchemy import text
 
-from api.auth.tokens import create_access_token
-from api.db.models import User
+from tests.runtime.api_users import user_headers  # noqa: F401 - re-exported for the campaign tests
 
-SECRET = "k" * 48
 WABA = "waba-campaigns"
 PROMO = {"name": "promo_week", "language": "pt_BR", "category": "MARKETING",
          "body_text": "Oferta da semana: {{1}} de desconto!", "variables": [{"name": "1", "example": "10%"}],
@@ -44,17 +41,6 @@ async def counts(db: Any, campaign_id: Any) -> dict[str, Any]:
 def mismatches(row: dict[str, Any]) -> list[str]:
     """The counters that differ from their recipients' count (none: consistent)."""
     return [f"{c}={row[c]} but {r}={row[r]}" for c, r in PAIRS if row[c] != row[r]]
-
-
-async def user_headers(db: Any, org_id: uuid.UUID, role: str = "org_admin") -> dict[str, str]:
-    async with db.transaction() as s:
-        user = User(organization_id=org_id, email=f"{uuid.uuid4().hex[:8]}@example.com", full_name="T",
-                    password_hash="x", role=role)
-        s.add(user)
-        await s.flush()
-        user_id = user.id
-    token, _ = create_access_token(SECRET, user_id=user_id, organization_id=org_id, role=role, ttl_seconds=3600)
-    return {"Authorization": f"Bearer {token}"}
 
 
 class Api:

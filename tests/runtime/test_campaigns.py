@@ -278,3 +278,28 @@ async def test_scheduling_in_the_organizations_timezone(api, servers):
     assert await start_due(context().runtime) == [campaign["id"]]
     row = await counts(servers.db, campaign["id"])
     assert row["status"] == "running" and row["recipients"] == 3
+
+
+async def test_a_reply_to_a_campaign_starts_its_flow_and_counts_as_replied(api, servers, add, flows):
+    org = servers.seeded.organization_id
+    promo = await add("promo", flows["promo"], type="sub")  # not the chatbot's: only the campaign starts it
+    template = await approved_template(api, servers.seeded.number_id, servers.wait_for)
+    await add_contacts(servers.db, org, 2, prefix="55819", tags=["vip"])
+    campaign = await _campaign(api, template, target_filters={"tags": ["vip"]}, flow_id=str(promo))
+    await api.ok("POST", f"/campaigns/{campaign['id']}/start", {})
+    await servers.wait_for(lambda: len(_templates_to(servers, "55819")) == 2)
+
+    await servers.customer_says("55819000001", "Quero")
+    texts = await servers.wait_for(lambda: [m["payload"]["text"]["body"] for m in servers.inbox("55819000001")
+                                            if m["type"] == "text"])
+    assert texts == ["Promoções de hoje!"]
+    await servers.customer_says("55300000009", "Quero")  # not a campaign's contact: the chatbot's rules
+    fallback = await servers.wait_for(lambda: [m["payload"]["text"]["body"] for m in servers.inbox("55300000009")
+                                               if m["type"] == "text"])
+    assert fallback == ["Não entendi."]
+
+    async def replied() -> bool:
+        row = await counts(servers.db, campaign["id"])
+        assert not mismatches(row), mismatches(row)
+        return row["replied_count"] == 1
+    await servers.wait_for(replied)
