@@ -303,3 +303,37 @@ async def test_a_reply_to_a_campaign_starts_its_flow_and_counts_as_replied(api, 
         assert not mismatches(row), mismatches(row)
         return row["replied_count"] == 1
     await servers.wait_for(replied)
+
+
+async def test_a_csv_audience_and_an_opt_out_button(api, servers):
+    org = servers.seeded.organization_id
+    template = await approved_template(api, servers.seeded.number_id, servers.wait_for)
+    campaign = await _campaign(api, template, target_type="custom")
+    csv = "whatsapp_id,name,tags\n5591900000001,Ana,cliente\n5591900000002,Bia,\nnot-a-number,X,\n"
+    response = await servers.client.post(servers.pytake_url + f"/campaigns/{campaign['id']}/recipients/csv",
+                                         content=csv.encode(), headers={**api.headers, "Content-Type": "text/csv"})
+    assert response.status_code == 200, response.text
+    report = response.json()
+    assert (report["added"], report["contact_ids"], report["rejected"]) == (2, 2, 1)
+    assert report["errors"][0]["row"] == 4 and report["errors"][0]["field"] == "whatsapp_id"
+    second = await _campaign(api, template, target_type="custom")
+    await servers.client.post(servers.pytake_url + f"/campaigns/{second['id']}/recipients/csv",
+                              content=csv.encode(), headers={**api.headers, "Content-Type": "text/csv"})
+    started = await api.ok("POST", f"/campaigns/{campaign['id']}/start", {})
+    assert started["total_recipients"] == 2
+    await servers.wait_for(lambda: len(_templates_to(servers, "55919")) == 2)
+
+    from api.sandbox import webhooks
+    from tests.runtime.conftest import PNID
+    tapped = {"type": "button", "button": {"text": "Parar", "payload": "Parar"}}  # the template's quick reply
+    await servers.post(webhooks.inbound_message(PNID, "5591900000002", tapped))
+
+    async def opted_out() -> bool:
+        async with servers.db.session() as s:
+            return (await s.execute(text("SELECT opt_in = false FROM contacts "
+                                         "WHERE whatsapp_id = '5591900000002'"))).scalar()
+    await servers.wait_for(opted_out)
+    assert (await api.ok("POST", f"/campaigns/{second['id']}/start", {}))["total_recipients"] == 1
+    late = await servers.client.post(servers.pytake_url + f"/campaigns/{campaign['id']}/recipients/csv",
+                                     content=csv.encode(), headers={**api.headers, "Content-Type": "text/csv"})
+    assert late.status_code == 409
