@@ -36,7 +36,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.campaigns.audience import check_filters, materialise
 from api.db.models import Campaign, Organization, WhatsAppNumber, WhatsAppTemplate
-from api.errors import Conflict, PlanLimitExceeded, ValidationFailed
+from api.errors import Conflict, NotFound, PlanLimitExceeded, ValidationFailed
 from api.schemas.messages import TemplateSend
 from api.services.plan_limits import room_left
 from api.templates.send_checks import template_content
@@ -160,7 +160,6 @@ async def start(session: AsyncSession, campaign_id: uuid.UUID, organization_id: 
                                  .with_for_update())).scalar_one()
     campaign = await session.get(Campaign, campaign_id)
     if campaign is None or campaign.organization_id != organization_id:
-        from api.errors import NotFound
         raise NotFound("campaign")
     check_filters(campaign.target_filters)
     await sending_plan(session, campaign)

@@ -44,8 +44,10 @@ from typing import Any
 from sqlalchemy import text
 
 from api.campaigns.control import MAX_RATE_PER_SECOND, Plan, sending_plan
+from api.crypto import decrypt_secret
 from api.db.models import Campaign
 from api.db.session import bind
+from api.errors import ApiError
 from api.events import event, message_payload
 from api.outbox import Lease, Limit, SendRateLimiter, SentRecorder
 from api.runtime_context import Runtime
@@ -156,6 +158,7 @@ class CampaignRun:
         self.limit = Limit(rate=self.rate, burst=self.batch)
         self.content = json.dumps(plan.content, ensure_ascii=False)
         self.token = self._token()
+        self.access_token = self._access_token()
         self.sent = 0
 
     @staticmethod
@@ -200,8 +203,8 @@ class CampaignRun:
 
     async def _send(self, rows: list[Any]) -> None:
         results = await asyncio.gather(*(self._send_one(row) for row in rows))
-        accepted = [r for r in results if r is not None and "wamid" in r]
-        failed = [r for r in results if r is not None and "error" in r]
+        accepted = [r for r in results if "wamid" in r]
+        failed = [r for r in results if "error" in r]
         if accepted:
             await asyncio.gather(*(self.recorder.record(r) for r in accepted))
             self.sent += len(accepted)
@@ -212,12 +215,12 @@ class CampaignRun:
                     "ids": [f["id"] for f in failed], "ats": [f["created_at"] for f in failed],
                     "errors": [f["error"] for f in failed], "metas": [json.dumps(f["meta"]) for f in failed]}))
 
-    async def _send_one(self, row: Any) -> dict[str, Any] | None:
-        token = self._access_token()
+    async def _send_one(self, row: Any) -> dict[str, Any]:
+        """Send one claimed row: its ``sent`` record (`SentRecorder`), or its failure."""
+        token, content = self.access_token, self.plan.content
         fail = {"id": row["id"], "created_at": row["created_at"]}
         if token is None:
             return {**fail, "error": "the number's access token cannot be decrypted", "meta": {}}
-        content = self.rt_content
         for attempt in range(1, TRANSIENT_ATTEMPTS + 1):
             try:
                 result = await self.rt.graph.send_message(self.plan.phone_number_id, token, row["whatsapp_id"],
@@ -243,16 +246,10 @@ class CampaignRun:
                 "meta": json.dumps({"accepted_at": datetime.now(timezone.utc).isoformat(), "sent_by": self.token}),
                 "event": sent}
 
-    @property
-    def rt_content(self) -> dict[str, Any]:
-        return self.plan.content
-
     def _access_token(self) -> str | None:
         encrypted = self.plan.access_token_encrypted
         if not encrypted:
             return "sandbox"
-        from api.crypto import decrypt_secret
-
         try:
             return decrypt_secret(self.rt.settings, encrypted)
         except ValueError:
@@ -271,7 +268,7 @@ async def load_run(rt: Runtime, campaign_id: Any) -> CampaignRun | None:
             return None
         try:
             plan = await sending_plan(session, campaign)
-        except Exception as exc:  # noqa: BLE001 - the template or number went away: paused, with the reason
+        except ApiError as exc:  # the template or number went away: paused, with the reason
             log.warning("campaign %s cannot send (%s): paused", campaign_id, exc)
             await session.execute(text("UPDATE campaigns SET status = 'paused' WHERE id = :c AND status = 'running'"),
                                   {"c": campaign.id})

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import logging
 
+from sqlalchemy import text
+
 from api.campaigns.control import begin, due_campaigns
 from api.campaigns.runner import campaign_lease
 from api.errors import ApiError
@@ -34,8 +36,6 @@ async def start_due(rt: Runtime) -> list[str]:
         except ApiError as exc:
             log.warning("scheduled campaign %s not started: %s; paused", campaign_id, exc)
             async with rt.db.transaction() as session:
-                from sqlalchemy import text
-
                 await session.execute(text("UPDATE campaigns SET status = 'paused' WHERE id = :c "
                                            "AND status = 'scheduled'"), {"c": campaign_id})
             continue
@@ -45,8 +45,6 @@ async def start_due(rt: Runtime) -> list[str]:
 
 async def wake_running(rt: Runtime) -> list[str]:
     """Enqueue a runner for every running campaign without one; their ids."""
-    from sqlalchemy import text
-
     async with rt.db.session() as session:
         ids = [str(i) for i in (await session.execute(text(
             "SELECT id FROM campaigns WHERE status = 'running' ORDER BY started_at LIMIT 500"))).scalars()]
