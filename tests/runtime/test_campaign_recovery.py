@@ -23,7 +23,7 @@ from api.outbox import reconcile_abandoned_claims
 from api.workers.queue import RUN_CAMPAIGN, enqueue
 from tests.runtime.campaign_helpers import add_contacts, counts, mismatches
 from tests.runtime.conftest import APP_SECRET
-from tests.runtime.test_recovery import _worker, sandbox  # noqa: F401 - the fixture
+from tests.runtime.test_recovery import _until, _worker, sandbox  # noqa: F401 - the fixture
 
 RECIPIENTS = 800
 RATE = 100  # per second: the kill lands mid-campaign; a batch is a tenth of it
