@@ -46,6 +46,11 @@ async def _before_update(session: AsyncSession, principal: Principal, row: Campa
         values["target_filters"] = runtime.check_filters(values["target_filters"])
 
 
+async def _before_delete(session: AsyncSession, principal: Principal, row: Campaign) -> None:
+    if row.status in ("scheduled", "running", "paused"):
+        raise Conflict(f"a {row.status} campaign cannot be deleted: cancel it first", field="status")
+
+
 resource = Resource(
     name="campaigns",
     label="campaign",
@@ -65,6 +70,7 @@ resource = Resource(
     references={"template_id": WhatsAppTemplate, "whatsapp_number_id": WhatsAppNumber, "flow_id": Flow},
     before_create=_before_create,
     before_update=_before_update,
+    before_delete=_before_delete,
 )
 blueprint = crud_blueprint(resource)
 

@@ -106,6 +106,7 @@ async def test_pause_resume_and_cancel_mid_send(api, servers):
     await servers.wait_for(lambda: sum(_templates_to(servers, "55219").values()) == at_pause)
     assert (await _handed_to_outbox(servers, cid)) == at_pause  # nothing claimed while paused
     assert (await api.call("POST", f"/campaigns/{cid}/pause", {})).status_code == 409
+    assert (await api.call("DELETE", f"/campaigns/{cid}")).status_code == 409  # cancel it first
 
     await api.ok("POST", f"/campaigns/{cid}/resume", {})
     await servers.wait_for(lambda: _sent_at_least(servers, cid, at_pause + 20))
