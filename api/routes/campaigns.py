@@ -4,7 +4,7 @@ A campaign is edited while it is a draft (CRUD); ``POST /campaigns/{id}/start``
 (now, or ``scheduled_at``), ``/pause``, ``/resume`` and ``/cancel`` move it
 through its state machine (`api.campaigns.control`, enforced in SQL: a 409
 from the wrong state); a running campaign is sent by a worker
-(`api.campaigns.runner`) on the LOW lane. ``POST /campaigns/{id}/recipients/csv``
+(`api.campaigns.runner`) on the LOW lane. ``POST /campaigns/{id}/recipients/import``
 adds a CSV's contacts to a draft's audience. See docs/campaigns.md.
 """
 
@@ -140,7 +140,7 @@ async def cancel_campaign(item_id: uuid.UUID) -> Any:
     return await _act(item_id, "cancel")
 
 
-@blueprint.post("/campaigns/<uuid:item_id>/recipients/csv")
+@blueprint.post("/campaigns/<uuid:item_id>/recipients/import")
 @raw_body  # CSV, not JSON
 @tag(["campaigns"])
 @operation_id("import_campaign_recipients")

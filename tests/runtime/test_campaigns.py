@@ -311,14 +311,14 @@ async def test_a_csv_audience_and_an_opt_out_button(api, servers):
     template = await approved_template(api, servers.seeded.number_id, servers.wait_for)
     campaign = await _campaign(api, template, target_type="custom")
     csv = "whatsapp_id,name,tags\n5591900000001,Ana,cliente\n5591900000002,Bia,\nnot-a-number,X,\n"
-    response = await servers.client.post(servers.pytake_url + f"/campaigns/{campaign['id']}/recipients/csv",
+    response = await servers.client.post(servers.pytake_url + f"/campaigns/{campaign['id']}/recipients/import",
                                          content=csv.encode(), headers={**api.headers, "Content-Type": "text/csv"})
     assert response.status_code == 200, response.text
     report = response.json()
     assert (report["added"], report["contact_ids"], report["rejected"]) == (2, 2, 1)
     assert report["errors"][0]["row"] == 4 and report["errors"][0]["field"] == "whatsapp_id"
     second = await _campaign(api, template, target_type="custom")
-    await servers.client.post(servers.pytake_url + f"/campaigns/{second['id']}/recipients/csv",
+    await servers.client.post(servers.pytake_url + f"/campaigns/{second['id']}/recipients/import",
                               content=csv.encode(), headers={**api.headers, "Content-Type": "text/csv"})
     started = await api.ok("POST", f"/campaigns/{campaign['id']}/start", {})
     assert started["total_recipients"] == 2
@@ -335,6 +335,6 @@ async def test_a_csv_audience_and_an_opt_out_button(api, servers):
                                          "WHERE whatsapp_id = '5591900000002'"))).scalar()
     await servers.wait_for(opted_out)
     assert (await api.ok("POST", f"/campaigns/{second['id']}/start", {}))["total_recipients"] == 1
-    late = await servers.client.post(servers.pytake_url + f"/campaigns/{campaign['id']}/recipients/csv",
+    late = await servers.client.post(servers.pytake_url + f"/campaigns/{campaign['id']}/recipients/import",
                                      content=csv.encode(), headers={**api.headers, "Content-Type": "text/csv"})
     assert late.status_code == 409
