@@ -38,12 +38,14 @@ ROOM_MAY_IMPORT = {
     "api.outbox": {"api.whatsapp", "api.events", "api.db", "api.runtime_context"},
     "api.inbound": {"api.whatsapp", "api.events", "api.db", "api.outbox", "api.templates"},
     "api.conversations": {"api.whatsapp", "api.events", "api.db", "api.outbox", "api.runtime_context",
-                          "api.templates", "api.schemas"},
+                          "api.templates", "api.schemas", "api.campaigns"},
     "api.runtime_context": {"api.whatsapp", "api.db"},
     "api.templates": {"api.whatsapp", "api.db", "api.schemas"},
     "api.assignment": {"api.events", "api.outbox", "api.db", "api.conversations"},
+    "api.campaigns": {"api.whatsapp", "api.events", "api.db", "api.outbox", "api.runtime_context", "api.templates",
+                      "api.schemas", "api.services"},
     "api.workers": {"api.inbound", "api.conversations", "api.outbox", "api.events", "api.whatsapp", "api.db",
-                    "api.runtime_context", "api.assignment", "api.templates"},
+                    "api.runtime_context", "api.assignment", "api.templates", "api.campaigns"},
 }
 # modules any room may import: the process's foundations (configuration, connections, codecs)
 # and the queue's leaf module

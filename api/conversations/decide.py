@@ -1,5 +1,10 @@
-"""Decide: what a step does, as plain data (a `Decision`), without writing anything.
+"""Decide: what a step does, as plain data (a `Decision`), without writing anything
+(but a campaign's bookkeeping, idempotent: a reply's ``replied_at``, an opt-out;
+`api.campaigns.replies`).
 
+A message that is an opt-out keyword opts the contact out of campaigns and
+runs nothing else; a reply to a campaign with a flow starts that flow where
+the chatbot's rules would start a flow or answer with the fallback.
 Flow selection (api/conversations/flow_selection.py) says whether the bot,
 an agent, a keyword handoff or the fallback answers; the interpreter runs
 the chosen flow. The only I/O is what the engine asks through its ports:
@@ -20,6 +25,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Awaitable, Callable
 
+from api.campaigns.replies import campaign_reply, opt_out
 from api.conversations import flow_selection, load
 from api.conversations.ai_client import LazyAIClient
 from api.conversations.business_hours import is_open
@@ -93,10 +99,20 @@ async def decide(rt: Runtime, loaded: Loaded, history: History | None = None) ->
         return decision
     waiting = loaded.state is not None and loaded.state.wait is not None
     fv = conv["flow_variables"] or {}
+    reply = await campaign_reply(rt, conv["organization_id"], conv["id"])
+    if any(flow_selection.normalize(k) == flow_selection.normalize(inbound.text) for k in reply.opt_out_keywords):
+        await opt_out(rt, conv["organization_id"], conv["contact_id"])
+        decision.messages += _text(reply.opt_out_reply)
+        decision.keep_state = True
+        decision.status = "opted_out"
+        return decision
     selection = flow_selection.select(
         bot_active=conv["is_bot_active"] is not False, chatbot=loaded.chatbot, flows=loaded.flows,
         number_id=conv["whatsapp_number_id"], text=inbound.text, waiting=waiting,
         first_message=not fv.get("welcomed"))
+    if reply.flow_id is not None and selection.action in ("start", "fallback"):  # a reply to a campaign
+        selection = flow_selection.Selection("start", flow=_campaign_flow(loaded, reply.flow_id),
+                                             welcome=selection.welcome)
     decision.run_info["selection"] = selection.action
     if selection.action == "agent":
         decision.keep_state = True
@@ -229,6 +245,13 @@ def _ports(rt: Runtime) -> Ports:
     if rt.ai is None:
         rt.ai = LazyAIClient(rt.settings)
     return Ports(http=rt.http, ai=rt.ai, clock=SystemClock())
+
+
+def _campaign_flow(loaded: Loaded, flow_id: uuid.UUID) -> flow_selection.FlowInfo:
+    for flow in loaded.flows:
+        if flow.id == flow_id:
+            return flow
+    return flow_selection.FlowInfo(flow_id, "", "campaign", (), None)
 
 
 def _flow_info(loaded: Loaded, flow_ref: str) -> dict[str, Any]:

@@ -132,6 +132,8 @@ class Organization(Base):
     max_agents: Mapped[int | None] = mapped_column(Integer, server_default=_int(3))
     max_departments: Mapped[int | None] = mapped_column(Integer, server_default=_int(3))
     monthly_message_limit: Mapped[int | None] = mapped_column(Integer, server_default=_int(1000))
+    # added (migration 0016): campaigns started per calendar month (UTC); NULL: unlimited
+    monthly_campaign_limit: Mapped[int | None] = mapped_column(Integer, server_default=_int(10))
     settings: Mapped[dict | None] = mapped_column(JSONB, server_default=EMPTY_OBJECT)
     is_active: Mapped[bool | None] = mapped_column(Boolean, server_default=TRUE)
     created_at: Mapped[datetime | None] = _created_at()
@@ -631,6 +633,7 @@ class Conversation(Base):
 MESSAGE_TYPES = ("text", "image", "video", "audio", "document",
                  "location", "contacts", "button", "list", "template")
 MESSAGE_STATUSES = ("pending", "sent", "delivered", "read", "failed")
+RECIPIENT_STATUSES = (*MESSAGE_STATUSES, "skipped")  # skipped: never sent (opted out, cancelled)
 
 
 class Message(Base):
@@ -728,6 +731,12 @@ class Campaign(Base):
     message_content: Mapped[Any] = mapped_column(JSONB, nullable=False)
     scheduled_at: Mapped[datetime | None] = mapped_column(TSTZ)
     send_rate_limit: Mapped[int | None] = mapped_column(Integer, server_default=_int(100))
+    # added (migration 0016): the sending number (NULL: the template's), the flow a reply
+    # starts (NULL: the chatbot's rules), recipients skipped
+    whatsapp_number_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("whatsapp_numbers.id", ondelete="SET NULL"))
+    flow_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("flows.id", ondelete="SET NULL"))
+    skipped_count: Mapped[int | None] = mapped_column(Integer, server_default=_int(0))
     total_recipients: Mapped[int | None] = mapped_column(Integer, server_default=_int(0))
     sent_count: Mapped[int | None] = mapped_column(Integer, server_default=_int(0))
     delivered_count: Mapped[int | None] = mapped_column(Integer, server_default=_int(0))
@@ -751,7 +760,7 @@ class CampaignRecipient(Base):
 
     __tablename__ = "campaign_recipients"
     __table_args__ = (
-        CheckConstraint(_in("status", *MESSAGE_STATUSES), name="status"),
+        CheckConstraint(_in("status", *RECIPIENT_STATUSES), name="status"),
         CheckConstraint("(message_id IS NULL) = (message_created_at IS NULL)",
                         name="message_ref"),
         ForeignKeyConstraint(
@@ -760,6 +769,13 @@ class CampaignRecipient(Base):
         UniqueConstraint("campaign_id", "contact_id"),
         Index("idx_campaign_recipients_campaign", "campaign_id"),
         Index("idx_campaign_recipients_status", "campaign_id", "status"),
+        # migration 0016: status webhooks find recipients by wamid or message; the runner's claim
+        Index("idx_campaign_recipients_wamid", "whatsapp_message_id",
+              postgresql_where=text("whatsapp_message_id IS NOT NULL")),
+        Index("idx_campaign_recipients_message", "message_id", postgresql_where=text("message_id IS NOT NULL")),
+        Index("idx_campaign_recipients_contact", "contact_id"),
+        Index("idx_campaign_recipients_pending", "campaign_id", "id",
+              postgresql_where=text("status = 'pending' AND message_id IS NULL")),
     )
 
     id: Mapped[uuid.UUID] = _pk()
@@ -776,6 +792,8 @@ class CampaignRecipient(Base):
     read_at: Mapped[datetime | None] = mapped_column(TSTZ)
     failed_at: Mapped[datetime | None] = mapped_column(TSTZ)
     error_message: Mapped[str | None] = mapped_column(Text)
+    skip_reason: Mapped[str | None] = mapped_column(Text)  # added (migration 0016): why never sent
+    replied_at: Mapped[datetime | None] = mapped_column(TSTZ)  # added (migration 0013): first reply to it
     created_at: Mapped[datetime | None] = _created_at()
 
 

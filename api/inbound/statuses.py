@@ -13,7 +13,7 @@ The row is found by WhatsApp message id, or by ``biz_opaque_callback_data``
 (our message id, sent with every message): a status can arrive before the
 sender has written the wamid back, or for a row whose sender died after the
 request (see sender.py), and it then also records the wamid.
-Campaign recipients with the same wamid get the same rules.
+Campaign recipients with the same wamid (or linked to the message found) get the same rules.
 
 Cost: a batch of statuses is ONE statement (`_APPLY`): the rows are found,
 locked in id order, updated by the rules above written in SQL, the campaign
@@ -93,12 +93,14 @@ updated AS (
   RETURNING m.id, m.conversation_id, m.whatsapp_message_id, m.status, m.error_message, m.metadata,
             l.status AS old_status, f.at, f.ord
 ),
-recipients AS (
+recipients AS (  -- by wamid, or by the message found (its wamid may not be written back yet);
+                 -- the campaign's counters move in the same statement (trigger campaign_recipient_counters)
   UPDATE campaign_recipients r SET
     status = {_NEXT_STATUS.format(cur="r.status", st="i.st", unknown="false")},
+    whatsapp_message_id = COALESCE(r.whatsapp_message_id, i.wamid),
     {_FIRST_SEEN.format(i="i", t="r").strip()}
-    FROM input i
-   WHERE r.whatsapp_message_id = i.wamid
+    FROM input i LEFT JOIN found f ON f.ord = i.ord
+   WHERE (r.whatsapp_message_id = i.wamid OR r.message_id = f.mid)
      AND (i.org IS NULL OR r.campaign_id IN (SELECT id FROM campaigns WHERE organization_id = i.org))
   RETURNING r.id
 ),

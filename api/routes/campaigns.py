@@ -1,12 +1,55 @@
-"""/campaigns: campaign definitions (the runtime sends them)."""
+"""/campaigns: campaign definitions, and the actions that send them.
+
+A campaign is edited while it is a draft (CRUD); ``POST /campaigns/{id}/start``
+(now, or ``scheduled_at``), ``/pause``, ``/resume`` and ``/cancel`` move it
+through its state machine (`api.campaigns.control`, enforced in SQL: a 409
+from the wrong state); a running campaign is sent by a worker
+(`api.campaigns.runner`) on the LOW lane. ``POST /campaigns/{id}/recipients/import``
+adds a CSV's contacts to a draft's audience. See docs/campaigns.md.
+"""
 
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
-from api.db.models import Campaign, WhatsAppTemplate
-from api.resources import DateRange, Equals, Resource, crud_blueprint
-from api.schemas.campaigns import CampaignCreate, CampaignOut, CampaignUpdate
+from quart_schema import document_request, document_response, operation_id, tag
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from api import campaigns as runtime
+from api.audit import record_audit
+from api.auth.permissions import require
+from api.auth.principal import Principal, current_principal
+from api.context import get_redis
+from api.db.models import Campaign, Flow, WhatsAppNumber, WhatsAppTemplate
+from api.errors import Conflict
+from api.json_body import raw_body
+from api.resources import DateRange, Equals, Resource, crud_blueprint, load_in_scope, to_out, writing
+from api.resources.body import read_body
+from api.routes.contacts import contact_event, uploaded_csv
+from api.events import emit
+from api.schemas.campaigns import (
+    ActionIn, CampaignCreate, CampaignOut, CampaignUpdate, RecipientsImported, StartIn)
+from api.services.contacts_import import decode, import_contacts
+from api.workers.queue import RUN_CAMPAIGN, enqueue
+
+
+async def _before_create(session: AsyncSession, principal: Principal, values: dict[str, Any]) -> None:
+    values["target_filters"] = runtime.check_filters(values.get("target_filters"))
+    values["created_by"] = principal.user_id
+
+
+async def _before_update(session: AsyncSession, principal: Principal, row: Campaign, values: dict[str, Any]) -> None:
+    if row.status != "draft":
+        raise Conflict(f"a {row.status} campaign cannot be edited (only drafts)", field="status")
+    if "target_filters" in values:
+        values["target_filters"] = runtime.check_filters(values["target_filters"])
+
+
+async def _before_delete(session: AsyncSession, principal: Principal, row: Campaign) -> None:
+    if row.status in ("scheduled", "running", "paused"):
+        raise Conflict(f"a {row.status} campaign cannot be deleted: cancel it first", field="status")
+
 
 resource = Resource(
     name="campaigns",
@@ -24,6 +67,107 @@ resource = Resource(
         DateRange("scheduled_at", Campaign.scheduled_at),
     ),
     sorts=("name", "status", "scheduled_at", "created_at"),
-    references={"template_id": WhatsAppTemplate},
+    references={"template_id": WhatsAppTemplate, "whatsapp_number_id": WhatsAppNumber, "flow_id": Flow},
+    before_create=_before_create,
+    before_update=_before_update,
+    before_delete=_before_delete,
 )
 blueprint = crud_blueprint(resource)
+
+
+async def _act(item_id: uuid.UUID, action: str, *args: Any) -> dict[str, Any]:
+    principal = current_principal()
+    async with writing("campaign") as session:
+        before = to_out(resource, await load_in_scope(session, Campaign, item_id, principal.organization_id,
+                                                      label="campaign"))
+        result = await getattr(runtime, action)(session, item_id, principal.organization_id, *args)
+        campaign = result[0] if isinstance(result, tuple) else result
+        out = to_out(resource, campaign)
+        await record_audit(session, f"campaign.{action}", "campaign", item_id, before=before, after=out)
+    if out["status"] == "running":
+        await enqueue(get_redis(), RUN_CAMPAIGN, str(item_id))
+    return out
+
+
+@blueprint.post("/campaigns/<uuid:item_id>/start")
+@tag(["campaigns"])
+@operation_id("start_campaign")
+@document_request(StartIn)
+@document_response(CampaignOut)
+@require("campaigns:write")
+async def start_campaign(item_id: uuid.UUID) -> Any:
+    """Start a draft now (its audience materialised into recipients, sending begins), or schedule
+    it for ``scheduled_at``. 422 names what cannot be sent (template, parameters, number, audience);
+    403 ``plan_limit_exceeded`` names the monthly limit; 409 from a state other than draft/scheduled."""
+    data = await read_body(StartIn)
+    return await _act(item_id, "start", data.scheduled_at)
+
+
+@blueprint.post("/campaigns/<uuid:item_id>/pause")
+@tag(["campaigns"])
+@operation_id("pause_campaign")
+@document_request(ActionIn)
+@document_response(CampaignOut)
+@require("campaigns:write")
+async def pause_campaign(item_id: uuid.UUID) -> Any:
+    """Stop claiming recipients (a batch already handed to Meta finishes); 409 unless running."""
+    await read_body(ActionIn)
+    return await _act(item_id, "pause")
+
+
+@blueprint.post("/campaigns/<uuid:item_id>/resume")
+@tag(["campaigns"])
+@operation_id("resume_campaign")
+@document_request(ActionIn)
+@document_response(CampaignOut)
+@require("campaigns:write")
+async def resume_campaign(item_id: uuid.UUID) -> Any:
+    """Continue a paused campaign with its pending recipients; 409 unless paused."""
+    await read_body(ActionIn)
+    return await _act(item_id, "resume")
+
+
+@blueprint.post("/campaigns/<uuid:item_id>/cancel")
+@tag(["campaigns"])
+@operation_id("cancel_campaign")
+@document_request(ActionIn)
+@document_response(CampaignOut)
+@require("campaigns:write")
+async def cancel_campaign(item_id: uuid.UUID) -> Any:
+    """Cancel: pending recipients are skipped ("campaign cancelled"), nothing more is sent;
+    409 once completed or cancelled."""
+    await read_body(ActionIn)
+    return await _act(item_id, "cancel")
+
+
+@blueprint.post("/campaigns/<uuid:item_id>/recipients/import")
+@raw_body  # CSV, not JSON
+@tag(["campaigns"])
+@operation_id("import_campaign_recipients")
+@document_response(RecipientsImported)
+@require("campaigns:write")
+async def import_recipients(item_id: uuid.UUID) -> Any:
+    """Add a CSV's contacts to a draft's audience (``target_filters.contact_ids``). The CSV is the
+    contacts import's (``whatsapp_id`` required; other columns update the contact); each rejected row
+    is reported with its line and field. 409 unless the campaign is a draft."""
+    principal = current_principal()
+    async with writing("campaign") as session:  # an unknown campaign is a 404 before the upload is read
+        await load_in_scope(session, Campaign, item_id, principal.organization_id, label="campaign")
+    text = decode(await uploaded_csv())
+    async with writing("campaign") as session:
+        campaign = await load_in_scope(session, Campaign, item_id, principal.organization_id, label="campaign",
+                                       for_update=True)
+        if campaign.status != "draft":
+            raise Conflict(f"a {campaign.status} campaign's audience cannot change (only drafts)", field="status")
+        result = await import_contacts(session, principal.organization_id, text)
+        await emit(session, *(contact_event(t, row) for t, row in result.written))
+        filters = dict(campaign.target_filters or {})
+        ids = list(dict.fromkeys([*(filters.get("contact_ids") or []), *(str(row.id) for _, row in result.written)]))
+        before = len(filters.get("contact_ids") or [])
+        filters["contact_ids"] = ids
+        campaign.target_filters = runtime.check_filters(filters)
+        report = result.to_json()
+        await record_audit(session, "campaign.recipients_imported", "campaign", item_id,
+                           after={"added": len(ids) - before, "rejected": report["rejected"]})
+    return {"added": len(ids) - before, "contact_ids": len(ids), "rejected": report["rejected"],
+            "errors": report.get("errors", [])}

@@ -67,7 +67,7 @@ resource = Resource(
 blueprint = crud_blueprint(resource)
 
 
-async def _uploaded_csv() -> bytes:
+async def uploaded_csv() -> bytes:
     """The CSV from a multipart ``file`` field or a ``text/csv`` body."""
     content_type = (request.mimetype or "").lower()
     if content_type == "multipart/form-data":
@@ -89,7 +89,7 @@ async def _uploaded_csv() -> bytes:
 @require("contacts:write")
 async def import_csv() -> Any:
     """Import contacts from CSV; the report lists each rejected row with its line and field."""
-    text = decode(await _uploaded_csv())
+    text = decode(await uploaded_csv())
     async with writing("contact") as session:
         result = await import_contacts(session, org_id(), text)
         report = result.to_json()

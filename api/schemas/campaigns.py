@@ -1,4 +1,5 @@
-"""Campaign definitions (sending them is the runtime's job)."""
+"""Campaigns: their definition (CRUD, while a draft) and the actions that send them
+(``POST /campaigns/{id}/start|pause|resume|cancel``; docs/campaigns.md)."""
 
 from __future__ import annotations
 
@@ -6,35 +7,32 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field
 
-from api.schemas.common import Input, JsonNumber, JsonObject, Name, Output, Text, field_error
+from api.schemas.common import Input, JsonNumber, JsonObject, Name, Output, Text
 
-Status = Literal["draft", "scheduled", "paused", "cancelled"]
 TargetType = Literal["all", "tags", "segment", "custom"]
 Rate = Annotated[int, Field(ge=1, le=10_000), JsonNumber]
 
 
 class CampaignFields(Input):
+    """A campaign's definition. ``target_filters``: its audience (``tags``, ``tags_all``,
+    ``attributes``, ``q``, ``contact_ids``; docs/campaigns.md); ``message_content``: the
+    template's parameters (``body``, ``header``, ``header_media_url``, ``buttons``)."""
+
     description: Text | None = None
-    status: Status | None = None
     target_type: TargetType | None = None
     target_filters: JsonObject | None = None
     template_id: uuid.UUID | None = None
-    message_type: Literal["template", "text"] | None = None
-    scheduled_at: datetime | None = None
+    whatsapp_number_id: uuid.UUID | None = None
+    flow_id: uuid.UUID | None = None
+    message_type: Literal["template"] | None = None
     send_rate_limit: Rate | None = None
 
 
 class CampaignCreate(CampaignFields):
     name: Name
     message_content: JsonObject
-
-    @model_validator(mode="after")
-    def _scheduled_needs_a_time(self) -> "CampaignCreate":
-        if self.status == "scheduled" and self.scheduled_at is None:
-            raise field_error("scheduled_at", "scheduled_at is required for a scheduled campaign")
-        return self
 
 
 class CampaignUpdate(CampaignFields):
@@ -55,14 +53,37 @@ class CampaignOut(Output):
     message_content: Any = None
     scheduled_at: datetime | None = None
     send_rate_limit: int | None = None
+    whatsapp_number_id: uuid.UUID | None = None
+    flow_id: uuid.UUID | None = None
     total_recipients: int | None = None
     sent_count: int | None = None
     delivered_count: int | None = None
     read_count: int | None = None
     failed_count: int | None = None
     replied_count: int | None = None
+    skipped_count: int | None = None
     started_at: datetime | None = None
     completed_at: datetime | None = None
     created_by: uuid.UUID | None = None
     created_at: datetime | None = None
     updated_at: datetime | None = None
+
+
+class StartIn(Input):
+    """``{}`` starts now; ``scheduled_at`` schedules it (a time without offset is the
+    organization's local time, ``organizations.settings.timezone``)."""
+
+    scheduled_at: datetime | None = None
+
+
+class ActionIn(Input):
+    """``{}``."""
+
+
+class RecipientsImported(Output):
+    """A CSV's contacts (imported or updated as ``POST /contacts/import`` does) added to the audience."""
+
+    added: int
+    contact_ids: int
+    rejected: int
+    errors: list[dict[str, Any]] = []

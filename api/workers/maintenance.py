@@ -22,6 +22,8 @@
 - **assignment** of queued conversations (`api.assignment.tick`): the
   ``assignment`` event consumer every tick, a sweep every few seconds;
 - **message partitions** for the coming months (hourly);
+- **campaigns** (`api.campaigns.schedule`, every 2 s): scheduled ones that are due
+  start; running ones nobody runs (their worker died) get a runner again;
 - **template sync** of every number with a WABA id (`api.templates.lifecycle.sync_due`,
   every 6 hours, in a background task).
 """
@@ -37,6 +39,7 @@ from typing import Any
 from sqlalchemy import text
 
 from api import assignment
+from api.campaigns import schedule as campaign_schedule
 from api.runtime_context import Runtime
 from api.outbox.locks import CONVERSATION_LEASE, SENDER_LEASE
 from api.conversations.process import TIMEOUTS_KEY
@@ -111,6 +114,11 @@ async def tick(rt: Runtime, *, stale: timedelta | None = None) -> None:
         await assignment.tick(rt.db, rt.redis, sweep_now=await _once(rt, "assignment", assignment.SWEEP_SECONDS))
     except Exception:  # noqa: BLE001 - the rest of the tick still runs; the next tick retries
         log.exception("assignment failed")
+    if await _once(rt, "campaigns", campaign_schedule.EVERY):
+        try:
+            await campaign_schedule.tick(rt)
+        except Exception:  # noqa: BLE001 - the next tick retries
+            log.exception("campaign chore failed")
     if await _once(rt, "partitions", 3600):
         from api.db.partitions import ensure_message_partitions
 

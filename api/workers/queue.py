@@ -37,7 +37,9 @@ PROCESS_CONVERSATION = "pytake.process_conversation"
 SEND_OUTBOX = "pytake.send_outbox"
 DELIVER_CONVERSATIONS = "pytake.deliver_conversations"
 RUN_MAINTENANCE = "pytake.run_maintenance"
-LANE_OF = {PROCESS_CONVERSATION: HIGH, SEND_OUTBOX: DEFAULT, DELIVER_CONVERSATIONS: DEFAULT, RUN_MAINTENANCE: LOW}
+RUN_CAMPAIGN = "pytake.run_campaign"
+LANE_OF = {PROCESS_CONVERSATION: HIGH, SEND_OUTBOX: DEFAULT, DELIVER_CONVERSATIONS: DEFAULT, RUN_MAINTENANCE: LOW,
+           RUN_CAMPAIGN: LOW}
 
 
 def encode_task(task_name: str, *args: Any) -> bytes:

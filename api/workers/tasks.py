@@ -21,7 +21,7 @@ from api.runtime_context import Runtime
 from api.conversations.process import process_conversation
 from api.outbox.background import BackgroundDelivery
 from api.settings import Settings
-from api.workers.queue import DELIVER_CONVERSATIONS, LANES, PROCESS_CONVERSATION, QUEUE, SEND_OUTBOX
+from api.workers.queue import DELIVER_CONVERSATIONS, LANES, PROCESS_CONVERSATION, QUEUE, RUN_CAMPAIGN, SEND_OUTBOX
 
 log = logging.getLogger("pytake.workers")
 
@@ -88,6 +88,12 @@ async def send_outbox_task(message_ids: list[str]) -> None:
 
 async def deliver_conversations_task(conversation_ids: list[str]) -> None:
     await context().sender.deliver_conversations(conversation_ids)
+
+
+async def run_campaign_task(campaign_id: str) -> int:
+    from api.campaigns.runner import run_campaign
+
+    return await run_campaign(context().runtime, campaign_id)
 
 
 class BatchListQueueBroker(ListQueueBroker):
@@ -188,6 +194,7 @@ def make_broker(settings: Settings, *, open_runtime: bool = True) -> ListQueueBr
     broker.register_task(process_conversation_task, task_name=PROCESS_CONVERSATION)
     broker.register_task(send_outbox_task, task_name=SEND_OUTBOX)
     broker.register_task(deliver_conversations_task, task_name=DELIVER_CONVERSATIONS)
+    broker.register_task(run_campaign_task, task_name=RUN_CAMPAIGN)
     if open_runtime:
         async def startup(state: TaskiqState) -> None:
             await start_context(settings)

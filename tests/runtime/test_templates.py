@@ -14,15 +14,14 @@ import httpx
 import pytest
 from sqlalchemy import text
 
-from api.auth.tokens import create_access_token
-from api.db.models import Organization, User, WhatsAppNumber
+from api.db.models import Organization, WhatsAppNumber
 from api.runtime_context import Runtime
 from api.sandbox import webhooks
 from api.whatsapp.graph_client import GraphClient, PermanentGraphError
+from tests.runtime.api_users import user_headers
 from tests.runtime.conftest import PNID, make_settings
 
 WABA = "waba-100"
-SECRET = "k" * 48
 
 ORDER = {
     "name": "order_shipped", "language": "pt_BR", "category": "UTILITY",
@@ -36,17 +35,6 @@ ORDER = {
                  "example": "https://loja.example/r/A-17"},
                 {"type": "PHONE_NUMBER", "text": "Ligar", "phone_number": "+5511999990000"}],
 }
-
-
-async def _user(db, org_id: uuid.UUID, role: str = "org_admin") -> dict[str, str]:
-    async with db.transaction() as s:
-        user = User(organization_id=org_id, email=f"{uuid.uuid4().hex[:8]}@example.com", full_name="T",
-                    password_hash="x", role=role)
-        s.add(user)
-        await s.flush()
-        user_id = user.id
-    token, _ = create_access_token(SECRET, user_id=user_id, organization_id=org_id, role=role, ttl_seconds=3600)
-    return {"Authorization": f"Bearer {token}"}
 
 
 class Api:
@@ -68,7 +56,7 @@ async def api(servers) -> Api:
     async with servers.db.transaction() as s:
         await s.execute(text("UPDATE whatsapp_numbers SET whatsapp_business_account_id = :w WHERE id = :id"),
                         {"w": WABA, "id": servers.seeded.number_id})
-    return Api(servers, await _user(servers.db, servers.seeded.organization_id))
+    return Api(servers, await user_headers(servers.db, servers.seeded.organization_id))
 
 
 async def _template(servers, template_id: str) -> dict[str, Any]:

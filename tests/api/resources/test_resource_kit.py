@@ -134,7 +134,8 @@ async def test_templates_without_a_number_are_unique_by_name_and_language(seed, 
                                                 "body_text": "Hi"}))[0] == 201
 
 
-async def test_a_scheduled_campaign_needs_scheduled_at(seed, admin_api) -> None:
+async def test_a_campaigns_status_changes_only_through_its_actions(seed, admin_api) -> None:
+    # scheduling is POST /campaigns/{id}/start {"scheduled_at"} (docs/campaigns.md)
     status, error = await admin_api.post("/campaigns", {"name": "c", "message_content": {"text": "x"},
                                                         "status": "scheduled"})
-    assert status == 422 and error["error"]["field"] == "scheduled_at"
+    assert status == 422 and error["error"]["field"] == "status"

@@ -1,0 +1,217 @@
+"""A campaign's state machine, each transition one conditional UPDATE.
+
+    draft ──start──▶ running ──(all recipients done)──▶ completed
+      │   └─start(at)─▶ scheduled ──(due: maintenance)──▶ running
+      │                    running ◀──resume── paused ◀──pause── running
+      └── cancel (from draft, scheduled, running, paused) ──▶ cancelled
+
+A transition is ``UPDATE campaigns SET status = new WHERE id = :id AND status
+IN (allowed)``: two concurrent requests cannot both win, and a transition from
+the wrong state is a 409 naming the current one. The runner claims recipients
+only while its statement finds the campaign ``running`` (it holds the row
+``FOR SHARE`` while it claims), so once ``pause`` or ``cancel`` commits no new
+recipient is claimed; ``cancel`` marks every unclaimed recipient ``skipped``
+("campaign cancelled") in its transaction. Resume continues with the pending
+recipients, in id order: nothing is sent twice, nothing skipped.
+
+Starting checks the template (approved, parameters complete: 422 naming the
+field), the sending number, and the plan: ``monthly_campaign_limit`` (campaigns
+started this month) and ``monthly_message_limit`` (the recipients must fit in
+what is left of the month's messages), 403 ``plan_limit_exceeded`` naming it.
+The audience is materialised when the campaign starts running (at once, or
+when a scheduled one is due), in the database (`audience.materialise`).
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import ValidationError
+from sqlalchemy import select, text, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from api.campaigns.audience import check_filters, materialise
+from api.db.models import Campaign, Organization, WhatsAppNumber, WhatsAppTemplate
+from api.errors import Conflict, NotFound, PlanLimitExceeded, ValidationFailed
+from api.schemas.messages import TemplateSend
+from api.services.plan_limits import room_left
+from api.templates.send_checks import template_content
+
+MAX_RATE_PER_SECOND = 1000  # a number's tier is configurable up to this (whatsapp_numbers.settings)
+
+ALLOWED_FROM = {
+    "scheduled": ("draft",),
+    "running": ("draft", "scheduled"),
+    "pause": ("running",),
+    "resume": ("paused",),
+    "cancel": ("draft", "scheduled", "running", "paused"),
+}
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What a runner needs: the number it sends from and the outbox content."""
+
+    number_id: uuid.UUID
+    phone_number_id: str
+    access_token_encrypted: str | None
+    number_settings: dict
+    content: dict[str, Any]
+
+
+def organization_zone(org: Organization) -> ZoneInfo:
+    name = str((org.settings or {}).get("timezone") or "UTC")
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return ZoneInfo("UTC")
+
+
+def local_time(at: datetime, org: Organization) -> datetime:
+    """``at`` as an instant: a time without offset is the organization's local time
+    (``organizations.settings.timezone``, default UTC)."""
+    if at.tzinfo is None:
+        return at.replace(tzinfo=organization_zone(org))
+    return at
+
+
+async def sending_plan(session: AsyncSession, campaign: Campaign) -> Plan:
+    """The campaign's number and message, checked (422 naming the field when unusable)."""
+    if campaign.message_type not in (None, "template"):
+        raise ValidationFailed("message_type", "a campaign reaches customers outside the 24-hour window: "
+                                               "only template campaigns can be sent")
+    if campaign.template_id is None:
+        raise ValidationFailed("template_id", "a campaign sends an approved template: set template_id")
+    template = await session.get(WhatsAppTemplate, campaign.template_id)
+    if template is None or template.organization_id != campaign.organization_id:
+        raise ValidationFailed("template_id", "template not found")
+    number_id = campaign.whatsapp_number_id or template.whatsapp_number_id
+    if number_id is None:
+        raise ValidationFailed("whatsapp_number_id", "the campaign needs a WhatsApp number to send from")
+    number = await session.get(WhatsAppNumber, number_id)
+    if number is None or number.organization_id != campaign.organization_id or number.deleted_at is not None:
+        raise ValidationFailed("whatsapp_number_id", "WhatsApp number not found")
+    try:
+        send = TemplateSend.model_validate({**(campaign.message_content or {}), "id": str(template.id)})
+    except ValidationError as exc:
+        loc = ".".join(str(p) for p in exc.errors()[0]["loc"])
+        raise ValidationFailed(f"message_content.{loc}", exc.errors()[0]["msg"]) from None
+    try:
+        content = template_content(template, send, number_id)
+    except ValidationFailed as exc:
+        raise ValidationFailed(str(exc.field).replace("template.", "message_content.", 1)
+                               if exc.field else "message_content", exc.message) from None
+    return Plan(number.id, number.phone_number_id, number.access_token_encrypted, dict(number.settings or {}),
+                content)
+
+
+async def _transition(session: AsyncSession, campaign_id: uuid.UUID, organization_id: uuid.UUID, action: str,
+                      values: dict[str, Any]) -> Campaign:
+    new = {"pause": "paused", "resume": "running", "cancel": "cancelled"}.get(action, action)
+    stmt = (update(Campaign)
+            .where(Campaign.id == campaign_id, Campaign.organization_id == organization_id,
+                   Campaign.status.in_(ALLOWED_FROM[action]))
+            .values(status=new, updated_at=datetime.now(timezone.utc), **values)
+            .returning(Campaign.id))
+    if (await session.execute(stmt)).scalar() is None:
+        current = (await session.execute(select(Campaign.status).where(
+            Campaign.id == campaign_id, Campaign.organization_id == organization_id))).scalar()
+        raise Conflict(f"a {current} campaign cannot be {'started' if new in ('running', 'scheduled') else new}"
+                       f" (allowed from: {', '.join(ALLOWED_FROM[action])})", field="status")
+    campaign = await session.get(Campaign, campaign_id, populate_existing=True)
+    assert campaign is not None
+    return campaign
+
+
+async def _campaigns_this_month(session: AsyncSession, org: Organization) -> None:
+    limit = org.monthly_campaign_limit
+    if limit is None:
+        return
+    used = (await session.execute(text(
+        "SELECT count(*) FROM campaigns WHERE organization_id = :o AND status <> 'draft' "
+        "AND COALESCE(started_at, scheduled_at, created_at) >= date_trunc('month', now() AT TIME ZONE 'UTC') "
+        "AT TIME ZONE 'UTC'"), {"o": org.id})).scalar_one()
+    if used >= limit:
+        raise PlanLimitExceeded("monthly_campaign_limit", int(limit))
+
+
+async def _messages_fit(session: AsyncSession, organization_id: uuid.UUID, campaign_id: uuid.UUID) -> None:
+    """The campaign's unsent recipients fit in the month's messages left."""
+    left = await room_left(session, organization_id, "monthly_message_limit")
+    if left is None:
+        return
+    pending = (await session.execute(text(
+        "SELECT count(*) FROM campaign_recipients WHERE campaign_id = :c AND status = 'pending' "
+        "AND message_id IS NULL"), {"c": campaign_id})).scalar_one()
+    if pending > left:
+        org = await session.get(Organization, organization_id)
+        raise PlanLimitExceeded("monthly_message_limit", int(org.monthly_message_limit or 0))
+
+
+async def start(session: AsyncSession, campaign_id: uuid.UUID, organization_id: uuid.UUID,
+                at: datetime | None = None) -> tuple[Campaign, bool]:
+    """Start now (materialising the audience) or schedule for ``at``; ``(campaign, running)``.
+    Raises before writing anything when the campaign cannot be sent."""
+    org = (await session.execute(select(Organization).where(Organization.id == organization_id)
+                                 .with_for_update())).scalar_one()
+    campaign = await session.get(Campaign, campaign_id)
+    if campaign is None or campaign.organization_id != organization_id:
+        raise NotFound("campaign")
+    check_filters(campaign.target_filters)
+    await sending_plan(session, campaign)
+    await _campaigns_this_month(session, org)
+    now = datetime.now(timezone.utc)
+    if at is not None and local_time(at, org) > now:
+        return await _transition(session, campaign_id, organization_id, "scheduled",
+                                 {"scheduled_at": local_time(at, org)}), False
+    return await begin(session, campaign_id, organization_id, "running"), True
+
+
+async def begin(session: AsyncSession, campaign_id: uuid.UUID, organization_id: uuid.UUID,
+                action: str = "running") -> Campaign:
+    """draft/scheduled → running: the audience materialised, the messages limit checked."""
+    campaign = await _transition(session, campaign_id, organization_id, action,
+                                 {"started_at": datetime.now(timezone.utc)})
+    added = await materialise(session, campaign)
+    await session.execute(update(Campaign).where(Campaign.id == campaign_id)
+                          .values(total_recipients=Campaign.total_recipients + added))
+    await _messages_fit(session, organization_id, campaign_id)
+    await session.refresh(campaign)
+    return campaign
+
+
+async def pause(session: AsyncSession, campaign_id: uuid.UUID, organization_id: uuid.UUID) -> Campaign:
+    return await _transition(session, campaign_id, organization_id, "pause", {})
+
+
+async def resume(session: AsyncSession, campaign_id: uuid.UUID, organization_id: uuid.UUID) -> Campaign:
+    campaign = await _transition(session, campaign_id, organization_id, "resume", {})
+    await sending_plan(session, campaign)
+    await _messages_fit(session, organization_id, campaign_id)
+    return campaign
+
+
+async def cancel(session: AsyncSession, campaign_id: uuid.UUID, organization_id: uuid.UUID) -> Campaign:
+    campaign = await _transition(session, campaign_id, organization_id, "cancel",
+                                 {"completed_at": datetime.now(timezone.utc)})
+    await session.execute(text(
+        "UPDATE campaign_recipients SET status = 'skipped', skip_reason = 'campaign cancelled' "
+        "WHERE campaign_id = :c AND status = 'pending' AND message_id IS NULL"), {"c": campaign_id})
+    await session.refresh(campaign)
+    return campaign
+
+
+async def due_campaigns(session: AsyncSession, limit: int = 50) -> list[tuple[uuid.UUID, uuid.UUID]]:
+    """Scheduled campaigns whose time has come: ``(id, organization_id)``."""
+    rows = await session.execute(text(
+        "SELECT id, organization_id FROM campaigns WHERE status = 'scheduled' AND scheduled_at <= now() "
+        "ORDER BY scheduled_at LIMIT :n"), {"n": limit})
+    return [(r[0], r[1]) for r in rows]
+
+
+__all__ = ["ALLOWED_FROM", "MAX_RATE_PER_SECOND", "Plan", "begin", "cancel", "due_campaigns", "local_time",
+           "organization_zone", "pause", "resume", "sending_plan", "start"]

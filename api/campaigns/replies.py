@@ -1,0 +1,89 @@
+"""A customer's message seen from the campaigns: a reply to one, an opt-out.
+
+- **Reply**: the conversation's latest outbound message is a campaign's
+  (``metadata.campaign_id``): its recipient gets ``replied_at`` (the campaign's
+  ``replied_count`` moves with it), and the campaign's ``flow_id``, if it has
+  one, is the flow the reply starts (else the chatbot's rules decide).
+- **Opt-out**: the message (a text, or a template's quick-reply button) is one
+  of the organization's opt-out keywords (``organizations.settings.
+  campaign_opt_out_keywords``, default `DEFAULT_OPT_OUT_KEYWORDS`; the whole
+  message, ignoring case and accents): the contact gets ``opt_in = false``
+  with ``opt_out_date``, and every pending recipient of theirs not yet handed
+  to the outbox is ``skipped`` ("opted out"). The runner also skips any
+  recipient whose contact opted out after the audience was materialised.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from api.db.session import bind
+from api.runtime_context import Runtime
+
+DEFAULT_OPT_OUT_KEYWORDS = ("PARAR", "STOP")
+OPT_OUT_REPLY_SETTING = "campaign_opt_out_reply"
+
+_REPLY = """
+WITH last AS (
+  SELECT m.id, CAST(m.metadata->>'campaign_id' AS uuid) AS campaign_id FROM messages m
+   WHERE m.conversation_id = :conversation AND m.direction = 'outbound'
+   ORDER BY m.created_at DESC LIMIT 1
+), replied AS (
+  UPDATE campaign_recipients r SET replied_at = now()
+    FROM last
+   WHERE last.campaign_id IS NOT NULL AND r.message_id = last.id AND r.replied_at IS NULL
+  RETURNING r.id
+)
+SELECT (SELECT ca.flow_id FROM campaigns ca JOIN last ON ca.id = last.campaign_id
+         WHERE ca.organization_id = :org) AS flow_id,
+       (SELECT o.settings FROM organizations o WHERE o.id = :org) AS settings,
+       (SELECT count(*) FROM replied) AS replied
+"""
+
+_OPT_OUT = """
+WITH contact AS (
+  UPDATE contacts SET opt_in = false, opt_out_date = COALESCE(opt_out_date, now()), updated_at = now()
+   WHERE id = :contact AND organization_id = :org
+  RETURNING id
+)
+UPDATE campaign_recipients r SET status = 'skipped', skip_reason = 'opted out'
+ WHERE r.contact_id IN (SELECT id FROM contact) AND r.status = 'pending' AND r.message_id IS NULL
+   AND r.campaign_id IN (SELECT id FROM campaigns WHERE organization_id = :org)
+"""
+
+
+@dataclass(frozen=True)
+class CampaignReply:
+    flow_id: uuid.UUID | None  # the flow the campaign's reply starts
+    opt_out_keywords: tuple[str, ...]
+    opt_out_reply: str | None  # what the customer is told once opted out (None: nothing)
+
+
+async def campaign_reply(rt: Runtime, organization_id: Any, conversation_id: Any) -> CampaignReply:
+    """Record a reply to a campaign (if the conversation's last outbound message is one's) and
+    say which flow it starts and which keywords opt out."""
+    async with rt.db.raw() as conn:
+        row = await conn.fetchrow(*bind(_REPLY, {"conversation": conversation_id, "org": organization_id}))
+    settings = row["settings"] or {}
+    if isinstance(settings, str):
+        import json
+
+        settings = json.loads(settings)
+    keywords = settings.get("campaign_opt_out_keywords")
+    if not isinstance(keywords, list):
+        keywords = list(DEFAULT_OPT_OUT_KEYWORDS)
+    reply = settings.get(OPT_OUT_REPLY_SETTING)
+    return CampaignReply(row["flow_id"], tuple(str(k) for k in keywords if k),
+                         reply if isinstance(reply, str) and reply else None)
+
+
+async def opt_out(rt: Runtime, organization_id: Any, contact_id: Any) -> int:
+    """Opt the contact out of campaigns; how many pending recipients were skipped."""
+    async with rt.db.raw() as conn:
+        status = await conn.execute(*bind(_OPT_OUT, {"contact": contact_id, "org": organization_id}))
+    return int(status.split()[-1])
+
+
+__all__ = ["CampaignReply", "DEFAULT_OPT_OUT_KEYWORDS", "OPT_OUT_REPLY_SETTING", "campaign_reply", "opt_out"]

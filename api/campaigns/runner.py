@@ -1,0 +1,302 @@
+"""The campaign runner: claims pending recipients into the outbox and sends them.
+
+One runner per campaign at a time (a Redis lease, ``campaign:runner:{id}``),
+a `RUN_CAMPAIGN` task on the LOW lane. Each round:
+
+1. **Live traffic first**: while the number has conversation rows waiting in
+   the outbox (pending, unclaimed, sendable now), the runner takes nothing and
+   waits: a customer's reply never queues behind campaign traffic.
+2. **Rate**: sends are taken from the number's bucket
+   (`api.outbox.SendRateLimiter`, the same Redis bucket the conversation
+   sender uses) at the number's tier: ``whatsapp_numbers.settings.
+   rate_limit_per_second``, default 80, at most 1,000; up to a tenth of a
+   second's worth per round.
+3. **Claim** (`_CLAIM`, one statement, one transaction): while the campaign
+   is ``running`` (its row held ``FOR SHARE``), the next pending recipients
+   in id order (``FOR UPDATE SKIP LOCKED``); an opted-out, blocked or deleted
+   contact's recipient becomes ``skipped`` ("opted out"); for the others an
+   outbox row (``messages``, pending, ``metadata.campaign_id``) on the
+   contact's open conversation on the number (one is opened if none), already
+   *claimed for sending* (``claim_token``), and the recipient linked to it.
+   A recipient is claimed once: it is never sent twice, by this runner or
+   another, and the conversation sender never picks a claimed row.
+4. **Send** the claimed rows (callback data = the row id), then record them:
+   accepted → ``sent`` with the wamid (`api.outbox.SentRecorder`, which
+   updates the recipient with it); Meta's error → ``failed`` with it.
+
+A worker killed between 3 and 4 leaves claimed rows: the maintenance sweep's
+`reconcile_abandoned_claims` marks them ``failed`` (delivery unknown) after
+the grace period, unless Meta's status webhook (found through the callback
+data) shows they went. Rows never claimed are untouched: the next runner
+(maintenance wakes running campaigns nobody runs) continues with them.
+When no pending recipient is left the campaign is ``completed``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import uuid
+from datetime import datetime, timezone
+from typing import Any
+
+from sqlalchemy import text
+
+from api.campaigns.control import MAX_RATE_PER_SECOND, Plan, sending_plan
+from api.crypto import decrypt_secret
+from api.db.models import Campaign
+from api.db.session import bind
+from api.errors import ApiError
+from api.events import event, message_payload
+from api.outbox import Lease, Limit, SendRateLimiter, SentRecorder
+from api.runtime_context import Runtime
+from api.whatsapp.graph_client import PermanentGraphError, TransientGraphError, UncertainDeliveryError
+
+log = logging.getLogger("pytake.campaigns")
+
+LEASE_MS = 15_000
+MAX_BATCH = 100
+TRANSIENT_ATTEMPTS = 4
+LIVE_POLL = 0.02  # seconds between looks while live traffic is waiting
+
+_LIVE_WAITING = """
+SELECT EXISTS (
+  SELECT 1 FROM messages m JOIN conversations c ON c.id = m.conversation_id
+   WHERE m.direction = 'outbound' AND m.status = 'pending' AND NOT (m.metadata ? 'claim_token')
+     AND NOT (m.metadata ? 'campaign_id') AND c.whatsapp_number_id = :number
+     AND NOT (m.metadata ? 'next_attempt_at' AND (m.metadata->>'next_attempt_at')::timestamptz > now())
+     AND (m.type = 'template' OR c.twenty_four_hour_window_expires_at > now()))"""
+
+_CLAIM = """
+WITH camp AS (
+  SELECT id, organization_id FROM campaigns WHERE id = :campaign AND status = 'running' FOR SHARE
+), picked AS (
+  SELECT r.id, r.contact_id FROM campaign_recipients r
+   WHERE r.campaign_id = (SELECT id FROM camp) AND r.status = 'pending' AND r.message_id IS NULL
+   ORDER BY r.id LIMIT :n FOR UPDATE SKIP LOCKED
+), targets AS MATERIALIZED (
+  SELECT p.id AS rid, p.contact_id, ct.whatsapp_id,
+         (ct.opt_in IS NOT FALSE AND ct.is_blocked IS NOT TRUE AND ct.deleted_at IS NULL) AS ok,
+         (SELECT c.id FROM conversations c
+           WHERE c.organization_id = :org AND c.contact_id = p.contact_id AND c.whatsapp_number_id = :number
+             AND c.status NOT IN ('resolved', 'closed')
+           ORDER BY c.created_at DESC LIMIT 1) AS existing,
+         gen_random_uuid() AS new_conversation, gen_random_uuid() AS mid,
+         row_number() OVER (ORDER BY p.id) AS n
+    FROM picked p JOIN contacts ct ON ct.id = p.contact_id
+), opened AS (
+  INSERT INTO conversations (id, organization_id, contact_id, whatsapp_number_id, status, priority, is_bot_active,
+                             message_count)
+  SELECT new_conversation, :org, contact_id, :number, 'open', 'normal', true, 0
+    FROM targets WHERE ok AND existing IS NULL
+  RETURNING id
+), outbox AS (
+  INSERT INTO messages (id, conversation_id, direction, sender_type, type, content, status, metadata, created_at)
+  SELECT t.mid, COALESCE(t.existing, t.new_conversation), 'outbound', 'bot', 'template', CAST(:content AS jsonb),
+         'pending', jsonb_build_object('campaign_id', CAST(:campaign AS text), 'campaign_recipient_id', t.rid,
+                                       'claim_token', CAST(:token AS text), 'claimed_at', CAST(:claimed_at AS text),
+                                       'sending_attempt', 1),
+         CAST(:now AS timestamptz) + t.n * interval '1 microsecond'
+    FROM targets t
+   WHERE t.ok AND (t.existing IS NOT NULL OR t.new_conversation IN (SELECT id FROM opened))
+  RETURNING id, created_at, conversation_id
+), marked AS (
+  UPDATE campaign_recipients r SET
+    status = CASE WHEN t.ok THEN r.status ELSE 'skipped' END,
+    skip_reason = CASE WHEN t.ok THEN r.skip_reason ELSE 'opted out' END,
+    message_id = o.id, message_created_at = o.created_at
+    FROM targets t LEFT JOIN outbox o ON o.id = t.mid
+   WHERE r.id = t.rid
+  RETURNING r.id
+)
+SELECT o.id, o.created_at, o.conversation_id, t.contact_id, t.whatsapp_id, (SELECT count(*) FROM marked) AS marked
+  FROM targets t JOIN outbox o ON o.id = t.mid
+ ORDER BY t.rid
+"""
+
+_FAILED = """
+WITH input AS (
+  SELECT * FROM unnest(CAST(:ids AS uuid[]), CAST(:ats AS timestamptz[]), CAST(:errors AS text[]),
+                       CAST(:metas AS jsonb[])) AS i(id, created_at, error, meta)
+), failed AS (
+  UPDATE messages m SET status = 'failed', failed_at = COALESCE(m.failed_at, now()), error_message = i.error,
+         metadata = m.metadata || i.meta
+    FROM input i
+   WHERE m.id = i.id AND m.created_at = i.created_at AND m.status = 'pending'
+  RETURNING m.id, i.error
+)
+UPDATE campaign_recipients r SET status = 'failed', failed_at = COALESCE(r.failed_at, now()), error_message = f.error
+  FROM failed f
+ WHERE r.message_id = f.id AND r.status = 'pending'
+"""
+
+_COMPLETE = """
+UPDATE campaigns SET status = 'completed', completed_at = now(), updated_at = now()
+ WHERE id = :campaign AND status = 'running'
+   AND NOT EXISTS (SELECT 1 FROM campaign_recipients WHERE campaign_id = :campaign AND status = 'pending')
+RETURNING id
+"""
+
+
+def campaign_lease(rt: Runtime, campaign_id: Any) -> Lease:
+    return Lease(rt.redis, f"campaign:runner:{campaign_id}", LEASE_MS)
+
+
+class CampaignRun:
+    """One campaign's sending state in this process (`run_campaign` drives it)."""
+
+    def __init__(self, rt: Runtime, campaign: Campaign, plan: Plan) -> None:
+        self.rt, self.plan = rt, plan
+        self.campaign_id, self.organization_id = campaign.id, campaign.organization_id
+        self.limiter = SendRateLimiter(rt.redis)
+        self.recorder = SentRecorder(rt.db)
+        rate = float(plan.number_settings.get("rate_limit_per_second") or rt.whatsapp.rate_per_second)
+        self.rate = min(rate, float(MAX_RATE_PER_SECOND))
+        self.batch = max(1, min(MAX_BATCH, int(self.rate // 10)))
+        # bursts of a tenth of a second: the average stays at the number's rate
+        self.limit = Limit(rate=self.rate, burst=self.batch)
+        self.content = json.dumps(plan.content, ensure_ascii=False)
+        self.token = self._token()
+        self.access_token = self._access_token()
+        self.sent = 0
+
+    @staticmethod
+    def _token() -> str:
+        return f"campaign:{uuid.uuid4().hex[:12]}"
+
+    async def live_waiting(self) -> bool:
+        """Conversation rows of this number are waiting in the outbox."""
+        async with self.rt.db.raw() as conn:
+            return bool(await conn.fetchval(*bind(_LIVE_WAITING, {"number": self.plan.number_id})))
+
+    async def round(self, *, wait: bool = True) -> str:
+        """One round: ``"deferred"`` (live traffic waiting: nothing taken), ``"sent"``
+        (a batch claimed and sent), or ``"done"`` (nothing left to claim: the campaign
+        is not running, or it has no pending recipient)."""
+        if await self.live_waiting():
+            return "deferred"
+        if wait:
+            granted = await self.limiter.acquire_many(self.plan.phone_number_id, None, self.limit, None, self.batch)
+        else:
+            granted, _ = await self.limiter.try_acquire_many(self.plan.phone_number_id, None, self.limit, None,
+                                                             self.batch)
+            if not granted:
+                return "deferred"
+        now = datetime.now(timezone.utc)
+        async with self.rt.db.raw() as conn:
+            rows = await conn.fetch(*bind(_CLAIM, {
+                "campaign": self.campaign_id, "org": self.organization_id, "number": self.plan.number_id,
+                "n": granted, "content": self.content, "token": self.token, "claimed_at": now.isoformat(),
+                "now": now}))
+        if not rows:
+            return "done" if not await self._claimable() else "sent"  # all skipped: look again
+        await self._send(rows)
+        return "sent"
+
+    async def _claimable(self) -> bool:
+        async with self.rt.db.raw() as conn:
+            return bool(await conn.fetchval(
+                "SELECT EXISTS (SELECT 1 FROM campaign_recipients r JOIN campaigns c ON c.id = r.campaign_id "
+                "WHERE r.campaign_id = $1 AND c.status = 'running' AND r.status = 'pending' "
+                "AND r.message_id IS NULL)", self.campaign_id))
+
+    async def _send(self, rows: list[Any]) -> None:
+        results = await asyncio.gather(*(self._send_one(row) for row in rows))
+        accepted = [r for r in results if "wamid" in r]
+        failed = [r for r in results if "error" in r]
+        if accepted:
+            await asyncio.gather(*(self.recorder.record(r) for r in accepted))
+            self.sent += len(accepted)
+        if failed:
+            failed.sort(key=lambda f: f["id"])
+            async with self.rt.db.raw() as conn:
+                await conn.execute(*bind(_FAILED, {
+                    "ids": [f["id"] for f in failed], "ats": [f["created_at"] for f in failed],
+                    "errors": [f["error"] for f in failed], "metas": [json.dumps(f["meta"]) for f in failed]}))
+
+    async def _send_one(self, row: Any) -> dict[str, Any]:
+        """Send one claimed row: its ``sent`` record (`SentRecorder`), or its failure."""
+        token, content = self.access_token, self.plan.content
+        fail = {"id": row["id"], "created_at": row["created_at"]}
+        if token is None:
+            return {**fail, "error": "the number's access token cannot be decrypted", "meta": {}}
+        for attempt in range(1, TRANSIENT_ATTEMPTS + 1):
+            try:
+                result = await self.rt.graph.send_message(self.plan.phone_number_id, token, row["whatsapp_id"],
+                                                          "template", content, callback_data=str(row["id"]))
+                break
+            except TransientGraphError as exc:
+                if attempt == TRANSIENT_ATTEMPTS:
+                    return {**fail, "error": f"gave up after {attempt} attempts: {exc.describe()}",
+                            "meta": {"sending_attempt": attempt}}
+                await asyncio.sleep(min(5.0, 0.2 * 2 ** attempt))
+            except PermanentGraphError as exc:
+                return {**fail, "error": exc.describe(), "meta": {"meta_error": {
+                    "code": exc.code, "message": exc.message, "details": exc.details,
+                    "fbtrace_id": exc.fbtrace_id}}}
+            except UncertainDeliveryError as exc:  # never resent; a status webhook corrects it
+                return {**fail, "error": f"delivery unknown: {exc}", "meta": {"delivery_unknown": True}}
+        sent = event(self.organization_id, "message.sent", message_payload({
+            "id": row["id"], "conversation_id": row["conversation_id"], "contact_id": row["contact_id"],
+            "direction": "outbound", "sender_type": "bot", "type": "template", "content": content,
+            "status": "sent", "whatsapp_message_id": result.wamid, "created_at": row["created_at"]}),
+            row["conversation_id"])
+        return {"sent_id": row["id"], "sent_created_at": row["created_at"], "wamid": result.wamid,
+                "meta": json.dumps({"accepted_at": datetime.now(timezone.utc).isoformat(), "sent_by": self.token}),
+                "event": sent}
+
+    def _access_token(self) -> str | None:
+        encrypted = self.plan.access_token_encrypted
+        if not encrypted:
+            return "sandbox"
+        try:
+            return decrypt_secret(self.rt.settings, encrypted)
+        except ValueError:
+            return None
+
+    async def complete(self) -> bool:
+        async with self.rt.db.raw() as conn:
+            return bool(await conn.fetchval(*bind(_COMPLETE, {"campaign": self.campaign_id})))
+
+
+async def load_run(rt: Runtime, campaign_id: Any) -> CampaignRun | None:
+    """The campaign's run, or None when it is not running (or cannot send any more)."""
+    async with rt.db.session() as session:
+        campaign = await session.get(Campaign, uuid.UUID(str(campaign_id)))
+        if campaign is None or campaign.status != "running":
+            return None
+        try:
+            plan = await sending_plan(session, campaign)
+        except ApiError as exc:  # the template or number went away: paused, with the reason
+            log.warning("campaign %s cannot send (%s): paused", campaign_id, exc)
+            await session.execute(text("UPDATE campaigns SET status = 'paused' WHERE id = :c AND status = 'running'"),
+                                  {"c": campaign.id})
+            await session.commit()
+            return None
+    return CampaignRun(rt, campaign, plan)
+
+
+async def run_campaign(rt: Runtime, campaign_id: Any) -> int:
+    """Send the campaign until it is done, paused or cancelled; the messages sent by this call.
+    Returns at once when another runner holds the campaign."""
+    lease = campaign_lease(rt, campaign_id)
+    if not await lease.acquire():
+        return 0
+    try:
+        run = await load_run(rt, campaign_id)
+        if run is None:
+            return 0
+        while not lease.lost:
+            outcome = await run.round()
+            if outcome == "deferred":
+                await asyncio.sleep(LIVE_POLL)
+            elif outcome == "done":
+                await run.complete()
+                break
+        return run.sent
+    finally:
+        await lease.release()
+
+
+__all__ = ["CampaignRun", "LEASE_MS", "campaign_lease", "load_run", "run_campaign"]
