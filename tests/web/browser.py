@@ -57,6 +57,17 @@ async def live_version(page: Page, flow_id: str) -> int | None:
     }""", flow_id)
 
 
+def accept_next_dialog(page: Page) -> list[str]:
+    """Accept the next confirm() the page opens; the list gets its message."""
+    asked: list[str] = []
+
+    async def accept(dialog) -> None:  # noqa: ANN001
+        asked.append(dialog.message)
+        await dialog.accept()
+    page.once("dialog", accept)
+    return asked
+
+
 class Designer:
     """A signed-up flow designer: the API with their token, and their browser page signed in."""
 

@@ -14,8 +14,10 @@ import socket
 import subprocess
 import sys
 import time
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from pathlib import Path
-from typing import AsyncIterator
+from typing import Any, AsyncIterator
 
 import httpx
 import pytest
@@ -51,14 +53,16 @@ def built_web_app() -> Path:
     return WEB_DIST
 
 
-@pytest.fixture
-async def web_server(database_url, redis_url, tmp_path, built_web_app) -> AsyncIterator[str]:
+@asynccontextmanager
+async def pytake_serve(database_url: str, redis_url: str, data_dir: Path,
+                       extra_env: dict[str, str] | None = None) -> AsyncIterator[str]:
     """`pytake serve` (API + web app) on a free port; its base URL."""
     port = _free_port()
-    env = os.environ | {"DATABASE_URL": database_url, "REDIS_URL": redis_url, "PYTAKE_DATA_DIR": str(tmp_path),
+    env = os.environ | {"DATABASE_URL": database_url, "REDIS_URL": redis_url, "PYTAKE_DATA_DIR": str(data_dir),
                         # every browser test signs up and logs in from 127.0.0.1, and a page makes many
                         # calls: the rate limits (tested in tests/api) would cut a busy run short
-                        **{f"PYTAKE_RATELIMIT_{kind}_PER_MINUTE": "0" for kind in ("LOGIN", "SIGNUP", "REFRESH", "USER")}}
+                        **{f"PYTAKE_RATELIMIT_{kind}_PER_MINUTE": "0" for kind in ("LOGIN", "SIGNUP", "REFRESH", "USER")},
+                        **(extra_env or {})}
     proc = subprocess.Popen([str(PYTAKE), "serve", "--no-worker", "--no-migrate", "--port", str(port)],
                             env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     base = f"http://127.0.0.1:{port}"
@@ -83,6 +87,76 @@ async def web_server(database_url, redis_url, tmp_path, built_web_app) -> AsyncI
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+
+
+@pytest.fixture
+async def web_server(database_url, redis_url, tmp_path, built_web_app) -> AsyncIterator[str]:
+    """`pytake serve` (API + web app) on a free port; its base URL."""
+    async with pytake_serve(database_url, redis_url, tmp_path) as base:
+        yield base
+
+
+META_APP_SECRET = "web-tests-app-secret"
+
+
+@dataclass
+class MetaStandIn:
+    """The sandbox playing Meta for `pytake serve`: its state, and a gate on the webhooks it posts
+    (closed: a webhook waits until the test opens it, so the test decides what the page sees first)."""
+
+    app: Any
+    url: str
+    gate: asyncio.Event
+
+    @property
+    def state(self) -> Any:
+        return self.app.state
+
+
+@pytest.fixture
+async def web_with_meta(database_url, redis_url, tmp_path, built_web_app) -> AsyncIterator[tuple[str, MetaStandIn]]:
+    """`pytake serve` whose Graph API is the sandbox (api/sandbox), in this test's event loop;
+    the sandbox's webhooks go, signed, to PyTake's webhook route once ``gate`` is set."""
+    from hypercorn.asyncio import serve
+    from hypercorn.config import Config
+
+    from api.sandbox.server import SandboxApp, SandboxConfig, SandboxState
+
+    gate = asyncio.Event()
+    http = httpx.AsyncClient(timeout=10.0)
+
+    async def gated_post(url: str, headers: dict[str, str], body: bytes) -> int:
+        await gate.wait()
+        return (await http.post(url, content=body, headers=headers)).status_code
+
+    sandbox = SandboxApp(SandboxState(SandboxConfig(app_secret=META_APP_SECRET, template_review_delay=0.05)),
+                         poster=gated_post)
+    config = Config()
+    port = _free_port()
+    config.bind = [f"127.0.0.1:{port}"]
+    config.accesslog = config.errorlog = None
+    stop = asyncio.Event()
+    task = asyncio.create_task(serve(sandbox, config, shutdown_trigger=stop.wait))
+    sandbox_url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while True:
+        assert not task.done(), f"the sandbox did not start: {task.exception()!r}"
+        try:
+            await http.get(sandbox_url + "/_sandbox/health")
+            break
+        except httpx.TransportError:
+            assert time.monotonic() < deadline, "the sandbox never answered"
+            await asyncio.sleep(0.05)
+    try:
+        async with pytake_serve(database_url, redis_url, tmp_path, {
+                "PYTAKE_GRAPH_API_URL": sandbox_url, "PYTAKE_WHATSAPP_APP_SECRET": META_APP_SECRET}) as base:
+            sandbox.state.config.webhook_url = base + "/webhooks/whatsapp"
+            yield base, MetaStandIn(sandbox, sandbox_url, gate)
+    finally:
+        stop.set()
+        await asyncio.gather(task, return_exceptions=True)
+        await sandbox.aclose()
+        await http.aclose()
 
 
 @pytest.fixture

@@ -9,7 +9,7 @@ import re
 
 from playwright.async_api import Page, expect
 
-from .browser import designer, edge, node
+from .browser import accept_next_dialog, designer, edge, node
 from .conftest import screenshot
 
 CANVAS = {
@@ -41,12 +41,7 @@ async def test_rename_delete_export_and_import(web_server, browser_page: Page, t
         page.once("dialog", lambda d: asyncio.ensure_future(d.dismiss()))
         await promo.get_by_role("button", name="Delete").click()
         await expect(rows).to_have_count(2)
-        asked: list[str] = []
-
-        async def accept(dialog) -> None:  # noqa: ANN001
-            asked.append(dialog.message)
-            await dialog.accept()
-        page.once("dialog", accept)
+        asked = accept_next_dialog(page)
         await promo.get_by_role("button", name="Delete").click()
         await expect(rows).to_have_count(1)
         assert asked == ["Delete the flow “Old promo”?"]

@@ -5,6 +5,8 @@ import { LoginPage } from "./pages/login/LoginPage";
 import { SignupPage } from "./pages/signup/SignupPage";
 import { FlowsPage } from "./pages/flows/FlowsPage";
 import { EditorPage } from "./pages/editor/EditorPage";
+import { TemplatesPage } from "./pages/templates/TemplatesPage";
+import { TemplateFormPage } from "./pages/templates/TemplateFormPage";
 
 const PUBLIC = new Set(["/app/login", "/app/signup"]);
 
@@ -22,6 +24,8 @@ export function App() {
   if (path === "/app/login") return <LoginPage />;
   if (path === "/app/signup") return <SignupPage />;
   if (!signedIn) return null;
+  if (path === "/app/templates") return <TemplatesPage />;
+  if (path === "/app/templates/new") return <TemplateFormPage />;
   const editor = path.match(/^\/app\/flows\/([^/]+)$/);
   if (editor) return <EditorPage flowId={editor[1]} />;
   return <FlowsPage />;

@@ -46,3 +46,33 @@ export type Diagnostic = {
   message: string;
   hint?: string | null;
 };
+
+export type WhatsAppNumber = {
+  id: string;
+  phone_number: string;
+  display_name?: string | null;
+  whatsapp_business_account_id?: string | null;
+};
+
+export type TemplateStatus = "PENDING" | "APPROVED" | "REJECTED" | "PAUSED" | "DISABLED";
+
+export type Template = {
+  id: string;
+  whatsapp_number_id?: string | null;
+  meta_template_id?: string | null;
+  name: string;
+  language?: string | null;
+  category?: string | null;
+  meta_status?: TemplateStatus | null;
+  header_type?: string | null;
+  header_content?: string | null;
+  body_text: string;
+  footer_text?: string | null;
+  buttons?: unknown[] | null;
+  variables?: unknown[] | null;
+  sync_status?: string | null;
+  sync_error?: string | null;
+  rejection_reason?: string | null;
+  quality_score?: { score?: string } | null;
+  last_synced_at?: string | null;
+};

@@ -1,14 +1,21 @@
 import type { ReactNode } from "react";
 import { logout } from "../api/client";
 import { LanguageSwitch, useI18n } from "../i18n";
-import { Link, navigate } from "../router";
+import { Link, navigate, usePath } from "../router";
 
-/** The bar on top of every signed-in page. */
+/** The bar on top of every signed-in page: the sections (Flows, Templates), or a page's own breadcrumb. */
 export function AppHeader({ children }: { children?: ReactNode }) {
   const { t } = useI18n();
+  const path = usePath();
+  const here = (prefix: string) => (path.startsWith(prefix) ? "nav-link active" : "nav-link");
   return (
     <header className="app-header">
       <Link to="/app/flows" className="brand"><span className="brand-mark">P</span>{t("app.name")}</Link>
+      {/* the editor puts its breadcrumb here instead of the sections */}
+      {!children && <nav className="app-nav" aria-label={t("app.name")}>
+        <Link to="/app/flows" className={here("/app/flows")}>{t("nav.flows")}</Link>
+        <Link to="/app/templates" className={here("/app/templates")}>{t("nav.templates")}</Link>
+      </nav>}
       <div className="header-middle">{children}</div>
       <LanguageSwitch />
       <button type="button" className="ghost" onClick={async () => { await logout(); navigate("/app/login", true); }}>
