@@ -58,11 +58,14 @@ class Subscriber:
         self.queue.put_nowait(text)
 
     def replayed(self, cursor: Cursor, texts: list[tuple[Cursor, str]]) -> None:
-        """The replay's events (in order) are given, then what arrived meanwhile."""
+        """The replay's events (in order) are given; the position is at least ``cursor``."""
         for c, text in texts:
             self._send(c, text)
         if cursor > self.last:
             self.last = cursor
+
+    def go_live(self) -> None:
+        """Replay over: what arrived meanwhile is given (what the replay gave is dropped), then live."""
         self.replaying = False
         held, self.held = self.held, []
         for c, text in held:

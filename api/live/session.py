@@ -60,12 +60,13 @@ class Session:
                     replayed = [item async for item in replay(self.hub.db, self.viewer, after, until)]
                 except TooFarBehind:
                     raise Closing(CloseCode.RESYNC, "cursor_too_old") from None
-            sub.replayed(until if after is None or until > after else after, replayed)
             status = await self._status()
-            await self.send(ready_message(sub.last, len(replayed), user_id=str(self.viewer.user_id),
-                                          organization_id=str(self.viewer.organization_id), role=self.viewer.role,
-                                          scope=self.viewer.scope, department_ids=sorted(self.viewer.departments),
-                                          status=status))
+            sub.replayed(until if after is None or until > after else after, replayed)
+            sub.queue.put_nowait(ready_message(  # after the replay, before anything live
+                sub.last, len(replayed), user_id=str(self.viewer.user_id),
+                organization_id=str(self.viewer.organization_id), role=self.viewer.role, scope=self.viewer.scope,
+                department_ids=sorted(self.viewer.departments), status=status))
+            sub.go_live()
             tasks = [asyncio.create_task(self._write(sub)), asyncio.create_task(self._read()),
                      asyncio.create_task(self._watch(sub))]
             done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
