@@ -11,7 +11,6 @@ and closes it at once with ``4401`` (reason: the error code, e.g.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 from typing import Any
@@ -28,22 +27,20 @@ log = logging.getLogger("pytake.live")
 blueprint = Blueprint("live", __name__)
 HUB_KEY = "pytake.live.hub"
 GRAPH_KEY = "pytake.live.graph"
-_hub_lock = asyncio.Lock()
 
 
-async def _hub() -> Hub:
-    hub = current_app.extensions.get(HUB_KEY)
-    if hub is not None:
-        return hub
-    async with _hub_lock:
-        hub = current_app.extensions.get(HUB_KEY)
-        if hub is None:
-            settings = get_settings()
-            hub = Hub(get_db(), get_redis(), settings.redis_url or "",
-                      heartbeat_seconds=float(settings.live_heartbeat_seconds))
-            await hub.start()
-            current_app.extensions[HUB_KEY] = hub
-    return hub
+def _hub() -> Hub:
+    return current_app.extensions[HUB_KEY]
+
+
+@blueprint.before_app_serving
+async def open_live() -> None:
+    """Every API process runs a hub from the start: its heartbeat sweeps the sockets
+    of processes that died, even before a socket of its own arrives."""
+    settings = get_settings()
+    hub = Hub(get_db(), get_redis(), settings.redis_url or "", heartbeat_seconds=float(settings.live_heartbeat_seconds))
+    await hub.start()
+    current_app.extensions[HUB_KEY] = hub
 
 
 def _graph() -> Any:
@@ -112,7 +109,7 @@ async def live() -> None:
 
         recheck_every = max(0.05, min(float(settings.live_recheck_seconds), expires - time.time()))
         ws = websocket._get_current_object()
-        session = Session(await _hub(), viewer, ws.send, ws.receive, recheck, recheck_every, _graph(), settings,
+        session = Session(_hub(), viewer, ws.send, ws.receive, recheck, recheck_every, _graph(), settings,
                           float(settings.live_typing_indicator_seconds))
         await session.run(after)
     except Closing as closing:
