@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import uuid
+
 import aiohttp
 
 from tests.live.conftest import eventually
@@ -132,3 +134,15 @@ async def test_typing_in_a_conversation_one_cannot_see_is_refused(world, start_a
     assert viewer_socket.of("error")[0]["code"] == "forbidden"
     await viewer_socket.roundtrip()
     assert viewer_socket.of("typing") == []
+
+
+async def test_the_customers_typing_indicator_is_sent_at_most_once_per_period_per_conversation(redis):
+    from api.live.typing_indicator import indicator_due
+
+    first, second = uuid.uuid4(), uuid.uuid4()
+    assert await indicator_due(redis, first, 20)
+    assert not await indicator_due(redis, first, 20)  # an agent typing on: not again within the period
+    assert await indicator_due(redis, second, 20)  # another conversation has its own
+    assert 0 < await redis.pttl(f"typing:wa:{first}") <= 20_000  # the period: once it is over...
+    await redis.delete(f"typing:wa:{first}")
+    assert await indicator_due(redis, first, 20)  # ...the indicator may be shown again
