@@ -45,17 +45,14 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 import aiohttp  # noqa: E402
-import asyncpg  # noqa: E402
 import redis.asyncio as aioredis  # noqa: E402
 from cryptography.fernet import Fernet  # noqa: E402
-from sqlalchemy.engine import make_url  # noqa: E402
 
 from api.auth.tokens import create_access_token  # noqa: E402
-from api.db import migrations  # noqa: E402
 from api.db.session import Database  # noqa: E402
 from api.events import emit_conn, event  # noqa: E402
 from api.settings import normalize_database_url  # noqa: E402
-from bench.db import _connect_kwargs  # noqa: E402
+from bench.api import fresh_database  # noqa: E402
 from bench.proc_stats import free_port, tree_cpu_seconds  # noqa: E402
 
 BENCH_DB = "pytake_bench_inbox"
@@ -75,18 +72,6 @@ async def main():
 
 asyncio.run(main())
 """
-
-
-async def _scratch(server_url: str) -> str:
-    admin = await asyncpg.connect(**_connect_kwargs(normalize_database_url(server_url), "postgres"))
-    try:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{BENCH_DB}" WITH (FORCE)')
-        await admin.execute(f'CREATE DATABASE "{BENCH_DB}"')
-    finally:
-        await admin.close()
-    url = make_url(normalize_database_url(server_url)).set(database=BENCH_DB).render_as_string(hide_password=False)
-    await asyncio.to_thread(migrations.upgrade, url)
-    return url
 
 
 async def _seed(db: Database, secret: str, agents: int, departments: int) -> tuple[uuid.UUID, list, list]:
@@ -301,7 +286,7 @@ async def main() -> int:
     args = parser.parse_args()
     server = os.environ.get("DATABASE_URL") or "postgresql://postgres@127.0.0.1:5432/postgres"
     redis_url = os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379/0"
-    url = await _scratch(server)
+    url = await fresh_database(normalize_database_url(server) or server, BENCH_DB)
     secret = "bench-" + uuid.uuid4().hex
     db = Database(url)
     processes: list[subprocess.Popen] = []

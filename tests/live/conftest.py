@@ -35,6 +35,7 @@ from api.events import emit_conn, event, message_payload
 from api.live import start_publisher
 from api.sandbox.server import SandboxApp, SandboxConfig, SandboxState
 from api.settings import Settings
+from tests.runtime.conftest import serve
 
 REPO = Path(__file__).resolve().parents[2]
 DEADLINE = 60.0  # seconds a condition may take on a loaded machine
@@ -224,28 +225,8 @@ class Sandbox:
 
 @pytest.fixture
 async def sandbox() -> AsyncIterator[Sandbox]:
-    from hypercorn.asyncio import serve
-    from hypercorn.config import Config
-
     app = SandboxApp(SandboxState(SandboxConfig(send_statuses=False)))
-    port = free_port()
-    config = Config()
-    config.bind = [f"127.0.0.1:{port}"]
-    config.accesslog = None
-    config.errorlog = None
-    stop = asyncio.Event()
-    task = asyncio.create_task(serve(app, config, shutdown_trigger=stop.wait))
-    url = f"http://127.0.0.1:{port}"
-
-    async def up() -> bool:
-        try:
-            async with aiohttp.ClientSession() as session:
-                async with session.get(url + "/_sandbox/health") as response:
-                    return response.status == 200
-        except aiohttp.ClientError:
-            return False
-
-    await eventually(up, "the sandbox")
+    url, stop, task = await serve(app)
     yield Sandbox(url, app.state)
     stop.set()
     await task
