@@ -27,6 +27,8 @@ from api.live.publisher import channel
 log = logging.getLogger("pytake.live")
 
 QUEUE_LIMIT = 2000  # messages waiting for one socket before it is closed as too slow
+SHUTDOWN = None  # queued for a socket: the process is stopping
+INTERRUPTED = ""  # queued for a socket: the pub/sub connection was lost, messages may be missing
 
 
 class Subscriber:
@@ -38,7 +40,7 @@ class Subscriber:
         self.last = Cursor(0, 0)
         self.replaying = True
         self.held: list[tuple[Cursor | None, str]] = []
-        self.queue: asyncio.Queue[str | None] = asyncio.Queue()
+        self.queue: asyncio.Queue[str | None] = asyncio.Queue()  # texts, or SHUTDOWN / INTERRUPTED
         self.overflowed = asyncio.Event()
 
     def offer(self, cursor: Cursor | None, text: str) -> None:
@@ -94,7 +96,7 @@ class Hub:
     async def start(self) -> None:
         import redis.asyncio as aioredis
 
-        self._pubsub_client = aioredis.from_url(self.redis_url)
+        self._pubsub_client = aioredis.from_url(self.redis_url, client_name=pubsub_client_name(self.process_id))
         self._pubsub = self._pubsub_client.pubsub()
         await presence.beat(self.redis, self.process_id, self.heartbeat_seconds * 3)
         self._heart = asyncio.create_task(self._heartbeat(), name="live-heartbeat")
@@ -107,7 +109,7 @@ class Hub:
                 task.cancel()
         for subscribers in list(self.by_org.values()):
             for sub in list(subscribers.values()):
-                sub.queue.put_nowait(None)
+                sub.queue.put_nowait(SHUTDOWN)
                 await self.remove(sub)
         await self.redis.delete(presence.proc_key(self.process_id))
         await self.redis.srem(presence.PROCS, self.process_id)
@@ -178,8 +180,11 @@ class Hub:
                 message = await self._pubsub.get_message(ignore_subscribe_messages=False, timeout=1.0)
             except asyncio.CancelledError:
                 raise
-            except Exception:  # noqa: BLE001 - Redis went away: resubscribe when it is back
-                log.exception("live: pub/sub connection lost")
+            except Exception:  # noqa: BLE001 - Redis went away: redis-py resubscribes when it is back
+                log.exception("live: pub/sub connection lost; closing this process's sockets so they resume")
+                for subscribers in list(self.by_org.values()):  # what was published meanwhile is lost to
+                    for sub in list(subscribers.values()):  # them: they reconnect with ?after= and replay it
+                        sub.queue.put_nowait(INTERRUPTED)
                 await asyncio.sleep(0.5)
                 continue
             if message is None:
@@ -229,6 +234,11 @@ class Hub:
                 raise
             except Exception:  # noqa: BLE001 - the next beat retries
                 log.exception("live: heartbeat failed")
+
+
+def pubsub_client_name(process_id: str) -> str:
+    """The name (CLIENT SETNAME) of a process's pub/sub connection: operators can find it in CLIENT LIST."""
+    return f"pytake-live:{process_id}"
 
 
 def _s(value: Any) -> str:

@@ -27,6 +27,7 @@ class CloseCode:
 
     GOING_AWAY = 1001  # the server is shutting down: reconnect (with ?after=) elsewhere
     INTERNAL = 1011
+    INTERRUPTED = 1012  # this process lost its Redis pub/sub connection: reconnect with ?after= (nothing is lost)
     BAD_REQUEST = 4400  # a malformed ``after`` cursor
     UNAUTHORIZED = 4401  # no token, invalid, expired, revoked, session ended; reason = the error code
     FORBIDDEN = 4403  # the user is inactive or gone

@@ -17,7 +17,7 @@ from typing import Any, Awaitable, Callable
 
 from api.live import typing_indicator
 from api.live.audience import Viewer
-from api.live.hub import Hub
+from api.live.hub import INTERRUPTED, SHUTDOWN, Hub
 from api.live.protocol import CloseCode, Cursor, dumps, error_message, ready_message
 from api.live.replay import TooFarBehind, head, replay
 
@@ -43,7 +43,7 @@ class Session:
     receive: Callable[[], Awaitable[Any]]
     # raises `Closing` when the token no longer holds; returns a fresh viewer (departments may change)
     recheck: Callable[[], Awaitable[Viewer]]
-    recheck_seconds: float
+    next_check: Callable[[], float]  # seconds until the token is checked again
     graph: Any
     settings: Any
     indicator_seconds: float = 20.0
@@ -81,15 +81,17 @@ class Session:
     async def _write(self, sub: Any) -> None:
         while True:
             text = await sub.queue.get()
-            if text is None:
+            if text is SHUTDOWN:
                 raise Closing(CloseCode.GOING_AWAY, "server_shutdown")
+            if text == INTERRUPTED:
+                raise Closing(CloseCode.INTERRUPTED, "interrupted")
             await self.send(text)
 
     async def _watch(self, sub: Any) -> None:
-        """The token is checked again every ``recheck_seconds``; a slow reader is cut off."""
+        """The token is checked again every so often (and at its expiry); a slow reader is cut off."""
         while True:
             try:
-                await asyncio.wait_for(sub.overflowed.wait(), self.recheck_seconds)
+                await asyncio.wait_for(sub.overflowed.wait(), self.next_check())
                 raise Closing(CloseCode.TOO_SLOW, "too_slow")
             except asyncio.TimeoutError:
                 pass

@@ -107,9 +107,11 @@ async def live() -> None:
                 raise Closing(CloseCode.UNAUTHORIZED, "token_expired")
             return (await _viewer(token))[0]
 
-        recheck_every = max(0.05, min(float(settings.live_recheck_seconds), expires - time.time()))
+        def next_check() -> float:  # every live_recheck_seconds, and at the token's expiry
+            return max(0.05, min(float(settings.live_recheck_seconds), expires - time.time()))
+
         ws = websocket._get_current_object()
-        session = Session(_hub(), viewer, ws.send, ws.receive, recheck, recheck_every, _graph(), settings,
+        session = Session(_hub(), viewer, ws.send, ws.receive, recheck, next_check, _graph(), settings,
                           float(settings.live_typing_indicator_seconds))
         await session.run(after)
     except Closing as closing:

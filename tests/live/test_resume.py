@@ -112,3 +112,31 @@ async def test_a_malformed_cursor_is_refused_with_4400(world, start_api):
             msg = await ws.receive()
             assert msg.type == aiohttp.WSMsgType.CLOSE
             assert (msg.data, msg.extra) == (4400, "invalid_after")
+
+
+async def test_a_process_that_loses_its_pub_sub_connection_sends_its_sockets_to_resume(
+        world, start_api, publisher, connect, redis):
+    from api.live.hub import pubsub_client_name
+    from api.live.presence import PROCS
+
+    org = await world.organization()
+    support = await world.department(org)
+    agent = await world.user(org, "agent", support)
+    api = await start_api()
+    conversation = await world.conversation(org, support)
+    client = await connect(api.ws_url(agent.token))
+    await client.ready()
+    cursor = client.of("ready")[0]["cursor"]
+
+    (process_id,) = [p.decode() for p in await redis.smembers(PROCS)]
+    name = pubsub_client_name(process_id)
+    connections = [c for c in await redis.client_list() if c.get("name") == name]
+    assert connections, "the process's pub/sub connection carries its name"
+    await redis.execute_command("CLIENT", "KILL", "ID", connections[0]["id"])
+    await world.inbound(conversation, "while the connection was down")
+
+    await client.wait(lambda: client.closed is not None, "the socket to be closed")
+    assert client.ws.close_code == 1012
+    resumed = await connect(api.ws_url(agent.token, after=cursor))
+    await resumed.wait(lambda: [m for m in resumed.events(conversation) if m["event"]["type"] == "message.received"],
+                       "the message, replayed or live")
