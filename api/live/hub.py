@@ -125,11 +125,15 @@ class Hub:
         sub = Subscriber(f"{self.process_id}:{next(self._n)}", viewer)
         org = str(viewer.organization_id)
         self.by_org.setdefault(org, {})[sub.socket_id] = sub
-        await self._subscribe(org)
-        count = await presence.join(self.redis, self.process_id, sub.socket_id, viewer.user_id,
-                                    viewer.organization_id)
-        if count == 1:
-            await presence.went_online(self.db, self.redis, viewer.user_id, viewer.organization_id)
+        try:
+            await self._subscribe(org)
+            count = await presence.join(self.redis, self.process_id, sub.socket_id, viewer.user_id,
+                                        viewer.organization_id)
+            if count == 1:
+                await presence.went_online(self.db, self.redis, viewer.user_id, viewer.organization_id)
+        except BaseException:
+            await asyncio.shield(self.remove(sub))
+            raise
         return sub
 
     async def remove(self, sub: Subscriber) -> None:
