@@ -81,6 +81,15 @@ class Settings:
     webhooks_poll_seconds: float = 0.5
     # at most this many requests in flight per worker
     webhooks_concurrency: int = 64
+    # The agents' live channel (docs/live.md); env PYTAKE_<NAME upper-cased>.
+    # the `live` consumer looks for new events this often while idle
+    live_poll_seconds: float = 0.02
+    # an API process renews its presence heartbeat this often; it expires after 3 x this
+    live_heartbeat_seconds: float = 5.0
+    # an open socket's token (revocation, ended sessions, expiry) and scope are checked this often
+    live_recheck_seconds: float = 30.0
+    # WhatsApp's typing indicator goes to a customer at most once per conversation per this
+    live_typing_indicator_seconds: float = 20.0
 
     @property
     def is_production(self) -> bool:
@@ -127,6 +136,7 @@ class Settings:
             **_pools(env),
             **_ai_providers(env),
             **_webhook_settings(env),
+            **_numbers(env, {n: "PYTAKE_" + n.upper() for n in LIVE_NUMBER_FIELDS}, float, "number", positive=True),
         )
         if not keys:
             return cls(secret_key=secret_key, encryption_key=encryption_key, **common)
@@ -195,6 +205,8 @@ def _numbers(env: Mapping[str, str], variables: Mapping[str, str], parse: Callab
 
 WEBHOOK_NUMBER_FIELDS = {"webhooks_retry_scale": float, "webhooks_timeout_seconds": float,
                          "webhooks_poll_seconds": float, "webhooks_concurrency": int}
+LIVE_NUMBER_FIELDS = ("live_poll_seconds", "live_heartbeat_seconds", "live_recheck_seconds",
+                      "live_typing_indicator_seconds")
 
 
 def _webhook_settings(env: Mapping[str, str]) -> dict[str, Any]:

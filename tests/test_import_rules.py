@@ -45,7 +45,9 @@ ROOM_MAY_IMPORT = {
     "api.campaigns": {"api.whatsapp", "api.events", "api.db", "api.outbox", "api.runtime_context", "api.templates",
                       "api.schemas", "api.services"},
     "api.workers": {"api.inbound", "api.conversations", "api.outbox", "api.events", "api.whatsapp", "api.db",
-                    "api.runtime_context", "api.assignment", "api.templates", "api.campaigns"},
+                    "api.runtime_context", "api.assignment", "api.templates", "api.campaigns",
+                    "api.live"},
+    "api.live": {"api.events", "api.assignment", "api.whatsapp", "api.db"},
 }
 # modules any room may import: the process's foundations (configuration, connections, codecs)
 # and the queue's leaf module

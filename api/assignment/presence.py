@@ -1,7 +1,8 @@
 """An agent's availability: ``users.is_online`` and ``last_seen_at``.
 
 `set_status` is what ``POST /agents/me/status`` calls and what the live
-channel (WebSocket) will call on connect/disconnect; going online runs an
+channel (`api.live.presence`) calls when a user's first socket opens and their
+last one closes, or is swept with its dead API process; going online runs an
 assignment pass over the agent's departments at once, so their backlog
 comes to them without waiting for the sweep.
 """

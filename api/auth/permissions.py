@@ -118,14 +118,24 @@ def bearer_token() -> str:
 
 
 async def authenticate_request() -> Principal:
-    """Check the bearer token and the user behind it; set and return the principal.
+    """Check the bearer token and the user behind it; set and return the principal
+    (`authenticate_token`, counting the request against the per-user rate limit)."""
+    principal = await authenticate_token(bearer_token())
+    set_principal(principal)
+    return principal
+
+
+async def authenticate_token(token: str, *, count_rate: bool = True) -> Principal:
+    """The principal of an access token, or `Unauthorized` (invalid, expired, revoked,
+    session ended, user gone or inactive); with ``count_rate``, the per-user rate limit too.
 
     One round trip to Redis (logout blacklist, the user's ended sessions
     (`api.auth.sessions`), the user's cached organization and role, and the
     per-user rate count, in one script); the database only
     when the user is not cached (`api.auth.user_cache`: entries live 60 s and
     are dropped by any change to the user or its organization, so a demotion
-    or deactivation takes effect at once).
+    or deactivation takes effect at once). The live channel (`api.routes.live`)
+    checks its token here too, without counting.
     """
     from api.auth.tokens import SESSION_ENDED, decode_access_token, issued_ms, token_hash  # local: avoids an import cycle
     from api.auth.users import load_active_user_role
@@ -133,13 +143,12 @@ async def authenticate_request() -> Principal:
     from api.ratelimit import check_rate
 
     settings = get_settings()
-    token = bearer_token()
     claims = decode_access_token(settings.secret_key, token)
     try:
         user_id = uuid.UUID(str(claims["sub"]))
     except (KeyError, ValueError) as exc:
         raise Unauthorized("invalid token", code="invalid_token") from exc
-    limit = settings.ratelimit_user_per_minute
+    limit = settings.ratelimit_user_per_minute if count_rate else 0
     redis = get_redis()
     check = await redis_keys.check_auth(redis, token_hash(token), user_id, count_rate=limit > 0,
                                         issued_ms=issued_ms(claims), pipe=get_auth_pipe())
@@ -162,7 +171,6 @@ async def authenticate_request() -> Principal:
         token_jti=claims.get("jti"),
         token_expires_at=claims.get("exp_datetime"),
     )
-    set_principal(principal)
     if check.rate is not None:
         check_rate(check.rate, limit)
     return principal

@@ -47,7 +47,7 @@ from typing import Any
 from sqlalchemy import text
 
 from api.db.session import bind
-from api.events import event, message_payload
+from api.events import emit_conn, event, message_payload
 from api.runtime_context import Runtime, SendHint
 from api.outbox.locks import lease_ms, sender_lease
 from api.outbox.send_rate_limit import PAIR_LIMIT, Limit, SendRateLimiter
@@ -139,7 +139,10 @@ _FAILED = """
 UPDATE messages SET status = 'failed', failed_at = now(), error_message = :error,
        metadata = (metadata - 'claim_token') || CAST(:meta AS jsonb)
  WHERE id = :id AND created_at = :at AND status = 'pending'
+RETURNING failed_at
 """
+# the conversation's row lock first, so its events' id order is their commit order (api.events.emit)
+_LOCK_CONVERSATION = "SELECT 1 FROM conversations WHERE id = :conversation_id FOR NO KEY UPDATE"
 
 _RECIPIENT_FAILED = """
 UPDATE campaign_recipients SET status = 'failed', failed_at = now(), error_message = :error
@@ -401,11 +404,21 @@ class Sender:
             await self.recorder.record(accepted.params())
 
     async def _fail(self, row: Any, error: str, meta: dict[str, Any]) -> str:
+        """Mark the row failed, with its ``message.status`` event (the shape status
+        webhooks write, `api.inbound.statuses`: Meta's error under ``meta_errors``)."""
         params = {"id": row["id"], "at": row["created_at"], "error": error, "meta": _dumps(meta)}
         async with self.rt.db.raw() as conn:
             async with conn.transaction():
-                await conn.execute(*bind(_FAILED, params))
+                await conn.execute(*bind(_LOCK_CONVERSATION, {"conversation_id": row["conversation_id"]}))
+                failed_at = await conn.fetchval(*bind(_FAILED, params))
                 await conn.execute(*bind(_RECIPIENT_FAILED, params))
+                if failed_at is not None:
+                    meta_error = meta.get("meta_error")
+                    await emit_conn(conn, event(row["organization_id"], "message.status", {
+                        "message_id": str(row["id"]), "conversation_id": str(row["conversation_id"]),
+                        "whatsapp_message_id": None, "status": "failed", "previous_status": "pending",
+                        "timestamp": failed_at.isoformat(), "error": error,
+                        "meta_errors": [meta_error] if meta_error else None}, row["conversation_id"]))
         return "failed"
 
     async def _transient(self, conversation_id: uuid.UUID, row: Any, claim_token: str, attempt: int,

@@ -19,6 +19,7 @@ from api.routes import (
     departments,
     flows,
     integrations,
+    live,
     messages,
     organization,
     quick_replies,
@@ -49,4 +50,5 @@ BLUEPRINTS: list[Blueprint] = [
     quick_replies.blueprint,
     audit_logs.blueprint,
     admin.blueprint,
+    live.blueprint,
 ]

@@ -1,6 +1,6 @@
 """/agents/me/status: the signed-in agent goes online or away (automatic assignment).
 
-The live channel (WebSocket) will drive the same `api.assignment.set_status`
+The live channel (``GET /live``, docs/live.md) drives the same `api.assignment.set_status`
 on connect and disconnect; this route is for clients without it.
 """
 

@@ -100,8 +100,11 @@ async def _change(item_id: uuid.UUID, action: str, apply: Any, description: str 
         after = to_out(resource, row)
         await record_audit(session, f"conversation.{action}", "conversation", row.id,
                            before=before, after=after, description=description)
-        await emit(session, event(row.organization_id, f"conversation.{action}",
-                                  conversation_event_payload(row, description), row.id))
+        payload = conversation_event_payload(row, description)
+        if action in ("assigned", "transferred"):  # who held it before: the live channel tells them
+            payload["previous"] = {"department_id": before.get("department_id"),
+                                   "assigned_agent_id": before.get("assigned_to")}
+        await emit(session, event(row.organization_id, f"conversation.{action}", payload, row.id))
     return after
 
 

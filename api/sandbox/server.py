@@ -38,7 +38,9 @@ Provoking errors:
 Inspection (for `pytake chat`, tests and the benchmark):
 ``GET /_sandbox/messages[?to=]`` every accepted message with the time it
 arrived; ``GET /_sandbox/inbox/{wa_id}?after=N`` a customer's messages from
-index N; ``POST /_sandbox/reset``; ``POST /_sandbox/config`` to change the
+index N; ``GET /_sandbox/typing`` the typing indicators shown (a read receipt
+with ``"typing_indicator": {"type": "text"}``; any other ``typing_indicator``
+is refused with 131009); ``POST /_sandbox/reset``; ``POST /_sandbox/config`` to change the
 webhook URL, secret or status behaviour at run time.
 
 Templates (``/{version}/{waba_id}/message_templates``: create, list, delete; the
@@ -141,6 +143,8 @@ class SandboxState:
     inboxes: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     faults: list[Fault] = field(default_factory=list)
     read_receipts: list[str] = field(default_factory=list)
+    # typing indicators shown to customers: {"message_id", "phone_number_id", "type", "received_at"}
+    typing_indicators: list[dict[str, Any]] = field(default_factory=list)
     templates: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # WABA id -> its templates
 
     def reset(self) -> None:
@@ -150,6 +154,7 @@ class SandboxState:
         self.inboxes.clear()
         self.faults.clear()
         self.read_receipts.clear()
+        self.typing_indicators.clear()
 
     def fault_for(self, to: str) -> int | None:
         for fault in self.faults:
@@ -250,6 +255,8 @@ class SandboxApp:
             if params.get("to"):
                 items = [m for m in items if m["to"] == params["to"]]
             return 200, {"messages": items, "rejected": self.state.rejected}
+        if path == "/_sandbox/typing" and method == "GET":
+            return 200, {"typing_indicators": self.state.typing_indicators}
         match = _INBOX_ROUTE.match(path)
         if match and method == "GET":
             inbox = self.state.inboxes.get(match.group(1), [])
@@ -293,7 +300,14 @@ class SandboxApp:
             code = self.state.fault_for(str(doc.get("to") or ""))  # a fault for anyone hits receipts too
             if code is not None:
                 return error_body(code)
+            indicator = doc.get("typing_indicator")
+            if indicator is not None and (not isinstance(indicator, dict) or indicator.get("type") != "text"):
+                return error_body(131009, details="typing_indicator must be {\"type\": \"text\"}.")
             self.state.read_receipts.append(str(doc["message_id"]))
+            if indicator is not None:
+                self.state.typing_indicators.append({"message_id": str(doc["message_id"]),
+                                                     "phone_number_id": phone_number_id, "type": "text",
+                                                     "received_at": time.time()})
             return 200, {"success": True}
         to, mtype = doc.get("to") or doc.get("recipient"), doc.get("type", "text")  # "to" wins
         now = time.time()

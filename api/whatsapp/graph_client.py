@@ -286,6 +286,12 @@ class GraphClient:
         await self._post(phone_number_id, token,
                          {"messaging_product": "whatsapp", "status": "read", "message_id": wamid})
 
+    async def send_typing_indicator(self, phone_number_id: str, token: str, wamid: str) -> None:
+        """Mark an inbound message read and show the customer WhatsApp's typing indicator
+        (dismissed by the reply, or after 25 s)."""
+        await self._post(phone_number_id, token, {"messaging_product": "whatsapp", "status": "read",
+                                                  "message_id": wamid, "typing_indicator": {"type": "text"}})
+
     async def _post(self, phone_number_id: str, token: str, payload: Mapping[str, Any]) -> dict[str, Any]:
         url = f"{self.base_url}/{self.version}/{phone_number_id}/messages"
         headers = {"Authorization": f"Bearer {token}"}

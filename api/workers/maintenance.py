@@ -21,6 +21,8 @@
 - **abandoned claims** → `sender.reconcile_abandoned_claims`;
 - **assignment** of queued conversations (`api.assignment.tick`): the
   ``assignment`` event consumer every tick, a sweep every few seconds;
+- **live presence** (`api.live.sweep_presence`, every few seconds): the sockets of
+  API processes whose heartbeat expired are forgotten and their users marked away;
 - **message partitions** for the coming months (hourly);
 - **campaigns** (`api.campaigns.schedule`, every 2 s): scheduled ones that are due
   start; running ones nobody runs (their worker died) get a runner again;
@@ -38,7 +40,7 @@ from typing import Any
 
 from sqlalchemy import text
 
-from api import assignment
+from api import assignment, live
 from api.campaigns import schedule as campaign_schedule
 from api.runtime_context import Runtime
 from api.outbox.locks import CONVERSATION_LEASE, SENDER_LEASE
@@ -56,6 +58,7 @@ SWEEP_MARGIN = timedelta(seconds=10)
 WATERMARK_KEY = "maintenance:sweep:since"
 WOKEN = "maintenance:woken:"
 DEADLINES_EVERY = 30.0
+PRESENCE_EVERY = 5.0
 _BACKGROUND: set[asyncio.Task] = set()
 
 _POP_DUE = """
@@ -119,6 +122,11 @@ async def tick(rt: Runtime, *, stale: timedelta | None = None) -> None:
             await campaign_schedule.tick(rt)
         except Exception:  # noqa: BLE001 - the next tick retries
             log.exception("campaign chore failed")
+    if await _once(rt, "live-presence", PRESENCE_EVERY):
+        try:
+            await live.sweep_presence(rt.db, rt.redis)
+        except Exception:  # noqa: BLE001
+            log.exception("live presence sweep failed")
     if await _once(rt, "partitions", 3600):
         from api.db.partitions import ensure_message_partitions
 

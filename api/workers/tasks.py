@@ -36,6 +36,7 @@ class WorkerContext:
         self.stop = asyncio.Event()
         self.maintenance: asyncio.Task | None = None
         self.webhooks: asyncio.Task | None = None  # outbound webhooks' delivery loop
+        self.live: asyncio.Task | None = None  # the live channel's publisher (api.live)
 
 
 _CONTEXT: WorkerContext | None = None
@@ -60,6 +61,9 @@ async def start_context(settings: Settings, *, maintenance: bool = True) -> Work
 
         ctx.maintenance = asyncio.create_task(run_forever(runtime, ctx.stop))
         ctx.webhooks = start_webhooks(runtime.db, runtime.settings, ctx.stop, runtime.redis)
+        from api.live import start_publisher
+
+        ctx.live = start_publisher(runtime.db, runtime.redis, runtime.settings, ctx.stop)
     _CONTEXT = ctx
     return ctx
 
@@ -74,6 +78,8 @@ async def stop_context() -> None:
         await ctx.maintenance
     if ctx.webhooks is not None:
         await ctx.webhooks
+    if ctx.live is not None:
+        await ctx.live
     await ctx.delivery.drain(timeout=10)
     await ctx.runtime.close()
 

@@ -132,3 +132,18 @@ async def test_a_message_that_is_never_sent_writes_no_message_sent(local, query,
     assert [r["status"] for r in await query("SELECT status FROM messages WHERE direction = 'outbound'")] \
         == ["failed"]
     assert await _events(query, "message.sent") == []
+
+
+async def test_a_message_meta_refuses_writes_message_status_failed_with_metas_error(local, query, db):
+    result = await local.receive("5511900131026", "oi")  # the sandbox answers 131026 (undeliverable) to this number
+    conversation = result.conversations[0]
+    async with db.transaction() as s:
+        (message_id,) = await insert_outbound(s, outbound_rows(conversation, [{"type": "text",
+                                                                               "content": {"text": "olá"}}]))
+    await Sender(local.rt).deliver_conversation(conversation)
+    (failed,) = await _events(query, "message.status")
+    payload = failed["payload"]
+    assert failed["ordering_key"] == conversation
+    assert (payload["message_id"], payload["status"], payload["previous_status"]) == (str(message_id), "failed",
+                                                                                      "pending")
+    assert payload["meta_errors"][0]["code"] == 131026 and "undeliverable" in payload["error"]

@@ -193,3 +193,31 @@ def test_refused_requests_are_listed_and_nothing_is_sent():
     status, listing = asyncio.run(run())
     assert listing["messages"] == [] and [r["code"] for r in listing["rejected"]] == [131009]
     assert app.state.inboxes == {}
+
+
+def _typing(indicator: Any) -> dict[str, Any]:
+    return {"messaging_product": "whatsapp", "status": "read", "message_id": "wamid.IN",
+            "typing_indicator": indicator}
+
+
+@pytest.mark.parametrize("indicator", [{"type": "audio"}, {}, "text", True])
+def test_a_typing_indicator_of_another_shape_is_refused(indicator):
+    status, answer = post(_typing(indicator))
+    assert status == 400 and answer["error"]["code"] == 131009
+    assert "typing_indicator" in answer["error"]["error_data"]["details"]
+
+
+def test_a_typing_indicator_is_shown_and_listed_with_its_read_receipt():
+    import asyncio
+
+    app = SandboxApp()
+
+    async def run() -> tuple[tuple[int, Any], tuple[int, Any]]:
+        shown = await app.handle("POST", PATH, "", json.dumps(_typing({"type": "text"})).encode(), HEADERS)
+        return shown, await app.handle("GET", "/_sandbox/typing", "", b"", {})
+
+    (status, answer), (_, listing) = asyncio.run(run())
+    assert (status, answer) == (200, {"success": True})
+    assert [(t["message_id"], t["phone_number_id"], t["type"]) for t in listing["typing_indicators"]] \
+        == [("wamid.IN", "100200300", "text")]
+    assert app.state.read_receipts == ["wamid.IN"]

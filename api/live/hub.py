@@ -1,0 +1,250 @@
+"""One API process's half of the live channel: its sockets, one Redis pub/sub
+connection for all of them, and its heartbeat.
+
+The hub subscribes to ``live:org:{organization_id}`` while at least one of its
+sockets belongs to that organization, and hands each message to the sockets
+allowed to see it (`api.live.audience`), in memory. A socket is a `Subscriber`:
+it keeps the cursor of the last event it was given and drops anything at or
+before it (at-least-once publishing, and the replay seam), and buffers live
+messages while its replay runs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+import logging
+import os
+import secrets
+from typing import Any
+
+from api.live import presence
+from api.live.audience import Audience, Viewer
+from api.live.protocol import Cursor
+from api.live.publisher import channel
+
+log = logging.getLogger("pytake.live")
+
+QUEUE_LIMIT = 2000  # messages waiting for one socket before it is closed as too slow
+SHUTDOWN = None  # queued for a socket: the process is stopping
+INTERRUPTED = ""  # queued for a socket: the pub/sub connection was lost, messages may be missing
+
+
+class Subscriber:
+    """One socket as the hub sees it: who, what it was last given, what waits to be sent."""
+
+    def __init__(self, socket_id: str, viewer: Viewer) -> None:
+        self.socket_id = socket_id
+        self.viewer = viewer
+        self.last = Cursor(0, 0)
+        self.replaying = True
+        self.held: list[tuple[Cursor | None, str]] = []
+        self.queue: asyncio.Queue[str | None] = asyncio.Queue()  # texts, or SHUTDOWN / INTERRUPTED
+        self.overflowed = asyncio.Event()
+
+    def offer(self, cursor: Cursor | None, text: str) -> None:
+        if self.replaying:
+            self.held.append((cursor, text))
+            return
+        self._send(cursor, text)
+
+    def _send(self, cursor: Cursor | None, text: str) -> None:
+        if cursor is not None:
+            if cursor <= self.last:
+                return  # already given (replayed, or published twice)
+            self.last = cursor
+        if self.queue.qsize() >= QUEUE_LIMIT:
+            self.overflowed.set()
+            return
+        self.queue.put_nowait(text)
+
+    def replayed(self, cursor: Cursor, texts: list[tuple[Cursor, str]]) -> None:
+        """The replay's events (in order) are given; the position is at least ``cursor``."""
+        for c, text in texts:
+            self._send(c, text)
+        if cursor > self.last:
+            self.last = cursor
+
+    def go_live(self) -> None:
+        """Replay over: what arrived meanwhile is given (what the replay gave is dropped), then live."""
+        self.replaying = False
+        held, self.held = self.held, []
+        for c, text in held:
+            self._send(c, text)
+
+
+class Hub:
+    def __init__(self, db: Any, redis: Any, redis_url: str, *, heartbeat_seconds: float = 5.0,
+                 process_id: str | None = None) -> None:
+        self.db = db
+        self.redis = redis
+        self.redis_url = redis_url
+        self.process_id = process_id or f"{os.uname().nodename}-{os.getpid()}-{secrets.token_hex(3)}"
+        self.heartbeat_seconds = heartbeat_seconds
+        self._n = itertools.count(1)
+        self.by_org: dict[str, dict[str, Subscriber]] = {}
+        self._pubsub_client: Any = None
+        self._pubsub: Any = None
+        self._subscribed: dict[str, asyncio.Future] = {}
+        self._reader: asyncio.Task | None = None
+        self._heart: asyncio.Task | None = None
+        self._lock = asyncio.Lock()
+        self._background: set[asyncio.Task] = set()
+
+    # -- lifecycle -----------------------------------------------------------
+    async def start(self) -> None:
+        import redis.asyncio as aioredis
+
+        self._pubsub_client = aioredis.from_url(self.redis_url, client_name=pubsub_client_name(self.process_id))
+        self._pubsub = self._pubsub_client.pubsub()
+        await presence.beat(self.redis, self.process_id, self.heartbeat_seconds * 3)
+        self._heart = asyncio.create_task(self._heartbeat(), name="live-heartbeat")
+
+    async def close(self) -> None:
+        """Shutting down: every socket of this process is forgotten (their users
+        marked away when it was their last), the heartbeat removed."""
+        for task in (self._heart, self._reader):
+            if task is not None:
+                task.cancel()
+        for subscribers in list(self.by_org.values()):
+            for sub in list(subscribers.values()):
+                sub.queue.put_nowait(SHUTDOWN)
+                await self.remove(sub)
+        await self.redis.delete(presence.proc_key(self.process_id))
+        await self.redis.srem(presence.PROCS, self.process_id)
+        if self._pubsub is not None:
+            await self._pubsub.aclose()
+        if self._pubsub_client is not None:
+            await self._pubsub_client.aclose()
+
+    # -- sockets -------------------------------------------------------------
+    async def add(self, viewer: Viewer) -> Subscriber:
+        """Register a socket (replaying: live messages are held) and make sure its
+        organization's channel is subscribed before returning."""
+        sub = Subscriber(f"{self.process_id}:{next(self._n)}", viewer)
+        org = str(viewer.organization_id)
+        self.by_org.setdefault(org, {})[sub.socket_id] = sub
+        try:
+            await self._subscribe(org)
+            count = await presence.join(self.redis, self.process_id, sub.socket_id, viewer.user_id,
+                                        viewer.organization_id)
+            if count == 1:
+                await presence.went_online(self.db, self.redis, viewer.user_id, viewer.organization_id)
+        except BaseException:
+            await asyncio.shield(self.remove(sub))
+            raise
+        return sub
+
+    async def remove(self, sub: Subscriber) -> None:
+        org = str(sub.viewer.organization_id)
+        subscribers = self.by_org.get(org, {})
+        if subscribers.pop(sub.socket_id, None) is None:
+            return
+        last_here = not any(s.viewer.user_id == sub.viewer.user_id for s in subscribers.values())
+        if not subscribers:
+            self.by_org.pop(org, None)
+            await self._unsubscribe(org)
+        left = await presence.leave(self.redis, self.process_id, sub.socket_id, sub.viewer.user_id,
+                                    sub.viewer.organization_id, last_here)
+        if left == 0:
+            await presence.went_away(self.db, self.redis, [(sub.viewer.organization_id, sub.viewer.user_id)])
+
+    def spawn(self, work: Any) -> None:
+        """Run ``work`` in the background (a typing indicator to Meta), kept until done."""
+        task = asyncio.ensure_future(work)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    def subscribers(self) -> int:
+        return sum(len(s) for s in self.by_org.values())
+
+    # -- pub/sub -------------------------------------------------------------
+    async def _subscribe(self, org: str) -> None:
+        async with self._lock:
+            waiter = self._subscribed.get(org)
+            if waiter is None:
+                waiter = asyncio.get_running_loop().create_future()
+                self._subscribed[org] = waiter
+                await self._pubsub.subscribe(channel(org))
+                if self._reader is None or self._reader.done():
+                    self._reader = asyncio.create_task(self._read(), name="live-pubsub")
+        await asyncio.shield(waiter)  # confirmed by Redis: nothing published from now on is missed
+
+    async def _unsubscribe(self, org: str) -> None:
+        async with self._lock:
+            if org in self.by_org:  # a socket of it arrived meanwhile
+                return
+            self._subscribed.pop(org, None)
+            await self._pubsub.unsubscribe(channel(org))
+
+    async def _read(self) -> None:
+        while True:
+            try:
+                message = await self._pubsub.get_message(ignore_subscribe_messages=False, timeout=1.0)
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # noqa: BLE001 - Redis went away: redis-py resubscribes when it is back
+                log.exception("live: pub/sub connection lost; closing this process's sockets so they resume")
+                for subscribers in list(self.by_org.values()):  # what was published meanwhile is lost to
+                    for sub in list(subscribers.values()):  # them: they reconnect with ?after= and replay it
+                        sub.queue.put_nowait(INTERRUPTED)
+                await asyncio.sleep(0.5)
+                continue
+            if message is None:
+                continue
+            name = _s(message.get("channel"))
+            org = name.rpartition(":")[2]
+            if message["type"] == "subscribe":
+                waiter = self._subscribed.get(org)
+                if waiter is not None and not waiter.done():
+                    waiter.set_result(True)
+            elif message["type"] == "message":
+                self.route(org, message["data"])
+
+    def route(self, org: str, data: bytes) -> None:
+        """Hand one published message to the organization's sockets that may see it."""
+        subscribers = self.by_org.get(org)
+        if not subscribers:
+            return
+        raw = data.decode() if isinstance(data, bytes) else data
+        head, _, text = raw.partition("\n")
+        header = json.loads(head)
+        audience = Audience.from_header(header)
+        cursor = Cursor.parse(header["c"]) if "c" in header else None
+        typist = header.get("t")
+        for sub in list(subscribers.values()):
+            if typist is not None and str(sub.viewer.user_id) == typist:
+                continue
+            if audience.visible_to(sub.viewer):
+                sub.offer(cursor, text)
+
+    # -- heartbeat -----------------------------------------------------------
+    async def _heartbeat(self) -> None:
+        while True:
+            await asyncio.sleep(self.heartbeat_seconds)
+            try:
+                alive = await presence.beat(self.redis, self.process_id, self.heartbeat_seconds * 3)
+                if not alive:  # swept while stalled: record this process's sockets again
+                    log.warning("live: heartbeat of %s had expired; re-registering its sockets", self.process_id)
+                    for subscribers in list(self.by_org.values()):
+                        for sub in list(subscribers.values()):
+                            if await presence.join(self.redis, self.process_id, sub.socket_id,
+                                                   sub.viewer.user_id, sub.viewer.organization_id) == 1:
+                                await presence.went_online(self.db, self.redis, sub.viewer.user_id,
+                                                           sub.viewer.organization_id)
+                await presence.sweep(self.db, self.redis)
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # noqa: BLE001 - the next beat retries
+                log.exception("live: heartbeat failed")
+
+
+def pubsub_client_name(process_id: str) -> str:
+    """The name (CLIENT SETNAME) of a process's pub/sub connection: operators can find it in CLIENT LIST."""
+    return f"pytake-live:{process_id}"
+
+
+def _s(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+

@@ -1,0 +1,138 @@
+"""Who is connected, in Redis, surviving the death of an API process.
+
+Keys (docs/SCHEMA.md "WebSocket Connections"):
+
+- ``ws:user:{user_id}``: Set of the user's socket ids, ``{process_id}:{n}``;
+- ``ws:proc:{process_id}``: the process's heartbeat, a String that expires
+  (``3 x live_heartbeat_seconds``) unless the process renews it;
+- ``ws:proc:{process_id}:users``: Set of ``{organization_id}:{user_id}`` with a
+  socket on that process;
+- ``ws:procs``: Set of the process ids that registered sockets.
+
+A user's first socket marks them online and their last one away
+(`api.assignment.set_status`, which is what automatic assignment reads). A
+process that dies without closing its sockets leaves its heartbeat to expire;
+`sweep` (run by every API process's heartbeat and by the workers' maintenance
+loop) removes a dead process's sockets and marks away the users left with none,
+so assignment stops picking them. A process whose heartbeat was swept while it
+was merely stalled re-registers its sockets (`Heartbeat.beat`).
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from typing import Any, Iterable
+
+from api.assignment import set_status
+
+log = logging.getLogger("pytake.live")
+
+PROCS = "ws:procs"
+
+
+def user_key(user_id: Any) -> str:
+    return f"ws:user:{user_id}"
+
+
+def proc_key(process_id: str) -> str:
+    return f"ws:proc:{process_id}"
+
+
+def proc_users_key(process_id: str) -> str:
+    return f"ws:proc:{process_id}:users"
+
+
+# KEYS: ws:user:{uid}, ws:proc:{pid}:users, ws:procs ; ARGV: socket id, "{org}:{uid}", pid -> sockets of the user
+_JOIN = """
+redis.call('SADD', KEYS[1], ARGV[1])
+redis.call('SADD', KEYS[2], ARGV[2])
+redis.call('SADD', KEYS[3], ARGV[3])
+return redis.call('SCARD', KEYS[1])
+"""
+# KEYS: ws:user:{uid}, ws:proc:{pid}:users ; ARGV: socket id, "{org}:{uid}", 1 if the user's last socket here
+_LEAVE = """
+redis.call('SREM', KEYS[1], ARGV[1])
+if ARGV[3] == '1' then redis.call('SREM', KEYS[2], ARGV[2]) end
+return redis.call('SCARD', KEYS[1])
+"""
+# KEYS: ws:proc:{pid}, ws:proc:{pid}:users, ws:procs ; ARGV: pid -> the "{org}:{uid}" left without sockets
+# (nothing when the process is alive: its heartbeat key exists)
+_SWEEP = """
+if redis.call('EXISTS', KEYS[1]) == 1 then return {} end
+local prefix = ARGV[1] .. ':'
+local emptied = {}
+for _, member in ipairs(redis.call('SMEMBERS', KEYS[2])) do
+  local uid = string.sub(member, string.find(member, ':', 1, true) + 1)
+  local key = 'ws:user:' .. uid
+  for _, sid in ipairs(redis.call('SMEMBERS', key)) do
+    if string.sub(sid, 1, #prefix) == prefix then redis.call('SREM', key, sid) end
+  end
+  if redis.call('SCARD', key) == 0 then emptied[#emptied + 1] = member end
+end
+redis.call('DEL', KEYS[2])
+redis.call('SREM', KEYS[3], ARGV[1])
+return emptied
+"""
+# KEYS: ws:proc:{pid}, ws:procs ; ARGV: pid, ttl ms -> 1 renewed, 0 the key was gone (swept)
+_BEAT = """
+local alive = redis.call('EXISTS', KEYS[1])
+redis.call('SET', KEYS[1], '1', 'PX', ARGV[2])
+redis.call('SADD', KEYS[2], ARGV[1])
+return alive
+"""
+
+
+def _s(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+async def join(redis: Any, process_id: str, socket_id: str, user_id: Any, organization_id: Any) -> int:
+    """Record a socket; the user's sockets now (1: they just came online)."""
+    return int(await redis.eval(_JOIN, 3, user_key(user_id), proc_users_key(process_id), PROCS,
+                                socket_id, f"{organization_id}:{user_id}", process_id))
+
+
+async def leave(redis: Any, process_id: str, socket_id: str, user_id: Any, organization_id: Any,
+                last_here: bool) -> int:
+    """Forget a socket; the user's sockets left (0: they just went away)."""
+    return int(await redis.eval(_LEAVE, 2, user_key(user_id), proc_users_key(process_id),
+                                socket_id, f"{organization_id}:{user_id}", "1" if last_here else "0"))
+
+
+async def sockets(redis: Any, user_id: Any) -> set[str]:
+    return {_s(s) for s in await redis.smembers(user_key(user_id))}
+
+
+async def beat(redis: Any, process_id: str, ttl_seconds: float) -> bool:
+    """Renew the process's heartbeat; False when it had expired (and may have been swept)."""
+    return bool(await redis.eval(_BEAT, 2, proc_key(process_id), PROCS, process_id, int(ttl_seconds * 1000)))
+
+
+async def went_online(db: Any, redis: Any, user_id: uuid.UUID, organization_id: uuid.UUID) -> None:
+    await set_status(db, redis, user_id, organization_id, "online")
+
+
+async def went_away(db: Any, redis: Any, members: Iterable[tuple[uuid.UUID, uuid.UUID]]) -> None:
+    """Mark away the users (``(organization_id, user_id)``) left without sockets, then
+    look again: one who connected meanwhile (their socket is recorded before they are
+    marked online) is marked online again."""
+    for organization_id, user_id in members:
+        await set_status(db, redis, user_id, organization_id, "away")
+        if await redis.scard(user_key(user_id)):
+            await set_status(db, redis, user_id, organization_id, "online")
+
+
+async def sweep(db: Any, redis: Any) -> int:
+    """Remove the sockets of every process whose heartbeat expired; the users marked away."""
+    away: list[tuple[uuid.UUID, uuid.UUID]] = []
+    for process_id in [_s(p) for p in await redis.smembers(PROCS)]:
+        emptied = await redis.eval(_SWEEP, 3, proc_key(process_id), proc_users_key(process_id), PROCS, process_id)
+        for member in emptied or ():
+            org, _, user = _s(member).partition(":")
+            away.append((uuid.UUID(org), uuid.UUID(user)))
+        if emptied:
+            log.warning("live: process %s is gone; %d user(s) left without a socket marked away",
+                        process_id, len(emptied))
+    await went_away(db, redis, away)
+    return len(away)

@@ -1,0 +1,118 @@
+"""``GET /live``: the agents' live channel, a WebSocket (protocol: docs/live.md).
+
+The access token comes as ``?access_token=`` (browsers cannot set headers on a
+WebSocket) or an ``Authorization: Bearer`` header, and goes through the same
+checks as HTTP (`api.auth.permissions.authenticate_token`: signature, expiry,
+logout blacklist, ended sessions, active user), again every
+``live_recheck_seconds`` and at the token's expiry. A refusal accepts the socket
+and closes it at once with ``4401`` (reason: the error code, e.g.
+``token_expired``), so clients can read why. ``?after=<cursor>`` resumes.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+from quart import Blueprint, current_app, websocket
+
+from api.auth.permissions import authenticate_token
+from api.context import get_db, get_redis, get_settings
+from api.errors import ApiError
+from api.live import CloseCode, Closing, Cursor, Hub, Session, load_viewer
+
+log = logging.getLogger("pytake.live")
+
+blueprint = Blueprint("live", __name__)
+HUB_KEY = "pytake.live.hub"
+GRAPH_KEY = "pytake.live.graph"
+
+
+def _hub() -> Hub:
+    return current_app.extensions[HUB_KEY]
+
+
+@blueprint.before_app_serving
+async def open_live() -> None:
+    """Every API process runs a hub from the start: its heartbeat sweeps the sockets
+    of processes that died, even before a socket of its own arrives."""
+    settings = get_settings()
+    hub = Hub(get_db(), get_redis(), settings.redis_url or "", heartbeat_seconds=float(settings.live_heartbeat_seconds))
+    await hub.start()
+    current_app.extensions[HUB_KEY] = hub
+
+
+def _graph() -> Any:
+    graph = current_app.extensions.get(GRAPH_KEY)
+    if graph is None:
+        from api.whatsapp.config import WhatsAppConfig
+        from api.whatsapp.graph_client import GraphClient
+
+        config = WhatsAppConfig.from_settings(get_settings())
+        graph = current_app.extensions[GRAPH_KEY] = GraphClient(config.graph_url, config.graph_version, timeout=10.0,
+                                                                connections=8)
+    return graph
+
+
+@blueprint.after_app_serving
+async def close_live() -> None:
+    hub = current_app.extensions.pop(HUB_KEY, None)
+    if hub is not None:
+        await hub.close()
+    graph = current_app.extensions.pop(GRAPH_KEY, None)
+    if graph is not None:
+        await graph.aclose()
+
+
+def _token() -> str:
+    token = websocket.args.get("access_token", "")
+    if not token:
+        scheme, _, value = websocket.headers.get("Authorization", "").partition(" ")
+        token = value.strip() if scheme.lower() == "bearer" else ""
+    return token
+
+
+async def _viewer(token: str) -> tuple[Any, float]:
+    """The viewer of a token and when the token expires; `Closing` when refused."""
+    if not token:
+        raise Closing(CloseCode.UNAUTHORIZED, "missing_token")
+    try:
+        principal = await authenticate_token(token, count_rate=False)
+    except ApiError as exc:
+        raise Closing(CloseCode.UNAUTHORIZED, exc.code) from None
+    viewer = await load_viewer(get_db(), principal.user_id, principal.organization_id)
+    if viewer is None:
+        raise Closing(CloseCode.FORBIDDEN, "user_inactive")
+    expires = principal.token_expires_at.timestamp() if principal.token_expires_at else float("inf")
+    return viewer, expires
+
+
+@blueprint.websocket("/live")
+async def live() -> None:
+    """The agents' live channel (docs/live.md)."""
+    await websocket.accept()
+    token = _token()
+    settings = get_settings()
+    try:
+        viewer, expires = await _viewer(token)
+        raw_after = websocket.args.get("after")
+        try:
+            after = Cursor.parse(raw_after) if raw_after else None
+        except ValueError:
+            raise Closing(CloseCode.BAD_REQUEST, "invalid_after") from None
+
+        async def recheck() -> Any:
+            if time.time() >= expires:
+                raise Closing(CloseCode.UNAUTHORIZED, "token_expired")
+            return (await _viewer(token))[0]
+
+        def next_check() -> float:  # every live_recheck_seconds, and at the token's expiry
+            return max(0.05, min(float(settings.live_recheck_seconds), expires - time.time()))
+
+        ws = websocket._get_current_object()
+        session = Session(_hub(), viewer, ws.send, ws.receive, recheck, next_check, _graph(), settings,
+                          float(settings.live_typing_indicator_seconds))
+        await session.run(after)
+    except Closing as closing:
+        await websocket.close(closing.code, closing.reason)

@@ -1,0 +1,71 @@
+"""Presence: a socket makes its agent online (for automatic assignment), the last
+one closing makes them away, and a process that dies takes its sockets with it."""
+
+from __future__ import annotations
+
+from api.assignment import assign_department
+from api.live import presence
+from tests.live.conftest import eventually
+
+
+async def _online(world, user_id) -> bool:  # noqa: ANN001
+    return bool(await world.sql("SELECT is_online FROM users WHERE id = $1", user_id))
+
+
+async def test_the_first_socket_brings_an_agent_online_and_the_last_one_away(world, start_api, connect, redis):
+    org = await world.organization()
+    support = await world.department(org)
+    agent = await world.user(org, "agent", support)
+    api1, api2 = await start_api(), await start_api()
+    first = await connect(api1.ws_url(agent.token))
+    second = await connect(api2.ws_url(agent.token))
+    assert (await first.ready())["status"] == "online"
+    await second.ready()
+    assert await _online(world, agent.user_id)
+    assert len(await presence.sockets(redis, agent.user_id)) == 2
+
+    await first.close()
+    await eventually(lambda: _count(redis, agent.user_id, 1), "one socket left")
+    assert await _online(world, agent.user_id)
+    await second.close()
+    await eventually(lambda: _count(redis, agent.user_id, 0), "no socket left")
+    assert not await _online(world, agent.user_id)
+
+
+async def _count(redis, user_id, n: int) -> bool:  # noqa: ANN001
+    return len(await presence.sockets(redis, user_id)) == n
+
+
+async def test_an_agent_whose_process_died_is_no_longer_picked(world, start_api, connect, redis, db):
+    org = await world.organization()
+    support = await world.department(org)
+    agent = await world.user(org, "agent", support)
+    doomed, survivor = await start_api(), await start_api()
+    client = await connect(doomed.ws_url(agent.token))
+    await client.ready()
+    assert await _online(world, agent.user_id)
+
+    doomed.kill()  # no shutdown handler: its sockets stay in Redis until its heartbeat expires
+    # the survivor's heartbeat sweeps the dead process (the workers' maintenance loop does too)
+    await eventually(lambda: _count(redis, agent.user_id, 0), "the dead process's socket to be swept")
+    await eventually(lambda: _offline(world, agent.user_id), "the agent marked away")
+
+    waiting = await world.conversation(org, support)
+    assert await assign_department(db, redis, support) == []
+    assert await world.sql("SELECT assigned_to FROM conversations WHERE id = $1", waiting) is None
+    assert survivor.process.poll() is None
+
+
+async def _offline(world, user_id) -> bool:  # noqa: ANN001
+    return not await _online(world, user_id)
+
+
+async def test_the_sweep_leaves_live_processes_alone(world, start_api, connect, redis, db):
+    org = await world.organization()
+    agent = await world.user(org, "agent")
+    api = await start_api()
+    client = await connect(api.ws_url(agent.token))
+    await client.ready()
+    assert await presence.sweep(db, redis) == 0
+    assert len(await presence.sockets(redis, agent.user_id)) == 1
+    assert await _online(world, agent.user_id)
