@@ -62,9 +62,14 @@ def dumps(value: Any) -> str:
         return json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=str)
 
 
+# Payloads travel as text[] and become jsonb row by row: a jsonb[] parameter costs
+# this process a Python codec call per element (the jsonb codec), text[] none;
+# PostgreSQL parses each payload once either way (bench/event_cost.py).
 _INSERT = ("INSERT INTO events (organization_id, type, version, ordering_key, payload) "
-           "SELECT * FROM unnest(CAST(:ev_orgs AS uuid[]), CAST(:ev_types AS text[]), "
-           "CAST(:ev_versions AS int2[]), CAST(:ev_keys AS uuid[]), CAST(:ev_payloads AS jsonb[]))")
+           "SELECT e.org, e.type, e.version, e.key, CAST(e.payload AS jsonb) "
+           "FROM unnest(CAST(:ev_orgs AS uuid[]), CAST(:ev_types AS text[]), "
+           "CAST(:ev_versions AS int2[]), CAST(:ev_keys AS uuid[]), CAST(:ev_payloads AS text[])) "
+           "AS e(org, type, version, key, payload)")
 
 EVENTS_CTE = f"events_written AS ({_INSERT})"
 """A data-modifying CTE for a ``WITH ... `` statement; its parameters come from

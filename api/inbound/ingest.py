@@ -192,13 +192,14 @@ def _events_cte(source: str, conversation: str, contact: str, created: str) -> s
   INSERT INTO events (organization_id, type, version, ordering_key, payload)
   SELECT e.org, e.type, e.version, {conversation},
          CASE e.type
-           WHEN 'message.received' THEN jsonb_set(jsonb_set(e.payload, '{{message,conversation_id}}',
+           WHEN 'message.received' THEN jsonb_set(jsonb_set(CAST(e.text AS jsonb), '{{message,conversation_id}}',
                                                             to_jsonb({conversation})),
                                                   '{{message,contact_id}}', to_jsonb({contact}))
-           WHEN 'conversation.created' THEN jsonb_set(e.payload, '{{conversation,id}}', to_jsonb({conversation}))
-           ELSE e.payload END
+           WHEN 'conversation.created' THEN jsonb_set(CAST(e.text AS jsonb), '{{conversation,id}}',
+                                                           to_jsonb({conversation}))
+           ELSE CAST(e.text AS jsonb) END
     FROM unnest(CAST(:ev_orgs AS uuid[]), CAST(:ev_types AS text[]), CAST(:ev_versions AS int2[]),
-                CAST(:ev_payloads AS jsonb[])) WITH ORDINALITY AS e(org, type, version, payload, n),
+                CAST(:ev_payloads AS text[])) WITH ORDINALITY AS e(org, type, version, text, n),
          {source}
    WHERE e.type <> 'conversation.created' OR {created}
    ORDER BY e.n

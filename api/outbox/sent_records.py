@@ -46,7 +46,7 @@ ACCEPTED_CTES = """
 input AS (
   SELECT * FROM unnest(CAST(:ids AS uuid[]), CAST(:ats AS timestamptz[]), CAST(:wamids AS text[]),
                        CAST(:metas AS jsonb[]), CAST(:ev_orgs AS uuid[]), CAST(:ev_types AS text[]),
-                       CAST(:ev_versions AS int2[]), CAST(:ev_keys AS uuid[]), CAST(:ev_payloads AS jsonb[]))
+                       CAST(:ev_versions AS int2[]), CAST(:ev_keys AS uuid[]), CAST(:ev_payloads AS text[]))
          AS i(id, created_at, wamid, meta, ev_org, ev_type, ev_version, ev_key, ev_payload)
 ), accepted AS (
   UPDATE messages m SET
@@ -67,7 +67,7 @@ input AS (
    WHERE r.message_id = a.id
 ), sent_events AS (
   INSERT INTO events (organization_id, type, version, ordering_key, payload)
-  SELECT i.ev_org, i.ev_type, i.ev_version, i.ev_key, i.ev_payload
+  SELECT i.ev_org, i.ev_type, i.ev_version, i.ev_key, CAST(i.ev_payload AS jsonb)
     FROM input i JOIN accepted a ON a.id = i.id
    ORDER BY i.id
 )"""
