@@ -13,6 +13,11 @@ requests per second for:
 
 Targets: list p99 <= 30 ms and >= 1,000 list requests/s.
 
+Floor, measured in the same run: the same clients against the smallest ASGI
+server answering every request with the same list page (`bench/minimal_asgi.py`,
+hypercorn on uvloop, as many processes). The list's req/s and p99 are printed
+as ratios to it, so machines of different speed can be compared.
+
 The per-user rate limit (600/min by default) and the login limit are turned
 off for the run (PYTAKE_RATELIMIT_*=0): they would otherwise answer 429 to a
 benchmark that is, by definition, one user hammering the API.
@@ -274,6 +279,43 @@ async def run_load(port: int, method: str, path: str, headers: dict[str, str], b
     }
 
 
+def start_floor(port: int, processes: int, body: bytes) -> subprocess.Popen:
+    """`bench/minimal_asgi.py` under hypercorn: HTTP alone, on the same cores."""
+    body_file = Path(tempfile.mkdtemp(prefix="pytake-bench-floor-")) / "body.json"
+    body_file.write_bytes(body)
+    env = os.environ | {"PYTAKE_BENCH_BODY_FILE": str(body_file), "PYTHONPATH": str(ROOT)}
+    return subprocess.Popen(
+        [sys.executable, "-m", "hypercorn", "--workers", str(processes), "--worker-class", "uvloop",
+         "--bind", f"127.0.0.1:{port}", "bench.minimal_asgi:app"],
+        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+
+
+async def measure_floor(processes: int, body: bytes, concurrency: int, duration: float,
+                        warmup: float) -> dict:
+    port = free_port()
+    floor = start_floor(port, processes, body)
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                status, _ = await Connection(port).request("GET", LIST_PATH, {})
+                if status == 200:
+                    break
+            except OSError:
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError("the floor server did not start")
+            await asyncio.sleep(0.2)
+        return await run_load(port, "GET", LIST_PATH, {}, b"", concurrency, duration, warmup, None)
+    finally:
+        floor.terminate()
+        try:
+            floor.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            floor.kill()
+
+
 def report(name: str, result: dict, targets: bool = False) -> bool:
     print(f"{name}: {result['requests']:,} requests, {result['rps']:,.0f} req/s, "
           f"p50 {result['p50_ms']:.1f} ms, p99 {result['p99_ms']:.1f} ms, "
@@ -317,13 +359,17 @@ async def main() -> int:
             raise RuntimeError(f"login failed: {status} {payload[:200]!r}")
         token = json.loads(payload)["access_token"]
         auth = {"Authorization": f"Bearer {token}"}
-        status, payload = await Connection(port).request("GET", LIST_PATH, auth)
-        page = json.loads(payload)
+        status, list_body = await Connection(port).request("GET", LIST_PATH, auth)
+        page = json.loads(list_body)
         print(f"GET {LIST_PATH}: {len(page['items'])} items of {page['total']:,}")
 
         listing = await run_load(port, "GET", LIST_PATH, auth, b"", args.concurrency,
                                  args.duration, args.warmup, server)
         ok = report(f"list conversations (GET {LIST_PATH})", listing, targets=True)
+        floor = await measure_floor(args.processes, list_body, args.concurrency, args.duration, args.warmup)
+        report("floor: the same page from a minimal ASGI server (bench/minimal_asgi.py)", floor)
+        print(f"  list as a ratio to the floor: {listing['rps'] / floor['rps']:.2f}x its req/s, "
+              f"{listing['p99_ms'] / floor['p99_ms']:.1f}x its p99")
         if args.no_login:
             return 0 if ok else 1
         login = await run_load(port, "POST", "/auth/login", json_headers, login_body,
