@@ -42,7 +42,8 @@ ROOM_MAY_IMPORT = {
     "api.templates": {"api.whatsapp", "api.db", "api.schemas"},
     "api.assignment": {"api.events", "api.outbox", "api.db", "api.conversations"},
     "api.workers": {"api.inbound", "api.conversations", "api.outbox", "api.events", "api.whatsapp", "api.db",
-                    "api.runtime_context", "api.assignment", "api.templates"},
+                    "api.runtime_context", "api.assignment", "api.templates", "api.logstore"},
+    "api.logstore": {"api.events", "api.db", "api.audit"},  # the log store, fed from events
 }
 # modules any room may import: the process's foundations (configuration, connections, codecs)
 # and the queue's leaf module

@@ -19,6 +19,7 @@ from api.routes import (
     departments,
     flows,
     integrations,
+    logs,
     messages,
     organization,
     quick_replies,
@@ -48,5 +49,6 @@ BLUEPRINTS: list[Blueprint] = [
     webhooks.blueprint,
     quick_replies.blueprint,
     audit_logs.blueprint,
+    logs.blueprint,
     admin.blueprint,
 ]

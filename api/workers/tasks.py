@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import AsyncGenerator
+from typing import Any, AsyncGenerator
 
 from taskiq import TaskiqEvents, TaskiqState
 from taskiq_redis import ListQueueBroker
@@ -36,6 +36,8 @@ class WorkerContext:
         self.stop = asyncio.Event()
         self.maintenance: asyncio.Task | None = None
         self.webhooks: asyncio.Task | None = None  # outbound webhooks' delivery loop
+        self.logs: asyncio.Task | None = None  # the log store's feeder (api/logstore/runner.py)
+        self.log_feeder: Any = None
 
 
 _CONTEXT: WorkerContext | None = None
@@ -57,9 +59,12 @@ async def start_context(settings: Settings, *, maintenance: bool = True) -> Work
     ctx = WorkerContext(runtime, runtime.delivery)
     if maintenance:
         from api.events.webhooks import start as start_webhooks
+        from api.logstore import start_feeder
 
         ctx.maintenance = asyncio.create_task(run_forever(runtime, ctx.stop))
-        ctx.webhooks = start_webhooks(runtime.db, runtime.settings, ctx.stop)
+        ctx.log_feeder, ctx.logs = start_feeder(runtime.db, runtime.settings, ctx.stop)
+        ctx.webhooks = start_webhooks(runtime.db, runtime.settings, ctx.stop,
+                                      observe=ctx.log_feeder.webhook_attempts.extend)
     _CONTEXT = ctx
     return ctx
 
@@ -74,6 +79,8 @@ async def stop_context() -> None:
         await ctx.maintenance
     if ctx.webhooks is not None:
         await ctx.webhooks
+    if ctx.logs is not None:
+        await ctx.logs
     await ctx.delivery.drain(timeout=10)
     await ctx.runtime.close()
 
