@@ -213,8 +213,8 @@ def _register_request_log(app: Quart) -> None:
             return response
         started = g.get("request_started")
         elapsed = (time.perf_counter() - started) * 1000 if started is not None else 0.0
-        body, size = None, request.content_length or 0
-        if request.method in WRITE_METHODS and 0 < size <= MAX_LOGGED_BODY:
+        body, size = None, request.content_length
+        if request.method in WRITE_METHODS and (size is None or size <= MAX_LOGGED_BODY):
             body = await request.get_data(cache=True)  # read already by the view: its cached bytes
         principal = g.get("principal")
         error = None
@@ -223,7 +223,7 @@ def _register_request_log(app: Quart) -> None:
             error = ((payload or {}).get("error") or {}).get("message") if isinstance(payload, dict) else None
         buffer.add(raw_request(
             method=request.method, path=request.path, query=request.args, headers=request.headers,
-            body=body, body_size=size, status_code=response.status_code, elapsed_ms=elapsed,
+            body=body, body_size=size or 0, status_code=response.status_code, elapsed_ms=elapsed,
             organization_id=principal.organization_id if principal is not None else None,
             user_id=principal.user_id if principal is not None else None, ip_address=request.remote_addr,
             user_agent=request.headers.get("User-Agent"), error_message=error, at=datetime.now(timezone.utc)))
