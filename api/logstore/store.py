@@ -150,7 +150,9 @@ def fold_sessions(latest: dict[uuid.UUID, dict[str, Any]],
     A session starts with the conversation's first entry after the previous one
     ended; it ends when its flow completes without a handoff (``completed``),
     or when the conversation is closed (``closed``); after a handoff it stays
-    open while the agent talks, until the close."""
+    open while the agent talks, until the close. The bot's messages belong to
+    the latest session even when it has ended: a flow's last replies are sent
+    after the step that completed it."""
     changed: dict[uuid.UUID, dict[str, Any]] = {}
     for entry in sorted(entries, key=lambda e: e["event_id"]):
         conv = entry["conversation_id"]
@@ -158,7 +160,8 @@ def fold_sessions(latest: dict[uuid.UUID, dict[str, Any]],
         if session is not None and entry["event_id"] <= session["last_event_id"]:
             continue
         kind = entry["kind"]
-        if session is None or session["session_end"] is not None:
+        late_reply = kind == "message" and entry.get("sender") == "bot"  # sent after its step ended the flow
+        if session is None or (session["session_end"] is not None and not late_reply):
             if kind in ("closed", "completed"):  # nothing open to end
                 continue
             session = new_session(entry)
