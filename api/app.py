@@ -163,10 +163,11 @@ def _open_log_store(app: Quart, settings: Settings) -> None:
     import asyncio
 
     from api.logstore import LogBuffer, flush_forever, open_store, sanitized
-    from api.routes.logs import STORE_KEY
+    from api.routes.logs import STORE_KEY, WEBHOOK_LOG_KEY
 
     store = open_store(settings, app.extensions[DB_KEY])
     buffer = LogBuffer("api_request_logs")
+    attempts = LogBuffer("webhook_logs")  # `POST /webhooks/{id}/test`'s attempts
     stop = asyncio.Event()
 
     async def write(raws: list[dict[str, Any]]) -> None:
@@ -175,9 +176,14 @@ def _open_log_store(app: Quart, settings: Settings) -> None:
     async def flush() -> None:
         await buffer.flush(write)
 
+    async def flush_attempts() -> None:
+        await attempts.flush(store.write_webhook_attempts)
+
     app.extensions[STORE_KEY] = store
     app.extensions[REQUEST_LOG_KEY] = buffer
-    app.extensions[_LOG_FLUSH_KEY] = (stop, asyncio.create_task(flush_forever([flush], stop), name="request-logs"))
+    app.extensions[WEBHOOK_LOG_KEY] = attempts
+    app.extensions[_LOG_FLUSH_KEY] = (stop, asyncio.create_task(flush_forever([flush, flush_attempts], stop),
+                                                                name="request-logs"))
 
 
 async def _close_log_store(app: Quart) -> None:

@@ -32,6 +32,7 @@ from api.schemas.logs import ApiRequestLogPage, ConversationLogOut, MessageLogPa
 
 blueprint = Blueprint("logs", __name__)
 STORE_KEY = "pytake.logstore"
+WEBHOOK_LOG_KEY = "pytake.webhook_log"  # the app's buffer of webhook attempts (test events)
 MESSAGE_STATUSES = ("received", "pending", "sent", "delivered", "read", "failed")
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
 DEFAULT_LIMIT = 50

@@ -128,3 +128,15 @@ async def test_requests_are_logged_sanitized_and_readable_by_admins_only(client,
 async def test_the_health_route_shows_the_log_backlog(client):
     body = await (await client.get("/health")).get_json()
     assert body["logs"]["events_waiting"] >= 0 and body["logs"]["requests_dropped"] == 0
+
+
+async def test_a_test_event_sent_from_the_api_is_logged_too(seed, admin_api) -> None:
+    hook = await seed.webhook(url="http://127.0.0.1:9/hook")  # refused: loopback (the SSRF guard)
+    status, delivery = await admin_api.post(f"/webhooks/{hook['id']}/test")
+    assert status == 200 and delivery["state"] == "dead"
+
+    async def logged():
+        return (await admin_api.get(f"/logs/webhooks/{hook['id']}"))[1]["items"]
+    (item,) = await until(logged)
+    assert item["event_type"] == "webhook.test" and item["success"] is False and item["error_message"]
+    assert item["delivery_id"] == delivery["id"]
