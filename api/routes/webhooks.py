@@ -123,8 +123,9 @@ async def test_webhook(item_id: uuid.UUID) -> Any:
     await read_body(DeliveryActionIn)
     async with get_db().session() as session:
         hook = await load_in_scope(session, Webhook, item_id, org_id(), label="webhook")
-    attempts = current_app.extensions.get(WEBHOOK_LOG_KEY)  # the log store's webhook_logs
-    delivery_id = await send_test(get_db(), get_settings(), hook, observe=attempts.extend if attempts else None)
+    attempts = current_app.extensions.get(WEBHOOK_LOG_KEY)  # the log store's webhook_logs (a LogBuffer)
+    observe = attempts.extend if attempts is not None else None
+    delivery_id = await send_test(get_db(), get_settings(), hook, observe=observe)
     async with get_db().session() as session:
         row = await session.get(WebhookDelivery, delivery_id)
         return to_out(deliveries, row)
