@@ -41,7 +41,8 @@ from sqlalchemy.engine import make_url  # noqa: E402
 from api.db import migrations  # noqa: E402
 from api.db.session import Database  # noqa: E402
 from api.events import emit_conn, event, message_payload  # noqa: E402
-from api.logstore import feed_once  # noqa: E402
+from api.logstore import feed_once
+from api.logstore.feed import FEED_BATCH  # noqa: E402
 from api.logstore.postgres import PostgresLogStore  # noqa: E402
 from api.settings import normalize_database_url  # noqa: E402
 from bench.db import _connect_kwargs  # noqa: E402
@@ -80,7 +81,8 @@ def _events(org: uuid.UUID, convs: list[uuid.UUID], messages: int) -> list:
     return out
 
 
-async def _events_path(db: Database, store: PostgresLogStore, messages: int, conversations: int) -> tuple[int, float, float]:
+async def _events_path(db: Database, store: PostgresLogStore, messages: int, conversations: int,
+                       batch: int) -> tuple[int, float, float]:
     org = uuid.uuid4()
     convs = [uuid.uuid4() for _ in range(conversations)]
     events = _events(org, convs, messages)
@@ -93,7 +95,7 @@ async def _events_path(db: Database, store: PostgresLogStore, messages: int, con
     cpu, started = time.process_time(), time.perf_counter()
     handled = 0
     while handled < len(events):
-        n = await feed_once(db, store) or 0
+        n = await feed_once(db, store, batch) or 0
         handled += n
         if not n:  # the last commits not yet below every running transaction
             await asyncio.sleep(0.01)
@@ -126,6 +128,7 @@ async def main() -> int:
     parser.add_argument("--messages", type=int, default=20_000)
     parser.add_argument("--conversations", type=int, default=2_000)
     parser.add_argument("--floor-seconds", type=float, default=5.0)
+    parser.add_argument("--batch", type=int, default=FEED_BATCH, help="events per consumer batch")
     args = parser.parse_args()
     server = os.environ.get("DATABASE_URL") or "postgresql://postgres@127.0.0.1:5432/postgres"
     url = await _scratch(server)
@@ -134,7 +137,8 @@ async def main() -> int:
         store = PostgresLogStore(db)
         await store.prepare()
         floor, how = await insert_tps(url, args.floor_seconds)
-        handled, events_rate, events_cpu = await _events_path(db, store, args.messages, args.conversations)
+        handled, events_rate, events_cpu = await _events_path(db, store, args.messages, args.conversations,
+                                                                 args.batch)
         requests_rate, requests_cpu = await _requests_path(store, args.messages)
         async with db.raw() as conn:
             logged = await conn.fetchval("SELECT count(*) FROM message_logs WHERE status = 'read'")
