@@ -36,32 +36,18 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import asyncpg  # noqa: E402
-from sqlalchemy.engine import make_url  # noqa: E402
 
-from api.db import migrations  # noqa: E402
 from api.db.session import Database  # noqa: E402
 from api.events import emit_conn, event, message_payload  # noqa: E402
 from api.logstore import feed_once
 from api.logstore.feed import FEED_BATCH  # noqa: E402
 from api.logstore.postgres import PostgresLogStore  # noqa: E402
 from api.settings import normalize_database_url  # noqa: E402
-from bench.db import _connect_kwargs  # noqa: E402
+from bench.api import _connect_kwargs, fresh_database  # noqa: E402
 from bench.pgbench_floor import insert_tps  # noqa: E402
 
 BENCH_DB = "pytake_bench_logs"
 TXN = 500
-
-
-async def _scratch(server_url: str) -> str:
-    admin = await asyncpg.connect(**_connect_kwargs(normalize_database_url(server_url), "postgres"))
-    try:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{BENCH_DB}" WITH (FORCE)')
-        await admin.execute(f'CREATE DATABASE "{BENCH_DB}"')
-    finally:
-        await admin.close()
-    url = make_url(normalize_database_url(server_url)).set(database=BENCH_DB).render_as_string(hide_password=False)
-    await asyncio.to_thread(migrations.upgrade, url)
-    return url
 
 
 def _events(org: uuid.UUID, convs: list[uuid.UUID], messages: int) -> list:
@@ -131,7 +117,7 @@ async def main() -> int:
     parser.add_argument("--batch", type=int, default=FEED_BATCH, help="events per consumer batch")
     args = parser.parse_args()
     server = os.environ.get("DATABASE_URL") or "postgresql://postgres@127.0.0.1:5432/postgres"
-    url = await _scratch(server)
+    url = await fresh_database(normalize_database_url(server), BENCH_DB)
     db = Database(url)
     try:
         store = PostgresLogStore(db)

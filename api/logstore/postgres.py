@@ -205,19 +205,18 @@ class PostgresLogStore:
             if changed:
                 await conn.execute(_UPSERT_SESSIONS, *_columns(changed, _SESSION_COLUMNS, {"flow_path", "ai_prompts"}))
 
-    async def write_webhook_attempts(self, records: list[dict[str, Any]]) -> None:
-        records = self._alive("webhook_logs", records)
+    async def _append(self, table: str, sql: str, columns: tuple[str, ...], records: list[dict[str, Any]]) -> None:
+        records = self._alive(table, records)
         if records:
             async with self.db.raw() as conn:
-                await self._ensure(conn, "webhook_logs", [r["created_at"] for r in records])
-                await conn.execute(_INSERT_WEBHOOKS, *_columns(records, _WEBHOOK_COLUMNS, _JSON_COLUMNS))
+                await self._ensure(conn, table, [r["created_at"] for r in records])
+                await conn.execute(sql, *_columns(records, columns, _JSON_COLUMNS))
+
+    async def write_webhook_attempts(self, records: list[dict[str, Any]]) -> None:
+        await self._append("webhook_logs", _INSERT_WEBHOOKS, _WEBHOOK_COLUMNS, records)
 
     async def write_api_requests(self, records: list[dict[str, Any]]) -> None:
-        records = self._alive("api_request_logs", records)
-        if records:
-            async with self.db.raw() as conn:
-                await self._ensure(conn, "api_request_logs", [r["created_at"] for r in records])
-                await conn.execute(_INSERT_REQUESTS, *_columns(records, _REQUEST_COLUMNS, _JSON_COLUMNS))
+        await self._append("api_request_logs", _INSERT_REQUESTS, _REQUEST_COLUMNS, records)
 
     # -- queries ----------------------------------------------------------------------
     async def search_messages(self, q: MessageQuery) -> list[dict[str, Any]]:

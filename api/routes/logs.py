@@ -80,18 +80,23 @@ def _uuid(args: dict[str, str], name: str) -> uuid.UUID | None:
         raise ValidationFailed(name, f"{name} must be a UUID") from None
 
 
+def _int(args: dict[str, str], name: str, low: int, high: int) -> int | None:
+    if name not in args:
+        return None
+    try:
+        value = int(args[name].strip())
+    except ValueError:
+        raise ValidationFailed(name, f"{name} must be an integer") from None
+    if not low <= value <= high:
+        raise ValidationFailed(name, f"{name} must be between {low} and {high}")
+    return value
+
+
 def _period(args: dict[str, str]) -> dict[str, Any]:
     out: dict[str, Any] = {name: parse_datetime(name, args[name]) if name in args else None
                            for name in ("since", "until", "before")}
-    limit = DEFAULT_LIMIT
-    if "limit" in args:
-        try:
-            limit = int(args["limit"].strip())
-        except ValueError:
-            raise ValidationFailed("limit", "limit must be an integer") from None
-        if not 1 <= limit <= MAX_LIMIT:
-            raise ValidationFailed("limit", f"limit must be between 1 and {MAX_LIMIT}")
-    out["limit"] = limit
+    limit = _int(args, "limit", 1, MAX_LIMIT)
+    out["limit"] = DEFAULT_LIMIT if limit is None else limit
     return out
 
 
@@ -171,14 +176,7 @@ async def list_api_request_logs() -> Any:
     """The organization's API requests, newest first: method, path, sanitized query, headers
     and body (credentials masked), status, latency, user, IP address, user agent."""
     args = _args(ApiRequestLogQuery)
-    status = None
-    if "status_code" in args:
-        try:
-            status = int(args["status_code"].strip())
-        except ValueError:
-            raise ValidationFailed("status_code", "status_code must be an integer") from None
-        if not 100 <= status <= 599:
-            raise ValidationFailed("status_code", "status_code must be between 100 and 599")
     query = RequestQuery(org_id(), user_id=_uuid(args, "user_id"), path=args.get("path"),
-                         method=_choice(args, "method", METHODS), status_code=status, **_period(args))
+                         method=_choice(args, "method", METHODS), status_code=_int(args, "status_code", 100, 599),
+                         **_period(args))
     return _page(await _ask(get_store().api_request_logs(query)), query.limit)
