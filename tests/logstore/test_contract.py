@@ -204,3 +204,18 @@ async def test_api_requests_by_user_method_path_status_and_page(store):
     assert await paths(before=NOW - timedelta(seconds=2)) == [("GET", "/contacts")]
     (one,) = await store.api_request_logs(RequestQuery(org, limit=1))
     assert one["response_time_ms"] == 3.5 and one["ip_address"] == "127.0.0.1" and one["success"] is True
+
+
+async def test_the_bots_last_reply_sent_after_the_flow_completed_stays_in_its_session(store):
+    org, conv, contact = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+    flow = {"flow": {"id": str(uuid.uuid4())}, "conversation_id": str(conv), "contact_id": str(contact)}
+    await write(store, [ev(org, "flow.started", flow, NOW - timedelta(seconds=30), conv),
+                        message(org, conv, contact, at=NOW - timedelta(seconds=29))[1],
+                        ev(org, "flow.completed", {**flow, "outcome": "ended"}, NOW - timedelta(seconds=28), conv)])
+    await write(store, [message(org, conv, contact, direction="outbound", sender="bot",
+                                at=NOW - timedelta(seconds=27))[1]])
+    (session,) = await store.conversation_sessions(org, conv)
+    assert (session["message_count"], session["bot_message_count"], session["human_message_count"]) == (2, 1, 1)
+    await write(store, [message(org, conv, contact, text="outra coisa", at=NOW)[1]])  # the contact again: a new one
+    newer, older = await store.conversation_sessions(org, conv)
+    assert newer["session_start"] == NOW and newer["human_message_count"] == 1 and older["message_count"] == 2
