@@ -80,6 +80,7 @@ def create_app(settings: Settings | None = None) -> Quart:
     _register_lifecycle(app, settings)
     app.before_request(check_body)
     _register_write_hook(app)
+    _register_request_log(app)
     user_cache.register(app)
     _register_error_handlers(app)
     _register_blueprints(app)
@@ -115,9 +116,11 @@ def _register_lifecycle(app: Quart, settings: Settings) -> None:
                                           connect_args={"server_settings": {"plan_cache_mode": "force_custom_plan"}})
         app.extensions[REDIS_KEY] = redis_client(settings.redis_url)  # survives a Redis restart
         app.extensions[AUTH_PIPE_KEY] = redis_keys.auth_check_pipe(settings.redis_url)
+        _open_log_store(app, settings)
 
     @app.after_serving
     async def close_services() -> None:
+        await _close_log_store(app)
         db = app.extensions.pop(DB_KEY, None)
         redis = app.extensions.pop(REDIS_KEY, None)
         pipe = app.extensions.pop(AUTH_PIPE_KEY, None)
@@ -147,6 +150,89 @@ def _register_write_hook(app: Quart) -> None:
             principal = g.get("principal")
             if principal is not None:
                 get_totals().invalidate(principal.organization_id)
+        return response
+
+
+REQUEST_LOG_KEY = "pytake.request_log"
+_LOG_FLUSH_KEY = "pytake.request_log_flush"
+UNLOGGED_PATHS = frozenset({"/health"})
+
+
+def _open_log_store(app: Quart, settings: Settings) -> None:
+    """The log store (api/logstore) and the buffer of API request logs, flushed in the background."""
+    import asyncio
+
+    from api.logstore import LogBuffer, flush_forever, open_store, sanitized
+    from api.routes.logs import STORE_KEY, WEBHOOK_LOG_KEY
+
+    store = open_store(settings, app.extensions[DB_KEY])
+    buffer = LogBuffer("api_request_logs")
+    attempts = LogBuffer("webhook_logs")  # `POST /webhooks/{id}/test`'s attempts
+    stop = asyncio.Event()
+
+    async def write(raws: list[dict[str, Any]]) -> None:
+        await store.write_api_requests([sanitized(r) for r in raws])
+
+    async def flush() -> None:
+        await buffer.flush(write)
+
+    async def flush_attempts() -> None:
+        await attempts.flush(store.write_webhook_attempts)
+
+    app.extensions[STORE_KEY] = store
+    app.extensions[REQUEST_LOG_KEY] = buffer
+    app.extensions[WEBHOOK_LOG_KEY] = attempts
+    app.extensions[_LOG_FLUSH_KEY] = (stop, asyncio.create_task(flush_forever([flush, flush_attempts], stop),
+                                                                name="request-logs"))
+
+
+async def _close_log_store(app: Quart) -> None:
+    from api.routes.logs import STORE_KEY
+
+    flushing = app.extensions.pop(_LOG_FLUSH_KEY, None)
+    if flushing is not None:
+        stop, task = flushing
+        stop.set()
+        await task
+    store = app.extensions.pop(STORE_KEY, None)
+    if store is not None:
+        await store.close()
+
+
+def _register_request_log(app: Quart) -> None:
+    """Every API request into the request-log buffer (api/logstore/requests.py): a few
+    copied values and an append, no I/O; the sanitizing and the write happen in the flush."""
+    import time
+    from datetime import datetime, timezone
+
+    from api.logstore import raw_request
+    from api.logstore.requests import MAX_BODY as MAX_LOGGED_BODY
+
+    @app.before_request
+    async def request_started() -> None:
+        g.request_started = time.perf_counter()
+
+    @app.after_request
+    async def log_request(response: Response) -> Response:
+        buffer = app.extensions.get(REQUEST_LOG_KEY)
+        if buffer is None or request.path in UNLOGGED_PATHS or request.blueprint == "web_app":
+            return response
+        started = g.get("request_started")
+        elapsed = (time.perf_counter() - started) * 1000 if started is not None else 0.0
+        body, size = None, request.content_length
+        if request.method in WRITE_METHODS and (size is None or size <= MAX_LOGGED_BODY):
+            body = await request.get_data(cache=True)  # read already by the view: its cached bytes
+        principal = g.get("principal")
+        error = None
+        if response.status_code >= 400 and response.is_json:
+            payload = await response.get_json()
+            error = ((payload or {}).get("error") or {}).get("message") if isinstance(payload, dict) else None
+        buffer.add(raw_request(
+            method=request.method, path=request.path, query=request.args, headers=request.headers,
+            body=body, body_size=size or 0, status_code=response.status_code, elapsed_ms=elapsed,
+            organization_id=principal.organization_id if principal is not None else None,
+            user_id=principal.user_id if principal is not None else None, ip_address=request.remote_addr,
+            user_agent=request.headers.get("User-Agent"), error_message=error, at=datetime.now(timezone.utc)))
         return response
 
 
@@ -180,10 +266,27 @@ def _register_blueprints(app: Quart) -> None:
         except Exception as exc:  # noqa: BLE001
             log.warning("health: redis check failed: %s", exc)
             checks["redis"] = "unavailable"
+        logs = await _log_backlog(app)
         if all(v == "ok" for v in checks.values()):
-            return {"status": "ok", **checks}
+            return {"status": "ok", **checks, "logs": logs}
         details = [{"field": k, "message": v} for k, v in checks.items() if v != "ok"]
         return error_body("unavailable", "a backing service is unavailable", details=details), 503
+
+
+async def _log_backlog(app: Quart) -> dict[str, Any]:
+    """The log store's backlog (api/logstore): events it has not taken yet and this process's
+    request logs waiting or dropped; counts only (read by /health and the metrics)."""
+    from api.logstore import event_backlog
+
+    out: dict[str, Any] = {}
+    try:
+        out["events_waiting"] = await event_backlog(get_db())
+    except Exception:  # noqa: BLE001 - the database check above reports it
+        out["events_waiting"] = None
+    buffer = app.extensions.get(REQUEST_LOG_KEY)
+    if buffer is not None:
+        out["requests_buffered"], out["requests_dropped"] = len(buffer), buffer.dropped
+    return out
 
 
 def _json_error(status: int, body: dict[str, Any], headers: dict[str, str] | None = None) -> Response:

@@ -78,6 +78,9 @@ CONFLICTS: dict[str, str] = {
 # Actions that call Meta's Graph API: 422 when Meta (or the check made before calling it)
 # refuses the request, 502 when Meta fails or cannot be reached.
 META_CALLS = frozenset({"templates.submit_template", "templates.sync_templates", "templates.delete_template"})
+# Endpoints that read the log store (api/logstore): 503 while it cannot be reached (MongoDB down).
+LOG_STORE_READS = frozenset({"logs.search_message_logs", "logs.get_conversation_log", "logs.list_webhook_logs",
+                             "logs.list_api_request_logs"})
 
 DESCRIPTIONS = {
     400: f"The body is not UTF-8 JSON nested at most {API_MAX_DEPTH} levels (`malformed_json`; "
@@ -191,6 +194,8 @@ def error_statuses(endpoint: str, method: str, view: Any, operation: dict[str, A
         statuses[502] = "Meta's Graph API failed or could not be reached (`meta_unavailable`); nothing changed."
     if authenticated or endpoint in IP_RATE_LIMITED:
         statuses[429] = DESCRIPTIONS[429]
+    if endpoint in LOG_STORE_READS:
+        statuses[503] = "The log store cannot be reached (`log_store_unavailable`); try again later."
     return statuses
 
 

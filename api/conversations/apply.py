@@ -220,6 +220,8 @@ def domain_events(loaded: Loaded, decision: Decision, *, department_id: uuid.UUI
 
     if decision.started:
         flow_event("flow.started")
+    if decision.path or decision.ai:  # what the run did, for the log store (api/logstore)
+        flow_event("flow.step", path=decision.path, ai=decision.ai)
     if decision.contact is not None:
         contact = {**loaded.contact, **decision.contact}
         for column in ("name", "email"):  # a flow that blanks a column leaves it (COALESCE above)

@@ -67,6 +67,8 @@ class Decision:
     started: bool = False  # the flow started in this step
     completed: bool = False  # the flow finished in this step (ended, or handed off)
     errors: list[dict[str, Any]] = field(default_factory=list)  # {node, code, message}
+    path: list[dict[str, Any]] = field(default_factory=list)  # nodes the run went through (flow.step)
+    ai: list[dict[str, Any]] = field(default_factory=list)  # its AI calls (flow.step)
 
 
 def crashed(loaded: Loaded, exc: BaseException) -> Decision:
@@ -196,6 +198,7 @@ def _finish(decision: Decision, result: RunResult, loaded: Loaded, flow: dict[st
     decision.priority = effects.priority
     decision.closed = effects.closed
     _record_problems(decision, result, loaded)
+    _record_steps(decision, result)
     if effects.handoff is not None:
         decision.handoff = effects.handoff
         if loaded.chatbot is not None:
@@ -222,6 +225,23 @@ def _error_of(event: Any) -> dict[str, Any]:
     if event.type == ev.AI_CALLED:  # error: the provider's message
         return {"node": event.node, "code": "ai_failed", "message": event.get("error")}
     return {"node": event.node, "code": event.get("code"), "message": event.get("message")}
+
+
+MAX_PATH = 100  # nodes (and AI calls) one step reports in its flow.step event
+
+
+def _record_steps(decision: Decision, result: RunResult) -> None:
+    """The nodes the run entered (id, type) and its AI calls, for the flow.step event."""
+    at = datetime.now(timezone.utc).isoformat()
+    for event in result.events:
+        if event.type == ev.NODE_ENTERED and len(decision.path) < MAX_PATH:
+            decision.path.append({"node_id": event.node, "node_type": event.get("op"), "timestamp": at})
+        elif event.type == ev.AI_CALLED and len(decision.ai) < MAX_PATH:
+            decision.ai.append({"node_id": event.node, "provider": event.get("provider"),
+                                "model": event.get("model"), "ok": event.get("ok"), "error": event.get("error"),
+                                "prompt": event.get("prompt"), "response": event.get("response"),
+                                "tokens_used": event.get("tokens_used"), "latency_ms": event.get("latency_ms"),
+                                "timestamp": at})
 
 
 def _record_problems(decision: Decision, result: RunResult, loaded: Loaded) -> None:

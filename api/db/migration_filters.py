@@ -1,6 +1,9 @@
 """What Alembic autogenerate compares: the models, not the objects PostgreSQL
 or `pytake_create_message_partition` create at runtime (monthly partitions of
-`messages`, and the foreign keys PostgreSQL clones onto each of them)."""
+`messages`, and the foreign keys PostgreSQL clones onto each of them), nor the
+log store's tables (migration 0017: SCHEMA.md's MongoDB collections, written
+and read by `api/logstore/postgres.py` in SQL, with no ORM model) and their
+partitions."""
 
 from __future__ import annotations
 
@@ -8,11 +11,12 @@ import re
 from typing import Any
 
 PARTITION_TABLE = re.compile(r"^messages_(\d{4}_\d{2}|default)$")
+LOG_TABLE = re.compile(r"^(message_logs|conversation_logs|webhook_logs|api_request_logs)(_\d{4}_\d{2}(_\d{2})?)?$")
 
 
 def include_name(name: str | None, type_: str, parent_names: Any) -> bool:
     if type_ == "table":
-        return not (name and PARTITION_TABLE.match(name))
+        return not (name and (PARTITION_TABLE.match(name) or LOG_TABLE.match(name)))
     return True
 
 

@@ -793,7 +793,7 @@ class CampaignRecipient(Base):
     failed_at: Mapped[datetime | None] = mapped_column(TSTZ)
     error_message: Mapped[str | None] = mapped_column(Text)
     skip_reason: Mapped[str | None] = mapped_column(Text)  # added (migration 0016): why never sent
-    replied_at: Mapped[datetime | None] = mapped_column(TSTZ)  # added (migration 0013): first reply to it
+    replied_at: Mapped[datetime | None] = mapped_column(TSTZ)  # added (migration 0016): first reply to it
     created_at: Mapped[datetime | None] = _created_at()
 
 

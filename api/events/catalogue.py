@@ -25,6 +25,7 @@ EVENT_TYPES: dict[str, int] = {
     "conversation.closed": 1,
     "conversation.handoff": 1,
     "flow.started": 1,
+    "flow.step": 1,  # the nodes one step of a run went through and its AI calls
     "flow.completed": 1,
     "flow.error": 1,
     "contact.created": 1,

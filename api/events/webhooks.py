@@ -42,7 +42,7 @@ import time
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, Callable
 
 import aiohttp
 import httpx
@@ -59,6 +59,7 @@ WAKE_CHANNEL = "pytake:webhooks:wake:"  # + the database's name (Redis pub/sub):
 RETRY_FACTORS = (1, 4, 20, 60, 120, 360, 720, 1440)  # x retry_delay_seconds (default 30 s)
 EXCERPT = 1024  # bytes of a receiver's answer kept per attempt
 TEST_EVENT_ID = 0  # `webhook.test` is not a stored event
+Observer = Callable[[list[dict[str, Any]]], None]  # told the attempts a round recorded (no I/O, no await)
 
 # A batch's events (the range after the consumer's cursor up to its last event,
 # all below the snapshot horizon, so exactly the batch) become deliveries in SQL:
@@ -202,6 +203,7 @@ class Attempt:
     response: str | None = None
     duration_ms: int | None = None
     error: str | None = None
+    response_headers: dict[str, str] | None = None
     counted: bool = True  # False: not sent (the webhook is disabled)
 
     @property
@@ -231,12 +233,13 @@ class Deliverer:
     """One per process: a keep-alive aiohttp pool behind the SSRF guard, and the
     delivery loop (`run_forever`; `deliver_due` is one claim-post-record round)."""
 
-    def __init__(self, db: Any, settings: Any, redis: Any = None) -> None:
+    def __init__(self, db: Any, settings: Any, redis: Any = None, observe: Observer | None = None) -> None:
         from engine.adapters.http import GuardedHttpClient
 
         self.db = db
         self.settings = settings
         self.redis = redis
+        self.observe = observe  # told every recorded attempt (the log store's webhook_logs)
         self.concurrency = max(1, int(settings.webhooks_concurrency))
         self.timeout = float(settings.webhooks_timeout_seconds)
         self.lease = self.timeout * 2 + 30.0  # one attempt, with room for a slow round's bookkeeping
@@ -319,6 +322,7 @@ class Deliverer:
             # the session's total timeout covers the pool, name resolution, connect and the answer
             async with self._client().post(target, data=body, headers=headers, allow_redirects=False) as response:
                 result.status_code = response.status
+                result.response_headers = dict(response.headers)
                 result.response = await _excerpt(response)
             if not result.ok:
                 result.error = f"HTTP {result.status_code}"
@@ -389,11 +393,13 @@ class Deliverer:
         async with self.db.raw() as conn:
             if not any(s[4] for s in stats.values()):  # all answered 2xx: no webhook can be disabled
                 await conn.execute(_RECORD, *args)
-                return
-            async with conn.transaction():  # a webhook disabled with its reason, dead letters and audit entry
-                for hook in await conn.fetch(_RECORD, *args):
-                    if hook["disabled"]:
-                        await self._disabled(conn, hook)
+            else:
+                async with conn.transaction():  # a webhook disabled with its reason, dead letters and audit entry
+                    for hook in await conn.fetch(_RECORD, *args):
+                        if hook["disabled"]:
+                            await self._disabled(conn, hook)
+        if self.observe is not None:
+            self.observe(attempt_logs(rows, results, now))
 
     async def _disabled(self, conn: Any, hook: Any) -> None:
         reason = f"disabled after {hook['consecutive_failures']} consecutive failed deliveries"
@@ -541,7 +547,7 @@ async def _excerpt(response: aiohttp.ClientResponse) -> str:
     return raw[:EXCERPT].decode(response.charset or "utf-8", errors="replace")
 
 
-async def send_test(db: Any, settings: Any, webhook: Any) -> uuid.UUID:
+async def send_test(db: Any, settings: Any, webhook: Any, observe: Observer | None = None) -> uuid.UUID:
     """POST a `webhook.test` event to ``webhook`` now: one attempt, recorded as a
     delivery (``delivered`` or ``dead``). Returns the delivery's id."""
     envelope = test_envelope(webhook.organization_id, webhook.id)
@@ -551,23 +557,44 @@ async def send_test(db: Any, settings: Any, webhook: Any) -> uuid.UUID:
             "VALUES ($1, 'webhook.test', $2::jsonb, 'pending', now() + interval '1 hour', 0) "
             "RETURNING id, webhook_id, event_type, payload, attempt_number",
             webhook.id, json.dumps(envelope))
-    deliverer = Deliverer(db, settings)
+    deliverer = Deliverer(db, settings, observe=observe)
     try:
         result = await deliverer.post(webhook.url, webhook.secret, "webhook.test", row["id"], envelope)
-        claimed = {**dict(row), "max_retries": 0, "retry_delay_seconds": webhook.retry_delay_seconds}
+        claimed = {**dict(row), "max_retries": 0, "retry_delay_seconds": webhook.retry_delay_seconds,
+                   "organization_id": webhook.organization_id, "url": webhook.url}
         await deliverer.record([claimed], [result], final=True)
     finally:
         await deliverer.aclose()
     return row["id"]
 
 
-def start(db: Any, settings: Any, stop: asyncio.Event, redis: Any = None) -> asyncio.Task:
+def attempt_logs(rows: list[Any], results: list[Attempt], at: str) -> list[dict[str, Any]]:
+    """Each attempt made, as the log store's ``webhook_logs`` keeps it (docs/logs.md)."""
+    when = datetime.fromisoformat(at)
+    out = []
+    for row, res in zip(rows, results):
+        if not res.counted:
+            continue
+        out.append({"id": uuid.uuid4(), "organization_id": row["organization_id"], "webhook_id": row["webhook_id"],
+                    "delivery_id": row["id"], "event_type": row["event_type"], "url": row["url"], "method": "POST",
+                    "headers": {"Content-Type": "application/json", "X-PyTake-Event": row["event_type"],
+                                "X-PyTake-Delivery": str(row["id"])},
+                    "payload": json.loads(row["body"]), "status_code": res.status_code,
+                    "response_headers": res.response_headers, "response_body": res.response,
+                    "response_time_ms": res.duration_ms, "success": res.ok, "error_message": res.error,
+                    "attempt_number": row["attempt_number"] + 1, "created_at": when})
+    return out
+
+
+def start(db: Any, settings: Any, stop: asyncio.Event, redis: Any = None,
+          observe: Observer | None = None) -> asyncio.Task:
     """The delivery loop of a worker process (api/workers/tasks.py); the task closes
     its client when ``stop`` is set. With ``redis``, the dispatcher announces new
-    deliveries on `wake_channel` and the loop listens there (the poll stays)."""
+    deliveries on `wake_channel` and the loop listens there (the poll stays).
+    ``observe``: told every recorded attempt (the log store's ``webhook_logs``)."""
 
     async def loop() -> None:
-        deliverer = Deliverer(db, settings, redis)
+        deliverer = Deliverer(db, settings, redis, observe)
         try:
             await deliverer.run_forever(stop)
         finally:

@@ -20,6 +20,7 @@ from api.routes import (
     flows,
     integrations,
     live,
+    logs,
     messages,
     organization,
     quick_replies,
@@ -49,6 +50,7 @@ BLUEPRINTS: list[Blueprint] = [
     webhooks.blueprint,
     quick_replies.blueprint,
     audit_logs.blueprint,
+    logs.blueprint,
     admin.blueprint,
     live.blueprint,
 ]

@@ -7,6 +7,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
+from quart import current_app
 from quart_schema import document_querystring, document_request, document_response, operation_id, tag
 from sqlalchemy import func, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -17,6 +18,7 @@ from api.context import get_db, get_settings
 from api.db.models import DELIVERY_STATES, Webhook, WebhookDelivery
 from api.errors import Conflict, NotFound
 from api.events.webhooks import send_test
+from api.routes.logs import WEBHOOK_LOG_KEY
 from api.resources import DateRange, Equals, Page, Resource, SecretField, crud_blueprint, list_items, load_in_scope, org_id, scoped_select
 from api.resources.crud import to_out
 from api.resources.crud import list_query_model
@@ -121,7 +123,9 @@ async def test_webhook(item_id: uuid.UUID) -> Any:
     await read_body(DeliveryActionIn)
     async with get_db().session() as session:
         hook = await load_in_scope(session, Webhook, item_id, org_id(), label="webhook")
-    delivery_id = await send_test(get_db(), get_settings(), hook)
+    attempts = current_app.extensions.get(WEBHOOK_LOG_KEY)  # the log store's webhook_logs (a LogBuffer)
+    observe = attempts.extend if attempts is not None else None
+    delivery_id = await send_test(get_db(), get_settings(), hook, observe=observe)
     async with get_db().session() as session:
         row = await session.get(WebhookDelivery, delivery_id)
         return to_out(deliveries, row)

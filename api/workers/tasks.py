@@ -37,6 +37,8 @@ class WorkerContext:
         self.maintenance: asyncio.Task | None = None
         self.webhooks: asyncio.Task | None = None  # outbound webhooks' delivery loop
         self.live: asyncio.Task | None = None  # the live channel's publisher (api.live)
+        self.logs: asyncio.Task | None = None  # the log store's feeder (api/logstore/runner.py)
+        self.log_feeder: Any = None
 
 
 _CONTEXT: WorkerContext | None = None
@@ -58,9 +60,12 @@ async def start_context(settings: Settings, *, maintenance: bool = True) -> Work
     ctx = WorkerContext(runtime, runtime.delivery)
     if maintenance:
         from api.events.webhooks import start as start_webhooks
+        from api.logstore import start_feeder
 
         ctx.maintenance = asyncio.create_task(run_forever(runtime, ctx.stop))
-        ctx.webhooks = start_webhooks(runtime.db, runtime.settings, ctx.stop, runtime.redis)
+        ctx.log_feeder, ctx.logs = start_feeder(runtime.db, runtime.settings, ctx.stop)
+        ctx.webhooks = start_webhooks(runtime.db, runtime.settings, ctx.stop, runtime.redis,
+                                      observe=ctx.log_feeder.webhook_attempts.extend)
         from api.live import start_publisher
 
         ctx.live = start_publisher(runtime.db, runtime.redis, runtime.settings, ctx.stop)
@@ -80,6 +85,8 @@ async def stop_context() -> None:
         await ctx.webhooks
     if ctx.live is not None:
         await ctx.live
+    if ctx.logs is not None:
+        await ctx.logs
     await ctx.delivery.drain(timeout=10)
     await ctx.runtime.close()
 

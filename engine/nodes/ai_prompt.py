@@ -11,6 +11,7 @@ History: the last `history_messages` items of ``scope_data["history"]``
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from engine import events as ev
@@ -20,6 +21,7 @@ from engine.program import Instruction, Op
 
 MAX_TIMEOUT = 120.0
 MAX_TOKENS = 4096
+LOGGED_TEXT = 2000  # characters of the prompt and the answer the ai_called event keeps (the log store's)
 
 
 def _history(run: Run, count: int) -> list[dict[str, str]]:
@@ -50,6 +52,7 @@ async def execute(run: Run, ins: Instruction) -> int:
     if not messages:
         run.emit(ev.AI_CALLED, node, {"provider": provider, "model": model, "ok": False, "error": "empty prompt"})
         return run.follow(ins, "error")
+    started = time.perf_counter()
     try:
         answer = await run.ports.ai.complete(
             provider, model, system=system or None, messages=messages,
@@ -58,9 +61,11 @@ async def execute(run: Run, ins: Instruction) -> int:
             timeout=min(float(arg.get("timeout_seconds", 30)), MAX_TIMEOUT),
         )
     except Exception as exc:  # AIError, timeouts, adapter bugs: all take `error`
-        run.emit(ev.AI_CALLED, node, {"provider": provider, "model": model, "ok": False, "error": str(exc) or repr(exc)})
+        run.emit(ev.AI_CALLED, node, {"provider": provider, "model": model, "ok": False, "error": str(exc) or repr(exc),
+                                      "prompt": _clip(prompt), "latency_ms": _since(started)})
         return run.follow(ins, "error")
-    run.emit(ev.AI_CALLED, node, {"provider": provider, "model": model, "ok": True})
+    run.emit(ev.AI_CALLED, node, {"provider": provider, "model": model, "ok": True, "prompt": _clip(prompt),
+                                  "response": _clip(answer), "latency_ms": _since(started)})
     run.set_var(node, variable, answer)
     if arg.get("send_response", True) and answer:
         run.send(node, OutboundMessage("text", {"text": answer}))
@@ -68,3 +73,11 @@ async def execute(run: Run, ins: Instruction) -> int:
 
 
 HANDLERS = {Op.AI_PROMPT: execute}
+
+
+def _clip(text: Any) -> str | None:
+    return text[:LOGGED_TEXT] if isinstance(text, str) else None
+
+
+def _since(started: float) -> int:
+    return round((time.perf_counter() - started) * 1000)

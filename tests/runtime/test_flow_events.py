@@ -12,7 +12,7 @@ from api import conversations
 
 async def _events(query, conversation_id=None):
     found = await query("SELECT type, ordering_key, organization_id, payload FROM events "
-                        "WHERE type LIKE 'flow.%' OR type IN ('conversation.handoff', 'conversation.closed', "
+                        "WHERE (type LIKE 'flow.%' AND type <> 'flow.step') OR type IN ('conversation.handoff', 'conversation.closed', "
                         "'contact.updated') ORDER BY id")
     return [e for e in found if conversation_id is None or e["ordering_key"] == conversation_id]
 
