@@ -555,7 +555,7 @@ async def send_test(db: Any, settings: Any, webhook: Any, observe: Observer | No
         row = await conn.fetchrow(
             "INSERT INTO webhook_deliveries (webhook_id, event_type, payload, state, next_attempt_at, attempt_number) "
             "VALUES ($1, 'webhook.test', $2::jsonb, 'pending', now() + interval '1 hour', 0) "
-            "RETURNING id, webhook_id, event_type, payload, attempt_number",
+            "RETURNING id, webhook_id, event_type, payload::text AS body, attempt_number",
             webhook.id, json.dumps(envelope))
     deliverer = Deliverer(db, settings, observe=observe)
     try:
