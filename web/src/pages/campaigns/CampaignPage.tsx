@@ -90,7 +90,7 @@ export function CampaignPage({ campaignId }: { campaignId: string }) {
               <dt>{t("campaigns.template")}</dt><dd>{template?.name ?? "—"}</dd>
               <dt>{t("campaigns.scheduled")}</dt><dd>{formatInZone(campaign.scheduled_at, zone, lang)} <span className="muted small">({zone})</span></dd>
               <dt>{t("campaigns.started")}</dt><dd>{formatInZone(campaign.started_at, zone, lang)}</dd>
-              <dt>{t("campaigns.completed")}</dt><dd>{formatInZone(campaign.completed_at, zone, lang)}</dd>
+              <dt>{t("campaigns.ended")}</dt><dd>{formatInZone(campaign.completed_at, zone, lang)}</dd>
             </dl>
           </section>
         )}
