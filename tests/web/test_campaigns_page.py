@@ -154,9 +154,14 @@ async def test_create_start_watch_pause_cancel_and_schedule_campaigns(web_with_m
         await page.get_by_role("link", name="New campaign").click()
         await page.get_by_label("Name", exact=True).fill("Natal")
         await page.get_by_label("Template").select_option(label="promo_week (pt_BR)")
-        await page.get_by_label("Value for {{1}}").fill("cliente")
+        await page.get_by_label("Value for {{1}}").fill("x" * 1100)  # Meta's limit, checked by the API at start
         await page.get_by_label("Value for {{2}}").fill("20%")
         await page.get_by_label("All contacts").check()
+        await page.get_by_role("button", name="Create and start").click()
+        await expect(field(page, "message_content.body[0]").locator(".field-problem")).to_contain_text("1024")
+        assert [c["name"] for c in (await me.call("GET", "/campaigns"))["items"]].count("Natal") == 0  # no stray draft
+        await screenshot(page, "campaigns-04-refused-at-start")
+        await page.get_by_label("Value for {{1}}").fill("cliente")
         await page.get_by_label("Schedule").check()
         await expect(page.get_by_text("Time in the organization's timezone (America/Sao_Paulo).")).to_be_visible()
         await page.get_by_label("Date").fill("2030-12-24")
@@ -166,7 +171,7 @@ async def test_create_start_watch_pause_cancel_and_schedule_campaigns(web_with_m
         await expect(page.locator(".facts")).to_contain_text("Dec 24, 2030, 6:30 PM (America/Sao_Paulo)")
         third = await me.call("GET", "/campaigns/" + page.url.rsplit("/", 1)[1])
         assert third["scheduled_at"].startswith("2030-12-24T21:30:00")
-        await screenshot(page, "campaigns-04-scheduled")
+        await screenshot(page, "campaigns-05-scheduled")
 
         # the API's 409, plainly: the campaign was cancelled elsewhere while this page showed it scheduled
         draft = await me.call("POST", "/campaigns", {
@@ -178,7 +183,7 @@ async def test_create_start_watch_pause_cancel_and_schedule_campaigns(web_with_m
         await page.get_by_role("button", name="Start").click()
         await expect(page.get_by_role("alert")).to_have_text(re.compile(r"^Not done: a cancelled campaign cannot be started"))
         await expect(page.locator(".campaign-detail .status-pill")).to_have_text("Cancelled")
-        await screenshot(page, "campaigns-05-conflict")
+        await screenshot(page, "campaigns-06-conflict")
 
         # the list: each campaign's status, template, time and progress
         await page.get_by_role("navigation").get_by_role("link", name="Campaigns").click()
@@ -189,7 +194,7 @@ async def test_create_start_watch_pause_cancel_and_schedule_campaigns(web_with_m
         await expect(page.locator(".campaign-row[data-name='Natal'] .status-pill")).to_have_text("Scheduled")
         await expect(page.locator(".campaign-row[data-name='Natal']")).to_contain_text("Dec 24, 2030, 6:30 PM")
         await expect(page.locator(".campaign-row[data-name='Lento'] .status-pill")).to_have_text("Cancelled")
-        await screenshot(page, "campaigns-06-list")
+        await screenshot(page, "campaigns-07-list")
 
         # in Portuguese
         await page.get_by_label("Language").select_option("pt-BR")
@@ -197,4 +202,4 @@ async def test_create_start_watch_pause_cancel_and_schedule_campaigns(web_with_m
         await expect(row.locator(".status-pill")).to_have_text("Concluída")
         await expect(row.get_by_role("progressbar")).to_have_attribute("aria-valuetext", f"{AUDIENCE} / {AUDIENCE} enviadas")
         await expect(page.get_by_role("navigation").get_by_role("link", name="Campanhas")).to_have_class(re.compile("active"))
-        await screenshot(page, "campaigns-07-pt-BR")
+        await screenshot(page, "campaigns-08-pt-BR")

@@ -83,6 +83,8 @@ describe("what the API gets", () => {
     expect(formField("message_content.body[1]")).toBe("message_content.body[1]");
     expect(formField("message_content.buttons[0].text")).toBe("message_content.buttons[0]");
     expect(formField("template_id")).toBe("template_id");
+    expect(formField("message_content.body.0")).toBe("message_content.body[0]");
+    expect(formField("message_content.buttons.0.text")).toBe("message_content.buttons[0]");
   });
 });
 

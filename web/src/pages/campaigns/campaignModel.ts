@@ -172,6 +172,7 @@ export function formatInZone(iso: string | null | undefined, timeZone: string, l
 /** Where the API's problem shows on the form: body[i]/buttons[i] paths kept, audience keys on the audience. */
 export function formField(apiField: string | undefined): string {
   if (!apiField) return "";
+  apiField = apiField.replace(/\.(\d+)(?=\.|$)/g, "[$1]"); // start's checks say body.1 where create's say body[1]
   if (apiField.startsWith("target_filters") || apiField === "target_type") return "target_filters";
   const button = apiField.match(/^message_content\.buttons\[(\d+)\]/);
   if (button) return `message_content.buttons[${button[1]}]`;

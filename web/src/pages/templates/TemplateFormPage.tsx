@@ -1,5 +1,5 @@
 import { useEffect, useMemo, useState, type FormEvent } from "react";
-import { api, ApiError } from "../../api/client";
+import { api, ApiError, problemsOf } from "../../api/client";
 import type { Page, Template, WhatsAppNumber } from "../../api/types";
 import { AppHeader } from "../../components/AppHeader";
 import { Field } from "../../components/Field";
@@ -80,8 +80,7 @@ export function TemplateFormPage() {
 
   function showApiError(err: unknown) {
     if (!(err instanceof ApiError)) { setFormError(String(err)); return; }
-    const details = ((err.body as { error?: { details?: { field: string; message: string }[] } })?.error?.details) ?? [];
-    const named = details.length ? details : err.field ? [{ field: err.field, message: err.message }] : [];
+    const named = problemsOf(err);
     const onForm: Record<string, string> = {};
     for (const d of named) {
       const field = formField(d.field, draft);
