@@ -55,15 +55,15 @@ def built_web_app() -> Path:
 
 @asynccontextmanager
 async def pytake_serve(database_url: str, redis_url: str, data_dir: Path,
-                       extra_env: dict[str, str] | None = None) -> AsyncIterator[str]:
-    """`pytake serve` (API + web app) on a free port; its base URL."""
+                       extra_env: dict[str, str] | None = None, *, worker: bool = False) -> AsyncIterator[str]:
+    """`pytake serve` (API + web app) on a free port, with a Taskiq worker in it if `worker`; its base URL."""
     port = _free_port()
     env = os.environ | {"DATABASE_URL": database_url, "REDIS_URL": redis_url, "PYTAKE_DATA_DIR": str(data_dir),
                         # every browser test signs up and logs in from 127.0.0.1, and a page makes many
                         # calls: the rate limits (tested in tests/api) would cut a busy run short
                         **{f"PYTAKE_RATELIMIT_{kind}_PER_MINUTE": "0" for kind in ("LOGIN", "SIGNUP", "REFRESH", "USER")},
                         **(extra_env or {})}
-    proc = subprocess.Popen([str(PYTAKE), "serve", "--no-worker", "--no-migrate", "--port", str(port)],
+    proc = subprocess.Popen([str(PYTAKE), "serve", "--worker" if worker else "--no-worker", "--no-migrate", "--port", str(port)],
                             env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60
@@ -113,8 +113,9 @@ class MetaStandIn:
         return self.app.state
 
 
-@pytest.fixture
-async def web_with_meta(database_url, redis_url, tmp_path, built_web_app) -> AsyncIterator[tuple[str, MetaStandIn]]:
+@asynccontextmanager
+async def serve_with_meta(database_url: str, redis_url: str, data_dir: Path, *,
+                          worker: bool = False) -> AsyncIterator[tuple[str, MetaStandIn]]:
     """`pytake serve` whose Graph API is the sandbox (api/sandbox), in this test's event loop;
     the sandbox's webhooks go, signed, to PyTake's webhook route once ``gate`` is set."""
     from hypercorn.asyncio import serve
@@ -148,8 +149,9 @@ async def web_with_meta(database_url, redis_url, tmp_path, built_web_app) -> Asy
             assert time.monotonic() < deadline, "the sandbox never answered"
             await asyncio.sleep(0.05)
     try:
-        async with pytake_serve(database_url, redis_url, tmp_path, {
-                "PYTAKE_GRAPH_API_URL": sandbox_url, "PYTAKE_WHATSAPP_APP_SECRET": META_APP_SECRET}) as base:
+        async with pytake_serve(database_url, redis_url, data_dir, {
+                "PYTAKE_GRAPH_API_URL": sandbox_url, "PYTAKE_WHATSAPP_APP_SECRET": META_APP_SECRET},
+                worker=worker) as base:
             sandbox.state.config.webhook_url = base + "/webhooks/whatsapp"
             yield base, MetaStandIn(sandbox, sandbox_url, gate)
     finally:
@@ -157,6 +159,21 @@ async def web_with_meta(database_url, redis_url, tmp_path, built_web_app) -> Asy
         await asyncio.gather(task, return_exceptions=True)
         await sandbox.aclose()
         await http.aclose()
+
+
+@pytest.fixture
+async def web_with_meta(database_url, redis_url, tmp_path, built_web_app) -> AsyncIterator[tuple[str, MetaStandIn]]:
+    """`pytake serve` (no worker) with the sandbox as Meta (`serve_with_meta`)."""
+    async with serve_with_meta(database_url, redis_url, tmp_path) as served:
+        yield served
+
+
+@pytest.fixture
+async def web_with_meta_and_worker(database_url, redis_url, tmp_path,
+                                   built_web_app) -> AsyncIterator[tuple[str, MetaStandIn]]:
+    """`pytake serve` with its worker (campaigns are sent by one) and the sandbox as Meta."""
+    async with serve_with_meta(database_url, redis_url, tmp_path, worker=True) as served:
+        yield served
 
 
 @pytest.fixture

@@ -7,6 +7,9 @@ import { FlowsPage } from "./pages/flows/FlowsPage";
 import { EditorPage } from "./pages/editor/EditorPage";
 import { TemplatesPage } from "./pages/templates/TemplatesPage";
 import { TemplateFormPage } from "./pages/templates/TemplateFormPage";
+import { CampaignsPage } from "./pages/campaigns/CampaignsPage";
+import { CampaignFormPage } from "./pages/campaigns/CampaignFormPage";
+import { CampaignPage } from "./pages/campaigns/CampaignPage";
 
 const PUBLIC = new Set(["/app/login", "/app/signup"]);
 
@@ -26,6 +29,10 @@ export function App() {
   if (!signedIn) return null;
   if (path === "/app/templates") return <TemplatesPage />;
   if (path === "/app/templates/new") return <TemplateFormPage />;
+  if (path === "/app/campaigns") return <CampaignsPage />;
+  if (path === "/app/campaigns/new") return <CampaignFormPage />;
+  const campaign = path.match(/^\/app\/campaigns\/([^/]+)$/);
+  if (campaign) return <CampaignPage key={campaign[1]} campaignId={campaign[1]} />;
   const editor = path.match(/^\/app\/flows\/([^/]+)$/);
   if (editor) return <EditorPage flowId={editor[1]} />;
   return <FlowsPage />;

@@ -94,3 +94,9 @@ export async function logout(): Promise<void> {
   }
   setTokens(null);
 }
+
+/** The fields an API refusal names: its 422's `details`, else its one `field`. */
+export function problemsOf(err: ApiError): { field: string; message: string }[] {
+  const details = ((err.body as { error?: { details?: { field: string; message: string }[] } })?.error?.details) ?? [];
+  return details.length ? details : err.field ? [{ field: err.field, message: err.message }] : [];
+}

@@ -1,7 +1,8 @@
-import { cloneElement, useEffect, useMemo, useState, type FormEvent, type ReactElement } from "react";
-import { api, ApiError } from "../../api/client";
+import { useEffect, useMemo, useState, type FormEvent } from "react";
+import { api, ApiError, problemsOf } from "../../api/client";
 import type { Page, Template, WhatsAppNumber } from "../../api/types";
 import { AppHeader } from "../../components/AppHeader";
+import { Field } from "../../components/Field";
 import { useI18n } from "../../i18n";
 import { Link, navigate } from "../../router";
 import { TemplatePreview } from "./TemplatePreview";
@@ -20,21 +21,6 @@ const EDITS: Record<string, string[]> = {
   header_example: ["variables.header"], body_text: ["body_text", "variables."], body_examples: ["variables."],
   buttons: ["buttons"],
 };
-
-/** A labelled control; its problem (client check or the API's 422) under it, tied to it for screen readers. */
-function Field(props: { id: string; label: string; help?: string; problem?: string; children: ReactElement<Record<string, unknown>>; className?: string }) {
-  const control = `f-${props.id}`;
-  const described = [props.help && `help-${props.id}`, props.problem && `problem-${props.id}`].filter(Boolean).join(" ");
-  return (
-    <div className={`field ${props.problem ? "invalid" : ""} ${props.className ?? ""}`} data-field={props.id}>
-      <label className="field-label" htmlFor={control}>{props.label}</label>
-      {cloneElement(props.children, { id: control, "aria-invalid": props.problem ? true : undefined,
-        "aria-describedby": described || undefined })}
-      {props.help && <span className="field-help" id={`help-${props.id}`}>{props.help}</span>}
-      {props.problem && <span className="field-problem error" id={`problem-${props.id}`}>{props.problem}</span>}
-    </div>
-  );
-}
 
 function newButton(type: ButtonDraft["type"]): ButtonDraft {
   if (type === "URL") return { type, text: "", url: "", example: "" };
@@ -94,8 +80,7 @@ export function TemplateFormPage() {
 
   function showApiError(err: unknown) {
     if (!(err instanceof ApiError)) { setFormError(String(err)); return; }
-    const details = ((err.body as { error?: { details?: { field: string; message: string }[] } })?.error?.details) ?? [];
-    const named = details.length ? details : err.field ? [{ field: err.field, message: err.message }] : [];
+    const named = problemsOf(err);
     const onForm: Record<string, string> = {};
     for (const d of named) {
       const field = formField(d.field, draft);

@@ -1,0 +1,26 @@
+import { useI18n } from "../../i18n";
+import type { Campaign, CampaignStatus } from "./campaignModel";
+import { progressOf } from "./campaignModel";
+
+export function CampaignStatusPill({ status }: { status: CampaignStatus }) {
+  const { t } = useI18n();
+  const kind = status === "completed" ? "ok" : status === "cancelled" ? "error"
+    : status === "running" || status === "scheduled" || status === "paused" ? "wait" : "";
+  return <span className={`pill status-pill ${kind}`} data-status={status}>{t(`campaigns.status.${status}`)}</span>;
+}
+
+/** sent / total as a bar and its numbers. */
+export function ProgressBar({ campaign }: { campaign: Campaign }) {
+  const { t } = useI18n();
+  const p = progressOf(campaign);
+  const label = t("campaigns.sentOfTotal", { sent: p.sent, total: p.total });
+  return (
+    <div className="campaign-progress">
+      <div className="progress-track" role="progressbar" aria-label={t("campaigns.progress")} aria-valuemin={0}
+        aria-valuemax={p.total} aria-valuenow={p.sent} aria-valuetext={label}>
+        <div className="progress-fill" style={{ width: `${p.percent}%` }} />
+      </div>
+      <span className="small progress-text">{label}</span>
+    </div>
+  );
+}

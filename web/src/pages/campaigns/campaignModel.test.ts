@@ -1,0 +1,107 @@
+import { describe, expect, it } from "vitest";
+import type { Template } from "../../api/types";
+import { en, ptBR } from "../../i18n/messages";
+import {
+  canDo, checkDraft, emptyDraft, formatInZone, formField, isLive, localNow, needsOf, progressOf, toCreateBody, toStartBody,
+  type CampaignStatus, type Draft,
+} from "./campaignModel";
+
+const promo: Template = {
+  id: "tpl-1", whatsapp_number_id: "num-1", name: "promo_week", body_text: "Oi {{1}}, {{2}} de desconto! {{1}}",
+  header_type: "TEXT", header_content: "Semana {{1}}",
+  buttons: [{ type: "QUICK_REPLY", text: "Quero" }, { type: "URL", text: "Ver", url: "https://loja.example/{{1}}" }],
+};
+const draft = (patch: Partial<Draft> = {}): Draft => ({
+  ...emptyDraft(), name: "Black Friday", whatsapp_number_id: "num-1", template_id: "tpl-1",
+  body: { 1: "Ana", 2: "10%" }, header: "42", buttons: { 1: "bf" }, tags: ["vip"], ...patch,
+});
+const fields = (d: Draft, now = "2026-12-02T10:00") => checkDraft(d, promo, now).map((p) => p.field);
+
+describe("the state machine's actions", () => {
+  const all: CampaignStatus[] = ["draft", "scheduled", "running", "paused", "completed", "cancelled"];
+  const allowed = (action: "start" | "pause" | "resume" | "cancel") => all.filter((s) => canDo(action, s));
+  it("match the API's transitions", () => {
+    expect(allowed("start")).toEqual(["draft"]);
+    expect(allowed("pause")).toEqual(["running"]);
+    expect(allowed("resume")).toEqual(["paused"]);
+    expect(allowed("cancel")).toEqual(["draft", "scheduled", "running", "paused"]);
+  });
+  it("poll only while running or scheduled", () => {
+    expect(all.filter(isLive)).toEqual(["scheduled", "running"]);
+  });
+});
+
+describe("progress", () => {
+  it("is sent out of the recipients, capped at 100%", () => {
+    expect(progressOf({ id: "c", name: "x", status: "running", total_recipients: 20, sent_count: 5, failed_count: 1, skipped_count: 2 }))
+      .toEqual({ sent: 5, total: 20, percent: 25, done: 8 });
+    expect(progressOf({ id: "c", name: "x", status: "draft" })).toEqual({ sent: 0, total: 0, percent: 0, done: 0 });
+  });
+});
+
+describe("the template's parameters", () => {
+  it("are its distinct body variables, a text header's {{1}} and URL buttons with a variable", () => {
+    expect(needsOf(promo)).toEqual({ body: ["1", "2"], headerText: true, headerMedia: false, urlButtons: [1] });
+    expect(needsOf({ ...promo, header_type: "IMAGE", buttons: [], body_text: "Hi" }))
+      .toEqual({ body: [], headerText: false, headerMedia: true, urlButtons: [] });
+  });
+});
+
+describe("client checks", () => {
+  it("accept a complete campaign", () => {
+    expect(fields(draft())).toEqual([]);
+  });
+  it("name each missing part as the API names it", () => {
+    expect(fields(draft({ name: " ", body: { 1: "Ana" }, header: "", buttons: {}, tags: [] }))).toEqual(
+      ["name", "message_content.body[1]", "message_content.header", "message_content.buttons[0]", "target_filters"]);
+    expect(fields(draft({ audience: "contacts" }))).toEqual(["target_filters"]);
+    expect(fields(draft({ audience: "all", tags: [] }))).toEqual([]);
+  });
+  it("want a future date and time when scheduled", () => {
+    expect(fields(draft({ when: "later" }))).toEqual(["scheduled_at"]);
+    expect(fields(draft({ when: "later", date: "2026-12-02", time: "09:59" }))).toEqual(["scheduled_at"]);
+    expect(fields(draft({ when: "later", date: "2026-12-02", time: "10:01" }))).toEqual([]);
+  });
+});
+
+describe("what the API gets", () => {
+  it("the create body: parameters in order, the audience as filters", () => {
+    expect(toCreateBody(draft({ flow_id: "flow-1" }), promo)).toEqual({
+      name: "Black Friday", template_id: "tpl-1", whatsapp_number_id: "num-1", message_type: "template",
+      message_content: { body: ["Ana", "10%"], header: "42", buttons: [{ index: 1, text: "bf" }] },
+      target_type: "tags", target_filters: { tags: ["vip"] }, flow_id: "flow-1",
+    });
+    expect(toCreateBody(draft({ audience: "contacts", contact_ids: ["c1"] }), promo).target_filters).toEqual({ contact_ids: ["c1"] });
+    expect(toCreateBody(draft({ audience: "all" }), promo)).toMatchObject({ target_type: "all", target_filters: {} });
+  });
+  it("the start body: now, or the local time without offset (the organization's timezone)", () => {
+    expect(toStartBody(draft())).toEqual({});
+    expect(toStartBody(draft({ when: "later", date: "2026-12-24", time: "18:30" }))).toEqual({ scheduled_at: "2026-12-24T18:30:00" });
+  });
+  it("the API's problem lands on the form's field", () => {
+    expect(formField("target_filters.tags")).toBe("target_filters");
+    expect(formField("message_content.body[1]")).toBe("message_content.body[1]");
+    expect(formField("message_content.buttons[0].text")).toBe("message_content.buttons[0]");
+    expect(formField("template_id")).toBe("template_id");
+    expect(formField("message_content.body.0")).toBe("message_content.body[0]");
+    expect(formField("message_content.buttons.0.text")).toBe("message_content.buttons[0]");
+  });
+});
+
+describe("times in the organization's timezone", () => {
+  it("now, and an API time, as that zone's wall clock", () => {
+    const instant = new Date("2026-12-02T13:05:00Z");
+    expect(localNow(instant, "America/Sao_Paulo")).toBe("2026-12-02T10:05");
+    expect(localNow(instant, "UTC")).toBe("2026-12-02T13:05");
+    expect(formatInZone("2026-12-02T13:05:00Z", "America/Sao_Paulo", "en")).toMatch(/10:05/);
+    expect(formatInZone(null, "UTC", "en")).toBe("—");
+  });
+});
+
+describe("translations", () => {
+  it("every campaigns string exists in both languages", () => {
+    const keys = Object.keys(en).filter((k) => k.startsWith("campaigns.") || k === "nav.campaigns");
+    expect(keys.length).toBeGreaterThan(50);
+    for (const k of keys) expect(ptBR[k as keyof typeof en], k).toBeTruthy();
+  });
+});

@@ -1,0 +1,180 @@
+// A campaign as the pages show and edit it: which actions its state allows
+// (the API's state machine, docs/campaigns.md), its progress, when to poll,
+// the parameters its template needs, the checks before POST /campaigns and
+// the body it takes, and times in the organization's timezone. Pure functions, no React.
+import type { MessageKey } from "../../i18n/messages";
+import type { Template } from "../../api/types";
+import { placeholders, urlHasVariable } from "../templates/templateModel";
+
+export type CampaignStatus = "draft" | "scheduled" | "running" | "paused" | "completed" | "cancelled";
+export type Action = "start" | "pause" | "resume" | "cancel";
+
+export type Campaign = {
+  id: string;
+  name: string;
+  status: CampaignStatus;
+  template_id?: string | null;
+  whatsapp_number_id?: string | null;
+  flow_id?: string | null;
+  target_type?: string | null;
+  target_filters?: { tags?: string[]; contact_ids?: string[] } | null;
+  message_content?: Record<string, unknown> | null;
+  scheduled_at?: string | null;
+  started_at?: string | null;
+  completed_at?: string | null;
+  total_recipients?: number | null;
+  sent_count?: number | null;
+  delivered_count?: number | null;
+  read_count?: number | null;
+  failed_count?: number | null;
+  skipped_count?: number | null;
+  replied_count?: number | null;
+};
+
+// from which states each action moves the campaign (api/campaigns/control.py)
+const ALLOWED: Record<Action, CampaignStatus[]> = {
+  start: ["draft"],
+  pause: ["running"],
+  resume: ["paused"],
+  cancel: ["draft", "scheduled", "running", "paused"],
+};
+
+export function canDo(action: Action, status: CampaignStatus): boolean {
+  return ALLOWED[action].includes(status);
+}
+
+/** While sending or waiting for its time, the counters change: the detail page polls. */
+export function isLive(status: CampaignStatus): boolean {
+  return status === "running" || status === "scheduled";
+}
+
+export type Progress = { sent: number; total: number; percent: number; done: number };
+
+/** Sent out of the audience (failed and skipped recipients are done too, but not sent). */
+export function progressOf(c: Campaign): Progress {
+  const total = c.total_recipients ?? 0;
+  const sent = c.sent_count ?? 0;
+  const done = Math.min(total, sent + (c.failed_count ?? 0) + (c.skipped_count ?? 0));
+  const percent = total > 0 ? Math.min(100, Math.round((sent / total) * 100)) : 0;
+  return { sent, total, percent, done };
+}
+
+/** What the template needs filled: its body's {{n}} in order, a TEXT header's {{1}}, a media
+ * header's URL, and each URL button with a {{1}} (by its position). */
+export type Needs = { body: string[]; headerText: boolean; headerMedia: boolean; urlButtons: number[] };
+
+export function needsOf(tpl: Template | undefined): Needs {
+  if (!tpl) return { body: [], headerText: false, headerMedia: false, urlButtons: [] };
+  const header = (tpl.header_type ?? "NONE").toUpperCase();
+  const buttons = (tpl.buttons ?? []) as { type?: string; url?: string }[];
+  return {
+    body: [...new Set(placeholders(tpl.body_text ?? ""))],
+    headerText: header === "TEXT" && placeholders(tpl.header_content ?? "").length > 0,
+    headerMedia: ["IMAGE", "VIDEO", "DOCUMENT"].includes(header),
+    urlButtons: buttons.flatMap((b, i) => (b.type === "URL" && urlHasVariable(b.url ?? "") ? [i] : [])),
+  };
+}
+
+export type Audience = "tags" | "contacts" | "all";
+
+export type Draft = {
+  name: string;
+  whatsapp_number_id: string;
+  template_id: string;
+  body: Record<string, string>; // variable name -> value
+  header: string;
+  header_media_url: string;
+  buttons: Record<number, string>; // URL button position -> its {{1}}
+  audience: Audience;
+  tags: string[];
+  contact_ids: string[];
+  flow_id: string;
+  when: "now" | "later";
+  date: string; // YYYY-MM-DD, the organization's local date
+  time: string; // HH:MM
+};
+
+export function emptyDraft(): Draft {
+  return {
+    name: "", whatsapp_number_id: "", template_id: "", body: {}, header: "", header_media_url: "", buttons: {},
+    audience: "tags", tags: [], contact_ids: [], flow_id: "", when: "now", date: "", time: "",
+  };
+}
+
+export type Problem = { field: string; key: MessageKey; values?: Record<string, string | number> };
+
+/** What the API would refuse, field by field (the fields are named as the API names them). */
+export function checkDraft(d: Draft, tpl: Template | undefined, now: string): Problem[] {
+  const out: Problem[] = [];
+  if (!d.name.trim()) out.push({ field: "name", key: "campaigns.check.name" });
+  if (!d.whatsapp_number_id) out.push({ field: "whatsapp_number_id", key: "campaigns.check.number" });
+  if (!d.template_id) out.push({ field: "template_id", key: "campaigns.check.template" });
+  const needs = needsOf(tpl);
+  needs.body.forEach((name, i) => {
+    if (!(d.body[name] ?? "").trim())
+      out.push({ field: `message_content.body[${i}]`, key: "campaigns.check.param", values: { name: `{{${name}}}` } });
+  });
+  if (needs.headerText && !d.header.trim()) out.push({ field: "message_content.header", key: "campaigns.check.header" });
+  if (needs.headerMedia && !/^https?:\/\/\S+$/.test(d.header_media_url.trim()))
+    out.push({ field: "message_content.header_media_url", key: "campaigns.check.media" });
+  needs.urlButtons.forEach((i, j) => {
+    if (!(d.buttons[i] ?? "").trim())
+      out.push({ field: `message_content.buttons[${j}]`, key: "campaigns.check.button", values: { n: i + 1 } });
+  });
+  if (d.audience === "tags" && d.tags.length === 0) out.push({ field: "target_filters", key: "campaigns.check.tags" });
+  if (d.audience === "contacts" && d.contact_ids.length === 0)
+    out.push({ field: "target_filters", key: "campaigns.check.contacts" });
+  if (d.when === "later") {
+    if (!/^\d{4}-\d{2}-\d{2}$/.test(d.date) || !/^\d{2}:\d{2}$/.test(d.time))
+      out.push({ field: "scheduled_at", key: "campaigns.check.when" });
+    else if (`${d.date}T${d.time}` <= now) out.push({ field: "scheduled_at", key: "campaigns.check.past" });
+  }
+  return out;
+}
+
+/** The body of POST /campaigns. */
+export function toCreateBody(d: Draft, tpl: Template | undefined): Record<string, unknown> {
+  const needs = needsOf(tpl);
+  const content: Record<string, unknown> = { body: needs.body.map((name) => (d.body[name] ?? "").trim()) };
+  if (needs.headerText) content.header = d.header.trim();
+  if (needs.headerMedia) content.header_media_url = d.header_media_url.trim();
+  if (needs.urlButtons.length) content.buttons = needs.urlButtons.map((i) => ({ index: i, text: (d.buttons[i] ?? "").trim() }));
+  const body: Record<string, unknown> = {
+    name: d.name.trim(), template_id: d.template_id, whatsapp_number_id: d.whatsapp_number_id,
+    message_type: "template", message_content: content,
+    target_type: d.audience === "all" ? "all" : d.audience === "tags" ? "tags" : "custom",
+    target_filters: d.audience === "tags" ? { tags: d.tags } : d.audience === "contacts" ? { contact_ids: d.contact_ids } : {},
+  };
+  if (d.flow_id) body.flow_id = d.flow_id;
+  return body;
+}
+
+/** The body of POST /campaigns/{id}/start: now, or the local date and time (no offset: the API
+ * reads it in the organization's timezone). */
+export function toStartBody(d: Draft): Record<string, unknown> {
+  return d.when === "later" ? { scheduled_at: `${d.date}T${d.time}:00` } : {};
+}
+
+/** "YYYY-MM-DDTHH:MM" of `instant` in `timeZone` (to compare with the form's local date and time). */
+export function localNow(instant: Date, timeZone: string): string {
+  const parts = Object.fromEntries(new Intl.DateTimeFormat("en-CA", {
+    timeZone, year: "numeric", month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit", hourCycle: "h23",
+  }).formatToParts(instant).map((p) => [p.type, p.value]));
+  return `${parts.year}-${parts.month}-${parts.day}T${parts.hour}:${parts.minute}`;
+}
+
+/** An API time shown in the organization's timezone, in the UI's language. */
+export function formatInZone(iso: string | null | undefined, timeZone: string, lang: string): string {
+  if (!iso) return "—";
+  return new Intl.DateTimeFormat(lang, { timeZone, dateStyle: "medium", timeStyle: "short" }).format(new Date(iso));
+}
+
+/** Where the API's problem shows on the form: body[i]/buttons[i] paths kept, audience keys on the audience. */
+export function formField(apiField: string | undefined): string {
+  if (!apiField) return "";
+  apiField = apiField.replace(/\.(\d+)(?=\.|$)/g, "[$1]"); // start's checks say body.1 where create's say body[1]
+  if (apiField.startsWith("target_filters") || apiField === "target_type") return "target_filters";
+  const button = apiField.match(/^message_content\.buttons\[(\d+)\]/);
+  if (button) return `message_content.buttons[${button[1]}]`;
+  return apiField.replace(/\.text$/, "");
+}
