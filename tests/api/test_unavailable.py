@@ -28,10 +28,10 @@ from sqlalchemy.engine import make_url
 from api.app import create_app
 from api.sandbox import webhooks
 from api.settings import Settings
-from api.whatsapp.numbers import NUMBERS
 from api.workers.queue import HIGH
 from pytake.hosting.seed import seed_organization
 from tests.runtime.conftest import APP_SECRET, PNID, make_settings
+from tests.runtime.conftest import _forget_numbers  # noqa: F401 - autouse: no number cached across tests
 
 SENDER = "5511988887777"
 
@@ -41,13 +41,6 @@ def closed_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
-
-
-@pytest.fixture(autouse=True)
-def _forget_numbers():
-    NUMBERS.forget()  # the number cache must not answer from an earlier test's database
-    yield
-    NUMBERS.forget()
 
 
 @pytest.fixture

@@ -16,20 +16,13 @@ from sqlalchemy import text
 
 from api.sandbox import webhooks
 from api.settings import Settings
-from api.whatsapp.numbers import NUMBERS
 from pytake.hosting.seed import seed_organization
 from tests.runtime.conftest import APP_SECRET, PNID, make_settings
+from tests.runtime.conftest import _forget_numbers  # noqa: F401 - autouse: no number cached across tests
 
 HIDDEN = "US.13491208655302741918"  # a user who hides their phone: known by the BSUID alone
 WITH_PHONE_BSUID = "US.20000000000000000001"
 PHONE = "16505551234"
-
-
-@pytest.fixture(autouse=True)
-def _forget_numbers():
-    NUMBERS.forget()
-    yield
-    NUMBERS.forget()
 
 
 @pytest.fixture
