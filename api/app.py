@@ -2,7 +2,8 @@
 
 `create_app(settings)` builds the app; serving it (hypercorn) opens the
 database and redis at startup and closes them at shutdown. Every error leaves
-as the one JSON shape of `api.errors`.
+as the one JSON shape of `api.errors`; PostgreSQL or Redis out of reach as a
+503 with ``Retry-After`` (`api.errors.unavailable`), logged as a warning.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from werkzeug.exceptions import HTTPException
 from api import redis_keys
 from api.auth import user_cache
 from api.context import AUTH_PIPE_KEY, DB_KEY, REDIS_KEY, SETTINGS_KEY, TOTALS_KEY, get_db, get_redis, get_totals
-from api.errors import ApiError, error_body
+from api.errors import ApiError, ServiceUnavailable, error_body, unavailable
 from api.json_body import ApiRequest, check_body
 from api.json_codec import ApiJSONProvider, loads_json
 from api.openapi_docs import DocumentedOpenAPIProvider
@@ -354,6 +355,8 @@ def _register_error_handlers(app: Quart) -> None:
         if state.startswith("22"):
             log.info("data error %s turned into 422: %s", state, error.orig)
             return _json_error(422, error_body("validation_error", "a value is out of range or malformed"))
+        if (refused := unavailable(error)) is not None:
+            return _unavailable(refused, error)
         log.exception("unhandled database error", exc_info=error)
         return _json_error(500, error_body("internal_error", "internal server error"))
 
@@ -364,5 +367,14 @@ def _register_error_handlers(app: Quart) -> None:
 
     @app.errorhandler(Exception)
     async def handle_unexpected(error: Exception) -> Response:
+        if (refused := unavailable(error)) is not None:
+            return _unavailable(refused, error)
         log.exception("unhandled error", exc_info=error)
         return _json_error(500, error_body("internal_error", "internal server error"))
+
+
+def _unavailable(answer: ServiceUnavailable, error: BaseException) -> Response:
+    """PostgreSQL or Redis refused or lost the connection: a 503 the client retries, and a
+    warning (no traceback: the cause is outside this process)."""
+    log.warning("%s unavailable, answered 503: %s: %s", answer.service, type(error).__name__, error)
+    return _json_error(answer.status, answer.to_body(), answer.headers)

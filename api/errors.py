@@ -154,3 +154,66 @@ class RateLimited(ApiError):
             headers={"Retry-After": str(retry_after)},
         )
         self.retry_after = retry_after
+
+
+RETRY_AFTER_UNAVAILABLE = 5  # seconds a client waits before retrying a 503
+
+
+class ServiceUnavailable(ApiError):
+    """PostgreSQL or Redis cannot serve the request right now (503, with ``Retry-After``).
+
+    Not raised by route code: `unavailable` recognizes the exceptions of a refused or lost
+    connection, and the app's error handlers (and the webhook's fast path) answer with this.
+    """
+
+    def __init__(self, service: str, retry_after: int = RETRY_AFTER_UNAVAILABLE) -> None:
+        super().__init__(
+            503, "service_unavailable", f"the {service} is unavailable; retry after {retry_after} s",
+            headers={"Retry-After": str(retry_after)},
+        )
+        self.service = service
+        self.retry_after = retry_after
+
+
+# SQLSTATE classes of a server that will not serve the request now: connection exceptions
+# (08...), insufficient resources (53...: too many connections, out of memory, disk full)
+# and operator intervention that ends sessions (57P01 admin shutdown ... 57P05, 57P03
+# "the database system is starting up"); not 57014, a query cancelled by a timeout.
+_UNAVAILABLE_SQLSTATES = ("08", "53", "57P")
+
+
+def unavailable(error: BaseException) -> ServiceUnavailable | None:
+    """The 503 for ``error`` when it says PostgreSQL or Redis is out of reach (refused or
+    lost connection, too many clients, server starting or shutting down, a connection pool
+    that timed out), else None. Looks through SQLAlchemy's wrapping (``orig``), explicit
+    causes and exception groups (all of whose members must be such errors)."""
+    if isinstance(error, BaseExceptionGroup):
+        found = [unavailable(e) for e in error.exceptions]
+        return found[0] if found and all(found) else None
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        service = _unavailable_service(current)
+        if service is not None:
+            return ServiceUnavailable(service)
+        orig = getattr(current, "orig", None)
+        current = orig if isinstance(orig, BaseException) else current.__cause__
+    return None
+
+
+def _unavailable_service(error: BaseException) -> str | None:
+    from redis.exceptions import ConnectionError as RedisConnectionError
+    from redis.exceptions import TimeoutError as RedisTimeoutError
+    from sqlalchemy.exc import TimeoutError as PoolTimeout
+
+    if isinstance(error, (RedisConnectionError, RedisTimeoutError)):
+        return "Redis"
+    if isinstance(error, PoolTimeout):
+        return "database"
+    state = getattr(error, "sqlstate", None) or getattr(error, "pgcode", None)
+    if isinstance(state, str) and state.startswith(_UNAVAILABLE_SQLSTATES):
+        return "database"
+    if isinstance(error, ConnectionError):  # refused or reset: PostgreSQL's or Redis's port
+        return "database or Redis"
+    return None

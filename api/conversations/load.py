@@ -51,7 +51,7 @@ SELECT id FROM messages
 
 # conversation + contact + its oldest unprocessed inbound message, one round trip
 _LOAD = """
-SELECT c.*, ct.whatsapp_id AS ct_whatsapp_id, ct.whatsapp_name AS ct_whatsapp_name, ct.name AS ct_name,
+SELECT c.*, ct.whatsapp_id AS ct_whatsapp_id, ct.bsuid AS ct_bsuid, ct.whatsapp_name AS ct_whatsapp_name, ct.name AS ct_name,
        ct.email AS ct_email, ct.phone AS ct_phone, ct.tags AS ct_tags, ct.attributes AS ct_attributes,
        m.id AS m_id, m.created_at AS m_created_at, m.type AS m_type, m.content AS m_content,
        m.whatsapp_message_id AS m_wamid,
@@ -92,7 +92,7 @@ async def load_step(rt: Runtime, conversation_id: uuid.UUID) -> Loaded | None:
     if message is None and (state is None or state.wait is None or state.wait.deadline is None
                             or state.wait.deadline_at > datetime.now(timezone.utc)):
         return None
-    contact = {"id": row["contact_id"], "whatsapp_id": row["ct_whatsapp_id"],
+    contact = {"id": row["contact_id"], "whatsapp_id": row["ct_whatsapp_id"], "bsuid": row["ct_bsuid"],
                "whatsapp_name": row["ct_whatsapp_name"], "name": row["ct_name"], "email": row["ct_email"],
                "phone": row["ct_phone"], "tags": row["ct_tags"], "attributes": row["ct_attributes"]}
     key = (row["organization_id"], row["whatsapp_number_id"], row["chatbot_id"])

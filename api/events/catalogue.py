@@ -90,6 +90,7 @@ def contact_payload(row: Mapping[str, Any]) -> dict[str, Any]:
         "contact": {
             "id": _s(row.get("id")),
             "whatsapp_id": row.get("whatsapp_id"),
+            "bsuid": row.get("bsuid"),  # added in version 1 (a new field: no new version)
             "whatsapp_name": row.get("whatsapp_name"),
             "name": row.get("name"),
             "email": row.get("email"),

@@ -421,7 +421,7 @@ def _events(p: dict[str, Any], m: WebhookMessage, *, contact_id: uuid.UUID | Non
     if contact_created:
         referral = {REFERRAL_KEY: json.loads(p["referral"])} if p["referral"] else {}
         events.append(event(org, "contact.created", contact_payload({
-            "id": contact_id, "whatsapp_id": p["wa_id"], "whatsapp_name": p["profile"], "name": p["profile"],
+            "id": contact_id, "whatsapp_id": p["wa_id"], "bsuid": p["bsuid"], "whatsapp_name": p["profile"], "name": p["profile"],
             "phone": p["phone"], "attributes": referral})))
     if may_open:
         events.append(event(org, "conversation.created", conversation_payload({

@@ -17,7 +17,8 @@ and only its organization's numbers and messages are written.
   case), the processing tasks are enqueued, the statuses are applied by the
   process's `StatusBatcher` (group commit with concurrent webhooks' statuses,
   one statement per batch) and 200 is returned once they are committed. A
-  redelivered message or status is a no-op.
+  redelivered message or status is a no-op. PostgreSQL or Redis out of reach
+  → 503 with ``Retry-After`` (`api.errors.unavailable`), and Meta redelivers.
 
 The POST handler is on Meta's clock and on every inbound message's CPU bill:
 it reads the raw body once, parses JSON with orjson, and answers with a
@@ -35,7 +36,7 @@ from quart_schema import hide
 from sqlalchemy import text
 
 from api.context import get_db, get_redis, get_settings
-from api.errors import error_body
+from api.errors import error_body, unavailable
 from api.json_body import WEBHOOK_MAX_DEPTH, MalformedJSON, decode_json, raw_body
 from api.inbound.ingest import ingest_messages
 from api.inbound.statuses import StatusBatcher
@@ -214,6 +215,20 @@ def _app_key_of(path: str) -> tuple[bool, str | None]:
     return False, None
 
 
+def _failed(exc: Exception) -> tuple[int, bytes, list[tuple[bytes, bytes]]]:
+    """The fast path's answer to an exception, as `api.app`'s error handlers answer: PostgreSQL
+    or Redis out of reach → 503 with ``Retry-After`` and a warning; anything else → 500 and
+    the traceback. Either way Meta redelivers: a message is stored whole or not at all, a
+    redelivered one is not stored again and wakes its conversation if still unprocessed."""
+    refused = unavailable(exc)
+    if refused is not None:
+        log.warning("webhook: %s unavailable, answered 503: %s: %s", refused.service, type(exc).__name__, exc)
+        headers = [(name.lower().encode(), value.encode()) for name, value in refused.headers.items()]
+        return refused.status, json.dumps(refused.to_body()).encode(), headers
+    log.exception("unhandled error in the webhook", exc_info=exc)
+    return *_error(500, "internal_error", "internal server error"), []
+
+
 @blueprint.record_once
 def _install_fast_path(state: Any) -> None:
     """Meta's POSTs skip Quart's request machinery (request context, URL
@@ -229,6 +244,7 @@ def _install_fast_path(state: Any) -> None:
         if not is_webhook:
             return await inner(scope, receive_, send)
         limit = app.config.get("MAX_CONTENT_LENGTH")
+        extra: list[tuple[bytes, bytes]] = []
         chunks: list[bytes] = []
         size = 0
         while True:
@@ -247,13 +263,12 @@ def _install_fast_path(state: Any) -> None:
                 try:
                     async with app.app_context():
                         status, payload = await handle(app_key, b"".join(chunks), signature)
-                except Exception:  # noqa: BLE001 - as the app's own handler: logged, 500, Meta redelivers
-                    log.exception("unhandled error in the webhook")
-                    status, payload = _error(500, "internal_error", "internal server error")
+                except Exception as exc:  # noqa: BLE001 - as the app's own handlers: 503 or 500, Meta redelivers
+                    status, payload, extra = _failed(exc)
                 break
         await send({"type": "http.response.start", "status": status,
                     "headers": [(b"content-type", b"application/json"),
-                                (b"content-length", str(len(payload)).encode())]})
+                                (b"content-length", str(len(payload)).encode()), *extra]})
         await send({"type": "http.response.body", "body": payload})
 
     app.asgi_app = asgi

@@ -24,7 +24,7 @@ from api.services.contacts_search import contact_search
 def contact_event(type_: str, row: Contact) -> Any:
     """contact.created / contact.updated (docs/events.md), keyed by the contact."""
     payload = contact_payload({c: getattr(row, c) for c in (
-        "id", "whatsapp_id", "whatsapp_name", "name", "email", "phone", "tags", "attributes")})
+        "id", "whatsapp_id", "bsuid", "whatsapp_name", "name", "email", "phone", "tags", "attributes")})
     return event(row.organization_id, type_, payload, row.id)
 
 
@@ -52,6 +52,7 @@ resource = Resource(
                "with those digits, with or without the country code (55) and area code"),
         TagContains("tag", Contact.tags),
         Equals("whatsapp_id", Contact.whatsapp_id),
+        Equals("bsuid", Contact.bsuid),
         Equals("email", Contact.email),
         Equals("is_blocked", Contact.is_blocked, bool),
         Equals("opt_in", Contact.opt_in, bool),

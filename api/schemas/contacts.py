@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime
 from typing import Annotated
 
-from pydantic import StringConstraints
+from pydantic import Field, StringConstraints
 
 from api.schemas.common import Email, HttpUrl, Input, JsonObject, Output, Phone, StrictBool, TagList, Text
 
@@ -39,6 +39,10 @@ class ContactOut(Output):
     id: uuid.UUID
     organization_id: uuid.UUID
     whatsapp_id: str
+    # read-only: set by inbound messages of a customer Meta knows by its business-scoped user id
+    bsuid: str | None = Field(default=None, description=(
+        "WhatsApp's business-scoped user id (BSUID) of the customer, when Meta sent one; a customer "
+        "who hides their phone number has it as `whatsapp_id` too. Read-only"))
     whatsapp_name: str | None = None
     whatsapp_profile_pic_url: str | None = None
     name: str | None = None

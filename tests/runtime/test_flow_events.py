@@ -24,7 +24,8 @@ async def test_a_flow_run_writes_started_contact_handoff_and_completed_events(se
         dept = (await s.execute(text("INSERT INTO departments (organization_id, name) VALUES (:o, 'Vendas') "
                                      "RETURNING id"), {"o": servers.seeded.organization_id})).scalar()
     flow_id = await add("crm", flows["crm"])
-    await servers.customer_says("5511933330001", "oi", profile_name="Bia")
+    # Meta sends the customer's business-scoped user id (BSUID) with the phone
+    await servers.customer_says("5511933330001", "oi", profile_name="Bia", user_id="US.13491208655302741918")
     await servers.wait_for(lambda: servers.inbox("5511933330001"))
     conversation = (await query("SELECT id, contact_id FROM conversations"))[0]
     first = await _events(query)
@@ -36,6 +37,7 @@ async def test_a_flow_run_writes_started_contact_handoff_and_completed_events(se
     assert started["payload"]["contact_id"] == str(conversation["contact_id"])
     assert tagged["payload"]["changes"] == {"tags": ["lead"]}
     assert tagged["payload"]["contact"]["tags"] == ["lead"]
+    assert tagged["payload"]["contact"]["bsuid"] == "US.13491208655302741918"
     assert all(e["ordering_key"] == conversation["id"] for e in first)
     assert all(e["organization_id"] == servers.seeded.organization_id for e in first)
 
