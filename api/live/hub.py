@@ -98,7 +98,11 @@ class Hub:
 
         self._pubsub_client = aioredis.from_url(self.redis_url, client_name=pubsub_client_name(self.process_id))
         self._pubsub = self._pubsub_client.pubsub()
-        await presence.beat(self.redis, self.process_id, self.heartbeat_seconds * 3)
+        try:
+            await presence.beat(self.redis, self.process_id, self.heartbeat_seconds * 3)
+        except Exception as exc:  # noqa: BLE001 - Redis out of reach at start: the API still serves (503s where
+            # Redis is needed) and the heartbeat below registers this process once Redis answers
+            log.warning("live: first heartbeat failed (%s); retrying every %s s", exc, self.heartbeat_seconds)
         self._heart = asyncio.create_task(self._heartbeat(), name="live-heartbeat")
 
     async def close(self) -> None:
@@ -111,8 +115,11 @@ class Hub:
             for sub in list(subscribers.values()):
                 sub.queue.put_nowait(SHUTDOWN)
                 await self.remove(sub)
-        await self.redis.delete(presence.proc_key(self.process_id))
-        await self.redis.srem(presence.PROCS, self.process_id)
+        try:
+            await self.redis.delete(presence.proc_key(self.process_id))
+            await self.redis.srem(presence.PROCS, self.process_id)
+        except Exception as exc:  # noqa: BLE001 - Redis out of reach: the survivors' sweep removes this process
+            log.warning("live: could not remove this process's heartbeat (%s)", exc)
         if self._pubsub is not None:
             await self._pubsub.aclose()
         if self._pubsub_client is not None:
