@@ -35,15 +35,16 @@ PACKAGE_MAY_IMPORT = {
 ROOM_MAY_IMPORT = {
     "api.whatsapp": set(),  # the pure channel
     "api.events": {"api.db"},
+    "api.analytics": {"api.db"},
     "api.outbox": {"api.whatsapp", "api.events", "api.db", "api.runtime_context"},
     "api.inbound": {"api.whatsapp", "api.events", "api.db", "api.outbox", "api.templates"},
     "api.conversations": {"api.whatsapp", "api.events", "api.db", "api.outbox", "api.runtime_context",
-                          "api.templates", "api.schemas"},
+                          "api.templates", "api.schemas", "api.analytics"},
     "api.runtime_context": {"api.whatsapp", "api.db"},
     "api.templates": {"api.whatsapp", "api.db", "api.schemas"},
     "api.assignment": {"api.events", "api.outbox", "api.db", "api.conversations"},
     "api.workers": {"api.inbound", "api.conversations", "api.outbox", "api.events", "api.whatsapp", "api.db",
-                    "api.runtime_context", "api.assignment", "api.templates"},
+                    "api.runtime_context", "api.assignment", "api.templates", "api.analytics"},
 }
 # modules any room may import: the process's foundations (configuration, connections, codecs)
 # and the queue's leaf module

@@ -31,6 +31,7 @@ import logging
 import uuid
 from typing import Any
 
+from api.analytics.path import record_path
 from api.conversations import load
 from api.conversations.apply import Applied, apply
 from api.conversations.decide import Decision, crashed, decide
@@ -84,6 +85,8 @@ async def _step(rt: Runtime, conversation_id: uuid.UUID) -> str:
     applied = await apply(rt, loaded, decision)
     if applied is None:
         return "raced"
+    if decision.path:
+        await _count_path(rt, loaded, decision)
     if applied.ids:
         if rt.deliver is not None:  # a worker: send from here, no queue round trip
             _deliver(rt, loaded, applied)
@@ -96,6 +99,14 @@ async def _step(rt: Runtime, conversation_id: uuid.UUID) -> str:
     if not applied.more and not decision.keep_state:
         return "last"  # (a kept state might hold a due timeout: let the reload see it)
     return "timeout" if loaded.message is None else "message"
+
+
+async def _count_path(rt: Runtime, loaded: Loaded, decision: Decision) -> None:
+    """The applied step's path counts (api/analytics); Redis failing costs the counts, not the step."""
+    try:
+        await record_path(rt.redis, loaded.conversation["organization_id"], decision.path)  # type: ignore[arg-type]
+    except Exception:  # noqa: BLE001
+        log.warning("conversation %s: path counts not recorded", loaded.conversation["id"], exc_info=True)
 
 
 def _deliver(rt: Runtime, loaded: Loaded, applied: Applied) -> None:

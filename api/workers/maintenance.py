@@ -21,6 +21,8 @@
 - **abandoned claims** → `sender.reconcile_abandoned_claims`;
 - **assignment** of queued conversations (`api.assignment.tick`): the
   ``assignment`` event consumer every tick, a sweep every few seconds;
+- **flow path counts** moved from Redis into ``flow_path_counts`` every
+  `PATH_FLUSH_EVERY` seconds (`api.analytics.flush_path_counts`, exactly once);
 - **message partitions** for the coming months (hourly);
 - **template sync** of every number with a WABA id (`api.templates.lifecycle.sync_due`,
   every 6 hours, in a background task).
@@ -37,6 +39,7 @@ from typing import Any
 from sqlalchemy import text
 
 from api import assignment
+from api.analytics import flush_path_counts
 from api.runtime_context import Runtime
 from api.outbox.locks import CONVERSATION_LEASE, SENDER_LEASE
 from api.conversations.process import TIMEOUTS_KEY
@@ -53,6 +56,7 @@ SWEEP_MARGIN = timedelta(seconds=10)
 WATERMARK_KEY = "maintenance:sweep:since"
 WOKEN = "maintenance:woken:"
 DEADLINES_EVERY = 30.0
+PATH_FLUSH_EVERY = 10.0
 _BACKGROUND: set[asyncio.Task] = set()
 
 _POP_DUE = """
@@ -111,6 +115,11 @@ async def tick(rt: Runtime, *, stale: timedelta | None = None) -> None:
         await assignment.tick(rt.db, rt.redis, sweep_now=await _once(rt, "assignment", assignment.SWEEP_SECONDS))
     except Exception:  # noqa: BLE001 - the rest of the tick still runs; the next tick retries
         log.exception("assignment failed")
+    if await _once(rt, "path-counts", PATH_FLUSH_EVERY):  # api/analytics: Redis -> flow_path_counts
+        try:
+            await flush_path_counts(rt.db, rt.redis)
+        except Exception:  # noqa: BLE001 - the batch stays pending; the next flush takes it again
+            log.exception("path counts flush failed")
     if await _once(rt, "partitions", 3600):
         from api.db.partitions import ensure_message_partitions
 
