@@ -31,7 +31,7 @@ import logging
 import uuid
 from typing import Any
 
-from api.analytics.path import record_path
+from api.analytics.path import PathCounter, record_path
 from api.conversations import load
 from api.conversations.apply import Applied, apply
 from api.conversations.decide import Decision, crashed, decide
@@ -103,8 +103,14 @@ async def _step(rt: Runtime, conversation_id: uuid.UUID) -> str:
 
 async def _count_path(rt: Runtime, loaded: Loaded, decision: Decision) -> None:
     """The applied step's path counts (api/analytics); Redis failing costs the counts, not the step."""
+    org = loaded.conversation["organization_id"]
     try:
-        await record_path(rt.redis, loaded.conversation["organization_id"], decision.path)  # type: ignore[arg-type]
+        if rt.settings.redis_url:
+            if rt.path_counter is None:
+                rt.path_counter = PathCounter(rt.settings.redis_url)
+            rt.path_counter.add(org, decision.path)  # type: ignore[arg-type]
+        else:
+            await record_path(rt.redis, org, decision.path)  # type: ignore[arg-type]
     except Exception:  # noqa: BLE001
         log.warning("conversation %s: path counts not recorded", loaded.conversation["id"], exc_info=True)
 

@@ -3,6 +3,7 @@ in Redis; the flush moves them into PostgreSQL once; GET /flows/{id}/analytics r
 
 from __future__ import annotations
 
+import asyncio
 import json
 import uuid
 from datetime import datetime, timedelta, timezone
@@ -30,7 +31,9 @@ def _drops(report):
     return {(d["node_id"], d["reason"]): d["count"] for d in report["drop_off"]}
 
 
-async def _api(db, settings, org_id, path, role="viewer"):
+async def _api(db, settings, org_id, path, done=lambda status, body: True, role="viewer"):
+    """GET ``path`` as a user of ``org_id`` until ``done(status, body)`` (the workers' counts
+    reach Redis within half a second); the last answer."""
     async with db.transaction() as s:
         user = User(organization_id=org_id, email=f"{uuid.uuid4().hex[:8]}@example.com", full_name="V",
                     password_hash="x", role=role)
@@ -40,9 +43,19 @@ async def _api(db, settings, org_id, path, role="viewer"):
     token, _ = create_access_token(settings.secret_key, user_id=user_id, organization_id=org_id, role=role,
                                    ttl_seconds=600)
     app = create_app(settings)
+    deadline = asyncio.get_running_loop().time() + 30
     async with app.test_app():
-        response = await app.test_client().get(path, headers={"Authorization": f"Bearer {token}"})
-        return response.status_code, await response.get_json()
+        while True:
+            response = await app.test_client().get(path, headers={"Authorization": f"Bearer {token}"})
+            status, body = response.status_code, await response.get_json()
+            if done(status, body) or asyncio.get_running_loop().time() > deadline:
+                return status, body
+            await asyncio.sleep(0.1)
+
+
+def _counted(total):
+    """``done`` for `_api`: the report's node counts add up to ``total``."""
+    return lambda status, body: status != 200 or sum(n["count"] for n in body["nodes"]) >= total
 
 
 def _button(reply_id: str, title: str) -> dict:
@@ -56,8 +69,8 @@ async def test_menu_runs_are_counted_per_node_edge_and_drop(local, add, flows, d
         await local.say(wa_id, "oi")
     await local.say("5511900000001", _button("pizza", "Pizza"))
     await local.say("5511900000002", _button("human", "Atendente"))
-    await flush_path_counts(db, redis)
-    status, report = await _api(db, settings, local.seeded.organization_id, f"/flows/{flow_id}/analytics")
+    status, report = await _api(db, settings, local.seeded.organization_id, f"/flows/{flow_id}/analytics",
+                                _counted(9))
     assert status == 200, report
     assert report["version"] == 1
     assert _nodes(report) == {"start": 3, "menu": 3, "pizza": 1, "end": 1, "handoff": 1}
@@ -94,7 +107,8 @@ async def test_a_timeout_is_a_drop_off_at_the_question(local, add, flows, db, se
                              "to_jsonb(CAST(:past AS text))) WHERE id = :c"),
                         {"past": (datetime.now(timezone.utc) - timedelta(minutes=1)).isoformat(), "c": conversation})
     await local.process(conversation)
-    status, report = await _api(db, settings, local.seeded.organization_id, f"/flows/{flow_id}/analytics")
+    status, report = await _api(db, settings, local.seeded.organization_id, f"/flows/{flow_id}/analytics",
+                                lambda status, body: status != 200 or len(body["drop_off"]) == 1)
     assert status == 200, report
     assert _drops(report) == {("ask", "timeout"): 1}
     assert _edges(report)[("ask", "timeout", "bye")] == 1
@@ -113,7 +127,8 @@ async def test_a_failed_run_drops_off_at_its_last_node(local, add, flows, db, se
            "edges": [{"id": f"e{i}", "source": a, "target": b} for i, (a, b) in enumerate(zip(chain, chain[1:] + ["end"]))]}
     flow_id = await add("bad", bad)
     await local.say("5511900000020", "oi")
-    status, report = await _api(db, settings, local.seeded.organization_id, f"/flows/{flow_id}/analytics")
+    status, report = await _api(db, settings, local.seeded.organization_id, f"/flows/{flow_id}/analytics",
+                                _counted(12))
     assert status == 200, report
     # x0 sets 100 characters, x1..x9 double them to 51200; x10 would make 102400
     assert _nodes(report) == {"start": 1, **{f"x{i}": 1 for i in range(11)}}
@@ -124,6 +139,10 @@ async def test_a_failed_run_drops_off_at_its_last_node(local, add, flows, db, se
 async def test_a_flush_that_stopped_after_its_commit_adds_nothing_twice(local, add, flows, db, redis):
     flow_id = await add("promo", flows["promo"])
     await local.say("5511900000030", "oi")
+    deadline = asyncio.get_running_loop().time() + 30
+    while not await redis.exists(LIVE_KEY):  # the worker's counts reach Redis within half a second
+        assert asyncio.get_running_loop().time() < deadline
+        await asyncio.sleep(0.05)
     taken = await redis.eval("redis.call('RENAME', KEYS[1], KEYS[2]) redis.call('SET', KEYS[3], 'b1') return 1",
                              3, LIVE_KEY, PENDING_KEY, PENDING_ID_KEY)
     assert taken == 1
