@@ -35,7 +35,7 @@ PACKAGE_MAY_IMPORT = {
 ROOM_MAY_IMPORT = {
     "api.whatsapp": set(),  # the pure channel
     "api.events": {"api.db"},
-    "api.analytics": {"api.db"},
+    "api.analytics": {"api.db", "api.events"},
     "api.outbox": {"api.whatsapp", "api.events", "api.db", "api.runtime_context"},
     "api.inbound": {"api.whatsapp", "api.events", "api.db", "api.outbox", "api.templates"},
     "api.conversations": {"api.whatsapp", "api.events", "api.db", "api.outbox", "api.runtime_context",

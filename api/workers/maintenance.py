@@ -23,6 +23,8 @@
   ``assignment`` event consumer every tick, a sweep every few seconds;
 - **flow path counts** moved from Redis into ``flow_path_counts`` every
   `PATH_FLUSH_EVERY` seconds (`api.analytics.flush_path_counts`, exactly once);
+- **chatbot statistics** (`api.analytics.update_chatbot_statistics`, the
+  ``chatbot_statistics`` event consumer) every `STATISTICS_EVERY` seconds;
 - **message partitions** for the coming months (hourly);
 - **template sync** of every number with a WABA id (`api.templates.lifecycle.sync_due`,
   every 6 hours, in a background task).
@@ -39,7 +41,7 @@ from typing import Any
 from sqlalchemy import text
 
 from api import assignment
-from api.analytics import flush_path_counts
+from api.analytics import flush_path_counts, update_chatbot_statistics
 from api.runtime_context import Runtime
 from api.outbox.locks import CONVERSATION_LEASE, SENDER_LEASE
 from api.conversations.process import TIMEOUTS_KEY
@@ -57,6 +59,7 @@ WATERMARK_KEY = "maintenance:sweep:since"
 WOKEN = "maintenance:woken:"
 DEADLINES_EVERY = 30.0
 PATH_FLUSH_EVERY = 10.0
+STATISTICS_EVERY = 2.0
 _BACKGROUND: set[asyncio.Task] = set()
 
 _POP_DUE = """
@@ -120,6 +123,11 @@ async def tick(rt: Runtime, *, stale: timedelta | None = None) -> None:
             await flush_path_counts(rt.db, rt.redis)
         except Exception:  # noqa: BLE001 - the batch stays pending; the next flush takes it again
             log.exception("path counts flush failed")
+    if await _once(rt, "chatbot-statistics", STATISTICS_EVERY):  # api/analytics: events -> chatbots.statistics
+        try:
+            await update_chatbot_statistics(rt.db)
+        except Exception:  # noqa: BLE001 - the cursor did not move; the next turn reads the events again
+            log.exception("chatbot statistics failed")
     if await _once(rt, "partitions", 3600):
         from api.db.partitions import ensure_message_partitions
 
