@@ -81,6 +81,7 @@ class Runtime:
     owns: bool = False
     # the step's path counts' own Redis connection (api.analytics.PathCounter), opened on first use
     path_counter: Any = None
+    counters: Any = None  # the process's metrics (api.metrics.Counters), made on first use
     # chatbot settings, flow lists and "current version" lookups are reused this long:
     # a saved change reaches new conversations within it
     cache_ttl: float = 3.0
@@ -134,6 +135,8 @@ class Runtime:
             await self.ai.aclose()
         if self.path_counter is not None:
             await self.path_counter.aclose()
+        if self.counters is not None:
+            await self.counters.aclose()
         if self.owns:
             await self.redis.aclose()
             await self.db.dispose()
