@@ -3,7 +3,7 @@
 Each process counts in memory (`Counters`: counters and histograms, no I/O on
 the hot path) and, half a second after the first change since its last push,
 adds what it has to one Redis hash (``metrics:counters``, ``HINCRBYFLOAT`` per
-field, one ``EVALSHA`` down its own pipelined connection: `api.redis_pipe`).
+field: `api.redis_buffered_counts`).
 `GET /metrics` renders that hash, so the figures are the sum of every API and
 worker process, plus gauges read when scraped (`GAUGES`: queue depths, event
 backlogs; another room adds its own with `register_gauge`).
@@ -15,13 +15,12 @@ A process that dies loses at most its last half second; counters only grow
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 import math
 from typing import Any, Awaitable, Callable, Iterable
 
-from api.redis_pipe import ScriptPipe
+from api.redis_buffered_counts import BufferedCounts
 
 log = logging.getLogger("pytake.metrics")
 
@@ -41,77 +40,32 @@ METRICS: dict[str, tuple[str, str]] = {
     "pytake_event_backlog": ("gauge", "domain events not yet handled, per event consumer"),
 }
 
-_HINCRBYFLOAT = """
-for i = 1, #ARGV, 2 do redis.call('HINCRBYFLOAT', KEYS[1], ARGV[i], ARGV[i + 1]) end
-return 1
-"""
-
 Labels = tuple[tuple[str, str], ...]
 
 
 class Counters:
-    """One process's counts, pushed to Redis in the background."""
+    """One process's counts, pushed to Redis in the background (`api.redis_buffered_counts`)."""
 
     def __init__(self, redis_url: str, push_after: float = PUSH_AFTER) -> None:
-        self._pipe = ScriptPipe(redis_url, _HINCRBYFLOAT)
-        self._counts: dict[tuple[str, Labels], float] = {}
-        self._push_after = push_after
-        self._timer: asyncio.Task | None = None
+        self._counts = BufferedCounts(redis_url, KEY, floats=True, push_after=push_after)
 
     def inc(self, name: str, labels: Labels = (), value: float = 1.0) -> None:
-        key = (name, labels)
-        self._counts[key] = self._counts.get(key, 0.0) + value
-        self._schedule()
+        self._counts.add((name, labels), value)
 
     def observe(self, name: str, labels: Labels, seconds: float) -> None:
         """A histogram observation: its bucket counts (cumulative ``le``), ``_sum`` and ``_count``."""
-        counts = self._counts
-        for le in BUCKETS:
-            if seconds <= le:
-                key = (name + "_bucket", (*labels, ("le", _le(le))))
-                counts[key] = counts.get(key, 0.0) + 1
-        for suffix, value in (("_bucket", 1.0), ("_sum", seconds), ("_count", 1.0)):
-            key = (name + suffix, (*labels, ("le", "+Inf")) if suffix == "_bucket" else labels)
-            counts[key] = counts.get(key, 0.0) + value
-        self._schedule()
-
-    def _schedule(self) -> None:
-        if self._timer is None:
-            try:
-                self._timer = asyncio.get_running_loop().create_task(self._later())
-            except RuntimeError:  # no loop running: the next push takes them
-                pass
-
-    async def _later(self) -> None:
-        try:
-            await asyncio.sleep(self._push_after)
-        finally:
-            self._timer = None
-        await self.push()
+        items: dict[Any, float] = {(name + "_bucket", (*labels, ("le", _le(le)))): 1.0
+                                   for le in BUCKETS if seconds <= le}
+        items[(name + "_bucket", (*labels, ("le", "+Inf")))] = 1.0
+        items[(name + "_sum", labels)] = seconds
+        items[(name + "_count", labels)] = 1.0
+        self._counts.add_many(items)
 
     async def push(self) -> None:
-        """Add the counts gathered so far to Redis (kept for the next push if it fails)."""
-        counts, self._counts = self._counts, {}
-        if not counts:
-            return
-        args: list[Any] = []
-        for (name, labels), value in counts.items():
-            args += (json.dumps([name, labels]), repr(float(value)))
-        try:
-            await self._pipe([KEY], args)
-        except Exception:  # noqa: BLE001 - metrics never break what they measure
-            for key, value in counts.items():
-                self._counts[key] = self._counts.get(key, 0.0) + value
-            log.warning("metrics not sent to Redis; kept for the next push", exc_info=True)
+        await self._counts.push()
 
     async def aclose(self) -> None:
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
-        try:
-            await self.push()
-        finally:
-            self._pipe.close()
+        await self._counts.aclose()
 
 
 class _NoCounters:

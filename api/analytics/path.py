@@ -25,19 +25,16 @@ ends the counting of the step.
 
 from __future__ import annotations
 
-import asyncio
 import json
-import logging
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Iterable
 
-from api.redis_pipe import ScriptPipe
+from api.redis_buffered_counts import BufferedCounts
 from engine import events as ev
 from engine.program import Program
 
 LIVE_KEY = "analytics:path:live"
-log = logging.getLogger("pytake.analytics")
 
 _EXITS: dict[str, dict[str, dict[str, str]]] = {}  # program hash -> node -> destination node -> handle
 _EXITS_LIMIT = 1024
@@ -138,69 +135,27 @@ def fields_of(organization_id: Any, path: Path, now: datetime) -> dict[str, int]
     return {json.dumps(key): n for key, n in counts_of(organization_id, path, now).items()}
 
 
-_HINCRBY = """
-for i = 1, #ARGV, 2 do redis.call('HINCRBY', KEYS[1], ARGV[i], ARGV[i + 1]) end
-return 1
-"""
-
-
 PUSH_AFTER = 0.5  # seconds a process keeps counts before sending them to Redis
 
 
 class PathCounter:
-    """A process's path counts: steps add to a dict (no I/O on the step), and
-    `PUSH_AFTER` seconds after the first count since the last push, one ``EVALSHA``
-    sends them all to the live hash down the process's own pipelined connection
-    (`api.redis_pipe.ScriptPipe`). A process that dies loses at most that much;
-    `aclose` pushes what is left. bench/path_counts.py measures the cost."""
+    """A process's path counts: steps add to a dict (no I/O on the step), sent to the
+    live hash `PUSH_AFTER` seconds later (`api.redis_buffered_counts`). A process that
+    dies loses at most that much; `aclose` pushes what is left. bench/path_counts.py
+    measures the cost."""
 
     def __init__(self, redis_url: str, push_after: float = PUSH_AFTER) -> None:
-        self._pipe = ScriptPipe(redis_url, _HINCRBY)
-        self._counts: dict[tuple[str, ...], int] = {}
-        self._push_after = push_after
-        self._timer: asyncio.Task | None = None
+        self._counts = BufferedCounts(redis_url, LIVE_KEY, push_after=push_after)
 
     def add(self, organization_id: Any, path: Path, now: datetime | None = None) -> None:
-        if not path:
-            return
-        counts = self._counts
-        for key, n in counts_of(organization_id, path, now or datetime.now(timezone.utc)).items():
-            counts[key] = counts.get(key, 0) + n
-        if self._timer is None:
-            self._timer = asyncio.get_running_loop().create_task(self._later())
-
-    async def _later(self) -> None:
-        try:
-            await asyncio.sleep(self._push_after)
-        finally:
-            self._timer = None
-        await self.push()
+        if path:
+            self._counts.add_many(counts_of(organization_id, path, now or datetime.now(timezone.utc)))
 
     async def push(self) -> None:
-        """Send the counts gathered so far (kept for the next push if Redis fails)."""
-        counts, self._counts = self._counts, {}
-        if not counts:
-            return
-        args: list[Any] = []
-        for key, n in counts.items():
-            args += (json.dumps(key), n)
-        try:
-            await self._pipe([LIVE_KEY], args)
-        except Exception:
-            for key, n in counts.items():
-                self._counts[key] = self._counts.get(key, 0) + n
-            log.warning("path counts not sent to Redis; kept for the next push", exc_info=True)
-            if self._timer is None:
-                self._timer = asyncio.get_running_loop().create_task(self._later())
+        await self._counts.push()
 
     async def aclose(self) -> None:
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
-        try:
-            await self.push()
-        finally:
-            self._pipe.close()
+        await self._counts.aclose()
 
 
 async def record_path(redis: Any, organization_id: Any, path: Path, now: datetime | None = None) -> None:
