@@ -25,6 +25,7 @@ from api.context import AUTH_PIPE_KEY, DB_KEY, REDIS_KEY, SETTINGS_KEY, TOTALS_K
 from api.errors import ApiError, ServiceUnavailable, error_body, unavailable
 from api.json_body import ApiRequest, check_body
 from api.json_codec import ApiJSONProvider, loads_json
+from api.metrics_http import register_metrics
 from api.openapi_docs import DocumentedOpenAPIProvider
 from api.redis_clients import redis_client
 from api.resources.totals import TotalsCache
@@ -85,6 +86,7 @@ def create_app(settings: Settings | None = None) -> Quart:
     user_cache.register(app)
     _register_error_handlers(app)
     _register_blueprints(app)
+    register_metrics(app, settings)
     return app
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, field
-from typing import Callable, Protocol
+from typing import Any, Callable, Protocol
 
 import redis.asyncio as aioredis
 
@@ -79,6 +79,9 @@ class Runtime:
     current_versions: dict[str, tuple[float, str]] = field(default_factory=dict)  # flow ref -> (at, hash)
     node_ids: dict[tuple, uuid.UUID | None] = field(default_factory=dict)  # (flow id, canvas node id) -> nodes.id
     owns: bool = False
+    # the step's path counts' own Redis connection (api.analytics.PathCounter), opened on first use
+    path_counter: Any = None
+    counters: Any = None  # the process's metrics (api.metrics.Counters), made on first use
     # chatbot settings, flow lists and "current version" lookups are reused this long:
     # a saved change reaches new conversations within it
     cache_ttl: float = 3.0
@@ -130,6 +133,10 @@ class Runtime:
         await self.http.aclose()
         if self.ai is not None:
             await self.ai.aclose()
+        if self.path_counter is not None:
+            await self.path_counter.aclose()
+        if self.counters is not None:
+            await self.counters.aclose()
         if self.owns:
             await self.redis.aclose()
             await self.db.dispose()

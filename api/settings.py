@@ -102,6 +102,11 @@ class Settings:
         return (self.extra or {}).get("PYTAKE_FLOW_ALLOW_PRIVATE_NETWORKS", "").lower() in ("1", "true", "yes")
 
     @property
+    def metrics_token(self) -> str | None:
+        """The bearer token `GET /metrics` asks for (``PYTAKE_METRICS_TOKEN``); unset: metrics are off."""
+        return (self.extra or {}).get("PYTAKE_METRICS_TOKEN") or None
+
+    @property
     def embedded_database(self) -> bool:
         return not self.database_url
 

@@ -35,10 +35,11 @@ PACKAGE_MAY_IMPORT = {
 ROOM_MAY_IMPORT = {
     "api.whatsapp": set(),  # the pure channel
     "api.events": {"api.db"},
+    "api.analytics": {"api.db", "api.events"},
     "api.outbox": {"api.whatsapp", "api.events", "api.db", "api.runtime_context"},
     "api.inbound": {"api.whatsapp", "api.events", "api.db", "api.outbox", "api.templates"},
     "api.conversations": {"api.whatsapp", "api.events", "api.db", "api.outbox", "api.runtime_context",
-                          "api.templates", "api.schemas", "api.campaigns"},
+                          "api.templates", "api.schemas", "api.campaigns", "api.analytics"},
     "api.runtime_context": {"api.whatsapp", "api.db"},
     "api.templates": {"api.whatsapp", "api.db", "api.schemas"},
     "api.assignment": {"api.events", "api.outbox", "api.db", "api.conversations"},
@@ -46,7 +47,7 @@ ROOM_MAY_IMPORT = {
                       "api.schemas", "api.services"},
     "api.workers": {"api.inbound", "api.conversations", "api.outbox", "api.events", "api.whatsapp", "api.db",
                     "api.runtime_context", "api.assignment", "api.templates", "api.campaigns",
-                    "api.live", "api.logstore"},
+                    "api.live", "api.logstore", "api.analytics"},
     "api.live": {"api.events", "api.assignment", "api.whatsapp", "api.db"},
     "api.logstore": {"api.events", "api.db", "api.audit"},  # the log store, fed from events
 }
@@ -54,9 +55,9 @@ ROOM_MAY_IMPORT = {
 # and the queue's leaf module
 SHARED = {"api.settings", "api.crypto", "api.secret_keys", "api.redis_clients", "api.redis_keys",
           "api.redis_pipe", "api.json_codec", "api.json_body", "api.errors", "api.gc_tuning", "api.event_loop",
-          "api.context", "api.workers.queue"}
+          "api.context", "api.workers.queue", "api.metrics", "api.redis_buffered_counts"}
 # the top of api/: the app and its routes; nothing but the top imports them
-TOP = {"api.app", "api.web_app", "api.openapi_docs", "api.routes"}
+TOP = {"api.app", "api.web_app", "api.openapi_docs", "api.routes", "api.metrics_http"}
 ENVIRONMENT_READER = "api.settings"
 
 

@@ -26,6 +26,7 @@ from datetime import datetime, timezone
 from typing import Any, Awaitable, Callable
 
 from api.campaigns.replies import campaign_reply, opt_out
+from api.analytics.path import Path, path_of
 from api.conversations import flow_selection, load
 from api.conversations.ai_client import LazyAIClient
 from api.conversations.business_hours import is_open
@@ -69,6 +70,7 @@ class Decision:
     errors: list[dict[str, Any]] = field(default_factory=list)  # {node, code, message}
     path: list[dict[str, Any]] = field(default_factory=list)  # nodes the run went through (flow.step)
     ai: list[dict[str, Any]] = field(default_factory=list)  # its AI calls (flow.step)
+    path_counts: Path | None = None  # the run's path through its flow (api/analytics), counted once applied
 
 
 def crashed(loaded: Loaded, exc: BaseException) -> Decision:
@@ -91,7 +93,8 @@ async def decide(rt: Runtime, loaded: Loaded, history: History | None = None) ->
     if loaded.message is None:
         assert loaded.state is not None
         result = await Interpreter(_ports(rt)).on_timeout(loaded.state, store.load, _scope(loaded, None, []))
-        return await _finished(rt, decision, result, loaded, _flow_info(loaded, loaded.state.flow_ref))
+        return await _finished(rt, decision, result, loaded, _flow_info(loaded, loaded.state.flow_ref),
+                               rt.programs.get(loaded.state.program_hash))
 
     inbound = _inbound(loaded.message)
     if (loaded.message["content"] or {}).get("kind") in ("reaction", "system"):
@@ -161,14 +164,19 @@ async def decide(rt: Runtime, loaded: Loaded, history: History | None = None) ->
         decision.run_info["flow_id"] = flow_ref
         decision.started = True
         result = await interp.start(program, flow_ref, scope, store.load)
-    return await _finished(rt, decision, result, loaded, flow)
+    return await _finished(rt, decision, result, loaded, flow, program)
 
 
 async def _finished(rt: Runtime, decision: Decision, result: RunResult, loaded: Loaded,
-                    flow: dict[str, Any] | None) -> Decision:
+                    flow: dict[str, Any] | None, program: Any = None) -> Decision:
     """`_finish`, then the run's template messages checked against the organization's
-    templates (api/conversations/flow_templates.py): one that cannot be sent is a flow error."""
+    templates (api/conversations/flow_templates.py): one that cannot be sent is a flow error.
+    ``program``: the flow the run started in (its path is counted: api/analytics)."""
     _finish(decision, result, loaded, flow)
+    if program is not None and flow is not None and flow.get("id") is not None:
+        wait = loaded.state.wait if loaded.state is not None and not decision.started else None
+        decision.path_counts = path_of(str(flow["id"]), program, result.events, waiting_at=wait.node if wait else None,
+                                timed_out=loaded.message is None, status=result.status)
     for error in await check_flow_templates(rt, loaded.conversation, decision.messages, result.events):
         if len(decision.errors) < MAX_REPORTED:
             decision.errors.append(error)

@@ -31,6 +31,7 @@ import logging
 import uuid
 from typing import Any
 
+from api.analytics.path import PathCounter, record_path
 from api.conversations import load
 from api.conversations.apply import Applied, apply
 from api.conversations.decide import Decision, crashed, decide
@@ -84,6 +85,8 @@ async def _step(rt: Runtime, conversation_id: uuid.UUID) -> str:
     applied = await apply(rt, loaded, decision)
     if applied is None:
         return "raced"
+    if decision.path_counts:
+        await _count_path(rt, loaded, decision)
     if applied.ids:
         if rt.deliver is not None:  # a worker: send from here, no queue round trip
             _deliver(rt, loaded, applied)
@@ -96,6 +99,20 @@ async def _step(rt: Runtime, conversation_id: uuid.UUID) -> str:
     if not applied.more and not decision.keep_state:
         return "last"  # (a kept state might hold a due timeout: let the reload see it)
     return "timeout" if loaded.message is None else "message"
+
+
+async def _count_path(rt: Runtime, loaded: Loaded, decision: Decision) -> None:
+    """The applied step's path counts (api/analytics); Redis failing costs the counts, not the step."""
+    org = loaded.conversation["organization_id"]
+    try:
+        if rt.settings.redis_url:
+            if rt.path_counter is None:
+                rt.path_counter = PathCounter(rt.settings.redis_url)
+            rt.path_counter.add(org, decision.path_counts)  # type: ignore[arg-type]
+        else:
+            await record_path(rt.redis, org, decision.path_counts)  # type: ignore[arg-type]
+    except Exception:  # noqa: BLE001
+        log.warning("conversation %s: path counts not recorded", loaded.conversation["id"], exc_info=True)
 
 
 def _deliver(rt: Runtime, loaded: Loaded, applied: Applied) -> None:

@@ -1035,8 +1035,40 @@ class EventConsumer(Base):
     updated_at: Mapped[datetime | None] = _created_at()
 
 
+class FlowPathCount(Base):
+    """How many runs went through a flow version's node / edge, or dropped off at a node, in an hour
+    (api/analytics: counted in Redis on every step, added here by the flush)."""
+
+    __tablename__ = "flow_path_counts"
+    __table_args__ = (
+        CheckConstraint(_in("kind", "node", "edge", "drop"), name="kind"),
+        PrimaryKeyConstraint("flow_id", "version", "bucket_hour", "kind", "node_id", "exit", "dest"),
+        Index("idx_flow_path_counts_organization", "organization_id"),
+    )
+
+    organization_id: Mapped[uuid.UUID] = mapped_column(
+        Uuid, ForeignKey("organizations.id", ondelete="CASCADE"), nullable=False)
+    flow_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("flows.id", ondelete="CASCADE"), nullable=False)
+    version: Mapped[int] = mapped_column(Integer, nullable=False)
+    bucket_hour: Mapped[datetime] = mapped_column(TSTZ, nullable=False)
+    kind: Mapped[str] = mapped_column(String(8), nullable=False)
+    node_id: Mapped[str] = mapped_column(String(255), nullable=False)
+    exit: Mapped[str] = mapped_column(String(255), nullable=False, server_default=_str(""))
+    dest: Mapped[str] = mapped_column(String(255), nullable=False, server_default=_str(""))
+    count: Mapped[int] = mapped_column(BigInteger, nullable=False)
+
+
+class AnalyticsFlush(Base):
+    """A Redis batch of path counts already added to `flow_path_counts` (the flush is exactly once)."""
+
+    __tablename__ = "analytics_flushes"
+
+    batch_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    flushed_at: Mapped[datetime] = mapped_column(TSTZ, nullable=False, server_default=NOW)
+
+
 __all__ = [
-    "Base", "Event", "EventConsumer", "Organization", "User", "RefreshToken", "WhatsAppNumber", "Department",
+    "Base", "Event", "EventConsumer", "FlowPathCount", "AnalyticsFlush", "Organization", "User", "RefreshToken", "WhatsAppNumber", "Department",
     "UserDepartment", "AgentGreeting", "Chatbot", "Flow", "FlowVersion", "Node", "Contact",
     "Tag", "Conversation", "Message", "MessageWhatsAppId", "Campaign", "CampaignRecipient",
     "WhatsAppTemplate", "Integration", "Webhook", "WebhookDelivery", "QuickReply", "AuditLog",

@@ -48,6 +48,7 @@ from sqlalchemy import text
 
 from api.db.session import bind
 from api.events import emit_conn, event, message_payload
+from api.metrics import NO_COUNTERS, Counters
 from api.runtime_context import Runtime, SendHint
 from api.outbox.locks import lease_ms, sender_lease
 from api.outbox.send_rate_limit import PAIR_LIMIT, Limit, SendRateLimiter
@@ -376,15 +377,18 @@ class Sender:
                         row["phone_number_id"], token, row["wa_id"], row["type"], row["content"] or {},
                         callback_data=str(row["id"]))
                 except TransientGraphError as exc:
+                    self._count_error("transient", exc)
                     if await self._transient(conversation_id, row, claim_token, attempt, exc) == "retry":
                         return sent, True
                     continue
                 except PermanentGraphError as exc:
+                    self._count_error("permanent", exc)
                     await self._fail(row, exc.describe(), {"meta_error": {
                         "code": exc.code, "message": exc.message, "details": exc.details,
                         "fbtrace_id": exc.fbtrace_id}, "sending_attempt": attempt})
                     continue
                 except UncertainDeliveryError as exc:  # never resent; a status webhook corrects it
+                    self._count_error("uncertain", exc)
                     log.warning("message %s: outcome unknown (%s); not resent", row["id"], exc)
                     await self._fail(row, uncertain_reason(exc), {"delivery_unknown": True,
                                                                   "uncertain": str(exc)[:300],
@@ -392,12 +396,24 @@ class Sender:
                     continue
                 accepted = _Accepted(row, result.wamid, claim_token)
                 sent += 1
+                self._counters().inc("pytake_messages_sent_total")
                 if lease.lost:
                     break
         finally:
             if accepted is not None:
                 await self._record(accepted)
         return sent, False
+
+    def _counters(self) -> Any:
+        """The process's metrics (api/metrics.py), kept on the runtime; a no-op without a Redis URL."""
+        rt = self.rt
+        if rt.counters is None:
+            rt.counters = Counters(rt.settings.redis_url) if rt.settings.redis_url else NO_COUNTERS
+        return rt.counters
+
+    def _count_error(self, kind: str, exc: Any) -> None:
+        code = getattr(exc, "code", None)
+        self._counters().inc("pytake_send_errors_total", (("kind", kind), ("code", str(code) if code else "none")))
 
     async def _record(self, accepted: _Accepted | None) -> None:
         if accepted is not None:  # with other senders' records waiting now, one statement

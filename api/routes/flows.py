@@ -5,13 +5,14 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
+from quart import request
 from quart_schema import document_querystring, document_request, document_response, operation_id, tag
 from sqlalchemy import func, select
 
 from api.audit import record_audit
 from api.auth.permissions import require
 from api.auth.principal import current_principal
-from api.context import get_db, get_settings
+from api.context import get_db, get_redis, get_settings
 from api.db.models import Chatbot, Flow, FlowVersion, WhatsAppNumber
 from api.errors import ApiError, Conflict, NotFound, ValidationFailed
 from api.resources import (
@@ -30,9 +31,12 @@ from api.resources import (
 )
 from api.resources.body import read_body, read_json
 from api.resources.crud import list_query_model
+from api.resources.filters import parse_datetime
 from api.schemas.flows import (
     CanvasIn,
     CanvasSaved,
+    FlowAnalytics,
+    FlowAnalyticsQuery,
     FlowCreate,
     FlowOut,
     FlowUpdate,
@@ -248,6 +252,43 @@ async def list_flow_run_errors(item_id: uuid.UUID) -> Any:
     async with get_db().session() as session:
         flow = await load_in_scope(session, Flow, item_id, org_id(), label="flow")
         return {"items": await recent_problems(session, org_id(), flow.id)}
+
+
+@blueprint.get("/flows/<uuid:item_id>/analytics")
+@tag(["flows"])
+@operation_id("get_flow_analytics")
+@document_querystring(FlowAnalyticsQuery)
+@document_response(FlowAnalytics)
+@require("flows:read")
+async def get_flow_analytics(item_id: uuid.UUID) -> Any:
+    """Path analytics of a flow version: how many runs entered each node, took each
+    edge (source node, exit handle, target node) and dropped off where (a question's
+    wait that ran out, a run that ended in an error, a run left waiting with no
+    activity for 24 hours), summed over the hour buckets in ``[from, to)``
+    (docs/analytics.md). Counts gathered since the last flush are flushed first.
+    Errors: 404 ``flow_version`` for a version the flow does not have."""
+    from api.analytics import flow_analytics, flush_path_counts
+
+    args = request.args
+    since = parse_datetime("from", args["from"]) if "from" in args else None
+    until = parse_datetime("to", args["to"]) if "to" in args else None
+    version = None
+    if "version" in args:
+        try:
+            version = int(args["version"])
+        except ValueError:
+            raise ValidationFailed("version", "version must be an integer") from None
+        if not 1 <= version <= 2_147_483_647:
+            raise ValidationFailed("version", "version must be a positive integer")
+    await flush_path_counts(get_db(), get_redis())
+    async with get_db().session() as session:
+        flow = await load_in_scope(session, Flow, item_id, org_id(), label="flow")
+        version = flow.version if version is None else version
+        exists = (await session.execute(select(FlowVersion.version).where(
+            FlowVersion.flow_id == flow.id, FlowVersion.version == version))).scalar_one_or_none()
+        if exists is None:
+            raise NotFound("flow_version")
+        return await flow_analytics(session, org_id(), flow.id, version, since, until)
 
 
 @blueprint.post("/flows/<uuid:item_id>/simulate")

@@ -6,7 +6,8 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, StringConstraints
+from pydantic import Field, StringConstraints, create_model
+from pydantic.json_schema import SkipJsonSchema
 
 from api.schemas.common import Input, JsonNumber, JsonObject, Keyword, Name, Output, StrictBool, Text
 
@@ -166,3 +167,52 @@ class FlowRunProblems(Output):
     """The flow's recent failures (last 30 days), newest first."""
 
     items: list[FlowRunProblem]
+
+
+
+def _param(annotation: Any, description: str) -> tuple[Any, Any]:
+    """A query parameter that may be left out (documented as its type alone)."""
+    return (annotation | SkipJsonSchema[None],
+            Field(None, description=description, json_schema_extra=lambda schema: schema.pop("default", None)))
+
+
+# GET /flows/{id}/analytics's query string (``from`` is a Python keyword: a built model)
+FlowAnalyticsQuery = create_model(
+    "FlowAnalyticsQuery",
+    version=_param(Annotated[int, Field(ge=1, le=2_147_483_647)], "the flow version (default: the live one)"),
+    **{"from": _param(datetime, "ISO 8601 date/datetime: hour buckets at or after this"),
+       "to": _param(datetime, "ISO 8601 date/datetime: hour buckets before this")},
+)
+
+
+class FlowNodeCount(Output):
+    node_id: str
+    count: int = Field(description="times a run entered the node")
+
+
+class FlowEdgeCount(Output):
+    source: str = Field(description="the node the run left")
+    handle: str | None = Field(description="the source's exit handle (null: its default exit)")
+    target: str = Field(description="the node the run entered next")
+    count: int
+
+
+class FlowDropOff(Output):
+    node_id: str
+    reason: Literal["timeout", "error", "idle"] = Field(
+        description="timeout: the question's wait ran out; error: the run ended in an error here; "
+                    "idle: still waiting here with no activity for 24 hours")
+    count: int
+
+
+FlowAnalytics = create_model(
+    "FlowAnalytics",
+    __base__=Output,
+    __doc__="How the runs of one flow version went through it (docs/analytics.md).",
+    flow_id=(uuid.UUID, ...),
+    version=(int, ...),
+    nodes=(list[FlowNodeCount], ...),
+    edges=(list[FlowEdgeCount], ...),
+    drop_off=(list[FlowDropOff], ...),
+    **{"from": (datetime | None, ...), "to": (datetime | None, ...)},
+)

@@ -23,6 +23,10 @@
   ``assignment`` event consumer every tick, a sweep every few seconds;
 - **live presence** (`api.live.sweep_presence`, every few seconds): the sockets of
   API processes whose heartbeat expired are forgotten and their users marked away;
+- **flow path counts** moved from Redis into ``flow_path_counts`` every
+  `PATH_FLUSH_EVERY` seconds (`api.analytics.flush_path_counts`, exactly once);
+- **chatbot statistics** (`api.analytics.update_chatbot_statistics`, the
+  ``chatbot_statistics`` event consumer) every `STATISTICS_EVERY` seconds;
 - **message partitions** for the coming months (hourly);
 - **campaigns** (`api.campaigns.schedule`, every 2 s): scheduled ones that are due
   start; running ones nobody runs (their worker died) get a runner again;
@@ -41,6 +45,7 @@ from typing import Any
 from sqlalchemy import text
 
 from api import assignment, live
+from api.analytics import flush_path_counts, update_chatbot_statistics
 from api.campaigns import schedule as campaign_schedule
 from api.runtime_context import Runtime
 from api.outbox.locks import CONVERSATION_LEASE, SENDER_LEASE
@@ -59,6 +64,8 @@ WATERMARK_KEY = "maintenance:sweep:since"
 WOKEN = "maintenance:woken:"
 DEADLINES_EVERY = 30.0
 PRESENCE_EVERY = 5.0
+PATH_FLUSH_EVERY = 10.0
+STATISTICS_EVERY = 2.0
 _BACKGROUND: set[asyncio.Task] = set()
 
 _POP_DUE = """
@@ -127,6 +134,16 @@ async def tick(rt: Runtime, *, stale: timedelta | None = None) -> None:
             await live.sweep_presence(rt.db, rt.redis)
         except Exception:  # noqa: BLE001
             log.exception("live presence sweep failed")
+    if await _once(rt, "path-counts", PATH_FLUSH_EVERY):  # api/analytics: Redis -> flow_path_counts
+        try:
+            await flush_path_counts(rt.db, rt.redis)
+        except Exception:  # noqa: BLE001 - the batch stays pending; the next flush takes it again
+            log.exception("path counts flush failed")
+    if await _once(rt, "chatbot-statistics", STATISTICS_EVERY):  # api/analytics: events -> chatbots.statistics
+        try:
+            await update_chatbot_statistics(rt.db)
+        except Exception:  # noqa: BLE001 - the cursor did not move; the next turn reads the events again
+            log.exception("chatbot statistics failed")
     if await _once(rt, "partitions", 3600):
         from api.db.partitions import ensure_message_partitions
 

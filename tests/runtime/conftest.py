@@ -30,6 +30,7 @@ from api.settings import Settings
 APP_SECRET = "test-app-secret"
 VERIFY_TOKEN = "test-verify-token"
 PNID = "100200300"
+METRICS_TOKEN = "test-metrics-token"
 
 
 def _canvas(nodes: list[dict], edges: list[tuple]) -> dict:
@@ -174,6 +175,7 @@ async def serve(app: Any) -> tuple[str, asyncio.Event, asyncio.Task]:
 
 @dataclass
 class Servers:
+    settings: Settings
     pytake_url: str
     sandbox_url: str
     sandbox: SandboxState
@@ -212,7 +214,8 @@ async def servers(db, redis, database_url, redis_url, tmp_path, seeded) -> Async
 
     sandbox = SandboxApp(SandboxState(SandboxConfig(app_secret=APP_SECRET, status_delay=0.01)))
     sandbox_url, sandbox_stop, sandbox_task = await serve(sandbox)
-    settings = make_settings(database_url, redis_url, tmp_path, PYTAKE_GRAPH_API_URL=sandbox_url)
+    settings = make_settings(database_url, redis_url, tmp_path, PYTAKE_GRAPH_API_URL=sandbox_url,
+                             PYTAKE_METRICS_TOKEN=METRICS_TOKEN)
     app = create_app(settings)
     pytake_url, app_stop, app_task = await serve(app)
     sandbox.state.config.webhook_url = pytake_url + "/webhooks/whatsapp"
@@ -221,7 +224,7 @@ async def servers(db, redis, database_url, redis_url, tmp_path, seeded) -> Async
     worker = asyncio.create_task(run_worker(make_broker(settings, open_runtime=False), concurrency=20))
     client = httpx.AsyncClient(timeout=10.0)
     try:
-        yield Servers(pytake_url, sandbox_url, sandbox.state, client, db, seeded)
+        yield Servers(settings, pytake_url, sandbox_url, sandbox.state, client, db, seeded)
     finally:
         await client.aclose()
         worker.cancel()
