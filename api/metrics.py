@@ -97,7 +97,8 @@ GAUGES: dict[str, Gauge] = {}
 
 def register_gauge(name: str, kind_help: str, read: Gauge) -> None:
     """A gauge read at each scrape: ``await read(db, redis)`` gives ``(labels, value)`` pairs.
-    (The log store's backlog plugs in here when it exists.)"""
+    (The log store's backlog is ``pytake_event_backlog{consumer="logs"}``: the events its
+    feeder has not yet written.)"""
     METRICS[name] = ("gauge", kind_help)
     GAUGES[name] = read
 
