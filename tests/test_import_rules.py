@@ -41,8 +41,9 @@ ROOM_MAY_IMPORT = {
     "api.runtime_context": {"api.whatsapp", "api.db"},
     "api.templates": {"api.whatsapp", "api.db", "api.schemas"},
     "api.assignment": {"api.events", "api.outbox", "api.db", "api.conversations"},
+    "api.media": {"api.whatsapp", "api.db"},  # media files: fetched from Meta, uploaded, stored
     "api.workers": {"api.inbound", "api.conversations", "api.outbox", "api.events", "api.whatsapp", "api.db",
-                    "api.runtime_context", "api.assignment", "api.templates"},
+                    "api.runtime_context", "api.assignment", "api.templates", "api.media"},
 }
 # modules any room may import: the process's foundations (configuration, connections, codecs)
 # and the queue's leaf module

@@ -14,7 +14,8 @@ bulk sends or status follow-ups never delays a customer's reply.
 - `HIGH` (``pytake:tasks``, the queue's historical name): live conversations,
   processing an inbound message and the reply it causes;
 - `DEFAULT`: sends (``kick_sender``) and delivery retries;
-- `LOW`: bulk work (campaigns, bulk sends, follow-ups of status traffic, maintenance).
+- `LOW`: bulk work (campaigns, bulk sends, follow-ups of status traffic, maintenance, fetching
+  customers' media).
 
 A task's lane is `LANE_OF` its name unless the caller names one.
 """
@@ -35,7 +36,9 @@ PROCESS_CONVERSATION = "pytake.process_conversation"
 SEND_OUTBOX = "pytake.send_outbox"
 DELIVER_CONVERSATIONS = "pytake.deliver_conversations"
 RUN_MAINTENANCE = "pytake.run_maintenance"
-LANE_OF = {PROCESS_CONVERSATION: HIGH, SEND_OUTBOX: DEFAULT, DELIVER_CONVERSATIONS: DEFAULT, RUN_MAINTENANCE: LOW}
+FETCH_MEDIA = "pytake.fetch_media"  # customers' media from Meta into the store (api/media/inbound.py)
+LANE_OF = {PROCESS_CONVERSATION: HIGH, SEND_OUTBOX: DEFAULT, DELIVER_CONVERSATIONS: DEFAULT, RUN_MAINTENANCE: LOW,
+           FETCH_MEDIA: LOW}
 
 
 def encode_task(task_name: str, *args: Any) -> bytes:

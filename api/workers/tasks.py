@@ -21,7 +21,7 @@ from api.runtime_context import Runtime
 from api.conversations.process import process_conversation
 from api.outbox.background import BackgroundDelivery
 from api.settings import Settings
-from api.workers.queue import DELIVER_CONVERSATIONS, LANES, PROCESS_CONVERSATION, QUEUE, SEND_OUTBOX
+from api.workers.queue import DELIVER_CONVERSATIONS, FETCH_MEDIA, LANES, PROCESS_CONVERSATION, QUEUE, SEND_OUTBOX
 
 log = logging.getLogger("pytake.workers")
 
@@ -90,6 +90,13 @@ async def deliver_conversations_task(conversation_ids: list[str]) -> None:
     await context().sender.deliver_conversations(conversation_ids)
 
 
+async def fetch_media_task(message_ids: list[str]) -> None:
+    from api.media import fetch_inbound_media
+
+    runtime = context().runtime
+    await fetch_inbound_media(runtime.db, runtime.settings, message_ids)
+
+
 class BatchListQueueBroker(ListQueueBroker):
     """`ListQueueBroker` whose worker takes up to `FETCH_BATCH` tasks per Redis round
     trip (``RPOP key count``), blocking (``BRPOP``) only when the list is empty.
@@ -148,6 +155,7 @@ def make_broker(settings: Settings, *, open_runtime: bool = True) -> ListQueueBr
     broker.register_task(process_conversation_task, task_name=PROCESS_CONVERSATION)
     broker.register_task(send_outbox_task, task_name=SEND_OUTBOX)
     broker.register_task(deliver_conversations_task, task_name=DELIVER_CONVERSATIONS)
+    broker.register_task(fetch_media_task, task_name=FETCH_MEDIA)
     if open_runtime:
         async def startup(state: TaskiqState) -> None:
             await start_context(settings)

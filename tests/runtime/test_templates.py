@@ -14,15 +14,13 @@ import httpx
 import pytest
 from sqlalchemy import text
 
-from api.auth.tokens import create_access_token
-from api.db.models import Organization, User, WhatsAppNumber
+from api.db.models import Organization, WhatsAppNumber
 from api.runtime_context import Runtime
 from api.sandbox import webhooks
 from api.whatsapp.graph_client import GraphClient, PermanentGraphError
-from tests.runtime.conftest import PNID, make_settings
+from tests.runtime.conftest import PNID, Api, make_settings, user_headers as _user
 
 WABA = "waba-100"
-SECRET = "k" * 48
 
 ORDER = {
     "name": "order_shipped", "language": "pt_BR", "category": "UTILITY",
@@ -36,31 +34,6 @@ ORDER = {
                  "example": "https://loja.example/r/A-17"},
                 {"type": "PHONE_NUMBER", "text": "Ligar", "phone_number": "+5511999990000"}],
 }
-
-
-async def _user(db, org_id: uuid.UUID, role: str = "org_admin") -> dict[str, str]:
-    async with db.transaction() as s:
-        user = User(organization_id=org_id, email=f"{uuid.uuid4().hex[:8]}@example.com", full_name="T",
-                    password_hash="x", role=role)
-        s.add(user)
-        await s.flush()
-        user_id = user.id
-    token, _ = create_access_token(SECRET, user_id=user_id, organization_id=org_id, role=role, ttl_seconds=3600)
-    return {"Authorization": f"Bearer {token}"}
-
-
-class Api:
-    def __init__(self, servers, headers: dict[str, str]) -> None:
-        self.servers, self.headers = servers, headers
-
-    async def call(self, method: str, path: str, body: Any = None) -> httpx.Response:
-        return await self.servers.client.request(method, self.servers.pytake_url + path, json=body,
-                                                 headers=self.headers)
-
-    async def ok(self, method: str, path: str, body: Any = None, status: int = 200) -> Any:
-        response = await self.call(method, path, body)
-        assert response.status_code == status, response.text
-        return response.json() if response.content else None
 
 
 @pytest.fixture
