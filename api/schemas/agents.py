@@ -9,6 +9,7 @@ from typing import Literal
 from pydantic import Field
 
 from api.schemas.common import Input, Output
+from api.schemas.conversations import ConversationOut
 
 
 class AgentStatusIn(Input):
@@ -23,3 +24,10 @@ class AgentStatusOut(Output):
     last_seen_at: datetime | None = None
     assigned_conversation_ids: list[uuid.UUID] = Field(
         default_factory=list, description="conversations assigned to you by this change")
+
+
+class PullOut(Output):
+    """What "pull next" gave you: the conversation now assigned to you, or null when your
+    departments' queues are empty."""
+
+    conversation: ConversationOut | None = None

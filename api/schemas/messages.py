@@ -186,9 +186,9 @@ class ReplyIn(Input):
         seen_titles: set[str] = set()
         for i, option in enumerate(options):
             if option.id in seen_ids:
-                raise field_error(f"{label}[{i}].id", f"{label} ids must be unique: {option.id!r} is repeated")
+                raise field_error(f"{label}.{i}.id", f"{label} ids must be unique: {option.id!r} is repeated")
             if option.title in seen_titles and self.type == "button":
-                raise field_error(f"{label}[{i}].title", f"WhatsApp refuses two buttons titled {option.title!r}")
+                raise field_error(f"{label}.{i}.title", f"WhatsApp refuses two buttons titled {option.title!r}")
             seen_ids.add(option.id)
             seen_titles.add(option.title)
 
