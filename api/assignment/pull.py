@@ -51,12 +51,15 @@ class Pulled:
     conversation_id: uuid.UUID | None  # what they got (None: the queues are empty)
 
 
-async def pull_next(db: Any, user_id: uuid.UUID, organization_id: uuid.UUID) -> Pulled:
-    """Assign the next waiting conversation of the agent's pullable departments to them."""
+async def pull_next(db: Any, user_id: uuid.UUID, organization_id: uuid.UUID,
+                    department_id: uuid.UUID | None = None) -> Pulled:
+    """Assign the next waiting conversation of the agent's pullable departments (or of
+    ``department_id`` only, when it is one of them) to them."""
     now = datetime.now(timezone.utc)
     async with db.raw() as conn:
         async with conn.transaction():
-            departments = [r[0] for r in await conn.fetch(_PULLABLE, user_id, organization_id)]
+            departments = [r[0] for r in await conn.fetch(_PULLABLE, user_id, organization_id)
+                           if department_id is None or r[0] == department_id]
             if not departments:
                 return Pulled([], None)
             row = await conn.fetchrow(_PULL, user_id, organization_id, departments, now)

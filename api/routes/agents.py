@@ -17,11 +17,11 @@ from api.auth.permissions import require
 from api.auth.principal import current_principal
 from api.context import get_db, get_redis
 from api.db.models import Conversation
-from api.errors import Forbidden, NotFound
+from api.errors import NotFound, ValidationFailed
 from api.resources import load_in_scope, to_out
 from api.resources.body import read_body
 from api.routes.conversations import resource as conversations
-from api.schemas.agents import AgentStatusIn, AgentStatusOut, PullOut
+from api.schemas.agents import AgentStatusIn, AgentStatusOut, PullIn, PullOut
 
 blueprint = Blueprint("agents", __name__)
 
@@ -68,19 +68,24 @@ async def post_status() -> Any:
 @blueprint.post("/agents/me/pull")
 @tag(["agents"])
 @operation_id("pull_next_conversation")
+@document_request(PullIn)
 @document_response(PullOut)
 @require("conversations:write")
 async def pull() -> Any:
     """Take the next waiting conversation of your departments' queues (highest priority, then
     waiting longest) where you may pull from the queue: it is assigned to you at once. Many
-    agents pulling together each get a different one. 403 when you may pull from no department."""
+    agents pulling together each get a different one; ``conversation`` is null when there is
+    none (``departments`` empty: you may pull from no department)."""
+    data = await read_body(PullIn)
     principal = current_principal()
-    pulled = await pull_next(get_db(), principal.user_id, principal.organization_id)
-    if not pulled.departments:
-        raise Forbidden("you may not pull from any department's queue (can_pull_from_queue)")
-    if pulled.conversation_id is None:
-        return PullOut(conversation=None).model_dump(mode="json")
-    async with get_db().session() as session:
-        row = await load_in_scope(session, Conversation, pulled.conversation_id, principal.organization_id,
-                                  label="conversation")
-        return {"conversation": to_out(conversations, row)}
+    pulled = await pull_next(get_db(), principal.user_id, principal.organization_id, data.department_id)
+    if not pulled.departments and data.department_id is not None:
+        raise ValidationFailed("department_id", "you may not pull from this department's queue "
+                                                "(not your department, or can_pull_from_queue is off)")
+    out = PullOut(departments=pulled.departments).model_dump(mode="json")
+    if pulled.conversation_id is not None:
+        async with get_db().session() as session:
+            row = await load_in_scope(session, Conversation, pulled.conversation_id, principal.organization_id,
+                                      label="conversation")
+            out["conversation"] = to_out(conversations, row)
+    return out

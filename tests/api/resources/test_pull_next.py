@@ -36,7 +36,7 @@ async def test_pull_takes_the_highest_priority_then_the_longest_waiting(db, clie
     assert body["conversation"]["assigned_to"] == str(agent.user_id)
     assert body["conversation"]["status"] == "assigned"
     assert (await _pull(client, agent))[1]["conversation"]["id"] == str(old_normal)
-    assert (await _pull(client, agent))[1] == {"conversation": None}  # the queue is empty now
+    assert (await _pull(client, agent))[1] == {"conversation": None, "departments": [str(dept)]}  # empty now
 
 
 async def test_pull_only_takes_from_departments_the_agent_may_pull_from(db, client, org_a, agent,
@@ -47,11 +47,10 @@ async def test_pull_only_takes_from_departments_the_agent_may_pull_from(db, clie
     await _member(world, agent, no_pull, can_pull=False)
     await world.waiting(other, priority="urgent")
     await world.waiting(no_pull, priority="urgent")
-    assert (await _pull(client, agent))[1] == {"conversation": None}
+    assert (await _pull(client, agent))[1] == {"conversation": None, "departments": [str(mine)]}
     outsider = await make_actor(org_a, "agent")
     await _member(world, outsider, no_pull, can_pull=False)
-    status, error = await _pull(client, outsider)
-    assert status == 403 and "can_pull_from_queue" in error["error"]["message"]
+    assert await _pull(client, outsider) == (200, {"conversation": None, "departments": []})
 
 
 async def test_many_concurrent_pulls_each_get_a_different_conversation(db, client, org_a, make_actor) -> None:
@@ -74,3 +73,17 @@ async def test_many_concurrent_pulls_each_get_a_different_conversation(db, clien
     rows = await world.fetch("SELECT count(*) FROM events WHERE type = 'conversation.assigned' "
                              "AND payload->'assignment'->>'pulled' = 'true'")
     assert rows[0][0] == 10
+
+
+async def test_pull_from_one_named_department(db, client, org_a, agent) -> None:
+    world = await _world(db, org_a)
+    first, second = await world.department(), await world.department()
+    await _member(world, agent, first)
+    await _member(world, agent, second)
+    await world.waiting(first, priority="urgent")
+    wanted = await world.waiting(second)
+    response = await client.post("/agents/me/pull", headers=agent.headers, json={"department_id": str(second)})
+    assert (await response.get_json())["conversation"]["id"] == str(wanted)
+    foreign = await world.department()
+    response = await client.post("/agents/me/pull", headers=agent.headers, json={"department_id": str(foreign)})
+    assert response.status_code == 422 and (await response.get_json())["error"]["field"] == "department_id"
