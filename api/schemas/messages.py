@@ -20,9 +20,10 @@ _NULL = {"type": "null"}
 _ABSENT = {"not": {}}  # the property must not be there
 _NOT_INTERACTIVE = {"buttons": _ABSENT, "rows": _ABSENT, "button": _ABSENT, "section_title": _ABSENT,
                     "header": _ABSENT, "footer": _ABSENT, "shortcut": _ABSENT, "variables": _ABSENT}
-_NO_MEDIA = {"media_url": _NULL, "upload_id": _NULL, "filename": _UNSET}
-_ONE_SOURCE = [{"required": ["media_url"], "properties": {"upload_id": _NULL}},
-               {"required": ["upload_id"], "properties": {"media_url": _NULL}}]
+_NO_MEDIA = {"media_url": _NULL, "upload_id": _NULL, "filename": _UNSET, "caption": _UNSET}
+_BODY = {"type": "string", "pattern": NON_BLANK, "maxLength": INTERACTIVE_BODY}  # an interactive message's text
+_ONE_SOURCE = [{"required": ["media_url"], "properties": {"media_url": {"type": "string"}, "upload_id": _NULL}},
+               {"required": ["upload_id"], "properties": {"upload_id": {"type": "string"}, "media_url": _NULL}}]
 # `ReplyIn._content`'s rules, as /openapi.json states them: exactly one branch per kind of
 # reply, told apart by ``type`` (docs/replies.md has an example of each)
 REPLY_KINDS = [
@@ -36,15 +37,18 @@ REPLY_KINDS = [
      "required": ["type"], "oneOf": _ONE_SOURCE},
     {"title": "document", "properties": {"type": {"const": "document"}, "template": _NULL, **_NOT_INTERACTIVE},
      "required": ["type"], "oneOf": _ONE_SOURCE},
-    {"title": "reply buttons", "properties": {"type": {"const": "button"}, "text": {"type": "string"}, **_NO_MEDIA,
+    {"title": "reply buttons", "properties": {"type": {"const": "button"}, "text": _BODY,
+                                              "buttons": {"type": "array"}, **_NO_MEDIA,
                                               "template": _NULL, "rows": _ABSENT, "button": _ABSENT,
                                               "section_title": _ABSENT, "shortcut": _ABSENT, "variables": _ABSENT},
      "required": ["type", "text", "buttons"]},
-    {"title": "list", "properties": {"type": {"const": "list"}, "text": {"type": "string"}, **_NO_MEDIA,
+    {"title": "list", "properties": {"type": {"const": "list"}, "text": _BODY, "button": {"type": "string"},
+                                     "rows": {"type": "array"}, **_NO_MEDIA,
                                      "template": _NULL, "buttons": _ABSENT, "shortcut": _ABSENT,
                                      "variables": _ABSENT},
      "required": ["type", "text", "button", "rows"]},
-    {"title": "quick reply", "properties": {"type": {"const": "quick_reply"}, "text": _NULL, **_NO_MEDIA,
+    {"title": "quick reply", "properties": {"type": {"const": "quick_reply"}, "shortcut": {"type": "string"},
+                                            "text": _NULL, **_NO_MEDIA,
                                             "template": _NULL, "buttons": _ABSENT, "rows": _ABSENT,
                                             "button": _ABSENT, "section_title": _ABSENT, "header": _ABSENT,
                                             "footer": _ABSENT},
