@@ -54,7 +54,23 @@ IP_RATE_LIMITED = frozenset({"auth.signup", "auth.login", "auth.refresh"})
 # Unauthenticated endpoints that answer 401 for bad credentials.
 CREDENTIAL_401 = frozenset({"auth.login", "auth.refresh"})
 # Endpoints that take a body quart-schema does not describe (CSV upload).
-UNDESCRIBED_BODY = frozenset({"contacts.import_csv"})
+UNDESCRIBED_BODY = frozenset({"contacts.import_csv", "media.upload_media"})
+# Bodies and answers that are not JSON, documented as they are: endpoint → (status or
+# "requestBody", the OpenAPI object)
+NON_JSON: dict[str, dict[Any, dict[str, Any]]] = {
+    "media.upload_media": {"requestBody": {"required": True, "content": {"multipart/form-data": {"schema": {
+        "type": "object", "required": ["file"], "properties": {"file": {
+            "type": "string", "format": "binary",
+            "description": "a file WhatsApp carries: image (jpeg, png ≤ 5 MB), video (mp4, 3gpp), audio "
+                           "(aac, amr, mpeg, mp4, ogg), document (pdf, text, Office), sticker (webp); at "
+                           "most 16 MB through this API"}}}}}}},
+    "media.get_message_media": {200: {
+        "description": "The file, with its Content-Type and a Content-Disposition (`inline` for images, "
+                       "audio and video, `attachment` for documents).",
+        "headers": {"Content-Disposition": {"schema": {"type": "string"}},
+                    "X-Content-Type-Options": {"schema": {"const": "nosniff"}}},
+        "content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}}}},
+}
 # Endpoints that look up an id given in the body, not the path (404 when it is not the
 # caller organization's): endpoint → what the id names.
 BODY_ID_404: dict[str, str] = {"flows.lint_flow_canvas": "flow_id", "templates.sync_templates": "whatsapp_number_id"}
@@ -73,11 +89,13 @@ CONFLICTS: dict[str, str] = {
     "flows.publish_flow": "the flow has no canvas that compiles",
     "admin.update_organization": "the organization is deleted, or you would deactivate your own",
     "templates.submit_template": "the template was already submitted to Meta",
+    "media.get_message_media": "the media is not stored (still being fetched, or it failed: the message says why)",
 }
 
 # Actions that call Meta's Graph API: 422 when Meta (or the check made before calling it)
 # refuses the request, 502 when Meta fails or cannot be reached.
-META_CALLS = frozenset({"templates.submit_template", "templates.sync_templates", "templates.delete_template"})
+META_CALLS = frozenset({"templates.submit_template", "templates.sync_templates", "templates.delete_template",
+                        "messages.reply"})  # a reply with an upload_id uploads it to Meta first
 # Endpoints that read the log store (api/logstore): 503 while it cannot be reached (MongoDB down).
 LOG_STORE_READS = frozenset({"logs.search_message_logs", "logs.get_conversation_log", "logs.list_webhook_logs",
                              "logs.list_api_request_logs"})
@@ -214,6 +232,11 @@ def document_operation(endpoint: str, method: str, view: Any, operation: dict[st
     responses = dict(operation.get("responses", {}))  # quart-schema shares it across methods
     for status, description in error_statuses(endpoint, method, view, operation).items():
         responses.setdefault(status, _error_response(status, description))
+    for key, documented in NON_JSON.get(endpoint, {}).items():
+        if key == "requestBody":
+            operation["requestBody"] = documented
+        else:
+            responses[key] = documented
     if 204 in responses or "204" in responses:  # no body, no Content-Type (`api.app`)
         key = 204 if 204 in responses else "204"
         responses[key] = {k: v for k, v in responses[key].items() if k != "content"}

@@ -107,6 +107,18 @@ class Settings:
         return (self.extra or {}).get("PYTAKE_METRICS_TOKEN") or None
 
     @property
+    def media_store(self) -> str:
+        """Where media files are kept (``PYTAKE_MEDIA_STORE``): ``local`` (default, a
+        directory: `media_dir`) or ``s3`` (not available in this build: api/media/store.py)."""
+        return ((self.extra or {}).get("PYTAKE_MEDIA_STORE") or "local").strip().lower()
+
+    @property
+    def media_dir(self) -> Path:
+        """The local media store's directory (``PYTAKE_MEDIA_DIR``, default ``<data dir>/media``)."""
+        configured = (self.extra or {}).get("PYTAKE_MEDIA_DIR")
+        return Path(configured).expanduser().resolve() if configured else self.data_dir / "media"
+
+    @property
     def embedded_database(self) -> bool:
         return not self.database_url
 

@@ -30,6 +30,9 @@ class Effects:
     priority: str | None = None
     closed: bool = False
     handoff: dict[str, Any] | None = None  # {department, reason, priority}: the last one asked for
+    # indexes in `messages` of what the handoff's node said ("an agent will be with you"):
+    # the caller leaves them out when the handoff cannot happen (a full queue)
+    handoff_messages: list[int] = field(default_factory=list)
 
     def snapshot(self) -> dict[str, Any]:
         """The contact plus the conversation changes, as one dict (tests, simulator)."""
@@ -44,11 +47,13 @@ def effects_of(events: Iterable[Event], contact: Mapping[str, Any] | None = None
     attributes = dict(start.get("attributes") or {})
     columns = {k: start[k] for k in CONTACT_COLUMNS if k in start}
     out = Effects(priority=start.get("priority"), closed=bool(start.get("closed")))
+    senders: list[str | None] = []  # the node of each message
     for event in events:
         kind = event.type
         if kind == ev.MESSAGE_SENT:
             message = event.data["message"]  # type: ignore[index]
             out.messages.append(OutboundMessage(message["type"], message["content"]))
+            senders.append(event.node)
         elif kind == ev.TAG_ADDED:
             if event.data["tag"] not in tags:  # type: ignore[index]
                 tags.append(event.data["tag"])  # type: ignore[index]
@@ -69,6 +74,7 @@ def effects_of(events: Iterable[Event], contact: Mapping[str, Any] | None = None
             data = event.data or {}
             out.handoff = {"department": data.get("department"), "reason": data.get("reason"),
                            "priority": data.get("priority")}
+            out.handoff_messages = [i for i, node in enumerate(senders) if node == event.node]
     out.contact = {**columns, "tags": tags, "attributes": attributes}
     if tags != list(start.get("tags") or []):
         out.changed["tags"] = tags

@@ -47,9 +47,11 @@ ROOM_MAY_IMPORT = {
                       "api.schemas", "api.services"},
     "api.workers": {"api.inbound", "api.conversations", "api.outbox", "api.events", "api.whatsapp", "api.db",
                     "api.runtime_context", "api.assignment", "api.templates", "api.campaigns",
-                    "api.live", "api.logstore", "api.analytics"},
+                    "api.live", "api.logstore", "api.analytics",
+                    "api.media"},
     "api.live": {"api.events", "api.assignment", "api.whatsapp", "api.db"},
     "api.logstore": {"api.events", "api.db", "api.audit"},  # the log store, fed from events
+    "api.media": {"api.whatsapp", "api.db"},  # media files: fetched from Meta, uploaded, stored
 }
 # modules any room may import: the process's foundations (configuration, connections, codecs)
 # and the queue's leaf module

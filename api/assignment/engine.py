@@ -179,11 +179,11 @@ async def _pass(conn: Any, redis: Any, department_id: uuid.UUID, now: datetime) 
     await emit_conn(conn, *(_assigned_event(r, strategy, now) for r in rows))
     assigned = {r["assigned_to"] for r in rows}
     await redis.zadd(turns_key, {str(c.id): c.turn for c in candidates if c.id in assigned})
-    return [Assignment(r["id"], r["assigned_to"], department_id, _waited(r, now), greetings.get(r["id"]))
+    return [Assignment(r["id"], r["assigned_to"], department_id, waited_seconds(r, now), greetings.get(r["id"]))
             for r in rows]
 
 
-def _waited(row: Any, now: datetime) -> float | None:
+def waited_seconds(row: Any, now: datetime) -> float | None:
     since = row["entered_queue_at"] or row["handoff_at"]
     return None if since is None else max(0.0, (now - since).total_seconds())
 
@@ -191,7 +191,7 @@ def _waited(row: Any, now: datetime) -> float | None:
 def _assigned_event(row: Any, strategy: str | None, now: datetime) -> Any:
     payload = conversation_payload(row)
     payload["assignment"] = {"automatic": True, "strategy": strategy or "round_robin",
-                             "assigned_at": now.isoformat(), "waiting_seconds": _waited(row, now)}
+                             "assigned_at": now.isoformat(), "waiting_seconds": waited_seconds(row, now)}
     return event(row["organization_id"], "conversation.assigned", payload, row["id"])
 
 

@@ -20,7 +20,7 @@ import json
 import logging
 import random
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from typing import Any
 
@@ -103,9 +103,42 @@ def _keep_referral(column: str) -> str:
             f"{column}->'{REFERRAL_KEY}') ELSE '{{}}'::jsonb END")
 
 
+QUEUE_FULL = "queue_full"
+DEFAULT_QUEUE_FULL_MESSAGE = ("Nossa fila de atendimento está cheia no momento. "
+                              "Por favor, tente novamente em alguns minutos.")
+
+
+async def _unless_queue_full(rt: Runtime, loaded: Loaded, decision: Decision,
+                             dept: uuid.UUID | None) -> Decision:
+    """A handoff to a department whose queue holds ``max_queue_size`` conversations does not
+    happen: the bot keeps the conversation, the handoff's own words ("an agent will be with
+    you") are not sent, the customer gets the chatbot's ``settings.queue_full_message`` (or
+    `DEFAULT_QUEUE_FULL_MESSAGE`) and the step reports a ``flow.error`` with code ``queue_full``."""
+    if decision.handoff is None or dept is None:
+        return decision
+    limit = await load.queue_is_full(rt, dept, loaded.conversation["id"])
+    if limit is None:
+        return decision
+    settings = (loaded.chatbot.settings if loaded.chatbot is not None else None) or {}
+    text_ = str(settings.get("queue_full_message") or DEFAULT_QUEUE_FULL_MESSAGE)
+    dropped = set(decision.handoff_messages)
+    messages = [m for i, m in enumerate(decision.messages) if i not in dropped]
+    messages.append({"type": "text", "content": {"text": text_}})
+    department = decision.handoff.get("department")
+    error = {"node": None, "code": QUEUE_FULL,
+             "message": f"handoff to {department!r} refused: its queue is full ({limit} waiting, max_queue_size)"}
+    log.info("conversation %s: %s", loaded.conversation["id"], error["message"])
+    return replace(decision, handoff=None, handoff_messages=[], messages=messages,
+                   errors=[*decision.errors, error], run_info={**decision.run_info, QUEUE_FULL: True})
+
+
 async def _write(rt: Runtime, loaded: Loaded, decision: Decision) -> Applied:
     conv = loaded.conversation
     now = datetime.now(timezone.utc)
+    dept = None
+    if decision.handoff is not None:
+        dept = await load.department(rt, conv["organization_id"], decision.handoff.get("department"))
+        decision = await _unless_queue_full(rt, loaded, decision, dept)
     rows = outbound_rows(conv["id"], decision.messages, metadata={"source": "flow"})
     params: dict[str, Any] = {"c": conv["id"], "rev": loaded.rev}
     ctes: list[str] = []
@@ -158,9 +191,7 @@ async def _write(rt: Runtime, loaded: Loaded, decision: Decision) -> Applied:
         params["priority"] = decision.priority
     if decision.closed:
         assignments += ["status = 'closed'", "resolved_at = now()"]
-    dept = None
     if decision.handoff is not None:
-        dept = await load.department(rt, conv["organization_id"], decision.handoff.get("department"))
         assignments += ["is_bot_active = false", "status = 'waiting_in_queue'", "entered_queue_at = now()",
                         "handoff_at = now()", "handoff_reason = :reason", "department_id = :dept"]
         params.update(reason=decision.handoff.get("reason"), dept=dept)

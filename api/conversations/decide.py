@@ -59,6 +59,7 @@ class Decision:
     welcomed: bool = False
     chatbot_id: uuid.UUID | None = None
     handoff: dict[str, Any] | None = None  # {department, reason, priority}
+    handoff_messages: list[int] = field(default_factory=list)  # indexes in `messages` of the handoff's words
     contact: dict[str, Any] | None = None  # tags/attributes/name/email as the flow left them, if changed
     contact_changes: dict[str, Any] = field(default_factory=dict)  # only the changed fields
     priority: str | None = None
@@ -128,7 +129,9 @@ async def decide(rt: Runtime, loaded: Loaded, history: History | None = None) ->
         decision.messages += _text(chatbot.welcome_message)
         decision.welcomed = True
     if selection.action == "handoff":
-        decision.messages += _text((chatbot.settings or {}).get("handoff_message"))
+        said = _text((chatbot.settings or {}).get("handoff_message"))
+        decision.handoff_messages = list(range(len(decision.messages), len(decision.messages) + len(said)))
+        decision.messages += said
         decision.handoff = {"department": (chatbot.settings or {}).get("handoff_department"),
                             "reason": f"keyword: {selection.keyword}", "priority": None}
         _away(decision, chatbot, now)
@@ -193,6 +196,7 @@ def _finish(decision: Decision, result: RunResult, loaded: Loaded, flow: dict[st
     contact = loaded.contact
     effects = effects_of(result.events, {"tags": contact["tags"] or [], "attributes": contact["attributes"] or {},
                                          "name": contact["name"], "email": contact["email"]})
+    offset = len(decision.messages)
     decision.messages += [m.to_json() for m in effects.messages]
     decision.state = result.state if result.status == "waiting" else None
     decision.status = result.status
@@ -209,6 +213,7 @@ def _finish(decision: Decision, result: RunResult, loaded: Loaded, flow: dict[st
     _record_steps(decision, result)
     if effects.handoff is not None:
         decision.handoff = effects.handoff
+        decision.handoff_messages = [offset + i for i in effects.handoff_messages]
         if loaded.chatbot is not None:
             _away(decision, loaded.chatbot, datetime.now(timezone.utc))
     return decision

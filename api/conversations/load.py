@@ -200,6 +200,19 @@ async def department(rt: Runtime, organization_id: uuid.UUID, ref: str | None) -
             {"org": organization_id, "name": str(ref)})).scalar()
 
 
+async def queue_is_full(rt: Runtime, department_id: uuid.UUID, conversation_id: uuid.UUID) -> int | None:
+    """The department's ``max_queue_size`` when its queue (``waiting_in_queue``, this
+    conversation left out) already holds that many; None when there is room or no limit."""
+    async with rt.db.reading() as s:
+        row = (await s.execute(text(
+            "SELECT d.max_queue_size AS limit, (SELECT count(*) FROM conversations c WHERE c.department_id = d.id "
+            "AND c.status = 'waiting_in_queue' AND c.id <> :c) AS waiting FROM departments d WHERE d.id = :d"),
+            {"d": department_id, "c": conversation_id})).mappings().first()
+    if row is None or row["limit"] is None or row["waiting"] < row["limit"]:
+        return None
+    return int(row["limit"])
+
+
 def as_uuid(ref: Any) -> uuid.UUID | None:
     try:
         return uuid.UUID(str(ref))

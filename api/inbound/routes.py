@@ -43,9 +43,9 @@ from api.inbound.statuses import StatusBatcher
 from api.templates.lifecycle import apply_template_webhooks
 from api.whatsapp.apps import APPS, MetaApp, own_numbers_only
 from api.whatsapp.config import WhatsAppConfig
-from api.whatsapp.payloads import NUL_ESCAPE, PayloadError, parse_webhook, without_nul
+from api.whatsapp.payloads import MEDIA_TYPES, NUL_ESCAPE, PayloadError, parse_webhook, without_nul
 from api.whatsapp.signature import HEADER, verify
-from api.workers.queue import enqueue_conversations
+from api.workers.queue import FETCH_MEDIA, enqueue, enqueue_conversations
 
 log = logging.getLogger("pytake.whatsapp")
 
@@ -195,6 +195,8 @@ async def handle(app_key: str | None, body: bytes, signature: str | None) -> tup
         stored, duplicates, conversations = len(result.stored), result.duplicates, result.conversations
         if conversations:  # before the statuses: stored messages get their wake-up even if those fail
             await enqueue_conversations(_redis(), conversations)
+        if result.stored and any(m.kind in MEDIA_TYPES for m in batch.messages):  # off the message path
+            await enqueue(_redis(), FETCH_MEDIA, [str(i) for i in result.stored])
     if batch.statuses:
         matched = await _batcher().apply(batch.statuses, app.organization_id)
     return _ok(stored, duplicates, matched, skipped)

@@ -43,6 +43,12 @@ with ``"typing_indicator": {"type": "text"}``; any other ``typing_indicator``
 is refused with 131009); ``POST /_sandbox/reset``; ``POST /_sandbox/config`` to change the
 webhook URL, secret or status behaviour at run time.
 
+Media (``api/sandbox/media.py``): ``POST /{version}/{phone_number_id}/media``
+(multipart upload → ``{"id"}``), ``GET /{version}/{media_id}`` (its ``url``,
+``mime_type``, ``sha256``, ``file_size``) and the download ``url`` itself, all with
+the Bearer token, as Meta serves them; ``SandboxState.add_media`` puts a customer's
+file there for a test's inbound webhook.
+
 Templates (``/{version}/{waba_id}/message_templates``: create, list, delete; the
 review webhooks; Meta's 132xxx refusals of template sends) are in
 ``api/sandbox/templates.py``.
@@ -64,6 +70,7 @@ import httpx
 
 from api.sandbox import webhooks
 from api.sandbox.example_apis import example_api
+from api.sandbox.media import MediaDesk, Raw
 from api.sandbox.templates import ROUTE as TEMPLATES_ROUTE, TemplateDesk
 from api.sandbox.validation import Invalid, check_send
 from api.whatsapp.recipients import is_bsuid
@@ -146,8 +153,15 @@ class SandboxState:
     # typing indicators shown to customers: {"message_id", "phone_number_id", "type", "received_at"}
     typing_indicators: list[dict[str, Any]] = field(default_factory=list)
     templates: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # WABA id -> its templates
+    media: dict[str, dict[str, Any]] = field(default_factory=dict)  # media id -> {data, mime_type, sha256, ...}
+
+    def add_media(self, data: bytes, mime_type: str, *, filename: str | None = None,
+                  phone_number_id: str | None = None) -> dict[str, Any]:
+        """Keep a file as Meta keeps a customer's (or an upload): its id, sha256, size."""
+        return MediaDesk.add(self, data, mime_type, filename=filename, phone_number_id=phone_number_id)
 
     def reset(self) -> None:
+        self.media.clear()
         self.templates.clear()
         self.accepted.clear()
         self.rejected.clear()
@@ -196,6 +210,7 @@ class SandboxApp:
         self._tasks: set[asyncio.Task] = set()
         self._in_flight: asyncio.Semaphore | None = None
         self.templates = TemplateDesk(self)
+        self.media = MediaDesk(self)
 
     # -- ASGI -------------------------------------------------------------
     async def __call__(self, scope: dict[str, Any], receive: Receive, send: Send) -> None:
@@ -213,9 +228,12 @@ class SandboxApp:
         status, doc = await self.handle(scope["method"], scope["path"],
                                         scope.get("query_string", b"").decode(), body,
                                         dict((k.decode().lower(), v.decode()) for k, v in scope.get("headers", [])))
-        payload = json.dumps(doc, ensure_ascii=False).encode()
+        if isinstance(doc, Raw):  # a media download: the file's bytes
+            payload, content_type = doc.data, doc.content_type.encode()
+        else:
+            payload, content_type = json.dumps(doc, ensure_ascii=False).encode(), b"application/json"
         await send({"type": "http.response.start", "status": status,
-                    "headers": [(b"content-type", b"application/json"),
+                    "headers": [(b"content-type", content_type),
                                 (b"content-length", str(len(payload)).encode())]})
         await send({"type": "http.response.body", "body": payload})
 
@@ -242,6 +260,9 @@ class SandboxApp:
         match = _SEND_ROUTE.match(path)
         if match and method == "POST":
             return self._messages(match.group(2), body, headers)
+        answer = self.media.handle(method, path, body, headers)
+        if answer is not None:
+            return answer
         match = TEMPLATES_ROUTE.match(path)
         if match:
             if not self._bearer_ok(headers):

@@ -57,6 +57,19 @@ def text_message(body: str) -> dict[str, Any]:
     return {"type": "text", "text": {"body": body}}
 
 
+def media_message(kind: str, media: dict[str, Any], *, caption: str | None = None,
+                  filename: str | None = None) -> dict[str, Any]:
+    """A customer's media message as Meta posts it (``media``: a `SandboxState.add_media` record)."""
+    body: dict[str, Any] = {"id": media["id"], "mime_type": media["mime_type"], "sha256": media["sha256"]}
+    if caption is not None:
+        body["caption"] = caption
+    if filename is not None:
+        body["filename"] = filename
+    if kind == "sticker":
+        body["animated"] = False
+    return {"type": kind, kind: body}
+
+
 def button_reply(reply_id: str, title: str) -> dict[str, Any]:
     return {"type": "interactive",
             "interactive": {"type": "button_reply", "button_reply": {"id": reply_id, "title": title}}}

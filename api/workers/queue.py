@@ -16,7 +16,8 @@ follow-ups never delays a customer's reply.
   processing an inbound message and sending the reply it causes (``kick_sender``
   of a processor's, an agent's or a greeting's message);
 - `DEFAULT`: sends nobody named a lane for, and delivery retries;
-- `LOW`: bulk work (campaigns, bulk sends, follow-ups of status traffic, maintenance).
+- `LOW`: bulk work (campaigns, bulk sends, follow-ups of status traffic, maintenance, fetching
+  customers' media).
 
 A task's lane is `LANE_OF` its name unless the caller names one.
 """
@@ -38,8 +39,9 @@ SEND_OUTBOX = "pytake.send_outbox"
 DELIVER_CONVERSATIONS = "pytake.deliver_conversations"
 RUN_MAINTENANCE = "pytake.run_maintenance"
 RUN_CAMPAIGN = "pytake.run_campaign"
+FETCH_MEDIA = "pytake.fetch_media"  # customers' media from Meta into the store (api/media/inbound.py)
 LANE_OF = {PROCESS_CONVERSATION: HIGH, SEND_OUTBOX: DEFAULT, DELIVER_CONVERSATIONS: DEFAULT, RUN_MAINTENANCE: LOW,
-           RUN_CAMPAIGN: LOW}
+           RUN_CAMPAIGN: LOW, FETCH_MEDIA: LOW}
 
 
 def encode_task(task_name: str, *args: Any) -> bytes:

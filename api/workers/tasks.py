@@ -21,7 +21,8 @@ from api.runtime_context import Runtime
 from api.conversations.process import process_conversation
 from api.outbox.background import BackgroundDelivery
 from api.settings import Settings
-from api.workers.queue import DELIVER_CONVERSATIONS, LANES, PROCESS_CONVERSATION, QUEUE, RUN_CAMPAIGN, SEND_OUTBOX
+from api.workers.queue import (DELIVER_CONVERSATIONS, FETCH_MEDIA, LANES, PROCESS_CONVERSATION, QUEUE, RUN_CAMPAIGN,
+                              SEND_OUTBOX)
 
 log = logging.getLogger("pytake.workers")
 
@@ -107,6 +108,13 @@ async def run_campaign_task(campaign_id: str) -> int:
     from api.campaigns.runner import run_campaign
 
     return await run_campaign(context().runtime, campaign_id)
+
+
+async def fetch_media_task(message_ids: list[str]) -> None:
+    from api.media import fetch_inbound_media
+
+    runtime = context().runtime
+    await fetch_inbound_media(runtime.db, runtime.settings, message_ids)
 
 
 class BatchListQueueBroker(ListQueueBroker):
@@ -208,6 +216,7 @@ def make_broker(settings: Settings, *, open_runtime: bool = True) -> ListQueueBr
     broker.register_task(send_outbox_task, task_name=SEND_OUTBOX)
     broker.register_task(deliver_conversations_task, task_name=DELIVER_CONVERSATIONS)
     broker.register_task(run_campaign_task, task_name=RUN_CAMPAIGN)
+    broker.register_task(fetch_media_task, task_name=FETCH_MEDIA)
     if open_runtime:
         async def startup(state: TaskiqState) -> None:
             await start_context(settings)

@@ -45,7 +45,8 @@ MALFORMED = {
 }
 ROUTES = all_routes(offline_app())
 # views that read their own body (`api.json_body.raw_body`): tested on their own below
-RAW_BODY_ROUTES = {"POST /contacts/import", "POST /webhooks/whatsapp", "POST /webhooks/whatsapp/<app_key>"}
+RAW_BODY_ROUTES = {"POST /contacts/import", "POST /uploads", "POST /webhooks/whatsapp",
+                   "POST /webhooks/whatsapp/<app_key>"}
 
 
 def _headers(actor, content_type: str | None) -> dict[str, str]:
@@ -141,6 +142,13 @@ async def test_a_contacts_csv_upload_is_not_decoded_as_json(client, org_admin):
     response = await client.post("/contacts/import", data=b"\xff\xfe,not json",
                                  headers=_headers(org_admin, "text/csv"))
     assert response.status_code < 500
+
+
+async def test_an_upload_that_is_not_multipart_is_422_naming_the_file(client, org_admin):
+    for content_type, body in (("application/json", b'{"name": '), ("image/png", b"\x89PNG")):
+        response = await client.post("/uploads", data=body, headers=_headers(org_admin, content_type))
+        assert response.status_code == 422
+        assert (await response.get_json())["error"]["field"] == "file"
 
 
 # --- the WhatsApp webhook -----------------------------------------------------------

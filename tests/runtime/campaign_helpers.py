@@ -8,7 +8,7 @@ from typing import Any
 import httpx
 from sqlalchemy import text
 
-from tests.runtime.api_users import user_headers  # noqa: F401 - re-exported for the campaign tests
+from tests.runtime.conftest import user_headers  # noqa: F401 - re-exported for the campaign tests
 
 WABA = "waba-campaigns"
 PROMO = {"name": "promo_week", "language": "pt_BR", "category": "MARKETING",

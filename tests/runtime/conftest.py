@@ -12,6 +12,7 @@ import asyncio
 import base64
 import os
 import socket
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, AsyncIterator
@@ -20,6 +21,8 @@ import httpx
 import pytest
 from sqlalchemy import text
 
+from api.auth.tokens import create_access_token
+from api.db.models import User
 from api.runtime_context import Runtime
 from api.whatsapp.numbers import NUMBERS
 from pytake.hosting.seed import Seeded, add_flow, seed_organization
@@ -239,6 +242,34 @@ async def servers(db, redis, database_url, redis_url, tmp_path, seeded) -> Async
 async def rows(db, sql: str, **params: Any) -> list[Any]:
     async with db.session() as s:
         return list((await s.execute(text(sql), params)).mappings().all())
+
+
+API_SECRET = "k" * 48  # `make_settings`' secret_key: tokens the API takes
+
+
+async def user_headers(db, org_id: uuid.UUID, role: str = "org_admin") -> dict[str, str]:
+    async with db.transaction() as s:
+        user = User(organization_id=org_id, email=f"{uuid.uuid4().hex[:8]}@example.com", full_name="T",
+                    password_hash="x", role=role)
+        s.add(user)
+        await s.flush()
+        user_id = user.id
+    token, _ = create_access_token(API_SECRET, user_id=user_id, organization_id=org_id, role=role, ttl_seconds=3600)
+    return {"Authorization": f"Bearer {token}"}
+
+
+class Api:
+    def __init__(self, servers, headers: dict[str, str]) -> None:
+        self.servers, self.headers = servers, headers
+
+    async def call(self, method: str, path: str, body: Any = None) -> httpx.Response:
+        return await self.servers.client.request(method, self.servers.pytake_url + path, json=body,
+                                                 headers=self.headers)
+
+    async def ok(self, method: str, path: str, body: Any = None, status: int = 200) -> Any:
+        response = await self.call(method, path, body)
+        assert response.status_code == status, response.text
+        return response.json() if response.content else None
 
 
 @pytest.fixture

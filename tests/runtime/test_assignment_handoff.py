@@ -37,3 +37,30 @@ async def test_a_handed_off_customer_gets_an_online_agent_and_their_greeting(loc
     await Sender(local.rt).deliver_conversation(conversation)
     texts = [m["payload"].get("text", {}).get("body") for m in local.sandbox.state.inboxes[WA_ID]]
     assert texts[-2:] == ["Um atendente vai falar com você.", "Olá Bruna, aqui é Ana do Suporte."]
+
+
+async def test_a_handoff_to_a_full_queue_keeps_the_bot_and_tells_the_customer(local, add, db, query, seeded):
+    await add("menu", MENU_FLOW)
+    async with db.raw() as conn:
+        dept = await conn.fetchval("INSERT INTO departments (organization_id, name, max_queue_size) "
+                                   "VALUES ($1, 'Suporte', 1) RETURNING id", seeded.organization_id)
+    # the first customer takes the queue's only place
+    await local.say("5511900008101", "oi")
+    first = await local.say("5511900008101", webhooks.button_reply("human", "Atendente"))
+    [row] = await query("SELECT status FROM conversations WHERE id = :c", c=first.conversations[0])
+    assert row["status"] == "waiting_in_queue"
+
+    await local.say(WA_ID, "oi")
+    second = await local.say(WA_ID, webhooks.button_reply("human", "Atendente"))
+    [conversation] = second.conversations
+    [row] = await query("SELECT status, department_id, is_bot_active FROM conversations WHERE id = :c",
+                        c=conversation)
+    assert (row["status"], row["department_id"], row["is_bot_active"]) == ("open", None, True)
+    [error] = await query("SELECT payload FROM events WHERE type = 'flow.error' AND ordering_key = :c",
+                          c=conversation)
+    assert error["payload"]["error"]["code"] == "queue_full"
+    assert "queue is full" in error["payload"]["error"]["message"]
+    await Sender(local.rt).deliver_conversation(conversation)
+    texts = [m["payload"].get("text", {}).get("body") for m in local.sandbox.state.inboxes[WA_ID]]
+    assert "Um atendente vai falar com você." not in texts  # the handoff's promise is not made
+    assert texts[-1].startswith("Nossa fila de atendimento está cheia")

@@ -18,8 +18,7 @@ from api.db.models import Organization, WhatsAppNumber
 from api.runtime_context import Runtime
 from api.sandbox import webhooks
 from api.whatsapp.graph_client import GraphClient, PermanentGraphError
-from tests.runtime.api_users import user_headers
-from tests.runtime.conftest import PNID, make_settings
+from tests.runtime.conftest import PNID, Api, make_settings, user_headers
 
 WABA = "waba-100"
 
@@ -35,20 +34,6 @@ ORDER = {
                  "example": "https://loja.example/r/A-17"},
                 {"type": "PHONE_NUMBER", "text": "Ligar", "phone_number": "+5511999990000"}],
 }
-
-
-class Api:
-    def __init__(self, servers, headers: dict[str, str]) -> None:
-        self.servers, self.headers = servers, headers
-
-    async def call(self, method: str, path: str, body: Any = None) -> httpx.Response:
-        return await self.servers.client.request(method, self.servers.pytake_url + path, json=body,
-                                                 headers=self.headers)
-
-    async def ok(self, method: str, path: str, body: Any = None, status: int = 200) -> Any:
-        response = await self.call(method, path, body)
-        assert response.status_code == status, response.text
-        return response.json() if response.content else None
 
 
 @pytest.fixture

@@ -9,6 +9,12 @@ from sqlalchemy import select
 from api.db.models import AuditLog, Message
 
 
+async def _customer_wrote(db, conversation: dict) -> None:  # noqa: ANN001
+    async with db.transaction() as session:
+        session.add(Message(conversation_id=uuid.UUID(conversation["id"]), direction="inbound",
+                            sender_type="contact", type="text", content={"text": "oi"}, status="delivered"))
+
+
 async def _ids(api, query: str) -> set[str]:  # noqa: ANN001
     status, body = await api.get(f"/conversations?{query}&per_page=100")
     assert status == 200, body
@@ -91,8 +97,9 @@ async def test_transfer_to_another_organizations_department_is_422(seed, other_s
     assert status == 422 and error["error"]["field"] == "department_id"
 
 
-async def test_close_resolves_and_blocks_further_replies_until_reopened(seed, admin_api) -> None:
+async def test_close_resolves_and_blocks_further_replies_until_reopened(seed, admin_api, db) -> None:
     conversation = await seed.conversation()
+    await _customer_wrote(db, conversation)  # inside the 24-hour window
     path = f"/conversations/{conversation['id']}"
     status, closed = await admin_api.post(f"{path}/close", {"resolved": True})
     assert (status, closed["status"]) == (200, "resolved")
@@ -128,6 +135,7 @@ async def test_actions_on_another_organizations_conversation_are_404(seed, other
 
 async def test_agent_reply_is_queued_in_the_outbox(seed, agent_api, agent, db) -> None:
     conversation = await seed.conversation()
+    await _customer_wrote(db, conversation)  # inside the 24-hour window
     status, message = await agent_api.post(f"/conversations/{conversation['id']}/messages", {"text": "Olá! 😊"})
     assert status == 201, message
     assert (message["direction"], message["status"], message["sender_type"]) == ("outbound", "pending", "agent")
@@ -141,8 +149,9 @@ async def test_agent_reply_is_queued_in_the_outbox(seed, agent_api, agent, db) -
     assert updated["last_message_at"] is not None
 
 
-async def test_media_reply_needs_a_media_url(seed, admin_api) -> None:
+async def test_media_reply_needs_a_media_url(seed, admin_api, db) -> None:
     conversation = await seed.conversation()
+    await _customer_wrote(db, conversation)  # inside the 24-hour window
     path = f"/conversations/{conversation['id']}/messages"
     status, error = await admin_api.post(path, {"type": "image", "caption": "menu"})
     assert status == 422 and error["error"]["field"] == "media_url"
@@ -152,8 +161,9 @@ async def test_media_reply_needs_a_media_url(seed, admin_api) -> None:
     assert message["content"] == {"media_url": "https://example.com/m.jpg", "caption": "menu"}
 
 
-async def test_a_caption_meta_would_drop_or_refuse_is_422_naming_it(seed, admin_api) -> None:
+async def test_a_caption_meta_would_drop_or_refuse_is_422_naming_it(seed, admin_api, db) -> None:
     conversation = await seed.conversation()
+    await _customer_wrote(db, conversation)  # inside the 24-hour window
     path = f"/conversations/{conversation['id']}/messages"
     audio = {"type": "audio", "media_url": "https://example.com/a.ogg"}
     for body, field in (({**audio, "caption": "ouça"}, "caption"),
@@ -197,10 +207,11 @@ async def test_a_conversation_for_another_organizations_contact_is_refused(seed,
     assert status == 422 and error["error"]["field"] == "contact_id"
 
 
-async def test_agent_reply_wakes_the_sender_through_the_task_queue(seed, admin_api, redis) -> None:
+async def test_agent_reply_wakes_the_sender_through_the_task_queue(seed, admin_api, redis, db) -> None:
     from api.workers.queue import HIGH
 
     conversation = await seed.conversation()
+    await _customer_wrote(db, conversation)  # inside the 24-hour window
     _, message = await admin_api.post(f"/conversations/{conversation['id']}/messages", {"text": "oi"})
     queued = await redis.lrange(HIGH, 0, -1)  # a live reply rides the high lane
     assert any(message["id"] in (item.decode() if isinstance(item, bytes) else item) for item in queued)
