@@ -138,6 +138,24 @@ def classify(http_status: int, body: Any) -> GraphError:
     return PermanentGraphError(message, **kwargs)
 
 
+async def request_json(client: httpx.AsyncClient, method: str, url: str, headers: Mapping[str, str],
+                       **kw: Any) -> dict[str, Any]:
+    """One Graph API management call (templates, media): its JSON object, or the
+    classified error (`classify`); a network failure is transient."""
+    try:
+        response = await client.request(method, url, headers=headers, **kw)
+    except httpx.HTTPError as exc:
+        raise TransientGraphError(f"cannot reach the Graph API: {exc!r}") from exc
+    try:
+        body = response.json()
+    except ValueError:
+        body = None
+    if response.status_code >= 400:
+        raise classify(response.status_code, body)
+    if not isinstance(body, dict):
+        raise GraphError(f"Graph API answered HTTP {response.status_code} without a JSON object")
+    return body
+
 def build_message(to: str, msg_type: str, content: Mapping[str, Any],
                   callback_data: str | None = None) -> dict[str, Any]:
     """The Graph ``/messages`` request body for a `messages` row's type and content; ``to``

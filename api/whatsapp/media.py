@@ -20,7 +20,7 @@ from typing import Any
 
 import httpx
 
-from api.whatsapp.graph_client import GraphError, TransientGraphError, classify
+from api.whatsapp.graph_client import GraphError, TransientGraphError, classify, request_json
 
 MB = 1024 * 1024
 
@@ -137,16 +137,4 @@ class MediaAPI:
         return str(body["id"])
 
     async def _json(self, method: str, url: str, **kw: Any) -> dict[str, Any]:
-        try:
-            response = await self.client.request(method, url, headers=self.headers, **kw)
-        except httpx.HTTPError as exc:
-            raise TransientGraphError(f"cannot reach the Graph API: {exc!r}") from exc
-        try:
-            body = response.json()
-        except ValueError:
-            body = None
-        if response.status_code >= 400:
-            raise classify(response.status_code, body)
-        if not isinstance(body, dict):
-            raise GraphError(f"Graph API answered HTTP {response.status_code} without a JSON object")
-        return body
+        return await request_json(self.client, method, url, self.headers, **kw)
