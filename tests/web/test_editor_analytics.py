@@ -134,3 +134,22 @@ async def test_analytics_overlay_shows_the_counts_of_real_runs(web_with_meta_and
         await toggle.click()
         await expect(page.get_by_test_id("node-analytics")).to_have_count(0)
         await expect(label("e_menu_pizza_pizza")).to_have_text("pizza")
+
+        # a new live version has no runs yet; viewing version 1 shows version 1's counts
+        changed = {**MENU, "nodes": [*MENU["nodes"][:2], node("pizza", "message", {"text": "Pizza!"}, 620, -140),
+                                     *MENU["nodes"][3:]]}
+        await me.call("PUT", f"/flows/{flow['id']}/canvas", {"canvas": changed, "publish": True})
+        page.once("dialog", lambda dialog: asyncio.ensure_future(dialog.accept()))  # the unsaved drag
+        await page.reload()
+        await expect(page.get_by_test_id("node-menu")).to_be_visible()
+        await toggle.click()
+        await expect(page.get_by_test_id("analytics-version")).to_have_text("Live version 2")
+        await expect(figures("menu")).to_contain_text("0 entered")
+        await expect(label("e_menu_pizza_pizza")).to_have_text("pizza · 0")
+        await page.get_by_role("tab", name="Versions").click()
+        versions = page.get_by_role("region", name="Versions")
+        await versions.get_by_role("listitem", name="Version 1").get_by_role("button", name="View").click()
+        await expect(page.get_by_test_id("analytics-version")).to_have_text("Version 1")
+        await expect(figures("menu")).to_contain_text("4 entered")
+        await expect(label("e_menu_pizza_pizza")).to_have_text("pizza · 2")
+        await screenshot(page, "editor-analytics-02-version")
