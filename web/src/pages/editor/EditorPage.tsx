@@ -11,6 +11,9 @@ import { downloadJson, slug, takePendingCanvas } from "../../components/files";
 import { useI18n } from "../../i18n";
 import { Link } from "../../router";
 import { NODE_TYPES } from "../../schemas/catalog";
+import { AnalyticsControls, AnalyticsLegend, useAnalytics } from "./AnalyticsBar";
+import { AnalyticsContext, analyticsStores } from "./AnalyticsContext";
+import type { Period } from "./analyticsModel";
 import { CanvasMiniMap } from "./CanvasMiniMap";
 import { edgeLabel, freshId, LARGE_CANVAS, toCanvas, toFlow, type FlowNodeT, type NodeData } from "./canvasModel";
 import { byNode, DiagnosticsContext, sameDiagnostics } from "./DiagnosticsContext";
@@ -195,6 +198,14 @@ function Editor({ flowId }: { flowId: string }) {
   useLayoutEffect(() => diagnosticsByNode.set(byNode(diagnostics), sameDiagnostics), [diagnostics, diagnosticsByNode]);
   const simulation = useMemo(() => new PerNode<true>(), []);
   useLayoutEffect(() => simulation.set(simulatedAt(viewing ? null : simNode)), [simulation, viewing, simNode]);
+  // the analytics overlay (off by default): of the version viewed, else the live one
+  const analytics = useMemo(analyticsStores, []);
+  const [analyticsOn, setAnalyticsOn] = useState(false);
+  const [period, setPeriod] = useState<Period>("7d");
+  const analyticsVersion = viewing?.version ?? null;
+  const { report, error: analyticsError } = useAnalytics(
+    { flowId, stores: analytics, version: analyticsVersion, edges: viewing ? viewing.edges : edges }, analyticsOn, period);
+  const toggleAnalytics = useCallback(() => setAnalyticsOn((on) => !on), []);
 
   // A save stores a draft version (customers keep the published one); Publish saves
   // and makes that version live for new conversations.
@@ -286,6 +297,8 @@ function Editor({ flowId }: { flowId: string }) {
         <button type="button" onClick={() => flowApi.fitView({ padding: 0.2, maxZoom: 1.5, duration: 300 })}>{t("editor.fit")}</button>
         <button type="button" onClick={() => downloadJson(`${slug(flow?.name ?? "flow")}.json`,
           toCanvas(nodes, edges, flowApi.getViewport()))}>{t("flows.export")}</button>
+        <AnalyticsControls on={analyticsOn} onToggle={toggleAnalytics} period={period} onPeriod={setPeriod}
+          version={analyticsVersion} report={report} error={analyticsError} />
         <span className="muted small shortcuts">{t("editor.shortcuts")}</span>
         <span className="grow" />
         {dirty && <span className="muted small">{t("editor.unsaved")}</span>}
@@ -304,8 +317,10 @@ function Editor({ flowId }: { flowId: string }) {
             </div>
           )}
           <div className="canvas" onDragOver={(e) => { e.preventDefault(); e.dataTransfer.dropEffect = "move"; }} onDrop={viewing ? undefined : onDrop}>
+            {report && <AnalyticsLegend report={report} />}
             <DiagnosticsContext.Provider value={diagnosticsByNode}>
               <SimulationContext.Provider value={simulation}>
+              <AnalyticsContext.Provider value={analytics}>
               <ReactFlow<FlowNodeT, Edge>
                 nodes={viewing ? viewing.nodes : nodes} edges={viewing ? viewing.edges : edges} nodeTypes={NODE_TYPE_COMPONENTS} edgeTypes={EDGE_TYPE_COMPONENTS}
                 onNodesChange={viewing ? undefined : onNodesChange} onEdgesChange={viewing ? undefined : onEdgesChange}
@@ -320,6 +335,7 @@ function Editor({ flowId }: { flowId: string }) {
                 <CanvasMiniMap />
                 <Controls />
               </ReactFlow>
+              </AnalyticsContext.Provider>
               </SimulationContext.Provider>
             </DiagnosticsContext.Provider>
           </div>

@@ -3,6 +3,8 @@ import { memo, useEffect } from "react";
 import { useI18n } from "../../i18n";
 import { handlesOf, NO_TARGET } from "../../schemas/handles";
 import { nodeLabel, nodeSummary, type FlowNodeT } from "./canvasModel";
+import { useNodeAnalytics } from "./AnalyticsContext";
+import { dropLevel, type NodeFigures } from "./analyticsModel";
 import { useNodeDiagnostics } from "./DiagnosticsContext";
 import { isEstimated } from "./nodeGeometry";
 import { nodeTypeLabel } from "./nodeTypeLabel";
@@ -15,6 +17,7 @@ export const FlowNode = memo(function FlowNode({ id, type, data, selected, width
   const { t } = useI18n();
   const problems = useNodeDiagnostics(id);
   const simulated = useIsSimulated(id);
+  const figures = useNodeAnalytics(id);
   useMeasuredOnceDrawn(id, width);
   const errors = problems.filter((d) => d.severity === "error").length;
   const warnings = problems.length - errors;
@@ -36,6 +39,7 @@ export const FlowNode = memo(function FlowNode({ id, type, data, selected, width
       </div>
       <div className="flow-node-label">{nodeLabel(id, data)}</div>
       {text && <div className="flow-node-summary">{text}</div>}
+      {figures && <NodeAnalytics figures={figures} />}
       {handles.length > 0 && (
         <div className="flow-node-handles">
           {handles.map((h) => (
@@ -50,6 +54,24 @@ export const FlowNode = memo(function FlowNode({ id, type, data, selected, width
     </div>
   );
 });
+
+/** The overlay's figures of a node: entries, and drop-off coloured by its share of them. */
+function NodeAnalytics({ figures }: { figures: NodeFigures }) {
+  const { t } = useI18n();
+  const reasons = figures.reasons.map((r) => {
+    const key = `analytics.reason.${r.reason}` as const;
+    const name = key === "analytics.reason.timeout" || key === "analytics.reason.error" || key === "analytics.reason.idle" ? t(key) : r.reason;
+    return `${name}: ${r.count}`;
+  }).join("\n");
+  return (
+    <div className="node-analytics" data-testid="node-analytics">
+      <span className="node-entries">{t("analytics.entries", { count: figures.entries })}</span>
+      <span className={`node-drop drop-${dropLevel(figures.dropPct)}`} title={reasons || undefined}>
+        {t("analytics.dropped", { count: figures.dropped, pct: figures.dropPct })}
+      </span>
+    </div>
+  );
+}
 
 /** A drawn node still sized by its estimate (an undo brought back the node as it was
  *  before it was ever drawn, say) is measured, unless React Flow measured it
