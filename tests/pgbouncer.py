@@ -8,13 +8,11 @@ statement prepared in one is gone in the next. `through` turns a test
 database URL into the URL PyTake is given: PgBouncer's address plus
 ``?pooler=pgbouncer-transaction``.
 
-`pgbouncer_database_url` is the fixture body a test module uses to run its
-tests (or tests it imports from another module) through PgBouncer::
+A test module runs its tests (or tests it imports from another module) through
+PgBouncer by importing the `database_url` fixture below, which overrides the root
+one (and so every fixture built on it: ``db``, settings, apps, workers)::
 
-    @pytest.fixture
-    async def database_url(database_url, tmp_path):
-        async for url in pgbouncer_database_url(database_url, tmp_path):
-            yield url
+    from tests.pgbouncer import database_url  # noqa: F401 - through PgBouncer
 """
 
 from __future__ import annotations
@@ -29,6 +27,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import AsyncIterator
 
+import pytest
 from sqlalchemy.engine import make_url
 
 PGBOUNCER = Path("/usr/sbin/pgbouncer")
@@ -130,6 +129,8 @@ def through(database_url: str, host: str, port: int) -> str:
     return url.render_as_string(hide_password=False)
 
 
-async def pgbouncer_database_url(database_url: str, tmp_path: Path) -> AsyncIterator[str]:
+@pytest.fixture
+async def database_url(database_url: str, tmp_path: Path) -> AsyncIterator[str]:
+    """The test database (the root fixture's) through its own PgBouncer."""
     async with running_pgbouncer(database_url, tmp_path / "pgbouncer") as (host, port):
         yield through(database_url, host, port)

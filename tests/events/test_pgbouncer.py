@@ -4,8 +4,6 @@ horizon) and the webhook deliverer through a real PgBouncer in transaction mode
 
 from __future__ import annotations
 
-import pytest
-
 from tests.events.test_consumer import (  # noqa: F401 - collected again here
     test_a_failed_handler_gets_the_same_events_again,
     test_a_transaction_that_commits_late_is_not_skipped,
@@ -18,10 +16,4 @@ from tests.events.test_webhook_delivery import (  # noqa: F401 - collected again
     test_one_conversation_s_events_arrive_in_order_under_concurrency,
     test_retries_back_off_and_a_receiver_down_for_a_while_gets_everything,
 )
-from tests.pgbouncer import pgbouncer_database_url
-
-
-@pytest.fixture
-async def database_url(database_url, tmp_path):
-    async for url in pgbouncer_database_url(database_url, tmp_path):
-        yield url
+from tests.pgbouncer import database_url  # noqa: F401 - every test here goes through PgBouncer

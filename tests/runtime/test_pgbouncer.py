@@ -6,9 +6,7 @@ worker sharing a few server connections. The same tests as against PostgreSQL.""
 
 from __future__ import annotations
 
-import pytest
-
-from tests.pgbouncer import pgbouncer_database_url
+from tests.pgbouncer import database_url  # noqa: F401 - every test here goes through PgBouncer
 from tests.runtime.test_campaigns import api  # noqa: F401 - fixture
 from tests.runtime.test_campaigns import (  # noqa: F401 - collected again here
     test_a_campaign_reaches_its_audience_once_and_its_counters_match_the_recipients,
@@ -21,9 +19,3 @@ from tests.runtime.test_e2e import (  # noqa: F401 - collected again here
     test_reply_buttons_reach_the_customer_and_a_tap_continues_the_flow,
     test_status_webhooks_from_whatsapp_update_the_outbound_row,
 )
-
-
-@pytest.fixture
-async def database_url(database_url, tmp_path):
-    async for url in pgbouncer_database_url(database_url, tmp_path):
-        yield url
