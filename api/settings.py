@@ -142,7 +142,7 @@ class Settings:
         encryption_key = env.get("PYTAKE_ENCRYPTION_KEY") or ""
         extra = {k: v for k, v in env.items() if k.startswith("PYTAKE_")}
         common = dict(
-            database_url=normalize_database_url(env.get("DATABASE_URL") or None),
+            database_url=_check_pooler(normalize_database_url(env.get("DATABASE_URL") or None)),
             redis_url=env.get("REDIS_URL") or None,
             mongodb_url=env.get("MONGODB_URL") or None,
             data_dir=data_dir,
@@ -258,6 +258,21 @@ def normalize_database_url(url: str | None) -> str | None:
     for prefix in ("postgres://", "postgresql://", "postgresql+psycopg://", "postgresql+psycopg2://"):
         if url.startswith(prefix):
             return "postgresql+asyncpg://" + url[len(prefix):]
+    return url
+
+
+DATABASE_POOLERS = ("pgbouncer-transaction",)
+
+
+def _check_pooler(url: str | None) -> str | None:
+    """``DATABASE_URL=...?pooler=pgbouncer-transaction``: PostgreSQL is reached
+    through PgBouncer in transaction mode (docs/runtime.md "PgBouncer"); any other
+    ``pooler`` value is refused here rather than at the first connection."""
+    from urllib.parse import parse_qs, urlsplit
+
+    for pooler in parse_qs(urlsplit(url or "").query).get("pooler", []):
+        if pooler not in DATABASE_POOLERS:
+            raise SettingsError(f"DATABASE_URL: pooler={pooler} is not one of {', '.join(DATABASE_POOLERS)}")
     return url
 
 

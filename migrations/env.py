@@ -12,7 +12,6 @@ import asyncio
 
 from alembic import context
 from sqlalchemy.engine import Connection
-from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.pool import NullPool
 
 from api.db.migration_filters import AUTOGENERATE_OPTIONS
@@ -53,9 +52,9 @@ def _run_sync(connection: Connection) -> None:
 
 
 async def _run_async(url: str) -> None:
-    from api.settings import normalize_database_url
+    from api.db.session import create_engine_for
 
-    engine = create_async_engine(normalize_database_url(url) or url, poolclass=NullPool)
+    engine = create_engine_for(url, poolclass=NullPool)
     try:
         async with engine.connect() as connection:
             await connection.run_sync(_run_sync)

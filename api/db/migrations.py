@@ -60,14 +60,12 @@ def downgrade(database_url: str, revision: str, *, stdout: Any = None) -> None:
 def current(database_url: str) -> list[str]:
     """The revisions the database is at (empty when it was never migrated)."""
     from alembic.runtime.migration import MigrationContext
-    from sqlalchemy.ext.asyncio import create_async_engine
     from sqlalchemy.pool import NullPool
 
-    from api.settings import normalize_database_url
+    from api.db.session import create_engine_for
 
     async def read() -> list[str]:
-        engine = create_async_engine(normalize_database_url(database_url) or database_url,
-                                     poolclass=NullPool)
+        engine = create_engine_for(database_url, poolclass=NullPool)
         try:
             async with engine.connect() as conn:
                 return await conn.run_sync(

@@ -9,12 +9,22 @@ step, one send): SQLAlchemy's execution machinery (compile cache key,
 result objects, greenlet hop, pool events) costs more CPU than asyncpg's own
 round trip for such one-line statements. `named` turns a ``:name`` statement
 into asyncpg's ``$n`` form once.
+
+Behind PgBouncer in transaction mode (``?pooler=pgbouncer-transaction`` on the
+database URL, see docs/runtime.md "PgBouncer") a server connection is ours only
+for one transaction: no named prepared statement outlives it, and startup
+settings other than PgBouncer's few are refused. So both drivers run unnamed
+statements (asyncpg pipelines Parse with Bind/Execute: one round trip, one
+server), SQLAlchemy's adapter prepares under unique names inside the
+transaction it always opens, `reading()` is a short transaction instead of
+autocommit, and no ``plan_cache_mode`` is sent at connect.
 """
 
 from __future__ import annotations
 
 import asyncio
 import re
+import uuid
 from contextlib import asynccontextmanager
 from functools import lru_cache
 from typing import Any, AsyncIterator, Mapping
@@ -23,7 +33,46 @@ from sqlalchemy import event
 from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
+from api.settings import DATABASE_POOLERS as POOLERS
 from api.settings import normalize_database_url
+
+PGBOUNCER_TRANSACTION = "pgbouncer-transaction"
+
+
+def split_pooler(url: str) -> tuple[str, str | None]:
+    """``(url without its ?pooler=..., the pooler or None)``; an unknown pooler is a ValueError."""
+    from sqlalchemy.engine import make_url
+
+    parsed = make_url(url)
+    pooler = parsed.query.get("pooler")
+    if pooler is None:
+        return url, None
+    if pooler not in POOLERS:
+        raise ValueError(f"DATABASE_URL: pooler={pooler!r} is not one of {', '.join(POOLERS)}")
+    return parsed.difference_update_query(["pooler"]).render_as_string(hide_password=False), pooler
+
+
+def pooler_connect_args(connect_args: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """SQLAlchemy ``connect_args`` for a transaction-mode pooler: no statement
+    cache in asyncpg or in SQLAlchemy's adapter, a unique name for each statement
+    the adapter prepares (inside its transaction), no startup ``server_settings``."""
+    args = {k: v for k, v in (connect_args or {}).items() if k != "server_settings"}
+    args.update(statement_cache_size=0, prepared_statement_cache_size=0,
+                prepared_statement_name_func=_unique_statement_name)
+    return args
+
+
+def create_engine_for(url: str, **engine_kwargs: Any) -> AsyncEngine:
+    """An async engine for a PyTake database URL (``postgres://`` spellings,
+    ``?pooler=``): what migrations use; `Database` adds its pools on top."""
+    url, pooler = split_pooler(normalize_database_url(url) or url)
+    if pooler:
+        engine_kwargs["connect_args"] = pooler_connect_args(engine_kwargs.get("connect_args"))
+    return create_async_engine(url, **engine_kwargs)
+
+
+def _unique_statement_name() -> str:
+    return f"__pytake_{uuid.uuid4().hex}__"
 
 
 class Database:
@@ -31,7 +80,9 @@ class Database:
     on success, rolls back on error)."""
 
     def __init__(self, url: str, **engine_kwargs: Any) -> None:
-        self.url = normalize_database_url(url) or url
+        self.url, self.pooler = split_pooler(normalize_database_url(url) or url)
+        if self.pooler:
+            engine_kwargs["connect_args"] = pooler_connect_args(engine_kwargs.get("connect_args"))
         # raw() pool: as many connections as the engine may open (they are opened lazily)
         raw_size = engine_kwargs.pop("raw_pool_size", None)
         self.raw_pool_size: int = raw_size or (engine_kwargs.get("pool_size", 5) + engine_kwargs.get("max_overflow", 10))
@@ -60,7 +111,14 @@ class Database:
         No ORM session and no BEGIN/ROLLBACK round trips around the query:
         each statement sees its own snapshot, which is all a one-statement
         read needs (a list page and its total are one statement).
+        Behind a transaction-mode pooler: one short transaction (committed on
+        success), as SQLAlchemy's statements are prepared under a name that
+        only lives as long as the server connection is ours.
         """
+        if self.pooler:
+            async with self.engine.begin() as conn:
+                yield conn
+            return
         async with self.engine.connect() as conn:
             await conn.execution_options(isolation_level="AUTOCOMMIT")
             yield conn
@@ -92,7 +150,10 @@ class Database:
         # `messages` table, whose custom plans look cheaper (pruned at plan time)
         settings = dict(opts.pop("server_settings", None) or {})
         settings.setdefault("plan_cache_mode", "force_generic_plan")
-        conn = await asyncpg.connect(**opts, server_settings=settings)
+        if self.pooler:  # unnamed statements; PgBouncer refuses other startup settings
+            opts.update(statement_cache_size=0)
+            settings = {}
+        conn = await asyncpg.connect(**opts, server_settings=settings or None)
         for name in ("jsonb", "json"):  # parameters: JSON text; results: decoded
             await conn.set_type_codec(name, schema="pg_catalog", encoder=_json_text, decoder=loads_json)
         return conn

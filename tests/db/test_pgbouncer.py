@@ -1,0 +1,88 @@
+"""PyTake's database layer through a real PgBouncer in transaction mode
+(``?pooler=pgbouncer-transaction``): a plain asyncpg client with its statement
+cache breaks there; `Database` (ORM sessions, Core reads and writes, raw
+asyncpg) does not, also when many clients share few server connections."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+
+import asyncpg
+import pytest
+from sqlalchemy import func, select, text
+
+from api.db.models import Organization
+from api.db.session import Database
+from api.settings import Settings, SettingsError
+from tests.pgbouncer import pgbouncer_version, running_pgbouncer, through
+
+
+@pytest.fixture
+async def bouncer(database_url, tmp_path):
+    async with running_pgbouncer(database_url, tmp_path / "pgbouncer") as address:
+        yield address
+
+
+def test_debian_s_pgbouncer_is_installed():
+    assert pgbouncer_version() >= (1, 17)
+
+
+async def test_a_statement_prepared_outside_a_transaction_is_lost_behind_transaction_pooling(database_url, bouncer):
+    """Why the setting exists: a client's cached statement stays on the server connection it
+    was prepared on, which PgBouncer lends to another client (here: one holding a
+    transaction) as soon as the first is idle."""
+    url = make_plain(through(database_url, *bouncer))
+    first, second = await asyncpg.connect(url), await asyncpg.connect(url)
+    try:
+        assert await first.fetchval("SELECT 1") == 1  # prepared, cached, and the server returned
+        async with second.transaction():
+            await second.fetchval("SELECT pg_backend_pid()")
+            with pytest.raises(asyncpg.PostgresError, match="does not exist"):
+                await first.fetchval("SELECT 1")  # the cached statement, on another server
+    finally:
+        await first.close()
+        await second.close()
+
+
+def make_plain(url: str) -> str:
+    return url.replace("postgresql+asyncpg://", "postgresql://").split("?")[0]
+
+
+async def test_sessions_reads_writes_and_raw_statements_work_with_shared_server_connections(database_url, bouncer):
+    db = Database(through(database_url, *bouncer), pool_size=8, max_overflow=0)
+    assert db.pooler == "pgbouncer-transaction"
+    try:
+        async def one(i: int) -> None:
+            # the same statements over and over, from 8 clients on 3 server connections
+            for j in range(5):
+                async with db.transaction() as session:
+                    session.add(Organization(id=uuid.uuid4(), name=f"org {i}.{j}", slug=f"org-{i}-{j}"))
+                async with db.single_statement() as conn:
+                    await conn.execute(text("UPDATE organizations SET name = name || '!' WHERE slug = :s"),
+                                       {"s": f"org-{i}-{j}"})
+                async with db.reading() as conn:
+                    assert (await conn.execute(select(func.count()).select_from(Organization))).scalar() >= 1
+                async with db.raw() as conn:
+                    async with conn.transaction():
+                        name = await conn.fetchval("SELECT name FROM organizations WHERE slug = $1", f"org-{i}-{j}")
+                    assert name == f"org {i}.{j}!"
+                    assert await conn.fetchval("SELECT count(*) FROM organizations WHERE slug = $1",
+                                               f"org-{i}-{j}") == 1
+
+        await asyncio.gather(*(one(i) for i in range(8)))
+        async with db.raw() as conn:
+            backends = await conn.fetchval(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND backend_type = 'client backend'")
+        assert backends <= 3  # PgBouncer's pool, not the clients' 16 connections
+        async with db.reading() as conn:
+            assert (await conn.execute(select(func.count()).select_from(Organization)
+                                       .where(Organization.name.like("%!")))).scalar() == 40
+    finally:
+        await db.dispose()
+
+
+def test_an_unknown_pooler_is_refused_naming_the_variable(tmp_path):
+    with pytest.raises(SettingsError, match="DATABASE_URL: pooler=pgbouncer-session"):
+        Settings.from_env({"DATABASE_URL": "postgresql://u@h/db?pooler=pgbouncer-session",
+                           "PYTAKE_DATA_DIR": str(tmp_path)})
