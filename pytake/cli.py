@@ -21,6 +21,7 @@ COMMANDS: dict[str, str] = {
     "worker": "run Taskiq workers",
     "sandbox": "run the local WhatsApp Graph API stand-in",
     "chat": "talk to a running PyTake as a WhatsApp user",
+    "analytics": "analytics snapshots: backfill past periods",
     "demo": "the quickstart: embedded servers, demo data, API, worker and sandbox",
 }
 

@@ -1012,6 +1012,8 @@ class Event(Base):
     __table_args__ = (
         # the consumers' read order (api/events/consumer.py), and the table's only index
         PrimaryKeyConstraint("txid", "id", name="events_pkey"),
+        # an analytics snapshot's period (migration 0019): cheap to keep, rows come in time order
+        Index("idx_events_occurred_at_brin", "occurred_at", postgresql_using="brin"),
     )
 
     id: Mapped[int] = mapped_column(BigInteger, Identity())
@@ -1067,8 +1069,32 @@ class AnalyticsFlush(Base):
     flushed_at: Mapped[datetime] = mapped_column(TSTZ, nullable=False, server_default=NOW)
 
 
+class AnalyticsSnapshot(Base):
+    """An organization's figures over one hour / day / week / month in its timezone
+    (api/analytics/snapshots.py; computing a period again replaces its row)."""
+
+    __tablename__ = "analytics_snapshots"
+    __table_args__ = (
+        CheckConstraint(_in("period", "hour", "day", "week", "month"), name="period"),
+        PrimaryKeyConstraint("organization_id", "period", "start"),
+    )
+
+    organization_id: Mapped[uuid.UUID] = mapped_column(
+        Uuid, ForeignKey("organizations.id", ondelete="CASCADE"), nullable=False)
+    period: Mapped[str] = mapped_column(String(8), nullable=False)
+    start: Mapped[datetime] = mapped_column(TSTZ, nullable=False)
+    end: Mapped[datetime] = mapped_column(TSTZ, nullable=False)
+    timezone: Mapped[str] = mapped_column(String(64), nullable=False)
+    conversations: Mapped[dict] = mapped_column(JSONB, nullable=False)
+    messages: Mapped[dict] = mapped_column(JSONB, nullable=False)
+    contacts: Mapped[dict] = mapped_column(JSONB, nullable=False)
+    chatbots: Mapped[dict] = mapped_column(JSONB, nullable=False)
+    agents: Mapped[dict] = mapped_column(JSONB, nullable=False)
+    computed_at: Mapped[datetime] = mapped_column(TSTZ, nullable=False, server_default=NOW)
+
+
 __all__ = [
-    "Base", "Event", "EventConsumer", "FlowPathCount", "AnalyticsFlush", "Organization", "User", "RefreshToken", "WhatsAppNumber", "Department",
+    "Base", "Event", "AnalyticsSnapshot", "EventConsumer", "FlowPathCount", "AnalyticsFlush", "Organization", "User", "RefreshToken", "WhatsAppNumber", "Department",
     "UserDepartment", "AgentGreeting", "Chatbot", "Flow", "FlowVersion", "Node", "Contact",
     "Tag", "Conversation", "Message", "MessageWhatsAppId", "Campaign", "CampaignRecipient",
     "WhatsAppTemplate", "Integration", "Webhook", "WebhookDelivery", "QuickReply", "AuditLog",

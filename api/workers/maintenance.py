@@ -27,6 +27,9 @@
   `PATH_FLUSH_EVERY` seconds (`api.analytics.flush_path_counts`, exactly once);
 - **chatbot statistics** (`api.analytics.update_chatbot_statistics`, the
   ``chatbot_statistics`` event consumer) every `STATISTICS_EVERY` seconds;
+- **analytics snapshots** (`api.analytics.refresh_snapshots`, in a background task):
+  each organization's current and previous hour and day every `SNAPSHOTS_EVERY`
+  seconds, week and month every hour;
 - **message partitions** for the coming months (hourly);
 - **campaigns** (`api.campaigns.schedule`, every 2 s): scheduled ones that are due
   start; running ones nobody runs (their worker died) get a runner again;
@@ -45,7 +48,7 @@ from typing import Any
 from sqlalchemy import text
 
 from api import assignment, live
-from api.analytics import flush_path_counts, update_chatbot_statistics
+from api.analytics import flush_path_counts, refresh_snapshots, update_chatbot_statistics
 from api.campaigns import schedule as campaign_schedule
 from api.runtime_context import Runtime
 from api.outbox.locks import CONVERSATION_LEASE, SENDER_LEASE
@@ -66,6 +69,7 @@ DEADLINES_EVERY = 30.0
 PRESENCE_EVERY = 5.0
 PATH_FLUSH_EVERY = 10.0
 STATISTICS_EVERY = 2.0
+SNAPSHOTS_EVERY = 300.0
 _BACKGROUND: set[asyncio.Task] = set()
 
 _POP_DUE = """
@@ -144,15 +148,31 @@ async def tick(rt: Runtime, *, stale: timedelta | None = None) -> None:
             await update_chatbot_statistics(rt.db)
         except Exception:  # noqa: BLE001 - the cursor did not move; the next turn reads the events again
             log.exception("chatbot statistics failed")
+    if await _once(rt, "analytics-snapshots", SNAPSHOTS_EVERY):  # api/analytics: source tables -> snapshots
+        _background(refresh_snapshots(rt.db, periods=("hour", "day")), "analytics snapshots")
+    if await _once(rt, "analytics-snapshots-long", 3600):
+        _background(refresh_snapshots(rt.db, periods=("week", "month")), "analytics snapshots")
     if await _once(rt, "partitions", 3600):
         from api.db.partitions import ensure_message_partitions
 
         async with rt.db.transaction() as s:
             await ensure_message_partitions(s)
     if await _once(rt, "template-sync", SYNC_EVERY):  # in the background: the tick is not held up
-        task = asyncio.create_task(sync_due(rt.db, rt.settings))
-        _BACKGROUND.add(task)
-        task.add_done_callback(_BACKGROUND.discard)
+        _background(sync_due(rt.db, rt.settings), "template sync")
+
+
+async def _logged(chore: Any, name: str) -> None:
+    try:
+        await chore
+    except Exception:  # noqa: BLE001 - the next turn runs it again
+        log.exception("%s failed", name)
+
+
+def _background(chore: Any, name: str) -> None:
+    """Run ``chore`` without holding up the tick (a failure is logged)."""
+    task = asyncio.create_task(_logged(chore, name))
+    _BACKGROUND.add(task)
+    task.add_done_callback(_BACKGROUND.discard)
 
 
 # inbound rows still unprocessed / outbound rows still pending and unclaimed, per

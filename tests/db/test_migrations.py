@@ -74,7 +74,7 @@ async def test_upgrade_frees_the_emails_of_users_deleted_before(empty_database_u
 
 async def test_every_schema_table_has_a_model():
     assert SCHEMA_TABLES | {"flow_versions", "message_whatsapp_ids", "events", "event_consumers", "flow_path_counts",
-                            "analytics_flushes"} == set(Base.metadata.tables)
+                            "analytics_flushes", "analytics_snapshots"} == set(Base.metadata.tables)
 
 
 async def test_models_and_migrations_agree(database_url):

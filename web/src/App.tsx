@@ -10,6 +10,7 @@ import { TemplateFormPage } from "./pages/templates/TemplateFormPage";
 import { CampaignsPage } from "./pages/campaigns/CampaignsPage";
 import { CampaignFormPage } from "./pages/campaigns/CampaignFormPage";
 import { CampaignPage } from "./pages/campaigns/CampaignPage";
+import { AnalyticsPage } from "./pages/analytics/AnalyticsPage";
 
 const PUBLIC = new Set(["/app/login", "/app/signup"]);
 
@@ -29,6 +30,7 @@ export function App() {
   if (!signedIn) return null;
   if (path === "/app/templates") return <TemplatesPage />;
   if (path === "/app/templates/new") return <TemplateFormPage />;
+  if (path === "/app/analytics") return <AnalyticsPage />;
   if (path === "/app/campaigns") return <CampaignsPage />;
   if (path === "/app/campaigns/new") return <CampaignFormPage />;
   const campaign = path.match(/^\/app\/campaigns\/([^/]+)$/);

@@ -3,7 +3,7 @@ import { logout } from "../api/client";
 import { LanguageSwitch, useI18n } from "../i18n";
 import { Link, navigate, usePath } from "../router";
 
-/** The bar on top of every signed-in page: the sections (Flows, Templates, Campaigns), or a page's own breadcrumb. */
+/** The bar on top of every signed-in page: the sections (Flows, Templates, Campaigns, Analytics), or a page's own breadcrumb. */
 export function AppHeader({ children }: { children?: ReactNode }) {
   const { t } = useI18n();
   const path = usePath();
@@ -16,6 +16,7 @@ export function AppHeader({ children }: { children?: ReactNode }) {
         <Link to="/app/flows" className={here("/app/flows")}>{t("nav.flows")}</Link>
         <Link to="/app/templates" className={here("/app/templates")}>{t("nav.templates")}</Link>
         <Link to="/app/campaigns" className={here("/app/campaigns")}>{t("nav.campaigns")}</Link>
+        <Link to="/app/analytics" className={here("/app/analytics")}>{t("nav.analytics")}</Link>
       </nav>}
       <div className="header-middle">{children}</div>
       <LanguageSwitch />

@@ -58,7 +58,7 @@ export function AnalyticsControls({ on, onToggle, period, onPeriod, version, rep
       </button>
       {on && (
         <>
-          <select aria-label={t("analytics.period")} value={period} onChange={(e) => onPeriod(e.target.value as Period)}>
+          <select aria-label={t("analytics.overlayPeriod")} value={period} onChange={(e) => onPeriod(e.target.value as Period)}>
             {PERIODS.map((p) => <option key={p} value={p}>{t(`analytics.period.${p}`)}</option>)}
           </select>
           <span className="small muted" data-testid="analytics-version">
@@ -87,7 +87,7 @@ export function AnalyticsLegend({ report }: { report: AnalyticsReport }) {
           return <span key={s.level} className={`drop-chip drop-${s.level}`}>{text}</span>;
         })}
       </div>
-      {total === 0 && <div className="small muted">{t("analytics.empty")}</div>}
+      {total === 0 && <div className="small muted">{t("analytics.overlayEmpty")}</div>}
     </div>
   );
 }
