@@ -5,7 +5,7 @@ import { Field } from "../../components/Field";
 import { useI18n } from "../../i18n";
 import { variables } from "../templates/templateModel";
 import { type Conversation, CLOSED, expandOnSend, expandQuickReply, matchingQuickReplies, type Message,
-  type QuickReply, throttle } from "./inboxModel";
+  type QuickReply, throttle, windowClosed } from "./inboxModel";
 
 /** Text (with `/shortcut` quick replies) or an approved template with its parameters. */
 export function Composer(props: { conversation: Conversation; quickReplies: QuickReply[]; templates: Template[];
@@ -21,8 +21,7 @@ export function Composer(props: { conversation: Conversation; quickReplies: Quic
   const typing = useMemo(() => throttle(props.onTyping, 2000), [props.onTyping]);
   const matches = matchingQuickReplies(text, props.quickReplies);
   const closed = CLOSED.has(props.conversation.status ?? "");
-  const windowClosed = props.conversation.twenty_four_hour_window_expires_at != null &&
-    new Date(props.conversation.twenty_four_hour_window_expires_at) < new Date();
+  const onlyTemplates = windowClosed(props.conversation, Date.now());
   const template = props.templates.find((x) => x.id === templateId);
   const names = template ? variables(template.body_text) : [];
 
@@ -78,7 +77,7 @@ export function Composer(props: { conversation: Conversation; quickReplies: Quic
   if (closed) return <p className="composer closed muted">{t("inbox.closedComposer")}</p>;
   return (
     <div className="composer">
-      {windowClosed && <p className="muted small">{t("inbox.windowClosed")}</p>}
+      {onlyTemplates && <p className="muted small">{t("inbox.windowClosed")}</p>}
       {matches.length > 0 && (
         <ul className="quick-replies" role="listbox" aria-label={t("inbox.quickReplies")}>
           {matches.map((r, i) => (

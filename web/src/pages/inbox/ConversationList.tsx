@@ -36,12 +36,12 @@ export function ConversationList(props: { id: string; title: string; items: Conv
                 onClick={() => props.onOpen(c.id)}>
                 <span className="row-top">
                   <strong className="row-name">{contactName(props.contacts[c.contact_id])}</strong>
-                  <time className="row-time">{shortTime(last?.created_at ?? c.last_message_at, lang)}</time>
+                  <time className="row-time">{shortTime(last?.created_at ?? c.last_message_at ?? c.entered_queue_at, lang)}</time>
                 </span>
                 <span className="row-bottom">
-                  <span className="row-snippet">{last ? messageText(last) : ""}</span>
+                  <span className="row-snippet">{last ? messageText(last) : t("inbox.noMessages")}</span>
                   {unread > 0 && <span className="badge" aria-label={t("inbox.unread", { count: unread })}>{unread}</span>}
-                  {props.waiting && <span className="waiting-dot" title={t("inbox.waiting")} aria-label={t("inbox.waiting")} />}
+                  {props.waiting && <span className="waiting-pill">{t("inbox.waitingShort")}</span>}
                 </span>
               </button>
             </li>

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { applyLive, type Conversation, emptyState, expandOnSend, expandQuickReply, type InboxState, lists,
-  matchingQuickReplies, type Message, reduce, shortcutQuery, throttle, typingNames } from "./inboxModel";
+import { applyLive, type Conversation, emptyState, expandOnSend, failureText, expandQuickReply, type InboxState, lists,
+  matchingQuickReplies, type Message, reduce, shortcutQuery, throttle, typingNames, windowClosed } from "./inboxModel";
 
 const ME = "u-ana";
 const ready = { type: "ready", cursor: "1-1", user_id: ME, scope: "departments", department_ids: ["d-sales"] };
@@ -121,4 +121,22 @@ it("throttle runs at most once per interval", () => {
   const t = throttle((n: number) => calls.push(n), 2000, () => now);
   t(1); now = 500; t(2); now = 2000; t(3); now = 3999; t(4);
   expect(calls).toEqual([1, 3]);
+});
+
+it("Meta's error reads as its title and details, its code once", () => {
+  const failed = msg("f", "a", { status: "failed", error_message: "send refused" });
+  expect(failureText(failed)).toBe("send refused");
+  expect(failureText({ ...failed, meta_errors: [{ code: 131047, title: "(#131047) Re-engagement message" }] }))
+    .toBe("(#131047) Re-engagement message");
+  expect(failureText({ ...failed, meta_errors: [{ code: 131026, title: "Message undeliverable", error_data: { details: "not on WhatsApp" } }] }))
+    .toBe("Message undeliverable: not on WhatsApp (131026)");
+});
+
+it("a customer's message opens the 24-hour window; without one only templates go", () => {
+  let s = started([conv("a")]);
+  const at = Date.parse("2026-12-02T06:00:00+00:00");
+  expect(windowClosed(s.conversations.a, at)).toBe(true);
+  s = applyLive(s, event("1-2", "message.received", { message: msg("m", "a") }), 0);
+  expect(windowClosed(s.conversations.a, at + 3600_000)).toBe(false);
+  expect(windowClosed(s.conversations.a, at + 24 * 3600_000)).toBe(true);
 });

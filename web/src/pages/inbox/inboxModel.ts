@@ -10,6 +10,7 @@ export type Conversation = {
   assigned_to?: string | null;
   is_bot_active?: boolean | null;
   last_message_at?: string | null;
+  entered_queue_at?: string | null;
   twenty_four_hour_window_expires_at?: string | null;
   tags?: string[] | null;
 };
@@ -84,13 +85,25 @@ function withMessage(state: InboxState, message: Message, countUnread: boolean):
   const last = newer ? { ...state.last, [cid]: { ...previous, ...message } } : state.last;
   const conversation = state.conversations[cid];
   const conversations = conversation && newer && (!conversation.last_message_at || conversation.last_message_at < message.created_at)
-    ? { ...state.conversations, [cid]: { ...conversation, last_message_at: message.created_at } }
+    ? { ...state.conversations, [cid]: { ...conversation, last_message_at: message.created_at,
+        ...(message.direction === "inbound" ? { twenty_four_hour_window_expires_at: windowEnd(message.created_at) } : {}) } }
     : state.conversations;
   const unread = countUnread && message.direction === "inbound" && state.selected !== cid
     ? { ...state.unread, [cid]: (state.unread[cid] ?? 0) + 1 } : state.unread;
   const typing = message.direction === "outbound" && message.sender_type === "agent" && state.typing[cid]
     ? { ...state.typing, [cid]: {} } : state.typing;  // the reply ends "typing…"
   return { ...state, messages, last, conversations, unread, typing };
+}
+
+/** WhatsApp's customer service window: 24 hours after the customer's last message. */
+export function windowEnd(inboundAt: string): string {
+  return new Date(new Date(inboundAt).getTime() + 24 * 3600_000).toISOString();
+}
+
+/** Whether only a template can reach the customer now (no message from them in the last 24 hours). */
+export function windowClosed(conversation: Conversation, now: number): boolean {
+  const end = conversation.twenty_four_hour_window_expires_at;
+  return !end || new Date(end).getTime() <= now;
 }
 
 function upsert(history: Message[], message: Message): Message[] {
@@ -281,6 +294,6 @@ export function messageText(m: Message | undefined): string {
 export function failureText(m: Message): string {
   const meta = m.meta_errors?.[0];
   const detail = meta ? [meta.title ?? meta.message, meta.error_data?.details].filter(Boolean).join(": ") : "";
-  const code = meta?.code ? ` (${meta.code})` : "";
+  const code = meta?.code && !detail.includes(String(meta.code)) ? ` (${meta.code})` : "";
   return (detail ? detail + code : m.error_message) || "";
 }
