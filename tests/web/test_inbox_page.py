@@ -15,6 +15,7 @@ from playwright.async_api import Page, async_playwright, expect
 
 from api.sandbox import webhooks
 
+from .browser import Designer
 from .conftest import CHROMIUM_ARGS, MetaStandIn, chromium_path, screenshot
 
 PNID = "109876543210"
@@ -26,18 +27,6 @@ PASSWORD = "correct horse battery"
 PROMO = {"name": "promo_week", "language": "pt_BR", "category": "MARKETING",
          "body_text": "Oi {{1}}, a pizza da semana está com {{2}} de desconto!",
          "variables": [{"name": "1", "example": "Maria"}, {"name": "2", "example": "10%"}]}
-
-
-class Admin:
-    def __init__(self, base: str, tokens: dict) -> None:
-        self.base, self.tokens = base, tokens
-
-    async def call(self, method: str, path: str, body=None) -> dict:  # noqa: ANN001
-        async with httpx.AsyncClient(base_url=self.base) as client:
-            r = await client.request(method, path, json=body,
-                                     headers={"Authorization": f"Bearer {self.tokens['access_token']}"})
-        assert r.status_code < 300, (method, path, r.status_code, r.text)
-        return r.json() if r.content else {}
 
 
 async def until(check, what: str, timeout: float = 60) -> None:  # noqa: ANN001
@@ -54,7 +43,7 @@ async def seed(base: str, *, template: bool = True) -> dict:
         r = await client.post("/auth/signup", json={"organization_name": "Pizza Napoli", "full_name": "Ana Souza",
                                                     "email": "ana@pizza.example", "password": PASSWORD})
         assert r.status_code == 201, r.text
-    admin = Admin(base, r.json())
+    admin = Designer(base, None, r.json(), r.json()["user"])  # its API calls only: no page of its own
     number = await admin.call("POST", "/whatsapp-numbers", {
         "phone_number": "+5511900001111", "phone_number_id": PNID, "display_name": "Pizza Napoli",
         "whatsapp_business_account_id": "102290129340398"})
