@@ -2,7 +2,8 @@
 the sandbox and a worker sending: a customer's message reaches the conversation assigned to agent A
 live (and not agent B's Mine); A answers with a quick reply typed as `/shortcut`, WhatsApp receives
 the text, and the status ticks follow Meta's status webhooks without a reload; a send Meta refuses
-shows red with Meta's error; B takes a waiting conversation from the queue and A's lists follow."""
+shows red with Meta's error; A sees B typing; B takes a waiting conversation
+from the queue and answers with a template; A closes one conversation and transfers another to B."""
 
 from __future__ import annotations
 
@@ -213,6 +214,23 @@ async def test_two_agents_a_live_customer_message_a_quick_reply_and_live_ticks(w
             assert [p["text"] for p in sent["components"][0]["parameters"]] == ["João", "20%"]
             await expect(caio.locator(".bubble.out")).to_have_count(1)
             await screenshot(caio, "inbox-08-agent-b-template-sent")
+
+            # Bia closes Maria's conversation as resolved, and transfers Rita's to Caio: the lists follow
+            await in_list(bia, "mine").filter(has_text="Maria Silva").click()
+            await bia.get_by_label("Resolution notes (optional)").fill("Pedido feito")
+            await bia.get_by_role("button", name="Close", exact=True).click()
+            await expect(bia.locator(".composer")).to_have_text("This conversation is closed.")
+            await expect(count(bia, "mine")).to_have_text("1")
+            maria = await seeded["admin"].call("GET", f"/conversations/{seeded['conversations'][MARIA]['id']}")
+            assert (maria["status"], maria["notes"]) == ("resolved", "Pedido feito")
+            await in_list(bia, "mine").filter(has_text="Rita Recusada").click()
+            await bia.get_by_label("Agent", exact=True).select_option(label="Caio Reis")
+            await bia.get_by_label("Reason (optional)").fill("Caio fala com a Rita")
+            await bia.get_by_role("button", name="Transfer", exact=True).click()
+            await expect(count(bia, "mine")).to_have_text("0")
+            await expect(count(caio, "mine")).to_have_text("2")
+            await expect(in_list(caio, "mine").filter(has_text="Rita Recusada")).to_be_visible()
+            await screenshot(caio, "inbox-09-agent-b-transferred")
             assert (await seeded["admin"].call("GET", f"/conversations/{seeded['conversations'][JOAO]['id']}")
                     )["assigned_to"] == seeded["agents"]["caio"]["id"]
         finally:
@@ -235,5 +253,5 @@ async def test_the_inbox_in_portuguese(web_with_meta, browser_page: Page):
         await expect(page.get_by_role("button", name="Encerrar")).to_be_visible()
         await page.get_by_role("button", name="Modelo").click()
         await expect(page.get_by_label("Modelo", exact=True)).to_be_visible()
-        await screenshot(page, "inbox-09-pt-BR")
+        await screenshot(page, "inbox-10-pt-BR")
     assert not errors, errors

@@ -39,7 +39,9 @@ export function ConversationList(props: { id: string; title: string; items: Conv
                   <time className="row-time">{shortTime(last?.created_at ?? c.last_message_at ?? c.entered_queue_at, lang)}</time>
                 </span>
                 <span className="row-bottom">
-                  <span className="row-snippet">{last ? messageText(last) : t("inbox.noMessages")}</span>
+                  <span className={`row-snippet${last?.status === "failed" ? " failed" : ""}`}>
+                    {last?.status === "failed" && "⚠ "}{last ? messageText(last) : t("inbox.noMessages")}
+                  </span>
                   {unread > 0 && <span className="badge" aria-label={t("inbox.unread", { count: unread })}>{unread}</span>}
                   {props.waiting && <span className="waiting-pill">{t("inbox.waitingShort")}</span>}
                 </span>

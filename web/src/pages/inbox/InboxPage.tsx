@@ -3,7 +3,7 @@ import { api } from "../../api/client";
 import type { Page, Template } from "../../api/types";
 import { AppHeader } from "../../components/AppHeader";
 import { useI18n } from "../../i18n";
-import { type Conversation, emptyState, lists, type Message, type QuickReply, reduce } from "./inboxModel";
+import { CLOSED, type Conversation, emptyState, lists, type Message, type QuickReply, reduce } from "./inboxModel";
 import { connectLive, type LiveConnection } from "./liveSocket";
 import { ConversationList } from "./ConversationList";
 import { ConversationView } from "./ConversationView";
@@ -23,6 +23,7 @@ export function InboxPage() {
   const [error, setError] = useState("");
   const live = useRef<LiveConnection | null>(null);
   const requested = useRef(new Set<string>());
+  const lastFetched = useRef(new Set<string>());
 
   const load = useCallback(async (userId: string) => {
     try {
@@ -30,7 +31,8 @@ export function InboxPage() {
         api<Page<Conversation>>("GET", `/conversations?assigned_to=${userId}&per_page=100`),
         api<Page<Conversation>>("GET", "/conversations?status=waiting_in_queue&per_page=100"),
       ]);
-      const conversations = [...mine.items, ...queue.items];
+      const conversations = [...mine.items, ...queue.items].filter((c) => !CLOSED.has(c.status ?? ""));
+      conversations.forEach((c) => lastFetched.current.add(c.id));
       const last = await Promise.all(conversations.map((c) =>
         api<Page<Message>>("GET", `/conversations/${c.id}/messages?per_page=1`).then((p) => p.items)));
       dispatch({ kind: "loaded", conversations, last: last.flat() });
@@ -71,13 +73,24 @@ export function InboxPage() {
     }
   }, [state.conversations, state.last]);
 
+  // a conversation that entered a list live (assigned, transferred, queued): its newest message,
+  // which this page may not have seen (a reply sent before it was ours)
+  const { mine, queue } = lists(state);
+  useEffect(() => {
+    for (const c of [...mine, ...queue]) {
+      if (lastFetched.current.has(c.id)) continue;
+      lastFetched.current.add(c.id);
+      api<Page<Message>>("GET", `/conversations/${c.id}/messages?per_page=1`)
+        .then((p) => p.items.forEach((message) => dispatch({ kind: "message", message }))).catch(() => undefined);
+    }
+  }, [mine, queue]);
+
   const open = useCallback(async (id: string) => {
     dispatch({ kind: "select", conversation_id: id });
     const page = await api<Page<Message>>("GET", `/conversations/${id}/messages?per_page=100`);
     dispatch({ kind: "history", conversation_id: id, messages: page.items });
   }, []);
 
-  const { mine, queue } = lists(state);
   const selected = state.selected ? state.conversations[state.selected] : undefined;
   const contact = selected ? contacts[selected.contact_id] : undefined;
 
