@@ -1,4 +1,4 @@
-import { type KeyboardEvent, useMemo, useState } from "react";
+import { type KeyboardEvent, useEffect, useMemo, useRef, useState } from "react";
 import { api, ApiError } from "../../api/client";
 import type { Template } from "../../api/types";
 import { Field } from "../../components/Field";
@@ -18,7 +18,10 @@ export function Composer(props: { conversation: Conversation; quickReplies: Quic
   const [values, setValues] = useState<string[]>([]);
   const [problem, setProblem] = useState("");
   const [sending, setSending] = useState(false);
-  const typing = useMemo(() => throttle(props.onTyping, 2000), [props.onTyping]);
+  // one throttle for the composer's life (the server renews "typing" at most every 2 s anyway)
+  const onTyping = useRef(props.onTyping);
+  useEffect(() => { onTyping.current = props.onTyping; });
+  const typing = useMemo(() => throttle(() => onTyping.current(), 2000), []);
   const matches = matchingQuickReplies(text, props.quickReplies);
   const closed = CLOSED.has(props.conversation.status ?? "");
   const onlyTemplates = windowClosed(props.conversation, Date.now());
