@@ -11,6 +11,7 @@ import { CampaignsPage } from "./pages/campaigns/CampaignsPage";
 import { CampaignFormPage } from "./pages/campaigns/CampaignFormPage";
 import { CampaignPage } from "./pages/campaigns/CampaignPage";
 import { AnalyticsPage } from "./pages/analytics/AnalyticsPage";
+import { InboxPage } from "./pages/inbox/InboxPage";
 
 const PUBLIC = new Set(["/app/login", "/app/signup"]);
 
@@ -28,6 +29,7 @@ export function App() {
   if (path === "/app/login") return <LoginPage />;
   if (path === "/app/signup") return <SignupPage />;
   if (!signedIn) return null;
+  if (path === "/app/inbox") return <InboxPage />;
   if (path === "/app/templates") return <TemplatesPage />;
   if (path === "/app/templates/new") return <TemplateFormPage />;
   if (path === "/app/analytics") return <AnalyticsPage />;

@@ -3,7 +3,7 @@ import { logout } from "../api/client";
 import { LanguageSwitch, useI18n } from "../i18n";
 import { Link, navigate, usePath } from "../router";
 
-/** The bar on top of every signed-in page: the sections (Flows, Templates, Campaigns, Analytics), or a page's own breadcrumb. */
+/** The bar on top of every signed-in page: the sections (Inbox, Flows, Templates, Campaigns, Analytics), or a page's own breadcrumb. */
 export function AppHeader({ children }: { children?: ReactNode }) {
   const { t } = useI18n();
   const path = usePath();
@@ -13,6 +13,7 @@ export function AppHeader({ children }: { children?: ReactNode }) {
       <Link to="/app/flows" className="brand"><span className="brand-mark">P</span>{t("app.name")}</Link>
       {/* the editor puts its breadcrumb here instead of the sections */}
       {!children && <nav className="app-nav" aria-label={t("app.name")}>
+        <Link to="/app/inbox" className={here("/app/inbox")}>{t("nav.inbox")}</Link>
         <Link to="/app/flows" className={here("/app/flows")}>{t("nav.flows")}</Link>
         <Link to="/app/templates" className={here("/app/templates")}>{t("nav.templates")}</Link>
         <Link to="/app/campaigns" className={here("/app/campaigns")}>{t("nav.campaigns")}</Link>

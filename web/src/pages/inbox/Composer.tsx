@@ -1,0 +1,136 @@
+import { type KeyboardEvent, useEffect, useMemo, useRef, useState } from "react";
+import { api, ApiError } from "../../api/client";
+import type { Template } from "../../api/types";
+import { Field } from "../../components/Field";
+import { useI18n } from "../../i18n";
+import { variables } from "../templates/templateModel";
+import { type Conversation, CLOSED, expandOnSend, expandQuickReply, matchingQuickReplies, type Message,
+  type QuickReply, throttle, windowClosed } from "./inboxModel";
+
+/** Text (with `/shortcut` quick replies) or an approved template with its parameters. */
+export function Composer(props: { conversation: Conversation; quickReplies: QuickReply[]; templates: Template[];
+  onTyping: () => void; onSent: (message: Message) => void }) {
+  const { t } = useI18n();
+  const [text, setText] = useState("");
+  const [highlight, setHighlight] = useState(0);
+  const [picking, setPicking] = useState(false);
+  const [templateId, setTemplateId] = useState("");
+  const [values, setValues] = useState<string[]>([]);
+  const [problem, setProblem] = useState("");
+  const [sending, setSending] = useState(false);
+  // one throttle for the composer's life (the server renews "typing" at most every 2 s anyway)
+  const onTyping = useRef(props.onTyping);
+  useEffect(() => { onTyping.current = props.onTyping; });
+  const typing = useMemo(() => throttle(() => onTyping.current(), 2000), []);
+  const matches = matchingQuickReplies(text, props.quickReplies);
+  const closed = CLOSED.has(props.conversation.status ?? "");
+  const onlyTemplates = windowClosed(props.conversation, Date.now());
+  const template = props.templates.find((x) => x.id === templateId);
+  const names = template ? variables(template.body_text) : [];
+
+  const send = async (body: Record<string, unknown>) => {
+    setSending(true);
+    setProblem("");
+    try {
+      props.onSent(await api<Message>("POST", `/conversations/${props.conversation.id}/messages`, body));
+      return true;
+    } catch (err) {
+      setProblem(err instanceof ApiError ? err.message : String(err));
+      return false;
+    } finally {
+      setSending(false);
+    }
+  };
+
+  const sendText = async () => {
+    const out = expandOnSend(text, props.quickReplies).trim();
+    if (!out) return;
+    if (await send({ type: "text", text: out })) setText("");
+  };
+
+  const sendTemplate = async () => {
+    if (!template) return setProblem(t("inbox.pickTemplate"));
+    const missing = names.findIndex((_, i) => !(values[i] ?? "").trim());
+    if (missing >= 0) return setProblem(t("inbox.templateValue", { name: names[missing] }));
+    if (await send({ type: "template", template: { id: template.id, body: names.map((_, i) => values[i].trim()) } })) {
+      setPicking(false);
+      setTemplateId("");
+      setValues([]);
+    }
+  };
+
+  const pick = (reply: QuickReply) => {
+    setText(expandQuickReply(text, reply));
+    setHighlight(0);
+  };
+
+  const onKey = (e: KeyboardEvent<HTMLTextAreaElement>) => {
+    if (matches.length) {
+      if (e.key === "ArrowDown") { e.preventDefault(); setHighlight((h) => (h + 1) % matches.length); return; }
+      if (e.key === "ArrowUp") { e.preventDefault(); setHighlight((h) => (h - 1 + matches.length) % matches.length); return; }
+      if (e.key === "Enter" || e.key === "Tab") { e.preventDefault(); pick(matches[Math.min(highlight, matches.length - 1)]); return; }
+      if (e.key === "Escape") { setText(text + " "); return; }
+    }
+    if (e.key === "Enter" && !e.shiftKey) {
+      e.preventDefault();
+      void sendText();
+    }
+  };
+
+  if (closed) return <p className="composer closed muted">{t("inbox.closedComposer")}</p>;
+  return (
+    <div className="composer">
+      {onlyTemplates && <p className="muted small">{t("inbox.windowClosed")}</p>}
+      {matches.length > 0 && (
+        <ul className="quick-replies" role="listbox" aria-label={t("inbox.quickReplies")}>
+          {matches.map((r, i) => (
+            <li key={r.id} role="option" aria-selected={i === highlight} className={i === highlight ? "active" : ""}
+              onMouseDown={(e) => { e.preventDefault(); pick(r); }}>
+              <strong>/{r.shortcut.replace(/^\//, "")}</strong> <span>{r.title}</span>
+              <span className="muted small qr-content">{r.content}</span>
+            </li>
+          ))}
+        </ul>
+      )}
+      {picking && (
+        <div className="template-picker card">
+          <Field id="template" label={t("inbox.template")}>
+            <select value={templateId} onChange={(e) => { setTemplateId(e.target.value); setValues([]); }}>
+              <option value="">{t("inbox.chooseTemplate")}</option>
+              {props.templates.filter((x) => !x.whatsapp_number_id || x.whatsapp_number_id === props.conversation.whatsapp_number_id)
+                .map((x) => <option key={x.id} value={x.id}>{x.name} ({x.language})</option>)}
+            </select>
+          </Field>
+          {template && <p className="template-body small">{template.body_text}</p>}
+          {names.map((name, i) => (
+            <Field key={name} id={`template-value-${i}`} label={t("inbox.valueFor", { name: `{{${name}}}` })}>
+              <input value={values[i] ?? ""} onChange={(e) => {
+                const next = [...values];
+                next[i] = e.target.value;
+                setValues(next);
+              }} />
+            </Field>
+          ))}
+          <div className="row">
+            <button type="button" className="primary" disabled={sending} onClick={() => void sendTemplate()}>
+              {t("inbox.sendTemplate")}
+            </button>
+            <button type="button" className="ghost" onClick={() => setPicking(false)}>{t("common.cancel")}</button>
+          </div>
+        </div>
+      )}
+      <div className="composer-row">
+        <textarea aria-label={t("inbox.message")} placeholder={t("inbox.placeholder")} rows={2} value={text}
+          onChange={(e) => { setText(e.target.value); setHighlight(0); if (e.target.value) typing(); }}
+          onKeyDown={onKey} />
+        <button type="button" className="ghost" aria-pressed={picking} onClick={() => setPicking(!picking)}>
+          {t("inbox.templates")}
+        </button>
+        <button type="button" className="primary" disabled={sending || !text.trim()} onClick={() => void sendText()}>
+          {t("inbox.send")}
+        </button>
+      </div>
+      {problem && <p className="error small" role="alert">{problem}</p>}
+    </div>
+  );
+}

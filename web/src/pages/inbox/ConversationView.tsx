@@ -1,0 +1,74 @@
+import { type Dispatch, useEffect, useRef, useState } from "react";
+import type { Template } from "../../api/types";
+import { useI18n } from "../../i18n";
+import { type Action, type Conversation, failureText, type InboxState, type Message, messageText,
+  type QuickReply, typingNames } from "./inboxModel";
+import type { Contact } from "./ContactPanel";
+import { Composer } from "./Composer";
+import { contactName, shortTime } from "./ConversationList";
+
+const TICKS: Record<string, string> = { pending: "🕓", sent: "✓", delivered: "✓✓", read: "✓✓" };
+
+function Bubble({ message }: { message: Message }) {
+  const { t, lang } = useI18n();
+  const status = message.status ?? "pending";
+  const outbound = message.direction === "outbound";
+  return (
+    <li className={`bubble ${outbound ? "out" : "in"}${status === "failed" ? " failed" : ""}`}
+      data-message={message.id} data-status={status}>
+      <p className="bubble-text">{messageText(message)}</p>
+      <span className="bubble-meta">
+        {outbound && message.sender_type === "bot" && <span className="sender">{t("inbox.bot")}</span>}
+        <time>{shortTime(message.created_at, lang)}</time>
+        {outbound && status !== "failed" && (
+          <span className={`ticks ${status}`} data-ticks={status} aria-label={t(`inbox.status.${status}` as never)}
+            title={t(`inbox.status.${status}` as never)}>{TICKS[status] ?? ""}</span>
+        )}
+      </span>
+      {status === "failed" && (
+        <p className="bubble-error" role="note">{t("inbox.failed")} {failureText(message)}</p>
+      )}
+    </li>
+  );
+}
+
+/** The middle column: the conversation's history, who is typing, and the composer. */
+export function ConversationView(props: { conversation: Conversation; contact?: Contact; state: InboxState;
+  quickReplies: QuickReply[]; templates: Template[]; dispatch: Dispatch<Action>; onTyping: () => void }) {
+  const { t } = useI18n();
+  const { conversation, state } = props;
+  const history = state.messages[conversation.id];
+  const end = useRef<HTMLDivElement>(null);
+  const [now, setNow] = useState(Date.now());
+  const typing = typingNames(state, conversation.id, now);
+
+  useEffect(() => { end.current?.scrollIntoView({ block: "end" }); }, [history?.length]);
+  // "typing…" lasts `expires_in`: re-read the clock while someone types
+  useEffect(() => {
+    if (!Object.keys(state.typing[conversation.id] ?? {}).length) return;
+    const timer = setInterval(() => setNow(Date.now()), 500);
+    return () => clearInterval(timer);
+  }, [state.typing, conversation.id]);
+  useEffect(() => setNow(Date.now()), [state.typing]);
+
+  return (
+    <section className="inbox-thread" aria-label={t("inbox.thread")}>
+      <header className="thread-head">
+        <h1>{contactName(props.contact)}</h1>
+        <span className="muted small">{t(`inbox.conversationStatus.${conversation.status ?? "open"}` as never)}</span>
+      </header>
+      <div className="thread-scroll">
+        {!history && <p className="muted">{t("common.loading")}</p>}
+        <ol className="bubbles" aria-live="polite">
+          {history?.map((m) => <Bubble key={m.id} message={m} />)}
+        </ol>
+        <div ref={end} />
+      </div>
+      <p className="typing" aria-live="polite">
+        {typing.length > 0 && t("inbox.typing", { names: typing.join(", ") })}
+      </p>
+      <Composer conversation={conversation} quickReplies={props.quickReplies} templates={props.templates}
+        onTyping={props.onTyping} onSent={(message) => props.dispatch({ kind: "message", message })} />
+    </section>
+  );
+}
