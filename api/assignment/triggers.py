@@ -24,7 +24,8 @@ from api.events.consumer import consume
 log = logging.getLogger("pytake.assignment")
 
 CONSUMER = "assignment"
-TRIGGERS = frozenset({"conversation.handoff", "conversation.closed", "conversation.transferred"})
+TRIGGERS = frozenset({"conversation.handoff", "conversation.closed", "conversation.transferred",
+                      "conversation.returned_to_bot"})
 
 _WAITING_IN_ORGS = """
 SELECT DISTINCT department_id FROM conversations

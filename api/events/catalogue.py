@@ -23,6 +23,7 @@ EVENT_TYPES: dict[str, int] = {
     "conversation.assigned": 1,
     "conversation.transferred": 1,
     "conversation.closed": 1,
+    "conversation.returned_to_bot": 1,
     "conversation.handoff": 1,
     "flow.started": 1,
     "flow.step": 1,  # the nodes one step of a run went through and its AI calls

@@ -16,7 +16,7 @@ from typing import Any
 LIVE_TYPES = frozenset({
     "message.received", "message.sent", "message.status",
     "conversation.created", "conversation.handoff", "conversation.assigned", "conversation.transferred",
-    "conversation.closed",
+    "conversation.closed", "conversation.returned_to_bot",
 })
 
 TYPING_SECONDS = 5  # typing:{conversation_id}:{user_id} lives this long; clients show it this long

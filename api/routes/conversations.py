@@ -37,6 +37,7 @@ from api.schemas.conversations import (
     ConversationCreate,
     ConversationOut,
     ConversationUpdate,
+    ReturnToBotIn,
     TransferIn,
 )
 
@@ -101,7 +102,7 @@ async def _change(item_id: uuid.UUID, action: str, apply: Any, description: str 
         await record_audit(session, f"conversation.{action}", "conversation", row.id,
                            before=before, after=after, description=description)
         payload = conversation_event_payload(row, description)
-        if action in ("assigned", "transferred"):  # who held it before: the live channel tells them
+        if action in ("assigned", "transferred", "returned_to_bot"):  # who held it before: the live channel tells them
             payload["previous"] = {"department_id": before.get("department_id"),
                                    "assigned_agent_id": before.get("assigned_to")}
         await emit(session, event(row.organization_id, f"conversation.{action}", payload, row.id))
@@ -179,6 +180,28 @@ async def transfer(item_id: uuid.UUID) -> Any:
             row.handoff_reason = data.reason
 
     return await _change(item_id, "transferred", apply, description=data.reason)
+
+
+@blueprint.post("/conversations/<uuid:item_id>/return-to-bot")
+@tag(["conversations"])
+@operation_id("return_conversation_to_bot")
+@document_request(ReturnToBotIn)
+@document_response(ConversationOut)
+@require("conversations:write")
+async def return_to_bot(item_id: uuid.UUID) -> Any:
+    """Give the conversation back to the chatbot: it leaves the agent and the queue, and
+    the customer's next message is answered by the chatbot's rules (a new flow run)."""
+    data = await read_body(ReturnToBotIn)
+
+    async def apply(session: AsyncSession, row: Conversation) -> None:
+        _ensure_open(row)
+        row.assigned_to = None
+        row.assigned_at = None
+        row.queue_position = None
+        row.status = "open"
+        row.is_bot_active = True
+
+    return await _change(item_id, "returned_to_bot", apply, description=data.reason)
 
 
 @blueprint.post("/conversations/<uuid:item_id>/close")

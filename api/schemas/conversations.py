@@ -59,6 +59,12 @@ class TransferIn(Input):
         return self
 
 
+class ReturnToBotIn(Input):
+    """Hand the conversation back to the chatbot: the next customer message runs its rules."""
+
+    reason: Text | None = None
+
+
 class CloseIn(Input):
     resolved: StrictBool = False  # true: status "resolved" (solved), false: "closed"
     notes: Text | None = None

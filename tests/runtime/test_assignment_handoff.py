@@ -64,3 +64,25 @@ async def test_a_handoff_to_a_full_queue_keeps_the_bot_and_tells_the_customer(lo
     texts = [m["payload"].get("text", {}).get("body") for m in local.sandbox.state.inboxes[WA_ID]]
     assert "Um atendente vai falar com você." not in texts  # the handoff's promise is not made
     assert texts[-1].startswith("Nossa fila de atendimento está cheia")
+
+
+async def test_a_conversation_returned_to_the_bot_is_answered_by_its_flow_again(local, add, db, query, seeded):
+    await add("menu", MENU_FLOW)
+    await local.say(WA_ID, "oi", profile_name="Bruna")
+    result = await local.say(WA_ID, webhooks.button_reply("human", "Atendente"), profile_name="Bruna")
+    [conversation] = result.conversations
+
+    async def bot_messages() -> int:
+        [row] = await query("SELECT count(*) AS n FROM messages WHERE conversation_id = :c AND direction = 'outbound' "
+                            "AND sender_type = 'bot'", c=conversation)
+        return row["n"]
+
+    handed_off = await bot_messages()
+    await local.say(WA_ID, "alô?", profile_name="Bruna")  # an agent's now: the bot stays silent
+    assert await bot_messages() == handed_off
+    # what POST /conversations/{id}/return-to-bot writes (tests/api/resources/test_conversations.py)
+    async with db.raw() as conn:
+        await conn.execute("UPDATE conversations SET status = 'open', is_bot_active = true, assigned_to = NULL "
+                           "WHERE id = $1", conversation)
+    await local.say(WA_ID, "oi de novo", profile_name="Bruna")
+    assert await bot_messages() > handed_off, "the chatbot answers again"

@@ -215,3 +215,26 @@ async def test_agent_reply_wakes_the_sender_through_the_task_queue(seed, admin_a
     _, message = await admin_api.post(f"/conversations/{conversation['id']}/messages", {"text": "oi"})
     queued = await redis.lrange(HIGH, 0, -1)  # a live reply rides the high lane
     assert any(message["id"] in (item.decode() if isinstance(item, bytes) else item) for item in queued)
+
+
+async def test_return_to_bot_frees_the_agent_and_tells_who_held_it(seed, admin_api, agent, db) -> None:
+    conversation = await seed.conversation()
+    path = f"/conversations/{conversation['id']}"
+    await admin_api.post(f"{path}/assign", {"user_id": str(agent.user_id)})
+    status, back = await admin_api.post(f"{path}/return-to-bot", {"reason": "pedido resolvido pelo menu"})
+    assert status == 200, back
+    assert (back["status"], back["assigned_to"], back["is_bot_active"]) == ("open", None, True)
+    async with db.raw() as conn:
+        row = await conn.fetchrow(
+            "SELECT payload FROM events WHERE type = 'conversation.returned_to_bot' AND ordering_key = $1",
+            uuid.UUID(conversation["id"]))
+        action = await conn.fetchval("SELECT action FROM audit_logs WHERE resource_id = $1 "
+                                     "ORDER BY created_at DESC LIMIT 1", uuid.UUID(conversation["id"]))
+    import json
+    payload = json.loads(row["payload"]) if isinstance(row["payload"], str) else row["payload"]
+    assert payload["previous"]["assigned_agent_id"] == str(agent.user_id)
+    assert payload["reason"] == "pedido resolvido pelo menu"
+    assert action == "conversation.returned_to_bot"
+    assert (await admin_api.post(f"{path}/close"))[0] == 200
+    status, error = await admin_api.post(f"{path}/return-to-bot", {})
+    assert status == 409 and error["error"]["field"] == "status"

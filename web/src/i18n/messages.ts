@@ -369,6 +369,7 @@ export const en = {
   "inbox.toQueue": "The department's queue",
   "inbox.reason": "Reason (optional)",
   "inbox.close": "Close",
+  "inbox.returnToBot": "Return to bot",
   "inbox.resolved": "Resolved",
   "inbox.notes": "Resolution notes (optional)",
 };
@@ -743,6 +744,7 @@ export const ptBR: Record<MessageKey, string> = {
   "inbox.toQueue": "A fila do departamento",
   "inbox.reason": "Motivo (opcional)",
   "inbox.close": "Encerrar",
+  "inbox.returnToBot": "Devolver ao bot",
   "inbox.resolved": "Resolvida",
   "inbox.notes": "Notas da resolução (opcional)",
 };

@@ -85,6 +85,11 @@ export function ContactPanel(props: { conversation: Conversation; contact?: Cont
               {t("inbox.transfer")}
             </button>
           </fieldset>
+          {!conversation.is_bot_active && (
+            <button type="button" disabled={busy} onClick={() => void act("return-to-bot", {})}>
+              {t("inbox.returnToBot")}
+            </button>
+          )}
           <fieldset className="field-group">
             <legend>{t("inbox.close")}</legend>
             <label className="check"><input type="checkbox" checked={resolved} onChange={(e) => setResolved(e.target.checked)} />

@@ -202,6 +202,7 @@ export function applyLive(state: InboxState, message: LiveMessage, now: number):
     case "conversation.assigned":
     case "conversation.transferred":
     case "conversation.closed":
+    case "conversation.returned_to_bot":
       return withConversation(next, conversationOf(event.data));
     default:
       return next;
