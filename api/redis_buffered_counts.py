@@ -73,10 +73,11 @@ class BufferedCounts:
             args += (json.dumps(key), repr(float(n)) if self._floats else int(n))
         try:
             await self._pipe([self._hash], args)
-        except Exception:  # noqa: BLE001 - counting never breaks what it counts
+        except Exception as exc:  # noqa: BLE001 - counting never breaks what it counts
             for key, n in counts.items():
                 self._counts[key] = self._counts.get(key, 0) + n
-            log.warning("counts not sent to Redis %s; kept for the next push", self._hash, exc_info=True)
+            log.warning("counts not sent to Redis %s (%s: %s); kept for the next push", self._hash,
+                        type(exc).__name__, exc)
             if self._timer is None:
                 self._schedule()
 

@@ -109,7 +109,9 @@ async def test_unexpected_error_is_500_with_a_generic_message(crashing_app, capl
 async def test_health_reports_database_and_redis(client):
     response = await client.get("/health")
     assert response.status_code == 200
-    assert await response.get_json() == {"status": "ok", "database": "ok", "redis": "ok"}
+    body = await response.get_json()
+    assert {k: body[k] for k in ("status", "database", "redis")} == {"status": "ok", "database": "ok", "redis": "ok"}
+    assert body["logs"]["events_waiting"] >= 0  # the log store's backlog (docs/logs.md)
 
 
 async def test_a_repeated_query_parameter_is_422_naming_it(client, org_admin):

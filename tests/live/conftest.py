@@ -176,7 +176,7 @@ async def start_api(live_settings: Settings, tmp_path: Path) -> AsyncIterator[Ca
         environ = {**os.environ, "PYTHONPATH": str(REPO), "DATABASE_URL": live_settings.database_url or "",
                    "REDIS_URL": live_settings.redis_url or "", "PYTAKE_SECRET_KEY": live_settings.secret_key,
                    "PYTAKE_ENCRYPTION_KEY": live_settings.encryption_key, "PYTAKE_DATA_DIR": str(tmp_path),
-                   "PYTAKE_LIVE_HEARTBEAT_SECONDS": "0.5", **env}
+                   "PYTAKE_LIVE_HEARTBEAT_SECONDS": "2", **env}  # TTL 6 s: a stall on a loaded machine is not a death
         log = open(tmp_path / f"api-{port}.log", "wb")
         process = subprocess.Popen(
             [sys.executable, "-c", "import sys; from pytake.cli import main; sys.exit(main())", "serve",

@@ -122,7 +122,9 @@ def test_a_model_that_is_not_a_flat_record_keeps_the_pydantic_path() -> None:
 
 def test_the_busy_lists_use_the_fast_encoder() -> None:
     names = {r.name for r in all_resources() if encoder_for(r.out, r.model) is not None}
-    assert {"conversations", "contacts", "messages", "tags", "users"} <= names
+    # (messages derive `error` and `media` from their metadata in a validator, so their pages go
+    # through pydantic: the fast encoder covers flat outputs only)
+    assert {"conversations", "contacts", "tags", "users"} <= names
 
 
 async def test_a_listed_conversation_is_the_same_json_as_fetching_it(seed, admin_api, agent) -> None:

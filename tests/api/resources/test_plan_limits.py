@@ -101,8 +101,11 @@ async def test_promoting_a_viewer_to_agent_counts_against_max_agents(seed, admin
 
 
 async def test_agent_replies_past_the_monthly_message_limit_are_refused(seed, admin_api, set_limits,
-                                                                       org_admin) -> None:
+                                                                       org_admin, db) -> None:
     conversation = await seed.conversation()
+    async with db.transaction() as session:  # the customer wrote: replies are inside the 24-hour window
+        session.add(m.Message(conversation_id=uuid.UUID(conversation["id"]), direction="inbound",
+                              sender_type="contact", type="text", content={"text": "oi"}, status="delivered"))
     path = f"/conversations/{conversation['id']}/messages"
     await set_limits(org_admin.org_id, monthly_message_limit=2)
     assert (await admin_api.post(path, {"text": "um"}))[0] == 201
@@ -112,7 +115,7 @@ async def test_agent_replies_past_the_monthly_message_limit_are_refused(seed, ad
     assert error["error"]["code"] == "plan_limit_exceeded"
     assert error["error"]["field"] == "monthly_message_limit"
     _, listed = await admin_api.get(path)
-    assert listed["total"] == 2
+    assert listed["total"] == 3  # the customer's message and the two replies sent
 
 
 async def test_inbound_messages_do_not_count_against_the_monthly_limit(seed, admin_api, set_limits, db,
