@@ -100,6 +100,9 @@ META_CALLS = frozenset({"templates.submit_template", "templates.sync_templates",
 LOG_STORE_READS = frozenset({"logs.search_message_logs", "logs.get_conversation_log", "logs.list_webhook_logs",
                              "logs.list_api_request_logs"})
 
+# Endpoints that read or write the media store (api/media): 503 while it cannot (S3 down or refusing).
+MEDIA_STORE_USERS = frozenset({"media.upload_media", "media.get_message_media", "messages.reply"})
+
 DESCRIPTIONS = {
     400: f"The body is not UTF-8 JSON nested at most {API_MAX_DEPTH} levels (`malformed_json`; "
          "`details` says why).",
@@ -214,6 +217,9 @@ def error_statuses(endpoint: str, method: str, view: Any, operation: dict[str, A
         statuses[429] = DESCRIPTIONS[429]
     if endpoint in LOG_STORE_READS:
         statuses[503] = "The log store cannot be reached (`log_store_unavailable`); try again later."
+    if endpoint in MEDIA_STORE_USERS:
+        statuses[503] = ("The media store cannot be used (`media_store_unavailable`: S3 unreachable, or "
+                         "refusing the credentials or the bucket; the message says which); try again later.")
     return statuses
 
 

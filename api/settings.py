@@ -109,7 +109,7 @@ class Settings:
     @property
     def media_store(self) -> str:
         """Where media files are kept (``PYTAKE_MEDIA_STORE``): ``local`` (default, a
-        directory: `media_dir`) or ``s3`` (not available in this build: api/media/store.py)."""
+        directory: `media_dir`) or ``s3`` (an S3-compatible bucket, ``PYTAKE_S3_*``: api/media/s3.py)."""
         return ((self.extra or {}).get("PYTAKE_MEDIA_STORE") or "local").strip().lower()
 
     @property

@@ -5,12 +5,16 @@ Off the message path: the webhook stores the message and enqueues the
 then, per message: asks Meta for the media (``GET /{media-id}`` with the
 number's token), checks its MIME type and size against Meta's limits for
 the message's kind, downloads it (never more than the limit), checks its
-sha256 against the one Meta gave, and keeps it in the media store.
+sha256 against the one Meta gave, and keeps it in the media store (a
+directory or an S3 bucket: api/media/store.py).
 
 The outcome is ``messages.metadata.media``: ``{"status": "stored", "key",
 "mime_type", "size", "sha256", "filename"?}``, or ``{"status": "failed",
 "error": "<why>"}``. A transient failure (Meta or the network) is tried again,
-`ATTEMPTS` times in all with backoff, before the message shows it as failed.
+`ATTEMPTS` times in all with backoff, before the message shows it as failed;
+so is a store that cannot keep the file (S3 down, refusing the credentials, no
+such bucket): the file already downloaded is kept for the next attempt, and the
+message itself is never touched but for its ``metadata.media``.
 """
 
 from __future__ import annotations
@@ -103,18 +107,22 @@ async def _fetch_one(settings: Settings, client: httpx.AsyncClient, row: Any) ->
             return _failed("the number's access token cannot be decrypted", attempts)
         config = WhatsAppConfig.from_settings(settings)
         api = MediaAPI(config.graph_url, config.graph_version, token, client=client)
+        fetched: tuple[bytes, str, str | None] | None = None  # kept across attempts: the store may fail alone
         while True:
             attempts += 1
             try:
-                info = await api.info(str(content["media_id"]))
-                mime = info.mime_type or content.get("mime_type")
-                problem = limit_problem(kind, mime, info.file_size)
-                if problem is not None:
-                    return _failed(problem, attempts)
-                data, digest = await api.download(info.url, LIMITS[kind].max_bytes)
-                expected = (info.sha256 or content.get("sha256") or "").lower()
-                if expected and digest != expected:
-                    raise TransientGraphError(f"the downloaded file's sha256 {digest} is not Meta's {expected}")
+                if fetched is None:
+                    info = await api.info(str(content["media_id"]))
+                    mime = info.mime_type or content.get("mime_type")
+                    problem = limit_problem(kind, mime, info.file_size)
+                    if problem is not None:
+                        return _failed(problem, attempts)
+                    data, digest = await api.download(info.url, LIMITS[kind].max_bytes)
+                    expected = (info.sha256 or content.get("sha256") or "").lower()
+                    if expected and digest != expected:
+                        raise TransientGraphError(f"the downloaded file's sha256 {digest} is not Meta's {expected}")
+                    fetched = (data, digest, mime)
+                data, digest, mime = fetched
                 key = inbound_key(row["organization_id"], row["id"])
                 await asyncio.to_thread(store.put, key, data)
                 media = {"status": "stored", "key": key, "mime_type": mime, "size": len(data), "sha256": digest,
@@ -130,6 +138,12 @@ async def _fetch_one(settings: Settings, client: httpx.AsyncClient, row: Any) ->
                 await asyncio.sleep(BACKOFF * 2 ** (attempts - 1))
             except GraphError as exc:
                 return _failed(f"Meta refused the media: {exc.describe()}", attempts)
+            except (MediaStoreUnavailable, OSError) as exc:  # S3 down or refusing, a full disk...
+                if attempts >= ATTEMPTS:
+                    return _failed(f"the media store cannot keep the file (gave up after {attempts} attempts): "
+                                   f"{exc}", attempts)
+                log.info("media of message %s: the store failed (attempt %s): %s", row["id"], attempts, exc)
+                await asyncio.sleep(BACKOFF * 2 ** (attempts - 1))
     except (MediaStoreUnavailable, OSError) as exc:
         return _failed(f"the media store cannot keep the file: {exc}", attempts)
 

@@ -5,9 +5,10 @@ Keys start with the organization's id (``{org}/in/{message id}``,
 organization, and the route serving it checks that row's organization.
 
 `LocalMediaStore` (the default) is a directory under the data dir
-(``Settings.media_dir``). ``PYTAKE_MEDIA_STORE=s3`` answers plainly that an
-S3-compatible store is not available in this build (`MediaStoreUnavailable`):
-it is not implemented, rather than half-working.
+(``Settings.media_dir``); ``PYTAKE_MEDIA_STORE=s3`` is an S3-compatible bucket
+(`api.media.s3.S3MediaStore`, configured by ``PYTAKE_S3_*``). Both take the same
+keys and answer the same way (``get`` of a missing key: None); a store that cannot
+do what was asked raises `MediaStoreUnavailable` saying why.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import os
 import re
 import uuid
 from pathlib import Path
+from typing import Any
 
 from api.settings import Settings
 
@@ -26,6 +28,13 @@ class MediaStoreUnavailable(RuntimeError):
     """The configured media store cannot be used."""
 
 
+def check_key(key: str) -> str:
+    """Keys are ours; anything else is refused, never joined to a path or an object name."""
+    if not _KEY.match(key):
+        raise ValueError(f"not a media key: {key!r}")
+    return key
+
+
 class LocalMediaStore:
     """Files under one directory; written to a temporary name, then renamed (a reader
     never sees half a file)."""
@@ -34,9 +43,7 @@ class LocalMediaStore:
         self.root = root
 
     def _path(self, key: str) -> Path:
-        if not _KEY.match(key):  # keys are ours; anything else is refused, never joined to a path
-            raise ValueError(f"not a media key: {key!r}")
-        return self.root / key
+        return self.root / check_key(key)
 
     def put(self, key: str, data: bytes) -> None:
         path = self._path(key)
@@ -55,15 +62,17 @@ class LocalMediaStore:
         self._path(key).unlink(missing_ok=True)
 
 
-def media_store(settings: Settings) -> LocalMediaStore:
-    """The store ``settings`` name (`MediaStoreUnavailable` for one this build lacks)."""
+def media_store(settings: Settings) -> Any:
+    """The store ``settings`` name: a `LocalMediaStore` or an `api.media.s3.S3MediaStore`
+    (`MediaStoreUnavailable` for an unknown one or an incomplete configuration)."""
     kind = settings.media_store
     if kind == "local":
         return LocalMediaStore(settings.media_dir)
     if kind == "s3":
-        raise MediaStoreUnavailable("the S3-compatible media store is not available in this build: "
-                                    "set PYTAKE_MEDIA_STORE=local (files under PYTAKE_MEDIA_DIR)")
-    raise MediaStoreUnavailable(f"unknown PYTAKE_MEDIA_STORE {kind!r}: use 'local'")
+        from api.media.s3 import s3_store  # s3 imports this module
+
+        return s3_store(settings)
+    raise MediaStoreUnavailable(f"unknown PYTAKE_MEDIA_STORE {kind!r}: use 'local' or 's3'")
 
 
 def inbound_key(organization_id: object, message_id: object) -> str:

@@ -6,6 +6,11 @@ organization (404 otherwise, whatever the store holds), with the Content-Type
 it was stored with, ``X-Content-Type-Options: nosniff`` and a
 ``Content-Disposition`` (``inline`` for images, audio and video; ``attachment``
 for documents), so a browser never runs what a customer sent.
+
+With the S3 store the file is streamed through this route too (not a redirect
+to a presigned URL): the organization check holds on every read, the bucket
+stays private and need not be reachable from agents' browsers, and no URL that
+works without a PyTake token ever leaves the API.
 """
 
 from __future__ import annotations
@@ -57,8 +62,8 @@ async def get_message_media(item_id: uuid.UUID, message_id: uuid.UUID) -> Any:
         raise NotFound("media of this message")
     try:
         data = await asyncio.to_thread(media_store(get_settings()).get, media["key"])
-    except MediaStoreUnavailable as exc:
-        raise Conflict(f"the media is not available: {exc}", field="media") from exc
+    except MediaStoreUnavailable as exc:  # S3 down or refusing: the file is there, the store is not
+        raise ApiError(503, "media_store_unavailable", f"the media store cannot be read: {exc}") from exc
     if data is None:
         raise Conflict("the media is not available: the file is missing from the media store", field="media")
     mime = media.get("mime_type") or "application/octet-stream"

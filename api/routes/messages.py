@@ -175,8 +175,11 @@ async def _uploaded_media(data: ReplyIn, organization_id: uuid.UUID,
         raise ApiError(502, "meta_unavailable", f"Meta's Graph API did not take the upload: {exc.describe()}") from exc
     except GraphError as exc:
         raise ValidationFailed("upload_id", f"Meta refused the upload: {exc.describe()}") from exc
-    except (FileNotFoundError, MediaStoreUnavailable) as exc:
+    except FileNotFoundError as exc:
         raise ValidationFailed("upload_id", f"the upload cannot be sent: {exc}") from exc
+    except MediaStoreUnavailable as exc:  # S3 down or refusing: nothing was sent, try again later
+        raise ApiError(503, "media_store_unavailable",
+                       f"the upload cannot be read from the media store: {exc}") from exc
     except ValueError as exc:  # the number's token cannot be decrypted
         raise ValidationFailed("upload_id", "the number's access token cannot be decrypted: set it again") from exc
     content: dict[str, Any] = {"media_id": media_id, "mime_type": upload["mime_type"]}

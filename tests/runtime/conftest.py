@@ -211,14 +211,20 @@ class Servers:
 
 
 @pytest.fixture
-async def servers(db, redis, database_url, redis_url, tmp_path, seeded) -> AsyncIterator[Servers]:
+def servers_env() -> dict[str, str]:
+    """More settings (PYTAKE_*) for `servers`; a module overrides it (tests/runtime/test_media_s3.py)."""
+    return {}
+
+
+@pytest.fixture
+async def servers(db, redis, database_url, redis_url, tmp_path, seeded, servers_env) -> AsyncIterator[Servers]:
     from api.app import create_app
     from api.workers.tasks import make_broker, run_worker, start_context, stop_context
 
     sandbox = SandboxApp(SandboxState(SandboxConfig(app_secret=APP_SECRET, status_delay=0.01)))
     sandbox_url, sandbox_stop, sandbox_task = await serve(sandbox)
     settings = make_settings(database_url, redis_url, tmp_path, PYTAKE_GRAPH_API_URL=sandbox_url,
-                             PYTAKE_METRICS_TOKEN=METRICS_TOKEN)
+                             PYTAKE_METRICS_TOKEN=METRICS_TOKEN, **servers_env)
     app = create_app(settings)
     pytake_url, app_stop, app_task = await serve(app)
     sandbox.state.config.webhook_url = pytake_url + "/webhooks/whatsapp"
