@@ -48,17 +48,24 @@ class Counters:
 
     def __init__(self, redis_url: str, push_after: float = PUSH_AFTER) -> None:
         self._counts = BufferedCounts(redis_url, KEY, floats=True, push_after=push_after)
+        # a histogram series' field keys, built once (every API request observes one)
+        self._series: dict[tuple[str, Labels], tuple[Any, ...]] = {}
 
     def inc(self, name: str, labels: Labels = (), value: float = 1.0) -> None:
         self._counts.add((name, labels), value)
 
     def observe(self, name: str, labels: Labels, seconds: float) -> None:
         """A histogram observation: its bucket counts (cumulative ``le``), ``_sum`` and ``_count``."""
-        items: dict[Any, float] = {(name + "_bucket", (*labels, ("le", _le(le)))): 1.0
-                                   for le in BUCKETS if seconds <= le}
-        items[(name + "_bucket", (*labels, ("le", "+Inf")))] = 1.0
-        items[(name + "_sum", labels)] = seconds
-        items[(name + "_count", labels)] = 1.0
+        series = self._series.get((name, labels))
+        if series is None:
+            if len(self._series) >= MAX_SERIES:  # label values are bounded (routes, statuses): a safety net
+                self._series.clear()
+            series = self._series[(name, labels)] = _series_keys(name, labels)
+        buckets, tail = series
+        items: dict[Any, float] = {key: 1.0 for le, key in buckets if seconds <= le}
+        items[tail[0]] = 1.0
+        items[tail[1]] = seconds
+        items[tail[2]] = 1.0
         self._counts.add_many(items)
 
     async def push(self) -> None:
@@ -89,6 +96,15 @@ NO_COUNTERS = _NoCounters()
 
 def _le(value: float) -> str:
     return repr(float(value))
+
+
+MAX_SERIES = 10_000
+
+
+def _series_keys(name: str, labels: Labels) -> tuple[tuple[tuple[float, Any], ...], tuple[Any, Any, Any]]:
+    """A histogram series' fields: ``(le, bucket key)`` per bucket, then the ``+Inf`` bucket, ``_sum`` and ``_count``."""
+    buckets = tuple((le, (name + "_bucket", (*labels, ("le", _le(le))))) for le in BUCKETS)
+    return buckets, ((name + "_bucket", (*labels, ("le", "+Inf"))), (name + "_sum", labels), (name + "_count", labels))
 
 
 Gauge = Callable[[Any, Any], Awaitable[Iterable[tuple[Labels, float]]]]

@@ -1,8 +1,11 @@
 """API request logs: what the request hook collects, and how it is cleaned before storing.
 
-The hook (`api.app`) only copies a few values into a raw record and appends
-it to the process's `LogBuffer` (no parsing, no I/O); `sanitized` runs in the
-flush task, off the request's path: the body parsed as JSON with every
+The hook (`api.app`) only puts a few values and references (the request's
+query and headers, read-only once the request is parsed) into a raw record and
+appends it to the process's `LogBuffer` (no parsing, no copying, no I/O);
+`sanitized` runs in the flush task, off the request's path: the record's id
+(drawn once, so a retried batch keeps it and ``ON CONFLICT DO NOTHING`` drops
+a row written twice), the headers kept (`KEPT_HEADERS`), the body parsed as JSON with every
 credential-named key masked at any depth (`api.secret_keys`, the audit
 trail's rule), credential headers and query parameters masked the same way,
 bodies that are not JSON or larger than `MAX_BODY` kept as their size only.
@@ -30,9 +33,8 @@ def raw_request(*, method: str, path: str, query: Mapping[str, Any], headers: Ma
                 body: bytes | None, body_size: int, status_code: int, elapsed_ms: float, organization_id: Any, user_id: Any,
                 ip_address: str | None, user_agent: str | None, error_message: str | None,
                 at: datetime) -> dict[str, Any]:
-    """What the request hook keeps (cheap: references and small copies)."""
-    return {"id": uuid.uuid4(), "method": method, "path": path, "query": dict(query),
-            "headers": {k.lower(): v for k, v in headers.items() if k.lower() in KEPT_HEADERS},
+    """What the request hook keeps (cheap: references, no copies; `sanitized` does the rest)."""
+    return {"method": method, "path": path, "query": query, "headers": headers,
             "body": body, "body_size": body_size, "status_code": status_code, "response_time_ms": round(elapsed_ms, 3),
             "organization_id": organization_id, "user_id": user_id, "ip_address": ip_address,
             "user_agent": user_agent, "error_message": error_message, "created_at": at}
@@ -58,10 +60,14 @@ def sanitized_body(body: bytes | None, size: int = 0) -> Any:
 def sanitized(raw: dict[str, Any]) -> dict[str, Any]:
     """A raw request record as the log store keeps it (docs/SCHEMA.md ``api_request_logs``)."""
     status = raw["status_code"]
-    return {"id": raw["id"], "organization_id": raw["organization_id"], "user_id": raw["user_id"],
+    record_id = raw.get("id")
+    if record_id is None:  # drawn at the first flush and kept: a retried batch writes the same ids
+        record_id = raw["id"] = uuid.uuid4()
+    headers = {k.lower(): v for k, v in raw["headers"].items() if k.lower() in KEPT_HEADERS}
+    return {"id": record_id, "organization_id": raw["organization_id"], "user_id": raw["user_id"],
             "method": raw["method"], "path": raw["path"],
-            "query_params": _mask_pairs(raw["query"], lambda k: is_secret_key(str(k))),
-            "headers": _mask_pairs(raw["headers"], lambda k: k in SECRET_HEADERS or is_secret_key(k)),
+            "query_params": _mask_pairs(dict(raw["query"]), lambda k: is_secret_key(str(k))),
+            "headers": _mask_pairs(headers, lambda k: k in SECRET_HEADERS or is_secret_key(k)),
             "body": sanitized_body(raw["body"], raw.get("body_size") or 0), "status_code": status,
             "response_time_ms": raw["response_time_ms"], "ip_address": raw["ip_address"],
             "user_agent": raw["user_agent"], "success": status < 400, "error_message": raw["error_message"],

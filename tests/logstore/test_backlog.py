@@ -13,7 +13,7 @@ from api.db.models import Organization
 from api.db.session import Database
 from api.events import message_payload
 from api.logstore import (LogBuffer, MessageQuery, RequestQuery, StoreUnavailable, event_backlog, feed_once,
-                          open_store)
+                          open_store, raw_request, sanitized)
 from api.logstore.postgres import PostgresLogStore
 from api.settings import Settings
 from tests.logstore.conftest import until, write_events
@@ -110,3 +110,23 @@ async def test_buffered_records_wait_in_the_buffer_while_the_store_is_down(db):
     assert len(buffer) == 0 and buffer.last_error is None
     logs = await store.api_request_logs(RequestQuery(org))
     assert sorted(r["path"] for r in logs) == ["/contacts/1", "/contacts/2", "/contacts/3"]
+
+
+async def test_a_request_log_batch_written_again_is_stored_once(db):
+    """The flush sanitizes a batch again when it retries it (an INSERT whose answer was lost):
+    each record keeps the id it drew the first time, so no request is logged twice."""
+    org = await _org(db)
+    store = PostgresLogStore(db)
+    raws = [raw_request(method="GET", path=f"/contacts/{i}", query={"page": "1"}, headers={"Accept": "*/*"},
+                        body=None, body_size=0, status_code=200, elapsed_ms=1.0, organization_id=org,
+                        user_id=None, ip_address="127.0.0.1", user_agent="pytest", error_message=None,
+                        at=datetime.now(timezone.utc)) for i in range(3)]
+
+    async def write(batch: list[dict]) -> None:
+        await store.write_api_requests([sanitized(r) for r in batch])
+
+    await write(raws)
+    await write(raws)  # the same batch, retried
+    logs = await store.api_request_logs(RequestQuery(org))
+    assert sorted(r["path"] for r in logs) == ["/contacts/0", "/contacts/1", "/contacts/2"]
+    assert all(r["query_params"] == {"page": "1"} and r["headers"] == {"accept": "*/*"} for r in logs)
