@@ -47,7 +47,7 @@ export function PendingAttachment(props: { file: File; disabled: boolean; onCanc
   return (
     <div className="attachment card" data-attachment={kind}>
       <div className="attachment-file">
-        <span className="attachment-icon" aria-hidden="true">{ICONS[kind]}</span>
+        <PaperClip />
         <span className="attachment-name">{file.name}</span>
         <span className="muted small">{formatSize(file.size)} · {t(`inbox.kind.${kind}` as never)}</span>
       </div>
@@ -76,4 +76,12 @@ export function PendingAttachment(props: { file: File; disabled: boolean; onCanc
   );
 }
 
-const ICONS: Record<string, string> = { image: "🖼️", video: "🎬", audio: "🎵", document: "📄" };
+/** drawn, not an emoji: a machine without an emoji font shows a box for those */
+export function PaperClip() {
+  return (
+    <svg className="paper-clip" width="18" height="18" viewBox="0 0 24 24" fill="none" stroke="currentColor"
+      strokeWidth="2" strokeLinecap="round" strokeLinejoin="round" aria-hidden="true">
+      <path d="M21.4 11.1l-9.2 9.2a6 6 0 0 1-8.5-8.5l9.2-9.2a4 4 0 0 1 5.7 5.7l-9.2 9.2a2 2 0 0 1-2.8-2.8l8.5-8.5" />
+    </svg>
+  );
+}

@@ -4,7 +4,7 @@ import type { Template } from "../../api/types";
 import { Field } from "../../components/Field";
 import { useI18n } from "../../i18n";
 import { variables } from "../templates/templateModel";
-import { PendingAttachment } from "./Attachment";
+import { PaperClip, PendingAttachment } from "./Attachment";
 import { InteractiveBuilder } from "./InteractiveBuilder";
 import { type Conversation, CLOSED, expandOnSend, expandQuickReply, matchingQuickReplies, type Message,
   type QuickReply, throttle, windowClosed } from "./inboxModel";
@@ -162,7 +162,7 @@ export function Composer(props: { conversation: Conversation; quickReplies: Quic
           onChange={(e) => { setText(e.target.value); setHighlight(0); if (e.target.value) typing(); }}
           onKeyDown={onKey} />
         <button type="button" className="ghost icon" title={t("inbox.attachFile")} aria-label={t("inbox.attachFile")}
-          onClick={() => picker.current?.click()}>📎</button>
+          onClick={() => picker.current?.click()}><PaperClip /></button>
         <button type="button" className="ghost" aria-pressed={building}
           onClick={() => { setBuilding(!building); setPicking(false); }}>
           {t("inbox.interactive")}

@@ -57,7 +57,7 @@ export function MessageMedia({ message }: { message: Message }) {
   if (kind === "audio") return <audio className="bubble-audio" src={src} controls preload="metadata" />;
   return (
     <a className="bubble-document" href={src} download={media?.filename ?? undefined}>
-      📄 {name}{media?.size ? ` · ${formatSize(media.size)}` : ""}
+      {name}{media?.size ? ` · ${formatSize(media.size)}` : ""}
     </a>
   );
 }
