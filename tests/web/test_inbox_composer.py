@@ -177,7 +177,7 @@ async def test_an_agent_sends_an_image_reply_buttons_and_a_list(web_with_meta_an
     assert not errors, f"JavaScript errors on the page: {errors}"
 
 
-async def test_the_composer_in_portuguese(web_with_meta):
+async def test_the_composer_in_portuguese_and_the_apis_refusals_in_place(web_with_meta):
     base, meta = web_with_meta
     meta.gate.set()
     await seed(base, template=False)
@@ -199,6 +199,15 @@ async def test_the_composer_in_portuguese(web_with_meta):
                 await expect(page.locator('[data-field="ia-buttons.0.title"] .field-problem')).to_have_text(
                     "No máximo 20 caracteres.")
                 await screenshot(page, "composer-07-pt-BR")
+                # Maria never wrote: the API refuses both (only a template reaches her), and says so in place
+                await page.get_by_label("Botão 1", exact=True).fill("Sim")
+                await page.get_by_label("Corpo da mensagem").fill("Confirma?")
+                await page.get_by_role("button", name="Enviar botões").click()
+                await expect(page.locator(".interactive-builder [role=alert]")).to_contain_text("24-hour")
+                await page.get_by_role("button", name="Enviar arquivo").click()
+                await expect(page.locator(".attachment [role=alert]")).to_contain_text("24-hour")
+                assert not meta.state.accepted
+                await screenshot(page, "composer-08-pt-BR-window-closed")
             finally:
                 await browser.close()
     assert not errors, errors
