@@ -8,7 +8,14 @@ import { Composer } from "./Composer";
 import { contactName, shortTime } from "./ConversationList";
 import { MEDIA_TYPES, MessageMedia } from "./MessageMedia";
 
-const TICKS: Record<string, string> = { pending: "🕓", sent: "✓", delivered: "✓✓", read: "✓✓" };
+const TICKS: Record<string, string> = { sent: "✓", delivered: "✓✓", read: "✓✓" };
+
+/** "sending": a drawn clock (the 🕓 emoji is a box where no emoji font is installed) */
+const CLOCK = (
+  <svg width="11" height="11" viewBox="0 0 12 12" fill="none" stroke="currentColor" strokeWidth="1.3" aria-hidden="true">
+    <circle cx="6" cy="6" r="5" /><path d="M6 3v3l2 1.5" />
+  </svg>
+);
 
 function Bubble({ message }: { message: Message }) {
   const { t, lang } = useI18n();
@@ -35,7 +42,7 @@ function Bubble({ message }: { message: Message }) {
         <time>{shortTime(message.created_at, lang)}</time>
         {outbound && status !== "failed" && (
           <span className={`ticks ${status}`} data-ticks={status} aria-label={t(`inbox.status.${status}` as never)}
-            title={t(`inbox.status.${status}` as never)}>{TICKS[status] ?? ""}</span>
+            title={t(`inbox.status.${status}` as never)}>{status === "pending" ? CLOCK : TICKS[status] ?? ""}</span>
         )}
       </span>
       {status === "failed" && (

@@ -41,7 +41,7 @@ export function MessageMedia({ message }: { message: Message }) {
       clearTimeout(timer);
       if (url) URL.revokeObjectURL(url);
     };
-  }, [path, media?.status, message.direction]);  // eslint-disable-line react-hooks/exhaustive-deps
+  }, [path, media?.status, message.direction]);  // `media` itself is a new object on every live update
 
   if (media?.status === "failed") {
     return <p className="media-note small" role="note">{t("inbox.mediaFailed")} {media.error}</p>;
