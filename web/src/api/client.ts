@@ -100,3 +100,49 @@ export function problemsOf(err: ApiError): { field: string; message: string }[] 
   const details = ((err.body as { error?: { details?: { field: string; message: string }[] } })?.error?.details) ?? [];
   return details.length ? details : err.field ? [{ field: err.field, message: err.message }] : [];
 }
+
+/** A multipart upload (field `file`) with its progress (0..1), the token attached and refreshed once
+ *  on a 401 like `api`; a refusal is an ApiError with the API's message and field. */
+export async function upload<T>(path: string, file: File, onProgress: (fraction: number) => void,
+  retry = true): Promise<T> {
+  const form = new FormData();
+  form.append("file", file, file.name);
+  const { status, text, statusText } = await new Promise<{ status: number; text: string; statusText: string }>(
+    (resolve, reject) => {
+      const xhr = new XMLHttpRequest();
+      xhr.open("POST", path);
+      xhr.setRequestHeader("Accept", "application/json");
+      if (tokens) xhr.setRequestHeader("Authorization", `Bearer ${tokens.access_token}`);
+      xhr.upload.onprogress = (e) => { if (e.lengthComputable) onProgress(e.loaded / e.total); };
+      xhr.onload = () => resolve({ status: xhr.status, text: xhr.responseText, statusText: xhr.statusText });
+      xhr.onerror = () => reject(new ApiError(0, "network", "the upload did not reach the server"));
+      xhr.send(form);
+    });
+  if (status === 401 && retry && tokens) {
+    refreshing ??= refresh().finally(() => (refreshing = null));
+    if (await refreshing) return upload<T>(path, file, onProgress, false);
+  }
+  let payload: unknown = {};
+  try { payload = JSON.parse(text); } catch { /* not JSON: a proxy's or the server's size limit */ }
+  if (status < 200 || status >= 300) {
+    const error = (payload as ApiErrorBody).error ?? {};
+    throw new ApiError(status, error.code ?? "error", error.message ?? (statusText || `HTTP ${status}`), error.field,
+      payload);
+  }
+  return payload as T;
+}
+
+/** A file the API serves behind the bearer token (a message's media), as an object URL for the page. */
+export async function fetchBlobUrl(path: string, retry = true): Promise<string> {
+  const response = await fetch(path, { headers: tokens ? { Authorization: `Bearer ${tokens.access_token}` } : {} });
+  if (response.status === 401 && retry && tokens) {
+    refreshing ??= refresh().finally(() => (refreshing = null));
+    if (await refreshing) return fetchBlobUrl(path, false);
+  }
+  if (!response.ok) {
+    const payload = await response.json().catch(() => ({}));
+    const error = (payload as ApiErrorBody).error ?? {};
+    throw new ApiError(response.status, error.code ?? "error", error.message ?? response.statusText, error.field, payload);
+  }
+  return URL.createObjectURL(await response.blob());
+}

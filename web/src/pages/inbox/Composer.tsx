@@ -4,10 +4,16 @@ import type { Template } from "../../api/types";
 import { Field } from "../../components/Field";
 import { useI18n } from "../../i18n";
 import { variables } from "../templates/templateModel";
+import { PaperClip, PendingAttachment } from "./Attachment";
+import { InteractiveBuilder } from "./InteractiveBuilder";
 import { type Conversation, CLOSED, expandOnSend, expandQuickReply, matchingQuickReplies, type Message,
   type QuickReply, throttle, windowClosed } from "./inboxModel";
 
-/** Text (with `/shortcut` quick replies) or an approved template with its parameters. */
+/** What the file picker offers (a hint: the API decides, and a refused type gets its message). */
+const ACCEPT = "image/*,video/*,audio/*,application/pdf,text/plain,.doc,.docx,.xls,.xlsx,.ppt,.pptx";
+
+/** Text (with `/shortcut` quick replies), a file (uploaded, then sent as media), reply buttons or a
+ *  list (InteractiveBuilder), or an approved template with its parameters. */
 export function Composer(props: { conversation: Conversation; quickReplies: QuickReply[]; templates: Template[];
   onTyping: () => void; onSent: (message: Message) => void }) {
   const { t } = useI18n();
@@ -18,6 +24,9 @@ export function Composer(props: { conversation: Conversation; quickReplies: Quic
   const [values, setValues] = useState<string[]>([]);
   const [problem, setProblem] = useState("");
   const [sending, setSending] = useState(false);
+  const [attachment, setAttachment] = useState<File | null>(null);
+  const [building, setBuilding] = useState(false);
+  const picker = useRef<HTMLInputElement>(null);
   // one throttle for the composer's life (the server renews "typing" at most every 2 s anyway)
   const onTyping = useRef(props.onTyping);
   useEffect(() => { onTyping.current = props.onTyping; });
@@ -28,18 +37,30 @@ export function Composer(props: { conversation: Conversation; quickReplies: Quic
   const template = props.templates.find((x) => x.id === templateId);
   const names = template ? variables(template.body_text) : [];
 
-  const send = async (body: Record<string, unknown>) => {
+  /** the reply posted: null when it was taken, else the refusal (an ApiError, or the network's words) */
+  const post = async (body: Record<string, unknown>): Promise<ApiError | string | null> => {
     setSending(true);
-    setProblem("");
     try {
       props.onSent(await api<Message>("POST", `/conversations/${props.conversation.id}/messages`, body));
-      return true;
+      return null;
     } catch (err) {
-      setProblem(err instanceof ApiError ? err.message : String(err));
-      return false;
+      return err instanceof ApiError ? err : String(err);
     } finally {
       setSending(false);
     }
+  };
+
+  const send = async (body: Record<string, unknown>) => {
+    setProblem("");
+    const refused = await post(body);
+    if (refused !== null) setProblem(typeof refused === "string" ? refused : refused.message);
+    return refused === null;
+  };
+
+  const sendFile = async (body: Record<string, unknown>) => {
+    const refused = await post(body);
+    if (refused === null) setAttachment(null);
+    return refused === null ? null : typeof refused === "string" ? refused : refused.message;
   };
 
   const sendText = async () => {
@@ -119,11 +140,35 @@ export function Composer(props: { conversation: Conversation; quickReplies: Quic
           </div>
         </div>
       )}
+      {building && (
+        <InteractiveBuilder disabled={sending} send={async (body) => {
+          const refused = await post(body);
+          if (refused === null) setBuilding(false);
+          return refused;
+        }} onCancel={() => setBuilding(false)} />
+      )}
+      {attachment && (
+        <PendingAttachment key={`${attachment.name}-${attachment.size}-${attachment.lastModified}`} file={attachment}
+          disabled={sending} send={sendFile} onCancel={() => setAttachment(null)} />
+      )}
+      <input ref={picker} type="file" hidden accept={ACCEPT} data-testid="attach-input"
+        aria-label={t("inbox.attachFile")} onChange={(e) => {
+          const file = e.target.files?.[0];
+          if (file) { setAttachment(file); setBuilding(false); setPicking(false); }
+          e.target.value = "";  // the same file can be picked again
+        }} />
       <div className="composer-row">
         <textarea aria-label={t("inbox.message")} placeholder={t("inbox.placeholder")} rows={2} value={text}
           onChange={(e) => { setText(e.target.value); setHighlight(0); if (e.target.value) typing(); }}
           onKeyDown={onKey} />
-        <button type="button" className="ghost" aria-pressed={picking} onClick={() => setPicking(!picking)}>
+        <button type="button" className="ghost icon" title={t("inbox.attachFile")} aria-label={t("inbox.attachFile")}
+          onClick={() => picker.current?.click()}><PaperClip /></button>
+        <button type="button" className="ghost" aria-pressed={building}
+          onClick={() => { setBuilding(!building); setPicking(false); }}>
+          {t("inbox.interactive")}
+        </button>
+        <button type="button" className="ghost" aria-pressed={picking}
+          onClick={() => { setPicking(!picking); setBuilding(false); }}>
           {t("inbox.templates")}
         </button>
         <button type="button" className="primary" disabled={sending || !text.trim()} onClick={() => void sendText()}>

@@ -6,23 +6,43 @@ import { type Action, type Conversation, failureText, type InboxState, type Mess
 import type { Contact } from "./ContactPanel";
 import { Composer } from "./Composer";
 import { contactName, shortTime } from "./ConversationList";
+import { MEDIA_TYPES, MessageMedia } from "./MessageMedia";
 
-const TICKS: Record<string, string> = { pending: "🕓", sent: "✓", delivered: "✓✓", read: "✓✓" };
+const TICKS: Record<string, string> = { sent: "✓", delivered: "✓✓", read: "✓✓" };
+
+/** "sending": a drawn clock (the 🕓 emoji is a box where no emoji font is installed) */
+const CLOCK = (
+  <svg width="11" height="11" viewBox="0 0 12 12" fill="none" stroke="currentColor" strokeWidth="1.3" aria-hidden="true">
+    <circle cx="6" cy="6" r="5" /><path d="M6 3v3l2 1.5" />
+  </svg>
+);
 
 function Bubble({ message }: { message: Message }) {
   const { t, lang } = useI18n();
   const status = message.status ?? "pending";
   const outbound = message.direction === "outbound";
+  const media = MEDIA_TYPES.has(message.type ?? "");
+  const content = (message.content ?? {}) as { caption?: string; buttons?: { title?: string }[]; button?: string;
+    header?: string; footer?: string };
+  const text = media ? content.caption ?? (message.media || !outbound ? "" : messageText(message)) : messageText(message);
+  const interactive = message.type === "button" || message.type === "list";
   return (
     <li className={`bubble ${outbound ? "out" : "in"}${status === "failed" ? " failed" : ""}`}
       data-message={message.id} data-status={status}>
-      <p className="bubble-text">{messageText(message)}</p>
+      {media && <MessageMedia message={message} />}
+      {interactive && content.header && <p className="bubble-header">{content.header}</p>}
+      {text && <p className="bubble-text">{text}</p>}
+      {interactive && content.footer && <p className="bubble-footer muted small">{content.footer}</p>}
+      {message.type === "button" && Array.isArray(content.buttons) && (
+        <ul className="bubble-buttons">{content.buttons.map((b, i) => <li key={i}>{b.title}</li>)}</ul>
+      )}
+      {message.type === "list" && content.button && <ul className="bubble-buttons"><li>☰ {content.button}</li></ul>}
       <span className="bubble-meta">
         {outbound && message.sender_type === "bot" && <span className="sender">{t("inbox.bot")}</span>}
         <time>{shortTime(message.created_at, lang)}</time>
         {outbound && status !== "failed" && (
           <span className={`ticks ${status}`} data-ticks={status} aria-label={t(`inbox.status.${status}` as never)}
-            title={t(`inbox.status.${status}` as never)}>{TICKS[status] ?? ""}</span>
+            title={t(`inbox.status.${status}` as never)}>{status === "pending" ? CLOCK : TICKS[status] ?? ""}</span>
         )}
       </span>
       {status === "failed" && (

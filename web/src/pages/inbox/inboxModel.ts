@@ -27,8 +27,13 @@ export type Message = {
   status?: string | null;
   error_message?: string | null;
   meta_errors?: MetaError[] | null;
+  /** a media message's file (docs/replies.md): stored (fetch `url` with the token) or failed */
+  media?: MessageMedia | null;
   created_at: string;
 };
+
+export type MessageMedia = { status: string; url?: string | null; mime_type?: string | null; size?: number | null;
+  filename?: string | null; error?: string | null };
 
 export type Me = { user_id: string; scope: "organization" | "departments" | string; department_ids: string[] };
 export type Typing = { user_name: string; until: number };
