@@ -51,12 +51,14 @@ async def start_from_now(db: Any) -> None:
 
 async def publish_once(db: Any, redis: Any, limit: int = PUBLISH_BATCH) -> int | None:
     """Publish the next batch; the events handled (None: another worker holds the consumer)."""
-    async with consume(db, CONSUMER, limit) as batch:
+    # without payloads: most events of a batch are not published (another type, or
+    # nobody listening); the payloads of those that are come in one more query
+    async with consume(db, CONSUMER, limit, payloads=False) as batch:
         if batch is None:
             return None
         events = [e for e in batch.events if e.type in LIVE_TYPES]
         if events:
-            events = await _listened(redis, events)
+            events = await batch.with_payloads(await _listened(redis, events))
         if events:
             keys = list({e.ordering_key for e in events if e.ordering_key is not None})
             rows = {r["id"]: r for r in await batch.conn.fetch(_CONVERSATIONS, keys)} if keys else {}
