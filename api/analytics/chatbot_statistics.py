@@ -88,7 +88,7 @@ async def update_chatbot_statistics(db: Any, limit: int = 500) -> int:
                 return read
             cols: dict[str, list[Any]] = {k: [] for k in ("orgs", "types", "flows", "convs", "outcomes", "durations")}
             for e in await batch.with_payloads([e for e in batch.events if e.type in TYPES]):
-                payload = e.payload if isinstance(e.payload, dict) else json.loads(e.payload)
+                payload = e.payload if isinstance(e.payload, dict) else json.loads(e.payload or "{}")
                 if e.type == "conversation.handoff":
                     flow, conv = None, (payload.get("conversation") or {}).get("id")
                 else:
