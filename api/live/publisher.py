@@ -75,6 +75,8 @@ async def _listened(redis: Any, events: list[StoredEvent]) -> list[StoredEvent]:
     Asked after the batch was read, so no gap: a socket that subscribes later takes
     its replay ``head`` (`api.live.replay`) after these events were visible, and
     gets them from the table."""
+    if getattr(redis, "nodes_manager", None) is not None:  # Redis Cluster: NUMSUB counts one node's
+        return events  # subscribers only (classic pub/sub reaches every node): publish everything
     orgs = list({e.organization_id for e in events})
     counts = await redis.pubsub_numsub(*(channel(o) for o in orgs))
     heard = {name.decode() if isinstance(name, bytes) else name for name, n in counts if n}
