@@ -107,6 +107,17 @@ class Settings:
         return (self.extra or {}).get("PYTAKE_METRICS_TOKEN") or None
 
     @property
+    def worker_chores_off(self) -> frozenset[str]:
+        """Worker background chores switched off (``PYTAKE_WORKER_CHORES_OFF``, comma-separated,
+        for measuring their cost: bench/e2e.py ``--off``): ``live`` (the live channel's
+        publisher), ``logs`` (the log store's feeder), ``webhooks`` (outbound webhooks'
+        delivery), ``statistics`` (chatbot statistics), ``path-counts`` (the flow path
+        counts' flush), ``assignment``, ``maintenance`` (every periodic chore). Empty
+        (the default): everything runs. What is off does not happen in this process."""
+        raw = (self.extra or {}).get("PYTAKE_WORKER_CHORES_OFF") or ""
+        return frozenset(part.strip().lower() for part in raw.split(",") if part.strip())
+
+    @property
     def media_store(self) -> str:
         """Where media files are kept (``PYTAKE_MEDIA_STORE``): ``local`` (default, a
         directory: `media_dir`) or ``s3`` (an S3-compatible bucket, ``PYTAKE_S3_*``: api/media/s3.py)."""

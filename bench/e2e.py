@@ -231,7 +231,10 @@ async def main(args: argparse.Namespace) -> int:
     env = {**os.environ, "DATABASE_URL": database_url, "REDIS_URL": redis_url,
            "PYTAKE_WHATSAPP_APP_SECRET": SECRET, "PYTAKE_GRAPH_API_URL": f"http://127.0.0.1:{sandbox_port}",
            "PYTAKE_DATA_DIR": str(REPO / ".pytake" / "bench"),
-           "PYTAKE_ENCRYPTION_KEY": ENCRYPTION_KEY, "PYTAKE_SECRET_KEY": "b" * 48}
+           "PYTAKE_ENCRYPTION_KEY": ENCRYPTION_KEY, "PYTAKE_SECRET_KEY": "b" * 48,
+           "PYTAKE_WORKER_CHORES_OFF": args.off}
+    if args.off:
+        print(f"worker chores off (for measuring their cost): {args.off}")
     pytake = str(REPO / ".venv" / "bin" / "pytake")
     logs = REPO / ".pytake" / "bench"
     logs.mkdir(parents=True, exist_ok=True)
@@ -501,6 +504,9 @@ if __name__ == "__main__":
     parser.add_argument("--rate-seconds", type=float, default=4.0, help="seconds of arrivals per offered rate")
     parser.add_argument("--keep-database", action="store_true", help="leave the scratch database for inspection")
     parser.add_argument("--concurrency", type=int, default=200)
+    parser.add_argument("--off", default="",
+                        help="worker chores switched off to measure their share (comma-separated: live, logs, "
+                             "webhooks, statistics, path-counts, assignment, maintenance; Settings.worker_chores_off)")
     from api.event_loop import run as run_loop
 
     sys.exit(run_loop(main(parser.parse_args())))

@@ -82,14 +82,13 @@ async def update_chatbot_statistics(db: Any, limit: int = 500) -> int:
     (or another worker holds the consumer); the number of events read."""
     read = 0
     while True:
-        async with consume(db, CONSUMER, limit) as batch:
+        # without payloads: the payloads of the few events counted come in one more query
+        async with consume(db, CONSUMER, limit, payloads=False) as batch:
             if batch is None:
                 return read
             cols: dict[str, list[Any]] = {k: [] for k in ("orgs", "types", "flows", "convs", "outcomes", "durations")}
-            for e in batch.events:
-                if e.type not in TYPES:
-                    continue
-                payload = e.payload if isinstance(e.payload, dict) else json.loads(e.payload)
+            for e in await batch.with_payloads([e for e in batch.events if e.type in TYPES]):
+                payload = e.payload if isinstance(e.payload, dict) else json.loads(e.payload or "{}")
                 if e.type == "conversation.handoff":
                     flow, conv = None, (payload.get("conversation") or {}).get("id")
                 else:

@@ -6,9 +6,11 @@ after the publish: at least once, so a crash republishes a batch and the
 API processes drop what a socket already had (cursor order). A message is
 ``<routing header JSON>\\n<the text sent to clients>``: API processes parse only
 the header (cursor and audience, `api.live.audience`) and forward the text.
+An organization whose channel nobody subscribes to (no socket open there) is
+skipped (`_listened`): its messages are neither built nor published.
 
 Run by every worker (`api.workers.tasks`) beside the maintenance loop, polling
-every ``live_poll_seconds`` while idle (back to back while busy).
+every ``live_poll_seconds`` (back to back while rounds come back full).
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from api.live.protocol import LIVE_TYPES, Cursor, event_message
 log = logging.getLogger("pytake.live")
 
 CONSUMER = "live"
+PUBLISH_BATCH = 500  # events per round at most
 _CONVERSATIONS = "SELECT id, department_id, assigned_to FROM conversations WHERE id = ANY($1::uuid[])"
 
 
@@ -46,12 +49,16 @@ async def start_from_now(db: Any) -> None:
         await register(conn, CONSUMER, from_now=True)
 
 
-async def publish_once(db: Any, redis: Any, limit: int = 500) -> int | None:
+async def publish_once(db: Any, redis: Any, limit: int = PUBLISH_BATCH) -> int | None:
     """Publish the next batch; the events handled (None: another worker holds the consumer)."""
-    async with consume(db, CONSUMER, limit) as batch:
+    # without payloads: most events of a batch are not published (another type, or
+    # nobody listening); the payloads of those that are come in one more query
+    async with consume(db, CONSUMER, limit, payloads=False) as batch:
         if batch is None:
             return None
         events = [e for e in batch.events if e.type in LIVE_TYPES]
+        if events:
+            events = await batch.with_payloads(await _listened(redis, events))
         if events:
             keys = list({e.ordering_key for e in events if e.ordering_key is not None})
             rows = {r["id"]: r for r in await batch.conn.fetch(_CONVERSATIONS, keys)} if keys else {}
@@ -62,15 +69,36 @@ async def publish_once(db: Any, redis: Any, limit: int = 500) -> int | None:
         return len(batch.events)
 
 
-async def run_forever(db: Any, redis: Any, stop: asyncio.Event, poll: float = 0.02) -> None:
+async def _listened(redis: Any, events: list[StoredEvent]) -> list[StoredEvent]:
+    """The events of organizations whose channel has a subscriber (an API process with
+    a socket open there): nobody else is told, and their messages are not built.
+    Asked after the batch was read, so no gap: a socket that subscribes later takes
+    its replay ``head`` (`api.live.replay`) after these events were visible, and
+    gets them from the table."""
+    if getattr(redis, "nodes_manager", None) is not None:  # Redis Cluster: NUMSUB counts one node's
+        return events  # subscribers only (classic pub/sub reaches every node): publish everything
+    orgs = list({e.organization_id for e in events})
+    counts = await redis.pubsub_numsub(*(channel(o) for o in orgs))
+    heard = {name.decode() if isinstance(name, bytes) else name for name, n in counts if n}
+    if len(heard) == len(orgs):
+        return events
+    return [e for e in events if channel(e.organization_id) in heard]
+
+
+async def run_forever(db: Any, redis: Any, stop: asyncio.Event, poll: float = 0.02,
+                      limit: int = PUBLISH_BATCH) -> None:
+    """Rounds of `publish_once`: back to back while they come back full, else one
+    per ``poll``. (A round right after a partial one would find the few events
+    committed meanwhile: under a steady flow that was a consumer transaction,
+    and its cursor write, per one or two events.)"""
     await start_from_now(db)
     while not stop.is_set():
         try:
-            handled = await publish_once(db, redis)
+            handled = await publish_once(db, redis, limit)
         except Exception:  # noqa: BLE001 - a database or Redis blip: the next round retries
             log.exception("live publishing failed")
             handled = None
-        if handled:
+        if handled and handled >= limit:
             continue
         try:
             await asyncio.wait_for(stop.wait(), poll)

@@ -18,7 +18,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from api.logstore.buffer import LogBuffer
-from api.logstore.feed import event_backlog, feed_once
+from api.logstore.feed import FEED_BATCH, event_backlog, feed_once
 from api.logstore.store import LogStore
 
 log = logging.getLogger("pytake.logstore")
@@ -58,16 +58,21 @@ class LogFeeder:
         return await self.store.enforce_retention(now)
 
     async def run_once(self) -> int:
-        """Feed events until none wait (or another worker feeds), flush the attempts.
+        """Feed the events waiting (until a batch comes back short of `FEED_BATCH`, or
+        another worker feeds), flush the attempts.
         The events handled; raises when the store fails."""
         if time.monotonic() >= self._upkeep_at:
             await self.upkeep()
             self._upkeep_at = time.monotonic() + UPKEEP_SECONDS
         handled = 0
+        # back to back while batches come back full; a partial one read everything
+        # committed, and the next round waits for the poll (a round right after it
+        # would take the few events committed meanwhile: under a steady flow, a
+        # consumer transaction and a store write per handful of events)
         while True:
             n = await feed_once(self.db, self.store)
             handled += n or 0
-            if not n:
+            if not n or n < FEED_BATCH:
                 break
         await self.webhook_attempts.flush(self.store.write_webhook_attempts)
         return handled
@@ -104,9 +109,12 @@ async def backlog_figures(db: Any, *, store: LogStore | None = None,
     return out
 
 
-def start(db: Any, settings: Any, stop: asyncio.Event) -> tuple[LogFeeder, asyncio.Task]:
-    """A worker's feeder and its task (ended by ``stop``)."""
+def start(db: Any, settings: Any, stop: asyncio.Event, *, run: bool = True) -> tuple[LogFeeder, asyncio.Task | None]:
+    """A worker's feeder and its task (ended by ``stop``); ``run=False`` (the chore
+    switched off, `Settings.worker_chores_off`): the feeder without its loop."""
     feeder = LogFeeder(db, open_store(settings, db))
+    if not run:
+        return feeder, None
 
     async def loop() -> None:
         try:

@@ -124,8 +124,10 @@ async def tick(rt: Runtime, *, stale: timedelta | None = None) -> None:
     if full or await _once(rt, "sweep", float(getattr(settings, "runtime_sweep_seconds", 2.0))):
         deadlines = full or await _once(rt, "deadlines", DEADLINES_EVERY)
         await sweep(rt, stale, full=full, deadlines=deadlines)
+    off = getattr(settings, "worker_chores_off", frozenset())  # for measuring (bench/e2e.py --off)
     try:  # queued conversations to agents (api/assignment): new events, and a periodic sweep
-        await assignment.tick(rt.db, rt.redis, sweep_now=await _once(rt, "assignment", assignment.SWEEP_SECONDS))
+        if "assignment" not in off:
+            await assignment.tick(rt.db, rt.redis, sweep_now=await _once(rt, "assignment", assignment.SWEEP_SECONDS))
     except Exception:  # noqa: BLE001 - the rest of the tick still runs; the next tick retries
         log.exception("assignment failed")
     if await _once(rt, "campaigns", campaign_schedule.EVERY):
@@ -138,12 +140,12 @@ async def tick(rt: Runtime, *, stale: timedelta | None = None) -> None:
             await live.sweep_presence(rt.db, rt.redis)
         except Exception:  # noqa: BLE001
             log.exception("live presence sweep failed")
-    if await _once(rt, "path-counts", PATH_FLUSH_EVERY):  # api/analytics: Redis -> flow_path_counts
+    if "path-counts" not in off and await _once(rt, "path-counts", PATH_FLUSH_EVERY):  # api/analytics: Redis -> flow_path_counts
         try:
             await flush_path_counts(rt.db, rt.redis)
         except Exception:  # noqa: BLE001 - the batch stays pending; the next flush takes it again
             log.exception("path counts flush failed")
-    if await _once(rt, "chatbot-statistics", STATISTICS_EVERY):  # api/analytics: events -> chatbots.statistics
+    if "statistics" not in off and await _once(rt, "chatbot-statistics", STATISTICS_EVERY):  # api/analytics: events -> chatbots.statistics
         try:
             await update_chatbot_statistics(rt.db)
         except Exception:  # noqa: BLE001 - the cursor did not move; the next turn reads the events again

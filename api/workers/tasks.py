@@ -63,13 +63,18 @@ async def start_context(settings: Settings, *, maintenance: bool = True) -> Work
         from api.events.webhooks import start as start_webhooks
         from api.logstore import start_feeder
 
-        ctx.maintenance = asyncio.create_task(run_forever(runtime, ctx.stop))
-        ctx.log_feeder, ctx.logs = start_feeder(runtime.db, runtime.settings, ctx.stop)
-        ctx.webhooks = start_webhooks(runtime.db, runtime.settings, ctx.stop, runtime.redis,
-                                      observe=ctx.log_feeder.webhook_attempts.extend)
-        from api.live import start_publisher
+        off = getattr(settings, "worker_chores_off", frozenset())  # for measuring a chore's cost (bench/e2e.py --off)
+        if "maintenance" not in off:
+            ctx.maintenance = asyncio.create_task(run_forever(runtime, ctx.stop))
+        ctx.log_feeder, logs = start_feeder(runtime.db, runtime.settings, ctx.stop, run="logs" not in off)
+        ctx.logs = logs
+        if "webhooks" not in off:
+            ctx.webhooks = start_webhooks(runtime.db, runtime.settings, ctx.stop, runtime.redis,
+                                          observe=ctx.log_feeder.webhook_attempts.extend)
+        if "live" not in off:
+            from api.live import start_publisher
 
-        ctx.live = start_publisher(runtime.db, runtime.redis, runtime.settings, ctx.stop)
+            ctx.live = start_publisher(runtime.db, runtime.redis, runtime.settings, ctx.stop)
     _CONTEXT = ctx
     return ctx
 

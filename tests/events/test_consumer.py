@@ -86,3 +86,21 @@ async def test_one_worker_at_a_time_per_consumer(db):
         assert other is None
     release.set()
     await task
+
+
+async def test_a_batch_read_without_payloads_loads_those_of_the_events_it_keeps(db):
+    """The live and statistics consumers read types only, then the payloads of what they handle."""
+    org = uuid.uuid4()
+    await _write(db, org, "flow.started", "message.sent", "flow.completed")
+    await _until(db, "peek-light", 3)
+    found = []
+    deadline = asyncio.get_running_loop().time() + 60
+    while len(found) < 3:
+        async with consume(db, "light", payloads=False) as batch:
+            assert all(e.payload is None for e in batch.events)
+            kept = await batch.with_payloads([e for e in batch.events if e.type.startswith("flow.")])
+            found += batch.events
+            assert [e.payload for e in kept] == [{"t": e.type} for e in kept]
+            assert all(e.type.startswith("flow.") for e in kept)
+        assert asyncio.get_running_loop().time() < deadline
+    assert [e.type for e in found] == ["flow.started", "message.sent", "flow.completed"]
