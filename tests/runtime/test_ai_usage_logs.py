@@ -1,14 +1,17 @@
 """AI token usage end to end: a flow with an AI node, the platform's AI port pointed at a
 local server speaking OpenAI's (then Anthropic's) HTTP API, the customer's message run by
 the runtime, the `logs` consumer fed, and the conversation's log (store and
-``GET /logs/conversations/{id}``) shows the tokens the server reported."""
+``GET /logs/conversations/{id}``) shows the tokens the server reported; so do the chatbot's
+statistics."""
 
 from __future__ import annotations
 
 import dataclasses
 
 import pytest
+from sqlalchemy import text
 
+from api.analytics import update_chatbot_statistics
 from api.app import create_app
 from api.logstore import feed_once
 from api.logstore.postgres import PostgresLogStore
@@ -87,3 +90,13 @@ async def test_the_conversation_log_shows_the_tokens_the_provider_reported(
     usage = {"calls": 1, "prompt_tokens": tokens[0], "completion_tokens": tokens[1], "tokens_used": tokens[2]}
     assert body["ai_usage"] == usage and body["sessions"][0]["ai_usage"] == usage
     assert body["sessions"][0]["ai_prompts"][0]["tokens_used"] == tokens[2]
+
+    async def counted():  # the chatbot's statistics add the call and its tokens
+        await update_chatbot_statistics(db)
+        async with db.session() as s:
+            stats = (await s.execute(text("SELECT statistics FROM chatbots WHERE id = :b"),
+                                     {"b": seeded.chatbot_id})).scalar()
+        return stats.get("ai_calls") and stats
+    stats = await until(counted)
+    assert (stats["ai_calls"], stats["ai_prompt_tokens"], stats["ai_completion_tokens"], stats["ai_tokens"]) == \
+        (1, *tokens)
