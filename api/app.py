@@ -145,31 +145,20 @@ _REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,64}")
 def _register_log_context(app: Quart) -> None:
     """Each request's log lines carry its ``request_id`` (the caller's ``X-Request-Id`` when it
     is a short token, else a new one; echoed in the response) and, once authenticated, its
-    ``organization_id`` (api/log_context.py)."""
+    ``organization_id`` (api/log_context.py). The ASGI server runs each request in a task of
+    its own, so what a request sets ends with it (nothing to reset)."""
     @app.before_request
-    async def bind_request_ids() -> None:
-        given = request.headers.get(REQUEST_ID_HEADER, "")
-        rid = given if _REQUEST_ID.fullmatch(given) else uuid.uuid4().hex
-        g.request_id = rid
-        g.log_tokens = (log_context.request_id.set(rid), log_context.organization_id.set(None))
+    async def bind_request_id() -> None:
+        given = request.headers.get(REQUEST_ID_HEADER)
+        rid = given if given and _REQUEST_ID.fullmatch(given) else uuid.uuid4().hex
+        log_context.request_id.set(rid)
 
     @app.after_request
     async def echo_request_id(response: Response) -> Response:
-        rid = g.get("request_id")
+        rid = log_context.request_id.get()
         if rid is not None:
             response.headers[REQUEST_ID_HEADER] = rid
         return response
-
-    @app.teardown_request
-    async def unbind_request_ids(_exc: BaseException | None) -> None:
-        tokens = g.get("log_tokens")
-        if tokens is None:
-            return
-        for variable, token in zip((log_context.organization_id, log_context.request_id), reversed(tokens)):
-            try:
-                variable.reset(token)
-            except ValueError:  # torn down in another context than the request's: nothing to restore
-                pass
 
 
 def _register_write_hook(app: Quart) -> None:
