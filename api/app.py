@@ -9,6 +9,8 @@ as the one JSON shape of `api.errors`; PostgreSQL or Redis out of reach as a
 from __future__ import annotations
 
 import logging
+import re
+import uuid
 from typing import Any
 
 from pydantic import ValidationError as PydanticValidationError
@@ -19,7 +21,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError
 from werkzeug.exceptions import HTTPException
 
-from api import redis_keys
+from api import log_context, redis_keys
 from api.auth import user_cache
 from api.context import AUTH_PIPE_KEY, DB_KEY, REDIS_KEY, SETTINGS_KEY, TOTALS_KEY, get_db, get_redis, get_totals
 from api.errors import ApiError, ServiceUnavailable, error_body, unavailable
@@ -80,6 +82,7 @@ def create_app(settings: Settings | None = None) -> Quart:
     app.config["QUART_SCHEMA_SWAGGER_CSS_URL"] = DOCS_CSS_URL
     app.json = ApiJSONProvider(app, app.json)  # after QuartSchema, which sets its own
     _register_lifecycle(app, settings)
+    _register_log_context(app)
     app.before_request(check_body)
     _register_write_hook(app)
     _register_request_log(app)
@@ -133,6 +136,29 @@ def _register_lifecycle(app: Quart, settings: Settings) -> None:
             await redis.aclose()
         if db is not None:
             await db.dispose()
+
+
+REQUEST_ID_HEADER = "X-Request-Id"
+_REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,64}")
+
+
+def _register_log_context(app: Quart) -> None:
+    """Each request's log lines carry its ``request_id`` (the caller's ``X-Request-Id`` when it
+    is a short token, else a new one; echoed in the response) and, once authenticated, its
+    ``organization_id`` (api/log_context.py). The ASGI server runs each request in a task of
+    its own, so what a request sets ends with it (nothing to reset)."""
+    @app.before_request
+    async def bind_request_id() -> None:
+        given = request.headers.get(REQUEST_ID_HEADER)
+        rid = given if given and _REQUEST_ID.fullmatch(given) else uuid.uuid4().hex
+        log_context.request_id.set(rid)
+
+    @app.after_request
+    async def echo_request_id(response: Response) -> Response:
+        rid = log_context.request_id.get()
+        if rid is not None:
+            response.headers[REQUEST_ID_HEADER] = rid
+        return response
 
 
 def _register_write_hook(app: Quart) -> None:

@@ -64,6 +64,9 @@ class Settings:
     db_pool_size: int = 10
     redis_pool_size: int = 200
     graph_connections: int = 64
+    # the process's log lines (api/log_context.py): PYTAKE_LOG_FORMAT=text (a terminal's,
+    # the default) | json (one JSON object per line, for log collectors in production)
+    log_format: str = "text"
     # AI providers of `ai_prompt` nodes: OPENAI_API_KEY (or PYTAKE_OPENAI_API_KEY),
     # OPENAI_BASE_URL, ANTHROPIC_API_KEY, ANTHROPIC_BASE_URL (same PYTAKE_ fallbacks)
     openai_api_key: str | None = None
@@ -163,6 +166,7 @@ class Settings:
             **_runtime_timings(env),
             **_pools(env),
             **_ai_providers(env),
+            **_log_format(env),
             **_webhook_settings(env),
             **_numbers(env, {n: "PYTAKE_" + n.upper() for n in LIVE_NUMBER_FIELDS}, float, "number", positive=True),
         )
@@ -247,6 +251,18 @@ def _webhook_settings(env: Mapping[str, str]) -> dict[str, Any]:
     if flag:
         values["webhooks_allow_private_networks"] = flag.strip().lower() in ("1", "true", "yes")
     return values
+
+
+LOG_FORMATS = ("text", "json")
+
+
+def _log_format(env: Mapping[str, str]) -> dict[str, str]:
+    value = (env.get("PYTAKE_LOG_FORMAT") or "").strip().lower()
+    if not value:
+        return {}
+    if value not in LOG_FORMATS:
+        raise SettingsError(f"PYTAKE_LOG_FORMAT must be one of {', '.join(LOG_FORMATS)}, not {value!r}")
+    return {"log_format": value}
 
 
 AI_PROVIDER_FIELDS = ("openai_api_key", "openai_base_url", "anthropic_api_key", "anthropic_base_url")

@@ -10,6 +10,7 @@ from engine.effects import Effects, effects_of
 from engine.events import Event
 from engine.interpreter import Interpreter, RunResult
 from engine.ports import (
+    AIAnswer,
     AIClient,
     AIError,
     Clock,
@@ -28,7 +29,7 @@ from engine.program import Instruction, Op, Program, ProgramFormatError, build
 from engine.state import Frame, State, StateFormatError, Wait
 
 __all__ = [
-    "AIClient", "AIError", "Clock", "Effects", "Event", "Frame", "HttpClient",
+    "AIAnswer", "AIClient", "AIError", "Clock", "Effects", "Event", "Frame", "HttpClient",
     "HttpRequestError", "HttpResponse", "InboundMessage", "Instruction", "Interpreter",
     "Op", "OutboundMessage", "Program", "ProgramFormatError", "ProgramLoader", "Ports",
     "RequestRefused", "RequestTimeout", "ResponseTooLarge", "RunResult", "State",

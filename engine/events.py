@@ -22,8 +22,9 @@ Types (``data`` keys in brackets):
 - ``conversation_closed``
 - ``handoff`` [department, reason, priority]
 - ``api_called`` [method, url, status, ok, error?]
-- ``ai_called`` [provider, model, ok, error?, prompt?, response?, latency_ms?] (prompt and answer
-  cut to 2,000 characters; the log store's AI interactions)
+- ``ai_called`` [provider, model, ok, error?, prompt?, response?, latency_ms?, prompt_tokens?,
+  completion_tokens?, tokens_used?] (prompt and answer cut to 2,000 characters; ``model`` the one
+  that answered; the tokens the provider reported, null without usage; the log store's AI interactions)
 - ``flow_entered`` [flow, returns] / ``flow_returned`` [flow]
 - ``waiting`` [kind, retries_left, deadline] / ``answer_invalid`` [retries_left]
 - ``exit_unconnected`` [handle]: an optional branch with no edge ended the flow

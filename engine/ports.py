@@ -89,6 +89,29 @@ class ResponseTooLarge(HttpRequestError):
     code = "response_too_large"
 
 
+@dataclass(frozen=True, slots=True)
+class AIAnswer:
+    """What an AI provider answered: the text plus the usage it reported.
+
+    ``model`` is the model the provider says answered (it may name a dated
+    version of the one asked for); ``input_tokens`` / ``output_tokens`` are
+    OpenAI's ``usage.prompt_tokens`` / ``usage.completion_tokens`` or
+    Anthropic's ``usage.input_tokens`` / ``usage.output_tokens`` (None when the
+    provider sent no usage).
+    """
+
+    text: str
+    model: str | None = None
+    input_tokens: int | None = None
+    output_tokens: int | None = None
+
+    @property
+    def total_tokens(self) -> int | None:
+        if self.input_tokens is None and self.output_tokens is None:
+            return None
+        return (self.input_tokens or 0) + (self.output_tokens or 0)
+
+
 class AIError(Exception):
     """The AI provider failed (HTTP error status, timeout, no credentials...)."""
 
@@ -117,7 +140,9 @@ class AIClient(Protocol):
         temperature: float,
         max_tokens: int,
         timeout: float,
-    ) -> str: ...
+    ) -> AIAnswer | str:
+        """The answer with its usage (`AIAnswer`); a plain ``str`` is an answer without usage."""
+        ...
 
 
 class Clock(Protocol):

@@ -15,6 +15,9 @@ Keys (all added to; the other keys of ``statistics`` are kept):
 - ``completion_ms_total`` / ``completions_timed``: the sum and number of
   ``flow.completed`` durations (ended or handed off), and
   ``avg_completion_ms`` their quotient (rounded);
+- ``ai_calls``, ``ai_prompt_tokens``, ``ai_completion_tokens``, ``ai_tokens``:
+  the ``ai_prompt`` calls of ``flow.step`` events (its ``ai`` list) and the
+  tokens their providers reported (a call without usage adds none);
 - ``updated_at``: when the statistics last changed.
 
 A flow event's chatbot is its flow's; a handoff's is its conversation's (set by
@@ -31,13 +34,16 @@ from api.db.session import bind
 from api.events.consumer import consume
 
 CONSUMER = "chatbot_statistics"
-TYPES = ("flow.started", "flow.completed", "flow.error", "conversation.handoff")
+TYPES = ("flow.started", "flow.completed", "flow.error", "flow.step", "conversation.handoff")
+AI_KEYS = ("ai_calls", "ai_prompt", "ai_completion", "ai_total")
 
 _APPLY = """
 WITH e AS (
   SELECT * FROM unnest(CAST(:orgs AS uuid[]), CAST(:types AS text[]), CAST(:flows AS uuid[]),
-                       CAST(:convs AS uuid[]), CAST(:outcomes AS text[]), CAST(:durations AS bigint[]))
-           AS e(org, type, flow, conv, outcome, duration)
+                       CAST(:convs AS uuid[]), CAST(:outcomes AS text[]), CAST(:durations AS bigint[]),
+                       CAST(:ai_calls AS bigint[]), CAST(:ai_prompt AS bigint[]), CAST(:ai_completion AS bigint[]),
+                       CAST(:ai_total AS bigint[]))
+           AS e(org, type, flow, conv, outcome, duration, ai_calls, ai_prompt, ai_completion, ai_total)
 ), attributed AS (
   SELECT COALESCE(f.chatbot_id, c.chatbot_id) AS chatbot_id, e.*
     FROM e
@@ -50,7 +56,9 @@ WITH e AS (
          count(*) FILTER (WHERE type = 'conversation.handoff') AS handoffs,
          count(*) FILTER (WHERE type = 'flow.error') AS errors,
          COALESCE(sum(duration) FILTER (WHERE type = 'flow.completed'), 0) AS ms,
-         count(duration) FILTER (WHERE type = 'flow.completed') AS timed
+         count(duration) FILTER (WHERE type = 'flow.completed') AS timed,
+         COALESCE(sum(ai_calls), 0) AS ai_calls, COALESCE(sum(ai_prompt), 0) AS ai_prompt,
+         COALESCE(sum(ai_completion), 0) AS ai_completion, COALESCE(sum(ai_total), 0) AS ai_total
     FROM attributed WHERE chatbot_id IS NOT NULL
    GROUP BY chatbot_id, org
 ), added AS (
@@ -68,6 +76,10 @@ UPDATE chatbots b SET statistics = a.old || jsonb_build_object(
         THEN round((COALESCE((a.old->>'completion_ms_total')::bigint, 0) + a.ms)::numeric
                    / (COALESCE((a.old->>'completions_timed')::bigint, 0) + a.timed))
         ELSE NULL END,
+    'ai_calls', COALESCE((a.old->>'ai_calls')::bigint, 0) + a.ai_calls,
+    'ai_prompt_tokens', COALESCE((a.old->>'ai_prompt_tokens')::bigint, 0) + a.ai_prompt,
+    'ai_completion_tokens', COALESCE((a.old->>'ai_completion_tokens')::bigint, 0) + a.ai_completion,
+    'ai_tokens', COALESCE((a.old->>'ai_tokens')::bigint, 0) + a.ai_total,
     'updated_at', now())
   FROM added a WHERE b.id = a.id
 """
@@ -75,6 +87,17 @@ UPDATE chatbots b SET statistics = a.old || jsonb_build_object(
 
 def _uuid_or_none(value: Any) -> str | None:
     return str(value) if value else None
+
+
+def _count(value: Any) -> int:
+    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else 0
+
+
+def ai_sums(calls: Any) -> tuple[int, int, int, int]:
+    """``(calls, prompt tokens, completion tokens, tokens)`` of a ``flow.step``'s ``ai`` list."""
+    calls = [c for c in calls if isinstance(c, dict)] if isinstance(calls, list) else []
+    return (len(calls), sum(_count(c.get("prompt_tokens")) for c in calls),
+            sum(_count(c.get("completion_tokens")) for c in calls), sum(_count(c.get("tokens_used")) for c in calls))
 
 
 async def update_chatbot_statistics(db: Any, limit: int = 500) -> int:
@@ -86,9 +109,13 @@ async def update_chatbot_statistics(db: Any, limit: int = 500) -> int:
         async with consume(db, CONSUMER, limit, payloads=False) as batch:
             if batch is None:
                 return read
-            cols: dict[str, list[Any]] = {k: [] for k in ("orgs", "types", "flows", "convs", "outcomes", "durations")}
+            cols: dict[str, list[Any]] = {k: [] for k in ("orgs", "types", "flows", "convs", "outcomes", "durations",
+                                                           *AI_KEYS)}
             for e in await batch.with_payloads([e for e in batch.events if e.type in TYPES]):
                 payload = e.payload if isinstance(e.payload, dict) else json.loads(e.payload or "{}")
+                ai = ai_sums(payload.get("ai")) if e.type == "flow.step" else (0, 0, 0, 0)
+                if e.type == "flow.step" and not ai[0]:  # a step without AI calls adds nothing
+                    continue
                 if e.type == "conversation.handoff":
                     flow, conv = None, (payload.get("conversation") or {}).get("id")
                 else:
@@ -98,7 +125,8 @@ async def update_chatbot_statistics(db: Any, limit: int = 500) -> int:
                 duration = payload.get("duration_ms")
                 for name, value in zip(cols, (e.organization_id, e.type, _uuid_or_none(flow), _uuid_or_none(conv),
                                               payload.get("outcome"),
-                                              int(duration) if isinstance(duration, (int, float)) else None)):
+                                              int(duration) if isinstance(duration, (int, float)) else None,
+                                              *ai)):
                     cols[name].append(value)
             if cols["types"]:
                 await batch.conn.execute(*bind(_APPLY, cols))

@@ -18,7 +18,9 @@ Figures (times in seconds; rates from 0 to 1, null without a denominator):
 - ``chatbots`` (from the ``flow.*`` events): ``total_executions``
   (``flow.started``), ``completion_rate`` and ``handoff_rate`` (``flow.completed``
   with outcome ``ended`` / ``handoff`` per execution), ``avg_completion_time``
-  (of the ``ended`` runs' durations);
+  (of the ``ended`` runs' durations), ``ai_calls``, ``ai_prompt_tokens``,
+  ``ai_completion_tokens``, ``ai_tokens`` (the ``ai`` lists of ``flow.step``:
+  the AI calls and the tokens their providers reported);
 - ``agents``: ``total`` (active agent users now), ``active`` (sent a message in
   it), ``avg_response_time`` (an agent's message after a customer's, the gap,
   both in the period and the same conversation), ``conversations_per_agent``
@@ -80,6 +82,18 @@ WITH conv AS (
                      AND jsonb_typeof(payload->'duration_ms') = 'number') AS avg_completion
     FROM events WHERE organization_id = :org AND occurred_at >= :start AND occurred_at < :end
      AND type IN ('flow.started', 'flow.completed')
+), ai AS (
+  SELECT count(a.call) AS calls,
+         COALESCE(sum((a.call->>'prompt_tokens')::bigint) FILTER (WHERE jsonb_typeof(a.call->'prompt_tokens') = 'number'), 0)
+             AS prompt,
+         COALESCE(sum((a.call->>'completion_tokens')::bigint)
+                  FILTER (WHERE jsonb_typeof(a.call->'completion_tokens') = 'number'), 0) AS completion,
+         COALESCE(sum((a.call->>'tokens_used')::bigint) FILTER (WHERE jsonb_typeof(a.call->'tokens_used') = 'number'), 0)
+             AS total
+    FROM events e
+    CROSS JOIN LATERAL jsonb_array_elements(CASE WHEN jsonb_typeof(e.payload->'ai') = 'array'
+                                                 THEN e.payload->'ai' ELSE '[]'::jsonb END) AS a(call)
+   WHERE e.organization_id = :org AND e.occurred_at >= :start AND e.occurred_at < :end AND e.type = 'flow.step'
 ), agents AS (
   SELECT count(*) AS total FROM users
    WHERE organization_id = :org AND role = 'agent' AND deleted_at IS NULL AND is_active IS NOT FALSE
@@ -92,12 +106,14 @@ SELECT jsonb_build_object('total', conv_total.total, 'new', conv.new, 'resolved'
        jsonb_build_object('total_executions', ev.executions,
                           'completion_rate', round(ev.completions::numeric / NULLIF(ev.executions, 0), 4),
                           'avg_completion_time', round(ev.avg_completion, 3),
-                          'handoff_rate', round(ev.handoffs::numeric / NULLIF(ev.executions, 0), 4)) AS chatbots,
+                          'handoff_rate', round(ev.handoffs::numeric / NULLIF(ev.executions, 0), 4),
+                          'ai_calls', ai.calls, 'ai_prompt_tokens', ai.prompt,
+                          'ai_completion_tokens', ai.completion, 'ai_tokens', ai.total) AS chatbots,
        jsonb_build_object('total', agents.total, 'active', msgs.active_agents,
                           'avg_response_time', round(msgs.avg_response, 3),
                           'conversations_per_agent',
                           round(msgs.agent_convs::numeric / NULLIF(msgs.active_agents, 0), 2)) AS agents
-  FROM conv, msgs, conv_total, types, cont, ev, agents
+  FROM conv, msgs, conv_total, types, cont, ev, ai, agents
 """
 
 _UPSERT = """

@@ -8,6 +8,7 @@ from datetime import datetime
 
 from quart import g
 
+from api import log_context
 from api.errors import Unauthorized
 
 ROLES = ("super_admin", "org_admin", "agent", "viewer")
@@ -38,3 +39,5 @@ def current_principal() -> Principal:
 
 def set_principal(principal: Principal) -> None:
     g.principal = principal
+    # the request's log lines name its organization (reset with the request's ids: api.app)
+    log_context.organization_id.set(str(principal.organization_id))

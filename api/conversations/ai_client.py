@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from api.settings import Settings
+from engine.ports import AIAnswer
 
 
 class LazyAIClient:
@@ -15,7 +16,7 @@ class LazyAIClient:
         self.settings = settings
         self._client: Any = None
 
-    async def complete(self, provider: str, model: str, **kwargs: Any) -> str:
+    async def complete(self, provider: str, model: str, **kwargs: Any) -> AIAnswer:
         if self._client is None:
             from engine.adapters.ai import ProviderAIClient
 

@@ -253,6 +253,8 @@ def _record_steps(decision: Decision, result: RunResult) -> None:
             decision.ai.append({"node_id": event.node, "provider": event.get("provider"),
                                 "model": event.get("model"), "ok": event.get("ok"), "error": event.get("error"),
                                 "prompt": event.get("prompt"), "response": event.get("response"),
+                                "prompt_tokens": event.get("prompt_tokens"),
+                                "completion_tokens": event.get("completion_tokens"),
                                 "tokens_used": event.get("tokens_used"), "latency_ms": event.get("latency_ms"),
                                 "timestamp": at})
 

@@ -31,6 +31,7 @@ import logging
 import uuid
 from typing import Any
 
+from api import log_context
 from api.analytics.path import PathCounter, record_path
 from api.conversations import load
 from api.conversations.apply import Applied, apply
@@ -47,8 +48,14 @@ TIMEOUTS_KEY = "runtime:timeouts"
 
 
 async def process_conversation(rt: Runtime, conversation_id: Any) -> int:
-    """Handle every unprocessed inbound message of a conversation; the count handled here."""
+    """Handle every unprocessed inbound message of a conversation; the count handled here.
+    Its log lines carry ``conversation_id`` (and ``organization_id`` once loaded: api/log_context.py)."""
     conversation_id = uuid.UUID(str(conversation_id))
+    with log_context.bind(conversation_id=conversation_id, organization_id=None):
+        return await _process(rt, conversation_id)
+
+
+async def _process(rt: Runtime, conversation_id: uuid.UUID) -> int:
     handled = 0
     while True:
         lease = conversation_lease(rt.redis, conversation_id, lease_ms(rt.settings))
@@ -77,6 +84,7 @@ async def _step(rt: Runtime, conversation_id: uuid.UUID) -> str:
     loaded = await load_step(rt, conversation_id)
     if loaded is None:
         return "idle"
+    log_context.organization_id.set(str(loaded.conversation["organization_id"]))  # reset by the caller's bind
     try:
         decision = await decide(rt, loaded)
     except Exception as exc:  # noqa: BLE001 - a poison message must not block the conversation

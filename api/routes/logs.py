@@ -143,11 +143,25 @@ async def search_message_logs() -> Any:
 @require("conversations:read")
 async def get_conversation_log(item_id: uuid.UUID) -> Any:
     """A conversation's bot sessions, newest first: start and end, messages by bot and by
-    people, the flow path, AI calls, handoff (reason, time, agent) and outcome."""
+    people, the flow path, AI calls (prompt, answer, model, tokens, latency), handoff (reason,
+    time, agent) and outcome; ``ai_usage``: AI calls and tokens, per session and in all."""
     async with get_db().session() as session:
         await load_in_scope(session, Conversation, item_id, org_id(), label="conversation")
     sessions = await _ask(get_store().conversation_sessions(org_id(), item_id))
-    return {"conversation_id": item_id, "sessions": sessions}
+    sessions = [{**s, "ai_usage": ai_usage(s.get("ai_prompts") or [])} for s in sessions]
+    return {"conversation_id": item_id, "sessions": sessions,
+            "ai_usage": ai_usage([a for s in sessions for a in s.get("ai_prompts") or []])}
+
+
+def ai_usage(calls: list[dict[str, Any]]) -> dict[str, int]:
+    """The calls and the tokens their providers reported (a call without usage adds none)."""
+    total = {"calls": len(calls), "prompt_tokens": 0, "completion_tokens": 0, "tokens_used": 0}
+    for call in calls:
+        for key in ("prompt_tokens", "completion_tokens", "tokens_used"):
+            value = call.get(key)
+            if isinstance(value, int) and not isinstance(value, bool):
+                total[key] += value
+    return total
 
 
 @blueprint.get("/logs/webhooks/<uuid:item_id>")

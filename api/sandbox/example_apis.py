@@ -4,7 +4,9 @@ The example flows name made-up hosts (``https://crm.example.com/...``);
 `pytake demo` points them at ``<sandbox>/examples/<host>/...`` (`demo_url`). When
 no AI key is set, the demo also points the AI provider at the sandbox, which
 answers OpenAI's ``POST /v1/chat/completions`` and Anthropic's ``POST /v1/messages``
-in their wire formats with a short canned answer.
+in their wire formats with a short canned answer and a usage
+(``usage.prompt_tokens``/``completion_tokens``, ``usage.input_tokens``/``output_tokens``)
+counted as one token per 4 characters.
 """
 
 from __future__ import annotations
@@ -62,14 +64,25 @@ def example_api(method: str, path: str, raw: bytes) -> tuple[int, Any] | None:
     return None
 
 
+def _tokens(text: str) -> int:
+    """About what a provider's tokenizer counts: one token per 4 characters, at least one."""
+    return max(1, -(-len(text) // 4))
+
+
+def _prompt_tokens(request: dict[str, Any]) -> int:
+    """The prompt's tokens: the system prompt and every message's text."""
+    parts = [request.get("system")] + [m.get("content") for m in request.get("messages") or [] if isinstance(m, dict)]
+    return sum(_tokens(p) for p in parts if isinstance(p, str) and p)
+
+
 def _openai_answer(request: dict[str, Any]) -> dict[str, Any]:
+    prompt, completion = _prompt_tokens(request), _tokens(DEMO_AI_ANSWER)
     return {
         "id": "chatcmpl-" + secrets.token_hex(8), "object": "chat.completion", "created": int(time.time()),
         "model": request.get("model") or "demo",
         "choices": [{"index": 0, "message": {"role": "assistant", "content": DEMO_AI_ANSWER},
                      "finish_reason": "stop", "logprobs": None}],
-        "usage": {"prompt_tokens": 0, "completion_tokens": len(DEMO_AI_ANSWER.split()),
-                  "total_tokens": len(DEMO_AI_ANSWER.split())},
+        "usage": {"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion},
     }
 
 
@@ -78,5 +91,5 @@ def _anthropic_answer(request: dict[str, Any]) -> dict[str, Any]:
         "id": "msg_" + secrets.token_hex(8), "type": "message", "role": "assistant",
         "model": request.get("model") or "demo", "content": [{"type": "text", "text": DEMO_AI_ANSWER}],
         "stop_reason": "end_turn", "stop_sequence": None,
-        "usage": {"input_tokens": 0, "output_tokens": len(DEMO_AI_ANSWER.split())},
+        "usage": {"input_tokens": _prompt_tokens(request), "output_tokens": _tokens(DEMO_AI_ANSWER)},
     }

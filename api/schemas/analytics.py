@@ -53,6 +53,11 @@ class SnapshotChatbots(Output):
     completion_rate: float | None = Field(description="runs ended per run started (0 to 1)")
     avg_completion_time: float | None = Field(description="seconds, of the runs that ended")
     handoff_rate: float | None = Field(description="runs handed to agents per run started (0 to 1)")
+    # snapshots computed before AI usage was counted lack these: 0
+    ai_calls: int = Field(0, description="ai_prompt calls of the flow runs")
+    ai_prompt_tokens: int = Field(0, description="prompt (input) tokens the AI providers reported")
+    ai_completion_tokens: int = Field(0, description="completion (output) tokens the AI providers reported")
+    ai_tokens: int = Field(0, description="tokens in all the AI providers reported")
 
 
 class SnapshotAgents(Output):

@@ -47,9 +47,20 @@ class AIInteraction(Output):
     error: str | None = None
     prompt: str | None = None
     response: str | None = None
+    prompt_tokens: int | None = None
+    completion_tokens: int | None = None
     tokens_used: int | None = None
     latency_ms: int | None = None
     timestamp: str | None = None
+
+
+class AIUsage(Output):
+    """AI calls and the tokens their providers reported (calls without usage count as calls only)."""
+
+    calls: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    tokens_used: int = 0
 
 
 class ConversationSessionOut(Output):
@@ -65,6 +76,7 @@ class ConversationSessionOut(Output):
     human_message_count: int
     flow_path: list[FlowStep] = []
     ai_prompts: list[AIInteraction] = []
+    ai_usage: AIUsage = AIUsage()
     handoff_occurred: bool
     handoff_reason: str | None = None
     handoff_timestamp: datetime | None = None
@@ -128,6 +140,7 @@ class MessageLogPage(LogPage):
 class ConversationLogOut(Output):
     conversation_id: uuid.UUID
     sessions: list[ConversationSessionOut]
+    ai_usage: AIUsage = AIUsage()  # every session's AI calls
 
 
 class WebhookLogPage(LogPage):

@@ -14,7 +14,7 @@ from typing import Any, Mapping, Sequence
 import anthropic
 import openai
 
-from engine.ports import AIError
+from engine.ports import AIAnswer, AIError
 
 # Newer Anthropic SDKs dropped `temperature` from messages.create; send it only
 # where the installed SDK still takes it.
@@ -57,7 +57,7 @@ class ProviderAIClient:
         temperature: float,
         max_tokens: int,
         timeout: float,
-    ) -> str:
+    ) -> AIAnswer:
         if provider == "openai":
             return await self._complete_openai(model, system, messages, temperature, max_tokens, timeout)
         if provider == "anthropic":
@@ -65,7 +65,7 @@ class ProviderAIClient:
         raise AIError(f"unknown AI provider {provider!r}")
 
     async def _complete_openai(self, model: str, system: str | None, messages: Sequence[Mapping[str, str]],
-                               temperature: float, max_tokens: int, timeout: float) -> str:
+                               temperature: float, max_tokens: int, timeout: float) -> AIAnswer:
         if self._openai is None:
             raise AIError("OpenAI is not configured (no API key)")
         chat: list[Any] = [{"role": "system", "content": system}] if system else []
@@ -86,10 +86,12 @@ class ProviderAIClient:
             text = None
         if not text:
             raise AIError("OpenAI: empty answer")
-        return text
+        usage = getattr(completion, "usage", None)
+        return AIAnswer(text, model=getattr(completion, "model", None) or model,
+                        input_tokens=_count(usage, "prompt_tokens"), output_tokens=_count(usage, "completion_tokens"))
 
     async def _complete_anthropic(self, model: str, system: str | None, messages: Sequence[Mapping[str, str]],
-                                  temperature: float, max_tokens: int, timeout: float) -> str:
+                                  temperature: float, max_tokens: int, timeout: float) -> AIAnswer:
         if self._anthropic is None:
             raise AIError("Anthropic is not configured (no API key)")
         turns: list[dict[str, Any]] = []
@@ -116,7 +118,15 @@ class ProviderAIClient:
         text = "".join(getattr(block, "text", "") for block in (reply.content or []))
         if not text:
             raise AIError("Anthropic: empty answer")
-        return text
+        usage = getattr(reply, "usage", None)
+        return AIAnswer(text, model=getattr(reply, "model", None) or model,
+                        input_tokens=_count(usage, "input_tokens"), output_tokens=_count(usage, "output_tokens"))
+
+
+def _count(usage: Any, name: str) -> int | None:
+    """A token count of the provider's ``usage`` object (None when absent or not a count)."""
+    value = getattr(usage, name, None)
+    return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else None
 
 
 def _short(text: str, limit: int = 200) -> str:

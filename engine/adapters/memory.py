@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any, Mapping, Sequence
 
 from engine.adapters.clock import FixedClock
-from engine.ports import AIError, HttpRequestError, HttpResponse, Ports, RequestTimeout
+from engine.ports import AIAnswer, AIError, HttpRequestError, HttpResponse, Ports, RequestTimeout
 
 
 @dataclass
@@ -60,7 +60,8 @@ class CannedHttpClient:
 
 @dataclass
 class CannedAIClient:
-    """Answers in order; an answer ``{"error": "..."}`` makes that call fail."""
+    """Answers in order; an answer ``{"error": "..."}`` makes that call fail, and
+    ``{"answer", "input_tokens"?, "output_tokens"?}`` reports that usage."""
 
     answers: list[Any] = field(default_factory=list)
     calls: list[dict[str, Any]] = field(default_factory=list)
@@ -68,7 +69,7 @@ class CannedAIClient:
 
     async def complete(self, provider: str, model: str, *, system: str | None,
                        messages: Sequence[Mapping[str, str]], temperature: float,
-                       max_tokens: int, timeout: float) -> str:
+                       max_tokens: int, timeout: float) -> AIAnswer:
         self.calls.append({"provider": provider, "model": model, "system": system,
                            "messages": [dict(m) for m in messages]})
         if not self.answers:
@@ -78,8 +79,9 @@ class CannedAIClient:
         if isinstance(answer, Mapping):
             if answer.get("error"):
                 raise AIError(str(answer["error"]))
-            answer = answer.get("answer", "")
-        return str(answer)
+            return AIAnswer(str(answer.get("answer", "")), model=model,
+                            input_tokens=answer.get("input_tokens"), output_tokens=answer.get("output_tokens"))
+        return AIAnswer(str(answer), model=model)
 
 
 def memory_ports(*, http: Any = None, ai: Any = None, clock: Any = None) -> Ports:

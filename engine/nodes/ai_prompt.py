@@ -4,6 +4,9 @@
      "system_prompt": "Você é o assistente da Pizzaria Napoli.", "variable": "answer"}
 
 `prompt` defaults to the customer's last message (the ``message`` namespace).
+The ``ai_called`` event carries the usage the provider reported
+(``prompt_tokens``, ``completion_tokens``, ``tokens_used`` = their sum, null
+when the provider sent none), the model that answered and the latency.
 History: the last `history_messages` items of ``scope_data["history"]``
 (``{"role": "user"|"assistant", "content"}``). Any failure of the AI port
 (HTTP error, timeout, missing credentials) takes `error`.
@@ -16,7 +19,7 @@ from typing import Any
 
 from engine import events as ev
 from engine.context import Run
-from engine.ports import OutboundMessage
+from engine.ports import AIAnswer, OutboundMessage
 from engine.program import Instruction, Op
 
 MAX_TIMEOUT = 120.0
@@ -54,7 +57,7 @@ async def execute(run: Run, ins: Instruction) -> int:
         return run.follow(ins, "error")
     started = time.perf_counter()
     try:
-        answer = await run.ports.ai.complete(
+        reply = await run.ports.ai.complete(
             provider, model, system=system or None, messages=messages,
             temperature=float(arg.get("temperature", 0.7)),
             max_tokens=min(int(arg.get("max_tokens", 500)), MAX_TOKENS),
@@ -64,8 +67,14 @@ async def execute(run: Run, ins: Instruction) -> int:
         run.emit(ev.AI_CALLED, node, {"provider": provider, "model": model, "ok": False, "error": str(exc) or repr(exc),
                                       "prompt": _clip(prompt), "latency_ms": _since(started)})
         return run.follow(ins, "error")
-    run.emit(ev.AI_CALLED, node, {"provider": provider, "model": model, "ok": True, "prompt": _clip(prompt),
-                                  "response": _clip(answer), "latency_ms": _since(started)})
+    latency = _since(started)
+    if not isinstance(reply, AIAnswer):  # an AI port without usage (a plain text answer)
+        reply = AIAnswer(str(reply))
+    answer = reply.text
+    run.emit(ev.AI_CALLED, node, {"provider": provider, "model": reply.model or model, "ok": True,
+                                  "prompt": _clip(prompt), "response": _clip(answer), "latency_ms": latency,
+                                  "prompt_tokens": reply.input_tokens, "completion_tokens": reply.output_tokens,
+                                  "tokens_used": reply.total_tokens})
     run.set_var(node, variable, answer)
     if arg.get("send_response", True) and answer:
         run.send(node, OutboundMessage("text", {"text": answer}))

@@ -142,12 +142,14 @@ def run(args: argparse.Namespace) -> int:
     from api.settings import Settings, SettingsError
     from api.whatsapp.config import WhatsAppConfig
 
-    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    from api.log_context import configure_logging
+
     try:
         settings = Settings.from_env()
     except SettingsError as exc:
         print(f"pytake demo: {exc}", file=sys.stderr)
         return 2
+    configure_logging(settings.log_format, logging.WARNING)
     print("Starting PostgreSQL and Redis (embedded unless DATABASE_URL / REDIS_URL are set)...", flush=True)
     settings = prepare_settings(settings)
     secret = WhatsAppConfig.from_settings(settings).app_secret or DEMO_SECRET

@@ -26,10 +26,10 @@ def _work(concurrency: int) -> None:
     from api.event_loop import run as run_loop
     from api.workers.tasks import make_broker, run_worker
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(process)d %(levelname)s %(name)s: %(message)s")
-    for noisy in ("taskiq.receiver.receiver", "httpx", "httpcore"):  # a line per task / request costs CPU
-        logging.getLogger(noisy).setLevel(logging.WARNING)
+    from api.log_context import configure_logging
+
     settings = Settings.from_env()
+    configure_logging(settings.log_format, logging.INFO)  # PYTAKE_LOG_FORMAT: text | json
     if settings.embedded_database or settings.embedded_redis:
         from pytake.hosting.stack import prepare_settings
 

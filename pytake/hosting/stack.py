@@ -61,6 +61,8 @@ async def _serve(app: Any, listen: Listen, stop: asyncio.Event) -> None:
     config = Config()
     config.bind = [_reuse_port_bind(listen) if listen.reuse_port else f"{listen.host}:{listen.port}"]
     config.accesslog = None
+    # hypercorn's errors through the root logger (its format, text or JSON), not a handler of its own
+    config.errorlog = logging.getLogger("hypercorn.error")
     config.graceful_timeout = 3.0
     config.keep_alive_timeout = 75.0  # longer than clients' idle pools, so reused connections are not cut
     # hypercorn's default accept queue holds 100 connections: a burst of new

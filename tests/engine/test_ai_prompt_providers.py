@@ -129,3 +129,37 @@ async def test_anthropic_timeout_takes_the_error_branch(kit, local_server, anthr
 async def test_a_provider_without_credentials_takes_the_error_branch(kit, openai_client):
     _, stored, texts = await _ask(kit, openai_client, _flow(kit, "anthropic", "claude-3-5-haiku-latest"))
     assert stored == {} and texts == ["Desculpe, tente mais tarde."]
+
+
+def _called(result):
+    (called,) = [e for e in result.events if e.type == "ai_called"]
+    return called
+
+
+async def test_openai_usage_reaches_the_ai_called_event(kit, local_server, openai_client):
+    local_server.routes[("POST", "/v1/chat/completions")] = (
+        200, {}, {**OPENAI_OK, "model": "gpt-4o-mini-2024-07-18",
+                  "usage": {"prompt_tokens": 37, "completion_tokens": 9, "total_tokens": 46}})
+    result, _, _ = await _ask(kit, openai_client, _flow(kit, "openai", "gpt-4o-mini"))
+    called = _called(result)
+    assert (called.get("prompt_tokens"), called.get("completion_tokens"), called.get("tokens_used")) == (37, 9, 46)
+    assert called.get("model") == "gpt-4o-mini-2024-07-18" and called.get("latency_ms") >= 0
+
+
+async def test_anthropic_usage_reaches_the_ai_called_event(kit, local_server, anthropic_client):
+    local_server.routes[("POST", "/v1/messages")] = (
+        200, {}, {**ANTHROPIC_OK, "usage": {"input_tokens": 21, "output_tokens": 8}})
+    result, _, _ = await _ask(kit, anthropic_client, _flow(kit, "anthropic", "claude-3-5-haiku-latest"))
+    called = _called(result)
+    assert (called.get("prompt_tokens"), called.get("completion_tokens"), called.get("tokens_used")) == (21, 8, 29)
+    assert called.get("model") == "claude-3-5-haiku-latest"
+
+
+async def test_an_answer_without_usage_logs_no_tokens(kit, local_server, openai_client):
+    local_server.routes[("POST", "/v1/chat/completions")] = (
+        200, {}, {k: v for k, v in OPENAI_OK.items() if k != "usage"})
+    result, stored, _ = await _ask(kit, openai_client, _flow(kit, "openai", "gpt-4o-mini"))
+    called = _called(result)
+    assert stored == {"answer": "Abrimos às 18h."}
+    assert (called.get("prompt_tokens"), called.get("completion_tokens"), called.get("tokens_used")) == \
+        (None, None, None)

@@ -88,6 +88,15 @@ async def _seed_sao_paulo(db, make_actor):  # noqa: ANN001
     await _event(db, org, "flow.completed", "2026-03-09T13:10:00Z", outcome="ended", duration_ms=3000)
     await _event(db, org, "flow.completed", "2026-03-09T13:11:00Z", outcome="ended", duration_ms=5000)
     await _event(db, org, "flow.completed", "2026-03-09T13:12:00Z", outcome="handoff", duration_ms=1000)
+    # AI calls of the runs' steps: two answered with usage, one failed (no usage), one step without AI
+    await _event(db, org, "flow.step", "2026-03-09T13:02:00Z", path=[], ai=[
+        {"ok": True, "prompt_tokens": 40, "completion_tokens": 10, "tokens_used": 50},
+        {"ok": False, "prompt_tokens": None, "completion_tokens": None, "tokens_used": None}])
+    await _event(db, org, "flow.step", "2026-03-09T13:03:00Z", path=[], ai=[
+        {"ok": True, "prompt_tokens": 7, "completion_tokens": 3, "tokens_used": 10}])
+    await _event(db, org, "flow.step", "2026-03-09T13:04:00Z", path=[{"node_id": "start"}], ai=[])
+    await _event(db, org, "flow.step", "2026-03-10T03:30:00Z", path=[], ai=[  # 00:30 local on 03-10
+        {"ok": True, "prompt_tokens": 1, "completion_tokens": 1, "tokens_used": 2}])
     return org, viewer, k2
 
 
@@ -95,7 +104,8 @@ DAY_0309 = {
     "conversations": {"total": 2, "new": 2, "resolved": 1, "open": 1, "avg_resolution_time": 7200},
     "messages": {"total": 6, "inbound": 3, "outbound": 3, "by_type": {"text": 5, "image": 1}},
     "contacts": {"total": 3, "new": 2, "active": 2},
-    "chatbots": {"total_executions": 4, "completion_rate": 0.5, "avg_completion_time": 4, "handoff_rate": 0.25},
+    "chatbots": {"total_executions": 4, "completion_rate": 0.5, "avg_completion_time": 4, "handoff_rate": 0.25,
+                 "ai_calls": 3, "ai_prompt_tokens": 47, "ai_completion_tokens": 13, "ai_tokens": 60},
     "agents": {"total": 2, "active": 2, "avg_response_time": 260, "conversations_per_agent": 1},
 }
 
@@ -125,7 +135,8 @@ async def test_day_in_sao_paulo_counts_local_late_evening(db, client, make_actor
     assert second["conversations"]["total"] == 1 and second["conversations"]["new"] == 0
     assert second["conversations"]["open"] == 1
     assert second["chatbots"] == {"total_executions": 0, "completion_rate": None, "avg_completion_time": None,
-                                  "handoff_rate": None}
+                                  "handoff_rate": None, "ai_calls": 1, "ai_prompt_tokens": 1,
+                                  "ai_completion_tokens": 1, "ai_tokens": 2}
     # the local hour 23:00-24:00 of 03-09 holds the customer's message at 23:30 and the agent's reply
     status, body = await _get(client, viewer, period="hour",
                               **{"from": "2026-03-10T02:00:00Z", "to": "2026-03-10T03:00:00Z"})
