@@ -75,6 +75,20 @@ class Cluster:
     def primaries(self) -> list[int]:
         return [int(n["port"]) for n in self.nodes() if "master" in n["flags"] and "fail" not in n["flags"]]
 
+    def primary_of(self, key: str) -> int:
+        """The port of the primary serving ``key``'s slot now (from ``CLUSTER NODES``)."""
+        slot = int(cli(self.ports[0], "CLUSTER", "KEYSLOT", key).strip())
+        for node in self.nodes():
+            if "master" not in node["flags"] or "fail" in node["flags"]:
+                continue
+            for span in node["slots"].split():
+                if span.startswith("["):  # a slot being migrated
+                    continue
+                low, _, high = span.partition("-")
+                if int(low) <= slot <= int(high or low):
+                    return int(node["port"])
+        raise LookupError(f"no primary serves slot {slot}")
+
     def replica_of(self, primary_port: int) -> int:
         nodes = self.nodes()
         primary = next(n for n in nodes if int(n["port"]) == primary_port)
