@@ -115,3 +115,20 @@ def redis_client(url: str, *, max_connections: int | None = None, wait_timeout: 
     else:
         pool = aioredis.ConnectionPool.from_url(url, **options)
     return aioredis.Redis(connection_pool=pool)
+
+
+async def pubsub_client(url: str, **kwargs: Any) -> Any:
+    """A client for a subscription (``.pubsub()``): on a cluster a ``RedisCluster``,
+    whose pub/sub is a connection to one node (a cluster forwards every ``PUBLISH``
+    to every node, so any node hears them all), its slot map loaded (its pub/sub
+    picks the node by it); else a plain ``from_url`` client."""
+    if is_cluster_url(url):
+        return await cluster_client(url, **kwargs).initialize()
+    return aioredis.from_url(url, **kwargs)
+
+
+async def pubsub_of(redis: Any, **kwargs: Any) -> Any:
+    """``redis.pubsub(**kwargs)``, a cluster client's slot map loaded first."""
+    if is_cluster(redis):
+        await redis.initialize()
+    return redis.pubsub(**kwargs)

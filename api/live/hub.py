@@ -94,14 +94,9 @@ class Hub:
 
     # -- lifecycle -----------------------------------------------------------
     async def start(self) -> None:
-        import redis.asyncio as aioredis
+        from api.redis_clients import pubsub_client
 
-        from api.redis_clients import is_cluster_url, redis_client
-
-        if is_cluster_url(self.redis_url):  # classic pub/sub: a cluster node hears what any node publishes
-            self._pubsub_client = redis_client(self.redis_url, client_name=pubsub_client_name(self.process_id))
-        else:
-            self._pubsub_client = aioredis.from_url(self.redis_url, client_name=pubsub_client_name(self.process_id))
+        self._pubsub_client = await pubsub_client(self.redis_url, client_name=pubsub_client_name(self.process_id))
         self._pubsub = self._pubsub_client.pubsub()
         try:
             await presence.beat(self.redis, self.process_id, self.heartbeat_seconds * 3)

@@ -200,3 +200,35 @@ async def test_task_lanes_on_the_cluster(cluster_redis, redis_cluster) -> None:
         await listen.aclose()
         await broker.shutdown()
     assert got == ["high", "default", "low", "later"]
+
+
+async def test_the_live_channel_hears_publishes_from_every_node(cluster_redis, redis_cluster) -> None:
+    """The hub's subscription (one node) gets what workers publish, whichever node
+    their client sends the PUBLISH to."""
+    from api.live.publisher import channel
+    from api.redis_clients import pubsub_client
+
+    client = await pubsub_client(redis_cluster.url, client_name="live-test")
+    pubsub = client.pubsub()
+    orgs = [uuid.uuid4() for _ in range(8)]  # channels whose names hash to different slots
+    try:
+        for org in orgs:
+            await pubsub.subscribe(channel(org))
+        got: list[str] = []
+        while len(got) < len(orgs):  # the subscribe confirmations
+            message = await pubsub.get_message(timeout=5.0)
+            if message and message["type"] == "subscribe":
+                got.append(message["channel"])
+        for port in redis_cluster.ports:  # a PUBLISH sent to each node, primaries and replicas
+            from tests.cluster.conftest import cli
+            cli(port, "PUBLISH", channel(orgs[port % len(orgs)]), f"from-{port}")
+        heard = set()
+        while len(heard) < len(redis_cluster.ports):
+            message = await pubsub.get_message(timeout=10.0)
+            assert message is not None, f"only heard {heard}"
+            if message["type"] == "message":
+                heard.add(message["data"].decode())
+        assert heard == {f"from-{port}" for port in redis_cluster.ports}
+    finally:
+        await pubsub.aclose()
+        await client.aclose()
