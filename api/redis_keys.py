@@ -3,7 +3,7 @@ types and TTLs in one place, with small typed async helpers.
 
 | key | type | TTL |
 |---|---|---|
-| ``session:blacklist:{token_hash}`` | string ``"revoked"`` | until the token expires |
+| ``session:blacklist:{user_id}:{token_hash}`` | string ``"revoked"`` | until the token expires |
 | ``session:valid_after:{user_id}`` | string: epoch milliseconds (PyTake's addition) | an access token's lifetime |
 | ``user:session:{user_id}`` | hash (access_token, refresh_token, expires_at, device_info JSON) | 7 days |
 | ``ratelimit:{ip}:{endpoint}`` | counter | 60 s window |
@@ -15,8 +15,33 @@ types and TTLs in one place, with small typed async helpers.
 | ``typing:{conversation_id}:{user_id}`` | string ``"typing"`` | 5 s |
 | ``temp:upload:{upload_id}`` | hash (file_path, mime_type, size) | 1 hour |
 
-Every helper takes a ``redis.asyncio.Redis`` client (``decode_responses``
-either way).
+Every helper takes a ``redis.asyncio.Redis`` or ``RedisCluster`` client
+(``decode_responses`` either way).
+
+Redis Cluster (issue 18): a script, a MULTI or a multi-key command must touch
+keys of one hash slot. A key's slot is the CRC16 of its *hash tag*, the part
+between its first ``{`` and the next ``}``, when there is one. SCHEMA.md
+writes its keys with ``{placeholders}``; PyTake keeps those braces in the
+key, so the placeholder's value is the hash tag: every key of one user
+(``session:valid_after:{user_id}``, ``cache:auth:user:{user_id}``,
+``ratelimit:user:{user_id}``, and the blacklist entry, which therefore names
+the user too: ``session:blacklist:{user_id}:{token_hash}``) lives in that
+user's slot, as `check_auth`'s one script needs. Elsewhere:
+
+- per conversation: ``lock:conversation:{id}``, ``lock:sender:{id}`` and their
+  ``:fence`` / ``:missed`` companions, ``maintenance:woken:*:{id}``,
+  ``typing:{conversation_id}:{user_id}`` (the conversation is the tag);
+- per WhatsApp number: ``ratelimit:wa:number:{phone_number_id}`` and
+  ``ratelimit:wa:pair:{phone_number_id}:{wa_id}`` (one GCRA script takes both);
+- per campaign: ``campaign:runner:{campaign_id}`` (+ ``:fence``, ``:missed``);
+- one slot each, for structures one script walks as a whole: the live
+  presence (``{ws}:user:<user_id>``, ``{ws}:proc:<process_id>``,
+  ``{ws}:proc:<process_id>:users``, ``{ws}:procs``), the Taskiq lanes
+  (``pytake:{tasks}``, ``pytake:{tasks}:default``, ``pytake:{tasks}:low``) and
+  the path counts (``analytics:{path}:live``, ``:pending``, ``:pending_id``).
+
+tests/cluster/test_key_slots.py checks every multi-key operation's keys
+against this, on a real cluster.
 """
 
 from __future__ import annotations
@@ -41,16 +66,16 @@ USER_AUTH_CACHE_TTL = 60
 
 
 # -- key names ---------------------------------------------------------------
-def blacklist_key(token_hash: str) -> str:
-    return f"session:blacklist:{token_hash}"
+def blacklist_key(token_hash: str, user_id: Any) -> str:
+    return f"session:blacklist:{{{user_id}}}:{token_hash}"
 
 
 def sessions_valid_after_key(user_id: Any) -> str:
-    return f"session:valid_after:{user_id}"
+    return f"session:valid_after:{{{user_id}}}"
 
 
 def user_session_key(user_id: Any) -> str:
-    return f"user:session:{user_id}"
+    return f"user:session:{{{user_id}}}"
 
 
 def ip_rate_key(ip_address: str, endpoint: str) -> str:
@@ -58,11 +83,11 @@ def ip_rate_key(ip_address: str, endpoint: str) -> str:
 
 
 def user_rate_key(user_id: Any) -> str:
-    return f"ratelimit:user:{user_id}"
+    return f"ratelimit:user:{{{user_id}}}"
 
 
 def user_auth_cache_key(user_id: Any) -> str:
-    return f"cache:auth:user:{user_id}"
+    return f"cache:auth:user:{{{user_id}}}"
 
 
 def open_conversations_key(organization_id: Any) -> str:
@@ -74,11 +99,11 @@ def contact_cache_key(organization_id: Any, contact_id: Any) -> str:
 
 
 def ws_user_key(user_id: Any) -> str:
-    return f"ws:user:{user_id}"
+    return f"{{ws}}:user:{user_id}"  # api.live.presence's: all presence keys share one slot
 
 
 def typing_key(conversation_id: Any, user_id: Any) -> str:
-    return f"typing:{conversation_id}:{user_id}"
+    return f"typing:{{{conversation_id}}}:{user_id}"
 
 
 def temp_upload_key(upload_id: Any) -> str:
@@ -90,7 +115,7 @@ def _text(value: Any) -> str:
 
 
 # -- 1. JWT blacklist ----------------------------------------------------------
-async def blacklist_token(redis: Redis, token_hash: str, expires_at: datetime | float) -> None:
+async def blacklist_token(redis: Redis, token_hash: str, expires_at: datetime | float, user_id: Any) -> None:
     """Mark a token revoked until it would have expired (``expires_at``: an
     aware datetime or a number of seconds). An already expired token is not stored."""
     if isinstance(expires_at, datetime):
@@ -99,11 +124,11 @@ async def blacklist_token(redis: Redis, token_hash: str, expires_at: datetime | 
         seconds = float(expires_at)
     if seconds <= 0:
         return
-    await redis.set(blacklist_key(token_hash), "revoked", px=max(1, math.ceil(seconds * 1000)))
+    await redis.set(blacklist_key(token_hash, user_id), "revoked", px=max(1, math.ceil(seconds * 1000)))
 
 
-async def is_blacklisted(redis: Redis, token_hash: str) -> bool:
-    return bool(await redis.exists(blacklist_key(token_hash)))
+async def is_blacklisted(redis: Redis, token_hash: str, user_id: Any) -> bool:
+    return bool(await redis.exists(blacklist_key(token_hash, user_id)))
 
 
 # -- 1b. ending every session of a user -------------------------------------------
@@ -248,7 +273,7 @@ async def check_auth(redis: Redis, token_hash: str, user_id: Any, *, count_rate:
     round trip (one server-side script: an authenticated request needs them
     all); through ``pipe`` (`auth_check_pipe`) when given, else through
     redis-py. ``issued_ms``: when the token was issued (epoch milliseconds)."""
-    keys = [blacklist_key(token_hash), user_auth_cache_key(user_id), sessions_valid_after_key(user_id)]
+    keys = [blacklist_key(token_hash, user_id), user_auth_cache_key(user_id), sessions_valid_after_key(user_id)]
     if count_rate:
         keys.append(user_rate_key(user_id))
     args = [int(window * 1000), int(issued_ms)]
@@ -344,7 +369,7 @@ async def is_typing(redis: Redis, conversation_id: Any, user_id: Any) -> bool:
 
 async def typing_users(redis: Redis, conversation_id: Any) -> set[str]:
     """Users typing in a conversation (a SCAN over ``typing:{conversation_id}:*``)."""
-    prefix = f"typing:{conversation_id}:"
+    prefix = typing_key(conversation_id, "")
     return {_text(k)[len(prefix):] async for k in redis.scan_iter(match=prefix + "*", count=100)}
 
 

@@ -15,6 +15,9 @@ parsed by hiredis (already a dependency, redis-py's own parser).
   again as ``EVAL`` with the script's text.
 - A caller cancelled while waiting leaves its answer to be read and dropped,
   so the order stays right for everyone else.
+- A Redis Cluster URL (``redis+cluster://``, `api.redis_clients`): one node's
+  connection cannot serve every slot, so the calls go through a
+  ``RedisCluster`` client's registered script instead (same replies: bytes).
 """
 
 from __future__ import annotations
@@ -30,6 +33,8 @@ import hiredis
 from redis.asyncio.connection import SSLConnection, parse_url
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import ResponseError
+
+from api.redis_clients import is_cluster_url, redis_client
 
 
 def _pack(*parts: Any) -> bytes:
@@ -86,13 +91,21 @@ class ScriptPipe:
     """``await pipe(keys, args)``: the script's reply, as hiredis gives it."""
 
     def __init__(self, url: str, script: str) -> None:
-        self._options = parse_url(url)
+        self._cluster_url = url if is_cluster_url(url) else None
+        self._cluster: Any = None  # RedisCluster, opened on first use (in the caller's loop)
+        self._cluster_script: Any = None
+        self._options = {} if self._cluster_url else parse_url(url)
         self._script = script.encode()
         self._sha = hashlib.sha1(self._script).hexdigest().encode()
         self._protocol: _Protocol | None = None
         self._connecting: asyncio.Lock | None = None
 
     async def __call__(self, keys: Sequence[str], args: Sequence[Any] = ()) -> Any:
+        if self._cluster_url is not None:
+            if self._cluster is None:
+                self._cluster = redis_client(self._cluster_url)
+                self._cluster_script = self._cluster.register_script(self._script)
+            return await self._cluster_script(keys=list(keys), args=list(args))
         protocol = self._protocol
         if protocol is None or protocol.lost is not None:
             protocol = await self._connect()
@@ -138,6 +151,12 @@ class ScriptPipe:
             return protocol
 
     def close(self) -> None:
+        if self._cluster is not None:
+            cluster, self._cluster = self._cluster, None
+            try:
+                asyncio.get_running_loop().create_task(cluster.aclose())
+            except RuntimeError:  # no loop: its connections go with the process
+                pass
         if self._protocol is not None and self._protocol.transport is not None:
             self._protocol.transport.close()
         self._protocol = None

@@ -26,8 +26,8 @@ from typing import Any
 from api.analytics.path import LIVE_KEY
 from api.db.session import bind
 
-PENDING_KEY = "analytics:path:pending"
-PENDING_ID_KEY = "analytics:path:pending_id"
+PENDING_KEY = "analytics:{path}:pending"
+PENDING_ID_KEY = "analytics:{path}:pending_id"
 KEEP_BATCH_IDS_DAYS = 7
 
 _TAKE = """

@@ -34,7 +34,7 @@ from api.redis_buffered_counts import BufferedCounts
 from engine import events as ev
 from engine.program import Program
 
-LIVE_KEY = "analytics:path:live"
+LIVE_KEY = "analytics:{path}:live"  # {path}: the hash tag of the path counts (one slot: flush renames live to pending)
 
 _EXITS: dict[str, dict[str, dict[str, str]]] = {}  # program hash -> node -> destination node -> handle
 _EXITS_LIMIT = 1024

@@ -258,7 +258,7 @@ async def logout() -> tuple[str, int]:
     data = await optional_body(LogoutRequest)
     principal = current_principal()
     if principal.token_expires_at is not None:
-        await blacklist_access_token(bearer_token(), principal.token_expires_at)
+        await blacklist_access_token(bearer_token(), principal.token_expires_at, principal.user_id)
     if data.refresh_token:
         async with get_db().transaction() as session:
             await revoke_token_of_user(session, data.refresh_token, principal.user_id)

@@ -111,7 +111,7 @@ async def verify_access_token(token: str) -> dict[str, Any]:
     the app's key and redis (the per-request check is `redis_keys.check_auth`)."""
     claims = decode_access_token(get_settings().secret_key, token)
     redis = get_redis()
-    if await redis_keys.is_blacklisted(redis, token_hash(token)):
+    if await redis_keys.is_blacklisted(redis, token_hash(token), claims["sub"]):
         raise Unauthorized("token revoked", code="token_revoked")
     after = await redis_keys.sessions_valid_after(redis, claims["sub"])
     if after is not None and issued_ms(claims) <= after:
@@ -119,6 +119,6 @@ async def verify_access_token(token: str) -> dict[str, Any]:
     return claims
 
 
-async def blacklist_access_token(token: str, expires_at: datetime) -> None:
-    """Refuse ``token`` from now until it would have expired anyway."""
-    await redis_keys.blacklist_token(get_redis(), token_hash(token), expires_at)
+async def blacklist_access_token(token: str, expires_at: datetime, user_id: Any) -> None:
+    """Refuse ``token`` (``user_id``'s) from now until it would have expired anyway."""
+    await redis_keys.blacklist_token(get_redis(), token_hash(token), expires_at, user_id)

@@ -140,7 +140,7 @@ RETURNING id
 
 
 def campaign_lease(rt: Runtime, campaign_id: Any) -> Lease:
-    return Lease(rt.redis, f"campaign:runner:{campaign_id}", LEASE_MS)
+    return Lease(rt.redis, f"campaign:runner:{{{campaign_id}}}", LEASE_MS)  # the id is the hash tag
 
 
 class CampaignRun:

@@ -51,6 +51,7 @@ from yarl import URL
 
 from api.events.consumer import DEFAULT_BATCH, consume
 from api.events.emit import dumps as _dumps
+from api.redis_clients import pubsub_of
 
 log = logging.getLogger("pytake.webhooks")
 
@@ -505,8 +506,9 @@ class Deliverer:
     async def _listen(self) -> None:
         """Set `wake` on every `wake_channel` message (reconnecting after an error)."""
         while True:
-            pubsub = self.redis.pubsub(ignore_subscribe_messages=True)
+            pubsub = None
             try:
+                pubsub = await pubsub_of(self.redis, ignore_subscribe_messages=True)
                 await pubsub.subscribe(wake_channel(self.db))
                 while True:
                     message = await pubsub.get_message(timeout=30.0)
@@ -519,7 +521,8 @@ class Deliverer:
                 await asyncio.sleep(1.0)
             finally:
                 try:
-                    await pubsub.aclose()
+                    if pubsub is not None:
+                        await pubsub.aclose()
                 except Exception:  # noqa: BLE001
                     pass
 

@@ -94,9 +94,9 @@ class Hub:
 
     # -- lifecycle -----------------------------------------------------------
     async def start(self) -> None:
-        import redis.asyncio as aioredis
+        from api.redis_clients import pubsub_client
 
-        self._pubsub_client = aioredis.from_url(self.redis_url, client_name=pubsub_client_name(self.process_id))
+        self._pubsub_client = await pubsub_client(self.redis_url, client_name=pubsub_client_name(self.process_id))
         self._pubsub = self._pubsub_client.pubsub()
         try:
             await presence.beat(self.redis, self.process_id, self.heartbeat_seconds * 3)

@@ -1,13 +1,16 @@
 """Who is connected, in Redis, surviving the death of an API process.
 
-Keys (docs/SCHEMA.md "WebSocket Connections"):
+Keys (docs/SCHEMA.md "WebSocket Connections"), all under the hash tag
+``{ws}`` so that they share one Redis Cluster slot (the sweep's one script
+walks the sets of many users; presence is a few commands per connect,
+disconnect and heartbeat, so one slot carries it):
 
-- ``ws:user:{user_id}``: Set of the user's socket ids, ``{process_id}:{n}``;
-- ``ws:proc:{process_id}``: the process's heartbeat, a String that expires
+- ``{ws}:user:<user_id>``: Set of the user's socket ids, ``<process_id>:<n>``;
+- ``{ws}:proc:<process_id>``: the process's heartbeat, a String that expires
   (``3 x live_heartbeat_seconds``) unless the process renews it;
-- ``ws:proc:{process_id}:users``: Set of ``{organization_id}:{user_id}`` with a
+- ``{ws}:proc:<process_id>:users``: Set of ``<organization_id>:<user_id>`` with a
   socket on that process;
-- ``ws:procs``: Set of the process ids that registered sockets.
+- ``{ws}:procs``: Set of the process ids that registered sockets.
 
 A user's first socket marks them online and their last one away
 (`api.assignment.set_status`, which is what automatic assignment reads). A
@@ -28,35 +31,36 @@ from api.assignment import set_status
 
 log = logging.getLogger("pytake.live")
 
-PROCS = "ws:procs"
+PROCS = "{ws}:procs"
+USER_PREFIX = "{ws}:user:"
 
 
 def user_key(user_id: Any) -> str:
-    return f"ws:user:{user_id}"
+    return f"{USER_PREFIX}{user_id}"
 
 
 def proc_key(process_id: str) -> str:
-    return f"ws:proc:{process_id}"
+    return f"{{ws}}:proc:{process_id}"
 
 
 def proc_users_key(process_id: str) -> str:
-    return f"ws:proc:{process_id}:users"
+    return f"{{ws}}:proc:{process_id}:users"
 
 
-# KEYS: ws:user:{uid}, ws:proc:{pid}:users, ws:procs ; ARGV: socket id, "{org}:{uid}", pid -> sockets of the user
+# KEYS: {ws}:user:<uid>, {ws}:proc:<pid>:users, {ws}:procs ; ARGV: socket id, "{org}:{uid}", pid -> sockets of the user
 _JOIN = """
 redis.call('SADD', KEYS[1], ARGV[1])
 redis.call('SADD', KEYS[2], ARGV[2])
 redis.call('SADD', KEYS[3], ARGV[3])
 return redis.call('SCARD', KEYS[1])
 """
-# KEYS: ws:user:{uid}, ws:proc:{pid}:users ; ARGV: socket id, "{org}:{uid}", 1 if the user's last socket here
+# KEYS: {ws}:user:<uid>, {ws}:proc:<pid>:users ; ARGV: socket id, "{org}:{uid}", 1 if the user's last socket here
 _LEAVE = """
 redis.call('SREM', KEYS[1], ARGV[1])
 if ARGV[3] == '1' then redis.call('SREM', KEYS[2], ARGV[2]) end
 return redis.call('SCARD', KEYS[1])
 """
-# KEYS: ws:proc:{pid}, ws:proc:{pid}:users, ws:procs ; ARGV: pid -> the "{org}:{uid}" left without sockets
+# KEYS: {ws}:proc:<pid>, {ws}:proc:<pid>:users, {ws}:procs ; ARGV: pid, the user key prefix -> the "{org}:{uid}" left without sockets
 # (nothing when the process is alive: its heartbeat key exists)
 _SWEEP = """
 if redis.call('EXISTS', KEYS[1]) == 1 then return {} end
@@ -64,7 +68,7 @@ local prefix = ARGV[1] .. ':'
 local emptied = {}
 for _, member in ipairs(redis.call('SMEMBERS', KEYS[2])) do
   local uid = string.sub(member, string.find(member, ':', 1, true) + 1)
-  local key = 'ws:user:' .. uid
+  local key = ARGV[2] .. uid
   for _, sid in ipairs(redis.call('SMEMBERS', key)) do
     if string.sub(sid, 1, #prefix) == prefix then redis.call('SREM', key, sid) end
   end
@@ -74,7 +78,7 @@ redis.call('DEL', KEYS[2])
 redis.call('SREM', KEYS[3], ARGV[1])
 return emptied
 """
-# KEYS: ws:proc:{pid}, ws:procs ; ARGV: pid, ttl ms -> 1 renewed, 0 the key was gone (swept)
+# KEYS: {ws}:proc:<pid>, {ws}:procs ; ARGV: pid, ttl ms -> 1 renewed, 0 the key was gone (swept)
 _BEAT = """
 local alive = redis.call('EXISTS', KEYS[1])
 redis.call('SET', KEYS[1], '1', 'PX', ARGV[2])
@@ -127,7 +131,8 @@ async def sweep(db: Any, redis: Any) -> int:
     """Remove the sockets of every process whose heartbeat expired; the users marked away."""
     away: list[tuple[uuid.UUID, uuid.UUID]] = []
     for process_id in [_s(p) for p in await redis.smembers(PROCS)]:
-        emptied = await redis.eval(_SWEEP, 3, proc_key(process_id), proc_users_key(process_id), PROCS, process_id)
+        emptied = await redis.eval(_SWEEP, 3, proc_key(process_id), proc_users_key(process_id), PROCS, process_id,
+                                   USER_PREFIX)
         for member in emptied or ():
             org, _, user = _s(member).partition(":")
             away.append((uuid.UUID(org), uuid.UUID(user)))

@@ -28,11 +28,11 @@ RENEW_AFTER_MS = 2000  # a typing key with more left than TYPING_SECONDS - this 
 
 
 def typing_key(conversation_id: Any, user_id: Any) -> str:
-    return f"typing:{conversation_id}:{user_id}"
+    return f"typing:{{{conversation_id}}}:{user_id}"  # the conversation is the hash tag
 
 
 def indicator_key(conversation_id: Any) -> str:
-    return f"typing:wa:{conversation_id}"
+    return f"typing:wa:{{{conversation_id}}}"
 
 
 # KEYS: typing key ; ARGV: ttl ms, renew-below ms -> 1 set (publish), 0 still fresh

@@ -74,7 +74,9 @@ class Lease:
 
     def __init__(self, redis: aioredis.Redis, key: str, ttl_ms: int = DEFAULT_TTL_MS) -> None:
         self.redis = redis
-        self.key = key
+        # the lease, its ``:fence`` and its ``:missed`` go in one script: one hash
+        # tag (Redis Cluster), the id's in `conversation_lease`'s ``lock:conversation:{id}``
+        self.key = key if "{" in key else f"{{{key}}}"
         self.ttl_ms = ttl_ms
         self.token: int | None = None
         # renewal: a timer every ttl/3 (no task while the lease is short-lived, as most are)
@@ -153,12 +155,17 @@ CONVERSATION_LEASE = "lock:conversation:"
 SENDER_LEASE = "lock:sender:"
 
 
+def lease_key(prefix: str, conversation_id: object) -> str:
+    """``lock:conversation:{id}`` / ``lock:sender:{id}``: the id is the hash tag."""
+    return f"{prefix}{{{conversation_id}}}"
+
+
 def conversation_lease(redis: aioredis.Redis, conversation_id: object, ttl_ms: int = DEFAULT_TTL_MS) -> Lease:
-    return Lease(redis, f"{CONVERSATION_LEASE}{conversation_id}", ttl_ms)
+    return Lease(redis, lease_key(CONVERSATION_LEASE, conversation_id), ttl_ms)
 
 
 def sender_lease(redis: aioredis.Redis, conversation_id: object, ttl_ms: int = DEFAULT_TTL_MS) -> Lease:
-    return Lease(redis, f"{SENDER_LEASE}{conversation_id}", ttl_ms)
+    return Lease(redis, lease_key(SENDER_LEASE, conversation_id), ttl_ms)
 
 
 def lease_ms(settings: object) -> int:

@@ -9,6 +9,13 @@ taken together in one Lua script, using Redis' clock so all workers agree:
 - per (number, recipient) pair: Meta's pair limit, about one message per 6
   seconds with bursts allowed; we pace instead of letting Meta answer 131056.
 
+Keys ``ratelimit:wa:number:{phone_number_id}`` and
+``ratelimit:wa:pair:{phone_number_id}:<wa_id>``: the number is the hash tag
+(one Redis Cluster slot for the script). `lease_and_take` takes a
+conversation's sender lease (tagged by the conversation) with them in one
+script on a single Redis; on a cluster the two live in different slots, so it
+takes the lease, then the sends (two round trips, the same outcome).
+
 `acquire` waits until both allow a send; it never errors because of a limit.
 `acquire_many` takes up to ``n`` sends in one round trip (as many as the
 buckets allow back to back right now, at least one): a sender with several
@@ -22,6 +29,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import redis.asyncio as aioredis
+
+from api.redis_clients import is_cluster
 
 def _gcra_lua(first_key: int, first_arg: int) -> str:
     """Lua that takes up to N sends from the buckets KEYS[first_key..]: ARGV from
@@ -105,10 +114,10 @@ class SendRateLimiter:
     @staticmethod
     def _buckets(phone_number_id: str, recipient: str | None, number_limit: Limit,
                  pair_limit: Limit | None) -> tuple[list[str], list[int]]:
-        keys = [f"ratelimit:wa:number:{phone_number_id}"]
+        keys = [f"ratelimit:wa:number:{{{phone_number_id}}}"]
         args: list[int] = [number_limit.interval_us, number_limit.tolerance_us]
         if recipient and pair_limit is not None:
-            keys.append(f"ratelimit:wa:pair:{phone_number_id}:{recipient}")
+            keys.append(f"ratelimit:wa:pair:{{{phone_number_id}}}:{recipient}")
             args += [pair_limit.interval_us, pair_limit.tolerance_us]
         return keys, args
 
@@ -116,6 +125,11 @@ class SendRateLimiter:
                              number_limit: Limit, pair_limit: Limit | None = PAIR_LIMIT, n: int = 1) -> int | None:
         """`lease.acquire()` and, if the lease is ours, `try_acquire_many` in the same
         round trip: None when the lease is taken, else the sends granted (maybe 0)."""
+        if is_cluster(self._redis):  # the lease's slot is not the buckets'
+            if not await lease.acquire():
+                return None
+            granted, _ = await self.try_acquire_many(phone_number_id, recipient, number_limit, pair_limit, n)
+            return granted
         keys, args = self._buckets(phone_number_id, recipient, number_limit, pair_limit)
         token, granted, _ = await self._lease_script(
             keys=[lease.key, lease.key + ":fence", lease.key + ":missed", *keys],

@@ -51,7 +51,8 @@ from api import assignment, live
 from api.analytics import flush_path_counts, refresh_snapshots, update_chatbot_statistics
 from api.campaigns import schedule as campaign_schedule
 from api.runtime_context import Runtime
-from api.outbox.locks import CONVERSATION_LEASE, SENDER_LEASE
+from api.outbox.locks import CONVERSATION_LEASE, SENDER_LEASE, lease_key
+from api.redis_clients import is_cluster
 from api.conversations.process import TIMEOUTS_KEY
 from api.outbox.sender import RETRY_KEY, reconcile_abandoned_claims
 from api.templates.lifecycle import SYNC_EVERY, sync_due
@@ -78,20 +79,20 @@ if #due > 0 then redis.call('ZREM', KEYS[1], unpack(due)) end
 return due
 """
 
-# The conversations (ARGV[4..]) nobody holds a lease on (ARGV[1]: its key prefix)
-# and nobody woke in the last ARGV[3] ms (marks under ARGV[2]), marked woken now.
+# The conversations nobody holds a lease on (KEYS[2i-1]: the lease of ARGV[i+1])
+# and nobody woke in the last ARGV[1] ms (KEYS[2i]: its mark), marked woken now.
+# Both keys of a conversation carry its id as hash tag (Redis Cluster: one
+# call per conversation there, as the conversations' slots differ).
 _TO_WAKE = """
 local out = {}
-for i = 4, #ARGV do
-  local id = ARGV[i]
-  if redis.call('EXISTS', ARGV[1] .. id) == 0
-     and redis.call('SET', ARGV[2] .. id, 1, 'NX', 'PX', ARGV[3]) then
-    out[#out + 1] = id
+for i = 2, #ARGV do
+  if redis.call('EXISTS', KEYS[2 * i - 3]) == 0
+     and redis.call('SET', KEYS[2 * i - 2], 1, 'NX', 'PX', ARGV[1]) then
+    out[#out + 1] = ARGV[i]
   end
 end
 return out
 """
-
 
 async def pop_due(rt: Runtime, key: str, limit: int = 500) -> list[str]:
     """Atomically take the members whose time has come."""
@@ -239,7 +240,16 @@ async def _free(rt: Runtime, lease_prefix: str, kind: str, period_ms: int, ids: 
     """Of ``ids``, the conversations no lease holder works on and not woken this period."""
     if not ids:
         return []
-    woken = await rt.redis.eval(_TO_WAKE, 0, lease_prefix, WOKEN + kind, period_ms, *(str(i) for i in ids))
+    ids = [str(i) for i in ids]
+
+    async def call(group: list[str]) -> list[Any]:
+        keys = [k for i in group for k in (lease_key(lease_prefix, i), f"{WOKEN}{kind}{{{i}}}")]
+        return await rt.redis.eval(_TO_WAKE, len(keys), *keys, period_ms, *group)
+
+    if is_cluster(rt.redis):  # each conversation's keys in its own slot
+        woken = [w for got in await asyncio.gather(*(call([i]) for i in ids)) for w in got]
+    else:
+        woken = await call(ids)
     return [_str(i) for i in woken]
 
 

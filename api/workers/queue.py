@@ -12,7 +12,9 @@ a task it takes the oldest of the highest non-empty lane, and a tenth of its
 concurrency is kept for the high lane, so a flood of bulk sends or status
 follow-ups never delays a customer's reply.
 
-- `HIGH` (``pytake:tasks``, the queue's historical name): live conversations,
+- `HIGH` (``pytake:{tasks}``, the queue's historical name ``pytake:tasks`` with
+  the hash tag the three lanes share: one script and one ``BRPOP`` read them
+  together, so on a Redis Cluster they live in one slot): live conversations,
   processing an inbound message and sending the reply it causes (``kick_sender``
   of a processor's, an agent's or a greeting's message);
 - `DEFAULT`: sends nobody named a lane for, and delivery retries;
@@ -30,9 +32,9 @@ from typing import Any, Iterable
 import orjson
 import redis.asyncio as aioredis
 
-QUEUE = HIGH = "pytake:tasks"
-DEFAULT = "pytake:tasks:default"
-LOW = "pytake:tasks:low"
+QUEUE = HIGH = "pytake:{tasks}"
+DEFAULT = "pytake:{tasks}:default"
+LOW = "pytake:{tasks}:low"
 LANES = (HIGH, DEFAULT, LOW)  # the order workers read them in
 PROCESS_CONVERSATION = "pytake.process_conversation"
 SEND_OUTBOX = "pytake.send_outbox"

@@ -9,14 +9,16 @@ beside the receiver.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from typing import Any, AsyncGenerator
 
 from taskiq import AckableMessage, TaskiqEvents, TaskiqState
+from taskiq.abc.broker import AsyncBroker
 from taskiq_redis import ListQueueBroker
 
 from api.gc_tuning import freeze_startup_heap
-from api.redis_clients import resilient_connection_kwargs
+from api.redis_clients import is_cluster_url, redis_client, resilient_connection_kwargs
 from api.runtime_context import Runtime
 from api.conversations.process import process_conversation
 from api.outbox.background import BackgroundDelivery
@@ -139,6 +141,11 @@ class BatchListQueueBroker(ListQueueBroker):
     the high lane: at most `lower_limit` default/low tasks run at once
     (`reserve_high`), so a worker full of sends or bulk work still starts a
     live conversation's task at once instead of after one of them ends.
+
+    On a Redis Cluster (a ``redis+cluster://`` URL, `api.redis_clients`) the
+    broker talks through a ``RedisCluster`` client instead of taskiq-redis' pool
+    (whose ``ListQueueClusterBroker`` has neither lanes nor batches); the lanes
+    share a hash tag, so the pop script and ``BRPOP`` reach one slot.
     """
 
     FETCH_BATCH = 32
@@ -151,8 +158,16 @@ for i, key in ipairs(KEYS) do
 end
 return false"""
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
+    def __init__(self, url: str, *args: Any, **kwargs: Any) -> None:
+        self.cluster_url = url if is_cluster_url(url) else None
+        self._cluster: Any = None
+        if self.cluster_url is None:
+            super().__init__(url, *args, **kwargs)
+        else:  # taskiq-redis' pool speaks to one server: the cluster client is made in the loop that uses it
+            AsyncBroker.__init__(self)
+            self.connection_pool = None  # type: ignore[assignment]
+            self.queue_name = kwargs.get("queue_name", QUEUE)
+            self._cluster_kwargs = {k: v for k, v in kwargs.items() if k == "socket_timeout"}
         self.lower_limit: int | None = None  # default/low tasks running at once (None: no limit)
         self.lower_running = 0
 
@@ -162,6 +177,32 @@ return false"""
         reserved = max(1, concurrency // 10) if concurrency > 1 else 0
         self.lower_limit = concurrency - reserved
         return self.lower_limit
+
+    def _cluster_client(self) -> Any:
+        if self._cluster is None:
+            self._cluster = redis_client(self.cluster_url, **self._cluster_kwargs)  # type: ignore[arg-type]
+        return self._cluster
+
+    async def kick(self, message: Any) -> None:
+        if self.cluster_url is None:
+            return await super().kick(message)
+        await self._cluster_client().lpush(message.labels.get("queue_name") or self.queue_name, message.message)
+
+    async def shutdown(self) -> None:
+        if self.cluster_url is None:
+            return await super().shutdown()
+        await AsyncBroker.shutdown(self)
+        if self._cluster is not None:
+            cluster, self._cluster = self._cluster, None
+            await cluster.aclose()
+
+    def _connection(self) -> Any:
+        """The client ``listen`` pops through (a context manager)."""
+        from redis.asyncio import Redis
+
+        if self.cluster_url is None:
+            return Redis(connection_pool=self.connection_pool)
+        return contextlib.nullcontext(self._cluster_client())
 
     def _lower_room(self) -> bool:
         return self.lower_limit is None or self.lower_running < self.lower_limit
@@ -177,14 +218,17 @@ return false"""
         return AckableMessage(data=message, ack=self._lower_done)
 
     async def listen(self) -> AsyncGenerator[bytes | AckableMessage, None]:
-        from redis.asyncio import Redis
         from redis.exceptions import ConnectionError as RedisConnectionError
+        from redis.exceptions import RedisError
+
+        # on a cluster a failover shows as other errors too (MOVED, CLUSTERDOWN) once retries are spent
+        lost = RedisError if self.cluster_url is not None else RedisConnectionError
 
         lanes = list(LANES)
         self.lower_running = 0  # a restarted receiver: what the last one had in flight is over or lost
         while True:
             try:
-                async with Redis(connection_pool=self.connection_pool) as conn:
+                async with self._connection() as conn:
                     pop_first = conn.register_script(self._POP_FIRST)
                     while True:
                         keys = lanes if self._lower_room() else lanes[:1]
@@ -200,7 +244,7 @@ return false"""
                             popped = await conn.brpop(keys, timeout=self.RECHECK_SECONDS)
                         if popped is not None:
                             yield self._delivery(lanes.index(_text(popped[0])), popped[1])
-            except RedisConnectionError as exc:
+            except lost as exc:
                 log.warning("Redis connection error: %s", exc)
                 await asyncio.sleep(0.1)
 

@@ -9,16 +9,16 @@ from api import redis_keys as rk
 
 
 async def test_blacklisted_token_is_reported_until_it_expires(redis):
-    await rk.blacklist_token(redis, "abc123", datetime.now(timezone.utc) + timedelta(minutes=10))
-    assert await rk.is_blacklisted(redis, "abc123")
-    assert not await rk.is_blacklisted(redis, "other")
-    assert await redis.get("session:blacklist:abc123") == b"revoked"
-    assert 590 <= await redis.ttl("session:blacklist:abc123") <= 600
+    await rk.blacklist_token(redis, "abc123", datetime.now(timezone.utc) + timedelta(minutes=10), "u1")
+    assert await rk.is_blacklisted(redis, "abc123", "u1")
+    assert not await rk.is_blacklisted(redis, "other", "u1")
+    assert await redis.get("session:blacklist:{u1}:abc123") == b"revoked"
+    assert 590 <= await redis.ttl("session:blacklist:{u1}:abc123") <= 600
 
 
 async def test_already_expired_token_is_not_stored(redis):
-    await rk.blacklist_token(redis, "old", datetime.now(timezone.utc) - timedelta(seconds=1))
-    assert not await rk.is_blacklisted(redis, "old")
+    await rk.blacklist_token(redis, "old", datetime.now(timezone.utc) - timedelta(seconds=1), "u1")
+    assert not await rk.is_blacklisted(redis, "old", "u1")
 
 
 async def test_rate_counter_counts_within_one_window(redis):
@@ -32,14 +32,14 @@ async def test_rate_counter_counts_within_one_window(redis):
 async def test_rate_counter_restarts_when_the_window_ends(redis):
     user = uuid.uuid4()
     await rk.hit_user_rate(redis, user)
-    await redis.delete(f"ratelimit:user:{user}")  # what expiry does at the window's end
+    await redis.delete(f"ratelimit:user:{{{user}}}")  # what expiry does at the window's end
     assert (await rk.hit_user_rate(redis, user)).count == 1
 
 
 async def test_rate_counter_without_ttl_gets_one(redis):
-    await redis.set("ratelimit:user:u1", 5)  # e.g. left by a crashed writer
+    await redis.set("ratelimit:user:{u1}", 5)  # e.g. left by a crashed writer
     hit = await rk.hit_user_rate(redis, "u1")
-    assert hit.count == 6 and await redis.ttl("ratelimit:user:u1") > 0
+    assert hit.count == 6 and await redis.ttl("ratelimit:user:{u1}") > 0
 
 
 async def test_open_conversations_cache_round_trips_json(redis):
@@ -69,7 +69,7 @@ async def test_websocket_set_disappears_with_last_socket(redis):
     assert await rk.ws_sockets(redis, user) == {"sock-1", "sock-2"}
     await rk.ws_remove(redis, user, "sock-1")
     await rk.ws_remove(redis, user, "sock-2")
-    assert not await redis.exists(f"ws:user:{user}")
+    assert not await redis.exists(f"{{ws}}:user:{user}")
 
 
 async def test_typing_indicator_lasts_five_seconds(redis):
@@ -78,7 +78,7 @@ async def test_typing_indicator_lasts_five_seconds(redis):
     await rk.set_typing(redis, conv, "agent-2")
     assert await rk.is_typing(redis, conv, "agent-1")
     assert await rk.typing_users(redis, conv) == {"agent-1", "agent-2"}
-    assert 0 < await redis.ttl(f"typing:{conv}:agent-1") <= 5
+    assert 0 < await redis.ttl(f"typing:{{{conv}}}:agent-1") <= 5
     await rk.clear_typing(redis, conv, "agent-1")
     assert await rk.typing_users(redis, conv) == {"agent-2"}
 
@@ -97,7 +97,7 @@ async def test_user_session_hash_round_trips(redis):
                              {"browser": "Firefox"})
     await rk.put_user_session(redis, user, session)
     assert await rk.get_user_session(redis, user) == session
-    assert 0 < await redis.ttl(f"user:session:{user}") <= 7 * 24 * 3600
+    assert 0 < await redis.ttl(f"user:session:{{{user}}}") <= 7 * 24 * 3600
 
 
 async def test_each_test_starts_with_an_empty_redis_database(redis):

@@ -143,6 +143,6 @@ async def test_the_customers_typing_indicator_is_sent_at_most_once_per_period_pe
     assert await indicator_due(redis, first, 20)
     assert not await indicator_due(redis, first, 20)  # an agent typing on: not again within the period
     assert await indicator_due(redis, second, 20)  # another conversation has its own
-    assert 0 < await redis.pttl(f"typing:wa:{first}") <= 20_000  # the period: once it is over...
-    await redis.delete(f"typing:wa:{first}")
+    assert 0 < await redis.pttl(f"typing:wa:{{{first}}}") <= 20_000  # the period: once it is over...
+    await redis.delete(f"typing:wa:{{{first}}}")
     assert await indicator_due(redis, first, 20)  # ...the indicator may be shown again

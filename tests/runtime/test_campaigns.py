@@ -146,7 +146,7 @@ async def _handed_to_outbox(servers, campaign_id: str) -> int:
 async def _runner_gone(servers, campaign_id: str) -> bool:
     from api.workers.tasks import context
 
-    return not await context().runtime.redis.exists(f"campaign:runner:{campaign_id}")
+    return not await context().runtime.redis.exists(f"campaign:runner:{{{campaign_id}}}")
 
 
 async def test_a_live_reply_goes_before_campaign_traffic_on_its_number(api, servers):

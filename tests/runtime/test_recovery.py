@@ -207,8 +207,8 @@ async def test_pooled_redis_connections_survive_a_redis_restart(private_redis):
         private_redis.start()  # without its data
         for name, client in clients.items():
             assert await client.get("before") is None, name  # the first command after the restart succeeds
-            await client.lpush("pytake:tasks", name)
-        assert await clients["api"].llen("pytake:tasks") == 3
+            await client.lpush("pytake:{tasks}", name)
+        assert await clients["api"].llen("pytake:{tasks}") == 3
         assert await pipe(["n"]) == 1
     finally:
         pipe.close()
