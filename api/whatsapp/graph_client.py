@@ -229,6 +229,9 @@ def build_message(to: str, msg_type: str, content: Mapping[str, Any],
 DEFAULT_CONNECTIONS = 64  # keep-alive connections per process (Settings.graph_connections)
 
 
+IDLE_KEEPALIVE_S = 4.0
+
+
 class GraphClient:
     """Async client for ``{base}/{version}/{phone_number_id}/messages``."""
 
@@ -256,7 +259,11 @@ class GraphClient:
             import aiohttp
 
             self._session = aiohttp.ClientSession(
-                connector=aiohttp.TCPConnector(limit=self._connections, keepalive_timeout=30),
+                # An idle connection is dropped after 4 s, before a server's own idle
+                # timeout closes it (hypercorn's is 5 s, many proxies' are 5-15 s): a send
+                # written into a connection the server is closing fails with no answer and
+                # is never resent (delivery_unknown), so the client must let go first.
+                connector=aiohttp.TCPConnector(limit=self._connections, keepalive_timeout=IDLE_KEEPALIVE_S),
                 timeout=aiohttp.ClientTimeout(total=self._timeout, sock_connect=5.0))
         return self._session
 
