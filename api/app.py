@@ -21,7 +21,8 @@ from werkzeug.exceptions import HTTPException
 
 from api import redis_keys
 from api.auth import user_cache
-from api.context import AUTH_PIPE_KEY, DB_KEY, REDIS_KEY, SETTINGS_KEY, TOTALS_KEY, get_db, get_redis, get_totals
+from api.context import (AUTH_PIPE_KEY, DB_KEY, READER_KEY, REDIS_KEY, SETTINGS_KEY, TOTALS_KEY, get_db,
+                         get_reader, get_redis, get_totals)
 from api.errors import ApiError, ServiceUnavailable, error_body, unavailable
 from api.json_body import ApiRequest, check_body
 from api.json_codec import ApiJSONProvider, loads_json
@@ -119,12 +120,24 @@ def _register_lifecycle(app: Quart, settings: Settings) -> None:
                                           connect_args={"server_settings": {"plan_cache_mode": "force_custom_plan"}})
         app.extensions[REDIS_KEY] = redis_client(settings.redis_url)  # survives a Redis restart
         app.extensions[AUTH_PIPE_KEY] = redis_keys.auth_check_pipe(settings.redis_url)
+        if settings.database_replica_url:
+            from api.db.replica import ReadRouter
+
+            replica = Database(settings.database_replica_url, pool_pre_ping=False, pool_size=20,
+                               max_overflow=10, pool_recycle=1800, json_deserializer=loads_json,
+                               connect_args={"server_settings": {"plan_cache_mode": "force_custom_plan"}})
+            app.extensions[READER_KEY] = ReadRouter(
+                app.extensions[DB_KEY], replica, app.extensions[REDIS_KEY],
+                read_your_writes_seconds=settings.replica_read_your_writes_seconds)
         _open_log_store(app, settings)
 
     @app.after_serving
     async def close_services() -> None:
         await _close_log_store(app)
         db = app.extensions.pop(DB_KEY, None)
+        reader = app.extensions.pop(READER_KEY, None)
+        if reader is not None:
+            await reader.dispose()
         redis = app.extensions.pop(REDIS_KEY, None)
         pipe = app.extensions.pop(AUTH_PIPE_KEY, None)
         if pipe is not None:
@@ -153,6 +166,20 @@ def _register_write_hook(app: Quart) -> None:
             principal = g.get("principal")
             if principal is not None:
                 get_totals().invalidate(principal.organization_id)
+        return response
+
+    @app.after_request
+    async def mark_write(response: Response) -> Response:
+        """With a replica (api/db/replica.py): a user's successful write keeps
+        their reads on the primary until the replica has replayed it."""
+        reader = get_reader()
+        if reader is not None and request.method in WRITE_METHODS and response.status_code < 400:
+            principal = g.get("principal")
+            if principal is not None:
+                try:
+                    await reader.note_write(principal.user_id)
+                except Exception as exc:  # noqa: BLE001 - the write is done; say so, do not fail it
+                    log.warning("replica: could not mark the write of user %s: %s", principal.user_id, exc)
         return response
 
 
