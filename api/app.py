@@ -185,7 +185,15 @@ def _register_write_hook(app: Quart) -> None:
 
 REQUEST_LOG_KEY = "pytake.request_log"
 _LOG_FLUSH_KEY = "pytake.request_log_flush"
-UNLOGGED_PATHS = frozenset({"/health"})
+UNLOGGED_PATHS = frozenset({"/health", "/ready"})
+DRAINING_KEY = "pytake.draining"
+READY_CHECK_SECONDS = 2.0  # a backing service slower than this to answer counts as unreachable
+
+
+def start_draining(app: Quart) -> None:
+    """SIGTERM received (pytake.hosting.stack): /ready answers 503 from now on,
+    while requests are still served until the server stops accepting."""
+    app.extensions[DRAINING_KEY] = True
 
 
 def _open_log_store(app: Quart, settings: Settings) -> None:
@@ -278,6 +286,11 @@ def _register_blueprints(app: Quart) -> None:
     app.register_blueprint(whatsapp_blueprint)
     app.register_blueprint(web_app_blueprint)  # the built web app at / (api/web_app.py)
 
+    @app.get("/ready")
+    @hide
+    async def ready() -> Any:
+        return await _readiness(app)
+
     @app.get("/health")
     @hide
     async def health() -> Any:
@@ -301,6 +314,40 @@ def _register_blueprints(app: Quart) -> None:
             return {"status": "ok", **checks, "logs": logs}
         details = [{"field": k, "message": v} for k, v in checks.items() if v != "ok"]
         return error_body("unavailable", "a backing service is unavailable", details=details), 503
+
+
+async def _readiness(app: Quart) -> Any:
+    """``GET /ready``: may this process take traffic? Not while starting or draining
+    (after SIGTERM), nor while PostgreSQL or Redis does not answer within
+    `READY_CHECK_SECONDS`. A load balancer / Kubernetes readiness probe asks it;
+    liveness stays ``/health``."""
+    import asyncio
+
+    if app.extensions.get(DRAINING_KEY):
+        return error_body("unavailable", "draining: this process is shutting down",
+                          details=[{"field": "process", "message": "draining"}]), 503
+    if DB_KEY not in app.extensions or REDIS_KEY not in app.extensions:
+        return error_body("unavailable", "starting", details=[{"field": "process", "message": "starting"}]), 503
+    checks: dict[str, str] = {}
+    try:
+        async with asyncio.timeout(READY_CHECK_SECONDS):
+            async with get_db().raw() as conn:
+                await conn.fetchval("SELECT 1")
+        checks["database"] = "ok"
+    except Exception as exc:  # noqa: BLE001 - reported, not raised
+        log.warning("ready: database check failed: %r", exc)
+        checks["database"] = "unavailable"
+    try:
+        async with asyncio.timeout(READY_CHECK_SECONDS):
+            await get_redis().ping()
+        checks["redis"] = "ok"
+    except Exception as exc:  # noqa: BLE001
+        log.warning("ready: redis check failed: %r", exc)
+        checks["redis"] = "unavailable"
+    if all(v == "ok" for v in checks.values()):
+        return {"status": "ready", **checks}
+    details = [{"field": k, "message": v} for k, v in checks.items() if v != "ok"]
+    return error_body("unavailable", "a backing service is unavailable", details=details), 503
 
 
 async def _log_backlog(app: Quart) -> dict[str, Any]:

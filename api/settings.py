@@ -31,6 +31,12 @@ class Settings:
     database_url: str | None = None
     redis_url: str | None = None
     mongodb_url: str | None = None
+    # graceful shutdown (SIGTERM, docs/deployment.md): API processes answer 503 on /ready
+    # for shutdown_delay_seconds while still serving (load balancers take them out), then
+    # stop accepting and finish in-flight requests; workers take no new task and finish
+    # the running ones and their sends, each phase for at most shutdown_grace_seconds
+    shutdown_delay_seconds: float = 0.0
+    shutdown_grace_seconds: float = 20.0
     # a streaming replica for read-only routes (api/db/replica.py); unset: every read on the primary
     database_replica_url: str | None = None
     # after a user's write, their reads stay on the primary until the replica has replayed it,
@@ -152,8 +158,10 @@ class Settings:
             mongodb_url=env.get("MONGODB_URL") or None,
             database_replica_url=_check_pooler(normalize_database_url(env.get("DATABASE_REPLICA_URL") or None),
                                                "DATABASE_REPLICA_URL"),
-            **_numbers(env, {"replica_read_your_writes_seconds": "PYTAKE_REPLICA_READ_YOUR_WRITES_SECONDS"},
+            **_numbers(env, {"replica_read_your_writes_seconds": "PYTAKE_REPLICA_READ_YOUR_WRITES_SECONDS",
+                             "shutdown_grace_seconds": "PYTAKE_SHUTDOWN_GRACE_SECONDS"},
                        float, "number of seconds", positive=True),
+            **_numbers(env, {"shutdown_delay_seconds": "PYTAKE_SHUTDOWN_DELAY_SECONDS"}, float, "number of seconds"),
             data_dir=data_dir,
             environment=environment,
             extra=extra,
