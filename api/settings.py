@@ -37,6 +37,8 @@ class Settings:
     # the running ones and their sends, each phase for at most shutdown_grace_seconds
     shutdown_delay_seconds: float = 0.0
     shutdown_grace_seconds: float = 20.0
+    # process logs: "text" lines or "json" (one object per line), PYTAKE_LOG_FORMAT
+    log_format: str = "text"
     # a streaming replica for read-only routes (api/db/replica.py); unset: every read on the primary
     database_replica_url: str | None = None
     # after a user's write, their reads stay on the primary until the replica has replayed it,
@@ -162,6 +164,7 @@ class Settings:
                              "shutdown_grace_seconds": "PYTAKE_SHUTDOWN_GRACE_SECONDS"},
                        float, "number of seconds", positive=True),
             **_numbers(env, {"shutdown_delay_seconds": "PYTAKE_SHUTDOWN_DELAY_SECONDS"}, float, "number of seconds"),
+            log_format=_log_format(env),
             data_dir=data_dir,
             environment=environment,
             extra=extra,
@@ -266,6 +269,16 @@ def _ai_providers(env: Mapping[str, str]) -> dict[str, str]:
         if value:
             values[name] = value
     return values
+
+
+LOG_FORMATS = ("text", "json")
+
+
+def _log_format(env: Mapping[str, str]) -> str:
+    value = (env.get("PYTAKE_LOG_FORMAT") or "text").strip().lower()
+    if value not in LOG_FORMATS:
+        raise SettingsError(f"PYTAKE_LOG_FORMAT must be one of {', '.join(LOG_FORMATS)}")
+    return value
 
 
 def normalize_database_url(url: str | None) -> str | None:

@@ -16,7 +16,6 @@ servers and migrates once (`pytake.commands.processes` runs the children).
 from __future__ import annotations
 
 import argparse
-import logging
 import sys
 
 
@@ -33,10 +32,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-migrate", action="store_true", help="do not migrate a configured database")
 
 
-def _configure_logging() -> None:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(process)d %(levelname)s %(name)s: %(message)s")
-    for noisy in ("taskiq.receiver.receiver", "httpx", "httpcore", "alembic"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
+def _configure_logging(log_format: str = "text") -> None:
+    from pytake.hosting.logs import configure_logging
+
+    configure_logging(log_format)
 
 
 def _serve(settings, host: str, port: int, worker: bool, concurrency: int, reuse_port: bool,  # noqa: ANN001
@@ -45,7 +44,7 @@ def _serve(settings, host: str, port: int, worker: bool, concurrency: int, reuse
     from pytake.hosting.stack import Listen, run_stack
 
     if reuse_port:  # a child of --processes: a fresh interpreter
-        _configure_logging()
+        _configure_logging(settings.log_format)
     listen = Listen(host, port, reuse_port=reuse_port, balance=(loads, index) if loads is not None else None)
     run_loop(run_stack(settings, api=listen, worker=worker, worker_concurrency=concurrency))
 
@@ -63,6 +62,7 @@ def run(args: argparse.Namespace) -> int:
     except SettingsError as exc:
         print(f"pytake serve: {exc}", file=sys.stderr)
         return 2
+    _configure_logging(settings.log_format)
     embedded = settings.embedded_database or settings.embedded_redis
     settings = prepare_settings(settings, migrate=not args.no_migrate)
     worker = embedded if args.worker is None else args.worker

@@ -22,15 +22,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _work(concurrency: int) -> None:
+    from pytake.hosting.logs import configure_logging
     from pytake.hosting.stack import install_signal_handlers
     from api.settings import Settings
     from api.event_loop import run as run_loop
     from api.workers.tasks import make_broker, run_worker
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(process)d %(levelname)s %(name)s: %(message)s")
-    for noisy in ("taskiq.receiver.receiver", "httpx", "httpcore"):  # a line per task / request costs CPU
-        logging.getLogger(noisy).setLevel(logging.WARNING)
     settings = Settings.from_env()
+    configure_logging(settings.log_format)
     if settings.embedded_database or settings.embedded_redis:
         from pytake.hosting.stack import prepare_settings
 

@@ -102,3 +102,13 @@ def test_replica_url_and_read_your_writes_window_are_read_from_the_environment(t
         Settings.from_env({"PYTAKE_DATA_DIR": str(tmp_path), "DATABASE_REPLICA_URL": "postgres://r/p?pooler=odd"})
     with pytest.raises(SettingsError, match="PYTAKE_REPLICA_READ_YOUR_WRITES_SECONDS"):
         Settings.from_env({"PYTAKE_DATA_DIR": str(tmp_path), "PYTAKE_REPLICA_READ_YOUR_WRITES_SECONDS": "0"})
+
+
+def test_shutdown_and_log_format_settings(tmp_path):
+    s = Settings.from_env({"PYTAKE_DATA_DIR": str(tmp_path)})
+    assert (s.shutdown_delay_seconds, s.shutdown_grace_seconds, s.log_format) == (0.0, 20.0, "text")
+    s = Settings.from_env({"PYTAKE_DATA_DIR": str(tmp_path), "PYTAKE_SHUTDOWN_DELAY_SECONDS": "5",
+                           "PYTAKE_SHUTDOWN_GRACE_SECONDS": "30", "PYTAKE_LOG_FORMAT": "JSON"})
+    assert (s.shutdown_delay_seconds, s.shutdown_grace_seconds, s.log_format) == (5.0, 30.0, "json")
+    with pytest.raises(SettingsError, match="PYTAKE_LOG_FORMAT must be one of text, json"):
+        Settings.from_env({"PYTAKE_DATA_DIR": str(tmp_path), "PYTAKE_LOG_FORMAT": "xml"})

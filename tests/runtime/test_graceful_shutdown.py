@@ -5,6 +5,7 @@ are released at once (not left to expire for a sweep), then it exits 0."""
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import signal
 import subprocess
@@ -82,7 +83,7 @@ async def test_sigterm_finishes_running_conversations_sends_once_and_releases_le
         "DATABASE_URL": database_url, "REDIS_URL": redis_url, "PYTAKE_DATA_DIR": str(tmp_path),
         "PYTAKE_GRAPH_API_URL": sandbox_url, "PYTAKE_FLOW_ALLOW_PRIVATE_NETWORKS": "true",
         "PYTAKE_WHATSAPP_APP_SECRET": APP_SECRET, "PYTAKE_RUNTIME_LEASE_SECONDS": str(LEASE_SECONDS),
-        "PYTAKE_SHUTDOWN_GRACE_SECONDS": "120"}
+        "PYTAKE_SHUTDOWN_GRACE_SECONDS": "120", "PYTAKE_LOG_FORMAT": "json"}
     log = tmp_path / "worker.log"
     with log.open("ab") as out:
         proc = subprocess.Popen([str(PYTAKE), "worker", "--concurrency", "10"], env=env,
@@ -112,6 +113,9 @@ async def test_sigterm_finishes_running_conversations_sends_once_and_releases_le
         assert pending == []
         # released on the way out, not left to expire (they would live LEASE_SECONDS)
         assert await _held_leases(redis) == []
+        # structured logs: the drain is one JSON object per line
+        (draining,) = [json.loads(line) for line in log.read_text().splitlines() if '"draining' in line]
+        assert draining["logger"] == "pytake.workers" and draining["level"] == "info"
     finally:
         if proc.poll() is None:
             proc.send_signal(signal.SIGKILL)
