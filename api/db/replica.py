@@ -4,7 +4,7 @@
 
 - no replica configured: the primary, always (nothing changes);
 - after a user's successful write, `note_write` keeps the primary's WAL
-  position (``pg_current_wal_lsn()``, taken after the commit) in Redis under
+  position (``pg_current_wal_insert_lsn()``, taken after the commit) in Redis under
   the user for ``replica_read_your_writes_seconds``, keeping the highest one;
   that user's reads go to the primary until the replica has replayed past it
   (``pg_last_wal_replay_lsn()``), so a user always sees what they just wrote;
@@ -47,8 +47,10 @@ end
 return 1
 """
 
+# the insert position, not pg_current_wal_lsn() (the *write* position): with
+# synchronous_commit=off a just-committed record may still be in WAL buffers, before it
 _POSITION = ("SELECT (CASE WHEN pg_is_in_recovery() THEN pg_last_wal_replay_lsn() "
-             "ELSE pg_current_wal_lsn() END - '0/0'::pg_lsn)::int8")
+             "ELSE pg_current_wal_insert_lsn() END - '0/0'::pg_lsn)::int8")
 
 
 def unreachable(exc: BaseException) -> bool:

@@ -76,7 +76,7 @@ async def _caught_up(pair: StreamingPair) -> None:
     """Wait until the standby has replayed everything the primary has written so far."""
     primary = await asyncpg.connect(host="127.0.0.1", port=pair.primary_port, user="postgres")
     try:
-        target = await primary.fetchval("SELECT pg_current_wal_lsn()")
+        target = await primary.fetchval("SELECT pg_current_wal_insert_lsn()")
     finally:
         await primary.close()
     standby = await _standby(pair)
