@@ -23,7 +23,8 @@ from werkzeug.exceptions import HTTPException
 
 from api import log_context, redis_keys
 from api.auth import user_cache
-from api.context import AUTH_PIPE_KEY, DB_KEY, REDIS_KEY, SETTINGS_KEY, TOTALS_KEY, get_db, get_redis, get_totals
+from api.context import (AUTH_PIPE_KEY, DB_KEY, READER_KEY, REDIS_KEY, SETTINGS_KEY, TOTALS_KEY, get_db,
+                         get_reader, get_redis, get_totals)
 from api.errors import ApiError, ServiceUnavailable, error_body, unavailable
 from api.json_body import ApiRequest, check_body
 from api.json_codec import ApiJSONProvider, loads_json
@@ -122,12 +123,24 @@ def _register_lifecycle(app: Quart, settings: Settings) -> None:
                                           connect_args={"server_settings": {"plan_cache_mode": "force_custom_plan"}})
         app.extensions[REDIS_KEY] = redis_client(settings.redis_url)  # survives a Redis restart
         app.extensions[AUTH_PIPE_KEY] = redis_keys.auth_check_pipe(settings.redis_url)
+        if settings.database_replica_url:
+            from api.db.replica import ReadRouter
+
+            replica = Database(settings.database_replica_url, pool_pre_ping=False, pool_size=20,
+                               max_overflow=10, pool_recycle=1800, json_deserializer=loads_json,
+                               connect_args={"server_settings": {"plan_cache_mode": "force_custom_plan"}})
+            app.extensions[READER_KEY] = ReadRouter(
+                app.extensions[DB_KEY], replica, app.extensions[REDIS_KEY],
+                read_your_writes_seconds=settings.replica_read_your_writes_seconds)
         _open_log_store(app, settings)
 
     @app.after_serving
     async def close_services() -> None:
         await _close_log_store(app)
         db = app.extensions.pop(DB_KEY, None)
+        reader = app.extensions.pop(READER_KEY, None)
+        if reader is not None:
+            await reader.dispose()
         redis = app.extensions.pop(REDIS_KEY, None)
         pipe = app.extensions.pop(AUTH_PIPE_KEY, None)
         if pipe is not None:
@@ -181,6 +194,20 @@ def _register_write_hook(app: Quart) -> None:
                 get_totals().invalidate(principal.organization_id)
         return response
 
+    @app.after_request
+    async def mark_write(response: Response) -> Response:
+        """With a replica (api/db/replica.py): a user's successful write keeps
+        their reads on the primary until the replica has replayed it."""
+        reader = get_reader()
+        if reader is not None and request.method in WRITE_METHODS and response.status_code < 400:
+            principal = g.get("principal")
+            if principal is not None:
+                try:
+                    await reader.note_write(principal.user_id)
+                except Exception as exc:  # noqa: BLE001 - the write is done; say so, do not fail it
+                    log.warning("replica: could not mark the write of user %s: %s", principal.user_id, exc)
+        return response
+
 
 REQUEST_LOG_KEY = "pytake.request_log"
 # Request logs sanitized and written per INSERT. The flush runs on the loop that
@@ -190,7 +217,15 @@ REQUEST_LOG_KEY = "pytake.request_log"
 # holds it for about a millisecond.
 REQUEST_LOG_BATCH = 100
 _LOG_FLUSH_KEY = "pytake.request_log_flush"
-UNLOGGED_PATHS = frozenset({"/health"})
+UNLOGGED_PATHS = frozenset({"/health", "/ready"})
+DRAINING_KEY = "pytake.draining"
+READY_CHECK_SECONDS = 2.0  # a backing service slower than this to answer counts as unreachable
+
+
+def start_draining(app: Quart) -> None:
+    """SIGTERM received (pytake.hosting.stack): /ready answers 503 from now on,
+    while requests are still served until the server stops accepting."""
+    app.extensions[DRAINING_KEY] = True
 
 
 def _open_log_store(app: Quart, settings: Settings) -> None:
@@ -287,6 +322,11 @@ def _register_blueprints(app: Quart) -> None:
     app.register_blueprint(whatsapp_blueprint)
     app.register_blueprint(web_app_blueprint)  # the built web app at / (api/web_app.py)
 
+    @app.get("/ready")
+    @hide
+    async def ready() -> Any:
+        return await _readiness(app)
+
     @app.get("/health")
     @hide
     async def health() -> Any:
@@ -310,6 +350,40 @@ def _register_blueprints(app: Quart) -> None:
             return {"status": "ok", **checks, "logs": logs}
         details = [{"field": k, "message": v} for k, v in checks.items() if v != "ok"]
         return error_body("unavailable", "a backing service is unavailable", details=details), 503
+
+
+async def _readiness(app: Quart) -> Any:
+    """``GET /ready``: may this process take traffic? Not while starting or draining
+    (after SIGTERM), nor while PostgreSQL or Redis does not answer within
+    `READY_CHECK_SECONDS`. A load balancer / Kubernetes readiness probe asks it;
+    liveness stays ``/health``."""
+    import asyncio
+
+    if app.extensions.get(DRAINING_KEY):
+        return error_body("unavailable", "draining: this process is shutting down",
+                          details=[{"field": "process", "message": "draining"}]), 503
+    if DB_KEY not in app.extensions or REDIS_KEY not in app.extensions:
+        return error_body("unavailable", "starting", details=[{"field": "process", "message": "starting"}]), 503
+    checks: dict[str, str] = {}
+    try:
+        async with asyncio.timeout(READY_CHECK_SECONDS):
+            async with get_db().raw() as conn:
+                await conn.fetchval("SELECT 1")
+        checks["database"] = "ok"
+    except Exception as exc:  # noqa: BLE001 - reported, not raised
+        log.warning("ready: database check failed: %r", exc)
+        checks["database"] = "unavailable"
+    try:
+        async with asyncio.timeout(READY_CHECK_SECONDS):
+            await get_redis().ping()
+        checks["redis"] = "ok"
+    except Exception as exc:  # noqa: BLE001
+        log.warning("ready: redis check failed: %r", exc)
+        checks["redis"] = "unavailable"
+    if all(v == "ok" for v in checks.values()):
+        return {"status": "ready", **checks}
+    details = [{"field": k, "message": v} for k, v in checks.items() if v != "ok"]
+    return error_body("unavailable", "a backing service is unavailable", details=details), 503
 
 
 async def _log_backlog(app: Quart) -> dict[str, Any]:

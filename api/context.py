@@ -6,13 +6,14 @@ route modules never import a global connection.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Awaitable, Callable, TypeVar
 
-from quart import current_app
+from quart import current_app, g
 
 if TYPE_CHECKING:  # pragma: no cover
     import redis.asyncio as aioredis
 
+    from api.db.replica import ReadRouter
     from api.db.session import Database
     from api.redis_pipe import ScriptPipe
     from api.resources.totals import TotalsCache
@@ -23,6 +24,8 @@ DB_KEY = "pytake.db"
 REDIS_KEY = "pytake.redis"
 TOTALS_KEY = "pytake.totals"
 AUTH_PIPE_KEY = "pytake.auth_pipe"
+READER_KEY = "pytake.reader"
+T = TypeVar("T")
 
 
 def get_settings() -> "Settings":
@@ -34,6 +37,22 @@ def get_db() -> "Database":
     if db is None:
         raise RuntimeError("the database is not open (app not started?)")
     return db
+
+
+def get_reader() -> "ReadRouter | None":
+    """The read router (`api.db.replica`) when a replica is configured, else None."""
+    return current_app.extensions.get(READER_KEY)
+
+
+async def on_read_db(read: "Callable[[Database], Awaitable[T]]") -> T:
+    """``await read(db)`` for a read-only route: on the replica when one is
+    configured and it has replayed the caller's own latest write, else (or
+    when it fails to answer) on the primary. ``read`` must only read."""
+    router = current_app.extensions.get(READER_KEY)
+    if router is None:
+        return await read(get_db())
+    principal = g.get("principal")
+    return await router.run(principal.user_id if principal is not None else None, read)
 
 
 def get_redis() -> "aioredis.Redis":

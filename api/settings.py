@@ -31,6 +31,17 @@ class Settings:
     database_url: str | None = None
     redis_url: str | None = None
     mongodb_url: str | None = None
+    # graceful shutdown (SIGTERM, docs/deployment.md): API processes answer 503 on /ready
+    # for shutdown_delay_seconds while still serving (load balancers take them out), then
+    # stop accepting and finish in-flight requests; workers take no new task and finish
+    # the running ones and their sends, each phase for at most shutdown_grace_seconds
+    shutdown_delay_seconds: float = 0.0
+    shutdown_grace_seconds: float = 20.0
+    # a streaming replica for read-only routes (api/db/replica.py); unset: every read on the primary
+    database_replica_url: str | None = None
+    # after a user's write, their reads stay on the primary until the replica has replayed it,
+    # for at most this long (a replica further behind than this serves that user stale reads)
+    replica_read_your_writes_seconds: float = 60.0
     data_dir: Path = field(default_factory=lambda: Path(DEFAULT_DATA_DIR).resolve())
     secret_key: str = ""
     encryption_key: str = ""
@@ -159,6 +170,12 @@ class Settings:
             database_url=_check_pooler(normalize_database_url(env.get("DATABASE_URL") or None)),
             redis_url=env.get("REDIS_URL") or None,
             mongodb_url=env.get("MONGODB_URL") or None,
+            database_replica_url=_check_pooler(normalize_database_url(env.get("DATABASE_REPLICA_URL") or None),
+                                               "DATABASE_REPLICA_URL"),
+            **_numbers(env, {"replica_read_your_writes_seconds": "PYTAKE_REPLICA_READ_YOUR_WRITES_SECONDS",
+                             "shutdown_grace_seconds": "PYTAKE_SHUTDOWN_GRACE_SECONDS"},
+                       float, "number of seconds", positive=True),
+            **_numbers(env, {"shutdown_delay_seconds": "PYTAKE_SHUTDOWN_DELAY_SECONDS"}, float, "number of seconds"),
             data_dir=data_dir,
             environment=environment,
             extra=extra,
@@ -291,7 +308,7 @@ def normalize_database_url(url: str | None) -> str | None:
 DATABASE_POOLERS = ("pgbouncer-transaction",)
 
 
-def _check_pooler(url: str | None) -> str | None:
+def _check_pooler(url: str | None, variable: str = "DATABASE_URL") -> str | None:
     """``DATABASE_URL=...?pooler=pgbouncer-transaction``: PostgreSQL is reached
     through PgBouncer in transaction mode (docs/runtime.md "PgBouncer"); any other
     ``pooler`` value is refused here rather than at the first connection."""
@@ -299,7 +316,7 @@ def _check_pooler(url: str | None) -> str | None:
 
     for pooler in parse_qs(urlsplit(url or "").query).get("pooler", []):
         if pooler not in DATABASE_POOLERS:
-            raise SettingsError(f"DATABASE_URL: pooler={pooler} is not one of {', '.join(DATABASE_POOLERS)}")
+            raise SettingsError(f"{variable}: pooler={pooler} is not one of {', '.join(DATABASE_POOLERS)}")
     return url
 
 

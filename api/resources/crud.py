@@ -28,7 +28,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from api.audit import record_audit
 from api.auth.permissions import require
 from api.auth.principal import Principal, current_principal
-from api.context import get_db, get_totals
+from api.context import get_db, get_totals, on_read_db
+from api.db.session import Database
 from api.errors import ValidationFailed
 from api.resources import list_sql
 from api.resources.body import read_body
@@ -191,29 +192,33 @@ async def _read_page(resource: Resource, base: Select | None) -> tuple[list[dict
     totals = get_totals()
     key = totals.key(resource.name, args, params[len(PAGING_PARAMS):]) if base is None else None
     known = totals.get(organization, key) if key is not None else None
-    rows, total = None, known
     bindings = None
     # the prepared path keeps JSON columns as raw text: hiding credentials needs the values
     if base is None and not hidden and encoder_for(resource.out, resource.model) is not None:
         bindings = list_sql.plan_bindings(resource.filters, resource.model, args)
-    if bindings is not None:  # the prepared-statement path
-        db = get_db()
-        compiled = list_sql.compile_list(db, resource.model, _shown_columns(resource), bindings, order,
-                                         with_total=known is None)
-        rows, counted = await list_sql.fetch_list(db, compiled, organization, bindings, page)
-        if known is None:
-            total = counted if counted is not None else (0 if page.offset == 0 else None)
-        if total is None:  # a page past the end: count the SQLAlchemy way below
-            rows = None
-    if rows is None:
-        stmt = base if base is not None else scoped_select(resource.model, organization)
-        stmt = apply_filters(stmt, resource.filters, args)
-        stmt = apply_sort(stmt, resource.model, order)
-        async with get_db().reading() as conn:
+
+    async def read(db: Database) -> tuple[Any, Any]:  # on the replica when there is one
+        rows, total = None, known
+        if bindings is not None:  # the prepared-statement path
+            compiled = list_sql.compile_list(db, resource.model, _shown_columns(resource), bindings, order,
+                                             with_total=known is None)
+            rows, counted = await list_sql.fetch_list(db, compiled, organization, bindings, page)
             if known is None:
-                rows, total = await fetch_page(conn, stmt, resource.model, page)
-            else:
-                rows = await fetch_rows(conn, stmt, resource.model, page)
+                total = counted if counted is not None else (0 if page.offset == 0 else None)
+            if total is None:  # a page past the end: count the SQLAlchemy way below
+                rows = None
+        if rows is None:
+            stmt = base if base is not None else scoped_select(resource.model, organization)
+            stmt = apply_filters(stmt, resource.filters, args)
+            stmt = apply_sort(stmt, resource.model, order)
+            async with db.reading() as conn:
+                if known is None:
+                    rows, total = await fetch_page(conn, stmt, resource.model, page)
+                else:
+                    rows = await fetch_rows(conn, stmt, resource.model, page)
+        return rows, total
+
+    rows, total = await on_read_db(read)
     if key is not None and known is None:
         totals.put(organization, key, total)
     model, secrets = resource.model, resource.secrets

@@ -9,7 +9,8 @@ from quart_schema import document_querystring, document_response, operation_id, 
 
 from api.analytics import PERIODS, list_snapshots
 from api.auth.permissions import require
-from api.context import get_db
+from api.context import on_read_db
+from api.db.session import Database
 from api.errors import ValidationFailed
 from api.resources import org_id
 from api.resources.crud import check_query_params
@@ -38,5 +39,10 @@ async def list_analytics_snapshots() -> Any:
         raise ValidationFailed("period", f"period must be one of {', '.join(PERIODS)}")
     since = parse_datetime("from", args["from"]) if "from" in args else None
     until = parse_datetime("to", args["to"]) if "to" in args else None
-    async with get_db().session() as session:
-        return {"items": await list_snapshots(session, org_id(), period, since, until)}
+    organization = org_id()
+
+    async def read(db: Database) -> list[Any]:  # on the replica when there is one
+        async with db.session() as session:
+            return await list_snapshots(session, organization, period, since, until)
+
+    return {"items": await on_read_db(read)}

@@ -95,7 +95,8 @@ async def stop_context() -> None:
         await ctx.live
     if ctx.logs is not None:
         await ctx.logs
-    await ctx.delivery.drain(timeout=10)
+    # the sends under way (in-process deliveries of replies just produced) finish first
+    await ctx.delivery.drain(timeout=ctx.runtime.settings.shutdown_grace_seconds)
     await ctx.runtime.close()
 
 
@@ -158,6 +159,8 @@ for i, key in ipairs(KEYS) do
 end
 return false"""
 
+    IDLE_WAIT_SECONDS = 1.0  # an idle BRPOP returns this often, so a draining worker notices at once
+
     def __init__(self, url: str, *args: Any, **kwargs: Any) -> None:
         self.cluster_url = url if is_cluster_url(url) else None
         self._cluster: Any = None
@@ -170,6 +173,16 @@ return false"""
             self._cluster_kwargs = {k: v for k, v in kwargs.items() if k == "socket_timeout"}
         self.lower_limit: int | None = None  # default/low tasks running at once (None: no limit)
         self.lower_running = 0
+        # set by `stop_taking`: listen() ends after handing over what it already popped
+        self.draining = False
+
+    def stop_taking(self) -> None:
+        """Graceful shutdown: take no more tasks from Redis. Tasks already popped
+        are still handed to the receiver (none is dropped); the receiver then
+        waits for the running ones. A BRPOP is never cancelled mid-flight (a
+        task Redis handed over in that instant would be lost): it times out
+        every `IDLE_WAIT_SECONDS` and the loop looks at the flag."""
+        self.draining = True
 
     def reserve_high(self, concurrency: int) -> int:
         """Keep a tenth of ``concurrency`` (at least one slot, if there are two) for the
@@ -226,11 +239,11 @@ return false"""
 
         lanes = list(LANES)
         self.lower_running = 0  # a restarted receiver: what the last one had in flight is over or lost
-        while True:
+        while not self.draining:
             try:
                 async with self._connection() as conn:
                     pop_first = conn.register_script(self._POP_FIRST)
-                    while True:
+                    while not self.draining:
                         keys = lanes if self._lower_room() else lanes[:1]
                         got = await pop_first(keys=keys, args=list(self.LANE_BATCH[:len(keys)]))
                         if got:
@@ -238,8 +251,8 @@ return false"""
                             for message in got[1]:
                                 yield self._delivery(lane, message)
                             continue
-                        if len(keys) == len(lanes):  # block until any lane has a task
-                            popped = await conn.brpop(keys)
+                        if len(keys) == len(lanes):  # block until any lane has a task (or a look at `draining`)
+                            popped = await conn.brpop(keys, timeout=self.IDLE_WAIT_SECONDS)
                         else:  # only the high lane may run now: look again soon for a freed slot
                             popped = await conn.brpop(keys, timeout=self.RECHECK_SECONDS)
                         if popped is not None:
@@ -279,22 +292,43 @@ def make_broker(settings: Settings, *, open_runtime: bool = True) -> ListQueueBr
     return broker
 
 
-async def run_worker(broker: ListQueueBroker, *, concurrency: int = 100) -> None:
-    """Receive and run tasks until cancelled (the in-process worker of `pytake serve`)."""
-    from taskiq.api import run_receiver_task
+async def run_worker(broker: ListQueueBroker, *, concurrency: int = 100, stop: asyncio.Event | None = None,
+                     grace_seconds: float | None = None) -> None:
+    """Receive and run tasks until ``stop`` is set (graceful: no new task is
+    taken, the running ones finish, for at most ``grace_seconds``; then the
+    broker's shutdown stops the context, which waits for the sends under way)
+    or until cancelled (abrupt: what runs is cut; the sweep recovers it)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from taskiq.receiver import Receiver
 
     broker.is_worker_process = True
     if isinstance(broker, BatchListQueueBroker):
         broker.reserve_high(concurrency)
     await broker.startup()
+    watcher = asyncio.create_task(_drain_on(stop, broker)) if stop is not None else None
     try:
-        while True:  # a receiver that stops on a broken connection is started again
-            try:
-                await run_receiver_task(broker, max_async_tasks=concurrency, run_startup=False)
-            except asyncio.CancelledError:
-                raise
-            except Exception:  # noqa: BLE001
-                log.exception("task receiver stopped; restarting")
-            await asyncio.sleep(1.0)
+        with ThreadPoolExecutor() as executor:
+            while not getattr(broker, "draining", False):
+                # a receiver whose listen ended on a broken connection is started again
+                receiver = Receiver(broker=broker, executor=executor, run_startup=False,
+                                    max_async_tasks=concurrency, wait_tasks_timeout=grace_seconds)
+                try:
+                    await receiver.listen(asyncio.Event())
+                except asyncio.CancelledError:
+                    raise
+                except Exception:  # noqa: BLE001
+                    log.exception("task receiver stopped; restarting")
+                    await asyncio.sleep(1.0)
+        log.info("worker drained: no task running, none taken")
     finally:
+        if watcher is not None:
+            watcher.cancel()
         await broker.shutdown()
+
+
+async def _drain_on(stop: asyncio.Event, broker: ListQueueBroker) -> None:
+    await stop.wait()
+    log.info("draining: taking no new task, finishing the running ones")
+    if isinstance(broker, BatchListQueueBroker):
+        broker.stop_taking()

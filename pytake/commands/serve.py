@@ -16,7 +16,6 @@ servers and migrates once (`pytake.commands.processes` runs the children).
 from __future__ import annotations
 
 import argparse
-import logging
 import sys
 
 

@@ -4,7 +4,8 @@ Each process opens its own database pool, Redis connection and Graph API
 client, runs up to ``--concurrency`` tasks at once and its share of the
 maintenance chores (timeouts, retries, sweeps). Start as many processes, on
 as many machines, as the load needs: conversations are serialised through
-Redis, not through a single worker.
+Redis, not through a single worker. SIGTERM drains the process: no new task,
+the running ones and their sends finish, leases are released, then it exits.
 """
 
 from __future__ import annotations
@@ -21,12 +22,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _work(concurrency: int) -> None:
-    from pytake.hosting.stack import install_signal_handlers
-    from api.settings import Settings
     from api.event_loop import run as run_loop
-    from api.workers.tasks import make_broker, run_worker
-
     from api.log_context import configure_logging
+    from api.settings import Settings
+    from api.workers.tasks import make_broker, run_worker
+    from pytake.hosting.stack import install_signal_handlers
 
     settings = Settings.from_env()
     configure_logging(settings.log_format, logging.INFO)  # PYTAKE_LOG_FORMAT: text | json
@@ -36,11 +36,21 @@ def _work(concurrency: int) -> None:
         settings = prepare_settings(settings, migrate=False)
 
     async def main() -> None:
+        # SIGTERM/SIGINT: graceful (docs/deployment.md): no new task is taken, the running ones
+        # finish and release their leases, the sends under way complete, then the process exits
         stop = asyncio.Event()
         install_signal_handlers(stop)
-        task = asyncio.create_task(run_worker(make_broker(settings), concurrency=concurrency))
-        await stop.wait()
-        task.cancel()
+        grace = settings.shutdown_grace_seconds
+        task = asyncio.create_task(run_worker(make_broker(settings), concurrency=concurrency, stop=stop,
+                                              grace_seconds=grace))
+        stopping = asyncio.create_task(stop.wait())
+        await asyncio.wait([task, stopping], return_when=asyncio.FIRST_COMPLETED)
+        stopping.cancel()
+        # tasks (grace) then sends (grace), and a margin for closing the pools
+        done, _ = await asyncio.wait([task], timeout=2 * grace + 5)
+        if not done:
+            logging.getLogger("pytake.workers").warning("shutdown took longer than the grace period: cancelling")
+            task.cancel()
         await asyncio.gather(task, return_exceptions=True)
 
     run_loop(main())

@@ -54,7 +54,7 @@ def build_app(settings: Settings) -> Any:
     return create_app(settings)
 
 
-async def _serve(app: Any, listen: Listen, stop: asyncio.Event) -> None:
+async def _serve(app: Any, listen: Listen, stop: asyncio.Event, grace_seconds: float = 3.0) -> None:
     from hypercorn.asyncio import serve
     from hypercorn.config import Config
 
@@ -63,7 +63,7 @@ async def _serve(app: Any, listen: Listen, stop: asyncio.Event) -> None:
     config.accesslog = None
     # hypercorn's errors through the root logger (its format, text or JSON), not a handler of its own
     config.errorlog = logging.getLogger("hypercorn.error")
-    config.graceful_timeout = 3.0
+    config.graceful_timeout = grace_seconds  # in-flight requests may finish, for at most this long
     config.keep_alive_timeout = 75.0  # longer than clients' idle pools, so reused connections are not cut
     # hypercorn's default accept queue holds 100 connections: a burst of new
     # webhook connections beyond that loses SYNs, and each lost one waits 1, 3,
@@ -89,6 +89,19 @@ def _reuse_port_bind(listen: Listen) -> str:
     return f"fd://{sock.detach()}"
 
 
+async def _drain_api(app: Any, stop: asyncio.Event, api_stop: asyncio.Event, delay: float) -> None:
+    from api.app import start_draining
+
+    try:
+        await stop.wait()
+        start_draining(app)
+        log.info("draining: /ready answers 503; the API stops accepting in %.1f s", delay)
+        if delay > 0:
+            await asyncio.sleep(delay)
+    finally:
+        api_stop.set()
+
+
 def install_signal_handlers(stop: asyncio.Event) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -108,20 +121,28 @@ async def run_stack(settings: Settings, *, api: Listen | None, worker: bool, san
     stop = stop or asyncio.Event()
     install_signal_handlers(stop)
     tasks: list[asyncio.Task] = []
+    helpers: list[asyncio.Task] = []  # not servers: their end is not a failure
     if sandbox is not None and sandbox_app is not None:
         tasks.append(asyncio.create_task(_serve(sandbox_app, sandbox, stop), name="sandbox"))
     if api is not None:
-        app = build_app(settings)
+        app = quart_app = build_app(settings)
         if api.balance is not None:
             from pytake.hosting.connection_balance import ConnectionBalancer, balanced
 
             app = balanced(app, ConnectionBalancer(*api.balance))
-        tasks.append(asyncio.create_task(_serve(app, api, stop), name="api"))
-    worker_task = None
+        # SIGTERM: /ready says 503 at once; the server keeps serving for the delay (load balancers
+        # take the process out), then stops accepting and lets in-flight requests finish
+        api_stop = asyncio.Event()
+        helpers.append(asyncio.create_task(_drain_api(quart_app, stop, api_stop, settings.shutdown_delay_seconds),
+                                           name="api drain"))
+        tasks.append(asyncio.create_task(_serve(app, api, api_stop, settings.shutdown_grace_seconds), name="api"))
+    worker_task = worker_broker = None
     if worker:
         await start_context(settings)
+        worker_broker = make_broker(settings, open_runtime=False)
         worker_task = asyncio.create_task(
-            run_worker(make_broker(settings, open_runtime=False), concurrency=worker_concurrency), name="worker")
+            run_worker(worker_broker, concurrency=worker_concurrency, grace_seconds=settings.shutdown_grace_seconds),
+            name="worker")
     freeze_startup_heap()
     if ready is not None:
         ready()
@@ -137,11 +158,15 @@ async def run_stack(settings: Settings, *, api: Listen | None, worker: bool, san
     finally:
         stopped.cancel()
         if worker_task is not None:
+            # graceful: no new task, the running ones finish (bounded), then the context drains its sends
+            if worker_broker is not None:
+                worker_broker.stop_taking()
+            await asyncio.wait([worker_task], timeout=settings.shutdown_grace_seconds)
             worker_task.cancel()
             await asyncio.gather(worker_task, return_exceptions=True)
             await stop_context()
         stop.set()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        await asyncio.gather(*helpers, *tasks, return_exceptions=True)
         if sandbox_app is not None:
             await sandbox_app.aclose()
     if failed is not None:

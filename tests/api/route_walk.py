@@ -26,7 +26,7 @@ from api.settings import Settings
 from api.web_app import WEB_APP_RULES
 
 # Routes anyone may call without a token.
-PUBLIC_PATHS = {"/health", "/metrics", "/openapi.json", "/docs", "/auth/signup", "/auth/login",
+PUBLIC_PATHS = {"/health", "/ready", "/metrics", "/openapi.json", "/docs", "/auth/signup", "/auth/login",
                 "/auth/refresh"}
 PUBLIC_PREFIXES = ("/webhooks/whatsapp",)
 PUBLIC_PATHS |= set(WEB_APP_RULES)  # the web app's pages and files (api/web_app.py)

@@ -13,7 +13,7 @@ _APP = offline_app()
 # Hidden on purpose: the document itself, liveness, and Meta's webhook callback
 # (signed by Meta, documented in docs/runtime.md, not part of the public API),
 # and the web app's pages and files.
-UNDOCUMENTED = ("/openapi.json", "/docs", "/health", "/metrics", "/webhooks/whatsapp", "/webhooks/whatsapp/<app_key>",
+UNDOCUMENTED = ("/openapi.json", "/docs", "/health", "/ready", "/metrics", "/webhooks/whatsapp", "/webhooks/whatsapp/<app_key>",
                 *WEB_APP_RULES)
 ROUTES = [r for r in all_routes(_APP) if r.rule not in UNDOCUMENTED]
 

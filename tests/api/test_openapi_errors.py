@@ -27,7 +27,7 @@ from .route_walk import BODY_METHODS, all_routes, fill_path, offline_app, openap
 
 _APP = offline_app()
 SPEC = _APP.extensions["QUART_SCHEMA"].openapi_provider.schema()
-UNDOCUMENTED = ("/openapi.json", "/docs", "/health", "/metrics", "/webhooks/whatsapp", "/webhooks/whatsapp/<app_key>",
+UNDOCUMENTED = ("/openapi.json", "/docs", "/health", "/ready", "/metrics", "/webhooks/whatsapp", "/webhooks/whatsapp/<app_key>",
                 *WEB_APP_RULES)
 ROUTES = [r for r in all_routes(_APP) if r.rule not in UNDOCUMENTED]
 ERROR_REF = {"$ref": "#/components/schemas/ErrorResponse"}

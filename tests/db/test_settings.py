@@ -89,3 +89,26 @@ def test_ai_providers_are_read_under_their_own_names_first_then_pytake_ones(tmp_
 def test_commands_that_store_nothing_generate_no_secret_files(tmp_path):
     s = Settings.from_env({"PYTAKE_DATA_DIR": str(tmp_path / "data"), "OPENAI_API_KEY": "sk"}, keys=False)
     assert s.openai_api_key == "sk" and s.secret_key == "" and not (tmp_path / "data").exists()
+
+
+def test_replica_url_and_read_your_writes_window_are_read_from_the_environment(tmp_path):
+    s = Settings.from_env({"PYTAKE_DATA_DIR": str(tmp_path)})
+    assert s.database_replica_url is None and s.replica_read_your_writes_seconds == 60.0
+    s = Settings.from_env({"PYTAKE_DATA_DIR": str(tmp_path), "DATABASE_REPLICA_URL": "postgres://u@replica/pytake",
+                           "PYTAKE_REPLICA_READ_YOUR_WRITES_SECONDS": "15"})
+    assert s.database_replica_url == "postgresql+asyncpg://u@replica/pytake"
+    assert s.replica_read_your_writes_seconds == 15.0
+    with pytest.raises(SettingsError, match="DATABASE_REPLICA_URL: pooler=odd"):
+        Settings.from_env({"PYTAKE_DATA_DIR": str(tmp_path), "DATABASE_REPLICA_URL": "postgres://r/p?pooler=odd"})
+    with pytest.raises(SettingsError, match="PYTAKE_REPLICA_READ_YOUR_WRITES_SECONDS"):
+        Settings.from_env({"PYTAKE_DATA_DIR": str(tmp_path), "PYTAKE_REPLICA_READ_YOUR_WRITES_SECONDS": "0"})
+
+
+def test_shutdown_and_log_format_settings(tmp_path):
+    s = Settings.from_env({"PYTAKE_DATA_DIR": str(tmp_path)})
+    assert (s.shutdown_delay_seconds, s.shutdown_grace_seconds, s.log_format) == (0.0, 20.0, "text")
+    s = Settings.from_env({"PYTAKE_DATA_DIR": str(tmp_path), "PYTAKE_SHUTDOWN_DELAY_SECONDS": "5",
+                           "PYTAKE_SHUTDOWN_GRACE_SECONDS": "30", "PYTAKE_LOG_FORMAT": "JSON"})
+    assert (s.shutdown_delay_seconds, s.shutdown_grace_seconds, s.log_format) == (5.0, 30.0, "json")
+    with pytest.raises(SettingsError, match="PYTAKE_LOG_FORMAT must be one of text, json"):
+        Settings.from_env({"PYTAKE_DATA_DIR": str(tmp_path), "PYTAKE_LOG_FORMAT": "xml"})
