@@ -95,7 +95,7 @@ export function CampaignRecipients({ campaignId, zone, version }: { campaignId: 
             </table>
           )}
       {data !== null && data.total > PER_PAGE && (
-        <div className="row small" role="navigation" aria-label={t("campaigns.recipientsPages")}>
+        <div className="row small recipients-pager" aria-label={t("campaigns.recipientsPages")}>
           <button type="button" disabled={page <= 1} onClick={() => setPage(page - 1)}>{t("campaigns.recipientsPrev")}</button>
           <span>{t("campaigns.recipientsPage", { page, pages, total: data.total })}</span>
           <button type="button" disabled={page >= pages} onClick={() => setPage(page + 1)}>{t("campaigns.recipientsNext")}</button>
