@@ -10,6 +10,8 @@ the conditions are ANDed, then ``contact_ids`` are added:
 
 ``target_type = 'all'``: every contact (the filters may still narrow it).
 Never included: deleted, blocked or opted-out contacts (``opt_in = false``).
+Rows a recipients import staged in the draft (with the CSV's own columns,
+``variables``) are kept when their contact is in the audience, dropped otherwise.
 
 The rows are written by PostgreSQL itself (``INSERT ... SELECT ... ON
 CONFLICT DO NOTHING``): no recipient passes through Python, so a million-
@@ -21,7 +23,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from sqlalchemy import ARRAY, Text, and_, cast, false, literal, or_, select
+from sqlalchemy import ARRAY, Text, and_, cast, delete, exists, false, literal, or_, select
 from sqlalchemy.dialects.postgresql import JSONB, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
@@ -92,10 +94,15 @@ def audience_condition(target_type: str | None, filters: dict[str, Any]) -> Colu
 async def materialise(session: AsyncSession, campaign: Campaign) -> int:
     """Insert the campaign's recipients (pending) in the database; how many were added."""
     filters = check_filters(campaign.target_filters)
-    chosen = select(literal(campaign.id, type_=CampaignRecipient.campaign_id.type), Contact.id).where(
-        Contact.organization_id == campaign.organization_id, Contact.deleted_at.is_(None),
-        Contact.opt_in.is_not(False), Contact.is_blocked.is_not(True),
-        audience_condition(campaign.target_type, filters))
+    eligible = and_(Contact.organization_id == campaign.organization_id, Contact.deleted_at.is_(None),
+                    Contact.opt_in.is_not(False), Contact.is_blocked.is_not(True),
+                    audience_condition(campaign.target_type, filters))
+    # rows staged by a recipients import (their CSV variables) whose contact left the audience
+    # (opted out, blocked, deleted, or the filters changed since) are dropped; the others stay
+    await session.execute(delete(CampaignRecipient).where(
+        CampaignRecipient.campaign_id == campaign.id, CampaignRecipient.message_id.is_(None),
+        ~exists(select(Contact.id).where(Contact.id == CampaignRecipient.contact_id, eligible))))
+    chosen = select(literal(campaign.id, type_=CampaignRecipient.campaign_id.type), Contact.id).where(eligible)
     stmt = insert(CampaignRecipient).from_select(["campaign_id", "contact_id"], chosen).on_conflict_do_nothing()
     result = await session.execute(stmt)
     return int(result.rowcount or 0)

@@ -35,6 +35,7 @@ from sqlalchemy import select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.campaigns.audience import check_filters, materialise
+from api.campaigns.personalise import check_expressions
 from api.db.models import Campaign, Organization, WhatsAppNumber, WhatsAppTemplate
 from api.errors import Conflict, NotFound, PlanLimitExceeded, ValidationFailed
 from api.schemas.messages import TemplateSend
@@ -61,6 +62,7 @@ class Plan:
     access_token_encrypted: str | None
     number_settings: dict
     content: dict[str, Any]
+    personal: bool = False  # its parameters hold per-recipient expressions (`personalise.render`)
 
 
 def organization_zone(org: Organization) -> ZoneInfo:
@@ -95,6 +97,7 @@ async def sending_plan(session: AsyncSession, campaign: Campaign) -> Plan:
     number = await session.get(WhatsAppNumber, number_id)
     if number is None or number.organization_id != campaign.organization_id or number.deleted_at is not None:
         raise ValidationFailed("whatsapp_number_id", "WhatsApp number not found")
+    personal = check_expressions(campaign.message_content)
     try:
         send = TemplateSend.model_validate({**(campaign.message_content or {}), "id": str(template.id)})
     except ValidationError as exc:
@@ -106,7 +109,7 @@ async def sending_plan(session: AsyncSession, campaign: Campaign) -> Plan:
         raise ValidationFailed(str(exc.field).replace("template.", "message_content.", 1)
                                if exc.field else "message_content", exc.message) from None
     return Plan(number.id, number.phone_number_id, number.access_token_encrypted, dict(number.settings or {}),
-                content)
+                content, personal)
 
 
 async def _transition(session: AsyncSession, campaign_id: uuid.UUID, organization_id: uuid.UUID, action: str,
@@ -176,9 +179,11 @@ async def begin(session: AsyncSession, campaign_id: uuid.UUID, organization_id: 
     """draft/scheduled → running: the audience materialised, the messages limit checked."""
     campaign = await _transition(session, campaign_id, organization_id, action,
                                  {"started_at": datetime.now(timezone.utc)})
-    added = await materialise(session, campaign)
-    await session.execute(update(Campaign).where(Campaign.id == campaign_id)
-                          .values(total_recipients=Campaign.total_recipients + added))
+    await materialise(session, campaign)
+    # rows staged by a recipients import (their variables) count like the others
+    await session.execute(text(
+        "UPDATE campaigns SET total_recipients = (SELECT count(*) FROM campaign_recipients WHERE campaign_id = :c) "
+        "WHERE id = :c"), {"c": campaign_id})
     await _messages_fit(session, organization_id, campaign_id)
     await session.refresh(campaign)
     return campaign
@@ -198,9 +203,13 @@ async def resume(session: AsyncSession, campaign_id: uuid.UUID, organization_id:
 async def cancel(session: AsyncSession, campaign_id: uuid.UUID, organization_id: uuid.UUID) -> Campaign:
     campaign = await _transition(session, campaign_id, organization_id, "cancel",
                                  {"completed_at": datetime.now(timezone.utc)})
-    await session.execute(text(
-        "UPDATE campaign_recipients SET status = 'skipped', skip_reason = 'campaign cancelled' "
-        "WHERE campaign_id = :c AND status = 'pending' AND message_id IS NULL"), {"c": campaign_id})
+    if campaign.started_at is None:  # never started: only rows staged by a recipients import, dropped
+        await session.execute(text("DELETE FROM campaign_recipients WHERE campaign_id = :c AND message_id IS NULL"),
+                              {"c": campaign_id})
+    else:
+        await session.execute(text(
+            "UPDATE campaign_recipients SET status = 'skipped', skip_reason = 'campaign cancelled' "
+            "WHERE campaign_id = :c AND status = 'pending' AND message_id IS NULL"), {"c": campaign_id})
     await session.refresh(campaign)
     return campaign
 

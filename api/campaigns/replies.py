@@ -50,7 +50,8 @@ WITH contact AS (
 )
 UPDATE campaign_recipients r SET status = 'skipped', skip_reason = 'opted out'
  WHERE r.contact_id IN (SELECT id FROM contact) AND r.status = 'pending' AND r.message_id IS NULL
-   AND r.campaign_id IN (SELECT id FROM campaigns WHERE organization_id = :org)
+   AND r.campaign_id IN (SELECT id FROM campaigns WHERE organization_id = :org
+                          AND status NOT IN ('draft', 'scheduled'))  -- a draft's staged rows go at start
 """
 
 

@@ -20,11 +20,16 @@ a `RUN_CAMPAIGN` task on the LOW lane. Each round:
    *claimed for sending* (``claim_token``), and the recipient linked to it.
    A recipient is claimed once: it is never sent twice, by this runner or
    another, and the conversation sender never picks a claimed row.
-4. **Send** the claimed rows (callback data = the row id), then record them:
+4. **Personalise**: a campaign whose parameters hold expressions
+   (`api.campaigns.personalise`) fills them in per row from the contact's
+   columns and the recipient's ``variables`` (read by the claim itself); a
+   row whose parameters cannot be sent is failed with the reason, never sent
+   to Meta; the others get their own content (one UPDATE a batch).
+5. **Send** the claimed rows (callback data = the row id), then record them:
    accepted → ``sent`` with the wamid (`api.outbox.SentRecorder`, which
    updates the recipient with it); Meta's error → ``failed`` with it.
 
-A worker killed between 3 and 4 leaves claimed rows: the maintenance sweep's
+A worker killed between 3 and 5 leaves claimed rows: the maintenance sweep's
 `reconcile_abandoned_claims` marks them ``failed`` (delivery unknown) after
 the grace period, unless Meta's status webhook (found through the callback
 data) shows they went. Rows never claimed are untouched: the next runner
@@ -44,6 +49,7 @@ from typing import Any
 from sqlalchemy import text
 
 from api.campaigns.control import MAX_RATE_PER_SECOND, Plan, sending_plan
+from api.campaigns.personalise import RecipientError, render
 from api.crypto import decrypt_secret
 from api.db.models import Campaign
 from api.db.session import bind
@@ -72,11 +78,18 @@ _CLAIM = """
 WITH camp AS (
   SELECT id, organization_id FROM campaigns WHERE id = :campaign AND status = 'running' FOR SHARE
 ), picked AS (
-  SELECT r.id, r.contact_id FROM campaign_recipients r
+  SELECT r.id, r.contact_id, CASE WHEN CAST(:personal AS boolean) THEN r.variables END AS variables
+    FROM campaign_recipients r
    WHERE r.campaign_id = (SELECT id FROM camp) AND r.status = 'pending' AND r.message_id IS NULL
    ORDER BY r.id LIMIT :n FOR UPDATE SKIP LOCKED
 ), targets AS MATERIALIZED (
-  SELECT p.id AS rid, p.contact_id, ct.whatsapp_id,
+  SELECT p.id AS rid, p.contact_id, ct.whatsapp_id, p.variables,
+         -- what a personalised campaign's parameters read (`personalise.render`); NULL otherwise
+         CASE WHEN CAST(:personal AS boolean) THEN ct.name END AS name,
+         CASE WHEN CAST(:personal AS boolean) THEN ct.whatsapp_name END AS whatsapp_name,
+         CASE WHEN CAST(:personal AS boolean) THEN ct.phone END AS phone,
+         CASE WHEN CAST(:personal AS boolean) THEN ct.email END AS email,
+         CASE WHEN CAST(:personal AS boolean) THEN ct.attributes END AS attributes,
          (ct.opt_in IS NOT FALSE AND ct.is_blocked IS NOT TRUE AND ct.deleted_at IS NULL) AS ok,
          (SELECT c.id FROM conversations c
            WHERE c.organization_id = :org AND c.contact_id = p.contact_id AND c.whatsapp_number_id = :number
@@ -110,7 +123,8 @@ WITH camp AS (
    WHERE r.id = t.rid
   RETURNING r.id
 )
-SELECT o.id, o.created_at, o.conversation_id, t.contact_id, t.whatsapp_id, (SELECT count(*) FROM marked) AS marked
+SELECT o.id, o.created_at, o.conversation_id, t.contact_id, t.whatsapp_id, t.variables, t.name, t.whatsapp_name,
+       t.phone, t.email, t.attributes, (SELECT count(*) FROM marked) AS marked
   FROM targets t JOIN outbox o ON o.id = t.mid
  ORDER BY t.rid
 """
@@ -129,6 +143,13 @@ WITH input AS (
 UPDATE campaign_recipients r SET status = 'failed', failed_at = COALESCE(r.failed_at, now()), error_message = f.error
   FROM failed f
  WHERE r.message_id = f.id AND r.status = 'pending'
+"""
+
+# a personalised campaign's rows get their own content before they are sent (one statement a batch)
+_CONTENTS = """
+UPDATE messages m SET content = i.content
+  FROM unnest(CAST(:ids AS uuid[]), CAST(:ats AS timestamptz[]), CAST(:contents AS jsonb[])) AS i(id, created_at, content)
+ WHERE m.id = i.id AND m.created_at = i.created_at
 """
 
 _COMPLETE = """
@@ -188,7 +209,7 @@ class CampaignRun:
             rows = await conn.fetch(*bind(_CLAIM, {
                 "campaign": self.campaign_id, "org": self.organization_id, "number": self.plan.number_id,
                 "n": granted, "content": self.content, "token": self.token, "claimed_at": now.isoformat(),
-                "now": now}))
+                "now": now, "personal": self.plan.personal}))
         if not rows:
             return "done" if not await self._claimable() else "sent"  # all skipped: look again
         await self._send(rows)
@@ -201,8 +222,29 @@ class CampaignRun:
                 "WHERE r.campaign_id = $1 AND c.status = 'running' AND r.status = 'pending' "
                 "AND r.message_id IS NULL)", self.campaign_id))
 
+    async def _personalise(self, rows: list[Any]) -> tuple[list[tuple[Any, dict[str, Any]]], list[dict[str, Any]]]:
+        """Each row with its own content, and the rows whose parameters cannot be sent (failed
+        without reaching Meta: the reason is the recipient's error)."""
+        if not self.plan.personal:
+            return [(row, self.plan.content) for row in rows], []
+        ready: list[tuple[Any, dict[str, Any]]] = []
+        refused: list[dict[str, Any]] = []
+        for row in rows:
+            try:
+                ready.append((row, render(self.plan.content, row)))
+            except RecipientError as exc:
+                refused.append({"id": row["id"], "created_at": row["created_at"],
+                                "error": f"not sent: {exc}", "meta": {"invalid_parameters": True}})
+        if ready:
+            async with self.rt.db.raw() as conn:
+                await conn.execute(*bind(_CONTENTS, {
+                    "ids": [r["id"] for r, _ in ready], "ats": [r["created_at"] for r, _ in ready],
+                    "contents": [json.dumps(c, ensure_ascii=False) for _, c in ready]}))
+        return ready, refused
+
     async def _send(self, rows: list[Any]) -> None:
-        results = await asyncio.gather(*(self._send_one(row) for row in rows))
+        ready, refused = await self._personalise(rows)
+        results = [*refused, *await asyncio.gather(*(self._send_one(row, content) for row, content in ready))]
         accepted = [r for r in results if "wamid" in r]
         failed = [r for r in results if "error" in r]
         if accepted:
@@ -215,9 +257,9 @@ class CampaignRun:
                     "ids": [f["id"] for f in failed], "ats": [f["created_at"] for f in failed],
                     "errors": [f["error"] for f in failed], "metas": [json.dumps(f["meta"]) for f in failed]}))
 
-    async def _send_one(self, row: Any) -> dict[str, Any]:
+    async def _send_one(self, row: Any, content: dict[str, Any]) -> dict[str, Any]:
         """Send one claimed row: its ``sent`` record (`SentRecorder`), or its failure."""
-        token, content = self.access_token, self.plan.content
+        token = self.access_token
         fail = {"id": row["id"], "created_at": row["created_at"]}
         if token is None:
             return {**fail, "error": "the number's access token cannot be decrypted", "meta": {}}

@@ -87,3 +87,36 @@ class RecipientsImported(Output):
     contact_ids: int
     rejected: int
     errors: list[dict[str, Any]] = []
+    # the CSV's own columns (not contact fields): each row's values are its recipient's
+    # ``variables``, the campaign's ``{{recipient.<column>}}``
+    variables: list[str] = []
+
+
+RECIPIENT_STATUSES = ("pending", "sent", "delivered", "read", "failed", "skipped")
+
+
+class RecipientRow(Output):
+    """A ``campaign_recipients`` row as listed (`RecipientOut` adds its contact's phone and name)."""
+
+    id: uuid.UUID
+    contact_id: uuid.UUID
+    status: str | None = None
+    skip_reason: str | None = None
+    error_message: str | None = None
+    whatsapp_message_id: str | None = None
+    variables: dict[str, Any] = {}
+    sent_at: datetime | None = None
+    delivered_at: datetime | None = None
+    read_at: datetime | None = None
+    failed_at: datetime | None = None
+    replied_at: datetime | None = None
+    created_at: datetime | None = None
+
+
+class RecipientOut(RecipientRow):
+    """One recipient of a campaign: its contact (id, WhatsApp number, name), status and timestamps,
+    Meta's error (``failed``) or why it was never sent (``skipped``), and its own variables
+    (``{{recipient.<column>}}``)."""
+
+    phone: str | None = None
+    contact_name: str | None = None

@@ -9,6 +9,11 @@ comma- or semicolon-separated, with a header line. Columns:
 - ``opt_in``, ``is_blocked``: true/false, yes/no, sim/não, 1/0;
 - ``attributes.<key>`` (or ``attr.<key>``): custom attributes.
 
+A campaign's recipients import (``extra_columns``) also takes columns of its
+own (letters, digits, ``_``, ``-``): they are not written to the contact but
+returned per row (``ImportResult.variables``, by ``whatsapp_id``), the
+recipient's ``{{recipient.<column>}}``.
+
 An existing contact (same ``whatsapp_id``) is updated: non-empty cells
 replace its values, tags and attributes are merged; a deleted one is
 restored. New contacts count against ``max_contacts``: rows past the limit
@@ -20,6 +25,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 import uuid
 from dataclasses import dataclass, field
 from typing import Any
@@ -37,6 +43,7 @@ MAX_ROWS = 10_000
 MAX_BYTES = 5 * 1024 * 1024
 PLAIN_COLUMNS = ("whatsapp_id", "name", "email", "phone", "whatsapp_name", "notes", "tags", "opt_in", "is_blocked")
 ATTRIBUTE_PREFIXES = ("attributes.", "attr.")
+_EXTRA = re.compile(r"[a-z_][a-z0-9_\-]{0,63}")
 _TRUE = {"true", "1", "yes", "y", "sim", "s"}
 _FALSE = {"false", "0", "no", "n", "nao", "não"}
 
@@ -55,6 +62,9 @@ class ImportResult:
     # (event type, contact row) for each row written: the route emits the domain events
     written: list[tuple[str, Any]] = field(default_factory=list)
     errors: list[RowError] = field(default_factory=list)
+    # whatsapp_id -> the row's own columns (``extra_columns`` imports only; empty cells left out)
+    variables: dict[str, dict[str, str]] = field(default_factory=dict)
+    extra_columns: list[str] = field(default_factory=list)
 
     @property
     def rejected(self) -> int:
@@ -73,6 +83,7 @@ class ImportResult:
 class ParsedRow:
     line: int
     values: dict[str, Any]  # validated, only the cells that were given
+    variables: dict[str, str] = field(default_factory=dict)  # the extra columns' non-empty cells
 
 
 def decode(raw: bytes) -> str:
@@ -94,16 +105,22 @@ class _Semicolon(csv.excel):
     delimiter = ";"
 
 
-def _header(names: list[str] | None) -> list[str]:
+def _header(names: list[str] | None, extra_columns: bool = False) -> list[str]:
     if not names:
         raise ValidationFailed("file", "the file is empty (a header line is required)")
     header = [n.strip().lower() for n in names]
     if "whatsapp_id" not in header:
         raise ValidationFailed("file", "the header has no whatsapp_id column")
     for name in header:
-        if name not in PLAIN_COLUMNS and not name.startswith(ATTRIBUTE_PREFIXES):
-            raise ValidationFailed("file", f"unknown column {name!r}; known: {', '.join(PLAIN_COLUMNS)}, "
-                                           f"attributes.<key>")
+        if name in PLAIN_COLUMNS or name.startswith(ATTRIBUTE_PREFIXES):
+            continue
+        if extra_columns and _EXTRA.fullmatch(name):
+            continue
+        if extra_columns:
+            raise ValidationFailed("file", f"column {name!r}: a recipient column's name is letters, digits, "
+                                           "_ and - (it becomes {{recipient.<column>}})")
+        raise ValidationFailed("file", f"unknown column {name!r}; known: {', '.join(PLAIN_COLUMNS)}, "
+                                       f"attributes.<key>")
     if len(set(header)) != len(header):
         raise ValidationFailed("file", "the header repeats a column")
     return header
@@ -125,13 +142,15 @@ def _split_tags(cell: str) -> list[str]:
     return [cell.strip()] if cell.strip() else []
 
 
-def parse_rows(text: str, result: ImportResult) -> list[ParsedRow]:
+def parse_rows(text: str, result: ImportResult, extra_columns: bool = False) -> list[ParsedRow]:
     """Validate every line; good ones are returned, bad ones go to ``result.errors``."""
     reader = csv.reader(io.StringIO(text), dialect=_dialect(text))
     try:
-        header = _header(next(reader, None))
+        header = _header(next(reader, None), extra_columns)
     except csv.Error as exc:
         raise ValidationFailed("file", f"not a CSV file: {exc}") from None
+    extra = [n for n in header if n not in PLAIN_COLUMNS and not n.startswith(ATTRIBUTE_PREFIXES)]
+    result.extra_columns = extra
     rows: list[ParsedRow] = []
     seen: dict[str, int] = {}
     line = 1
@@ -145,7 +164,9 @@ def parse_rows(text: str, result: ImportResult) -> list[ParsedRow]:
             if len(cells) != len(header):
                 result.errors.append(RowError(line, "row", f"expected {len(header)} cells, found {len(cells)}"))
                 continue
-            parsed = _parse_row(line, dict(zip(header, cells)), result)
+            cells_by_column = dict(zip(header, cells))
+            own = {c: cells_by_column.pop(c).strip() for c in extra}
+            parsed = _parse_row(line, cells_by_column, result)
             if parsed is None:
                 continue
             whatsapp_id = parsed.values["whatsapp_id"]
@@ -153,6 +174,11 @@ def parse_rows(text: str, result: ImportResult) -> list[ParsedRow]:
                 result.errors.append(RowError(line, "whatsapp_id", f"duplicate of row {seen[whatsapp_id]}"))
                 continue
             seen[whatsapp_id] = line
+            bad = next((c for c, v in own.items() if "\x00" in v or len(v) > 1024), None)
+            if bad is not None:
+                result.errors.append(RowError(line, bad, "contains a NUL character or is over 1024 characters"))
+                continue
+            parsed.variables = {c: v for c, v in own.items() if v}
             rows.append(parsed)
     except csv.Error as exc:
         result.errors.append(RowError(line + 1, "row", f"malformed CSV: {exc}"))
@@ -207,10 +233,11 @@ def _parse_row(line: int, cells: dict[str, str], result: ImportResult) -> Parsed
     return ParsedRow(line, model.model_dump(exclude_unset=True))
 
 
-async def import_contacts(session: AsyncSession, organization_id: uuid.UUID, text: str) -> ImportResult:
+async def import_contacts(session: AsyncSession, organization_id: uuid.UUID, text: str,
+                          extra_columns: bool = False) -> ImportResult:
     """Upsert the file's valid rows in ``session`` (the caller's transaction)."""
     result = ImportResult()
-    rows = parse_rows(text, result)
+    rows = parse_rows(text, result, extra_columns)
     if not rows:
         result.errors.sort(key=lambda e: e.row)
         return result
@@ -230,6 +257,8 @@ async def import_contacts(session: AsyncSession, organization_id: uuid.UUID, tex
                                               "your plan's contact limit is reached; row not imported"))
                 continue
             room -= 1
+        if extra_columns:
+            result.variables[parsed.values["whatsapp_id"]] = parsed.variables
         if contact is None:
             contact = Contact(organization_id=organization_id, **parsed.values)
             session.add(contact)

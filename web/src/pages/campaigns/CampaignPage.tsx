@@ -7,6 +7,7 @@ import type { MessageKey } from "../../i18n/messages";
 import { Link } from "../../router";
 import { canDo, formatInZone, isLive, type Action, type Campaign } from "./campaignModel";
 import { CampaignStatusPill, ProgressBar } from "./CampaignParts";
+import { CampaignRecipients } from "./CampaignRecipients";
 import { useOrgTimezone } from "./orgTimezone";
 
 const POLL_MS = 2000; // while running or scheduled
@@ -16,6 +17,10 @@ const COUNTERS: [keyof Campaign, MessageKey][] = [
   ["read_count", "campaigns.read"], ["replied_count", "campaigns.replied"], ["failed_count", "campaigns.failedCount"],
   ["skipped_count", "campaigns.skipped"],
 ];
+
+/** Changes when a recipient may have changed: the recipients table reloads then. */
+const recipientsVersion = (c: Campaign) =>
+  [c.status, c.total_recipients, c.sent_count, c.delivered_count, c.read_count, c.failed_count, c.skipped_count].join(":");
 
 /** One campaign: live counters while it sends, and the actions its state allows. */
 export function CampaignPage({ campaignId }: { campaignId: string }) {
@@ -94,6 +99,7 @@ export function CampaignPage({ campaignId }: { campaignId: string }) {
             </dl>
           </section>
         )}
+        {campaign && <CampaignRecipients campaignId={campaign.id} zone={zone} version={recipientsVersion(campaign)} />}
       </main>
     </div>
   );
