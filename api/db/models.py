@@ -794,7 +794,7 @@ class CampaignRecipient(Base):
     error_message: Mapped[str | None] = mapped_column(Text)
     skip_reason: Mapped[str | None] = mapped_column(Text)  # added (migration 0016): why never sent
     replied_at: Mapped[datetime | None] = mapped_column(TSTZ)  # added (migration 0016): first reply to it
-    # added (migration 0021): the recipients import's own columns, a campaign's {{recipient.<column>}}
+    # added (migration 0020): the recipients import's own columns, a campaign's {{recipient.<column>}}
     variables: Mapped[dict] = mapped_column(JSONB, nullable=False, server_default=EMPTY_OBJECT)
     created_at: Mapped[datetime | None] = _created_at()
 

@@ -2,7 +2,7 @@
 columns of a campaign's recipients import that are not contact fields (a
 campaign's ``{{recipient.<column>}}``; docs/campaigns.md).
 
-Revision ID: 0021
+Revision ID: 0020
 Revises: 0019
 """
 
@@ -12,7 +12,7 @@ from typing import Sequence, Union
 
 from alembic import op
 
-revision: str = "0021"
+revision: str = "0020"
 down_revision: Union[str, Sequence[str], None] = "0019"
 branch_labels: Union[str, Sequence[str], None] = None
 depends_on: Union[str, Sequence[str], None] = None
