@@ -16,6 +16,7 @@ servers and migrates once (`pytake.commands.processes` runs the children).
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
 
 
