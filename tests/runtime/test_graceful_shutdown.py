@@ -115,7 +115,7 @@ async def test_sigterm_finishes_running_conversations_sends_once_and_releases_le
         assert await _held_leases(redis) == []
         # structured logs: the drain is one JSON object per line
         (draining,) = [json.loads(line) for line in log.read_text().splitlines() if '"draining' in line]
-        assert draining["logger"] == "pytake.workers" and draining["level"] == "info"
+        assert draining["logger"] == "pytake.workers" and draining["level"] == "INFO"
     finally:
         if proc.poll() is None:
             proc.send_signal(signal.SIGKILL)
