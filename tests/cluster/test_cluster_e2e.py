@@ -40,7 +40,7 @@ async def servers(db, redis, database_url, redis_url, tmp_path, seeded, monkeypa
         keep_alive_timeout = 120
 
     monkeypatch.setattr("hypercorn.config.Config", LongKeepAlive)
-    async for value in runtime_fixtures.servers.__wrapped__(db, redis, database_url, redis_url, tmp_path, seeded):
+    async for value in runtime_fixtures.servers.__wrapped__(db, redis, database_url, redis_url, tmp_path, seeded, {}):
         yield value
 
 
