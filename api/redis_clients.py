@@ -90,14 +90,18 @@ def cluster_client(url: str, *, max_connections: int | None = None, **kwargs: An
     return RedisCluster(startup_nodes=nodes, **options)
 
 
-def resilient_connection_kwargs() -> dict[str, Any]:
-    """Connection options for a pool (``ConnectionPool.from_url(url, **these)``)."""
-    return {
+def resilient_connection_kwargs(url: str) -> dict[str, Any]:
+    """Connection options for a pool (``ConnectionPool.from_url(url, **these)``).
+    TCP keep-alive only over TCP: a ``unix://`` connection (the embedded Redis of
+    `make run`) refuses the option, and every connection would fail."""
+    options: dict[str, Any] = {
         "retry": Retry(ExponentialWithJitterBackoff(base=0.05, cap=0.5), RETRIES),
         "retry_on_error": [RedisConnectionError],
         "health_check_interval": HEALTH_CHECK_SECONDS,
-        "socket_keepalive": True,
     }
+    if not url.startswith("unix:"):
+        options["socket_keepalive"] = True
+    return options
 
 
 def redis_client(url: str, *, max_connections: int | None = None, wait_timeout: float | None = None,
@@ -107,7 +111,7 @@ def redis_client(url: str, *, max_connections: int | None = None, wait_timeout: 
     gives a ``RedisCluster`` (`cluster_client`)."""
     if is_cluster_url(url):
         return cluster_client(url, max_connections=max_connections, **kwargs)  # type: ignore[return-value]
-    options = {**resilient_connection_kwargs(), **kwargs}
+    options = {**resilient_connection_kwargs(url), **kwargs}
     if max_connections is not None:
         options["max_connections"] = max_connections
     if wait_timeout is not None:

@@ -273,7 +273,7 @@ def make_broker(settings: Settings, *, open_runtime: bool = True) -> ListQueueBr
     # BRPOP blocks until a task comes: no socket timeout (redis-py's default would
     # end an idle worker's listen with a TimeoutError)
     broker = BatchListQueueBroker(settings.redis_url, queue_name=QUEUE, socket_timeout=None,
-                                  **resilient_connection_kwargs())
+                                  **resilient_connection_kwargs(settings.redis_url))
     broker.register_task(process_conversation_task, task_name=PROCESS_CONVERSATION)
     broker.register_task(send_outbox_task, task_name=SEND_OUTBOX)
     broker.register_task(deliver_conversations_task, task_name=DELIVER_CONVERSATIONS)
