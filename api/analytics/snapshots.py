@@ -37,6 +37,7 @@ from typing import Any, Iterable
 from sqlalchemy import text
 
 from api.analytics.periods import PERIODS, UTC, period_end, period_start, periods_between, zone_of
+from api.json_codec import loads_json
 
 _COMPUTE = """
 WITH conv AS (
@@ -206,7 +207,7 @@ async def refresh_snapshots(db: Any, now: datetime | None = None, *, periods: It
 async def list_snapshots(session: Any, organization_id: uuid.UUID, period: str, since: datetime | None,
                          until: datetime | None) -> list[dict[str, Any]]:
     """The stored snapshots of ``period`` starting in ``[since, until)``, oldest first."""
-    # The sections come back as JSON text and are decoded in one json.loads for the
+    # The sections come back as JSON text and are decoded in one loads (orjson) for the
     # whole page: a year of days is 1,825 small documents, and decoding each on its
     # own was most of the route's CPU (bench/dashboard.py).
     rows = (await session.execute(text(
@@ -217,7 +218,7 @@ async def list_snapshots(session: Any, organization_id: uuid.UUID, period: str, 
               AND (CAST(:until AS timestamptz) IS NULL OR start < CAST(:until AS timestamptz))
             ORDER BY start LIMIT :limit"""),
         {"org": organization_id, "period": period, "since": since, "until": until, "limit": MAX_PERIODS})).all()
-    sections = iter(json.loads("[" + ",".join(part for row in rows for part in row[5:]) + "]"))
+    sections = iter(loads_json("[" + ",".join(part for row in rows for part in row[5:]) + "]"))
     return [{"period": row[0], "start": row[1], "end": row[2], "timezone": row[3], "computed_at": row[4],
              **{name: next(sections) for name in SECTIONS}} for row in rows]
 
