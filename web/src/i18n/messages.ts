@@ -424,6 +424,13 @@ export const en = {
   "inbox.sendButtons": "Send buttons",
   "inbox.sendList": "Send list",
   "inbox.preview": "Preview",
+  "analytics.ai.title": "AI usage",
+  "analytics.ai.empty": "No AI calls in this period.",
+  "analytics.ai.calls": "AI calls",
+  "analytics.ai.prompt": "Prompt tokens",
+  "analytics.ai.completion": "Completion tokens",
+  "analytics.ai.total": "Total tokens",
+  "analytics.ai.tokens": "AI tokens",
 };
 
 export type MessageKey = keyof typeof en;
@@ -851,4 +858,11 @@ export const ptBR: Record<MessageKey, string> = {
   "inbox.sendButtons": "Enviar botões",
   "inbox.sendList": "Enviar lista",
   "inbox.preview": "Pré-visualização",
+  "analytics.ai.title": "Uso de IA",
+  "analytics.ai.empty": "Nenhuma chamada de IA neste período.",
+  "analytics.ai.calls": "Chamadas de IA",
+  "analytics.ai.prompt": "Tokens do prompt",
+  "analytics.ai.completion": "Tokens da resposta",
+  "analytics.ai.total": "Total de tokens",
+  "analytics.ai.tokens": "Tokens de IA",
 };
