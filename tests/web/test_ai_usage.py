@@ -3,12 +3,14 @@ as Meta, and the platform's AI port pointed at a local server speaking OpenAI's 
 APIs (tests.engine.conftest.LocalServer, as tests/runtime/test_ai_usage_logs.py does). Maria asks
 "Que horas abre?" (the main flow: an OpenAI call, 41 + 7 tokens, then the flow ends) and then
 "Quero fazer um pedido" (a keyword flow: an Anthropic call, 33 + 12 tokens, then a handoff to
-Vendas). The Analytics page shows those calls and tokens."""
+Vendas). The Analytics page shows those calls and tokens; the inbox's Bot activity tab shows the
+conversation's two bot sessions with their flow paths and AI calls."""
 
 from __future__ import annotations
 
 import asyncio
 import json
+import re
 import time
 from contextlib import asynccontextmanager
 from datetime import datetime, timedelta, timezone
@@ -197,3 +199,75 @@ async def test_the_analytics_page_shows_ai_calls_and_tokens(world: World, browse
         await expect(ai.locator('.counter[data-counter="ai-total"] dd')).to_have_text("93")
         await shot(page, "analytics-ai-pt")
 
+
+async def test_the_inbox_shows_a_conversations_bot_sessions_and_ai_calls(world: World, browser_page: Page):
+    page = browser_page
+    async with asyncio.timeout(240):
+        await world.conversation_with_two_ai_calls()  # the second session handed Maria to Vendas' queue
+        await sign_in(page, world.base, "bia@pizza.example")
+        await page.get_by_role("link", name="Inbox").click()
+        await expect(page.get_by_role("status")).to_have_text("Live")
+        await page.locator('[data-list="queue"] .conversation-row').filter(has_text="Maria").click()
+        await page.get_by_role("tab", name="Bot activity").click()
+        panel = page.get_by_role("region", name="Bot activity")
+
+        # the whole conversation: 2 calls, 41 + 33 prompt tokens, 7 + 12 completion tokens
+        total = panel.locator('[data-usage="conversation"]')
+        for figure, value in (("calls", "2"), ("prompt", "74"), ("completion", "19"), ("total", "93")):
+            await expect(total.locator(f'[data-figure="{figure}"] dd')).to_have_text(value)
+        sessions = panel.locator(".bot-session")
+        await expect(sessions).to_have_count(2)
+
+        # newest first: the order, Anthropic's call, then the handoff (the session stays open while Bia talks)
+        order = sessions.nth(0)
+        await expect(order.locator("h3")).to_have_text("Session 2")
+        await expect(order.locator("[data-outcome]")).to_have_text("Handed to a person")
+        await expect(order.locator("[data-end]")).to_have_text("not yet")
+        await expect(order.locator("[data-handoff]")).to_contain_text("Pedido")
+        assert await order.locator(".bot-path li").evaluate_all("els => els.map(e => e.dataset.node)") == \
+            ["start", "ask", "human"]
+        await expect(order.locator(".bot-path li").nth(1)).to_contain_text("AI prompt")
+        call = order.locator(".bot-call")
+        await expect(call).to_have_count(1)
+        await expect(call.locator("[data-model]")).to_have_text("claude-3-5-haiku-20241022")
+        for figure, value in (("prompt", "33"), ("completion", "12"), ("total", "45")):
+            await expect(call.locator(f'[data-figure="{figure}"] dd')).to_have_text(value)
+        await expect(call.locator('[data-figure="latency"] dd')).to_have_text(re.compile(r"^\d+ ms$|^\d+(\.\d)? s$"))
+        await expect(order.locator('[data-usage="session-2"]')).to_have_text("Session: 1 call(s), tokens 33 + 12 = 45")
+
+        # the first: the question, OpenAI's call, the flow's end
+        faq = sessions.nth(1)
+        await expect(faq.locator("h3")).to_have_text("Session 1")
+        await expect(faq.locator("[data-outcome]")).to_have_text("Ended")
+        await expect(faq.locator("[data-end]")).not_to_have_text("not yet")
+        assert await faq.locator(".bot-path li").evaluate_all("els => els.map(e => e.dataset.node)") == \
+            ["start", "ai", "ok"]
+        await expect(faq.locator(".bot-call [data-model]")).to_have_text("gpt-4o-mini-2024-07-18")
+        for figure, value in (("prompt", "41"), ("completion", "7"), ("total", "48")):
+            await expect(faq.locator(f'.bot-call [data-figure="{figure}"] dd')).to_have_text(value)
+        await expect(faq.locator('[data-usage="session-1"]')).to_have_text("Session: 1 call(s), tokens 41 + 7 = 48")
+        await shot(page, "inbox-bot-activity-top")
+        await faq.get_by_text("Prompt and answer").click()
+        await expect(faq.locator(".bot-call-text")).to_contain_text("Abrimos às 18h.")
+        await shot(page, "inbox-bot-activity")
+        await page.locator(".inbox-contact").screenshot(path="/tmp/aiweb-inbox-bot-activity-panel.png")
+
+        # in Portuguese
+        await page.get_by_label("Language").select_option("pt-BR")
+        pt = page.get_by_role("region", name="Atividade do bot")
+        await expect(pt.locator(".bot-session").nth(0).locator("[data-outcome]")).to_have_text("Transferida para atendente")
+        await expect(pt.locator('[data-usage="conversation"] [data-figure="calls"] dt')).to_have_text("Chamadas de IA")
+        await page.get_by_label("Idioma").select_option("en")
+
+        # the contact tab is still there
+        await page.get_by_role("tab", name="Contact").click()
+        await expect(page.locator(".inbox-contact")).to_contain_text("+" + MARIA)
+
+        # the API's refusal, as it words it: the conversation was deleted meanwhile
+        await page.get_by_role("tab", name="Bot activity").click()
+        await expect(panel.locator(".bot-session")).to_have_count(2)
+        await world.admin.call("DELETE", f"/conversations/{world.conversation['id']}")
+        await panel.get_by_role("button", name="Refresh").click()
+        await expect(panel.get_by_role("alert")).to_have_text("The bot log could not be read: conversation not found (404)")
+        await expect(panel.locator(".bot-session")).to_have_count(0)
+        await shot(page, "inbox-bot-activity-refused")
