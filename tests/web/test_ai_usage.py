@@ -173,7 +173,8 @@ async def test_the_analytics_page_shows_ai_calls_and_tokens(world: World, browse
         await shot(page, "analytics-empty")
 
         await world.conversation_with_two_ai_calls()
-        assert [r["path"] for r in world.ai.requests] == ["/v1/chat/completions", "/v1/messages"]
+        # both providers were asked (a loaded machine may have a step run again: only the applied one is logged)
+        assert {r["path"] for r in world.ai.requests} == {"/v1/chat/completions", "/v1/messages"}
         await world.snapshots()
         await page.reload()
         # the totals: 2 calls, 41 + 33 prompt tokens, 7 + 12 completion tokens
