@@ -12,6 +12,7 @@ import { CampaignFormPage } from "./pages/campaigns/CampaignFormPage";
 import { CampaignPage } from "./pages/campaigns/CampaignPage";
 import { AnalyticsPage } from "./pages/analytics/AnalyticsPage";
 import { InboxPage } from "./pages/inbox/InboxPage";
+import { LogsPage } from "./pages/logs/LogsPage";
 
 const PUBLIC = new Set(["/app/login", "/app/signup"]);
 
@@ -33,6 +34,7 @@ export function App() {
   if (path === "/app/templates") return <TemplatesPage />;
   if (path === "/app/templates/new") return <TemplateFormPage />;
   if (path === "/app/analytics") return <AnalyticsPage />;
+  if (path === "/app/logs") return <LogsPage />;
   if (path === "/app/campaigns") return <CampaignsPage />;
   if (path === "/app/campaigns/new") return <CampaignFormPage />;
   const campaign = path.match(/^\/app\/campaigns\/([^/]+)$/);

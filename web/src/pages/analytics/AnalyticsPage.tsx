@@ -2,7 +2,8 @@ import { useEffect, useState } from "react";
 import { api, ApiError } from "../../api/client";
 import { AppHeader } from "../../components/AppHeader";
 import { useI18n } from "../../i18n";
-import { linePath, periodLabel, rangeStart, scale, type Period, type Snapshot } from "./analyticsModel";
+import { aiOf, aiTotals, compactCount, formatCount, linePath, periodLabel, rangeStart, scale, type Period,
+  type Snapshot } from "./analyticsModel";
 
 const W = 560;
 const H = 140;
@@ -10,10 +11,11 @@ const PERIODS: Period[] = ["hour", "day", "week", "month"];
 
 interface Series { name: string; className: string; values: (number | null)[] }
 
-/** Bars (one group per period, a bar per series) or a line, with the period labels under them. */
-function Chart({ id, title, kind, series, labels, max, format }: {
+/** Bars (one group per period, a bar per series) or a line, with the period labels under them;
+ *  `tick` writes the axis' figures (default: `format`, which the bars' and points' titles use). */
+function Chart({ id, title, kind, series, labels, max, format, tick = format }: {
   id: string; title: string; kind: "bar" | "line"; series: Series[]; labels: string[]; max?: number;
-  format: (v: number | null) => string;
+  format: (v: number | null) => string; tick?: (v: number | null) => string;
 }) {
   const top = max ?? Math.max(1, ...series.flatMap((s) => s.values.map((v) => v ?? 0)));
   const slot = labels.length ? W / labels.length : W;
@@ -25,8 +27,8 @@ function Chart({ id, title, kind, series, labels, max, format }: {
       </figcaption>
       <svg viewBox={`-44 -8 ${W + 54} ${H + 30}`} role="img" aria-label={title}>
         <line x1={0} y1={H} x2={W} y2={H} className="axis" />
-        <text x={-4} y={4} className="tick" textAnchor="end">{format(top)}</text>
-        <text x={-4} y={H} className="tick" textAnchor="end">{format(0)}</text>
+        <text x={-4} y={4} className="tick" textAnchor="end">{tick(top)}</text>
+        <text x={-4} y={H} className="tick" textAnchor="end">{tick(0)}</text>
         {kind === "bar" && series.map((s, si) => s.values.map((v, i) => {
           const width = (slot * 0.8) / series.length;
           const height = ((v ?? 0) / top) * H;
@@ -56,7 +58,38 @@ function Chart({ id, title, kind, series, labels, max, format }: {
   );
 }
 
-/** The organization's analytics over time (stored snapshots, in its timezone): conversations, messages, handoff rate. */
+/** AI calls of the bots' ai_prompt nodes and the tokens the providers reported, over the periods shown. */
+function AiUsage({ items, labels }: { items: Snapshot[]; labels: string[] }) {
+  const { t, lang } = useI18n();
+  const totals = aiTotals(items);
+  const figures = items.map(aiOf);
+  const grouped = (v: number | null) => formatCount(v, lang);
+  const compact = (v: number | null) => compactCount(v, lang);
+  const counters: [string, string, number][] = [
+    ["ai-calls", t("analytics.ai.calls"), totals.calls], ["ai-prompt", t("analytics.ai.prompt"), totals.prompt],
+    ["ai-completion", t("analytics.ai.completion"), totals.completion], ["ai-total", t("analytics.ai.total"), totals.total]];
+  return (
+    <section className="card analytics" aria-labelledby="ai-usage-title" data-section="ai-usage">
+      <h2 id="ai-usage-title">{t("analytics.ai.title")}</h2>
+      {totals.calls === 0 ? <p className="muted" data-empty="ai-usage">{t("analytics.ai.empty")}</p> : (
+        <>
+          <dl className="counters">
+            {counters.map(([id, label, value]) => (
+              <div key={id} className="counter" data-counter={id}><dt>{label}</dt><dd>{grouped(value)}</dd></div>
+            ))}
+          </dl>
+          <Chart id="ai-tokens" title={t("analytics.ai.tokens")} kind="bar" labels={labels} format={grouped} tick={compact}
+            series={[{ name: t("analytics.ai.prompt"), className: "s1", values: figures.map((f) => f.prompt) },
+                     { name: t("analytics.ai.completion"), className: "s2", values: figures.map((f) => f.completion) }]} />
+          <Chart id="ai-calls" title={t("analytics.ai.calls")} kind="bar" labels={labels} format={grouped}
+            series={[{ name: t("analytics.ai.calls"), className: "s1", values: figures.map((f) => f.calls) }]} />
+        </>
+      )}
+    </section>
+  );
+}
+
+/** The organization's analytics over time (stored snapshots, in its timezone): conversations, messages, handoff rate, AI usage. */
 export function AnalyticsPage() {
   const { t, lang } = useI18n();
   const [period, setPeriod] = useState<Period>("day");
@@ -109,6 +142,7 @@ export function AnalyticsPage() {
                 </>
               )}
         </section>
+        {items !== null && <AiUsage items={items} labels={labels} />}
       </main>
     </div>
   );

@@ -3,15 +3,39 @@ import { api, ApiError } from "../../api/client";
 import { Field } from "../../components/Field";
 import { useI18n } from "../../i18n";
 import { type Conversation, CLOSED, type Me } from "./inboxModel";
+import { BotActivity } from "./BotActivity";
 
 export type Contact = { id: string; whatsapp_id: string; name?: string | null; whatsapp_name?: string | null;
   email?: string | null; phone?: string | null; tags?: string[] | null };
 export type Department = { id: string; name: string };
 export type Person = { id: string; full_name: string; role?: string | null; is_active?: boolean | null };
 
-/** The right column: who the customer is, and what the agent can do with the conversation. */
-export function ContactPanel(props: { conversation: Conversation; contact?: Contact; me: Me | null;
-  departments: Department[]; people: Person[]; onChanged: (c: Conversation) => void }) {
+type PanelProps = { conversation: Conversation; contact?: Contact; me: Me | null; departments: Department[];
+  people: Person[]; onChanged: (c: Conversation) => void };
+
+/** The right column: two tabs, the contact and actions, and the conversation's bot activity. */
+export function ContactPanel(props: PanelProps) {
+  const { t } = useI18n();
+  const [tab, setTab] = useState<"contact" | "bot">("contact");
+  const tabs = [["contact", t("inbox.contact")], ["bot", t("inbox.bot.title")]] as const;
+  return (
+    <aside className="inbox-contact" aria-label={t("inbox.details")}>
+      <div role="tablist" className="side-tabs">
+        {tabs.map(([id, label]) => (
+          <button key={id} type="button" role="tab" aria-selected={tab === id} className={tab === id ? "active" : ""}
+            onClick={() => setTab(id)}>{label}</button>
+        ))}
+      </div>
+      <div role="tabpanel" className="side-body">
+        {tab === "contact" ? <ContactDetails {...props} />
+          : <BotActivity key={props.conversation.id} conversationId={props.conversation.id} />}
+      </div>
+    </aside>
+  );
+}
+
+/** Who the customer is, and what the agent can do with the conversation. */
+function ContactDetails(props: PanelProps) {
   const { t } = useI18n();
   const { conversation, contact, me } = props;
   const [departmentId, setDepartmentId] = useState("");
@@ -39,7 +63,7 @@ export function ContactPanel(props: { conversation: Conversation; contact?: Cont
   };
 
   return (
-    <aside className="inbox-contact" aria-label={t("inbox.details")}>
+    <>
       <section>
         <h2>{t("inbox.contact")}</h2>
         <dl className="facts">
@@ -105,6 +129,6 @@ export function ContactPanel(props: { conversation: Conversation; contact?: Cont
           {problem && <p className="error small" role="alert">{problem}</p>}
         </section>
       )}
-    </aside>
+    </>
   );
 }
