@@ -18,16 +18,20 @@ has none: its first command after the restart failed. Every client here does:
 Redis Cluster: a URL ``redis+cluster://host:port[,host:port...][/0]`` (or
 ``rediss+cluster://`` for TLS; user and password as in ``redis://``) names a
 cluster by one or more of its nodes: `redis_client` then gives a
-``redis.asyncio.cluster.RedisCluster``, which learns the slot map from them,
-sends each command to the primary of its key's slot and follows ``MOVED``
-after a failover (retried with backoff for up to `CLUSTER_RETRY_SECONDS`, a
-replica's promotion after its primary died). A cluster has one database (0);
-its pools do not block (``wait_timeout`` is ignored: ``max_connections`` per
-node, then an error).
+`ResilientCluster` (a ``redis.asyncio.cluster.RedisCluster``), which learns
+the slot map from them, sends each command to the primary of its key's slot
+and rides out a failover (`ResilientCluster` says how). A cluster has one
+database (0); its pools do not block (``wait_timeout`` is ignored:
+``max_connections`` per node, then an error).
 """
 
 from __future__ import annotations
 
+import asyncio
+import logging
+import os
+import sys
+import traceback
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
@@ -35,13 +39,17 @@ import redis.asyncio as aioredis
 from redis.asyncio.cluster import ClusterNode, RedisCluster
 from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialWithJitterBackoff
+from redis.exceptions import BusyLoadingError, ClusterDownError, ClusterError
 from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import MaxConnectionsError, SlotNotCoveredError, TryAgainError
+
+log = logging.getLogger("pytake.redis")
 
 RETRIES = 5
 HEALTH_CHECK_SECONDS = 30
 CLUSTER_SCHEMES = ("redis+cluster", "rediss+cluster")
-CLUSTER_RETRIES = 20  # with the backoff below: ~15 s, more than a replica's promotion takes
-CLUSTER_RETRY_SECONDS = 15
+CLUSTER_RETRIES = 20  # redis-py's own retries (immediate; 0.25 s apart on CLUSTERDOWN): all a pipeline gets
+CLUSTER_RETRY_SECONDS = 15.0  # then `ResilientCluster` tries again with backoff this long: more than a promotion takes
 
 
 def is_cluster_url(url: str | None) -> bool:
@@ -53,8 +61,107 @@ def is_cluster(redis: Any) -> bool:
     return isinstance(redis, RedisCluster)
 
 
-def cluster_client(url: str, *, max_connections: int | None = None, **kwargs: Any) -> RedisCluster:
-    """A ``RedisCluster`` for ``redis+cluster://[user:password@]host:port[,host:port...][/0][?options]``."""
+# errors after which a command was not run (or, for a lost connection, maybe run: as
+# on one Redis, PyTake's commands and scripts tolerate being sent again); exact types:
+# not AuthenticationError (a ConnectionError); not TimeoutError (it may have run;
+# redis-py's own retries still resend it)
+_CLUSTER_TRANSIENT = (RedisConnectionError, MaxConnectionsError, BusyLoadingError, ClusterDownError,
+                      SlotNotCoveredError, TryAgainError, ClusterError)
+# redis-py's methods that close the client to reload the slot map: on CLUSTERDOWN
+# (`RedisCluster._execute_command`) and between a pipeline's tries (`execute`)
+_REFRESHING_CALLERS = frozenset({"_execute_command", "execute"})
+# where a connection closed under a command fails with a transport's internals
+# (redis-py issue #4287; AttributeError '_writer' is None: a slot-map refresh
+# closed it between the command's health check and its write)
+_TRANSPORT_FILES = tuple(os.path.join(*parts) for parts in (
+    ("redis", "asyncio", "connection.py"), ("asyncio", "streams.py"), ("asyncio", "selector_events.py"),
+    ("asyncio", "sslproto.py"), ("asyncio", "transports.py")))
+
+
+def _closed_under_us(exc: BaseException) -> bool:
+    """``exc`` (an AttributeError or TypeError) came from a connection's or a
+    transport's internals, torn down while the command used them."""
+    frames = traceback.extract_tb(exc.__traceback__)
+    return bool(frames) and frames[-1].filename.endswith(_TRANSPORT_FILES)
+
+
+class ResilientCluster(RedisCluster):
+    """A ``RedisCluster`` that rides out a failover.
+
+    What redis-py's own does (8.x), and what this one changes:
+
+    - A command meeting ``MOVED`` (its slot now served by the promoted replica)
+      is sent to the new primary at once; redis-py also closed the whole client
+      every fifth ``MOVED`` (``reinitialize_steps=5``), cutting the commands
+      other tasks had in flight on every node. One of those, a script already
+      run whose reply was lost, was sent again: a lease's acquire then found the
+      lease taken (by itself) and the work was skipped, a wake-up lost. Here
+      ``MOVED`` only updates that slot (``reinitialize_steps=0``); a lost node
+      still makes the next command reload the whole slot map.
+    - On ``CLUSTERDOWN`` (every node answers it while a dead primary's slots
+      wait for its replica) redis-py closes the whole client too, for the same
+      harm; here it only reloads the slot map before the next command (`aclose`
+      called by redis-py itself), and connections are renewed as each finishes
+      its command. `aclose` called by anyone else closes the client.
+    - redis-py retries a command after a lost connection or ``CLUSTERDOWN``
+      ``retry`` times at once (0.25 s apart on ``CLUSTERDOWN``): all spent
+      within a killed primary's detection time. Here a command that still
+      fails is sent again with exponential backoff and jitter (50 ms up to 1 s)
+      for up to `CLUSTER_RETRY_SECONDS` (15 s), the slot map reloaded each
+      time: a killed primary's replica is promoted within the cluster's node
+      timeout plus about a second. Not after a timeout (the command may have
+      run), nor for commands sent to named nodes (``target_nodes``).
+    - A connection closed under a command (by a refresh as above, or by the
+      peer: redis-py issue #4287) raised ``AttributeError: 'NoneType' object
+      has no attribute 'writelines'`` (or a ``TypeError`` from the transport),
+      which no retry and no ``except RedisError`` caught: the failover test's
+      lost replies on main. Here it is a ``ConnectionError``: the command was
+      not written; it is sent again.
+    """
+
+    retry_seconds = CLUSTER_RETRY_SECONDS
+
+    async def execute_command(self, *args: Any, **kwargs: Any) -> Any:
+        if "target_nodes" in kwargs:
+            return await super().execute_command(*args, **kwargs)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.retry_seconds
+        backoff = ExponentialWithJitterBackoff(base=0.05, cap=1.0)
+        failures = 0
+        while True:
+            try:
+                return await super().execute_command(*args, **kwargs)
+            except _CLUSTER_TRANSIENT as exc:
+                if type(exc) not in _CLUSTER_TRANSIENT:  # e.g. AuthenticationError
+                    raise
+                left = deadline - loop.time()
+                if left <= 0:
+                    raise
+                failures += 1
+                if failures == 1:
+                    log.info("Redis Cluster: %s failed (%s: %s); trying again for up to %.0f s",
+                             args[0], type(exc).__name__, exc, self.retry_seconds)
+                await asyncio.sleep(min(backoff.compute(failures), left))
+
+    async def aclose(self) -> None:
+        caller = sys._getframe(1)
+        if caller.f_globals.get("__name__") == RedisCluster.__module__ and caller.f_code.co_name in _REFRESHING_CALLERS:
+            self._initialize = True  # redis-py reacting to CLUSTERDOWN: reload the slot map, cut nothing
+            return
+        await super().aclose()
+
+    async def _execute_command(self, target_node: Any, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return await super()._execute_command(target_node, *args, **kwargs)
+        except (AttributeError, TypeError) as exc:
+            if not _closed_under_us(exc):
+                raise
+            raise RedisConnectionError(
+                f"connection to {getattr(target_node, 'name', target_node)} closed while in use: {exc!r}") from exc
+
+
+def cluster_client(url: str, *, max_connections: int | None = None, **kwargs: Any) -> ResilientCluster:
+    """A `ResilientCluster` for ``redis+cluster://[user:password@]host:port[,host:port...][/0][?options]``."""
     parts = urlsplit(url)
     if parts.scheme not in CLUSTER_SCHEMES:
         raise ValueError(f"not a Redis Cluster URL (redis+cluster://host:port): {url!r}")
@@ -70,6 +177,7 @@ def cluster_client(url: str, *, max_connections: int | None = None, **kwargs: An
         raise ValueError(f"a Redis Cluster has only database 0, not {db!r}: {url!r}")
     options: dict[str, Any] = {
         "retry": Retry(ExponentialWithJitterBackoff(base=0.05, cap=1.0), CLUSTER_RETRIES),
+        "reinitialize_steps": 0,  # a MOVED updates its slot; it never closes the client (`ResilientCluster`)
         "health_check_interval": HEALTH_CHECK_SECONDS,
         "socket_keepalive": True,
     }
@@ -87,7 +195,7 @@ def cluster_client(url: str, *, max_connections: int | None = None, **kwargs: An
     options.update(kwargs)
     for pool_only in ("retry_on_error", "connection_pool"):
         options.pop(pool_only, None)
-    return RedisCluster(startup_nodes=nodes, **options)
+    return ResilientCluster(startup_nodes=nodes, **options)
 
 
 def resilient_connection_kwargs(url: str) -> dict[str, Any]:

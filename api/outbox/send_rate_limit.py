@@ -25,6 +25,7 @@ rows for one recipient asks once, not once per row.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from dataclasses import dataclass
 from typing import Any
 
@@ -128,7 +129,12 @@ class SendRateLimiter:
         if is_cluster(self._redis):  # the lease's slot is not the buckets'
             if not await lease.acquire():
                 return None
-            granted, _ = await self.try_acquire_many(phone_number_id, recipient, number_limit, pair_limit, n)
+            try:
+                granted, _ = await self.try_acquire_many(phone_number_id, recipient, number_limit, pair_limit, n)
+            except BaseException:  # the caller never saw the lease: let it go, or its renewal keeps it forever
+                with contextlib.suppress(Exception):
+                    await lease.release()
+                raise
             return granted
         keys, args = self._buckets(phone_number_id, recipient, number_limit, pair_limit)
         token, granted, _ = await self._lease_script(

@@ -6,7 +6,10 @@ temporary directory) formed into a cluster of 3 primaries with one replica
 each by ``redis-cli --cluster create``; the fixture waits until every node
 reports ``cluster_state:ok`` and every primary has its replica, and stops the
 processes at the end. Tests get a `Cluster` (its nodes, the
-``redis+cluster://`` URL PyTake takes, and helpers for a failover).
+``redis+cluster://`` URL PyTake takes, and helpers for a failover: a clean
+hand-over with ``CLUSTER FAILOVER``, or a primary killed with SIGKILL and
+the cluster failing over by itself after `NODE_TIMEOUT_MS`, then the killed
+node started again, to rejoin as a replica).
 ``cluster_redis``: a ``RedisCluster`` client on it, in the test's loop, the
 cluster emptied (FLUSHALL on each primary: the cluster is this session's own).
 """
@@ -14,6 +17,7 @@ cluster emptied (FLUSHALL on each primary: the cluster is this session's own).
 from __future__ import annotations
 
 import shutil
+import signal
 import socket
 import subprocess
 import time
@@ -26,6 +30,11 @@ import pytest
 REDIS_SERVER = shutil.which("redis-server") or "/usr/bin/redis-server"
 REDIS_CLI = shutil.which("redis-cli") or "/usr/bin/redis-cli"
 START_TIMEOUT = 120.0  # a loaded 2-core machine forms a cluster slowly
+# a primary that stops answering is marked failed after this and its replica
+# promoted about a second later (the replica's election delay): short, so a
+# killed primary is replaced within seconds; long enough that a node merely
+# slowed down by a loaded machine is not failed over
+NODE_TIMEOUT_MS = 2000
 
 
 def _free_port() -> int:
@@ -58,15 +67,20 @@ def _info(port: int, section: str) -> dict[str, str]:
 class Cluster:
     ports: list[int]
     processes: dict[int, subprocess.Popen] = field(default_factory=dict)
+    commands: dict[int, list[str]] = field(default_factory=dict)
 
     @property
     def url(self) -> str:
         return f"redis+cluster://127.0.0.1:{self.ports[0]}/0"
 
+    def alive(self) -> list[int]:
+        """The ports whose redis-server runs."""
+        return [port for port in self.ports if self.processes[port].poll() is None]
+
     def nodes(self) -> list[dict[str, str]]:
-        """Every node as ``CLUSTER NODES`` sees it: port, role, primary id, flags."""
+        """Every node as ``CLUSTER NODES`` sees it (asked of a running node): port, role, primary id, flags."""
         rows = []
-        for line in cli(self.ports[0], "CLUSTER", "NODES").splitlines():
+        for line in cli(self.alive()[0], "CLUSTER", "NODES").splitlines():
             parts = line.split()
             rows.append({"id": parts[0], "port": parts[1].split("@")[0].split(":")[-1],
                          "flags": parts[2], "master": parts[3], "slots": " ".join(parts[8:])})
@@ -77,7 +91,7 @@ class Cluster:
 
     def primary_of(self, key: str) -> int:
         """The port of the primary serving ``key``'s slot now (from ``CLUSTER NODES``)."""
-        slot = int(cli(self.ports[0], "CLUSTER", "KEYSLOT", key).strip())
+        slot = int(cli(self.alive()[0], "CLUSTER", "KEYSLOT", key).strip())
         for node in self.nodes():
             if "master" not in node["flags"] or "fail" in node["flags"]:
                 continue
@@ -96,6 +110,8 @@ class Cluster:
 
     def healthy(self) -> bool:
         try:
+            if len(self.alive()) < len(self.ports):
+                return False
             if any(_info(p, "cluster").get("cluster_state") != "ok" for p in self.processes):
                 return False
             nodes = self.nodes()
@@ -111,7 +127,7 @@ class Cluster:
         while not self.healthy():
             if time.monotonic() > deadline:
                 raise RuntimeError("the Redis Cluster did not reach cluster_state:ok:\n"
-                                   + cli(self.ports[0], "CLUSTER", "NODES"))
+                                   + cli(self.alive()[0], "CLUSTER", "NODES"))
             time.sleep(0.2)
 
     def failover(self, primary_port: int) -> int:
@@ -125,6 +141,35 @@ class Cluster:
                 raise RuntimeError(f"replica {replica} was not promoted")
             time.sleep(0.1)
         return replica
+
+    def kill(self, primary_port: int) -> int:
+        """SIGKILL the redis-server on ``primary_port`` (no goodbye to its peers, its
+        unreplicated writes lost); wait until the cluster promoted its replica on its
+        own (after `NODE_TIMEOUT_MS`) and is ``cluster_state:ok`` again; that replica's port."""
+        replica = self.replica_of(primary_port)
+        process = self.processes[primary_port]
+        process.send_signal(signal.SIGKILL)
+        process.wait()
+        deadline = time.monotonic() + START_TIMEOUT
+        while True:
+            try:
+                if (_info(replica, "replication").get("role") == "master"
+                        and all(_info(p, "cluster").get("cluster_state") == "ok" for p in self.alive())):
+                    return replica
+            except subprocess.SubprocessError:
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"replica {replica} of the killed {primary_port} was not promoted")
+            time.sleep(0.1)
+
+    def restart(self, port: int) -> None:
+        """Start a killed node again (same port, its nodes.conf): it rejoins as a replica of
+        the primary that took its slots; wait until the cluster is whole and healthy."""
+        if self.processes[port].poll() is None:
+            return
+        self.processes[port] = subprocess.Popen(self.commands[port], stdout=subprocess.DEVNULL,
+                                                stderr=subprocess.DEVNULL)
+        self.wait_healthy()
 
     def stop(self) -> None:
         for process in self.processes.values():
@@ -146,12 +191,13 @@ def start_cluster(root: Path, nodes: int = 6) -> Cluster:
             cluster.ports.append(port)
             data = root / str(port)
             data.mkdir(parents=True)
-            cluster.processes[port] = subprocess.Popen(
-                [REDIS_SERVER, "--port", str(port), "--bind", "127.0.0.1", "--cluster-enabled", "yes",
-                 "--cluster-config-file", str(data / "nodes.conf"), "--cluster-node-timeout", "3000",
-                 "--dir", str(data), "--save", "", "--appendonly", "no", "--protected-mode", "no",
-                 "--logfile", str(data / "redis.log")],
-                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            cluster.commands[port] = [
+                REDIS_SERVER, "--port", str(port), "--bind", "127.0.0.1", "--cluster-enabled", "yes",
+                "--cluster-config-file", str(data / "nodes.conf"), "--cluster-node-timeout", str(NODE_TIMEOUT_MS),
+                "--dir", str(data), "--save", "", "--appendonly", "no", "--protected-mode", "no",
+                "--logfile", str(data / "redis.log")]
+            cluster.processes[port] = subprocess.Popen(cluster.commands[port], stdout=subprocess.DEVNULL,
+                                                       stderr=subprocess.DEVNULL)
         deadline = time.monotonic() + START_TIMEOUT
         for port in cluster.ports:
             while True:
