@@ -136,6 +136,27 @@ async def quiet(db) -> dict[str, int]:  # noqa: ANN001
         await asyncio.sleep(0.1)
 
 
+class RetryingCustomers(Customers):
+    """bench/e2e.py's customers, with Meta's side of a failed webhook: a 5xx answer is
+    delivered again (the message id is the same: stored once, answered once), counted in
+    ``failures`` (each answer, with its status and a prefix of its body)."""
+
+    RETRIES = 5
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.failures: list[tuple[int, bytes]] = []
+
+    async def post_signed(self, doc: dict) -> tuple[int, bytes]:
+        for attempt in range(self.RETRIES + 1):
+            status, answer = await super().post_signed(doc)
+            if status < 500 or attempt == self.RETRIES:
+                return status, answer
+            self.failures.append((status, answer[:120]))
+            await asyncio.sleep(0.1 * 2 ** attempt)
+        raise AssertionError("unreachable")
+
+
 async def drive(walkers: Customers, customers: int, walks: int, first: int) -> None:
     """``walks`` walks through the flow, ``customers`` at a time, each slot starting the next
     walk (a new customer) as soon as its last one ended."""
@@ -171,7 +192,7 @@ async def run_once(setup: Setup, api: int, workers: int, args: argparse.Namespac
     sandbox_server = await http_lite.serve(sandbox.handle, "127.0.0.1", sandbox_port)
     procs = start_pytake(pytake_env(setup.database_url, setup.redis_url, sandbox_port, args.off), api_port, api, workers,
                          args.concurrency, log_prefix=f"scale-{setup.name}-{api}x{workers}-")
-    walkers = Customers(api_port, WEBHOOK_PATH, arrivals)
+    walkers = RetryingCustomers(api_port, WEBHOOK_PATH, arrivals)
     walks = max(1, args.messages // len(walkers.steps))
     try:
         await wait_http(f"http://127.0.0.1:{api_port}/health")
@@ -197,6 +218,11 @@ async def run_once(setup: Setup, api: int, workers: int, args: argparse.Namespac
         walkers.close()
         sandbox_server.close()
         await sandbox.aclose()
+    if walkers.failures:
+        statuses = sorted({status for status, _ in walkers.failures})
+        print(f"  WARNING: {len(walkers.failures)} webhook answers were {statuses} and delivered again, as Meta "
+              f"does (first: {walkers.failures[0][1]!r}); see .pytake/bench/scale-{setup.name}-{api}x{workers}-api.log",
+              flush=True)
     if stuck:
         print(f"  WARNING: event consumers not moving after the run ({STUCK_SECONDS:.0f} s), their backlog not counted: "
               + ", ".join(f"{name} {n}" for name, n in sorted(stuck.items()))
