@@ -157,20 +157,142 @@ async def wait_http(url: str, timeout: float = 120.0) -> None:
     raise RuntimeError(f"{url} did not come up")
 
 
+def flow_steps(webhooks) -> list[dict]:  # noqa: ANN001 - api.sandbox.webhooks
+    """A customer's four messages through FLOW: the greeting, then one answer per question."""
+    return [webhooks.text_message("oi"), webhooks.text_message("Ana"),
+            webhooks.button_reply("m", "Média"), webhooks.text_message("ana@example.com")]
+
+
+async def seed_bench(db):  # noqa: ANN001, ANN201 - a Database; pytake.hosting.seed.Seeded
+    """The bench organization: its number (rate limit lifted) and FLOW published."""
+    from pytake.hosting.seed import add_flow, seed_organization
+
+    seeded = await seed_organization(db, phone_number_id=PNID, number_settings={
+        "rate_limit_per_second": 100000, "pair_rate_limit": None})
+    await add_flow(db, seeded, "pedido", FLOW)
+    return seeded
+
+
+def make_sandbox(arrivals: dict[str, asyncio.Queue], api_port: int, webhook_path: str):  # noqa: ANN201
+    """The sandbox (Meta's side) for this process: each send it accepts puts its arrival time
+    on the recipient's queue in ``arrivals``; its status webhooks (off until
+    ``state.config.send_statuses``) go to the API at ``api_port`` on the light client."""
+    from api.sandbox.server import SandboxApp, SandboxConfig, SandboxState
+
+    class BenchSandbox(SandboxApp):
+        def _messages(self, phone_number_id, body, headers):
+            status, doc = super()._messages(phone_number_id, body, headers)
+            if status == 200 and isinstance(doc, dict) and doc.get("messages"):
+                record = self.state.accepted[-1]
+                queue = arrivals.get(record["to"])
+                if queue is not None:
+                    queue.put_nowait(time.perf_counter())
+            return status, doc
+
+    status_pool = http_lite.ConnectionPool(api_port)
+
+    async def post_status(url: str, headers: dict[str, str], body: bytes) -> int:
+        # Meta's status webhooks on the light keep-alive client (httpx cost this process
+        # more than the API's handling); the sandbox bounds them and retries non-200s
+        return (await status_pool.request("POST", webhook_path, headers, body))[0]
+
+    return BenchSandbox(SandboxState(SandboxConfig(
+        webhook_url=f"http://127.0.0.1:{api_port}{webhook_path}", app_secret=SECRET,
+        send_statuses=False)), poster=post_status)
+
+
+async def settle(sandbox) -> None:  # noqa: ANN001
+    """Wait for the sandbox's status webhooks still in flight (the previous step's)."""
+    while sandbox._tasks:
+        await asyncio.wait(list(sandbox._tasks))
+
+
+def pytake_env(database_url: str, redis_url: str, sandbox_port: int, off: str = "") -> dict[str, str]:
+    """The environment of the PyTake processes under test."""
+    return {**os.environ, "DATABASE_URL": database_url, "REDIS_URL": redis_url,
+            "PYTAKE_WHATSAPP_APP_SECRET": SECRET, "PYTAKE_GRAPH_API_URL": f"http://127.0.0.1:{sandbox_port}",
+            "PYTAKE_DATA_DIR": str(REPO / ".pytake" / "bench"),
+            "PYTAKE_ENCRYPTION_KEY": ENCRYPTION_KEY, "PYTAKE_SECRET_KEY": "b" * 48,
+            "PYTAKE_WORKER_CHORES_OFF": off}
+
+
+def start_pytake(env: dict[str, str], api_port: int, api_processes: int, worker_processes: int,
+                 concurrency: int, log_prefix: str = "") -> list[subprocess.Popen]:
+    """``[pytake serve --no-worker, pytake worker]`` as processes; their stderr in .pytake/bench/."""
+    pytake = str(REPO / ".venv" / "bin" / "pytake")
+    logs = REPO / ".pytake" / "bench"
+    logs.mkdir(parents=True, exist_ok=True)
+    return [
+        subprocess.Popen([pytake, "serve", "--no-worker", "--no-migrate", "--port", str(api_port), "--processes", str(api_processes)], env=env,
+                         stdout=subprocess.DEVNULL, stderr=open(logs / f"{log_prefix}api.log", "w")),
+        subprocess.Popen([pytake, "worker", "--processes", str(worker_processes),
+                          "--concurrency", str(concurrency)], env=env,
+                         stdout=subprocess.DEVNULL, stderr=open(logs / f"{log_prefix}worker.log", "w")),
+    ]
+
+
+def stop_pytake(procs: list[subprocess.Popen]) -> None:
+    """SIGINT (a graceful stop), then SIGKILL for one still running after 15 s."""
+    for p in procs:
+        p.send_signal(2)
+    for p in procs:
+        try:
+            p.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            p.kill()
+
+
+class Customers:
+    """Customers walking FLOW over signed webhooks, through bench/http_lite's keep-alive pool
+    (a general client, httpx or aiohttp, cost this process more CPU than the API's own
+    handling of the webhook); each waits for its reply at the sandbox before its next message.
+    ``answer_ms``: the webhook's answer times; ``reply_ms``: webhook sent → reply at the sandbox."""
+
+    def __init__(self, api_port: int, webhook_path: str, arrivals: dict[str, asyncio.Queue]) -> None:
+        from api.sandbox import webhooks
+        from api.whatsapp.signature import HEADER, sign
+
+        self.webhooks, self.header, self.sign = webhooks, HEADER, sign
+        self.client = http_lite.ConnectionPool(api_port)
+        self.webhook_path = webhook_path
+        self.arrivals = arrivals
+        self.steps = flow_steps(webhooks)
+        self.answer_ms: list[float] = []
+        self.reply_ms: list[float] = []
+
+    async def post_signed(self, doc: dict) -> tuple[int, bytes]:
+        body = self.webhooks.encode(doc)
+        return await self.client.request("POST", self.webhook_path, {
+            "Content-Type": "application/json", self.header: self.sign(SECRET, body)}, body)
+
+    async def walk(self, i: int) -> None:
+        """Customer ``i`` (a wa_id of its own) through the whole flow."""
+        wa_id = f"55119{i:08d}"
+        queue = self.arrivals.setdefault(wa_id, asyncio.Queue())
+        for message in self.steps:
+            doc = self.webhooks.inbound_message(PNID, wa_id, message, profile_name=f"Cliente {i}")
+            started = time.perf_counter()
+            status, answer = await self.post_signed(doc)
+            self.answer_ms.append((time.perf_counter() - started) * 1000)
+            if status != 200:
+                raise RuntimeError(f"webhook answered {status}: {answer[:200]!r}")
+            arrived = await asyncio.wait_for(queue.get(), timeout=300)
+            self.reply_ms.append((arrived - started) * 1000)
+
+    def close(self) -> None:
+        self.client.close()
+
+
 async def main(args: argparse.Namespace) -> int:
 
     from api.db.session import Database
-    from pytake.hosting.seed import add_flow, seed_organization
     from api.sandbox import webhooks
-    from api.sandbox.server import SandboxApp, SandboxConfig, SandboxState
 
     server_db = os.environ.get("DATABASE_URL") or "postgresql://postgres@127.0.0.1:5432/postgres"
     redis_url = os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379/0"
     database_url = await create_database(server_db)
     db = Database(database_url)
-    seeded = await seed_organization(db, phone_number_id=PNID, number_settings={
-        "rate_limit_per_second": 100000, "pair_rate_limit": None})
-    await add_flow(db, seeded, "pedido", FLOW)
+    seeded = await seed_bench(db)
     webhook_path = "/webhooks/whatsapp"
     settings = {"both": [False, True], "on": [True], "off": [False]}[args.statuses]
     reply_p99: dict[tuple[bool, float], float] = {}
@@ -197,28 +319,8 @@ async def main(args: argparse.Namespace) -> int:
 
     # -- sandbox in this process, with a hook per accepted message ---------------
     arrivals: dict[str, asyncio.Queue] = {}
-
-    class BenchSandbox(SandboxApp):
-        def _messages(self, phone_number_id, body, headers):
-            status, doc = super()._messages(phone_number_id, body, headers)
-            if status == 200 and isinstance(doc, dict) and doc.get("messages"):
-                record = self.state.accepted[-1]
-                queue = arrivals.get(record["to"])
-                if queue is not None:
-                    queue.put_nowait(time.perf_counter())
-            return status, doc
-
     sandbox_port, api_port = free_port(), free_port()
-    status_pool = http_lite.ConnectionPool(api_port)
-
-    async def post_status(url: str, headers: dict[str, str], body: bytes) -> int:
-        # Meta's status webhooks on the light keep-alive client (httpx cost this process
-        # more than the API's handling); the sandbox bounds them and retries non-200s
-        return (await status_pool.request("POST", webhook_path, headers, body))[0]
-
-    sandbox = BenchSandbox(SandboxState(SandboxConfig(
-        webhook_url=f"http://127.0.0.1:{api_port}{webhook_path}", app_secret=SECRET,
-        send_statuses=False)), poster=post_status)
+    sandbox = make_sandbox(arrivals, api_port, webhook_path)
     floor_tps, floor_how = await pgbench_floor.insert_tps(database_url)
     floor = floor_tps / 1000
     print(f"floor: {floor_tps:.0f} single-row insert transactions/s on this PostgreSQL ({floor_how}); "
@@ -228,56 +330,20 @@ async def main(args: argparse.Namespace) -> int:
     # cost this process as much CPU as all the customers together
     sandbox_server = await http_lite.serve(sandbox.handle, "127.0.0.1", sandbox_port)
 
-    env = {**os.environ, "DATABASE_URL": database_url, "REDIS_URL": redis_url,
-           "PYTAKE_WHATSAPP_APP_SECRET": SECRET, "PYTAKE_GRAPH_API_URL": f"http://127.0.0.1:{sandbox_port}",
-           "PYTAKE_DATA_DIR": str(REPO / ".pytake" / "bench"),
-           "PYTAKE_ENCRYPTION_KEY": ENCRYPTION_KEY, "PYTAKE_SECRET_KEY": "b" * 48,
-           "PYTAKE_WORKER_CHORES_OFF": args.off}
+    env = pytake_env(database_url, redis_url, sandbox_port, args.off)
     if args.off:
         print(f"worker chores off (for measuring their cost): {args.off}")
-    pytake = str(REPO / ".venv" / "bin" / "pytake")
-    logs = REPO / ".pytake" / "bench"
-    logs.mkdir(parents=True, exist_ok=True)
-    procs = [
-        subprocess.Popen([pytake, "serve", "--no-worker", "--no-migrate", "--port", str(api_port), "--processes", str(args.api_processes)], env=env,
-                         stdout=subprocess.DEVNULL, stderr=open(logs / "api.log", "w")),
-        subprocess.Popen([pytake, "worker", "--processes", str(args.worker_processes),
-                          "--concurrency", str(args.concurrency)], env=env,
-                         stdout=subprocess.DEVNULL, stderr=open(logs / "worker.log", "w")),
-    ]
+    procs = start_pytake(env, api_port, args.api_processes, args.worker_processes, args.concurrency)
     try:
         await wait_http(f"http://127.0.0.1:{api_port}/health")
         await asyncio.sleep(2.0)  # workers connect
-        # the customers' webhooks go through bench/http_lite's keep-alive pool: a
-        # general client (httpx, aiohttp) cost this process more CPU than the
-        # API's own handling of the webhook
         from api.whatsapp.signature import HEADER, sign
 
-        client = http_lite.ConnectionPool(api_port)
-
-        async def post_signed(doc: dict) -> tuple[int, bytes]:
-            body = webhooks.encode(doc)
-            return await client.request("POST", webhook_path, {
-                "Content-Type": "application/json", HEADER: sign(SECRET, body)}, body)
+        walkers = Customers(api_port, webhook_path, arrivals)
+        client = walkers.client
 
         # -- phase 1: customers through the flow ----------------------------------
-        answer_ms: list[float] = []
-        reply_ms: list[float] = []
-        steps = [webhooks.text_message("oi"), webhooks.text_message("Ana"),
-                 webhooks.button_reply("m", "Média"), webhooks.text_message("ana@example.com")]
-
-        async def customer(i: int) -> None:
-            wa_id = f"55119{i:08d}"
-            queue = arrivals.setdefault(wa_id, asyncio.Queue())
-            for message in steps:
-                doc = webhooks.inbound_message(PNID, wa_id, message, profile_name=f"Cliente {i}")
-                started = time.perf_counter()
-                status, answer = await post_signed(doc)
-                answer_ms.append((time.perf_counter() - started) * 1000)
-                if status != 200:
-                    raise RuntimeError(f"webhook answered {status}: {answer[:200]!r}")
-                arrived = await asyncio.wait_for(queue.get(), timeout=300)
-                reply_ms.append((arrived - started) * 1000)
+        answer_ms, reply_ms, steps, customer = walkers.answer_ms, walkers.reply_ms, walkers.steps, walkers.walk
 
         # warm-up at the measured concurrency (connection pools at their working
         # size, program cache), not measured: a cold start opening dozens of
@@ -307,16 +373,11 @@ async def main(args: argparse.Namespace) -> int:
             await status_only.run(probe, webhooks, sign, SECRET, PNID, seeded.organization_id, seeded.number_id,
                                   args.status_rates, args.rate_seconds, args.status_messages, args.status_concurrency)
 
-        async def settle() -> None:
-            """Wait for the sandbox's status webhooks still in flight (the previous step's)."""
-            while sandbox._tasks:
-                await asyncio.wait(list(sandbox._tasks))
-
         async def conversations(statuses_on: bool, base: int) -> None:
             answer_ms.clear()
             reply_ms.clear()
             api_pid, worker_pid = procs[0].pid, procs[1].pid
-            await settle()
+            await settle(sandbox)
             cpu0 = (tree_cpu_seconds(api_pid), tree_cpu_seconds(worker_pid))
             split0 = (cpu_times(api_pid), cpu_times(worker_pid))
             pg0 = await backend_cpu(db)
@@ -326,7 +387,7 @@ async def main(args: argparse.Namespace) -> int:
             since = datetime.now(timezone.utc)
             await asyncio.gather(*(customer(base + i) for i in range(args.customers)))
             elapsed = time.perf_counter() - started
-            await settle()  # the statuses these messages caused are part of their cost
+            await settle(sandbox)  # the statuses these messages caused are part of their cost
             cpu1 = (tree_cpu_seconds(api_pid), tree_cpu_seconds(worker_pid))
             split1 = (cpu_times(api_pid), cpu_times(worker_pid))
             bench_cpu = time.process_time() - bench_cpu0
@@ -399,7 +460,7 @@ async def main(args: argparse.Namespace) -> int:
 
         for statuses_on in ([] if args.only_statuses else settings):
             sandbox.state.config.send_statuses = statuses_on
-            await settle()
+            await settle(sandbox)
             await conversations(statuses_on, 100_000_000 * statuses_on)
         sandbox.state.config.send_statuses = settings[-1]
         for rate in args.rates:
@@ -461,13 +522,7 @@ async def main(args: argparse.Namespace) -> int:
               "(other processes compete for the same cores)")
         client.close()
     finally:
-        for p in procs:
-            p.send_signal(2)
-        for p in procs:
-            try:
-                p.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                p.kill()
+        stop_pytake(procs)
         sandbox_server.close()
         await sandbox.aclose()
         await redis.aclose()

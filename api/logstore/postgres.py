@@ -6,6 +6,10 @@ history), a webhook attempt or request row is keyed by its own id, a session
 row is written whole. The partitions a batch needs are created first (a
 process remembers those it has seen); rows already past their lifetime are
 not written (their partition would be dropped anyway).
+
+The queries live in `PostgresLogReads`, on one database: the store's own (the
+primary) or, for the ``/logs`` routes, the read replica (`PostgresLogStore.reads_on`,
+chosen by `api.db.replica`); writes always go to the primary.
 """
 
 from __future__ import annotations
@@ -152,14 +156,84 @@ def _row(record: Any) -> dict[str, Any]:
     return out
 
 
-class PostgresLogStore:
-    """`api.logstore.store.LogStore` on PostgreSQL (``db``: an `api.db.session.Database`)."""
+class PostgresLogReads:
+    """The log store's queries on one database (``db``: an `api.db.session.Database`):
+    the primary's, or a read replica's (`PostgresLogStore.reads_on`). Read-only."""
+
+    def __init__(self, db: Any) -> None:
+        self.db = db
+
+    # -- queries ----------------------------------------------------------------------
+    async def search_messages(self, q: MessageQuery) -> list[dict[str, Any]]:
+        w = _Where()
+        w.add("organization_id = ?", q.organization_id)
+        if q.text:
+            w.add("search @@ websearch_to_tsquery('simple', ?)", q.text)
+        if q.contact_id is not None:
+            w.add("contact_id = ?", q.contact_id)
+        if q.conversation_id is not None:
+            w.add("conversation_id = ?", q.conversation_id)
+        if q.status is not None:
+            w.add("status = ?", q.status)
+        w.common(q.since, q.until, q.before)
+        return await self._fetch(f"SELECT * FROM message_logs WHERE {w.sql()} "
+                                 f"ORDER BY created_at DESC, message_id LIMIT {int(q.limit)}", w.params)
+
+    async def conversation_sessions(self, organization_id: uuid.UUID,
+                                    conversation_id: uuid.UUID) -> list[dict[str, Any]]:
+        rows = await self._fetch("SELECT * FROM conversation_logs WHERE organization_id = $1 AND conversation_id = $2 "
+                                 "ORDER BY session_start DESC, last_event_id DESC", [organization_id, conversation_id])
+        for r in rows:
+            r.pop("last_event_id", None)
+        return rows
+
+    async def webhook_logs(self, q: WebhookQuery) -> list[dict[str, Any]]:
+        w = _Where()
+        w.add("organization_id = ?", q.organization_id)
+        w.add("webhook_id = ?", q.webhook_id)
+        if q.success is not None:
+            w.add("success = ?", q.success)
+        w.common(q.since, q.until, q.before)
+        return await self._fetch(f"SELECT * FROM webhook_logs WHERE {w.sql()} "
+                                 f"ORDER BY created_at DESC, id LIMIT {int(q.limit)}", w.params)
+
+    async def api_request_logs(self, q: RequestQuery) -> list[dict[str, Any]]:
+        w = _Where()
+        w.add("organization_id = ?", q.organization_id)
+        if q.user_id is not None:
+            w.add("user_id = ?", q.user_id)
+        if q.path is not None:
+            w.add("path = ?", q.path)
+        if q.method is not None:
+            w.add("method = ?", q.method.upper())
+        if q.status_code is not None:
+            w.add("status_code = ?", q.status_code)
+        w.common(q.since, q.until, q.before)
+        return await self._fetch(f"SELECT * FROM api_request_logs WHERE {w.sql()} "
+                                 f"ORDER BY created_at DESC, id LIMIT {int(q.limit)}", w.params)
+
+    async def _fetch(self, sql: str, params: list[Any]) -> list[dict[str, Any]]:
+        try:
+            async with self.db.raw() as conn:
+                return [_row(r) for r in await conn.fetch(sql, *params)]
+        except OSError as exc:
+            raise StoreUnavailable(f"postgresql log store: {exc}") from exc
+
+
+class PostgresLogStore(PostgresLogReads):
+    """`api.logstore.store.LogStore` on PostgreSQL (``db``: an `api.db.session.Database`, the
+    primary: every write goes there, and the queries unless `reads_on` says otherwise)."""
 
     kind = "postgresql"
 
     def __init__(self, db: Any) -> None:
-        self.db = db
+        super().__init__(db)
         self._partitions: set[tuple[str, Any]] = set()
+
+    def reads_on(self, db: Any) -> PostgresLogReads:
+        """The queries on ``db`` (the routes pass the read replica, `api.context.on_read_db`);
+        this store itself for its own database."""
+        return self if db is self.db else PostgresLogReads(db)
 
     async def prepare(self, now: datetime | None = None) -> None:
         async with self.db.raw() as conn:
@@ -218,62 +292,6 @@ class PostgresLogStore:
     async def write_api_requests(self, records: list[dict[str, Any]]) -> None:
         await self._append("api_request_logs", _INSERT_REQUESTS, _REQUEST_COLUMNS, records)
 
-    # -- queries ----------------------------------------------------------------------
-    async def search_messages(self, q: MessageQuery) -> list[dict[str, Any]]:
-        w = _Where()
-        w.add("organization_id = ?", q.organization_id)
-        if q.text:
-            w.add("search @@ websearch_to_tsquery('simple', ?)", q.text)
-        if q.contact_id is not None:
-            w.add("contact_id = ?", q.contact_id)
-        if q.conversation_id is not None:
-            w.add("conversation_id = ?", q.conversation_id)
-        if q.status is not None:
-            w.add("status = ?", q.status)
-        w.common(q.since, q.until, q.before)
-        return await self._fetch(f"SELECT * FROM message_logs WHERE {w.sql()} "
-                                 f"ORDER BY created_at DESC, message_id LIMIT {int(q.limit)}", w.params)
-
-    async def conversation_sessions(self, organization_id: uuid.UUID,
-                                    conversation_id: uuid.UUID) -> list[dict[str, Any]]:
-        rows = await self._fetch("SELECT * FROM conversation_logs WHERE organization_id = $1 AND conversation_id = $2 "
-                                 "ORDER BY session_start DESC, last_event_id DESC", [organization_id, conversation_id])
-        for r in rows:
-            r.pop("last_event_id", None)
-        return rows
-
-    async def webhook_logs(self, q: WebhookQuery) -> list[dict[str, Any]]:
-        w = _Where()
-        w.add("organization_id = ?", q.organization_id)
-        w.add("webhook_id = ?", q.webhook_id)
-        if q.success is not None:
-            w.add("success = ?", q.success)
-        w.common(q.since, q.until, q.before)
-        return await self._fetch(f"SELECT * FROM webhook_logs WHERE {w.sql()} "
-                                 f"ORDER BY created_at DESC, id LIMIT {int(q.limit)}", w.params)
-
-    async def api_request_logs(self, q: RequestQuery) -> list[dict[str, Any]]:
-        w = _Where()
-        w.add("organization_id = ?", q.organization_id)
-        if q.user_id is not None:
-            w.add("user_id = ?", q.user_id)
-        if q.path is not None:
-            w.add("path = ?", q.path)
-        if q.method is not None:
-            w.add("method = ?", q.method.upper())
-        if q.status_code is not None:
-            w.add("status_code = ?", q.status_code)
-        w.common(q.since, q.until, q.before)
-        return await self._fetch(f"SELECT * FROM api_request_logs WHERE {w.sql()} "
-                                 f"ORDER BY created_at DESC, id LIMIT {int(q.limit)}", w.params)
-
-    async def _fetch(self, sql: str, params: list[Any]) -> list[dict[str, Any]]:
-        try:
-            async with self.db.raw() as conn:
-                return [_row(r) for r in await conn.fetch(sql, *params)]
-        except OSError as exc:
-            raise StoreUnavailable(f"postgresql log store: {exc}") from exc
-
     # -- upkeep -----------------------------------------------------------------------
     async def enforce_retention(self, now: datetime) -> list[str]:
         async with self.db.raw() as conn:
@@ -285,4 +303,4 @@ class PostgresLogStore:
         return None
 
 
-__all__ = ["PostgresLogStore"]
+__all__ = ["PostgresLogReads", "PostgresLogStore"]

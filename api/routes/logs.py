@@ -7,13 +7,16 @@
 - ``GET /logs/api-requests``: API requests, bodies sanitized (``audit_logs:read``: admins).
 
 Pages are newest first, ``limit`` at most 200; ``next_before`` is the next page's ``before``.
+With the PostgreSQL store and a read replica (``DATABASE_REPLICA_URL``), the log queries run
+on the replica under the rules of `api.db.replica` (the caller's own writes seen, the primary
+when the replica is behind them or unreachable); the scope checks stay on the primary.
 """
 
 from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Awaitable, Callable, Literal, TypeVar
 
 from pydantic import Field, create_model
 from pydantic.json_schema import SkipJsonSchema
@@ -21,7 +24,7 @@ from quart import Blueprint, current_app, request
 from quart_schema import document_querystring, document_response, operation_id, tag
 
 from api.auth.permissions import require
-from api.context import get_db
+from api.context import get_db, on_read_db
 from api.db.models import Conversation, Webhook
 from api.errors import ApiError, ValidationFailed
 from api.logstore import MAX_LIMIT, LogStore, MessageQuery, RequestQuery, StoreUnavailable, WebhookQuery
@@ -112,9 +115,19 @@ def _page(items: list[dict[str, Any]], limit: int) -> dict[str, Any]:
     return {"items": items, "next_before": items[-1]["created_at"] if len(items) == limit else None}
 
 
-async def _ask(call: Any) -> Any:
+T = TypeVar("T")
+
+
+async def _ask(query: Callable[[Any], Awaitable[T]]) -> T:
+    """``await query(reads)``: the log store's answer, read where it should be. The
+    PostgreSQL store's queries go through `on_read_db` (the replica when configured,
+    with read-your-writes and the fallback to the primary); MongoDB answers itself."""
+    store = get_store()
+    reads_on = getattr(store, "reads_on", None)
     try:
-        return await call
+        if reads_on is None:
+            return await query(store)
+        return await on_read_db(lambda db: query(reads_on(db)))
     except StoreUnavailable as exc:
         raise ApiError(503, "log_store_unavailable", "the log store cannot be reached; try again later") from exc
 
@@ -133,7 +146,7 @@ async def search_message_logs() -> Any:
     query = MessageQuery(org_id(), text=text, contact_id=_uuid(args, "contact_id"),
                          conversation_id=_uuid(args, "conversation_id"),
                          status=_choice(args, "status", MESSAGE_STATUSES), **_period(args))
-    return _page(await _ask(get_store().search_messages(query)), query.limit)
+    return _page(await _ask(lambda reads: reads.search_messages(query)), query.limit)
 
 
 @blueprint.get("/logs/conversations/<uuid:item_id>")
@@ -147,7 +160,8 @@ async def get_conversation_log(item_id: uuid.UUID) -> Any:
     time, agent) and outcome; ``ai_usage``: AI calls and tokens, per session and in all."""
     async with get_db().session() as session:
         await load_in_scope(session, Conversation, item_id, org_id(), label="conversation")
-    sessions = await _ask(get_store().conversation_sessions(org_id(), item_id))
+    organization_id = org_id()
+    sessions = await _ask(lambda reads: reads.conversation_sessions(organization_id, item_id))
     sessions = [{**s, "ai_usage": ai_usage(s.get("ai_prompts") or [])} for s in sessions]
     return {"conversation_id": item_id, "sessions": sessions,
             "ai_usage": ai_usage([a for s in sessions for a in s.get("ai_prompts") or []])}
@@ -177,7 +191,7 @@ async def list_webhook_logs(item_id: uuid.UUID) -> Any:
         await load_in_scope(session, Webhook, item_id, org_id(), label="webhook")
     success = parse_bool("success", args["success"]) if "success" in args else None
     query = WebhookQuery(org_id(), item_id, success=success, **_period(args))
-    return _page(await _ask(get_store().webhook_logs(query)), query.limit)
+    return _page(await _ask(lambda reads: reads.webhook_logs(query)), query.limit)
 
 
 @blueprint.get("/logs/api-requests")
@@ -193,4 +207,4 @@ async def list_api_request_logs() -> Any:
     query = RequestQuery(org_id(), user_id=_uuid(args, "user_id"), path=args.get("path"),
                          method=_choice(args, "method", METHODS), status_code=_int(args, "status_code", 100, 599),
                          **_period(args))
-    return _page(await _ask(get_store().api_request_logs(query)), query.limit)
+    return _page(await _ask(lambda reads: reads.api_request_logs(query)), query.limit)
