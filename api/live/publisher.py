@@ -62,11 +62,20 @@ async def publish_once(db: Any, redis: Any, limit: int = PUBLISH_BATCH) -> int |
         if events:
             keys = list({e.ordering_key for e in events if e.ordering_key is not None})
             rows = {r["id"]: r for r in await batch.conn.fetch(_CONVERSATIONS, keys)} if keys else {}
-            async with redis.pipeline(transaction=False) as pipe:
-                for e in events:
-                    pipe.publish(channel(e.organization_id), wire(e, rows.get(e.ordering_key)))
-                await pipe.execute()
+            messages = [(channel(e.organization_id), wire(e, rows.get(e.ordering_key))) for e in events]
+            if _is_cluster(redis):  # a cluster pipeline refuses PUBLISH: one command each, in order
+                for name, text in messages:
+                    await redis.publish(name, text)
+            else:
+                async with redis.pipeline(transaction=False) as pipe:
+                    for name, text in messages:
+                        pipe.publish(name, text)
+                    await pipe.execute()
         return len(batch.events)
+
+
+def _is_cluster(redis: Any) -> bool:
+    return getattr(redis, "nodes_manager", None) is not None
 
 
 async def _listened(redis: Any, events: list[StoredEvent]) -> list[StoredEvent]:
@@ -75,7 +84,7 @@ async def _listened(redis: Any, events: list[StoredEvent]) -> list[StoredEvent]:
     Asked after the batch was read, so no gap: a socket that subscribes later takes
     its replay ``head`` (`api.live.replay`) after these events were visible, and
     gets them from the table."""
-    if getattr(redis, "nodes_manager", None) is not None:  # Redis Cluster: NUMSUB counts one node's
+    if _is_cluster(redis):  # Redis Cluster: NUMSUB counts one node's
         return events  # subscribers only (classic pub/sub reaches every node): publish everything
     orgs = list({e.organization_id for e in events})
     counts = await redis.pubsub_numsub(*(channel(o) for o in orgs))

@@ -11,6 +11,7 @@ undeclared key of another slot with "non local key").
 from __future__ import annotations
 
 import asyncio
+import json
 import uuid
 from datetime import datetime, timedelta, timezone
 from types import SimpleNamespace
@@ -229,6 +230,44 @@ async def test_the_live_channel_hears_publishes_from_every_node(cluster_redis, r
             if message["type"] == "message":
                 heard.add(message["data"].decode())
         assert heard == {f"from-{port}" for port in redis_cluster.ports}
+    finally:
+        await pubsub.aclose()
+        await client.aclose()
+
+
+async def test_the_live_publisher_publishes_a_batch_on_the_cluster(cluster_redis, redis_cluster, db) -> None:
+    """The worker's live publisher on a cluster (whose pipelines refuse PUBLISH): a
+    batch of committed events reaches the organization's channel, in order."""
+    from api.db.models import Organization
+    from api.events import emit_conn, event
+    from api.live.publisher import channel, publish_once, start_from_now
+    from api.redis_clients import pubsub_client
+
+    await start_from_now(db)
+    async with db.transaction() as session:
+        org = Organization(name="Live", slug=f"live-{uuid.uuid4().hex[:12]}")
+        session.add(org)
+        await session.flush()
+        org_id = org.id
+    client = await pubsub_client(redis_cluster.url, client_name="live-publisher-test")
+    pubsub = client.pubsub()
+    try:
+        await pubsub.subscribe(channel(org_id))
+        assert (await pubsub.get_message(timeout=5.0))["type"] == "subscribe"
+        async with db.raw() as conn:
+            async with conn.transaction():
+                await emit_conn(conn, *(event(org_id, "message.received", {"message": {"n": n}}) for n in range(3)))
+        handled = None
+        while not handled:
+            handled = await publish_once(db, cluster_redis)
+        heard = []
+        while len(heard) < 3:
+            message = await pubsub.get_message(timeout=10.0)
+            assert message is not None, f"heard only {heard}"
+            if message["type"] == "message":
+                text = message["data"].split(b"\n", 1)[1]  # a header line, then the socket's text
+                heard.append(json.loads(text)["event"]["data"]["message"]["n"])
+        assert heard == [0, 1, 2]
     finally:
         await pubsub.aclose()
         await client.aclose()
