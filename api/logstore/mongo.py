@@ -172,7 +172,7 @@ class MongoLogStore:
         match: dict[str, Any] = {"organization_id": q.organization_id}
         if q.text:
             match["$text"] = {"$search": q.text}
-        for field in ("contact_id", "conversation_id", "status"):
+        for field in ("contact_id", "conversation_id", "status", "direction"):
             if getattr(q, field) is not None:
                 match[field] = getattr(q, field)
         self._period(match, q.since, q.until, q.before)

@@ -175,6 +175,8 @@ class PostgresLogReads:
             w.add("conversation_id = ?", q.conversation_id)
         if q.status is not None:
             w.add("status = ?", q.status)
+        if q.direction is not None:
+            w.add("direction = ?", q.direction)
         w.common(q.since, q.until, q.before)
         return await self._fetch(f"SELECT * FROM message_logs WHERE {w.sql()} "
                                  f"ORDER BY created_at DESC, message_id LIMIT {int(q.limit)}", w.params)

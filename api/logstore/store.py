@@ -42,6 +42,7 @@ class MessageQuery:
     contact_id: uuid.UUID | None = None
     conversation_id: uuid.UUID | None = None
     status: str | None = None
+    direction: str | None = None  # inbound / outbound
     since: datetime | None = None
     until: datetime | None = None
     before: datetime | None = None  # keyset cursor: logs created strictly before

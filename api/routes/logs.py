@@ -1,7 +1,7 @@
 """/logs: the log store, read-only (docs/logs.md). Every query is the caller's organization's.
 
 - ``GET /logs/messages``: message logs (status timeline, WhatsApp metadata), full-text
-  search (``q``), by contact, conversation, status and period (``messages:read``);
+  search (``q``), by contact, conversation, status, direction and period (``messages:read``);
 - ``GET /logs/conversations/{id}``: a conversation's bot sessions (``conversations:read``);
 - ``GET /logs/webhooks/{id}``: a webhook's delivery attempts (``webhooks:read``);
 - ``GET /logs/api-requests``: API requests, bodies sanitized (``audit_logs:read``: admins).
@@ -38,6 +38,7 @@ STORE_KEY = "pytake.logstore"
 WEBHOOK_LOG_KEY = "pytake.webhook_log"  # the app's buffer of webhook attempts (test events)
 MESSAGE_STATUSES = ("received", "pending", "sent", "delivered", "read", "failed")
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
+DIRECTIONS = ("inbound", "outbound")
 DEFAULT_LIMIT = 50
 
 
@@ -56,7 +57,8 @@ MessageLogQuery = create_model(
     "MessageLogQuery", q=_param(str, "words the message contains (full-text; \"quoted phrase\", -excluded)"),
     contact_id=_param(uuid.UUID, "the contact's messages"),
     conversation_id=_param(uuid.UUID, "the conversation's messages"),
-    status=_param(Literal[MESSAGE_STATUSES], "the message's current status"), **_PERIOD)  # type: ignore[valid-type]
+    status=_param(Literal[MESSAGE_STATUSES], "the message's current status"),  # type: ignore[valid-type]
+    direction=_param(Literal[DIRECTIONS], "inbound (from the contact) or outbound"), **_PERIOD)  # type: ignore[valid-type]
 WebhookLogQuery = create_model("WebhookLogQuery", success=_param(bool, "only successful (true) or failed (false) attempts"),
                                **_PERIOD)
 ApiRequestLogQuery = create_model(
@@ -145,7 +147,8 @@ async def search_message_logs() -> Any:
     text = args.get("q", "").strip() or None
     query = MessageQuery(org_id(), text=text, contact_id=_uuid(args, "contact_id"),
                          conversation_id=_uuid(args, "conversation_id"),
-                         status=_choice(args, "status", MESSAGE_STATUSES), **_period(args))
+                         status=_choice(args, "status", MESSAGE_STATUSES),
+                         direction=_choice(args, "direction", DIRECTIONS), **_period(args))
     return _page(await _ask(lambda reads: reads.search_messages(query)), query.limit)
 
 

@@ -81,7 +81,7 @@ async def test_a_status_of_a_message_never_logged_is_kept(store):
     assert log["message_id"] == mid and log["status"] == "delivered"
 
 
-async def test_search_by_words_contact_conversation_status_and_period_within_the_organization(store):
+async def test_search_by_words_contact_conversation_status_direction_and_period_within_the_organization(store):
     org, other = uuid.uuid4(), uuid.uuid4()
     conv1, conv2, ana, bia = uuid.uuid4(), uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
     m1, e1 = message(org, conv1, ana, text="Quero pagar o boleto amanhã", at=NOW - timedelta(days=3))
@@ -101,6 +101,8 @@ async def test_search_by_words_contact_conversation_status_and_period_within_the
     assert await ids(contact_id=bia) == [m3, m2]
     assert await ids(conversation_id=conv1) == [m1]
     assert await ids(status="sent") == [m3]
+    assert await ids(direction="outbound") == [m3]
+    assert await ids(direction="inbound", text="boleto") == [m1]
     assert await ids(since=NOW - timedelta(days=2, hours=1), until=NOW - timedelta(hours=36)) == [m2]
     first = await store.search_messages(MessageQuery(org, limit=2))
     assert [r["message_id"] for r in first] == [m3, m2]

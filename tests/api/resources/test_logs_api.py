@@ -52,6 +52,12 @@ async def test_message_logs_are_searched_within_the_organization(seed, admin_api
     status, page = await admin_api.get(f"/logs/messages?before={page['next_before']}&status=sent")
     assert page["items"] == []
     assert (await other_api.get("/logs/messages?q=boleto"))[1]["items"] == []
+    status, page = await admin_api.get("/logs/messages?direction=inbound")
+    assert status == 200 and [i["text"] for i in page["items"]] == ["quero a segunda via do boleto"]
+    status, page = await admin_api.get("/logs/messages?direction=outbound")
+    assert [i["text"] for i in page["items"]] == ["claro, segue o link"]
+    status, error = await admin_api.get("/logs/messages?direction=sideways")
+    assert status == 422 and error["error"]["field"] == "direction"
     status, error = await admin_api.get("/logs/messages?status=lost")
     assert status == 422 and error["error"]["field"] == "status"
     status, error = await admin_api.get("/logs/messages?contact=1")

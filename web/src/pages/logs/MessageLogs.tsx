@@ -4,7 +4,7 @@ import { Field } from "../../components/Field";
 import { useI18n } from "../../i18n";
 import type { MessageKey } from "../../i18n/messages";
 import { LogPager } from "./LogPager";
-import { byDirection, currentBefore, FIRST_PAGE, type LogPage, MESSAGE_STATUSES, type MessageFilters, type MessageLog,
+import { currentBefore, FIRST_PAGE, type LogPage, MESSAGE_STATUSES, type MessageFilters, type MessageLog,
   messagePreview, messageQuery, messageStatusKind, type Pager, timeline, when } from "./logsModel";
 
 type Contact = { id: string; name?: string | null; whatsapp_name?: string | null; whatsapp_id: string };
@@ -36,7 +36,7 @@ function statusLabel(status: string | null | undefined, t: (k: MessageKey) => st
     : status ?? "—";
 }
 
-/** GET /logs/messages: full-text search, status filter (the API's), direction (this page's rows),
+/** GET /logs/messages: full-text search, direction and status filters,
  *  newest first a page at a time; a row opens its status timeline. */
 export function MessageLogs() {
   const { t, lang } = useI18n();
@@ -80,7 +80,7 @@ export function MessageLogs() {
   }, [page]);
 
   const apply = (next: Partial<MessageFilters>) => { setFilters((f) => ({ ...f, ...next })); setPager(FIRST_PAGE); };
-  const rows = byDirection(page?.items ?? [], filters.direction);
+  const rows = page?.items ?? [];
   const toggle = (id: string) => setOpen((s) => { const n = new Set(s); if (n.has(id)) n.delete(id); else n.add(id); return n; });
   const contactName = (id?: string | null) => {
     const c = id ? contacts[id] : undefined;
@@ -93,7 +93,7 @@ export function MessageLogs() {
         <Field id="log-q" label={t("logs.search")} help={t("logs.searchHelp")} problem={problems.q} className="grow">
           <input type="search" value={draft} onChange={(e) => setDraft(e.target.value)} />
         </Field>
-        <Field id="log-direction" label={t("logs.direction")}>
+        <Field id="log-direction" label={t("logs.direction")} problem={problems.direction}>
           <select value={filters.direction} onChange={(e) => apply({ direction: e.target.value as MessageFilters["direction"] })}>
             <option value="">{t("logs.all")}</option>
             <option value="inbound">{t("logs.inbound")}</option>
@@ -109,11 +109,6 @@ export function MessageLogs() {
         <button type="submit" className="primary align-end">{t("logs.searchButton")}</button>
       </form>
       {error && <p role="alert" className="error">{error}</p>}
-      {filters.direction && page && (
-        <p className="muted small" data-direction-note>
-          {t("logs.directionNote", { shown: rows.length, total: page.items.length })}
-        </p>
-      )}
       {page === null ? <p className="muted">{t("common.loading")}</p>
         : rows.length === 0 ? <p className="muted" data-empty>{t("logs.noMessages")}</p> : (
           <table className="templates-table logs-table" aria-label={t("logs.messages")}>

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { byDirection, currentBefore, FIRST_PAGE, httpStatusKind, latency, type MessageLog, messagePreview, messageQuery,
+import { currentBefore, FIRST_PAGE, httpStatusKind, latency, type MessageLog, messagePreview, messageQuery,
   newer, older, requestQuery, timeline } from "./logsModel";
 
 const message = (over: Partial<MessageLog>) => ({ message_id: "m", status_history: [], created_at: "2026-12-02T12:00:00Z",
@@ -17,9 +17,9 @@ describe("keyset pages", () => {
 });
 
 describe("queries", () => {
-  it("sends the words as typed, the status, the page's before and its size; never the direction", () => {
+  it("sends the words as typed, the direction, the status, the page's before and its size", () => {
     expect(messageQuery({ q: '  "pizza grande" -doce ', direction: "outbound", status: "read" }, null, 50))
-      .toBe("q=%22pizza+grande%22+-doce&status=read&limit=50");
+      .toBe("q=%22pizza+grande%22+-doce&direction=outbound&status=read&limit=50");
     expect(messageQuery({ q: " ", direction: "", status: "" }, "2026-12-02T12:00:00+00:00", 10))
       .toBe("before=2026-12-02T12%3A00%3A00%2B00%3A00&limit=10");
   });
@@ -31,11 +31,6 @@ describe("queries", () => {
 });
 
 describe("rows", () => {
-  it("keeps the page's messages of one direction", () => {
-    const items = [message({ message_id: "a", direction: "inbound" }), message({ message_id: "b", direction: "outbound" })];
-    expect(byDirection(items, "outbound").map((m) => m.message_id)).toEqual(["b"]);
-    expect(byDirection(items, "")).toHaveLength(2);
-  });
   it("previews the text, else the content's text or caption, else the type", () => {
     expect(messagePreview(message({ text: "Oi" }))).toBe("Oi");
     expect(messagePreview(message({ content: { caption: "cardápio" }, type: "image" }))).toBe("cardápio");

@@ -57,11 +57,12 @@ function withPage(query: URLSearchParams, before: string | null, limit: number):
   return query.toString();
 }
 
-/** GET /logs/messages' query: the words (`q`, as typed: "a phrase", -word) and the status; the
- *  direction is not an API filter (see `byDirection`). */
+/** GET /logs/messages' query: the words (`q`, as typed: "a phrase", -word), the direction and the
+ *  status. */
 export function messageQuery(f: MessageFilters, before: string | null, limit: number): string {
   const query = new URLSearchParams();
   if (f.q.trim()) query.set("q", f.q.trim());
+  if (f.direction) query.set("direction", f.direction);
   if (f.status) query.set("status", f.status);
   return withPage(query, before, limit);
 }
@@ -74,11 +75,6 @@ export function requestQuery(f: RequestFilters, before: string | null, limit: nu
   if (f.status_code.trim()) query.set("status_code", f.status_code.trim());
   if (f.user_id) query.set("user_id", f.user_id);
   return withPage(query, before, limit);
-}
-
-/** The page's messages of one direction (the API has no direction filter: the page filters what it got). */
-export function byDirection(items: MessageLog[], direction: MessageFilters["direction"]): MessageLog[] {
-  return direction ? items.filter((m) => m.direction === direction) : items;
 }
 
 /** What a message said: its text, else its content's text or caption, else its type in brackets, else
