@@ -67,7 +67,16 @@ async def campaign_reply(rt: Runtime, organization_id: Any, conversation_id: Any
     say which flow it starts and which keywords opt out."""
     async with rt.db.raw() as conn:
         row = await conn.fetchrow(*bind(_REPLY, {"conversation": conversation_id, "org": organization_id}))
-    settings = row["settings"] or {}
+    return campaign_reply_from(row["settings"], row["flow_id"])
+
+
+def campaign_reply_from(settings: Any, flow_id: uuid.UUID | None = None) -> CampaignReply:
+    """A `CampaignReply` from the organization's ``settings`` and the flow the campaign
+    starts. With no flow it is the answer for a conversation whose last outbound message
+    is no campaign's (nothing to record): the conversation step reads the settings and
+    that message with its load (api/conversations/load.py) and calls `campaign_reply`
+    only when that message is a campaign's."""
+    settings = settings or {}
     if isinstance(settings, str):
         import json
 
@@ -76,7 +85,7 @@ async def campaign_reply(rt: Runtime, organization_id: Any, conversation_id: Any
     if not isinstance(keywords, list):
         keywords = list(DEFAULT_OPT_OUT_KEYWORDS)
     reply = settings.get(OPT_OUT_REPLY_SETTING)
-    return CampaignReply(row["flow_id"], tuple(str(k) for k in keywords if k),
+    return CampaignReply(flow_id, tuple(str(k) for k in keywords if k),
                          reply if isinstance(reply, str) and reply else None)
 
 
@@ -87,4 +96,5 @@ async def opt_out(rt: Runtime, organization_id: Any, contact_id: Any) -> int:
     return int(status.split()[-1])
 
 
-__all__ = ["CampaignReply", "DEFAULT_OPT_OUT_KEYWORDS", "OPT_OUT_REPLY_SETTING", "campaign_reply", "opt_out"]
+__all__ = ["CampaignReply", "DEFAULT_OPT_OUT_KEYWORDS", "OPT_OUT_REPLY_SETTING", "campaign_reply",
+           "campaign_reply_from", "opt_out"]

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Awaitable, Callable
 
-from api.campaigns.replies import campaign_reply, opt_out
+from api.campaigns.replies import campaign_reply, campaign_reply_from, opt_out
 from api.analytics.path import Path, path_of
 from api.conversations import flow_selection, load
 from api.conversations.ai_client import LazyAIClient
@@ -105,8 +105,12 @@ async def decide(rt: Runtime, loaded: Loaded, history: History | None = None) ->
         return decision
     waiting = loaded.state is not None and loaded.state.wait is not None
     fv = conv["flow_variables"] or {}
-    reply = await campaign_reply(rt, conv["organization_id"], conv["id"])
-    if any(flow_selection.normalize(k) == flow_selection.normalize(inbound.text) for k in reply.opt_out_keywords):
+    # a reply to record and a campaign's flow only when the latest outbound message is a
+    # campaign's (the load looked); else the organization's opt-out words, read with the load
+    reply = (await campaign_reply(rt, conv["organization_id"], conv["id"]) if conv["lo_campaign"]
+             else campaign_reply_from(conv["o_settings"]))
+    said = flow_selection.normalize(inbound.text)
+    if any(flow_selection.normalize(k) == said for k in reply.opt_out_keywords):
         await opt_out(rt, conv["organization_id"], conv["contact_id"])
         decision.messages += _text(reply.opt_out_reply)
         decision.keep_state = True

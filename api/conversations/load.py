@@ -49,13 +49,18 @@ SELECT id FROM messages
  LIMIT 1
 """
 
-# conversation + contact + its oldest unprocessed inbound message, one round trip
+# conversation + contact + its oldest unprocessed inbound message, one round trip;
+# with what `decide` asks the campaigns (api/campaigns/replies.py): the organization's
+# settings (its opt-out keywords) and whether the conversation's latest outbound message
+# is a campaign's (``lo_campaign``: only then is there a reply to record)
 _LOAD = """
 SELECT c.*, ct.whatsapp_id AS ct_whatsapp_id, ct.bsuid AS ct_bsuid, ct.whatsapp_name AS ct_whatsapp_name, ct.name AS ct_name,
        ct.email AS ct_email, ct.phone AS ct_phone, ct.tags AS ct_tags, ct.attributes AS ct_attributes,
        m.id AS m_id, m.created_at AS m_created_at, m.type AS m_type, m.content AS m_content,
        m.whatsapp_message_id AS m_wamid,
-       n.phone_number_id AS n_phone_number_id, n.settings AS n_settings, n.access_token_encrypted AS n_token
+       n.phone_number_id AS n_phone_number_id, n.settings AS n_settings, n.access_token_encrypted AS n_token,
+       (SELECT o.settings FROM organizations o WHERE o.id = c.organization_id) AS o_settings,
+       lo.campaign IS NOT NULL AS lo_campaign
   FROM conversations c
   JOIN contacts ct ON ct.id = c.contact_id
   LEFT JOIN whatsapp_numbers n ON n.id = c.whatsapp_number_id
@@ -63,6 +68,10 @@ SELECT c.*, ct.whatsapp_id AS ct_whatsapp_id, ct.bsuid AS ct_bsuid, ct.whatsapp_
        SELECT id, created_at, type, content, whatsapp_message_id FROM messages
         WHERE conversation_id = c.id AND direction = 'inbound' AND metadata->>'processed' = 'false'
         ORDER BY created_at, id LIMIT 1) m ON true
+  LEFT JOIN LATERAL (
+       SELECT metadata->>'campaign_id' AS campaign FROM messages
+        WHERE conversation_id = c.id AND direction = 'outbound'
+        ORDER BY created_at DESC LIMIT 1) lo ON true
  WHERE c.id = :c
 """
 

@@ -52,7 +52,7 @@ from api.metrics import NO_COUNTERS, Counters
 from api.runtime_context import Runtime, SendHint
 from api.outbox.locks import lease_ms, sender_lease
 from api.outbox.send_rate_limit import PAIR_LIMIT, Limit, SendRateLimiter
-from api.outbox.sent_records import ACCEPTED_CTES, SentRecorder, accepted_values
+from api.outbox.sent_records import SentRecorder, accepted_ctes, accepted_values, any_campaign
 from api.whatsapp.graph_client import (
     PermanentGraphError,
     SendResult,
@@ -132,9 +132,10 @@ RETURNING id
 """
 _CLAIM = f"WITH claimed AS ({_CLAIM_ONE}) SELECT count(*) FROM claimed"
 
-# the previous row's answer (`sent_records.ACCEPTED_CTES`) and the next row's
-# claim, one statement (one round trip)
-_ACCEPTED_AND_CLAIM = f"WITH {ACCEPTED_CTES}, claimed AS ({_CLAIM_ONE}) SELECT count(*) FROM claimed"
+# the previous row's answer (`sent_records.accepted_ctes`) and the next row's
+# claim, one statement (one round trip); keyed by whether that row is a campaign's
+_ACCEPTED_AND_CLAIM = {campaign: f"WITH {accepted_ctes(campaign)}, claimed AS ({_CLAIM_ONE}) SELECT count(*) FROM claimed"
+                       for campaign in (True, False)}
 
 _FAILED = """
 UPDATE messages SET status = 'failed', failed_at = now(), error_message = :error,
@@ -179,7 +180,9 @@ class _Accepted:
             "created_at": row["created_at"]}), row["conversation_id"])
         return {"sent_id": row["id"], "sent_created_at": row["created_at"], "wamid": self.wamid,
                 "meta": _dumps({"accepted_at": datetime.now(timezone.utc).isoformat(),
-                                "sent_by": self.claim_token}), "event": sent}
+                                "sent_by": self.claim_token}), "event": sent,
+                # a campaign's row has a recipient to update (`sent_records.any_campaign`)
+                "campaign": "campaign_id" in (row["metadata"] or {})}
 
 
 class Sender:
@@ -365,9 +368,10 @@ class Sender:
                         "claim_token": claim_token, "claimed_at": datetime.now(timezone.utc).isoformat(),
                         "sending_attempt": attempt})}
                     if accepted is not None:
-                        params.update(accepted_values([accepted.params()]))
+                        record = accepted.params()
+                        params.update(accepted_values([record]))
                         accepted = None
-                        claimed = await self._run(_ACCEPTED_AND_CLAIM, params)
+                        claimed = await self._run(_ACCEPTED_AND_CLAIM[any_campaign([record])], params)
                     else:
                         claimed = await self._run(_CLAIM, params)
                     if not claimed:

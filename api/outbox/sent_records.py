@@ -13,7 +13,8 @@ write raised), exactly as the single statement did: callers see no
 difference. Rows are written in id order, so two concurrent batches (two
 processes) lock rows in the same order; a deadlock with a status webhook is
 retried. The statement (`ACCEPTED_CTES`) never lowers a status a faster
-status webhook already raised, and updates the campaign recipient with it.
+status webhook already raised, and updates the campaign recipient with it
+(only when a row of the batch is a campaign's: `any_campaign`).
 """
 
 from __future__ import annotations
@@ -42,7 +43,7 @@ _TRANSIENT = frozenset({"40P01", "40001"})  # deadlock, serialization failure
 # row lock: a row is claimed once, so it is accepted (and its event written)
 # once; a status webhook on the same message waits on that lock, so the
 # message's events stay in commit order.
-ACCEPTED_CTES = """
+_INPUT_AND_ACCEPTED = """
 input AS (
   SELECT * FROM unnest(CAST(:ids AS uuid[]), CAST(:ats AS timestamptz[]), CAST(:wamids AS text[]),
                        CAST(:metas AS jsonb[]), CAST(:ev_orgs AS uuid[]), CAST(:ev_types AS text[]),
@@ -58,20 +59,45 @@ input AS (
     FROM input i
    WHERE m.id = i.id AND m.created_at = i.created_at
   RETURNING m.id, i.wamid
-), recipients AS (
+)"""
+# Only a campaign's message (``metadata.campaign_id``, api/campaigns/runner.py) has a
+# recipient row: a statement with none leaves the CTE out, as an UPDATE of
+# campaign_recipients fires its statement trigger (the campaign counters, migration
+# 0016) even when it changes no row.
+_RECIPIENTS = """
+recipients AS (
   UPDATE campaign_recipients r SET
     whatsapp_message_id = COALESCE(r.whatsapp_message_id, a.wamid),
     status = CASE WHEN r.status = 'pending' THEN 'sent' ELSE r.status END,
     sent_at = COALESCE(r.sent_at, now())
     FROM accepted a
    WHERE r.message_id = a.id
-), sent_events AS (
+)"""
+_SENT_EVENTS = """
+sent_events AS (
   INSERT INTO events (organization_id, type, version, ordering_key, payload)
   SELECT i.ev_org, i.ev_type, i.ev_version, i.ev_key, CAST(i.ev_payload AS jsonb)
     FROM input i JOIN accepted a ON a.id = i.id
    ORDER BY i.id
 )"""
-_RECORD_SENT = f"WITH {ACCEPTED_CTES} SELECT count(*) FROM accepted"
+
+
+def accepted_ctes(campaign: bool = True) -> str:
+    """The CTEs; ``campaign`` False (no row of the statement is a campaign's) leaves the
+    recipients' update out."""
+    return ",".join([_INPUT_AND_ACCEPTED, *([_RECIPIENTS] if campaign else []), _SENT_EVENTS])
+
+
+ACCEPTED_CTES = accepted_ctes()
+_RECORD_SENT = {campaign: f"WITH {accepted_ctes(campaign)} SELECT count(*) FROM accepted"
+                for campaign in (True, False)}
+
+
+def any_campaign(records: list[dict[str, Any]]) -> bool:
+    """Whether a record is (or may be) a campaign's message: its ``campaign`` flag
+    (`sender._Accepted.params` sets it from the row's metadata); a record without the
+    flag (the campaign runner's) counts as one."""
+    return any(p.get("campaign", True) for p in records)
 
 
 def accepted_values(records: list[dict[str, Any]]) -> dict[str, list[Any]]:
@@ -125,7 +151,7 @@ class SentRecorder:
         for attempt in range(RETRIES + 1):
             try:
                 async with self._db.raw() as conn:
-                    await conn.fetchval(*bind(_RECORD_SENT, values))
+                    await conn.fetchval(*bind(_RECORD_SENT[any_campaign(batch)], values))
                 return
             except asyncpg.PostgresError as exc:
                 if getattr(exc, "sqlstate", None) not in _TRANSIENT or attempt == RETRIES:

@@ -4,6 +4,7 @@ the recipients at every look; pause/resume/cancel mid-send; opt-out; plan limits
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from typing import Any
 
@@ -338,3 +339,31 @@ async def test_a_csv_audience_and_an_opt_out_button(api, servers):
     late = await servers.client.post(servers.pytake_url + f"/campaigns/{campaign['id']}/recipients/import",
                                      content=csv.encode(), headers={**api.headers, "Content-Type": "text/csv"})
     assert late.status_code == 409
+
+
+async def test_the_organizations_opt_out_words_and_reply_hold_for_a_customer_no_campaign_reached(servers):
+    """No campaign message in the conversation (the step reads the organization's settings with
+    its load, api/conversations/load.py): its own words (``campaign_opt_out_keywords`` replace
+    the defaults, any case, no accents) opt the contact out with its ``campaign_opt_out_reply``;
+    a default word it replaced is an ordinary message."""
+    async with servers.db.transaction() as s:
+        await s.execute(text("UPDATE organizations SET settings = COALESCE(settings, '{}'::jsonb) || CAST(:s AS jsonb) "
+                             "WHERE id = :o"), {"o": servers.seeded.organization_id, "s": json.dumps(
+                                 {"campaign_opt_out_keywords": ["Sair já"],
+                                  "campaign_opt_out_reply": "Pronto: nada de campanhas."})})
+
+    async def texts(wa_id: str) -> list[str]:
+        return await servers.wait_for(lambda: [m["payload"]["text"]["body"] for m in servers.inbox(wa_id)
+                                               if m["type"] == "text"])
+
+    async def opted_out(wa_id: str) -> bool:
+        async with servers.db.session() as s:
+            return (await s.execute(text("SELECT opt_in = false AND opt_out_date IS NOT NULL FROM contacts "
+                                         "WHERE whatsapp_id = :w"), {"w": wa_id})).scalar()
+
+    await servers.customer_says("55300000021", "SAIR JA")
+    assert await texts("55300000021") == ["Pronto: nada de campanhas."]
+    assert await opted_out("55300000021")
+    await servers.customer_says("55300000022", "stop")
+    assert await texts("55300000022") == ["Não entendi."]
+    assert not await opted_out("55300000022")

@@ -78,6 +78,46 @@ async def test_the_campaign_recipient_is_marked_sent_with_its_message(local, que
     assert recipient["status"] == "sent" and recipient["whatsapp_message_id"] == "wamid.promo"
 
 
+async def test_campaign_rows_the_sender_delivers_mark_their_recipients_and_counters_beside_a_bot_reply(
+        local, query, db, seeded):
+    """A campaign's rows the sender delivers (a retried one, say) among a bot reply: each
+    campaign row's recipient is marked sent with its wamid and counted once, whether its
+    record went with the next row's claim or alone; the bot reply's record (no recipient:
+    its statement leaves the recipients out) is sent all the same."""
+    from api.outbox import Sender, insert_outbound, outbound_rows
+
+    conversation, _ = await conversation_with(local, "5511900000077")
+    async with db.transaction() as s:
+        await s.execute(text("DELETE FROM messages WHERE direction = 'outbound'"))
+        contact = (await s.execute(text("SELECT contact_id FROM conversations WHERE id = :c"),
+                                   {"c": conversation})).scalar()
+        campaigns = [(await s.execute(text(
+            "INSERT INTO campaigns (organization_id, name, message_content, sent_count) "
+            "VALUES (:o, :n, '{}', 0) RETURNING id"), {"o": seeded.organization_id, "n": name})).scalar()
+            for name in ("Promo 1", "Promo 2")]
+        ids = []
+        for metadata, body in (({"campaign_id": str(campaigns[0])}, "promo 1"), ({"source": "flow"}, "bot"),
+                               ({"campaign_id": str(campaigns[1])}, "promo 2")):
+            (mid,) = await insert_outbound(s, outbound_rows(conversation, [text_msg(body)], metadata=metadata))
+            ids.append(mid)
+        for campaign, mid in ((campaigns[0], ids[0]), (campaigns[1], ids[2])):
+            await s.execute(text(
+                "INSERT INTO campaign_recipients (campaign_id, contact_id, message_id, message_created_at, status) "
+                "SELECT :c, :ct, id, created_at, 'pending' FROM messages WHERE id = :m"),
+                {"c": campaign, "ct": contact, "m": mid})
+
+    await Sender(local.rt).deliver_conversation(conversation)
+    assert [m["payload"]["text"]["body"] for m in local.sandbox.state.accepted] == ["promo 1", "bot", "promo 2"]
+    sent = {mid: await row(query, mid) for mid in ids}
+    assert all(r["status"] == "sent" and r["whatsapp_message_id"] for r in sent.values())
+    recipients = await query("SELECT campaign_id, status, whatsapp_message_id FROM campaign_recipients")
+    assert sorted((r["campaign_id"], r["status"], r["whatsapp_message_id"]) for r in recipients) == sorted(
+        [(campaigns[0], "sent", sent[ids[0]]["whatsapp_message_id"]),
+         (campaigns[1], "sent", sent[ids[2]]["whatsapp_message_id"])])
+    counted = await query("SELECT id, sent_count FROM campaigns")
+    assert {r["id"]: r["sent_count"] for r in counted} == {campaigns[0]: 1, campaigns[1]: 1}
+
+
 async def test_a_write_that_fails_fails_every_caller_waiting_on_it_and_writes_none_of_them(local, query):
     messages = await pending_rows(local, query, 3)
     recorder = SentRecorder(local.rt.db)
