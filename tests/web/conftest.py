@@ -127,7 +127,7 @@ async def serve_with_meta(database_url: str, redis_url: str, data_dir: Path, *,
     from api.sandbox.server import SandboxApp, SandboxConfig, SandboxState
 
     gate = asyncio.Event()
-    http = httpx.AsyncClient(timeout=10.0)
+    http = httpx.AsyncClient(timeout=60.0)  # a loaded machine answers late; the test bounds a hang
 
     async def gated_post(url: str, headers: dict[str, str], body: bytes) -> int:
         await gate.wait()
