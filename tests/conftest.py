@@ -49,6 +49,35 @@ def _hypothesis_ignores_the_clock() -> None:
 _hypothesis_ignores_the_clock()
 
 
+def _url_builders_compiled_once() -> None:
+    """Werkzeug compiles two URL builders per route (an AST built, then `compile`) every time
+    a rule is bound to an app: ~95% of `create_app`'s time, and the suite creates an app
+    for nearly every API and runtime test. The builder's code depends only on the rule's
+    parsed parts (``_trace``) and defaults, so each is compiled once per session and the
+    same code bound to each new rule, as werkzeug binds its own; a route gets the function
+    werkzeug would have compiled for it (tests/api/test_url_builders.py compares the URLs
+    built both ways for every route). Rules with defaults keep werkzeug's path (their
+    builder folds the converted default in)."""
+    from werkzeug.routing.rules import Rule
+
+    compile_builder = Rule._compile_builder
+    builders: dict = {}
+
+    def cached(self: Rule, append_unknown: bool = True):  # noqa: ANN202 - werkzeug's signature
+        if self.defaults:
+            return compile_builder(self, append_unknown)
+        key = (self.rule, tuple(self._trace), append_unknown)
+        if key not in builders:
+            builders[key] = compile_builder(self, append_unknown)
+        return builders[key]
+
+    cached.uncached = compile_builder  # type: ignore[attr-defined]
+    Rule._compile_builder = cached
+
+
+_url_builders_compiled_once()
+
+
 def _asyncpg_kwargs(url: str, database: str | None = None) -> dict:
     u = make_url(normalize_database_url(url) or url)
     kwargs = {"user": u.username, "password": u.password, "port": u.port,

@@ -195,7 +195,7 @@ async def start_api(live_settings: Settings, tmp_path: Path) -> AsyncIterator[Ca
             except aiohttp.ClientError:
                 return False
 
-        await eventually(healthy, f"pytake serve on port {port}", deadline=120)
+        await eventually(healthy, f"pytake serve on port {port}", deadline=300)  # a hang, not slowness (it fails at once if it exits)
         return api
 
     yield start

@@ -8,6 +8,10 @@ import json
 import httpx
 from playwright.async_api import Page
 
+# httpx's default is 5 s: on a loaded machine a publish or a sign-up took longer (ReadTimeout);
+# each test bounds a hang with its own asyncio.timeout.
+API_TIMEOUT = 60.0
+
 
 async def drag_from_palette(page: Page, node_type: str, x: int, y: int) -> None:
     palette = page.get_by_role("complementary", name="Nodes")
@@ -76,7 +80,7 @@ class Designer:
         self.chatbot: dict = {}
 
     async def call(self, method: str, path: str, body=None) -> dict:  # noqa: ANN001
-        async with httpx.AsyncClient(base_url=self.base) as client:
+        async with httpx.AsyncClient(base_url=self.base, timeout=API_TIMEOUT) as client:
             r = await client.request(method, path, json=body,
                                      headers={"Authorization": f"Bearer {self.tokens['access_token']}"})
         assert r.status_code < 300, (method, path, r.status_code, r.text)
@@ -95,7 +99,7 @@ class Designer:
 
 async def designer(base: str, page: Page, email: str = "ana@pizza.example") -> Designer:
     """Sign up (Ana Souza of Pizza Napoli) through the API, create a chatbot, and sign the page in."""
-    async with httpx.AsyncClient(base_url=base) as client:
+    async with httpx.AsyncClient(base_url=base, timeout=API_TIMEOUT) as client:
         r = await client.post("/auth/signup", json={"organization_name": "Pizza Napoli", "full_name": "Ana Souza",
                                                     "email": email, "password": "correct horse battery"})
         assert r.status_code == 201, r.text

@@ -10,7 +10,7 @@ import asyncio
 import httpx
 from playwright.async_api import Page, expect
 
-from .browser import designer
+from .browser import API_TIMEOUT, designer
 from .conftest import MetaStandIn, screenshot
 from .test_campaigns_page import WABA, until
 
@@ -47,7 +47,7 @@ async def test_the_recipients_table_filters_by_status_and_shows_each_ones_values
         campaign = await me.call("POST", "/campaigns", {
             "name": "Planos", "template_id": template["id"], "target_type": "custom",
             "message_content": {"body": ["{{contact.first_name}}", "{{recipient.plan}}"]}})
-        async with httpx.AsyncClient(base_url=base) as client:
+        async with httpx.AsyncClient(base_url=base, timeout=API_TIMEOUT) as client:
             imported = await client.post(f"/campaigns/{campaign['id']}/recipients/import", content=CSV.encode(),
                                          headers={"Authorization": f"Bearer {me.tokens['access_token']}",
                                                   "Content-Type": "text/csv"})

@@ -16,7 +16,7 @@ from playwright.async_api import Page, async_playwright, expect
 
 from api.sandbox import webhooks
 
-from .browser import Designer
+from .browser import API_TIMEOUT, Designer
 from .conftest import CHROMIUM_ARGS, MetaStandIn, chromium_path, screenshot
 
 PNID = "109876543210"
@@ -40,7 +40,7 @@ async def until(check, what: str, timeout: float = 60) -> None:  # noqa: ANN001
 async def seed(base: str, *, template: bool = True) -> dict:
     """An admin, a number, a Vendas department with agents Bia and Caio, the /preco quick reply,
     an approved template, Maria's and the refused number's conversations assigned to Bia, and João's waiting in Vendas' queue."""
-    async with httpx.AsyncClient(base_url=base) as client:
+    async with httpx.AsyncClient(base_url=base, timeout=API_TIMEOUT) as client:
         r = await client.post("/auth/signup", json={"organization_name": "Pizza Napoli", "full_name": "Ana Souza",
                                                     "email": "ana@pizza.example", "password": PASSWORD})
         assert r.status_code == 201, r.text
@@ -77,7 +77,7 @@ async def seed(base: str, *, template: bool = True) -> dict:
 
 
 async def signed_in(browser, base: str, email: str, errors: list[str], locale: str = "en-US") -> Page:
-    async with httpx.AsyncClient(base_url=base) as client:
+    async with httpx.AsyncClient(base_url=base, timeout=API_TIMEOUT) as client:
         r = await client.post("/auth/login", json={"email": email, "password": PASSWORD})
         assert r.status_code == 200, r.text
     tokens = {"access_token": r.json()["access_token"], "refresh_token": r.json()["refresh_token"]}
