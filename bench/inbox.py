@@ -34,11 +34,13 @@ import argparse
 import asyncio
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
 import time
 import uuid
+from collections import Counter
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -58,6 +60,9 @@ from bench.proc_stats import free_port, tree_cpu_seconds  # noqa: E402
 BENCH_DB = "pytake_bench_inbox"
 TICK = 0.02
 WARMUP = 1.0  # seconds of events sent first and not counted
+CONNECT_SECONDS = 60.0  # one agent's WebSocket handshake (on a loaded machine); then the run stops, saying so
+CONNECTING = 50  # agents connecting at once
+_SENT_AT = re.compile(r'"sent_at":([0-9.eE+-]+)')
 PUBLISHER = """
 import asyncio, signal, sys
 from api.db.session import Database
@@ -123,6 +128,20 @@ async def _healthy(url: str) -> None:
     raise SystemExit(f"{url} never answered")
 
 
+class ConnectFailed(Exception):
+    """An agent's WebSocket did not open in time."""
+
+
+def _stamp(text: str) -> float | None:
+    """The ``sent_at`` of a measured message (None: a warm-up one). Read from the
+    text, not parsed: 50,000 messages a second into this one process would make
+    the clients' JSON decoding (the same in the floor) most of what is measured."""
+    if '"warm":false' not in text:
+        return None
+    found = _SENT_AT.search(text)
+    return float(found.group(1)) if found else None
+
+
 def _percentiles(latencies: list[float]) -> dict[str, float]:
     if not latencies:
         return {"n": 0, "p50_ms": float("nan"), "p99_ms": float("nan"), "max_ms": float("nan")}
@@ -158,9 +177,9 @@ async def _floor(redis_url: str, agents: int, departments: int, rate: int, secon
         while True:
             message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=1.0)
             if message is not None:
-                doc = json.loads(message["data"])
-                if not doc["warm"]:
-                    latencies.append(time.time() - doc["sent_at"])
+                sent_at = _stamp(message["data"].decode())
+                if sent_at is not None:
+                    latencies.append(time.time() - sent_at)
 
     for a in range(agents):
         client = aioredis.from_url(redis_url)
@@ -170,6 +189,7 @@ async def _floor(redis_url: str, agents: int, departments: int, rate: int, secon
         subscribers.append((client, pubsub))
         readers.append(asyncio.create_task(read(pubsub)))
     publisher = aioredis.from_url(redis_url)
+    audience = Counter(a % departments for a in range(agents))  # subscribers per department
     warm = True
 
     async def emit(first: int, n: int) -> None:
@@ -178,8 +198,8 @@ async def _floor(redis_url: str, agents: int, departments: int, rate: int, secon
             for i in range(first, first + n):
                 d = i % departments
                 pipe.publish(f"bench:{tag}:{d}", json.dumps({"sent_at": time.time(), "i": i, "text": "oi",
-                                                            "warm": warm}))
-                expected += 0 if warm else sum(1 for a in range(agents) if a % departments == d)
+                                                            "warm": warm}, separators=(",", ":")))
+                expected += 0 if warm else audience[d]
             await pipe.execute()
 
     await _paced(rate, WARMUP, emit)
@@ -201,7 +221,11 @@ async def _floor(redis_url: str, agents: int, departments: int, rate: int, secon
 async def _live(db: Database, ports: list[int], pids: list[int], org: uuid.UUID, places: list, users: list, rate: int,
                 seconds: float, departments: int) -> dict[str, float]:
     latencies: list[float] = []
-    session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=None))
+    # limit=0: aiohttp's default connector lends a session at most 100 connections, and a
+    # WebSocket keeps its connection for life: the 101st ws_connect waited for one forever
+    # (the run hung after ~50 sockets per API process, before measuring anything)
+    session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0),
+                                    timeout=aiohttp.ClientTimeout(total=None))
     sockets = []
     ready = 0
 
@@ -210,22 +234,41 @@ async def _live(db: Database, ports: list[int], pids: list[int], org: uuid.UUID,
         async for msg in ws:
             if msg.type != aiohttp.WSMsgType.TEXT:
                 continue
-            data = json.loads(msg.data)
-            if data["type"] == "ready":
+            text = msg.data
+            if text.startswith('{"type":"ready"'):
                 ready += 1
-            elif data["type"] == "event" and "sent_at" in data["event"]["data"]:
-                if not data["event"]["data"].get("warm"):
-                    latencies.append(time.time() - data["event"]["data"]["sent_at"])
+            elif text.startswith('{"type":"event"'):
+                sent_at = _stamp(text)
+                if sent_at is not None:
+                    latencies.append(time.time() - sent_at)
 
-    for i, (token, _) in enumerate(users):
-        ws = await session.ws_connect(f"ws://127.0.0.1:{ports[i % 2]}/live?access_token={token}", heartbeat=None)
+    gate = asyncio.Semaphore(CONNECTING)
+
+    async def open_socket(i: int, token: str) -> None:
+        url = f"ws://127.0.0.1:{ports[i % 2]}/live"
+        async with gate:
+            try:
+                ws = await asyncio.wait_for(session.ws_connect(f"{url}?access_token={token}", heartbeat=None),
+                                            CONNECT_SECONDS)
+            except (asyncio.TimeoutError, aiohttp.ClientError, OSError) as exc:
+                raise ConnectFailed(f"agent {i}: the WebSocket to {url} did not open within {CONNECT_SECONDS:g} s "
+                                    f"({len(sockets)} of {len(users)} open): {type(exc).__name__} {exc}") from None
         sockets.append((ws, asyncio.create_task(read(ws))))
+
+    connects = [asyncio.create_task(open_socket(i, token)) for i, (token, _) in enumerate(users)]
+    try:
+        await asyncio.gather(*connects)
+    except ConnectFailed as exc:
+        for task in connects:
+            task.cancel()
+        raise SystemExit(str(exc)) from None
     deadline = time.perf_counter() + 300
     while ready < len(users) and time.perf_counter() < deadline:
         await asyncio.sleep(0.05)
     if ready < len(users):
         raise SystemExit(f"only {ready} of {len(users)} sockets ready")
     expected = 0
+    audience = Counter(dep for _, dep in users)  # agents per department
     warm = True
 
     async def emit(first: int, n: int) -> None:
@@ -239,7 +282,7 @@ async def _live(db: Database, ports: list[int], pids: list[int], org: uuid.UUID,
                     stamped.append(event(org, "message.received", {
                         "message": {"conversation_id": str(conversation), "content": {"text": "oi"}, "n": i},
                         "sent_at": time.time(), "warm": warm}, conversation))
-                    expected += 0 if warm else sum(1 for _, dep in users if dep == d)
+                    expected += 0 if warm else audience[d]
                 await emit_conn(conn, *stamped)
 
     await _paced(rate, WARMUP, emit)  # not counted: connections, caches and the processes warm up
