@@ -122,10 +122,10 @@ class Routes:
     def _index(self, sub: Subscriber) -> None:
         viewer = sub.viewer
         sub.user = str(viewer.user_id)
+        self.by_user.setdefault(sub.user, {})[sub.socket_id] = sub  # everyone's: whose sockets are here
         if viewer.whole_organization:
             self.whole[sub.socket_id] = sub
             return
-        self.by_user.setdefault(sub.user, {})[sub.socket_id] = sub
         for department in viewer.departments:
             self.by_department.setdefault(department, {})[sub.socket_id] = sub
 
@@ -232,7 +232,7 @@ class Hub:
         subscribers = self.by_org.get(org)
         if subscribers is None or subscribers.pop(sub.socket_id) is None:
             return
-        last_here = not any(s.viewer.user_id == sub.viewer.user_id for s in subscribers.values())
+        last_here = sub.user not in subscribers.by_user
         if not subscribers:
             self.by_org.pop(org, None)
             await self._unsubscribe(org)
