@@ -22,8 +22,11 @@ number of messages per second published, stamped; the same percentiles. The
 ratio says what the live channel (the consumer's polling and snapshot horizon,
 routing, JSON, the WebSocket) adds to the pub/sub it is built on.
 
-Target: p99 <= 100 ms at 1,000 agents and 500 events/s. On a loaded machine run it
-small, for correctness: ``--agents 40 --rate 50 --seconds 3``.
+Target: p99 <= 100 ms at 1,000 agents and 500 events/s. At that size every agent
+gets 50 events/s: 50,000 WebSocket messages a second, read by this one client
+process (and as many by the floor's), on the same cores as the servers: on a
+2-core machine the client and the servers compete, the floor shows how much. On
+a loaded machine run it small, for correctness: ``--agents 40 --rate 50 --seconds 3``.
 
     .venv/bin/python bench/inbox.py [--agents 1000] [--rate 500] [--seconds 10] [--departments 10]
 """
