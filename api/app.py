@@ -52,6 +52,7 @@ HTTP_ERROR_CODES = {
     422: "validation_error",
     429: "rate_limited",
 }
+REDIS_WAIT_SECONDS = 10.0  # a request waits this long for a free Redis connection (the pool is full), then 503
 WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 HTTP_ERROR_MESSAGES = {
     404: "no such route",
@@ -121,7 +122,12 @@ def _register_lifecycle(app: Quart, settings: Settings) -> None:
                                           pool_size=20, max_overflow=10, pool_recycle=1800,
                                           json_deserializer=loads_json,
                                           connect_args={"server_settings": {"plan_cache_mode": "force_custom_plan"}})
-        app.extensions[REDIS_KEY] = redis_client(settings.redis_url)  # survives a Redis restart
+        # survives a Redis restart; a blocking pool: a burst of requests (hundreds of agents'
+        # sockets reconnecting to a restarted process) waits for a connection. redis-py's
+        # default pool fails every command past its 100th connection at once (503s; live
+        # sockets closed before their ``ready``).
+        app.extensions[REDIS_KEY] = redis_client(settings.redis_url, max_connections=settings.redis_pool_size,
+                                                 wait_timeout=REDIS_WAIT_SECONDS)
         app.extensions[AUTH_PIPE_KEY] = redis_keys.auth_check_pipe(settings.redis_url)
         if settings.database_replica_url:
             from api.db.replica import ReadRouter

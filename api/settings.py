@@ -72,6 +72,7 @@ class Settings:
     runtime_full_sweep_seconds: float = 3600.0
     # pools of one runtime process (`api.runtime_context.Runtime.open`) and of its
     # Graph API client: PYTAKE_DB_POOL, PYTAKE_REDIS_POOL, PYTAKE_GRAPH_CONNECTIONS
+    # (redis_pool_size is also the API process's Redis pool, `api.app.create_app`)
     db_pool_size: int = 10
     redis_pool_size: int = 200
     graph_connections: int = 64

@@ -97,7 +97,7 @@ class Session:
                 pass
             viewer = await self.recheck()
             self.viewer = viewer
-            sub.viewer = viewer
+            self.hub.update(sub, viewer)  # its departments may have changed: routed anew
 
     async def _read(self) -> None:
         while True:

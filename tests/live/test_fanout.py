@@ -146,3 +146,38 @@ async def test_the_customers_typing_indicator_is_sent_at_most_once_per_period_pe
     assert 0 < await redis.pttl(f"typing:wa:{{{first}}}") <= 20_000  # the period: once it is over...
     await redis.delete(f"typing:wa:{{{first}}}")
     assert await indicator_due(redis, first, 20)  # ...the indicator may be shown again
+
+
+async def test_an_agent_moved_to_another_department_is_routed_anew_at_the_next_token_check(
+        world, start_api, publisher, connect):
+    org = await world.organization()
+    sales, support = await world.department(org), await world.department(org)
+    agent, colleague = await world.user(org, "agent", sales), await world.user(org, "agent", sales, support)
+    # a colleague's (none waiting: the agent coming online is assigned none, and sees them by department only)
+    sale = await world.conversation(org, sales, assigned_to=colleague.user_id)
+    helped = await world.conversation(org, support, assigned_to=colleague.user_id)
+    api = await start_api(PYTAKE_LIVE_RECHECK_SECONDS="0.5")
+    socket = await connect(api.ws_url(agent.token))
+    await socket.ready()
+    await world.inbound(sale, "still in sales")
+    await socket.wait(lambda: _texts(socket.events(sale)), "the sales event")
+
+    async with world.db.raw() as conn:
+        await conn.execute("DELETE FROM user_departments WHERE user_id = $1", agent.user_id)
+        await conn.execute("INSERT INTO user_departments (user_id, department_id) VALUES ($1, $2)",
+                           agent.user_id, support)
+
+    async def moved() -> list:  # a support event each look: one gets through once a check re-read the departments
+        await world.inbound(helped, "support")
+        return _texts(socket.events(helped))
+    await eventually(moved, "a support event after the move")
+    await world.inbound(sale, "not theirs any more")
+    await world.inbound(helped, "last")
+    await socket.wait(lambda: _texts(socket.events(helped))[-1:] == ["last"], "the last support event")
+    assert _texts(socket.events(sale)) == ["still in sales"]
+
+
+def _texts(events: list) -> list[str]:
+    """The texts of the customers' messages among ``events``."""
+    return [e["event"]["data"]["message"]["content"]["text"] for e in events
+            if e["event"]["type"] == "message.received"]
