@@ -14,7 +14,14 @@ runner sends it at the number's tier (``--rate``). Printed:
   the sandbox) without a campaign, then during it;
 - the worker's and the API's peak RSS against the recipients, and CPU per message
   of the worker, the API and PostgreSQL's backends (meaningful on a loaded machine,
-  unlike wall-clock figures).
+  unlike wall-clock figures; the bench's own polling backend is left out);
+- per message: row versions written per table (and how many were HOT) and the
+  index entries read, from the scratch database's statistics.
+
+``--pg-detail`` also logs every statement of the scratch database
+(``log_min_duration_statement = 0`` set on that database only) and prints where
+PostgreSQL's time went, per statement, per campaign message (the server's log
+is parsed; logging itself costs time, so the totals are not the plain run's).
 
 Run small for correctness: ``python bench/campaign.py --recipients 2000``.
 """
@@ -24,10 +31,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import re
 import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
@@ -35,7 +44,142 @@ sys.path.insert(0, str(REPO))
 from bench import http_lite, pgbench_floor  # noqa: E402
 from bench.e2e import (  # noqa: E402
     ENCRYPTION_KEY, FLOW, PNID, SECRET, backend_cpu, backend_delta, create_database, drop_database, pct, wait_http)
-from bench.proc_stats import free_port, process_tree, tree_cpu_seconds  # noqa: E402
+from bench.proc_stats import cpu_seconds, free_port, process_tree, tree_cpu_seconds  # noqa: E402
+
+# pg_stat_user_tables / pg_stat_user_indexes, summed over a table's partitions (messages_2026_12 -> messages)
+_TABLE_STATS = """
+SELECT regexp_replace(relname, '_(\\d{4}_\\d{2}|default)$', '') AS t, sum(n_tup_ins) AS ins, sum(n_tup_upd) AS upd,
+       sum(n_tup_hot_upd) AS hot, sum(n_tup_del) AS del, sum(seq_tup_read) AS seq_read
+  FROM pg_stat_user_tables GROUP BY 1"""
+_INDEX_STATS = """
+SELECT regexp_replace(indexrelname, '^(messages|message_logs)_(\\d{4}_\\d{2}|default)_', '\\1_') AS i,
+       sum(idx_scan) AS scans, sum(idx_tup_read) AS read
+  FROM pg_stat_user_indexes GROUP BY 1"""
+
+
+LIVE_PREFIX = "55300"
+PHASES = ("webhook answered", "posted -> stored", "stored -> processed", "processed -> outbox",
+          "outbox -> claimed", "claimed -> at sandbox")
+# a live customer's "oi" and the bot's first answer after it, with the times each step wrote
+_LIVE_ROWS = """
+SELECT ct.whatsapp_id, extract(epoch FROM mi.created_at) AS stored,
+       extract(epoch FROM CAST(mi.metadata->>'processed_at' AS timestamptz)) AS processed,
+       extract(epoch FROM mo.created_at) AS outbox,
+       extract(epoch FROM CAST(mo.metadata->>'claimed_at' AS timestamptz)) AS claimed
+  FROM contacts ct JOIN conversations c ON c.contact_id = ct.id
+  JOIN messages mi ON mi.conversation_id = c.id AND mi.direction = 'inbound'
+  JOIN LATERAL (SELECT created_at, metadata FROM messages mo
+                 WHERE mo.conversation_id = c.id AND mo.direction = 'outbound' AND mo.created_at >= mi.created_at
+                 ORDER BY mo.created_at LIMIT 1) mo ON true
+ WHERE ct.whatsapp_id LIKE $1"""
+
+
+async def live_phases(conn, tag: str, walls: dict[str, dict[str, float]]) -> dict[str, list[float]]:
+    """Where each live reply's time went (ms): the webhook's answer, then the rows' own
+    timestamps (stored, processed, the answer's outbox row, its claim by the sender), then its
+    arrival at the sandbox. The database's clock is this machine's."""
+    out: dict[str, list[float]] = {name: [] for name in PHASES}
+    for r in await conn.fetch(_LIVE_ROWS, f"{LIVE_PREFIX}{tag}%"):
+        w = walls.get(r["whatsapp_id"], {})
+        if "posted" not in w or "arrived" not in w or None in (r["processed"], r["claimed"]):
+            continue
+        points = [w["posted"], float(r["stored"]), float(r["processed"]), float(r["outbox"]), float(r["claimed"]),
+                  w["arrived"]]
+        out["webhook answered"].append((w["answered"] - w["posted"]) * 1000)
+        for name, a, b in zip(PHASES[1:], points, points[1:]):
+            out[name].append((b - a) * 1000)
+    return out
+
+
+async def sample_waits(conn, counts: dict[tuple[str, str], int], every: float = 0.1) -> None:
+    """Until cancelled: what the scratch database's active backends are doing (wait event and
+    the statement's start), counted per look."""
+    while True:
+        for r in await conn.fetch(
+                "SELECT coalesce(wait_event_type || ':' || wait_event, 'on CPU') AS w, "
+                "regexp_replace(left(query, 300), '\\s+', ' ', 'g') AS q FROM pg_stat_activity "
+                "WHERE datname = current_database() AND pid <> pg_backend_pid() AND state = 'active'"):
+            key = (r["w"], r["q"][:90])
+            counts[key] = counts.get(key, 0) + 1
+        counts[("", "looks")] = counts.get(("", "looks"), 0) + 1
+        await asyncio.sleep(every)
+
+
+def print_waits(counts: dict[tuple[str, str], int]) -> None:
+    looks = max(1, counts.pop(("", "looks"), 0))
+    busy = sum(counts.values())
+    print(f"  active backends (sampled {looks} times): {busy / looks:.2f} on average; the most seen:")
+    for (w, q), c in sorted(counts.items(), key=lambda kv: -kv[1])[:14]:
+        print(f"    {c / looks:5.2f}  {w:28} {q}")
+
+
+async def pg_stats(conn) -> dict[str, dict[str, dict[str, int]]]:
+    """The scratch database's table and index counters (flushed first)."""
+    await conn.execute("SELECT pg_stat_force_next_flush()")
+    await asyncio.sleep(1.2)  # every backend reports its counters at most once a second when idle
+    tables = {r["t"]: {k: int(r[k] or 0) for k in ("ins", "upd", "hot", "del", "seq_read")}
+              for r in await conn.fetch(_TABLE_STATS)}
+    indexes = {r["i"]: {k: int(r[k] or 0) for k in ("scans", "read")} for r in await conn.fetch(_INDEX_STATS)}
+    xacts = await conn.fetchval("SELECT xact_commit + xact_rollback FROM pg_stat_database "
+                                "WHERE datname = current_database()")
+    return {"tables": tables, "indexes": indexes, "db": {"": {"xacts": int(xacts)}}}
+
+
+def print_pg_stats(before: dict, after: dict, n: int) -> None:
+    def delta(kind: str, name: str, key: str) -> int:
+        return after[kind].get(name, {}).get(key, 0) - before[kind].get(name, {}).get(key, 0)
+    print(f"  per message: {delta('db', '', 'xacts') / n:.2f} transactions; row versions written "
+          "(inserted + updated (of which HOT)):")
+    rows = sorted(after["tables"], key=lambda t: -(delta("tables", t, "ins") + delta("tables", t, "upd")))
+    for t in rows[:8]:
+        ins, upd, hot = (delta("tables", t, k) for k in ("ins", "upd", "hot"))
+        if ins + upd:
+            print(f"    {t:28} {ins / n:5.2f} + {upd / n:5.2f} ({hot / n:4.2f} HOT); "
+                  f"seq-scanned rows {delta('tables', t, 'seq_read') / n:8.1f}")
+    print("  per message, index entries read (most first):")
+    for i in sorted(after["indexes"], key=lambda i: -delta("indexes", i, "read"))[:8]:
+        print(f"    {i:56} {delta('indexes', i, 'read') / n:9.1f} in {delta('indexes', i, 'scans') / n:5.2f} scans")
+
+
+_LOG_LINE = re.compile(r"^\S+ \S+ \S+ \[(\d+)\] \S+@(\S+) LOG:  duration: ([\d.]+) ms  (?:(parse|bind|execute) "
+                       r"[^:]*|statement): (.*)$")
+
+
+def statement_times(log_path: Path, offset: int, database: str) -> dict[str, list[float]]:
+    """From the server log after ``offset``: each statement of ``database`` (its first 110
+    characters, whitespace folded) -> [executions, total ms of parse + bind + execute]."""
+    out: dict[str, list[float]] = {}
+    current: list[Any] | None = None  # [key parts, ms, executed]
+
+    def close() -> None:
+        if current is not None:
+            key = " ".join(" ".join(current[0]).split())[:110]
+            entry = out.setdefault(key, [0, 0.0])
+            entry[0] += current[2]
+            entry[1] += current[1]
+    with open(log_path, "rb") as f:
+        f.seek(offset)
+        for raw in f:
+            line = raw.decode("utf-8", "replace").rstrip("\n")
+            if line.startswith("\t"):
+                if current is not None and sum(len(p) for p in current[0]) < 400:
+                    current[0].append(line.strip())
+                continue
+            close()
+            current = None
+            m = _LOG_LINE.match(line)
+            if m and m.group(2) == database:
+                current = [[m.group(5)], float(m.group(3)), 1 if m.group(4) in (None, "execute") else 0]
+    close()
+    return out
+
+
+def print_statement_times(times: dict[str, list[float]], n: int) -> None:
+    total = sum(ms for _, ms in times.values())
+    print(f"  statements logged: {sum(c for c, _ in times.values()):.0f} ({sum(c for c, _ in times.values()) / n:.2f} "
+          f"per message), {total / n:.3f} ms of statement time per message; the most costly:")
+    for key, (count, ms) in sorted(times.items(), key=lambda kv: -kv[1][1])[:14]:
+        print(f"    {ms / n:7.3f} ms/msg {count / n:6.2f}/msg {ms / max(1, count):7.2f} ms each  {key[:110]}")
 
 
 def rss_mb(pid: int) -> float:
@@ -74,9 +218,27 @@ async def main(args: argparse.Namespace) -> int:
     await add_flow(db, seeded, "pedido", FLOW)
     redis = aioredis.from_url(redis_url)
     await redis.delete(*LANES)
+    import asyncpg
+    from sqlalchemy.engine import make_url
 
-    live_prefix = "55300"
+    url = make_url(database_url)
+    # the bench's own queries (polling, statistics) on one connection, left out of PostgreSQL's CPU figure
+    probe = await asyncpg.connect(user=url.username, host=url.host, port=url.port, database=url.database)
+    side = await asyncpg.connect(user=url.username, host=url.host, port=url.port, database=url.database)
+    own_pids = {await probe.fetchval("SELECT pg_backend_pid()"), await side.fetchval("SELECT pg_backend_pid()")}
+    log_path, log_offset = None, 0
+    if args.pg_detail:
+        data_dir = Path(await probe.fetchval("SHOW data_directory"))
+        log_path = Path(os.environ.get("PG_SERVER_LOG") or "/var/log/postgresql/postgresql-15-main.log")
+        if not log_path.exists():
+            log_path = data_dir / await probe.fetchval("SHOW log_directory")
+        for setting in ("log_min_duration_statement = 0", "log_parameter_max_length = 0",
+                        "log_parameter_max_length_on_error = 0"):
+            await probe.execute(f'ALTER DATABASE "{url.database}" SET {setting}')
+
+    live_prefix = LIVE_PREFIX
     arrivals: dict[str, asyncio.Queue] = {}
+    walls: dict[str, dict[str, float]] = {}  # a live customer's wall-clock times in this process
     first_send: list[float] = []
     last_send: list[float] = []
 
@@ -89,6 +251,7 @@ async def main(args: argparse.Namespace) -> int:
                 if to.startswith(live_prefix):
                     queue = arrivals.get(to)
                     if queue is not None:
+                        walls.setdefault(to, {})["arrived"] = time.time()
                         queue.put_nowait(now)
                 else:
                     if not first_send:
@@ -137,8 +300,10 @@ async def main(args: argparse.Namespace) -> int:
             queue = arrivals.setdefault(wa_id, asyncio.Queue())
             body = webhooks.encode(webhooks.inbound_message(PNID, wa_id, webhooks.text_message("oi")))
             started = time.perf_counter()
+            walls.setdefault(wa_id, {})["posted"] = time.time()
             await client.request("POST", "/webhooks/whatsapp", {"Content-Type": "application/json",
                                                                 HEADER: sign(SECRET, body)}, body)
+            walls[wa_id]["answered"] = time.time()
             out.append((await asyncio.wait_for(queue.get(), 300) - started) * 1000)
 
         tasks = []
@@ -153,6 +318,7 @@ async def main(args: argparse.Namespace) -> int:
         await asyncio.sleep(2.0)
         await live_replies(10, 0.05, "9")  # warm-up
         quiet = await live_replies(args.live, args.live_every, "1")
+        quiet_phases = await live_phases(probe, "1", walls)
 
         async with db.transaction() as s:
             await s.execute(text("UPDATE organizations SET monthly_message_limit = NULL WHERE id = :o"),
@@ -175,11 +341,24 @@ async def main(args: argparse.Namespace) -> int:
             await s.execute(text("ANALYZE"))
             await s.commit()
         rss0 = {"worker": rss_mb(procs[1].pid), "api": rss_mb(procs[0].pid)}
+        if log_path is not None:
+            log_offset = log_path.stat().st_size
+        stats0 = await pg_stats(probe)
         t0 = time.perf_counter()
         async with db.transaction() as s:
             await start(s, campaign_id, seeded.organization_id)
         materialised = time.perf_counter() - t0
-        wcpu0, acpu0, pg0 = tree_cpu_seconds(procs[1].pid), tree_cpu_seconds(procs[0].pid), await backend_cpu(db)
+        wcpu0, acpu0 = tree_cpu_seconds(procs[1].pid), tree_cpu_seconds(procs[0].pid)
+        pg0 = await backend_cpu(db)
+        for pid in own_pids:
+            pg0.pop(pid, None)
+        pg_seen = dict(pg0)  # the last CPU figure of every backend seen (one that exits keeps it)
+
+        async def sample_backends() -> None:
+            for pid in await side.fetch("SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
+                                         "AND pid <> pg_backend_pid()"):
+                pg_seen[pid[0]] = max(pg_seen.get(pid[0], 0.0), cpu_seconds(pid[0]))
+
         await enqueue(redis, RUN_CAMPAIGN, str(campaign_id))
         peak = dict(rss0)
 
@@ -187,12 +366,18 @@ async def main(args: argparse.Namespace) -> int:
             while True:
                 peak["worker"] = max(peak["worker"], rss_mb(procs[1].pid))
                 peak["api"] = max(peak["api"], rss_mb(procs[0].pid))
+                await sample_backends()
                 await asyncio.sleep(0.5)
         watcher = asyncio.create_task(watch())
+        waits: dict[tuple[str, str], int] = {}
+        if args.pg_detail:
+            wait_conn = await asyncpg.connect(user=url.username, host=url.host, port=url.port, database=url.database)
+            own_pids.add(await wait_conn.fetchval("SELECT pg_backend_pid()"))
+            waiter = asyncio.create_task(sample_waits(wait_conn, waits))
         during_task = asyncio.create_task(live_replies(args.live, args.live_every, "2"))
         deadline = time.monotonic() + args.timeout
-        while True:
-            row = await counts(db, campaign_id)
+        while True:  # the campaign's own row: cheap to poll (its counters move with its recipients)
+            row = dict(await probe.fetchrow("SELECT status, read_count FROM campaigns WHERE id = $1", campaign_id))
             if row["status"] == "completed" and row["read_count"] == args.recipients:
                 break
             if time.monotonic() > deadline:
@@ -200,11 +385,21 @@ async def main(args: argparse.Namespace) -> int:
                 break
             await asyncio.sleep(0.5)
         during = await during_task
+        during_phases = await live_phases(probe, "2", walls)
         watcher.cancel()
+        await asyncio.gather(watcher, return_exceptions=True)
+        if args.pg_detail:
+            waiter.cancel()
+            await asyncio.gather(waiter, return_exceptions=True)
+            await wait_conn.close()
         n = args.recipients
         wcpu = tree_cpu_seconds(procs[1].pid) - wcpu0
         acpu = tree_cpu_seconds(procs[0].pid) - acpu0
-        pgcpu = backend_delta(pg0, await backend_cpu(db))
+        await sample_backends()
+        for pid in own_pids:
+            pg_seen.pop(pid, None)
+        pgcpu = backend_delta(pg0, pg_seen)
+        stats1 = await pg_stats(probe)
         elapsed = (last_send[0] - first_send[0]) if first_send and last_send else float("nan")
         rate = n / elapsed if elapsed == elapsed and elapsed > 0 else float("nan")
         row = await counts(db, campaign_id)
@@ -218,11 +413,20 @@ async def main(args: argparse.Namespace) -> int:
         print(f"  counters equal to recipients at the end      : {'yes' if not bad else 'NO: ' + '; '.join(bad)}")
         print(f"  live reply p50/p99 without a campaign        : {pct(quiet, 50):.0f} / {pct(quiet, 99):.0f} ms")
         print(f"  live reply p50/p99 during the campaign       : {pct(during, 50):.0f} / {pct(during, 99):.0f} ms")
+        print("  live reply phases p50/p99 ms, without | during the campaign:")
+        for name in PHASES:
+            print(f"    {name:22} {pct(quiet_phases[name], 50):7.1f} / {pct(quiet_phases[name], 99):7.1f}  |  "
+                  f"{pct(during_phases[name], 50):7.1f} / {pct(during_phases[name], 99):7.1f}")
         print(f"  worker RSS: {rss0['worker']:.0f} MB before, {peak['worker']:.0f} MB peak "
               f"({(peak['worker'] - rss0['worker']) * 1024 / max(1, n):.2f} KB per recipient); "
               f"API RSS {rss0['api']:.0f} -> {peak['api']:.0f} MB")
         print(f"  CPU per message: worker {wcpu * 1000 / n:.2f} ms, API (3 status webhooks) {acpu * 1000 / n:.2f} ms, "
               f"PostgreSQL backends {pgcpu * 1000 / n:.2f} ms")
+        print_pg_stats(stats0, stats1, n)
+        if args.pg_detail:
+            print_waits(waits)
+        if log_path is not None:
+            print_statement_times(statement_times(log_path, log_offset, url.database), n)
         print(f"  machine load average: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
         return 0 if not bad and row["read_count"] == n else 1
     finally:
@@ -236,6 +440,8 @@ async def main(args: argparse.Namespace) -> int:
         sandbox_server.close()
         await sandbox.aclose()
         await redis.aclose()
+        await probe.close()
+        await side.close()
         await db.dispose()
         if args.keep_database:
             print(f"  database kept: {database_url}")
@@ -251,6 +457,8 @@ if __name__ == "__main__":
     parser.add_argument("--live-every", type=float, default=0.1, help="seconds between two live customers")
     parser.add_argument("--timeout", type=float, default=3600.0)
     parser.add_argument("--keep-database", action="store_true")
+    parser.add_argument("--pg-detail", action="store_true",
+                        help="log the scratch database's statements and print their time per message")
     from api.event_loop import run as run_loop
 
     sys.exit(run_loop(main(parser.parse_args())))

@@ -10,7 +10,9 @@ a `RUN_CAMPAIGN` task on the LOW lane. Each round:
    (`api.outbox.SendRateLimiter`, the same Redis bucket the conversation
    sender uses) at the number's tier: ``whatsapp_numbers.settings.
    rate_limit_per_second``, default 80, at most 1,000; up to a tenth of a
-   second's worth per round.
+   second's worth per round, as a ``bulk`` `Limit`: only sends already
+   earned, never ahead of the clock, so a conversation's reply on the same
+   number takes its send at once and the campaign gets what replies leave.
 3. **Claim** (`_CLAIM`, one statement, one transaction): while the campaign
    is ``running`` (its row held ``FOR SHARE``), the next pending recipients
    in id order (``FOR UPDATE SKIP LOCKED``); an opted-out, blocked or deleted
@@ -175,8 +177,8 @@ class CampaignRun:
         rate = float(plan.number_settings.get("rate_limit_per_second") or rt.whatsapp.rate_per_second)
         self.rate = min(rate, float(MAX_RATE_PER_SECOND))
         self.batch = max(1, min(MAX_BATCH, int(self.rate // 10)))
-        # bursts of a tenth of a second: the average stays at the number's rate
-        self.limit = Limit(rate=self.rate, burst=self.batch)
+        # bursts of a tenth of a second: the average stays at the number's rate; bulk: live replies first
+        self.limit = Limit(rate=self.rate, burst=self.batch, bulk=True)
         self.content = json.dumps(plan.content, ensure_ascii=False)
         self.token = self._token()
         self.access_token = self._access_token()

@@ -20,6 +20,15 @@ takes the lease, then the sends (two round trips, the same outcome).
 `acquire_many` takes up to ``n`` sends in one round trip (as many as the
 buckets allow back to back right now, at least one): a sender with several
 rows for one recipient asks once, not once per row.
+
+**Live sends first.** A campaign shares its number's bucket with the
+conversations' replies, but takes with a ``bulk`` `Limit`: it takes only
+sends already earned (it may gather up to its burst of them while it was
+busy, but never takes ahead of now), so after any bulk take the bucket is
+never ahead of Redis' clock and a conversation's send (not bulk) finds room
+at once. Live sends may run the bucket ahead by their own burst; bulk then
+waits until the clock has caught up. The number's rate holds for the sum; a
+reply waits only behind other replies, never behind the campaign's share.
 """
 
 from __future__ import annotations
@@ -35,26 +44,29 @@ from api.redis_clients import is_cluster
 
 def _gcra_lua(first_key: int, first_arg: int) -> str:
     """Lua that takes up to N sends from the buckets KEYS[first_key..]: ARGV from
-    ``first_arg + 1`` holds interval, tolerance per bucket, then N. Send k (0-based)
-    of a grant fits a bucket when tat + k * interval - tolerance <= now. Leaves
-    ``grant`` (>= 1: the buckets moved; 0: nothing taken) and ``wait`` (µs)."""
+    ``first_arg + 1`` holds interval, tolerance and lag per bucket, then N. The
+    caller sees the bucket's clock ``lag`` µs behind Redis' (0, or a bulk `Limit`'s):
+    with ``t = now - lag``, send k (0-based) of a grant fits a bucket when
+    max(tat, t) + k * interval - tolerance <= t. Leaves ``grant`` (>= 1: the buckets
+    moved; 0: nothing taken) and ``wait`` (µs)."""
     return f"""
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
 local nbuckets = #KEYS - {first_key - 1}
-local grant = tonumber(ARGV[{first_arg} + 2 * nbuckets + 1])
+local grant = tonumber(ARGV[{first_arg} + 3 * nbuckets + 1])
 local wait = 0
 local tats = {{}}
 for i = 1, nbuckets do
-  local interval = tonumber(ARGV[{first_arg} + 2 * i - 1])
-  local tolerance = tonumber(ARGV[{first_arg} + 2 * i])
+  local interval = tonumber(ARGV[{first_arg} + 3 * i - 2])
+  local tolerance = tonumber(ARGV[{first_arg} + 3 * i - 1])
+  local seen = now - tonumber(ARGV[{first_arg} + 3 * i])
   local tat = tonumber(redis.call('GET', KEYS[{first_key - 1} + i]) or '0')
-  if tat < now then tat = now end
+  if tat < seen then tat = seen end
   tats[i] = tat
-  local room = math.floor((now + tolerance - tat) / interval) + 1
+  local room = math.floor((seen + tolerance - tat) / interval) + 1
   if room < 1 then
     room = 0
-    local w = tat - tolerance - now
+    local w = tat - tolerance - seen
     if w > wait then wait = w end
   end
   if room < grant then grant = room end
@@ -62,8 +74,8 @@ end
 if grant >= 1 then
   wait = 0
   for i = 1, nbuckets do
-    local tat = tats[i] + grant * tonumber(ARGV[{first_arg} + 2 * i - 1])
-    redis.call('SET', KEYS[{first_key - 1} + i], tat, 'PX', math.ceil((tat - now) / 1000) + 1000)
+    local tat = tats[i] + grant * tonumber(ARGV[{first_arg} + 3 * i - 2])
+    redis.call('SET', KEYS[{first_key - 1} + i], tat, 'PX', math.max(1, math.ceil((tat - now) / 1000)) + 1000)
   end
 else
   grant = 0
@@ -88,11 +100,17 @@ redis.call('SET', KEYS[1], token, 'PX', ARGV[1])
 
 @dataclass(frozen=True)
 class Limit:
-    """``rate`` sends per ``per_seconds``; ``burst`` sends may go without spacing."""
+    """``rate`` sends per ``per_seconds``; ``burst`` sends may go without spacing.
+
+    ``bulk``: a campaign's share of a bucket it shares with live conversations. It
+    takes only sends already earned (up to ``burst`` gathered while it was busy) and
+    never runs the bucket ahead of the clock, so a live (not bulk) send on the same
+    bucket never waits behind it; it waits for what live sends took."""
 
     rate: float
     per_seconds: float = 1.0
     burst: int = 1
+    bulk: bool = False
 
     @property
     def interval_us(self) -> int:
@@ -101,6 +119,12 @@ class Limit:
     @property
     def tolerance_us(self) -> int:
         return self.interval_us * max(0, self.burst - 1)
+
+    @property
+    def lag_us(self) -> int:
+        """How far behind the clock a taker sees the bucket: a bulk taker one interval
+        more than its tolerance, so its grants end at or before the clock."""
+        return self.tolerance_us + self.interval_us if self.bulk else 0
 
 
 PAIR_LIMIT = Limit(rate=1, per_seconds=6, burst=45)
@@ -116,10 +140,10 @@ class SendRateLimiter:
     def _buckets(phone_number_id: str, recipient: str | None, number_limit: Limit,
                  pair_limit: Limit | None) -> tuple[list[str], list[int]]:
         keys = [f"ratelimit:wa:number:{{{phone_number_id}}}"]
-        args: list[int] = [number_limit.interval_us, number_limit.tolerance_us]
+        args: list[int] = [number_limit.interval_us, number_limit.tolerance_us, number_limit.lag_us]
         if recipient and pair_limit is not None:
             keys.append(f"ratelimit:wa:pair:{{{phone_number_id}}}:{recipient}")
-            args += [pair_limit.interval_us, pair_limit.tolerance_us]
+            args += [pair_limit.interval_us, pair_limit.tolerance_us, pair_limit.lag_us]
         return keys, args
 
     async def lease_and_take(self, lease: Any, phone_number_id: str, recipient: str | None,

@@ -1,0 +1,62 @@
+"""Live replies first on a number a campaign is sending from: the campaign's share of the
+number's send-rate bucket (a ``bulk`` `Limit`) never makes a conversation's send wait."""
+
+from __future__ import annotations
+
+from api.outbox import Limit, SendRateLimiter
+
+# rates per hour: however slowly the calls follow each other here, no new send comes due between them
+BULK = Limit(rate=10, per_seconds=3600, burst=4, bulk=True)
+LIVE = Limit(rate=10, per_seconds=3600, burst=1)  # a conversation's sends (the sender's default burst)
+
+
+async def test_a_live_send_never_waits_behind_the_campaigns_share(redis):
+    limiter = SendRateLimiter(redis)
+    # an idle bucket: the campaign gathers its whole burst at once
+    assert (await limiter.try_acquire_many("pn-live", None, BULK, None, n=10))[0] == 4
+    # a customer's reply right after it: a send at once
+    assert await limiter.try_acquire("pn-live", "5511900000001", LIVE, None) == 0.0
+    # the campaign waits for what the reply took, about one interval (360 s)
+    granted, wait = await limiter.try_acquire_many("pn-live", None, BULK, None, n=10)
+    assert granted == 0 and 300 < wait <= 720
+    # replies are paced by the number's rate among themselves: the next one waits its turn
+    assert await limiter.try_acquire("pn-live", "5511900000002", LIVE, None) > 0
+
+
+async def test_without_bulk_the_same_burst_would_hold_the_reply_back(redis):
+    """The case `bulk` exists for: a campaign taking its burst ahead of the clock leaves
+    a reply on the same number waiting for the whole burst."""
+    limiter = SendRateLimiter(redis)
+    ahead = Limit(rate=10, per_seconds=3600, burst=4)
+    assert (await limiter.try_acquire_many("pn-ahead", None, ahead, None, n=10))[0] == 4
+    assert await limiter.try_acquire("pn-ahead", "5511900000001", LIVE, None) > 1000
+
+
+async def test_bulk_and_live_together_keep_to_the_numbers_rate(redis):
+    """Whatever the order, the bucket hands out at most the rate plus the two bursts."""
+    limiter = SendRateLimiter(redis)
+    taken = (await limiter.try_acquire_many("pn-sum", None, BULK, None, n=100))[0]
+    for i in range(5):
+        taken += 1 if await limiter.try_acquire("pn-sum", f"55119000000{i}", LIVE, None) == 0.0 else 0
+        taken += (await limiter.try_acquire_many("pn-sum", None, BULK, None, n=100))[0]
+    assert taken == 5  # the campaign's 4 gathered sends, then one reply; nothing more comes due within the hour
+
+
+async def test_a_campaign_at_the_tier_leaves_room_for_a_reply(runtime):
+    """The runner's own limit on a number's bucket: once the campaign has taken all it
+    may, a conversation's send at the number's tier still goes at once."""
+    import uuid
+
+    from api.campaigns.control import Plan
+    from api.campaigns.runner import CampaignRun
+
+    class _Campaign:  # what CampaignRun reads of a campaign row
+        id, organization_id = uuid.uuid4(), uuid.uuid4()
+    plan = Plan(uuid.uuid4(), "pn-tier", None, {"rate_limit_per_second": 1000}, {})
+    run = CampaignRun(runtime, _Campaign(), plan)
+    assert run.limit.bulk and run.batch == 100
+    # an idle bucket: its whole burst (a tenth of a second's worth), then whatever has come due since
+    assert (await run.limiter.try_acquire_many("pn-tier", None, run.limit, None, run.batch))[0] == run.batch
+    await run.limiter.try_acquire_many("pn-tier", None, run.limit, None, run.batch)
+    reply = Limit(rate=run.rate)  # the conversation sender's limit for this number (burst 1)
+    assert await run.limiter.try_acquire("pn-tier", "5531800000001", reply, None) == 0.0
