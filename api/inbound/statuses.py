@@ -72,12 +72,26 @@ WITH input AS (
 found AS (
   SELECT i.*, m.id AS mid
     FROM input i
+    -- by wamid, else by our callback id while the row has no wamid yet: two index
+    -- lookups, never one BitmapOr (it read every NULL entry of the wamid index, each
+    -- outbound row's until its send, so a status cost more the more had been sent);
+    -- OFFSET 0 keeps "IS NULL" out of the primary-key lookup's index condition
     CROSS JOIN LATERAL (
-      SELECT m.id FROM messages m
-       WHERE m.direction = 'outbound'
-         AND (m.whatsapp_message_id = i.wamid OR (m.id = i.cb AND m.whatsapp_message_id IS NULL))
-         AND (i.org IS NULL OR m.conversation_id IN (SELECT id FROM conversations WHERE organization_id = i.org))
-       ORDER BY m.whatsapp_message_id IS NULL LIMIT 1) m
+      SELECT f.id FROM (
+        (SELECT m.id, 0 AS pref FROM messages m
+          WHERE m.whatsapp_message_id = i.wamid AND m.direction = 'outbound'
+            AND (i.org IS NULL OR EXISTS (SELECT 1 FROM conversations c
+                                           WHERE c.id = m.conversation_id AND c.organization_id = i.org))
+          LIMIT 1)
+        UNION ALL
+        (SELECT x.id, 1 FROM (SELECT m.id, m.whatsapp_message_id FROM messages m
+                                WHERE m.id = i.cb AND m.direction = 'outbound'
+                                  AND (i.org IS NULL OR EXISTS (SELECT 1 FROM conversations c
+                                                                 WHERE c.id = m.conversation_id
+                                                                   AND c.organization_id = i.org))
+                               OFFSET 0) x
+          WHERE x.whatsapp_message_id IS NULL LIMIT 1)) f
+       ORDER BY f.pref LIMIT 1) m
 ),
 locked AS (  -- the rows as they are now, locked in id order (concurrent batches do not deadlock)
   SELECT m.id, m.status FROM messages m WHERE m.id IN (SELECT mid FROM found) ORDER BY m.id FOR UPDATE

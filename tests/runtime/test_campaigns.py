@@ -190,6 +190,12 @@ async def test_a_live_reply_goes_before_campaign_traffic_on_its_number(api, serv
     assert not _templates_to(servers, "55319")
     await Sender(rt).deliver_conversation(conversation_id)
     assert await run.round() == "sent"
+    # the campaign takes the number's bucket as bulk (never ahead of the clock), so one
+    # round may send only part of the five: rounds until all five are out
+    for _ in range(50):
+        if sum(_templates_to(servers, "55319").values()) == 5:
+            break
+        assert await run.round() in ("sent", "done", "deferred")
     order = [m["to"] for m in list(servers.sandbox.accepted)
              if m["to"] == "5531800000001" and m.get("type") == "text" or m["to"].startswith("55319")]
     assert order[-6] == "5531800000001" and all(to.startswith("55319") for to in order[-5:]), order
