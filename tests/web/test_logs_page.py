@@ -82,6 +82,13 @@ async def seed(base: str, meta: MetaStandIn) -> Designer:
     async def requests_logged() -> bool:
         return len((await admin.call("GET", "/logs/api-requests?path=/whatsapp-numbers"))["items"]) == 1
     await until(requests_logged, "the API request log has the number's creation")
+    # the request log is flushed in batches: wait for more than two pages of 10 to walk
+    for _ in range(25):
+        await admin.call("GET", "/organization")
+
+    async def enough_requests() -> bool:
+        return len((await admin.call("GET", "/logs/api-requests?limit=200"))["items"]) >= 25
+    await until(enough_requests, "25 API requests in the log")
     return admin
 
 
