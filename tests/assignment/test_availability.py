@@ -3,6 +3,8 @@ the queue waits otherwise and empties, in order, when someone frees up or comes 
 
 from __future__ import annotations
 
+import time
+
 from api.assignment import assign_department, set_status, sweep
 
 
@@ -66,12 +68,14 @@ async def test_an_agent_coming_online_gets_the_backlog_highest_priority_then_old
 async def test_an_assignment_records_when_the_conversation_left_the_queue(world, db, redis):
     dept = await world.department()
     agent = await world.agent(dept)
+    started = time.monotonic()
     c = await world.waiting(dept, ago=42)
     [done] = await assign_department(db, redis, dept)
+    elapsed = time.monotonic() - started  # however slow the machine, the wait is 42 s plus this
     row = await world.conversation(c)
     assert (row["status"], row["assigned_to"], row["is_bot_active"]) == ("assigned", agent, False)
     waited = (row["pulled_from_queue_at"] - row["entered_queue_at"]).total_seconds()
-    assert 42 <= waited < 60 and abs(done.waiting_seconds - waited) < 1
+    assert 42 <= waited <= 42 + elapsed + 1 and abs(done.waiting_seconds - waited) < 1
 
 
 async def test_a_pass_blocked_by_a_held_row_gives_up_and_a_later_pass_assigns(world, db, redis, monkeypatch):

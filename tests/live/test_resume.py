@@ -117,7 +117,7 @@ async def test_a_malformed_cursor_is_refused_with_4400(world, start_api):
 async def test_a_process_that_loses_its_pub_sub_connection_sends_its_sockets_to_resume(
         world, start_api, publisher, connect, redis):
     from api.live.hub import pubsub_client_name
-    from api.live.presence import PROCS
+    from api.live.presence import PROCS, user_key
 
     org = await world.organization()
     support = await world.department(org)
@@ -128,7 +128,11 @@ async def test_a_process_that_loses_its_pub_sub_connection_sends_its_sockets_to_
     await client.ready()
     cursor = client.of("ready")[0]["cursor"]
 
-    (process_id,) = [p.decode() for p in await redis.smembers(PROCS)]
+    # this API's process: the one holding the agent's socket (another test's process may
+    # still be registered in PROCS until its heartbeat expires and a sweep removes it)
+    (socket_id,) = [s.decode() for s in await redis.smembers(user_key(agent.user_id))]
+    process_id = socket_id.rsplit(":", 1)[0]
+    assert process_id in {p.decode() for p in await redis.smembers(PROCS)}
     name = pubsub_client_name(process_id)
     connections = [c for c in await redis.client_list() if c.get("name") == name]
     assert connections, "the process's pub/sub connection carries its name"

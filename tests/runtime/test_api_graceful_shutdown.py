@@ -56,7 +56,7 @@ async def test_sigterm_drains_the_api_and_finishes_the_request_in_flight(
         "DATABASE_URL": database_url, "REDIS_URL": redis_url, "PYTAKE_DATA_DIR": str(tmp_path),
         "PYTAKE_SECRET_KEY": SECRET, "PYTAKE_ENCRYPTION_KEY": Fernet.generate_key().decode(),
         "PYTAKE_WEBHOOKS_ALLOW_PRIVATE_NETWORKS": "true", "PYTAKE_WEBHOOKS_TIMEOUT_SECONDS": "120",
-        "PYTAKE_SHUTDOWN_DELAY_SECONDS": "2", "PYTAKE_SHUTDOWN_GRACE_SECONDS": "120"}
+        "PYTAKE_SHUTDOWN_DELAY_SECONDS": "10", "PYTAKE_SHUTDOWN_GRACE_SECONDS": "120"}
     log = tmp_path / "api.log"
     with log.open("ab") as out:
         proc = subprocess.Popen([str(PYTAKE), "serve", "--host", "127.0.0.1", "--port", str(port), "--no-worker",
