@@ -21,6 +21,7 @@ import math
 from typing import Any, Awaitable, Callable, Iterable
 
 from api.redis_buffered_counts import BufferedCounts
+from api.redis_clients import pipelined
 
 log = logging.getLogger("pytake.metrics")
 
@@ -181,10 +182,10 @@ def _le_order(labels: list[tuple[str, str]]) -> float:
 async def _queue_depths(db: Any, redis: Any) -> list[tuple[Labels, float]]:
     from api.workers.queue import LANES
 
-    pipe = redis.pipeline(transaction=False)
-    for lane in LANES:
-        pipe.llen(lane)
-    return [((("lane", lane),), float(n)) for lane, n in zip(LANES, await pipe.execute())]
+    def fill(pipe: Any) -> None:
+        for lane in LANES:
+            pipe.llen(lane)
+    return [((("lane", lane),), float(n)) for lane, n in zip(LANES, await pipelined(redis, fill))]
 
 
 async def _event_backlogs(db: Any, redis: Any) -> list[tuple[Labels, float]]:

@@ -32,13 +32,13 @@ import logging
 import os
 import sys
 import traceback
-from typing import Any
+from typing import Any, Awaitable, Callable
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 import redis.asyncio as aioredis
 from redis.asyncio.cluster import ClusterNode, RedisCluster
 from redis.asyncio.retry import Retry
-from redis.backoff import ExponentialWithJitterBackoff
+from redis.backoff import ExponentialWithJitterBackoff, NoBackoff
 from redis.exceptions import BusyLoadingError, ClusterDownError, ClusterError
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import MaxConnectionsError, SlotNotCoveredError, TryAgainError
@@ -124,13 +124,19 @@ class ResilientCluster(RedisCluster):
     async def execute_command(self, *args: Any, **kwargs: Any) -> Any:
         if "target_nodes" in kwargs:
             return await super().execute_command(*args, **kwargs)
+        send = super().execute_command
+        return await self.riding_out_failover(lambda: send(*args, **kwargs), args[0])
+
+    async def riding_out_failover(self, call: Callable[[], Awaitable[Any]], what: Any) -> Any:
+        """``await call()``, called again with backoff while it fails on a transient
+        cluster error, for up to `retry_seconds` (not after a timeout: it may have run)."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.retry_seconds
         backoff = ExponentialWithJitterBackoff(base=0.05, cap=1.0)
         failures = 0
         while True:
             try:
-                return await super().execute_command(*args, **kwargs)
+                return await call()
             except _CLUSTER_TRANSIENT as exc:
                 if type(exc) not in _CLUSTER_TRANSIENT:  # e.g. AuthenticationError
                     raise
@@ -140,7 +146,7 @@ class ResilientCluster(RedisCluster):
                 failures += 1
                 if failures == 1:
                     log.info("Redis Cluster: %s failed (%s: %s); trying again for up to %.0f s",
-                             args[0], type(exc).__name__, exc, self.retry_seconds)
+                             what, type(exc).__name__, exc, self.retry_seconds)
                 await asyncio.sleep(min(backoff.compute(failures), left))
 
     async def aclose(self) -> None:
@@ -227,6 +233,43 @@ def redis_client(url: str, *, max_connections: int | None = None, wait_timeout: 
     else:
         pool = aioredis.ConnectionPool.from_url(url, **options)
     return aioredis.Redis(connection_pool=pool)
+
+
+async def pipelined(redis: Any, fill: Callable[[Any], Any], *, transaction: bool = False) -> list[Any]:
+    """The replies of the commands ``fill(pipe)`` queues, sent as one pipeline.
+
+    On a `ResilientCluster` a pipeline that fails on a transient error (its
+    primary dead and not yet replaced) is built and sent again with backoff, as
+    a single command is (`ResilientCluster.riding_out_failover`); redis-py's
+    own pipeline retries are immediate and spent within a node timeout. Only
+    for commands that may run twice (SET, HSET, EXPIRE, DEL, reads), since a
+    pipeline whose connection dropped after it was written may have run."""
+    cluster = isinstance(redis, ResilientCluster)
+
+    async def once() -> list[Any]:
+        async with redis.pipeline(transaction=transaction) as pipe:
+            strategy = getattr(pipe, "_execution_strategy", None)
+            if cluster and transaction and hasattr(strategy, "_retry"):
+                # redis-py 8 retries a cluster transaction on the node it first picked, with
+                # the client's backoff (20 tries, ~15 s): all spent on a dead primary.
+                # Fail at once; the loop below reloads the slot map between tries.
+                strategy._retry = Retry(NoBackoff(), 0)
+            fill(pipe)
+            return await pipe.execute()
+
+    if not cluster:
+        return await once()
+    tries = 0
+
+    async def again() -> list[Any]:
+        nonlocal tries
+        tries += 1
+        if tries > 1:  # a pipeline's node comes from the slot map, which may still name the dead primary
+            redis._initialize = True
+            await redis.initialize()
+        return await once()
+
+    return await redis.riding_out_failover(again, "a pipeline")
 
 
 async def pubsub_client(url: str, **kwargs: Any) -> Any:

@@ -54,6 +54,7 @@ from typing import Any, Mapping
 
 from redis.asyncio import Redis
 
+from api.redis_clients import pipelined
 from api.redis_pipe import ScriptPipe
 
 USER_SESSION_TTL = 7 * 24 * 3600
@@ -165,16 +166,19 @@ class UserSession:
 
 async def put_user_session(redis: Redis, user_id: Any, session: UserSession) -> None:
     key = user_session_key(user_id)
-    async with redis.pipeline(transaction=True) as pipe:
+    mapping = {
+        "access_token": session.access_token,
+        "refresh_token": session.refresh_token,
+        "expires_at": session.expires_at.isoformat(),
+        "device_info": json.dumps(session.device_info, separators=(",", ":")),
+    }
+
+    def fill(pipe: Any) -> None:
         pipe.delete(key)
-        pipe.hset(key, mapping={
-            "access_token": session.access_token,
-            "refresh_token": session.refresh_token,
-            "expires_at": session.expires_at.isoformat(),
-            "device_info": json.dumps(session.device_info, separators=(",", ":")),
-        })
+        pipe.hset(key, mapping=mapping)
         pipe.expire(key, USER_SESSION_TTL)
-        await pipe.execute()
+
+    await pipelined(redis, fill, transaction=True)
 
 
 async def get_user_session(redis: Redis, user_id: Any) -> UserSession | None:
@@ -321,12 +325,15 @@ async def cache_contact(redis: Redis, organization_id: Any, contact_id: Any,
                         data: Mapping[str, Any]) -> None:
     """Cache a contact as a hash, one field per attribute (values JSON-encoded)."""
     key = contact_cache_key(organization_id, contact_id)
-    async with redis.pipeline(transaction=True) as pipe:
+    mapping = {k: json.dumps(v, default=str) for k, v in data.items()}
+
+    def fill(pipe: Any) -> None:
         pipe.delete(key)
-        if data:
-            pipe.hset(key, mapping={k: json.dumps(v, default=str) for k, v in data.items()})
+        if mapping:
+            pipe.hset(key, mapping=mapping)
             pipe.expire(key, CONTACT_CACHE_TTL)
-        await pipe.execute()
+
+    await pipelined(redis, fill, transaction=True)
 
 
 async def cached_contact(redis: Redis, organization_id: Any, contact_id: Any) -> dict[str, Any] | None:
@@ -383,11 +390,13 @@ class TempUpload:
 
 async def put_temp_upload(redis: Redis, upload_id: Any, upload: TempUpload) -> None:
     key = temp_upload_key(upload_id)
-    async with redis.pipeline(transaction=True) as pipe:
-        pipe.hset(key, mapping={"file_path": upload.file_path, "mime_type": upload.mime_type,
-                                "size": str(upload.size)})
+    mapping = {"file_path": upload.file_path, "mime_type": upload.mime_type, "size": str(upload.size)}
+
+    def fill(pipe: Any) -> None:
+        pipe.hset(key, mapping=mapping)
         pipe.expire(key, TEMP_UPLOAD_TTL)
-        await pipe.execute()
+
+    await pipelined(redis, fill, transaction=True)
 
 
 async def get_temp_upload(redis: Redis, upload_id: Any) -> TempUpload | None:

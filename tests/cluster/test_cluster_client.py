@@ -65,3 +65,35 @@ async def test_a_connection_closed_under_its_command_is_a_connection_error_and_t
     finally:
         monkeypatch.undo()
         await client.aclose()
+
+
+async def test_a_pipeline_to_a_killed_primary_waits_for_its_replica(redis_cluster: Cluster, cluster_redis) -> None:
+    """A sign-in stores its session as a pipeline (DEL, HSET, EXPIRE in MULTI). redis-py
+    retries a cluster pipeline at once, and its tries were spent before the dead
+    primary's replica took over: the sign-in failed. `pipelined` rides it out."""
+    from datetime import datetime, timedelta, timezone
+
+    from api.redis_keys import UserSession, get_user_session, put_user_session, user_session_key
+
+    client = cluster_client(redis_cluster.url)
+    killed = None
+    try:
+        key = user_session_key("u-failover")
+        await client.set(key, "placeholder")
+        primary = redis_cluster.primary_of(key)
+        replica = redis_cluster.replica_of(primary)
+        await asyncio.to_thread(cli, primary, "WAIT", "1", "5000")
+        killed = primary
+        redis_cluster.processes[primary].kill()
+        redis_cluster.processes[primary].wait()
+        # sent at once: the primary is dead and not yet replaced (its node timeout runs)
+        session = UserSession("access", "refresh", datetime.now(timezone.utc) + timedelta(hours=1), {"ua": "x"})
+        await put_user_session(client, "u-failover", session)
+        stored = await get_user_session(client, "u-failover")
+        assert stored is not None and (stored.access_token, stored.device_info) == ("access", {"ua": "x"})
+        assert 0 < await client.ttl(key)
+        assert redis_cluster.primary_of(key) == replica
+    finally:
+        await client.aclose()
+        if killed is not None:
+            await asyncio.to_thread(redis_cluster.restart, killed)
