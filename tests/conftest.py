@@ -299,44 +299,62 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
-@pytest.fixture(scope="session")
-def _redis_db_index(_servers: tuple[str, str]) -> Iterator[int]:
-    """Reserve a database index (1-15) of the Redis server for this session, so
-    concurrent test runs on one server never flush each other's data."""
+def claim_redis_index(url: str, me: str) -> int | None:
+    """Claim a free database index (1-15) of ``url``'s server for the holder ``me``
+    (``<pid>:<token>``: a claim whose pid is gone is taken over); None if all are held.
+    The claims live in database 0 whatever database ``url`` names: redis-py's from_url
+    lets the URL's own database win over ``db=``, and sessions given different URLs
+    (/5, /6) once kept their claims apart, took the same index and flushed each other."""
     import redis as sync_redis
 
-    client = sync_redis.Redis.from_url(_servers[1], db=0)
-    me = f"{os.getpid()}:{secrets.token_hex(4)}"
-    index = None
-    try:
+    with sync_redis.Redis.from_url(_with_db(url, 0)) as client:
         for i in range(1, 16):
             key = _CLAIM_KEY.format(i)
             if client.set(key, me, nx=True, ex=24 * 3600):
-                index = i
-                break
+                return i
             holder = client.get(key)
             pid = int(holder.split(b":")[0]) if holder else 0
             if holder and not _pid_alive(pid):
                 if client.set(key, me, xx=True, ex=24 * 3600, get=True) == holder:
-                    index = i
-                    break
-        if index is None:
-            pytest.fail("no free Redis database index (1-15) for this test session")
+                    return i
+    return None
+
+
+def release_redis_index(url: str, index: int, me: str) -> None:
+    import redis as sync_redis
+
+    with sync_redis.Redis.from_url(_with_db(url, 0)) as client:
+        if client.get(_CLAIM_KEY.format(index)) == me.encode():
+            client.delete(_CLAIM_KEY.format(index))
+
+
+@pytest.fixture(scope="session")
+def _redis_db_index(_servers: tuple[str, str]) -> Iterator[int]:
+    """Reserve a database index (1-15) of the Redis server for this session, so
+    concurrent test runs on one server never flush each other's data."""
+    me = f"{os.getpid()}:{secrets.token_hex(4)}"
+    index = claim_redis_index(_servers[1], me)
+    if index is None:
+        pytest.fail("no free Redis database index (1-15) for this test session")
+    try:
         yield index
     finally:
-        if index is not None and client.get(_CLAIM_KEY.format(index)) == me.encode():
-            client.delete(_CLAIM_KEY.format(index))
-        client.close()
+        release_redis_index(_servers[1], index, me)
 
 
 @pytest.fixture
 def redis_url(_servers: tuple[str, str], _redis_db_index: int) -> str:
-    parts = urlsplit(_servers[1])
+    return _with_db(_servers[1], _redis_db_index)
+
+
+def _with_db(url: str, index: int) -> str:
+    """``url`` naming database ``index`` of the same server."""
+    parts = urlsplit(url)
     if parts.scheme == "unix":
         query = dict(parse_qsl(parts.query))
-        query["db"] = str(_redis_db_index)
+        query["db"] = str(index)
         return f"unix://{parts.path}?{urlencode(query)}"
-    return urlunsplit(parts._replace(path=f"/{_redis_db_index}"))
+    return urlunsplit(parts._replace(path=f"/{index}"))
 
 
 @pytest.fixture
