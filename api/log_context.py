@@ -28,18 +28,21 @@ TEXT_FORMAT = "%(asctime)s %(process)d %(levelname)s %(name)s: %(message)s"
 # libraries that would log a line per task or request (CPU for nothing)
 NOISY = ("taskiq.receiver.receiver", "httpx", "httpcore", "alembic")
 
+# each holds text or a value whose str() is the id (a UUID): see `current_ids`
 request_id: contextvars.ContextVar[str | None] = contextvars.ContextVar("request_id", default=None)
-organization_id: contextvars.ContextVar[str | None] = contextvars.ContextVar("organization_id", default=None)
-conversation_id: contextvars.ContextVar[str | None] = contextvars.ContextVar("conversation_id", default=None)
+organization_id: contextvars.ContextVar[Any] = contextvars.ContextVar("organization_id", default=None)
+conversation_id: contextvars.ContextVar[Any] = contextvars.ContextVar("conversation_id", default=None)
 _IDS = (("request_id", request_id), ("organization_id", organization_id), ("conversation_id", conversation_id))
+_VARIABLES = dict(_IDS)
 
 
 @contextlib.contextmanager
 def bind(**ids: Any) -> Iterator[None]:
-    """Set ``request_id`` / ``organization_id`` / ``conversation_id`` (as text) for the block."""
-    variables = dict(_IDS)
-    tokens = [(variables[name], variables[name].set(None if value is None else str(value)))
-              for name, value in ids.items()]
+    """Set ``request_id`` / ``organization_id`` / ``conversation_id`` for the block. A value
+    is kept as given (a UUID, say) and turned into text only when a line is written
+    (`current_ids`): a conversation step sets them for every message, and most write no line."""
+    variables = _VARIABLES
+    tokens = [(variables[name], variables[name].set(value)) for name, value in ids.items()]
     try:
         yield
     finally:
@@ -48,8 +51,9 @@ def bind(**ids: Any) -> Iterator[None]:
 
 
 def current_ids() -> dict[str, str]:
-    """The ids known in this context (those set only)."""
-    return {name: value for name, variable in _IDS if (value := variable.get()) is not None}
+    """The ids known in this context (those set only), as text."""
+    return {name: value if isinstance(value, str) else str(value)
+            for name, variable in _IDS if (value := variable.get()) is not None}
 
 
 class JsonFormatter(logging.Formatter):

@@ -358,6 +358,12 @@ async def main(args: argparse.Namespace) -> int:
 
             await s.execute(sql("ANALYZE"))
             await s.commit()
+        # ANALYZE invalidates every cached plan: each connection of the API and the worker
+        # would plan each of its statements again within the measured phase (bursts of
+        # replanning, ~10% of PostgreSQL's CPU there, in every backend at once; issue 13),
+        # which a live database pays once per connection. One more round rebuilds them first.
+        if not args.only_statuses:
+            await asyncio.gather(*(customer(15_000_000 + i) for i in range(args.customers)))
         api_pid, worker_pid = procs[0].pid, procs[1].pid
 
         # -- phase 0: status webhooks alone -----------------------------------------

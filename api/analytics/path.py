@@ -113,8 +113,15 @@ def path_of(flow_id: str, program: Program, events: Iterable[Any], *, waiting_at
     return path
 
 
+_hour_text: tuple[int, str] = (-1, "")  # (hours since the epoch, its text): one strftime an hour, not one a step
+
+
 def _hour(now: datetime) -> str:
-    return now.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:00:00+00:00")
+    global _hour_text
+    number = int(now.timestamp()) // 3600
+    if _hour_text[0] != number:
+        _hour_text = (number, now.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:00:00+00:00"))
+    return _hour_text[1]
 
 
 def counts_of(organization_id: Any, path: Path, now: datetime) -> dict[tuple[str, ...], int]:

@@ -16,7 +16,6 @@ value the database refuses marks the message processed with the error
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import random
 import uuid
@@ -32,7 +31,8 @@ from api.conversations import load
 from api.conversations.decide import Decision
 from api.conversations.load import Loaded
 from api.db.session import bind
-from api.events import EVENTS_CTE, NewEvent, cte_params, event
+from api.events import EVENTS_JSON_CTE, NewEvent, cte_json_params, event
+from api.events.emit import dumps
 from api.events.catalogue import contact_updated_payload, conversation_payload, flow_payload, handoff_payload
 from api.whatsapp.payloads import REFERRAL_KEY
 from api.outbox.enqueue import outbound_rows
@@ -60,7 +60,9 @@ class _Raced(Exception):
 
 
 def _dumps(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False, default=str)
+    """JSON text for a jsonb parameter: orjson (the stdlib for what it refuses), as the
+    events' payloads (`api.events.emit.dumps`); jsonb keeps the same value either way."""
+    return dumps(value)
 
 
 async def apply(rt: Runtime, loaded: Loaded, decision: Decision) -> Applied | None:
@@ -220,8 +222,8 @@ async def _write(rt: Runtime, loaded: Loaded, decision: Decision) -> Applied:
                       out_meta=_dumps({"source": "flow"}))
     events = domain_events(loaded, decision, department_id=dept, started_at=started_at, now=now)
     if events:
-        ctes.append(EVENTS_CTE)
-        params.update(cte_params(events))
+        ctes.append(EVENTS_JSON_CTE)
+        params.update(cte_json_params(events))
     # the statement's snapshot predates its own writes: the row it marks still looks unprocessed
     others = " AND id <> :mid" if loaded.message is not None else ""
     statement = (f"WITH {', '.join(ctes)} SELECT CASE WHEN {' AND '.join(checks)} THEN 1 "
@@ -246,8 +248,13 @@ def domain_events(loaded: Loaded, decision: Decision, *, department_id: uuid.UUI
     out: list[NewEvent] = []
     flow = decision.flow or {}  # a run that crashed before a flow was chosen: no flow
 
+    base: dict[str, Any] | None = None  # the flow run's part of every flow.* payload, built once
+
     def flow_event(kind: str, **details: Any) -> None:
-        out.append(event(org, kind, flow_payload(flow, conversation_id=key, contact_id=contact_id, **details), key))
+        nonlocal base
+        if base is None:
+            base = flow_payload(flow, conversation_id=key, contact_id=contact_id)
+        out.append(event(org, kind, {**base, **details}, key))
 
     if decision.started:
         flow_event("flow.started")

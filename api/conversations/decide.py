@@ -110,7 +110,7 @@ async def decide(rt: Runtime, loaded: Loaded, history: History | None = None) ->
     reply = (await campaign_reply(rt, conv["organization_id"], conv["id"]) if conv["lo_campaign"]
              else campaign_reply_from(conv["o_settings"]))
     said = flow_selection.normalize(inbound.text)
-    if any(flow_selection.normalize(k) == said for k in reply.opt_out_keywords):
+    if said in flow_selection.normalized_keywords(reply.opt_out_keywords):
         await opt_out(rt, conv["organization_id"], conv["contact_id"])
         decision.messages += _text(reply.opt_out_reply)
         decision.keep_state = True
@@ -119,7 +119,7 @@ async def decide(rt: Runtime, loaded: Loaded, history: History | None = None) ->
     selection = flow_selection.select(
         bot_active=conv["is_bot_active"] is not False, chatbot=loaded.chatbot, flows=loaded.flows,
         number_id=conv["whatsapp_number_id"], text=inbound.text, waiting=waiting,
-        first_message=not fv.get("welcomed"))
+        first_message=not fv.get("welcomed"), said=said)
     if reply.flow_id is not None and selection.action in ("start", "fallback"):  # a reply to a campaign
         selection = flow_selection.Selection("start", flow=_campaign_flow(loaded, reply.flow_id),
                                              welcome=selection.welcome)

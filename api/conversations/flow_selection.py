@@ -25,6 +25,7 @@ import re
 import unicodedata
 import uuid
 from dataclasses import dataclass, field
+from functools import lru_cache
 from datetime import datetime
 from typing import Sequence
 
@@ -65,11 +66,32 @@ def normalize(text: str | None) -> str:
         return ""
     decomposed = unicodedata.normalize("NFKD", text.casefold())
     plain = "".join(c for c in decomposed if not unicodedata.combining(c))
-    return " ".join(re.sub(r"[^\w]+", " ", plain).split())
+    return " ".join(_NON_WORD.sub(" ", plain).split())
+
+
+_NON_WORD = re.compile(r"[^\w]+")
+
+
+@lru_cache(maxsize=4096)
+def normalized_keyword(keyword: str) -> str:
+    """`normalize` of a keyword (a chatbot's, a flow's, an opt-out word): the same few
+    words are checked against every message, so each is normalized once per process."""
+    return normalize(keyword)
+
+
+@lru_cache(maxsize=256)
+def normalized_keywords(keywords: tuple[str, ...]) -> frozenset[str]:
+    """The set of `normalize`d keywords (``said in normalized_keywords(k)`` is
+    ``any(normalize(w) == said for w in k)``)."""
+    return frozenset(normalize(k) for k in keywords)
 
 
 def keyword_matches(keyword: str, text: str) -> bool:
-    kw, msg = normalize(keyword), normalize(text)
+    return _matches(normalized_keyword(keyword), normalize(text))
+
+
+def _matches(kw: str, msg: str) -> bool:
+    """Whether the normalized keyword ``kw`` is the normalized message ``msg`` or one of its words' runs."""
     if not kw or not msg:
         return False
     return msg == kw or f" {kw} " in f" {msg} "
@@ -88,13 +110,16 @@ def select(
     text: str | None,
     waiting: bool,
     first_message: bool,
+    said: str | None = None,
 ) -> Selection:
+    """``said``: ``normalize(text)`` when the caller has it already."""
     if not bot_active or chatbot is None:
         return Selection("agent")
     welcome = first_message and bool(chatbot.welcome_message)
+    msg = normalize(text) if said is None else said  # once per message; each keyword's is cached
     if chatbot.auto_handoff_enabled:
         for kw in chatbot.handoff_keywords:
-            if keyword_matches(kw, text or ""):
+            if _matches(normalized_keyword(kw), msg):
                 return Selection("handoff", keyword=kw, welcome=welcome)
     if waiting:
         return Selection("resume", welcome=welcome)
@@ -102,8 +127,9 @@ def select(
     best: tuple[tuple[int, int], FlowInfo, str] | None = None
     for flow in candidates:
         for kw in flow.trigger_keywords:
-            if keyword_matches(kw, text or ""):
-                rank = (1 if flow.whatsapp_number_id is not None else 0, len(normalize(kw)))
+            norm = normalized_keyword(kw)
+            if _matches(norm, msg):
+                rank = (1 if flow.whatsapp_number_id is not None else 0, len(norm))
                 if best is None or rank > best[0]:
                     best = (rank, flow, kw)
     if best is not None:

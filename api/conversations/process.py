@@ -84,7 +84,7 @@ async def _step(rt: Runtime, conversation_id: uuid.UUID) -> str:
     loaded = await load_step(rt, conversation_id)
     if loaded is None:
         return "idle"
-    log_context.organization_id.set(str(loaded.conversation["organization_id"]))  # reset by the caller's bind
+    log_context.organization_id.set(loaded.conversation["organization_id"])  # reset by the caller's bind
     try:
         decision = await decide(rt, loaded)
     except Exception as exc:  # noqa: BLE001 - a poison message must not block the conversation

@@ -2,7 +2,8 @@
 payloads (`catalogue`), and the consumers that read them (docs/events.md)."""
 
 from api.events.catalogue import EVENT_TYPES, contact_payload, conversation_payload, message_payload
-from api.events.emit import EVENTS_CTE, NewEvent, cte_params, emit, emit_conn, event
+from api.events.emit import EVENTS_CTE, EVENTS_JSON_CTE, NewEvent, cte_json_params, cte_params, emit, emit_conn, event
 
-__all__ = ["EVENT_TYPES", "EVENTS_CTE", "NewEvent", "contact_payload", "conversation_payload", "cte_params",
+__all__ = ["EVENT_TYPES", "EVENTS_CTE", "EVENTS_JSON_CTE", "NewEvent", "contact_payload", "conversation_payload",
+           "cte_json_params", "cte_params",
            "emit", "emit_conn", "event", "message_payload"]

@@ -7,7 +7,7 @@ from datetime import datetime, timezone
 from sqlalchemy import text
 
 from api.conversations.business_hours import is_open
-from api.conversations.flow_selection import keyword_matches
+from api.conversations.flow_selection import keyword_matches, normalize, normalized_keywords
 
 
 async def texts_to(local, wa_id):
@@ -30,6 +30,19 @@ def test_keywords_match_whole_words_ignoring_case_and_accents():
     assert keyword_matches("promoção", "Quero ver a PROMOCAO de hoje")
     assert keyword_matches("cardápio", "cardapio")
     assert not keyword_matches("oi", "oitenta")
+
+
+def test_opt_out_words_match_as_each_word_normalized_would():
+    """The step checks a message against the set of normalized opt-out words (built once per
+    process): the same answer as normalizing each word against the message, the empty
+    message included (a word of punctuation only normalizes to "" and matches it)."""
+    words = ("PARAR", "Não quero", "sáir!", "¿¿", "stop")
+    for said in ["parar", "nao quero", "Sair", "", "stop please", "quero", "NÃO   QUERO!"]:
+        expected = any(normalize(w) == normalize(said) for w in words)
+        assert (normalize(said) in normalized_keywords(words)) is expected, said
+    assert normalize("NÃO   QUERO!") in normalized_keywords(words)
+    assert normalize("") in normalized_keywords(words)  # "¿¿"
+    assert normalize("") not in normalized_keywords(("stop",))
 
 
 async def test_trigger_keyword_starts_its_flow(local, add, flows, query):

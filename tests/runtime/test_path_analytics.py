@@ -166,3 +166,18 @@ async def test_another_organization_sees_no_flow(local, add, flows, db, settings
     other = await seed_organization(db, phone_number_id="999888777")
     status, body = await _api(db, settings, other.organization_id, f"/flows/{flow_id}/analytics")
     assert status == 404
+
+
+def test_a_steps_counts_fall_in_the_hour_of_its_time_as_hours_go_by():
+    """The hour's text is kept for the next step of the same hour: steps on both sides of
+    an hour boundary, and an hour seen again, each get their own hour."""
+    from api.analytics.path import Path, counts_of
+
+    path = Path("flow", "hash", nodes={"ask": 1})
+    hours = []
+    for at in ("2026-03-01T10:59:59.999+00:00", "2026-03-01T11:00:00+00:00", "2026-03-01T11:30:00+00:00",
+               "2026-03-01T10:15:00+00:00", "2026-03-01T08:20:00-03:00"):
+        (key,) = counts_of("org", path, datetime.fromisoformat(at))
+        hours.append(key[3])
+    assert hours == ["2026-03-01T10:00:00+00:00", "2026-03-01T11:00:00+00:00", "2026-03-01T11:00:00+00:00",
+                     "2026-03-01T10:00:00+00:00", "2026-03-01T11:00:00+00:00"]
