@@ -22,6 +22,16 @@ Two of hypercorn's per-request costs buy nothing on this path:
   The ``Server: hypercorn-h11`` header is not sent (it names the server's
   software and version to anyone asking, and is work for no reader).
 
+- **Two sends per response.** hypercorn writes the response head, then the
+  body, then h11's (empty) end of message, each under a lock and followed by a
+  drain: two ``send`` system calls, so two TCP segments and on loopback the
+  receiver's side of each too. `LeanTCPServer` gathers what is written during
+  one turn of the event loop and sends it at the end of that turn (one call):
+  the head and a small body leave together. A response of more than
+  `CORK_LIMIT` bytes is sent and drained as it goes, as before (back pressure
+  from a slow client holds the writer); the connection's close sends whatever
+  is gathered first.
+
 `install()` puts `LeanTCPServer` in the place hypercorn's asyncio worker
 creates its connections from. It checks that hypercorn still has the shape
 this was written against (hypercorn 0.16-0.18) and otherwise leaves hypercorn
@@ -39,6 +49,8 @@ from typing import Any
 from hypercorn.config import Config
 
 log = logging.getLogger("pytake.stack")
+
+CORK_LIMIT = 64 * 1024  # bytes gathered in one loop turn before they are sent and drained at once
 
 
 class LeanConfig(Config):
@@ -71,7 +83,7 @@ def _lean_server_class() -> type | None:
     try:
         from hypercorn.asyncio import run as hypercorn_run
         from hypercorn.asyncio.tcp_server import TCPServer
-        from hypercorn.events import Updated
+        from hypercorn.events import Closed, RawData, Updated
     except ImportError:
         return None
     expected = ("protocol_send", "_idle_timeout", "_initiate_server_close", "_close")
@@ -85,12 +97,47 @@ def _lean_server_class() -> type | None:
             super().__init__(*args, **kwargs)
             # since when the connection has been idle (loop time); None while it serves a request
             self._idle_since: float | None = self.loop.time()
+            self._corked: list[bytes] | None = None  # written this loop turn, not sent yet
+            self._corked_size = 0
+            self._failed_write: asyncio.Task | None = None
 
         async def protocol_send(self, event: Any) -> None:
-            if type(event) is Updated:
+            kind = type(event)
+            if kind is Updated:
                 self._idle_since = self.loop.time() if event.idle else None
                 return
+            if kind is RawData:
+                data = event.data
+                if not data:  # h11's end of a Content-Length body: nothing to send
+                    return
+                if self._corked is None:
+                    self._corked, self._corked_size = [data], len(data)
+                    self.loop.call_soon(self._uncork)
+                else:
+                    self._corked.append(data)
+                    self._corked_size += len(data)
+                if self._corked_size >= CORK_LIMIT:  # a large response: sent as it goes, with back pressure
+                    self._uncork()
+                    try:
+                        await self.writer.drain()
+                    except (ConnectionError, RuntimeError):
+                        await self.protocol.handle(Closed())
+                return
+            self._uncork()  # before the connection closes
             await super().protocol_send(event)
+
+        def _uncork(self) -> None:
+            chunks, self._corked = self._corked, None
+            if not chunks:
+                return
+            try:
+                self.writer.write(chunks[0] if len(chunks) == 1 else b"".join(chunks))
+            except (ConnectionError, RuntimeError):  # as hypercorn: the connection is over
+                self._failed_write = asyncio.ensure_future(self.protocol.handle(Closed()))
+
+        async def _close(self) -> None:
+            self._uncork()
+            await super()._close()
 
         async def _idle_timeout(self) -> None:
             """Started once, when the connection opens (`TCPServer.run`); cancelled when it closes."""

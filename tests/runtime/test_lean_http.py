@@ -12,6 +12,7 @@ import pytest
 
 from pytake.hosting.lean_http import LeanConfig, install
 
+BIG_PIECE = 32 * 1024
 KEEP_ALIVE = 0.3  # seconds: a short keep-alive timeout, so the tests see it expire
 
 
@@ -37,6 +38,13 @@ class Server:
             return
         while (await receive()).get("more_body"):
             pass
+        if scope["path"] == "/big":  # 2 MB in 64 pieces, more than the cork holds
+            await send({"type": "http.response.start", "status": 200,
+                        "headers": [(b"content-length", str(BIG_PIECE * 64).encode())]})
+            for i in range(64):
+                await send({"type": "http.response.body", "body": bytes([65 + i % 26]) * BIG_PIECE,
+                            "more_body": i < 63})
+            return
         if scope["path"] == "/slow":  # a request that takes longer than the keep-alive timeout
             self.slow_started.set()
             await asyncio.sleep(KEEP_ALIVE * 3)
@@ -139,3 +147,31 @@ async def test_the_keep_alive_timer_starts_no_task_per_request(server):
         loop.set_task_factory(default)
     assert created <= 10  # the request's own task, no more
     writer.close()
+
+
+async def test_a_small_response_leaves_in_one_send_and_a_large_one_whole_and_in_order(server):
+    from hypercorn.asyncio import run as hypercorn_run
+
+    lean = hypercorn_run.TCPServer
+    sends: list[int] = []
+
+    class Counting(lean):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            write = self.writer.write
+            self.writer.write = lambda data: (sends.append(len(data)), write(data))[1]
+
+    hypercorn_run.TCPServer = Counting
+    try:
+        reader, writer = await server.connect()
+        head = await _request(reader, writer)
+        assert head.startswith(b"http/1.1 200")
+        assert len(sends) == 1 and sends[0] == len(head) + 2  # head and body in one send
+        writer.write(b"GET /big HTTP/1.1\r\nHost: t\r\n\r\n")
+        await reader.readuntil(b"\r\n\r\n")
+        body = await asyncio.wait_for(reader.readexactly(BIG_PIECE * 64), 60)
+        assert body == b"".join(bytes([65 + i % 26]) * BIG_PIECE for i in range(64))
+        assert (await _request(reader, writer)).startswith(b"http/1.1 200")  # the connection goes on
+        writer.close()
+    finally:
+        hypercorn_run.TCPServer = lean
