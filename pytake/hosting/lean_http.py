@@ -1,8 +1,8 @@
-"""hypercorn, minus two costs it pays on every keep-alive request.
+"""hypercorn, minus three costs it pays on every keep-alive request.
 
 A status webhook is a small POST answered with a small JSON body; hypercorn's
 HTTP/1.1 handling is most of its CPU (`docs/runtime.md`, "Status webhooks").
-Two of hypercorn's per-request costs buy nothing on this path:
+Three of hypercorn's per-request costs buy nothing on this path:
 
 - **The keep-alive timer.** hypercorn stops a connection's idle-timeout task
   when a request arrives and starts a new one when the response is done: per
@@ -21,7 +21,6 @@ Two of hypercorn's per-request costs buy nothing on this path:
   its value changes once a second, so `LeanConfig` formats it once a second.
   The ``Server: hypercorn-h11`` header is not sent (it names the server's
   software and version to anyone asking, and is work for no reader).
-
 - **Two sends per response.** hypercorn writes the response head, then the
   body, then h11's (empty) end of message, each under a lock and followed by a
   drain: two ``send`` system calls, so two TCP segments and on loopback the
@@ -34,7 +33,7 @@ Two of hypercorn's per-request costs buy nothing on this path:
 
 `install()` puts `LeanTCPServer` in the place hypercorn's asyncio worker
 creates its connections from. It checks that hypercorn still has the shape
-this was written against (hypercorn 0.16-0.18) and otherwise leaves hypercorn
+this was written against (hypercorn 0.18) and otherwise leaves hypercorn
 as it is (and says so in the log): the server then works exactly as before,
 only at its own cost.
 """
