@@ -35,7 +35,7 @@ from quart import Blueprint, Response, current_app, request
 from quart_schema import hide
 from sqlalchemy import text
 
-from api.context import get_db, get_redis, get_settings
+from api.context import DB_KEY, REDIS_KEY, SETTINGS_KEY, get_db, get_redis, get_settings
 from api.errors import error_body, unavailable
 from api.json_body import WEBHOOK_MAX_DEPTH, MalformedJSON, decode_json, raw_body
 from api.inbound.ingest import ingest_messages
@@ -82,25 +82,44 @@ async def _close_pool() -> None:
         await redis.aclose()
 
 
-def _db():
-    return current_app.extensions.get(_DB_KEY) or get_db()
+# The helpers below take the Quart app explicitly (the fast path runs without an app
+# context: pushing and popping one cost more than a status webhook's own handling);
+# without it they use the current app.
+
+def _db(quart: Any = None):
+    extensions = (quart or current_app).extensions
+    return extensions.get(_DB_KEY) or _service(extensions, DB_KEY, get_db)
 
 
-def _batcher() -> StatusBatcher:
-    batcher = current_app.extensions.get(_BATCHER_KEY)
-    if batcher is None or batcher.db is not _db():
-        batcher = current_app.extensions[_BATCHER_KEY] = StatusBatcher(_db())
+def _service(extensions: dict, key: str, getter: Any) -> Any:
+    """The app-wide service at ``key``; when it is missing, ``getter`` (api.context) says so as usual."""
+    found = extensions.get(key)
+    return found if found is not None else getter()
+
+
+def _batcher(quart: Any = None) -> StatusBatcher:
+    extensions = (quart or current_app).extensions
+    db = _db(quart)
+    batcher = extensions.get(_BATCHER_KEY)
+    if batcher is None or batcher.db is not db:
+        batcher = extensions[_BATCHER_KEY] = StatusBatcher(db)
     return batcher
 
 
-def _redis():
-    return current_app.extensions.get(_REDIS_KEY) or get_redis()
+def _redis(quart: Any = None):
+    extensions = (quart or current_app).extensions
+    return extensions.get(_REDIS_KEY) or _service(extensions, REDIS_KEY, get_redis)
 
 
-def _config() -> WhatsAppConfig:
-    config = current_app.extensions.get(_CONFIG_KEY)
+def _settings(quart: Any = None) -> Any:
+    return (quart or current_app).extensions[SETTINGS_KEY]
+
+
+def _config(quart: Any = None) -> WhatsAppConfig:
+    extensions = (quart or current_app).extensions
+    config = extensions.get(_CONFIG_KEY)
     if config is None:
-        config = current_app.extensions[_CONFIG_KEY] = WhatsAppConfig.from_settings(get_settings())
+        config = extensions[_CONFIG_KEY] = WhatsAppConfig.from_settings(_settings(quart))
     return config
 
 
@@ -146,13 +165,13 @@ async def _token_known(token: str) -> bool:
     return found is not None
 
 
-async def _signed_by(app_key: str | None, body: bytes, signature: str | None) -> MetaApp | None:
+async def _signed_by(quart: Any, app_key: str | None, body: bytes, signature: str | None) -> MetaApp | None:
     """The app whose secret signed ``body``: the deployment's default app on
     ``/webhooks/whatsapp``, an organization's own (`api.whatsapp.apps`) on
     ``/webhooks/whatsapp/<app_key>``; None when the signature is not that app's."""
     if app_key is not None:
-        return await APPS.signed_by(_db(), get_settings(), app_key, body, signature)
-    secret = _config().app_secret
+        return await APPS.signed_by(_db(quart), _settings(quart), app_key, body, signature)
+    secret = _config(quart).app_secret
     return MetaApp(None, secret) if verify(secret, body, signature) else None
 
 
@@ -163,12 +182,12 @@ async def _signed_by(app_key: str | None, body: bytes, signature: str | None) ->
 async def receive(app_key: str | None = None) -> Any:
     """The route as Quart serves it (`_fast_path` answers the same requests first)."""
     body = await request.get_data(cache=False, as_text=False)
-    return _respond(await handle(app_key, body, request.headers.get(HEADER)))
+    return _respond(await handle(current_app._get_current_object(), app_key, body, request.headers.get(HEADER)))
 
 
-async def handle(app_key: str | None, body: bytes, signature: str | None) -> tuple[int, bytes]:
-    """A webhook POST: (HTTP status, JSON body). Needs the app context only."""
-    app = await _signed_by(app_key, body, signature)
+async def handle(quart: Any, app_key: str | None, body: bytes, signature: str | None) -> tuple[int, bytes]:
+    """A webhook POST to the Quart app ``quart``: (HTTP status, JSON body). Needs no context."""
+    app = await _signed_by(quart, app_key, body, signature)
     if app is None:
         return _error(401, "invalid_signature", f"missing or invalid {HEADER} signature")
     try:
@@ -186,7 +205,7 @@ async def handle(app_key: str | None, body: bytes, signature: str | None) -> tup
         return _error(400, "bad_payload", str(exc))
     stored = duplicates = matched = skipped = 0
     conversations: list[Any] = []
-    db = _db()
+    db = _db(quart)
     await apply_template_webhooks(db, doc, app.organization_id)  # template review/quality fields
     if app.organization_id is not None:  # an organization's app writes into that organization only
         batch, skipped = await own_numbers_only(db, app.organization_id, batch)
@@ -194,11 +213,11 @@ async def handle(app_key: str | None, body: bytes, signature: str | None) -> tup
         result = await ingest_messages(db, batch.messages)
         stored, duplicates, conversations = len(result.stored), result.duplicates, result.conversations
         if conversations:  # before the statuses: stored messages get their wake-up even if those fail
-            await enqueue_conversations(_redis(), conversations)
+            await enqueue_conversations(_redis(quart), conversations)
         if result.stored and any(m.kind in MEDIA_TYPES for m in batch.messages):  # off the message path
-            await enqueue(_redis(), FETCH_MEDIA, [str(i) for i in result.stored])
+            await enqueue(_redis(quart), FETCH_MEDIA, [str(i) for i in result.stored])
     if batch.statuses:
-        matched = await _batcher().apply(batch.statuses, app.organization_id)
+        matched = await _batcher(quart).apply(batch.statuses, app.organization_id)
     return _ok(stored, duplicates, matched, skipped)
 
 
@@ -233,9 +252,9 @@ def _failed(exc: Exception) -> tuple[int, bytes, list[tuple[bytes, bytes]]]:
 
 @blueprint.record_once
 def _install_fast_path(state: Any) -> None:
-    """Meta's POSTs skip Quart's request machinery (request context, URL
-    matching, before/after hooks, response objects): a status webhook's whole
-    handling costs less than that machinery did. Same answers as `receive`."""
+    """Meta's POSTs skip Quart's request machinery (app and request contexts,
+    URL matching, before/after hooks, response objects): a status webhook's
+    whole handling costs less than that machinery did. Same answers as `receive`."""
     app = state.app
     inner = app.asgi_app
 
@@ -263,8 +282,7 @@ def _install_fast_path(state: Any) -> None:
             if not message.get("more_body"):
                 signature = next((v.decode("latin-1") for k, v in scope.get("headers", ()) if k == _SIGNATURE), None)
                 try:
-                    async with app.app_context():
-                        status, payload = await handle(app_key, b"".join(chunks), signature)
+                    status, payload = await handle(app, app_key, b"".join(chunks), signature)
                 except Exception as exc:  # noqa: BLE001 - as the app's own handlers: 503 or 500, Meta redelivers
                     status, payload, extra = _failed(exc)
                 break

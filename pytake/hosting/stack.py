@@ -56,9 +56,11 @@ def build_app(settings: Settings) -> Any:
 
 async def _serve(app: Any, listen: Listen, stop: asyncio.Event, grace_seconds: float = 3.0) -> None:
     from hypercorn.asyncio import serve
-    from hypercorn.config import Config
 
-    config = Config()
+    from pytake.hosting.lean_http import LeanConfig, install
+
+    install()  # hypercorn's keep-alive timer without two tasks per request (pytake/hosting/lean_http.py)
+    config = LeanConfig()  # the Date header formatted once a second, no Server header
     config.bind = [_reuse_port_bind(listen) if listen.reuse_port else f"{listen.host}:{listen.port}"]
     config.accesslog = None
     # hypercorn's errors through the root logger (its format, text or JSON), not a handler of its own
