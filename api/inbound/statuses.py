@@ -104,7 +104,7 @@ updated AS (
     metadata = m.metadata || f.meta
     FROM found f JOIN locked l ON l.id = f.mid
    WHERE m.id = f.mid
-  RETURNING m.id, m.conversation_id, m.whatsapp_message_id, m.status, m.error_message, m.metadata,
+  RETURNING m.id, m.created_at, m.conversation_id, m.whatsapp_message_id, m.status, m.error_message, m.metadata,
             l.status AS old_status, f.at, f.ord
 ),
 recipients AS (  -- by wamid, or by the message found (its wamid may not be written back yet);
@@ -118,14 +118,22 @@ recipients AS (  -- by wamid, or by the message found (its wamid may not be writ
      AND (i.org IS NULL OR r.campaign_id IN (SELECT id FROM campaigns WHERE organization_id = i.org))
   RETURNING r.id
 ),
-events_written AS (  -- message.status, only where the status really changed
+events_written AS (  -- message.status, only where the status really changed; a failure of a
+                     -- message never recorded as sent carries the whole message (catalogue.failed_before_sent_payload)
   INSERT INTO events (organization_id, type, version, ordering_key, payload)
   SELECT c.organization_id, 'message.status', :version, u.conversation_id, jsonb_build_object(
            'message_id', u.id, 'conversation_id', u.conversation_id, 'whatsapp_message_id', u.whatsapp_message_id,
            'status', u.status, 'previous_status', u.old_status, 'timestamp', u.at,
            'error', CASE WHEN u.status = 'failed' THEN u.error_message END,
            'meta_errors', CASE WHEN u.status = 'failed' THEN u.metadata -> 'meta_errors' END)
+         || CASE WHEN unsent.id IS NULL THEN '{{}}'::jsonb ELSE jsonb_build_object('message', jsonb_build_object(
+           'id', unsent.id, 'conversation_id', unsent.conversation_id, 'contact_id', c.contact_id,
+           'direction', unsent.direction, 'sender_type', unsent.sender_type, 'type', unsent.type,
+           'content', unsent.content, 'status', 'failed', 'whatsapp_message_id', u.whatsapp_message_id,
+           'created_at', unsent.created_at)) END
     FROM updated u JOIN conversations c ON c.id = u.conversation_id
+    LEFT JOIN messages unsent  -- as it was before this statement: its content does not change here
+      ON u.status = 'failed' AND u.old_status = 'pending' AND unsent.id = u.id AND unsent.created_at = u.created_at
    WHERE u.status IS DISTINCT FROM u.old_status
   RETURNING 1
 )
