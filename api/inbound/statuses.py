@@ -104,8 +104,13 @@ updated AS (
     metadata = m.metadata || f.meta
     FROM found f JOIN locked l ON l.id = f.mid
    WHERE m.id = f.mid
-  RETURNING m.id, m.created_at, m.conversation_id, m.whatsapp_message_id, m.status, m.error_message, m.metadata,
-            l.status AS old_status, f.at, f.ord
+  RETURNING m.id, m.conversation_id, m.whatsapp_message_id, m.status, m.error_message, m.metadata,
+            l.status AS old_status, f.at, f.ord,
+            -- a row failed while still pending never had message.sent: its event carries the message
+            CASE WHEN m.status = 'failed' AND l.status = 'pending' THEN jsonb_build_object(
+              'id', m.id, 'conversation_id', m.conversation_id, 'direction', m.direction,
+              'sender_type', m.sender_type, 'type', m.type, 'content', m.content, 'status', 'failed',
+              'whatsapp_message_id', m.whatsapp_message_id, 'created_at', m.created_at) END AS unsent
 ),
 recipients AS (  -- by wamid, or by the message found (its wamid may not be written back yet);
                  -- the campaign's counters move in the same statement (trigger campaign_recipient_counters)
@@ -126,14 +131,9 @@ events_written AS (  -- message.status, only where the status really changed; a 
            'status', u.status, 'previous_status', u.old_status, 'timestamp', u.at,
            'error', CASE WHEN u.status = 'failed' THEN u.error_message END,
            'meta_errors', CASE WHEN u.status = 'failed' THEN u.metadata -> 'meta_errors' END)
-         || CASE WHEN unsent.id IS NULL THEN '{{}}'::jsonb ELSE jsonb_build_object('message', jsonb_build_object(
-           'id', unsent.id, 'conversation_id', unsent.conversation_id, 'contact_id', c.contact_id,
-           'direction', unsent.direction, 'sender_type', unsent.sender_type, 'type', unsent.type,
-           'content', unsent.content, 'status', 'failed', 'whatsapp_message_id', u.whatsapp_message_id,
-           'created_at', unsent.created_at)) END
+         || CASE WHEN u.unsent IS NULL THEN '{{}}'::jsonb
+                 ELSE jsonb_build_object('message', u.unsent || jsonb_build_object('contact_id', c.contact_id)) END
     FROM updated u JOIN conversations c ON c.id = u.conversation_id
-    LEFT JOIN messages unsent  -- as it was before this statement: its content does not change here
-      ON u.status = 'failed' AND u.old_status = 'pending' AND unsent.id = u.id AND unsent.created_at = u.created_at
    WHERE u.status IS DISTINCT FROM u.old_status
   RETURNING 1
 )
