@@ -29,7 +29,9 @@ a `RUN_CAMPAIGN` task on the LOW lane. Each round:
    to Meta; the others get their own content (one UPDATE a batch).
 5. **Send** the claimed rows (callback data = the row id), then record them:
    accepted → ``sent`` with the wamid (`api.outbox.SentRecorder`, which
-   updates the recipient with it); Meta's error → ``failed`` with it.
+   updates the recipient with it); Meta's error → ``failed`` with it. A row
+   failed here (or in step 4) gets a ``message.status`` ``failed`` event
+   carrying the whole message, as the conversation sender writes it.
 
 A worker killed between 3 and 5 leaves claimed rows: the maintenance sweep's
 `reconcile_abandoned_claims` marks them ``failed`` (delivery unknown) after
@@ -56,7 +58,7 @@ from api.crypto import decrypt_secret
 from api.db.models import Campaign
 from api.db.session import bind
 from api.errors import ApiError
-from api.events import event, message_payload
+from api.events import emit_conn, event, failed_before_sent_payload, message_payload
 from api.outbox import Lease, Limit, SendRateLimiter, SentRecorder
 from api.runtime_context import Runtime
 from api.whatsapp.graph_client import PermanentGraphError, TransientGraphError, UncertainDeliveryError
@@ -140,11 +142,13 @@ WITH input AS (
          metadata = m.metadata || i.meta
     FROM input i
    WHERE m.id = i.id AND m.created_at = i.created_at AND m.status = 'pending'
-  RETURNING m.id, i.error
+  RETURNING m.id, m.failed_at, i.error
+), recipients AS (
+  UPDATE campaign_recipients r SET status = 'failed', failed_at = COALESCE(r.failed_at, now()), error_message = f.error
+    FROM failed f
+   WHERE r.message_id = f.id AND r.status = 'pending'
 )
-UPDATE campaign_recipients r SET status = 'failed', failed_at = COALESCE(r.failed_at, now()), error_message = f.error
-  FROM failed f
- WHERE r.message_id = f.id AND r.status = 'pending'
+SELECT id, failed_at FROM failed
 """
 
 # a personalised campaign's rows get their own content before they are sent (one statement a batch)
@@ -235,8 +239,9 @@ class CampaignRun:
             try:
                 ready.append((row, render(self.plan.content, row)))
             except RecipientError as exc:
-                refused.append({"id": row["id"], "created_at": row["created_at"],
-                                "error": f"not sent: {exc}", "meta": {"invalid_parameters": True}})
+                refused.append({"id": row["id"], "created_at": row["created_at"], "row": row,
+                                "content": self.plan.content, "error": f"not sent: {exc}",
+                                "meta": {"invalid_parameters": True}})
         if ready:
             async with self.rt.db.raw() as conn:
                 await conn.execute(*bind(_CONTENTS, {
@@ -253,16 +258,29 @@ class CampaignRun:
             await asyncio.gather(*(self.recorder.record(r) for r in accepted))
             self.sent += len(accepted)
         if failed:
-            failed.sort(key=lambda f: f["id"])
-            async with self.rt.db.raw() as conn:
-                await conn.execute(*bind(_FAILED, {
+            await self._fail(failed)
+
+    async def _fail(self, failed: list[dict[str, Any]]) -> None:
+        """Mark rows failed before they were sent, each with its ``message.status`` event carrying the
+        whole message (it has no ``message.sent``), in one transaction."""
+        failed.sort(key=lambda f: f["id"])
+        async with self.rt.db.raw() as conn:
+            async with conn.transaction():
+                done = {r["id"]: r["failed_at"] for r in await conn.fetch(*bind(_FAILED, {
                     "ids": [f["id"] for f in failed], "ats": [f["created_at"] for f in failed],
-                    "errors": [f["error"] for f in failed], "metas": [json.dumps(f["meta"]) for f in failed]}))
+                    "errors": [f["error"] for f in failed], "metas": [json.dumps(f["meta"]) for f in failed]}))}
+                await emit_conn(conn, *(event(self.organization_id, "message.status", failed_before_sent_payload(
+                    {"id": f["id"], "conversation_id": f["row"]["conversation_id"],
+                     "contact_id": f["row"]["contact_id"], "sender_type": "bot", "type": "template",
+                     "content": f["content"], "created_at": f["created_at"]},
+                    error=f["error"], failed_at=done[f["id"]],
+                    meta_errors=[f["meta"]["meta_error"]] if f["meta"].get("meta_error") else None),
+                    f["row"]["conversation_id"]) for f in failed if f["id"] in done))
 
     async def _send_one(self, row: Any, content: dict[str, Any]) -> dict[str, Any]:
         """Send one claimed row: its ``sent`` record (`SentRecorder`), or its failure."""
         token = self.access_token
-        fail = {"id": row["id"], "created_at": row["created_at"]}
+        fail = {"id": row["id"], "created_at": row["created_at"], "row": row, "content": content}
         if token is None:
             return {**fail, "error": "the number's access token cannot be decrypted", "meta": {}}
         for attempt in range(1, TRANSIENT_ATTEMPTS + 1):

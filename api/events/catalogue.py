@@ -68,6 +68,21 @@ def message_payload(row: Mapping[str, Any], *, organization_id: Any = None, cont
     }
 
 
+def failed_before_sent_payload(row: Mapping[str, Any], *, error: Any, failed_at: Any,
+                               meta_errors: Any = None) -> dict[str, Any]:
+    """``message.status`` (``failed``) of an outbound message that failed before it was sent:
+    refused by Meta's answer to the send, by PyTake's own checks before it, or never answered.
+    Such a message has no ``message.sent``, so the event carries the whole message too
+    (``message``, as `message_payload` describes it, status ``failed``): what the log store,
+    the live channel and webhook receivers know of it. ``row``: its `messages` columns with
+    the conversation's ``contact_id`` and ``organization_id``."""
+    row = dict(row)
+    message = message_payload({**row, "direction": "outbound", "status": "failed", "whatsapp_message_id": None})
+    return {"message_id": _s(row.get("id")), "conversation_id": _s(row.get("conversation_id")),
+            "whatsapp_message_id": None, "status": "failed", "previous_status": "pending",
+            "timestamp": _s(failed_at), "error": error, "meta_errors": meta_errors or None, **message}
+
+
 def conversation_payload(row: Mapping[str, Any]) -> dict[str, Any]:
     """A `conversations` row as events carry it."""
     return {

@@ -105,7 +105,12 @@ updated AS (
     FROM found f JOIN locked l ON l.id = f.mid
    WHERE m.id = f.mid
   RETURNING m.id, m.conversation_id, m.whatsapp_message_id, m.status, m.error_message, m.metadata,
-            l.status AS old_status, f.at, f.ord
+            l.status AS old_status, f.at, f.ord,
+            -- a row failed while still pending never had message.sent: its event carries the message
+            CASE WHEN m.status = 'failed' AND l.status = 'pending' THEN jsonb_build_object(
+              'id', m.id, 'conversation_id', m.conversation_id, 'direction', m.direction,
+              'sender_type', m.sender_type, 'type', m.type, 'content', m.content, 'status', 'failed',
+              'whatsapp_message_id', m.whatsapp_message_id, 'created_at', m.created_at) END AS unsent
 ),
 recipients AS (  -- by wamid, or by the message found (its wamid may not be written back yet);
                  -- the campaign's counters move in the same statement (trigger campaign_recipient_counters)
@@ -118,13 +123,16 @@ recipients AS (  -- by wamid, or by the message found (its wamid may not be writ
      AND (i.org IS NULL OR r.campaign_id IN (SELECT id FROM campaigns WHERE organization_id = i.org))
   RETURNING r.id
 ),
-events_written AS (  -- message.status, only where the status really changed
+events_written AS (  -- message.status, only where the status really changed; a failure of a
+                     -- message never recorded as sent carries the whole message (catalogue.failed_before_sent_payload)
   INSERT INTO events (organization_id, type, version, ordering_key, payload)
   SELECT c.organization_id, 'message.status', :version, u.conversation_id, jsonb_build_object(
            'message_id', u.id, 'conversation_id', u.conversation_id, 'whatsapp_message_id', u.whatsapp_message_id,
            'status', u.status, 'previous_status', u.old_status, 'timestamp', u.at,
            'error', CASE WHEN u.status = 'failed' THEN u.error_message END,
            'meta_errors', CASE WHEN u.status = 'failed' THEN u.metadata -> 'meta_errors' END)
+         || CASE WHEN u.unsent IS NULL THEN '{{}}'::jsonb
+                 ELSE jsonb_build_object('message', u.unsent || jsonb_build_object('contact_id', c.contact_id)) END
     FROM updated u JOIN conversations c ON c.id = u.conversation_id
    WHERE u.status IS DISTINCT FROM u.old_status
   RETURNING 1

@@ -55,24 +55,38 @@ def text_of(content: Any) -> str | None:
     return words or None
 
 
+def _status_entry(payload: dict[str, Any], at: datetime) -> dict[str, Any]:
+    """A status event's ``status_history`` entry: a failure keeps its reason and Meta's error code."""
+    status = payload.get("status")
+    entry: dict[str, Any] = {"status": status, "timestamp": _time(payload.get("timestamp"), at).isoformat()}
+    if status == "failed":
+        if payload.get("error"):
+            entry["error"] = payload.get("error")
+        codes = [m.get("code") for m in payload.get("meta_errors") or [] if isinstance(m, dict) and m.get("code")]
+        if codes:
+            entry["error_code"] = codes[0]
+    return entry
+
+
 def message_record(e: StoredEvent) -> dict[str, Any] | None:
     """The message log record of a message event (``full``: it carries the whole message;
-    a status event carries only the message's id and its new status)."""
+    a status event carries only the message's id and its new status, except a failure
+    before the message was sent, which carries the whole message too)."""
     payload = e.payload or {}
     at = e.occurred_at
+    status_entry = None
     if e.type == "message.status":
-        message_id = _uuid(payload.get("message_id"))
-        if message_id is None:
-            return None
         status = payload.get("status")
-        status_at = _time(payload.get("timestamp"), at)
-        entry = {"status": status, "timestamp": status_at.isoformat()}
-        if status == "failed" and payload.get("error"):
-            entry["error"] = payload.get("error")
-        return {"full": False, "message_id": message_id, "organization_id": e.organization_id,
-                "conversation_id": _uuid(payload.get("conversation_id")),
-                "whatsapp_message_id": payload.get("whatsapp_message_id"), "status": status,
-                "status_history": [entry] if status else [], "created_at": status_at, "event_id": e.id}
+        status_entry = _status_entry(payload, at) if status else None
+        if not isinstance(payload.get("message"), dict):
+            message_id = _uuid(payload.get("message_id"))
+            if message_id is None:
+                return None
+            return {"full": False, "message_id": message_id, "organization_id": e.organization_id,
+                    "conversation_id": _uuid(payload.get("conversation_id")),
+                    "whatsapp_message_id": payload.get("whatsapp_message_id"), "status": status,
+                    "status_history": [status_entry] if status_entry else [],
+                    "created_at": _time(payload.get("timestamp"), at), "event_id": e.id}
     message = payload.get("message") or {}
     message_id = _uuid(message.get("id"))
     if message_id is None:
@@ -80,6 +94,8 @@ def message_record(e: StoredEvent) -> dict[str, Any] | None:
     content = message.get("content") if isinstance(message.get("content"), dict) else {}
     created = _time(message.get("created_at"), at)
     status = message.get("status") or ("received" if message.get("direction") == "inbound" else None)
+    if status_entry is not None:  # the failure of a message never sent: its status, reason and code
+        status = status_entry["status"]
     return {"full": True, "message_id": message_id, "organization_id": e.organization_id,
             "conversation_id": _uuid(message.get("conversation_id")), "contact_id": _uuid(message.get("contact_id")),
             "direction": message.get("direction"), "sender_type": message.get("sender_type"),
@@ -88,7 +104,8 @@ def message_record(e: StoredEvent) -> dict[str, Any] | None:
             "whatsapp_metadata": {"timestamp": created.isoformat(), "context": content.get("context"),
                                   "reply_id": content.get("reply_id")},
             "status": status,
-            "status_history": [{"status": status, "timestamp": at.isoformat()}] if status else [],
+            "status_history": [status_entry] if status_entry else (
+                [{"status": status, "timestamp": at.isoformat()}] if status else []),
             "created_at": created, "event_id": e.id}
 
 

@@ -44,10 +44,8 @@ import uuid
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from sqlalchemy import text
-
 from api.db.session import bind
-from api.events import emit_conn, event, message_payload
+from api.events import emit_conn, event, failed_before_sent_payload, message_payload
 from api.metrics import NO_COUNTERS, Counters
 from api.runtime_context import Runtime, SendHint
 from api.outbox.locks import lease_ms, sender_lease
@@ -425,7 +423,8 @@ class Sender:
 
     async def _fail(self, row: Any, error: str, meta: dict[str, Any]) -> str:
         """Mark the row failed, with its ``message.status`` event (the shape status
-        webhooks write, `api.inbound.statuses`: Meta's error under ``meta_errors``)."""
+        webhooks write, `api.inbound.statuses`: Meta's error under ``meta_errors``), which
+        carries the whole message too: it never had a ``message.sent``."""
         params = {"id": row["id"], "at": row["created_at"], "error": error, "meta": _dumps(meta)}
         async with self.rt.db.raw() as conn:
             async with conn.transaction():
@@ -434,11 +433,9 @@ class Sender:
                 await conn.execute(*bind(_RECIPIENT_FAILED, params))
                 if failed_at is not None:
                     meta_error = meta.get("meta_error")
-                    await emit_conn(conn, event(row["organization_id"], "message.status", {
-                        "message_id": str(row["id"]), "conversation_id": str(row["conversation_id"]),
-                        "whatsapp_message_id": None, "status": "failed", "previous_status": "pending",
-                        "timestamp": failed_at.isoformat(), "error": error,
-                        "meta_errors": [meta_error] if meta_error else None}, row["conversation_id"]))
+                    await emit_conn(conn, event(row["organization_id"], "message.status", failed_before_sent_payload(
+                        row, error=error, failed_at=failed_at, meta_errors=[meta_error] if meta_error else None),
+                        row["conversation_id"]))
         return "failed"
 
     async def _transient(self, conversation_id: uuid.UUID, row: Any, claim_token: str, attempt: int,
@@ -454,19 +451,31 @@ class Sender:
         return "retry"
 
 
+_RECONCILE = """
+WITH failed AS (
+  UPDATE messages m SET status = 'failed', failed_at = now(), error_message = :error,
+         metadata = m.metadata || '{"delivery_unknown": true}'::jsonb
+   WHERE m.direction = 'outbound' AND m.status = 'pending' AND m.metadata ? 'claim_token'
+     AND (m.metadata->>'claimed_at')::timestamptz < :cutoff
+  RETURNING m.id, m.conversation_id, m.sender_type, m.type, m.content, m.created_at, m.failed_at
+), recipients AS (
+  UPDATE campaign_recipients r SET status = 'failed', failed_at = now(), error_message = :error
+    FROM failed f
+   WHERE r.message_id = f.id AND r.status = 'pending'
+)
+SELECT f.*, c.organization_id, c.contact_id FROM failed f JOIN conversations c ON c.id = f.conversation_id
+ ORDER BY f.id
+"""
+
+
 async def reconcile_abandoned_claims(rt: Runtime, grace: timedelta = CLAIM_GRACE) -> int:
     """Rows claimed longer than ``grace`` ago and still pending: their sender
-    died. Never resent; marked failed with ``delivery_unknown``."""
+    died. Never resent; marked failed with ``delivery_unknown``, each with its
+    ``message.status`` event carrying the whole message (it has no ``message.sent``)."""
     cutoff = datetime.now(timezone.utc) - grace
-    async with rt.db.transaction() as s:
-        rows = (await s.execute(text("""
-            UPDATE messages SET status = 'failed', failed_at = now(), error_message = :error,
-                   metadata = metadata || '{"delivery_unknown": true}'::jsonb
-             WHERE direction = 'outbound' AND status = 'pending' AND metadata ? 'claim_token'
-               AND (metadata->>'claimed_at')::timestamptz < :cutoff
-            RETURNING id"""), {"error": DELIVERY_UNKNOWN, "cutoff": cutoff})).scalars().all()
-        if rows:
-            await s.execute(text(
-                "UPDATE campaign_recipients SET status = 'failed', failed_at = now(), error_message = :error "
-                "WHERE message_id = ANY(:ids) AND status = 'pending'"), {"ids": list(rows), "error": DELIVERY_UNKNOWN})
+    async with rt.db.raw() as conn:
+        async with conn.transaction():
+            rows = await conn.fetch(*bind(_RECONCILE, {"error": DELIVERY_UNKNOWN, "cutoff": cutoff}))
+            await emit_conn(conn, *(event(r["organization_id"], "message.status", failed_before_sent_payload(
+                r, error=DELIVERY_UNKNOWN, failed_at=r["failed_at"]), r["conversation_id"]) for r in rows))
     return len(rows)

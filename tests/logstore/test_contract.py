@@ -73,6 +73,33 @@ async def test_a_status_in_the_same_batch_as_its_message_and_a_failure_with_its_
     assert log["status_history"][-1]["error"] == "131026: undeliverable"
 
 
+async def test_a_message_failed_before_it_was_sent_is_logged_whole_from_its_failure(store):
+    """No message.sent: the failed message.status carries the message (catalogue.failed_before_sent_payload)."""
+    org, conv, contact = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+    mid = uuid.uuid4()
+    created = NOW - timedelta(minutes=3)
+    failure = ev(org, "message.status", {
+        "message_id": str(mid), "conversation_id": str(conv), "whatsapp_message_id": None, "status": "failed",
+        "previous_status": "pending", "timestamp": (NOW - timedelta(minutes=2)).isoformat(),
+        "error": "(131026) Message undeliverable",
+        "meta_errors": [{"code": 131026, "message": "Message undeliverable", "details": None}],
+        "message": {"id": str(mid), "conversation_id": str(conv), "contact_id": str(contact),
+                    "direction": "outbound", "sender_type": "bot", "type": "text",
+                    "content": {"text": "Seu pedido saiu"}, "status": "failed", "whatsapp_message_id": None,
+                    "created_at": created.isoformat()}}, NOW - timedelta(minutes=2), conv)
+    await write(store, [failure])
+    await write(store, [failure])  # a replayed batch
+    (log,) = await store.search_messages(MessageQuery(org, direction="outbound", text="pedido"))
+    assert log["message_id"] == mid and log["conversation_id"] == conv and log["contact_id"] == contact
+    assert (log["type"], log["sender_type"], log["status"]) == ("text", "bot", "failed")
+    assert log["content"] == {"text": "Seu pedido saiu"} and log["text"] == "Seu pedido saiu"
+    assert log["created_at"] == created
+    (entry,) = log["status_history"]
+    assert entry["status"] == "failed" and entry["error"] == "(131026) Message undeliverable"
+    assert entry["error_code"] == 131026
+    assert entry["timestamp"].startswith((NOW - timedelta(minutes=2)).isoformat()[:19])
+
+
 async def test_a_status_of_a_message_never_logged_is_kept(store):
     org, conv = uuid.uuid4(), uuid.uuid4()
     mid = uuid.uuid4()

@@ -147,3 +147,10 @@ async def test_a_message_meta_refuses_writes_message_status_failed_with_metas_er
     assert (payload["message_id"], payload["status"], payload["previous_status"]) == (str(message_id), "failed",
                                                                                       "pending")
     assert payload["meta_errors"][0]["code"] == 131026 and "undeliverable" in payload["error"]
+    # it never had a message.sent: the failure carries the whole message, as message.sent would have
+    (row,) = await query("SELECT m.created_at, c.contact_id FROM messages m JOIN conversations c "
+                         "ON c.id = m.conversation_id WHERE m.id = :id", id=message_id)
+    assert payload["message"] == {
+        "id": str(message_id), "conversation_id": str(conversation), "contact_id": str(row["contact_id"]),
+        "direction": "outbound", "sender_type": "bot", "type": "text", "content": {"text": "olá"},
+        "status": "failed", "whatsapp_message_id": None, "created_at": row["created_at"].isoformat()}

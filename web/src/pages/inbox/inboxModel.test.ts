@@ -49,6 +49,19 @@ describe("live events → inbox state", () => {
     expect(s.messages.a[0].meta_errors?.[0].code).toBe(131047);
   });
 
+  it("a message that failed before it was sent appears from its failure, with Meta's error", () => {
+    let s = started([conv("a")]);
+    s = reduce(s, { kind: "history", conversation_id: "a", messages: [msg("m1", "a")] });
+    s = applyLive(s, event("1-2", "message.status", { message_id: "b1", conversation_id: "a", status: "failed",
+      previous_status: "pending", error: "(131026) Message undeliverable", meta_errors: [{ code: 131026, title: "Undeliverable" }],
+      message: msg("b1", "a", { direction: "outbound", sender_type: "bot", status: "failed",
+        created_at: "2026-12-02T06:02:00+00:00" }) }), 0);
+    expect(s.messages.a.map((m) => m.id)).toEqual(["m1", "b1"]);
+    expect(s.messages.a[1]).toMatchObject({ status: "failed", error_message: "(131026) Message undeliverable" });
+    expect(s.messages.a[1].meta_errors?.[0].code).toBe(131026);
+    expect(s.unread.a ?? 0).toBe(0);
+  });
+
   it("assignment, queue and close events move conversations between Mine and Queue", () => {
     let s = started([]);
     const waiting = { conversation: { id: "q", contact_id: "k", status: "waiting_in_queue", department_id: "d-sales", assigned_agent_id: null } };

@@ -200,8 +200,15 @@ export function applyLive(state: InboxState, message: LiveMessage, now: number):
     case "message.received":
     case "message.sent":
       return withMessage(next, event.data.message as Message, event.type === "message.received");
-    case "message.status":
-      return withStatus(next, event.data);
+    case "message.status": {
+      // a message that failed before it was sent has no message.sent: its failure carries it
+      const failed = event.data.message as Message | undefined;
+      const base = failed
+        ? withMessage(next, { ...failed, error_message: (event.data.error as string | null) ?? null,
+            meta_errors: (event.data.meta_errors as MetaError[] | null) ?? null }, false)
+        : next;
+      return withStatus(base, event.data);
+    }
     case "conversation.created":
     case "conversation.handoff":
     case "conversation.assigned":
