@@ -71,3 +71,30 @@ async def test_statuses_of_a_large_campaign_on_young_tables_read_no_message_by_s
     # lookups replace once the table is a few times larger (bench/campaign.py).
     assert "messages" not in seq_read, seq_read
     assert seq_read.get("conversations", 0) <= AUDIENCE * AUDIENCE // 100, seq_read
+
+
+async def test_only_a_table_the_campaign_has_outgrown_is_analyzed(local, db):
+    from api.campaigns.statistics import GrowthAnalyzer
+
+    result = await local.receive("5511600000001", "oi")  # one conversation, one message
+    async with db.transaction() as s:  # 49 more conversations: more than the rows added below
+        await s.execute(text(
+            "INSERT INTO conversations (organization_id, contact_id, whatsapp_number_id, status) "
+            "SELECT c.organization_id, c.contact_id, c.whatsapp_number_id, 'resolved' "
+            "FROM conversations c, generate_series(1, 49) WHERE c.id = :c"), {"c": result.conversations[0]})
+        message = (await s.execute(text("SELECT id, created_at FROM messages"))).mappings().one()
+        partition = (await s.execute(text("SELECT tableoid::regclass::text FROM messages"))).scalar()
+    async with db.session() as s:
+        await s.execute(text("ANALYZE messages, conversations"))
+        await s.commit()
+
+    analyzer = GrowthAnalyzer(db, min_rows=10)
+    analyzer.grew([message] * 9)  # below the minimum: not even a look
+    await analyzer.wait()
+    assert analyzer.analyzed == []
+    analyzer.grew([message] * 11)  # 20 added: more than the partition's 1 row, fewer than 50 conversations
+    await analyzer.wait()
+    assert analyzer.analyzed == [partition]
+    analyzer.grew([message] * 30)  # 50 since conversations' last ANALYZE: analyzed too (and the partition:
+    await analyzer.wait()          # 30 more than its 1 row)
+    assert analyzer.analyzed == [partition, partition, "conversations"]
