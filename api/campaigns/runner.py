@@ -32,6 +32,11 @@ a `RUN_CAMPAIGN` task on the LOW lane. Each round:
    updates the recipient with it); Meta's error → ``failed`` with it. A row
    failed here (or in step 4) gets a ``message.status`` ``failed`` event
    carrying the whole message, as the conversation sender writes it.
+6. **Statistics**: once the claims have added as many rows as ``messages``
+   (its partition) or ``conversations`` held at their last ANALYZE, those are
+   analyzed in the background (`api.campaigns.statistics`), so the generic
+   plans of the status and claim statements are made again for the tables'
+   real size instead of reading them by sequential scan.
 
 A worker killed between 3 and 5 leaves claimed rows: the maintenance sweep's
 `reconcile_abandoned_claims` marks them ``failed`` (delivery unknown) after
@@ -54,6 +59,7 @@ from sqlalchemy import text
 
 from api.campaigns.control import MAX_RATE_PER_SECOND, Plan, sending_plan
 from api.campaigns.personalise import RecipientError, render
+from api.campaigns.statistics import GrowthAnalyzer
 from api.crypto import decrypt_secret
 from api.db.models import Campaign
 from api.db.session import bind
@@ -178,6 +184,7 @@ class CampaignRun:
         self.campaign_id, self.organization_id = campaign.id, campaign.organization_id
         self.limiter = SendRateLimiter(rt.redis)
         self.recorder = SentRecorder(rt.db)
+        self.statistics = GrowthAnalyzer(rt.db)  # the planner's counts of the tables the claims grow
         rate = float(plan.number_settings.get("rate_limit_per_second") or rt.whatsapp.rate_per_second)
         self.rate = min(rate, float(MAX_RATE_PER_SECOND))
         self.batch = max(1, min(MAX_BATCH, int(self.rate // 10)))
@@ -218,6 +225,7 @@ class CampaignRun:
                 "now": now, "personal": self.plan.personal}))
         if not rows:
             return "done" if not await self._claimable() else "sent"  # all skipped: look again
+        self.statistics.grew(rows)
         await self._send(rows)
         return "sent"
 
@@ -356,6 +364,7 @@ async def run_campaign(rt: Runtime, campaign_id: Any) -> int:
             elif outcome == "done":
                 await run.complete()
                 break
+        await run.statistics.wait()
         return run.sent
     finally:
         await lease.release()
