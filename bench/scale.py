@@ -8,7 +8,7 @@ Setups:
 - **cluster**: a Redis Cluster of 3 primaries + 3 replicas started here
   (``tests/cluster/conftest.py``'s `start_cluster`, ``REDIS_URL=redis+cluster://...``)
   and the same PostgreSQL through a PgBouncer in transaction mode started here
-  (``tests/pgbouncer.py``; ``?pooler=pgbouncer-transaction``; ``--pgbouncer-pool``
+  (``tests/pgbouncer_process.py``; ``?pooler=pgbouncer-transaction``; ``--pgbouncer-pool``
   server connections, deploy/compose.yaml's 40 by default).
 
 For each process count (``--shapes``, default 1+1, 2+1, 1+2, 2+2 API + worker processes) and
@@ -47,7 +47,7 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, AsyncIterator
+from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
@@ -285,74 +285,21 @@ def print_summary(runs: list[Run], floor: float) -> None:
           f"{'met' if pytake <= TARGET else 'NOT met'}); everything counted {everything:.2f}")
 
 
-@contextlib.asynccontextmanager
-async def running_pgbouncer(server_url: str, workdir: Path, pool: int) -> AsyncIterator[tuple[int, int]]:
-    """``(port, pid)`` of a PgBouncer in transaction mode before ``server_url``'s server, as
-    tests/pgbouncer.py starts one but with a deployment's server pool (``pool`` per database
-    and user; the tests' is deliberately tiny), connections not logged, and its log in a file
-    (a pipe nobody reads fills up under a bench's connections, and PgBouncer then stops)."""
-    from sqlalchemy.engine import make_url
-
-    from tests.pgbouncer import PGBOUNCER, _unprivileged_user
-
-    server = make_url(server_url)
-    workdir.mkdir(parents=True, exist_ok=True)
-    (workdir / "users.txt").write_text(f'"{server.username or "postgres"}" "{server.password or ""}"\n')
-    port = free_port()
-    ini = workdir / "pgbouncer.ini"
-    ini.write_text(f"""[databases]
-* = host={server.host or '127.0.0.1'} port={server.port or 5432}
-
-[pgbouncer]
-listen_addr = 127.0.0.1
-listen_port = {port}
-unix_socket_dir =
-auth_type = trust
-auth_file = {workdir / 'users.txt'}
-pool_mode = transaction
-default_pool_size = {pool}
-max_client_conn = 2000
-log_connections = 0
-log_disconnections = 0
-{_unprivileged_user()}""")
-    with open(workdir / "pgbouncer.log", "w") as log:
-        proc = subprocess.Popen([str(PGBOUNCER), str(ini)], stdout=subprocess.DEVNULL, stderr=log)
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            if proc.poll() is not None:
-                raise RuntimeError(f"pgbouncer exited ({proc.returncode}): {(workdir / 'pgbouncer.log').read_text()}")
-            try:
-                _, writer = await asyncio.open_connection("127.0.0.1", port)
-            except OSError:
-                if time.monotonic() > deadline:
-                    raise RuntimeError("pgbouncer did not accept connections within 60 s") from None
-                await asyncio.sleep(0.05)
-                continue
-            writer.close()
-            await writer.wait_closed()
-            break
-        yield port, proc.pid
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-
-
 async def start_cluster_setup(stack: contextlib.AsyncExitStack, database_url: str, args: argparse.Namespace) -> Setup:
     import redis.asyncio as aioredis
 
     from tests.cluster.conftest import start_cluster
-    from tests.pgbouncer import through
+    from tests.pgbouncer_process import running_pgbouncer, through
 
     root = Path(tempfile.mkdtemp(prefix="pytake-scale-"))
     stack.callback(shutil.rmtree, root, ignore_errors=True)
     cluster = await asyncio.to_thread(start_cluster, root / "redis")
     stack.callback(cluster.stop)
-    port, pid = await stack.enter_async_context(running_pgbouncer(database_url, root / "pgbouncer", args.pgbouncer_pool))
+    # a deployment's server pool (the tests' is deliberately tiny); connections not logged
+    pgbouncer = await stack.enter_async_context(running_pgbouncer(
+        database_url, root / "pgbouncer", default_pool_size=args.pgbouncer_pool, max_client_conn=2000,
+        log_connections=0, log_disconnections=0))
+    port, pid = pgbouncer.port, pgbouncer.pid
     nodes = [aioredis.Redis(host="127.0.0.1", port=p) for p in cluster.ports]
     for node in nodes:
         stack.push_async_callback(node.aclose)

@@ -6,11 +6,14 @@ asyncpg) does not, also when many clients share few server connections."""
 from __future__ import annotations
 
 import asyncio
+import socket
 import uuid
+from pathlib import Path
 
 import asyncpg
 import pytest
 from sqlalchemy import func, select, text
+from sqlalchemy.engine import make_url
 
 from api.db.models import Organization
 from api.db.session import Database
@@ -20,12 +23,44 @@ from tests.pgbouncer import pgbouncer_version, running_pgbouncer, through
 
 @pytest.fixture
 async def bouncer(database_url, tmp_path):
-    async with running_pgbouncer(database_url, tmp_path / "pgbouncer") as address:
-        yield address
+    async with running_pgbouncer(database_url, tmp_path / "pgbouncer") as pgbouncer:
+        yield pgbouncer.host, pgbouncer.port
 
 
 def test_debian_s_pgbouncer_is_installed():
     assert pgbouncer_version() >= (1, 17)
+
+
+PIPE_BUFFER = 64 * 1024  # Linux's default pipe capacity
+
+
+async def test_pgbouncer_keeps_serving_once_its_log_outgrows_a_pipe_and_is_gone_after(database_url, tmp_path):
+    """Its log goes to a file: a pipe nobody reads would fill up after a few hundred logged
+    connections and block PgBouncer's next write, and with it every client."""
+    server = make_url(database_url)
+    async with running_pgbouncer(database_url, tmp_path / "pgbouncer") as pgbouncer:
+        connections = 0
+        while pgbouncer.log.stat().st_size <= 2 * PIPE_BUFFER:
+            conn = await asyncpg.connect(host=pgbouncer.host, port=pgbouncer.port, user=server.username,
+                                         database=server.database, statement_cache_size=0,
+                                         timeout=60)  # a blocked PgBouncer fails here, not hangs
+            try:
+                assert await conn.fetchval("SELECT 1") == 1
+            finally:
+                await conn.close()
+            connections += 1
+        assert "login attempt" in pgbouncer.log.read_text()
+    assert connections > 100
+    assert not Path(f"/proc/{pgbouncer.pid}").exists()  # stopped and reaped
+    with pytest.raises(OSError):
+        socket.create_connection((pgbouncer.host, pgbouncer.port), timeout=5).close()
+
+
+async def test_a_pgbouncer_that_cannot_start_says_why_from_its_log(database_url, tmp_path):
+    with pytest.raises(RuntimeError, match=r"(?s)pgbouncer exited \(\d+\); the tail of .*pgbouncer\.log:"
+                                           r".*pool_mode"):
+        async with running_pgbouncer(database_url, tmp_path / "pgbouncer", pool_mode="sideways"):
+            pass
 
 
 async def test_a_statement_prepared_outside_a_transaction_is_lost_behind_transaction_pooling(database_url, bouncer):
