@@ -10,7 +10,10 @@ disconnect and heartbeat, so one slot carries it):
   (``3 x live_heartbeat_seconds``) unless the process renews it;
 - ``{ws}:proc:<process_id>:users``: Set of ``<organization_id>:<user_id>`` with a
   socket on that process;
-- ``{ws}:procs``: Set of the process ids that registered sockets.
+- ``{ws}:procs``: Set of the process ids that registered sockets;
+- ``{ws}:away``: Set of ``<organization_id>:<user_id>`` the sweep left without a
+  socket and has yet to mark away (a sweep that fails between the two is
+  finished by the next one).
 
 A user's first socket marks them online and their last one away
 (`api.assignment.set_status`, which is what automatic assignment reads). A
@@ -32,6 +35,7 @@ from api.assignment import set_status
 log = logging.getLogger("pytake.live")
 
 PROCS = "{ws}:procs"
+AWAY = "{ws}:away"  # "<organization_id>:<user_id>" swept of their last socket, not yet marked away
 USER_PREFIX = "{ws}:user:"
 
 
@@ -72,7 +76,10 @@ for _, member in ipairs(redis.call('SMEMBERS', KEYS[2])) do
   for _, sid in ipairs(redis.call('SMEMBERS', key)) do
     if string.sub(sid, 1, #prefix) == prefix then redis.call('SREM', key, sid) end
   end
-  if redis.call('SCARD', key) == 0 then emptied[#emptied + 1] = member end
+  if redis.call('SCARD', key) == 0 then
+    emptied[#emptied + 1] = member
+    redis.call('SADD', KEYS[4], member)
+  end
 end
 redis.call('DEL', KEYS[2])
 redis.call('SREM', KEYS[3], ARGV[1])
@@ -128,16 +135,22 @@ async def went_away(db: Any, redis: Any, members: Iterable[tuple[uuid.UUID, uuid
 
 
 async def sweep(db: Any, redis: Any) -> int:
-    """Remove the sockets of every process whose heartbeat expired; the users marked away."""
-    away: list[tuple[uuid.UUID, uuid.UUID]] = []
+    """Remove the sockets of every process whose heartbeat expired; mark away the
+    users left without one. The script that removes the sockets also records those
+    users in `AWAY` (same slot), and each leaves it only once marked away, so a
+    failure in between (PostgreSQL out of reach, this process killed) is made good
+    by the next sweep, of any process, instead of leaving them online for good.
+    Returns how many users this call marked away."""
     for process_id in [_s(p) for p in await redis.smembers(PROCS)]:
-        emptied = await redis.eval(_SWEEP, 3, proc_key(process_id), proc_users_key(process_id), PROCS, process_id,
-                                   USER_PREFIX)
-        for member in emptied or ():
-            org, _, user = _s(member).partition(":")
-            away.append((uuid.UUID(org), uuid.UUID(user)))
+        emptied = await redis.eval(_SWEEP, 4, proc_key(process_id), proc_users_key(process_id), PROCS, AWAY,
+                                   process_id, USER_PREFIX)
         if emptied:
             log.warning("live: process %s is gone; %d user(s) left without a socket marked away",
                         process_id, len(emptied))
-    await went_away(db, redis, away)
-    return len(away)
+    marked = 0
+    for member in [_s(m) for m in await redis.smembers(AWAY)]:
+        org, _, user = member.partition(":")
+        await went_away(db, redis, [(uuid.UUID(org), uuid.UUID(user))])
+        await redis.srem(AWAY, member)
+        marked += 1
+    return marked

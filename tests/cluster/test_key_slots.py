@@ -54,7 +54,7 @@ MULTI_KEY_OPERATIONS = {
     "SendRateLimiter GCRA (script)": SendRateLimiter._buckets("1065", "5511999", Limit(80, 1, 80), PAIR_LIMIT)[0],
     "presence join (script)": [presence.user_key(USER), presence.proc_users_key(PROCESS), presence.PROCS],
     "presence sweep (script; walks its users' sets)": [presence.proc_key(PROCESS), presence.proc_users_key(PROCESS),
-                                                      presence.PROCS, presence.user_key(USER),
+                                                      presence.PROCS, presence.AWAY, presence.user_key(USER),
                                                       presence.user_key(OTHER)],
     "presence beat (script)": [presence.proc_key(PROCESS), presence.PROCS],
     "maintenance wake-up of a conversation (script)": [lease_key(CONVERSATION_LEASE, CONV),

@@ -70,3 +70,31 @@ async def test_the_sweep_leaves_live_processes_alone(world, start_api, connect, 
     assert await presence.sweep(db, redis) == 0
     assert len(await presence.sockets(redis, agent.user_id)) == 1
     assert await _online(world, agent.user_id)
+
+
+class _DatabaseDown:
+    """A `Database` whose every checkout fails, as PostgreSQL out of reach does."""
+
+    def raw(self):  # noqa: ANN201
+        raise ConnectionRefusedError("PostgreSQL is out of reach")
+
+
+async def test_a_sweep_that_fails_to_mark_away_is_finished_by_the_next_one(world, redis, db):
+    """The sweep removes a dead process's sockets, then marks its users away. If the second
+    step fails, the users must not stay online for good (their sockets are gone: no later
+    sweep would find them): they stay recorded until a sweep has marked them away."""
+    org = await world.organization()
+    agent = await world.user(org, "agent")
+    await world.sql("UPDATE users SET is_online = true WHERE id = $1", agent.user_id)
+    await presence.join(redis, "dead-proc", "dead-proc:1", agent.user_id, org)  # no heartbeat: it died
+
+    try:
+        await presence.sweep(_DatabaseDown(), redis)
+    except ConnectionRefusedError:
+        pass
+    assert await presence.sockets(redis, agent.user_id) == set()  # its socket is gone already
+    assert await _online(world, agent.user_id)
+
+    assert await presence.sweep(db, redis) == 1  # any later sweep: no process is gone now, the user still is
+    assert not await _online(world, agent.user_id)
+    assert await presence.sweep(db, redis) == 0
