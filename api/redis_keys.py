@@ -29,11 +29,12 @@ the user too: ``session:blacklist:{user_id}:{token_hash}``) lives in that
 user's slot, as `check_auth`'s one script needs. Elsewhere:
 
 - per conversation: ``lock:conversation:{id}``, ``lock:sender:{id}`` and their
-  ``:fence`` / ``:missed`` companions, ``maintenance:woken:*:{id}``,
+  ``:fence`` / ``:missed`` / ``:released`` companions, ``maintenance:woken:*:{id}``,
   ``typing:{conversation_id}:{user_id}`` (the conversation is the tag);
 - per WhatsApp number: ``ratelimit:wa:number:{phone_number_id}`` and
-  ``ratelimit:wa:pair:{phone_number_id}:{wa_id}`` (one GCRA script takes both);
-- per campaign: ``campaign:runner:{campaign_id}`` (+ ``:fence``, ``:missed``);
+  ``ratelimit:wa:pair:{phone_number_id}:{wa_id}`` (one GCRA script takes both, and
+  keeps its grant in ``ratelimit:wa:take:{phone_number_id}:<take_id>`` for a retry);
+- per campaign: ``campaign:runner:{campaign_id}`` (+ ``:fence``, ``:missed``, ``:released``);
 - one slot each, for structures one script walks as a whole: the live
   presence (``{ws}:user:<user_id>``, ``{ws}:proc:<process_id>``,
   ``{ws}:proc:<process_id>:users``, ``{ws}:procs``), the Taskiq lanes

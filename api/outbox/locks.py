@@ -21,6 +21,7 @@ import contextlib
 import hashlib
 import logging
 import time
+import uuid
 
 import redis.asyncio as aioredis
 from redis.exceptions import NoScriptError, RedisError
@@ -29,22 +30,44 @@ log = logging.getLogger("pytake.runtime.locks")
 
 DEFAULT_TTL_MS = 4_000  # api.settings.Settings.runtime_lease_seconds
 
+# Every script here is safe to run twice: redis-py (and `ResilientCluster`) sends a
+# command again after a connection error, also when the first attempt had already run.
+# The lease's value is ``<holder>:<token>``, ``holder`` a random id per `Lease`: an
+# acquire that finds its own holder there is that retry and answers the same token
+# (the lease's expiry restarted, as a first run would set it).
+#
 # A caller that finds the lease taken leaves a mark (KEYS[3]) for the holder:
 # work may have arrived that only the holder will now look at.
-_ACQUIRE = """
-if redis.call('EXISTS', KEYS[1]) == 1 then
-  redis.call('SET', KEYS[3], 1, 'PX', 3600000)
-  return 0
+_ACQUIRE_LUA = """
+local held = redis.call('GET', KEYS[1])
+if held then
+  local sep = string.find(held, ':', 1, true)
+  if sep and string.sub(held, 1, sep - 1) == ARGV[2] then
+    redis.call('PEXPIRE', KEYS[1], ARGV[1])
+    token = tonumber(string.sub(held, sep + 1))
+  else
+    redis.call('SET', KEYS[3], 1, 'PX', 3600000)
+    token = 0
+  end
+else
+  token = redis.call('INCR', KEYS[2])
+  redis.call('SET', KEYS[1], ARGV[2] .. ':' .. token, 'PX', ARGV[1])
 end
-local token = redis.call('INCR', KEYS[2])
-redis.call('SET', KEYS[1], token, 'PX', ARGV[1])
-return token
 """
-# 1: released, nobody came meanwhile; 2: released, someone bounced off it; 0: not ours anymore
+_ACQUIRE = "local token\n" + _ACQUIRE_LUA + "return token\n"
+# 1: released, nobody came meanwhile; 2: released, someone bounced off it; 0: not ours anymore.
+# The answer stays in KEYS[3] for `RETRY_MEMO_MS`: a release run again answers it again
+# (a 0 there would make the caller look for work the first run said nobody left).
 _RELEASE = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then
   redis.call('DEL', KEYS[1])
-  return 1 + redis.call('DEL', KEYS[2])
+  local released = 1 + redis.call('DEL', KEYS[2])
+  redis.call('SET', KEYS[3], ARGV[1] .. ' ' .. released, 'PX', ARGV[2])
+  return released
+end
+local memo = redis.call('GET', KEYS[3])
+if memo and string.sub(memo, 1, #ARGV[1] + 1) == ARGV[1] .. ' ' then
+  return tonumber(string.sub(memo, #ARGV[1] + 2))
 end
 return 0
 """
@@ -52,6 +75,9 @@ _RENEW = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
 return 0
 """
+# how long a script's answer is kept for a retry of it: longer than redis-py's retries
+# and `ResilientCluster`'s (api/redis_clients.py: CLUSTER_RETRY_SECONDS) take together
+RETRY_MEMO_MS = 60_000
 
 
 def _sha(script: str) -> str:
@@ -79,6 +105,8 @@ class Lease:
         self.key = key if "{" in key else f"{{{key}}}"
         self.ttl_ms = ttl_ms
         self.token: int | None = None
+        # who holds the lease in Redis (``<holder>:<token>``): a retried acquire knows itself
+        self.holder = uuid.uuid4().hex
         # renewal: a timer every ttl/3 (no task while the lease is short-lived, as most are)
         self._timer: asyncio.TimerHandle | None = None
         self._renewer: asyncio.Task | None = None
@@ -90,8 +118,13 @@ class Lease:
 
     async def acquire(self) -> bool:
         token = await _eval(self.redis, _ACQUIRE, 3, self.key, self.key + ":fence", self.key + ":missed",
-                            self.ttl_ms)
+                            self.ttl_ms, self.holder)
         return self.adopt(int(token))
+
+    @property
+    def value(self) -> str:
+        """The lease's value in Redis while it is ours."""
+        return f"{self.holder}:{self.token}"
 
     def adopt(self, token: int) -> bool:
         """Take a token an acquire script returned (0: the lease was taken)."""
@@ -111,7 +144,8 @@ class Lease:
                 await self._renewer
             self._renewer = None
         if self.token:
-            released = await _eval(self.redis, _RELEASE, 2, self.key, self.key + ":missed", str(self.token))
+            released = await _eval(self.redis, _RELEASE, 3, self.key, self.key + ":missed",
+                                   self.key + ":released", self.value, RETRY_MEMO_MS)
             self.missed = int(released) != 1
             self.token = None
 
@@ -126,7 +160,7 @@ class Lease:
     async def _renew(self) -> None:
         asked = time.monotonic()
         try:
-            ok = await _eval(self.redis, _RENEW, 1, self.key, str(self.token), self.ttl_ms)
+            ok = await _eval(self.redis, _RENEW, 1, self.key, self.value, self.ttl_ms)
         except (RedisError, OSError) as exc:
             self._renewer = None
             if time.monotonic() >= self._expires:

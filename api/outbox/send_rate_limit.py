@@ -11,7 +11,9 @@ taken together in one Lua script, using Redis' clock so all workers agree:
 
 Keys ``ratelimit:wa:number:{phone_number_id}`` and
 ``ratelimit:wa:pair:{phone_number_id}:<wa_id>``: the number is the hash tag
-(one Redis Cluster slot for the script). `lease_and_take` takes a
+(one Redis Cluster slot for the script). A grant is also kept a minute in
+``ratelimit:wa:take:{phone_number_id}:<take id>`` (a fresh id per take), so the
+script run again by a retry after a lost reply answers the same and takes nothing more. `lease_and_take` takes a
 conversation's sender lease (tagged by the conversation) with them in one
 script on a single Redis; on a cluster the two live in different slots, so it
 takes the lease, then the sends (two round trips, the same outcome).
@@ -35,50 +37,63 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import uuid
 from dataclasses import dataclass
 from typing import Any
 
 import redis.asyncio as aioredis
 
+from api.outbox.locks import _ACQUIRE_LUA, RETRY_MEMO_MS
 from api.redis_clients import is_cluster
 
-def _gcra_lua(first_key: int, first_arg: int) -> str:
-    """Lua that takes up to N sends from the buckets KEYS[first_key..]: ARGV from
-    ``first_arg + 1`` holds interval, tolerance and lag per bucket, then N. The
-    caller sees the bucket's clock ``lag`` µs behind Redis' (0, or a bulk `Limit`'s):
-    with ``t = now - lag``, send k (0-based) of a grant fits a bucket when
-    max(tat, t) + k * interval - tolerance <= t. Leaves ``grant`` (>= 1: the buckets
-    moved; 0: nothing taken) and ``wait`` (µs)."""
+def _gcra_lua(memo_key: int, first_arg: int) -> str:
+    """Lua that takes up to N sends from the buckets KEYS[memo_key + 1..]: ARGV from
+    ``first_arg + 1`` holds interval, tolerance and lag per bucket, then N, then how
+    long a grant's memo lives (ms). The caller sees the bucket's clock ``lag`` µs
+    behind Redis' (0, or a bulk `Limit`'s): with ``t = now - lag``, send k (0-based) of
+    a grant fits a bucket when max(tat, t) + k * interval - tolerance <= t. Leaves
+    ``grant`` (>= 1: the buckets moved; 0: nothing taken) and ``wait`` (µs).
+
+    A grant is kept in KEYS[memo_key] (named by a take id the caller draws per take):
+    the same take run again (redis-py's retry after a connection error, the first
+    attempt having run) answers it again and takes nothing more."""
+    grant_arg = f"{first_arg} + 3 * nbuckets + 1"
     return f"""
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
-local nbuckets = #KEYS - {first_key - 1}
-local grant = tonumber(ARGV[{first_arg} + 3 * nbuckets + 1])
+local nbuckets = #KEYS - {memo_key}
+local grant = tonumber(ARGV[{grant_arg}])
 local wait = 0
-local tats = {{}}
-for i = 1, nbuckets do
-  local interval = tonumber(ARGV[{first_arg} + 3 * i - 2])
-  local tolerance = tonumber(ARGV[{first_arg} + 3 * i - 1])
-  local seen = now - tonumber(ARGV[{first_arg} + 3 * i])
-  local tat = tonumber(redis.call('GET', KEYS[{first_key - 1} + i]) or '0')
-  if tat < seen then tat = seen end
-  tats[i] = tat
-  local room = math.floor((seen + tolerance - tat) / interval) + 1
-  if room < 1 then
-    room = 0
-    local w = tat - tolerance - seen
-    if w > wait then wait = w end
-  end
-  if room < grant then grant = room end
-end
-if grant >= 1 then
-  wait = 0
-  for i = 1, nbuckets do
-    local tat = tats[i] + grant * tonumber(ARGV[{first_arg} + 3 * i - 2])
-    redis.call('SET', KEYS[{first_key - 1} + i], tat, 'PX', math.max(1, math.ceil((tat - now) / 1000)) + 1000)
-  end
+local memo = redis.call('GET', KEYS[{memo_key}])
+if memo then
+  grant = tonumber(memo)
 else
-  grant = 0
+  local t = redis.call('TIME')
+  local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+  local tats = {{}}
+  for i = 1, nbuckets do
+    local interval = tonumber(ARGV[{first_arg} + 3 * i - 2])
+    local tolerance = tonumber(ARGV[{first_arg} + 3 * i - 1])
+    local seen = now - tonumber(ARGV[{first_arg} + 3 * i])
+    local tat = tonumber(redis.call('GET', KEYS[{memo_key} + i]) or '0')
+    if tat < seen then tat = seen end
+    tats[i] = tat
+    local room = math.floor((seen + tolerance - tat) / interval) + 1
+    if room < 1 then
+      room = 0
+      local w = tat - tolerance - seen
+      if w > wait then wait = w end
+    end
+    if room < grant then grant = room end
+  end
+  if grant >= 1 then
+    wait = 0
+    for i = 1, nbuckets do
+      local tat = tats[i] + grant * tonumber(ARGV[{first_arg} + 3 * i - 2])
+      redis.call('SET', KEYS[{memo_key} + i], tat, 'PX', math.max(1, math.ceil((tat - now) / 1000)) + 1000)
+    end
+    redis.call('SET', KEYS[{memo_key}], grant, 'PX', ARGV[{grant_arg} + 1])
+  else
+    grant = 0
+  end
 end
 """
 
@@ -86,16 +101,18 @@ end
 # Returns {granted, wait_us}: granted >= 1 and the buckets moved, or 0 and the wait.
 _GCRA = _gcra_lua(1, 0) + "return {grant, wait}\n"
 
-# A sender lease (KEYS[1..3], ARGV[1]: as locks._ACQUIRE) and, once it is ours,
-# up to N sends (KEYS[4..], ARGV[2..]) in one round trip: {token, granted, wait_us}.
-_LEASE_AND_TAKE = """
-if redis.call('EXISTS', KEYS[1]) == 1 then
-  redis.call('SET', KEYS[3], 1, 'PX', 3600000)
-  return {0, 0, 0}
-end
-local token = redis.call('INCR', KEYS[2])
-redis.call('SET', KEYS[1], token, 'PX', ARGV[1])
-""" + _gcra_lua(4, 1) + "return {token, grant, wait}\n"
+# A sender lease (KEYS[1..3], ARGV[1..2]: as locks._ACQUIRE) and, once it is ours,
+# up to N sends (KEYS[4] the take's memo, KEYS[5..] the buckets, ARGV[3..]) in one
+# round trip: {token, granted, wait_us}. Run twice, it answers the same (the lease's
+# holder and the take's memo).
+_LEASE_AND_TAKE = "local token\n" + _ACQUIRE_LUA + """
+if token == 0 then return {0, 0, 0} end
+""" + _gcra_lua(4, 2) + "return {token, grant, wait}\n"
+
+
+def take_key(phone_number_id: str, take_id: str) -> str:
+    """``ratelimit:wa:take:{phone_number_id}:<take id>``: one grant's memo (the number's tag)."""
+    return f"ratelimit:wa:take:{{{phone_number_id}}}:{take_id}"
 
 
 @dataclass(frozen=True)
@@ -162,8 +179,9 @@ class SendRateLimiter:
             return granted
         keys, args = self._buckets(phone_number_id, recipient, number_limit, pair_limit)
         token, granted, _ = await self._lease_script(
-            keys=[lease.key, lease.key + ":fence", lease.key + ":missed", *keys],
-            args=[lease.ttl_ms, *args, max(1, int(n))])
+            keys=[lease.key, lease.key + ":fence", lease.key + ":missed",
+                  take_key(phone_number_id, uuid.uuid4().hex), *keys],
+            args=[lease.ttl_ms, lease.holder, *args, max(1, int(n)), RETRY_MEMO_MS])
         if not lease.adopt(int(token)):
             return None
         return int(granted)
@@ -173,8 +191,8 @@ class SendRateLimiter:
         """Take up to ``n`` sends that both buckets allow now: ``(granted, 0.0)``;
         ``(0, seconds to wait)`` when not even one fits."""
         keys, args = self._buckets(phone_number_id, recipient, number_limit, pair_limit)
-        args.append(max(1, int(n)))
-        granted, wait_us = await self._script(keys=keys, args=args)
+        granted, wait_us = await self._script(keys=[take_key(phone_number_id, uuid.uuid4().hex), *keys],
+                                              args=[*args, max(1, int(n)), RETRY_MEMO_MS])
         return int(granted), int(wait_us) / 1_000_000
 
     async def try_acquire(self, phone_number_id: str, recipient: str | None,

@@ -26,7 +26,7 @@ from api.campaigns.runner import campaign_lease
 from api.live import presence
 from api.live.typing_indicator import indicator_key, typing_key
 from api.outbox.locks import CONVERSATION_LEASE, SENDER_LEASE, Lease, conversation_lease, lease_key, sender_lease
-from api.outbox.send_rate_limit import PAIR_LIMIT, Limit, SendRateLimiter
+from api.outbox.send_rate_limit import PAIR_LIMIT, Limit, SendRateLimiter, take_key
 from api.redis_buffered_counts import BufferedCounts
 from api.workers import maintenance
 from api.workers.queue import DEFAULT, HIGH, LANES, LOW, encode_task
@@ -40,7 +40,7 @@ def _one_slot(keys: list[str]) -> bool:
 
 
 def _lease_keys(lease: Lease) -> list[str]:
-    return [lease.key, lease.key + ":fence", lease.key + ":missed"]
+    return [lease.key, lease.key + ":fence", lease.key + ":missed", lease.key + ":released"]
 
 
 # every multi-key operation of PyTake and the keys it touches together
@@ -51,7 +51,8 @@ MULTI_KEY_OPERATIONS = {
     "locks.Lease of a sender (acquire/release scripts)": _lease_keys(sender_lease(None, CONV)),
     "campaigns.runner lease (acquire/release scripts)": _lease_keys(
         campaign_lease(SimpleNamespace(redis=None), CAMPAIGN)),
-    "SendRateLimiter GCRA (script)": SendRateLimiter._buckets("1065", "5511999", Limit(80, 1, 80), PAIR_LIMIT)[0],
+    "SendRateLimiter GCRA (script)": [take_key("1065", uuid.uuid4().hex),
+                                      *SendRateLimiter._buckets("1065", "5511999", Limit(80, 1, 80), PAIR_LIMIT)[0]],
     "presence join (script)": [presence.user_key(USER), presence.proc_users_key(PROCESS), presence.PROCS],
     "presence sweep (script; walks its users' sets)": [presence.proc_key(PROCESS), presence.proc_users_key(PROCESS),
                                                       presence.PROCS, presence.AWAY, presence.user_key(USER),
@@ -80,6 +81,7 @@ def test_schema_names_stay_recognisable() -> None:
     assert rk.sessions_valid_after_key("u1") == "session:valid_after:{u1}"
     assert rk.typing_key("c1", "u1") == "typing:{c1}:u1"
     assert conversation_lease(None, "c1").key == "lock:conversation:{c1}"
+    assert take_key("1065", "t1") == "ratelimit:wa:take:{1065}:t1"
     assert presence.user_key("u1") == rk.ws_user_key("u1") == "{ws}:user:u1"
     assert HIGH == "pytake:{tasks}"
 

@@ -71,7 +71,7 @@ async def _exited(proc: subprocess.Popen, timeout: float) -> int:
 
 async def _held_leases(redis) -> list[bytes]:  # noqa: ANN001
     keys = await redis.keys("lock:*")
-    return [k for k in keys if not k.endswith((b":fence", b":missed"))]
+    return [k for k in keys if not k.endswith((b":fence", b":missed", b":released"))]
 
 
 async def test_sigterm_finishes_running_conversations_sends_once_and_releases_leases(
