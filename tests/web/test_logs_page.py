@@ -1,8 +1,8 @@
 """The Logs page in a real browser, its logs produced for real: `pytake serve` with its worker and the
 sandbox as Meta (statuses sent, delivered, read come back as Meta's webhooks; a send to the sandbox's
 re-engagement number fails with 131047). Maria asks for a calabresa pizza and Rita says hello; the bot
-answers both with its menu (Rita's answer refused: its log holds its failed status only, as the log
-feed writes a message's content from message.sent, which a refused send never has). An admin searches the message log (words, direction, status) and opens a
+answers both with its menu (Rita's answer refused by WhatsApp: its log holds its text, its direction and
+the failed status with Meta's code). An admin searches the message log (words, direction, status) and opens a
 message's status timeline, then reads the API request log (filters, pages as the API pages them, the
 API's 422 on a bad status code). An agent has no Logs entry and no API requests tab."""
 
@@ -75,8 +75,8 @@ async def seed(base: str, meta: MetaStandIn) -> Designer:
     async def logged() -> bool:
         found = (await admin.call("GET", "/logs/messages?q=calabresa"))["items"]
         failed = (await admin.call("GET", "/logs/messages?status=failed"))["items"]
-        return {(m["direction"], m["status"]) for m in found} == {("inbound", "delivered"), ("outbound", "read")} \
-            and len(failed) == 1
+        return sorted((m["direction"], m["status"]) for m in found) == [
+            ("inbound", "delivered"), ("outbound", "failed"), ("outbound", "read")] and len(failed) == 1
     await until(logged, "Maria's message, the reply read by Maria and the one refused for Rita in the message log")
 
     async def requests_logged() -> bool:
@@ -103,23 +103,23 @@ async def test_an_admin_searches_messages_and_reads_api_requests(web_with_meta_a
         await expect(page.get_by_role("heading", name="Logs")).to_be_visible()
         messages = page.get_by_role("region", name="Messages")
 
-        # the words: Maria's question and the bot's answer
+        # the words: Maria's question and the bot's answers (the one to Rita refused, its text kept)
         search = messages.get_by_label("Search messages")
         await search.fill("calabresa")
         await search.press("Enter")
         rows = messages.locator("tr.message-log")
-        await expect(rows).to_have_count(2)
+        await expect(rows).to_have_count(3)
         await expect(rows.filter(has_text="Quero uma pizza de calabresa")).to_have_attribute("data-direction", "inbound")
         await expect(rows.filter(has_text="Quero uma pizza de calabresa")).to_contain_text("Maria")
 
-        # outgoing only: this page's answer, sent by the bot, read by Maria
+        # outgoing only: the bot's two answers; Maria's was read
         await messages.get_by_label("Direction").select_option("outbound")
-        await expect(rows).to_have_count(1)
-        await expect(rows).to_have_attribute("data-direction", "outbound")
-        await expect(rows).to_contain_text(MENU)
-        await expect(rows).to_contain_text("Bot")
-        await expect(rows).to_contain_text("Maria")
-        await rows.get_by_role("button", name="Read").click()
+        await expect(rows).to_have_count(2)
+        to_maria = rows.filter(has_text="Maria")
+        await expect(to_maria).to_have_attribute("data-direction", "outbound")
+        await expect(to_maria).to_contain_text(MENU)
+        await expect(to_maria).to_contain_text("Bot")
+        await to_maria.get_by_role("button", name="Read").click()
         steps = messages.locator(".timeline-row .status-timeline li")
         await expect(steps).to_have_count(3)
         assert await steps.evaluate_all("els => els.map(e => e.dataset.status)") == ["sent", "delivered", "read"]
@@ -132,6 +132,9 @@ async def test_an_admin_searches_messages_and_reads_api_requests(web_with_meta_a
         await messages.get_by_label("Status", exact=True).select_option("failed")
         await expect(rows).to_have_count(1)
         await expect(rows).to_have_attribute("data-status", "failed")
+        await expect(rows).to_have_attribute("data-direction", "outbound")
+        await expect(rows).to_contain_text(MENU)  # refused before it was sent, logged whole
+        await expect(rows).to_contain_text("Rita")
         await rows.get_by_role("button", name="Failed").click()
         failed = messages.locator('.timeline-row .status-timeline li[data-status="failed"]')
         await expect(failed).to_contain_text("131047")
@@ -194,7 +197,7 @@ async def test_an_agent_has_no_logs_entry_and_no_api_requests(web_with_meta_and_
         messages = page.get_by_role("region", name="Messages")
         await messages.get_by_label("Search messages").fill("calabresa")
         await messages.get_by_label("Search messages").press("Enter")
-        await expect(messages.locator("tr.message-log")).to_have_count(2)
+        await expect(messages.locator("tr.message-log")).to_have_count(3)
         await expect(page.get_by_role("tab", name="API requests")).to_have_count(0)
         await expect(page.get_by_role("region", name="API requests")).to_have_count(0)
         await shot(page, "logs-agent")
