@@ -31,6 +31,7 @@ import uuid
 from typing import Any, Iterable
 
 from api.assignment import set_status
+from api.redis_scripts import memo_key, resend_safe
 
 log = logging.getLogger("pytake.live")
 
@@ -85,13 +86,18 @@ redis.call('DEL', KEYS[2])
 redis.call('SREM', KEYS[3], ARGV[1])
 return emptied
 """
-# KEYS: {ws}:proc:<pid>, {ws}:procs ; ARGV: pid, ttl ms -> 1 renewed, 0 the key was gone (swept)
-_BEAT = """
+# KEYS: {ws}:proc:<pid>, {ws}:procs ; ARGV: pid, ttl ms -> 1 renewed, 0 the key was gone (swept).
+# Sent twice, the second run answers the first's 0 (api.redis_scripts), not a 1 for the key the first
+# set: a process whose heartbeat had expired always learns it, and registers its sockets again.
+# (_JOIN, _LEAVE and _SWEEP answer the same when run twice: set operations, and the users a sweep
+# left without sockets wait in AWAY for whichever sweep marks them away.)
+_BEAT = resend_safe("""
 local alive = redis.call('EXISTS', KEYS[1])
 redis.call('SET', KEYS[1], '1', 'PX', ARGV[2])
 redis.call('SADD', KEYS[2], ARGV[1])
-return alive
-"""
+if alive == 0 then return keep(0) end
+return 1
+""")
 
 
 def _s(value: Any) -> str:
@@ -117,7 +123,8 @@ async def sockets(redis: Any, user_id: Any) -> set[str]:
 
 async def beat(redis: Any, process_id: str, ttl_seconds: float) -> bool:
     """Renew the process's heartbeat; False when it had expired (and may have been swept)."""
-    return bool(await redis.eval(_BEAT, 2, proc_key(process_id), PROCS, process_id, int(ttl_seconds * 1000)))
+    return bool(await redis.eval(_BEAT, 3, proc_key(process_id), PROCS, memo_key(proc_key(process_id)),
+                                 process_id, int(ttl_seconds * 1000)))
 
 
 async def went_online(db: Any, redis: Any, user_id: uuid.UUID, organization_id: uuid.UUID) -> None:

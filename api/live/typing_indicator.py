@@ -21,6 +21,7 @@ from typing import Any
 from api.live.audience import Audience, Viewer, audience
 from api.live.protocol import TYPING_SECONDS, typing_message
 from api.live.publisher import channel
+from api.redis_scripts import memo_key, resend_safe
 
 log = logging.getLogger("pytake.live")
 
@@ -35,12 +36,13 @@ def indicator_key(conversation_id: Any) -> str:
     return f"typing:wa:{{{conversation_id}}}"
 
 
-# KEYS: typing key ; ARGV: ttl ms, renew-below ms -> 1 set (publish), 0 still fresh
-_RENEW = """
+# KEYS: typing key ; ARGV: ttl ms, renew-below ms -> 1 set (publish), 0 still fresh.
+# Sent twice, the second run answers the first's 1 (api.redis_scripts): the renewal is published.
+_RENEW = resend_safe("""
 if redis.call('PTTL', KEYS[1]) > tonumber(ARGV[2]) then return 0 end
 redis.call('SET', KEYS[1], 'typing', 'PX', ARGV[1])
-return 1
-"""
+return keep(1)
+""")
 
 _CONVERSATION = """
 SELECT c.department_id, c.assigned_to, n.phone_number_id, n.access_token_encrypted,
@@ -66,8 +68,9 @@ async def conversation_for(db: Any, viewer: Viewer, conversation_id: uuid.UUID) 
 
 async def typing(redis: Any, viewer: Viewer, conversation_id: uuid.UUID, row: Any) -> bool:
     """Record that ``viewer`` types in the conversation; whether it was published (renewed)."""
-    renewed = await redis.eval(_RENEW, 1, typing_key(conversation_id, viewer.user_id),
-                               TYPING_SECONDS * 1000, TYPING_SECONDS * 1000 - RENEW_AFTER_MS)
+    key = typing_key(conversation_id, viewer.user_id)
+    renewed = await redis.eval(_RENEW, 2, key, memo_key(key), TYPING_SECONDS * 1000,
+                               TYPING_SECONDS * 1000 - RENEW_AFTER_MS)
     if not renewed:
         return False
     header = {**audience(None, row).header(), "t": str(viewer.user_id)}
