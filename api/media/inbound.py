@@ -8,6 +8,14 @@ the message's kind, downloads it (never more than the limit), checks its
 sha256 against the one Meta gave, and keeps it in the media store (a
 directory or an S3 bucket: api/media/store.py).
 
+A fetch whose task was lost (a worker killed after taking it, Redis losing
+its data or failing over, a webhook whose enqueue failed and whose redelivery
+found the message stored already) is not lost for good: the maintenance
+sweep (api/workers/maintenance.py) finds inbound media rows without
+``metadata.media`` and queues their fetch again, at most once a minute per
+message and never while a worker fetches it (`fetch_lock_key`, held during
+the fetch).
+
 The outcome is ``messages.metadata.media``: ``{"status": "stored", "key",
 "mime_type", "size", "sha256", "filename"?}``, or ``{"status": "failed",
 "error": "<why>"}``. A transient failure (Meta or the network) is tried again,
@@ -39,6 +47,8 @@ from api.whatsapp.payloads import MEDIA_TYPES
 log = logging.getLogger("pytake.media.inbound")
 
 ATTEMPTS = 3
+FETCH_LOCK = "media:fetch:"  # + {message id}: a worker fetches this message's media now
+FETCH_HOLD_MS = 300_000  # the lock outlives any fetch (a dead worker's lets the sweep retry)
 BACKOFF = 0.5  # seconds before the second attempt; doubled each time
 
 _ROWS = text("""
@@ -54,9 +64,14 @@ _RECORD = text("UPDATE messages SET metadata = metadata || jsonb_build_object('m
                "WHERE id = :id")
 
 
+def fetch_lock_key(message_id: Any) -> str:
+    return f"{FETCH_LOCK}{{{message_id}}}"  # the id is the hash tag (the sweep's marks share it)
+
+
 async def fetch_inbound_media(db: Any, settings: Settings, message_ids: list[Any], *,
-                              client: httpx.AsyncClient | None = None) -> dict[str, str]:
-    """Fetch these messages' media (those not stored yet); ``{message id: "stored" | "failed"}``."""
+                              client: httpx.AsyncClient | None = None, redis: Any = None) -> dict[str, str]:
+    """Fetch these messages' media (those not stored yet); ``{message id: "stored" | "failed"}``.
+    With ``redis``, each message under `fetch_lock_key`: one another worker fetches is skipped."""
     import uuid
 
     ids = [uuid.UUID(str(i)) for i in message_ids]
@@ -69,9 +84,16 @@ async def fetch_inbound_media(db: Any, settings: Settings, message_ids: list[Any
     outcome: dict[str, str] = {}
     try:
         for row in rows:
-            media = await _fetch_one(settings, client, row)
-            async with db.transaction() as s:
-                await s.execute(_RECORD, {"id": row["id"], "media": json.dumps(media)})
+            lock = fetch_lock_key(row["id"])
+            if redis is not None and not await redis.set(lock, "1", nx=True, px=FETCH_HOLD_MS):
+                continue  # another worker fetches it
+            try:
+                media = await _fetch_one(settings, client, row)
+                async with db.transaction() as s:
+                    await s.execute(_RECORD, {"id": row["id"], "media": json.dumps(media)})
+            finally:
+                if redis is not None:
+                    await redis.delete(lock)
             outcome[str(row["id"])] = media["status"]
             if media["status"] == "failed":
                 log.warning("media of message %s not stored: %s", row["id"], media["error"])

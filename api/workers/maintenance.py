@@ -18,6 +18,10 @@
   row. Conversations whose question deadline passed 30 s ago (a timeout the
   sorted set lost) are looked for every `DEADLINES_EVERY` seconds and with
   every full sweep (a scan of `conversations`: not every 2 s);
+- **lost media fetches**, in the same sweep: inbound media rows without
+  ``metadata.media`` → ``pytake.fetch_media`` again (api/media/inbound.py), at
+  most once per `MEDIA_PERIOD_MS` per message, never while a worker holds its
+  fetch lock;
 - **abandoned claims** → `sender.reconcile_abandoned_claims`;
 - **assignment** of queued conversations (`api.assignment.tick`): the
   ``assignment`` event consumer every tick, a sweep every few seconds;
@@ -53,10 +57,12 @@ from api.campaigns import schedule as campaign_schedule
 from api.runtime_context import Runtime
 from api.outbox.locks import CONVERSATION_LEASE, SENDER_LEASE, lease_key
 from api.redis_clients import is_cluster
+from api.media.inbound import FETCH_LOCK
+from api.redis_scripts import memo_key, resend_safe
 from api.conversations.process import TIMEOUTS_KEY
 from api.outbox.sender import RETRY_KEY, reconcile_abandoned_claims
 from api.templates.lifecycle import SYNC_EVERY, sync_due
-from api.workers.queue import DELIVER_CONVERSATIONS, PROCESS_CONVERSATION, enqueue, enqueue_conversations
+from api.workers.queue import DELIVER_CONVERSATIONS, FETCH_MEDIA, PROCESS_CONVERSATION, enqueue, enqueue_conversations
 
 log = logging.getLogger("pytake.runtime.maintenance")
 
@@ -71,19 +77,24 @@ PRESENCE_EVERY = 5.0
 PATH_FLUSH_EVERY = 10.0
 STATISTICS_EVERY = 2.0
 SNAPSHOTS_EVERY = 300.0
+MEDIA_PERIOD_MS = 60_000  # a message's lost media fetch is queued again at most this often
 _BACKGROUND: set[asyncio.Task] = set()
 
-_POP_DUE = """
+# sent twice (a lost reply), the second run answers the first's members (api.redis_scripts):
+# none is taken from the set and then dropped
+_POP_DUE = resend_safe("""
 local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, tonumber(ARGV[2]))
-if #due > 0 then redis.call('ZREM', KEYS[1], unpack(due)) end
-return due
-"""
+if #due == 0 then return due end
+redis.call('ZREM', KEYS[1], unpack(due))
+return keep(due)
+""")
 
 # The conversations nobody holds a lease on (KEYS[2i-1]: the lease of ARGV[i+1])
 # and nobody woke in the last ARGV[1] ms (KEYS[2i]: its mark), marked woken now.
 # Both keys of a conversation carry its id as hash tag (Redis Cluster: one
-# call per conversation there, as the conversations' slots differ).
-_TO_WAKE = """
+# call per conversation there, as the conversations' slots differ). Sent twice,
+# the second run answers the first's list (not an empty one: its own marks).
+_TO_WAKE = resend_safe("""
 local out = {}
 for i = 2, #ARGV do
   if redis.call('EXISTS', KEYS[2 * i - 3]) == 0
@@ -91,12 +102,13 @@ for i = 2, #ARGV do
     out[#out + 1] = ARGV[i]
   end
 end
-return out
-"""
+if #out == 0 then return out end
+return keep(out)
+""")
 
 async def pop_due(rt: Runtime, key: str, limit: int = 500) -> list[str]:
     """Atomically take the members whose time has come."""
-    items = await rt.redis.eval(_POP_DUE, 1, key, time.time(), limit)
+    items = await rt.redis.eval(_POP_DUE, 2, key, memo_key(key), time.time(), limit)
     return [_str(i) for i in items]
 
 
@@ -178,11 +190,15 @@ def _background(chore: Any, name: str) -> None:
     task.add_done_callback(_BACKGROUND.discard)
 
 
-# inbound rows still unprocessed / outbound rows still pending and unclaimed, per
-# conversation with its oldest such row ({since}: the watermark's bound, if any)
+# inbound rows still unprocessed or whose media was never fetched (one scan of the
+# same rows) / outbound rows still pending and unclaimed, per conversation with its
+# oldest such row ({since}: the watermark's bound, if any)
 _WAITING_INBOUND = """
-SELECT conversation_id, min(created_at) AS oldest FROM messages
- WHERE direction = 'inbound' AND metadata->>'processed' = 'false' AND created_at < :cutoff{since}
+SELECT conversation_id, min(created_at) AS oldest, bool_or(metadata->>'processed' = 'false') AS unprocessed,
+       array_agg(id) FILTER (WHERE content ? 'media_id' AND NOT (metadata ? 'media')) AS media
+  FROM messages
+ WHERE direction = 'inbound' AND created_at < :cutoff{since}
+   AND (metadata->>'processed' = 'false' OR (content ? 'media_id' AND NOT (metadata ? 'media')))
  GROUP BY conversation_id ORDER BY oldest LIMIT 1000"""
 _WAITING_OUTBOUND = """
 SELECT conversation_id, min(created_at) AS oldest FROM messages
@@ -213,14 +229,20 @@ async def sweep(rt: Runtime, stale: timedelta | None = None, *, full: bool = Tru
     oldest = min([cutoff, *(r.oldest for r in inbound[:1]), *(r.oldest for r in outbound[:1])])
     await rt.redis.set(WATERMARK_KEY, (oldest - SWEEP_MARGIN).isoformat())
     period = max(1, int(stale.total_seconds() * 1000))
-    wake = await _free(rt, CONVERSATION_LEASE, "process:", period, [r.conversation_id for r in inbound])
+    wake = await _free(rt, CONVERSATION_LEASE, "process:", period,
+                       [r.conversation_id for r in inbound if r.unprocessed])
     if wake or waiting:
         await enqueue_conversations(rt.redis, [*wake, *waiting])
     deliver = await _free(rt, SENDER_LEASE, "deliver:", period, [r.conversation_id for r in outbound])
     if deliver:
         await enqueue(rt.redis, DELIVER_CONVERSATIONS, deliver)
-    if wake or deliver:
-        log.info("woke %d conversation(s) to process and %d to deliver (lost wake-ups)", len(wake), len(deliver))
+    fetch = await _free(rt, FETCH_LOCK, "media:", max(period, MEDIA_PERIOD_MS),
+                        [i for r in inbound for i in r.media or ()])
+    if fetch:
+        await enqueue(rt.redis, FETCH_MEDIA, fetch)
+    if wake or deliver or fetch:
+        log.info("woke %d conversation(s) to process and %d to deliver, and %d media fetch(es) (lost wake-ups)",
+                 len(wake), len(deliver), len(fetch))
     reconciled = await reconcile_abandoned_claims(rt)
     if reconciled:
         log.warning("%d outbound message(s) with an abandoned send claim marked delivery_unknown", reconciled)
@@ -237,13 +259,15 @@ async def _watermark(rt: Runtime) -> datetime | None:
 
 
 async def _free(rt: Runtime, lease_prefix: str, kind: str, period_ms: int, ids: list[Any]) -> list[str]:
-    """Of ``ids``, the conversations no lease holder works on and not woken this period."""
+    """Of ``ids``, those no lease holder works on (conversations; a media fetch's lock)
+    and not woken this period."""
     if not ids:
         return []
     ids = [str(i) for i in ids]
 
     async def call(group: list[str]) -> list[Any]:
         keys = [k for i in group for k in (lease_key(lease_prefix, i), f"{WOKEN}{kind}{{{i}}}")]
+        keys.append(memo_key(keys[-1]))  # in the slot of the group's (on a cluster: the one) conversation
         return await rt.redis.eval(_TO_WAKE, len(keys), *keys, period_ms, *group)
 
     if is_cluster(rt.redis):  # each conversation's keys in its own slot

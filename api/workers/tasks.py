@@ -122,7 +122,7 @@ async def fetch_media_task(message_ids: list[str]) -> None:
     from api.media import fetch_inbound_media
 
     runtime = context().runtime
-    await fetch_inbound_media(runtime.db, runtime.settings, message_ids)
+    await fetch_inbound_media(runtime.db, runtime.settings, message_ids, redis=runtime.redis)
 
 
 class BatchListQueueBroker(ListQueueBroker):
