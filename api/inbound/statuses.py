@@ -106,10 +106,12 @@ updated AS (
    WHERE m.id = f.mid
   RETURNING m.id, m.conversation_id, m.whatsapp_message_id, m.status, m.error_message, m.metadata,
             l.status AS old_status, f.at, f.ord,
-            -- a row failed while still pending never had message.sent: its event carries the message
-            CASE WHEN m.status = 'failed' AND l.status = 'pending' THEN jsonb_build_object(
+            -- a row still pending had no message.sent (it failed before it was sent, or its sender
+            -- has not recorded Meta's answer: it may have died after the request): its event carries
+            -- the message
+            CASE WHEN l.status = 'pending' THEN jsonb_build_object(
               'id', m.id, 'conversation_id', m.conversation_id, 'direction', m.direction,
-              'sender_type', m.sender_type, 'type', m.type, 'content', m.content, 'status', 'failed',
+              'sender_type', m.sender_type, 'type', m.type, 'content', m.content, 'status', m.status,
               'whatsapp_message_id', m.whatsapp_message_id, 'created_at', m.created_at) END AS unsent
 ),
 recipients AS (  -- by wamid, or by the message found (its wamid may not be written back yet);
@@ -123,8 +125,8 @@ recipients AS (  -- by wamid, or by the message found (its wamid may not be writ
      AND (i.org IS NULL OR r.campaign_id IN (SELECT id FROM campaigns WHERE organization_id = i.org))
   RETURNING r.id
 ),
-events_written AS (  -- message.status, only where the status really changed; a failure of a
-                     -- message never recorded as sent carries the whole message (catalogue.failed_before_sent_payload)
+events_written AS (  -- message.status, only where the status really changed; the status of a
+                     -- message never recorded as sent carries the whole message (docs/events.md)
   INSERT INTO events (organization_id, type, version, ordering_key, payload)
   SELECT c.organization_id, 'message.status', :version, u.conversation_id, jsonb_build_object(
            'message_id', u.id, 'conversation_id', u.conversation_id, 'whatsapp_message_id', u.whatsapp_message_id,

@@ -70,8 +70,9 @@ def _status_entry(payload: dict[str, Any], at: datetime) -> dict[str, Any]:
 
 def message_record(e: StoredEvent) -> dict[str, Any] | None:
     """The message log record of a message event (``full``: it carries the whole message;
-    a status event carries only the message's id and its new status, except a failure
-    before the message was sent, which carries the whole message too)."""
+    a status event carries only the message's id and its new status, except the status of
+    a message never recorded as sent (failed before it was sent, or accepted by Meta while
+    its sender died before recording it), which carries the whole message too)."""
     payload = e.payload or {}
     at = e.occurred_at
     status_entry = None
@@ -94,7 +95,7 @@ def message_record(e: StoredEvent) -> dict[str, Any] | None:
     content = message.get("content") if isinstance(message.get("content"), dict) else {}
     created = _time(message.get("created_at"), at)
     status = message.get("status") or ("received" if message.get("direction") == "inbound" else None)
-    if status_entry is not None:  # the failure of a message never sent: its status, reason and code
+    if status_entry is not None:  # the status of a message never recorded as sent: it, its reason and code
         status = status_entry["status"]
     return {"full": True, "message_id": message_id, "organization_id": e.organization_id,
             "conversation_id": _uuid(message.get("conversation_id")), "contact_id": _uuid(message.get("contact_id")),

@@ -3,7 +3,8 @@ conversation and contact, with the failure's reason (and Meta's error code), tho
 had a ``message.sent``. Every way such a send fails: Meta refuses it (a conversation's reply
 through the sandbox, a campaign's template), PyTake refuses it before the Graph call (the
 24-hour window), its sender died after claiming it, or Meta's status webhook fails it while
-the row is still pending. Read through GET /logs/messages (end to end) or the store."""
+the row is still pending. And a message Meta accepted whose sender died before recording it.
+Read through GET /logs/messages (end to end) or the store."""
 
 from __future__ import annotations
 
@@ -140,6 +141,25 @@ async def test_sends_pytake_refuses_or_never_finishes_are_logged_whole(local, db
         assert log["contact_id"] == contacts[mid] and log["conversation_id"] is not None
         entry = _failed_entry(log)
         assert reason in entry["error"] and entry.get("error_code") == code
+
+
+async def test_a_message_meta_accepted_whose_sender_died_unrecorded_is_logged_with_its_text(local, db):
+    _, accepted = await _outbound(local, "5511900007004", "aceito e nunca registrado")
+    await claim(db, accepted)  # its sender claimed it, Meta accepted it, and the sender died before recording that
+    for status in ("sent", "delivered"):  # Meta's status webhooks find it by the callback id sent with it
+        doc = webhooks.status_update(PNID, "wamid.ACCEPTED-UNRECORDED", status, "5511900007004",
+                                     callback_data=str(accepted))
+        async with db.transaction() as s:
+            await apply_statuses(s, parse_webhook(doc).statuses)
+
+    await _fed(db)
+    logs = {r["message_id"]: r for r in await PostgresLogStore(db).search_messages(
+        MessageQuery(local.seeded.organization_id, direction="outbound"))}
+    log = logs[accepted]
+    assert (log["text"], log["type"], log["sender_type"]) == ("aceito e nunca registrado", "text", "bot")
+    assert log["status"] == "delivered" and log["whatsapp_message_id"] == "wamid.ACCEPTED-UNRECORDED"
+    assert [h["status"] for h in log["status_history"]] == ["sent", "delivered"]
+    assert log["contact_id"] is not None
 
 
 async def _rows(db, sql: str, **params: Any) -> list[Any]:

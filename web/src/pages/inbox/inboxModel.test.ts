@@ -62,6 +62,20 @@ describe("live events → inbox state", () => {
     expect(s.unread.a ?? 0).toBe(0);
   });
 
+  it("a message Meta accepted but PyTake never recorded appears from its first status, once", () => {
+    let s = started([conv("a")]);
+    s = reduce(s, { kind: "history", conversation_id: "a", messages: [msg("m1", "a")] });
+    s = applyLive(s, event("1-2", "message.status", { message_id: "u1", conversation_id: "a", status: "delivered",
+      previous_status: "pending", message: msg("u1", "a", { direction: "outbound", sender_type: "bot", status: "delivered",
+        created_at: "2026-12-02T06:02:00+00:00" }) }), 0);
+    expect(s.messages.a.map((m) => m.id)).toEqual(["m1", "u1"]);
+    expect(s.messages.a[1]).toMatchObject({ status: "delivered", error_message: null });
+    // its sender was only slow: the late message.sent folds into it and lowers nothing
+    s = applyLive(s, event("1-3", "message.sent", { message: msg("u1", "a", { direction: "outbound", status: "sent",
+      created_at: "2026-12-02T06:02:00+00:00" }) }), 0);
+    expect(s.messages.a.map((m) => [m.id, m.status])).toEqual([["m1", "delivered"], ["u1", "delivered"]]);
+  });
+
   it("assignment, queue and close events move conversations between Mine and Queue", () => {
     let s = started([]);
     const waiting = { conversation: { id: "q", contact_id: "k", status: "waiting_in_queue", department_id: "d-sales", assigned_agent_id: null } };

@@ -201,10 +201,11 @@ export function applyLive(state: InboxState, message: LiveMessage, now: number):
     case "message.sent":
       return withMessage(next, event.data.message as Message, event.type === "message.received");
     case "message.status": {
-      // a message that failed before it was sent has no message.sent: its failure carries it
-      const failed = event.data.message as Message | undefined;
-      const base = failed
-        ? withMessage(next, { ...failed, error_message: (event.data.error as string | null) ?? null,
+      // a message never recorded as sent (failed before it was sent, or its sender died after
+      // Meta accepted it) has no message.sent: its status carries it
+      const carried = event.data.message as Message | undefined;
+      const base = carried
+        ? withMessage(next, { ...carried, error_message: (event.data.error as string | null) ?? null,
             meta_errors: (event.data.meta_errors as MetaError[] | null) ?? null }, false)
         : next;
       return withStatus(base, event.data);
