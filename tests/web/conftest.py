@@ -21,6 +21,11 @@ from typing import Any, AsyncIterator
 
 import httpx
 import pytest
+from playwright.async_api import expect
+
+# every `expect` in tests/web waits for its condition up to 30 s, not Playwright's 5 s: on a machine
+# with both cores busy a re-render can take longer (test_editor_undo failed so, under two loaders)
+expect.set_options(timeout=30_000)
 
 ROOT = Path(__file__).resolve().parents[2]
 WEB_DIST = ROOT / "web" / "dist"
