@@ -4,9 +4,10 @@ and the API's view of a flow read with the page's own token."""
 from __future__ import annotations
 
 import json
+import re
 
 import httpx
-from playwright.async_api import Page
+from playwright.async_api import Page, expect
 
 # httpx's default is 5 s: on a loaded machine a publish or a sign-up took longer (ReadTimeout);
 # each test bounds a hang with its own asyncio.timeout.
@@ -39,6 +40,10 @@ async def connect(page: Page, source: str, handle: str, target: str) -> None:
     await page.mouse.move(start["x"] + start["width"] / 2, start["y"] + start["height"] / 2)
     await page.mouse.down()
     await page.mouse.move(end["x"] + end["width"] / 2, end["y"] + end["height"] / 2, steps=12)
+    # the press landed on the handle (a press beside it pans the canvas instead) and the target takes it
+    await expect(page.locator(".react-flow__connectionline")).to_have_count(1)
+    await expect(page.get_by_test_id(f"node-{target}").locator(".react-flow__handle.target")).to_have_class(
+        re.compile(r"\bvalid\b"))
     await page.mouse.up()
 
 

@@ -10,7 +10,7 @@ import re
 
 from playwright.async_api import Page, expect
 
-from .browser import connect, drag_from_palette, live_version, saved_canvas
+from .browser import connect, designer, drag_from_palette, edge, live_version, node, saved_canvas, settled_box
 from .conftest import screenshot
 
 
@@ -107,3 +107,26 @@ async def design_a_flow(web_server: str, page: Page) -> None:
     await expect(problems.get_by_text("0 error(s) · 0 warning(s)")).to_be_visible()
     await screenshot(page, "06-reloaded")
     assert await saved_canvas(page, flow_id) == saved
+
+
+async def test_a_problem_badge_does_not_move_the_handles(web_server, browser_page: Page):
+    """The compiler's answer lands while the designer works: a node that gains or loses its
+    problem badge keeps its size, so a handle about to be grabbed stays under the pointer."""
+    async with asyncio.timeout(120):
+        page = browser_page
+        me = await designer(web_server, page)
+        # two identical messages; only the second has problems (nothing reaches it, nothing leaves it)
+        flow = await me.flow("Twins", {
+            "nodes": [node("start", "start", {}, 0, 100), node("fine", "message", {"text": "Hi"}, 300, 100),
+                      node("end", "end", {}, 620, 100), node("lost", "message", {"text": "Hi"}, 300, 300)],
+            "edges": [edge("start", "fine"), edge("fine", "end")],
+        })
+        await me.open(f"/app/flows/{flow['id']}")
+        fine, lost = page.get_by_test_id("node-fine"), page.get_by_test_id("node-lost")
+        await expect(lost.locator(".node-badge")).to_be_visible(timeout=30_000)
+        await expect(fine.locator(".node-badge")).to_have_count(0)
+        fine_box, lost_box = await settled_box(page, fine), await settled_box(page, lost)
+        assert lost_box["height"] == fine_box["height"], (fine_box, lost_box)
+        fine_handle = await settled_box(page, fine.locator(".react-flow__handle.source"))
+        lost_handle = await settled_box(page, lost.locator(".react-flow__handle.source"))
+        assert lost_handle["y"] - lost_box["y"] == fine_handle["y"] - fine_box["y"]
