@@ -23,8 +23,9 @@ import httpx
 import pytest
 from playwright.async_api import expect
 
-# every `expect` in tests/web waits for its condition up to 30 s, not Playwright's 5 s: on a machine
-# with both cores busy a re-render can take longer (test_editor_undo failed so, under two loaders)
+# every `expect` in tests/web waits for its condition up to 30 s, not Playwright's 5 s. It is only a
+# ceiling: each wait returns as soon as its condition holds, and a machine with both cores busy may
+# take longer than 5 s to render a page that is not wrong.
 expect.set_options(timeout=30_000)
 
 ROOT = Path(__file__).resolve().parents[2]

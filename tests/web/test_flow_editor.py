@@ -47,8 +47,8 @@ async def design_a_flow(web_server: str, page: Page) -> None:
     await drag_from_palette(page, "Start", 120, 160)
     await drag_from_palette(page, "Question", 420, 140)
     await drag_from_palette(page, "End", 760, 160)
-    for node in ("start_1", "question_1", "end_1"):
-        await expect(page.get_by_test_id(f"node-{node}")).to_be_visible()
+    for node_id in ("start_1", "question_1", "end_1"):
+        await expect(page.get_by_test_id(f"node-{node_id}")).to_be_visible()
     await connect(page, "start_1", "next", "question_1")
     await expect(page.locator(".react-flow__edge")).to_have_count(1)
 
@@ -102,7 +102,7 @@ async def design_a_flow(web_server: str, page: Page) -> None:
     # edges are drawn once React Flow has measured the nodes' handles: fit the view, as a
     # person does after opening a flow, and give a loaded machine time to draw them
     await page.get_by_role("button", name="Fit view", exact=True).click()
-    await expect(page.locator(".react-flow__edge")).to_have_count(3, timeout=30_000)
+    await expect(page.locator(".react-flow__edge")).to_have_count(3)
     await expect(page.locator(".react-flow__edge-text").first).to_have_text("next")
     await expect(problems.get_by_text("0 error(s) · 0 warning(s)")).to_be_visible()
     await screenshot(page, "06-reloaded")
@@ -123,7 +123,7 @@ async def test_a_problem_badge_does_not_move_the_handles(web_server, browser_pag
         })
         await me.open(f"/app/flows/{flow['id']}")
         fine, lost = page.get_by_test_id("node-fine"), page.get_by_test_id("node-lost")
-        await expect(lost.locator(".node-badge")).to_be_visible(timeout=30_000)
+        await expect(lost.locator(".node-badge")).to_be_visible()
         await expect(fine.locator(".node-badge")).to_have_count(0)
         fine_box, lost_box = await settled_box(page, fine), await settled_box(page, lost)
         assert lost_box["height"] == fine_box["height"], (fine_box, lost_box)

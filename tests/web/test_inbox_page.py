@@ -127,7 +127,7 @@ async def test_two_agents_a_live_customer_message_a_quick_reply_and_live_ticks(w
             meta.state.config.send_statuses = False  # the test posts Meta's statuses itself, one by one
             assert await meta.app.post_webhook(webhooks.inbound_message(
                 PNID, MARIA, webhooks.text_message("Quanto custa a pizza grande?"), profile_name="Maria"), PNID)
-            await expect(bia.locator(".bubble.in").filter(has_text="Quanto custa a pizza grande?")).to_be_visible(timeout=30_000)
+            await expect(bia.locator(".bubble.in").filter(has_text="Quanto custa a pizza grande?")).to_be_visible()
             await expect(in_list(bia, "mine").filter(has_text="Maria Silva")).to_contain_text("Quanto custa a pizza grande?")
             await expect(count(caio, "mine")).to_have_text("0")
             await expect(in_list(caio, "mine")).to_have_count(0)
@@ -155,26 +155,25 @@ async def test_two_agents_a_live_customer_message_a_quick_reply_and_live_ticks(w
             await until(at_meta, "the sandbox received the quick reply")
             wamid = next(m["id"] for m in meta.state.accepted if m["to"] == MARIA)
             reply = bia.locator(".bubble.out").filter(has_text=PRECO)
-            await expect(reply.locator("[data-ticks]")).to_have_attribute("data-ticks", "sent", timeout=30_000)
+            await expect(reply.locator("[data-ticks]")).to_have_attribute("data-ticks", "sent")
             assert await meta.app.post_webhook(webhooks.status_update(PNID, wamid, "delivered", MARIA), PNID)
-            await expect(reply.locator("[data-ticks]")).to_have_attribute("data-ticks", "delivered", timeout=30_000)
+            await expect(reply.locator("[data-ticks]")).to_have_attribute("data-ticks", "delivered")
             assert await meta.app.post_webhook(webhooks.status_update(PNID, wamid, "read", MARIA), PNID)
-            await expect(reply.locator("[data-ticks]")).to_have_attribute("data-ticks", "read", timeout=30_000)
+            await expect(reply.locator("[data-ticks]")).to_have_attribute("data-ticks", "read")
             await expect(reply.locator("[data-ticks]")).to_have_attribute("aria-label", "Read")
             await screenshot(bia, "inbox-04-ticks-read")
 
             # a send Meta refuses: red, with Meta's error
             assert await meta.app.post_webhook(webhooks.inbound_message(
                 PNID, REFUSED, webhooks.text_message("Oi, tem pizza doce?"), profile_name="Rita"), PNID)
-            await expect(in_list(bia, "mine").filter(has_text="Rita Recusada")).to_contain_text("Oi, tem pizza doce?",
-                                                                                               timeout=30_000)
+            await expect(in_list(bia, "mine").filter(has_text="Rita Recusada")).to_contain_text("Oi, tem pizza doce?")
             await expect(in_list(bia, "mine").filter(has_text="Rita Recusada").locator(".badge")).to_have_text("1")
             await in_list(bia, "mine").filter(has_text="Rita Recusada").click()
             await expect(bia.get_by_role("heading", name="Rita Recusada")).to_be_visible()
             await bia.get_by_label("Message", exact=True).fill("Olá Rita!")
             await bia.get_by_role("button", name="Send", exact=True).click()
             failed = bia.locator(".bubble.failed").filter(has_text="Olá Rita!")
-            await expect(failed).to_be_visible(timeout=30_000)
+            await expect(failed).to_be_visible()
             await expect(failed.locator(".bubble-error")).to_contain_text("131047")
             await screenshot(bia, "inbox-05-failed")
 
@@ -185,7 +184,7 @@ async def test_two_agents_a_live_customer_message_a_quick_reply_and_live_ticks(w
             await expect(caio.get_by_role("heading", name="João Pereira")).to_be_visible()
             await expect(bia.locator(".inbox-contact [data-assignee]")).to_have_text("—")
             await caio.get_by_label("Message", exact=True).press_sequentially("Oi João", delay=50)
-            await expect(bia.locator(".typing")).to_have_text("Caio Reis typing…", timeout=30_000)
+            await expect(bia.locator(".typing")).to_have_text("Caio Reis typing…")
             await screenshot(bia, "inbox-06-typing")
             # Caio takes João from the queue: both agents' lists and Bia's open conversation follow live
             await caio.get_by_role("button", name="Assign to me").click()
