@@ -68,7 +68,7 @@ class Batch:
         query for the few a consumer keeps, instead of decoding every payload of the batch."""
         if not events:
             return events
-        rows = await self.conn.fetch(_PAYLOADS, [e.id for e in events])
+        rows = await self.conn.fetch(_PAYLOADS, [str(e.txid) for e in events], [e.id for e in events])
         payloads = {r["id"]: r["payload"] for r in rows}
         return [replace(e, payload=payloads.get(e.id)) for e in events]
 
@@ -89,7 +89,13 @@ SELECT id, txid::text AS txid, organization_id, type, version, ordering_key, {pa
  ORDER BY txid, id
  LIMIT $3
 """
-_PAYLOADS = "SELECT id, payload FROM events WHERE id = ANY($1::bigint[])"
+# by the primary key (txid, id): `events` has no index on id alone, and a lookup by id
+# scanned the whole table on every batch, slower the more events it held
+_PAYLOADS = """
+SELECT e.id, e.payload
+  FROM unnest($1::text[]::xid8[], $2::bigint[]) AS k(txid, id)
+  JOIN events e ON e.txid = k.txid AND e.id = k.id
+"""
 _READ_WITH_PAYLOADS = _READ.format(payload="payload")
 _READ_WITHOUT_PAYLOADS = _READ.format(payload="NULL::jsonb")
 # Anything for this consumer? Read-only, no lock (a row lock takes a transaction id

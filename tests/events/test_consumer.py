@@ -7,7 +7,7 @@ import asyncio
 import uuid
 
 from api.events import emit_conn, event
-from api.events.consumer import backlog, consume
+from api.events.consumer import _PAYLOADS, backlog, consume
 
 
 async def _until(db, name, count, timeout=60.0):
@@ -104,3 +104,15 @@ async def test_a_batch_read_without_payloads_loads_those_of_the_events_it_keeps(
             assert all(e.type.startswith("flow.") for e in kept)
         assert asyncio.get_running_loop().time() < deadline
     assert [e.type for e in found] == ["flow.started", "message.sent", "flow.completed"]
+
+
+async def test_loading_the_payloads_of_a_batch_reads_by_the_primary_key(db):
+    """`with_payloads` runs on every batch of the live and statistics consumers: a lookup that
+    scanned `events` grew slower with every event the table held (bench/scale.py's later runs)."""
+    async with db.raw() as conn:
+        async with conn.transaction():
+            await conn.execute("SET LOCAL enable_seqscan = off")  # a scan shows up only when nothing else can
+            plan = "\n".join(r[0] for r in await conn.fetch("EXPLAIN " + _PAYLOADS, ["5", "6"], [1, 2]))
+    # the key's leading column bounds the probe: by id alone the whole index (or table) was read
+    probes = [line for line in plan.splitlines() if "Index Cond" in line]
+    assert probes and all("txid" in line for line in probes), plan
