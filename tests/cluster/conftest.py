@@ -4,8 +4,8 @@
 ``/usr/bin/redis-server``, ``cluster-enabled yes``, free ports, data under a
 temporary directory) formed into a cluster of 3 primaries with one replica
 each by ``redis-cli --cluster create``; the fixture waits until every node
-reports ``cluster_state:ok`` and every primary has its replica, and stops the
-processes at the end. Tests get a `Cluster` (its nodes, the
+reports ``cluster_state:ok`` and every primary has a replica done with its
+first sync, and stops the processes at the end. Tests get a `Cluster` (its nodes, the
 ``redis+cluster://`` URL PyTake takes, and helpers for a failover: a clean
 hand-over with ``CLUSTER FAILOVER``, or a primary killed with SIGKILL and
 the cluster failing over by itself after `NODE_TIMEOUT_MS`, then the killed
@@ -119,8 +119,22 @@ class Cluster:
             return False
         primaries = [n for n in nodes if "master" in n["flags"] and n["slots"]]
         replicas = [n for n in nodes if "slave" in n["flags"] and "fail" not in n["flags"]]
-        return (len(primaries) >= 3 and len(replicas) >= 3
-                and all(any(r["master"] == p["id"] for r in replicas) for p in primaries))
+        if not (len(primaries) >= 3 and len(replicas) >= 3
+                and all(any(r["master"] == p["id"] for r in replicas) for p in primaries)):
+            return False
+        # a replica is listed as soon as it is told its primary, but holds the data (and
+        # may be promoted: a replica that never synced is "disconnected for too long" and
+        # never stands for election) only once its first sync is done
+        try:
+            return all(_info(int(r["port"]), "replication").get("master_link_status") == "up" for r in replicas)
+        except (subprocess.SubprocessError, OSError):
+            return False
+
+    def replicated(self, primary_port: int, timeout_ms: int = 30_000) -> None:
+        """Wait until ``primary_port``'s replica acknowledged every write made to it so far."""
+        acknowledged = int(cli(primary_port, "WAIT", "1", str(timeout_ms)).strip())
+        if acknowledged < 1:
+            raise RuntimeError(f"no replica of {primary_port} acknowledged its writes within {timeout_ms} ms")
 
     def wait_healthy(self, timeout: float = START_TIMEOUT) -> None:
         deadline = time.monotonic() + timeout
@@ -194,6 +208,7 @@ def start_cluster(root: Path, nodes: int = 6) -> Cluster:
             cluster.commands[port] = [
                 REDIS_SERVER, "--port", str(port), "--bind", "127.0.0.1", "--cluster-enabled", "yes",
                 "--cluster-config-file", str(data / "nodes.conf"), "--cluster-node-timeout", str(NODE_TIMEOUT_MS),
+                "--repl-diskless-sync-delay", "0",  # a replica syncs at once (Redis 7 waits 5 s for others)
                 "--dir", str(data), "--save", "", "--appendonly", "no", "--protected-mode", "no",
                 "--logfile", str(data / "redis.log")]
             cluster.processes[port] = subprocess.Popen(cluster.commands[port], stdout=subprocess.DEVNULL,

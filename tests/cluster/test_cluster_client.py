@@ -10,7 +10,7 @@ import asyncio
 from redis.asyncio.cluster import RedisCluster
 
 from api.redis_clients import CLUSTER_RETRY_SECONDS, ResilientCluster, cluster_client
-from tests.cluster.conftest import Cluster, cli
+from tests.cluster.conftest import Cluster
 
 
 async def test_a_command_to_a_killed_primary_waits_for_its_replica(redis_cluster: Cluster, cluster_redis) -> None:
@@ -21,7 +21,7 @@ async def test_a_command_to_a_killed_primary_waits_for_its_replica(redis_cluster
         await client.set("failover:{k}", "before")
         primary = redis_cluster.primary_of("failover:{k}")
         replica = redis_cluster.replica_of(primary)
-        await asyncio.to_thread(cli, primary, "WAIT", "1", "5000")  # the write is on the replica
+        await asyncio.to_thread(redis_cluster.replicated, primary)  # the write is on the replica
         killed = primary
         redis_cluster.processes[primary].kill()
         redis_cluster.processes[primary].wait()
@@ -85,7 +85,7 @@ async def test_a_pipeline_to_a_killed_primary_waits_for_its_replica(redis_cluste
         await client.set(key, "placeholder")
         primary = redis_cluster.primary_of(key)
         replica = redis_cluster.replica_of(primary)
-        await asyncio.to_thread(cli, primary, "WAIT", "1", "5000")
+        await asyncio.to_thread(redis_cluster.replicated, primary)
         killed = primary
         redis_cluster.processes[primary].kill()
         redis_cluster.processes[primary].wait()
