@@ -74,27 +74,31 @@ found AS (
     FROM input i
     -- by wamid, else by our callback id while the row has no wamid yet: two index
     -- lookups, never one BitmapOr (it read every NULL entry of the wamid index, each
-    -- outbound row's until its send, so a status cost more the more had been sent);
-    -- OFFSET 0 keeps "IS NULL" out of the primary-key lookup's index condition
+    -- outbound row's until its send, so a status cost more the more had been sent).
+    -- OFFSET 0 keeps the other conditions out of the lookups' index conditions: "IS
+    -- NULL" out of the primary key's, and "direction = 'outbound'" out of both (it
+    -- matches idx_messages_status's predicate, and a partition without statistics, as
+    -- each month's is at first, was read through that whole index: every outbound row)
     CROSS JOIN LATERAL (
       SELECT f.id FROM (
-        (SELECT m.id, 0 AS pref FROM messages m
-          WHERE m.whatsapp_message_id = i.wamid AND m.direction = 'outbound'
+        (SELECT x.id, 0 AS pref FROM (SELECT m.id, m.direction, m.conversation_id FROM messages m
+                                        WHERE m.whatsapp_message_id = i.wamid OFFSET 0) x
+          WHERE x.direction = 'outbound'
             AND (i.org IS NULL OR EXISTS (SELECT 1 FROM conversations c
-                                           WHERE c.id = m.conversation_id AND c.organization_id = i.org))
+                                           WHERE c.id = x.conversation_id AND c.organization_id = i.org))
           LIMIT 1)
         UNION ALL
-        (SELECT x.id, 1 FROM (SELECT m.id, m.whatsapp_message_id FROM messages m
-                                WHERE m.id = i.cb AND m.direction = 'outbound'
-                                  AND (i.org IS NULL OR EXISTS (SELECT 1 FROM conversations c
-                                                                 WHERE c.id = m.conversation_id
-                                                                   AND c.organization_id = i.org))
-                               OFFSET 0) x
-          WHERE x.whatsapp_message_id IS NULL LIMIT 1)) f
+        (SELECT x.id, 1 FROM (SELECT m.id, m.whatsapp_message_id, m.direction, m.conversation_id FROM messages m
+                                WHERE m.id = i.cb OFFSET 0) x
+          WHERE x.whatsapp_message_id IS NULL AND x.direction = 'outbound'
+            AND (i.org IS NULL OR EXISTS (SELECT 1 FROM conversations c
+                                           WHERE c.id = x.conversation_id AND c.organization_id = i.org))
+          LIMIT 1)) f
        ORDER BY f.pref LIMIT 1) m
 ),
-locked AS (  -- the rows as they are now, locked in id order (concurrent batches do not deadlock)
-  SELECT m.id, m.status FROM messages m WHERE m.id IN (SELECT mid FROM found) ORDER BY m.id FOR UPDATE
+locked AS (  -- the rows as they are now, locked in id order (concurrent batches do not deadlock);
+             -- = ANY(ARRAY(...)): a probe of each partition's key, never a join that may read them all
+  SELECT m.id, m.status FROM messages m WHERE m.id = ANY(ARRAY(SELECT mid FROM found)) ORDER BY m.id FOR UPDATE
 ),
 updated AS (
   UPDATE messages m SET
