@@ -43,6 +43,11 @@ def tree_cpu_seconds(pid: int) -> float:
     return sum(cpu_seconds(p) for p in process_tree(pid))
 
 
+def tree_system_seconds(pid: int) -> float:
+    """System CPU seconds (the kernel working for it) of a process and its live children."""
+    return sum(cpu_times(p)[1] for p in process_tree(pid))
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

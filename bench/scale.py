@@ -9,7 +9,9 @@ Setups:
   (``tests/cluster/conftest.py``'s `start_cluster`, ``REDIS_URL=redis+cluster://...``)
   and the same PostgreSQL through a PgBouncer in transaction mode started here
   (``tests/pgbouncer_process.py``; ``?pooler=pgbouncer-transaction``; ``--pgbouncer-pool``
-  server connections, deploy/compose.yaml's 40 by default).
+  server connections, deploy/compose.yaml's 40 by default);
+- **redis-cluster** and **pgbouncer** (``--setups``, not run by default): one of the two parts
+  of the cluster setup alone, to tell their costs apart.
 
 For each process count (``--shapes``, default 1+1, 2+1, 1+2, 2+2 API + worker processes) and
 each setup, `pytake serve --no-worker` and `pytake worker` are started as processes
@@ -31,6 +33,7 @@ PyTake processes (API + worker; the target is <= 1.15, "the cluster setup costs 
 message") and for everything counted.
 
     .venv/bin/python -P bench/scale.py [--customers 100] [--messages 1600] [--shapes 1x1,2x1,1x2,2x2]
+        [--setups single,cluster,redis-cluster,pgbouncer]
 """
 
 from __future__ import annotations
@@ -55,11 +58,18 @@ sys.path.insert(0, str(REPO))
 from bench import http_lite, pgbench_floor  # noqa: E402
 from bench.e2e import (Customers, backend_cpu, backend_delta, create_database, drop_database,  # noqa: E402
                        make_sandbox, pytake_env, seed_bench, settle, start_pytake, stop_pytake, wait_http)
-from bench.proc_stats import cpu_seconds, free_port, tree_cpu_seconds  # noqa: E402
+from bench.proc_stats import cpu_seconds, free_port, tree_cpu_seconds, tree_system_seconds  # noqa: E402
 
 WEBHOOK_PATH = "/webhooks/whatsapp"
 TARGET = 1.15  # cluster / single CPU per message
 KINDS = ("api", "worker", "postgres", "pgbouncer", "redis")
+EXTRA = ("api_system", "worker_system", "redis_commands")  # counted, not added to the CPU of "all"
+SETUPS = {  # name: (Redis Cluster, PgBouncer)
+    "single": (False, False),
+    "cluster": (True, True),
+    "redis-cluster": (True, False),  # to tell the two parts of the cluster setup's cost apart
+    "pgbouncer": (False, True),
+}
 STUCK_SECONDS = 10.0  # an event consumer that has not moved for this long is reported, not waited for
 
 
@@ -78,6 +88,15 @@ class Setup:
         for node in self.redis_nodes:
             info = await node.info("cpu")
             total += float(info["used_cpu_sys"]) + float(info["used_cpu_user"])
+        return total
+
+    async def redis_commands(self) -> int:
+        """Commands the Redis primaries ran so far (INFO stats; with the single server, any client's;
+        not a replica's, which runs its primary's writes again)."""
+        total = 0
+        for node in self.redis_nodes:
+            if (await node.info("replication"))["role"] == "master":
+                total += int((await node.info("stats"))["total_commands_processed"])
         return total
 
 
@@ -174,13 +193,14 @@ async def drive(walkers: Customers, customers: int, walks: int, first: int) -> N
 
 async def snapshot(procs: list[subprocess.Popen], db, setup: Setup) -> dict[str, Any]:  # noqa: ANN001
     return {"api": tree_cpu_seconds(procs[0].pid), "worker": tree_cpu_seconds(procs[1].pid),
+            "api_system": tree_system_seconds(procs[0].pid), "worker_system": tree_system_seconds(procs[1].pid),
             "postgres": await backend_cpu(db),
             "pgbouncer": cpu_seconds(setup.pgbouncer_pid) if setup.pgbouncer_pid else 0.0,
-            "redis": await setup.redis_cpu()}
+            "redis": await setup.redis_cpu(), "redis_commands": await setup.redis_commands()}
 
 
 def delta(before: dict[str, Any], after: dict[str, Any]) -> dict[str, float]:
-    out = {k: after[k] - before[k] for k in KINDS if k != "postgres"}
+    out = {k: after[k] - before[k] for k in (*KINDS, *EXTRA) if k != "postgres"}
     out["postgres"] = backend_delta(before["postgres"], after["postgres"])
     return out
 
@@ -246,7 +266,7 @@ async def run_once(setup: Setup, api: int, workers: int, args: argparse.Namespac
 
 def print_run(run: Run, floor: float) -> None:
     processes = run.api + run.workers
-    print(f"{run.setup:7s} {run.api} API + {run.workers} worker: {run.messages} inbound messages in "
+    print(f"{run.setup:13s} {run.api} API + {run.workers} worker: {run.messages} inbound messages in "
           f"{run.elapsed:.2f} s = {run.rate:.1f} msg/s ({run.rate / processes:.1f} per PyTake process; "
           f"{run.rate / floor:.0f} per 1,000 pgbench tps)", flush=True)
     print(f"  CPU per inbound message: API {run.ms('api'):.2f} ms ({run.ms('api') / run.api:.2f} per process), "
@@ -254,12 +274,16 @@ def print_run(run: Run, floor: float) -> None:
           f"PyTake {run.ms('api', 'worker'):.2f} ms; PostgreSQL backends {run.ms('postgres'):.2f} ms, "
           f"PgBouncer {run.ms('pgbouncer'):.2f} ms, Redis {run.ms('redis'):.2f} ms; "
           f"all {run.ms(*KINDS):.2f} ms", flush=True)
+    print(f"  of which system time (the kernel's, e.g. sockets): API {run.ms('api_system'):.2f} ms, worker "
+          f"{run.ms('worker_system'):.2f} ms; Redis commands per message "
+          f"{run.cpu['redis_commands'] / run.messages:.1f}", flush=True)
 
 
 def print_summary(runs: list[Run], floor: float) -> None:
     print()
-    print("CPU ms per inbound message (cluster = Redis Cluster 3+3 and PgBouncer; ratio = cluster / single)")
-    print(f"{'processes':16s} {'setup':8s} {'msg/s':>7s} {'/proc':>6s} {'/1k tps':>7s} {'API':>6s} {'worker':>6s} "
+    print("CPU ms per inbound message (cluster = Redis Cluster 3+3 and PgBouncer; redis-cluster and pgbouncer: "
+          "one of the two; '/ single': the row above over the single server's)")
+    print(f"{'processes':16s} {'setup':13s} {'msg/s':>7s} {'/proc':>6s} {'/1k tps':>7s} {'API':>6s} {'worker':>6s} "
           f"{'PyTake':>6s} {'PG':>6s} {'PgB':>6s} {'Redis':>6s} {'all':>6s}")
     columns = (("api",), ("worker",), ("api", "worker"), ("postgres",), ("pgbouncer",), ("redis",), KINDS)
     by_shape: dict[tuple[int, int], dict[str, Run]] = {}
@@ -267,19 +291,19 @@ def print_summary(runs: list[Run], floor: float) -> None:
         by_shape.setdefault((run.api, run.workers), {})[run.setup] = run
     for (api, workers), pair in by_shape.items():
         label = f"{api} API + {workers} wkr"
-        for name in ("single", "cluster"):
+        for name in SETUPS:
             run = pair.get(name)
             if run is None:
                 continue
             cells = " ".join(f"{run.ms(*kinds):6.2f}" for kinds in columns)
-            print(f"{label:16s} {name:8s} {run.rate:7.1f} {run.rate / (api + workers):6.1f} "
+            print(f"{label:16s} {name:13s} {run.rate:7.1f} {run.rate / (api + workers):6.1f} "
                   f"{run.rate / floor:7.0f} {cells}")
             label = ""
-        if "single" in pair and "cluster" in pair:
-            single, cluster = pair["single"], pair["cluster"]
-            cells = " ".join(f"{cluster.ms(*k) / single.ms(*k):6.2f}" if single.ms(*k) > 0 else f"{'-':>6s}"
-                             for k in columns)
-            print(f"{'':16s} {'ratio':8s} {cluster.rate / single.rate:7.2f} {'':6s} {'':7s} {cells}")
+            if name != "single" and "single" in pair:
+                single = pair["single"]
+                cells = " ".join(f"{run.ms(*k) / single.ms(*k):6.2f}" if single.ms(*k) > 0 else f"{'-':>6s}"
+                                 for k in columns)
+                print(f"{'':16s} {'  / single':13s} {run.rate / single.rate:7.2f} {'':6s} {'':7s} {cells}")
     pairs = [p for p in by_shape.values() if "single" in p and "cluster" in p]
     if not pairs:
         return
@@ -299,29 +323,46 @@ def print_summary(runs: list[Run], floor: float) -> None:
           f"{'met' if pytake <= TARGET else 'NOT met'}); everything counted {everything:.2f}")
 
 
-async def start_cluster_setup(stack: contextlib.AsyncExitStack, database_url: str, args: argparse.Namespace) -> Setup:
+async def start_distributed_setups(stack: contextlib.AsyncExitStack, database_url: str, single_redis: Any,
+                                   redis_url: str, args: argparse.Namespace) -> list[Setup]:
+    """The setups of ``args.setups`` other than single, each with what it needs started here."""
     import redis.asyncio as aioredis
 
     from tests.cluster.conftest import start_cluster
     from tests.pgbouncer_process import running_pgbouncer, through
 
+    wanted = [name for name in args.setups if name != "single"]
+    if not wanted:
+        return []
     root = Path(tempfile.mkdtemp(prefix="pytake-scale-"))
     stack.callback(shutil.rmtree, root, ignore_errors=True)
-    cluster = await asyncio.to_thread(start_cluster, root / "redis")
-    stack.callback(cluster.stop)
-    # a deployment's server pool (the tests' is deliberately tiny); connections not logged
-    pgbouncer = await stack.enter_async_context(running_pgbouncer(
-        database_url, root / "pgbouncer", default_pool_size=args.pgbouncer_pool, max_client_conn=2000,
-        log_connections=0, log_disconnections=0))
-    port, pid = pgbouncer.port, pgbouncer.pid
-    nodes = [aioredis.Redis(host="127.0.0.1", port=p) for p in cluster.ports]
-    for node in nodes:
-        stack.push_async_callback(node.aclose)
-    setup = Setup("cluster", through(database_url, "127.0.0.1", port), cluster.url, nodes, pid)
-    print(f"cluster setup: REDIS_URL={setup.redis_url} ({len(cluster.ports)} nodes: "
-          f"{', '.join(str(p) for p in cluster.ports)}), DATABASE_URL={setup.database_url} "
-          f"(PgBouncer pid {pid}, transaction mode, {args.pgbouncer_pool} server connections)", flush=True)
-    return setup
+    cluster = nodes = None
+    if any(SETUPS[name][0] for name in wanted):
+        cluster = await asyncio.to_thread(start_cluster, root / "redis")
+        stack.callback(cluster.stop)
+        nodes = [aioredis.Redis(host="127.0.0.1", port=p) for p in cluster.ports]
+        for node in nodes:
+            stack.push_async_callback(node.aclose)
+        print(f"Redis Cluster: REDIS_URL={cluster.url} ({len(cluster.ports)} nodes: "
+              f"{', '.join(str(p) for p in cluster.ports)})", flush=True)
+    bouncer_url = pid = None
+    if any(SETUPS[name][1] for name in wanted):
+        # a deployment's server pool (the tests' is deliberately tiny); connections not logged
+        pgbouncer = await stack.enter_async_context(running_pgbouncer(
+            database_url, root / "pgbouncer", default_pool_size=args.pgbouncer_pool, max_client_conn=2000,
+            log_connections=0, log_disconnections=0))
+        bouncer_url, pid = through(database_url, "127.0.0.1", pgbouncer.port), pgbouncer.pid
+        print(f"PgBouncer: DATABASE_URL={bouncer_url} (pid {pid}, transaction mode, {args.pgbouncer_pool} "
+              "server connections)", flush=True)
+    setups = []
+    for name in wanted:
+        on_cluster, on_bouncer = SETUPS[name]
+        setups.append(Setup(name, bouncer_url if on_bouncer else database_url,
+                            cluster.url if on_cluster else redis_url,
+                            nodes if on_cluster else [single_redis], pid if on_bouncer else None))
+        print(f"{name} setup: Redis {'Cluster' if on_cluster else 'single server'}, PostgreSQL "
+              f"{'through PgBouncer' if on_bouncer else 'direct'}", flush=True)
+    return setups
 
 
 async def main(args: argparse.Namespace) -> int:
@@ -354,15 +395,14 @@ async def main(args: argparse.Namespace) -> int:
             setups.append(Setup("single", database_url, redis_url, [single_redis]))
             print(f"single setup: REDIS_URL={redis_url} (its CPU is the whole server's), "
                   f"DATABASE_URL={database_url} (direct)", flush=True)
-        if "cluster" in args.setups:
-            setups.append(await start_cluster_setup(stack, database_url, args))
+        setups += await start_distributed_setups(stack, database_url, single_redis, redis_url, args)
         print(f"{args.customers} customers at a time, {args.messages} inbound messages per run after a warm-up walk "
               f"each; status webhooks {args.statuses}"
               + (f"; worker chores off in both setups: {args.off}" if args.off else ""), flush=True)
         runs: list[Run] = []
         base = 0
         for api, workers in args.shapes:
-            for setup in setups:  # the two setups back to back: the same machine load for their ratio
+            for setup in setups:  # the setups back to back: the same machine load for their ratios
                 run = await run_once(setup, api, workers, args, db, base)
                 base += args.customers + args.messages
                 print_run(run, floor)
@@ -381,7 +421,8 @@ if __name__ == "__main__":
     parser.add_argument("--shapes", type=parse_shapes, default=parse_shapes("1x1,2x1,1x2,2x2"),
                         help="API x worker process counts to run, comma-separated")
     parser.add_argument("--setups", type=lambda v: [s for s in v.split(",") if s], default=["single", "cluster"],
-                        help="single, cluster or both (comma-separated)")
+                        help="comma-separated: single, cluster (Redis Cluster and PgBouncer), redis-cluster "
+                             "(Redis Cluster, PostgreSQL direct), pgbouncer (one Redis, PgBouncer)")
     parser.add_argument("--statuses", choices=("on", "off"), default="on",
                         help="the sandbox posts Meta's status webhooks (sent, delivered, read) for every send")
     parser.add_argument("--concurrency", type=int, default=200, help="tasks each worker process runs at once")
@@ -394,9 +435,9 @@ if __name__ == "__main__":
     parsed = parser.parse_args()
     if parsed.customers < 1 or parsed.messages < 4:
         parser.error("--customers must be at least 1 and --messages at least 4 (one walk)")
-    unknown = set(parsed.setups) - {"single", "cluster"}
+    unknown = set(parsed.setups) - set(SETUPS)
     if unknown or not parsed.setups:
-        parser.error(f"--setups: single and/or cluster, not {', '.join(sorted(unknown)) or 'nothing'}")
+        parser.error(f"--setups: {', '.join(SETUPS)}, not {', '.join(sorted(unknown)) or 'nothing'}")
     from api.event_loop import run as run_loop
 
     sys.exit(run_loop(main(parsed)))
