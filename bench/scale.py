@@ -28,11 +28,14 @@ every node: with the single server, that server's whole CPU, which includes any 
 The CPU window holds the run, then the status webhooks it caused and the events it left for
 the workers' consumers (webhooks, live, logs, statistics...): a message's whole cost.
 
+After each run the same processes are measured idle (``--idle-seconds``): a slower setup spreads
+their timers and polls over fewer messages, so the CPU per message is also printed net of it.
+
 Then, per process count, the cluster setup's CPU per message over the single server's: for the
 PyTake processes (API + worker; the target is <= 1.15, "the cluster setup costs <= 15% per
-message") and for everything counted.
+message"; also net of idle CPU) and for everything counted.
 
-    .venv/bin/python -P bench/scale.py [--customers 100] [--messages 1600] [--shapes 1x1,2x1,1x2,2x2]
+    .venv/bin/python -P bench/scale.py [--customers 100] [--messages 1600] [--shapes 1x1,2x1,1x2,2x2] [--idle-seconds 5]
         [--setups single,cluster,redis-cluster,pgbouncer]
 """
 
@@ -108,6 +111,8 @@ class Run:
     messages: int
     elapsed: float
     cpu: dict[str, float] = field(default_factory=dict)  # seconds per kind over the window
+    window: float = 0.0  # seconds of the CPU window (the run, its statuses and its events)
+    idle: dict[str, float] = field(default_factory=dict)  # CPU seconds per second of the idle processes
 
     @property
     def rate(self) -> float:
@@ -116,6 +121,11 @@ class Run:
     def ms(self, *kinds: str) -> float:
         """CPU milliseconds per inbound message of these kinds."""
         return sum(self.cpu[k] for k in kinds) * 1000 / self.messages
+
+    def net_ms(self, *kinds: str) -> float:
+        """`ms` less what the processes spend idle (timers, polls) over the window: what each
+        message adds, whatever the throughput the setup reached."""
+        return sum(self.cpu[k] - self.idle[k] * self.window for k in kinds) * 1000 / self.messages
 
 
 def parse_shapes(value: str) -> list[tuple[int, int]]:
@@ -238,11 +248,19 @@ async def run_once(setup: Setup, api: int, workers: int, args: argparse.Namespac
         await quiet(db)
         before = await snapshot(procs, db, setup)
         started = time.perf_counter()
+        window_started = time.monotonic()
         await drive(walkers, args.customers, walks, base + args.customers)
         elapsed = time.perf_counter() - started
         await settle(sandbox)  # the statuses these messages caused are part of their cost
         stuck = await quiet(db)  # and so are the events they left to the workers
         after = await snapshot(procs, db, setup)
+        window = time.monotonic() - window_started
+        # the same processes idle: their timers and polls, which a slower run spreads over fewer messages
+        idle_started, idle_before = time.monotonic(), [tree_cpu_seconds(p.pid) for p in procs[:2]]
+        await asyncio.sleep(args.idle_seconds)
+        idle_cpu = [tree_cpu_seconds(p.pid) - b for p, b in zip(procs[:2], idle_before)]
+        idle_seconds = time.monotonic() - idle_started
+        idle = {"api": idle_cpu[0] / idle_seconds, "worker": idle_cpu[1] / idle_seconds}
         for proc in procs:
             if proc.poll() is not None:
                 raise RuntimeError(f"{' '.join(proc.args[1:3])} exited during the run ({proc.returncode}): "
@@ -261,7 +279,7 @@ async def run_once(setup: Setup, api: int, workers: int, args: argparse.Namespac
         print(f"  WARNING: event consumers not moving after the run ({STUCK_SECONDS:.0f} s), their backlog not counted: "
               + ", ".join(f"{name} {n}" for name, n in sorted(stuck.items()))
               + f"; see .pytake/bench/scale-{setup.name}-{api}x{workers}-worker.log", flush=True)
-    return Run(setup.name, api, workers, walks * len(walkers.steps), elapsed, delta(before, after))
+    return Run(setup.name, api, workers, walks * len(walkers.steps), elapsed, delta(before, after), window, idle)
 
 
 def print_run(run: Run, floor: float) -> None:
@@ -274,6 +292,9 @@ def print_run(run: Run, floor: float) -> None:
           f"PyTake {run.ms('api', 'worker'):.2f} ms; PostgreSQL backends {run.ms('postgres'):.2f} ms, "
           f"PgBouncer {run.ms('pgbouncer'):.2f} ms, Redis {run.ms('redis'):.2f} ms; "
           f"all {run.ms(*KINDS):.2f} ms", flush=True)
+    print(f"  idle, the same processes: API {run.idle['api'] * 1000:.0f} ms/s, worker {run.idle['worker'] * 1000:.0f} "
+          f"ms/s of CPU; net of it, per message: API {run.net_ms('api'):.2f} ms, worker {run.net_ms('worker'):.2f} ms, "
+          f"PyTake {run.net_ms('api', 'worker'):.2f} ms", flush=True)
     print(f"  of which system time (the kernel's, e.g. sockets): API {run.ms('api_system'):.2f} ms, worker "
           f"{run.ms('worker_system'):.2f} ms; Redis commands per message "
           f"{run.cpu['redis_commands'] / run.messages:.1f}", flush=True)
@@ -317,10 +338,17 @@ def print_summary(runs: list[Run], floor: float) -> None:
     def per_message(name: str, *kinds: str) -> float:
         return sum(p[name].ms(*kinds) * p[name].messages for p in pairs) / sum(p[name].messages for p in pairs)
 
+    for (api, workers), pair in by_shape.items():
+        if "single" in pair and "cluster" in pair:
+            ratio = pair["cluster"].net_ms("api", "worker") / pair["single"].net_ms("api", "worker")
+            print(f"  net of idle CPU, {api} API + {workers} worker: {ratio:.2f}")
     pytake = per_message("cluster", "api", "worker") / per_message("single", "api", "worker")
     everything = per_message("cluster", *KINDS) / per_message("single", *KINDS)
+    net = (sum(p["cluster"].net_ms("api", "worker") * p["cluster"].messages for p in pairs)
+           / sum(p["single"].net_ms("api", "worker") * p["single"].messages for p in pairs))
     print(f"cluster / single over all process counts: PyTake CPU per message {pytake:.2f} (target <= {TARGET}: "
-          f"{'met' if pytake <= TARGET else 'NOT met'}); everything counted {everything:.2f}")
+          f"{'met' if pytake <= TARGET else 'NOT met'}); net of idle CPU {net:.2f}; everything counted "
+          f"{everything:.2f}")
 
 
 async def start_distributed_setups(stack: contextlib.AsyncExitStack, database_url: str, single_redis: Any,
@@ -432,6 +460,8 @@ if __name__ == "__main__":
                         help="worker chores switched off in both setups (comma-separated, as bench/e2e.py --off: "
                              "live, logs, webhooks, statistics, path-counts, assignment, maintenance)")
     parser.add_argument("--floor-seconds", type=float, default=5.0, help="seconds of the pgbench floor")
+    parser.add_argument("--idle-seconds", type=float, default=5.0,
+                        help="seconds the processes are measured idle after each run")
     parsed = parser.parse_args()
     if parsed.customers < 1 or parsed.messages < 4:
         parser.error("--customers must be at least 1 and --messages at least 4 (one walk)")
