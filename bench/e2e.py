@@ -283,6 +283,61 @@ class Customers:
         self.client.close()
 
 
+
+async def print_stages(db, spans: list[tuple[datetime, datetime]]) -> None:  # noqa: ANN001
+    """Where the replies in the time ``spans`` spent their time: stored -> processed (the
+    worker's queue and the flow), outbox -> claimed (the send queue), claimed -> accepted
+    (the Graph call)."""
+    from sqlalchemy import text as sql
+
+    processed: list[float] = []
+    claimed: list[float] = []
+    accepted: list[float] = []
+    statuses: dict[str, int] = {}
+    async with db.session() as s:
+        for since, until in spans:
+            bounds = {"since": since, "until": until}
+            for status, count in (await s.execute(sql(
+                    "SELECT status, count(*) FROM messages WHERE direction = 'outbound' "
+                    "AND created_at >= :since AND created_at < :until GROUP BY status"), bounds)).all():
+                statuses[status] = statuses.get(status, 0) + count
+            processed += [float(x) for x in (await s.execute(sql(
+                "SELECT EXTRACT(EPOCH FROM ((metadata->>'processed_at')::timestamptz - created_at)) * 1000 "
+                "FROM messages WHERE direction = 'inbound' AND created_at >= :since AND created_at < :until"),
+                bounds)).scalars().all() if x is not None]
+            # a row the sender has not (yet) claimed or accepted has no duration: left out
+            for a, b in (await s.execute(sql(
+                    "SELECT EXTRACT(EPOCH FROM ((metadata->>'claimed_at')::timestamptz - created_at)) * 1000, "
+                    "EXTRACT(EPOCH FROM ((metadata->>'accepted_at')::timestamptz "
+                    "- (metadata->>'claimed_at')::timestamptz)) * 1000 "
+                    "FROM messages WHERE direction = 'outbound' AND created_at >= :since AND created_at < :until"),
+                    bounds)).all():
+                claimed += [float(a)] if a is not None else []
+                accepted += [float(b)] if b is not None else []
+    print(f"  stored -> processed p50 / p99 : {pct(processed, 50):6.1f} / {pct(processed, 99):6.1f} ms")
+    print(f"  outbox -> claimed p50 / p99   : {pct(claimed, 50):6.1f} / {pct(claimed, 99):6.1f} ms")
+    print(f"  claimed -> accepted p50 / p99 : {pct(accepted, 50):6.1f} / {pct(accepted, 99):6.1f} ms")
+    print(f"  replies by status now         : {', '.join(f'{k} {v}' for k, v in sorted(statuses.items()))}")
+
+
+async def caught_up(db, timeout: float = 30.0) -> None:  # noqa: ANN001
+    """Wait until every event consumer has read every event written so far (the status
+    events of a window are consumed in it, not in the next one)."""
+    from sqlalchemy import text as sql
+
+    deadline = time.perf_counter() + timeout
+    async with db.session() as s:
+        last = (await s.execute(sql("SELECT COALESCE(max(id), 0) FROM events"))).scalar()
+        while time.perf_counter() < deadline:
+            behind = (await s.execute(sql("SELECT count(*) FROM event_consumers WHERE cursor_id < :last"),
+                                      {"last": last})).scalar()
+            await s.rollback()
+            if not behind:
+                return
+            await asyncio.sleep(0.05)
+    print(f"  (event consumers still behind after {timeout:.0f} s)")
+
+
 async def main(args: argparse.Namespace) -> int:
 
     from api.db.session import Database
@@ -364,7 +419,7 @@ async def main(args: argparse.Namespace) -> int:
         # which a live database pays once per connection. One more round rebuilds them first.
         if not args.only_statuses:
             await asyncio.gather(*(customer(15_000_000 + i) for i in range(args.customers)))
-        api_pid, worker_pid = procs[0].pid, procs[1].pid
+        api_pid = procs[0].pid
 
         # -- phase 0: status webhooks alone -----------------------------------------
         if args.status_messages:
@@ -408,23 +463,7 @@ async def main(args: argparse.Namespace) -> int:
                   "the latency target is measured at 500 msg/s below):")
             print(f"  webhook answer p50 / p99      : {pct(answer_ms, 50):6.1f} / {pct(answer_ms, 99):6.1f} ms")
             print(f"  inbound -> outbound p50 / p99 : {pct(reply_ms, 50):6.1f} / {pct(reply_ms, 99):6.1f} ms")
-            async with db.session() as s:
-                from sqlalchemy import text as sql
-
-                queued = (await s.execute(sql(
-                    "SELECT EXTRACT(EPOCH FROM ((metadata->>'processed_at')::timestamptz - created_at)) * 1000 "
-                    "FROM messages WHERE direction = 'inbound' AND created_at >= :since"), {"since": since})).scalars().all()
-                sending = (await s.execute(sql(
-                    "SELECT EXTRACT(EPOCH FROM ((metadata->>'claimed_at')::timestamptz - created_at)) * 1000, "
-                    "EXTRACT(EPOCH FROM ((metadata->>'accepted_at')::timestamptz - (metadata->>'claimed_at')::timestamptz)) * 1000 "
-                    "FROM messages WHERE direction = 'outbound' AND created_at >= :since"), {"since": since})).all()
-            print(f"  stored -> processed p50 / p99 : {pct([float(x) for x in queued], 50):6.1f} / "
-                  f"{pct([float(x) for x in queued], 99):6.1f} ms")
-            # a row the sender has not (yet) claimed or accepted has no duration: left out
-            claimed = [float(a) for a, _ in sending if a is not None]
-            accepted = [float(b) for _, b in sending if b is not None]
-            print(f"  outbox -> claimed p50 / p99   : {pct(claimed, 50):6.1f} / {pct(claimed, 99):6.1f} ms")
-            print(f"  claimed -> accepted p50 / p99 : {pct(accepted, 50):6.1f} / {pct(accepted, 99):6.1f} ms")
+            await print_stages(db, [(since, datetime.now(timezone.utc))])
             api_ms, worker_ms = ((cpu1[i] - cpu0[i]) * 1000 / inbound for i in (0, 1))
             print(f"  CPU per inbound message       : API {api_ms:.2f} ms, worker {worker_ms:.2f} ms "
                   f"(process + send); one core each would carry ~{1000 / max(api_ms, worker_ms):.0f} msg/s")
@@ -434,46 +473,76 @@ async def main(args: argparse.Namespace) -> int:
             print(f"  this bench process (customers + sandbox) : {bench_cpu * 1000 / inbound:.2f} ms CPU per message, "
                   f"{bench_cpu / elapsed * 100:.0f}% of a core")
 
-            # -- phase 1b: latency at fixed offered rates (open loop) ---------------------
-            # Phase 1 saturates the machine on purpose (each customer sends again as soon
-            # as the reply comes), so its webhook times are queueing behind all 200
-            # customers. Here new customers arrive as a Poisson process at rate/4 per
-            # second, each walking the 4 steps: the webhook's answer time at that load.
-            rng = random.Random(7)
-            for rate in args.rates:
-                answer_ms.clear()
-                reply_ms.clear()
-                per_second = rate / len(steps)
-                count = max(1, int(per_second * args.rate_seconds))
-                first = base + 20_000_000 + int(rate) * 100_000
-                walks: list[asyncio.Task] = []
-                started = time.perf_counter()
-                due = started
-                for k in range(count):
-                    due += rng.expovariate(per_second)
-                    wait = due - time.perf_counter()
-                    if wait > 0:
-                        await asyncio.sleep(wait)
-                    walks.append(asyncio.create_task(customer(first + k)))
-                await asyncio.gather(*walks)
-                elapsed = time.perf_counter() - started
-                print(f"status webhooks {'on' if statuses_on else 'off'}, offered {rate:.0f} msg/s ({count} new customers arriving at random, {len(steps)} messages each): "
-                      f"{count * len(steps) / elapsed:.1f} msg/s handled")
-                target = "   (target p99 <= 50 ms at 500 msg/s)" if rate == 500 else ""
-                print(f"  webhook answer p50 / p99      : {pct(answer_ms, 50):6.1f} / {pct(answer_ms, 99):6.1f} ms{target}")
-                print(f"  inbound -> outbound p50 / p99 : {pct(reply_ms, 50):6.1f} / {pct(reply_ms, 99):6.1f} ms")
-                reply_p99[(statuses_on, rate)] = pct(reply_ms, 99)
-
         for statuses_on in ([] if args.only_statuses else settings):
             sandbox.state.config.send_statuses = statuses_on
             await settle(sandbox)
             await conversations(statuses_on, 100_000_000 * statuses_on)
+
+        # -- phase 1b: latency at fixed offered rates (open loop) ---------------------
+        # Phase 1 saturates the machine on purpose (each customer sends again as soon
+        # as the reply comes), so its webhook times are queueing behind all 200
+        # customers. Here new customers arrive as a Poisson process at rate/4 per
+        # second, each walking the 4 steps: the webhook's answer time at that load.
+        # At --compare-rate, with both settings, the arrivals are cut into --compare-rounds
+        # windows that alternate off / on, each setting's samples pooled: both see the same
+        # database growth and background noise, so their reply p99s compare like for like
+        # (one 20 s window each, right after that setting's saturation phase, gave 1.35x to
+        # 1.64x in five runs of the same code).
+        rng = random.Random(7)
+
+        async def window(statuses_on: bool, rate: float, seconds: float, first: int) -> tuple[int, float]:
+            """One window of Poisson arrivals; (customers, seconds taken). Samples go to walkers."""
+            await settle(sandbox)  # the previous window's statuses end in it, not in this one
+            await caught_up(db)
+            sandbox.state.config.send_statuses = statuses_on
+            per_second = rate / len(steps)
+            count = max(1, int(per_second * seconds))
+            walks: list[asyncio.Task] = []
+            started = time.perf_counter()
+            due = started
+            for k in range(count):
+                due += rng.expovariate(per_second)
+                wait = due - time.perf_counter()
+                if wait > 0:
+                    await asyncio.sleep(wait)
+                walks.append(asyncio.create_task(customer(first + k)))
+            await asyncio.gather(*walks)
+            return count, time.perf_counter() - started
+
+        for rate in ([] if args.only_statuses else args.rates):
+            compared = rate == args.compare_rate and len(settings) > 1
+            seconds = max(args.rate_seconds, args.compare_seconds) if compared else args.rate_seconds
+            rounds = max(1, args.compare_rounds) if compared else 1
+            samples = {on: ([], [], [], 0, 0.0) for on in settings}
+            for r in range(rounds):
+                for statuses_on in (settings if r % 2 == 0 else settings[::-1]):
+                    answer_ms.clear()
+                    reply_ms.clear()
+                    since = datetime.now(timezone.utc)
+                    first = 20_000_000 + 100_000_000 * statuses_on + int(rate) * 100_000 + r * 10_000
+                    count, elapsed = await window(statuses_on, rate, seconds / rounds, first)
+                    answers, replies, spans, total, took = samples[statuses_on]
+                    spans.append((since, datetime.now(timezone.utc)))
+                    samples[statuses_on] = (answers + answer_ms, replies + reply_ms, spans, total + count, took + elapsed)
+            for statuses_on in settings:
+                answers, replies, spans, count, elapsed = samples[statuses_on]
+                print(f"status webhooks {'on' if statuses_on else 'off'}, offered {rate:.0f} msg/s ({count} new customers "
+                      f"arriving at random, {len(steps)} messages each"
+                      f"{f', in {rounds} windows alternating with the other setting' if rounds > 1 else ''}): "
+                      f"{count * len(steps) / elapsed:.1f} msg/s handled")
+                target = "   (target p99 <= 50 ms at 500 msg/s)" if rate == 500 else ""
+                print(f"  webhook answer p50 / p99      : {pct(answers, 50):6.1f} / {pct(answers, 99):6.1f} ms{target}")
+                print(f"  inbound -> outbound p50 / p99 : {pct(replies, 50):6.1f} / {pct(replies, 99):6.1f} ms")
+                await print_stages(db, spans)
+                reply_p99[(statuses_on, rate)] = pct(replies, 99)
         sandbox.state.config.send_statuses = settings[-1]
         for rate in args.rates:
             if (False, rate) in reply_p99 and (True, rate) in reply_p99:
                 ratio = reply_p99[(True, rate)] / max(1e-9, reply_p99[(False, rate)])
+                target = ("   (target <= 1.5x: the fixed load below both settings' saturation)"
+                          if rate == args.compare_rate else "")
                 print(f"reply p99 at {rate:.0f} msg/s offered, statuses on / off: {reply_p99[(True, rate)]:.1f} / "
-                      f"{reply_p99[(False, rate)]:.1f} ms = {ratio:.2f}x   (target <= 1.5x)")
+                      f"{reply_p99[(False, rate)]:.1f} ms = {ratio:.2f}x{target}")
 
         # -- phase 2: sender throughput, rate limit lifted ---------------------------
         if args.only_statuses:
@@ -563,6 +632,12 @@ if __name__ == "__main__":
                              "100 msg/s is below the saturation of both settings, so its reply p99 compares statuses "
                              "on and off at the same offered load (issue 19)")
     parser.add_argument("--rate-seconds", type=float, default=4.0, help="seconds of arrivals per offered rate")
+    parser.add_argument("--compare-rate", type=float, default=100.0,
+                        help="the offered rate whose reply p99 compares statuses on and off (issue 19)")
+    parser.add_argument("--compare-seconds", type=float, default=20.0,
+                        help="seconds of arrivals per setting at --compare-rate (its p99 needs thousands of replies)")
+    parser.add_argument("--compare-rounds", type=int, default=4,
+                        help="windows per setting at --compare-rate, alternating off / on (with --statuses both)")
     parser.add_argument("--keep-database", action="store_true", help="leave the scratch database for inspection")
     parser.add_argument("--concurrency", type=int, default=200)
     parser.add_argument("--off", default="",
