@@ -210,6 +210,7 @@ async def handle(quart: Any, app_key: str | None, body: bytes, signature: str | 
     if app.organization_id is not None:  # an organization's app writes into that organization only
         batch, skipped = await own_numbers_only(db, app.organization_id, batch)
     if batch.messages:
+        _batcher(quart).live()  # statuses yield to the reply this message will get
         result = await ingest_messages(db, batch.messages)
         stored, duplicates, conversations = len(result.stored), result.duplicates, result.conversations
         if conversations:  # before the statuses: stored messages get their wake-up even if those fail

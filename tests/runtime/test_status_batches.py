@@ -148,3 +148,46 @@ async def test_a_webhook_larger_than_max_batch_is_written_whole(sent, db, query)
     assert await batcher.apply(parse_webhook(payload(*((w, "read") for _, w in made))).statuses) == 5
     assert (batcher.batches, batcher.largest) == (1, 5)
     assert {r["status"] for r in await query("SELECT status FROM messages")} == {"read"}
+
+
+# -- live conversations first: statuses wait while a customer's reply is being made --------
+
+def _statuses(wamid: str, status: str = "delivered"):
+    from api.whatsapp.payloads import parse_webhook
+
+    return parse_webhook(payload((wamid, status))).statuses
+
+
+async def test_statuses_arriving_while_a_reply_is_made_wait_and_are_written_together(sent, db, query):
+    from api.inbound import StatusBatcher
+
+    (_, first), (_, second) = await sent(2)
+    # the reply window and the longest wait far beyond the test: only a whole batch ends the wait
+    batcher = StatusBatcher(db, max_batch=2, live_window=600, max_defer=600)
+    batcher.live()  # a customer's message was just stored
+    early = asyncio.create_task(batcher.apply(_statuses(first)))
+    for _ in range(5):  # without the wait, the first status would be taken and written alone here
+        await asyncio.sleep(0)
+    assert not early.done()
+    assert await asyncio.wait_for(asyncio.gather(early, batcher.apply(_statuses(second))), 60) == [1, 1]
+    assert (batcher.batches, batcher.largest) == (1, 2)  # one statement, after the reply's work
+    assert {r["status"] for r in await query("SELECT status FROM messages")} == {"delivered"}
+
+
+async def test_a_status_waits_for_a_reply_no_longer_than_max_defer(sent, db, query):
+    from api.inbound import StatusBatcher
+
+    [(mid, wamid)] = await sent(1)
+    batcher = StatusBatcher(db, live_window=600, max_defer=0.05)
+    batcher.live()
+    assert await asyncio.wait_for(batcher.apply(_statuses(wamid, "read")), 60) == 1  # not the 600 s window
+    assert (await query("SELECT status FROM messages WHERE id = :m", m=mid))[0]["status"] == "read"
+
+
+async def test_with_no_message_traffic_a_status_is_written_at_once(sent, db, query):
+    from api.inbound import StatusBatcher
+
+    [(mid, wamid)] = await sent(1)
+    batcher = StatusBatcher(db, max_defer=600)  # no message was stored: nothing to wait for
+    assert await asyncio.wait_for(batcher.apply(_statuses(wamid, "read")), 60) == 1
+    assert (await query("SELECT status FROM messages WHERE id = :m", m=mid))[0]["status"] == "read"
