@@ -229,14 +229,14 @@ async def sweep(rt: Runtime, stale: timedelta | None = None, *, full: bool = Tru
     oldest = min([cutoff, *(r.oldest for r in inbound[:1]), *(r.oldest for r in outbound[:1])])
     await rt.redis.set(WATERMARK_KEY, (oldest - SWEEP_MARGIN).isoformat())
     period = max(1, int(stale.total_seconds() * 1000))
-    wake = await _free(rt, CONVERSATION_LEASE, "process:", period,
+    wake = await to_wake(rt, CONVERSATION_LEASE, "process:", period,
                        [r.conversation_id for r in inbound if r.unprocessed])
     if wake or waiting:
         await enqueue_conversations(rt.redis, [*wake, *waiting])
-    deliver = await _free(rt, SENDER_LEASE, "deliver:", period, [r.conversation_id for r in outbound])
+    deliver = await to_wake(rt, SENDER_LEASE, "deliver:", period, [r.conversation_id for r in outbound])
     if deliver:
         await enqueue(rt.redis, DELIVER_CONVERSATIONS, deliver)
-    fetch = await _free(rt, FETCH_LOCK, "media:", max(period, MEDIA_PERIOD_MS),
+    fetch = await to_wake(rt, FETCH_LOCK, "media:", max(period, MEDIA_PERIOD_MS),
                         [i for r in inbound for i in r.media or ()])
     if fetch:
         await enqueue(rt.redis, FETCH_MEDIA, fetch)
@@ -258,9 +258,10 @@ async def _watermark(rt: Runtime) -> datetime | None:
         return None
 
 
-async def _free(rt: Runtime, lease_prefix: str, kind: str, period_ms: int, ids: list[Any]) -> list[str]:
+async def to_wake(rt: Runtime, lease_prefix: str, kind: str, period_ms: int, ids: list[Any]) -> list[str]:
     """Of ``ids``, those no lease holder works on (conversations; a media fetch's lock)
-    and not woken this period."""
+    and not woken this period; they count as woken for the next ``period_ms`` (a second
+    call within it returns none of them)."""
     if not ids:
         return []
     ids = [str(i) for i in ids]
@@ -289,4 +290,4 @@ async def run_forever(rt: Runtime, stop: asyncio.Event) -> None:
             pass
 
 
-__all__ = ["PROCESS_CONVERSATION", "DELIVER_CONVERSATIONS", "pop_due", "run_forever", "sweep", "tick"]
+__all__ = ["PROCESS_CONVERSATION", "DELIVER_CONVERSATIONS", "pop_due", "run_forever", "sweep", "tick", "to_wake"]

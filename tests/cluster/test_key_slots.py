@@ -166,9 +166,9 @@ async def test_maintenance_scripts_on_the_cluster(cluster_redis) -> None:
     held, free = uuid.uuid4(), [uuid.uuid4() for _ in range(6)]
     lease = conversation_lease(cluster_redis, held)
     assert await lease.acquire()
-    woken = await maintenance._free(rt, CONVERSATION_LEASE, "process:", 60_000, [held, *free])
+    woken = await maintenance.to_wake(rt, CONVERSATION_LEASE, "process:", 60_000, [held, *free])
     assert sorted(woken) == sorted(str(c) for c in free)
-    assert await maintenance._free(rt, CONVERSATION_LEASE, "process:", 60_000, free) == []  # woken already
+    assert await maintenance.to_wake(rt, CONVERSATION_LEASE, "process:", 60_000, free) == []  # woken already
     await lease.release()
     await cluster_redis.zadd("runtime:timeouts", {"a": 1, "b": 2, "c": 9e12})
     assert sorted(await maintenance.pop_due(rt, "runtime:timeouts")) == ["a", "b"]
