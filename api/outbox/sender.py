@@ -156,6 +156,17 @@ UPDATE messages SET metadata = (metadata - 'claim_token') || CAST(:meta AS jsonb
 
 
 
+async def pending_rows(conn: Any, conversation_id: uuid.UUID, limit: int, claim_token: str | None = None) -> list[Any]:
+    """The sender's read on ``conn`` (asyncpg): the conversation's next sendable rows, oldest
+    first, at most ``limit``; with ``claim_token`` the first is claimed too if it can go now
+    (its ``claimed_attempt`` is set). It reads the outbox index, never every pending row."""
+    if claim_token is None:
+        return await conn.fetch(*bind(_NEXT_ROW, {"c": conversation_id, "n": limit}))
+    return await conn.fetch(*bind(_NEXT_ROWS_CLAIMING_FIRST, {
+        "c": conversation_id, "n": limit, "token": claim_token,
+        "claimed_at": datetime.now(timezone.utc).isoformat()}))
+
+
 def _dumps(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, default=str)
 
@@ -251,14 +262,8 @@ class Sender:
                 return sent
 
     async def _pending(self, conversation_id: uuid.UUID, limit: int, claim_token: str | None = None) -> list[Any]:
-        """The conversation's next sendable rows, oldest first; with ``claim_token``
-        the first is claimed too if it can go now (its ``claimed_attempt`` is set)."""
         async with self.rt.db.raw() as conn:
-            if claim_token is None:
-                return await conn.fetch(*bind(_NEXT_ROW, {"c": conversation_id, "n": limit}))
-            return await conn.fetch(*bind(_NEXT_ROWS_CLAIMING_FIRST, {
-                "c": conversation_id, "n": limit, "token": claim_token,
-                "claimed_at": datetime.now(timezone.utc).isoformat()}))
+            return await pending_rows(conn, conversation_id, limit, claim_token)
 
     async def mark_read(self, phone_number_id: str, access_token_encrypted: Any, wamid: str) -> bool:
         """Meta's read receipt for an inbound message (blue ticks); best effort:
