@@ -235,20 +235,22 @@ class StatusBatcher:
     and its reply is being made (the worker's flow, then the send) in the next
     few milliseconds. Statuses arriving within ``live_window`` of such a message
     wait and are written together after it, but none waits more than
-    ``max_defer``. Status writes then stay out of the replies' way and come in
+    ``max_defer``, and none once ``defer_batch`` statuses are waiting (a batch
+    that size is already cheap per status; a flood of statuses, a campaign's,
+    keeps its pace instead of being held ``max_defer`` at a time). Status writes then stay out of the replies' way and come in
     fewer, larger statements (a status flood costs PostgreSQL less per status);
     a webhook carrying only statuses on an API with no message traffic is still
     written at once. Meta waits seconds for a webhook's answer, not milliseconds.
     (bench/e2e.py: reply p99 at 100 msg/s, statuses on and off; issue 19.)"""
 
     def __init__(self, db: Any, max_in_flight: int = 2, max_batch: int = 200,
-                 live_window: float = 0.025, max_defer: float = 0.05) -> None:
+                 live_window: float = 0.025, max_defer: float = 0.05, defer_batch: int = 32) -> None:
         self.db = db
         self.max_batch = max_batch
-        self.live_window, self.max_defer = live_window, max_defer
+        self.live_window, self.max_defer, self.defer_batch = live_window, max_defer, min(defer_batch, max_batch)
         self.batches = self.largest = 0
         self._live_until = 0.0  # loop time until which statuses yield to a customer's message
-        self._full = asyncio.Event()  # a whole batch is waiting: deferring ends
+        self._full = asyncio.Event()  # defer_batch statuses are waiting: deferring ends
         # (statuses, their webhook's future, loop time it arrived), oldest first
         self._waiting: list[tuple[list[tuple[StatusUpdate, Any]], asyncio.Future, float]] = []
         self._slots = asyncio.Semaphore(max_in_flight)
@@ -262,7 +264,7 @@ class StatusBatcher:
         future = loop.create_future()
         self._waiting.append(([(st, organization_id) for st in statuses], future, loop.time()))
         self._pending += len(statuses)
-        if self._pending >= self.max_batch:
+        if self._pending >= self.defer_batch:
             self._full.set()
         self._schedule_if_needed()
         return await future
@@ -274,9 +276,9 @@ class StatusBatcher:
 
     async def _yield_to_live(self) -> None:
         """Wait while a reply is being made, until the oldest waiting status has waited
-        ``max_defer`` or a full batch is waiting."""
+        ``max_defer`` or ``defer_batch`` statuses are waiting."""
         loop = asyncio.get_running_loop()
-        while self._waiting and self._pending < self.max_batch:
+        while self._waiting and self._pending < self.defer_batch:
             wait = min(self._live_until, self._waiting[0][2] + self.max_defer) - loop.time()
             if wait <= 0:
                 return

@@ -162,8 +162,8 @@ async def test_statuses_arriving_while_a_reply_is_made_wait_and_are_written_toge
     from api.inbound import StatusBatcher
 
     (_, first), (_, second) = await sent(2)
-    # the reply window and the longest wait far beyond the test: only a whole batch ends the wait
-    batcher = StatusBatcher(db, max_batch=2, live_window=600, max_defer=600)
+    # the reply window and the longest wait far beyond the test: only defer_batch statuses end the wait
+    batcher = StatusBatcher(db, defer_batch=2, live_window=600, max_defer=600)
     batcher.live()  # a customer's message was just stored
     early = asyncio.create_task(batcher.apply(_statuses(first)))
     for _ in range(5):  # without the wait, the first status would be taken and written alone here
