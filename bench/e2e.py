@@ -324,20 +324,26 @@ async def print_stages(db, spans: list[tuple[datetime, datetime]]) -> None:  # n
 
 async def caught_up(db, timeout: float = 30.0) -> None:  # noqa: ANN001
     """Wait until every event consumer has read every event written so far (the status
-    events of a window are consumed in it, not in the next one)."""
+    events of a window are consumed in it, not in the next one). Consumers read in
+    ``(txid, id)`` order (api/events/consumer.py), so their cursor is compared the same way:
+    the last event read need not be the highest id."""
     from sqlalchemy import text as sql
 
+    behind = sql("SELECT c.name, count(e.id) FROM event_consumers c JOIN events e "
+                 "ON (e.txid, e.id) > (c.cursor_txid, c.cursor_id) AND e.id <= :last GROUP BY c.name ORDER BY 1")
     deadline = time.perf_counter() + timeout
     async with db.session() as s:
         last = (await s.execute(sql("SELECT COALESCE(max(id), 0) FROM events"))).scalar()
-        while time.perf_counter() < deadline:
-            behind = (await s.execute(sql("SELECT count(*) FROM event_consumers WHERE cursor_id < :last"),
-                                      {"last": last})).scalar()
+        while True:
+            lagging = (await s.execute(behind, {"last": last})).all()
             await s.rollback()
-            if not behind:
+            if not lagging:
                 return
+            if time.perf_counter() > deadline:
+                break
             await asyncio.sleep(0.05)
-    print(f"  (event consumers still behind after {timeout:.0f} s)")
+    print(f"  (event consumers still behind after {timeout:.0f} s: "
+          f"{', '.join(f'{name} by {count} events' for name, count in lagging)})")
 
 
 async def main(args: argparse.Namespace) -> int:
