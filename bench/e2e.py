@@ -299,23 +299,20 @@ async def print_stages(db, spans: list[tuple[datetime, datetime]]) -> None:  # n
     async with db.session() as s:
         for since, until in spans:
             bounds = {"since": since, "until": until}
-            for status, count in (await s.execute(sql(
-                    "SELECT status, count(*) FROM messages WHERE direction = 'outbound' "
-                    "AND created_at >= :since AND created_at < :until GROUP BY status"), bounds)).all():
-                statuses[status] = statuses.get(status, 0) + count
             processed += [float(x) for x in (await s.execute(sql(
                 "SELECT EXTRACT(EPOCH FROM ((metadata->>'processed_at')::timestamptz - created_at)) * 1000 "
                 "FROM messages WHERE direction = 'inbound' AND created_at >= :since AND created_at < :until"),
                 bounds)).scalars().all() if x is not None]
             # a row the sender has not (yet) claimed or accepted has no duration: left out
-            for a, b in (await s.execute(sql(
+            for a, b, status in (await s.execute(sql(
                     "SELECT EXTRACT(EPOCH FROM ((metadata->>'claimed_at')::timestamptz - created_at)) * 1000, "
                     "EXTRACT(EPOCH FROM ((metadata->>'accepted_at')::timestamptz "
-                    "- (metadata->>'claimed_at')::timestamptz)) * 1000 "
+                    "- (metadata->>'claimed_at')::timestamptz)) * 1000, status "
                     "FROM messages WHERE direction = 'outbound' AND created_at >= :since AND created_at < :until"),
                     bounds)).all():
                 claimed += [float(a)] if a is not None else []
                 accepted += [float(b)] if b is not None else []
+                statuses[status] = statuses.get(status, 0) + 1
     print(f"  stored -> processed p50 / p99 : {pct(processed, 50):6.1f} / {pct(processed, 99):6.1f} ms")
     print(f"  outbox -> claimed p50 / p99   : {pct(claimed, 50):6.1f} / {pct(claimed, 99):6.1f} ms")
     print(f"  claimed -> accepted p50 / p99 : {pct(accepted, 50):6.1f} / {pct(accepted, 99):6.1f} ms")
