@@ -306,12 +306,16 @@ def normalize_database_url(url: str | None) -> str | None:
     return url
 
 
-DATABASE_POOLERS = ("pgbouncer-transaction",)
+# pgbouncer-transaction: PgBouncer in transaction mode, any version (unnamed statements);
+# pgbouncer-prepared: the same with PgBouncer 1.21+ and ``max_prepared_statements`` > 0,
+# which keeps the clients' named statements across server connections (caches kept)
+DATABASE_POOLERS = ("pgbouncer-transaction", "pgbouncer-prepared")
 
 
 def _check_pooler(url: str | None, variable: str = "DATABASE_URL") -> str | None:
-    """``DATABASE_URL=...?pooler=pgbouncer-transaction``: PostgreSQL is reached
-    through PgBouncer in transaction mode (docs/runtime.md "PgBouncer"); any other
+    """``DATABASE_URL=...?pooler=pgbouncer-transaction`` (or ``pgbouncer-prepared``):
+    PostgreSQL is reached through PgBouncer in transaction mode (docs/runtime.md
+    "PgBouncer"); any other
     ``pooler`` value is refused here rather than at the first connection."""
     from urllib.parse import parse_qs, urlsplit
 

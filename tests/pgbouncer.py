@@ -12,6 +12,10 @@ PgBouncer by importing the `database_url` fixture below, which overrides the roo
 one (and so every fixture built on it: ``db``, settings, apps, workers)::
 
     from tests.pgbouncer import database_url  # noqa: F401 - through PgBouncer
+
+tests/pgbouncer_prepared.py's `database_url` is the same with PgBouncer keeping
+prepared statements (``max_prepared_statements``, PgBouncer 1.21+; `PREPARED`) and
+PyTake told so (``?pooler=pgbouncer-prepared``).
 """
 
 from __future__ import annotations
@@ -21,9 +25,16 @@ from typing import AsyncIterator
 
 import pytest
 
-from tests.pgbouncer_process import PgBouncer, pgbouncer_version, running_pgbouncer, through
+from tests.pgbouncer_process import (PgBouncer, pgbouncer_version, running_pgbouncer, through,
+                                    tracks_prepared_statements)
 
-__all__ = ["PgBouncer", "database_url", "pgbouncer_version", "running_pgbouncer", "through"]
+__all__ = ["PREPARED", "PgBouncer", "database_url", "pgbouncer_version", "running_pgbouncer", "through",
+           "tracks_prepared_statements"]
+
+# PgBouncer's settings for ``?pooler=pgbouncer-prepared`` (docs/runtime.md "PgBouncer"):
+# statements kept per server connection, planned as PyTake's direct connections plan them
+PREPARED: dict[str, object] = {"max_prepared_statements": 200,
+                               "connect_query": "SET plan_cache_mode = force_generic_plan"}
 
 
 @pytest.fixture

@@ -1,5 +1,8 @@
 """Start and stop a real PgBouncer (Debian's /usr/sbin/pgbouncer) in transaction mode.
 
+``PGBOUNCER=/path/to/pgbouncer`` picks another build (a PgBouncer 1.21+ for
+``?pooler=pgbouncer-prepared``: `tracks_prepared_statements`).
+
 The one starter of the tests' fixtures (tests/pgbouncer.py, which holds the pytest side)
 and of bench/scale.py; no pytest here. `running_pgbouncer(server_url, workdir, **settings)`
 writes ``pgbouncer.ini`` into ``workdir`` (every database name passed through to
@@ -26,7 +29,7 @@ from typing import AsyncIterator
 
 from sqlalchemy.engine import make_url
 
-PGBOUNCER = Path("/usr/sbin/pgbouncer")
+PGBOUNCER = Path(os.environ.get("PGBOUNCER") or "/usr/sbin/pgbouncer")
 START_TIMEOUT = 60.0  # a loaded 2-core machine starts processes slowly
 STOP_TIMEOUT = 10.0  # then SIGKILL
 LOG_TAIL_LINES = 20
@@ -55,10 +58,15 @@ def pgbouncer_version() -> tuple[int, ...]:
     return tuple(int(part) for part in out.split()[1].split("."))
 
 
-def through(database_url: str, host: str, port: int) -> str:
+def tracks_prepared_statements() -> bool:
+    """Whether this PgBouncer can keep clients' named statements (1.21+: ``max_prepared_statements``)."""
+    return pgbouncer_version() >= (1, 21)
+
+
+def through(database_url: str, host: str, port: int, pooler: str = "pgbouncer-transaction") -> str:
     """``database_url`` as reached through PgBouncer at ``host:port``, as PyTake is given it."""
     url = make_url(database_url).difference_update_query(["host", "port"])
-    url = url.set(host=host, port=port).update_query_dict({"pooler": "pgbouncer-transaction"})
+    url = url.set(host=host, port=port).update_query_dict({"pooler": pooler})
     return url.render_as_string(hide_password=False)
 
 
@@ -94,8 +102,10 @@ def log_tail(log: Path, lines: int = LOG_TAIL_LINES) -> str:
 
 
 @asynccontextmanager
-async def running_pgbouncer(server_url: str, workdir: Path, **settings: object) -> AsyncIterator[PgBouncer]:
-    """A PgBouncer before ``server_url``'s server, ready (a client logged in through it)."""
+async def running_pgbouncer(server_url: str, workdir: Path, *, connect_query: str | None = None,
+                            **settings: object) -> AsyncIterator[PgBouncer]:
+    """A PgBouncer before ``server_url``'s server, ready (a client logged in through it);
+    ``connect_query`` runs on each server connection it opens."""
     if not PGBOUNCER.exists():
         raise RuntimeError(f"{PGBOUNCER} is missing: apt-get install pgbouncer (.ci/run does)")
     server = make_url(server_url)
@@ -107,10 +117,15 @@ async def running_pgbouncer(server_url: str, workdir: Path, **settings: object) 
     server_port = server.port or int(server.query.get("port") or 5432)
     options = {**DEFAULTS, "listen_addr": "127.0.0.1", "listen_port": port, "unix_socket_dir": "",
                "auth_type": "trust", "auth_file": workdir / "users.txt", **settings}
+    if tracks_prepared_statements():  # 1.22+ keeps 200 by default: off unless asked, as 1.18
+        options.setdefault("max_prepared_statements", 0)
     if (run_as := _unprivileged_user()) is not None:
         options.setdefault("user", run_as)
     ini = workdir / "pgbouncer.ini"
-    ini.write_text(f"[databases]\n* = host={host} port={server_port}\n\n[pgbouncer]\n"
+    database = f"host={host} port={server_port}"
+    if connect_query:
+        database += " connect_query='" + connect_query.replace("'", "''") + "'"
+    ini.write_text(f"[databases]\n* = {database}\n\n[pgbouncer]\n"
                    + "".join(f"{name} = {value}\n" for name, value in options.items()))
     log = workdir / "pgbouncer.log"
     with open(log, "wb") as stderr:  # the child keeps its own descriptor

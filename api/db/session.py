@@ -18,6 +18,13 @@ statements (asyncpg pipelines Parse with Bind/Execute: one round trip, one
 server), SQLAlchemy's adapter prepares under unique names inside the
 transaction it always opens, `reading()` is a short transaction instead of
 autocommit, and no ``plan_cache_mode`` is sent at connect.
+
+``?pooler=pgbouncer-prepared`` is for PgBouncer 1.21+ with
+``max_prepared_statements`` set: PgBouncer then tracks each client's named
+statements and prepares them again on whichever server connection it lends,
+so both statement caches stay on (a statement is parsed and planned once per
+server connection, not per execution) and reads stay in autocommit; only the
+startup settings are still left out.
 """
 
 from __future__ import annotations
@@ -37,6 +44,7 @@ from api.settings import DATABASE_POOLERS as POOLERS
 from api.settings import normalize_database_url
 
 PGBOUNCER_TRANSACTION = "pgbouncer-transaction"
+PGBOUNCER_PREPARED = "pgbouncer-prepared"
 
 
 def split_pooler(url: str) -> tuple[str, str | None]:
@@ -52,13 +60,17 @@ def split_pooler(url: str) -> tuple[str, str | None]:
     return parsed.difference_update_query(["pooler"]).render_as_string(hide_password=False), pooler
 
 
-def pooler_connect_args(connect_args: Mapping[str, Any] | None = None) -> dict[str, Any]:
-    """SQLAlchemy ``connect_args`` for a transaction-mode pooler: no statement
-    cache in asyncpg or in SQLAlchemy's adapter, a unique name for each statement
-    the adapter prepares (inside its transaction), no startup ``server_settings``."""
+def pooler_connect_args(connect_args: Mapping[str, Any] | None = None,
+                        pooler: str = PGBOUNCER_TRANSACTION) -> dict[str, Any]:
+    """SQLAlchemy ``connect_args`` for a transaction-mode pooler: no startup
+    ``server_settings``; and unless the pooler keeps prepared statements
+    (`PGBOUNCER_PREPARED`), no statement cache in asyncpg or in SQLAlchemy's
+    adapter and a unique name for each statement the adapter prepares (inside
+    its transaction)."""
     args = {k: v for k, v in (connect_args or {}).items() if k != "server_settings"}
-    args.update(statement_cache_size=0, prepared_statement_cache_size=0,
-                prepared_statement_name_func=_unique_statement_name)
+    if pooler != PGBOUNCER_PREPARED:
+        args.update(statement_cache_size=0, prepared_statement_cache_size=0,
+                    prepared_statement_name_func=_unique_statement_name)
     return args
 
 
@@ -67,7 +79,7 @@ def create_engine_for(url: str, **engine_kwargs: Any) -> AsyncEngine:
     ``?pooler=``): what migrations use; `Database` adds its pools on top."""
     url, pooler = split_pooler(normalize_database_url(url) or url)
     if pooler:
-        engine_kwargs["connect_args"] = pooler_connect_args(engine_kwargs.get("connect_args"))
+        engine_kwargs["connect_args"] = pooler_connect_args(engine_kwargs.get("connect_args"), pooler)
     return create_async_engine(url, **engine_kwargs)
 
 
@@ -81,8 +93,10 @@ class Database:
 
     def __init__(self, url: str, **engine_kwargs: Any) -> None:
         self.url, self.pooler = split_pooler(normalize_database_url(url) or url)
+        # statements live only within a transaction: no caches, reads in a transaction
+        self.unnamed = self.pooler == PGBOUNCER_TRANSACTION
         if self.pooler:
-            engine_kwargs["connect_args"] = pooler_connect_args(engine_kwargs.get("connect_args"))
+            engine_kwargs["connect_args"] = pooler_connect_args(engine_kwargs.get("connect_args"), self.pooler)
         # raw() pool: as many connections as the engine may open (they are opened lazily)
         raw_size = engine_kwargs.pop("raw_pool_size", None)
         self.raw_pool_size: int = raw_size or (engine_kwargs.get("pool_size", 5) + engine_kwargs.get("max_overflow", 10))
@@ -111,11 +125,12 @@ class Database:
         No ORM session and no BEGIN/ROLLBACK round trips around the query:
         each statement sees its own snapshot, which is all a one-statement
         read needs (a list page and its total are one statement).
-        Behind a transaction-mode pooler: one short transaction (committed on
-        success), as SQLAlchemy's statements are prepared under a name that
-        only lives as long as the server connection is ours.
+        Behind a transaction-mode pooler that keeps no prepared statements: one
+        short transaction (committed on success), as SQLAlchemy's statements are
+        prepared under a name that only lives as long as the server connection
+        is ours.
         """
-        if self.pooler:
+        if self.unnamed:
             async with self.engine.begin() as conn:
                 yield conn
             return
@@ -150,9 +165,10 @@ class Database:
         # `messages` table, whose custom plans look cheaper (pruned at plan time)
         settings = dict(opts.pop("server_settings", None) or {})
         settings.setdefault("plan_cache_mode", "force_generic_plan")
-        if self.pooler:  # unnamed statements; PgBouncer refuses other startup settings
-            opts.update(statement_cache_size=0)
+        if self.pooler:  # PgBouncer refuses other startup settings
             settings = {}
+        if self.unnamed:
+            opts.update(statement_cache_size=0)
         conn = await asyncpg.connect(**opts, server_settings=settings or None)
         for name in ("jsonb", "json"):  # parameters: JSON text; results: decoded
             await conn.set_type_codec(name, schema="pg_catalog", encoder=_json_text, decoder=loads_json)

@@ -1,0 +1,113 @@
+"""PyTake's database layer behind a PgBouncer that keeps prepared statements
+(``?pooler=pgbouncer-prepared``, PgBouncer 1.21+ with ``max_prepared_statements``):
+the statement caches stay on, so a statement run again is bound to the statement
+PgBouncer already prepared on that server connection, not parsed and planned again;
+sessions, reads, writes and raw statements work with many clients on few server
+connections."""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+import uuid
+
+import pytest
+from sqlalchemy import func, select, text
+from sqlalchemy.engine import make_url
+
+from api.db.models import Organization
+from api.db.session import Database
+from api.settings import Settings
+from tests.pgbouncer import PREPARED, running_pgbouncer, through
+from tests.pgbouncer_process import SERVER_POOL_SIZE
+from tests.pgbouncer_prepared import require_prepared_statements
+
+CLIENTS = 8
+ROUNDS = 5
+
+
+@pytest.fixture
+async def bouncer(database_url, tmp_path):
+    require_prepared_statements()
+    user = make_url(database_url).username or "postgres"
+    async with running_pgbouncer(database_url, tmp_path / "pgbouncer", stats_users=user, **PREPARED) as pgbouncer:
+        yield pgbouncer
+
+
+def stats(bouncer, database_url: str) -> dict[str, int]:
+    """PgBouncer's SHOW STATS row for the test database (its console speaks only the simple
+    query protocol, which psql uses)."""
+    server = make_url(database_url)
+    out = subprocess.run(
+        ["psql", "-h", bouncer.host, "-p", str(bouncer.port), "-U", server.username or "postgres", "-d", "pgbouncer",
+         "-A", "-F", "\t", "-c", "SHOW STATS"], capture_output=True, text=True, check=True, timeout=60).stdout
+    lines = out.splitlines()
+    header = lines[0].split("\t")
+    for line in lines[1:]:
+        row = dict(zip(header, line.split("\t")))
+        if row.get("database") == server.database:
+            return {k: int(v) for k, v in row.items() if v.isdigit()}
+    raise AssertionError(f"no SHOW STATS row for {server.database}: {out}")
+
+
+def test_the_prepared_pooler_is_accepted(tmp_path):
+    settings = Settings.from_env({"DATABASE_URL": "postgresql://u@h/db?pooler=pgbouncer-prepared",
+                                  "PYTAKE_DATA_DIR": str(tmp_path)})
+    assert "pooler=pgbouncer-prepared" in settings.database_url
+
+
+async def test_a_statement_run_again_is_not_parsed_again(database_url, bouncer):
+    db = Database(through(database_url, bouncer.host, bouncer.port, "pgbouncer-prepared"),
+                  pool_size=CLIENTS, max_overflow=0)
+    assert db.pooler == "pgbouncer-prepared" and not db.unnamed
+    try:
+        async def lookups(i: int) -> None:
+            for _ in range(ROUNDS):
+                async with db.raw() as conn:
+                    assert await conn.fetchval("SELECT count(*) FROM organizations WHERE slug = $1",
+                                               f"none-{i}") == 0
+
+        await asyncio.gather(*(lookups(i) for i in range(CLIENTS)))
+        before = stats(bouncer, database_url)
+        await asyncio.gather(*(lookups(i) for i in range(CLIENTS)))
+        after = stats(bouncer, database_url)
+    finally:
+        await db.dispose()
+    # the second pass: every statement bound, none parsed again by a client or on a server
+    # (each of the few server connections already holds it); unnamed, each would be a parse
+    assert after["total_bind_count"] - before["total_bind_count"] >= CLIENTS * ROUNDS
+    assert after["total_client_parse_count"] == before["total_client_parse_count"]
+    assert after["total_server_parse_count"] == before["total_server_parse_count"]
+    assert before["total_server_parse_count"] <= 2 * SERVER_POOL_SIZE  # the statement, asyncpg's type query
+
+
+async def test_sessions_reads_writes_and_raw_statements_work_with_shared_server_connections(database_url, bouncer):
+    db = Database(through(database_url, bouncer.host, bouncer.port, "pgbouncer-prepared"),
+                  pool_size=CLIENTS, max_overflow=0)
+    try:
+        async def one(i: int) -> None:
+            for j in range(ROUNDS):
+                async with db.transaction() as session:
+                    session.add(Organization(id=uuid.uuid4(), name=f"org {i}.{j}", slug=f"org-{i}-{j}"))
+                async with db.single_statement() as conn:
+                    await conn.execute(text("UPDATE organizations SET name = name || '!' WHERE slug = :s"),
+                                       {"s": f"org-{i}-{j}"})
+                async with db.reading() as conn:
+                    assert (await conn.execute(select(func.count()).select_from(Organization))).scalar() >= 1
+                async with db.raw() as conn:
+                    async with conn.transaction():
+                        name = await conn.fetchval("SELECT name FROM organizations WHERE slug = $1", f"org-{i}-{j}")
+                    assert name == f"org {i}.{j}!"
+
+        await asyncio.gather(*(one(i) for i in range(CLIENTS)))
+        async with db.reading() as conn:
+            assert (await conn.execute(select(func.count()).select_from(Organization)
+                                       .where(Organization.name.like("%!")))).scalar() == CLIENTS * ROUNDS
+            assert (await conn.execute(text("SHOW plan_cache_mode"))).scalar() == "force_generic_plan"
+        async with db.raw() as conn:
+            backends = await conn.fetchval(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                "AND backend_type = 'client backend'")
+        assert backends <= SERVER_POOL_SIZE
+    finally:
+        await db.dispose()
