@@ -63,7 +63,11 @@ def test_pytake_services_go_through_pgbouncer_and_migrate_around_it(compose: dic
     services = compose["services"]
     for name in ("api", "worker"):
         url = services[name]["environment"]["DATABASE_URL"]
-        assert "@pgbouncer:6432/" in url and url.endswith("?pooler=pgbouncer-transaction")
+        assert "@pgbouncer:6432/" in url and url.endswith("?pooler=pgbouncer-prepared")
+    # the PgBouncer that pooler needs: 1.21+ keeping prepared statements (docs/runtime.md "PgBouncer")
+    bouncer = services["pgbouncer"]
+    version = tuple(int(v) for v in bouncer["image"].split(":v")[1].split("-")[0].split("."))
+    assert version >= (1, 21) and int(bouncer["environment"]["MAX_PREPARED_STATEMENTS"]) > 0
     assert "@postgres:5432/" in services["migrate"]["environment"]["DATABASE_URL"]
     assert services["migrate"]["command"] == ["pytake", "db", "upgrade"]
     assert services["api"]["command"][:2] == ["pytake", "serve"] and "--no-migrate" in services["api"]["command"]
