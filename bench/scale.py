@@ -13,6 +13,13 @@ Setups:
 - **redis-cluster** and **pgbouncer** (``--setups``, not run by default): one of the two parts
   of the cluster setup alone, to tell their costs apart.
 
+``--pooler pgbouncer-prepared`` runs PgBouncer with ``max_prepared_statements`` (PgBouncer
+1.21+, ``PGBOUNCER_PREPARED=/path/to/pgbouncer``, which .ci/pgbouncer_prepared.sh builds;
+Debian 12's is 1.18) and PyTake with its statement
+caches kept (``?pooler=pgbouncer-prepared``, docs/runtime.md "PgBouncer"), each server
+connection set to ``plan_cache_mode = force_generic_plan`` by PgBouncer's ``connect_query``
+as PyTake sets its direct connections.
+
 For each process count (``--shapes``, default 1+1, 2+1, 1+2, 2+2 API + worker processes) and
 each setup, `pytake serve --no-worker` and `pytake worker` are started as processes
 (bench/e2e.py's machinery: the sandbox and the customers run in this process) and
@@ -36,7 +43,7 @@ PyTake processes (API + worker; the target is <= 1.15, "the cluster setup costs 
 message"; also net of idle CPU) and for everything counted.
 
     .venv/bin/python -P bench/scale.py [--customers 100] [--messages 1600] [--shapes 1x1,2x1,1x2,2x2] [--idle-seconds 5]
-        [--setups single,cluster,redis-cluster,pgbouncer]
+        [--setups single,cluster,redis-cluster,pgbouncer] [--pooler pgbouncer-transaction|pgbouncer-prepared]
 """
 
 from __future__ import annotations
@@ -357,7 +364,7 @@ async def start_distributed_setups(stack: contextlib.AsyncExitStack, database_ur
     import redis.asyncio as aioredis
 
     from tests.cluster.conftest import start_cluster
-    from tests.pgbouncer_process import running_pgbouncer, through
+    from tests.pgbouncer_process import PGBOUNCER, pgbouncer_version, prepared_pgbouncer, running_pgbouncer, through
 
     wanted = [name for name in args.setups if name != "single"]
     if not wanted:
@@ -376,12 +383,22 @@ async def start_distributed_setups(stack: contextlib.AsyncExitStack, database_ur
     bouncer_url = pid = None
     if any(SETUPS[name][1] for name in wanted):
         # a deployment's server pool (the tests' is deliberately tiny); connections not logged
+        prepared = args.pooler == "pgbouncer-prepared"
+        extra: dict[str, Any] = {}
+        binary = PGBOUNCER
+        if prepared:
+            binary, why = prepared_pgbouncer()
+            if binary is None:
+                raise SystemExit(f"--pooler pgbouncer-prepared: {why}")
+            extra = {"max_prepared_statements": 1000, "connect_query": "SET plan_cache_mode = force_generic_plan"}
         pgbouncer = await stack.enter_async_context(running_pgbouncer(
             database_url, root / "pgbouncer", default_pool_size=args.pgbouncer_pool, max_client_conn=2000,
-            log_connections=0, log_disconnections=0))
-        bouncer_url, pid = through(database_url, "127.0.0.1", pgbouncer.port), pgbouncer.pid
-        print(f"PgBouncer: DATABASE_URL={bouncer_url} (pid {pid}, transaction mode, {args.pgbouncer_pool} "
-              "server connections)", flush=True)
+            log_connections=0, log_disconnections=0, binary=binary, **extra))
+        bouncer_url, pid = through(database_url, "127.0.0.1", pgbouncer.port, args.pooler), pgbouncer.pid
+        version = ".".join(map(str, pgbouncer_version(binary)))
+        print(f"PgBouncer {version}: DATABASE_URL={bouncer_url} (pid {pid}, transaction mode, "
+              f"{args.pgbouncer_pool} server connections"
+              f"{', max_prepared_statements 1000' if prepared else ''})", flush=True)
     setups = []
     for name in wanted:
         on_cluster, on_bouncer = SETUPS[name]
@@ -456,6 +473,10 @@ if __name__ == "__main__":
     parser.add_argument("--concurrency", type=int, default=200, help="tasks each worker process runs at once")
     parser.add_argument("--pgbouncer-pool", type=int, default=40,
                         help="PgBouncer's server connections per database and user (deploy/compose.yaml: 40)")
+    parser.add_argument("--pooler", choices=("pgbouncer-transaction", "pgbouncer-prepared"),
+                        default="pgbouncer-transaction",
+                        help="how PyTake runs behind PgBouncer; pgbouncer-prepared needs PgBouncer 1.21+ "
+                             "(PGBOUNCER_PREPARED=/path/to/pgbouncer)")
     parser.add_argument("--off", default="",
                         help="worker chores switched off in both setups (comma-separated, as bench/e2e.py --off: "
                              "live, logs, webhooks, statistics, path-counts, assignment, maintenance)")

@@ -25,11 +25,10 @@ from typing import AsyncIterator
 
 import pytest
 
-from tests.pgbouncer_process import (PgBouncer, pgbouncer_version, running_pgbouncer, through,
-                                    tracks_prepared_statements)
+from tests.pgbouncer_process import PgBouncer, pgbouncer_version, prepared_pgbouncer, running_pgbouncer, through
 
-__all__ = ["PREPARED", "PgBouncer", "database_url", "pgbouncer_version", "running_pgbouncer", "through",
-           "tracks_prepared_statements"]
+__all__ = ["PREPARED", "PgBouncer", "database_url", "pgbouncer_version", "prepared_pgbouncer", "running_pgbouncer",
+           "through"]
 
 # PgBouncer's settings for ``?pooler=pgbouncer-prepared`` (docs/runtime.md "PgBouncer"):
 # statements kept per server connection, planned as PyTake's direct connections plan them

@@ -1,7 +1,9 @@
 """Start and stop a real PgBouncer (Debian's /usr/sbin/pgbouncer) in transaction mode.
 
-``PGBOUNCER=/path/to/pgbouncer`` picks another build (a PgBouncer 1.21+ for
-``?pooler=pgbouncer-prepared``: `tracks_prepared_statements`).
+``PGBOUNCER=/path/to/pgbouncer`` picks another build; ``?pooler=pgbouncer-prepared``
+needs a PgBouncer 1.21+ (`prepared_pgbouncer`): ``PGBOUNCER_PREPARED``, else
+``PGBOUNCER`` if it is one (.ci/run builds Debian 13's 1.24 for it:
+.ci/pgbouncer_prepared.sh).
 
 The one starter of the tests' fixtures (tests/pgbouncer.py, which holds the pytest side)
 and of bench/scale.py; no pytest here. `running_pgbouncer(server_url, workdir, **settings)`
@@ -30,6 +32,7 @@ from typing import AsyncIterator
 from sqlalchemy.engine import make_url
 
 PGBOUNCER = Path(os.environ.get("PGBOUNCER") or "/usr/sbin/pgbouncer")
+TRACKS_PREPARED_FROM = (1, 21)  # max_prepared_statements
 START_TIMEOUT = 60.0  # a loaded 2-core machine starts processes slowly
 STOP_TIMEOUT = 10.0  # then SIGKILL
 LOG_TAIL_LINES = 20
@@ -53,14 +56,28 @@ class PgBouncer:
     log: Path  # its stderr
 
 
-def pgbouncer_version() -> tuple[int, ...]:
-    out = subprocess.run([str(PGBOUNCER), "--version"], capture_output=True, text=True, check=True).stdout
+def pgbouncer_version(binary: Path = PGBOUNCER) -> tuple[int, ...]:
+    out = subprocess.run([str(binary), "--version"], capture_output=True, text=True, check=True).stdout
     return tuple(int(part) for part in out.split()[1].split("."))
 
 
-def tracks_prepared_statements() -> bool:
+def tracks_prepared_statements(binary: Path = PGBOUNCER) -> bool:
     """Whether this PgBouncer can keep clients' named statements (1.21+: ``max_prepared_statements``)."""
-    return pgbouncer_version() >= (1, 21)
+    return pgbouncer_version(binary) >= TRACKS_PREPARED_FROM
+
+
+def prepared_pgbouncer() -> tuple[Path | None, str]:
+    """``(a PgBouncer 1.21+, "")``, or ``(None, why there is none)``."""
+    named = os.environ.get("PGBOUNCER_PREPARED")
+    candidates = ([Path(named)] if named else []) + [PGBOUNCER]
+    present = [binary for binary in candidates if binary.exists()]
+    for binary in present:
+        if tracks_prepared_statements(binary):
+            return binary, ""
+    found = "; ".join([f"{b} is {'.'.join(map(str, pgbouncer_version(b)))}" for b in present]
+                      + [f"{b} is missing" for b in candidates if b not in present])
+    return None, (f"no PgBouncer 1.21+ to keep prepared statements ({found}): "
+                  "set PGBOUNCER_PREPARED (.ci/pgbouncer_prepared.sh builds one)")
 
 
 def through(database_url: str, host: str, port: int, pooler: str = "pgbouncer-transaction") -> str:
@@ -103,11 +120,11 @@ def log_tail(log: Path, lines: int = LOG_TAIL_LINES) -> str:
 
 @asynccontextmanager
 async def running_pgbouncer(server_url: str, workdir: Path, *, connect_query: str | None = None,
-                            **settings: object) -> AsyncIterator[PgBouncer]:
-    """A PgBouncer before ``server_url``'s server, ready (a client logged in through it);
-    ``connect_query`` runs on each server connection it opens."""
-    if not PGBOUNCER.exists():
-        raise RuntimeError(f"{PGBOUNCER} is missing: apt-get install pgbouncer (.ci/run does)")
+                            binary: Path = PGBOUNCER, **settings: object) -> AsyncIterator[PgBouncer]:
+    """A PgBouncer (``binary``) before ``server_url``'s server, ready (a client logged in
+    through it); ``connect_query`` runs on each server connection it opens."""
+    if not binary.exists():
+        raise RuntimeError(f"{binary} is missing: apt-get install pgbouncer (.ci/run does)")
     server = make_url(server_url)
     user = server.username or "postgres"
     workdir.mkdir(parents=True, exist_ok=True)
@@ -117,7 +134,7 @@ async def running_pgbouncer(server_url: str, workdir: Path, *, connect_query: st
     server_port = server.port or int(server.query.get("port") or 5432)
     options = {**DEFAULTS, "listen_addr": "127.0.0.1", "listen_port": port, "unix_socket_dir": "",
                "auth_type": "trust", "auth_file": workdir / "users.txt", **settings}
-    if tracks_prepared_statements():  # 1.22+ keeps 200 by default: off unless asked, as 1.18
+    if tracks_prepared_statements(binary):  # 1.22+ keeps 200 by default: off unless asked, as 1.18
         options.setdefault("max_prepared_statements", 0)
     if (run_as := _unprivileged_user()) is not None:
         options.setdefault("user", run_as)
@@ -129,7 +146,7 @@ async def running_pgbouncer(server_url: str, workdir: Path, *, connect_query: st
                    + "".join(f"{name} = {value}\n" for name, value in options.items()))
     log = workdir / "pgbouncer.log"
     with open(log, "wb") as stderr:  # the child keeps its own descriptor
-        proc = subprocess.Popen([str(PGBOUNCER), str(ini)], stdin=subprocess.DEVNULL,
+        proc = subprocess.Popen([str(binary), str(ini)], stdin=subprocess.DEVNULL,
                                 stdout=subprocess.DEVNULL, stderr=stderr)
     try:
         await _wait_ready(proc, port, user, server.database or "postgres", log)

@@ -87,7 +87,7 @@ def test_scale_bench_runs_both_setups_and_prints_the_ratios(_servers, redis_url)
     # what it started is gone: the cluster's nodes, PgBouncer, the scratch database
     cluster = re.search(r"^Redis Cluster: REDIS_URL=redis\+cluster://127\.0\.0\.1:\d+/0 \(6 nodes: ([\d, ]+)\)$",
                         out, re.M)
-    bouncer = re.search(r"^PgBouncer: DATABASE_URL=\S+\?pooler=pgbouncer-transaction \(pid (\d+),", out, re.M)
+    bouncer = re.search(r"^PgBouncer [\d.]+: DATABASE_URL=\S+\?pooler=pgbouncer-transaction \(pid (\d+),", out, re.M)
     assert cluster and bouncer, out
     assert all(_closed(int(port)) for port in cluster.group(1).split(", "))
     assert not Path(f"/proc/{bouncer.group(1)}").exists()
