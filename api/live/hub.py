@@ -221,7 +221,8 @@ class Hub:
             count = await presence.join(self.redis, self.process_id, sub.socket_id, viewer.user_id,
                                         viewer.organization_id)
             if count == 1:
-                await presence.went_online(self.db, self.redis, viewer.user_id, viewer.organization_id)
+                await presence.went_online(self.db, self.redis, viewer.user_id, viewer.organization_id,
+                                           sub.socket_id)
         except BaseException:
             await asyncio.shield(self.remove(sub))
             raise
@@ -302,20 +303,27 @@ class Hub:
                 self.route(org, message["data"])
 
     def route(self, org: str, data: bytes) -> None:
-        """Hand one published message to the organization's sockets that may see it."""
+        """Hand one published message (a header line and a text line, or several such
+        pairs: `api.live.publisher.WIRE_SEPARATOR`) to the organization's sockets that
+        may see each."""
         subscribers = self.by_org.get(org)
         if not subscribers:
             return
         raw = data.decode() if isinstance(data, bytes) else data
-        head, _, text = raw.partition("\n")
-        header = json.loads(head)
-        audience = Audience.from_header(header)
-        cursor = Cursor.parse(header["c"]) if "c" in header else None
-        typist = header.get("t")
-        for sub in subscribers.audience(audience):
-            if typist is not None and sub.user == typist:
-                continue
-            sub.offer(cursor, text)
+        lines = raw.split("\n")  # header, text, header, text... (a batch of one organization's events)
+        for head, text in zip(lines[0::2], lines[1::2]):
+            header = json.loads(head)
+            audience = Audience.from_header(header)
+            cursor = Cursor.parse(header["c"]) if "c" in header else None
+            typist = header.get("t")  # a typing notice: not to the typist
+            only = header.get("s")  # a user's status: to that user's sockets only
+            skip = header.get("x")  # ... but the one socket that answered it itself
+            for sub in subscribers.audience(audience):
+                if typist is not None and sub.user == typist:
+                    continue
+                if only is not None and (sub.user != only or sub.socket_id == skip):
+                    continue
+                sub.offer(cursor, text)
 
     # -- heartbeat -----------------------------------------------------------
     async def _heartbeat(self) -> None:
@@ -330,7 +338,7 @@ class Hub:
                             if await presence.join(self.redis, self.process_id, sub.socket_id,
                                                    sub.viewer.user_id, sub.viewer.organization_id) == 1:
                                 await presence.went_online(self.db, self.redis, sub.viewer.user_id,
-                                                           sub.viewer.organization_id)
+                                                           sub.viewer.organization_id, sub.socket_id)
                 await presence.sweep(self.db, self.redis)
             except asyncio.CancelledError:
                 raise

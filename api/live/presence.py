@@ -16,7 +16,12 @@ disconnect and heartbeat, so one slot carries it):
   finished by the next one).
 
 A user's first socket marks them online and their last one away
-(`api.assignment.set_status`, which is what automatic assignment reads). A
+(`api.assignment.set_status`, which is what automatic assignment reads).
+Every change of a user's status, whoever made it (a socket opening or closing,
+the sweep, a ``status`` message, ``POST /agents/me/status``), is announced to
+that user's own sockets on every process (`announce`): another tab, or a socket
+whose ``ready`` read the status just before the first socket's write landed,
+learns the status as it now is. A
 process that dies without closing its sockets leaves its heartbeat to expire;
 `sweep` (run by every API process's heartbeat and by the workers' maintenance
 loop) removes a dead process's sockets and marks away the users left with none,
@@ -26,11 +31,15 @@ was merely stalled re-registers its sockets (`Heartbeat.beat`).
 
 from __future__ import annotations
 
+import json
 import logging
 import uuid
 from typing import Any, Iterable
 
 from api.assignment import set_status
+from api.assignment.presence import Presence
+from api.live.protocol import dumps
+from api.live.publisher import channel
 from api.redis_scripts import memo_key, resend_safe
 
 log = logging.getLogger("pytake.live")
@@ -127,8 +136,31 @@ async def beat(redis: Any, process_id: str, ttl_seconds: float) -> bool:
                                  process_id, int(ttl_seconds * 1000)))
 
 
-async def went_online(db: Any, redis: Any, user_id: uuid.UUID, organization_id: uuid.UUID) -> None:
-    await set_status(db, redis, user_id, organization_id, "online")
+def status_message(presence: Presence) -> str:
+    """The ``status`` frame a socket is sent (docs/live.md)."""
+    return dumps({"type": "status", "status": presence.status,
+                  "assigned_conversation_ids": [str(a.conversation_id) for a in presence.assigned]})
+
+
+async def announce(redis: Any, organization_id: Any, user_id: Any, presence: Presence | None, *,
+                   except_socket: str | None = None) -> None:
+    """Tell the user's own sockets (on every API process, not ``except_socket``) their
+    status as ``presence`` left it. On the organization's live channel, with a header
+    that only the user's sockets pass (`api.live.hub.Hub.route`: ``s``, ``x``)."""
+    if presence is None:
+        return
+    header: dict[str, Any] = {"d": [], "u": [str(user_id)], "s": str(user_id)}
+    if except_socket is not None:
+        header["x"] = except_socket
+    await redis.publish(channel(organization_id),
+                        json.dumps(header, separators=(",", ":")) + "\n" + status_message(presence))
+
+
+async def went_online(db: Any, redis: Any, user_id: uuid.UUID, organization_id: uuid.UUID,
+                      socket_id: str | None = None) -> None:
+    """Mark online a user whose first socket (``socket_id``: its ``ready`` says so) opened."""
+    presence = await set_status(db, redis, user_id, organization_id, "online")
+    await announce(redis, organization_id, user_id, presence, except_socket=socket_id)
 
 
 async def went_away(db: Any, redis: Any, members: Iterable[tuple[uuid.UUID, uuid.UUID]]) -> None:
@@ -136,9 +168,9 @@ async def went_away(db: Any, redis: Any, members: Iterable[tuple[uuid.UUID, uuid
     look again: one who connected meanwhile (their socket is recorded before they are
     marked online) is marked online again."""
     for organization_id, user_id in members:
-        await set_status(db, redis, user_id, organization_id, "away")
+        await announce(redis, organization_id, user_id, await set_status(db, redis, user_id, organization_id, "away"))
         if await redis.scard(user_key(user_id)):
-            await set_status(db, redis, user_id, organization_id, "online")
+            await went_online(db, redis, user_id, organization_id)
 
 
 async def sweep(db: Any, redis: Any) -> int:

@@ -6,8 +6,12 @@ after the publish: at least once, so a crash republishes a batch and the
 API processes drop what a socket already had (cursor order). A message is
 ``<routing header JSON>\\n<the text sent to clients>``: API processes parse only
 the header (cursor and audience, `api.live.audience`) and forward the text.
+A batch's messages for one organization go out as one PUBLISH, one message
+after the other (`WIRE_SEPARATOR`: a newline, which none of the JSON lines
+holds): a round costs a command per organization, not per event.
 An organization whose channel nobody subscribes to (no socket open there) is
-skipped (`_listened`): its messages are neither built nor published.
+skipped (`_listened`, on a cluster asking every node): its messages are
+neither built nor published.
 
 Run by every worker (`api.workers.tasks`) beside the maintenance loop, polling
 every ``live_poll_seconds`` (back to back while rounds come back full).
@@ -33,6 +37,11 @@ _CONVERSATIONS = "SELECT id, department_id, assigned_to FROM conversations WHERE
 
 def channel(organization_id: Any) -> str:
     return f"live:org:{organization_id}"
+
+
+# between the messages of one PUBLISH, as between a message's header and text
+# (`api.live.hub.Hub.route` reads pairs of lines)
+WIRE_SEPARATOR = b"\n"
 
 
 def wire(event: StoredEvent, conversation: Any) -> bytes:
@@ -62,8 +71,11 @@ async def publish_once(db: Any, redis: Any, limit: int = PUBLISH_BATCH) -> int |
         if events:
             keys = list({e.ordering_key for e in events if e.ordering_key is not None})
             rows = {r["id"]: r for r in await batch.conn.fetch(_CONVERSATIONS, keys)} if keys else {}
-            messages = [(channel(e.organization_id), wire(e, rows.get(e.ordering_key))) for e in events]
-            if _is_cluster(redis):  # a cluster pipeline refuses PUBLISH: one command each, in order
+            by_channel: dict[str, list[bytes]] = {}
+            for e in events:  # in (txid, id) order within each organization
+                by_channel.setdefault(channel(e.organization_id), []).append(wire(e, rows.get(e.ordering_key)))
+            messages = [(name, WIRE_SEPARATOR.join(parts)) for name, parts in by_channel.items()]
+            if _is_cluster(redis) or len(messages) == 1:  # a cluster pipeline refuses PUBLISH
                 for name, text in messages:
                     await redis.publish(name, text)
             else:
@@ -84,10 +96,16 @@ async def _listened(redis: Any, events: list[StoredEvent]) -> list[StoredEvent]:
     Asked after the batch was read, so no gap: a socket that subscribes later takes
     its replay ``head`` (`api.live.replay`) after these events were visible, and
     gets them from the table."""
-    if _is_cluster(redis):  # Redis Cluster: NUMSUB counts one node's
-        return events  # subscribers only (classic pub/sub reaches every node): publish everything
     orgs = list({e.organization_id for e in events})
-    counts = await redis.pubsub_numsub(*(channel(o) for o in orgs))
+    names = [channel(o) for o in orgs]
+    if _is_cluster(redis):  # a subscription is on one node, and NUMSUB counts that node's:
+        try:  # every node's counts, summed (redis-py's merge for PUBSUB NUMSUB)
+            counts = await redis.pubsub_numsub(*names, target_nodes="all")
+        except Exception:  # noqa: BLE001 - a node out of reach (a failover): publish everything
+            log.warning("live: could not count the subscribers on every node; publishing the batch", exc_info=True)
+            return events
+    else:
+        counts = await redis.pubsub_numsub(*names)
     heard = {name.decode() if isinstance(name, bytes) else name for name, n in counts if n}
     if len(heard) == len(orgs):
         return events

@@ -15,6 +15,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Any, Awaitable, Callable
 
+from api.live import presence as live_presence
 from api.live import typing_indicator
 from api.live.audience import Viewer
 from api.live.hub import INTERRUPTED, SHUTDOWN, Hub
@@ -47,10 +48,12 @@ class Session:
     graph: Any
     settings: Any
     indicator_seconds: float = 20.0
+    socket_id: str | None = None  # the hub's id of this socket, once registered
 
     async def run(self, after: Cursor | None) -> None:
         """Serve until the client leaves (returns) or `Closing` is raised."""
         sub = await self.hub.add(self.viewer)
+        self.socket_id = sub.socket_id
         tasks: list[asyncio.Task] = []
         try:
             until = await head(self.hub.db)
@@ -149,8 +152,9 @@ class Session:
         presence = await set_status(self.hub.db, self.hub.redis, self.viewer.user_id, self.viewer.organization_id,
                                     status)
         if presence is not None:
-            await self.send(dumps({"type": "status", "status": presence.status,
-                                   "assigned_conversation_ids": [str(a.conversation_id) for a in presence.assigned]}))
+            await self.send(live_presence.status_message(presence))
+            await live_presence.announce(self.hub.redis, self.viewer.organization_id, self.viewer.user_id, presence,
+                                         except_socket=self.socket_id)
 
     async def _status(self) -> str:
         async with self.hub.db.raw() as conn:

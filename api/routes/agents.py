@@ -18,6 +18,7 @@ from api.auth.principal import current_principal
 from api.context import get_db, get_redis
 from api.db.models import Conversation
 from api.errors import NotFound, ValidationFailed
+from api.live.presence import announce
 from api.resources import load_in_scope, to_out
 from api.resources.body import read_body
 from api.routes.conversations import resource as conversations
@@ -62,6 +63,7 @@ async def post_status() -> Any:
     presence = await set_status(get_db(), get_redis(), principal.user_id, principal.organization_id, data.status)
     if presence is None:
         raise NotFound("user")
+    await announce(get_redis(), principal.organization_id, principal.user_id, presence)  # to their open sockets
     return _out(presence.status, presence.last_seen_at, [a.conversation_id for a in presence.assigned])
 
 

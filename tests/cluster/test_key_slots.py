@@ -239,7 +239,8 @@ async def test_the_live_channel_hears_publishes_from_every_node(cluster_redis, r
 
 async def test_the_live_publisher_publishes_a_batch_on_the_cluster(cluster_redis, redis_cluster, db) -> None:
     """The worker's live publisher on a cluster (whose pipelines refuse PUBLISH): a
-    batch of committed events reaches the organization's channel, in order."""
+    batch of committed events reaches the organization's channel, in order, and an
+    organization nobody listens to on any node is not published to."""
     from api.db.models import Organization
     from api.events import emit_conn, event
     from api.live.publisher import channel, publish_once, start_from_now
@@ -256,9 +257,15 @@ async def test_the_live_publisher_publishes_a_batch_on_the_cluster(cluster_redis
     try:
         await pubsub.subscribe(channel(org_id))
         assert (await pubsub.get_message(timeout=5.0))["type"] == "subscribe"
+        unheard = uuid.uuid4()  # an organization with no socket open anywhere
+        probe = await pubsub_client(redis_cluster.url, client_name="live-publisher-probe")
+        probe_sub = probe.pubsub()
+        await probe_sub.psubscribe("live:org:*")  # hears every channel (a pattern is not counted by NUMSUB)
+        assert (await probe_sub.get_message(timeout=5.0))["type"] == "psubscribe"
         async with db.raw() as conn:
             async with conn.transaction():
-                await emit_conn(conn, *(event(org_id, "message.received", {"message": {"n": n}}) for n in range(3)))
+                await emit_conn(conn, *(event(org_id, "message.received", {"message": {"n": n}}) for n in range(3)),
+                                event(unheard, "message.received", {"message": {"n": 9}}))
         handled = None
         while not handled:
             handled = await publish_once(db, cluster_redis)
@@ -267,9 +274,21 @@ async def test_the_live_publisher_publishes_a_batch_on_the_cluster(cluster_redis
             message = await pubsub.get_message(timeout=10.0)
             assert message is not None, f"heard only {heard}"
             if message["type"] == "message":
-                text = message["data"].split(b"\n", 1)[1]  # a header line, then the socket's text
-                heard.append(json.loads(text)["event"]["data"]["message"]["n"])
+                lines = message["data"].split(b"\n")  # header line, the socket's text, header, text...
+                heard += [json.loads(text)["event"]["data"]["message"]["n"] for text in lines[1::2]]
         assert heard == [0, 1, 2]
+        # what the pattern heard: the subscribed organization's one PUBLISH, then (an absence:
+        # a second of silence) nothing for the other one
+        published: list[str] = []
+        while True:
+            message = await probe_sub.get_message(timeout=10.0 if not published else 1.0)
+            if message is None:
+                break
+            if message["type"] == "pmessage":
+                published.append(message["channel"].decode())
+        assert published == [channel(org_id)]
+        await probe_sub.aclose()
+        await probe.aclose()
     finally:
         await pubsub.aclose()
         await client.aclose()

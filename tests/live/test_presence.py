@@ -1,7 +1,10 @@
 """Presence: a socket makes its agent online (for automatic assignment), the last
-one closing makes them away, and a process that dies takes its sockets with it."""
+one closing makes them away, a process that dies takes its sockets with it, and
+every change of an agent's status reaches all of that agent's sockets."""
 
 from __future__ import annotations
+
+import aiohttp
 
 from api.assignment import assign_department
 from api.live import presence
@@ -101,3 +104,60 @@ async def test_a_sweep_that_fails_to_mark_away_is_finished_by_the_next_one(world
     assert await presence.sweep(db, redis) == 1  # any later sweep: no process is gone now, the user still is
     assert not await _online(world, agent.user_id)
     assert await presence.sweep(db, redis) == 0
+
+
+def _statuses(client) -> list[str]:  # noqa: ANN001
+    return [m["status"] for m in client.of("status")]
+
+
+async def test_a_status_change_reaches_every_socket_of_the_agent_and_no_one_else(world, start_api, connect):
+    org = await world.organization()
+    support = await world.department(org)
+    agent = await world.user(org, "agent", support)
+    admin = await world.user(org, "org_admin")  # sees the whole organization, not others' status
+    api1, api2 = await start_api(), await start_api()
+    first = await connect(api1.ws_url(agent.token))
+    assert (await first.ready())["status"] == "online"
+    second = await connect(api2.ws_url(agent.token))
+    assert (await second.ready())["status"] == "online"
+    watcher = await connect(api2.ws_url(admin.token))
+    await watcher.ready()
+
+    async with aiohttp.ClientSession(headers={"Authorization": f"Bearer {agent.token}"}) as http:
+        async def post(status: str) -> None:
+            async with http.post(f"{api1.url}/agents/me/status", json={"status": status}) as response:
+                assert response.status == 200, await response.text()
+
+        await post("away")  # from the API: both sockets hear of it
+        await first.wait(lambda: _statuses(first) == ["away"], "the first socket told the agent is away")
+        await second.wait(lambda: _statuses(second) == ["away"], "the second socket told the agent is away")
+
+        await first.send({"type": "status", "status": "online"})  # from one socket: it gets its answer
+        await second.wait(lambda: _statuses(second) == ["away", "online"], "the other socket told")
+        await post("away")  # published after the first one: each socket has had both when it has this
+        await first.wait(lambda: _statuses(first)[-1:] == ["away"] and len(_statuses(first)) >= 3, "the last one")
+        await second.wait(lambda: _statuses(second) == ["away", "online", "away"], "the last one")
+    # the socket that sent the message got its answer once, not also the announcement
+    assert _statuses(first) == ["away", "online", "away"]
+    await watcher.roundtrip()
+    assert watcher.of("status") == []
+    assert not await _online(world, agent.user_id)
+
+
+async def test_a_socket_whose_ready_said_away_learns_that_the_first_socket_brought_the_agent_online(
+        world, start_api, connect, redis, db):
+    """Two sockets opening at once on two processes: the one registered second reads the
+    status before the first's write lands, and says ``away`` in its ``ready``. Forced here:
+    another process's socket is registered first and has not marked the agent online yet."""
+    org = await world.organization()
+    agent = await world.user(org, "agent")
+    await presence.join(redis, "elsewhere", "elsewhere:1", agent.user_id, org)  # registered, not yet online
+    api = await start_api()
+    late = await connect(api.ws_url(agent.token))
+    assert (await late.ready())["status"] == "away"
+    assert late.of("status") == []
+
+    await presence.went_online(db, redis, agent.user_id, org, "elsewhere:1")  # the first socket's write lands
+    await late.wait(lambda: _statuses(late) == ["online"], "the status as it now is")
+    assert await _online(world, agent.user_id)
+    await presence.leave(redis, "elsewhere", "elsewhere:1", agent.user_id, org, True)
