@@ -254,3 +254,40 @@ async def test_the_inbox_in_portuguese(web_with_meta, browser_page: Page):
         await expect(page.get_by_label("Modelo", exact=True)).to_be_visible()
         await screenshot(page, "inbox-10-pt-BR")
     assert not errors, errors
+
+
+async def test_an_agent_goes_away_and_back_and_the_page_follows_a_change_made_elsewhere(web_with_meta,
+                                                                                       browser_page: Page):
+    """The availability switch: opening the inbox brings the agent online (automatic assignment may
+    pick them), choosing Away makes them away on the server, and a change made elsewhere (another
+    device, through the API) shows on the open page without a reload."""
+    base, _ = web_with_meta
+    await seed(base, template=False)
+    errors: list[str] = []
+    async with asyncio.timeout(120):
+        page = await signed_in(browser_page.context.browser, base, "bia@pizza.example", errors)
+        availability = page.get_by_label("Availability")
+        await expect(availability).to_have_value("online")
+        async with httpx.AsyncClient(base_url=base, timeout=API_TIMEOUT) as client:
+            r = await client.post("/auth/login", json={"email": "bia@pizza.example", "password": PASSWORD})
+            headers = {"Authorization": f"Bearer {r.json()['access_token']}"}
+
+            async def status() -> str:
+                r = await client.get("/agents/me/status", headers=headers)
+                assert r.status_code == 200, r.text
+                return r.json()["status"]
+
+            assert await status() == "online"
+            await availability.select_option("away")
+            await expect(availability).to_have_value("away")
+            await until(lambda: _is(status, "away"), "the server has Bia away")
+            await screenshot(page, "inbox-11-away")
+
+            r = await client.post("/agents/me/status", headers=headers, json={"status": "online"})  # another device
+            assert r.status_code == 200, r.text
+            await expect(availability).to_have_value("online")
+    assert not errors, errors
+
+
+async def _is(read, value: str) -> bool:  # noqa: ANN001
+    return await read() == value

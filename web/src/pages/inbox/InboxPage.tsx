@@ -100,9 +100,20 @@ export function InboxPage() {
       {error && <p className="error inbox-error" role="alert">{error}</p>}
       <main className="inbox">
         <aside className="inbox-lists" aria-label={t("inbox.conversations")}>
-          <p className={connected ? "live-state on" : "live-state"} role="status">
-            {connected ? t("inbox.live") : t("inbox.connecting")}
-          </p>
+          <div className="inbox-presence">
+            <p className={connected ? "live-state on" : "live-state"} role="status">
+              {connected ? t("inbox.live") : t("inbox.connecting")}
+            </p>
+            <label className="availability">
+              {t("inbox.availability")}
+              <select aria-label={t("inbox.availability")} value={state.me?.status ?? "away"}
+                disabled={!connected || !state.me}
+                onChange={(e) => live.current?.send({ type: "status", status: e.target.value })}>
+                <option value="online">{t("inbox.online")}</option>
+                <option value="away">{t("inbox.away")}</option>
+              </select>
+            </label>
+          </div>
           <ConversationList id="mine" title={t("inbox.mine")} items={mine} state={state} contacts={contacts}
             onOpen={open} empty={t("inbox.mineEmpty")} />
           <ConversationList id="queue" title={t("inbox.queue")} items={queue} state={state} contacts={contacts}

@@ -17,6 +17,16 @@ function started(conversations: Conversation[]): InboxState {
 }
 
 describe("live events → inbox state", () => {
+  it("the agent's availability comes with ready and follows every status message, cursor untouched", () => {
+    let s = applyLive(emptyState, { ...ready, status: "away" }, 0);
+    expect(s.me?.status).toBe("away");
+    s = applyLive(s, { type: "status", status: "online", assigned_conversation_ids: ["c1"] }, 0);
+    expect(s.me?.status).toBe("online");
+    expect(s.me?.user_id).toBe(ME);
+    expect(s.cursor).toBe("1-1");
+    expect(applyLive(emptyState, { type: "status", status: "online" }, 0).me).toBeNull();  // before ready: nobody
+  });
+
   it("a customer's message lands in its conversation, moves it up and counts as unread unless open", () => {
     let s = started([conv("a", { last_message_at: "2026-12-02T05:00:00+00:00" }), conv("b", { last_message_at: "2026-12-02T05:30:00+00:00" })]);
     expect(lists(s).mine.map((c) => c.id)).toEqual(["b", "a"]);

@@ -35,7 +35,9 @@ export type Message = {
 export type MessageMedia = { status: string; url?: string | null; mime_type?: string | null; size?: number | null;
   filename?: string | null; error?: string | null };
 
-export type Me = { user_id: string; scope: "organization" | "departments" | string; department_ids: string[] };
+/** ``status``: the agent's availability (online: automatic assignment may give them conversations) */
+export type Me = { user_id: string; scope: "organization" | "departments" | string; department_ids: string[];
+  status?: string };
 export type Typing = { user_name: string; until: number };
 
 export type InboxState = {
@@ -66,7 +68,8 @@ export function statusAdvances(current: string | null | undefined, next: string)
 }
 
 export type LiveMessage =
-  | { type: "ready"; cursor: string; user_id: string; scope: string; department_ids: string[] }
+  | { type: "ready"; cursor: string; user_id: string; scope: string; department_ids: string[]; status?: string }
+  | { type: "status"; status: string; assigned_conversation_ids?: string[] }
   | { type: "event"; cursor: string; event: { type: string; data: Record<string, unknown> } }
   | { type: "typing"; conversation_id: string; user_id: string; user_name: string; expires_in: number }
   | { type: string; [key: string]: unknown };
@@ -185,7 +188,12 @@ export function reduce(state: InboxState, action: Action): InboxState {
 export function applyLive(state: InboxState, message: LiveMessage, now: number): InboxState {
   if (message.type === "ready") {
     const m = message as Extract<LiveMessage, { type: "ready" }>;
-    return { ...state, cursor: m.cursor, me: { user_id: m.user_id, scope: m.scope, department_ids: m.department_ids ?? [] } };
+    return { ...state, cursor: m.cursor,
+      me: { user_id: m.user_id, scope: m.scope, department_ids: m.department_ids ?? [], status: m.status } };
+  }
+  if (message.type === "status") {  // changed from anywhere: this tab, another one, the API, the server
+    const m = message as Extract<LiveMessage, { type: "status" }>;
+    return state.me ? { ...state, me: { ...state.me, status: m.status } } : state;
   }
   if (message.type === "typing") {
     const m = message as Extract<LiveMessage, { type: "typing" }>;
