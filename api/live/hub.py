@@ -300,30 +300,30 @@ class Hub:
                 if waiter is not None and not waiter.done():
                     waiter.set_result(True)
             elif message["type"] == "message":
-                self.route(org, message["data"])
+                data = message["data"]
+                lines = (data.decode() if isinstance(data, bytes) else data).split("\n")
+                for i in range(0, len(lines) - 1, 2):  # header, text (on a cluster: header, text, ...)
+                    self.route(org, lines[i], lines[i + 1])
 
-    def route(self, org: str, data: bytes) -> None:
-        """Hand one published message (a header line and a text line, or several such
-        pairs: `api.live.publisher.WIRE_SEPARATOR`) to the organization's sockets that
-        may see each."""
+    def route(self, org: str, head: str, text: str) -> None:
+        """Hand one published message (its header line and its text; a PUBLISH may carry
+        several such pairs: `api.live.publisher.WIRE_SEPARATOR`) to the organization's
+        sockets that may see it."""
         subscribers = self.by_org.get(org)
         if not subscribers:
             return
-        raw = data.decode() if isinstance(data, bytes) else data
-        lines = raw.split("\n")  # header, text, header, text... (a batch of one organization's events)
-        for head, text in zip(lines[0::2], lines[1::2]):
-            header = json.loads(head)
-            audience = Audience.from_header(header)
-            cursor = Cursor.parse(header["c"]) if "c" in header else None
-            typist = header.get("t")  # a typing notice: not to the typist
-            only = header.get("s")  # a user's status: to that user's sockets only
-            skip = header.get("x")  # ... but the one socket that answered it itself
-            for sub in subscribers.audience(audience):
-                if typist is not None and sub.user == typist:
-                    continue
-                if only is not None and (sub.user != only or sub.socket_id == skip):
-                    continue
-                sub.offer(cursor, text)
+        header = json.loads(head)
+        audience = Audience.from_header(header)
+        cursor = Cursor.parse(header["c"]) if "c" in header else None
+        typist = header.get("t")  # a typing notice: not to the typist
+        only = header.get("s")  # a user's status: to that user's sockets only
+        skip = header.get("x")  # ... but the one socket that answered it itself
+        for sub in subscribers.audience(audience):
+            if typist is not None and sub.user == typist:
+                continue
+            if only is not None and (sub.user != only or sub.socket_id == skip):
+                continue
+            sub.offer(cursor, text)
 
     # -- heartbeat -----------------------------------------------------------
     async def _heartbeat(self) -> None:

@@ -6,9 +6,13 @@ after the publish: at least once, so a crash republishes a batch and the
 API processes drop what a socket already had (cursor order). A message is
 ``<routing header JSON>\\n<the text sent to clients>``: API processes parse only
 the header (cursor and audience, `api.live.audience`) and forward the text.
-A batch's messages for one organization go out as one PUBLISH, one message
-after the other (`WIRE_SEPARATOR`: a newline, which none of the JSON lines
-holds): a round costs a command per organization, not per event.
+On a Redis Cluster, whose pipelines refuse PUBLISH, a round's messages for
+one organization go out as one PUBLISH, one message after the other
+(`WIRE_SEPARATOR`: a newline, which none of the JSON lines holds): a round
+costs a round trip per organization, not per event. On a single server they
+are pipelined, a PUBLISH each: one round trip, and each API process writes
+the sockets of one event before reading the next (bench/inbox.py's p99 was
+a few ms lower so).
 An organization whose channel nobody subscribes to (no socket open there) is
 skipped (`_listened`, on a cluster asking every node): its messages are
 neither built nor published.
@@ -71,15 +75,15 @@ async def publish_once(db: Any, redis: Any, limit: int = PUBLISH_BATCH) -> int |
         if events:
             keys = list({e.ordering_key for e in events if e.ordering_key is not None})
             rows = {r["id"]: r for r in await batch.conn.fetch(_CONVERSATIONS, keys)} if keys else {}
-            by_channel: dict[str, list[bytes]] = {}
-            for e in events:  # in (txid, id) order within each organization
-                by_channel.setdefault(channel(e.organization_id), []).append(wire(e, rows.get(e.ordering_key)))
-            messages = [(name, WIRE_SEPARATOR.join(parts)) for name, parts in by_channel.items()]
-            if _is_cluster(redis) or len(messages) == 1:  # a cluster pipeline refuses PUBLISH
-                for name, text in messages:
-                    await redis.publish(name, text)
-            else:
-                async with redis.pipeline(transaction=False) as pipe:
+            messages = [(channel(e.organization_id), wire(e, rows.get(e.ordering_key))) for e in events]
+            if _is_cluster(redis):  # a cluster pipeline refuses PUBLISH: one command per organization
+                by_channel: dict[str, list[bytes]] = {}
+                for name, text in messages:  # in (txid, id) order within each organization
+                    by_channel.setdefault(name, []).append(text)
+                for name, parts in by_channel.items():
+                    await redis.publish(name, WIRE_SEPARATOR.join(parts))
+            else:  # one round trip for all; a message each (the API processes' sockets
+                async with redis.pipeline(transaction=False) as pipe:  # are written between two)
                     for name, text in messages:
                         pipe.publish(name, text)
                     await pipe.execute()
