@@ -146,14 +146,19 @@ async def announce(redis: Any, organization_id: Any, user_id: Any, presence: Pre
                    except_socket: str | None = None) -> None:
     """Tell the user's own sockets (on every API process, not ``except_socket``) their
     status as ``presence`` left it. On the organization's live channel, with a header
-    that only the user's sockets pass (`api.live.hub.Hub.route`: ``s``, ``x``)."""
+    that only the user's sockets pass (`api.live.hub.Hub.route`: ``s``, ``x``). A
+    notice: the status is already written, so a Redis that fails the PUBLISH is
+    logged, not raised (the next ``ready`` carries the status)."""
     if presence is None:
         return
     header: dict[str, Any] = {"d": [], "u": [str(user_id)], "s": str(user_id)}
     if except_socket is not None:
         header["x"] = except_socket
-    await redis.publish(channel(organization_id),
-                        json.dumps(header, separators=(",", ":")) + "\n" + status_message(presence))
+    try:
+        await redis.publish(channel(organization_id),
+                            json.dumps(header, separators=(",", ":")) + "\n" + status_message(presence))
+    except Exception as exc:  # noqa: BLE001 - see above
+        log.warning("live: could not announce user %s's status (%s: %s)", user_id, type(exc).__name__, exc)
 
 
 async def went_online(db: Any, redis: Any, user_id: uuid.UUID, organization_id: uuid.UUID,

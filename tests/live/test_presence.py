@@ -161,3 +161,22 @@ async def test_a_socket_whose_ready_said_away_learns_that_the_first_socket_broug
     await late.wait(lambda: _statuses(late) == ["online"], "the status as it now is")
     assert await _online(world, agent.user_id)
     await presence.leave(redis, "elsewhere", "elsewhere:1", agent.user_id, org, True)
+
+
+async def test_an_announcement_redis_refuses_is_logged_and_the_status_change_stands(caplog):
+    """The status is written before it is announced: a failed PUBLISH must not fail the
+    request or the socket that changed it."""
+    import logging
+    import uuid
+
+    from api.assignment.presence import Presence
+    from api.redis_clients import redis_client
+    from tests.live.conftest import free_port
+
+    nobody = redis_client(f"redis://127.0.0.1:{free_port()}/0")  # nothing listens there
+    try:
+        with caplog.at_level(logging.WARNING, logger="pytake.live"):
+            await presence.announce(nobody, uuid.uuid4(), uuid.uuid4(), Presence("online", None))
+    finally:
+        await nobody.aclose()
+    assert "could not announce" in caplog.text
