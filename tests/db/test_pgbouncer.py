@@ -19,6 +19,7 @@ from api.db.models import Organization
 from api.db.session import Database
 from api.settings import Settings, SettingsError
 from tests.pgbouncer import pgbouncer_version, running_pgbouncer, through
+from tests.pgbouncer_process import SERVER_POOL_SIZE
 
 
 @pytest.fixture
@@ -84,35 +85,41 @@ def make_plain(url: str) -> str:
     return url.replace("postgresql+asyncpg://", "postgresql://").split("?")[0]
 
 
+async def shared_connections_workload(db: Database, clients: int = 8, rounds: int = 5) -> None:
+    """The same statements over and over, from ``clients`` clients on PgBouncer's 3 server
+    connections: ORM sessions, one-statement writes, Core reads, raw statements with and
+    without a transaction; every write lands once and PostgreSQL sees only PgBouncer's pool."""
+    async def one(i: int) -> None:
+        for j in range(rounds):
+            async with db.transaction() as session:
+                session.add(Organization(id=uuid.uuid4(), name=f"org {i}.{j}", slug=f"org-{i}-{j}"))
+            async with db.single_statement() as conn:
+                await conn.execute(text("UPDATE organizations SET name = name || '!' WHERE slug = :s"),
+                                   {"s": f"org-{i}-{j}"})
+            async with db.reading() as conn:
+                assert (await conn.execute(select(func.count()).select_from(Organization))).scalar() >= 1
+            async with db.raw() as conn:
+                async with conn.transaction():
+                    name = await conn.fetchval("SELECT name FROM organizations WHERE slug = $1", f"org-{i}-{j}")
+                assert name == f"org {i}.{j}!"
+                assert await conn.fetchval("SELECT count(*) FROM organizations WHERE slug = $1",
+                                           f"org-{i}-{j}") == 1
+
+    await asyncio.gather(*(one(i) for i in range(clients)))
+    async with db.raw() as conn:
+        backends = await conn.fetchval(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND backend_type = 'client backend'")
+    assert backends <= SERVER_POOL_SIZE  # PgBouncer's pool, not the clients' connections
+    async with db.reading() as conn:
+        assert (await conn.execute(select(func.count()).select_from(Organization)
+                                   .where(Organization.name.like("%!")))).scalar() == clients * rounds
+
+
 async def test_sessions_reads_writes_and_raw_statements_work_with_shared_server_connections(database_url, bouncer):
     db = Database(through(database_url, *bouncer), pool_size=8, max_overflow=0)
-    assert db.pooler == "pgbouncer-transaction"
+    assert db.pooler == "pgbouncer-transaction" and db.unnamed
     try:
-        async def one(i: int) -> None:
-            # the same statements over and over, from 8 clients on 3 server connections
-            for j in range(5):
-                async with db.transaction() as session:
-                    session.add(Organization(id=uuid.uuid4(), name=f"org {i}.{j}", slug=f"org-{i}-{j}"))
-                async with db.single_statement() as conn:
-                    await conn.execute(text("UPDATE organizations SET name = name || '!' WHERE slug = :s"),
-                                       {"s": f"org-{i}-{j}"})
-                async with db.reading() as conn:
-                    assert (await conn.execute(select(func.count()).select_from(Organization))).scalar() >= 1
-                async with db.raw() as conn:
-                    async with conn.transaction():
-                        name = await conn.fetchval("SELECT name FROM organizations WHERE slug = $1", f"org-{i}-{j}")
-                    assert name == f"org {i}.{j}!"
-                    assert await conn.fetchval("SELECT count(*) FROM organizations WHERE slug = $1",
-                                               f"org-{i}-{j}") == 1
-
-        await asyncio.gather(*(one(i) for i in range(8)))
-        async with db.raw() as conn:
-            backends = await conn.fetchval(
-                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND backend_type = 'client backend'")
-        assert backends <= 3  # PgBouncer's pool, not the clients' 16 connections
-        async with db.reading() as conn:
-            assert (await conn.execute(select(func.count()).select_from(Organization)
-                                       .where(Organization.name.like("%!")))).scalar() == 40
+        await shared_connections_workload(db)
     finally:
         await db.dispose()
 

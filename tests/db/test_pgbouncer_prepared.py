@@ -9,16 +9,15 @@ from __future__ import annotations
 
 import asyncio
 import subprocess
-import uuid
 
 import pytest
-from sqlalchemy import func, select, text
+from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
-from api.db.models import Organization
 from api.db.session import Database
 from api.settings import Settings
 from tests.pgbouncer import PREPARED, running_pgbouncer, through
+from tests.db.test_pgbouncer import shared_connections_workload
 from tests.pgbouncer_process import SERVER_POOL_SIZE
 from tests.pgbouncer_prepared import require_prepared_pgbouncer
 
@@ -88,29 +87,8 @@ async def test_sessions_reads_writes_and_raw_statements_work_with_shared_server_
     db = Database(through(database_url, bouncer.host, bouncer.port, "pgbouncer-prepared"),
                   pool_size=CLIENTS, max_overflow=0)
     try:
-        async def one(i: int) -> None:
-            for j in range(ROUNDS):
-                async with db.transaction() as session:
-                    session.add(Organization(id=uuid.uuid4(), name=f"org {i}.{j}", slug=f"org-{i}-{j}"))
-                async with db.single_statement() as conn:
-                    await conn.execute(text("UPDATE organizations SET name = name || '!' WHERE slug = :s"),
-                                       {"s": f"org-{i}-{j}"})
-                async with db.reading() as conn:
-                    assert (await conn.execute(select(func.count()).select_from(Organization))).scalar() >= 1
-                async with db.raw() as conn:
-                    async with conn.transaction():
-                        name = await conn.fetchval("SELECT name FROM organizations WHERE slug = $1", f"org-{i}-{j}")
-                    assert name == f"org {i}.{j}!"
-
-        await asyncio.gather(*(one(i) for i in range(CLIENTS)))
-        async with db.reading() as conn:
-            assert (await conn.execute(select(func.count()).select_from(Organization)
-                                       .where(Organization.name.like("%!")))).scalar() == CLIENTS * ROUNDS
+        await shared_connections_workload(db, CLIENTS, ROUNDS)
+        async with db.reading() as conn:  # what PgBouncer's connect_query set on its server connections
             assert (await conn.execute(text("SHOW plan_cache_mode"))).scalar() == "force_generic_plan"
-        async with db.raw() as conn:
-            backends = await conn.fetchval(
-                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
-                "AND backend_type = 'client backend'")
-        assert backends <= SERVER_POOL_SIZE
     finally:
         await db.dispose()
