@@ -19,6 +19,7 @@ Failing to start raises with the tail of that log.
 from __future__ import annotations
 
 import asyncio
+import functools
 import os
 import pwd
 import socket
@@ -56,6 +57,7 @@ class PgBouncer:
     log: Path  # its stderr
 
 
+@functools.lru_cache(maxsize=None)  # asked at every start of a PgBouncer
 def pgbouncer_version(binary: Path = PGBOUNCER) -> tuple[int, ...]:
     out = subprocess.run([str(binary), "--version"], capture_output=True, text=True, check=True).stdout
     return tuple(int(part) for part in out.split()[1].split("."))

@@ -93,8 +93,6 @@ class Database:
 
     def __init__(self, url: str, **engine_kwargs: Any) -> None:
         self.url, self.pooler = split_pooler(normalize_database_url(url) or url)
-        # statements live only within a transaction: no caches, reads in a transaction
-        self.unnamed = self.pooler == PGBOUNCER_TRANSACTION
         if self.pooler:
             engine_kwargs["connect_args"] = pooler_connect_args(engine_kwargs.get("connect_args"), self.pooler)
         # raw() pool: as many connections as the engine may open (they are opened lazily)
@@ -106,6 +104,12 @@ class Database:
         event.listen(self.engine.sync_engine, "checkout", _drop_closed_connection)
         self.sessionmaker: async_sessionmaker[AsyncSession] = async_sessionmaker(
             self.engine, expire_on_commit=False)
+
+    @property
+    def unnamed(self) -> bool:
+        """Behind a pooler that keeps no prepared statements: statements live only within
+        a transaction (no caches; reads in a transaction)."""
+        return self.pooler == PGBOUNCER_TRANSACTION
 
     @asynccontextmanager
     async def session(self) -> AsyncIterator[AsyncSession]:

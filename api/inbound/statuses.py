@@ -237,10 +237,10 @@ class StatusBatcher:
     wait and are written together after it, but none waits more than
     ``max_defer``, and none once ``defer_batch`` statuses are waiting (a batch
     that size is already cheap per status; a flood of statuses, a campaign's,
-    keeps its pace instead of being held ``max_defer`` at a time). Status writes then stay out of the replies' way and come in
-    fewer, larger statements (a status flood costs PostgreSQL less per status);
-    a webhook carrying only statuses on an API with no message traffic is still
-    written at once. Meta waits seconds for a webhook's answer, not milliseconds.
+    keeps its pace instead of being held ``max_defer`` at a time). Status writes
+    then stay out of the replies' way and come in fewer, larger statements (a
+    status flood costs PostgreSQL less per status); a webhook carrying only
+    statuses on an API with no message traffic is still written at once. Meta waits seconds for a webhook's answer, not milliseconds.
     (bench/e2e.py: reply p99 at 100 msg/s, statuses on and off; issue 19.)"""
 
     def __init__(self, db: Any, max_in_flight: int = 2, max_batch: int = 200,

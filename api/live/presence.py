@@ -19,7 +19,7 @@ A user's first socket marks them online and their last one away
 (`api.assignment.set_status`, which is what automatic assignment reads).
 Every change of a user's status, whoever made it (a socket opening or closing,
 the sweep, a ``status`` message, ``POST /agents/me/status``), is announced to
-that user's own sockets on every process (`announce`): another tab, or a socket
+that user's own sockets on every process (`change_status`, `announce`): another tab, or a socket
 whose ``ready`` read the status just before the first socket's write landed,
 learns the status as it now is. A
 process that dies without closing its sockets leaves its heartbeat to expire;
@@ -161,11 +161,20 @@ async def announce(redis: Any, organization_id: Any, user_id: Any, presence: Pre
         log.warning("live: could not announce user %s's status (%s: %s)", user_id, type(exc).__name__, exc)
 
 
+async def change_status(db: Any, redis: Any, user_id: Any, organization_id: Any, status: str, *,
+                        except_socket: str | None = None) -> Presence | None:
+    """`api.assignment.set_status`, then `announce` the result to the user's sockets (not
+    ``except_socket``, which answers itself): every status change goes through here, so
+    every one reaches every socket. None: no such user in the organization."""
+    presence = await set_status(db, redis, user_id, organization_id, status)
+    await announce(redis, organization_id, user_id, presence, except_socket=except_socket)
+    return presence
+
+
 async def went_online(db: Any, redis: Any, user_id: uuid.UUID, organization_id: uuid.UUID,
                       socket_id: str | None = None) -> None:
     """Mark online a user whose first socket (``socket_id``: its ``ready`` says so) opened."""
-    presence = await set_status(db, redis, user_id, organization_id, "online")
-    await announce(redis, organization_id, user_id, presence, except_socket=socket_id)
+    await change_status(db, redis, user_id, organization_id, "online", except_socket=socket_id)
 
 
 async def went_away(db: Any, redis: Any, members: Iterable[tuple[uuid.UUID, uuid.UUID]]) -> None:
@@ -173,7 +182,7 @@ async def went_away(db: Any, redis: Any, members: Iterable[tuple[uuid.UUID, uuid
     look again: one who connected meanwhile (their socket is recorded before they are
     marked online) is marked online again."""
     for organization_id, user_id in members:
-        await announce(redis, organization_id, user_id, await set_status(db, redis, user_id, organization_id, "away"))
+        await change_status(db, redis, user_id, organization_id, "away")
         if await redis.scard(user_key(user_id)):
             await went_online(db, redis, user_id, organization_id)
 

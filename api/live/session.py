@@ -15,6 +15,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Any, Awaitable, Callable
 
+from api.assignment import STATUSES
 from api.live import presence as live_presence
 from api.live import typing_indicator
 from api.live.audience import Viewer
@@ -23,9 +24,6 @@ from api.live.protocol import CloseCode, Cursor, dumps, error_message, ready_mes
 from api.live.replay import TooFarBehind, head, replay
 
 log = logging.getLogger("pytake.live")
-
-STATUSES = ("online", "away")
-
 
 class Closing(Exception):
     """End the socket with ``code`` and ``reason`` (`CloseCode`)."""
@@ -144,17 +142,14 @@ class Session:
             self.hub.spawn(typing_indicator.send_indicator(self.graph, self.settings, row))
 
     async def _set_status(self, status: Any) -> None:
-        from api.assignment import set_status
-
         if status not in STATUSES:
             await self.send(error_message("validation_error", "status must be online or away", "status"))
             return
-        presence = await set_status(self.hub.db, self.hub.redis, self.viewer.user_id, self.viewer.organization_id,
-                                    status)
-        if presence is not None:
+        presence = await live_presence.change_status(self.hub.db, self.hub.redis, self.viewer.user_id,
+                                                     self.viewer.organization_id, status,
+                                                     except_socket=self.socket_id)
+        if presence is not None:  # this socket's answer (the others were told by the announcement)
             await self.send(live_presence.status_message(presence))
-            await live_presence.announce(self.hub.redis, self.viewer.organization_id, self.viewer.user_id, presence,
-                                         except_socket=self.socket_id)
 
     async def _status(self) -> str:
         async with self.hub.db.raw() as conn:

@@ -12,13 +12,13 @@ from typing import Any
 from quart import Blueprint
 from quart_schema import document_request, document_response, operation_id, tag
 
-from api.assignment import pull_next, set_status
+from api.assignment import pull_next
 from api.auth.permissions import require
 from api.auth.principal import current_principal
 from api.context import get_db, get_redis
 from api.db.models import Conversation
 from api.errors import NotFound, ValidationFailed
-from api.live.presence import announce
+from api.live.presence import change_status
 from api.resources import load_in_scope, to_out
 from api.resources.body import read_body
 from api.routes.conversations import resource as conversations
@@ -60,10 +60,10 @@ async def post_status() -> Any:
     once if you have room) or away (no new ones)."""
     data = await read_body(AgentStatusIn)
     principal = current_principal()
-    presence = await set_status(get_db(), get_redis(), principal.user_id, principal.organization_id, data.status)
+    # the change is announced to the user's open sockets too
+    presence = await change_status(get_db(), get_redis(), principal.user_id, principal.organization_id, data.status)
     if presence is None:
         raise NotFound("user")
-    await announce(get_redis(), principal.organization_id, principal.user_id, presence)  # to their open sockets
     return _out(presence.status, presence.last_seen_at, [a.conversation_id for a in presence.assigned])
 
 

@@ -230,14 +230,14 @@ async def sweep(rt: Runtime, stale: timedelta | None = None, *, full: bool = Tru
     await rt.redis.set(WATERMARK_KEY, (oldest - SWEEP_MARGIN).isoformat())
     period = max(1, int(stale.total_seconds() * 1000))
     wake = await to_wake(rt, CONVERSATION_LEASE, "process:", period,
-                       [r.conversation_id for r in inbound if r.unprocessed])
+                         [r.conversation_id for r in inbound if r.unprocessed])
     if wake or waiting:
         await enqueue_conversations(rt.redis, [*wake, *waiting])
     deliver = await to_wake(rt, SENDER_LEASE, "deliver:", period, [r.conversation_id for r in outbound])
     if deliver:
         await enqueue(rt.redis, DELIVER_CONVERSATIONS, deliver)
     fetch = await to_wake(rt, FETCH_LOCK, "media:", max(period, MEDIA_PERIOD_MS),
-                        [i for r in inbound for i in r.media or ()])
+                          [i for r in inbound for i in r.media or ()])
     if fetch:
         await enqueue(rt.redis, FETCH_MEDIA, fetch)
     if wake or deliver or fetch:
