@@ -7,8 +7,8 @@ one conversation per department and ``--agents`` agents spread over them
 
 1. starts two API processes (`pytake serve --no-worker`) on REDIS_URL and a
    publisher process (the ``live`` event consumer, as a worker runs it);
-2. connects every agent (aiohttp WebSockets, half to each process) and waits
-   for every ``ready``;
+2. connects every agent (`bench/ws_lite.py` WebSockets, half to each process)
+   and waits for every ``ready``;
 3. commits ``--rate`` ``message.received`` events per second for ``--seconds``
    seconds (a transaction every 20 ms), each stamped with its time just before
    the commit, to the departments in turn;
@@ -17,10 +17,13 @@ one conversation per department and ``--agents`` agents spread over them
 
 Floor, measured in the same run on the same cores: raw Redis pub/sub with the
 same audience: as many subscriber connections (here, in the benchmark's
-process) as agents, each subscribed to its department's channel, and the same
-number of messages per second published, stamped; the same percentiles. The
-ratio says what the live channel (the consumer's polling and snapshot horizon,
-routing, JSON, the WebSocket) adds to the pub/sub it is built on.
+process, `bench/pubsub_lite.py`) as agents, each subscribed to its department's
+channel, and the same number of messages per second published, stamped; the
+same percentiles. The ratio says what the live channel (the consumer's polling
+and snapshot horizon, routing, JSON, the WebSocket) adds to the pub/sub it is
+built on. Both sides of the wire in this process parse frames in their
+connections' callbacks (no task, queue or message object per message), and
+the run prints what this process spent per delivery in each.
 
 Target: p99 <= 100 ms at 1,000 agents and 500 events/s. At that size every agent
 gets 50 events/s: 50,000 WebSocket messages a second, read by this one client
@@ -38,6 +41,7 @@ import asyncio
 import json
 import os
 import re
+import resource
 import signal
 import subprocess
 import sys
@@ -59,6 +63,7 @@ from api.auth.tokens import create_access_token  # noqa: E402
 from api.db.session import Database  # noqa: E402
 from api.events import emit_conn, event  # noqa: E402
 from api.settings import normalize_database_url  # noqa: E402
+from bench import pubsub_lite, ws_lite  # noqa: E402
 from bench.api import fresh_database  # noqa: E402
 from bench.proc_stats import free_port, tree_cpu_seconds  # noqa: E402
 
@@ -184,24 +189,14 @@ async def _floor(redis_url: str, agents: int, departments: int, rate: int, secon
     tag = uuid.uuid4().hex[:8]
     latencies: list[float] = []
     expected = 0
-    subscribers = []
-    readers = []
 
-    async def read(pubsub) -> None:  # noqa: ANN001
-        while True:
-            message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=1.0)
-            if message is not None:
-                sent_at = _stamp(message["data"].decode())
-                if sent_at is not None:
-                    latencies.append(time.time() - sent_at)
+    def received(data: bytes) -> None:
+        sent_at = _stamp(data.decode())
+        if sent_at is not None:
+            latencies.append(time.time() - sent_at)
 
-    for a in range(agents):
-        client = aioredis.from_url(redis_url)
-        pubsub = client.pubsub()
-        await pubsub.subscribe(f"bench:{tag}:{a % departments}")
-        await pubsub.get_message(timeout=5.0)  # the subscription's confirmation
-        subscribers.append((client, pubsub))
-        readers.append(asyncio.create_task(read(pubsub)))
+    subscribers = [await pubsub_lite.subscribe(redis_url, f"bench:{tag}:{a % departments}", received)
+                   for a in range(agents)]
     publisher = aioredis.from_url(redis_url)
     audience = Counter(a % departments for a in range(agents))  # subscribers per department
     warm = True
@@ -218,81 +213,78 @@ async def _floor(redis_url: str, agents: int, departments: int, rate: int, secon
 
     await _paced(rate, WARMUP, emit)
     warm = False
+    cpu_before = _own_cpu()
     await _paced(rate, seconds, emit)
     deadline = time.perf_counter() + 30
     while len(latencies) < expected and time.perf_counter() < deadline:
         await asyncio.sleep(0.05)
-    for task in readers:
-        task.cancel()
-    await asyncio.gather(*readers, return_exceptions=True)
-    for client, pubsub in subscribers:
-        await pubsub.aclose()
-        await client.aclose()
+    cpu = _own_cpu() - cpu_before
+    for sub in subscribers:
+        sub.close()
     await publisher.aclose()
-    return {**_percentiles(latencies), "expected": expected}
+    return {**_percentiles(latencies), "expected": expected,
+            "client_cpu_us_per_delivery": round(cpu / max(1, len(latencies)) * 1e6, 1)}
+
+
+def _own_cpu() -> float:
+    """This process's CPU seconds (the agents' or the floor's subscribers' side of the wire)."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
 
 
 async def _live(db: Database, ports: list[int], pids: list[int], org: uuid.UUID, places: list, users: list, rate: int,
                 seconds: float, departments: int) -> dict[str, float]:
     latencies: list[float] = []
-    # limit=0: aiohttp's default connector lends a session at most 100 connections, and a
-    # WebSocket keeps its connection for life: the 101st ws_connect waited for one forever
-    # (the run hung after ~50 sockets per API process, before measuring anything)
-    session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0),
-                                    timeout=aiohttp.ClientTimeout(total=None))
-    sockets: dict[int, Any] = {}  # agent -> its WebSocket now
+    sockets: dict[int, ws_lite.WebSocket] = {}  # agent -> its WebSocket now
     ready = 0
     closed_early: Counter = Counter()  # close codes of sockets closed before their ready
     gate = asyncio.Semaphore(CONNECTING)
 
-    async def open_socket(i: int, token: str) -> Any:
-        url = f"ws://127.0.0.1:{ports[i % 2]}/live"
+    async def open_socket(i: int, token: str, on_text: Any) -> ws_lite.WebSocket:
+        port = ports[i % 2]
         async with gate:
             try:
-                ws = await asyncio.wait_for(session.ws_connect(f"{url}?access_token={token}", heartbeat=None),
-                                            CONNECT_SECONDS)
-            except (asyncio.TimeoutError, aiohttp.ClientError, OSError) as exc:
-                raise ConnectFailed(f"agent {i}: the WebSocket to {url} did not open within {CONNECT_SECONDS:g} s "
-                                    f"({len(sockets)} of {len(users)} open): {type(exc).__name__} {exc}") from None
+                ws = await asyncio.wait_for(ws_lite.connect("127.0.0.1", port, f"/live?access_token={token}",
+                                                            on_text), CONNECT_SECONDS)
+            except (asyncio.TimeoutError, ws_lite.HandshakeFailed, OSError) as exc:
+                raise ConnectFailed(f"agent {i}: the WebSocket to port {port} did not open within "
+                                    f"{CONNECT_SECONDS:g} s ({len(sockets)} of {len(users)} open): "
+                                    f"{type(exc).__name__} {exc}") from None
         sockets[i] = ws
         return ws
 
-    async def agent(i: int, token: str, ws: Any) -> None:
+    async def agent(i: int, token: str) -> None:
         """Read the agent's socket; one closed before its ready (the server short of database
         connections, on a busy machine) is opened again, as the web app does, a few times."""
-        nonlocal ready
+        got_ready = False
+
+        def on_text(text: str) -> None:
+            nonlocal ready, got_ready
+            if text.startswith('{"type":"event"'):
+                sent_at = _stamp(text)
+                if sent_at is not None:
+                    latencies.append(time.time() - sent_at)
+            elif text.startswith('{"type":"ready"'):
+                ready += 1
+                got_ready = True
+
         for attempt in range(REOPENS + 1):
-            got_ready = False
-            async for msg in ws:
-                if msg.type != aiohttp.WSMsgType.TEXT:
-                    continue
-                text = msg.data
-                if text.startswith('{"type":"ready"'):
-                    ready += 1
-                    got_ready = True
-                elif text.startswith('{"type":"event"'):
-                    sent_at = _stamp(text)
-                    if sent_at is not None:
-                        latencies.append(time.time() - sent_at)
+            ws = await open_socket(i, token, on_text)
+            code = await ws.closed
             if got_ready:
                 return
-            closed_early[ws.close_code] += 1
+            closed_early[code] += 1
             if attempt < REOPENS:
                 await asyncio.sleep(0.5 * (attempt + 1))
-                ws = await open_socket(i, token)
 
-    async def start_agent(i: int, token: str) -> asyncio.Task:
-        return asyncio.create_task(agent(i, token, await open_socket(i, token)))
-
-    connects = [asyncio.create_task(start_agent(i, token)) for i, (token, _) in enumerate(users)]
-    try:
-        readers = await asyncio.gather(*connects)
-    except ConnectFailed as exc:
-        for task in connects:
-            task.cancel()
-        raise SystemExit(str(exc)) from None
+    readers = [asyncio.create_task(agent(i, token)) for i, (token, _) in enumerate(users)]
     deadline = time.perf_counter() + 300
     while ready < len(users) and time.perf_counter() < deadline:
+        failed = next((t for t in readers if t.done() and t.exception() is not None), None)
+        if failed is not None:
+            for task in readers:
+                task.cancel()
+            raise SystemExit(str(failed.exception())) from None
         await asyncio.sleep(0.05)
     if ready < len(users):
         raise SystemExit(f"only {ready} of {len(users)} sockets ready; closed before it (close code: times): "
@@ -319,6 +311,7 @@ async def _live(db: Database, ports: list[int], pids: list[int], org: uuid.UUID,
     await _paced(rate, WARMUP, emit)  # not counted: connections, caches and the processes warm up
     warm = False
     cpu_before = sum(tree_cpu_seconds(p) for p in pids)
+    client_before = _own_cpu()
     horizon: list[float] = []
     sampler = asyncio.create_task(_sample_horizon(db, horizon))
     await _paced(rate, seconds, emit)
@@ -326,15 +319,15 @@ async def _live(db: Database, ports: list[int], pids: list[int], org: uuid.UUID,
     deadline = time.perf_counter() + 60
     while len(latencies) < expected and time.perf_counter() < deadline:
         await asyncio.sleep(0.05)
-    for ws in sockets.values():
-        await ws.close()
+    cpu = sum(tree_cpu_seconds(p) for p in pids) - cpu_before
+    client_cpu = _own_cpu() - client_before
+    await asyncio.gather(*(ws.close() for ws in sockets.values()))
     for task in readers:
         task.cancel()
     await asyncio.gather(*readers, return_exceptions=True)
-    cpu = sum(tree_cpu_seconds(p) for p in pids) - cpu_before
-    await session.close()
     return {**_percentiles(latencies), "expected": expected, "closed_before_ready": dict(closed_early),
             "server_cpu_us_per_delivery": round(cpu / max(1, len(latencies)) * 1e6, 1),
+            "client_cpu_us_per_delivery": round(client_cpu / max(1, len(latencies)) * 1e6, 1),
             "horizon_held_ms": _percentiles(horizon)}
 
 
@@ -386,7 +379,8 @@ async def main() -> int:
               f"{args.rate} events/s for {args.seconds:g} s")
         print(f"live (commit -> agent's socket): deliveries {live['n']}/{live['expected']}, p50 {live['p50_ms']} ms, "
               f"p99 {live['p99_ms']} ms (target <= 100), max {live['max_ms']} ms; "
-              f"CPU of the API processes and publisher: {live['server_cpu_us_per_delivery']} us per delivery")
+              f"CPU of the API processes and publisher: {live['server_cpu_us_per_delivery']} us per delivery; "
+              f"of this process (agents and commits): {live['client_cpu_us_per_delivery']} us")
         if live["closed_before_ready"]:
             print(f"sockets closed before their ready and opened again (close code: times): "
                   f"{live['closed_before_ready']}")
@@ -394,7 +388,8 @@ async def main() -> int:
         print(f"oldest write transaction on the server while measuring (holds every consumer back): "
               f"p50 {held['p50_ms']} ms, p99 {held['p99_ms']} ms, max {held['max_ms']} ms")
         print(f"floor (raw Redis pub/sub, one connection per agent, same audiences and rate): deliveries "
-              f"{floor['n']}/{floor['expected']}, p50 {floor['p50_ms']} ms, p99 {floor['p99_ms']} ms")
+              f"{floor['n']}/{floor['expected']}, p50 {floor['p50_ms']} ms, p99 {floor['p99_ms']} ms; "
+              f"CPU of this process (subscribers and publishes): {floor['client_cpu_us_per_delivery']} us per delivery")
         print(f"ratio p99 live / floor: {ratio:.2f}")
         print(json.dumps({"live": live, "floor": floor, "ratio_p99": round(ratio, 2)}))
         return 0 if live["n"] >= live["expected"] else 1
