@@ -8,7 +8,8 @@ are indexed by the departments and users they see (`Routes`), so routing an
 event costs its deliveries, not the organization's sockets. A socket is a `Subscriber`:
 it keeps the cursor of the last event it was given and drops anything at or
 before it (at-least-once publishing, and the replay seam), and buffers live
-messages while its replay runs.
+messages while its replay runs. A live event's WebSocket frame is built once
+for all the sockets it goes to (`api.live.frames`).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from typing import Any
 
 from api.live import presence
 from api.live.audience import Audience, Viewer
+from api.live.frames import text_frame
 from api.live.protocol import Cursor
 from api.live.publisher import channel
 
@@ -42,17 +44,18 @@ class Subscriber:
         self.user = str(viewer.user_id)  # as audiences name users
         self.last = Cursor(0, 0)
         self.replaying = True
-        self.held: list[tuple[Cursor | None, str]] = []
-        self.queue: asyncio.Queue[str | None] = asyncio.Queue()  # texts, or SHUTDOWN / INTERRUPTED
+        self.held: list[tuple[Cursor | None, str | bytes]] = []
+        # texts (str), live events' frames (bytes, `api.live.frames`), or SHUTDOWN / INTERRUPTED
+        self.queue: asyncio.Queue[str | bytes | None] = asyncio.Queue()
         self.overflowed = asyncio.Event()
 
-    def offer(self, cursor: Cursor | None, text: str) -> None:
+    def offer(self, cursor: Cursor | None, text: str | bytes) -> None:
         if self.replaying:
             self.held.append((cursor, text))
             return
         self._send(cursor, text)
 
-    def _send(self, cursor: Cursor | None, text: str) -> None:
+    def _send(self, cursor: Cursor | None, text: str | bytes) -> None:
         if cursor is not None:
             if cursor <= self.last:
                 return  # already given (replayed, or published twice)
@@ -318,12 +321,15 @@ class Hub:
         typist = header.get("t")  # a typing notice: not to the typist
         only = header.get("s")  # a user's status: to that user's sockets only
         skip = header.get("x")  # ... but the one socket that answered it itself
+        frame = None  # built once, for the first socket that takes it
         for sub in subscribers.audience(audience):
             if typist is not None and sub.user == typist:
                 continue
             if only is not None and (sub.user != only or sub.socket_id == skip):
                 continue
-            sub.offer(cursor, text)
+            if frame is None:
+                frame = text_frame(text)
+            sub.offer(cursor, frame)
 
     # -- heartbeat -----------------------------------------------------------
     async def _heartbeat(self) -> None:

@@ -19,6 +19,7 @@ from api.assignment import STATUSES
 from api.live import presence as live_presence
 from api.live import typing_indicator
 from api.live.audience import Viewer
+from api.live.frames import frame_text
 from api.live.hub import INTERRUPTED, SHUTDOWN, Hub
 from api.live.protocol import CloseCode, Cursor, dumps, error_message, ready_message
 from api.live.replay import TooFarBehind, head, replay
@@ -47,6 +48,8 @@ class Session:
     settings: Any
     indicator_seconds: float = 20.0
     socket_id: str | None = None  # the hub's id of this socket, once registered
+    # how a live event's ready-made frame goes out (`api.live.frames`); None: as its text, through `send`
+    send_frame: Callable[[bytes], Awaitable[None]] | None = None
 
     async def run(self, after: Cursor | None) -> None:
         """Serve until the client leaves (returns) or `Closing` is raised."""
@@ -80,13 +83,20 @@ class Session:
             await asyncio.shield(self.hub.remove(sub))  # even when the client's leaving cancelled us
 
     async def _write(self, sub: Any) -> None:
+        send, send_frame = self.send, self.send_frame
         while True:
-            text = await sub.queue.get()
-            if text is SHUTDOWN:
+            item = await sub.queue.get()
+            if type(item) is bytes:  # a live event's frame
+                if send_frame is not None:
+                    await send_frame(item)
+                else:
+                    await send(frame_text(item))
+                continue
+            if item is SHUTDOWN:
                 raise Closing(CloseCode.GOING_AWAY, "server_shutdown")
-            if text == INTERRUPTED:
+            if item == INTERRUPTED:
                 raise Closing(CloseCode.INTERRUPTED, "interrupted")
-            await self.send(text)
+            await send(item)
 
     async def _watch(self, sub: Any) -> None:
         """The token is checked again every so often (and at its expiry); a slow reader is cut off."""

@@ -67,17 +67,23 @@ async def close_live() -> None:
         await graph.aclose()
 
 
+def _asgi_send(ws: Any) -> Any:
+    """The server's ASGI ``send`` under Quart's websocket (``_send``: a partial of its ASGI
+    connection's ``send_data`` over it, in the Quart this was written against), or None."""
+    inner = getattr(ws, "_send", None)
+    asgi_send = inner.args[0] if isinstance(inner, partial) and len(inner.args) == 1 else None
+    return asgi_send if callable(asgi_send) else None
+
+
 def text_sender(ws: Any) -> Callable[[str], Awaitable[None]]:
     """How the session sends a text message on the (accepted) socket: the server's
     ASGI ``send`` itself. Quart's ``websocket.send`` also yields to the event loop
     before every message (``asyncio.sleep(0)``), checks the handshake again and fires
     a signal: with hundreds of sockets, each given every event of its department, that
     was about a sixth of an API process's time. Quart's own ``send`` when its
-    websocket is not built as this version builds it (``_send``: a partial of its
-    ASGI connection's ``send_data`` over the ASGI ``send``)."""
-    inner = getattr(ws, "_send", None)
-    asgi_send = inner.args[0] if isinstance(inner, partial) and len(inner.args) == 1 else None
-    if not callable(asgi_send):
+    websocket is not built as this version builds it."""
+    asgi_send = _asgi_send(ws)
+    if asgi_send is None:
         global _fallback_told
         if not _fallback_told:
             _fallback_told = True
@@ -88,6 +94,37 @@ def text_sender(ws: Any) -> Callable[[str], Awaitable[None]]:
         await asgi_send({"type": "websocket.send", "bytes": None, "text": text})
 
     return send
+
+
+def frame_sender(ws: Any) -> Callable[[bytes], Awaitable[None]] | None:
+    """How the session sends a live event's ready-made frame (`api.live.frames`) on the
+    (accepted) socket: straight to hypercorn's connection, as hypercorn's own
+    ``websocket.send`` ends (a ``Data`` event for the stream) once wsproto has encoded the
+    text; wsproto's encoding was about a quarter of an API process's time with 1,000
+    agents. None (the session then sends texts) unless the server is hypercorn as this
+    was written against and the socket has no extension (a negotiated permessage-deflate
+    makes each socket's frames its own; `pytake serve` negotiates none:
+    `pytake.hosting.websocket_deflate`)."""
+    stream = getattr(_asgi_send(ws), "__self__", None)
+    connection = getattr(stream, "connection", None)
+    protocol = getattr(connection, "_proto", None)
+    send = getattr(stream, "send", None)
+    if (not callable(send) or getattr(protocol, "extensions", None) != [] or not hasattr(stream, "stream_id")
+            or not hasattr(stream, "closed") or not hasattr(connection, "state")):
+        return None
+    try:
+        from hypercorn.protocol.events import Data
+        from wsproto.connection import ConnectionState
+    except ImportError:
+        return None
+    opened = ConnectionState.OPEN
+
+    async def send_frame(frame: bytes) -> None:
+        # what hypercorn does with a send after a close: nothing (wsproto refuses it, hypercorn drops it)
+        if not stream.closed and connection.state is opened:
+            await send(Data(stream_id=stream.stream_id, data=frame))
+
+    return send_frame
 
 
 def _token() -> str:
@@ -137,7 +174,7 @@ async def live() -> None:
 
         ws = websocket._get_current_object()
         session = Session(_hub(), viewer, text_sender(ws), ws.receive, recheck, next_check, _graph(), settings,
-                          float(settings.live_typing_indicator_seconds))
+                          float(settings.live_typing_indicator_seconds), send_frame=frame_sender(ws))
         await session.run(after)
     except Closing as closing:
         await websocket.close(closing.code, closing.reason)

@@ -58,8 +58,10 @@ async def _serve(app: Any, listen: Listen, stop: asyncio.Event, grace_seconds: f
     from hypercorn.asyncio import serve
 
     from pytake.hosting.lean_http import LeanConfig, install
+    from pytake.hosting.websocket_deflate import decline
 
     install()  # hypercorn's keep-alive timer without two tasks per request (pytake/hosting/lean_http.py)
+    decline()  # live sockets uncompressed: one frame per event for all (pytake/hosting/websocket_deflate.py)
     config = LeanConfig()  # the Date header formatted once a second, no Server header
     config.bind = [_reuse_port_bind(listen) if listen.reuse_port else f"{listen.host}:{listen.port}"]
     config.accesslog = None

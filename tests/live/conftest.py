@@ -294,9 +294,10 @@ def _conversation_of(envelope: dict[str, Any]) -> str | None:
 async def connect() -> AsyncIterator[Callable[..., Awaitable[Client]]]:
     clients: list[Client] = []
 
-    async def open_client(url: str) -> Client:
+    async def open_client(url: str, compress: int = 0) -> Client:
+        """``compress``: offer permessage-deflate with that window (browsers offer 15)."""
         session = aiohttp.ClientSession()
-        ws = await session.ws_connect(url, autoping=True, heartbeat=None)
+        ws = await session.ws_connect(url, autoping=True, heartbeat=None, compress=compress)
         client = Client(session, ws)
         clients.append(client)
         return client

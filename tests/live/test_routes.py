@@ -4,10 +4,12 @@ exactly the sockets `Audience.visible_to` allows, each once, as viewers come, ch
 from __future__ import annotations
 
 import itertools
+import json
 import uuid
 
 from api.live.audience import Audience, Viewer
-from api.live.hub import Routes, Subscriber
+from api.live.frames import text_frame
+from api.live.hub import Hub, Routes, Subscriber
 
 ORG = uuid.uuid4()
 SALES, SUPPORT = str(uuid.uuid4()), str(uuid.uuid4())
@@ -61,3 +63,17 @@ def test_a_viewer_who_changed_is_routed_by_what_they_see_now_and_one_who_left_no
     assert str(agent.viewer.user_id) not in routes.by_user  # their last socket here
     routes.pop(other.socket_id)
     assert not routes and routes.by_department == {} and routes.by_user == {} and routes.whole == {}
+
+
+def test_an_event_is_framed_once_and_every_socket_of_its_audience_gets_that_frame():
+    hub = Hub(None, None, "")
+    routes = hub.by_org[str(ORG)] = Routes()
+    sockets = [_socket("agent", SALES) for _ in range(3)] + [_socket("agent", SUPPORT)]
+    for sub in sockets:
+        sub.go_live()
+        routes.add(sub)
+    text = '{"type":"event","cursor":"7-9","event":{"data":{"text":"' + "ã" * 200 + '"}}}'
+    hub.route(str(ORG), json.dumps({"c": "7-9", **Audience((SALES,), ()).header()}), text)
+    frames = [sub.queue.get_nowait() for sub in sockets[:3]]
+    assert frames[0] == text_frame(text) and all(frame is frames[0] for frame in frames)  # one encoding
+    assert sockets[3].queue.empty()
