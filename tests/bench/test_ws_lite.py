@@ -13,7 +13,7 @@ import pytest
 import redis.asyncio as aioredis
 
 from bench import pubsub_lite, ws_lite
-from bench.proc_stats import free_port
+from tests.hypercorn_server import hypercorn_serving
 
 TEXTS = ["oi", "é" * 150, "x" * 70_000]  # one-byte, 16-bit and 64-bit payload lengths
 
@@ -42,27 +42,8 @@ async def _app(scope, receive, send):  # noqa: ANN001 - an ASGI app
 
 @pytest.fixture
 async def hypercorn_port():
-    from hypercorn.asyncio import serve
-    from hypercorn.config import Config
-
-    port = free_port()
-    config = Config()
-    config.bind = [f"127.0.0.1:{port}"]
-    config.accesslog = config.errorlog = None
-    stop = asyncio.Event()
-    task = asyncio.create_task(serve(_app, config, shutdown_trigger=stop.wait))
-    for _ in range(3000):  # a loaded machine starts a server slowly
-        try:
-            _, writer = await asyncio.open_connection("127.0.0.1", port)
-            writer.close()
-            break
-        except OSError:
-            if task.done():
-                task.result()
-            await asyncio.sleep(0.02)
-    yield port
-    stop.set()
-    await task
+    async with hypercorn_serving(_app) as port:
+        yield port
 
 
 async def test_texts_of_every_length_class_arrive_whole_and_in_order_then_the_close_code(hypercorn_port):

@@ -17,7 +17,7 @@ from wsproto.events import TextMessage
 
 from api.live.frames import frame_text, text_frame
 from api.routes.live import frame_sender, text_sender
-from bench.proc_stats import free_port
+from tests.hypercorn_server import hypercorn_serving
 
 
 async def test_text_goes_straight_to_the_asgi_send_as_a_text_frame():
@@ -74,9 +74,6 @@ async def _serve_frames(declined: bool) -> tuple[list, list[str], int]:
     the route saw (its frame sender) and what an aiohttp client offering permessage-deflate
     (as browsers do) read and negotiated. A frame sent after the client left is dropped
     quietly, as hypercorn drops a late ``websocket.send``."""
-    from hypercorn.asyncio import serve
-    from hypercorn.config import Config
-
     from api.routes.live import _asgi_send
     from pytake.hosting.websocket_deflate import decline
 
@@ -98,25 +95,13 @@ async def _serve_frames(declined: bool) -> tuple[list, list[str], int]:
                 await send(text)
         await asyncio.Event().wait()  # until the client leaves (Quart cancels the handler)
 
-    port = free_port()
-    config = Config()
-    config.bind = [f"127.0.0.1:{port}"]
-    config.accesslog = config.errorlog = None
-    stop = asyncio.Event()
-    server = asyncio.create_task(serve(app, config, shutdown_trigger=stop.wait))
     got: list[str] = []
-    try:
-        async with aiohttp.ClientSession() as session:
-            for _ in range(3000):  # a loaded machine starts a server slowly
-                try:
-                    ws = await session.ws_connect(f"ws://127.0.0.1:{port}/ws", compress=15)
-                    break
-                except aiohttp.ClientConnectionError:
-                    await asyncio.sleep(0.02)
-            for _ in range(2):
-                got.append((await asyncio.wait_for(ws.receive(), 30)).data)
-            negotiated = ws.compress
-            await ws.close()
+    async with hypercorn_serving(app) as port, aiohttp.ClientSession() as session:
+        ws = await session.ws_connect(f"ws://127.0.0.1:{port}/ws", compress=15)
+        for _ in range(2):
+            got.append((await asyncio.wait_for(ws.receive(), 30)).data)
+        negotiated = ws.compress
+        await ws.close()
         (send_frame, stream), = seen
         for _ in range(3000):
             if stream.closed:
@@ -125,9 +110,6 @@ async def _serve_frames(declined: bool) -> tuple[list, list[str], int]:
         assert stream.closed
         if send_frame is not None:
             await send_frame(text_frame('{"after":"close"}'))  # no error: nothing is sent
-    finally:
-        stop.set()
-        await server
     return [send_frame is not None], got, negotiated
 
 
