@@ -60,12 +60,14 @@ def test_a_ready_made_frame_is_the_text_frame_a_client_reads(text):
 
 @pytest.fixture
 def deflate_offered_back(monkeypatch):
-    """hypercorn's permessage-deflate as it was before the test (`decline` patches it for the process)."""
+    """hypercorn's own permessage-deflate for the test, whatever ran `decline` in this process
+    before (it patches hypercorn for the process); as it was again after the test."""
     from hypercorn.protocol import ws_stream
+    from wsproto.extensions import PerMessageDeflate
 
     from pytake.hosting import websocket_deflate
 
-    monkeypatch.setattr(ws_stream, "PerMessageDeflate", ws_stream.PerMessageDeflate)
+    monkeypatch.setattr(ws_stream, "PerMessageDeflate", PerMessageDeflate)
     monkeypatch.setattr(websocket_deflate, "_declined", False)
 
 
