@@ -10,8 +10,9 @@ one level). Anything else is `MalformedJSON` with the reason.
   `api.app`), with `API_MAX_DEPTH`. A body that is not JSON → **400**
   ``malformed_json``; a body sent with a Content-Type other than
   ``application/json`` (or ``application/*+json``) → **415**
-  ``unsupported_media_type``; an empty body is no body (``get_json()`` is
-  ``None``). Views marked `raw_body` read their body themselves (the CSV
+  ``unsupported_media_type``; an empty body (no bytes) is no body
+  (``get_json()`` is ``None``), but whitespace alone is a body that is not
+  JSON (RFC 8259: JSON text is a value), so it is refused like any other. Views marked `raw_body` read their body themselves (the CSV
   import, the WhatsApp webhook, which checks its signature first).
 - The WhatsApp webhook decodes with `WEBHOOK_MAX_DEPTH` (Meta's payloads are
   about ten levels deep; orjson gives up at 1024).
@@ -90,7 +91,7 @@ class ApiRequest(Request):
         if self._cached_json[False] is not Ellipsis:
             return self._cached_json[False]
         raw = await self.get_data(cache=True)
-        if not raw.strip():
+        if not raw:
             value = None
         elif not self.is_json:  # `force` too: the API takes JSON only as JSON
             if silent:

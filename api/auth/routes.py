@@ -71,7 +71,7 @@ def request_ip() -> str | None:
 async def optional_body(model: type[BaseModel]) -> Any:
     """Validate a JSON body that may be absent (then: the model's defaults)."""
     raw = await request.get_data()
-    payload = await request.get_json(force=True) if raw.strip() else {}
+    payload = await request.get_json(force=True) if raw else {}
     try:
         return model.model_validate(payload)
     except ValidationError as exc:

@@ -42,7 +42,7 @@ async def read_json() -> Any:
     raw = await request.get_data(cache=True)
     if len(raw) > MAX_BODY_BYTES:
         raise ApiError(413, "payload_too_large", "request body is too large", field="body")
-    if not raw.strip():
+    if not raw:
         return {}
     return await request.get_json()
 

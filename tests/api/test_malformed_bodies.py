@@ -39,6 +39,8 @@ MALFORMED = {
     "one_level_too_deep": (nested(API_MAX_DEPTH + 1), JSON, 400, f"deeper than {API_MAX_DEPTH}"),
     "truncated": (b'{"name": ', JSON, 400, "JSON"),
     "nan": (b'{"name": NaN}', JSON, 400, "JSON"),
+    # whitespace alone is not JSON text; only a body of no bytes is no body (schemathesis sends b"\n")
+    "whitespace_only": (b" \r\n\t", JSON, 400, "JSON"),
     "json_as_text_plain": (b'{"name": "x"}', "text/plain", 415, "application/json"),
     "form_encoded": (b"name=x&email=y", "application/x-www-form-urlencoded", 415, "application/json"),
     "untyped": (b'{"name": "x"}', None, 415, "application/json"),
