@@ -19,7 +19,9 @@ Cost: a batch of statuses is ONE statement (`_APPLY`): the rows are found,
 locked in id order, updated by the rules above written in SQL, the campaign
 recipients updated, and a ``message.status`` domain event written for each
 message whose status really changed (a redelivery writes none), all in that
-statement. A batch holding several statuses for one message (its ``sent``,
+statement. A status that changes nothing (Meta's ``sent`` after the sender
+recorded the row sent, which every message gets; a redelivery) neither locks
+nor writes its message or recipient row: no row version, no WAL. A batch holding several statuses for one message (its ``sent``,
 ``delivered`` and ``read`` together) is applied in rounds, one statement per
 round, in payload order, so each status sees the one before it.
 `StatusBatcher` gathers the statuses of concurrent webhooks into such batches
@@ -51,15 +53,46 @@ CASE
 END
 """
 
-# the timestamp columns and Meta's error, shared by messages and campaign recipients
-_FIRST_SEEN = """
-  sent_at = CASE WHEN {i}.st IN ('sent', 'delivered', 'read') THEN COALESCE({t}.sent_at, {i}.at) ELSE {t}.sent_at END,
-  delivered_at = CASE WHEN {i}.st IN ('delivered', 'read') THEN COALESCE({t}.delivered_at, {i}.at)
-                      ELSE {t}.delivered_at END,
-  read_at = CASE WHEN {i}.st = 'read' THEN COALESCE({t}.read_at, {i}.at) ELSE {t}.read_at END,
-  failed_at = CASE WHEN {i}.st = 'failed' THEN COALESCE({t}.failed_at, {i}.at) ELSE {t}.failed_at END,
-  error_message = CASE WHEN {i}.st = 'failed' AND {t}.status IN ('pending', 'sent') THEN {i}.error
-                       ELSE {t}.error_message END"""
+# the timestamp columns and Meta's error, shared by messages and campaign recipients: column -> new value
+_FIRST_SEEN_COLUMNS = {
+    "sent_at": "CASE WHEN {i}.st IN ('sent', 'delivered', 'read') THEN COALESCE({t}.sent_at, {i}.at) ELSE {t}.sent_at END",
+    "delivered_at": "CASE WHEN {i}.st IN ('delivered', 'read') THEN COALESCE({t}.delivered_at, {i}.at) "
+                    "ELSE {t}.delivered_at END",
+    "read_at": "CASE WHEN {i}.st = 'read' THEN COALESCE({t}.read_at, {i}.at) ELSE {t}.read_at END",
+    "failed_at": "CASE WHEN {i}.st = 'failed' THEN COALESCE({t}.failed_at, {i}.at) ELSE {t}.failed_at END",
+    "error_message": "CASE WHEN {i}.st = 'failed' AND {t}.status IN ('pending', 'sent') THEN {i}.error "
+                     "ELSE {t}.error_message END",
+}
+
+
+def _new_values(i: str, t: str, unknown: str, wamid: str) -> dict[str, str]:
+    """What applying status ``{i}.st`` sets on row ``{t}``: column -> SQL expression (metadata apart)."""
+    return {"status": _NEXT_STATUS.format(cur=f"{t}.status", st=f"{i}.st", unknown=unknown).strip(),
+            "whatsapp_message_id": f"COALESCE({t}.whatsapp_message_id, {wamid})",
+            **{column: value.format(i=i, t=t) for column, value in _FIRST_SEEN_COLUMNS.items()}}
+
+
+def _assignments(values: dict[str, str]) -> str:
+    return ",\n    ".join(f"{column} = {value}" for column, value in values.items())
+
+
+def _changes(values: dict[str, str], t: str) -> str:
+    """True when the new values differ from row ``{t}``'s: a status that changes nothing (Meta's
+    ``sent`` after the sender recorded the row sent, a redelivery) locks and writes nothing.
+    Monotonic: a status that changes nothing now changes nothing later either (a status never
+    moves back; a timestamp or wamid, once set, stays), so deciding it on the statement's snapshot
+    is safe against a concurrent writer."""
+    return (f"ROW({', '.join(values.values())})\n    IS DISTINCT FROM "
+            f"ROW({', '.join(f'{t}.{column}' for column in values)})")
+
+
+_MESSAGE_VALUES = _new_values("f", "m", "m.metadata ? 'delivery_unknown'", "f.wamid")
+_FOUND_VALUES = _new_values("i", "m", "m.metadata ? 'delivery_unknown'", "i.wamid")
+# what the lookup reads of a message: its id, what the lookup checks, and what `_FOUND_VALUES` reads
+_ROW_COLUMNS = ", ".join(f"m.{c}" for c in (
+    "id", "direction", "conversation_id", "status", "whatsapp_message_id", "sent_at", "delivered_at", "read_at",
+    "failed_at", "error_message", "metadata"))
+_RECIPIENT_VALUES = _new_values("i", "r", "false", "i.wamid")
 
 # One round: at most one status per message. `org` NULL = the deployment's
 # default app (any organization); else only that organization's rows.
@@ -70,7 +103,10 @@ WITH input AS (
          WITH ORDINALITY AS i(st, wamid, at, error, meta, cb, org, ord)
 ),
 found AS (
-  SELECT i.*, m.id AS mid
+  -- changes: the status changes the row as the statement's snapshot sees it (one carrying
+  -- Meta's errors always: its metadata may change). One that changes nothing (Meta's ``sent``
+  -- after the sender recorded the row sent, a redelivery) is not locked or written.
+  SELECT i.*, m.id AS mid, (i.meta <> '{{}}'::jsonb OR {_changes(_FOUND_VALUES, "m")}) AS changes
     FROM input i
     -- by wamid, else by our callback id while the row has no wamid yet: two index
     -- lookups, never one BitmapOr (it read every NULL entry of the wamid index, each
@@ -80,16 +116,15 @@ found AS (
     -- matches idx_messages_status's predicate, and a partition without statistics, as
     -- each month's is at first, was read through that whole index: every outbound row)
     CROSS JOIN LATERAL (
-      SELECT f.id FROM (
-        (SELECT x.id, 0 AS pref FROM (SELECT m.id, m.direction, m.conversation_id FROM messages m
-                                        WHERE m.whatsapp_message_id = i.wamid OFFSET 0) x
+      SELECT f.* FROM (
+        (SELECT x.*, 0 AS pref FROM (SELECT {_ROW_COLUMNS} FROM messages m
+                                      WHERE m.whatsapp_message_id = i.wamid OFFSET 0) x
           WHERE x.direction = 'outbound'
             AND (i.org IS NULL OR EXISTS (SELECT 1 FROM conversations c
                                            WHERE c.id = x.conversation_id AND c.organization_id = i.org))
           LIMIT 1)
         UNION ALL
-        (SELECT x.id, 1 FROM (SELECT m.id, m.whatsapp_message_id, m.direction, m.conversation_id FROM messages m
-                                WHERE m.id = i.cb OFFSET 0) x
+        (SELECT x.*, 1 FROM (SELECT {_ROW_COLUMNS} FROM messages m WHERE m.id = i.cb OFFSET 0) x
           WHERE x.whatsapp_message_id IS NULL AND x.direction = 'outbound'
             AND (i.org IS NULL OR EXISTS (SELECT 1 FROM conversations c
                                            WHERE c.id = x.conversation_id AND c.organization_id = i.org))
@@ -98,13 +133,13 @@ found AS (
 ),
 locked AS (  -- the rows as they are now, locked in id order (concurrent batches do not deadlock);
              -- = ANY(ARRAY(...)): a probe of each partition's key, never a join that may read them all
-  SELECT m.id, m.status FROM messages m WHERE m.id = ANY(ARRAY(SELECT mid FROM found)) ORDER BY m.id FOR UPDATE
+  -- only those the status changes (`changes`)
+  SELECT m.id, m.status FROM messages m WHERE m.id = ANY(ARRAY(SELECT mid FROM found WHERE changes))
+   ORDER BY m.id FOR UPDATE
 ),
 updated AS (
   UPDATE messages m SET
-    status = {_NEXT_STATUS.format(cur="m.status", st="f.st", unknown="m.metadata ? 'delivery_unknown'")},
-    whatsapp_message_id = COALESCE(m.whatsapp_message_id, f.wamid),
-    {_FIRST_SEEN.format(i="f", t="m").strip()},
+    {_assignments(_MESSAGE_VALUES)},
     metadata = m.metadata || f.meta
     FROM found f JOIN locked l ON l.id = f.mid
    WHERE m.id = f.mid
@@ -121,12 +156,11 @@ updated AS (
 recipients AS (  -- by wamid, or by the message found (its wamid may not be written back yet);
                  -- the campaign's counters move in the same statement (trigger campaign_recipient_counters)
   UPDATE campaign_recipients r SET
-    status = {_NEXT_STATUS.format(cur="r.status", st="i.st", unknown="false")},
-    whatsapp_message_id = COALESCE(r.whatsapp_message_id, i.wamid),
-    {_FIRST_SEEN.format(i="i", t="r").strip()}
+    {_assignments(_RECIPIENT_VALUES)}
     FROM input i LEFT JOIN found f ON f.ord = i.ord
    WHERE (r.whatsapp_message_id = i.wamid OR r.message_id = f.mid)
      AND (i.org IS NULL OR r.campaign_id IN (SELECT id FROM campaigns WHERE organization_id = i.org))
+     AND {_changes(_RECIPIENT_VALUES, "r")}
   RETURNING r.id
 ),
 events_written AS (  -- message.status, only where the status really changed; the status of a
@@ -143,7 +177,7 @@ events_written AS (  -- message.status, only where the status really changed; th
    WHERE u.status IS DISTINCT FROM u.old_status
   RETURNING 1
 )
-SELECT ord FROM updated
+SELECT ord FROM found  -- matched: changed by it or not
 """
 _APPLY_TEXT = text(_APPLY)
 _VERSION = EVENT_TYPES["message.status"]

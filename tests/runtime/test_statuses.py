@@ -86,3 +86,42 @@ async def test_campaign_recipient_with_the_same_wamid_follows(sent, db, query, l
     await apply(db, wamid, "read", "delivered")
     recipient = (await query("SELECT status, delivered_at, read_at FROM campaign_recipients"))[0]
     assert recipient["status"] == "read" and recipient["delivered_at"] and recipient["read_at"]
+
+
+async def test_a_status_that_changes_nothing_writes_no_row_but_counts_as_matched(sent, db, query, local):
+    """Meta's ``sent`` after the sender recorded the row sent (every message gets one), and a
+    redelivered ``delivered``: the message and its campaign recipient keep their row version
+    (xmin: no lock, no write), and the statuses still count as matched."""
+    mid, wamid = sent
+    async with db.transaction() as s:
+        contact = (await s.execute(text("SELECT id FROM contacts"))).scalar()
+        campaign = (await s.execute(text(
+            "INSERT INTO campaigns (organization_id, name, message_content) VALUES (:o, 'promo', '{}') RETURNING id"),
+            {"o": local.seeded.organization_id})).scalar()
+        await s.execute(text("INSERT INTO campaign_recipients (campaign_id, contact_id, status, whatsapp_message_id, "
+                             "message_id, message_created_at, sent_at) "
+                             "SELECT :c, :ct, 'sent', :w, id, created_at, now() FROM messages WHERE id = :m"),
+                        {"c": campaign, "ct": contact, "w": wamid, "m": mid})
+
+    async def versions():
+        return ((await query("SELECT xmin::text AS x FROM messages WHERE id = :id", id=mid))[0]["x"],
+                (await query("SELECT xmin::text AS x FROM campaign_recipients"))[0]["x"])
+
+    async def matched(status):
+        doc = webhooks.status_update("100200300", wamid, status, WA, timestamp=1750000000)
+        async with db.transaction() as s:
+            return await apply_statuses(s, parse_webhook(doc).statuses)
+
+    before = await versions()
+    assert await matched("sent") == 1
+    assert await versions() == before
+    assert await matched("delivered") == 1  # a change: both rows written
+    after_delivered = await versions()
+    assert after_delivered[0] != before[0] and after_delivered[1] != before[1]
+    assert await matched("delivered") == 1  # Meta's redelivery
+    assert await versions() == after_delivered
+    row = await state(query, mid)
+    assert row["status"] == "delivered" and row["delivered_at"] is not None
+    events = await query("SELECT payload->>'status' AS s FROM events WHERE type = 'message.status' "
+                         "AND payload->>'message_id' = :m", m=str(mid))
+    assert [e["s"] for e in events] == ["delivered"]
