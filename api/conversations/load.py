@@ -52,7 +52,10 @@ SELECT id FROM messages
 # conversation + contact + its oldest unprocessed inbound message, one round trip;
 # with what `decide` asks the campaigns (api/campaigns/replies.py): the organization's
 # settings (its opt-out keywords) and whether the conversation's latest outbound message
-# is a campaign's (``lo_campaign``: only then is there a reply to record)
+# is a campaign's (``lo_campaign``: only then is there a reply to record). That message is
+# looked for (a probe of every ``messages`` partition, merged) only for a contact some
+# campaign has sent to (one probe of idx_campaign_recipients_contact): a campaign's message
+# always has its recipient row, so the answer is the same and most steps skip the probe.
 _LOAD = """
 SELECT c.*, ct.whatsapp_id AS ct_whatsapp_id, ct.bsuid AS ct_bsuid, ct.whatsapp_name AS ct_whatsapp_name, ct.name AS ct_name,
        ct.email AS ct_email, ct.phone AS ct_phone, ct.tags AS ct_tags, ct.attributes AS ct_attributes,
@@ -60,7 +63,12 @@ SELECT c.*, ct.whatsapp_id AS ct_whatsapp_id, ct.bsuid AS ct_bsuid, ct.whatsapp_
        m.whatsapp_message_id AS m_wamid,
        n.phone_number_id AS n_phone_number_id, n.settings AS n_settings, n.access_token_encrypted AS n_token,
        (SELECT o.settings FROM organizations o WHERE o.id = c.organization_id) AS o_settings,
-       lo.campaign IS NOT NULL AS lo_campaign
+       CASE WHEN EXISTS (SELECT 1 FROM campaign_recipients r WHERE r.contact_id = c.contact_id
+                                                              AND r.message_id IS NOT NULL)
+            THEN COALESCE((SELECT (lo.metadata->>'campaign_id') IS NOT NULL FROM messages lo
+                            WHERE lo.conversation_id = c.id AND lo.direction = 'outbound'
+                            ORDER BY lo.created_at DESC LIMIT 1), false)
+            ELSE false END AS lo_campaign
   FROM conversations c
   JOIN contacts ct ON ct.id = c.contact_id
   LEFT JOIN whatsapp_numbers n ON n.id = c.whatsapp_number_id
@@ -68,10 +76,6 @@ SELECT c.*, ct.whatsapp_id AS ct_whatsapp_id, ct.bsuid AS ct_bsuid, ct.whatsapp_
        SELECT id, created_at, type, content, whatsapp_message_id FROM messages
         WHERE conversation_id = c.id AND direction = 'inbound' AND metadata->>'processed' = 'false'
         ORDER BY created_at, id LIMIT 1) m ON true
-  LEFT JOIN LATERAL (
-       SELECT metadata->>'campaign_id' AS campaign FROM messages
-        WHERE conversation_id = c.id AND direction = 'outbound'
-        ORDER BY created_at DESC LIMIT 1) lo ON true
  WHERE c.id = :c
 """
 
@@ -81,10 +85,17 @@ async def has_unprocessed(rt: Runtime, conversation_id: uuid.UUID) -> bool:
         return await conn.fetchrow(*bind(_NEXT_MESSAGE, {"c": conversation_id})) is not None
 
 
+async def load_row(conn: Any, conversation_id: uuid.UUID) -> Any:
+    """The step's one read on ``conn`` (asyncpg): the conversation's row with its contact's
+    (``ct_*``), number's (``n_*``) and organization's (``o_settings``) columns, its oldest
+    unprocessed inbound message (``m_*``) and ``lo_campaign``; None if it does not exist."""
+    return await conn.fetchrow(*bind(_LOAD, {"c": conversation_id}))
+
+
 async def load_step(rt: Runtime, conversation_id: uuid.UUID) -> Loaded | None:
     """The conversation's next step: an unprocessed message, else a due timeout, else None."""
     async with rt.db.raw() as conn:
-        row = await conn.fetchrow(*bind(_LOAD, {"c": conversation_id}))
+        row = await load_row(conn, conversation_id)
     if row is None:
         return None
     message = None
