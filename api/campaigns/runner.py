@@ -194,6 +194,7 @@ class CampaignRun:
         self.token = self._token()
         self.access_token = self._access_token()
         self.sent = 0
+        self.rounds = self.deferred = 0  # rounds that sent, and looks that found live traffic waiting
 
     @staticmethod
     def _token() -> str:
@@ -209,6 +210,7 @@ class CampaignRun:
         (a batch claimed and sent), or ``"done"`` (nothing left to claim: the campaign
         is not running, or it has no pending recipient)."""
         if await self.live_waiting():
+            self.deferred += 1
             return "deferred"
         if wait:
             granted = await self.limiter.acquire_many(self.plan.phone_number_id, None, self.limit, None, self.batch)
@@ -226,6 +228,7 @@ class CampaignRun:
         if not rows:
             return "done" if not await self._claimable() else "sent"  # all skipped: look again
         self.statistics.grew(rows)
+        self.rounds += 1
         await self._send(rows)
         return "sent"
 
@@ -357,14 +360,20 @@ async def run_campaign(rt: Runtime, campaign_id: Any) -> int:
         run = await load_run(rt, campaign_id)
         if run is None:
             return 0
+        loop = asyncio.get_running_loop()
+        started, yielded = loop.time(), 0.0
         while not lease.lost:
             outcome = await run.round()
             if outcome == "deferred":
                 await asyncio.sleep(LIVE_POLL)
+                yielded += LIVE_POLL
             elif outcome == "done":
                 await run.complete()
                 break
         await run.statistics.wait()
+        log.info("campaign %s: %d sent in %.1f s, %d rounds (%.1f per round); yielded to live traffic %d times "
+                 "(%.1f s)", campaign_id, run.sent, loop.time() - started, run.rounds,
+                 run.sent / max(1, run.rounds), run.deferred, yielded)
         return run.sent
     finally:
         await lease.release()

@@ -35,7 +35,7 @@ def _status(wamid: str) -> StatusUpdate:
                         timestamp=datetime(2026, 1, 1, tzinfo=timezone.utc), recipient_id=None)
 
 
-async def test_statuses_of_a_large_campaign_on_young_tables_read_no_message_by_sequential_scan(local, db):
+async def test_statuses_of_a_large_campaign_on_young_tables_read_no_message_by_sequential_scan(local, db, caplog):
     seeded = local.seeded
     org = seeded.organization_id
     await prepare_number(db, seeded.number_id, org)
@@ -60,7 +60,11 @@ async def test_statuses_of_a_large_campaign_on_young_tables_read_no_message_by_s
     async with db.raw() as conn:  # an API process's connection, its status statement planned now
         assert not await apply_on_connection(conn, [(_status("wamid.unknown"), None)])
 
-        assert await run_campaign(local.rt, campaign_id) == AUDIENCE
+        with caplog.at_level("INFO", logger="pytake.campaigns"):
+            assert await run_campaign(local.rt, campaign_id) == AUDIENCE
+        # the run's summary for operators: what went, in how many rounds, how often live traffic went first
+        assert any(r.getMessage().startswith(f"campaign {campaign_id}: {AUDIENCE} sent in ")
+                   and " rounds (" in r.getMessage() for r in caplog.records), [r.getMessage() for r in caplog.records]
         wamids = [r[0] for r in await conn.fetch(
             "SELECT whatsapp_message_id FROM messages WHERE metadata->>'campaign_id' = $1", str(campaign_id))]
         assert len(wamids) == AUDIENCE
