@@ -19,6 +19,7 @@ import uuid
 from datetime import datetime, timezone
 from typing import Any
 
+from api.db.growth import GrowthAnalyzer
 from api.logstore import partitions
 from api.logstore.store import (LIFETIMES, MessageQuery, RequestQuery, StoreUnavailable, WebhookQuery,
                                 fold_sessions)
@@ -222,6 +223,14 @@ class PostgresLogReads:
             raise StoreUnavailable(f"postgresql log store: {exc}") from exc
 
 
+async def _message_logs_partition(conn: Any, newest: datetime | None) -> dict[str, str]:
+    """The ``message_logs`` partition the newest row written went to (`GrowthAnalyzer`'s locate)."""
+    if newest is None:
+        return {}
+    return {"message_logs": partitions.partition_name("message_logs",
+                                                      partitions.period_start("message_logs", newest))}
+
+
 class PostgresLogStore(PostgresLogReads):
     """`api.logstore.store.LogStore` on PostgreSQL (``db``: an `api.db.session.Database`, the
     primary: every write goes there, and the queries unless `reads_on` says otherwise)."""
@@ -231,6 +240,11 @@ class PostgresLogStore(PostgresLogReads):
     def __init__(self, db: Any) -> None:
         super().__init__(db)
         self._partitions: set[tuple[str, Any]] = set()
+        # the planner's counts of the tables this store grows (the status update and the sessions'
+        # read would otherwise scan them whole per batch, with plans made while they were small)
+        self.growth = GrowthAnalyzer(db, ("message_logs", "conversation_logs"), _message_logs_partition,
+                                     what="log store statistics")
+        self._newest: datetime | None = None  # the newest message log written (its partition is analyzed)
 
     def reads_on(self, db: Any) -> PostgresLogReads:
         """The queries on ``db`` (the routes pass the read replica, `api.context.on_read_db`);
@@ -270,6 +284,9 @@ class PostgresLogStore(PostgresLogReads):
             if full:
                 await self._ensure(conn, "message_logs", [r["created_at"] for r in full])
                 await conn.execute(_UPSERT_MESSAGES, *_columns(full, _MESSAGE_COLUMNS, _JSON))
+        if full:
+            self._newest = max([r["created_at"] for r in full] + ([self._newest] if self._newest else []))
+            self.growth.grew({"message_logs": len(full)}, self._newest)
 
     async def write_conversation_entries(self, entries: list[dict[str, Any]]) -> None:
         if not entries:
@@ -280,6 +297,8 @@ class PostgresLogStore(PostgresLogReads):
             changed = fold_sessions(latest, entries)
             if changed:
                 await conn.execute(_UPSERT_SESSIONS, *_columns(changed, _SESSION_COLUMNS, {"flow_path", "ai_prompts"}))
+        if changed:  # rows written (new or rewritten): at most that many added
+            self.growth.grew({"conversation_logs": len(changed)}, self._newest)
 
     async def _append(self, table: str, sql: str, columns: tuple[str, ...], records: list[dict[str, Any]]) -> None:
         records = self._alive(table, records)
@@ -302,7 +321,7 @@ class PostgresLogStore(PostgresLogReads):
         return dropped
 
     async def close(self) -> None:
-        return None
+        await self.growth.wait()
 
 
 __all__ = ["PostgresLogReads", "PostgresLogStore"]
