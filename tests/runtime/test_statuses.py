@@ -32,6 +32,25 @@ async def apply(db, wamid, *statuses, errors=None):
             await apply_statuses(s, parse_webhook(doc).statuses)
 
 
+async def add_recipient(db, local, wamid, mid=None):
+    """A campaign recipient with the message's wamid, already ``sent`` (linked to the message
+    ``mid``, with its ``sent_at``, as the sender records it; else by wamid alone)."""
+    async with db.transaction() as s:
+        contact = (await s.execute(text("SELECT id FROM contacts"))).scalar()
+        campaign = (await s.execute(text(
+            "INSERT INTO campaigns (organization_id, name, message_content) VALUES (:o, 'promo', '{}') RETURNING id"),
+            {"o": local.seeded.organization_id})).scalar()
+        if mid is None:
+            await s.execute(text("INSERT INTO campaign_recipients (campaign_id, contact_id, status, "
+                                 "whatsapp_message_id) VALUES (:c, :ct, 'sent', :w)"),
+                            {"c": campaign, "ct": contact, "w": wamid})
+            return
+        await s.execute(text("INSERT INTO campaign_recipients (campaign_id, contact_id, status, whatsapp_message_id, "
+                             "message_id, message_created_at, sent_at) "
+                             "SELECT :c, :ct, 'sent', :w, id, created_at, now() FROM messages WHERE id = :m"),
+                        {"c": campaign, "ct": contact, "w": wamid, "m": mid})
+
+
 async def state(query, mid):
     return (await query("SELECT status, sent_at, delivered_at, read_at, failed_at, error_message "
                         "FROM messages WHERE id = :id", id=mid))[0]
@@ -76,13 +95,7 @@ async def test_delivered_after_failed_proves_delivery(sent, db, query):
 
 async def test_campaign_recipient_with_the_same_wamid_follows(sent, db, query, local):
     mid, wamid = sent
-    async with db.transaction() as s:
-        contact = (await s.execute(text("SELECT id FROM contacts"))).scalar()
-        campaign = (await s.execute(text(
-            "INSERT INTO campaigns (organization_id, name, message_content) VALUES (:o, 'promo', '{}') RETURNING id"),
-            {"o": local.seeded.organization_id})).scalar()
-        await s.execute(text("INSERT INTO campaign_recipients (campaign_id, contact_id, status, whatsapp_message_id) "
-                             "VALUES (:c, :ct, 'sent', :w)"), {"c": campaign, "ct": contact, "w": wamid})
+    await add_recipient(db, local, wamid)
     await apply(db, wamid, "read", "delivered")
     recipient = (await query("SELECT status, delivered_at, read_at FROM campaign_recipients"))[0]
     assert recipient["status"] == "read" and recipient["delivered_at"] and recipient["read_at"]
@@ -93,15 +106,7 @@ async def test_a_status_that_changes_nothing_writes_no_row_but_counts_as_matched
     redelivered ``delivered``: the message and its campaign recipient keep their row version
     (xmin: no lock, no write), and the statuses still count as matched."""
     mid, wamid = sent
-    async with db.transaction() as s:
-        contact = (await s.execute(text("SELECT id FROM contacts"))).scalar()
-        campaign = (await s.execute(text(
-            "INSERT INTO campaigns (organization_id, name, message_content) VALUES (:o, 'promo', '{}') RETURNING id"),
-            {"o": local.seeded.organization_id})).scalar()
-        await s.execute(text("INSERT INTO campaign_recipients (campaign_id, contact_id, status, whatsapp_message_id, "
-                             "message_id, message_created_at, sent_at) "
-                             "SELECT :c, :ct, 'sent', :w, id, created_at, now() FROM messages WHERE id = :m"),
-                        {"c": campaign, "ct": contact, "w": wamid, "m": mid})
+    await add_recipient(db, local, wamid, mid)
 
     async def versions():
         return ((await query("SELECT xmin::text AS x FROM messages WHERE id = :id", id=mid))[0]["x"],
