@@ -37,7 +37,8 @@ log = logging.getLogger("pytake.db.growth")
 MIN_ROWS = 1000
 
 # what the planner believes of relations (-1: never analyzed)
-_RELTUPLES = "SELECT c.oid::regclass::text AS name, c.reltuples FROM pg_class c WHERE c.oid = ANY(CAST($1::text[] AS regclass[]))"
+_RELTUPLES = ("SELECT c.oid::regclass::text AS name, c.reltuples FROM pg_class c "
+              "WHERE c.oid = ANY(CAST($1::text[] AS regclass[]))")
 
 # (connection, the writer's hint) -> {table: relation to analyze}: a partitioned table's partition
 Locate = Callable[[Any, Any], Awaitable[dict[str, str]]]

@@ -21,9 +21,10 @@ recipients updated, and a ``message.status`` domain event written for each
 message whose status really changed (a redelivery writes none), all in that
 statement. A status that changes nothing (Meta's ``sent`` after the sender
 recorded the row sent, which every message gets; a redelivery) neither locks
-nor writes its message or recipient row: no row version, no WAL. A batch holding several statuses for one message (its ``sent``,
-``delivered`` and ``read`` together) is applied in rounds, one statement per
-round, in payload order, so each status sees the one before it.
+nor writes its message or recipient row: no row version, no WAL. A batch
+holding several statuses for one message (its ``sent``, ``delivered`` and
+``read`` together) is applied in rounds, one statement per round, in payload
+order, so each status sees the one before it.
 `StatusBatcher` gathers the statuses of concurrent webhooks into such batches
 (group commit): each webhook answers once its statuses are committed.
 """

@@ -28,7 +28,8 @@ async def campaign_message(db, local, conversation_id) -> None:
         mid, created = (await s.execute(text(
             "INSERT INTO messages (conversation_id, direction, sender_type, type, content, status, metadata) "
             "VALUES (:c, 'outbound', 'bot', 'template', '{}', 'sent', jsonb_build_object('campaign_id', "
-            "CAST(:campaign AS text))) RETURNING id, created_at"), {"c": conversation_id, "campaign": str(campaign)})).one()
+            "CAST(:campaign AS text))) RETURNING id, created_at"),
+            {"c": conversation_id, "campaign": str(campaign)})).one()
         await s.execute(text("INSERT INTO campaign_recipients (campaign_id, contact_id, status, message_id, "
                              "message_created_at) VALUES (:campaign, :ct, 'sent', :m, :at)"),
                         {"campaign": campaign, "ct": contact, "m": mid, "at": created})
