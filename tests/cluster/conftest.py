@@ -197,33 +197,59 @@ class Cluster:
                 process.wait()
 
 
-def start_cluster(root: Path, nodes: int = 6) -> Cluster:
+def _launch(cluster: Cluster, root: Path) -> int:
+    """Start one node on a free port (its own data directory); its port."""
+    port = _free_port()
+    cluster.ports.append(port)
+    data = root / str(port)
+    data.mkdir(parents=True)
+    cluster.commands[port] = [
+        REDIS_SERVER, "--port", str(port), "--bind", "127.0.0.1", "--cluster-enabled", "yes",
+        "--cluster-config-file", str(data / "nodes.conf"), "--cluster-node-timeout", str(NODE_TIMEOUT_MS),
+        "--repl-diskless-sync-delay", "0",  # a replica syncs at once (Redis 7 waits 5 s for others)
+        "--dir", str(data), "--save", "", "--appendonly", "no", "--protected-mode", "no",
+        "--logfile", str(data / "redis.log")]
+    cluster.processes[port] = subprocess.Popen(cluster.commands[port], stdout=subprocess.DEVNULL,
+                                               stderr=subprocess.DEVNULL)
+    return port
+
+
+def _log_tail(root: Path, port: int) -> str:
+    try:
+        return " | ".join((root / str(port) / "redis.log").read_text().splitlines()[-3:])
+    except OSError:
+        return "no log"
+
+
+def start_cluster(root: Path, nodes: int = 6, attempts: int = 5) -> Cluster:
+    """Six nodes (three primaries, a replica each), healthy. A node that exits before it answers
+    (its port, or its bus port, taken between `_free_port`'s look and the server's bind: on a busy
+    machine any outgoing connection may get it) is started again on another port."""
     cluster = Cluster(ports=[])
     try:
         for _ in range(nodes):
-            port = _free_port()
-            cluster.ports.append(port)
-            data = root / str(port)
-            data.mkdir(parents=True)
-            cluster.commands[port] = [
-                REDIS_SERVER, "--port", str(port), "--bind", "127.0.0.1", "--cluster-enabled", "yes",
-                "--cluster-config-file", str(data / "nodes.conf"), "--cluster-node-timeout", str(NODE_TIMEOUT_MS),
-                "--repl-diskless-sync-delay", "0",  # a replica syncs at once (Redis 7 waits 5 s for others)
-                "--dir", str(data), "--save", "", "--appendonly", "no", "--protected-mode", "no",
-                "--logfile", str(data / "redis.log")]
-            cluster.processes[port] = subprocess.Popen(cluster.commands[port], stdout=subprocess.DEVNULL,
-                                                       stderr=subprocess.DEVNULL)
+            _launch(cluster, root)
         deadline = time.monotonic() + START_TIMEOUT
-        for port in cluster.ports:
-            while True:
-                try:
-                    if cli(port, "PING").strip() == "PONG":
-                        break
-                except subprocess.SubprocessError:
-                    pass
-                if time.monotonic() > deadline:
-                    raise RuntimeError(f"redis-server on {port} did not start")
-                time.sleep(0.1)
+        waiting, failures = list(cluster.ports), 0
+        while waiting:
+            port = waiting[0]
+            try:
+                if cli(port, "PING").strip() == "PONG":
+                    waiting.pop(0)
+                    continue
+            except subprocess.SubprocessError:
+                pass
+            if cluster.processes[port].poll() is not None:  # it exited: another port
+                failures += 1
+                if failures > attempts:
+                    raise RuntimeError(f"redis-server on {port} exited: {_log_tail(root, port)}")
+                cluster.ports.remove(port)
+                del cluster.processes[port], cluster.commands[port]
+                waiting[0] = _launch(cluster, root)
+                continue
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"redis-server on {port} did not start: {_log_tail(root, port)}")
+            time.sleep(0.1)
         subprocess.run([REDIS_CLI, "--cluster", "create", *(f"127.0.0.1:{p}" for p in cluster.ports),
                         "--cluster-replicas", "1", "--cluster-yes"],
                        capture_output=True, text=True, timeout=START_TIMEOUT, check=True)
