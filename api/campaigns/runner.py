@@ -365,8 +365,9 @@ async def run_campaign(rt: Runtime, campaign_id: Any) -> int:
         while not lease.lost:
             outcome = await run.round()
             if outcome == "deferred":
+                waited = loop.time()
                 await asyncio.sleep(LIVE_POLL)
-                yielded += LIVE_POLL
+                yielded += loop.time() - waited  # a busy loop oversleeps: the time it really yielded
             elif outcome == "done":
                 await run.complete()
                 break

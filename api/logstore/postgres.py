@@ -244,7 +244,6 @@ class PostgresLogStore(PostgresLogReads):
         # read would otherwise scan them whole per batch, with plans made while they were small)
         self.growth = GrowthAnalyzer(db, ("message_logs", "conversation_logs"), _message_logs_partition,
                                      what="log store statistics")
-        self._newest: datetime | None = None  # the newest message log written (its partition is analyzed)
 
     def reads_on(self, db: Any) -> PostgresLogReads:
         """The queries on ``db`` (the routes pass the read replica, `api.context.on_read_db`);
@@ -285,8 +284,7 @@ class PostgresLogStore(PostgresLogReads):
                 await self._ensure(conn, "message_logs", [r["created_at"] for r in full])
                 await conn.execute(_UPSERT_MESSAGES, *_columns(full, _MESSAGE_COLUMNS, _JSON))
         if full:
-            self._newest = max([r["created_at"] for r in full] + ([self._newest] if self._newest else []))
-            self.growth.grew({"message_logs": len(full)}, self._newest)
+            self.growth.grew({"message_logs": len(full)}, max(r["created_at"] for r in full))  # its partition
 
     async def write_conversation_entries(self, entries: list[dict[str, Any]]) -> None:
         if not entries:
@@ -298,7 +296,7 @@ class PostgresLogStore(PostgresLogReads):
             if changed:
                 await conn.execute(_UPSERT_SESSIONS, *_columns(changed, _SESSION_COLUMNS, {"flow_path", "ai_prompts"}))
         if changed:  # rows written (new or rewritten): at most that many added
-            self.growth.grew({"conversation_logs": len(changed)}, self._newest)
+            self.growth.grew({"conversation_logs": len(changed)})  # the analyzer keeps the last partition named
 
     async def _append(self, table: str, sql: str, columns: tuple[str, ...], records: list[dict[str, Any]]) -> None:
         records = self._alive(table, records)
