@@ -149,7 +149,7 @@ async def _messages_fit(session: AsyncSession, organization_id: uuid.UUID, campa
         return
     pending = (await session.execute(text(
         "SELECT count(*) FROM campaign_recipients WHERE campaign_id = :c AND status = 'pending' "
-        "AND message_id IS NULL"), {"c": campaign_id})).scalar_one()
+        "AND message_id IS NULL AND skip_reason IS NULL"), {"c": campaign_id})).scalar_one()
     if pending > left:
         org = await session.get(Organization, organization_id)
         raise PlanLimitExceeded("monthly_message_limit", int(org.monthly_message_limit or 0))
@@ -209,7 +209,8 @@ async def cancel(session: AsyncSession, campaign_id: uuid.UUID, organization_id:
     else:
         await session.execute(text(
             "UPDATE campaign_recipients SET status = 'skipped', skip_reason = 'campaign cancelled' "
-            "WHERE campaign_id = :c AND status = 'pending' AND message_id IS NULL"), {"c": campaign_id})
+            "WHERE campaign_id = :c AND status = 'pending' AND message_id IS NULL AND skip_reason IS NULL"),
+            {"c": campaign_id})
     await session.refresh(campaign)
     return campaign
 

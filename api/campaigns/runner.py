@@ -90,7 +90,7 @@ WITH camp AS (
 ), picked AS (
   SELECT r.id, r.contact_id, CASE WHEN CAST(:personal AS boolean) THEN r.variables END AS variables
     FROM campaign_recipients r
-   WHERE r.campaign_id = (SELECT id FROM camp) AND r.status = 'pending' AND r.message_id IS NULL
+   WHERE r.campaign_id = (SELECT id FROM camp) AND r.status = 'pending' AND r.message_id IS NULL AND r.skip_reason IS NULL
    ORDER BY r.id LIMIT :n FOR UPDATE SKIP LOCKED
 ), targets AS MATERIALIZED (
   SELECT p.id AS rid, p.contact_id, ct.whatsapp_id, p.variables,
@@ -237,7 +237,7 @@ class CampaignRun:
             return bool(await conn.fetchval(
                 "SELECT EXISTS (SELECT 1 FROM campaign_recipients r JOIN campaigns c ON c.id = r.campaign_id "
                 "WHERE r.campaign_id = $1 AND c.status = 'running' AND r.status = 'pending' "
-                "AND r.message_id IS NULL)", self.campaign_id))
+                "AND r.message_id IS NULL AND r.skip_reason IS NULL)", self.campaign_id))
 
     async def _personalise(self, rows: list[Any]) -> tuple[list[tuple[Any, dict[str, Any]]], list[dict[str, Any]]]:
         """Each row with its own content, and the rows whose parameters cannot be sent (failed

@@ -768,14 +768,13 @@ class CampaignRecipient(Base):
             name="campaign_recipients_message_id_fkey", ondelete="SET NULL"),
         UniqueConstraint("campaign_id", "contact_id"),
         Index("idx_campaign_recipients_campaign", "campaign_id"),
-        Index("idx_campaign_recipients_status", "campaign_id", "status"),
         # migration 0016: status webhooks find recipients by wamid or message; the runner's claim
         Index("idx_campaign_recipients_wamid", "whatsapp_message_id",
               postgresql_where=text("whatsapp_message_id IS NOT NULL")),
         Index("idx_campaign_recipients_message", "message_id", postgresql_where=text("message_id IS NOT NULL")),
         Index("idx_campaign_recipients_contact", "contact_id"),
         Index("idx_campaign_recipients_pending", "campaign_id", "id",
-              postgresql_where=text("status = 'pending' AND message_id IS NULL")),
+              postgresql_where=text("message_id IS NULL AND skip_reason IS NULL")),  # 0021: no index names status
     )
 
     id: Mapped[uuid.UUID] = _pk()

@@ -130,3 +130,19 @@ async def test_a_status_that_changes_nothing_writes_no_row_but_counts_as_matched
     events = await query("SELECT payload->>'status' AS s FROM events WHERE type = 'message.status' "
                          "AND payload->>'message_id' = :m", m=str(mid))
     assert [e["s"] for e in events] == ["delivered"]
+
+
+async def test_a_recipients_delivered_and_read_write_no_index_entry(sent, db, local):
+    """delivered and read change only the recipient's status and a timestamp: HOT updates
+    (migration 0021), so a campaign's statuses add no entry to the table's indexes."""
+    mid, wamid = sent
+    await add_recipient(db, local, wamid, mid)
+    async with db.transaction() as s:
+        for status in ("delivered", "read"):
+            doc = webhooks.status_update("100200300", wamid, status, WA, timestamp=1750000000)
+            assert await apply_statuses(s, parse_webhook(doc).statuses) == 1
+        updated, hot = (await s.execute(text(
+            "SELECT pg_stat_get_xact_tuples_updated(CAST('campaign_recipients' AS regclass)), "
+            "pg_stat_get_xact_tuples_hot_updated(CAST('campaign_recipients' AS regclass))"))).one()
+        status = (await s.execute(text("SELECT status FROM campaign_recipients"))).scalar()
+    assert (status, updated, hot) == ("read", 2, 2)
