@@ -19,6 +19,8 @@ import uuid
 from datetime import datetime, timezone
 from typing import Any
 
+import orjson
+
 from api.db.growth import GrowthAnalyzer
 from api.logstore import partitions
 from api.logstore.store import (LIFETIMES, MessageQuery, RequestQuery, StoreUnavailable, WebhookQuery,
@@ -27,8 +29,19 @@ from api.logstore.store import (LIFETIMES, MessageQuery, RequestQuery, StoreUnav
 STATUS_ORDER = "ARRAY['received','pending','sent','delivered','read','failed']::text[]"
 
 
+# orjson gives the stdlib's JSON here (dates and dataclasses go through ``default=str`` as before);
+# the stdlib takes what orjson refuses (an integer beyond 64 bits, NaN keys ...)
+_ORJSON = orjson.OPT_NON_STR_KEYS | orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_DATACLASS
+
+
 def _j(value: Any) -> str | None:
-    return None if value is None else json.dumps(value, ensure_ascii=False, default=str)
+    """A JSON column's value as text (a ``jsonb`` parameter): one per row and column of a batch."""
+    if value is None:
+        return None
+    try:
+        return orjson.dumps(value, default=str, option=_ORJSON).decode()
+    except TypeError:
+        return json.dumps(value, ensure_ascii=False, default=str)
 
 
 _MESSAGE_COLUMNS = ("message_id", "organization_id", "conversation_id", "contact_id", "direction", "sender_type",
