@@ -251,22 +251,50 @@ def _failed(exc: Exception) -> tuple[int, bytes, list[tuple[bytes, bytes]]]:
     return *_error(500, "internal_error", "internal server error"), []
 
 
+class WebhookPosts:
+    """Meta's POSTs, for a server that reads HTTP/1.1 itself: `pytake.hosting.raw_post` finds
+    this object as the app's ``raw_post_route`` and hands it the requests whose path `answers`
+    (a complete ``Content-Length`` body of at most ``max_body`` bytes), skipping hypercorn's
+    HTTP/1.1 parser, its stream and task for each request, and the ASGI messages. Same answers
+    as `receive`; the server writes the response head (status, these headers, its length)."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    @property
+    def max_body(self) -> int | None:
+        return self.app.config.get("MAX_CONTENT_LENGTH")
+
+    @staticmethod
+    def answers(path: str) -> bool:
+        return _app_key_of(path)[0]
+
+    async def __call__(self, path: str, headers: Any, body: bytes) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
+        """``(status, headers, body)`` for a POST to ``path`` (`answers` it) with its request
+        ``headers`` (lower-case names, as ASGI's) and whole ``body``."""
+        signature = next((v.decode("latin-1") for k, v in headers if k == _SIGNATURE), None)
+        try:
+            status, payload = await handle(self.app, _app_key_of(path)[1], body, signature)
+            extra: list[tuple[bytes, bytes]] = []
+        except Exception as exc:  # noqa: BLE001 - as the app's own handlers: 503 or 500, Meta redelivers
+            status, payload, extra = _failed(exc)
+        return status, [(b"content-type", b"application/json"), *extra], payload
+
+
 @blueprint.record_once
 def _install_fast_path(state: Any) -> None:
     """Meta's POSTs skip Quart's request machinery (app and request contexts,
     URL matching, before/after hooks, response objects): a status webhook's
-    whole handling costs less than that machinery did. Same answers as `receive`."""
+    whole handling costs less than that machinery did. Same answers as `receive`.
+    A server that reads HTTP/1.1 itself gets them earlier still (`WebhookPosts`)."""
     app = state.app
     inner = app.asgi_app
+    posts = app.raw_post_route = WebhookPosts(app)
 
     async def asgi(scope: dict, receive_: Any, send: Any) -> None:
-        if scope["type"] != "http" or scope["method"] != "POST":
+        if scope["type"] != "http" or scope["method"] != "POST" or not posts.answers(scope["path"]):
             return await inner(scope, receive_, send)
-        is_webhook, app_key = _app_key_of(scope["path"])
-        if not is_webhook:
-            return await inner(scope, receive_, send)
-        limit = app.config.get("MAX_CONTENT_LENGTH")
-        extra: list[tuple[bytes, bytes]] = []
+        limit = posts.max_body
         chunks: list[bytes] = []
         size = 0
         while True:
@@ -278,18 +306,14 @@ def _install_fast_path(state: Any) -> None:
             if limit is not None and size > limit:
                 status, payload = 413, json.dumps(error_body(
                     "payload_too_large", f"the request body is larger than {limit} bytes", "body")).encode()
+                headers = [(b"content-type", b"application/json")]
                 break
             chunks.append(chunk)
             if not message.get("more_body"):
-                signature = next((v.decode("latin-1") for k, v in scope.get("headers", ()) if k == _SIGNATURE), None)
-                try:
-                    status, payload = await handle(app, app_key, b"".join(chunks), signature)
-                except Exception as exc:  # noqa: BLE001 - as the app's own handlers: 503 or 500, Meta redelivers
-                    status, payload, extra = _failed(exc)
+                status, headers, payload = await posts(scope["path"], scope.get("headers", ()), b"".join(chunks))
                 break
         await send({"type": "http.response.start", "status": status,
-                    "headers": [(b"content-type", b"application/json"),
-                                (b"content-length", str(len(payload)).encode()), *extra]})
+                    "headers": [*headers, (b"content-length", str(len(payload)).encode())]})
         await send({"type": "http.response.body", "body": payload})
 
     app.asgi_app = asgi

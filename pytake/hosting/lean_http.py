@@ -80,12 +80,14 @@ class LeanConfig(Config):
 def _lean_server_class() -> type | None:
     """`LeanTCPServer`, or None when hypercorn is not shaped as it expects."""
     try:
+        from ssl import SSLError
+
         from hypercorn.asyncio import run as hypercorn_run
-        from hypercorn.asyncio.tcp_server import TCPServer
+        from hypercorn.asyncio.tcp_server import MAX_RECV, TCPServer
         from hypercorn.events import Closed, RawData, Updated
     except ImportError:
         return None
-    expected = ("protocol_send", "_idle_timeout", "_initiate_server_close", "_close")
+    expected = ("protocol_send", "_idle_timeout", "_initiate_server_close", "_close", "_read_data")
     if getattr(hypercorn_run, "TCPServer", None) is not TCPServer or not all(hasattr(TCPServer, n) for n in expected):
         return None
 
@@ -137,6 +139,34 @@ def _lean_server_class() -> type | None:
         async def _close(self) -> None:
             self._uncork()
             await super()._close()
+
+        def busy(self, serving: bool) -> None:
+            """A request is being served (``True``) or the connection is idle again."""
+            self._idle_since = None if serving else self.loop.time()
+
+        async def _read_data(self) -> None:
+            """hypercorn's read loop, with the app's ``raw_post_route`` (if any) in front
+            (`pytake.hosting.raw_post`) until a request is not one it answers."""
+            from pytake.hosting.raw_post import RawPostFront
+
+            route = getattr(getattr(self.app, "app", None), "raw_post_route", None)
+            front = RawPostFront(self, route) if route is not None else None
+            reader = self.reader
+            while not reader.at_eof():
+                try:
+                    if self.config.read_timeout is None:
+                        data = await reader.read(MAX_RECV)
+                    else:
+                        data = await asyncio.wait_for(reader.read(MAX_RECV), self.config.read_timeout)
+                except (ConnectionError, OSError, asyncio.TimeoutError, TimeoutError, SSLError):
+                    break
+                if front is not None:
+                    if await front.feed(data):
+                        continue
+                    front = None  # the connection is hypercorn's from here on
+                    continue
+                await self.protocol.handle(RawData(data))
+            await self.protocol.handle(Closed())
 
         async def _idle_timeout(self) -> None:
             """Started once, when the connection opens (`TCPServer.run`); cancelled when it closes."""
