@@ -28,12 +28,9 @@ timeout (`lean_http`) and a graceful shutdown behave as with hypercorn.
 
 from __future__ import annotations
 
-import logging
 import re
 from http import HTTPStatus
 from typing import Any
-
-log = logging.getLogger("pytake.stack")
 
 HEAD_LIMIT = 16 * 1024  # bytes of request head; beyond it hypercorn answers (h11's own limit: 431/400)
 
@@ -47,16 +44,14 @@ MORE = "more"  # `parse`: the request is not whole yet
 HAND_OVER = "hand over"  # `parse`: hypercorn's to answer
 
 
-def _reason(status: int) -> bytes:
-    try:
-        return HTTPStatus(status).phrase.encode("ascii")
-    except ValueError:
-        return b""
+_STATUS_LINES = {status.value: b"HTTP/1.1 %d %s" % (status.value, status.phrase.encode("ascii"))
+                 for status in HTTPStatus}
 
 
-def parse(buffer: bytes | bytearray, route: Any) -> Any:
-    """``(path, headers, body, close, size)`` for the whole plain request at the start of
-    ``buffer`` that ``route`` answers, `MORE` while it is not whole, `HAND_OVER` otherwise."""
+def parse_head(buffer: bytes | bytearray, route: Any) -> Any:
+    """``(path, headers, close, body_start, body_length)`` for the head of a plain request at
+    the start of ``buffer`` that ``route`` answers, `MORE` while the head is not whole,
+    `HAND_OVER` otherwise."""
     end = buffer.find(b"\r\n\r\n")
     if end < 0:
         if len(buffer) > HEAD_LIMIT or not (buffer[:6] == b"POST /" or b"POST /".startswith(bytes(buffer))):
@@ -101,10 +96,7 @@ def parse(buffer: bytes | bytearray, route: Any) -> Any:
     limit = route.max_body
     if length is None or not host or (limit is not None and length > limit):
         return HAND_OVER
-    size = end + 4 + length
-    if len(buffer) < size:
-        return MORE
-    return path, headers, bytes(buffer[end + 4:size]), close, size
+    return path, headers, close, end + 4, length
 
 
 class RawPostFront:
@@ -115,6 +107,7 @@ class RawPostFront:
         self.server = server
         self.route = route
         self.buffer = bytearray()
+        self.head: Any = None  # the parsed head of the request whose body is still arriving
         self.requests = 0
         self.closed = False
 
@@ -124,31 +117,36 @@ class RawPostFront:
         server = self.server
         self.buffer += data
         while self.buffer and not self.closed:
-            request = parse(self.buffer, self.route)
-            if request is MORE:
+            head = self.head or parse_head(self.buffer, self.route)
+            if head is MORE:
                 return True
-            if request is HAND_OVER:
+            if head is HAND_OVER:
                 rest = bytes(self.buffer)
                 self.buffer.clear()
                 await server.protocol.handle(RawData(rest))
                 return False
-            path, headers, body, close, size = request
-            del self.buffer[:size]
+            path, headers, close, start, length = head
+            if len(self.buffer) < start + length:
+                self.head = head  # parsed once, however many reads the body takes
+                return True
+            self.head = None
+            body = bytes(self.buffer[start:start + length])
+            del self.buffer[:start + length]
             server.busy(True)
             self.requests += 1
             await server.context.mark_request()
             status, answer_headers, payload = await self.route(path, headers, body)
             close = (close or self.requests >= server.config.keep_alive_max_requests
                      or server.context.terminated.is_set())
-            head = [b"HTTP/1.1 %d %s" % (status, _reason(status))]
+            lines = [_STATUS_LINES.get(status) or b"HTTP/1.1 %d " % status]
             for name, value in (*answer_headers, *server.config.response_headers("h11")):
                 if b"\r" in value or b"\n" in value or b"\r" in name or b"\n" in name:
                     raise ValueError(f"header {name!r} holds a line break")
-                head.append(name + b": " + value)
-            head.append(b"content-length: %d" % len(payload))
+                lines.append(name + b": " + value)
+            lines.append(b"content-length: %d" % len(payload))
             if close:
-                head.append(b"connection: close")
-            await server.protocol_send(RawData(b"\r\n".join(head) + b"\r\n\r\n" + payload))
+                lines.append(b"connection: close")
+            await server.protocol_send(RawData(b"\r\n".join(lines) + b"\r\n\r\n" + payload))
             if close:
                 self.closed = True
                 await server.protocol_send(Closed())

@@ -10,7 +10,7 @@ import socket
 import pytest
 
 from pytake.hosting.lean_http import LeanConfig, install
-from pytake.hosting.raw_post import HAND_OVER, MORE, parse
+from pytake.hosting.raw_post import HAND_OVER, MORE, parse_head
 
 
 class Route:
@@ -171,14 +171,14 @@ async def test_connection_close_and_the_keep_alive_request_limit_close_after_the
     assert await reader.read() == b""
 
 
-def test_parse_waits_for_a_whole_request_and_hands_over_what_it_does_not_answer():
+def test_the_head_is_parsed_once_whole_and_other_requests_are_handed_over():
     route = Route()
     whole = post("/hook", b"body")
-    assert parse(whole[:3], route) == MORE and parse(whole[:-1], route) == MORE
-    path, headers, body, close, size = parse(whole + b"POST", route)
-    assert (path, body, close, size) == ("/hook", b"body", False, len(whole))
-    assert parse(b"GET ", route) == HAND_OVER  # known at once: not a POST
-    assert parse(b"POST /hook HTTP/1.1\r\nHost: t\r\n\r\n", route) == HAND_OVER  # no Content-Length
-    assert parse(post("/hook", b"x", "Content-Length: 1"), route) == HAND_OVER  # two of them
-    assert parse(post("/hook", b"x", "X: a\x00b"), route) == HAND_OVER
-    assert parse(b"POST /hook HTTP/1.1\r\n" + b"X: y\r\n" * 4000, route) == HAND_OVER  # head too long
+    assert parse_head(whole[:3], route) == MORE and parse_head(whole[:-6], route) == MORE
+    path, headers, close, start, length = parse_head(whole[:-1], route)  # the body is the front's to wait for
+    assert (path, close, whole[start:start + length]) == ("/hook", False, b"body")
+    assert parse_head(b"GET ", route) == HAND_OVER  # known at once: not a POST
+    assert parse_head(b"POST /hook HTTP/1.1\r\nHost: t\r\n\r\n", route) == HAND_OVER  # no Content-Length
+    assert parse_head(post("/hook", b"x", "Content-Length: 1"), route) == HAND_OVER  # two of them
+    assert parse_head(post("/hook", b"x", "X: a\x00b"), route) == HAND_OVER
+    assert parse_head(b"POST /hook HTTP/1.1\r\n" + b"X: y\r\n" * 4000, route) == HAND_OVER  # head too long
