@@ -31,6 +31,10 @@ never ahead of Redis' clock and a conversation's send (not bulk) finds room
 at once. Live sends may run the bucket ahead by their own burst; bulk then
 waits until the clock has caught up. The number's rate holds for the sum; a
 reply waits only behind other replies, never behind the campaign's share.
+A reply does not cost the campaign what it earned either: while a campaign
+takes from the number (``ratelimit:wa:pool:{phone_number_id}`` holds its
+pool's width), a live send is charged to sends earned and not yet taken before
+it runs the bucket ahead; the sum still keeps to the rate.
 """
 
 from __future__ import annotations
@@ -47,19 +51,26 @@ from api.outbox.locks import _ACQUIRE_LUA, RETRY_MEMO_MS
 from api.redis_clients import is_cluster
 
 def _gcra_lua(memo_key: int, first_arg: int) -> str:
-    """Lua that takes up to N sends from the buckets KEYS[memo_key + 1..]: ARGV from
+    """Lua that takes up to N sends from the buckets KEYS[memo_key + 2..]: ARGV from
     ``first_arg + 1`` holds interval, tolerance and lag per bucket, then N, then how
     long a grant's memo lives (ms). The caller sees the bucket's clock ``lag`` µs
     behind Redis' (0, or a bulk `Limit`'s): with ``t = now - lag``, send k (0-based) of
     a grant fits a bucket when max(tat, t) + k * interval - tolerance <= t. Leaves
     ``grant`` (>= 1: the buckets moved; 0: nothing taken) and ``wait`` (µs).
 
+    KEYS[memo_key + 1] is the first bucket's **pool** (the number's): a bulk take
+    leaves its lag there (for a second, and the lag), the width of the earned sends it
+    may gather. A live take (lag 0) sees the bucket from ``now - pool`` instead of
+    ``now``: the sends it is granted (no more than without the pool) are charged to
+    the time the campaign has earned and not yet taken, so a reply does not throw
+    the campaign's earned sends away; without a campaign the bucket is as before.
+
     A grant is kept in KEYS[memo_key] (named by a take id the caller draws per take):
     the same take run again (redis-py's retry after a connection error, the first
     attempt having run) answers it again and takes nothing more."""
     grant_arg = f"{first_arg} + 3 * nbuckets + 1"
     return f"""
-local nbuckets = #KEYS - {memo_key}
+local nbuckets = #KEYS - {memo_key} - 1
 local grant = tonumber(ARGV[{grant_arg}])
 local wait = 0
 local memo = redis.call('GET', KEYS[{memo_key}])
@@ -68,27 +79,37 @@ if memo then
 else
   local t = redis.call('TIME')
   local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+  local pool = tonumber(redis.call('GET', KEYS[{memo_key} + 1]) or '0')
   local tats = {{}}
   for i = 1, nbuckets do
     local interval = tonumber(ARGV[{first_arg} + 3 * i - 2])
     local tolerance = tonumber(ARGV[{first_arg} + 3 * i - 1])
-    local seen = now - tonumber(ARGV[{first_arg} + 3 * i])
-    local tat = tonumber(redis.call('GET', KEYS[{memo_key} + i]) or '0')
-    if tat < seen then tat = seen end
+    local lag = tonumber(ARGV[{first_arg} + 3 * i])
+    local seen = now - lag
+    local tat = tonumber(redis.call('GET', KEYS[{memo_key} + 1 + i]) or '0')
+    local floor = seen
+    if i == 1 and lag == 0 and pool > 0 then floor = now - pool end
+    if tat < floor then tat = floor end
     tats[i] = tat
-    local room = math.floor((seen + tolerance - tat) / interval) + 1
+    local from = tat
+    if from < seen then from = seen end
+    local room = math.floor((seen + tolerance - from) / interval) + 1
     if room < 1 then
       room = 0
-      local w = tat - tolerance - seen
+      local w = from - tolerance - seen
       if w > wait then wait = w end
     end
     if room < grant then grant = room end
+  end
+  local bulk = tonumber(ARGV[{first_arg} + 3])
+  if bulk > 0 then
+    redis.call('SET', KEYS[{memo_key} + 1], bulk, 'PX', math.ceil(bulk / 1000) + 1000)
   end
   if grant >= 1 then
     wait = 0
     for i = 1, nbuckets do
       local tat = tats[i] + grant * tonumber(ARGV[{first_arg} + 3 * i - 2])
-      redis.call('SET', KEYS[{memo_key} + i], tat, 'PX', math.max(1, math.ceil((tat - now) / 1000)) + 1000)
+      redis.call('SET', KEYS[{memo_key} + 1 + i], tat, 'PX', math.max(1, math.ceil((tat - now) / 1000)) + 1000)
     end
     redis.call('SET', KEYS[{memo_key}], grant, 'PX', ARGV[{grant_arg} + 1])
   else
@@ -102,7 +123,7 @@ end
 _GCRA = _gcra_lua(1, 0) + "return {grant, wait}\n"
 
 # A sender lease (KEYS[1..3], ARGV[1..2]: as locks._ACQUIRE) and, once it is ours,
-# up to N sends (KEYS[4] the take's memo, KEYS[5..] the buckets, ARGV[3..]) in one
+# up to N sends (KEYS[4] the take's memo, KEYS[5] the pool, KEYS[6..] the buckets, ARGV[3..]) in one
 # round trip: {token, granted, wait_us}. Run twice, it answers the same (the lease's
 # holder and the take's memo).
 _LEASE_AND_TAKE = "local token\n" + _ACQUIRE_LUA + """
@@ -156,7 +177,8 @@ class SendRateLimiter:
     @staticmethod
     def _buckets(phone_number_id: str, recipient: str | None, number_limit: Limit,
                  pair_limit: Limit | None) -> tuple[list[str], list[int]]:
-        keys = [f"ratelimit:wa:number:{{{phone_number_id}}}"]
+        # the number's pool (what a campaign may gather: `_gcra_lua`), then the buckets
+        keys = [f"ratelimit:wa:pool:{{{phone_number_id}}}", f"ratelimit:wa:number:{{{phone_number_id}}}"]
         args: list[int] = [number_limit.interval_us, number_limit.tolerance_us, number_limit.lag_us]
         if recipient and pair_limit is not None:
             keys.append(f"ratelimit:wa:pair:{{{phone_number_id}}}:{recipient}")

@@ -42,6 +42,47 @@ async def test_bulk_and_live_together_keep_to_the_numbers_rate(redis):
     assert taken == 5  # the campaign's 4 gathered sends, then one reply; nothing more comes due within the hour
 
 
+async def _earned(redis, number: str, sends: int) -> None:
+    """The number's bucket as a campaign leaves it once ``sends`` more have come due
+    since its last take (its theoretical arrival time that many intervals behind Redis' clock)."""
+    seconds, micros = await redis.time()
+    await redis.set(f"ratelimit:wa:number:{{{number}}}", seconds * 1_000_000 + micros - sends * BULK.interval_us)
+
+
+async def test_a_reply_costs_the_campaign_one_send_not_the_sends_it_earned(redis):
+    limiter = SendRateLimiter(redis)
+    assert (await limiter.try_acquire_many("pn-pool", None, BULK, None, n=10))[0] == 4
+    await _earned(redis, "pn-pool", 3)  # three sends came due while the campaign was busy
+    assert await limiter.try_acquire("pn-pool", "5511900000001", LIVE, None) == 0.0  # the reply goes at once
+    # the campaign has the two the reply left, at once
+    assert (await limiter.try_acquire_many("pn-pool", None, BULK, None, n=10))[0] == 2
+    # and nothing more: one reply and the campaign's sends added up to what came due
+    assert (await limiter.try_acquire_many("pn-pool", None, BULK, None, n=10))[0] == 0
+
+
+async def test_without_a_campaign_taking_a_reply_finds_the_bucket_as_before(redis):
+    """No pool (no bulk take in the last second and its width): a live send starts
+    the bucket from the clock, and the time nobody used is not saved up for a burst."""
+    limiter = SendRateLimiter(redis)
+    await _earned(redis, "pn-nopool", 3)
+    assert await limiter.try_acquire("pn-nopool", "5511900000001", LIVE, None) == 0.0
+    assert await limiter.try_acquire("pn-nopool", "5511900000002", LIVE, None) > 300
+
+
+async def test_replies_drawing_on_the_pool_keep_to_the_numbers_rate(redis):
+    """Replies charged to the campaign's earned sends take those and then their own
+    burst, never more; a grant is never larger than without the pool."""
+    limiter = SendRateLimiter(redis)
+    assert (await limiter.try_acquire_many("pn-pool-sum", None, BULK, None, n=10))[0] == 4
+    await _earned(redis, "pn-pool-sum", 3)
+    assert (await limiter.try_acquire_many("pn-pool-sum", "5511900000001", LIVE, None, n=10))[0] == 1
+    replies = 1
+    for i in range(2, 8):
+        replies += await limiter.try_acquire("pn-pool-sum", f"551190000000{i}", LIVE, None) == 0.0
+    assert replies == 4  # the 3 earned, then one (the live burst) ahead of the clock
+    assert (await limiter.try_acquire_many("pn-pool-sum", None, BULK, None, n=10))[0] == 0
+
+
 async def test_a_campaign_at_the_tier_leaves_room_for_a_reply(runtime):
     """The runner's own limit on a number's bucket: once the campaign has taken all it
     may, a conversation's send at the number's tier still goes at once."""
