@@ -15,8 +15,9 @@ runner sends it at the number's tier (``--rate``). Printed:
 - the worker's and the API's peak RSS against the recipients, and CPU per message
   of the worker, the API and PostgreSQL's backends (meaningful on a loaded machine,
   unlike wall-clock figures; the bench's own polling backend is left out);
-- per message: row versions written per table (and how many were HOT) and the
-  index entries read, from the scratch database's statistics.
+- per message: the WAL the server wrote (PyTake's write amplification, unlike
+  time a steady figure on a noisy machine), row versions written per table (and
+  how many were HOT) and the index entries read, from the scratch database's statistics.
 
 ``--pg-detail`` also logs every statement of the scratch database
 (``log_min_duration_statement = 0`` set on that database only) and prints where
@@ -122,13 +123,15 @@ async def pg_stats(conn) -> dict[str, dict[str, dict[str, int]]]:
     indexes = {r["i"]: {k: int(r[k] or 0) for k in ("scans", "read")} for r in await conn.fetch(_INDEX_STATS)}
     xacts = await conn.fetchval("SELECT xact_commit + xact_rollback FROM pg_stat_database "
                                 "WHERE datname = current_database()")
-    return {"tables": tables, "indexes": indexes, "db": {"": {"xacts": int(xacts)}}}
+    wal = await conn.fetchval("SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), '0/0')::bigint")
+    return {"tables": tables, "indexes": indexes, "db": {"": {"xacts": int(xacts), "wal": int(wal)}}}
 
 
 def print_pg_stats(before: dict, after: dict, n: int) -> None:
     def delta(kind: str, name: str, key: str) -> int:
         return after[kind].get(name, {}).get(key, 0) - before[kind].get(name, {}).get(key, 0)
-    print(f"  per message: {delta('db', '', 'xacts') / n:.2f} transactions; row versions written "
+    print(f"  per message: {delta('db', '', 'xacts') / n:.2f} transactions, {delta('db', '', 'wal') / n:.0f} bytes "
+          "of WAL (the server's: rows, index entries, full pages); row versions written "
           "(inserted + updated (of which HOT)):")
     rows = sorted(after["tables"], key=lambda t: -(delta("tables", t, "ins") + delta("tables", t, "upd")))
     for t in rows[:8]:
