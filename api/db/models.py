@@ -651,7 +651,8 @@ class Message(Base):
         CheckConstraint(_in("sender_type", "contact", "bot", "agent"), name="sender_type"),
         CheckConstraint(_in("type", *MESSAGE_TYPES), name="type"),
         CheckConstraint(_in("status", *MESSAGE_STATUSES), name="status"),
-        Index("idx_messages_conversation", "conversation_id", text("created_at DESC")),
+        # idx_messages_conversation (conversation_id, created_at DESC) is idx_messages_recent's keys:
+        # not created (migration 0022)
         Index("idx_messages_whatsapp_id", "whatsapp_message_id"),
         Index("idx_messages_status", "status", postgresql_where=text("direction = 'outbound'")),
         Index("idx_messages_created", text("created_at DESC")),

@@ -5,7 +5,7 @@ subquery per count). The counts a limit is checked against are the very
 queries of `api.services.plan_limits.USAGE`, so the operator sees what the
 limit sees. Messages are counted over the current UTC month only, bounded on
 both sides so PostgreSQL reads one monthly partition of ``messages``, through
-the organization's conversations (``idx_messages_conversation``).
+the organization's conversations (``idx_messages_recent``).
 """
 
 from __future__ import annotations

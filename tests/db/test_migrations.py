@@ -103,6 +103,16 @@ async def test_critical_indexes_exist_as_specified(db, index, definition):
     assert got is not None and definition in got
 
 
+async def test_messages_index_a_conversations_rows_once(db):
+    """One index on (conversation_id, created_at DESC) (migration 0022): a message's insert
+    and updates write one entry there, not two."""
+    async with db.session() as s:
+        names = (await s.execute(text(
+            "SELECT indexname FROM pg_indexes WHERE tablename = 'messages' "
+            "AND indexdef LIKE '%(conversation_id, created_at DESC)%'"))).scalars().all()
+    assert names == ["idx_messages_recent"]
+
+
 async def test_check_constraint_rejects_an_unknown_status(db, tenant):
     from sqlalchemy.exc import IntegrityError
 
