@@ -9,8 +9,9 @@ a `RUN_CAMPAIGN` task on the LOW lane. Each round:
 2. **Rate**: sends are taken from the number's bucket
    (`api.outbox.SendRateLimiter`, the same Redis bucket the conversation
    sender uses) at the number's tier: ``whatsapp_numbers.settings.
-   rate_limit_per_second``, default 80, at most 1,000; up to a tenth of a
-   second's worth per round, as a ``bulk`` `Limit`: only sends already
+   rate_limit_per_second``, default 80, at most 1,000; a tenth of a
+   second's worth per round (a round waits until that many have come due;
+   two rounds' worth may gather), as a ``bulk`` `Limit`: only sends already
    earned, never ahead of the clock, so a conversation's reply on the same
    number takes its send at once and the campaign gets what replies leave.
 3. **Claim** (`_CLAIM`, one statement, one transaction): while the campaign
@@ -188,8 +189,12 @@ class CampaignRun:
         rate = float(plan.number_settings.get("rate_limit_per_second") or rt.whatsapp.rate_per_second)
         self.rate = min(rate, float(MAX_RATE_PER_SECOND))
         self.batch = max(1, min(MAX_BATCH, int(self.rate // 10)))
-        # bursts of a tenth of a second: the average stays at the number's rate; bulk: live replies first
-        self.limit = Limit(rate=self.rate, burst=self.batch, bulk=True)
+        # rounds of a tenth of a second's sends: a round waits until a whole batch has come due, as
+        # each costs its statements whatever its size (a round taking whatever came due since the
+        # last one, often a handful, spent more of the machine the more it had to spare). The bucket
+        # gathers up to two batches, so a round that ran late loses no send: the next one catches
+        # up. The average stays at the number's rate; bulk: live replies first.
+        self.limit = Limit(rate=self.rate, burst=2 * self.batch, bulk=True)
         self.content = json.dumps(plan.content, ensure_ascii=False)
         self.token = self._token()
         self.access_token = self._access_token()
@@ -213,10 +218,11 @@ class CampaignRun:
             self.deferred += 1
             return "deferred"
         if wait:
-            granted = await self.limiter.acquire_many(self.plan.phone_number_id, None, self.limit, None, self.batch)
+            granted = await self.limiter.acquire_many(self.plan.phone_number_id, None, self.limit, None, self.batch,
+                                                      at_least=self.batch)
         else:
             granted, _ = await self.limiter.try_acquire_many(self.plan.phone_number_id, None, self.limit, None,
-                                                             self.batch)
+                                                             self.batch, at_least=self.batch)
             if not granted:
                 return "deferred"
         now = datetime.now(timezone.utc)

@@ -53,7 +53,9 @@ from api.redis_clients import is_cluster
 def _gcra_lua(memo_key: int, first_arg: int) -> str:
     """Lua that takes up to N sends from the buckets KEYS[memo_key + 2..]: ARGV from
     ``first_arg + 1`` holds interval, tolerance and lag per bucket, then N, then how
-    long a grant's memo lives (ms). The caller sees the bucket's clock ``lag`` µs
+    long a grant's memo lives (ms), then (optional, default 1) the fewest sends worth
+    taking: while fewer fit, nothing is taken and ``wait`` says when that many will.
+    The caller sees the bucket's clock ``lag`` µs
     behind Redis' (0, or a bulk `Limit`'s): with ``t = now - lag``, send k (0-based) of
     a grant fits a bucket when max(tat, t) + k * interval - tolerance <= t. Leaves
     ``grant`` (>= 1: the buckets moved; 0: nothing taken) and ``wait`` (µs).
@@ -72,6 +74,7 @@ def _gcra_lua(memo_key: int, first_arg: int) -> str:
     return f"""
 local nbuckets = #KEYS - {memo_key} - 1
 local grant = tonumber(ARGV[{grant_arg}])
+local least = math.min(grant, tonumber(ARGV[{grant_arg} + 2] or '1'))
 local wait = 0
 local memo = redis.call('GET', KEYS[{memo_key}])
 if memo then
@@ -94,9 +97,9 @@ else
     local from = tat
     if from < seen then from = seen end
     local room = math.floor((seen + tolerance - from) / interval) + 1
-    if room < 1 then
+    if room < least then
       room = 0
-      local w = from - tolerance - seen
+      local w = from + (least - 1) * interval - tolerance - seen
       if w > wait then wait = w end
     end
     if room < grant then grant = room end
@@ -209,12 +212,14 @@ class SendRateLimiter:
         return int(granted)
 
     async def try_acquire_many(self, phone_number_id: str, recipient: str | None, number_limit: Limit,
-                               pair_limit: Limit | None = PAIR_LIMIT, n: int = 1) -> tuple[int, float]:
+                               pair_limit: Limit | None = PAIR_LIMIT, n: int = 1,
+                               at_least: int = 1) -> tuple[int, float]:
         """Take up to ``n`` sends that both buckets allow now: ``(granted, 0.0)``;
-        ``(0, seconds to wait)`` when not even one fits."""
+        ``(0, seconds to wait)`` when fewer than ``at_least`` (at most ``n``) fit."""
         keys, args = self._buckets(phone_number_id, recipient, number_limit, pair_limit)
+        n = max(1, int(n))
         granted, wait_us = await self._script(keys=[take_key(phone_number_id, uuid.uuid4().hex), *keys],
-                                              args=[*args, max(1, int(n)), RETRY_MEMO_MS])
+                                              args=[*args, n, RETRY_MEMO_MS, min(n, max(1, int(at_least)))])
         return int(granted), int(wait_us) / 1_000_000
 
     async def try_acquire(self, phone_number_id: str, recipient: str | None,
@@ -224,10 +229,12 @@ class SendRateLimiter:
         return 0.0 if granted else wait
 
     async def acquire_many(self, phone_number_id: str, recipient: str | None, number_limit: Limit,
-                           pair_limit: Limit | None = PAIR_LIMIT, n: int = 1) -> int:
-        """Wait until at least one send is allowed; take up to ``n``; how many were taken."""
+                           pair_limit: Limit | None = PAIR_LIMIT, n: int = 1, at_least: int = 1) -> int:
+        """Wait until ``at_least`` sends (one by default) are allowed; take up to ``n``; how
+        many were taken."""
         while True:
-            granted, wait = await self.try_acquire_many(phone_number_id, recipient, number_limit, pair_limit, n)
+            granted, wait = await self.try_acquire_many(phone_number_id, recipient, number_limit, pair_limit, n,
+                                                        at_least)
             if granted:
                 return granted
             await asyncio.sleep(wait)

@@ -60,6 +60,18 @@ async def test_a_reply_costs_the_campaign_one_send_not_the_sends_it_earned(redis
     assert (await limiter.try_acquire_many("pn-pool", None, BULK, None, n=10))[0] == 0
 
 
+async def test_a_take_waits_until_the_fewest_sends_worth_taking_have_come_due(redis):
+    limiter = SendRateLimiter(redis)
+    assert (await limiter.try_acquire_many("pn-least", None, BULK, None, n=10))[0] == 4
+    await _earned(redis, "pn-least", 2)
+    granted, wait = await limiter.try_acquire_many("pn-least", None, BULK, None, n=10, at_least=3)
+    assert granted == 0 and 300 < wait <= 360  # the third comes due one interval (360 s) from now
+    assert (await limiter.try_acquire_many("pn-least", None, BULK, None, n=10, at_least=2))[0] == 2
+    # never more than asked for: at_least is capped by n
+    await _earned(redis, "pn-least", 1)
+    assert (await limiter.try_acquire_many("pn-least", None, BULK, None, n=1, at_least=3))[0] == 1
+
+
 async def test_without_a_campaign_taking_a_reply_finds_the_bucket_as_before(redis):
     """No pool (no bulk take in the last second and its width): a live send starts
     the bucket from the clock, and the time nobody used is not saved up for a burst."""
@@ -95,9 +107,9 @@ async def test_a_campaign_at_the_tier_leaves_room_for_a_reply(runtime):
         id, organization_id = uuid.uuid4(), uuid.uuid4()
     plan = Plan(uuid.uuid4(), "pn-tier", None, {"rate_limit_per_second": 1000}, {})
     run = CampaignRun(runtime, _Campaign(), plan)
-    assert run.limit.bulk and run.batch == 100
-    # an idle bucket: its whole burst (a tenth of a second's worth), then whatever has come due since
+    assert run.limit.bulk and run.batch == 100 and run.limit.burst == 2 * run.batch
+    # an idle bucket: two rounds' worth (two tenths of a second) gathered, a round takes a batch
     assert (await run.limiter.try_acquire_many("pn-tier", None, run.limit, None, run.batch))[0] == run.batch
-    await run.limiter.try_acquire_many("pn-tier", None, run.limit, None, run.batch)
+    assert (await run.limiter.try_acquire_many("pn-tier", None, run.limit, None, run.batch))[0] == run.batch
     reply = Limit(rate=run.rate)  # the conversation sender's limit for this number (burst 1)
     assert await run.limiter.try_acquire("pn-tier", "5531800000001", reply, None) == 0.0
