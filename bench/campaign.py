@@ -1,10 +1,11 @@
 """Campaign throughput: N recipients at a 1,000 msg/s tier, the sandbox posting sent/delivered/read for each.
 
-A scratch database; the API (``pytake serve --no-worker``) and one worker
-(``pytake worker``) as processes; the sandbox in this process (bench/http_lite)
-posting Meta's three status webhooks for every message it accepts. The audience
-(``--recipients`` contacts) is materialised by ``start`` (timed), the worker's
-runner sends it at the number's tier (``--rate``). Printed:
+A scratch database; the API (``pytake serve --no-worker``) and two workers
+(``pytake worker --lanes bulk`` and ``--lanes live``) as processes; the sandbox
+in this process (bench/http_lite) posting Meta's three status webhooks for every
+message it accepts. The audience (``--recipients`` contacts) is materialised by
+``start`` (timed), the bulk worker's runner sends it at the number's tier
+(``--rate``), the live worker answers the live customers. Printed:
 
 - sustained campaign msg/s (first to last send the sandbox accepted) and its
   ratio to a same-run pgbench single-row insert floor (bench/pgbench_floor.py);
@@ -12,8 +13,8 @@ runner sends it at the number's tier (``--rate``). Printed:
   counters equal its recipients' counts exactly at the end;
 - the reply p99 of live conversations (a customer's "oi" → the bot's answer at
   the sandbox) without a campaign, then during it;
-- the worker's and the API's peak RSS against the recipients, and CPU per message
-  of the worker, the API and PostgreSQL's backends (meaningful on a loaded machine,
+- the bulk worker's and the API's peak RSS against the recipients, and CPU per message
+  of each worker, the API and PostgreSQL's backends (meaningful on a loaded machine,
   unlike wall-clock figures; the bench's own polling backend is left out);
 - per message: the WAL the server wrote (PyTake's write amplification, unlike
   time a steady figure on a noisy machine), row versions written per table (and
@@ -289,8 +290,12 @@ async def main(args: argparse.Namespace) -> int:
     procs = [
         subprocess.Popen([*cli, "serve", "--no-worker", "--no-migrate", "--port", str(api_port)], env=env,
                          stdout=subprocess.DEVNULL, stderr=open(logs / "campaign-api.log", "w")),
-        subprocess.Popen([*cli, "worker", "--concurrency", "100"], env=env,
+        # a bulk worker runs the campaign (and the chores), a live worker the conversations
+        # (`pytake worker --lanes`, docs/runtime.md): the deployment a campaign-sending number wants
+        subprocess.Popen([*cli, "worker", "--concurrency", "100", "--lanes", "bulk"], env=env,
                          stdout=subprocess.DEVNULL, stderr=open(logs / "campaign-worker.log", "w")),
+        subprocess.Popen([*cli, "worker", "--concurrency", "100", "--lanes", "live"], env=env,
+                         stdout=subprocess.DEVNULL, stderr=open(logs / "campaign-live-worker.log", "w")),
     ]
     client = http_lite.ConnectionPool(api_port)
 
@@ -351,7 +356,7 @@ async def main(args: argparse.Namespace) -> int:
         async with db.transaction() as s:
             await start(s, campaign_id, seeded.organization_id)
         materialised = time.perf_counter() - t0
-        wcpu0, acpu0 = tree_cpu_seconds(procs[1].pid), tree_cpu_seconds(procs[0].pid)
+        wcpu0, lcpu0, acpu0 = (tree_cpu_seconds(p.pid) for p in (procs[1], procs[2], procs[0]))
         own0, wall0 = time.process_time(), time.perf_counter()  # this process: the sandbox, its webhooks, the live customers
         pg0 = await backend_cpu(db)
         for pid in own_pids:
@@ -398,6 +403,7 @@ async def main(args: argparse.Namespace) -> int:
             await wait_conn.close()
         n = args.recipients
         wcpu = tree_cpu_seconds(procs[1].pid) - wcpu0
+        lcpu = tree_cpu_seconds(procs[2].pid) - lcpu0
         own, own_wall = time.process_time() - own0, time.perf_counter() - wall0
         acpu = tree_cpu_seconds(procs[0].pid) - acpu0
         await sample_backends()
@@ -422,14 +428,14 @@ async def main(args: argparse.Namespace) -> int:
         for name in PHASES:
             print(f"    {name:22} {pct(quiet_phases[name], 50):7.1f} / {pct(quiet_phases[name], 99):7.1f}  |  "
                   f"{pct(during_phases[name], 50):7.1f} / {pct(during_phases[name], 99):7.1f}")
-        print(f"  worker RSS: {rss0['worker']:.0f} MB before, {peak['worker']:.0f} MB peak "
+        print(f"  bulk worker RSS: {rss0['worker']:.0f} MB before, {peak['worker']:.0f} MB peak "
               f"({(peak['worker'] - rss0['worker']) * 1024 / max(1, n):.2f} KB per recipient); "
               f"API RSS {rss0['api']:.0f} -> {peak['api']:.0f} MB")
         print(f"  this bench process (sandbox: 1 send in, 3 status webhooks out per message; live customers): "
               f"{own * 1000 / n:.2f} ms CPU per message, {own / own_wall:.0%} of a core (one process: at 100% "
               "it, not PyTake, sets the pace)")
-        print(f"  CPU per message: worker {wcpu * 1000 / n:.2f} ms, API (3 status webhooks) {acpu * 1000 / n:.2f} ms, "
-              f"PostgreSQL backends {pgcpu * 1000 / n:.2f} ms")
+        print(f"  CPU per message: bulk worker {wcpu * 1000 / n:.2f} ms (live worker {lcpu * 1000 / n:.2f} ms), "
+              f"API (3 status webhooks) {acpu * 1000 / n:.2f} ms, PostgreSQL backends {pgcpu * 1000 / n:.2f} ms")
         print_pg_stats(stats0, stats1, n)
         if args.pg_detail:
             print_waits(waits)

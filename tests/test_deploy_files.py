@@ -14,7 +14,8 @@ from api.settings import Settings
 
 REPO = Path(__file__).resolve().parents[1]
 COMPOSE = REPO / "deploy" / "compose.yaml"
-PYTAKE_SERVICES = ("migrate", "api", "worker")
+PYTAKE_SERVICES = ("migrate", "api", "worker", "worker-bulk")
+WORKERS = ("worker", "worker-bulk")
 _INTERPOLATION = re.compile(r"\$\{([A-Z0-9_]+)(?::?[-?][^}]*)?\}")
 
 
@@ -36,11 +37,11 @@ def _interpolated(value: str) -> str:
 
 def test_services_and_their_backing_servers(compose: dict) -> None:
     services = compose["services"]
-    assert set(services) == {"migrate", "api", "worker", "postgres", "pgbouncer", "redis", "mongodb"}
+    assert set(services) == {"migrate", "api", *WORKERS, "postgres", "pgbouncer", "redis", "mongodb"}
     for name in ("api", "postgres", "pgbouncer", "redis", "mongodb"):
         assert services[name]["healthcheck"]["test"], name
     assert "/ready" in " ".join(services["api"]["healthcheck"]["test"])
-    for name in ("api", "worker"):
+    for name in ("api", *WORKERS):
         needs = services[name]["depends_on"]
         assert needs["migrate"]["condition"] == "service_completed_successfully"
         for backing in ("pgbouncer", "redis", "mongodb"):
@@ -55,13 +56,14 @@ def test_grace_periods_cover_the_shutdown_phases(compose: dict) -> None:
     api_needs = settings.shutdown_delay_seconds + settings.shutdown_grace_seconds
     assert _seconds(services["api"]["stop_grace_period"]) > api_needs
     # a worker: running tasks for the grace period, then their sends for as long again
-    assert _seconds(services["worker"]["stop_grace_period"]) > 2 * settings.shutdown_grace_seconds
+    for name in WORKERS:
+        assert _seconds(services[name]["stop_grace_period"]) > 2 * settings.shutdown_grace_seconds
     assert all(services[n]["stop_signal"] == "SIGTERM" for n in PYTAKE_SERVICES)
 
 
 def test_pytake_services_go_through_pgbouncer_and_migrate_around_it(compose: dict) -> None:
     services = compose["services"]
-    for name in ("api", "worker"):
+    for name in ("api", *WORKERS):
         url = services[name]["environment"]["DATABASE_URL"]
         assert "@pgbouncer:6432/" in url and url.endswith("?pooler=pgbouncer-prepared")
     # the PgBouncer that pooler needs: 1.21+ keeping prepared statements (docs/runtime.md "PgBouncer")
@@ -71,7 +73,18 @@ def test_pytake_services_go_through_pgbouncer_and_migrate_around_it(compose: dic
     assert "@postgres:5432/" in services["migrate"]["environment"]["DATABASE_URL"]
     assert services["migrate"]["command"] == ["pytake", "db", "upgrade"]
     assert services["api"]["command"][:2] == ["pytake", "serve"] and "--no-migrate" in services["api"]["command"]
-    assert services["worker"]["command"][:2] == ["pytake", "worker"]
+    assert all(services[name]["command"][:2] == ["pytake", "worker"] for name in WORKERS)
+
+
+def test_every_task_lane_is_taken_by_some_worker(compose: dict) -> None:
+    from api.workers.queue import LANES, WORKER_LANES
+
+    taken: set[str] = set()
+    for name in WORKERS:
+        command = compose["services"][name]["command"]
+        lanes = command[command.index("--lanes") + 1] if "--lanes" in command else "all"
+        taken.update(WORKER_LANES[lanes])
+    assert taken == set(LANES)
 
 
 def _read_in_code(name: str) -> bool:

@@ -22,6 +22,14 @@ follow-ups never delays a customer's reply.
   customers' media).
 
 A task's lane is `LANE_OF` its name unless the caller names one.
+
+A worker takes all three lanes, or (``pytake worker --lanes``, `WORKER_LANES`)
+only the live ones (high and default: conversations and their replies) or only
+the bulk one (low). Live and bulk workers in separate processes let the
+operating system schedule a reply's work apart from a campaign's: a round of
+a campaign's sends, or a chore's batch, never holds the event loop a
+customer's task is waiting for (bench/campaign.py: reply p99 during a
+campaign).
 """
 
 from __future__ import annotations
@@ -36,6 +44,8 @@ QUEUE = HIGH = "pytake:{tasks}"
 DEFAULT = "pytake:{tasks}:default"
 LOW = "pytake:{tasks}:low"
 LANES = (HIGH, DEFAULT, LOW)  # the order workers read them in
+# what a worker takes: `pytake worker --lanes all | live | bulk`
+WORKER_LANES = {"all": LANES, "live": (HIGH, DEFAULT), "bulk": (LOW,)}
 PROCESS_CONVERSATION = "pytake.process_conversation"
 SEND_OUTBOX = "pytake.send_outbox"
 DELIVER_CONVERSATIONS = "pytake.deliver_conversations"

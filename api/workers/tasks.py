@@ -2,8 +2,8 @@
 
 Task names are the constants of `api.workers.queue`, so anything holding a
 Redis client can enqueue them. Each worker process opens one `Runtime`
-(database pool, redis, Graph client) at startup and a maintenance loop
-beside the receiver.
+(database pool, redis, Graph client) at startup and, unless it is a live
+worker (``--lanes live``), the background chores beside the receiver.
 """
 
 from __future__ import annotations
@@ -23,8 +23,8 @@ from api.runtime_context import Runtime
 from api.conversations.process import process_conversation
 from api.outbox.background import BackgroundDelivery
 from api.settings import Settings
-from api.workers.queue import (DELIVER_CONVERSATIONS, FETCH_MEDIA, LANES, PROCESS_CONVERSATION, QUEUE, RUN_CAMPAIGN,
-                              SEND_OUTBOX)
+from api.workers.queue import (DELIVER_CONVERSATIONS, FETCH_MEDIA, HIGH, LANES, PROCESS_CONVERSATION, QUEUE,
+                              RUN_CAMPAIGN, SEND_OUTBOX, WORKER_LANES)
 
 log = logging.getLogger("pytake.workers")
 
@@ -54,7 +54,9 @@ def context() -> WorkerContext:
 
 
 async def start_context(settings: Settings, *, maintenance: bool = True) -> WorkerContext:
-    """Open this process's `Runtime`, sending from the process (`BackgroundDelivery`)."""
+    """Open this process's `Runtime`, sending from the process (`BackgroundDelivery`); with
+    ``maintenance``, the background chores beside it: the maintenance loop, the log store's
+    feeder, outbound webhooks' delivery and the live channel's publisher."""
     global _CONTEXT
     from api.workers.maintenance import run_forever
 
@@ -142,6 +144,8 @@ class BatchListQueueBroker(ListQueueBroker):
     the high lane: at most `lower_limit` default/low tasks run at once
     (`reserve_high`), so a worker full of sends or bulk work still starts a
     live conversation's task at once instead of after one of them ends.
+    A broker made for some lanes only (`lanes`, `make_broker(lanes=...)`) reads
+    just those; with a single lane, or without the high one, nothing is reserved.
 
     On a Redis Cluster (a ``redis+cluster://`` URL, `api.redis_clients`) the
     broker talks through a ``RedisCluster`` client instead of taskiq-redis' pool
@@ -149,8 +153,7 @@ class BatchListQueueBroker(ListQueueBroker):
     share a hash tag, so the pop script and ``BRPOP`` reach one slot.
     """
 
-    FETCH_BATCH = 32
-    LANE_BATCH = (FETCH_BATCH, 1, 1)
+    FETCH_BATCH = 32  # tasks one round trip pops from the high lane (one from the others)
     RECHECK_SECONDS = 0.05  # while the lower lanes are at their limit: how often a freed slot is noticed
     _POP_FIRST = """
 for i, key in ipairs(KEYS) do
@@ -171,6 +174,7 @@ return false"""
             self.connection_pool = None  # type: ignore[assignment]
             self.queue_name = kwargs.get("queue_name", QUEUE)
             self._cluster_kwargs = {k: v for k, v in kwargs.items() if k == "socket_timeout"}
+        self.lanes: tuple[str, ...] = LANES  # the lanes read, highest first
         self.lower_limit: int | None = None  # default/low tasks running at once (None: no limit)
         self.lower_running = 0
         # set by `stop_taking`: listen() ends after handing over what it already popped
@@ -186,7 +190,11 @@ return false"""
 
     def reserve_high(self, concurrency: int) -> int:
         """Keep a tenth of ``concurrency`` (at least one slot, if there are two) for the
-        high lane; the number of slots the default and low lanes may fill."""
+        high lane; the number of slots the default and low lanes may fill (all of them
+        when this broker does not read the high lane beside another)."""
+        if HIGH not in self.lanes or len(self.lanes) == 1:
+            self.lower_limit = None
+            return concurrency
         reserved = max(1, concurrency // 10) if concurrency > 1 else 0
         self.lower_limit = concurrency - reserved
         return self.lower_limit
@@ -223,9 +231,9 @@ return false"""
     def _lower_done(self) -> None:  # a default/low task ended (the receiver acknowledges it)
         self.lower_running = max(0, self.lower_running - 1)
 
-    def _delivery(self, lane: int, message: bytes) -> bytes | AckableMessage:
+    def _delivery(self, lane: str, message: bytes) -> bytes | AckableMessage:
         """The high lane's tasks as they are; a lower lane's counted until acknowledged."""
-        if lane == 0:
+        if lane == HIGH:
             return message
         self.lower_running += 1
         return AckableMessage(data=message, ack=self._lower_done)
@@ -237,7 +245,7 @@ return false"""
         # on a cluster a failover shows as other errors too (MOVED, CLUSTERDOWN) once retries are spent
         lost = RedisError if self.cluster_url is not None else RedisConnectionError
 
-        lanes = list(LANES)
+        lanes = list(self.lanes)
         self.lower_running = 0  # a restarted receiver: what the last one had in flight is over or lost
         while not self.draining:
             try:
@@ -245,9 +253,9 @@ return false"""
                     pop_first = conn.register_script(self._POP_FIRST)
                     while not self.draining:
                         keys = lanes if self._lower_room() else lanes[:1]
-                        got = await pop_first(keys=keys, args=list(self.LANE_BATCH[:len(keys)]))
+                        got = await pop_first(keys=keys, args=[self.FETCH_BATCH if k == HIGH else 1 for k in keys])
                         if got:
-                            lane = int(got[0]) - 1
+                            lane = keys[int(got[0]) - 1]
                             for message in got[1]:
                                 yield self._delivery(lane, message)
                             continue
@@ -256,7 +264,7 @@ return false"""
                         else:  # only the high lane may run now: look again soon for a freed slot
                             popped = await conn.brpop(keys, timeout=self.RECHECK_SECONDS)
                         if popped is not None:
-                            yield self._delivery(lanes.index(_text(popped[0])), popped[1])
+                            yield self._delivery(_text(popped[0]), popped[1])
             except lost as exc:
                 log.warning("Redis connection error: %s", exc)
                 await asyncio.sleep(0.1)
@@ -266,14 +274,19 @@ def _text(key: bytes | str) -> str:
     return key.decode() if isinstance(key, bytes) else key
 
 
-def make_broker(settings: Settings, *, open_runtime: bool = True) -> ListQueueBroker:
-    """A broker with the runtime's tasks; with ``open_runtime`` its worker
-    startup opens the `Runtime` (and shutdown closes it)."""
+def make_broker(settings: Settings, *, open_runtime: bool = True, lanes: str = "all") -> ListQueueBroker:
+    """A broker with the runtime's tasks, reading ``lanes`` (`WORKER_LANES`: ``all``,
+    ``live`` or ``bulk``); with ``open_runtime`` its worker startup opens the `Runtime`
+    (and shutdown closes it), with the background chores unless the broker is ``live``:
+    a live worker only runs conversations and their replies."""
+    if lanes not in WORKER_LANES:
+        raise ValueError(f"lanes must be one of {', '.join(WORKER_LANES)}, not {lanes!r}")
     assert settings.redis_url, "the broker needs REDIS_URL"
     # BRPOP blocks until a task comes: no socket timeout (redis-py's default would
     # end an idle worker's listen with a TimeoutError)
     broker = BatchListQueueBroker(settings.redis_url, queue_name=QUEUE, socket_timeout=None,
                                   **resilient_connection_kwargs(settings.redis_url))
+    broker.lanes = WORKER_LANES[lanes]
     broker.register_task(process_conversation_task, task_name=PROCESS_CONVERSATION)
     broker.register_task(send_outbox_task, task_name=SEND_OUTBOX)
     broker.register_task(deliver_conversations_task, task_name=DELIVER_CONVERSATIONS)
@@ -281,7 +294,7 @@ def make_broker(settings: Settings, *, open_runtime: bool = True) -> ListQueueBr
     broker.register_task(fetch_media_task, task_name=FETCH_MEDIA)
     if open_runtime:
         async def startup(state: TaskiqState) -> None:
-            await start_context(settings)
+            await start_context(settings, maintenance=lanes != "live")
             freeze_startup_heap()
 
         async def shutdown(state: TaskiqState) -> None:

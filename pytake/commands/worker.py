@@ -4,7 +4,9 @@ Each process opens its own database pool, Redis connection and Graph API
 client, runs up to ``--concurrency`` tasks at once and its share of the
 maintenance chores (timeouts, retries, sweeps). Start as many processes, on
 as many machines, as the load needs: conversations are serialised through
-Redis, not through a single worker. SIGTERM drains the process: no new task,
+Redis, not through a single worker. ``--lanes live`` / ``--lanes bulk`` split
+conversations and their replies from campaigns, bulk sends and the chores
+(`api.workers.queue.WORKER_LANES`). SIGTERM drains the process: no new task,
 the running ones and their sends finish, leases are released, then it exits.
 """
 
@@ -19,9 +21,14 @@ import sys
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--processes", type=int, default=1, help="worker processes to start")
     parser.add_argument("--concurrency", type=int, default=100, help="tasks per process at once")
+    parser.add_argument("--lanes", choices=("all", "live", "bulk"), default="all",
+                        help="what the worker takes: every task (default); live: conversations and their replies "
+                             "only, no background chores; bulk: campaigns, bulk sends, maintenance and the chores. "
+                             "Live and bulk workers apart keep a campaign's work off the replies' processes; a "
+                             "deployment needs live tasks and bulk tasks each taken by some worker")
 
 
-def _work(concurrency: int) -> None:
+def _work(concurrency: int, lanes: str = "all") -> None:
     from api.event_loop import run as run_loop
     from api.log_context import configure_logging
     from api.settings import Settings
@@ -41,7 +48,7 @@ def _work(concurrency: int) -> None:
         stop = asyncio.Event()
         install_signal_handlers(stop)
         grace = settings.shutdown_grace_seconds
-        task = asyncio.create_task(run_worker(make_broker(settings), concurrency=concurrency, stop=stop,
+        task = asyncio.create_task(run_worker(make_broker(settings, lanes=lanes), concurrency=concurrency, stop=stop,
                                               grace_seconds=grace))
         stopping = asyncio.create_task(stop.wait())
         await asyncio.wait([task, stopping], return_when=asyncio.FIRST_COMPLETED)
@@ -67,10 +74,12 @@ def run(args: argparse.Namespace) -> int:
     if settings.embedded_database or settings.embedded_redis:
         print("pytake worker: DATABASE_URL / REDIS_URL not set; using the embedded servers under "
               f"{settings.data_dir}", file=sys.stderr)
-    print(f"PyTake worker: {args.processes} process(es) x {args.concurrency} tasks", flush=True)
+    taking = {"all": "", "live": ", live lanes only (conversations and their replies)",
+              "bulk": ", the bulk lane only (campaigns, bulk sends, maintenance) and the chores"}[args.lanes]
+    print(f"PyTake worker: {args.processes} process(es) x {args.concurrency} tasks{taking}", flush=True)
     if args.processes <= 1:
-        _work(args.concurrency)
+        _work(args.concurrency, args.lanes)
         return 0
     from pytake.commands.processes import run_processes
 
-    return run_processes(_work, (args.concurrency,), args.processes)
+    return run_processes(_work, (args.concurrency, args.lanes), args.processes)

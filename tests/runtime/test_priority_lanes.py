@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
+
 from api.workers.queue import DEFAULT, HIGH, LANES, LOW, PROCESS_CONVERSATION, enqueue, enqueue_conversations
 from api.workers.tasks import make_broker, run_worker
 
@@ -107,3 +109,83 @@ async def test_replies_are_kicked_on_the_high_lane_and_bulk_sends_on_the_low(red
     await kick_sender(redis, ["reply"])
     await kick_sender(redis, ["campaign"], lane=LOW)
     assert [await redis.llen(lane) for lane in (HIGH, DEFAULT, LOW)] == [1, 0, 1]
+
+
+async def test_a_live_worker_takes_only_conversations_and_replies_and_a_bulk_worker_only_bulk_work(redis, settings):
+    """`pytake worker --lanes live` / `--lanes bulk`: each leaves the other's tasks queued."""
+    await redis.delete(*LANES)
+    ran: list[str] = []
+
+    async def job(name: str) -> None:
+        ran.append(name)
+
+    async def conversation(conversation_id: str) -> None:
+        ran.append(f"reply {conversation_id}")
+
+    def broker_for(lanes: str):
+        broker = make_broker(settings, open_runtime=False, lanes=lanes)
+        broker.register_task(job, task_name="test.job")
+        broker.register_task(conversation, task_name=PROCESS_CONVERSATION)
+        return broker
+
+    await enqueue(redis, "test.job", "campaign", lane=LOW)
+    await enqueue(redis, "test.job", "send", lane=DEFAULT)
+    await enqueue_conversations(redis, ["c1"])
+    live = asyncio.create_task(run_worker(broker_for("live"), concurrency=4))
+    try:
+        await until(lambda: {"reply c1", "send"} <= set(ran))
+        # a task queued after those: the worker has looked at its lanes again since, and left the bulk one
+        await enqueue_conversations(redis, ["c2"])
+        await until(lambda: "reply c2" in ran)
+        assert "campaign" not in ran and await redis.llen(LOW) == 1
+    finally:
+        live.cancel()
+        await asyncio.gather(live, return_exceptions=True)
+
+    await enqueue_conversations(redis, ["c3"])  # nobody takes the live lanes now
+    await enqueue(redis, "test.job", "send 2", lane=DEFAULT)
+    bulk = asyncio.create_task(run_worker(broker_for("bulk"), concurrency=4))
+    try:
+        await until(lambda: "campaign" in ran)
+        await enqueue(redis, "test.job", "campaign 2", lane=LOW)
+        await until(lambda: "campaign 2" in ran)
+        assert "reply c3" not in ran and "send 2" not in ran
+        assert [await redis.llen(lane) for lane in (HIGH, DEFAULT, LOW)] == [1, 1, 0]
+    finally:
+        bulk.cancel()
+        await asyncio.gather(bulk, return_exceptions=True)
+        await redis.delete(*LANES)
+
+
+async def test_a_live_worker_runs_no_background_chores_and_a_bulk_worker_runs_them(redis, settings):
+    from api.workers.tasks import context
+
+    for lanes, chores in (("live", False), ("bulk", True)):
+        worker = asyncio.create_task(run_worker(make_broker(settings, lanes=lanes), concurrency=4))
+        try:
+            ctx = None
+            while ctx is None:
+                assert not worker.done(), worker
+                try:
+                    ctx = context()
+                except RuntimeError:  # not started yet
+                    await asyncio.sleep(0.01)
+            running = [ctx.maintenance, ctx.webhooks, ctx.live, ctx.logs]
+            assert [task is not None for task in running] == [chores] * 4, lanes
+        finally:
+            worker.cancel()
+            await asyncio.gather(worker, return_exceptions=True)
+            await until(lambda: _stopped(context))
+
+
+def _stopped(context) -> bool:
+    try:
+        context()
+    except RuntimeError:
+        return True
+    return False
+
+
+def test_a_worker_is_made_for_known_lanes_only(settings):
+    with pytest.raises(ValueError, match="all, live, bulk"):
+        make_broker(settings, open_runtime=False, lanes="fast")
