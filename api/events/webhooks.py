@@ -447,7 +447,7 @@ class Deliverer:
         self._has_answers = asyncio.Event()
         tasks = [asyncio.ensure_future(self._dispatching(stop)), asyncio.ensure_future(self._claiming(stop))]
         if self.redis is not None:
-            tasks.append(asyncio.ensure_future(self._listen()))
+            tasks.append(asyncio.ensure_future(self._listen(stop)))
         recording = asyncio.ensure_future(self._recording(stop))
         try:
             await stop.wait()
@@ -503,15 +503,19 @@ class Deliverer:
             if stop.is_set() and not self._in_flight and not self._answered:
                 return
 
-    async def _listen(self) -> None:
-        """Set `wake` on every `wake_channel` message (reconnecting after an error)."""
-        while True:
+    async def _listen(self, stop: asyncio.Event) -> None:
+        """Set `wake` on every `wake_channel` message (reconnecting after an error) until
+        ``stop``. `run_forever` also cancels it then, but a cancellation landing in redis-py's
+        timed read can be lost (seen on a loaded machine with a worker stopped just after it
+        started: the loop went on listening and the worker never finished stopping), so the
+        loop looks at ``stop`` too, at least every 5 s."""
+        while not stop.is_set():
             pubsub = None
             try:
                 pubsub = await pubsub_of(self.redis, ignore_subscribe_messages=True)
                 await pubsub.subscribe(wake_channel(self.db))
-                while True:
-                    message = await pubsub.get_message(timeout=30.0)
+                while not stop.is_set():
+                    message = await pubsub.get_message(timeout=5.0)
                     if message is not None:
                         self.wake.set()
             except asyncio.CancelledError:

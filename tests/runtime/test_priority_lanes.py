@@ -163,9 +163,10 @@ async def test_a_live_worker_runs_no_background_chores_and_a_bulk_worker_runs_th
     for lanes, chores in (("live", False), ("bulk", True)):
         worker = asyncio.create_task(run_worker(make_broker(settings, lanes=lanes), concurrency=4))
         try:
-            ctx = None
+            ctx, deadline = None, asyncio.get_running_loop().time() + 60
             while ctx is None:
                 assert not worker.done(), worker
+                assert asyncio.get_running_loop().time() < deadline, "the worker did not start"
                 try:
                     ctx = context()
                 except RuntimeError:  # not started yet
@@ -174,7 +175,8 @@ async def test_a_live_worker_runs_no_background_chores_and_a_bulk_worker_runs_th
             assert [task is not None for task in running] == [chores] * 4, lanes
         finally:
             worker.cancel()
-            await asyncio.gather(worker, return_exceptions=True)
+            # stopping ends every chore (a webhooks wake-up listener once kept a worker from ever stopping)
+            await asyncio.wait_for(asyncio.gather(worker, return_exceptions=True), 60)
             await until(lambda: _stopped(context))
 
 
