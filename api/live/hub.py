@@ -178,6 +178,7 @@ class Hub:
         self._heart: asyncio.Task | None = None
         self._lock = asyncio.Lock()
         self._background: set[asyncio.Task] = set()
+        self._closing = False  # set by close(): the pub/sub reader ends even if its cancellation is lost
 
     # -- lifecycle -----------------------------------------------------------
     async def start(self) -> None:
@@ -195,6 +196,7 @@ class Hub:
     async def close(self) -> None:
         """Shutting down: every socket of this process is forgotten (their users
         marked away when it was their last), the heartbeat removed."""
+        self._closing = True
         for task in (self._heart, self._reader):
             if task is not None:
                 task.cancel()
@@ -282,7 +284,9 @@ class Hub:
             await self._pubsub.unsubscribe(channel(org))
 
     async def _read(self) -> None:
-        while True:
+        # close() cancels this task, but a cancellation landing in redis-py's timed read can be
+        # lost (api/events/webhooks.py, `Deliverer._listen`): the flag ends the loop anyway
+        while not self._closing:
             try:
                 message = await self._pubsub.get_message(ignore_subscribe_messages=False, timeout=1.0)
             except asyncio.CancelledError:
