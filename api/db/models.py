@@ -654,15 +654,18 @@ class Message(Base):
         # idx_messages_conversation (conversation_id, created_at DESC) is idx_messages_recent's keys:
         # not created (migration 0022)
         Index("idx_messages_whatsapp_id", "whatsapp_message_id"),
-        Index("idx_messages_status", "status", postgresql_where=text("direction = 'outbound'")),
+        # idx_messages_status (status, outbound only): not created (migration 0023), so that no
+        # index names `status` and an outbound row's delivered and read are HOT updates
         Index("idx_messages_created", text("created_at DESC")),
         # Índices críticos. `content` is left out of INCLUDE: a b-tree entry is
         # limited to ~2.7 kB and a 4096-character text message would not fit.
         Index("idx_messages_recent", "conversation_id", text("created_at DESC"),
               postgresql_include=["type", "direction"]),
-        # the outbox sender's read (migration 0006): a conversation's rows waiting to go out
+        # the outbox sender's read (migration 0006): a conversation's rows waiting to go out; the
+        # predicate is what `pending` implies (migration 0023: api.outbox.WAITING), not `status`
         Index("idx_messages_outbox", "conversation_id", "created_at",
-              postgresql_where=text("direction = 'outbound' AND status = 'pending'")),
+              postgresql_where=text("direction = 'outbound' AND whatsapp_message_id IS NULL "
+                                    "AND failed_at IS NULL")),
         {"postgresql_partition_by": "RANGE (created_at)"},
     )
 

@@ -114,8 +114,8 @@ found AS (
     -- outbound row's until its send, so a status cost more the more had been sent).
     -- OFFSET 0 keeps the other conditions out of the lookups' index conditions: "IS
     -- NULL" out of the primary key's, and "direction = 'outbound'" out of both (it
-    -- matches idx_messages_status's predicate, and a partition without statistics, as
-    -- each month's is at first, was read through that whole index: every outbound row)
+    -- matched idx_messages_status's predicate, dropped since (migration 0023), and a partition
+    -- without statistics, as each month's is at first, was read through that whole index)
     CROSS JOIN LATERAL (
       SELECT f.* FROM (
         (SELECT x.*, 0 AS pref FROM (SELECT {_ROW_COLUMNS} FROM messages m

@@ -83,7 +83,13 @@ def backoff(attempt: int) -> float:
     return random.uniform(0.5, 1.0) * min(MAX_BACKOFF, BASE_BACKOFF * 2 ** max(0, attempt - 1))
 
 
-_NEXT_ROW_COLUMNS = """
+# An outbound row waiting to be sent: pending, and the two conditions pending implies that
+# idx_messages_outbox's predicate names (migration 0023: no index names `status`, so its
+# delivered and read are HOT updates), so that a read of the waiting rows reads that index
+WAITING = ("m.direction = 'outbound' AND m.status = 'pending' "
+           "AND m.whatsapp_message_id IS NULL AND m.failed_at IS NULL")
+
+_NEXT_ROW_COLUMNS = f"""
 SELECT m.id, m.created_at, m.type, m.content, m.metadata, m.conversation_id, m.sender_type,
        c.organization_id, c.contact_id, c.twenty_four_hour_window_expires_at AS window_expires,
        ct.whatsapp_id AS wa_id,
@@ -92,7 +98,7 @@ SELECT m.id, m.created_at, m.type, m.content, m.metadata, m.conversation_id, m.s
   JOIN conversations c ON c.id = m.conversation_id
   JOIN contacts ct ON ct.id = c.contact_id
   LEFT JOIN whatsapp_numbers n ON n.id = c.whatsapp_number_id
- WHERE m.conversation_id = :c AND m.direction = 'outbound' AND m.status = 'pending'
+ WHERE m.conversation_id = :c AND {WAITING}
    AND NOT (m.metadata ? 'claim_token')
  ORDER BY m.created_at, m.id LIMIT :n"""
 _NEXT_ROW = _NEXT_ROW_COLUMNS
@@ -456,11 +462,11 @@ class Sender:
         return "retry"
 
 
-_RECONCILE = """
+_RECONCILE = f"""
 WITH failed AS (
   UPDATE messages m SET status = 'failed', failed_at = now(), error_message = :error,
-         metadata = m.metadata || '{"delivery_unknown": true}'::jsonb
-   WHERE m.direction = 'outbound' AND m.status = 'pending' AND m.metadata ? 'claim_token'
+         metadata = m.metadata || '{{"delivery_unknown": true}}'::jsonb
+   WHERE {WAITING} AND m.metadata ? 'claim_token'
      AND (m.metadata->>'claimed_at')::timestamptz < :cutoff
   RETURNING m.id, m.conversation_id, m.sender_type, m.type, m.content, m.created_at, m.failed_at
 ), recipients AS (

@@ -3,8 +3,8 @@
 A month's partition of ``messages`` starts without statistics and keeps none until its
 first ANALYZE (never, on a server with autovacuum off); the statement is planned once per
 connection (``plan_cache_mode = force_generic_plan``). Planned so, it found a status's
-message by ANDing the wamid's index entry with idx_messages_status, whose predicate
-(``direction = 'outbound'``) the lookup repeated: every outbound row of the partition read
+message by ANDing the wamid's index entry with idx_messages_status (dropped since, migration
+0023), whose predicate (``direction = 'outbound'``) the lookup repeated: every outbound row of the partition read
 per status, a status costing more the more had been sent (bench/scale.py's later runs)."""
 
 from __future__ import annotations

@@ -146,3 +146,19 @@ async def test_a_recipients_delivered_and_read_write_no_index_entry(sent, db, lo
             "pg_stat_get_xact_tuples_hot_updated(CAST('campaign_recipients' AS regclass))"))).one()
         status = (await s.execute(text("SELECT status FROM campaign_recipients"))).scalar()
     assert (status, updated, hot) == ("read", 2, 2)
+
+
+async def test_a_messages_delivered_and_read_write_no_index_entry(sent, db):
+    """delivered and read change only the message's status, a timestamp and its metadata:
+    HOT updates (migration 0023: no index of ``messages`` names ``status``), so the statuses
+    of every message sent add no entry to the partition's indexes."""
+    mid, wamid = sent
+    async with db.transaction() as s:
+        for status in ("delivered", "read"):
+            doc = webhooks.status_update("100200300", wamid, status, WA, timestamp=1750000000)
+            assert await apply_statuses(s, parse_webhook(doc).statuses) == 1
+        updated, hot = (await s.execute(text(
+            "SELECT sum(pg_stat_get_xact_tuples_updated(inhrelid)), sum(pg_stat_get_xact_tuples_hot_updated(inhrelid)) "
+            "FROM pg_inherits WHERE inhparent = CAST('messages' AS regclass)"))).one()
+        status = (await s.execute(text("SELECT status FROM messages WHERE id = :id"), {"id": mid})).scalar()
+    assert (status, updated, hot) == ("read", 2, 2)
