@@ -81,12 +81,16 @@ class Batch:
 
 
 _LOCK = "SELECT cursor_txid::text AS txid, cursor_id FROM event_consumers WHERE name = $1 FOR UPDATE SKIP LOCKED"
+# ORDER BY names the table's columns (e.): a bare `txid` is the output's text, whose order
+# is not the transactions' ("10" < "9": a batch crossing a power of ten skipped events and
+# repeated others) and which no index has (every batch sorted the whole table)
 _READ = """
-SELECT id, txid::text AS txid, organization_id, type, version, ordering_key, {payload} AS payload, occurred_at
-  FROM events
- WHERE (txid, id) > ($1::text::xid8, $2::bigint)
-   AND txid < pg_snapshot_xmin(pg_current_snapshot())
- ORDER BY txid, id
+SELECT e.id, e.txid::text AS txid, e.organization_id, e.type, e.version, e.ordering_key, {payload} AS payload,
+       e.occurred_at
+  FROM events e
+ WHERE (e.txid, e.id) > ($1::text::xid8, $2::bigint)
+   AND e.txid < pg_snapshot_xmin(pg_current_snapshot())
+ ORDER BY e.txid, e.id
  LIMIT $3
 """
 # by the primary key (txid, id): `events` has no index on id alone, and a lookup by id
@@ -96,7 +100,7 @@ SELECT e.id, e.payload
   FROM unnest($1::text[]::xid8[], $2::bigint[]) AS k(txid, id)
   JOIN events e ON e.txid = k.txid AND e.id = k.id
 """
-_READ_WITH_PAYLOADS = _READ.format(payload="payload")
+_READ_WITH_PAYLOADS = _READ.format(payload="e.payload")
 _READ_WITHOUT_PAYLOADS = _READ.format(payload="NULL::jsonb")
 # Anything for this consumer? Read-only, no lock (a row lock takes a transaction id
 # and a commit): an idle consumer's poll costs one index probe. NULL: no such

@@ -20,10 +20,11 @@ from api.live.protocol import LIVE_TYPES, ORIGIN, Cursor, event_message
 PAGE = 500
 MAX_REPLAY = 10_000  # more missed events than this: the client reloads over HTTP (CloseCode.RESYNC)
 
+# e.txid, not the output's text (the newest event is not the greatest text: "9" > "10")
 _HEAD = """
-SELECT txid::text AS txid, id FROM events
- WHERE txid < pg_snapshot_xmin(pg_current_snapshot())
- ORDER BY txid DESC, id DESC LIMIT 1"""
+SELECT e.txid::text AS txid, e.id FROM events e
+ WHERE e.txid < pg_snapshot_xmin(pg_current_snapshot())
+ ORDER BY e.txid DESC, e.id DESC LIMIT 1"""
 _PAGE = """
 SELECT e.id, e.txid::text AS txid, e.organization_id, e.type, e.version, e.ordering_key, e.payload, e.occurred_at,
        c.department_id, c.assigned_to

@@ -130,3 +130,34 @@ async def test_loading_the_payloads_of_a_batch_reads_only_those_events(db):
             assert after["seq_tup_read"] == before["seq_tup_read"]
             assert after["idx_tup_fetch"] - before["idx_tup_fetch"] <= len(kept), (before, after)
         assert asyncio.get_running_loop().time() < deadline
+
+
+async def _events_at(db, *txids: int) -> None:
+    """Events written as if by transactions ``txids`` (long committed: below every snapshot)."""
+    async with db.raw() as conn:
+        for txid in txids:
+            await conn.execute("INSERT INTO events (txid, organization_id, type, payload) "
+                               "VALUES ($1::text::xid8, $2, $3, '{}')", str(txid), uuid.uuid4(), f"t.{txid}")
+
+
+async def test_events_are_read_in_transaction_order_across_a_power_of_ten(db):
+    """Transaction 9's event before transaction 10's: a consumer reads in transaction order,
+    not in the order of the ids' text ("10" < "9"), so a batch crossing a power of ten
+    neither skips an event nor hands one over twice."""
+    await _events_at(db, 10, 9)
+    seen = []
+    for _ in range(2):
+        async with consume(db, "digits", limit=1) as batch:
+            seen += [(e.txid, e.type) for e in batch.events]
+    assert seen == [(9, "t.9"), (10, "t.10")]
+
+
+async def test_the_live_replays_head_is_the_newest_event_across_a_power_of_ten(db):
+    """A reconnecting socket replays up to ``head``: the newest visible event (transaction
+    10's, not 9's, whose text is greater), else the events after it would be missed."""
+    from api.live.replay import head
+
+    async with db.raw() as conn:
+        await conn.execute("DELETE FROM events")
+    await _events_at(db, 9, 10)
+    assert (await head(db)).txid == 10
