@@ -653,7 +653,9 @@ class Message(Base):
         CheckConstraint(_in("status", *MESSAGE_STATUSES), name="status"),
         # idx_messages_conversation (conversation_id, created_at DESC) is idx_messages_recent's keys:
         # not created (migration 0022)
-        Index("idx_messages_whatsapp_id", "whatsapp_message_id"),
+        # rows with a wamid only (migration 0023): a pending row's NULL entry served no lookup
+        Index("idx_messages_whatsapp_id", "whatsapp_message_id",
+              postgresql_where=text("whatsapp_message_id IS NOT NULL")),
         # idx_messages_status (status, outbound only): not created (migration 0023), so that no
         # index names `status` and an outbound row's delivered and read are HOT updates
         Index("idx_messages_created", text("created_at DESC")),

@@ -93,6 +93,10 @@ async def test_comparison_notices_a_missing_index(database_url, db):
      "(assigned_to, status) WHERE ((status)::text = ANY ((ARRAY['open'::character varying, "
      "'pending'::character varying, 'assigned'::character varying])::text[]))"),
     ("idx_messages_recent", "(conversation_id, created_at DESC) INCLUDE (type, direction)"),
+    # migration 0023: no index names status (delivered and read are HOT), no NULL wamid entries
+    ("idx_messages_outbox", "(conversation_id, created_at) WHERE (((direction)::text = 'outbound'::text) "
+                            "AND (whatsapp_message_id IS NULL) AND (failed_at IS NULL))"),
+    ("idx_messages_whatsapp_id", "(whatsapp_message_id) WHERE (whatsapp_message_id IS NOT NULL)"),
     ("idx_contacts_search", "gin (to_tsvector('portuguese'::regconfig"),
     ("idx_contacts_tags", "gin (tags)"),
     ("idx_conversations_queue", "WHERE ((status)::text = 'waiting_in_queue'::text)"),
