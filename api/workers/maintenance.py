@@ -60,7 +60,7 @@ from api.redis_clients import is_cluster
 from api.media.inbound import FETCH_LOCK
 from api.redis_scripts import memo_key, resend_safe
 from api.conversations.process import TIMEOUTS_KEY
-from api.outbox.sender import RETRY_KEY, reconcile_abandoned_claims
+from api.outbox.sender import RETRY_KEY, WAITING, reconcile_abandoned_claims
 from api.templates.lifecycle import SYNC_EVERY, sync_due
 from api.workers.queue import DELIVER_CONVERSATIONS, FETCH_MEDIA, PROCESS_CONVERSATION, enqueue, enqueue_conversations
 
@@ -200,11 +200,13 @@ SELECT conversation_id, min(created_at) AS oldest, bool_or(metadata->>'processed
  WHERE direction = 'inbound' AND created_at < :cutoff{since}
    AND (metadata->>'processed' = 'false' OR (content ? 'media_id' AND NOT (metadata ? 'media')))
  GROUP BY conversation_id ORDER BY oldest LIMIT 1000"""
-_WAITING_OUTBOUND = """
-SELECT conversation_id, min(created_at) AS oldest FROM messages
- WHERE direction = 'outbound' AND status = 'pending' AND NOT (metadata ? 'claim_token')
-   AND created_at < :cutoff{since}
- GROUP BY conversation_id ORDER BY oldest LIMIT 1000"""
+# WAITING: the outbox index's predicate (migration 0023), so that the sweep reads the rows
+# waiting to go out, not every outbound row ever sent
+_WAITING_OUTBOUND = f"""
+SELECT m.conversation_id, min(m.created_at) AS oldest FROM messages m
+ WHERE {WAITING} AND NOT (m.metadata ? 'claim_token')
+   AND m.created_at < :cutoff{{since}}
+ GROUP BY m.conversation_id ORDER BY oldest LIMIT 1000"""
 _PAST_DEADLINE = """
 SELECT id FROM conversations WHERE flow_variables ? 'wait_deadline'
    AND flow_variables->>'wait_deadline' IS NOT NULL

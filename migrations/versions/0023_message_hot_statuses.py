@@ -18,8 +18,9 @@ index is written. bench/campaign.py: 3 non-HOT message updates per message.
   readers keep ``status = 'pending'`` and add the two conditions
   (``api.outbox.sender.WAITING``).
 - ``idx_messages_status`` is dropped: its readers, the sweep of rows claimed and
-  never answered and the campaign runner's look for live rows waiting on its
-  number, read ``idx_messages_outbox`` (pending rows only, where
+  never answered, the maintenance sweep of rows whose wake-up was lost and the
+  campaign runner's look for live rows waiting on its number, read
+  ``idx_messages_outbox`` (pending rows only, where
   ``idx_messages_status`` held every outbound row ever sent).
 
 - ``idx_messages_whatsapp_id`` holds only rows with a wamid (``WHERE

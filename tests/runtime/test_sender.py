@@ -325,3 +325,26 @@ async def test_a_send_that_times_out_is_reported_as_timed_out_not_resent(local, 
     assert failed["status"] == "failed" and failed["metadata"]["delivery_unknown"] is True
     assert failed["error_message"].startswith("delivery unknown: Graph API request timed out after 0.5 s")
     assert "sender stopped" not in failed["error_message"]
+
+
+async def test_the_sweep_queues_a_reply_whose_wake_up_was_lost_and_not_rows_sent_or_failed(local, db, redis):
+    """A reply waiting in the outbox whose send task was lost (a worker killed, Redis losing
+    its data) is queued for delivery by the maintenance sweep; a conversation whose rows were
+    all sent or failed is not (the sweep reads the rows waiting, ``api.outbox.WAITING``)."""
+    from api.workers import maintenance
+    from api.workers.queue import DELIVER_CONVERSATIONS, LANES
+
+    waiting, _ = await conversation_with(local, "5511900000046", text_msg("perdida"))
+    done, (sent, failed) = await conversation_with(local, "5511900000047", text_msg("lida"), text_msg("falhou"))
+    async with db.transaction() as s:
+        await s.execute(text("UPDATE messages SET status = 'read', whatsapp_message_id = 'wamid.swept', sent_at = now() "
+                             "WHERE id = :id"), {"id": sent})
+        await s.execute(text("UPDATE messages SET status = 'failed', failed_at = now() WHERE id = :id"), {"id": failed})
+    await redis.delete(*LANES)  # every wake-up lost
+    for full in (True, False):  # every row, then from the watermark (another period: woken again)
+        await redis.delete(*(f"{maintenance.WOKEN}deliver:{{{c}}}" for c in (waiting, done)))
+        await maintenance.sweep(local.rt, timedelta(0), full=full)
+        tasks = [json.loads(t) for lane in LANES for t in await redis.lrange(lane, 0, -1)]
+        await redis.delete(*LANES)
+        queued = {c for t in tasks if t["task_name"] == DELIVER_CONVERSATIONS for c in t["args"][0]}
+        assert str(waiting) in queued and str(done) not in queued, (full, queued)
