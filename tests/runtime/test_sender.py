@@ -260,16 +260,30 @@ async def test_a_retried_row_sent_through_a_hand_off_counts_its_attempt(local, q
 
 
 async def test_the_senders_read_uses_the_outbox_index_not_every_row(local, db):
-    """Thousands of rows pending elsewhere (a campaign blast), or sent before in the same
-    conversation, must not be walked by each conversation's read: with the generic plan
+    """Rows pending elsewhere (a campaign blast, a busy conversation), or sent before in the
+    same conversation, must not be walked by each conversation's read: with the generic plan
     the raw pool's connections use, both forms of the read probe the outbox index (its
-    predicate is what ``pending`` implies, migration 0023) and read a few entries."""
+    predicate is what ``pending`` implies, migration 0023) and read a few entries.
+
+    The blast spans 300 conversations, as a real one does: the generic plan estimates a
+    conversation's share of the rows from how many conversations there are, and with two
+    it would rate a walk of every row in time order (the created_at index) within a few
+    percent of the outbox index, and take it once earlier tests' deleted rows bloat the
+    latter."""
     from api.outbox import pending_rows
 
     busy, _ = await conversation_with(local, "5511900000044", *[text_msg(str(i)) for i in range(300)])
     quiet, (only,) = await conversation_with(local, "5511900000045", text_msg("só esta"))
-    async with db.transaction() as s:  # the quiet conversation's history: 300 rows sent and answered
-        await s.execute(text(
+    async with db.transaction() as s:
+        await s.execute(text(  # the blast: a template pending for each of 300 other contacts
+            "WITH n AS (SELECT organization_id AS org, whatsapp_number_id AS number FROM conversations WHERE id = :c),"
+            " ct AS (INSERT INTO contacts (organization_id, whatsapp_id) SELECT n.org, '5511800' || lpad(g::text, 6, '0')"
+            "        FROM n, generate_series(1, 300) g RETURNING id, organization_id),"
+            " cv AS (INSERT INTO conversations (organization_id, contact_id, whatsapp_number_id)"
+            "        SELECT ct.organization_id, ct.id, n.number FROM ct, n RETURNING id)"
+            " INSERT INTO messages (conversation_id, direction, sender_type, type, content, status, created_at)"
+            " SELECT cv.id, 'outbound', 'bot', 'template', '{}', 'pending', now() FROM cv"), {"c": busy})
+        await s.execute(text(  # the quiet conversation's history: 300 rows sent and answered
             "INSERT INTO messages (conversation_id, direction, sender_type, type, content, status, "
             "whatsapp_message_id, sent_at, created_at) SELECT :c, 'outbound', 'bot', 'text', '{}', 'read', "
             "'wamid.history' || g, now(), now() - g * interval '1 second' FROM generate_series(1, 300) g"),
