@@ -13,12 +13,20 @@ use on these paths; nothing here is used by PyTake itself.
 - `serve(handle, host, port)`: a server calling
   ``await handle(method, path, query, body, headers) -> (status, json_doc)``
   per request (`SandboxApp.handle`, the sandbox's routes without hypercorn).
+  With ``received_header`` each request's headers also carry, under that name,
+  the time the kernel received its last bytes (``SO_TIMESTAMPNS``, epoch
+  seconds): when it reached this side of the wire, however long this process's
+  event loop took to read it (a stand-in for Meta measures PyTake's latency up
+  to Meta's door, not its own queue).
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import socket
+import struct
+import time
 from http import HTTPStatus
 from typing import Any, Awaitable, Callable
 
@@ -93,6 +101,8 @@ class _Server(asyncio.Protocol):
         self.buffer = bytearray()
         self.transport: asyncio.Transport | None = None
         self.busy = False
+        self.received_header: str | None = None
+        self.received_at = 0.0  # the kernel's receive time of the latest bytes read (`_Stamped`)
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
@@ -122,6 +132,8 @@ class _Server(asyncio.Protocol):
         del self.buffer[:end + 4 + length]
         method, target = lines[0].split(" ")[:2]
         path, _, query = target.partition("?")
+        if self.received_header:
+            headers[self.received_header] = repr(self.received_at)
         self.busy = True
         asyncio.ensure_future(self._respond(method, path, query, body, headers))
 
@@ -144,7 +156,113 @@ class _Server(asyncio.Protocol):
         self._next()
 
 
-async def serve(handle: Handler, host: str, port: int) -> asyncio.AbstractServer:
-    """Start serving (the caller closes the returned server)."""
+SO_TIMESTAMPNS = getattr(socket, "SO_TIMESTAMPNS", 35)  # Linux; the socket module does not name it
+
+
+class _Stamped:
+    """A server connection read with ``recvmsg``, which hands over the kernel's receive
+    time with the bytes; `_Server` parses and answers as on an asyncio transport."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, sock: socket.socket, protocol: _Server,
+                 owner: set["_Stamped"]) -> None:
+        self.loop, self.sock, self.protocol, self.owner = loop, sock, protocol, owner
+        owner.add(self)
+        self.out = bytearray()
+        sock.setblocking(False)
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        sock.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
+        protocol.connection_made(self)  # type: ignore[arg-type]
+        loop.add_reader(sock.fileno(), self._readable)
+
+    def _readable(self) -> None:
+        try:
+            data, ancillary, _, _ = self.sock.recvmsg(262144, socket.CMSG_SPACE(16))
+        except (BlockingIOError, InterruptedError):
+            return
+        except OSError:
+            data = b""
+        if not data:
+            self.close()
+            return
+        self.protocol.received_at = time.time()  # bytes that came without a timestamp: read now
+        for level, kind, value in ancillary:
+            if level == socket.SOL_SOCKET and kind == SO_TIMESTAMPNS:
+                seconds, nanoseconds = struct.unpack("qq", value[:16])
+                self.protocol.received_at = seconds + nanoseconds / 1e9
+        self.protocol.data_received(data)
+
+    def write(self, data: bytes) -> None:
+        if not self.out:
+            try:
+                data = data[self.sock.send(data):]
+            except (BlockingIOError, InterruptedError):
+                pass
+            except OSError:
+                self.close()
+                return
+            if data:
+                self.loop.add_writer(self.sock.fileno(), self._writable)
+        self.out += data
+
+    def _writable(self) -> None:
+        try:
+            del self.out[:self.sock.send(self.out)]
+        except (BlockingIOError, InterruptedError):
+            return
+        except OSError:
+            self.close()
+            return
+        if not self.out:
+            self.loop.remove_writer(self.sock.fileno())
+
+    def close(self) -> None:
+        if self.sock.fileno() < 0:
+            return
+        self.loop.remove_reader(self.sock.fileno())
+        self.loop.remove_writer(self.sock.fileno())
+        self.sock.close()
+        self.owner.discard(self)
+        self.protocol.connection_lost(None)
+
+
+class _StampedServer:
+    """Accepts connections for `_Stamped` (what `serve` returns with ``received_header``)."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, handle: Handler, host: str, port: int,
+                 received_header: str) -> None:
+        self.loop, self.handle, self.received_header = loop, handle, received_header
+        self.listener = socket.create_server((host, port), backlog=2048)
+        # set on the listener: the kernel stamps what arrives from then on, and the connections
+        # it accepts inherit the option (bytes that come before the accept are stamped too)
+        self.listener.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
+        self.listener.setblocking(False)
+        self.sockets = [self.listener]  # as asyncio's servers expose theirs
+        self.connections: set[_Stamped] = set()
+        loop.add_reader(self.listener.fileno(), self._accept)
+
+    def _accept(self) -> None:
+        try:
+            sock, _ = self.listener.accept()
+        except (BlockingIOError, InterruptedError):
+            return
+        protocol = _Server(self.handle)
+        protocol.received_header = self.received_header
+        _Stamped(self.loop, sock, protocol, self.connections)
+
+    def close(self) -> None:
+        if self.listener.fileno() >= 0:
+            self.loop.remove_reader(self.listener.fileno())
+            self.listener.close()
+        for conn in list(self.connections):
+            conn.close()
+        self.connections.clear()
+
+
+async def serve(handle: Handler, host: str, port: int, *,
+                received_header: str | None = None) -> asyncio.AbstractServer | _StampedServer:
+    """Start serving (the caller closes the returned server). With ``received_header``, each
+    request's headers carry the kernel's receive time of its bytes under that name."""
     loop = asyncio.get_running_loop()
+    if received_header is not None:
+        return _StampedServer(loop, handle, host, port, received_header.lower())
     return await loop.create_server(lambda: _Server(handle), host, port, backlog=2048)

@@ -4,6 +4,8 @@ HTTP/1.1 as the real clients and servers do, or the figures measure nothing."""
 from __future__ import annotations
 
 import asyncio
+import socket
+import time
 
 from api.sandbox.server import SandboxApp, SandboxConfig, SandboxState
 from api.whatsapp.graph_client import GraphClient, PermanentGraphError
@@ -64,4 +66,35 @@ async def test_connection_close_is_honoured_both_ways():
         assert status == 200 and conn.writer is not None
     finally:
         conn.close()
+        server.close()
+
+
+async def test_a_stamped_server_tells_when_a_request_reached_it_not_when_its_loop_read_it():
+    """bench/campaign.py ends a live reply when it reached the Graph API stand-in's socket: the
+    stand-in's own loop, busy posting status webhooks, may read it much later."""
+    seen = []
+
+    async def handle(method, path, query, body, headers):
+        seen.append((path, float(headers["x-received-at"]), time.time()))
+        return 200, {}
+
+    server = await http_lite.serve(handle, "127.0.0.1", 0, received_header="X-Received-At")
+    port = server.sockets[0].getsockname()[1]
+    loop = asyncio.get_running_loop()
+    client = socket.create_connection(("127.0.0.1", port))
+    client.setblocking(False)
+    try:
+        for path in ("/first", "/late"):
+            sent = time.time()
+            client.send(f"POST {path} HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\n{{}}".encode())
+            if path == "/late":
+                time.sleep(0.2)  # the loop is busy: the request waits in the kernel, unread
+            answer = await asyncio.wait_for(loop.sock_recv(client, 4096), 10)
+            assert answer.startswith(b"HTTP/1.1 200 OK")
+            received, handled = seen[-1][1:]
+            assert seen[-1][0] == path and sent - 0.01 <= received <= handled
+        assert handled - received >= 0.15  # the loop read it 0.2 s after it arrived
+        assert received - sent < 0.1
+    finally:
+        client.close()
         server.close()
