@@ -87,6 +87,13 @@ def test_every_task_lane_is_taken_by_some_worker(compose: dict) -> None:
     assert taken == set(LANES)
 
 
+def test_the_bulk_worker_gets_the_cpu_after_the_api_and_the_live_workers(compose: dict) -> None:
+    services = compose["services"]
+    default_weight = 1024  # Docker's cpu_shares when unset
+    bulk = services["worker-bulk"].get("cpu_shares", default_weight)
+    assert all(bulk < services[name].get("cpu_shares", default_weight) for name in ("api", "worker"))
+
+
 def _read_in_code(name: str) -> bool:
     """Whether PyTake's code names the variable (settings read through `Settings.extra`)."""
     for root in ("api", "pytake"):

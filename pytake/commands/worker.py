@@ -6,7 +6,10 @@ maintenance chores (timeouts, retries, sweeps). Start as many processes, on
 as many machines, as the load needs: conversations are serialised through
 Redis, not through a single worker. ``--lanes live`` / ``--lanes bulk`` split
 conversations and their replies from campaigns, bulk sends and the chores
-(`api.workers.queue.WORKER_LANES`). SIGTERM drains the process: no new task,
+(`api.workers.queue.WORKER_LANES`). A bulk worker runs at a lower CPU priority
+(``--nice``, default 10): on a machine it shares with the API and live workers,
+the kernel runs them first whenever both have work, so a campaign takes the
+CPU that replies leave. SIGTERM drains the process: no new task,
 the running ones and their sends finish, leases are released, then it exits.
 """
 
@@ -15,6 +18,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
 import sys
 
 
@@ -26,6 +30,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "only, no background chores; bulk: campaigns, bulk sends, maintenance and the chores. "
                              "Live and bulk workers apart keep a campaign's work off the replies' processes; a "
                              "deployment needs live tasks and bulk tasks each taken by some worker")
+    parser.add_argument("--nice", type=_niceness, default=None, metavar="0-19",
+                        help="lower the process's CPU priority by this much (niceness, as nice(1)): default 10 "
+                             "for --lanes bulk, so live replies on the same machine get the CPU first; 0 otherwise")
+
+
+# what `--nice` defaults to per `--lanes`: bulk work yields the CPU to the API and live workers
+DEFAULT_NICENESS = {"all": 0, "live": 0, "bulk": 10}
+
+
+def _niceness(value: str) -> int:
+    number = int(value)
+    if not 0 <= number <= 19:  # raising priority would need privileges: a worker only ever lowers its own
+        raise argparse.ArgumentTypeError("must be between 0 and 19")
+    return number
 
 
 def _work(concurrency: int, lanes: str = "all") -> None:
@@ -74,9 +92,11 @@ def run(args: argparse.Namespace) -> int:
     if settings.embedded_database or settings.embedded_redis:
         print("pytake worker: DATABASE_URL / REDIS_URL not set; using the embedded servers under "
               f"{settings.data_dir}", file=sys.stderr)
+    niceness = os.nice(args.nice if args.nice is not None else DEFAULT_NICENESS[args.lanes])  # children inherit it
     taking = {"all": "", "live": ", live lanes only (conversations and their replies)",
               "bulk": ", the bulk lane only (campaigns, bulk sends, maintenance) and the chores"}[args.lanes]
-    print(f"PyTake worker: {args.processes} process(es) x {args.concurrency} tasks{taking}", flush=True)
+    print(f"PyTake worker: {args.processes} process(es) x {args.concurrency} tasks{taking}, niceness {niceness}",
+          flush=True)
     if args.processes <= 1:
         _work(args.concurrency, args.lanes)
         return 0
