@@ -243,9 +243,10 @@ async def main(args: argparse.Namespace) -> int:
     from sqlalchemy.engine import make_url
 
     url = make_url(database_url)
+    host, port = pgbench_floor.server_address(url)  # a unix socket too, as the platform's own connections
     # the bench's own queries (polling, statistics) on one connection, left out of PostgreSQL's CPU figure
-    probe = await asyncpg.connect(user=url.username, host=url.host, port=url.port, database=url.database)
-    side = await asyncpg.connect(user=url.username, host=url.host, port=url.port, database=url.database)
+    probe = await asyncpg.connect(user=url.username, host=host, port=port, database=url.database)
+    side = await asyncpg.connect(user=url.username, host=host, port=port, database=url.database)
     own_pids = {await probe.fetchval("SELECT pg_backend_pid()"), await side.fetchval("SELECT pg_backend_pid()")}
     log_path, log_offset = None, 0
     if args.pg_detail:
@@ -408,7 +409,7 @@ async def main(args: argparse.Namespace) -> int:
         watcher = asyncio.create_task(watch())
         waits: dict[tuple[str, str], int] = {}
         if args.pg_detail:
-            wait_conn = await asyncpg.connect(user=url.username, host=url.host, port=url.port, database=url.database)
+            wait_conn = await asyncpg.connect(user=url.username, host=host, port=port, database=url.database)
             own_pids.add(await wait_conn.fetchval("SELECT pg_backend_pid()"))
             waiter = asyncio.create_task(sample_waits(wait_conn, waits))
         lag_during: list[float] = []

@@ -126,7 +126,8 @@ async def create_database(server_url: str) -> str:
 
     url = make_url(normalize_database_url(server_url))
     name = f"pytake_bench_{os.getpid()}"
-    conn = await asyncpg.connect(user=url.username, password=url.password, host=url.host, port=url.port,
+    host, port = pgbench_floor.server_address(url)
+    conn = await asyncpg.connect(user=url.username, password=url.password, host=host, port=port,
                                  database="postgres")
     await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     await conn.execute(f'CREATE DATABASE "{name}"')
@@ -141,7 +142,8 @@ async def drop_database(bench_url: str) -> None:
     from sqlalchemy.engine import make_url
 
     url = make_url(bench_url)
-    conn = await asyncpg.connect(user=url.username, password=url.password, host=url.host, port=url.port,
+    host, port = pgbench_floor.server_address(url)
+    conn = await asyncpg.connect(user=url.username, password=url.password, host=host, port=port,
                                  database="postgres")
     await conn.execute(f'DROP DATABASE IF EXISTS "{url.database}" WITH (FORCE)')
     await conn.close()

@@ -21,6 +21,16 @@ from pathlib import Path
 _SCRIPT = "INSERT INTO bench_floor (v) VALUES (1);\n"
 
 
+def server_address(url) -> tuple[str | None, int | None]:
+    """(host, port) as the platform's connections reach the server of ``url`` (a SQLAlchemy URL):
+    its host, or the ``?host=`` socket directory the embedded server's URLs give, or neither
+    (libpq's and asyncpg's default: the local unix socket). The floor goes the same way, so a
+    platform on the unix socket is not compared with a floor paying for TCP, nor the reverse."""
+    host = url.host or url.query.get("host")
+    port = url.port or url.query.get("port")
+    return host, int(port) if port else None
+
+
 def _pgbench() -> str | None:
     found = shutil.which("pgbench")
     if found:
@@ -42,7 +52,8 @@ async def insert_tps(database_url: str, seconds: float = 5.0, clients: int = 8) 
     from sqlalchemy.engine import make_url
 
     url = make_url(database_url)
-    conn = await asyncpg.connect(user=url.username, password=url.password, host=url.host, port=url.port,
+    host, port = server_address(url)
+    conn = await asyncpg.connect(user=url.username, password=url.password, host=host, port=port,
                                  database=url.database)
     await conn.execute("DROP TABLE IF EXISTS bench_floor; CREATE TABLE bench_floor (id bigserial PRIMARY KEY, v int)")
     try:
@@ -54,8 +65,8 @@ async def insert_tps(database_url: str, seconds: float = 5.0, clients: int = 8) 
         env = {**os.environ, "PGPASSWORD": url.password or ""}
         out = await asyncio.to_thread(subprocess.run, [
             binary, "-n", "-c", str(clients), "-j", "2", "-T", str(int(seconds)), "-f", script.name,
-            "-h", url.host or "127.0.0.1", "-p", str(url.port or 5432), "-U", url.username or "postgres",
-            url.database], capture_output=True, text=True, env=env)
+            *(["-h", host] if host else []), *(["-p", str(port)] if port else []),
+            "-U", url.username or "postgres", url.database], capture_output=True, text=True, env=env)
         os.unlink(script.name)
         match = re.search(r"tps = ([0-9.]+)", out.stdout)
         if match is None:
@@ -69,7 +80,8 @@ async def insert_tps(database_url: str, seconds: float = 5.0, clients: int = 8) 
 async def _emulated(conn, url, seconds: float, clients: int) -> float:
     import asyncpg
 
-    conns = [await asyncpg.connect(user=url.username, password=url.password, host=url.host, port=url.port,
+    host, port = server_address(url)
+    conns = [await asyncpg.connect(user=url.username, password=url.password, host=host, port=port,
                                    database=url.database) for _ in range(clients)]
     done = 0
     deadline = time.perf_counter() + seconds
