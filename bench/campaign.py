@@ -313,7 +313,8 @@ async def main(args: argparse.Namespace) -> int:
                          stdout=subprocess.DEVNULL, stderr=open(logs / "campaign-api.log", "w")),
         # a bulk worker runs the campaign (and the chores), a live worker the conversations
         # (`pytake worker --lanes`, docs/runtime.md): the deployment a campaign-sending number wants
-        subprocess.Popen([*cli, "worker", "--concurrency", "100", "--lanes", "bulk"], env=env,
+        subprocess.Popen([*cli, "worker", "--concurrency", "100", "--lanes", "bulk",
+                          *(["--nice", str(args.bulk_nice)] if args.bulk_nice is not None else [])], env=env,
                          stdout=subprocess.DEVNULL, stderr=open(logs / "campaign-worker.log", "w")),
         subprocess.Popen([*cli, "worker", "--concurrency", "100", "--lanes", "live"], env=env,
                          stdout=subprocess.DEVNULL, stderr=open(logs / "campaign-live-worker.log", "w")),
@@ -513,6 +514,8 @@ if __name__ == "__main__":
                              "every --live-every, in 90%% of the campaign's time at its tier; at least 100)")
     parser.add_argument("--live-every", type=float, default=0.1, help="seconds between two live customers")
     parser.add_argument("--timeout", type=float, default=3600.0)
+    parser.add_argument("--bulk-nice", type=int, default=None,
+                        help="the bulk worker's --nice (default: its own, 10), to measure what it does")
     parser.add_argument("--keep-database", action="store_true")
     parser.add_argument("--pg-detail", action="store_true",
                         help="log the scratch database's statements and print their time per message")
