@@ -52,6 +52,7 @@ from api.auth.passwords import hash_password  # noqa: E402
 from api.db import migrations  # noqa: E402
 from api.settings import Settings  # noqa: E402
 from bench.http_lite import Connection  # noqa: E402
+from bench.pgbench_floor import server_address  # noqa: E402
 from bench.proc_stats import cpu_seconds, free_port, tree_cpu_seconds  # noqa: E402
 
 BENCH_DB = "pytake_bench_api"
@@ -64,9 +65,8 @@ TARGET_P99_MS, TARGET_RPS = 30.0, 1000.0
 
 def _connect_kwargs(url: str, database: str) -> dict:
     u = make_url(url)
-    kwargs = {"user": u.username, "password": u.password, "host": u.host or u.query.get("host"),
-              "port": u.port or (int(u.query["port"]) if u.query.get("port") else None),
-              "database": database}
+    host, port = server_address(u)
+    kwargs = {"user": u.username, "password": u.password, "host": host, "port": port, "database": database}
     return {k: v for k, v in kwargs.items() if v is not None}
 
 

@@ -40,6 +40,7 @@ from sqlalchemy.engine import make_url  # noqa: E402
 from api import embedded  # noqa: E402
 from api.settings import Settings  # noqa: E402
 from bench.api import fresh_database  # noqa: E402
+from bench.pgbench_floor import server_address  # noqa: E402
 
 BENCH_DB = "pytake_bench"
 ORGS, AGENTS_PER_ORG = 10, 20
@@ -57,9 +58,8 @@ LAST_NAMES = ["Silva", "Santos", "Oliveira", "Souza", "Rodrigues", "Ferreira", "
 
 def _connect_kwargs(url: str, database: str) -> dict:
     u = make_url(url)
-    kwargs = {"user": u.username, "password": u.password, "host": u.host or u.query.get("host"),
-              "port": u.port or (int(u.query["port"]) if u.query.get("port") else None),
-              "database": database}
+    host, port = server_address(u)
+    kwargs = {"user": u.username, "password": u.password, "host": host, "port": port, "database": database}
     return {k: v for k, v in kwargs.items() if v is not None}
 
 
