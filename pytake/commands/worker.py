@@ -46,7 +46,7 @@ def _niceness(value: str) -> int:
     return number
 
 
-def _work(concurrency: int, lanes: str = "all") -> None:
+def _work(concurrency: int, lanes: str = "all", nice: int = 0) -> None:
     from api.event_loop import run as run_loop
     from api.log_context import configure_logging
     from api.settings import Settings
@@ -59,6 +59,8 @@ def _work(concurrency: int, lanes: str = "all") -> None:
         from pytake.hosting.stack import prepare_settings
 
         settings = prepare_settings(settings, migrate=False)
+    # after the embedded servers are up: a server this process started must not inherit it
+    logging.getLogger("pytake.workers").info("worker process %d at niceness %d", os.getpid(), os.nice(nice))
 
     async def main() -> None:
         # SIGTERM/SIGINT: graceful (docs/deployment.md): no new task is taken, the running ones
@@ -92,14 +94,14 @@ def run(args: argparse.Namespace) -> int:
     if settings.embedded_database or settings.embedded_redis:
         print("pytake worker: DATABASE_URL / REDIS_URL not set; using the embedded servers under "
               f"{settings.data_dir}", file=sys.stderr)
-    niceness = os.nice(args.nice if args.nice is not None else DEFAULT_NICENESS[args.lanes])  # children inherit it
+    nice = args.nice if args.nice is not None else DEFAULT_NICENESS[args.lanes]  # each process applies it (`_work`)
     taking = {"all": "", "live": ", live lanes only (conversations and their replies)",
               "bulk": ", the bulk lane only (campaigns, bulk sends, maintenance) and the chores"}[args.lanes]
-    print(f"PyTake worker: {args.processes} process(es) x {args.concurrency} tasks{taking}, niceness {niceness}",
+    print(f"PyTake worker: {args.processes} process(es) x {args.concurrency} tasks{taking}, niceness +{nice}",
           flush=True)
     if args.processes <= 1:
-        _work(args.concurrency, args.lanes)
+        _work(args.concurrency, args.lanes, nice)
         return 0
     from pytake.commands.processes import run_processes
 
-    return run_processes(_work, (args.concurrency, args.lanes), args.processes)
+    return run_processes(_work, (args.concurrency, args.lanes, nice), args.processes)

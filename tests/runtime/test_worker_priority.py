@@ -24,10 +24,11 @@ def _start(args: list[str], database_url: str, redis_url: str, tmp_path: Path) -
     return proc, log
 
 
-def _started_line(proc: subprocess.Popen, log: Path, timeout: float = 120) -> str:
+def _niceness_line(proc: subprocess.Popen, log: Path, timeout: float = 120) -> str:
+    """The worker process's log line saying the niceness it now runs at (once its servers are up)."""
     deadline = time.monotonic() + timeout
     while True:
-        lines = [line for line in log.read_text().splitlines() if line.startswith("PyTake worker:")]
+        lines = [line for line in log.read_text().splitlines() if f"worker process {proc.pid} at niceness" in line]
         if lines:
             return lines[0]
         assert proc.poll() is None, f"the worker exited: {log.read_text()[-3000:]}"
@@ -57,10 +58,11 @@ def test_a_bulk_worker_runs_at_a_lower_cpu_priority_than_a_live_one(args, lowere
     ours = os.getpriority(os.PRIO_PROCESS, 0)
     proc, log = _start(args, database_url, redis_url, tmp_path)
     try:
-        line = _started_line(proc, log)
+        line = _niceness_line(proc, log)
         expected = min(19, ours + lowered_by)
         assert os.getpriority(os.PRIO_PROCESS, proc.pid) == expected
-        assert line.endswith(f"niceness {expected}")
+        assert line.rstrip().endswith(f"at niceness {expected}")
+        assert f"niceness +{lowered_by}" in log.read_text()  # the start line says what it adds
     finally:
         _stop(proc)
 
