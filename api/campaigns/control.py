@@ -9,8 +9,9 @@ A transition is ``UPDATE campaigns SET status = new WHERE id = :id AND status
 IN (allowed)``: two concurrent requests cannot both win, and a transition from
 the wrong state is a 409 naming the current one. The runner claims recipients
 only while its statement finds the campaign ``running`` (it holds the row
-``FOR SHARE`` while it claims), so once ``pause`` or ``cancel`` commits no new
-recipient is claimed; ``cancel`` marks every unclaimed recipient ``skipped``
+``FOR KEY SHARE`` while it claims, and a transition locks it ``FOR UPDATE``
+first, so it waits for the claims in flight), so once ``pause`` or ``cancel``
+commits no new recipient is claimed; ``cancel`` marks every unclaimed recipient ``skipped``
 ("campaign cancelled") in its transaction. Resume continues with the pending
 recipients, in id order: nothing is sent twice, nothing skipped.
 
@@ -115,6 +116,10 @@ async def sending_plan(session: AsyncSession, campaign: Campaign) -> Plan:
 async def _transition(session: AsyncSession, campaign_id: uuid.UUID, organization_id: uuid.UUID, action: str,
                       values: dict[str, Any]) -> Campaign:
     new = {"pause": "paused", "resume": "running", "cancel": "cancelled"}.get(action, action)
+    # FOR UPDATE: waits for a claim in flight (`runner.CLAIM_LOCK`), which the UPDATE alone
+    # (FOR NO KEY UPDATE, as the counters take) would not
+    await session.execute(select(Campaign.id).where(Campaign.id == campaign_id,
+                                                    Campaign.organization_id == organization_id).with_for_update())
     stmt = (update(Campaign)
             .where(Campaign.id == campaign_id, Campaign.organization_id == organization_id,
                    Campaign.status.in_(ALLOWED_FROM[action]))

@@ -15,7 +15,7 @@ a `RUN_CAMPAIGN` task on the LOW lane. Each round:
    earned, never ahead of the clock, so a conversation's reply on the same
    number takes its send at once and the campaign gets what replies leave.
 3. **Claim** (`_CLAIM`, one statement, one transaction): while the campaign
-   is ``running`` (its row held ``FOR SHARE``), the next pending recipients
+   is ``running`` (its row held ``FOR KEY SHARE``), the next pending recipients
    in id order (``FOR UPDATE SKIP LOCKED``); an opted-out, blocked or deleted
    contact's recipient becomes ``skipped`` ("opted out"); for the others an
    outbox row (``messages``, pending, ``metadata.campaign_id``) on the
@@ -85,9 +85,14 @@ SELECT EXISTS (
      AND NOT (m.metadata ? 'next_attempt_at' AND (m.metadata->>'next_attempt_at')::timestamptz > now())
      AND (m.type = 'template' OR c.twenty_four_hour_window_expires_at > now()))"""
 
+# What a claim holds the campaign's row by: enough for a transition (`api.campaigns.control`
+# locks the row FOR UPDATE) to wait for the claims in flight, but not the counters' updates
+# (FOR NO KEY UPDATE, by the status webhooks' and the sent records' statements), which
+# FOR SHARE held back for every claim's whole statement (the row serialised the campaign)
+CLAIM_LOCK = "FOR KEY SHARE"
 _CLAIM = """
 WITH camp AS (
-  SELECT id, organization_id FROM campaigns WHERE id = :campaign AND status = 'running' FOR SHARE
+  SELECT id, organization_id FROM campaigns WHERE id = :campaign AND status = 'running' """ + CLAIM_LOCK + """
 ), picked AS (
   SELECT r.id, r.contact_id, CASE WHEN CAST(:personal AS boolean) THEN r.variables END AS variables
     FROM campaign_recipients r
