@@ -330,6 +330,17 @@ class Local:
             await self.process(conversation_id)
         return result
 
+    async def sent_message(self, wa_id: str) -> tuple[Any, str]:
+        """An outbound text to ``wa_id`` (after its "oi"), accepted by the sandbox: (message id, wamid)."""
+        from api.outbox import Sender, insert_outbound, outbound_rows
+
+        result = await self.receive(wa_id, "oi")
+        async with self.db.transaction() as s:
+            (mid,) = await insert_outbound(s, outbound_rows(result.conversations[0],
+                                                           [{"type": "text", "content": {"text": "x"}}]))
+        await Sender(self.rt).deliver_conversation(result.conversations[0])
+        return mid, self.sandbox.state.accepted[-1]["id"]
+
 
 def sandbox_runtime(db: Any, redis: Any, settings: Settings, sandbox: SandboxApp) -> Runtime:
     from api.whatsapp.graph_client import GraphClient

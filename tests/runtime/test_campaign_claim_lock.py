@@ -15,7 +15,6 @@ from sqlalchemy import text
 from api.campaigns import control
 from api.campaigns.runner import CLAIM_LOCK
 from api.inbound import apply_statuses
-from api.outbox import Sender, insert_outbound, outbound_rows
 from api.sandbox import webhooks
 from api.whatsapp.payloads import parse_webhook
 
@@ -26,11 +25,7 @@ CLAIM = f"SELECT id FROM campaigns WHERE id = $1 AND status = 'running' {CLAIM_L
 @pytest.fixture
 async def campaign(local, db):
     """A running campaign whose one recipient was sent a message: (campaign id, wamid)."""
-    result = await local.receive(WA, "oi")
-    async with db.transaction() as s:
-        (mid,) = await insert_outbound(s, outbound_rows(result.conversations[0], [{"type": "text", "content": {"text": "x"}}]))
-    await Sender(local.rt).deliver_conversation(result.conversations[0])
-    wamid = local.sandbox.state.accepted[0]["id"]
+    mid, wamid = await local.sent_message(WA)
     async with db.transaction() as s:
         cid = (await s.execute(text(
             "INSERT INTO campaigns (organization_id, name, message_content, status, started_at) "

@@ -5,8 +5,6 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import text
 
-from api.outbox import insert_outbound, outbound_rows
-from api.outbox import Sender
 from api.inbound import apply_statuses
 from api.sandbox import webhooks
 from api.whatsapp.payloads import parse_webhook
@@ -15,13 +13,9 @@ WA = "5511900000040"
 
 
 @pytest.fixture
-async def sent(local, db):
+async def sent(local):
     """An outbound message already accepted by WhatsApp: (message id, wamid)."""
-    result = await local.receive(WA, "oi")
-    async with db.transaction() as s:
-        (mid,) = await insert_outbound(s, outbound_rows(result.conversations[0], [{"type": "text", "content": {"text": "x"}}]))
-    await Sender(local.rt).deliver_conversation(result.conversations[0])
-    return mid, local.sandbox.state.accepted[0]["id"]
+    return await local.sent_message(WA)
 
 
 async def apply(db, wamid, *statuses, errors=None):
