@@ -76,13 +76,13 @@ async def test_a_pause_waits_for_the_claim_in_flight_and_no_claim_follows_it(cam
 async def test_a_claim_after_a_cancel_began_sees_it(campaign, db, local):
     cid, _ = campaign
     org = local.seeded.organization_id
-    async with db.transaction() as s:
-        await control.cancel(s, cid, org)
-        async with db.raw() as claim:
+    async with db.raw() as claim:  # the claim's connection outlives the cancel's transaction
+        async with db.transaction() as s:
+            await control.cancel(s, cid, org)
             claiming = asyncio.create_task(claim.fetchval(CLAIM, cid))
             await wait_until(lambda: waiting_on_a_lock(db, CLAIM_LOCK))
-            assert not claiming.done()
-    assert await asyncio.wait_for(claiming, 60) is None
+            assert not claiming.done()  # held back by the cancel
+        assert await asyncio.wait_for(claiming, 60) is None  # committed: the campaign is no longer running
 
 
 async def test_statuses_move_the_counters_while_a_claim_is_in_flight(campaign, db):
