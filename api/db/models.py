@@ -568,11 +568,12 @@ class Conversation(Base):
         CheckConstraint(_in("status", *CONVERSATION_STATUSES), name="status"),
         CheckConstraint(_in("priority", *PRIORITIES), name="priority"),
         CheckConstraint("satisfaction_rating BETWEEN 1 AND 5", name="satisfaction_rating"),
-        Index("idx_conversations_organization", "organization_id"),
+        # migration 0024: idx_conversations_organization dropped (idx_conversations_status starts
+        # with organization_id); assigned and department hold only rows that have one
         Index("idx_conversations_contact", "contact_id"),
         Index("idx_conversations_status", "organization_id", "status"),
-        Index("idx_conversations_assigned", "assigned_to"),
-        Index("idx_conversations_department", "department_id"),
+        Index("idx_conversations_assigned", "assigned_to", postgresql_where=text("assigned_to IS NOT NULL")),
+        Index("idx_conversations_department", "department_id", postgresql_where=text("department_id IS NOT NULL")),
         Index("idx_conversations_whatsapp_number", "whatsapp_number_id"),
         Index("idx_conversations_queue", "department_id", "status",
               postgresql_where=text("status = 'waiting_in_queue'")),
@@ -773,10 +774,9 @@ class CampaignRecipient(Base):
             ["message_id", "message_created_at"], ["messages.id", "messages.created_at"],
             name="campaign_recipients_message_id_fkey", ondelete="SET NULL"),
         UniqueConstraint("campaign_id", "contact_id"),
-        Index("idx_campaign_recipients_campaign", "campaign_id"),
-        # migration 0016: status webhooks find recipients by wamid or message; the runner's claim
-        Index("idx_campaign_recipients_wamid", "whatsapp_message_id",
-              postgresql_where=text("whatsapp_message_id IS NOT NULL")),
+        # migration 0024: no index on campaign_id alone (the unique index above starts with it)
+        # nor on whatsapp_message_id: status webhooks find a recipient through its message, and
+        # recording its wamid is a HOT update
         Index("idx_campaign_recipients_message", "message_id", postgresql_where=text("message_id IS NOT NULL")),
         Index("idx_campaign_recipients_contact", "contact_id"),
         Index("idx_campaign_recipients_pending", "campaign_id", "id",

@@ -13,7 +13,7 @@ The row is found by WhatsApp message id, or by ``biz_opaque_callback_data``
 (our message id, sent with every message): a status can arrive before the
 sender has written the wamid back, or for a row whose sender died after the
 request (see sender.py), and it then also records the wamid.
-Campaign recipients with the same wamid (or linked to the message found) get the same rules.
+The campaign recipient linked to the message found gets the same rules.
 
 Cost: a batch of statuses is ONE statement (`_APPLY`): the rows are found,
 locked in id order, updated by the rules above written in SQL, the campaign
@@ -154,12 +154,16 @@ updated AS (
               'sender_type', m.sender_type, 'type', m.type, 'content', m.content, 'status', m.status,
               'whatsapp_message_id', m.whatsapp_message_id, 'created_at', m.created_at) END AS unsent
 ),
-recipients AS (  -- by wamid, or by the message found (its wamid may not be written back yet);
-                 -- the campaign's counters move in the same statement (trigger campaign_recipient_counters)
+recipients AS (  -- through the message found (a recipient has its message from the claim on,
+                 -- before its send; no index on the recipient's wamid: recording it is a HOT
+                 -- update, migration 0024); the campaign's counters move in the same statement
+                 -- (trigger campaign_recipient_counters). = ANY(ARRAY(...)): probes of
+                 -- idx_campaign_recipients_message, never a hash join that reads every
+                 -- recipient per batch (tests/runtime/test_status_plans.py)
   UPDATE campaign_recipients r SET
     {_assignments(_RECIPIENT_VALUES)}
-    FROM input i LEFT JOIN found f ON f.ord = i.ord
-   WHERE (r.whatsapp_message_id = i.wamid OR r.message_id = f.mid)
+    FROM found i
+   WHERE r.message_id = ANY(ARRAY(SELECT mid FROM found)) AND r.message_id = i.mid
      AND (i.org IS NULL OR r.campaign_id IN (SELECT id FROM campaigns WHERE organization_id = i.org))
      AND {_changes(_RECIPIENT_VALUES, "r")}
   RETURNING r.id

@@ -28,7 +28,8 @@ async def apply(db, wamid, *statuses, errors=None):
 
 async def add_recipient(db, local, wamid, mid=None):
     """A campaign recipient with the message's wamid, already ``sent`` (linked to the message
-    ``mid``, with its ``sent_at``, as the sender records it; else by wamid alone)."""
+    ``mid``, with its ``sent_at``, as the sender records it; else by wamid alone, as one whose
+    message was deleted is left: ON DELETE SET NULL)."""
     async with db.transaction() as s:
         contact = (await s.execute(text("SELECT id FROM contacts"))).scalar()
         campaign = (await s.execute(text(
@@ -87,12 +88,24 @@ async def test_delivered_after_failed_proves_delivery(sent, db, query):
     assert (await state(query, mid))["status"] == "delivered"
 
 
-async def test_campaign_recipient_with_the_same_wamid_follows(sent, db, query, local):
+async def test_campaign_recipient_follows_its_message(sent, db, query, local):
     mid, wamid = sent
-    await add_recipient(db, local, wamid)
+    await add_recipient(db, local, wamid, mid)
     await apply(db, wamid, "read", "delivered")
     recipient = (await query("SELECT status, delivered_at, read_at FROM campaign_recipients"))[0]
     assert recipient["status"] == "read" and recipient["delivered_at"] and recipient["read_at"]
+
+
+async def test_a_recipient_whose_message_is_gone_is_left_as_it_was(sent, db, query, local):
+    """Statuses reach a recipient through its message (migration 0024): one with the same wamid
+    but no message (its message deleted) is not found by that wamid, and the status still
+    applies to the message."""
+    mid, wamid = sent
+    await add_recipient(db, local, wamid)
+    await apply(db, wamid, "delivered")
+    recipient = (await query("SELECT status, delivered_at FROM campaign_recipients"))[0]
+    assert recipient["status"] == "sent" and recipient["delivered_at"] is None
+    assert (await state(query, mid))["status"] == "delivered"
 
 
 async def test_a_status_that_changes_nothing_writes_no_row_but_counts_as_matched(sent, db, query, local):
