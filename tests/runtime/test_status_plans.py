@@ -41,17 +41,21 @@ def _status(wamid: str) -> StatusUpdate:
                         timestamp=datetime(2026, 1, 1, tzinfo=timezone.utc), recipient_id=None)
 
 
+async def _conversation(s, seeded):
+    """A conversation of a new contact on the seeded number: its id."""
+    contact = (await s.execute(text(
+        "INSERT INTO contacts (organization_id, whatsapp_id) VALUES (:o, '5511900000099') RETURNING id"),
+        {"o": seeded.organization_id})).scalar()
+    return (await s.execute(text(
+        "INSERT INTO conversations (organization_id, contact_id, whatsapp_number_id) VALUES (:o, :c, :n) RETURNING id"),
+        {"o": seeded.organization_id, "c": contact, "n": seeded.number_id})).scalar()
+
+
 async def test_a_status_reads_its_own_message_on_a_partition_without_statistics(db, seeded):
     async with db.transaction() as s:
         partition = await create_message_partition(s, MONTH)
         assert partition == "messages_2031_01"
-        contact = (await s.execute(text(
-            "INSERT INTO contacts (organization_id, whatsapp_id) VALUES (:o, '5511900000099') RETURNING id"),
-            {"o": seeded.organization_id})).scalar()
-        conversation = (await s.execute(text(
-            "INSERT INTO conversations (organization_id, contact_id, whatsapp_number_id) "
-            "VALUES (:o, :c, :n) RETURNING id"),
-            {"o": seeded.organization_id, "c": contact, "n": seeded.number_id})).scalar()
+        conversation = await _conversation(s, seeded)
         await s.execute(text(
             "INSERT INTO messages (conversation_id, direction, sender_type, type, content, status, "
             "whatsapp_message_id, sent_at, created_at) SELECT :c, 'outbound', 'bot', 'text', '{}', 'sent', "
@@ -79,13 +83,7 @@ async def test_a_status_reaches_its_recipient_by_index(db, seeded):
     campaign per batch (so planned, a 20,000-recipient campaign read 1,838 recipients per
     message: bench/campaign.py)."""
     async with db.transaction() as s:
-        contact = (await s.execute(text(
-            "INSERT INTO contacts (organization_id, whatsapp_id) VALUES (:o, '5511900000098') RETURNING id"),
-            {"o": seeded.organization_id})).scalar()
-        conversation = (await s.execute(text(
-            "INSERT INTO conversations (organization_id, contact_id, whatsapp_number_id) "
-            "VALUES (:o, :c, :n) RETURNING id"),
-            {"o": seeded.organization_id, "c": contact, "n": seeded.number_id})).scalar()
+        conversation = await _conversation(s, seeded)
     async with db.raw() as conn:
         async with db.transaction() as s:
             contacts = (await s.execute(text(
