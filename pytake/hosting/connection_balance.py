@@ -14,6 +14,11 @@ average plus one) answers the next requests of that many of its clients with
 after any response; the client opens a new one, which the kernel places anew
 (with two processes, a coin flip). A few such rounds even the split out.
 Nothing is lost: the response is complete, only the connection ends.
+
+Meta's webhook POSTs are answered in front of hypercorn (`pytake.hosting.raw_post`,
+through the app's ``raw_post_route``): `balanced` hands that route on, wrapped in a
+`BalancedRoute`, so those requests keep their fast path in every process and count
+(and close) like the others.
 """
 
 from __future__ import annotations
@@ -60,8 +65,30 @@ class ConnectionBalancer:
         self._to_close = int(mine - share) if mine > share + 1 else 0
 
 
+class BalancedRoute:
+    """An app's ``raw_post_route`` (`pytake.hosting.raw_post`) with the balancer's say:
+    the raw front asks `should_close` for each request it answers."""
+
+    def __init__(self, route: Any, balancer: ConnectionBalancer) -> None:
+        self.route, self.balancer = route, balancer
+
+    @property
+    def max_body(self) -> int | None:
+        return self.route.max_body
+
+    def answers(self, path: str) -> bool:
+        return self.route.answers(path)
+
+    async def __call__(self, path: str, headers: Any, body: bytes) -> Any:
+        return await self.route(path, headers, body)
+
+    def should_close(self, client: Any) -> bool:
+        return self.balancer.should_close(client)
+
+
 def balanced(app: ASGIApp, balancer: ConnectionBalancer) -> ASGIApp:
-    """``app`` answering with ``Connection: close`` when ``balancer`` says so."""
+    """``app`` answering with ``Connection: close`` when ``balancer`` says so; its
+    ``raw_post_route``, if any, goes with it (`BalancedRoute`)."""
 
     async def serve(scope: dict, receive: Callable[[], Awaitable[dict]],
                     send: Callable[[dict], Awaitable[None]]) -> None:
@@ -76,4 +103,7 @@ def balanced(app: ASGIApp, balancer: ConnectionBalancer) -> ASGIApp:
 
         await app(scope, receive, closing)
 
+    route = getattr(app, "raw_post_route", None)
+    if route is not None:
+        serve.raw_post_route = BalancedRoute(route, balancer)  # type: ignore[attr-defined]
     return serve

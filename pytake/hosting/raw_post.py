@@ -110,6 +110,9 @@ class RawPostFront:
         self.head: Any = None  # the parsed head of the request whose body is still arriving
         self.requests = 0
         self.closed = False
+        # a route behind `connection_balance.balanced` may end the connection after an answer
+        self.should_close = getattr(route, "should_close", None)
+        self.client = server.writer.get_extra_info("peername") if self.should_close is not None else None
 
     async def feed(self, data: bytes) -> bool:
         from hypercorn.events import Closed, RawData
@@ -137,7 +140,8 @@ class RawPostFront:
             await server.context.mark_request()
             status, answer_headers, payload = await self.route(path, headers, body)
             close = (close or self.requests >= server.config.keep_alive_max_requests
-                     or server.context.terminated.is_set())
+                     or server.context.terminated.is_set()
+                     or (self.should_close is not None and self.should_close(self.client)))
             lines = [_STATUS_LINES.get(status) or b"HTTP/1.1 %d " % status]
             for name, value in (*answer_headers, *server.config.response_headers("h11")):
                 if b"\r" in value or b"\n" in value or b"\r" in name or b"\n" in name:

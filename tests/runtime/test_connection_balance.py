@@ -106,3 +106,85 @@ async def test_hypercorn_ends_the_connection_after_a_complete_response():
     finally:
         stop.set()
         await server
+
+
+class _HookRoute:
+    """A raw POST route (pytake.hosting.raw_post) for /hook: its answer says it answered."""
+
+    max_body = 1000
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    @staticmethod
+    def answers(path: str) -> bool:
+        return path == "/hook"
+
+    async def __call__(self, path, headers, body):
+        self.calls += 1
+        return 200, [], b"route"
+
+
+class _AppWithHook:
+    """`_closing_app` ("ok"), with the raw route for /hook the webhook app has."""
+
+    def __init__(self) -> None:
+        self.raw_post_route = _HookRoute()
+
+    async def __call__(self, scope, receive, send):
+        await _closing_app(scope, receive, send)
+
+
+async def _post(reader, writer) -> tuple[bytes, bytes]:
+    writer.write(b"POST /hook HTTP/1.1\r\nHost: t\r\nContent-Length: 2\r\n\r\nhi")
+    head = (await reader.readuntil(b"\r\n\r\n")).lower()
+    length = int(head.split(b"content-length: ")[1].split(b"\r\n")[0])
+    return head, await reader.readexactly(length)
+
+
+async def test_webhook_posts_keep_their_fast_path_and_are_balanced_too():
+    """`pytake serve --processes N` wraps the app in `balanced`: Meta's POSTs are still
+    answered by the app's raw route in front of hypercorn, and count and close like the rest."""
+    from hypercorn.asyncio import serve
+
+    from pytake.hosting.lean_http import LeanConfig, install
+
+    clock = Clock()
+    balancer = ConnectionBalancer([0, 0], 0, clock=clock)
+    inner = _AppWithHook()
+    route = inner.raw_post_route
+    app = balanced(inner, balancer)
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    assert install()
+    config = LeanConfig()
+    config.bind = [f"127.0.0.1:{port}"]
+    config.accesslog = config.errorlog = None
+    stop = asyncio.Event()
+    server = asyncio.create_task(serve(app, config, shutdown_trigger=stop.wait))
+    try:
+        for _ in range(1200):  # up to a minute: a loaded machine starts a server slowly
+            try:
+                first = await asyncio.open_connection("127.0.0.1", port)
+                break
+            except OSError:
+                await asyncio.sleep(0.05)
+        else:
+            pytest.fail("the server never listened")
+        connections = [first, *[await asyncio.open_connection("127.0.0.1", port) for _ in range(3)]]
+        for reader, writer in connections:  # 4 active here, none elsewhere
+            head, body = await _post(reader, writer)
+            assert body == b"route" and b"connection: close" not in head
+        assert route.calls == 4  # the raw route answered, not the ASGI app ("ok")
+        clock.now += PERIOD
+        answers = [await _post(reader, writer) for reader, writer in connections]
+        assert [body for _, body in answers] == [b"route"] * 4
+        assert [i for i, (head, _) in enumerate(answers) if b"connection: close" in head] == [0, 1]
+        assert await asyncio.wait_for(first[0].read(), 60) == b""  # the server ended it
+        assert (await _post(*connections[3]))[1] == b"route"  # the others stay open
+        for _, writer in connections:
+            writer.close()
+    finally:
+        stop.set()
+        await server
