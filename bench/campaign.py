@@ -26,6 +26,10 @@ message it accepts. The audience (``--recipients`` contacts) is materialised by
   time a steady figure on a noisy machine), row versions written per table (and
   how many were HOT) and the index entries read, from the scratch database's statistics.
 
+``--api-processes N`` runs the API as ``pytake serve --processes N`` (one per
+core is what a deployment runs; the default, 1, is what the figures in
+docs/campaigns.md were measured with).
+
 ``--pg-detail`` also logs every statement of the scratch database
 (``log_min_duration_statement = 0`` set on that database only) and prints where
 PostgreSQL's time went, per statement, per campaign message (the server's log
@@ -309,7 +313,8 @@ async def main(args: argparse.Namespace) -> int:
     logs = REPO / ".pytake" / "bench"
     logs.mkdir(parents=True, exist_ok=True)
     procs = [
-        subprocess.Popen([*cli, "serve", "--no-worker", "--no-migrate", "--port", str(api_port)], env=env,
+        subprocess.Popen([*cli, "serve", "--no-worker", "--no-migrate", "--port", str(api_port),
+                          "--processes", str(args.api_processes)], env=env,
                          stdout=subprocess.DEVNULL, stderr=open(logs / "campaign-api.log", "w")),
         # a bulk worker runs the campaign (and the chores), a live worker the conversations
         # (`pytake worker --lanes`, docs/runtime.md): the deployment a campaign-sending number wants
@@ -516,6 +521,8 @@ if __name__ == "__main__":
     parser.add_argument("--timeout", type=float, default=3600.0)
     parser.add_argument("--bulk-nice", type=int, default=None,
                         help="the bulk worker's --nice (default: its own, 10), to measure what it does")
+    parser.add_argument("--api-processes", type=int, default=1,
+                        help="`pytake serve --processes` (default 1; a deployment runs one per core)")
     parser.add_argument("--keep-database", action="store_true")
     parser.add_argument("--pg-detail", action="store_true",
                         help="log the scratch database's statements and print their time per message")
