@@ -10,13 +10,14 @@ from bench.proc_stats import free_port
 
 
 @asynccontextmanager
-async def hypercorn_serving(app: Any) -> AsyncIterator[int]:
-    """Serve ``app``; yields the port once it accepts connections, stops the server after."""
+async def hypercorn_serving(app: Any, config: Any = None) -> AsyncIterator[int]:
+    """Serve ``app`` (with ``config``, a hypercorn ``Config``: a default one if None); yields
+    the port once it accepts connections, stops the server after."""
     from hypercorn.asyncio import serve
     from hypercorn.config import Config
 
     port = free_port()
-    config = Config()
+    config = config or Config()
     config.bind = [f"127.0.0.1:{port}"]
     config.accesslog = config.errorlog = None
     stop = asyncio.Event()

@@ -6,11 +6,10 @@ the kernel places them anew."""
 from __future__ import annotations
 
 import asyncio
-import socket
-
-import pytest
 
 from pytake.hosting.connection_balance import ACTIVE, PERIOD, ConnectionBalancer, balanced
+from pytake.hosting.lean_http import LeanConfig, install
+from tests.hypercorn_server import hypercorn_serving
 
 
 class Clock:
@@ -69,43 +68,20 @@ async def _request(reader, writer) -> bytes:
 
 async def test_hypercorn_ends_the_connection_after_a_complete_response():
     """The real server honours the header: the response arrives whole, then the connection ends."""
-    from hypercorn.asyncio import serve
-    from hypercorn.config import Config
-
     clock = Clock()
-    loads = [0, 0]
-    balancer = ConnectionBalancer(loads, 0, clock=clock)
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    config = Config()
-    config.bind = [f"127.0.0.1:{port}"]
-    config.accesslog = config.errorlog = None
-    stop = asyncio.Event()
-    server = asyncio.create_task(serve(balanced(_closing_app, balancer), config, shutdown_trigger=stop.wait))
-    try:
-        for _ in range(1200):  # up to a minute: a loaded machine starts a server slowly
-            try:
-                keep = await asyncio.open_connection("127.0.0.1", port)
-                break
-            except OSError:
-                await asyncio.sleep(0.05)
-        else:
-            pytest.fail("the server never listened")
-        others = [await asyncio.open_connection("127.0.0.1", port) for _ in range(3)]
-        for reader, writer in [keep, *others]:  # 4 active here, none elsewhere
+    balancer = ConnectionBalancer([0, 0], 0, clock=clock)
+    async with hypercorn_serving(balanced(_closing_app, balancer)) as port:
+        connections = [await asyncio.open_connection("127.0.0.1", port) for _ in range(4)]
+        for reader, writer in connections:  # 4 active here, none elsewhere
             assert b"connection: close" not in await _request(reader, writer)
         clock.now += PERIOD
-        heads = [await _request(reader, writer) for reader, writer in [keep, *others]]
+        heads = [await _request(reader, writer) for reader, writer in connections]
         closed = [i for i, head in enumerate(heads) if b"connection: close" in head]
         assert closed == [0, 1]  # 4 against a share of 2: two are told to go
-        assert await asyncio.wait_for(keep[0].read(), 60) == b""  # and the server ended them
-        assert (await _request(*others[2])).startswith(b"http/1.1 200")  # the others stay open
-        for _, writer in [keep, *others]:
+        assert await asyncio.wait_for(connections[0][0].read(), 60) == b""  # and the server ended them
+        assert (await _request(*connections[2])).startswith(b"http/1.1 200")  # the others stay open
+        for _, writer in connections:
             writer.close()
-    finally:
-        stop.set()
-        await server
 
 
 class _HookRoute:
@@ -145,34 +121,15 @@ async def _post(reader, writer) -> tuple[bytes, bytes]:
 async def test_webhook_posts_keep_their_fast_path_and_are_balanced_too():
     """`pytake serve --processes N` wraps the app in `balanced`: Meta's POSTs are still
     answered by the app's raw route in front of hypercorn, and count and close like the rest."""
-    from hypercorn.asyncio import serve
-
-    from pytake.hosting.lean_http import LeanConfig, install
-
     clock = Clock()
     balancer = ConnectionBalancer([0, 0], 0, clock=clock)
     inner = _AppWithHook()
     route = inner.raw_post_route
     app = balanced(inner, balancer)
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
     assert install()
-    config = LeanConfig()
-    config.bind = [f"127.0.0.1:{port}"]
-    config.accesslog = config.errorlog = None
-    stop = asyncio.Event()
-    server = asyncio.create_task(serve(app, config, shutdown_trigger=stop.wait))
-    try:
-        for _ in range(1200):  # up to a minute: a loaded machine starts a server slowly
-            try:
-                first = await asyncio.open_connection("127.0.0.1", port)
-                break
-            except OSError:
-                await asyncio.sleep(0.05)
-        else:
-            pytest.fail("the server never listened")
-        connections = [first, *[await asyncio.open_connection("127.0.0.1", port) for _ in range(3)]]
+    config = LeanConfig()  # the server `pytake serve` runs: raw POSTs answered in front of hypercorn
+    async with hypercorn_serving(app, config) as port:
+        connections = [await asyncio.open_connection("127.0.0.1", port) for _ in range(4)]
         for reader, writer in connections:  # 4 active here, none elsewhere
             head, body = await _post(reader, writer)
             assert body == b"route" and b"connection: close" not in head
@@ -181,10 +138,7 @@ async def test_webhook_posts_keep_their_fast_path_and_are_balanced_too():
         answers = [await _post(reader, writer) for reader, writer in connections]
         assert [body for _, body in answers] == [b"route"] * 4
         assert [i for i, (head, _) in enumerate(answers) if b"connection: close" in head] == [0, 1]
-        assert await asyncio.wait_for(first[0].read(), 60) == b""  # the server ended it
+        assert await asyncio.wait_for(connections[0][0].read(), 60) == b""  # the server ended it
         assert (await _post(*connections[3]))[1] == b"route"  # the others stay open
         for _, writer in connections:
             writer.close()
-    finally:
-        stop.set()
-        await server
