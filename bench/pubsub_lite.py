@@ -86,10 +86,15 @@ def _array(buf: bytearray, at: int) -> tuple[list[bytes | int | Exception] | Non
 
 
 async def subscribe(redis_url: str, channel: str, on_message: Callable[[bytes], None]) -> Subscriber:
-    """A connection subscribed to ``channel`` (Redis has confirmed it). Plain TCP URLs,
-    without a password: the benchmarks' Redis."""
+    """A connection subscribed to ``channel`` (Redis has confirmed it). Plain TCP URLs or a
+    unix socket's (``unix:///path``, as the embedded server's), without a password: the
+    benchmarks' Redis."""
     url = urlparse(redis_url)
-    _, sub = await asyncio.get_running_loop().create_connection(
-        lambda: Subscriber(channel.encode(), on_message), url.hostname or "127.0.0.1", url.port or 6379)
+    loop = asyncio.get_running_loop()
+    factory = lambda: Subscriber(channel.encode(), on_message)  # noqa: E731
+    if url.scheme == "unix":
+        _, sub = await loop.create_unix_connection(factory, url.path)
+    else:
+        _, sub = await loop.create_connection(factory, url.hostname or "127.0.0.1", url.port or 6379)
     await sub.subscribed
     return sub
