@@ -95,10 +95,19 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
-def _unprivileged_user() -> str | None:
-    """PgBouncer refuses to run as root: there it switches to ``postgres`` (or ``nobody``)."""
+def _unprivileged_user(socket_dir: str | None = None) -> str | None:
+    """PgBouncer refuses to run as root: there it switches to the owner of the server's
+    socket directory when that is not root (the embedded server's system user, the only
+    one who may enter it), else to ``postgres`` (or ``nobody``)."""
     if os.geteuid() != 0:
         return None
+    if socket_dir is not None:
+        try:
+            owner = os.stat(socket_dir).st_uid
+        except OSError:
+            owner = 0
+        if owner != 0:
+            return pwd.getpwuid(owner).pw_name
     for name in ("postgres", "nobody"):
         try:
             pwd.getpwnam(name)
@@ -138,7 +147,7 @@ async def running_pgbouncer(server_url: str, workdir: Path, *, connect_query: st
                "auth_type": "trust", "auth_file": workdir / "users.txt", **settings}
     if tracks_prepared_statements(binary):  # 1.22+ keeps 200 by default: off unless asked, as 1.18
         options.setdefault("max_prepared_statements", 0)
-    if (run_as := _unprivileged_user()) is not None:
+    if (run_as := _unprivileged_user(host if host.startswith("/") else None)) is not None:
         options.setdefault("user", run_as)
     ini = workdir / "pgbouncer.ini"
     database = f"host={host} port={server_port}"
