@@ -30,6 +30,7 @@ from api.sandbox import webhooks
 from api.settings import Settings
 from api.workers.queue import HIGH
 from pytake.hosting.seed import seed_organization
+from tests.conftest import _asyncpg_kwargs as asyncpg_kwargs  # the embedded server's socket URLs too
 from tests.runtime.conftest import APP_SECRET, PNID, make_settings
 from tests.runtime.conftest import _forget_numbers  # noqa: F401 - autouse: no number cached across tests
 
@@ -55,7 +56,7 @@ async def limited_role(database_url: str) -> AsyncIterator[tuple[str, str]]:
     writes every table and is not a superuser; dropped afterwards."""
     url = make_url(database_url)
     role = f"pytake_limited_{uuid.uuid4().hex[:10]}"
-    admin = await asyncpg.connect(host=url.host, port=url.port, user=url.username, database=url.database)
+    admin = await asyncpg.connect(**asyncpg_kwargs(database_url))
     try:
         await admin.execute(f"CREATE ROLE {role} LOGIN")
         await admin.execute(f"GRANT pg_read_all_data, pg_write_all_data TO {role}")
@@ -70,8 +71,7 @@ async def limited_role(database_url: str) -> AsyncIterator[tuple[str, str]]:
 
 
 async def set_connection_limit(database_url: str, role: str, limit: int) -> None:
-    url = make_url(database_url)
-    admin = await asyncpg.connect(host=url.host, port=url.port, user=url.username, database=url.database)
+    admin = await asyncpg.connect(**asyncpg_kwargs(database_url))
     try:
         await admin.execute(f"ALTER ROLE {role} CONNECTION LIMIT {limit}")
     finally:
@@ -79,8 +79,7 @@ async def set_connection_limit(database_url: str, role: str, limit: int) -> None
 
 
 async def hold_connection(role_url: str) -> Any:
-    url = make_url(role_url)
-    return await asyncpg.connect(host=url.host, port=url.port, user=url.username, database=url.database)
+    return await asyncpg.connect(**asyncpg_kwargs(role_url))
 
 
 async def started(settings: Settings) -> tuple[Any, httpx.AsyncClient]:

@@ -13,7 +13,8 @@ import sys
 from pathlib import Path
 
 import asyncpg
-from sqlalchemy.engine import make_url
+
+from tests.conftest import _asyncpg_kwargs as asyncpg_kwargs
 
 REPO = Path(__file__).resolve().parents[2]
 RUN = re.compile(r"^(single|cluster|redis-cluster|pgbouncer)\s+(\d) API \+ (\d) worker: (\d+) inbound messages in [\d.]+ s = ([\d.]+) msg/s "
@@ -35,9 +36,7 @@ def _closed(port: int) -> bool:
 
 
 async def _bench_databases(server_url: str, pid: int) -> list[str]:
-    url = make_url(server_url)
-    conn = await asyncpg.connect(user=url.username, password=url.password, host=url.host, port=url.port,
-                                 database="postgres")
+    conn = await asyncpg.connect(**asyncpg_kwargs(server_url, "postgres"))  # a socket URL's too
     try:
         return [r[0] for r in await conn.fetch("SELECT datname FROM pg_database WHERE datname = $1",
                                                f"pytake_bench_{pid}")]
