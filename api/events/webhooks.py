@@ -544,14 +544,21 @@ async def _wait(stop: asyncio.Event, seconds: float, wake: asyncio.Event | None 
 
 
 async def _excerpt(response: aiohttp.ClientResponse) -> str:
-    """The first `EXCERPT` bytes of the answer (the rest is not read)."""
+    """The first `EXCERPT` bytes of the answer (the rest is not read), decoded with the
+    answer's charset when Python knows it as a text encoding, else as UTF-8: the
+    receiver is the customer's server, and an unknown charset must not keep its
+    attempt from being recorded."""
     raw = b""
     while len(raw) < EXCERPT:
         chunk = await response.content.read(EXCERPT - len(raw))
         if not chunk:
             break
         raw += chunk
-    return raw[:EXCERPT].decode(response.charset or "utf-8", errors="replace")
+    try:  # "no-such-charset", or a codec that is not a text encoding ("base64", "zlib")
+        text = raw[:EXCERPT].decode(response.charset or "utf-8", errors="replace")
+    except LookupError:
+        text = raw[:EXCERPT].decode("utf-8", errors="replace")
+    return text
 
 
 async def send_test(db: Any, settings: Any, webhook: Any, observe: Observer | None = None) -> uuid.UUID:

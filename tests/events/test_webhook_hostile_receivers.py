@@ -1,0 +1,83 @@
+"""Receivers that answer strangely must not break delivery: whatever a customer's
+server sends back, the attempt is recorded (once), and other webhooks' deliveries
+in the same round are recorded too."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import AsyncIterator, Callable
+
+import pytest
+from aiohttp import web
+from sqlalchemy import text
+
+from tests.events.conftest import until, write_events
+
+
+class OddReceiver:
+    """A receiver on 127.0.0.1 whose answer (status, headers, body bytes) the test sets."""
+
+    def __init__(self, answer: Callable[[], web.Response]) -> None:
+        self.answer = answer
+        self.hits = 0
+        self.url = ""
+        self._runner: web.AppRunner | None = None
+
+    async def start(self) -> "OddReceiver":
+        app = web.Application()
+        app.router.add_post("/{tail:.*}", self._handle)
+        self._runner = web.AppRunner(app, access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        await site.start()
+        port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        self.url = f"http://127.0.0.1:{port}/hook"
+        return self
+
+    async def _handle(self, request: web.Request) -> web.Response:
+        await request.read()
+        self.hits += 1
+        return self.answer()
+
+    async def stop(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+
+
+@pytest.fixture
+async def odd() -> AsyncIterator[Callable[..., OddReceiver]]:
+    started: list[OddReceiver] = []
+
+    async def make(answer: Callable[[], web.Response]) -> OddReceiver:
+        r = await OddReceiver(answer).start()
+        started.append(r)
+        return r
+
+    yield make
+    for r in started:
+        await r.stop()
+
+
+async def _states(db, hook) -> list[tuple[str, int | None, str | None]]:
+    async with db.session() as s:
+        rows = await s.execute(text("SELECT state, status_code, response_body FROM webhook_deliveries "
+                                    "WHERE webhook_id = :h"), {"h": hook})
+        return [tuple(r) for r in rows]
+
+
+async def _delivered(db, hook):
+    rows = await _states(db, hook)
+    return rows if rows and all(r[0] == "delivered" for r in rows) else None
+
+
+@pytest.mark.parametrize("charset", ["no-such-charset", "base64"])  # unknown; a codec that is not for text
+async def test_an_answer_in_an_unknown_charset_is_recorded_as_delivered(db, org, make_webhook, odd, deliverers,
+                                                                        charset):
+    bad = await odd(lambda: web.Response(status=200, body=b"ok thanks",
+                                         headers={"Content-Type": f"text/plain; charset={charset}"}))
+    hook = await make_webhook(bad.url)
+    deliverers(1)
+    await write_events(db, org, ("contact.created", {"contact": {"id": "c1"}}, None))
+    [(state, code, body)] = await until(lambda: _delivered(db, hook))
+    assert (state, code, body) == ("delivered", 200, "ok thanks")
+    assert bad.hits == 1
