@@ -547,7 +547,9 @@ async def _excerpt(response: aiohttp.ClientResponse) -> str:
     """The first `EXCERPT` bytes of the answer (the rest is not read), decoded with the
     answer's charset when Python knows it as a text encoding, else as UTF-8: the
     receiver is the customer's server, and an unknown charset must not keep its
-    attempt from being recorded."""
+    attempt from being recorded. NUL characters (which PostgreSQL's text and jsonb
+    refuse) are replaced: one binary answer would otherwise fail the statement that
+    records the whole round, other organizations' deliveries included."""
     raw = b""
     while len(raw) < EXCERPT:
         chunk = await response.content.read(EXCERPT - len(raw))
@@ -558,7 +560,7 @@ async def _excerpt(response: aiohttp.ClientResponse) -> str:
         text = raw[:EXCERPT].decode(response.charset or "utf-8", errors="replace")
     except LookupError:
         text = raw[:EXCERPT].decode("utf-8", errors="replace")
-    return text
+    return text.replace("\x00", "\ufffd")
 
 
 async def send_test(db: Any, settings: Any, webhook: Any, observe: Observer | None = None) -> uuid.UUID:

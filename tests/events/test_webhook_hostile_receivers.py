@@ -81,3 +81,23 @@ async def test_an_answer_in_an_unknown_charset_is_recorded_as_delivered(db, org,
     [(state, code, body)] = await until(lambda: _delivered(db, hook))
     assert (state, code, body) == ("delivered", 200, "ok thanks")
     assert bad.hits == 1
+
+
+async def test_an_answer_with_a_nul_byte_does_not_stop_other_webhooks_being_recorded(
+        db, org, make_webhook, odd, delivery_settings):
+    from api.events.webhooks import Deliverer, dispatch
+
+    bad = await odd(lambda: web.Response(status=200, body=b"ok\x00\x00binary", content_type="text/plain"))
+    good = await odd(lambda: web.Response(status=200, text="fine"))
+    bad_hook = await make_webhook(bad.url)
+    good_hook = await make_webhook(good.url)
+    await write_events(db, org, ("contact.created", {"contact": {"id": "c1"}}, None))
+    deliverer = Deliverer(db, delivery_settings)
+    try:
+        await until(lambda: dispatch(db))
+        assert await deliverer.deliver_due() == 2  # one round: both answers recorded by one statement
+    finally:
+        await deliverer.aclose()
+    assert await _states(db, good_hook) == [("delivered", 200, "fine")]
+    [(state, code, body)] = await _states(db, bad_hook)
+    assert (state, code) == ("delivered", 200) and body.startswith("ok") and "\x00" not in body
