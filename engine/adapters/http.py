@@ -231,6 +231,22 @@ class GuardedHttpClient:
         if raw:
             try:
                 data = jsonlib.loads(text)
+                if "\\u0000" in text:  # the only way JSON carries U+0000
+                    data = without_nul(data)
             except ValueError:
                 data = None
-        return HttpResponse(response.status_code, data, text, dict(response.headers))
+        return HttpResponse(response.status_code, data, without_nul(text), dict(response.headers))
+
+
+def without_nul(value: Any) -> Any:
+    """``value`` (text or parsed JSON) with every U+0000 in its strings and keys replaced by
+    U+FFFD. PostgreSQL's text and jsonb cannot hold U+0000: a variable a flow took from an
+    API's answer (``"\\u0000"`` in JSON, or a NUL byte) would make its conversation's step
+    impossible to write, at every message, for as long as the API answers so."""
+    if isinstance(value, str):
+        return value.replace("\x00", "\ufffd")
+    if isinstance(value, dict):
+        return {without_nul(k): without_nul(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [without_nul(v) for v in value]
+    return value
