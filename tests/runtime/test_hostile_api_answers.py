@@ -53,3 +53,44 @@ async def test_an_answer_with_a_nul_character_is_kept_without_it(local, add, api
     replies = await rows(db, "SELECT content->>'text' AS text FROM messages WHERE conversation_id = :c "
                              "AND direction = 'outbound' ORDER BY created_at", c=result.conversations[0])
     assert [r["text"] for r in replies] == ["Olá, Ana\ufffdMaria!", "Posso ajudar?"]
+
+
+@pytest.fixture
+def provider_server():
+    from tests.engine.conftest import LocalServer
+
+    server = LocalServer()
+    yield server
+    server.close()
+
+
+async def test_an_ai_answer_with_a_nul_character_is_sent_without_it(provider_server, db, redis, settings, seeded,
+                                                                     add):
+    """A model can be talked into emitting U+0000; the answer still reaches the customer."""
+    import dataclasses
+
+    from api.sandbox.server import SandboxApp, SandboxConfig, SandboxState
+    from tests.runtime.conftest import Local, sandbox_runtime
+
+    provider_server.routes[("POST", "/v1/chat/completions")] = (200, {}, {
+        "id": "chatcmpl-1", "object": "chat.completion", "created": 1767225600, "model": "gpt-4o-mini",
+        "choices": [{"index": 0, "message": {"role": "assistant", "content": "Abrimos\u0000 às 18h."},
+                     "finish_reason": "stop"}],
+        "usage": {"prompt_tokens": 5, "completion_tokens": 5, "total_tokens": 10}})
+    settings = dataclasses.replace(settings, openai_api_key="sk-test", openai_base_url=provider_server.url + "/v1")
+    sandbox = SandboxApp(SandboxState(SandboxConfig(send_statuses=False)))
+    rt = sandbox_runtime(db, redis, settings, sandbox)
+    try:
+        await add("faq", _canvas(
+            [{"id": "start", "type": "start"},
+             {"id": "ai", "type": "ai_prompt", "data": {"provider": "openai", "model": "gpt-4o-mini"}},
+             {"id": "ok", "type": "end"},
+             {"id": "sorry", "type": "end", "data": {"message": "Desculpe."}}],
+            [("start", "ai", None), ("ai", "ok", "success"), ("ai", "sorry", "error")]))
+        result = await Local(rt, sandbox, db, seeded).say("5511933339002", "Que horas abre?")
+    finally:
+        await rt.graph._client.aclose()
+        await rt.close()
+    replies = await rows(db, "SELECT content->>'text' AS text FROM messages WHERE conversation_id = :c "
+                             "AND direction = 'outbound' ORDER BY created_at", c=result.conversations[0])
+    assert [r["text"] for r in replies] == ["Abrimos\ufffd às 18h."]
