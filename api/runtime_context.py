@@ -76,7 +76,8 @@ class Runtime:
     programs: dict[str, Program] = field(default_factory=dict)  # program hash -> Program
     # (org, number, chatbot) -> (monotonic time, chatbot, flows)
     chatbots: dict[tuple, tuple] = field(default_factory=dict)
-    current_versions: dict[str, tuple[float, str]] = field(default_factory=dict)  # flow ref -> (at, hash)
+    # (chatbot id, flow ref) -> (at, hash): a flow's name is only unique within its chatbot
+    current_versions: dict[tuple, tuple[float, str]] = field(default_factory=dict)
     node_ids: dict[tuple, uuid.UUID | None] = field(default_factory=dict)  # (flow id, canvas node id) -> nodes.id
     owns: bool = False
     # the step's path counts' own Redis connection (api.analytics.PathCounter), opened on first use

@@ -30,8 +30,11 @@ class ProgramStore:
 
     async def load(self, flow_ref: str, program_hash: str | None) -> Program:
         cache: dict = self.rt.programs
+        # a name means a flow of this chatbot: another chatbot's (another organization's)
+        # flow of the same name has its own entry
+        key = (self.chatbot_id, flow_ref)
         if program_hash is None:  # "current version": remembered for a moment
-            current = self.rt.current_versions.get(flow_ref)
+            current = self.rt.current_versions.get(key)
             if current is not None and time.monotonic() - current[0] < self.rt.cache_ttl:
                 program_hash = current[1]
         if program_hash is not None:
@@ -54,7 +57,7 @@ class ProgramStore:
             raise LookupError(f"flow {flow_ref!r} has no published version"
                               + (f" {program_hash[:12]}" if program_hash else ""))
         if requested is None:
-            self.rt.current_versions[flow_ref] = (time.monotonic(), row.program_hash)
+            self.rt.current_versions[key] = (time.monotonic(), row.program_hash)
         hit = cache.get(row.program_hash)
         if hit is None:
             hit = Program.from_bytes(bytes(row.program))

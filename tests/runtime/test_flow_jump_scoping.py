@@ -1,0 +1,51 @@
+"""A `jump` into another flow by name runs the flow of that name in the conversation's
+own chatbot: never a flow of the same name in another chatbot (or organization)."""
+
+from __future__ import annotations
+
+from api.inbound import ingest_messages
+from api.sandbox import webhooks
+from api.whatsapp.payloads import parse_webhook
+from pytake.hosting.seed import add_flow, seed_organization
+from tests.runtime.conftest import _canvas, rows
+
+OTHER_PNID = "900800700"
+
+
+def _main() -> dict:
+    return _canvas(
+        [{"id": "start", "type": "start"},
+         {"id": "go", "type": "jump", "data": {"flow": "checkout", "return": False}}],
+        [("start", "go", None)])
+
+
+def _checkout(text: str) -> dict:
+    return _canvas(
+        [{"id": "start", "type": "start"},
+         {"id": "say", "type": "message", "data": {"text": text}},
+         {"id": "end", "type": "end"}],
+        [("start", "say", None), ("say", "end", None)])
+
+
+async def _replies(db, conversation_id) -> list[str]:
+    found = await rows(db, "SELECT content->>'text' AS text FROM messages WHERE conversation_id = :c "
+                           "AND direction = 'outbound' ORDER BY created_at", c=conversation_id)
+    return [r["text"] for r in found]
+
+
+async def test_a_jump_by_name_stays_in_the_conversation_s_chatbot(local, db, seeded):
+    # organization A (the `local` fixture's) and organization B each have a "checkout" flow
+    other = await seed_organization(db, phone_number_id=OTHER_PNID, phone_number="+5511988880000",
+                                    chatbot={"welcome_message": None, "fallback_message": "?"})
+    await add_flow(db, seeded, "checkout", _checkout("Checkout da loja A"), type="sub")
+    await add_flow(db, seeded, "main", _main())
+    await add_flow(db, other, "checkout", _checkout("Checkout da loja B"), type="sub")
+    await add_flow(db, other, "main", _main())
+
+    first = await local.say("5511933337001", "oi")  # A's customer, first
+    assert await _replies(db, first.conversations[0]) == ["Checkout da loja A"]
+
+    doc = webhooks.inbound_message(OTHER_PNID, "5511933337002", webhooks.text_message("oi"))
+    second = await ingest_messages(db, parse_webhook(doc).messages)  # B's customer, a moment later
+    await local.process(second.conversations[0])
+    assert await _replies(db, second.conversations[0]) == ["Checkout da loja B"]
