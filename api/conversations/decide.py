@@ -88,7 +88,7 @@ async def decide(rt: Runtime, loaded: Loaded, history: History | None = None) ->
     ``history()`` reads the conversation's recent messages (default `load.history`)."""
     conv = loaded.conversation
     decision = Decision(chatbot_id=loaded.chatbot.id if loaded.chatbot else None)
-    store = ProgramStore(rt, loaded.chatbot.id if loaded.chatbot else None)
+    store = ProgramStore(rt, loaded.chatbot.id if loaded.chatbot else None, conv["organization_id"])
     now = datetime.now(timezone.utc)
 
     if loaded.message is None:

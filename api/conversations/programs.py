@@ -24,15 +24,19 @@ def has_ai(program: Program) -> bool:
 
 
 class ProgramStore:
-    def __init__(self, rt: Any, chatbot_id: uuid.UUID | None) -> None:
+    """The programs one conversation may run: flows of its organization only (a flow id in a
+    program is checked again here, not only when the canvas was saved)."""
+
+    def __init__(self, rt: Any, chatbot_id: uuid.UUID | None, organization_id: uuid.UUID) -> None:
         self.rt = rt
         self.chatbot_id = chatbot_id
+        self.organization_id = organization_id
 
     async def load(self, flow_ref: str, program_hash: str | None) -> Program:
         cache: dict = self.rt.programs
         # a name means a flow of this chatbot: another chatbot's (another organization's)
-        # flow of the same name has its own entry
-        key = (self.chatbot_id, flow_ref)
+        # flow of the same name has its own entry; an id, a flow of this organization
+        key = (self.organization_id, self.chatbot_id, flow_ref)
         if program_hash is None:  # "current version": remembered for a moment
             current = self.rt.current_versions.get(key)
             if current is not None and time.monotonic() - current[0] < self.rt.cache_ttl:
@@ -47,12 +51,15 @@ class ProgramStore:
             if program_hash is None:
                 row = (await s.execute(text(
                     "SELECT v.program, v.program_hash FROM flow_versions v JOIN flows f ON f.id = v.flow_id "
-                    "AND v.version = f.version WHERE v.flow_id = :f AND v.published_at IS NOT NULL"),
-                    {"f": flow_id})).first()
+                    "AND v.version = f.version JOIN chatbots b ON b.id = f.chatbot_id AND b.organization_id = :o "
+                    "WHERE v.flow_id = :f AND v.published_at IS NOT NULL"),
+                    {"f": flow_id, "o": self.organization_id})).first()
             else:
                 row = (await s.execute(text(
-                    "SELECT program, program_hash FROM flow_versions WHERE flow_id = :f AND program_hash = :h "
-                    "ORDER BY version DESC LIMIT 1"), {"f": flow_id, "h": program_hash})).first()
+                    "SELECT v.program, v.program_hash FROM flow_versions v JOIN flows f ON f.id = v.flow_id "
+                    "JOIN chatbots b ON b.id = f.chatbot_id AND b.organization_id = :o "
+                    "WHERE v.flow_id = :f AND v.program_hash = :h ORDER BY v.version DESC LIMIT 1"),
+                    {"f": flow_id, "h": program_hash, "o": self.organization_id})).first()
         if row is None:
             raise LookupError(f"flow {flow_ref!r} has no published version"
                               + (f" {program_hash[:12]}" if program_hash else ""))

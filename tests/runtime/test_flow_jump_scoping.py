@@ -3,6 +3,8 @@ own chatbot: never a flow of the same name in another chatbot (or organization).
 
 from __future__ import annotations
 
+from sqlalchemy import text
+
 from api.inbound import ingest_messages
 from api.sandbox import webhooks
 from api.whatsapp.payloads import parse_webhook
@@ -49,3 +51,26 @@ async def test_a_jump_by_name_stays_in_the_conversation_s_chatbot(local, db, see
     second = await ingest_messages(db, parse_webhook(doc).messages)  # B's customer, a moment later
     await local.process(second.conversations[0])
     assert await _replies(db, second.conversations[0]) == ["Checkout da loja B"]
+
+
+async def test_a_jump_by_id_never_runs_another_organization_s_flow(local, db, seeded):
+    # B's main flow jumps by id to its "checkout"; that flow then moves to A's chatbot (as a
+    # program saved before a check, or imported, may name any id): B's conversation must not
+    # run A's flow, whatever the program says
+    other = await seed_organization(db, phone_number_id=OTHER_PNID, phone_number="+5511988880000",
+                                    chatbot={"welcome_message": None, "fallback_message": "?"})
+    checkout = await add_flow(db, other, "checkout", _checkout("Checkout de A"), type="sub")
+    await add_flow(db, other, "main", _canvas(
+        [{"id": "start", "type": "start"},
+         {"id": "go", "type": "jump", "data": {"flow": str(checkout), "return": False}}],
+        [("start", "go", None)]))
+    async with db.transaction() as s:
+        await s.execute(text("UPDATE flows SET chatbot_id = :a WHERE id = :f"), {"a": seeded.chatbot_id, "f": checkout})
+
+    doc = webhooks.inbound_message(OTHER_PNID, "5511933337003", webhooks.text_message("oi"))
+    stored = await ingest_messages(db, parse_webhook(doc).messages)
+    await local.process(stored.conversations[0])
+    assert "Checkout de A" not in await _replies(db, stored.conversations[0])
+    errors = await rows(db, "SELECT payload FROM events WHERE type = 'flow.error' AND organization_id = :o",
+                        o=other.organization_id)
+    assert len(errors) == 1 and "flow_not_found" in str(errors[0]["payload"]), errors
