@@ -40,10 +40,10 @@ from api.campaigns.personalise import check_expressions
 from api.db.models import Campaign, Organization, WhatsAppNumber, WhatsAppTemplate
 from api.errors import Conflict, NotFound, PlanLimitExceeded, ValidationFailed
 from api.schemas.messages import TemplateSend
+from api.schemas.whatsapp_numbers import MAX_RATE_PER_SECOND  # a number's tier is configurable up to this
 from api.services.plan_limits import room_left
 from api.templates.send_checks import template_content
 
-MAX_RATE_PER_SECOND = 1000  # a number's tier is configurable up to this (whatsapp_numbers.settings)
 
 ALLOWED_FROM = {
     "scheduled": ("draft",),
