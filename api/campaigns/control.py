@@ -98,6 +98,9 @@ async def sending_plan(session: AsyncSession, campaign: Campaign) -> Plan:
     number = await session.get(WhatsAppNumber, number_id)
     if number is None or number.organization_id != campaign.organization_id or number.deleted_at is not None:
         raise ValidationFailed("whatsapp_number_id", "WhatsApp number not found")
+    if number.is_active is False:
+        raise ValidationFailed("whatsapp_number_id", "the WhatsApp number is deactivated: activate it "
+                                                     f"(PATCH /whatsapp-numbers/{number.id} is_active: true) to send")
     personal = check_expressions(campaign.message_content)
     try:
         send = TemplateSend.model_validate({**(campaign.message_content or {}), "id": str(template.id)})
@@ -133,6 +136,21 @@ async def _transition(session: AsyncSession, campaign_id: uuid.UUID, organizatio
     campaign = await session.get(Campaign, campaign_id, populate_existing=True)
     assert campaign is not None
     return campaign
+
+
+async def pause_sending_from(session: AsyncSession, number_id: uuid.UUID, organization_id: uuid.UUID) -> list[uuid.UUID]:
+    """Pause the running campaigns that send from a number that stops sending (deactivated or
+    deleted); their ids. Each row is locked FOR UPDATE first, as a transition does, so a claim in
+    flight (`runner.CLAIM_LOCK`) finishes before and none starts after."""
+    sends_from = text(
+        "SELECT c.id FROM campaigns c LEFT JOIN whatsapp_templates t ON t.id = c.template_id "
+        "WHERE c.organization_id = :o AND c.status = 'running' "
+        "AND COALESCE(c.whatsapp_number_id, t.whatsapp_number_id) = :n ORDER BY c.id FOR UPDATE OF c")
+    ids = [r[0] for r in await session.execute(sends_from, {"o": organization_id, "n": number_id})]
+    if ids:
+        await session.execute(update(Campaign).where(Campaign.id.in_(ids), Campaign.status == "running")
+                              .values(status="paused", updated_at=datetime.now(timezone.utc)))
+    return ids
 
 
 async def _campaigns_this_month(session: AsyncSession, org: Organization) -> None:
@@ -229,4 +247,4 @@ async def due_campaigns(session: AsyncSession, limit: int = 50) -> list[tuple[uu
 
 
 __all__ = ["ALLOWED_FROM", "MAX_RATE_PER_SECOND", "Plan", "begin", "cancel", "due_campaigns", "local_time",
-           "organization_zone", "pause", "resume", "sending_plan", "start"]
+           "organization_zone", "pause", "pause_sending_from", "resume", "sending_plan", "start"]

@@ -93,7 +93,9 @@ _NEXT_ROW_COLUMNS = f"""
 SELECT m.id, m.created_at, m.type, m.content, m.metadata, m.conversation_id, m.sender_type,
        c.organization_id, c.contact_id, c.twenty_four_hour_window_expires_at AS window_expires,
        ct.whatsapp_id AS wa_id,
-       n.phone_number_id, n.access_token_encrypted, n.settings AS number_settings
+       n.phone_number_id, n.access_token_encrypted, n.settings AS number_settings,
+       CASE WHEN n.deleted_at IS NOT NULL THEN 'deleted' WHEN n.is_active IS FALSE THEN 'deactivated'
+       END AS number_gone
   FROM messages m
   JOIN conversations c ON c.id = m.conversation_id
   JOIN contacts ct ON ct.id = c.contact_id
@@ -112,7 +114,7 @@ _NEXT_ROWS_CLAIMING_FIRST = f"""
 WITH next AS ({_NEXT_ROW_COLUMNS}
 ), first AS (
   SELECT id, created_at FROM (SELECT * FROM next ORDER BY created_at, id LIMIT 1) f
-   WHERE phone_number_id IS NOT NULL
+   WHERE phone_number_id IS NOT NULL AND number_gone IS NULL
      AND (type = 'template' OR window_expires > now())
      AND NOT (metadata ? 'next_attempt_at' AND (metadata->>'next_attempt_at')::timestamptz > now())
 ), claimed AS (
@@ -345,6 +347,8 @@ class Sender:
                 problem = None
                 if row["phone_number_id"] is None:
                     problem = ("the conversation has no WhatsApp number", {})
+                elif row["number_gone"] is not None:
+                    problem = (f"not sent: the conversation's WhatsApp number is {row['number_gone']}", {})
                 elif row["type"] != "template" and (row["window_expires"] is None or row["window_expires"] <= now):
                     problem = (OUTSIDE_WINDOW, {"outside_window": True})
                 else:

@@ -98,6 +98,7 @@ async def reply(item_id: uuid.UUID) -> Any:
             await _inside_window(session, conversation.id)
         number = await session.get(WhatsAppNumber, conversation.whatsapp_number_id) \
             if conversation.whatsapp_number_id else None
+        _number_sends(conversation, number)
     media = None
     if data.upload_id is not None:  # to Meta first, outside any transaction (external I/O)
         media = await _uploaded_media(data, principal.organization_id, number)
@@ -143,6 +144,19 @@ async def reply(item_id: uuid.UUID) -> Any:
 def _open(conversation: Conversation) -> None:
     if conversation.status in ("closed", "resolved"):
         raise Conflict("the conversation is closed; reopen it first (PATCH status 'open')", field="status")
+
+
+def _number_sends(conversation: Conversation, number: WhatsAppNumber | None) -> None:
+    """409 when the conversation's number cannot send any more: deactivated or deleted."""
+    if conversation.whatsapp_number_id is None:
+        return
+    if number is None or number.deleted_at is not None:
+        raise Conflict("the conversation's WhatsApp number is deleted: nothing can be sent from it",
+                       field="whatsapp_number_id")
+    if number.is_active is False:
+        raise Conflict("the conversation's WhatsApp number is deactivated: activate it "
+                       f"(PATCH /whatsapp-numbers/{number.id} is_active: true) to reply",
+                       field="whatsapp_number_id")
 
 
 async def _inside_window(session: Any, conversation_id: uuid.UUID) -> None:

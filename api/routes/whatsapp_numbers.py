@@ -8,9 +8,24 @@ without them.
 
 from __future__ import annotations
 
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from api.auth.principal import Principal
+from api.campaigns.control import pause_sending_from
 from api.db.models import WhatsAppNumber
 from api.resources import DateRange, Equals, Resource, SecretField, crud_blueprint
 from api.schemas.whatsapp_numbers import WhatsAppNumberCreate, WhatsAppNumberOut, WhatsAppNumberUpdate
+
+async def _stops_sending(session: AsyncSession, row: WhatsAppNumber) -> None:
+    """A number deactivated stops sending: its running campaigns are paused (the sender fails
+    the rows still waiting for it, and agents' replies are refused)."""
+    if row.is_active is False:
+        await pause_sending_from(session, row.id, row.organization_id)
+
+
+async def _before_delete(session: AsyncSession, principal: Principal, row: WhatsAppNumber) -> None:
+    await pause_sending_from(session, row.id, row.organization_id)
+
 
 resource = Resource(
     name="whatsapp_numbers",
@@ -31,5 +46,7 @@ resource = Resource(
     secrets=(SecretField("access_token", "access_token_encrypted", "has_access_token"),),
     credential_columns=("settings",),
     plan_limit="max_whatsapp_numbers",
+    after_update=_stops_sending,
+    before_delete=_before_delete,
 )
 blueprint = crud_blueprint(resource)
