@@ -26,7 +26,7 @@ from api.auth.permissions import require
 from api.auth.principal import Principal, current_principal
 from api.context import get_db, get_redis
 from api.db.models import Campaign, CampaignRecipient, Contact, Flow, WhatsAppNumber, WhatsAppTemplate
-from api.errors import Conflict
+from api.errors import Conflict, ValidationFailed
 from api.json_body import raw_body
 from api.resources import (
     DateRange, Equals, Page, Resource, crud_blueprint, list_items, load_in_scope, scoped_select, to_out, writing)
@@ -41,13 +41,22 @@ from api.services.contacts_import import decode, import_contacts
 from api.workers.queue import RUN_CAMPAIGN, enqueue
 
 
+def _no_send_rate(values: dict[str, Any]) -> None:
+    if "send_rate_limit" in values:
+        raise ValidationFailed("send_rate_limit", "send_rate_limit is not available: a campaign sends at its "
+                                                  "WhatsApp number's tier (the number's settings."
+                                                  "rate_limit_per_second, docs/campaigns.md)")
+
+
 async def _before_create(session: AsyncSession, principal: Principal, values: dict[str, Any]) -> None:
+    _no_send_rate(values)
     values["target_filters"] = runtime.check_filters(values.get("target_filters"))
     check_expressions(values.get("message_content"))
     values["created_by"] = principal.user_id
 
 
 async def _before_update(session: AsyncSession, principal: Principal, row: Campaign, values: dict[str, Any]) -> None:
+    _no_send_rate(values)
     if row.status != "draft":
         raise Conflict(f"a {row.status} campaign cannot be edited (only drafts)", field="status")
     if "target_filters" in values:

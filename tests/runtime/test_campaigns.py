@@ -267,6 +267,25 @@ async def test_bad_definitions_are_refused_naming_the_field(api, servers):
     assert (await api.ok("GET", f"/campaigns/{missing['id']}"))["status"] == "draft"
 
 
+async def test_a_per_campaign_send_rate_is_refused_as_not_available(api, servers):
+    """Campaigns send at their number's tier (docs/campaigns.md): a ``send_rate_limit`` would be
+    stored and ignored, so a customer throttling a campaign with it is told, not ignored."""
+    template = await approved_template(api, servers.seeded.number_id, servers.wait_for)
+    refused = await api.call("POST", "/campaigns", {"name": "Devagar", "template_id": template,
+                                                    "message_content": {"body": ["10%"]}, "send_rate_limit": 10})
+    assert refused.status_code == 422, refused.text
+    assert refused.json()["error"]["field"] == "send_rate_limit"
+    assert "rate_limit_per_second" in refused.json()["error"]["message"]
+    assert (await api.ok("GET", "/campaigns"))["total"] == 0
+    campaign = await _campaign(api, template)
+    refused = await api.call("PATCH", f"/campaigns/{campaign['id']}", {"send_rate_limit": 10})
+    assert refused.status_code == 422 and refused.json()["error"]["field"] == "send_rate_limit", refused.text
+    paths = (await api.ok("GET", "/openapi.json"))["paths"]
+    for path, method in (("/campaigns", "post"), ("/campaigns/{item_id}", "patch")):
+        body = paths[path][method]["requestBody"]["content"]["application/json"]["schema"]
+        assert "send_rate_limit" not in body["properties"], (method, body)
+
+
 async def test_scheduling_in_the_organizations_timezone(api, servers):
     from datetime import datetime, timedelta, timezone
     from zoneinfo import ZoneInfo
