@@ -19,13 +19,17 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
+from datetime import datetime, timezone
+
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.auth.passwords import hash_password_async
 from api.auth.principal import Principal
 from api.auth.role_ceiling import check_role_ceiling
 from api.auth.sessions import end_user_sessions
-from api.db.models import User
+from api.db.models import Conversation, User
+from api.events import emit, event
 from api.errors import Conflict, ValidationFailed
 from api.resources import DateRange, Equals, Resource, crud_blueprint
 from api.schemas.users import UserCreate, UserOut, UserUpdate
@@ -61,6 +65,35 @@ async def _before_update(session: AsyncSession, principal: Principal, row: User,
         await ensure_room(session, principal.organization_id, "max_agents")
     if ends_sessions(row, values):
         await end_user_sessions(session, row.id)
+    if values.get("is_active") is False and row.is_active is not False:
+        await _release_conversations(session, row, "deactivated")
+
+
+async def _release_conversations(session: AsyncSession, user: User, why: str) -> None:
+    """A user who can no longer answer (deactivated, deleted) lets go of their open conversations:
+    each goes back to its department's queue (``conversation.transferred``, which makes the
+    assignment consumer give it to an online colleague), never left with nobody to answer it."""
+    from api.routes.conversations import conversation_event_payload
+
+    held = (await session.execute(
+        select(Conversation).where(Conversation.organization_id == user.organization_id,
+                                   Conversation.assigned_to == user.id,
+                                   Conversation.status.notin_(("closed", "resolved")))
+        .order_by(Conversation.id).with_for_update())).scalars().all()
+    now = datetime.now(timezone.utc)
+    for row in held:
+        previous = {"department_id": str(row.department_id) if row.department_id else None,
+                    "assigned_agent_id": str(user.id)}
+        row.assigned_to = None
+        row.assigned_at = None
+        row.status = "waiting_in_queue"
+        row.entered_queue_at = now
+        row.is_bot_active = False
+        row.updated_at = now
+        payload = conversation_event_payload(row, f"the agent was {why}")
+        payload["previous"] = previous
+        await emit(session, event(row.organization_id, "conversation.transferred", payload, row.id))
+    await session.flush()
 
 
 def freed_email(user_id: uuid.UUID) -> str:
@@ -73,6 +106,7 @@ async def _before_delete(session: AsyncSession, principal: Principal, row: User)
     if row.id == principal.user_id:
         raise Conflict("you cannot delete yourself")
     await end_user_sessions(session, row.id)
+    await _release_conversations(session, row, "deleted")
     # the audit entry's ``before`` (taken before this hook) keeps the original
     row.email = freed_email(row.id)
 
