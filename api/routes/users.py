@@ -17,9 +17,8 @@ session of the user at once (`api.auth.sessions`).
 from __future__ import annotations
 
 import uuid
-from typing import Any
-
 from datetime import datetime, timezone
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
