@@ -38,7 +38,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from api.campaigns.audience import check_filters, materialise
 from api.campaigns.personalise import check_expressions
 from api.db.models import Campaign, Organization, WhatsAppNumber, WhatsAppTemplate
-from api.errors import Conflict, NotFound, PlanLimitExceeded, ValidationFailed
+from api.errors import ApiError, Conflict, NotFound, PlanLimitExceeded, ValidationFailed
+from api.events import emit, event
+from api.events.catalogue import CAMPAIGN_FIELDS, campaign_payload
 from api.schemas.messages import TemplateSend
 from api.schemas.whatsapp_numbers import MAX_RATE_PER_SECOND  # a number's tier is configurable up to this
 from api.services.plan_limits import room_left
@@ -138,7 +140,33 @@ async def _transition(session: AsyncSession, campaign_id: uuid.UUID, organizatio
     return campaign
 
 
-async def pause_sending_from(session: AsyncSession, number_id: uuid.UUID, organization_id: uuid.UUID) -> list[uuid.UUID]:
+def campaign_event(row: Any, type: str, reason: str | None = None) -> Any:
+    """The ``campaign.*`` event of a transition, from the campaign as it left it (a `Campaign`
+    or a row with its columns), keyed by the campaign."""
+    values = {f: getattr(row, f) for f in CAMPAIGN_FIELDS} if isinstance(row, Campaign) else dict(row)
+    organization_id = row.organization_id if isinstance(row, Campaign) else row["organization_id"]
+    return event(organization_id, type, campaign_payload(values, reason), values["id"])
+
+
+def reason_of(exc: ApiError) -> str:
+    """Why a campaign could not go on, as its ``campaign.paused`` event says it."""
+    return f"{exc.field}: {exc.message}" if exc.field else exc.message
+
+
+async def paused_by_pytake(session: AsyncSession, campaign_id: uuid.UUID, from_status: str, reason: str) -> bool:
+    """A campaign PyTake pauses itself (its number or template went away, the plan no longer
+    allows it), from ``from_status``, with its ``campaign.paused`` event carrying ``reason``."""
+    row = (await session.execute(text(
+        f"UPDATE campaigns SET status = 'paused', updated_at = now() WHERE id = :c AND status = :s "
+        f"RETURNING organization_id, {', '.join(CAMPAIGN_FIELDS)}"), {"c": campaign_id, "s": from_status})
+        ).mappings().first()
+    if row is not None:
+        await emit(session, campaign_event(row, "campaign.paused", reason))
+    return row is not None
+
+
+async def pause_sending_from(session: AsyncSession, number_id: uuid.UUID, organization_id: uuid.UUID,
+                             reason: str = "the WhatsApp number was deactivated") -> list[uuid.UUID]:
     """Pause the running campaigns that send from a number that stops sending (deactivated or
     deleted); their ids. Each row is locked FOR UPDATE first, as a transition does, so a claim in
     flight (`runner.CLAIM_LOCK`) finishes before and none starts after."""
@@ -147,10 +175,7 @@ async def pause_sending_from(session: AsyncSession, number_id: uuid.UUID, organi
         "WHERE c.organization_id = :o AND c.status = 'running' "
         "AND COALESCE(c.whatsapp_number_id, t.whatsapp_number_id) = :n ORDER BY c.id FOR UPDATE OF c")
     ids = [r[0] for r in await session.execute(sends_from, {"o": organization_id, "n": number_id})]
-    if ids:
-        await session.execute(update(Campaign).where(Campaign.id.in_(ids), Campaign.status == "running")
-                              .values(status="paused", updated_at=datetime.now(timezone.utc)))
-    return ids
+    return [i for i in ids if await paused_by_pytake(session, i, "running", reason)]
 
 
 async def _campaigns_this_month(session: AsyncSession, org: Organization) -> None:
@@ -209,17 +234,21 @@ async def begin(session: AsyncSession, campaign_id: uuid.UUID, organization_id: 
         "WHERE id = :c"), {"c": campaign_id})
     await _messages_fit(session, organization_id, campaign_id)
     await session.refresh(campaign)
+    await emit(session, campaign_event(campaign, "campaign.started"))
     return campaign
 
 
 async def pause(session: AsyncSession, campaign_id: uuid.UUID, organization_id: uuid.UUID) -> Campaign:
-    return await _transition(session, campaign_id, organization_id, "pause", {})
+    campaign = await _transition(session, campaign_id, organization_id, "pause", {})
+    await emit(session, campaign_event(campaign, "campaign.paused"))
+    return campaign
 
 
 async def resume(session: AsyncSession, campaign_id: uuid.UUID, organization_id: uuid.UUID) -> Campaign:
     campaign = await _transition(session, campaign_id, organization_id, "resume", {})
     await sending_plan(session, campaign)
     await _messages_fit(session, organization_id, campaign_id)
+    await emit(session, campaign_event(campaign, "campaign.resumed"))
     return campaign
 
 
@@ -235,6 +264,7 @@ async def cancel(session: AsyncSession, campaign_id: uuid.UUID, organization_id:
             "WHERE campaign_id = :c AND status = 'pending' AND message_id IS NULL AND skip_reason IS NULL"),
             {"c": campaign_id})
     await session.refresh(campaign)
+    await emit(session, campaign_event(campaign, "campaign.cancelled"))
     return campaign
 
 
@@ -247,4 +277,5 @@ async def due_campaigns(session: AsyncSession, limit: int = 50) -> list[tuple[uu
 
 
 __all__ = ["ALLOWED_FROM", "MAX_RATE_PER_SECOND", "Plan", "begin", "cancel", "due_campaigns", "local_time",
-           "organization_zone", "pause", "pause_sending_from", "resume", "sending_plan", "start"]
+           "campaign_event", "organization_zone", "pause", "pause_sending_from", "paused_by_pytake", "reason_of", "resume",
+           "sending_plan", "start"]

@@ -56,9 +56,8 @@ import uuid
 from datetime import datetime, timezone
 from typing import Any
 
-from sqlalchemy import text
-
-from api.campaigns.control import MAX_RATE_PER_SECOND, Plan, sending_plan
+from api.campaigns.control import (MAX_RATE_PER_SECOND, Plan, campaign_event, paused_by_pytake, reason_of,
+                                   sending_plan)
 from api.campaigns.personalise import RecipientError, render
 from api.campaigns.statistics import GrowthAnalyzer
 from api.crypto import decrypt_secret
@@ -66,6 +65,7 @@ from api.db.models import Campaign
 from api.db.session import bind
 from api.errors import ApiError
 from api.events import emit_conn, event, failed_before_sent_payload, message_payload
+from api.events.catalogue import CAMPAIGN_FIELDS
 from api.outbox import WAITING, Lease, Limit, SendRateLimiter, SentRecorder
 from api.runtime_context import Runtime
 from api.whatsapp.graph_client import PermanentGraphError, TransientGraphError, UncertainDeliveryError
@@ -170,11 +170,11 @@ UPDATE messages m SET content = i.content
  WHERE m.id = i.id AND m.created_at = i.created_at
 """
 
-_COMPLETE = """
+_COMPLETE = f"""
 UPDATE campaigns SET status = 'completed', completed_at = now(), updated_at = now()
  WHERE id = :campaign AND status = 'running'
    AND NOT EXISTS (SELECT 1 FROM campaign_recipients WHERE campaign_id = :campaign AND status = 'pending')
-RETURNING id
+RETURNING organization_id, {', '.join(CAMPAIGN_FIELDS)}
 """
 
 
@@ -340,8 +340,13 @@ class CampaignRun:
             return None
 
     async def complete(self) -> bool:
+        """``completed`` when no recipient is pending, with its ``campaign.completed`` event."""
         async with self.rt.db.raw() as conn:
-            return bool(await conn.fetchval(*bind(_COMPLETE, {"campaign": self.campaign_id})))
+            async with conn.transaction():
+                row = await conn.fetchrow(*bind(_COMPLETE, {"campaign": self.campaign_id}))
+                if row is not None:
+                    await emit_conn(conn, campaign_event(row, "campaign.completed"))
+        return row is not None
 
 
 async def load_run(rt: Runtime, campaign_id: Any) -> CampaignRun | None:
@@ -354,8 +359,7 @@ async def load_run(rt: Runtime, campaign_id: Any) -> CampaignRun | None:
             plan = await sending_plan(session, campaign)
         except ApiError as exc:  # the template or number went away: paused, with the reason
             log.warning("campaign %s cannot send (%s): paused", campaign_id, exc)
-            await session.execute(text("UPDATE campaigns SET status = 'paused' WHERE id = :c AND status = 'running'"),
-                                  {"c": campaign.id})
+            await paused_by_pytake(session, campaign.id, "running", reason_of(exc))
             await session.commit()
             return None
     return CampaignRun(rt, campaign, plan)

@@ -13,7 +13,7 @@ import logging
 
 from sqlalchemy import text
 
-from api.campaigns.control import begin, due_campaigns
+from api.campaigns.control import begin, due_campaigns, paused_by_pytake, reason_of
 from api.campaigns.runner import campaign_lease
 from api.errors import ApiError
 from api.runtime_context import Runtime
@@ -36,8 +36,7 @@ async def start_due(rt: Runtime) -> list[str]:
         except ApiError as exc:
             log.warning("scheduled campaign %s not started: %s; paused", campaign_id, exc)
             async with rt.db.transaction() as session:
-                await session.execute(text("UPDATE campaigns SET status = 'paused' WHERE id = :c "
-                                           "AND status = 'scheduled'"), {"c": campaign_id})
+                await paused_by_pytake(session, campaign_id, "scheduled", reason_of(exc))
             continue
         started.append(str(campaign_id))
     return started

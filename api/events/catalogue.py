@@ -117,6 +117,19 @@ def contact_payload(row: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
+CAMPAIGN_FIELDS = ("id", "name", "status", "template_id", "whatsapp_number_id", "flow_id", "scheduled_at",
+                   "started_at", "completed_at", "total_recipients", "sent_count", "delivered_count",
+                   "read_count", "failed_count", "skipped_count", "replied_count")
+
+
+def campaign_payload(row: Mapping[str, Any], reason: str | None = None) -> dict[str, Any]:
+    """campaign.started / .paused / .resumed / .completed / .cancelled: the campaign as the
+    transition left it, and why PyTake made it (``reason``: a campaign paused because its
+    number was deactivated, its template went away, the plan no longer allows it; null when
+    a user did it, or for ``completed``)."""
+    return {"campaign": {f: _s(row.get(f)) for f in CAMPAIGN_FIELDS}, "reason": reason}
+
+
 def flow_payload(flow: Mapping[str, Any], *, conversation_id: Any, contact_id: Any,
                  **details: Any) -> dict[str, Any]:
     """A flow run's event (flow.started / flow.completed / flow.error): the flow

@@ -24,7 +24,7 @@ async def _stops_sending(session: AsyncSession, row: WhatsAppNumber) -> None:
 
 
 async def _before_delete(session: AsyncSession, principal: Principal, row: WhatsAppNumber) -> None:
-    await pause_sending_from(session, row.id, row.organization_id)
+    await pause_sending_from(session, row.id, row.organization_id, "the WhatsApp number was deleted")
 
 
 resource = Resource(
