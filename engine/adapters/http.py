@@ -12,7 +12,9 @@ The connection is pinned to the address that was checked (the URL's host is
 replaced by the IP; ``Host`` and TLS SNI / certificate checks keep the
 name), so a DNS answer that changes between check and connect (rebinding)
 cannot redirect the request. Redirects are followed by hand, at most
-``max_redirects``, each hop checked again. Bodies are streamed and cut off
+``max_redirects``, each hop checked again; a hop to another origin carries
+only the headers that describe the request (`CROSS_ORIGIN_HEADERS`), never
+the flow's credentials, whatever header holds them. Bodies are streamed and cut off
 past ``max_bytes`` (1 MiB).
 """
 
@@ -75,6 +77,10 @@ async def system_resolver(host: str, port: int) -> list[str]:
         if addr not in seen:
             seen.append(addr)
     return seen
+
+
+# what a redirect to another origin keeps of the flow's headers
+CROSS_ORIGIN_HEADERS = frozenset({"accept", "accept-language", "content-type", "cache-control"})
 
 
 class GuardedHttpClient:
@@ -179,8 +185,9 @@ class GuardedHttpClient:
             if response.status == 303 or (response.status in (301, 302) and method not in ("GET", "HEAD")):
                 method, send_body = "GET", False
             if (nxt.scheme, nxt.host, nxt.port) != (target.scheme, target.host, target.port):
-                headers = {k: v for k, v in headers.items()
-                           if k.lower() not in ("authorization", "cookie", "proxy-authorization")}
+                # another origin gets only the headers that describe the request: a flow's
+                # credentials may be in any header (X-API-Key, apikey...), not only Authorization
+                headers = {k: v for k, v in headers.items() if k.lower() in CROSS_ORIGIN_HEADERS}
             target = nxt
         raise HttpRequestError(f"{url}: more than {self.max_redirects} redirects")
 

@@ -110,12 +110,24 @@ async def test_allowed_redirects_are_followed_and_a_303_becomes_a_get(local_serv
 
 
 async def test_credentials_are_not_forwarded_to_another_host_on_redirect(local_server):
+    # whatever the header is called: a flow's API key travels in X-API-Key, apikey, X-Auth-Token...
     local_server.routes[("GET", "/a")] = (307, {"Location": f"http://localhost:{local_server.port}/b"}, "")
     local_server.routes[("GET", "/b")] = (200, {}, {"ok": True})
+    sent = {"Authorization": "Bearer x", "X-API-Key": "k-123", "apikey": "k-456", "Accept": "application/json"}
     async with GuardedHttpClient(allow_private_networks=True) as client:
-        await client.request("GET", f"{local_server.url}/a", headers={"Authorization": "Bearer x"}, timeout=5)
-    assert local_server.requests[0]["headers"].get("authorization") == "Bearer x"
-    assert "authorization" not in local_server.requests[1]["headers"]
+        await client.request("GET", f"{local_server.url}/a", headers=sent, timeout=5)
+    first, second = (r["headers"] for r in local_server.requests)
+    assert (first.get("authorization"), first.get("x-api-key"), first.get("apikey")) == ("Bearer x", "k-123", "k-456")
+    assert not {"authorization", "x-api-key", "apikey"} & set(second)
+    assert second.get("accept") == "application/json"  # what describes the request, not who sends it, stays
+
+
+async def test_a_redirect_on_the_same_host_keeps_the_headers(local_server):
+    local_server.routes[("GET", "/a")] = (307, {"Location": "/b"}, "")
+    local_server.routes[("GET", "/b")] = (200, {}, {"ok": True})
+    async with GuardedHttpClient(allow_private_networks=True) as client:
+        await client.request("GET", f"{local_server.url}/a", headers={"X-API-Key": "k-123"}, timeout=5)
+    assert [r["headers"].get("x-api-key") for r in local_server.requests] == ["k-123", "k-123"]
 
 
 async def test_redirect_loops_stop_after_the_cap(local_server):
