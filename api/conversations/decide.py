@@ -27,8 +27,7 @@ from typing import Any, Awaitable, Callable
 
 from api.campaigns.replies import campaign_reply, campaign_reply_from, opt_out
 from api.analytics.path import Path, path_of
-from api.conversations import flow_selection, load
-from api.conversations.ai_client import LazyAIClient
+from api.conversations import chatbot_ai, flow_selection, load
 from api.conversations.business_hours import is_open
 from api.conversations.flow_templates import check_flow_templates
 from api.conversations.load import Loaded, as_uuid
@@ -93,7 +92,8 @@ async def decide(rt: Runtime, loaded: Loaded, history: History | None = None) ->
 
     if loaded.message is None:
         assert loaded.state is not None
-        result = await Interpreter(_ports(rt)).on_timeout(loaded.state, store.load, _scope(loaded, None, []))
+        result = await Interpreter(_ports(rt, loaded.chatbot)).on_timeout(loaded.state, store.load,
+                                                                          _scope(loaded, None, []))
         return await _finished(rt, decision, result, loaded, _flow_info(loaded, loaded.state.flow_ref),
                                rt.programs.get(loaded.state.program_hash))
 
@@ -142,12 +142,12 @@ async def decide(rt: Runtime, loaded: Loaded, history: History | None = None) ->
         decision.status = "handoff"
         return decision
     if selection.action == "fallback":
-        decision.messages += _text(_fallback(chatbot))
+        decision.messages += await _fallback_answer(rt, decision, conv["id"], chatbot)
         decision.keep_state = True
         decision.status = "fallback"
         return decision
 
-    interp = Interpreter(_ports(rt))
+    interp = Interpreter(_ports(rt, loaded.chatbot))
     flow_ref = loaded.state.flow_ref if selection.action == "resume" else str(selection.flow.id)  # type: ignore
     flow = _flow_info(loaded, flow_ref)
     try:
@@ -280,10 +280,8 @@ def _record_problems(decision: Decision, result: RunResult, loaded: Loaded) -> N
             ensure_ascii=False, default=str))
 
 
-def _ports(rt: Runtime) -> Ports:
-    if rt.ai is None:
-        rt.ai = LazyAIClient(rt.settings)
-    return Ports(http=rt.http, ai=rt.ai, clock=SystemClock())
+def _ports(rt: Runtime, chatbot: flow_selection.ChatbotInfo | None) -> Ports:
+    return Ports(http=rt.http, ai=chatbot_ai.ai_port(rt, chatbot), clock=SystemClock())
 
 
 def _campaign_flow(loaded: Loaded, flow_id: uuid.UUID) -> flow_selection.FlowInfo:
@@ -330,6 +328,23 @@ def _scope(loaded: Loaded, inbound: InboundMessage | None, history: list[dict[st
         "history": history,
         "language": (loaded.chatbot.settings or {}).get("language") if loaded.chatbot else None,
     }
+
+
+async def _fallback_answer(rt: Runtime, decision: Decision, conversation_id: Any,
+                           chatbot: flow_selection.ChatbotInfo) -> list[dict[str, Any]]:
+    """What answers a message no flow handles: the chatbot's AI when it is enabled
+    (api/conversations/chatbot_ai.py), else (or when that call fails) its fallback text."""
+    if chatbot.ai_enabled:
+        text, call = await chatbot_ai.answer(rt, conversation_id, chatbot)
+        decision.ai.append(call)
+        if text is not None:
+            decision.run_info["answered_by"] = "ai"
+            return _text(text)
+        decision.errors.append({"node": None, "code": "ai_failed", "message": call["error"]})
+        log.warning("chatbot AI failed: %s", json.dumps({"conversation_id": str(conversation_id),
+                                                          "chatbot_id": str(chatbot.id), "error": call["error"]},
+                                                         ensure_ascii=False))
+    return _text(_fallback(chatbot))
 
 
 def _fallback(chatbot: flow_selection.ChatbotInfo) -> str | None:

@@ -50,6 +50,13 @@ class ChatbotInfo:
     handoff_keywords: tuple[str, ...] = ()
     business_hours: dict = field(default_factory=dict)
     settings: dict = field(default_factory=dict)
+    # the chatbot's AI (api/conversations/chatbot_ai.py): used only when ai_enabled
+    ai_enabled: bool = False
+    ai_provider: str | None = None
+    ai_model: str | None = None
+    ai_api_key_encrypted: str | None = None
+    ai_system_prompt: str | None = None
+    ai_temperature: float | None = None
 
 
 @dataclass(frozen=True)

@@ -135,7 +135,11 @@ async def _chatbot_and_flows(s: Any, conv: Any) -> tuple[flow_selection.ChatbotI
         fallback_message=chatbot_row["fallback_message"], away_message=chatbot_row["away_message"],
         auto_handoff_enabled=chatbot_row["auto_handoff_enabled"] is not False,
         handoff_keywords=tuple(chatbot_row["handoff_keywords"] or ()),
-        business_hours=chatbot_row["business_hours"] or {}, settings=chatbot_row["settings"] or {})
+        business_hours=chatbot_row["business_hours"] or {}, settings=chatbot_row["settings"] or {},
+        ai_enabled=chatbot_row["ai_enabled"] is True, ai_provider=chatbot_row["ai_provider"],
+        ai_model=chatbot_row["ai_model"], ai_api_key_encrypted=chatbot_row["ai_api_key_encrypted"],
+        ai_system_prompt=chatbot_row["ai_system_prompt"],
+        ai_temperature=float(chatbot_row["ai_temperature"]) if chatbot_row["ai_temperature"] is not None else None)
     rows = (await s.execute(text(
         "SELECT id, name, type, trigger_keywords, whatsapp_number_id, created_at FROM flows "
         "WHERE chatbot_id = :b AND is_active IS NOT FALSE AND EXISTS (SELECT 1 FROM flow_versions v "
@@ -151,7 +155,8 @@ async def _chatbot_for(s: Any, conv: Any) -> Any:
     """The conversation's chatbot; else the number's (``settings.chatbot_id``);
     else the organization's active chatbot, preferring one with a flow for this number."""
     cols = ("id, welcome_message, fallback_message, away_message, auto_handoff_enabled, "
-            "handoff_keywords, business_hours, settings")
+            "handoff_keywords, business_hours, settings, ai_enabled, ai_provider, ai_model, "
+            "ai_api_key_encrypted, ai_system_prompt, ai_temperature")
     if conv["chatbot_id"]:
         row = (await s.execute(text(
             f"SELECT {cols} FROM chatbots WHERE id = :id AND deleted_at IS NULL AND is_active IS NOT FALSE"),

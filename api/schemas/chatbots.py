@@ -10,7 +10,8 @@ from pydantic import AfterValidator, Field, StringConstraints
 
 from api.schemas.common import HttpUrl, Input, JsonNumber, JsonObject, Keyword, Name, Output, StrictBool, Text, hundredths
 
-Provider = Literal["openai", "anthropic", "google"]
+# the providers PyTake's AI port speaks (SCHEMA.md also names "google": not available)
+Provider = Literal["openai", "anthropic"]
 Temperature = Annotated[float, Field(ge=0, le=2, description="rounded to two decimal places"), JsonNumber,
                         AfterValidator(hundredths)]
 Secret = Annotated[str, StringConstraints(min_length=1, max_length=4096)]
