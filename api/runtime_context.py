@@ -76,7 +76,7 @@ class Runtime:
     programs: dict[str, Program] = field(default_factory=dict)  # program hash -> Program
     # (org, number, chatbot) -> (monotonic time, chatbot, flows)
     chatbots: dict[tuple, tuple] = field(default_factory=dict)
-    # (chatbot id, flow ref) -> (at, hash): a flow's name is only unique within its chatbot
+    # (organization, chatbot id, flow ref) -> (at, hash): a flow's name is only unique within its chatbot
     current_versions: dict[tuple, tuple[float, str]] = field(default_factory=dict)
     node_ids: dict[tuple, uuid.UUID | None] = field(default_factory=dict)  # (flow id, canvas node id) -> nodes.id
     owns: bool = False
