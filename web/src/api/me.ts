@@ -37,3 +37,9 @@ export function useMe(): Me | null | undefined {
 export function can(me: Me | null | undefined, permission: string): boolean {
   return me?.permissions.includes(permission) ?? false;
 }
+
+/** Whether the role is known not to hold `permission`: false while unknown, so a page does not hide
+ *  its controls from those who hold it until /auth/me answers (the API refuses the others anyway). */
+export function lacks(me: Me | null | undefined, permission: string): boolean {
+  return !!me && !me.permissions.includes(permission);
+}

@@ -1,5 +1,6 @@
 import { useCallback, useEffect, useState } from "react";
 import { api, ApiError } from "../../api/client";
+import { lacks, useMe } from "../../api/me";
 import type { Template } from "../../api/types";
 import { AppHeader } from "../../components/AppHeader";
 import { useI18n } from "../../i18n";
@@ -25,6 +26,7 @@ const recipientsVersion = (c: Campaign) =>
 /** One campaign: live counters while it sends, and the actions its state allows. */
 export function CampaignPage({ campaignId }: { campaignId: string }) {
   const { t, lang } = useI18n();
+  const me = useMe();
   const zone = useOrgTimezone();
   const [campaign, setCampaign] = useState<Campaign | null>(null);
   const [template, setTemplate] = useState<Template | null>(null);
@@ -75,13 +77,13 @@ export function CampaignPage({ campaignId }: { campaignId: string }) {
               <h1>{campaign.name}</h1>
               <CampaignStatusPill status={campaign.status} />
             </div>
-            <div className="row" role="toolbar" aria-label={t("templates.actions")}>
+            {!lacks(me, "campaigns:write") && <div className="row" role="toolbar" aria-label={t("templates.actions")}>
               {ACTIONS.map((action) => (
                 <button key={action} type="button" className={action === "cancel" ? "danger" : action === "start" ? "primary" : ""}
                   disabled={busy || !canDo(action, campaign.status)} onClick={() => act(action)}>
                   {t(`campaigns.${action}`)}</button>
               ))}
-            </div>
+            </div>}
             <ProgressBar campaign={campaign} />
             <dl className="counters" aria-label={t("campaigns.progress")}>
               {COUNTERS.map(([key, label]) => (

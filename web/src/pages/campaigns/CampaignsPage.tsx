@@ -1,5 +1,6 @@
 import { useEffect, useState } from "react";
 import { api, ApiError } from "../../api/client";
+import { lacks, useMe } from "../../api/me";
 import type { Page, Template } from "../../api/types";
 import { AppHeader } from "../../components/AppHeader";
 import { useI18n } from "../../i18n";
@@ -13,6 +14,7 @@ const POLL_MS = 2000; // while one is running or scheduled
 /** The organization's campaigns: status, template, when, and how far each has gone. */
 export function CampaignsPage() {
   const { t, lang } = useI18n();
+  const me = useMe();
   const zone = useOrgTimezone();
   const [campaigns, setCampaigns] = useState<Campaign[] | null>(null);
   const [templates, setTemplates] = useState<Template[]>([]);
@@ -39,7 +41,8 @@ export function CampaignsPage() {
         <section className="card">
           <div className="card-head">
             <h1>{t("campaigns.title")}</h1>
-            <Link to="/app/campaigns/new" className="button primary-link">{t("campaigns.new")}</Link>
+            {!lacks(me, "campaigns:write") &&
+              <Link to="/app/campaigns/new" className="button primary-link">{t("campaigns.new")}</Link>}
           </div>
           {campaigns === null ? <p className="muted">{t("common.loading")}</p>
             : campaigns.length === 0 ? <p className="muted">{t("campaigns.empty")}</p>

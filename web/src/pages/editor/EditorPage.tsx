@@ -5,6 +5,7 @@ import {
 } from "@xyflow/react";
 import { useCallback, useEffect, useLayoutEffect, useMemo, useRef, useState, type DragEvent } from "react";
 import { api, ApiError } from "../../api/client";
+import { lacks, useMe } from "../../api/me";
 import type { Canvas, Diagnostic, Flow } from "../../api/types";
 import { AppHeader } from "../../components/AppHeader";
 import { downloadJson, slug, takePendingCanvas } from "../../components/files";
@@ -59,6 +60,11 @@ function isTyping(target: EventTarget | null): boolean {
 
 function Editor({ flowId }: { flowId: string }) {
   const { t } = useI18n();
+  // a role that reads flows but may not change them (agent, viewer): the canvas can be explored and
+  // simulated, but there is no Save, Publish or rollback to try (the API would refuse them: 403)
+  const readOnly = lacks(useMe(), "flows:write");
+  const readOnlyRef = useRef(readOnly);
+  readOnlyRef.current = readOnly;
   const flowApi = useReactFlow<FlowNodeT, Edge>();
   const [flow, setFlow] = useState<Flow | null>(null);
   const [nodes, setNodes] = useState<FlowNodeT[]>([]);
@@ -249,7 +255,7 @@ function Editor({ flowId }: { flowId: string }) {
     const onKey = (e: KeyboardEvent) => {
       const mod = e.ctrlKey || e.metaKey;
       const key = e.key.toLowerCase();
-      if (mod && key === "s") { e.preventDefault(); save(); return; }
+      if (mod && key === "s") { e.preventDefault(); if (!readOnlyRef.current) save(); return; }
       if (isTyping(e.target) || viewingRef.current) return;
       if (mod && key === "z" && !e.shiftKey) { e.preventDefault(); restore(undo(state.current)); }
       else if (mod && (key === "y" || (key === "z" && e.shiftKey))) { e.preventDefault(); restore(redo(state.current)); }
@@ -261,10 +267,10 @@ function Editor({ flowId }: { flowId: string }) {
   }, [save, restore, undo, redo, copy, paste]);
 
   useEffect(() => {
-    const warn = (e: BeforeUnloadEvent) => { if (dirty) e.preventDefault(); };
+    const warn = (e: BeforeUnloadEvent) => { if (dirty && !readOnly) e.preventDefault(); };
     window.addEventListener("beforeunload", warn);
     return () => window.removeEventListener("beforeunload", warn);
-  }, [dirty]);
+  }, [dirty, readOnly]);
 
   const viewingRef = useRef(viewing);
   viewingRef.current = viewing;
@@ -301,11 +307,13 @@ function Editor({ flowId }: { flowId: string }) {
           version={analyticsVersion} report={report} error={analyticsError} />
         <span className="muted small shortcuts">{t("editor.shortcuts")}</span>
         <span className="grow" />
-        {dirty && <span className="muted small">{t("editor.unsaved")}</span>}
+        {dirty && !readOnly && <span className="muted small">{t("editor.unsaved")}</span>}
         {status && <span role="status" className={`small status ${status.kind}`}>{status.text}</span>}
         <span className={`small pill ${errors ? "error" : "ok"}`}>{t("editor.errors", { count: errors })}</span>
-        <button type="button" onClick={save}>{t("common.save")}</button>
-        <button type="button" className="primary" onClick={publish} title={t("editor.publishHint")}>{t("editor.publish")}</button>
+        {readOnly ? <span className="small pill" role="note" title={t("editor.readOnlyHint")}>{t("editor.readOnly")}</span> : <>
+          <button type="button" onClick={save}>{t("common.save")}</button>
+          <button type="button" className="primary" onClick={publish} title={t("editor.publishHint")}>{t("editor.publish")}</button>
+        </>}
       </div>
       <div className="editor-body">
         <Palette />
@@ -349,6 +357,7 @@ function Editor({ flowId }: { flowId: string }) {
           {tab === "simulator" && <SimulatorPanel flowId={flowId} canvas={currentCanvas} onCurrentNode={setSimNode} />}
           {tab === "versions" && (
             <VersionsPanel flowId={flowId} refreshKey={savedCount} viewing={viewing?.version ?? null} onView={viewVersion}
+              readOnly={readOnly}
               onPublished={(version) => setStatus({ kind: "ok", text: t("editor.published", { version }) })} />
           )}
           {tab === "errors" && <RunErrorsPanel flowId={flowId} onPick={focusNode} />}

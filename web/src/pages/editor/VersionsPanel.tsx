@@ -10,9 +10,9 @@ export type FlowVersion = {
 type User = { id: string; full_name?: string | null; email?: string | null };
 
 /** The flow's saved versions (who saved / published each, when), one opened
- *  read-only on the canvas, and rollback: publish an older version again. */
-export function VersionsPanel({ flowId, refreshKey, viewing, onView, onPublished }: {
-  flowId: string; refreshKey: number; viewing: number | null;
+ *  read-only on the canvas, and rollback: publish an older version again (not for a `readOnly` role). */
+export function VersionsPanel({ flowId, refreshKey, viewing, onView, onPublished, readOnly = false }: {
+  flowId: string; refreshKey: number; viewing: number | null; readOnly?: boolean;
   onView: (version: number | null, canvas: Canvas | null) => void; onPublished: (version: number) => void;
 }) {
   const { t, lang } = useI18n();
@@ -89,7 +89,7 @@ export function VersionsPanel({ flowId, refreshKey, viewing, onView, onPublished
                   {viewing === v.version
                     ? <button type="button" onClick={() => onView(null, null)}>{t("versions.close")}</button>
                     : <button type="button" onClick={() => view(v.version)}>{t("versions.view")}</button>}
-                  {!v.current && (
+                  {!v.current && !readOnly && (
                     <button type="button" onClick={() => setConfirming(v.version)}>{t(live !== null && v.version < live ? "versions.rollback" : "versions.publishThis")}</button>
                   )}
                 </div>

@@ -2,20 +2,21 @@ import { useState, type FormEvent } from "react";
 import type { Chatbot } from "../../api/types";
 import { useI18n } from "../../i18n";
 
-/** Which chatbot's flows are shown; creating the first chatbot when there is none. */
+/** Which chatbot's flows are shown; creating one (the first when there is none), unless `onCreate` is
+ *  left out (a role that may not create chatbots). */
 export function ChatbotPicker(props: {
-  chatbots: Chatbot[]; value: string | null; onChange: (id: string) => void; onCreate: (name: string) => void;
+  chatbots: Chatbot[]; value: string | null; onChange: (id: string) => void; onCreate?: (name: string) => void;
 }) {
   const { t } = useI18n();
   const [name, setName] = useState("");
   const submit = (e: FormEvent) => {
     e.preventDefault();
-    if (name.trim()) props.onCreate(name.trim());
+    if (name.trim()) props.onCreate?.(name.trim());
     setName("");
   };
   return (
     <section className="card">
-      {props.chatbots.length === 0 && <p>{t("flows.noChatbot")}</p>}
+      {props.chatbots.length === 0 && <p>{t(props.onCreate ? "flows.noChatbot" : "flows.noChatbotReadOnly")}</p>}
       <div className="row">
         {props.chatbots.length > 0 && (
           <label className="field">
@@ -25,13 +26,13 @@ export function ChatbotPicker(props: {
             </select>
           </label>
         )}
-        <form className="row grow" onSubmit={submit}>
+        {props.onCreate && <form className="row grow" onSubmit={submit}>
           <label className="field grow">
             <span className="field-label">{t("flows.chatbotName")}</span>
             <input value={name} onChange={(e) => setName(e.target.value)} />
           </label>
           <button type="submit" className="align-end">{t("flows.createChatbot")}</button>
-        </form>
+        </form>}
       </div>
     </section>
   );

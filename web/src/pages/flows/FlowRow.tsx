@@ -3,8 +3,9 @@ import type { Flow } from "../../api/types";
 import { useI18n } from "../../i18n";
 import { Link } from "../../router";
 
-/** One flow in the list, with its actions; Rename edits the name in place. */
-export function FlowRow(props: { flow: Flow; onRename: (name: string) => void; onDelete: () => void; onExport: () => void }) {
+/** One flow in the list, with its actions; Rename edits the name in place. Without `onRename` or
+ *  `onDelete` (a role that may not) that button is left out. */
+export function FlowRow(props: { flow: Flow; onRename?: (name: string) => void; onDelete?: () => void; onExport: () => void }) {
   const { t } = useI18n();
   const { flow } = props;
   const [editing, setEditing] = useState<string | null>(null);
@@ -18,7 +19,7 @@ export function FlowRow(props: { flow: Flow; onRename: (name: string) => void; o
           </span>
         </div>
       ) : (
-        <form className="row grow" onSubmit={(e) => { e.preventDefault(); props.onRename(editing); setEditing(null); }}>
+        <form className="row grow" onSubmit={(e) => { e.preventDefault(); props.onRename?.(editing); setEditing(null); }}>
           <label className="field grow">
             <span className="visually-hidden">{t("common.name")}</span>
             <input aria-label={t("common.name")} value={editing} autoFocus onChange={(e) => setEditing(e.target.value)} />
@@ -30,9 +31,9 @@ export function FlowRow(props: { flow: Flow; onRename: (name: string) => void; o
       {editing === null && (
         <div className="row">
           <Link to={`/app/flows/${flow.id}`} className="button">{t("flows.open")}</Link>
-          <button type="button" onClick={() => setEditing(flow.name)}>{t("common.rename")}</button>
+          {props.onRename && <button type="button" onClick={() => setEditing(flow.name)}>{t("common.rename")}</button>}
           <button type="button" onClick={props.onExport}>{t("flows.export")}</button>
-          <button type="button" className="danger" onClick={props.onDelete}>{t("common.delete")}</button>
+          {props.onDelete && <button type="button" className="danger" onClick={props.onDelete}>{t("common.delete")}</button>}
         </div>
       )}
     </li>

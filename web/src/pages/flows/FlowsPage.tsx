@@ -1,5 +1,6 @@
 import { useCallback, useEffect, useRef, useState, type FormEvent } from "react";
 import { api, ApiError } from "../../api/client";
+import { lacks, useMe } from "../../api/me";
 import type { Canvas, Chatbot, Diagnostic, Flow, Page } from "../../api/types";
 import { AppHeader } from "../../components/AppHeader";
 import { downloadJson, fileStem, readCanvasFile, setPendingCanvas, slug } from "../../components/files";
@@ -11,9 +12,12 @@ import { FlowRow } from "./FlowRow";
 
 const CHATBOT_KEY = "pytake.chatbot";
 
-/** A chatbot's flows: create, rename, delete, import, export, open in the editor. */
+/** A chatbot's flows: create, rename, delete, import, export, open in the editor. A role that only
+ *  reads flows (agent, viewer: docs/permissions.md) opens and exports them; the rest is left out. */
 export function FlowsPage() {
   const { t } = useI18n();
+  const me = useMe();
+  const mayWrite = !lacks(me, "flows:write");
   const [chatbots, setChatbots] = useState<Chatbot[] | null>(null);
   const [chatbotId, setChatbotId] = useState<string | null>(() => localStorage.getItem(CHATBOT_KEY));
   const [flows, setFlows] = useState<Flow[]>([]);
@@ -114,18 +118,18 @@ export function FlowsPage() {
         {error && <p role="alert" className="error banner" onClick={() => setError(null)}>{error}</p>}
         {chatbots === null ? <p className="muted">{t("common.loading")}</p> : (
           <ChatbotPicker chatbots={chatbots} value={chatbotId} onChange={setChatbotId}
-            onCreate={(name) => createChatbot(name).catch(report)} />
+            onCreate={!lacks(me, "chatbots:write") ? (name) => createChatbot(name).catch(report) : undefined} />
         )}
         {chatbotId && (
           <section className="card">
             <div className="card-head">
               <h1>{t("flows.title")}</h1>
-              <div className="row">
+              {mayWrite && <div className="row">
                 <button type="button" onClick={() => upload.current?.click()}>{t("flows.import")}</button>
                 <input ref={upload} type="file" accept="application/json,.json" hidden
                   aria-label={t("flows.import")}
                   onChange={(e) => { const f = e.target.files?.[0]; e.target.value = ""; if (f) importFile(f); }} />
-              </div>
+              </div>}
             </div>
             {rejected && (
               <div className="import-problems" role="alert">
@@ -142,18 +146,19 @@ export function FlowsPage() {
                 </div>
               </div>
             )}
-            <form className="row" onSubmit={createFlow}>
+            {mayWrite && <form className="row" onSubmit={createFlow}>
               <label className="field grow">
                 <span className="field-label">{t("flows.newFlow")}</span>
                 <input value={newFlow} onChange={(e) => setNewFlow(e.target.value)} />
               </label>
               <button type="submit" className="primary align-end">{t("flows.createFlow")}</button>
-            </form>
+            </form>}
             {flows.length === 0 ? <p className="muted">{t("flows.empty")}</p> : (
               <ul className="flow-list">
                 {flows.map((flow) => (
-                  <FlowRow key={flow.id} flow={flow} onRename={(name) => rename(flow, name)}
-                    onDelete={() => remove(flow)} onExport={() => exportFlow(flow).catch(report)} />
+                  <FlowRow key={flow.id} flow={flow} onRename={mayWrite ? (name) => rename(flow, name) : undefined}
+                    onDelete={!lacks(me, "flows:delete") ? () => remove(flow) : undefined}
+                    onExport={() => exportFlow(flow).catch(report)} />
                 ))}
               </ul>
             )}

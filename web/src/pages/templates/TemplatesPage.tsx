@@ -1,5 +1,6 @@
 import { useCallback, useEffect, useState } from "react";
 import { api, ApiError } from "../../api/client";
+import { lacks, useMe } from "../../api/me";
 import type { Page, Template, TemplateStatus, WhatsAppNumber } from "../../api/types";
 import { AppHeader } from "../../components/AppHeader";
 import { useI18n } from "../../i18n";
@@ -11,9 +12,13 @@ const POLL_MS = 2000; // while a template waits for Meta's review
 
 type SyncState = { state: "running" } | { state: "done"; numbers: number; templates: number } | null;
 
-/** The organization's templates per WhatsApp number: status at Meta, sync, delete. */
+/** The organization's templates per WhatsApp number: status at Meta, sync, delete (sync, create,
+ *  submit and delete only for a role that may: not an agent or a viewer, docs/permissions.md). */
 export function TemplatesPage() {
   const { t } = useI18n();
+  const me = useMe();
+  const mayWrite = !lacks(me, "templates:write");
+  const mayDelete = !lacks(me, "templates:delete");
   const [numbers, setNumbers] = useState<WhatsAppNumber[]>([]);
   const [templates, setTemplates] = useState<Template[] | null>(null);
   const [status, setStatus] = useState<TemplateStatus | "">("");
@@ -85,9 +90,11 @@ export function TemplatesPage() {
                   {STATUSES.map((s) => <option key={s} value={s}>{t(`templates.status.${s}`)}</option>)}
                 </select>
               </label>
-              <button type="button" onClick={syncNow} disabled={sync?.state === "running"}>
-                {sync?.state === "running" ? t("templates.syncing") : t("templates.sync")}</button>
-              <Link to="/app/templates/new" className="button primary-link">{t("templates.new")}</Link>
+              {mayWrite && <>
+                <button type="button" onClick={syncNow} disabled={sync?.state === "running"}>
+                  {sync?.state === "running" ? t("templates.syncing") : t("templates.sync")}</button>
+                <Link to="/app/templates/new" className="button primary-link">{t("templates.new")}</Link>
+              </>}
             </div>
           </div>
           <p className="muted small" role="status">
@@ -96,7 +103,7 @@ export function TemplatesPage() {
             {!sync && waiting && t("templates.waitingReview")}
           </p>
           {templates === null ? <p className="muted">{t("common.loading")}</p>
-            : templates.length === 0 ? <p className="muted">{status ? t("templates.noneWithStatus") : t("templates.empty")}</p>
+            : templates.length === 0 ? <p className="muted">{status ? t("templates.noneWithStatus") : t(mayWrite ? "templates.empty" : "templates.emptyReadOnly")}</p>
               : groups.map(({ key, label, items }) => (
                 <div key={key} className="template-group">
                   <h2>{label ?? t("templates.noNumber")}</h2>
@@ -120,9 +127,9 @@ export function TemplatesPage() {
                           </td>
                           <td>{qualityText(tpl, t)}</td>
                           <td className="actions">
-                            {!tpl.meta_template_id && (
+                            {!tpl.meta_template_id && mayWrite && (
                               <button type="button" onClick={() => submitDraft(tpl)}>{t("templates.submit")}</button>)}
-                            <button type="button" className="danger" onClick={() => remove(tpl)}>{t("common.delete")}</button>
+                            {mayDelete && <button type="button" className="danger" onClick={() => remove(tpl)}>{t("common.delete")}</button>}
                           </td>
                         </tr>
                       ))}
