@@ -52,9 +52,11 @@ function Bubble({ message }: { message: Message }) {
   );
 }
 
-/** The middle column: the conversation's history, who is typing, and the composer. */
+/** The middle column: the conversation's history, who is typing, and the composer; on a phone,
+ *  where it replaces the lists, a way back to them (`onBack`). */
 export function ConversationView(props: { conversation: Conversation; contact?: Contact; state: InboxState;
-  quickReplies: QuickReply[]; templates: Template[]; dispatch: Dispatch<Action>; onTyping: () => void }) {
+  quickReplies: QuickReply[]; templates: Template[]; dispatch: Dispatch<Action>; onTyping: () => void;
+  onBack: () => void }) {
   const { t } = useI18n();
   const { conversation, state } = props;
   const history = state.messages[conversation.id];
@@ -74,6 +76,8 @@ export function ConversationView(props: { conversation: Conversation; contact?: 
   return (
     <section className="inbox-thread" aria-label={t("inbox.thread")}>
       <header className="thread-head">
+        <button type="button" className="ghost inbox-back" onClick={props.onBack}
+          aria-label={t("inbox.backToLists")} title={t("inbox.backToLists")}>←</button>
         <h1>{contactName(props.contact)}</h1>
         <span className="muted small">{t(`inbox.conversationStatus.${conversation.status ?? "open"}` as never)}</span>
       </header>

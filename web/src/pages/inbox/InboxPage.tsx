@@ -98,7 +98,8 @@ export function InboxPage() {
     <div className="page inbox-page">
       <AppHeader />
       {error && <p className="error inbox-error" role="alert">{error}</p>}
-      <main className="inbox">
+      {/* has-open: on a phone only one column shows, the opened conversation instead of the lists */}
+      <main className={selected ? "inbox has-open" : "inbox"}>
         <aside className="inbox-lists" aria-label={t("inbox.conversations")}>
           <div className="inbox-presence">
             <p className={connected ? "live-state on" : "live-state"} role="status">
@@ -123,6 +124,7 @@ export function InboxPage() {
           <>
             <ConversationView key={selected.id} conversation={selected} contact={contact} state={state}
               quickReplies={quickReplies} templates={templates} dispatch={dispatch}
+              onBack={() => dispatch({ kind: "select", conversation_id: null })}
               onTyping={() => live.current?.send({ type: "typing", conversation_id: selected.id })} />
             <ContactPanel conversation={selected} contact={contact} me={state.me} departments={departments}
               people={people} onChanged={(conversation) => dispatch({ kind: "conversation", conversation })} />
