@@ -10,6 +10,8 @@ export function SignupPage() {
   const [error, setError] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
   const set = (key: keyof typeof form) => (value: string) => setForm({ ...form, [key]: value });
+  const labels: Record<string, string> = { organization_name: t("auth.organization"), full_name: t("auth.fullName"),
+    email: t("auth.email"), password: t("auth.password") };
 
   async function submit(e: FormEvent) {
     e.preventDefault();
@@ -19,7 +21,7 @@ export function SignupPage() {
       setTokens(await api<Tokens>("POST", "/auth/signup", form));
       navigate("/app/flows", true);
     } catch (err) {
-      setError(err instanceof ApiError ? `${err.field ? err.field + ": " : ""}${err.message}` : String(err));
+      setError(err instanceof ApiError ? fieldError(err, labels) : String(err));
     } finally {
       setBusy(false);
     }
@@ -40,4 +42,13 @@ export function SignupPage() {
       <p className="muted">{t("auth.haveAccount")} <Link to="/app/login">{t("auth.login")}</Link></p>
     </AuthLayout>
   );
+}
+
+/** The API's refusal as the person reads it: the field's label, then the API's words (a 422's message
+ *  already starts with the field's key, `password: String should have…`: said once, not twice). */
+function fieldError(err: ApiError, labels: Record<string, string>): string {
+  if (!err.field) return err.message;
+  const prefix = `${err.field}: `;
+  const message = err.message.startsWith(prefix) ? err.message.slice(prefix.length) : err.message;
+  return `${labels[err.field] ?? err.field}: ${message}`;
 }
