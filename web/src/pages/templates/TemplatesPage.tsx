@@ -38,7 +38,9 @@ export function TemplatesPage() {
   }, []);
   useEffect(() => { load().catch(report); }, [load]);
 
-  const waiting = (templates ?? []).some((tpl) => tpl.meta_status === "PENDING");
+  // a row not sent to Meta yet (no Meta id) is a draft, though its meta_status says PENDING (the
+  // column's default, SCHEMA.md): no review to wait for
+  const waiting = (templates ?? []).some((tpl) => tpl.meta_template_id && tpl.meta_status === "PENDING");
   useEffect(() => {
     if (!waiting) return;
     const timer = setInterval(() => load().catch(() => undefined), POLL_MS);
@@ -121,7 +123,7 @@ export function TemplatesPage() {
                           <td>{tpl.language}</td>
                           <td>{tpl.category ? t(`templates.category.${tpl.category as "MARKETING"}`) : "—"}</td>
                           <td>
-                            <StatusPill status={tpl.meta_status ?? null} />
+                            <StatusPill status={tpl.meta_template_id ? tpl.meta_status ?? null : null} />
                             {tpl.rejection_reason && <div className="small error">{t("templates.reason", { reason: tpl.rejection_reason })}</div>}
                             {!tpl.meta_status && tpl.sync_error && <div className="small error">{tpl.sync_error}</div>}
                           </td>
