@@ -25,6 +25,7 @@ export function CampaignFormPage() {
   const [flows, setFlows] = useState<Flow[]>([]);
   const [draft, setDraft] = useState<Draft>(emptyDraft());
   const [query, setQuery] = useState("");
+  const [typedTag, setTypedTag] = useState("");
   const [found, setFound] = useState<Contact[]>([]);
   const [chosen, setChosen] = useState<Contact[]>([]);
   const [shown, setShown] = useState<Record<string, string>>({});
@@ -58,6 +59,12 @@ export function CampaignFormPage() {
     setShown((s) => Object.fromEntries(Object.entries(s).filter(([f]) => !fields.some((e) => f === e || f.startsWith(e)))));
   };
   const problem = (field: string) => shown[field];
+  const tagChoices = [...new Set([...(tags ?? []), ...draft.tags])];
+  const addTypedTag = () => {
+    const tag = typedTag.trim();
+    if (tag && !draft.tags.includes(tag)) set({ tags: [...draft.tags, tag] }, ["target_filters"]);
+    setTypedTag("");
+  };
 
   function choose(c: Contact) {
     if (draft.contact_ids.includes(c.id)) return;
@@ -176,17 +183,26 @@ export function CampaignFormPage() {
                 </label>
               ))}
             </div>
-            {draft.audience === "tags" && (tags === null ? <p className="muted">{t("common.loading")}</p>
-              : tags.length === 0 ? <p className="muted small">{t("campaigns.noTags")}</p>
+            {draft.audience === "tags" && (tags === null ? <p className="muted">{t("common.loading")}</p> : <>
+              {tagChoices.length === 0 ? <p className="muted small">{t("campaigns.noTags")}</p>
                 : <div className="row" role="group" aria-label={t("campaigns.audience.tags")}>
-                  {tags.map((tag) => (
+                  {tagChoices.map((tag) => (
                     <label key={tag} className="row inline-field tag-choice">
                       <input type="checkbox" checked={draft.tags.includes(tag)}
                         onChange={(e) => set({ tags: e.target.checked ? [...draft.tags, tag] : draft.tags.filter((x) => x !== tag) }, ["target_filters"])} />
                       {tag}
                     </label>
                   ))}
-                </div>)}
+                </div>}
+              {/* a contact's tags are free text (a flow's add_tag, an import, the contacts API): one the
+                  /tags list does not name is typed in */}
+              <div className="row tag-entry">
+                <input aria-label={t("campaigns.otherTag")} placeholder={t("campaigns.otherTag")} value={typedTag}
+                  onChange={(e) => setTypedTag(e.target.value)}
+                  onKeyDown={(e) => { if (e.key === "Enter") { e.preventDefault(); addTypedTag(); } }} />
+                <button type="button" onClick={addTypedTag} disabled={!typedTag.trim()}>{t("campaigns.addTag")}</button>
+              </div>
+            </>)}
             {draft.audience === "contacts" && (
               <div className="stack">
                 <label className="field-label" htmlFor="contact-search">{t("campaigns.searchContacts")}</label>
