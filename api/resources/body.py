@@ -8,6 +8,7 @@ from pydantic import BaseModel, ValidationError
 from quart import request
 
 from api.errors import ApiError
+from api.schemas.common import NON_BLANK
 
 M = TypeVar("M", bound=BaseModel)
 MAX_BODY_BYTES = 1_048_576
@@ -22,6 +23,8 @@ def validation_error(exc: ValidationError, prefix: str = "") -> ApiError:
             loc = str((err.get("ctx") or {}).get("field") or "")
         field = f"{prefix}{loc}" if loc else (prefix.rstrip(".") or "body")
         message = err.get("msg", "invalid value")
+        if err.get("type") == "string_pattern_mismatch" and (err.get("ctx") or {}).get("pattern") == NON_BLANK:
+            message = "must not be blank"  # not pydantic's "should match pattern '[^\t-\r\x1c-…]'"
         details.append({"field": field, "message": message})
     fields = {d["field"] for d in details}
     first = details[0] if details else {"field": "body", "message": "invalid body"}
