@@ -1,6 +1,7 @@
 """The app on a phone (390 × 844): the page never scrolls sideways, so the header's sections and
 Log out stay reachable (a wide table scrolls inside its card), and the inbox shows one column at a time: the lists, then the opened
-conversation (its history and a composer wide enough to type in) with a way back to the lists."""
+conversation (its history and a composer wide enough to type in) with a way back to the lists; the
+editor stacks its palette, canvas and side panel, its toolbar (Save, Publish) wrapping."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import asyncio
 
 from playwright.async_api import Page, expect
 
-from .browser import Designer, designer
+from .browser import Designer, designer, edge, node
 from .conftest import screenshot
 
 PHONE = {"width": 390, "height": 844}
@@ -77,3 +78,20 @@ async def test_on_a_phone_the_header_and_the_inbox_fit(web_server, browser_page:
         await thread.get_by_role("button", name="Back to conversations").click()
         await inside_the_screen(page, row)
         await expect(thread).to_have_count(0)
+
+
+async def test_on_a_phone_the_editor_shows_its_canvas_and_save(web_server, browser_page: Page):
+    async with asyncio.timeout(150):
+        page = browser_page
+        await page.set_viewport_size(PHONE)
+        admin = await designer(web_server, page)
+        flow = await admin.flow("Welcome", {
+            "nodes": [node("start", "start", {}, 0, 0), node("end", "end", {}, 0, 150)], "edges": [edge("start", "end")]})
+        await admin.open(f"/app/flows/{flow['id']}")
+        await inside_the_screen(page, page.get_by_test_id("node-start"))
+        canvas = await page.locator(".react-flow__pane").bounding_box()
+        assert canvas["width"] >= 300 and canvas["height"] >= 300, canvas
+        await inside_the_screen(page, page.get_by_role("button", name="Save", exact=True))
+        await inside_the_screen(page, page.get_by_role("button", name="Publish", exact=True))
+        await fits_the_screen(page)
+        await screenshot(page, "phone-editor")
