@@ -165,3 +165,17 @@ def contains(container: Any, item: Any) -> bool:
     if t is dict:
         return type(item) is str and item in container
     return False
+
+
+def without_nul(value: Any) -> Any:
+    """``value`` (text, or parsed JSON) with every U+0000 in its strings and keys replaced by
+    U+FFFD. PostgreSQL's text and jsonb cannot hold U+0000: a value taken from outside (a
+    webhook, an API's or an AI's answer) that carried one would make the row it lands in
+    (a message, a conversation's state) impossible to write."""
+    if isinstance(value, str):
+        return value.replace("\x00", "\ufffd")
+    if isinstance(value, dict):
+        return {without_nul(k): without_nul(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [without_nul(v) for v in value]
+    return value

@@ -43,9 +43,10 @@ from api.inbound.statuses import StatusBatcher
 from api.templates.lifecycle import apply_template_webhooks
 from api.whatsapp.apps import APPS, MetaApp, own_numbers_only
 from api.whatsapp.config import WhatsAppConfig
-from api.whatsapp.payloads import MEDIA_TYPES, NUL_ESCAPE, PayloadError, parse_webhook, without_nul
+from api.whatsapp.payloads import MEDIA_TYPES, NUL_ESCAPE, PayloadError, parse_webhook
 from api.whatsapp.signature import HEADER, verify
 from api.workers.queue import FETCH_MEDIA, enqueue, enqueue_conversations
+from engine.values import without_nul
 
 log = logging.getLogger("pytake.whatsapp")
 

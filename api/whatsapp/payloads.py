@@ -123,16 +123,6 @@ MAX_ID = MAX_NAME = 255
 REFERRAL_KEY = "whatsapp_referral"
 
 
-def without_nul(value: Any) -> Any:
-    """``value`` (parsed JSON) with every U+0000 in its strings and keys replaced by U+FFFD."""
-    if isinstance(value, str):
-        return value.replace("\x00", "\ufffd")
-    if isinstance(value, dict):
-        return {without_nul(k): without_nul(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [without_nul(v) for v in value]
-    return value
-
 
 def parse_webhook(doc: Any) -> WebhookBatch:
     """Every message and status in a decoded webhook body, in payload order."""

@@ -15,6 +15,7 @@ import anthropic
 import openai
 
 from engine.ports import AIAnswer, AIError
+from engine.values import without_nul  # a model can be talked into emitting U+0000
 
 # Newer Anthropic SDKs dropped `temperature` from messages.create; send it only
 # where the installed SDK still takes it.
@@ -87,7 +88,7 @@ class ProviderAIClient:
         if not text:
             raise AIError("OpenAI: empty answer")
         usage = getattr(completion, "usage", None)
-        return AIAnswer(_without_nul(text), model=_without_nul(getattr(completion, "model", None) or model),
+        return AIAnswer(without_nul(text), model=without_nul(getattr(completion, "model", None) or model),
                         input_tokens=_count(usage, "prompt_tokens"), output_tokens=_count(usage, "completion_tokens"))
 
     async def _complete_anthropic(self, model: str, system: str | None, messages: Sequence[Mapping[str, str]],
@@ -119,7 +120,7 @@ class ProviderAIClient:
         if not text:
             raise AIError("Anthropic: empty answer")
         usage = getattr(reply, "usage", None)
-        return AIAnswer(_without_nul(text), model=_without_nul(getattr(reply, "model", None) or model),
+        return AIAnswer(without_nul(text), model=without_nul(getattr(reply, "model", None) or model),
                         input_tokens=_count(usage, "input_tokens"), output_tokens=_count(usage, "output_tokens"))
 
 
@@ -130,11 +131,6 @@ def _count(usage: Any, name: str) -> int | None:
 
 
 def _short(text: str, limit: int = 200) -> str:
-    text = _without_nul(text)
+    text = without_nul(text)
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
-
-def _without_nul(text: Any) -> Any:
-    """PostgreSQL's text and jsonb cannot hold U+0000 (a model can be talked into emitting
-    it): an answer or an error carrying one would make the conversation's step unwritable."""
-    return text.replace("\x00", "\ufffd") if isinstance(text, str) else text

@@ -29,6 +29,7 @@ from typing import Any, Awaitable, Callable, Iterable, Mapping
 import httpx
 
 from engine.ports import HttpRequestError, HttpResponse, RequestRefused, RequestTimeout, ResponseTooLarge
+from engine.values import without_nul
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 Resolver = Callable[[str, int], Awaitable[list[str]]]
@@ -244,16 +245,3 @@ class GuardedHttpClient:
                 data = None
         return HttpResponse(response.status_code, data, without_nul(text), dict(response.headers))
 
-
-def without_nul(value: Any) -> Any:
-    """``value`` (text or parsed JSON) with every U+0000 in its strings and keys replaced by
-    U+FFFD. PostgreSQL's text and jsonb cannot hold U+0000: a variable a flow took from an
-    API's answer (``"\\u0000"`` in JSON, or a NUL byte) would make its conversation's step
-    impossible to write, at every message, for as long as the API answers so."""
-    if isinstance(value, str):
-        return value.replace("\x00", "\ufffd")
-    if isinstance(value, dict):
-        return {without_nul(k): without_nul(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [without_nul(v) for v in value]
-    return value
