@@ -1,6 +1,7 @@
 """A customer's webhook receiver on 127.0.0.1 (aiohttp), for delivery tests.
 
-``answer`` decides each request's status (default 200); every request is kept
+``answer`` decides each request's status (default 200), or its whole response (an
+aiohttp ``web.Response``: odd headers, bytes); every request is kept
 in ``received`` (headers, raw body, parsed JSON, status answered). ``wait_for``
 waits for a condition on what arrived, never for a fixed time.
 """
@@ -28,7 +29,7 @@ class Request:
 
 @dataclass
 class Receiver:
-    answer: Callable[["Receiver", bytes], Awaitable[int] | int] = lambda _r, _b: 200
+    answer: Callable[["Receiver", bytes], Awaitable[int | web.Response] | int | web.Response] = lambda _r, _b: 200
     received: list[Request] = field(default_factory=list)
     url: str = ""
     _changed: asyncio.Condition = field(default_factory=asyncio.Condition)
@@ -51,13 +52,15 @@ class Receiver:
 
     async def _handle(self, request: web.Request) -> web.Response:
         body = await request.read()
-        status = self.answer(self, body)
-        if asyncio.iscoroutine(status):
-            status = await status
+        answer = self.answer(self, body)
+        if asyncio.iscoroutine(answer):
+            answer = await answer
+        response = answer if isinstance(answer, web.Response) else \
+            web.Response(status=answer, text="ok" if answer < 300 else "receiver says no " * 100)
         async with self._changed:
-            self.received.append(Request(dict(request.headers), body, status))
+            self.received.append(Request(dict(request.headers), body, response.status))
             self._changed.notify_all()
-        return web.Response(status=status, text="ok" if status < 300 else "receiver says no " * 100)
+        return response
 
     def accepted(self) -> list[Any]:
         """Envelopes answered with a 2xx, in arrival order."""

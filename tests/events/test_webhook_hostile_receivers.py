@@ -4,7 +4,6 @@ in the same round are recorded too."""
 
 from __future__ import annotations
 
-import asyncio
 from typing import AsyncIterator, Callable
 
 import pytest
@@ -12,44 +11,16 @@ from aiohttp import web
 from sqlalchemy import text
 
 from tests.events.conftest import until, write_events
-
-
-class OddReceiver:
-    """A receiver on 127.0.0.1 whose answer (status, headers, body bytes) the test sets."""
-
-    def __init__(self, answer: Callable[[], web.Response]) -> None:
-        self.answer = answer
-        self.hits = 0
-        self.url = ""
-        self._runner: web.AppRunner | None = None
-
-    async def start(self) -> "OddReceiver":
-        app = web.Application()
-        app.router.add_post("/{tail:.*}", self._handle)
-        self._runner = web.AppRunner(app, access_log=None)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-        self.url = f"http://127.0.0.1:{port}/hook"
-        return self
-
-    async def _handle(self, request: web.Request) -> web.Response:
-        await request.read()
-        self.hits += 1
-        return self.answer()
-
-    async def stop(self) -> None:
-        if self._runner is not None:
-            await self._runner.cleanup()
+from tests.events.receiver import Receiver
 
 
 @pytest.fixture
-async def odd() -> AsyncIterator[Callable[..., OddReceiver]]:
-    started: list[OddReceiver] = []
+async def odd() -> AsyncIterator[Callable[..., Receiver]]:
+    """A receiver whose whole answer (status, headers, body bytes) the test sets."""
+    started: list[Receiver] = []
 
-    async def make(answer: Callable[[], web.Response]) -> OddReceiver:
-        r = await OddReceiver(answer).start()
+    async def make(answer: Callable[[], web.Response]) -> Receiver:
+        r = await Receiver(answer=lambda _r, _b: answer()).start()
         started.append(r)
         return r
 
@@ -80,7 +51,7 @@ async def test_an_answer_in_an_unknown_charset_is_recorded_as_delivered(db, org,
     await write_events(db, org, ("contact.created", {"contact": {"id": "c1"}}, None))
     [(state, code, body)] = await until(lambda: _delivered(db, hook))
     assert (state, code, body) == ("delivered", 200, "ok thanks")
-    assert bad.hits == 1
+    assert len(bad.received) == 1
 
 
 async def test_an_answer_with_a_nul_byte_does_not_stop_other_webhooks_being_recorded(
