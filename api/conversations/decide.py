@@ -140,6 +140,9 @@ async def decide(rt: Runtime, loaded: Loaded, history: History | None = None) ->
                             "reason": f"keyword: {selection.keyword}", "priority": None}
         _away(decision, chatbot, now)
         decision.status = "handoff"
+        if loaded.state is not None:  # the keyword ends the run that was waiting: handed to a person
+            decision.flow = _flow_info(loaded, loaded.state.flow_ref)
+            decision.completed = True  # its flow.completed, outcome handoff (analytics' handoff rate)
         return decision
     if selection.action == "fallback":
         decision.messages += await _fallback_answer(rt, decision, conv["id"], chatbot)

@@ -176,6 +176,13 @@ async def test_handoff_keyword_puts_the_conversation_in_the_queue(local, add, fl
     assert conv["flow_variables"]["state"] is None
     await local.say("5511900000018", "alô?")
     assert await sent_texts(query) == ["Diga algo"]  # the bot stays quiet after the handoff
+    # the run that was waiting for an answer ends there, handed to a person (analytics' handoff rate)
+    runs = await query("SELECT type, payload FROM events WHERE type IN ('flow.started', 'flow.completed') "
+                       "ORDER BY id")
+    assert [(r["type"], r["payload"].get("outcome")) for r in runs] == [("flow.started", None),
+                                                                        ("flow.completed", "handoff")]
+    assert runs[1]["payload"]["flow"] == runs[0]["payload"]["flow"]
+    assert runs[1]["payload"]["duration_ms"] >= 0
 
 
 async def test_handoff_node_queues_in_its_department(local, add, flows, query, db):
