@@ -11,6 +11,7 @@ types and TTLs in one place, with small typed async helpers.
 | ``cache:conversations:{organization_id}:open`` | string (JSON) | 5 min |
 | ``cache:contacts:{organization_id}:{contact_id}`` | hash (field -> JSON value) | 15 min |
 | ``cache:auth:user:{user_id}`` | string ``"{organization_id} {role}"`` (PyTake's addition) | 60 s |
+| ``cache:numbers:generation`` | counter: WhatsApp numbers changed (PyTake's addition, `api.whatsapp.numbers`) | none |
 | ``ws:user:{user_id}`` | set of socket ids | none (removed with its last member) |
 | ``typing:{conversation_id}:{user_id}`` | string ``"typing"`` | 5 s |
 | ``temp:upload:{upload_id}`` | hash (file_path, mime_type, size) | 1 hour |

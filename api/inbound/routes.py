@@ -42,6 +42,7 @@ from api.inbound.ingest import ingest_messages
 from api.inbound.statuses import StatusBatcher
 from api.templates.lifecycle import apply_template_webhooks
 from api.whatsapp.apps import APPS, MetaApp, own_numbers_only
+from api.whatsapp.numbers import NUMBERS
 from api.whatsapp.config import WhatsAppConfig
 from api.whatsapp.payloads import MEDIA_TYPES, NUL_ESCAPE, PayloadError, parse_webhook
 from api.whatsapp.signature import HEADER, verify
@@ -208,6 +209,8 @@ async def handle(quart: Any, app_key: str | None, body: bytes, signature: str | 
     conversations: list[Any] = []
     db = _db(quart)
     await apply_template_webhooks(db, doc, app.organization_id)  # template review/quality fields
+    if batch.messages or batch.statuses:
+        await NUMBERS.follow(_redis(quart))  # numbers another process changed
     if app.organization_id is not None:  # an organization's app writes into that organization only
         batch, skipped = await own_numbers_only(db, app.organization_id, batch)
     if batch.messages:

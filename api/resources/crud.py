@@ -75,6 +75,7 @@ CreateHook = Callable[[AsyncSession, Principal, dict[str, Any]], Awaitable[None]
 UpdateHook = Callable[[AsyncSession, Principal, Any, dict[str, Any]], Awaitable[None]]
 DeleteHook = Callable[[AsyncSession, Principal, Any], Awaitable[None]]
 AfterHook = Callable[[AsyncSession, Any], Awaitable[None]]  # the written row, flushed, same transaction
+CommittedHook = Callable[[], Awaitable[None]]  # after a create, update or delete committed
 
 
 @dataclass
@@ -105,6 +106,8 @@ class Resource:
     before_delete: DeleteHook | None = None
     after_create: AfterHook | None = None  # e.g. a domain event written with the row
     after_update: AfterHook | None = None
+    # e.g. telling other processes' caches of the table (runs only once the change is visible)
+    after_commit: CommittedHook | None = None
 
 
 # --- pieces shared by generic and custom routes ---------------------------------
@@ -302,6 +305,8 @@ async def create_item(resource: Resource, data: BaseModel) -> dict[str, Any]:
         await record_audit(session, f"{resource.label}.created", resource.label, row.id, after=out)
         if resource.after_create is not None:
             await resource.after_create(session, row)
+    if resource.after_commit is not None:
+        await resource.after_commit()
     return for_caller(resource, out)
 
 
@@ -337,6 +342,8 @@ async def update_item(resource: Resource, item_id: uuid.UUID, data: BaseModel) -
                            before=before, after=after)
         if resource.after_update is not None:
             await resource.after_update(session, row)
+    if resource.after_commit is not None:
+        await resource.after_commit()
     return for_caller(resource, after)
 
 
@@ -350,6 +357,8 @@ async def delete_item(resource: Resource, item_id: uuid.UUID) -> None:
             await resource.before_delete(session, principal, row)
         await remove(session, row)
         await record_audit(session, f"{resource.label}.deleted", resource.label, item_id, before=before)
+    if resource.after_commit is not None:
+        await resource.after_commit()
 
 
 # --- OpenAPI helpers -------------------------------------------------------------

@@ -12,15 +12,23 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.auth.principal import Principal
 from api.campaigns.control import pause_sending_from
+from api.context import get_redis
 from api.db.models import WhatsAppNumber
 from api.resources import DateRange, Equals, Resource, SecretField, crud_blueprint
 from api.schemas.whatsapp_numbers import WhatsAppNumberCreate, WhatsAppNumberOut, WhatsAppNumberUpdate
+from api.whatsapp.numbers import numbers_changed
+
 
 async def _stops_sending(session: AsyncSession, row: WhatsAppNumber) -> None:
     """A number deactivated stops sending: its running campaigns are paused (the sender fails
     the rows still waiting for it, and agents' replies are refused)."""
     if row.is_active is False:
         await pause_sending_from(session, row.id, row.organization_id)
+
+
+async def _numbers_changed() -> None:
+    """Webhooks in every process see the change within a second (`api.whatsapp.numbers`)."""
+    await numbers_changed(get_redis())
 
 
 async def _before_delete(session: AsyncSession, principal: Principal, row: WhatsAppNumber) -> None:
@@ -48,5 +56,6 @@ resource = Resource(
     plan_limit="max_whatsapp_numbers",
     after_update=_stops_sending,
     before_delete=_before_delete,
+    after_commit=_numbers_changed,
 )
 blueprint = crud_blueprint(resource)

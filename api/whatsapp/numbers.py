@@ -4,6 +4,13 @@ Every webhook names its number(s); the ingest (`api.inbound.ingest`) and the
 Meta apps' ownership check (`api.whatsapp.apps`) look them up here, so the
 steady state costs no database round trip. Unknown or inactive numbers are
 cached as ``None`` too.
+
+A number created, changed (deactivated, its settings) or deleted through the
+API counts up ``cache:numbers:generation`` once committed (`numbers_changed`);
+the webhook's path looks at that counter at most once a second (`follow`) and
+forgets every cached number when it moved. So another process stops taking a
+deactivated number's messages, or starts taking a new number's, within about a
+second, not at the cache's 30 s expiry.
 """
 
 from __future__ import annotations
@@ -16,6 +23,8 @@ from typing import Any
 from sqlalchemy import text
 
 _NUMBER_CACHE_TTL = 30.0
+GENERATION_KEY = "cache:numbers:generation"
+FOLLOW_EVERY = 1.0  # seconds between two looks at GENERATION_KEY
 
 
 @dataclass(frozen=True)
@@ -29,11 +38,26 @@ class NumberInfo:
 class NumberDirectory:
     """``phone_number_id`` → number, cached briefly (webhooks name the number on every call)."""
 
-    def __init__(self) -> None:
+    def __init__(self, follow_every: float = FOLLOW_EVERY) -> None:
         self._cache: dict[str, tuple[float, NumberInfo | None]] = {}
+        self._follow_every = follow_every
+        self._generation: Any = None
+        self._followed = float("-inf")
 
     def forget(self) -> None:
         self._cache.clear()
+
+    async def follow(self, redis: Any) -> None:
+        """Forget every cached number when another process changed one (`numbers_changed`):
+        one look at the counter every ``follow_every`` seconds at most."""
+        now = time.monotonic()
+        if now - self._followed < self._follow_every:
+            return
+        self._followed = now
+        generation = await redis.get(GENERATION_KEY)
+        if generation != self._generation:
+            self._cache.clear()
+            self._generation = generation
 
     def cached(self, phone_number_id: str) -> tuple[bool, NumberInfo | None]:
         hit = self._cache.get(phone_number_id)
@@ -68,3 +92,10 @@ _NUMBER_RAW = _NUMBER_SQL.format("$1")
 
 
 NUMBERS = NumberDirectory()
+
+
+async def numbers_changed(redis: Any) -> None:
+    """A number was created, changed or deleted (committed): this process forgets its
+    cached numbers now, the others at their next `NumberDirectory.follow`."""
+    NUMBERS.forget()
+    await redis.incr(GENERATION_KEY)

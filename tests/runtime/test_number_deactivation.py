@@ -1,13 +1,15 @@
 """A WhatsApp number deactivated (``PATCH is_active: false``) or deleted stops sending.
 
-Inbound traffic for such a number is already ignored (`api.whatsapp.numbers`); what
-goes out must stop too: an agent's reply is refused naming the number, a row already
+Inbound traffic for such a number is ignored (`api.whatsapp.numbers`) from the change
+on, in every API process within about a second (not at the number cache's 30 s expiry);
+what goes out must stop too: an agent's reply is refused naming the number, a row already
 waiting in the outbox fails with the reason instead of reaching Meta, a campaign on the
 number does not start or resume, and one running when the number goes is paused.
 """
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import pytest
@@ -16,6 +18,7 @@ from sqlalchemy import text
 from tests.runtime.campaign_helpers import Api, add_contacts, approved_template, prepare_number, user_headers
 
 CUSTOMER = "5511900000001"
+CACHE_TTL = 30.0  # api.whatsapp.numbers: what a stale number would last without the generation
 
 
 @pytest.fixture
@@ -69,6 +72,47 @@ async def test_a_row_waiting_in_the_outbox_when_its_number_is_deactivated_fails_
         row = (await s.execute(text("SELECT status, error_message FROM messages WHERE id = :m"),
                                {"m": mid})).mappings().one()
     assert row["status"] == "failed" and "deactivated" in row["error_message"], dict(row)
+
+
+async def _stored(servers, text_: str) -> int:
+    """The customer says ``text_``: how many messages the webhook stored (0: ignored)."""
+    response = await servers.customer_says(CUSTOMER, text_)
+    assert response.status_code == 200, response.text
+    return response.json()["stored"]
+
+
+async def test_another_process_deactivating_the_number_stops_its_messages_within_a_second(servers, redis):
+    from api.whatsapp.numbers import GENERATION_KEY
+
+    assert await _stored(servers, "oi") == 1  # the number is cached in this process now
+    started = asyncio.get_running_loop().time()
+    # what another API process's PATCH does: its commit, then the generation (never this process's cache)
+    async with servers.db.transaction() as s:
+        await s.execute(text("UPDATE whatsapp_numbers SET is_active = false WHERE id = :n"),
+                        {"n": servers.seeded.number_id})
+    await redis.incr(GENERATION_KEY)
+
+    said = iter(range(10_000))
+
+    async def ignored() -> bool:
+        return await _stored(servers, f"ainda aí? {next(said)}") == 0
+
+    await servers.wait_for(ignored, timeout=CACHE_TTL / 2)
+    assert asyncio.get_running_loop().time() - started < CACHE_TTL
+    assert await _stored(servers, "alô") == 0
+    async with servers.db.session() as s:
+        texts = (await s.execute(text("SELECT content->>'text' FROM messages WHERE direction = 'inbound'"))).scalars()
+        assert "alô" not in set(texts)
+
+
+async def test_a_number_activated_again_takes_messages_at_once(api, servers):
+    number = f"/whatsapp-numbers/{servers.seeded.number_id}"
+    await api.ok("PATCH", number, {"is_active": False})
+    assert await _stored(servers, "oi") == 0  # ignored, and cached as no number
+
+    await api.ok("PATCH", number, {"is_active": True})
+
+    assert await _stored(servers, "oi de novo") == 1
 
 
 def _templates_sent(servers) -> int:
