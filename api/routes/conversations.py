@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.audit import record_audit
 from api.auth.permissions import require
+from api.auth.principal import Principal
 from api.db.models import Chatbot, Contact, Conversation, Department, User, WhatsAppNumber
 from api.errors import ValidationFailed
 from api.events import conversation_payload, emit, event
@@ -43,6 +44,21 @@ from api.schemas.conversations import (
 
 ASSIGNABLE_ROLES = ("agent", "org_admin", "super_admin")
 
+
+async def _number_can_send(session: AsyncSession, principal: Principal, values: dict[str, Any]) -> None:
+    """A conversation is opened on a number that can send: not a deactivated one (422 naming
+    whatsapp_number_id), whose replies would all be refused; a number of another
+    organization, or deleted, is `check_references`' 422."""
+    number_id = values.get("whatsapp_number_id")
+    if number_id is None:
+        return
+    active = (await session.execute(scoped_select(WhatsAppNumber, org_id()).where(
+        WhatsAppNumber.id == number_id).with_only_columns(WhatsAppNumber.is_active))).scalar_one_or_none()
+    if active is False:
+        raise ValidationFailed("whatsapp_number_id", "this WhatsApp number is deactivated: nothing can be sent "
+                               f"from it (activate it first: PATCH /whatsapp-numbers/{number_id} is_active: true)")
+
+
 resource = Resource(
     name="conversations",
     label="conversation",
@@ -71,6 +87,7 @@ resource = Resource(
         "chatbot_id": Chatbot,
         "department_id": Department,
     },
+    before_create=_number_can_send,
 )
 blueprint = crud_blueprint(resource)
 

@@ -207,6 +207,25 @@ async def test_a_conversation_for_another_organizations_contact_is_refused(seed,
     assert status == 422 and error["error"]["field"] == "contact_id"
 
 
+async def test_a_conversation_on_a_deactivated_number_is_refused_naming_it(seed, admin_api) -> None:
+    number = await seed.whatsapp_number()
+    status, _ = await admin_api.patch(f"/whatsapp-numbers/{number['id']}", {"is_active": False})
+    assert status == 200
+    contact = await seed.contact()
+
+    status, error = await admin_api.post("/conversations", {"contact_id": contact["id"],
+                                                            "whatsapp_number_id": number["id"]})
+
+    assert status == 422, error
+    assert error["error"]["field"] == "whatsapp_number_id" and "deactivated" in error["error"]["message"]
+    _, listed = await admin_api.get(f"/conversations?contact_id={contact['id']}")
+    assert listed["items"] == []
+    await admin_api.patch(f"/whatsapp-numbers/{number['id']}", {"is_active": True})
+    status, opened = await admin_api.post("/conversations", {"contact_id": contact["id"],
+                                                             "whatsapp_number_id": number["id"]})
+    assert status == 201, opened
+
+
 async def test_agent_reply_wakes_the_sender_through_the_task_queue(seed, admin_api, redis, db) -> None:
     from api.workers.queue import HIGH
 
