@@ -6,12 +6,14 @@ import uuid
 from typing import Any
 
 from quart_schema import document_querystring, document_request, document_response, operation_id, tag
+from sqlalchemy import func
 
 from api.audit import record_audit
 from api.auth.permissions import require
+from api.auth.principal import Principal
 from api.context import get_db
-from api.db.models import Department, User, UserDepartment, WhatsAppNumber
-from api.errors import NotFound
+from api.db.models import Conversation, Department, User, UserDepartment, WhatsAppNumber
+from api.errors import Conflict, NotFound
 from api.resources import (
     DateRange,
     Equals,
@@ -39,6 +41,18 @@ from api.schemas.departments import (
     DepartmentUpdate,
 )
 
+async def _queue_is_empty(session: Any, principal: Principal, row: Department) -> None:
+    """A department whose queue holds conversations is not deleted (409): they would stay
+    waiting with no department, where nobody assigns them."""
+    waiting = (await session.execute(scoped_select(Conversation, row.organization_id).where(
+        Conversation.department_id == row.id, Conversation.status == "waiting_in_queue",
+    ).with_only_columns(func.count()))).scalar_one()
+    if waiting:
+        raise Conflict(f"{waiting} conversation{'s are' if waiting != 1 else ' is'} waiting in this department's "
+                       "queue: transfer them to another department or assign them first "
+                       f"(GET /conversations?department_id={row.id}&status=waiting_in_queue)")
+
+
 resource = Resource(
     name="departments",
     label="department",
@@ -56,6 +70,7 @@ resource = Resource(
     default_sort="name",
     references={"whatsapp_number_id": WhatsAppNumber},
     plan_limit="max_departments",
+    before_delete=_queue_is_empty,
 )
 blueprint = crud_blueprint(resource)
 

@@ -56,6 +56,23 @@ async def test_department_number_must_belong_to_the_organization(seed, other_see
     assert status == 422 and error["error"]["field"] == "whatsapp_number_id"
 
 
+async def test_a_department_with_conversations_in_its_queue_is_not_deleted(seed, admin_api) -> None:
+    sales, support = await seed.department(name="Vendas"), await seed.department(name="Suporte")
+    conversation = await seed.conversation()
+    status, queued = await admin_api.post(f"/conversations/{conversation['id']}/transfer",
+                                          {"department_id": sales["id"]})
+    assert status == 200 and queued["status"] == "waiting_in_queue", queued
+
+    status, error = await admin_api.delete(f"/departments/{sales['id']}")
+
+    assert status == 409, error
+    assert "1 conversation is waiting" in error["error"]["message"]
+    _, kept = await admin_api.get(f"/conversations/{conversation['id']}")
+    assert kept["department_id"] == sales["id"] and kept["status"] == "waiting_in_queue"
+    await admin_api.post(f"/conversations/{conversation['id']}/transfer", {"department_id": support["id"]})
+    assert (await admin_api.delete(f"/departments/{sales['id']}"))[0] == 204
+
+
 async def test_created_user_can_log_in_with_the_password_and_it_is_hashed(seed, admin_api, client, db) -> None:
     user = await admin_api.created("/users", {"email": "Nova@Example.com", "password": "s3cret-passw0rd",
                                               "full_name": "Nova", "role": "agent"})
