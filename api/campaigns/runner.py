@@ -66,7 +66,7 @@ from api.db.session import bind
 from api.errors import ApiError
 from api.events import emit_conn, event, failed_before_sent_payload, message_payload
 from api.events.catalogue import CAMPAIGN_FIELDS
-from api.outbox import WAITING, Lease, Limit, SendRateLimiter, SentRecorder
+from api.outbox import Lease, Limit, SendRateLimiter, SentRecorder
 from api.runtime_context import Runtime
 from api.whatsapp.graph_client import PermanentGraphError, TransientGraphError, UncertainDeliveryError
 
@@ -77,13 +77,9 @@ MAX_BATCH = 100
 TRANSIENT_ATTEMPTS = 4
 LIVE_POLL = 0.02  # seconds between looks while live traffic is waiting
 
-_LIVE_WAITING = f"""
-SELECT EXISTS (
-  SELECT 1 FROM messages m JOIN conversations c ON c.id = m.conversation_id
-   WHERE {WAITING} AND NOT (m.metadata ? 'claim_token')
-     AND NOT (m.metadata ? 'campaign_id') AND c.whatsapp_number_id = :number
-     AND NOT (m.metadata ? 'next_attempt_at' AND (m.metadata->>'next_attempt_at')::timestamptz > now())
-     AND (m.type = 'template' OR c.twenty_four_hour_window_expires_at > now()))"""
+# Conversation rows of the number waiting in the outbox, unclaimed and due (migration 0025:
+# a plain index scan, which reads each campaign message's dead outbox entry once)
+_LIVE_WAITING = "SELECT outbox_live_waiting(:number)"
 
 # What a claim holds the campaign's row by: enough for a transition (`api.campaigns.control`
 # locks the row FOR UPDATE) to wait for the claims in flight, but not the counters' updates
