@@ -89,8 +89,10 @@ def normalized_keyword(keyword: str) -> str:
 @lru_cache(maxsize=256)
 def normalized_keywords(keywords: tuple[str, ...]) -> frozenset[str]:
     """The set of `normalize`d keywords (``said in normalized_keywords(k)`` is
-    ``any(normalize(w) == said for w in k)``)."""
-    return frozenset(normalize(k) for k in keywords)
+    ``any(normalize(w) == said for w in k)``). A word with no letter or digit ("🛑", "!!")
+    normalizes to nothing and is left out, as `keyword_matches` ignores it: else it would
+    match every message without words (a photo, a location, a sticker)."""
+    return frozenset(word for word in map(normalize, keywords) if word)
 
 
 def keyword_matches(keyword: str, text: str) -> bool:
