@@ -10,17 +10,22 @@ limits, ``monthly_message_limit``) are read-only here: a request that tries to
 set one is refused with 422 naming the field; the platform operator changes
 them (`api.routes.admin`). Credentials kept in ``settings`` (any key named
 like a secret, `api.secret_keys`) are returned only to the roles that may
-change the organization (``organization:write``).
+change the organization (``organization:write``). The ``settings`` keys the
+runtime reads (`OrganizationSettings`) are checked when written: a value it
+could not use is a 422 naming it, not a campaign scheduled in UTC or an
+opt-out word that never matches.
 """
 
 from __future__ import annotations
 
 import json
+import re
 import uuid
 from datetime import datetime
 from typing import Annotated, Any
+from zoneinfo import available_timezones
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, field_validator
 from quart import Blueprint
 from quart_schema import document_request, document_response, tag_blueprint, validate_response
 from sqlalchemy import func, select
@@ -34,7 +39,7 @@ from api.db.models import Organization
 from api.errors import NotFound
 from api.resources.body import read_body
 from api.resources.secrets import SecretField, encrypt_inputs
-from api.schemas.common import Name
+from api.schemas.common import Keyword, Name, Text
 from api.schemas.whatsapp_numbers import Secret
 from api.secret_keys import without_secrets
 from api.whatsapp.apps import APPS, webhook_path
@@ -73,6 +78,43 @@ class OrganizationOut(BaseModel):
     updated_at: datetime | None = None
 
 
+# IANA names; not "localtime" (the server's own zone) nor "Factory" (no zone at all)
+TIMEZONES = tuple(sorted(available_timezones() - {"localtime", "Factory"}))
+_TIMEZONE_SET = frozenset(TIMEZONES)
+_WORD = re.compile(r"\w")
+
+
+def _timezone(value: str) -> str:
+    if value not in _TIMEZONE_SET:
+        raise ValueError("must be an IANA timezone name, such as America/Sao_Paulo")
+    return value
+
+
+def _has_word(value: str) -> str:
+    # messages are compared by their words (api.conversations.flow_selection.normalize):
+    # a word of symbols only ("🛑", "!!") would match no message
+    if not _WORD.search(value):
+        raise ValueError("must hold a letter or a digit: symbols and emoji alone match no message")
+    return value
+
+
+Timezone = Annotated[str, AfterValidator(_timezone), Field(json_schema_extra={"enum": list(TIMEZONES)})]
+OptOutWord = Annotated[Keyword, AfterValidator(_has_word)]
+
+
+class OrganizationSettings(BaseModel):
+    """``organizations.settings``: the keys the runtime reads are checked here; any other key
+    is kept as given. A key set to ``null`` is removed (its default applies again)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    timezone: Timezone | None = Field(
+        None, description="local time of campaign schedules and analytics periods (default UTC)")
+    campaign_opt_out_keywords: Annotated[list[OptOutWord], Field(max_length=100)] | None = Field(
+        None, description='a whole message equal to one opts the contact out (default ["PARAR", "STOP"])')
+    campaign_opt_out_reply: Text | None = Field(None, description="sent back to a contact who opts out")
+
+
 class OrganizationUpdate(BaseModel):
     """Fields an org admin may change. ``settings`` is merged key by key; a key
     set to ``null`` is removed."""
@@ -80,16 +122,16 @@ class OrganizationUpdate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     name: Name | None = None
-    settings: dict[str, Any] | None = None
+    settings: OrganizationSettings | None = None
     whatsapp_app_secret: Secret | None = Field(
         None, description="the organization's Meta app secret (write-only); null removes it")
     whatsapp_webhook_verify_token: VerifyToken | None = Field(
         None, description="the verify token of the organization's Meta app (write-only); null removes it")
 
-    @field_validator("settings")
+    @field_validator("settings", mode="before")
     @classmethod
-    def settings_small(cls, value: dict[str, Any] | None) -> dict[str, Any] | None:
-        if value is not None and len(json.dumps(value, default=str)) > MAX_SETTINGS_BYTES:
+    def settings_small(cls, value: Any) -> Any:
+        if isinstance(value, dict) and len(json.dumps(value, default=str)) > MAX_SETTINGS_BYTES:
             raise ValueError(f"settings must be at most {MAX_SETTINGS_BYTES} bytes of JSON")
         return value
 
@@ -149,7 +191,7 @@ async def update_organization() -> OrganizationOut:
             org.name = data.name
         if data.settings is not None:
             merged = dict(org.settings or {})
-            for key, value in data.settings.items():
+            for key, value in data.settings.model_dump(exclude_unset=True).items():
                 if value is None:
                     merged.pop(key, None)
                 else:
