@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime, timezone
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import text
 
@@ -253,3 +254,28 @@ async def test_a_failing_api_call_is_a_log_line_naming_conversation_and_node(loc
     assert len(lines) == 1 and conversation_id in lines[0] and '"node":"lookup"' in lines[0].replace(" ", "")
     inbound = (await query("SELECT metadata FROM messages WHERE direction = 'inbound'"))[0]["metadata"]
     assert inbound["run"]["failed_calls"][0]["node"] == "lookup"
+
+
+def test_business_hours_that_span_midnight_stay_open_into_the_next_day():
+    """A bar open Friday 22:00 to 02:00 (São Paulo) answers as open until Saturday 02:00."""
+    hours = {"timezone": "America/Sao_Paulo", "days": {"fri": [["22:00", "02:00"]]}}
+    sp = ZoneInfo("America/Sao_Paulo")
+    assert not is_open(hours, datetime(2026, 11, 27, 21, 59, tzinfo=sp))
+    assert is_open(hours, datetime(2026, 11, 27, 23, 0, tzinfo=sp))
+    assert is_open(hours, datetime(2026, 11, 28, 1, 30, tzinfo=sp))  # Saturday
+    assert not is_open(hours, datetime(2026, 11, 28, 2, 0, tzinfo=sp))
+    assert not is_open(hours, datetime(2026, 11, 28, 23, 0, tzinfo=sp))  # Saturday has no hours
+
+
+def test_business_hours_until_24_00_include_the_last_minute_of_the_day():
+    hours = {"timezone": "UTC", "days": {"mon": [["18:00", "24:00"]]}}
+    assert is_open(hours, datetime(2026, 11, 23, 23, 59, 30, tzinfo=timezone.utc))
+    assert not is_open(hours, datetime(2026, 11, 24, 0, 0, 30, tzinfo=timezone.utc))
+
+
+def test_business_hours_follow_the_zones_daylight_saving_change():
+    """On the Sunday New York springs forward, 09:30 local is 13:30 UTC (not 14:30)."""
+    hours = {"timezone": "America/New_York", "days": {"sun": [["09:00", "17:00"]]}}
+    assert is_open(hours, datetime(2026, 3, 8, 13, 30, tzinfo=timezone.utc))
+    assert not is_open(hours, datetime(2026, 3, 8, 12, 30, tzinfo=timezone.utc))
+    assert is_open(hours, datetime(2026, 3, 8, 20, 59, tzinfo=timezone.utc))
