@@ -18,7 +18,8 @@ def validation_error(exc: ValidationError, prefix: str = "") -> ApiError:
     """A pydantic error as the API's 422: ``details`` per field, ``field`` when one."""
     details = []
     for err in exc.errors(include_url=False):
-        loc = ".".join(str(part) for part in err.get("loc", ()) if part != "__root__")
+        # a dict's key refused: the field is the key's path, without pydantic's "[key]"
+        loc = ".".join(str(part) for part in err.get("loc", ()) if part not in ("__root__", "[key]"))
         if not loc:  # a model-level check names its field in ctx (see api.schemas.common.field_error)
             loc = str((err.get("ctx") or {}).get("field") or "")
         field = f"{prefix}{loc}" if loc else (prefix.rstrip(".") or "body")

@@ -23,7 +23,6 @@ import re
 import uuid
 from datetime import datetime
 from typing import Annotated, Any
-from zoneinfo import available_timezones
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, field_validator
 from quart import Blueprint
@@ -39,7 +38,7 @@ from api.db.models import Organization
 from api.errors import NotFound
 from api.resources.body import read_body
 from api.resources.secrets import SecretField, encrypt_inputs
-from api.schemas.common import Keyword, Name, Text
+from api.schemas.common import Keyword, Name, Text, Timezone
 from api.schemas.whatsapp_numbers import Secret
 from api.secret_keys import without_secrets
 from api.whatsapp.apps import APPS, webhook_path
@@ -78,16 +77,7 @@ class OrganizationOut(BaseModel):
     updated_at: datetime | None = None
 
 
-# IANA names; not "localtime" (the server's own zone) nor "Factory" (no zone at all)
-TIMEZONES = tuple(sorted(available_timezones() - {"localtime", "Factory"}))
-_TIMEZONE_SET = frozenset(TIMEZONES)
 _WORD = re.compile(r"\w")
-
-
-def _timezone(value: str) -> str:
-    if value not in _TIMEZONE_SET:
-        raise ValueError("must be an IANA timezone name, such as America/Sao_Paulo")
-    return value
 
 
 def _has_word(value: str) -> str:
@@ -98,7 +88,6 @@ def _has_word(value: str) -> str:
     return value
 
 
-Timezone = Annotated[str, AfterValidator(_timezone), Field(json_schema_extra={"enum": list(TIMEZONES)})]
 OptOutWord = Annotated[Keyword, AfterValidator(_has_word)]
 
 

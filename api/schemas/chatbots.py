@@ -8,6 +8,7 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, Field, StringConstraints
 
+from api.schemas.business_hours import BusinessHours
 from api.schemas.common import HttpUrl, Input, JsonNumber, JsonObject, Keyword, Name, Output, StrictBool, Text, hundredths
 
 # the providers PyTake's AI port speaks (SCHEMA.md also names "google": not available)
@@ -32,7 +33,7 @@ class ChatbotFields(Input):
     ai_temperature: Temperature | None = None
     auto_handoff_enabled: StrictBool | None = None
     handoff_keywords: Annotated[list[Keyword], Field(max_length=100)] | None = None
-    business_hours: JsonObject | None = None
+    business_hours: BusinessHours | None = None
     settings: JsonObject | None = None
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from typing import Annotated, Any
+from zoneinfo import available_timezones
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, Strict, StringConstraints
 from pydantic_core import PydanticCustomError
@@ -81,6 +82,20 @@ Keyword = Tag  # a flow's or chatbot's trigger/handoff keyword: the same shape
 
 TagList = Annotated[list[Tag], Field(max_length=100), AfterValidator(_tags)]
 JsonObject = dict[str, Any]
+# IANA names; not "localtime" (the server's own zone) nor "Factory" (no zone at all)
+TIMEZONES = tuple(sorted(available_timezones() - {"localtime", "Factory"}))
+_TIMEZONE_SET = frozenset(TIMEZONES)
+
+
+def _timezone(value: str) -> str:
+    if value not in _TIMEZONE_SET:
+        raise ValueError("must be an IANA timezone name, such as America/Sao_Paulo")
+    return value
+
+
+# An IANA timezone name (documented as an enum): a name the runtime cannot load would
+# silently be UTC
+Timezone = Annotated[str, AfterValidator(_timezone), Field(json_schema_extra={"enum": list(TIMEZONES)})]
 # A JSON boolean: 0, 1, "true", "false" are a 422 naming the field, not coerced.
 # Every boolean field of a request body is one (tests/api/test_strict_booleans.py).
 StrictBool = Annotated[bool, Strict()]

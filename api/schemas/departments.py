@@ -8,6 +8,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field
 
+from api.schemas.business_hours import BusinessHours
 from api.schemas.common import HexColor, Input, JsonObject, Name, Output, StrictBool, Text
 
 Strategy = Literal["round_robin", "load_balance", "priority"]
@@ -22,7 +23,7 @@ class DepartmentCreate(Input):
     auto_assign_enabled: StrictBool | None = None
     assignment_strategy: Strategy | None = None
     max_queue_size: QueueSize | None = None
-    business_hours: JsonObject | None = None
+    business_hours: BusinessHours | None = None
     is_active: StrictBool | None = None
 
 
@@ -34,7 +35,7 @@ class DepartmentUpdate(Input):
     auto_assign_enabled: StrictBool | None = None
     assignment_strategy: Strategy | None = None
     max_queue_size: QueueSize | None = None
-    business_hours: JsonObject | None = None
+    business_hours: BusinessHours | None = None
     is_active: StrictBool | None = None
 
 
