@@ -44,7 +44,9 @@ SELECT (SELECT ca.flow_id FROM campaigns ca JOIN last ON ca.id = last.campaign_i
 
 _OPT_OUT = """
 WITH contact AS (
-  UPDATE contacts SET opt_in = false, opt_out_date = COALESCE(opt_out_date, now()), updated_at = now()
+  -- already out: the date it went out stays; back in since (opt_in true): a new opt-out, today
+  UPDATE contacts SET opt_in = false, updated_at = now(),
+         opt_out_date = CASE WHEN opt_in IS FALSE THEN COALESCE(opt_out_date, now()) ELSE now() END
    WHERE id = :contact AND organization_id = :org
   RETURNING id
 )

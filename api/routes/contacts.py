@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timezone
 from typing import Any
 
 from quart import request
@@ -30,6 +31,15 @@ def contact_event(type_: str, row: Contact) -> Any:
 
 async def _created(session: AsyncSession, row: Contact) -> None:
     await emit(session, contact_event("contact.created", row))
+
+
+async def _consent_dated(session: AsyncSession, principal: Any, row: Contact, values: dict[str, Any]) -> None:
+    """A change of ``opt_in`` is dated: opting in sets ``opt_in_date``, opting out ``opt_out_date``."""
+    now = datetime.now(timezone.utc)
+    if values.get("opt_in") is True and row.opt_in is False:
+        values.setdefault("opt_in_date", now)
+    elif values.get("opt_in") is False and row.opt_in is not False:
+        values.setdefault("opt_out_date", now)
 
 
 async def _updated(session: AsyncSession, row: Contact) -> None:
@@ -63,6 +73,7 @@ resource = Resource(
     plan_limit="max_contacts",
     restore_on=("whatsapp_id",),
     after_create=_created,
+    before_update=_consent_dated,
     after_update=_updated,
 )
 blueprint = crud_blueprint(resource)

@@ -31,3 +31,16 @@ async def test_a_message_without_words_is_no_opt_out_even_with_an_emoji_word(loc
     await local.say("5511900000301", LOCATION)
     assert await opted_in(query, "5511900000301") is not False
     assert await sent_texts(query) == ["Não entendi."]
+
+
+async def test_opting_out_again_after_opting_back_in_is_dated_today(local, db, query):
+    await local.say("5511900000302", "  Parar!! ")
+    out = await query("SELECT opt_in, opt_out_date FROM contacts WHERE whatsapp_id = '5511900000302'")
+    assert out[0]["opt_in"] is False and out[0]["opt_out_date"] is not None
+    async with db.transaction() as s:  # back in months ago (an agent set opt_in: true)
+        await s.execute(text("UPDATE contacts SET opt_in = true, opt_out_date = now() - interval '90 days', "
+                             "opt_in_date = now() - interval '60 days' WHERE whatsapp_id = '5511900000302'"))
+    await local.say("5511900000302", "STOP")
+    again = await query("SELECT opt_in, opt_out_date > now() - interval '1 day' AS today FROM contacts "
+                        "WHERE whatsapp_id = '5511900000302'")
+    assert (again[0]["opt_in"], again[0]["today"]) == (False, True)

@@ -195,3 +195,14 @@ async def test_creating_a_deleted_contacts_number_again_restores_it(seed, admin_
     assert again["id"] == contact["id"]
     assert again["name"] == "Depois"
     assert (await admin_api.get("/contacts"))[1]["total"] == 1
+
+
+async def test_changing_opt_in_dates_the_change(seed, admin_api) -> None:
+    """An agent records a customer's "no more promotions" and, later, their "yes again":
+    each change carries its date (opt_out_date, then opt_in_date)."""
+    contact = await seed.contact(name="Ana Opt")
+    status, out = await admin_api.patch(f"/contacts/{contact['id']}", {"opt_in": False})
+    assert status == 200 and out["opt_in"] is False and out["opt_out_date"] is not None, out
+    status, back = await admin_api.patch(f"/contacts/{contact['id']}", {"opt_in": True})
+    assert status == 200 and back["opt_in"] is True and back["opt_in_date"] is not None, back
+    assert back["opt_in_date"] >= out["opt_out_date"]
