@@ -3,6 +3,7 @@ import { api, ApiError, problemsOf } from "../../api/client";
 import type { Flow, Page, Template, WhatsAppNumber } from "../../api/types";
 import { AppHeader } from "../../components/AppHeader";
 import { Field } from "../../components/Field";
+import { OnlyFor } from "../../components/OnlyFor";
 import { useI18n } from "../../i18n";
 import { Link, navigate } from "../../router";
 import { numberLabel } from "../templates/numbers";
@@ -15,8 +16,19 @@ type Contact = { id: string; name?: string | null; whatsapp_name?: string | null
 const contactLabel = (c: Contact) => `${c.name || c.whatsapp_name || c.whatsapp_id} (${c.whatsapp_id})`;
 
 /** Define a campaign (number, approved template and its parameters, audience, optional flow) and
- * start it now or schedule it in the organization's timezone. */
+ * start it now or schedule it in the organization's timezone (a role that may not create campaigns,
+ * an agent or a viewer, is told so instead: docs/permissions.md). */
 export function CampaignFormPage() {
+  const { t } = useI18n();
+  return (
+    <OnlyFor permission="campaigns:write" section={{ to: "/app/campaigns", label: t("campaigns.title") }}
+      title={t("campaigns.new")} refusal={t("campaigns.notAllowed")}>
+      <CampaignForm />
+    </OnlyFor>
+  );
+}
+
+function CampaignForm() {
   const { t } = useI18n();
   const zone = useOrgTimezone();
   const [numbers, setNumbers] = useState<WhatsAppNumber[]>([]);

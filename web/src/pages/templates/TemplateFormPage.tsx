@@ -3,6 +3,7 @@ import { api, ApiError, problemsOf } from "../../api/client";
 import type { Page, Template, WhatsAppNumber } from "../../api/types";
 import { AppHeader } from "../../components/AppHeader";
 import { Field } from "../../components/Field";
+import { OnlyFor } from "../../components/OnlyFor";
 import { useI18n } from "../../i18n";
 import { Link, navigate } from "../../router";
 import { TemplatePreview } from "./TemplatePreview";
@@ -28,8 +29,19 @@ function newButton(type: ButtonDraft["type"]): ButtonDraft {
   return { type, text: "" };
 }
 
-/** Write a template, see it as WhatsApp shows it, and submit it to Meta for review. */
+/** Write a template, see it as WhatsApp shows it, and submit it to Meta for review (a role that may
+ *  not create templates, an agent or a viewer, is told so instead: docs/permissions.md). */
 export function TemplateFormPage() {
+  const { t } = useI18n();
+  return (
+    <OnlyFor permission="templates:write" section={{ to: "/app/templates", label: t("templates.title") }}
+      title={t("templates.new")} refusal={t("templates.notAllowed")}>
+      <TemplateForm />
+    </OnlyFor>
+  );
+}
+
+function TemplateForm() {
   const { t } = useI18n();
   const [numbers, setNumbers] = useState<WhatsAppNumber[] | null>(null);
   const [draft, setDraft] = useState<Draft>(emptyDraft());
