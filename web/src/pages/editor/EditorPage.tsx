@@ -305,7 +305,8 @@ function Editor({ flowId }: { flowId: string }) {
           toCanvas(nodes, edges, flowApi.getViewport()))}>{t("flows.export")}</button>
         <AnalyticsControls on={analyticsOn} onToggle={toggleAnalytics} period={period} onPeriod={setPeriod}
           version={analyticsVersion} report={report} error={analyticsError} />
-        <span className="muted small shortcuts">{t("editor.shortcuts")}</span>
+        {/* in view only Ctrl+S saves nothing; the rest still works on the canvas being explored */}
+        <span className="muted small shortcuts">{t(readOnly ? "editor.shortcutsReadOnly" : "editor.shortcuts")}</span>
         <span className="grow" />
         {dirty && !readOnly && <span className="muted small">{t("editor.unsaved")}</span>}
         {status && <span role="status" className={`small status ${status.kind}`}>{status.text}</span>}
