@@ -1,7 +1,7 @@
 import { type Dispatch, useEffect, useRef, useState } from "react";
 import type { Template } from "../../api/types";
 import { useI18n } from "../../i18n";
-import { type Action, type Conversation, failureText, type InboxState, type Message, messageText,
+import { type Action, type Conversation, failureText, type InboxState, mediaLink, type Message, messageText,
   type QuickReply, typingNames } from "./inboxModel";
 import type { Contact } from "./ContactPanel";
 import { Composer } from "./Composer";
@@ -24,7 +24,9 @@ function Bubble({ message }: { message: Message }) {
   const media = MEDIA_TYPES.has(message.type ?? "");
   const content = (message.content ?? {}) as { caption?: string; buttons?: { title?: string }[]; button?: string;
     header?: string; footer?: string };
-  const text = media ? content.caption ?? (message.media || !outbound ? "" : messageText(message)) : messageText(message);
+  // a media message without a caption: its kind in words ("[image]") only when no file shows
+  const shown = message.media || mediaLink(message);
+  const text = media ? content.caption ?? (shown || !outbound ? "" : messageText(message)) : messageText(message);
   const interactive = message.type === "button" || message.type === "list";
   return (
     <li className={`bubble ${outbound ? "out" : "in"}${status === "failed" ? " failed" : ""}`}

@@ -2,23 +2,26 @@ import { useEffect, useState } from "react";
 import { ApiError, fetchBlobUrl } from "../../api/client";
 import { useI18n } from "../../i18n";
 import { formatSize } from "./interactiveModel";
-import type { Message } from "./inboxModel";
+import { mediaLink, type Message } from "./inboxModel";
 
 export const MEDIA_TYPES = new Set(["image", "video", "audio", "document", "sticker"]);
 
-/** A media message's file in its bubble: the picture, a player, or the document to open. The file is
- *  behind the bearer token, so it is fetched and shown from an object URL. A customer's file still
- *  being fetched from WhatsApp (409, or no `media` yet on a live message) is asked again a few times. */
+/** A media message's file in its bubble: the picture, a player, or the document to open. A stored file
+ *  is behind the bearer token, so it is fetched and shown from an object URL; one sent by URL (a bot's
+ *  `media_url`: PyTake keeps no copy) is shown from that address when it is http(s) (`mediaLink`). A
+ *  customer's file still being fetched from WhatsApp (409, or no `media` yet on a live message) is asked
+ *  again a few times. */
 export function MessageMedia({ message }: { message: Message }) {
   const { t } = useI18n();
   const media = message.media;
   const kind = message.type ?? "document";
+  const link = mediaLink(message);
   const path = media?.url ?? `/conversations/${message.conversation_id}/messages/${message.id}/media`;
   const [src, setSrc] = useState<string | null>(null);
   const [problem, setProblem] = useState("");
 
   useEffect(() => {
-    if (media?.status === "failed" || (!media && message.direction === "outbound")) return;
+    if (media?.status === "failed" || (!media && message.direction === "outbound")) return;  // nothing stored
     let url: string | null = null;
     let stopped = false;
     let timer: ReturnType<typeof setTimeout> | undefined;
@@ -46,18 +49,34 @@ export function MessageMedia({ message }: { message: Message }) {
   if (media?.status === "failed") {
     return <p className="media-note small" role="note">{t("inbox.mediaFailed")} {media.error}</p>;
   }
-  if (!media && message.direction === "outbound") return null;  // sent by URL: WhatsApp fetched it, we keep no copy
-  const name = media?.filename || t(`inbox.kind.${kind === "sticker" ? "image" : kind}` as never);
+  const sentName = link ? (message.content as { filename?: unknown } | null)?.filename : null;
+  const filename = media?.filename || (typeof sentName === "string" ? sentName : "");
+  const name = filename || t(`inbox.kind.${kind === "sticker" ? "image" : kind}` as never);
+  if (link) return <MediaFile kind={kind} src={link} name={name} external />;  // sent by URL: shown from there
+  if (!media && message.direction === "outbound") return null;  // by an address that is not http(s): not shown
   if (problem) return <p className="media-note small" role="note">{name}: {problem}</p>;
   if (!src) return <p className="media-note muted small">{t("inbox.mediaLoading")}</p>;
+  return <MediaFile kind={kind} src={src} name={name} download={media?.filename ?? undefined}
+    size={media?.size ?? undefined} />;
+}
+
+/** The file itself: a picture (opened full size by a click), a player, or a link to the document. A
+ *  picture or a document on another host (`external`) is asked for without a referrer (the agent's
+ *  inbox address is not the host's business), and such a document opens in a new tab. */
+function MediaFile({ kind, src, name, download, size, external = false }: {
+  kind: string; src: string; name: string; download?: string; size?: number; external?: boolean;
+}) {
+  const referrer = external ? "no-referrer" : undefined;
   if (kind === "image" || kind === "sticker") {
-    return <a href={src} target="_blank" rel="noreferrer"><img className="bubble-media" src={src} alt={name} /></a>;
+    return <a href={src} target="_blank" rel="noreferrer">
+      <img className="bubble-media" src={src} alt={name} referrerPolicy={referrer} /></a>;
   }
   if (kind === "video") return <video className="bubble-media" src={src} controls preload="metadata" />;
   if (kind === "audio") return <audio className="bubble-audio" src={src} controls preload="metadata" />;
   return (
-    <a className="bubble-document" href={src} download={media?.filename ?? undefined}>
-      {name}{media?.size ? ` · ${formatSize(media.size)}` : ""}
+    <a className="bubble-document" href={src} {...(external ? { target: "_blank", rel: "noreferrer" } : { download })}
+      referrerPolicy={referrer}>
+      {name}{size ? ` · ${formatSize(size)}` : ""}
     </a>
   );
 }

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { applyLive, type Conversation, emptyState, expandOnSend, failureText, expandQuickReply, type InboxState, lists,
-  matchingQuickReplies, type Message, reduce, shortcutQuery, throttle, typingNames, windowClosed } from "./inboxModel";
+  matchingQuickReplies, mediaLink, type Message, reduce, shortcutQuery, throttle, typingNames, windowClosed } from "./inboxModel";
 
 const ME = "u-ana";
 const ready = { type: "ready", cursor: "1-1", user_id: ME, scope: "departments", department_ids: ["d-sales"] };
@@ -167,6 +167,20 @@ it("Meta's error reads as its title and details, its code once", () => {
     .toBe("(#131047) Re-engagement message");
   expect(failureText({ ...failed, meta_errors: [{ code: 131026, title: "Message undeliverable", error_data: { details: "not on WhatsApp" } }] }))
     .toBe("Message undeliverable: not on WhatsApp (131026)");
+});
+
+it("a file sent by URL is shown from its address only when it is http(s) and no stored file exists", () => {
+  const sent = (content: unknown, extra: Partial<Message> = {}) =>
+    msg("m", "a", { direction: "outbound", sender_type: "bot", type: "image", content, ...extra });
+  expect(mediaLink(sent({ media_url: "https://cdn.example/menu.png", caption: "Menu" }))).toBe("https://cdn.example/menu.png");
+  expect(mediaLink(sent({ link: "http://cdn.example/a b.png" }))).toBe("http://cdn.example/a%20b.png");
+  for (const address of ["javascript:alert(1)", " JavaScript:alert(1)", "data:image/png;base64,iVBO", "/auth/me",
+    "//cdn.example/menu.png", "ftp://cdn.example/menu.png", "", 42]) {
+    expect(mediaLink(sent({ media_url: address }))).toBeNull();
+  }
+  expect(mediaLink(sent({ media_id: "4490709327384033" }))).toBeNull();  // uploaded: fetched with the token
+  expect(mediaLink(sent({ media_url: "https://cdn.example/menu.png" }, { media: { status: "stored", url: "/x" } }))).toBeNull();
+  expect(mediaLink(sent({ media_url: "https://cdn.example/menu.png" }, { direction: "inbound" }))).toBeNull();
 });
 
 it("a customer's message opens the 24-hour window; without one only templates go", () => {

@@ -312,6 +312,23 @@ export function messageText(m: Message | undefined): string {
   return `[${m.type ?? "message"}]`;
 }
 
+/** Where the inbox shows a file sent by URL from: the `media_url` (or Meta's `link`) of an outbound
+ *  media message without a stored file (WhatsApp fetched it; PyTake keeps no copy), when it is an
+ *  absolute http(s) address. Anything else (`javascript:`, `data:`, a relative path) is none: never put
+ *  in the page. A bot's content is rendered from variables, so it may hold any text. */
+export function mediaLink(m: Message): string | null {
+  if (m.media || m.direction !== "outbound") return null;
+  const c = (m.content ?? {}) as Record<string, unknown>;
+  const raw = typeof c.media_url === "string" ? c.media_url : typeof c.link === "string" ? c.link : "";
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    return null;
+  }
+  return url.protocol === "https:" || url.protocol === "http:" ? url.href : null;
+}
+
 /** Meta's error for a failed message, as a person reads it. */
 export function failureText(m: Message): string {
   const meta = m.meta_errors?.[0];

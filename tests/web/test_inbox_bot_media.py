@@ -1,0 +1,98 @@
+"""A bot's picture sent by URL, in the agents' inbox. The flow's message node sends a `media_url`
+(WhatsApp fetches it; PyTake keeps no copy, so there is no stored file to show): the inbox shows the
+picture from that address, with its caption. An address that is not http(s) (a `javascript:` one, say,
+rendered from a variable) is never put in the page: only its caption shows."""
+
+from __future__ import annotations
+
+import asyncio
+
+import httpx
+from playwright.async_api import Page, Route, expect
+
+from api.sandbox import webhooks
+
+from .browser import API_TIMEOUT, Designer, edge, node
+from .conftest import MetaStandIn, screenshot
+from .test_inbox_composer import png
+from .test_inbox_page import MARIA, PASSWORD, PNID, in_list, signed_in, until
+
+MENU_URL = "https://cdn.pizza.example/cardapio.png"
+MENU = png(160, 100, (230, 120, 40))
+FLOW = {"nodes": [
+    node("start", "start", {}),
+    node("menu", "message", {"media_url": MENU_URL, "media_type": "image", "text": "Nosso cardápio da semana"}, 300),
+    node("promo", "message", {"media_url": "javascript:alert(document.domain)", "media_type": "image",
+                              "text": "Veja a promoção"}, 600),
+    node("human", "handoff", {"department": "Vendas", "reason": "Pedido"}, 900)],
+    "edges": [edge("start", "menu"), edge("menu", "promo"), edge("promo", "human")]}
+
+
+async def seed(base: str) -> Designer:
+    """Ana (admin) with a number, a Vendas department with the agent Bia, and a chatbot whose flow
+    sends the menu's picture by URL, then hands the customer to Vendas."""
+    async with httpx.AsyncClient(base_url=base, timeout=API_TIMEOUT) as client:
+        r = await client.post("/auth/signup", json={"organization_name": "Pizza Napoli", "full_name": "Ana Souza",
+                                                    "email": "ana@pizza.example", "password": PASSWORD})
+        assert r.status_code == 201, r.text
+    admin = Designer(base, None, r.json(), r.json()["user"])
+    await admin.call("POST", "/whatsapp-numbers", {
+        "phone_number": "+5511900001111", "phone_number_id": PNID, "display_name": "Pizza Napoli",
+        "whatsapp_business_account_id": "102290129340398"})
+    sales = await admin.call("POST", "/departments", {"name": "Vendas", "auto_assign_enabled": False})
+    bia = await admin.call("POST", "/users", {"email": "bia@pizza.example", "password": PASSWORD,
+                                              "full_name": "Bia Lima", "role": "agent"})
+    await admin.call("POST", f"/departments/{sales['id']}/agents", {"user_id": bia["id"]})
+    admin.chatbot = await admin.call("POST", "/chatbots", {"name": "Cardápio"})
+    await admin.flow("Menu", FLOW, publish=True)
+    return admin
+
+
+async def test_a_bot_picture_sent_by_url_shows_in_the_inbox_with_its_caption(web_with_meta_and_worker,
+                                                                           browser_page: Page):
+    base, meta = web_with_meta_and_worker
+    meta: MetaStandIn
+    meta.gate.set()
+    errors: list[str] = []
+    async with asyncio.timeout(240):
+        await seed(base)
+        assert await meta.app.post_webhook(webhooks.inbound_message(
+            PNID, MARIA, webhooks.text_message("Oi, qual o cardápio?"), profile_name="Maria"), PNID)
+
+        def images_at_meta() -> list[dict]:
+            return [m["payload"]["image"] for m in meta.state.accepted
+                    if m["to"] == MARIA and m["payload"].get("type") == "image"]
+
+        async def menu_at_meta() -> bool:
+            return bool(images_at_meta())
+        await until(menu_at_meta, "the sandbox received the menu's picture")
+        assert images_at_meta() == [{"link": MENU_URL, "caption": "Nosso cardápio da semana"}]  # by URL, no media id
+
+        bia = await signed_in(browser_page.context.browser, base, "bia@pizza.example", errors)
+        fetched: list[str] = []
+
+        async def cdn(route: Route) -> None:  # the picture's host, as the browser reaches it
+            fetched.append(route.request.url)
+            await route.fulfill(status=200, content_type="image/png", body=MENU)
+        await bia.route("https://cdn.pizza.example/**", cdn)
+        await expect(bia.get_by_role("status")).to_have_text("Live")
+        await in_list(bia, "queue").filter(has_text="Maria").click()
+        await expect(bia.get_by_role("heading", name="Maria")).to_be_visible()
+
+        menu = bia.locator(".bubble.out").filter(has_text="Nosso cardápio da semana")
+        await expect(menu.locator(".sender")).to_have_text("Bot")
+        picture = menu.get_by_role("img", name="Image")
+        await expect(picture).to_be_visible()
+        await expect(picture).to_have_attribute("src", MENU_URL)
+        await expect(picture).to_have_js_property("naturalWidth", 160)  # the picture itself, loaded
+        assert fetched == [MENU_URL]
+
+        # not http(s): the caption only, nothing in the page points at the address
+        promo = bia.locator(".bubble.out").filter(has_text="Veja a promoção")
+        await expect(promo).to_be_visible()
+        await expect(promo.locator("img")).to_have_count(0)
+        await expect(promo.locator("a")).to_have_count(0)
+        assert "javascript:" not in await bia.locator(".inbox-thread").inner_html()
+        await menu.scroll_into_view_if_needed()
+        await screenshot(bia, "inbox-bot-picture-by-url")
+    assert not errors, errors
