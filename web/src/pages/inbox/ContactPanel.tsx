@@ -10,8 +10,9 @@ export type Contact = { id: string; whatsapp_id: string; name?: string | null; w
 export type Department = { id: string; name: string };
 export type Person = { id: string; full_name: string; role?: string | null; is_active?: boolean | null };
 
+/** `mayHandle`: the role may write conversations (assign, transfer, return to the bot, close). */
 type PanelProps = { conversation: Conversation; contact?: Contact; me: Me | null; departments: Department[];
-  people: Person[]; onChanged: (c: Conversation) => void };
+  people: Person[]; mayHandle: boolean; onChanged: (c: Conversation) => void };
 
 /** The right column: two tabs, the contact and actions, and the conversation's bot activity. */
 export function ContactPanel(props: PanelProps) {
@@ -77,7 +78,7 @@ function ContactDetails(props: PanelProps) {
           {[...(contact?.tags ?? []), ...(conversation.tags ?? [])].map((tag) => <li key={tag} className="tag">{tag}</li>)}
         </ul>
       </section>
-      {!closed && (
+      {!closed && props.mayHandle && (
         <section className="actions">
           <h2>{t("inbox.actions")}</h2>
           {!mine && me && (

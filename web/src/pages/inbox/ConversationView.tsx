@@ -54,11 +54,12 @@ function Bubble({ message }: { message: Message }) {
   );
 }
 
-/** The middle column: the conversation's history, who is typing, and the composer; on a phone,
- *  where it replaces the lists, a way back to them (`onBack`). */
+/** The middle column: the conversation's history, who is typing, and the composer (a note instead
+ *  for a role that may not send messages, `mayReply`); on a phone, where it replaces the lists, a way
+ *  back to them (`onBack`). */
 export function ConversationView(props: { conversation: Conversation; contact?: Contact; state: InboxState;
-  quickReplies: QuickReply[]; templates: Template[]; dispatch: Dispatch<Action>; onTyping: () => void;
-  onBack: () => void }) {
+  quickReplies: QuickReply[]; templates: Template[]; dispatch: Dispatch<Action>; mayReply: boolean;
+  onTyping: () => void; onBack: () => void }) {
   const { t } = useI18n();
   const { conversation, state } = props;
   const history = state.messages[conversation.id];
@@ -93,8 +94,10 @@ export function ConversationView(props: { conversation: Conversation; contact?: 
       <p className="typing" aria-live="polite">
         {typing.length > 0 && t("inbox.typing", { names: typing.join(", ") })}
       </p>
-      <Composer conversation={conversation} quickReplies={props.quickReplies} templates={props.templates}
-        onTyping={props.onTyping} onSent={(message) => props.dispatch({ kind: "message", message })} />
+      {props.mayReply ? (
+        <Composer conversation={conversation} quickReplies={props.quickReplies} templates={props.templates}
+          onTyping={props.onTyping} onSent={(message) => props.dispatch({ kind: "message", message })} />
+      ) : <p className="composer view-only muted" role="note">{t("inbox.viewOnly")}</p>}
     </section>
   );
 }

@@ -1,5 +1,6 @@
 import { useCallback, useEffect, useReducer, useRef, useState } from "react";
 import { api } from "../../api/client";
+import { lacks, useMe } from "../../api/me";
 import type { Page, Template } from "../../api/types";
 import { AppHeader } from "../../components/AppHeader";
 import { useI18n } from "../../i18n";
@@ -10,9 +11,14 @@ import { ConversationView } from "./ConversationView";
 import { ContactPanel, type Contact, type Department, type Person } from "./ContactPanel";
 
 /** The agent's inbox: Mine and Queue on the left, the open conversation in the middle,
- * its contact and actions on the right; kept current by the live channel (GET /live). */
+ * its contact and actions on the right; kept current by the live channel (GET /live).
+ * A role that only reads conversations and messages (a viewer) gets them without the controls
+ * the API would refuse it: no composer, no availability, no assign / transfer / close. */
 export function InboxPage() {
   const { t } = useI18n();
+  const me = useMe();
+  const mayReply = !lacks(me, "messages:write");
+  const mayHandle = !lacks(me, "conversations:write");  // assign, transfer, close; availability too
   const [state, dispatch] = useReducer(reduce, emptyState);
   const [connected, setConnected] = useState(false);
   const [contacts, setContacts] = useState<Record<string, Contact>>({});
@@ -105,15 +111,17 @@ export function InboxPage() {
             <p className={connected ? "live-state on" : "live-state"} role="status">
               {connected ? t("inbox.live") : t("inbox.connecting")}
             </p>
-            <label className="availability">
-              {t("inbox.availability")}
-              <select aria-label={t("inbox.availability")} value={state.me?.status ?? "away"}
-                disabled={!connected || !state.me}
-                onChange={(e) => live.current?.send({ type: "status", status: e.target.value })}>
-                <option value="online">{t("inbox.online")}</option>
-                <option value="away">{t("inbox.away")}</option>
-              </select>
-            </label>
+            {mayHandle && (
+              <label className="availability">
+                {t("inbox.availability")}
+                <select aria-label={t("inbox.availability")} value={state.me?.status ?? "away"}
+                  disabled={!connected || !state.me}
+                  onChange={(e) => live.current?.send({ type: "status", status: e.target.value })}>
+                  <option value="online">{t("inbox.online")}</option>
+                  <option value="away">{t("inbox.away")}</option>
+                </select>
+              </label>
+            )}
           </div>
           <ConversationList id="mine" title={t("inbox.mine")} items={mine} state={state} contacts={contacts}
             onOpen={open} empty={t("inbox.mineEmpty")} />
@@ -123,11 +131,11 @@ export function InboxPage() {
         {selected ? (
           <>
             <ConversationView key={selected.id} conversation={selected} contact={contact} state={state}
-              quickReplies={quickReplies} templates={templates} dispatch={dispatch}
+              quickReplies={quickReplies} templates={templates} dispatch={dispatch} mayReply={mayReply}
               onBack={() => dispatch({ kind: "select", conversation_id: null })}
               onTyping={() => live.current?.send({ type: "typing", conversation_id: selected.id })} />
             <ContactPanel conversation={selected} contact={contact} me={state.me} departments={departments}
-              people={people} onChanged={(conversation) => dispatch({ kind: "conversation", conversation })} />
+              people={people} mayHandle={mayHandle} onChanged={(conversation) => dispatch({ kind: "conversation", conversation })} />
           </>
         ) : (
           <section className="inbox-empty"><p>{t("inbox.pick")}</p></section>
