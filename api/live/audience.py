@@ -40,6 +40,12 @@ class Viewer:
     def may_type(self) -> bool:
         return self.role != "viewer"
 
+    @property
+    def may_set_status(self) -> bool:
+        """Going online or away: what ``POST /agents/me/status`` lets them do (conversations:write,
+        every role but viewer: docs/permissions.md)."""
+        return self.role != "viewer"
+
 
 @dataclass(frozen=True, slots=True)
 class Audience:

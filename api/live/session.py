@@ -155,6 +155,10 @@ class Session:
         if status not in STATUSES:
             await self.send(error_message("validation_error", "status must be online or away", "status"))
             return
+        if not self.viewer.may_set_status:
+            await self.send(error_message("forbidden", "your role cannot take conversations: no status to set",
+                                          "status"))
+            return
         presence = await live_presence.change_status(self.hub.db, self.hub.redis, self.viewer.user_id,
                                                      self.viewer.organization_id, status,
                                                      except_socket=self.socket_id)

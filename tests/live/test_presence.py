@@ -144,6 +144,22 @@ async def test_a_status_change_reaches_every_socket_of_the_agent_and_no_one_else
     assert not await _online(world, agent.user_id)
 
 
+async def test_a_viewer_cannot_go_online_or_away_through_the_socket(world, start_api, connect):
+    org = await world.organization()
+    support = await world.department(org)
+    viewer = await world.user(org, "viewer", support)
+    api = await start_api()
+    socket = await connect(api.ws_url(viewer.token))
+    await socket.ready()
+    before = await _online(world, viewer.user_id)
+
+    await socket.send({"type": "status", "status": "away" if before else "online"})
+
+    await socket.wait(lambda: socket.of("error"), "the refusal")
+    assert socket.of("error")[0]["code"] == "forbidden" and socket.of("error")[0]["field"] == "status"
+    assert socket.of("status") == [] and await _online(world, viewer.user_id) == before
+
+
 async def test_a_socket_whose_ready_said_away_learns_that_the_first_socket_brought_the_agent_online(
         world, start_api, connect, redis, db):
     """Two sockets opening at once on two processes: the one registered second reads the
