@@ -1,4 +1,4 @@
-"""A customer's message seen from the campaigns: a reply to one, an opt-out.
+"""A customer's message seen from the campaigns: a reply to one, an opt-out, an opt-in.
 
 - **Reply**: the conversation's latest outbound message is a campaign's
   (``metadata.campaign_id``): its recipient gets ``replied_at`` (the campaign's
@@ -11,6 +11,11 @@
   with ``opt_out_date``, and every pending recipient of theirs not yet handed
   to the outbox is ``skipped`` ("opted out"). The runner also skips any
   recipient whose contact opted out after the audience was materialised.
+- **Opt-in**: an opted-out contact's message is one of the opt-in keywords
+  (``campaign_opt_in_keywords``, default `DEFAULT_OPT_IN_KEYWORDS`, matched as
+  opt-out words are): the contact gets ``opt_in = true`` with ``opt_in_date``
+  and later audiences include it again; recipients skipped while it was out
+  stay skipped. From a contact who is not opted out the word is an ordinary message.
 """
 
 from __future__ import annotations
@@ -21,9 +26,19 @@ from typing import Any
 
 from api.db.session import bind
 from api.runtime_context import Runtime
+from engine.texts import language_of
 
 DEFAULT_OPT_OUT_KEYWORDS = ("PARAR", "STOP")
 OPT_OUT_REPLY_SETTING = "campaign_opt_out_reply"
+DEFAULT_OPT_IN_KEYWORDS = ("VOLTAR", "START")
+OPT_IN_REPLY_SETTING = "campaign_opt_in_reply"
+# what an opted-back-in contact is told when the organization wrote no reply, in its
+# chatbot's language (engine/texts.py), then how to leave again (the first opt-out word)
+DEFAULT_OPT_IN_REPLY = {
+    "pt-BR": ("Pronto! Você voltará a receber nossas mensagens.", "Para deixar de recebê-las, responda {word}."),
+    "en": ("Done! You will receive our messages again.", "To stop them, reply {word}."),
+    "es": ("¡Listo! Volverás a recibir nuestros mensajes.", "Para dejar de recibirlos, responde {word}."),
+}
 
 _REPLY = """
 WITH last AS (
@@ -56,12 +71,29 @@ UPDATE campaign_recipients r SET status = 'skipped', skip_reason = 'opted out'
                           AND status NOT IN ('draft', 'scheduled'))  -- a draft's staged rows go at start
 """
 
+# back in: dated now; already back in since the message arrived (the step is decided again
+# after a race): nothing changes, and it still answers as the opt-in it was
+_OPT_IN = """
+UPDATE contacts SET opt_in = true, updated_at = now(),
+       opt_in_date = CASE WHEN opt_in IS FALSE THEN now() ELSE opt_in_date END
+ WHERE id = :contact AND organization_id = :org AND (opt_in IS FALSE OR opt_in_date >= :since)
+"""
+
 
 @dataclass(frozen=True)
 class CampaignReply:
     flow_id: uuid.UUID | None  # the flow the campaign's reply starts
     opt_out_keywords: tuple[str, ...]
     opt_out_reply: str | None  # what the customer is told once opted out (None: nothing)
+    opt_in_keywords: tuple[str, ...] = DEFAULT_OPT_IN_KEYWORDS
+    opt_in_reply: str | None = None  # what the customer is told once back in (None: the default; "": nothing)
+
+    def opt_in_text(self, language: object) -> str | None:
+        """The opt-in reply: the organization's, else `DEFAULT_OPT_IN_REPLY` in ``language``."""
+        if self.opt_in_reply is not None:
+            return self.opt_in_reply or None
+        done, leave = DEFAULT_OPT_IN_REPLY[language_of(language)]
+        return f"{done} {leave.format(word=self.opt_out_keywords[0])}" if self.opt_out_keywords else done
 
 
 async def campaign_reply(rt: Runtime, organization_id: Any, conversation_id: Any) -> CampaignReply:
@@ -83,12 +115,19 @@ def campaign_reply_from(settings: Any, flow_id: uuid.UUID | None = None) -> Camp
         import json
 
         settings = json.loads(settings)
-    keywords = settings.get("campaign_opt_out_keywords")
-    if not isinstance(keywords, list):
-        keywords = list(DEFAULT_OPT_OUT_KEYWORDS)
     reply = settings.get(OPT_OUT_REPLY_SETTING)
-    return CampaignReply(flow_id, tuple(str(k) for k in keywords if k),
-                         reply if isinstance(reply, str) and reply else None)
+    back = settings.get(OPT_IN_REPLY_SETTING)
+    return CampaignReply(flow_id, _keywords(settings, "campaign_opt_out_keywords", DEFAULT_OPT_OUT_KEYWORDS),
+                         reply if isinstance(reply, str) and reply else None,
+                         _keywords(settings, "campaign_opt_in_keywords", DEFAULT_OPT_IN_KEYWORDS),
+                         back if isinstance(back, str) else None)
+
+
+def _keywords(settings: dict[str, Any], key: str, default: tuple[str, ...]) -> tuple[str, ...]:
+    keywords = settings.get(key)
+    if not isinstance(keywords, list):
+        keywords = list(default)
+    return tuple(str(k) for k in keywords if k)
 
 
 async def opt_out(rt: Runtime, organization_id: Any, contact_id: Any) -> int:
@@ -98,5 +137,15 @@ async def opt_out(rt: Runtime, organization_id: Any, contact_id: Any) -> int:
     return int(status.split()[-1])
 
 
-__all__ = ["CampaignReply", "DEFAULT_OPT_OUT_KEYWORDS", "OPT_OUT_REPLY_SETTING", "campaign_reply",
-           "campaign_reply_from", "opt_out"]
+async def opt_in(rt: Runtime, organization_id: Any, contact_id: Any, since: Any) -> bool:
+    """Opt the contact back in if it is opted out (or was opted back in by a message that arrived
+    at ``since``); False: it was not out, and the message is an ordinary one."""
+    async with rt.db.raw() as conn:
+        status = await conn.execute(*bind(_OPT_IN, {"contact": contact_id, "org": organization_id,
+                                                     "since": since}))
+    return int(status.split()[-1]) > 0
+
+
+__all__ = ["CampaignReply", "DEFAULT_OPT_IN_KEYWORDS", "DEFAULT_OPT_IN_REPLY", "DEFAULT_OPT_OUT_KEYWORDS",
+           "OPT_IN_REPLY_SETTING", "OPT_OUT_REPLY_SETTING", "campaign_reply", "campaign_reply_from", "opt_in",
+           "opt_out"]

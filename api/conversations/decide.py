@@ -1,10 +1,12 @@
 """Decide: what a step does, as plain data (a `Decision`), without writing anything
-(but a campaign's bookkeeping, idempotent: a reply's ``replied_at``, an opt-out;
-`api.campaigns.replies`).
+(but a campaign's bookkeeping, idempotent: a reply's ``replied_at``, an opt-out,
+an opt-in; `api.campaigns.replies`).
 
 A message that is an opt-out keyword opts the contact out of campaigns and
-runs nothing else; a reply to a campaign with a flow starts that flow where
-the chatbot's rules would start a flow or answer with the fallback.
+runs nothing else; so does an opt-in keyword from an opted-out contact, which
+opts it back in (from anyone else it is an ordinary message). A reply to a
+campaign with a flow starts that flow where the chatbot's rules would start a
+flow or answer with the fallback.
 Flow selection (api/conversations/flow_selection.py) says whether the bot,
 an agent, a keyword handoff or the fallback answers; the interpreter runs
 the chosen flow. The only I/O is what the engine asks through its ports:
@@ -25,7 +27,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Awaitable, Callable
 
-from api.campaigns.replies import campaign_reply, campaign_reply_from, opt_out
+from api.campaigns.replies import campaign_reply, campaign_reply_from, opt_in, opt_out
 from api.analytics.path import Path, path_of
 from api.conversations import chatbot_ai, flow_selection, load
 from api.conversations.business_hours import is_open
@@ -115,6 +117,15 @@ async def decide(rt: Runtime, loaded: Loaded, history: History | None = None) ->
         decision.messages += _text(reply.opt_out_reply)
         decision.keep_state = True
         decision.status = "opted_out"
+        return decision
+    # a tap on the bot's own button or list row ("Voltar" in a menu) answers it: never an opt-in
+    answer = (loaded.message["content"] or {}).get("kind") in ("button_reply", "list_reply")
+    if (not answer and said in flow_selection.normalized_keywords(reply.opt_in_keywords)
+            and await opt_in(rt, conv["organization_id"], conv["contact_id"], loaded.message["created_at"])):
+        decision.messages += _text(reply.opt_in_text(
+            (loaded.chatbot.settings or {}).get("language") if loaded.chatbot else None))
+        decision.keep_state = True
+        decision.status = "opted_in"
         return decision
     selection = flow_selection.select(
         bot_active=conv["is_bot_active"] is not False, chatbot=loaded.chatbot, flows=loaded.flows,

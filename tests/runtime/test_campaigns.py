@@ -233,6 +233,46 @@ async def test_an_opt_out_keyword_stops_the_contacts_campaign_traffic(api, serve
     assert (await api.ok("POST", f"/campaigns/{third['id']}/start", {}))["total_recipients"] == 1
 
 
+async def test_an_opted_out_customer_saying_an_opt_in_word_is_back_in_for_new_campaigns(api, servers):
+    """docs/campaigns.md, "Replies and opt-out": the default word, any case and punctuation, opts
+    the customer back in with the default reply; a campaign it was skipped from keeps it skipped."""
+    from api.campaigns import start
+
+    org = servers.seeded.organization_id
+    template = await approved_template(api, servers.seeded.number_id, servers.wait_for)
+    await add_contacts(servers.db, org, 2, prefix="55619", tags=["vip"])
+    earlier = await _campaign(api, template, target_filters={"tags": ["vip"]})
+    async with servers.db.transaction() as s:  # running, not sent yet (no runner woken)
+        await start(s, earlier["id"], org)
+
+    async def contact() -> dict[str, Any]:
+        async with servers.db.session() as s:
+            return dict((await s.execute(text("SELECT opt_in, opt_in_date, opt_out_date FROM contacts "
+                                              "WHERE whatsapp_id = '55619000001'"))).mappings().one())
+
+    await servers.customer_says("55619000001", "parar")
+    await servers.wait_for(lambda: _opted(contact, False))
+    await servers.customer_says("55619000001", " voltar! ")
+    texts = await servers.wait_for(lambda: [m["payload"]["text"]["body"] for m in servers.inbox("55619000001")
+                                            if m["type"] == "text"])
+    assert texts == ["Pronto! Você voltará a receber nossas mensagens. Para deixar de recebê-las, responda PARAR."]
+    back = await contact()
+    assert back["opt_in"] is True and back["opt_in_date"] is not None and back["opt_in_date"] >= back["opt_out_date"]
+    async with servers.db.session() as s:
+        skipped = (await s.execute(text(
+            "SELECT r.status, r.skip_reason FROM campaign_recipients r JOIN contacts k ON k.id = r.contact_id "
+            "WHERE r.campaign_id = :c AND k.whatsapp_id = '55619000001'"), {"c": earlier["id"]})).one()
+    assert tuple(skipped) == ("skipped", "opted out")
+
+    later = await _campaign(api, template, target_filters={"tags": ["vip"]})
+    assert (await api.ok("POST", f"/campaigns/{later['id']}/start", {}))["total_recipients"] == 2
+    await servers.wait_for(lambda: _templates_to(servers, "55619000001"))
+
+
+async def _opted(contact, value: bool) -> bool:
+    return (await contact())["opt_in"] is value
+
+
 async def test_plan_limits_refuse_a_start_with_a_clear_error(api, servers):
     org = servers.seeded.organization_id
     template = await approved_template(api, servers.seeded.number_id, servers.wait_for)

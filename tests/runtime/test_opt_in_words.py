@@ -1,0 +1,74 @@
+"""The organization's opt-in words as customers meet them (docs/campaigns.md, "Replies and opt-out"):
+an opted-out customer's word opts it back in; from anyone else the word is an ordinary message."""
+
+from __future__ import annotations
+
+from api.sandbox import webhooks
+from tests.runtime.conftest import _canvas
+from tests.runtime.test_opt_out_words import org_settings, sent_texts
+
+BACK_MENU = _canvas(  # a Brazilian menu's "Voltar" (go back) button
+    [{"id": "start", "type": "start"},
+     {"id": "menu", "type": "question", "data": {
+         "text": "Escolha", "variable": "choice",
+         "options": [{"id": "pedidos", "title": "Pedidos"}, {"id": "voltar", "title": "Voltar"}]}},
+     {"id": "back", "type": "message", "data": {"text": "Menu principal"}},
+     {"id": "end", "type": "end"}],
+    [("start", "menu", None), ("menu", "back", "voltar"), ("menu", "end", "pedidos"), ("back", "end", None)])
+
+
+async def contact(query, wa_id):
+    return (await query("SELECT opt_in, opt_in_date FROM contacts WHERE whatsapp_id = :w", w=wa_id))[0]
+
+
+async def test_the_opt_in_word_opts_back_in_only_a_contact_who_opted_out(local, add, flows, query):
+    await add("promo", flows["promo"], keywords=["voltar"])
+    await local.say("5511900000401", "VOLTAR")  # never opted out: the flow its keyword starts
+    assert await sent_texts(query) == ["Promoções de hoje!"]
+    assert dict(await contact(query, "5511900000401")) == {"opt_in": True, "opt_in_date": None}
+
+    await local.say("5511900000402", "PARAR")
+    await local.say("5511900000402", "VOLTAR")
+    back = await contact(query, "5511900000402")
+    assert back["opt_in"] is True and back["opt_in_date"] is not None
+    assert (await sent_texts(query))[1:] == [
+        "Pronto! Você voltará a receber nossas mensagens. Para deixar de recebê-las, responda PARAR."]
+
+
+async def test_the_organizations_opt_in_words_and_reply_replace_the_defaults(local, db, seeded, query):
+    await org_settings(db, seeded, campaign_opt_out_keywords=["Sair"],
+                       campaign_opt_in_keywords=["Quero de volta"], campaign_opt_in_reply="Bem-vindo de volta!")
+    await local.say("5511900000403", "sair")
+    await local.say("5511900000403", "START")  # a default the organization replaced: an ordinary message
+    assert (await contact(query, "5511900000403"))["opt_in"] is False
+    await local.say("5511900000403", "quero de volta")
+    assert (await contact(query, "5511900000403"))["opt_in"] is True
+    assert await sent_texts(query) == ["Não entendi.", "Bem-vindo de volta!"]
+
+
+async def test_an_empty_opt_in_reply_opts_back_in_silently(local, db, seeded, query):
+    await org_settings(db, seeded, campaign_opt_in_reply="")
+    await local.say("5511900000404", "stop")
+    await local.say("5511900000404", "Start")
+    assert (await contact(query, "5511900000404"))["opt_in"] is True
+    assert await sent_texts(query) == []
+
+
+async def test_the_default_reply_speaks_the_chatbots_language(local, db, seeded, query):
+    from sqlalchemy import text
+
+    async with db.transaction() as s:
+        await s.execute(text("UPDATE chatbots SET settings = COALESCE(settings, '{}'::jsonb) || '{\"language\": \"en\"}' "
+                             "WHERE id = :c"), {"c": seeded.chatbot_id})
+    await local.say("5511900000405", "STOP")
+    await local.say("5511900000405", "start")
+    assert await sent_texts(query) == ["Done! You will receive our messages again. To stop them, reply PARAR."]
+
+
+async def test_tapping_the_bots_voltar_button_answers_it_and_does_not_opt_back_in(local, add, query):
+    await local.say("5511900000406", "PARAR")
+    await add("menu", BACK_MENU, keywords=["menu"])
+    await local.say("5511900000406", "menu")
+    await local.say("5511900000406", webhooks.button_reply("voltar", "Voltar"))
+    assert (await contact(query, "5511900000406"))["opt_in"] is False
+    assert (await sent_texts(query))[-1] == "Menu principal"
