@@ -13,7 +13,8 @@ like a secret, `api.secret_keys`) are returned only to the roles that may
 change the organization (``organization:write``). The ``settings`` keys the
 runtime reads (`OrganizationSettings`) are checked when written: a value it
 could not use is a 422 naming it, not a campaign scheduled in UTC or an
-opt-out word that never matches.
+opt-out word that never matches; so is a word that would both opt a contact
+out and back in (`_campaign_words_apart`).
 """
 
 from __future__ import annotations
@@ -30,12 +31,14 @@ from quart_schema import document_request, document_response, tag_blueprint, val
 from sqlalchemy import func, select
 
 from api.audit import record_audit
+from api.campaigns.replies import campaign_reply_from
 from api.auth.permissions import allowed, require
 from api.auth.schemas import NoContent
 from api.auth.principal import current_principal
 from api.context import get_db
+from api.conversations.flow_selection import normalize
 from api.db.models import Organization
-from api.errors import NotFound
+from api.errors import NotFound, ValidationFailed
 from api.resources.body import read_body
 from api.resources.secrets import SecretField, encrypt_inputs
 from api.schemas.common import Keyword, Name, Text, Timezone
@@ -88,7 +91,7 @@ def _has_word(value: str) -> str:
     return value
 
 
-OptOutWord = Annotated[Keyword, AfterValidator(_has_word)]
+CampaignWord = Annotated[Keyword, AfterValidator(_has_word)]  # an opt-out or opt-in word
 
 
 class OrganizationSettings(BaseModel):
@@ -99,9 +102,17 @@ class OrganizationSettings(BaseModel):
 
     timezone: Timezone | None = Field(
         None, description="local time of campaign schedules and analytics periods (default UTC)")
-    campaign_opt_out_keywords: Annotated[list[OptOutWord], Field(max_length=100)] | None = Field(
+    campaign_opt_out_keywords: Annotated[list[CampaignWord], Field(max_length=100)] | None = Field(
         None, description='a whole message equal to one opts the contact out (default ["PARAR", "STOP"])')
     campaign_opt_out_reply: Text | None = Field(None, description="sent back to a contact who opts out")
+    campaign_opt_in_keywords: Annotated[list[CampaignWord], Field(max_length=100)] | None = Field(
+        None, description='a whole message equal to one, from an opted-out contact, opts it back in '
+                          '(default ["VOLTAR", "START"]); from anyone else it is an ordinary message. '
+                          "No word may also be an opt-out word")
+    campaign_opt_in_reply: Text | None = Field(
+        None, description="sent back to a contact who opts back in (default: a confirmation in the chatbot's "
+                          'language naming the first opt-out word, e.g. "Pronto! Você voltará a receber nossas '
+                          'mensagens. Para deixar de recebê-las, responda PARAR."; "" sends nothing)')
 
 
 class OrganizationUpdate(BaseModel):
@@ -123,6 +134,28 @@ class OrganizationUpdate(BaseModel):
         if isinstance(value, dict) and len(json.dumps(value, default=str)) > MAX_SETTINGS_BYTES:
             raise ValueError(f"settings must be at most {MAX_SETTINGS_BYTES} bytes of JSON")
         return value
+
+
+OPT_OUT_WORDS, OPT_IN_WORDS = "campaign_opt_out_keywords", "campaign_opt_in_keywords"
+
+
+def _campaign_words_apart(settings: dict[str, Any], given: dict[str, Any]) -> None:
+    """422 naming the word written (a key in ``given``) that is also a word of the other kind, as the
+    settings will be (defaults included): opt-out wins such a message, so the opt-in would never work."""
+    words = campaign_reply_from(settings)
+    kinds = {OPT_OUT_WORDS: ("opt-out", words.opt_out_keywords), OPT_IN_WORDS: ("opt-in", words.opt_in_keywords)}
+    for key, other in ((OPT_IN_WORDS, OPT_OUT_WORDS), (OPT_OUT_WORDS, OPT_IN_WORDS)):
+        if key not in given:
+            continue
+        (_, mine), (kind, theirs) = kinds[key], kinds[other]
+        taken = {normalize(w) for w in theirs}
+        for i, word in enumerate(mine):
+            if normalize(word) in taken:
+                at = f"settings.{key}.{i}" if given[key] is not None else f"settings.{key}"
+                said = json.dumps(word, ensure_ascii=False)
+                raise ValidationFailed(at, f"{said} is also an {kind} word ({other}: "
+                                           f"{json.dumps(list(theirs), ensure_ascii=False)}); a word must be one "
+                                           "or the other")
 
 
 def organization_out(org: Organization) -> OrganizationOut:
@@ -180,11 +213,13 @@ async def update_organization() -> OrganizationOut:
             org.name = data.name
         if data.settings is not None:
             merged = dict(org.settings or {})
-            for key, value in data.settings.model_dump(exclude_unset=True).items():
+            given = data.settings.model_dump(exclude_unset=True)
+            for key, value in given.items():
                 if value is None:
                     merged.pop(key, None)
                 else:
                     merged[key] = value
+            _campaign_words_apart(merged, given)
             org.settings = merged
         after = {"name": org.name, "settings": dict(org.settings or {})}
         credentials = _set_webhook_credentials(org, data)
