@@ -25,6 +25,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from api.db.session import bind
+from api.events import emit_conn, event
+from api.events.catalogue import contact_updated_payload
 from api.runtime_context import Runtime
 from engine.texts import language_of
 
@@ -57,27 +59,53 @@ SELECT (SELECT ca.flow_id FROM campaigns ca JOIN last ON ca.id = last.campaign_i
        (SELECT count(*) FROM replied) AS replied
 """
 
-_OPT_OUT = """
-WITH contact AS (
+# the contact's columns its contact.updated event carries (`api.events.contact_payload`), and
+# ``was``: its opt_in before the statement (the event is written only when that changed)
+_CONTACT = ("c.id, c.whatsapp_id, c.bsuid, c.whatsapp_name, c.name, c.email, c.phone, c.tags, c.attributes, "
+            "c.opt_in_date, c.opt_out_date, b.opt_in AS was")
+
+_OPT_OUT = f"""
+WITH before AS (
+  SELECT id, opt_in FROM contacts WHERE id = :contact AND organization_id = :org FOR NO KEY UPDATE
+), contact AS (
   -- already out: the date it went out stays; back in since (opt_in true): a new opt-out, today
-  UPDATE contacts SET opt_in = false, updated_at = now(),
-         opt_out_date = CASE WHEN opt_in IS FALSE THEN COALESCE(opt_out_date, now()) ELSE now() END
-   WHERE id = :contact AND organization_id = :org
-  RETURNING id
+  UPDATE contacts c SET opt_in = false, updated_at = now(),
+         opt_out_date = CASE WHEN c.opt_in IS FALSE THEN COALESCE(c.opt_out_date, now()) ELSE now() END
+    FROM before b
+   WHERE c.id = b.id
+  RETURNING {_CONTACT}
+), skipped AS (
+  UPDATE campaign_recipients r SET status = 'skipped', skip_reason = 'opted out'
+   WHERE r.contact_id IN (SELECT id FROM contact) AND r.status = 'pending' AND r.message_id IS NULL
+     AND r.campaign_id IN (SELECT id FROM campaigns WHERE organization_id = :org
+                            AND status NOT IN ('draft', 'scheduled'))  -- a draft's staged rows go at start
+  RETURNING 1
 )
-UPDATE campaign_recipients r SET status = 'skipped', skip_reason = 'opted out'
- WHERE r.contact_id IN (SELECT id FROM contact) AND r.status = 'pending' AND r.message_id IS NULL
-   AND r.campaign_id IN (SELECT id FROM campaigns WHERE organization_id = :org
-                          AND status NOT IN ('draft', 'scheduled'))  -- a draft's staged rows go at start
+SELECT contact.*, (SELECT count(*) FROM skipped) AS skipped FROM contact
 """
 
 # back in: dated now; already back in since the message arrived (the step is decided again
 # after a race): nothing changes, and it still answers as the opt-in it was
-_OPT_IN = """
-UPDATE contacts SET opt_in = true, updated_at = now(),
-       opt_in_date = CASE WHEN opt_in IS FALSE THEN now() ELSE opt_in_date END
- WHERE id = :contact AND organization_id = :org AND (opt_in IS FALSE OR opt_in_date >= :since)
+_OPT_IN = f"""
+WITH before AS (
+  SELECT id, opt_in FROM contacts WHERE id = :contact AND organization_id = :org FOR NO KEY UPDATE
+)
+UPDATE contacts c SET opt_in = true, updated_at = now(),
+       opt_in_date = CASE WHEN c.opt_in IS FALSE THEN now() ELSE c.opt_in_date END
+  FROM before b
+ WHERE c.id = b.id AND (c.opt_in IS FALSE OR c.opt_in_date >= :since)
+RETURNING {_CONTACT}
 """
+
+
+async def _consent_changed(conn: Any, organization_id: Any, row: Any, opt_in: bool) -> None:
+    """contact.updated for a keyword's opt-out or opt-in that changed the contact (webhook
+    subscribers, a CRM, hear of it as of an agent's ``PATCH /contacts``)."""
+    if row is None or (row["was"] is not False if opt_in else row["was"] is False):
+        return  # no contact, or it already was so (a redelivery, a second opt-out)
+    dated = "opt_in_date" if opt_in else "opt_out_date"
+    changes = {"opt_in": opt_in, dated: row[dated].isoformat() if row[dated] else None}
+    await emit_conn(conn, event(organization_id, "contact.updated", contact_updated_payload(row, changes), row["id"]))
 
 
 @dataclass(frozen=True)
@@ -132,18 +160,19 @@ def _keywords(settings: dict[str, Any], key: str, default: tuple[str, ...]) -> t
 
 async def opt_out(rt: Runtime, organization_id: Any, contact_id: Any) -> int:
     """Opt the contact out of campaigns; how many pending recipients were skipped."""
-    async with rt.db.raw() as conn:
-        status = await conn.execute(*bind(_OPT_OUT, {"contact": contact_id, "org": organization_id}))
-    return int(status.split()[-1])
+    async with rt.db.raw() as conn, conn.transaction():
+        row = await conn.fetchrow(*bind(_OPT_OUT, {"contact": contact_id, "org": organization_id}))
+        await _consent_changed(conn, organization_id, row, opt_in=False)
+    return int(row["skipped"]) if row else 0
 
 
 async def opt_in(rt: Runtime, organization_id: Any, contact_id: Any, since: Any) -> bool:
     """Opt the contact back in if it is opted out (or was opted back in by a message that arrived
     at ``since``); False: it was not out, and the message is an ordinary one."""
-    async with rt.db.raw() as conn:
-        status = await conn.execute(*bind(_OPT_IN, {"contact": contact_id, "org": organization_id,
-                                                     "since": since}))
-    return int(status.split()[-1]) > 0
+    async with rt.db.raw() as conn, conn.transaction():
+        row = await conn.fetchrow(*bind(_OPT_IN, {"contact": contact_id, "org": organization_id, "since": since}))
+        await _consent_changed(conn, organization_id, row, opt_in=True)
+    return row is not None
 
 
 __all__ = ["CampaignReply", "DEFAULT_OPT_IN_KEYWORDS", "DEFAULT_OPT_IN_REPLY", "DEFAULT_OPT_OUT_KEYWORDS",

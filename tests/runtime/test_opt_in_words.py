@@ -72,3 +72,16 @@ async def test_tapping_the_bots_voltar_button_answers_it_and_does_not_opt_back_i
     await local.say("5511900000406", webhooks.button_reply("voltar", "Voltar"))
     assert (await contact(query, "5511900000406"))["opt_in"] is False
     assert (await sent_texts(query))[-1] == "Menu principal"
+
+
+async def test_a_keyword_opt_out_and_opt_in_are_contact_updated_events_once_each(local, query):
+    await local.say("5511900000405", "PARAR")
+    await local.say("5511900000405", "PARAR")  # already out: no change, no event
+    await local.say("5511900000405", "VOLTAR")
+    await local.say("5511900000405", "VOLTAR")  # back in already: an ordinary message, no event
+
+    rows = await query("SELECT payload FROM events WHERE type = 'contact.updated' ORDER BY id")
+    changes = [r["payload"]["changes"] for r in rows]
+    assert [c["opt_in"] for c in changes] == [False, True], changes
+    assert changes[0]["opt_out_date"] and changes[1]["opt_in_date"]
+    assert {r["payload"]["contact"]["whatsapp_id"] for r in rows} == {"5511900000405"}
