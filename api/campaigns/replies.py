@@ -34,8 +34,14 @@ DEFAULT_OPT_OUT_KEYWORDS = ("PARAR", "STOP")
 OPT_OUT_REPLY_SETTING = "campaign_opt_out_reply"
 DEFAULT_OPT_IN_KEYWORDS = ("VOLTAR", "START")
 OPT_IN_REPLY_SETTING = "campaign_opt_in_reply"
-# what an opted-back-in contact is told when the organization wrote no reply, in its
-# chatbot's language (engine/texts.py), then how to leave again (the first opt-out word)
+# what an opted-out contact is told when the organization wrote no reply, in its chatbot's
+# language (engine/texts.py), then how to come back (the first opt-in word); and the same the
+# other way round
+DEFAULT_OPT_OUT_REPLY = {
+    "pt-BR": ("Pronto! Você não receberá mais nossas mensagens.", "Para voltar a recebê-las, responda {word}."),
+    "en": ("Done! You will not receive our messages any more.", "To receive them again, reply {word}."),
+    "es": ("¡Listo! Ya no recibirás nuestros mensajes.", "Para volver a recibirlos, responde {word}."),
+}
 DEFAULT_OPT_IN_REPLY = {
     "pt-BR": ("Pronto! Você voltará a receber nossas mensagens.", "Para deixar de recebê-las, responda {word}."),
     "en": ("Done! You will receive our messages again.", "To stop them, reply {word}."),
@@ -112,16 +118,27 @@ async def _consent_changed(conn: Any, organization_id: Any, row: Any, opt_in: bo
 class CampaignReply:
     flow_id: uuid.UUID | None  # the flow the campaign's reply starts
     opt_out_keywords: tuple[str, ...]
-    opt_out_reply: str | None  # what the customer is told once opted out (None: nothing)
+    opt_out_reply: str | None  # what the customer is told once opted out (None: the default; "": nothing)
     opt_in_keywords: tuple[str, ...] = DEFAULT_OPT_IN_KEYWORDS
     opt_in_reply: str | None = None  # what the customer is told once back in (None: the default; "": nothing)
 
+    def opt_out_text(self, language: object) -> str | None:
+        """The opt-out reply: the organization's, else `DEFAULT_OPT_OUT_REPLY` in ``language``."""
+        return _reply_text(self.opt_out_reply, DEFAULT_OPT_OUT_REPLY, language, self.opt_in_keywords)
+
     def opt_in_text(self, language: object) -> str | None:
         """The opt-in reply: the organization's, else `DEFAULT_OPT_IN_REPLY` in ``language``."""
-        if self.opt_in_reply is not None:
-            return self.opt_in_reply or None
-        done, leave = DEFAULT_OPT_IN_REPLY[language_of(language)]
-        return f"{done} {leave.format(word=self.opt_out_keywords[0])}" if self.opt_out_keywords else done
+        return _reply_text(self.opt_in_reply, DEFAULT_OPT_IN_REPLY, language, self.opt_out_keywords)
+
+
+def _reply_text(given: str | None, defaults: dict[str, tuple[str, str]], language: object,
+                other_words: tuple[str, ...]) -> str | None:
+    """The organization's reply (``""``: none), else the default in ``language``, naming the first
+    word that undoes it."""
+    if given is not None:
+        return given or None
+    done, undo = defaults[language_of(language)]
+    return f"{done} {undo.format(word=other_words[0])}" if other_words else done
 
 
 async def campaign_reply(rt: Runtime, organization_id: Any, conversation_id: Any) -> CampaignReply:
@@ -146,7 +163,7 @@ def campaign_reply_from(settings: Any, flow_id: uuid.UUID | None = None) -> Camp
     reply = settings.get(OPT_OUT_REPLY_SETTING)
     back = settings.get(OPT_IN_REPLY_SETTING)
     return CampaignReply(flow_id, _keywords(settings, "campaign_opt_out_keywords", DEFAULT_OPT_OUT_KEYWORDS),
-                         reply if isinstance(reply, str) and reply else None,
+                         reply if isinstance(reply, str) else None,
                          _keywords(settings, "campaign_opt_in_keywords", DEFAULT_OPT_IN_KEYWORDS),
                          back if isinstance(back, str) else None)
 
@@ -176,5 +193,6 @@ async def opt_in(rt: Runtime, organization_id: Any, contact_id: Any, since: Any)
 
 
 __all__ = ["CampaignReply", "DEFAULT_OPT_IN_KEYWORDS", "DEFAULT_OPT_IN_REPLY", "DEFAULT_OPT_OUT_KEYWORDS",
+           "DEFAULT_OPT_OUT_REPLY",
            "OPT_IN_REPLY_SETTING", "OPT_OUT_REPLY_SETTING", "campaign_reply", "campaign_reply_from", "opt_in",
            "opt_out"]

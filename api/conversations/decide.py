@@ -114,7 +114,8 @@ async def decide(rt: Runtime, loaded: Loaded, history: History | None = None) ->
     said = flow_selection.normalize(inbound.text)
     if said in flow_selection.normalized_keywords(reply.opt_out_keywords):
         await opt_out(rt, conv["organization_id"], conv["contact_id"])
-        decision.messages += _text(reply.opt_out_reply)
+        decision.messages += _text(reply.opt_out_text(
+            (loaded.chatbot.settings or {}).get("language") if loaded.chatbot else None))
         decision.keep_state = True
         decision.status = "opted_out"
         return decision

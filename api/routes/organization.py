@@ -104,7 +104,10 @@ class OrganizationSettings(BaseModel):
         None, description="local time of campaign schedules and analytics periods (default UTC)")
     campaign_opt_out_keywords: Annotated[list[CampaignWord], Field(max_length=100)] | None = Field(
         None, description='a whole message equal to one opts the contact out (default ["PARAR", "STOP"])')
-    campaign_opt_out_reply: Text | None = Field(None, description="sent back to a contact who opts out")
+    campaign_opt_out_reply: Text | None = Field(
+        None, description="sent back to a contact who opts out (default: a confirmation in the chatbot's language "
+                          'naming the first opt-in word, e.g. "Pronto! Você não receberá mais nossas mensagens. '
+                          'Para voltar a recebê-las, responda VOLTAR."; "" sends nothing)')
     campaign_opt_in_keywords: Annotated[list[CampaignWord], Field(max_length=100)] | None = Field(
         None, description='a whole message equal to one, from an opted-out contact, opts it back in '
                           '(default ["VOLTAR", "START"]); from anyone else it is an ordinary message. '

@@ -221,6 +221,9 @@ async def test_an_opt_out_keyword_stops_the_contacts_campaign_traffic(api, serve
             return (await s.execute(text("SELECT opt_in = false AND opt_out_date IS NOT NULL FROM contacts "
                                          "WHERE whatsapp_id = '55419000001'"))).scalar()
     await servers.wait_for(opted_out)
+    confirmed = await servers.wait_for(lambda: [m["payload"]["text"]["body"] for m in servers.inbox("55419000001")
+                                                if m["type"] == "text"])
+    assert confirmed == ["Pronto! Você não receberá mais nossas mensagens. Para voltar a recebê-las, responda VOLTAR."]
     async with servers.db.session() as s:
         rows = (await s.execute(text(
             "SELECT k.whatsapp_id, r.status, r.skip_reason FROM campaign_recipients r "
@@ -253,9 +256,10 @@ async def test_an_opted_out_customer_saying_an_opt_in_word_is_back_in_for_new_ca
     await servers.customer_says("55619000001", "parar")
     await servers.wait_for(lambda: _opted(contact, False))
     await servers.customer_says("55619000001", " voltar! ")
-    texts = await servers.wait_for(lambda: [m["payload"]["text"]["body"] for m in servers.inbox("55619000001")
-                                            if m["type"] == "text"])
-    assert texts == ["Pronto! Você voltará a receber nossas mensagens. Para deixar de recebê-las, responda PARAR."]
+    said = lambda: [m["payload"]["text"]["body"] for m in servers.inbox("55619000001") if m["type"] == "text"]  # noqa: E731
+    texts = await servers.wait_for(lambda: len(said()) >= 2 and said())  # the opt-out's answer, then the opt-in's
+    assert texts[-1] == "Pronto! Você voltará a receber nossas mensagens. Para deixar de recebê-las, responda PARAR."
+    assert texts[:-1] == ["Pronto! Você não receberá mais nossas mensagens. Para voltar a recebê-las, responda VOLTAR."]
     back = await contact()
     assert back["opt_in"] is True and back["opt_in_date"] is not None and back["opt_in_date"] >= back["opt_out_date"]
     async with servers.db.session() as s:

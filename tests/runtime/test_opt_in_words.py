@@ -32,22 +32,23 @@ async def test_the_opt_in_word_opts_back_in_only_a_contact_who_opted_out(local, 
     back = await contact(query, "5511900000402")
     assert back["opt_in"] is True and back["opt_in_date"] is not None
     assert (await sent_texts(query))[1:] == [
+        "Pronto! Você não receberá mais nossas mensagens. Para voltar a recebê-las, responda VOLTAR.",
         "Pronto! Você voltará a receber nossas mensagens. Para deixar de recebê-las, responda PARAR."]
 
 
 async def test_the_organizations_opt_in_words_and_reply_replace_the_defaults(local, db, seeded, query):
-    await org_settings(db, seeded, campaign_opt_out_keywords=["Sair"],
+    await org_settings(db, seeded, campaign_opt_out_keywords=["Sair"], campaign_opt_out_reply="Até logo!",
                        campaign_opt_in_keywords=["Quero de volta"], campaign_opt_in_reply="Bem-vindo de volta!")
     await local.say("5511900000403", "sair")
     await local.say("5511900000403", "START")  # a default the organization replaced: an ordinary message
     assert (await contact(query, "5511900000403"))["opt_in"] is False
     await local.say("5511900000403", "quero de volta")
     assert (await contact(query, "5511900000403"))["opt_in"] is True
-    assert await sent_texts(query) == ["Não entendi.", "Bem-vindo de volta!"]
+    assert await sent_texts(query) == ["Até logo!", "Não entendi.", "Bem-vindo de volta!"]
 
 
-async def test_an_empty_opt_in_reply_opts_back_in_silently(local, db, seeded, query):
-    await org_settings(db, seeded, campaign_opt_in_reply="")
+async def test_empty_replies_opt_out_and_back_in_silently(local, db, seeded, query):
+    await org_settings(db, seeded, campaign_opt_out_reply="", campaign_opt_in_reply="")
     await local.say("5511900000404", "stop")
     await local.say("5511900000404", "Start")
     assert (await contact(query, "5511900000404"))["opt_in"] is True
@@ -62,7 +63,9 @@ async def test_the_default_reply_speaks_the_chatbots_language(local, db, seeded,
                              "WHERE id = :c"), {"c": seeded.chatbot_id})
     await local.say("5511900000405", "STOP")
     await local.say("5511900000405", "start")
-    assert await sent_texts(query) == ["Done! You will receive our messages again. To stop them, reply PARAR."]
+    assert await sent_texts(query) == ["Done! You will not receive our messages any more. To receive them again, "
+                                       "reply VOLTAR.",
+                                       "Done! You will receive our messages again. To stop them, reply PARAR."]
 
 
 async def test_tapping_the_bots_voltar_button_answers_it_and_does_not_opt_back_in(local, add, query):
