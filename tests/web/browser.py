@@ -102,6 +102,20 @@ class Designer:
         await self.page.goto(self.base + path)
 
 
+async def admin_with_number(base: str, pnid: str, password: str = "correct horse battery") -> tuple[Designer, dict]:
+    """Ana Souza signs Pizza Napoli up through the API (its calls only: no page of her own) and adds
+    its WhatsApp number, +55 11 90000-1111 (Meta's id ``pnid``): the admin and the number."""
+    async with httpx.AsyncClient(base_url=base, timeout=API_TIMEOUT) as client:
+        r = await client.post("/auth/signup", json={"organization_name": "Pizza Napoli", "full_name": "Ana Souza",
+                                                    "email": "ana@pizza.example", "password": password})
+        assert r.status_code == 201, r.text
+    admin = Designer(base, None, r.json(), r.json()["user"])
+    number = await admin.call("POST", "/whatsapp-numbers", {
+        "phone_number": "+5511900001111", "phone_number_id": pnid, "display_name": "Pizza Napoli",
+        "whatsapp_business_account_id": "102290129340398"})
+    return admin, number
+
+
 async def designer(base: str, page: Page, email: str = "ana@pizza.example") -> Designer:
     """Sign up (Ana Souza of Pizza Napoli) through the API, create a chatbot, and sign the page in."""
     async with httpx.AsyncClient(base_url=base, timeout=API_TIMEOUT) as client:

@@ -25,7 +25,7 @@ from api.db.session import Database
 from api.sandbox import webhooks
 from tests.engine.conftest import LocalServer
 
-from .browser import Designer, edge, node
+from .browser import Designer, admin_with_number, edge, node
 from .conftest import MetaStandIn, serve_with_meta
 
 PNID = "109876543210"
@@ -117,15 +117,8 @@ async def ai_world(database_url: str, redis_url: str, tmp_path, monkeypatch) -> 
         async with serve_with_meta(database_url, redis_url, tmp_path, worker=True) as (base, meta):
             meta.gate.set()
             world = World(base, meta, ai, database_url)
-            async with httpx.AsyncClient(base_url=base) as client:
-                r = await client.post("/auth/signup", json={
-                    "organization_name": "Pizza Napoli", "full_name": "Ana Souza", "email": "ana@pizza.example",
-                    "password": PASSWORD})
-                assert r.status_code == 201, r.text
-            admin = world.admin = Designer(base, None, r.json(), r.json()["user"])
-            await admin.call("POST", "/whatsapp-numbers", {
-                "phone_number": "+5511900001111", "phone_number_id": PNID, "display_name": "Pizza Napoli",
-                "whatsapp_business_account_id": "102290129340398"})
+            admin, _ = await admin_with_number(base, PNID, PASSWORD)
+            world.admin = admin
             sales = await admin.call("POST", "/departments", {"name": "Vendas", "auto_assign_enabled": False})
             world.agent = await admin.call("POST", "/users", {
                 "email": "bia@pizza.example", "password": PASSWORD, "full_name": "Bia Lima", "role": "agent"})

@@ -7,12 +7,11 @@ from __future__ import annotations
 
 import asyncio
 
-import httpx
 from playwright.async_api import Page, Route, expect
 
 from api.sandbox import webhooks
 
-from .browser import API_TIMEOUT, Designer, edge, node
+from .browser import Designer, admin_with_number, edge, node
 from .conftest import MetaStandIn, screenshot
 from .test_inbox_composer import png
 from .test_inbox_page import MARIA, PASSWORD, PNID, in_list, signed_in, until
@@ -31,14 +30,7 @@ FLOW = {"nodes": [
 async def seed(base: str) -> Designer:
     """Ana (admin) with a number, a Vendas department with the agent Bia, and a chatbot whose flow
     sends the menu's picture by URL, then hands the customer to Vendas."""
-    async with httpx.AsyncClient(base_url=base, timeout=API_TIMEOUT) as client:
-        r = await client.post("/auth/signup", json={"organization_name": "Pizza Napoli", "full_name": "Ana Souza",
-                                                    "email": "ana@pizza.example", "password": PASSWORD})
-        assert r.status_code == 201, r.text
-    admin = Designer(base, None, r.json(), r.json()["user"])
-    await admin.call("POST", "/whatsapp-numbers", {
-        "phone_number": "+5511900001111", "phone_number_id": PNID, "display_name": "Pizza Napoli",
-        "whatsapp_business_account_id": "102290129340398"})
+    admin, _ = await admin_with_number(base, PNID, PASSWORD)
     sales = await admin.call("POST", "/departments", {"name": "Vendas", "auto_assign_enabled": False})
     bia = await admin.call("POST", "/users", {"email": "bia@pizza.example", "password": PASSWORD,
                                               "full_name": "Bia Lima", "role": "agent"})

@@ -16,7 +16,7 @@ from playwright.async_api import Page, async_playwright, expect
 
 from api.sandbox import webhooks
 
-from .browser import API_TIMEOUT, Designer
+from .browser import API_TIMEOUT, admin_with_number
 from .conftest import CHROMIUM_ARGS, MetaStandIn, chromium_path, screenshot
 
 PNID = "109876543210"
@@ -40,14 +40,7 @@ async def until(check, what: str, timeout: float = 60) -> None:  # noqa: ANN001
 async def seed(base: str, *, template: bool = True) -> dict:
     """An admin, a number, a Vendas department with agents Bia and Caio, the /preco quick reply,
     an approved template, Maria's and the refused number's conversations assigned to Bia, and João's waiting in Vendas' queue."""
-    async with httpx.AsyncClient(base_url=base, timeout=API_TIMEOUT) as client:
-        r = await client.post("/auth/signup", json={"organization_name": "Pizza Napoli", "full_name": "Ana Souza",
-                                                    "email": "ana@pizza.example", "password": PASSWORD})
-        assert r.status_code == 201, r.text
-    admin = Designer(base, None, r.json(), r.json()["user"])  # its API calls only: no page of its own
-    number = await admin.call("POST", "/whatsapp-numbers", {
-        "phone_number": "+5511900001111", "phone_number_id": PNID, "display_name": "Pizza Napoli",
-        "whatsapp_business_account_id": "102290129340398"})
+    admin, number = await admin_with_number(base, PNID, PASSWORD)
     # agents pull from this queue themselves (no automatic assignment when they come online)
     sales = await admin.call("POST", "/departments", {"name": "Vendas", "auto_assign_enabled": False})
     agents = {}

@@ -18,7 +18,7 @@ from playwright.async_api import Page, expect
 
 from api.sandbox import webhooks
 
-from .browser import Designer, edge, node
+from .browser import Designer, admin_with_number, edge, node
 from .conftest import MetaStandIn
 
 PNID = "109876543210"
@@ -56,14 +56,7 @@ async def sign_in(page: Page, base: str, email: str) -> None:
 async def seed(base: str, meta: MetaStandIn) -> Designer:
     """Ana (admin) with a number, a chatbot answering with the menu, and an agent, Bia; Maria's and
     Rita's messages answered, the answers' statuses in the message log."""
-    async with httpx.AsyncClient(base_url=base) as client:
-        r = await client.post("/auth/signup", json={"organization_name": "Pizza Napoli", "full_name": "Ana Souza",
-                                                    "email": "ana@pizza.example", "password": PASSWORD})
-        assert r.status_code == 201, r.text
-    admin = Designer(base, None, r.json(), r.json()["user"])
-    await admin.call("POST", "/whatsapp-numbers", {
-        "phone_number": "+5511900001111", "phone_number_id": PNID, "display_name": "Pizza Napoli",
-        "whatsapp_business_account_id": "102290129340398"})
+    admin, _ = await admin_with_number(base, PNID, PASSWORD)
     await admin.call("POST", "/users", {"email": "bia@pizza.example", "password": PASSWORD, "full_name": "Bia Lima",
                                         "role": "agent"})
     admin.chatbot = await admin.call("POST", "/chatbots", {"name": "Cardápio"})
