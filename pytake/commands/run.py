@@ -54,20 +54,19 @@ class FlowLibrary:
 
     def compile(self, ref: str) -> tuple[Program | None, list[str]]:
         from compiler import compile_canvas  # the compiler is only needed here, not by the engine
+        from compiler.load import parse_json_text
 
         path = self.paths.get(ref)
         if path is None:
             return None, [f"{ref}: no such flow in {self.folder}"]
         try:
-            canvas = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, ValueError) as exc:
-            return None, [f"{path}: cannot read: {exc}"]
+            canvas, problem = parse_json_text(path.read_bytes())
+        except OSError as exc:
+            return None, [f"{path}: cannot read: {exc.strerror or exc}"]
+        if problem is not None:  # not JSON (or nested too deeply): a diagnostic, as `pytake lint` says it
+            return None, [_diagnostic_line(path, problem)]
         result = compile_canvas(canvas, known_flows=set(self.paths))
-        lines = [
-            f"{path}:{d.node_id or '-'}:{d.path or ''}: {d.severity} {d.code}: {d.message}"
-            + (f" (hint: {d.hint})" if d.hint else "")
-            for d in result.diagnostics
-        ]
+        lines = [_diagnostic_line(path, d) for d in result.diagnostics]
         if result.program is None:
             return None, lines
         self.cache[ref] = result.program
@@ -82,6 +81,11 @@ class FlowLibrary:
         if program_hash is not None and program.hash != program_hash:
             raise LookupError(f"{ref}: version {program_hash[:12]} is gone")
         return program
+
+
+def _diagnostic_line(path: Path, d: Any) -> str:
+    return (f"{path}:{d.node_id or '-'}:{d.path or ''}: {d.severity} {d.code}: {d.message}"
+            + (f" (hint: {d.hint})" if d.hint else ""))
 
 
 def run(args: argparse.Namespace) -> int:
@@ -104,10 +108,15 @@ def run(args: argparse.Namespace) -> int:
 
 # -- transcripts ---------------------------------------------------------------
 async def _script(library: FlowLibrary, path: Path, trace: Callable[[Event], None] | None) -> int:
+    from compiler.load import parse_json_text
+
     try:
-        doc = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        print(f"pytake run: {path}: cannot read the transcript: {exc}", file=sys.stderr)
+        doc, problem = parse_json_text(path.read_bytes())
+    except OSError as exc:
+        print(f"pytake run: {path}: cannot read the transcript: {exc.strerror or exc}", file=sys.stderr)
+        return 2
+    if problem is not None:
+        print(f"pytake run: {path}: cannot read the transcript: {problem.message}", file=sys.stderr)
         return 2
     try:
         report = await run_transcript(doc, library.load, library.main_ref, trace)
