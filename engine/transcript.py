@@ -21,7 +21,24 @@ from engine.interpreter import Interpreter, RunResult
 from engine.ports import InboundMessage, OutboundMessage, ProgramLoader
 
 INPUT_KEYS = ("user", "reply", "timeout")
+EXPECTATION_KEYS = ("bot", "vars", "status", "contact", "handoff")
+DOCUMENT_KEYS = ("description", "now", "contact", "conversation", "http", "ai", "interpreter", "steps")
+STATUSES = ("waiting", "ended", "handoff", "error")
 _CANNED_KEYS = {"url", "method", "status", "json", "text", "error", "times"}
+# what each canned response field and interpreter option must be: (check, how the error names it)
+_CANNED_TYPES: dict[str, tuple[Callable[[Any], bool], str]] = {
+    "url": (lambda v: isinstance(v, str), "a string"),
+    "method": (lambda v: isinstance(v, str), "a string"),
+    "status": (lambda v: _is_int(v) and 100 <= v <= 599, "an HTTP status code (100-599)"),
+    "text": (lambda v: isinstance(v, str), "a string"),
+    "error": (lambda v: v is None or isinstance(v, str), "a string"),
+    "times": (lambda v: _is_int(v) and v >= 0, "a whole number, 0 or more"),
+}
+_INTERPRETER_TYPES: dict[str, tuple[Callable[[Any], bool], str]] = {
+    "step_budget": (lambda v: _is_int(v) and v > 0, "a whole number above 0"),
+    "max_call_depth": (lambda v: _is_int(v) and v >= 0, "a whole number, 0 or more"),
+    "default_country": (lambda v: isinstance(v, str), "a string"),
+}
 
 
 class TranscriptError(ValueError):
@@ -38,27 +55,103 @@ class TranscriptReport:
         return not self.failures
 
 
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _unknown_keys(where: str, given: Mapping[str, Any], known: tuple[str, ...]) -> None:
+    """A misspelt key would silently check nothing: refuse it."""
+    unknown = [k for k in given if k not in known]
+    if unknown:
+        raise TranscriptError(f"{where}unknown key {unknown[0]!r} (known: {', '.join(known)})")
+
+
 def check_document(doc: Any) -> None:
+    """Raise `TranscriptError` naming the first thing in `doc` that docs/transcripts.md does not allow."""
     if not isinstance(doc, dict):
         raise TranscriptError("a transcript is a JSON object")
+    _unknown_keys("", doc, DOCUMENT_KEYS)
     steps = doc.get("steps")
     if not isinstance(steps, list) or not steps:
         raise TranscriptError('"steps" must be a non-empty list')
-    for i, step in enumerate(steps, 1):
-        if not isinstance(step, dict):
-            raise TranscriptError(f"step {i}: must be an object")
-        given = [k for k in INPUT_KEYS if k in step]
-        if len(given) != 1:
-            raise TranscriptError(f"step {i}: needs exactly one of {', '.join(INPUT_KEYS)} (got {given or 'none'})")
-        if "bot" in step and not isinstance(step["bot"], list):
-            raise TranscriptError(f"step {i}: \"bot\" must be a list of messages")
-        if "vars" in step and not isinstance(step["vars"], dict):
-            raise TranscriptError(f"step {i}: \"vars\" must be an object")
-    for i, canned in enumerate(doc.get("http", []), 1):
+    if "description" in doc and not isinstance(doc["description"], str):
+        raise TranscriptError('"description" must be a string')
+    if "now" in doc:
+        if not isinstance(doc["now"], str) or not _is_datetime(doc["now"]):
+            raise TranscriptError(f'"now" must be an ISO 8601 date and time, such as "2026-01-15T12:00:00+00:00" '
+                                  f"(got {json.dumps(doc['now'], ensure_ascii=False)})")
+    for key in ("contact", "conversation"):
+        if doc.get(key) is not None and not isinstance(doc[key], dict):
+            raise TranscriptError(f'"{key}" must be an object')
+    http = doc.get("http", [])
+    if not isinstance(http, list):
+        raise TranscriptError('"http" must be a list of canned responses')
+    for i, canned in enumerate(http, 1):
         if not isinstance(canned, dict) or "url" not in canned or set(canned) - _CANNED_KEYS:
             raise TranscriptError(f"http[{i}]: an object with \"url\" and only {sorted(_CANNED_KEYS)}")
-    if not isinstance(doc.get("ai", []), list):
+        for key, (ok, what) in _CANNED_TYPES.items():
+            if key in canned and not ok(canned[key]):
+                raise TranscriptError(f"http[{i}]: \"{key}\" must be {what} "
+                                      f"(got {json.dumps(canned[key], ensure_ascii=False)})")
+    ai = doc.get("ai", [])
+    if not isinstance(ai, list):
         raise TranscriptError('"ai" must be a list of answers')
+    for i, answer in enumerate(ai, 1):
+        if not isinstance(answer, (str, dict)):
+            raise TranscriptError(f'ai[{i}]: an answer is a string or {{"error": "..."}}')
+    interpreter = doc.get("interpreter", {})
+    if not isinstance(interpreter, dict):
+        raise TranscriptError('"interpreter" must be an object')
+    _unknown_keys("interpreter: ", interpreter, tuple(_INTERPRETER_TYPES))
+    for key, value in interpreter.items():
+        ok, what = _INTERPRETER_TYPES[key]
+        if not ok(value):
+            raise TranscriptError(f"interpreter: \"{key}\" must be {what} (got {json.dumps(value, ensure_ascii=False)})")
+    for i, step in enumerate(steps, 1):
+        _check_step(i, step)
+
+
+def _check_step(i: int, step: Any) -> None:
+    if not isinstance(step, dict):
+        raise TranscriptError(f"step {i}: must be an object")
+    given = [k for k in INPUT_KEYS if k in step]
+    if len(given) != 1:
+        raise TranscriptError(f"step {i}: needs exactly one of {', '.join(INPUT_KEYS)} (got {given or 'none'})")
+    _unknown_keys(f"step {i}: ", step, INPUT_KEYS + EXPECTATION_KEYS)
+    for key in ("user", "reply"):
+        if key in step and not isinstance(step[key], str):
+            raise TranscriptError(f"step {i}: \"{key}\" must be a string")
+    if "timeout" in step and step["timeout"] is not True:
+        raise TranscriptError(f'step {i}: "timeout" must be true')
+    if "bot" in step and not isinstance(step["bot"], list):
+        raise TranscriptError(f"step {i}: \"bot\" must be a list of messages")
+    for n, message in enumerate(step.get("bot") or [], 1):
+        if not isinstance(message, (str, dict)):
+            raise TranscriptError(f"step {i}: bot[{n}]: a message is a string (its text) or an object of its fields")
+    if "vars" in step and not isinstance(step["vars"], dict):
+        raise TranscriptError(f"step {i}: \"vars\" must be an object")
+    if "status" in step and step["status"] not in STATUSES:
+        raise TranscriptError(f"step {i}: \"status\" must be one of {', '.join(STATUSES)} "
+                              f"(got {json.dumps(step['status'], ensure_ascii=False)})")
+    if "contact" in step:
+        contact = step["contact"]
+        if not isinstance(contact, dict):
+            raise TranscriptError(f"step {i}: \"contact\" must be an object")
+        tags = contact.get("tags")
+        if "tags" in contact and (not isinstance(tags, list) or not all(isinstance(t, str) for t in tags)):
+            raise TranscriptError(f"step {i}: contact \"tags\" must be a list of strings")
+        if "attributes" in contact and not isinstance(contact["attributes"], dict):
+            raise TranscriptError(f"step {i}: contact \"attributes\" must be an object")
+    if "handoff" in step and step["handoff"] is not None and not isinstance(step["handoff"], dict):
+        raise TranscriptError(f"step {i}: \"handoff\" must be an object or null")
+
+
+def _is_datetime(text: str) -> bool:
+    try:
+        FixedClock(text)
+    except ValueError:
+        return False
+    return True
 
 
 def describe_step(step: Mapping[str, Any]) -> str:

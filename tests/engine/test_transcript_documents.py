@@ -3,12 +3,26 @@ exit 2 naming the problem, never a traceback, never a pass that checked nothing.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
+
+import pytest
 
 from pytake.cli import main
 
 ROOT = Path(__file__).resolve().parents[2]
 FLOW = ROOT / "examples" / "pizza_order.json"
+CASES = json.loads((Path(__file__).with_name("malformed_transcripts.json")).read_text("utf-8"))
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c["description"] for c in CASES])
+def test_a_malformed_transcript_exits_2_naming_the_problem(case, tmp_path: Path, capsys) -> None:
+    script = tmp_path / "case.transcript.json"
+    script.write_text(json.dumps(case["transcript"]), "utf-8")
+    assert main(["run", str(FLOW), "--script", str(script)]) == 2
+    out = capsys.readouterr()
+    assert out.err == f"pytake run: {script}: {case['error']}\n"
+    assert out.out == ""
 
 
 def test_a_transcript_nested_too_deeply_exits_2(tmp_path: Path, capsys) -> None:
