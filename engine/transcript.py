@@ -202,9 +202,24 @@ def _short(message: OutboundMessage) -> str:
 
 
 def _values_equal(want: Any, got: Any) -> bool:
-    if isinstance(want, bool) or isinstance(got, bool):
-        return want is got if isinstance(want, bool) and isinstance(got, bool) else False
-    return want == got
+    """JSON equality: `true` is not `1`, at any depth (Python's ``==`` says it is); 1 equals 1.0."""
+    pairs = [(want, got)]
+    while pairs:
+        a, b = pairs.pop()
+        if isinstance(a, bool) or isinstance(b, bool):
+            if not (isinstance(a, bool) and isinstance(b, bool) and a is b):
+                return False
+        elif isinstance(a, Mapping) and isinstance(b, Mapping):
+            if a.keys() != b.keys():
+                return False
+            pairs.extend((a[k], b[k]) for k in a)
+        elif isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)):
+            if len(a) != len(b):
+                return False
+            pairs.extend(zip(a, b))
+        elif a != b:
+            return False
+    return True
 
 
 class TranscriptRunner:

@@ -112,3 +112,20 @@ def test_sub_flows_are_found_in_the_flows_folder(tmp_path, capsys):
     capsys.readouterr()
     # without the folder the jump names an unknown flow: the flow does not compile
     assert main(["run", str(main_dir / "nps_survey.json"), "--script", transcript]) == 1
+
+
+def test_true_inside_a_variable_is_not_the_number_1(tmp_path, capsys):
+    flow = tmp_path / "flags.json"
+    flow.write_text(json.dumps({
+        "nodes": [{"id": "start", "type": "start", "position": {"x": 0, "y": 0}, "data": {}},
+                  {"id": "set", "type": "action", "position": {"x": 0, "y": 0},
+                   "data": {"action": "set_variable", "params": {"variable": "flags", "expression": "[true, false]"}}},
+                  {"id": "end", "type": "end", "position": {"x": 0, "y": 0}, "data": {}}],
+        "edges": [{"id": "e1", "source": "start", "target": "set"}, {"id": "e2", "source": "set", "target": "end"}],
+    }), "utf-8")
+    script = tmp_path / "flags.transcript.json"
+    script.write_text(json.dumps({"steps": [{"user": "oi", "vars": {"flags": [1, 0]}}]}), "utf-8")
+    assert main(["run", str(flow), "--script", str(script)]) == 1
+    assert "variable 'flags' expected [1, 0], actual [true, false]" in capsys.readouterr().out
+    script.write_text(json.dumps({"steps": [{"user": "oi", "vars": {"flags": [True, False]}}]}), "utf-8")
+    assert main(["run", str(flow), "--script", str(script)]) == 0
