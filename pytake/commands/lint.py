@@ -14,7 +14,7 @@ import argparse
 import json
 import sys
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 
 from compiler import CODES, Diagnostic, KnownTemplate, lint_canvas
 from compiler.load import parse_json_text
@@ -48,7 +48,10 @@ def run(args: argparse.Namespace) -> int:
                    if args.departments is not None else None)
     try:
         templates = read_templates(Path(args.templates)) if args.templates is not None else None
-    except (OSError, ValueError, TypeError) as exc:
+    except OSError as exc:
+        print(f"pytake lint: --templates {args.templates}: cannot read: {exc.strerror or exc}", file=sys.stderr)
+        return 2
+    except ValueError as exc:
         print(f"pytake lint: --templates {args.templates}: {exc}", file=sys.stderr)
         return 2
     results: list[tuple[Path, list[Diagnostic]]] = []
@@ -129,11 +132,39 @@ def lint_file(path: Path, known_flows: set[str] | None = None,
                        known_templates=known_templates)
 
 
+# ``--templates`` fields: (required, check, what the value must be)
+_TEMPLATE_FIELDS: dict[str, tuple[bool, Callable[[Any], bool], str]] = {
+    "name": (True, lambda v: isinstance(v, str), "a string"),
+    "language": (True, lambda v: isinstance(v, str), "a string"),
+    "status": (True, lambda v: isinstance(v, str), "a string such as \"APPROVED\""),
+    "parameters": (True, lambda v: _count(v), "the number of the body's {{n}}, 0 or more"),
+    "header": (False, lambda v: v is None or isinstance(v, str), "TEXT, IMAGE, VIDEO, DOCUMENT or null"),
+    "header_parameters": (False, lambda v: _count(v), "the number of the header's {{n}}, 0 or 1"),
+}
+
+
+def _count(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+
 def read_templates(path: Path) -> list[KnownTemplate]:
-    """``--templates``: a JSON list of `KnownTemplate` fields."""
-    doc = json.loads(path.read_text("utf-8"))
+    """``--templates``: a JSON list of `KnownTemplate` fields. Raises ValueError naming what is wrong."""
+    doc, problem = parse_json_text(path.read_bytes())
+    if problem is not None:
+        raise ValueError(problem.message)
     if not isinstance(doc, list) or not all(isinstance(t, dict) for t in doc):
         raise ValueError("expected a JSON list of template objects")
+    for number, template in enumerate(doc, 1):
+        for key, value in template.items():
+            if key not in _TEMPLATE_FIELDS:
+                raise ValueError(f"template #{number}: unknown field {key!r} (known: {', '.join(_TEMPLATE_FIELDS)})")
+            _, ok, what = _TEMPLATE_FIELDS[key]
+            if not ok(value):
+                raise ValueError(f"template #{number}: {key!r} must be {what} "
+                                 f"(got {json.dumps(value, ensure_ascii=False)})")
+        missing = [k for k, (required, _, _) in _TEMPLATE_FIELDS.items() if required and k not in template]
+        if missing:
+            raise ValueError(f"template #{number}: missing {', '.join(map(repr, missing))}")
     return [KnownTemplate(**t) for t in doc]
 
 

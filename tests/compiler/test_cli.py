@@ -181,3 +181,38 @@ def test_transcripts_named_on_the_command_line_are_skipped(capsys, tmp_path: Pat
     shutil.copy(EXAMPLES / "ai_faq.json", tmp_path / "ai_faq.json")
     assert main(["lint", str(tmp_path / "ai_faq.json"), str(transcript)]) == 0
     assert "1 file checked" in capsys.readouterr().out
+
+
+def _templates(tmp_path: Path, doc: object) -> str:
+    path = tmp_path / "templates.json"
+    path.write_text(doc if isinstance(doc, str) else json.dumps(doc), encoding="utf-8")
+    return str(path)
+
+
+ORDER_SHIPPED = {"name": "order_shipped", "language": "pt_BR", "status": "APPROVED", "parameters": 2}
+
+
+def test_lint_templates_file_checks_template_parameters(capsys, tmp_path: Path) -> None:
+    templates = _templates(tmp_path, [ORDER_SHIPPED])
+    assert main(["lint", "--templates", templates, str(BROKEN / "template-parameters.json")]) == 1
+    assert "notify: template-parameters error message 'notify': template 'order_shipped' has 2 body parameters, 1 given" \
+        in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("entry, error", [
+    ({**ORDER_SHIPPED, "parameters": "1"}, "template #1: 'parameters' must be the number of the body's {{n}}, 0 or more (got \"1\")"),
+    ({**ORDER_SHIPPED, "name": 5}, "template #1: 'name' must be a string (got 5)"),
+    ({**ORDER_SHIPPED, "params": 1}, "template #1: unknown field 'params' (known: name, language, status, parameters, header, header_parameters)"),
+    ({"name": "order_shipped"}, "template #1: missing 'language', 'status', 'parameters'"),
+])
+def test_lint_templates_file_with_a_wrong_field_is_bad_usage_naming_it(capsys, tmp_path: Path, entry, error) -> None:
+    templates = _templates(tmp_path, [entry])
+    assert main(["lint", "--templates", templates, str(BROKEN / "template-parameters.json")]) == 2
+    out = capsys.readouterr()
+    assert out.err == f"pytake lint: --templates {templates}: {error}\n" and out.out == ""
+
+
+def test_lint_templates_file_nested_too_deeply_is_bad_usage(capsys, tmp_path: Path) -> None:
+    templates = _templates(tmp_path, "[" * 5000 + "]" * 5000)
+    assert main(["lint", "--templates", templates, str(EXAMPLES / "pizza_order.json")]) == 2
+    assert capsys.readouterr().err == f"pytake lint: --templates {templates}: not valid JSON: nested too deeply\n"
