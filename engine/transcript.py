@@ -329,8 +329,9 @@ class TranscriptRunner:
             elif not _values_equal(want, variables[name]):
                 out.append(f"{label}: variable {name!r} expected {json.dumps(want, ensure_ascii=False)}, "
                            f"actual {json.dumps(variables[name], ensure_ascii=False, default=str)}")
-        if "status" in step and step["status"] != result.status:
-            errors = [e.get("message") for e in result.events if e.type == ev.ERROR]
+        errors = [e.get("message") for e in result.events if e.type == ev.ERROR]
+        status_differs = "status" in step and step["status"] != result.status
+        if status_differs:
             out.append(f"{label}: status expected {step['status']!r}, actual {result.status!r}"
                        + (f" ({'; '.join(map(str, errors))})" if errors else ""))
         if "contact" in step:
@@ -352,6 +353,9 @@ class TranscriptRunner:
             if want is None and last is not None or want is not None and (
                     last is None or any(last.get(k) != v for k, v in want.items())):
                 out.append(f"{label}: handoff expected {want!r}, actual {last!r}")
+        if out and errors and not status_differs:  # why the bot fell silent, without --trace
+            how = "stopped with" if result.status == "error" else "reported"
+            out.append(f"{label}: the run {how} an error: {'; '.join(map(str, errors))}")
         return out
 
 

@@ -129,3 +129,14 @@ def test_true_inside_a_variable_is_not_the_number_1(tmp_path, capsys):
     assert "variable 'flags' expected [1, 0], actual [true, false]" in capsys.readouterr().out
     script.write_text(json.dumps({"steps": [{"user": "oi", "vars": {"flags": [True, False]}}]}), "utf-8")
     assert main(["run", str(flow), "--script", str(script)]) == 0
+
+
+def test_a_failing_step_says_why_the_run_stopped(tmp_path, capsys):
+    (tmp_path / "nps_survey.json").write_text((EXAMPLES / "nps_survey.json").read_text("utf-8"), "utf-8")
+    (tmp_path / "nps_followup.json").write_text('{"nodes": [], "edges": []}', "utf-8")  # the sub-flow is broken
+    script = str(EXAMPLES / "nps_survey.transcript.json")
+    assert main(["run", str(tmp_path / "nps_survey.json"), "--script", script]) == 1
+    out = capsys.readouterr().out
+    assert 'step 3 (user: "4"): bot messages differ' in out
+    assert (f'step 3 (user: "4"): the run stopped with an error: flow \'nps_followup\' not found: '
+            f"{tmp_path / 'nps_followup.json'}:-:/nodes: error no-start: the flow has no start node") in out
