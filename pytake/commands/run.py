@@ -91,7 +91,11 @@ def _diagnostic_line(path: Path, d: Any) -> str:
 def run(args: argparse.Namespace) -> int:
     flow: Path = args.flow
     if not flow.is_file():
-        print(f"pytake run: {flow}: no such file", file=sys.stderr)
+        print(f"pytake run: {flow}: {'a folder, not a flow file' if flow.is_dir() else 'no such file'}",
+              file=sys.stderr)
+        return 2
+    if args.flows is not None and not args.flows.is_dir():
+        print(f"pytake run: --flows {args.flows}: no such folder", file=sys.stderr)
         return 2
     library = FlowLibrary(flow, args.flows or flow.parent)
     program, problems = library.compile(library.main_ref)

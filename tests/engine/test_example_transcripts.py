@@ -140,3 +140,15 @@ def test_a_failing_step_says_why_the_run_stopped(tmp_path, capsys):
     assert 'step 3 (user: "4"): bot messages differ' in out
     assert (f'step 3 (user: "4"): the run stopped with an error: flow \'nps_followup\' not found: '
             f"{tmp_path / 'nps_followup.json'}:-:/nodes: error no-start: the flow has no start node") in out
+
+
+def test_a_flows_folder_that_does_not_exist_is_bad_usage(tmp_path, capsys):
+    missing = tmp_path / "flows"
+    assert main(["run", str(EXAMPLES / "nps_survey.json"), "--flows", str(missing)]) == 2
+    out = capsys.readouterr()
+    assert out.err == f"pytake run: --flows {missing}: no such folder\n" and out.out == ""
+
+
+def test_running_a_folder_says_it_is_a_folder(tmp_path, capsys):
+    assert main(["run", str(tmp_path)]) == 2
+    assert capsys.readouterr().err == f"pytake run: {tmp_path}: a folder, not a flow file\n"
