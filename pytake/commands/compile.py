@@ -3,7 +3,8 @@
 Writes the program bytes to ``-o OUT`` (default: FILE with the ``.pytk``
 suffix) and prints its size and sha256. ``--disassemble`` prints the listing
 and ``--json`` the JSON form instead of writing (unless ``-o`` is given);
-both also accept a ``.pytk`` file. Diagnostics go to stderr; any error means
+both also accept a ``.pytk`` file, which alone is read, checked and described
+(size, instructions, sha256). Diagnostics go to stderr; any error means
 nothing is written and the exit status is 1 (2: unreadable file).
 """
 
@@ -48,15 +49,14 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(program.to_json(), ensure_ascii=False, indent=2))
     if args.output or not (args.disassemble or args.json):
-        if path.suffix == PROGRAM_SUFFIX and not args.output:
-            return 0
         out = Path(args.output) if args.output else path.with_suffix(PROGRAM_SUFFIX)
         data = program.to_bytes()
-        try:
-            out.write_bytes(data)
-        except OSError as exc:
-            print(f"pytake compile: cannot write {out}: {exc.strerror or exc}", file=sys.stderr)
-            return 2
+        if out != path:  # a .pytk alone is checked and described, not written over itself
+            try:
+                out.write_bytes(data)
+            except OSError as exc:
+                print(f"pytake compile: cannot write {out}: {exc.strerror or exc}", file=sys.stderr)
+                return 2
         print(f"{out}: {len(data)} bytes, {len(program.code)} instructions, sha256 {program.hash}")
     return 0
 

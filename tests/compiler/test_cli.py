@@ -216,3 +216,13 @@ def test_lint_templates_file_nested_too_deeply_is_bad_usage(capsys, tmp_path: Pa
     templates = _templates(tmp_path, "[" * 5000 + "]" * 5000)
     assert main(["lint", "--templates", templates, str(EXAMPLES / "pizza_order.json")]) == 2
     assert capsys.readouterr().err == f"pytake lint: --templates {templates}: not valid JSON: nested too deeply\n"
+
+
+def test_compile_of_a_program_file_alone_describes_it(capsys, flows: Path) -> None:
+    assert main(["compile", str(flows / "nps_survey.json")]) == 0
+    summary = capsys.readouterr().out
+    program = flows / "nps_survey.pytk"
+    before = program.stat().st_mtime_ns
+    assert main(["compile", str(program)]) == 0
+    assert capsys.readouterr().out == summary
+    assert program.stat().st_mtime_ns == before
