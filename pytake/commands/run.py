@@ -220,7 +220,7 @@ async def _chat(library: FlowLibrary, program: Program, args: argparse.Namespace
                 result = await interp.on_timeout(state, library.load, scope)
                 ports.clock = SystemClock()
             else:
-                if text.isdigit() and choices and 1 <= int(text) <= len(choices):
+                if text.isdecimal() and choices and 1 <= int(text) <= len(choices):  # "²" is a digit, not a number
                     reply_id, title = choices[int(text) - 1]
                     inbound = InboundMessage("interactive", title, reply_id)
                 else:

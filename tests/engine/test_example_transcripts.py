@@ -152,3 +152,11 @@ def test_a_flows_folder_that_does_not_exist_is_bad_usage(tmp_path, capsys):
 def test_running_a_folder_says_it_is_a_folder(tmp_path, capsys):
     assert main(["run", str(tmp_path)]) == 2
     assert capsys.readouterr().err == f"pytake run: {tmp_path}: a folder, not a flow file\n"
+
+
+def test_interactive_chat_passes_a_superscript_digit_to_the_flow_instead_of_crashing(monkeypatch, capsys):
+    answers = iter(["oi", "²", "/quit"])
+    monkeypatch.setattr("builtins.input", lambda prompt="": next(answers))
+    assert main(["run", str(EXAMPLES / "nps_followup.json")]) == 0
+    out = capsys.readouterr().out
+    assert "Quer contar um pouco mais sobre preço?" in out  # the question's own matching took "²" as option 2
