@@ -36,6 +36,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     if args.list_codes:
+        if args.format == "json":
+            print(json.dumps([{"code": code, "severity": info.severity, "description": info.description}
+                              for code, info in CODES.items()], ensure_ascii=False, indent=2))
+            return 0
         width = max(map(len, CODES))
         for code, info in CODES.items():
             print(f"{code:<{width}}  {info.severity:<7}  {info.description}")

@@ -109,6 +109,13 @@ def test_lint_list_codes_prints_the_catalogue(capsys) -> None:
     assert re.search(r"^variable-unset +warning ", out, re.M)
 
 
+def test_lint_list_codes_in_json_format(capsys) -> None:
+    assert main(["lint", "--list-codes", "--format", "json"]) == 0
+    codes = {item["code"]: item for item in json.loads(capsys.readouterr().out)}
+    assert codes["infinite-loop"]["severity"] == "error" and codes["infinite-loop"]["description"].startswith("A cycle")
+    assert codes["variable-unset"]["severity"] == "warning"
+
+
 def test_compile_writes_the_program_next_to_the_file(capsys, flows: Path) -> None:
     assert main(["compile", str(flows / "nps_survey.json")]) == 0
     written = flows / "nps_survey.pytk"
