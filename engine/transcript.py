@@ -83,6 +83,7 @@ def check_document(doc: Any) -> None:
     for key in ("contact", "conversation"):
         if doc.get(key) is not None and not isinstance(doc[key], dict):
             raise TranscriptError(f'"{key}" must be an object')
+    _check_contact("", doc.get("contact") or {})
     http = doc.get("http", [])
     if not isinstance(http, list):
         raise TranscriptError('"http" must be a list of canned responses')
@@ -137,13 +138,17 @@ def _check_step(i: int, step: Any) -> None:
         contact = step["contact"]
         if not isinstance(contact, dict):
             raise TranscriptError(f"step {i}: \"contact\" must be an object")
-        tags = contact.get("tags")
-        if "tags" in contact and (not isinstance(tags, list) or not all(isinstance(t, str) for t in tags)):
-            raise TranscriptError(f"step {i}: contact \"tags\" must be a list of strings")
-        if "attributes" in contact and not isinstance(contact["attributes"], dict):
-            raise TranscriptError(f"step {i}: contact \"attributes\" must be an object")
+        _check_contact(f"step {i}: ", contact)
     if "handoff" in step and step["handoff"] is not None and not isinstance(step["handoff"], dict):
         raise TranscriptError(f"step {i}: \"handoff\" must be an object or null")
+
+
+def _check_contact(where: str, contact: Mapping[str, Any]) -> None:
+    tags = contact.get("tags")
+    if "tags" in contact and (not isinstance(tags, list) or not all(isinstance(t, str) for t in tags)):
+        raise TranscriptError(f"{where}contact \"tags\" must be a list of strings")
+    if "attributes" in contact and not isinstance(contact["attributes"], dict):
+        raise TranscriptError(f"{where}contact \"attributes\" must be an object")
 
 
 def _is_datetime(text: str) -> bool:
