@@ -89,9 +89,16 @@ def _fields(d: Diagnostic) -> dict[str, Any]:
             "message": d.message, "hint": d.hint}
 
 
+def _shown_id(node_id: str) -> str:
+    """A node id as the ``file:node_id:`` prefix shows it: quoted (JSON) when it is empty or holds
+    a space, a colon or a control character, so that a canvas cannot fake a line or a field."""
+    plain = node_id and node_id.isprintable() and not any(c.isspace() or c == ":" for c in node_id)
+    return node_id if plain else json.dumps(node_id, ensure_ascii=False)
+
+
 def format_diagnostic(path: Path | str, d: Diagnostic) -> str:
     """``file:node_id: CODE severity message``, then indented ``at POINTER`` and ``hint:`` lines."""
-    where = f"{path}:{d.node_id}:" if d.node_id is not None else f"{path}:"
+    where = f"{path}:{_shown_id(d.node_id)}:" if d.node_id is not None else f"{path}:"
     lines = [f"{where} {d.code} {d.severity} {d.message}"]
     if d.path:
         lines.append(f"    at {d.path}")
@@ -101,13 +108,18 @@ def format_diagnostic(path: Path | str, d: Diagnostic) -> str:
 
 
 def collect_files(paths: Iterable[str]) -> tuple[list[Path], bool]:
-    """The flow files named by `paths` (folders searched recursively) and whether one is missing."""
+    """The flow files named by `paths` (folders searched recursively) and whether one is missing
+    (or is a folder without any)."""
     files: list[Path] = []
     missing = False
     for name in paths:
         path = Path(name)
         if path.is_dir():
-            files += sorted(p for p in path.rglob("*.json") if p.is_file() and not is_transcript(p))
+            found = sorted(p for p in path.rglob("*.json") if p.is_file() and not is_transcript(p))
+            if not found:  # a mistyped or emptied folder would pass with nothing checked
+                print(f"pytake lint: {name}: no flow files (*.json) in this folder", file=sys.stderr)
+                missing = True
+            files += found
         elif path.is_file():
             if not is_transcript(path):
                 files.append(path)

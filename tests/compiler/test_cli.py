@@ -102,6 +102,23 @@ def test_lint_folder_recurses_and_skips_transcripts(capsys, tmp_path: Path) -> N
     assert "1 file checked" in capsys.readouterr().out
 
 
+def test_lint_of_a_folder_without_flows_is_bad_usage(capsys, tmp_path: Path) -> None:
+    (tmp_path / "flows").mkdir()
+    assert main(["lint", str(tmp_path / "flows")]) == 2
+    assert "no flow files (*.json) in this folder" in capsys.readouterr().err
+
+
+def test_lint_quotes_a_node_id_that_could_fake_a_line(capsys, tmp_path: Path) -> None:
+    canvas = json.loads((EXAMPLES / "nps_survey.json").read_text(encoding="utf-8"))
+    canvas["nodes"].append({"id": "x\nexamples/ok.json:start: fine", "type": "message", "position": {"x": 0, "y": 0},
+                            "data": {"text": "oi"}})
+    (tmp_path / "flow.json").write_text(json.dumps(canvas), encoding="utf-8")
+    main(["lint", str(tmp_path / "flow.json")])
+    lines = capsys.readouterr().out.splitlines()
+    assert not any(line.startswith("examples/ok.json") for line in lines), lines
+    assert any('flow.json:"x\\nexamples/ok.json:start: fine":' in line for line in lines), lines
+
+
 def test_lint_list_codes_prints_the_catalogue(capsys) -> None:
     assert main(["lint", "--list-codes"]) == 0
     out = capsys.readouterr().out
