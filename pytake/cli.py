@@ -37,7 +37,7 @@ def _usage() -> str:
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if not argv or argv[0] in ("-h", "--help"):
-        print(_usage())
+        print(_usage(), file=sys.stdout if argv else sys.stderr)  # asked for: stdout; bad usage: stderr
         return 0 if argv else 2
     name, rest = argv[0], argv[1:]
     if name not in COMMANDS:

@@ -51,6 +51,14 @@ def test_lint_of_a_missing_file_exits_2(capsys, tmp_path: Path) -> None:
     assert "no such file" in capsys.readouterr().err
 
 
+def test_pytake_without_a_command_prints_its_usage_to_stderr_and_exits_2(capsys) -> None:
+    assert main([]) == 2
+    out, err = capsys.readouterr()
+    assert out == "" and err.startswith("usage: pytake COMMAND")
+    assert main(["--help"]) == 0
+    assert capsys.readouterr().out.startswith("usage: pytake COMMAND")
+
+
 def test_lint_without_paths_is_bad_usage(capsys) -> None:
     assert main(["lint"]) == 2
 
