@@ -20,6 +20,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
+from redis.exceptions import RedisError
 from sqlalchemy import text
 
 _NUMBER_CACHE_TTL = 30.0
@@ -54,7 +55,10 @@ class NumberDirectory:
         if now - self._followed < self._follow_every:
             return
         self._followed = now
-        generation = await redis.get(GENERATION_KEY)
+        try:
+            generation = await redis.get(GENERATION_KEY)
+        except (RedisError, OSError):  # Redis out of reach: the webhook still stores its messages
+            return
         if generation != self._generation:
             self._cache.clear()
             self._generation = generation
