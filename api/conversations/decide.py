@@ -114,8 +114,7 @@ async def decide(rt: Runtime, loaded: Loaded, history: History | None = None) ->
     said = flow_selection.normalize(inbound.text)
     if said in flow_selection.normalized_keywords(reply.opt_out_keywords):
         await opt_out(rt, conv["organization_id"], conv["contact_id"])
-        decision.messages += _text(reply.opt_out_text(
-            (loaded.chatbot.settings or {}).get("language") if loaded.chatbot else None))
+        decision.messages += _text(reply.opt_out_text(_language(loaded)))
         decision.keep_state = True
         decision.status = "opted_out"
         return decision
@@ -123,8 +122,7 @@ async def decide(rt: Runtime, loaded: Loaded, history: History | None = None) ->
     answer = (loaded.message["content"] or {}).get("kind") in ("button_reply", "list_reply")
     if (not answer and said in flow_selection.normalized_keywords(reply.opt_in_keywords)
             and await opt_in(rt, conv["organization_id"], conv["contact_id"], loaded.message["created_at"])):
-        decision.messages += _text(reply.opt_in_text(
-            (loaded.chatbot.settings or {}).get("language") if loaded.chatbot else None))
+        decision.messages += _text(reply.opt_in_text(_language(loaded)))
         decision.keep_state = True
         decision.status = "opted_in"
         return decision
@@ -341,7 +339,7 @@ def _scope(loaded: Loaded, inbound: InboundMessage | None, history: list[dict[st
                          "tags": list(conv["tags"] or [])},
         "message": inbound.to_scope() if inbound else {},
         "history": history,
-        "language": (loaded.chatbot.settings or {}).get("language") if loaded.chatbot else None,
+        "language": _language(loaded),
     }
 
 
@@ -371,6 +369,11 @@ def _fallback(chatbot: flow_selection.ChatbotInfo) -> str | None:
                         and language_of(language) != DEFAULT_LANGUAGE):
         return builtin(language, "fallback_message")
     return text
+
+
+def _language(loaded: Loaded) -> Any:
+    """The chatbot's ``settings.language`` (None without a chatbot or a setting)."""
+    return (loaded.chatbot.settings or {}).get("language") if loaded.chatbot else None
 
 
 def _text(value: str | None) -> list[dict[str, Any]]:
