@@ -58,7 +58,7 @@ ROOM_MAY_IMPORT = {
 SHARED = {"api.settings", "api.crypto", "api.secret_keys", "api.redis_clients", "api.redis_keys",
           "api.redis_pipe", "api.json_codec", "api.json_body", "api.errors", "api.gc_tuning", "api.event_loop",
           "api.context", "api.workers.queue", "api.metrics", "api.redis_buffered_counts",
-          "api.log_context", "api.redis_scripts"}
+          "api.log_context", "api.redis_scripts", "api.zones"}
 # the top of api/: the app and its routes; nothing but the top imports them
 TOP = {"api.app", "api.web_app", "api.openapi_docs", "api.routes", "api.metrics_http"}
 ENVIRONMENT_READER = "api.settings"

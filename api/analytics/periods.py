@@ -10,7 +10,9 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 from typing import Iterator
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
+
+from api.zones import zone_or_utc
 
 PERIODS = ("hour", "day", "week", "month")
 UTC = timezone.utc
@@ -18,11 +20,7 @@ UTC = timezone.utc
 
 def zone_of(settings: dict | None) -> ZoneInfo:
     """``organizations.settings.timezone`` (default and fallback: UTC)."""
-    name = str((settings or {}).get("timezone") or "UTC")
-    try:
-        return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        return ZoneInfo("UTC")
+    return zone_or_utc((settings or {}).get("timezone"), "organization settings.timezone")
 
 
 def _midnight(local: datetime, zone: ZoneInfo) -> datetime:

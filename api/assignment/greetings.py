@@ -11,18 +11,15 @@ from __future__ import annotations
 import re
 from datetime import datetime
 from typing import Any, Mapping
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from api.zones import zone_or_utc
 
 _VARIABLE = re.compile(r"\{\{\s*([a-z_]+)\s*\}\}")
 _DAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 
 
 def local_time(business_hours: Mapping[str, Any] | None, now: datetime) -> datetime:
-    try:
-        zone = ZoneInfo(str((business_hours or {}).get("timezone") or "UTC"))
-    except (ZoneInfoNotFoundError, ValueError):
-        zone = ZoneInfo("UTC")
-    return now.astimezone(zone)
+    return now.astimezone(zone_or_utc((business_hours or {}).get("timezone"), "department business_hours.timezone"))
 
 
 def render(template: str, *, agent_name: str | None, department: str | None, contact_name: str | None,

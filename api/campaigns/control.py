@@ -29,7 +29,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 from pydantic import ValidationError
 from sqlalchemy import select, text, update
@@ -45,6 +45,7 @@ from api.schemas.messages import TemplateSend
 from api.schemas.whatsapp_numbers import MAX_RATE_PER_SECOND  # a number's tier is configurable up to this
 from api.services.plan_limits import room_left
 from api.templates.send_checks import template_content
+from api.zones import zone_or_utc
 
 
 ALLOWED_FROM = {
@@ -69,11 +70,7 @@ class Plan:
 
 
 def organization_zone(org: Organization) -> ZoneInfo:
-    name = str((org.settings or {}).get("timezone") or "UTC")
-    try:
-        return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        return ZoneInfo("UTC")
+    return zone_or_utc((org.settings or {}).get("timezone"), "organization settings.timezone")
 
 
 def local_time(at: datetime, org: Organization) -> datetime:

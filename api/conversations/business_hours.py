@@ -18,7 +18,8 @@ from __future__ import annotations
 
 from datetime import datetime
 from typing import Any, Iterator, Mapping
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from api.zones import zone_or_utc
 
 _DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 _FULL = {"monday": "mon", "tuesday": "tue", "wednesday": "wed", "thursday": "thu",
@@ -69,11 +70,7 @@ def is_open(hours: Mapping[str, Any] | None, now: datetime) -> bool:
     days = hours.get("days") or hours.get("schedule")
     if not isinstance(days, Mapping):
         return True
-    try:
-        zone = ZoneInfo(str(hours.get("timezone") or "UTC"))
-    except (ZoneInfoNotFoundError, ValueError):
-        zone = ZoneInfo("UTC")
-    local = now.astimezone(zone)
+    local = now.astimezone(zone_or_utc(hours.get("timezone"), "business_hours.timezone"))
     today, yesterday = _DAYS[local.weekday()], _DAYS[(local.weekday() - 1) % 7]
     minute = local.hour * 60 + local.minute + (local.second + local.microsecond / 1e6) / 60
     for start, end in _intervals(days, today):

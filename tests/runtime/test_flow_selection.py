@@ -226,6 +226,21 @@ def test_business_hours_intervals_in_the_configured_timezone():
     assert is_open({}, monday_20_sp)
 
 
+def test_stored_hours_in_an_unknown_zone_are_read_in_utc_and_the_log_says_so_once(caplog):
+    """A zone written before the API checked it (or by hand): the hours are kept in UTC, not
+    dropped, and the operator is told which setting holds what, once, not on every message."""
+    hours = {"timezone": "America/Sao_Paul0", "days": {"mon": [["09:00", "18:00"]]}}
+    monday_10_utc = datetime(2026, 11, 23, 10, 0, tzinfo=timezone.utc)
+    monday_20_utc = datetime(2026, 11, 23, 20, 0, tzinfo=timezone.utc)
+    with caplog.at_level("WARNING", logger="pytake.settings"):
+        assert is_open(hours, monday_10_utc)
+        assert not is_open(hours, monday_20_utc)
+    warnings = [r.getMessage() for r in caplog.records if r.name == "pytake.settings"]
+    assert len(warnings) == 1
+    assert "America/Sao_Paul0" in warnings[0] and "business_hours.timezone" in warnings[0]
+    assert "UTC" in warnings[0]
+
+
 async def test_a_reaction_is_not_taken_as_an_answer(local, add, flows, query):
     await add("cadastro", flows["name"])
     await local.say("5511900000021", "oi")
