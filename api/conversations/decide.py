@@ -118,8 +118,11 @@ async def decide(rt: Runtime, loaded: Loaded, history: History | None = None) ->
         decision.keep_state = True
         decision.status = "opted_out"
         return decision
-    # a tap on the bot's own button or list row ("Voltar" in a menu) answers it: never an opt-in
-    answer = (loaded.message["content"] or {}).get("kind") in ("button_reply", "list_reply")
+    # a tap on the bot's own button or list row ("Voltar" in a menu) answers it, and so does
+    # whatever is typed while the flow waits for an answer: never an opt-in. Opting back in
+    # is the customer's consent to campaigns again, so only an unambiguous word counts; an
+    # opt-out word above is honoured always.
+    answer = waiting or (loaded.message["content"] or {}).get("kind") in ("button_reply", "list_reply")
     if (not answer and said in flow_selection.normalized_keywords(reply.opt_in_keywords)
             and await opt_in(rt, conv["organization_id"], conv["contact_id"], loaded.message["created_at"])):
         decision.messages += _text(reply.opt_in_text(_language(loaded)))

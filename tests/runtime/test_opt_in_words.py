@@ -77,6 +77,18 @@ async def test_tapping_the_bots_voltar_button_answers_it_and_does_not_opt_back_i
     assert (await sent_texts(query))[-1] == "Menu principal"
 
 
+async def test_typing_voltar_while_the_bot_waits_for_an_answer_answers_it_and_does_not_opt_back_in(
+        local, add, query):
+    await local.say("5511900000407", "PARAR")
+    await add("menu", BACK_MENU, keywords=["menu"])
+    await local.say("5511900000407", "menu")
+    await local.say("5511900000407", "voltar")  # typed, not tapped: the menu's answer all the same
+    assert (await contact(query, "5511900000407"))["opt_in"] is False
+    assert (await sent_texts(query))[-1] == "Menu principal"
+    await local.say("5511900000407", "VOLTAR")  # the flow has ended: now the word is the opt-in
+    assert (await contact(query, "5511900000407"))["opt_in"] is True
+
+
 async def test_a_keyword_opt_out_and_opt_in_are_contact_updated_events_once_each(local, query):
     await local.say("5511900000405", "PARAR")
     await local.say("5511900000405", "PARAR")  # already out: no change, no event
