@@ -14,6 +14,7 @@ from engine.ports import (
     AIClient,
     AIError,
     Clock,
+    FlowNotCompiled,
     HttpClient,
     HttpRequestError,
     HttpResponse,
@@ -29,7 +30,7 @@ from engine.program import Instruction, Op, Program, ProgramFormatError, build
 from engine.state import Frame, State, StateFormatError, Wait
 
 __all__ = [
-    "AIAnswer", "AIClient", "AIError", "Clock", "Effects", "Event", "Frame", "HttpClient",
+    "AIAnswer", "AIClient", "AIError", "Clock", "Effects", "Event", "FlowNotCompiled", "Frame", "HttpClient",
     "HttpRequestError", "HttpResponse", "InboundMessage", "Instruction", "Interpreter",
     "Op", "OutboundMessage", "Program", "ProgramFormatError", "ProgramLoader", "Ports",
     "RequestRefused", "RequestTimeout", "ResponseTooLarge", "RunResult", "State",

@@ -28,7 +28,9 @@ Types (``data`` keys in brackets):
 - ``flow_entered`` [flow, returns] / ``flow_returned`` [flow]
 - ``waiting`` [kind, retries_left, deadline] / ``answer_invalid`` [retries_left]
 - ``exit_unconnected`` [handle]: an optional branch with no edge ended the flow
-- ``error`` [code, message]
+- ``error`` [code, message]: ``code`` one of the error codes below (``flow_not_found``: no such
+  flow or version; ``flow_not_compiled``: the sub-flow exists but does not compile, its
+  diagnostics in ``message``)
 """
 
 from __future__ import annotations
@@ -58,6 +60,7 @@ ERROR = "error"
 STEP_BUDGET_EXCEEDED = "step_budget_exceeded"
 CALL_DEPTH_EXCEEDED = "call_depth_exceeded"
 FLOW_NOT_FOUND = "flow_not_found"
+FLOW_NOT_COMPILED = "flow_not_compiled"
 PROGRAM_MISMATCH = "program_mismatch"
 EXPRESSION_ERROR = "expression_error"
 NOT_WAITING = "not_waiting"

@@ -151,11 +151,22 @@ class Clock(Protocol):
         ...
 
 
+class FlowNotCompiled(LookupError):
+    """The flow exists but does not compile (a loader that compiles canvases: `pytake run`, the
+    editor's simulator). The run reports ``flow_not_compiled`` with the diagnostics, so that a
+    designer reading the log fixes the flow instead of looking for a missing one."""
+
+    def __init__(self, flow_ref: str, problems: Sequence[str]) -> None:
+        self.flow_ref = flow_ref
+        self.problems = list(problems)
+        super().__init__("; ".join(self.problems) or f"flow {flow_ref!r} does not compile")
+
+
 ProgramLoader = Callable[[str, "str | None"], Awaitable[Program]]
 """``await load(flow_ref, program_hash)``: the program of a flow. ``program_hash``
 is None for "the current version" (a new sub-flow call) and a hash when a
 conversation continues on the version it started with. Raise ``LookupError``
-when there is no such flow/version."""
+when there is no such flow/version (`FlowNotCompiled` when the flow exists but does not compile)."""
 
 
 @dataclass(slots=True)

@@ -21,7 +21,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.db.models import Chatbot, Flow
-from engine import InboundMessage, Interpreter, Program, effects_of
+from engine import FlowNotCompiled, InboundMessage, Interpreter, Program, effects_of
 from engine import events as ev
 from engine.adapters.clock import SystemClock
 from engine.ports import Ports
@@ -84,7 +84,8 @@ class DraftLibrary:
             else:
                 result = compile_canvas(target.canvas_data, known_flows=set(flows))
                 if result.program is None:
-                    raise LookupError(f"flow {target.name!r} does not compile")
+                    raise FlowNotCompiled(flow_ref, [f"{d.node_id or '-'}: {d.code}: {d.message}"
+                                                     for d in result.diagnostics if d.severity == "error"])
                 program = result.program
             self.programs[flow_ref] = program
         if program_hash is not None and program.hash != program_hash:

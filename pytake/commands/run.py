@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any, Callable, TextIO
 
 from api.settings import Settings
-from engine import Event, InboundMessage, Interpreter, OutboundMessage, Program, effects_of
+from engine import Event, FlowNotCompiled, InboundMessage, Interpreter, OutboundMessage, Program, effects_of
 from engine.adapters.ai import ProviderAIClient
 from engine.adapters.clock import SystemClock
 from engine.adapters.http import GuardedHttpClient
@@ -75,9 +75,11 @@ class FlowLibrary:
     async def load(self, ref: str, program_hash: str | None) -> Program:
         program = self.cache.get(ref)
         if program is None:
+            if ref not in self.paths:
+                raise LookupError(f"no such flow in {self.folder} (flows are named by file stem)")
             program, problems = self.compile(ref)
-            if program is None:
-                raise LookupError("; ".join(problems) or ref)
+            if program is None:  # the file is there: say it does not compile, with why
+                raise FlowNotCompiled(ref, [line for line in problems if " error " in line] or problems)
         if program_hash is not None and program.hash != program_hash:
             raise LookupError(f"{ref}: version {program_hash[:12]} is gone")
         return program

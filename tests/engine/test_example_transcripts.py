@@ -138,8 +138,22 @@ def test_a_failing_step_says_why_the_run_stopped(tmp_path, capsys):
     assert main(["run", str(tmp_path / "nps_survey.json"), "--script", script]) == 1
     out = capsys.readouterr().out
     assert 'step 3 (user: "4"): bot messages differ' in out
-    assert (f'step 3 (user: "4"): the run stopped with an error: flow \'nps_followup\' not found: '
-            f"{tmp_path / 'nps_followup.json'}:-:/nodes: error no-start: the flow has no start node") in out
+    assert (f'step 3 (user: "4"): the run stopped with an error: flow \'nps_followup\' exists but does not '
+            f"compile: {tmp_path / 'nps_followup.json'}:-:/nodes: error no-start: the flow has no start node") in out
+    assert "not found" not in out
+
+
+def test_a_sub_flow_that_does_not_compile_is_not_reported_as_missing(tmp_path, capsys):
+    """A designer reading the trace is told to fix the sub-flow (flow_not_compiled), not to look for it."""
+    (tmp_path / "nps_survey.json").write_text((EXAMPLES / "nps_survey.json").read_text("utf-8"), "utf-8")
+    followup = json.loads((EXAMPLES / "nps_followup.json").read_text("utf-8"))
+    followup["edges"] = [e for e in followup["edges"] if e["source"] != "start"]  # start's `next` left open
+    (tmp_path / "nps_followup.json").write_text(json.dumps(followup), "utf-8")
+    script = str(EXAMPLES / "nps_survey.transcript.json")
+    assert main(["run", str(tmp_path / "nps_survey.json"), "--script", script, "--trace"]) == 1
+    out = capsys.readouterr().out
+    assert '· error {"code": "flow_not_compiled", "message": "flow \'nps_followup\' exists but does not compile: ' in out
+    assert "handle-unconnected" in out and "flow_not_found" not in out
 
 
 def test_a_flows_folder_that_does_not_exist_is_bad_usage(tmp_path, capsys):

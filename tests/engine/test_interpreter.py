@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from engine import InboundMessage, Interpreter, Program, State
+from engine import FlowNotCompiled, InboundMessage, Interpreter, Program, State
 from engine.adapters.clock import FixedClock
 
 QUESTION_WITH_TIMEOUT = [
@@ -130,3 +130,19 @@ async def test_the_callers_scope_data_is_not_modified(kit):
     scope = {"contact": {"tags": ["antigo"]}, "vars": {"a": 1}}
     await Interpreter(kit.make_ports()).start(main, "main", scope)
     assert scope == {"contact": {"tags": ["antigo"]}, "vars": {"a": 1}}
+
+
+async def test_a_sub_flow_that_exists_but_does_not_compile_is_not_reported_as_not_found(kit):
+    main = kit.program([
+        {"op": "start", "node": "start", "arg": {}, "exits": {"next": 1}},
+        {"op": "call", "node": "go", "arg": {"flow": "survey", "return": True}},
+    ])
+
+    async def load(ref, program_hash):
+        raise FlowNotCompiled(ref, ["survey.json:start: handle-unconnected error ..."])
+
+    result = await Interpreter(kit.make_ports()).start(main, "main", {}, load)
+    errors = [e.to_json() for e in result.events if e.type == "error"]
+    assert errors == [{"type": "error", "node": "go", "code": "flow_not_compiled",
+                       "message": "flow 'survey' exists but does not compile: "
+                                  "survey.json:start: handle-unconnected error ..."}]
