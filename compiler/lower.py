@@ -24,6 +24,7 @@ from compiler.graph import FlowGraph
 from compiler.load import Canvas, Node
 from compiler.node_types import PRIMARY_HANDLES
 from engine.expressions import regex_problem
+from engine.nodes.message import media_url_problem
 from engine.program import Instruction, Op
 
 
@@ -147,6 +148,7 @@ def _message(lo: _NodeLowering, arg: dict) -> dict:
     if "text" in arg:
         arg["text"] = lo.tpl(arg["text"], "text")
     if "media_url" in arg:
+        _check_media_url(lo, arg["media_url"], ("media_url",))
         arg["media_url"] = lo.tpl(arg["media_url"], "media_url")
         arg.setdefault("media_type", "image")
     for i, button in enumerate(arg.get("buttons", ())):
@@ -161,11 +163,36 @@ def _template(lo: _NodeLowering, template: dict) -> None:
     template.setdefault("language", "pt_BR")
     for i, value in enumerate(template.get("parameters", ())):
         template["parameters"][i] = lo.tpl(value, "template", "parameters", i)
+    if isinstance(template.get("header_media_url"), str):
+        _check_media_url(lo, template["header_media_url"], ("template", "header_media_url"))
     for key in ("header", "header_media_url"):
         if key in template:
             template[key] = lo.tpl(template[key], "template", key)
     for i, button in enumerate(template.get("buttons", ())):
         button["text"] = lo.tpl(button["text"], "template", "buttons", i, "text")
+
+
+def _check_media_url(lo: _NodeLowering, url: str, parts: tuple) -> None:
+    """A media link WhatsApp fetches itself: a literal must be an absolute http(s) URL (Meta refuses
+    anything else at send time, error 131009); a template must at least start like one (what it
+    renders to is checked when the message is sent)."""
+    leading = url.split("{{", 1)[0]
+    if "{{" in url:
+        start = leading.lower()
+        if not start or start.startswith(("http://", "https://")) or "https://".startswith(start) \
+                or "http://".startswith(start):
+            return
+        problem = "does not start with http:// or https://"
+    else:
+        problem = media_url_problem(url)
+        if problem is None:
+            return
+    shown = url if len(url) <= 80 else url[:77] + "..."
+    field_name = ".".join(parts)
+    lo.fail("invalid-node-data", parts,
+            f"{lo.node.type} {lo.node.id!r} {field_name}: {shown!r} {problem}; WhatsApp fetches media "
+            "only from an absolute http(s) link and refuses any other (error 131009)",
+            "use the full address, e.g. https://example.com/menu.jpg")
 
 
 def _question(lo: _NodeLowering, arg: dict) -> dict:

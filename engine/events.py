@@ -30,7 +30,8 @@ Types (``data`` keys in brackets):
 - ``exit_unconnected`` [handle]: an optional branch with no edge ended the flow
 - ``error`` [code, message]: ``code`` one of the error codes below (``flow_not_found``: no such
   flow or version; ``flow_not_compiled``: the sub-flow exists but does not compile, its
-  diagnostics in ``message``)
+  diagnostics in ``message``; ``invalid_media_url``: a message's rendered media link is not an
+  absolute http(s) URL, so the node sent nothing; the run goes on)
 """
 
 from __future__ import annotations
@@ -61,6 +62,7 @@ STEP_BUDGET_EXCEEDED = "step_budget_exceeded"
 CALL_DEPTH_EXCEEDED = "call_depth_exceeded"
 FLOW_NOT_FOUND = "flow_not_found"
 FLOW_NOT_COMPILED = "flow_not_compiled"
+INVALID_MEDIA_URL = "invalid_media_url"
 PROGRAM_MISMATCH = "program_mismatch"
 EXPRESSION_ERROR = "expression_error"
 NOT_WAITING = "not_waiting"

@@ -18,12 +18,36 @@ before it reaches the outbox (api/conversations/flow_templates.py).
 from __future__ import annotations
 
 from typing import Any, Mapping
+from urllib.parse import urlsplit
 
+from engine import events as ev
 from engine.context import Run
 from engine.ports import OutboundMessage
 from engine.program import Instruction, Op
 
 MEDIA_TYPES = ("image", "video", "audio", "document")
+
+
+def media_url_problem(url: str) -> str | None:
+    """Why WhatsApp could not fetch media from `url`, or None when it is an absolute http(s) URL.
+
+    Meta downloads a message's media (and a template's header media) from its `link`
+    itself, and refuses anything else at send time (error 131009): a customer would
+    get nothing. The compiler checks literal URLs with this; the message node checks
+    the rendered ones before sending.
+    """
+    if not url or any(c.isspace() or not c.isprintable() for c in url):
+        return "is empty or holds spaces or control characters"
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises ValueError on a port that is not a number
+    except ValueError:
+        return "is not a URL"
+    if parts.scheme.lower() not in ("http", "https"):
+        return "is not an absolute http:// or https:// URL"
+    if not parts.hostname:
+        return "has no host"
+    return None
 
 
 def interactive(
@@ -98,8 +122,30 @@ def build(run: Run, arg: Mapping[str, Any]) -> list[OutboundMessage]:
     return out
 
 
+def _bad_media(message: OutboundMessage) -> tuple[str, str, str] | None:
+    """(field, url, problem) of a rendered media link WhatsApp could not fetch, or None."""
+    if message.type in MEDIA_TYPES:
+        found = ("media_url", message.content.get("media_url"))
+    elif message.type == "template" and "header_media_url" in message.content["template"]:
+        found = ("template.header_media_url", message.content["template"]["header_media_url"])
+    else:
+        return None
+    problem = media_url_problem(found[1])
+    return None if problem is None else (found[0], found[1], problem)
+
+
 def execute(run: Run, ins: Instruction) -> int:
-    for message in build(run, ins.arg or {}):
+    messages = build(run, ins.arg or {})
+    for message in messages:  # checked before any is sent: the node sends all or nothing
+        bad = _bad_media(message)
+        if bad is not None:
+            field, url, problem = bad
+            shown = url if len(url) <= 200 else url[:197] + "..."
+            run.fail(ins.node, ev.INVALID_MEDIA_URL,
+                     f"message {ins.node!r}: {field} rendered as {shown!r}, which {problem}; "
+                     "not sent (WhatsApp would refuse it)")
+            return run.follow(ins, "next")  # as a template that cannot be sent: the run goes on
+    for message in messages:
         run.send(ins.node, message)
     return run.follow(ins, "next")
 

@@ -88,3 +88,15 @@ def test_warnings_alone_still_compile(cv) -> None:
     nodes = [cv.node("start", "start"), cv.node("end", "end"), cv.node("orphan", "end")]
     result = compile_canvas(cv.canvas(nodes, [cv.edge("start", "end")]))
     assert result.ok and result.program is not None and len(result.diagnostics) == 1
+
+
+def test_a_literal_media_url_that_is_not_http_is_an_error_naming_the_node_and_field(cv) -> None:
+    nodes = [cv.node("start", "start"), cv.node("menu", "message", {"media_url": "javascript:alert(1)"}),
+             cv.node("end", "end")]
+    result = compile_canvas(cv.canvas(nodes, [cv.edge("start", "menu"), cv.edge("menu", "end")]))
+    assert result.program is None
+    [d] = result.errors
+    assert (d.code, d.node_id, d.path) == ("invalid-node-data", "menu", "/nodes/1/data/media_url")
+    assert d.message.startswith("message 'menu' media_url: 'javascript:alert(1)' is not an absolute http:// or "
+                                "https:// URL")
+    assert "131009" in d.message

@@ -1,7 +1,7 @@
 """A bot's picture sent by URL, in the agents' inbox. The flow's message node sends a `media_url`
 (WhatsApp fetches it; PyTake keeps no copy, so there is no stored file to show): the inbox shows the
 picture from that address, with its caption. An address that is not http(s) (a `javascript:` one, say,
-rendered from a variable) is never put in the page: only its caption shows."""
+rendered from a variable) is never sent, so it never reaches the page: the flow reports it and goes on."""
 
 from __future__ import annotations
 
@@ -21,10 +21,12 @@ MENU = png(160, 100, (230, 120, 40))
 FLOW = {"nodes": [
     node("start", "start", {}),
     node("menu", "message", {"media_url": MENU_URL, "media_type": "image", "text": "Nosso cardápio da semana"}, 300),
-    node("promo", "message", {"media_url": "javascript:alert(document.domain)", "media_type": "image",
+    node("link", "action", {"action": "set_variable",
+                            "params": {"variable": "promo", "value": "javascript:alert(document.domain)"}}, 450),
+    node("promo", "message", {"media_url": "{{vars.promo}}", "media_type": "image",
                               "text": "Veja a promoção"}, 600),
     node("human", "handoff", {"department": "Vendas", "reason": "Pedido"}, 900)],
-    "edges": [edge("start", "menu"), edge("menu", "promo"), edge("promo", "human")]}
+    "edges": [edge("start", "menu"), edge("menu", "link"), edge("link", "promo"), edge("promo", "human")]}
 
 
 async def seed(base: str) -> Designer:
@@ -79,12 +81,10 @@ async def test_a_bot_picture_sent_by_url_shows_in_the_inbox_with_its_caption(web
         await expect(picture).to_have_js_property("naturalWidth", 160)  # the picture itself, loaded
         assert fetched == [MENU_URL]
 
-        # not http(s): the caption only, nothing in the page points at the address
-        promo = bia.locator(".bubble.out").filter(has_text="Veja a promoção")
-        await expect(promo).to_be_visible()
-        await expect(promo.locator("img")).to_have_count(0)
-        await expect(promo.locator("a")).to_have_count(0)
+        # not http(s): never sent (Meta would refuse it), so nothing in the page points at the address
+        await expect(bia.locator(".bubble.out").filter(has_text="Veja a promoção")).to_have_count(0)
         assert "javascript:" not in await bia.locator(".inbox-thread").inner_html()
+        assert not [m for m in meta.state.accepted if "javascript:" in str(m["payload"])]
         await menu.scroll_into_view_if_needed()
         await screenshot(bia, "inbox-bot-picture-by-url")
     assert not errors, errors
