@@ -86,7 +86,8 @@ CODES: dict[str, CodeInfo] = {
         "handle has no edge: a customer who takes it is left in silence.",
     ),
     "infinite-loop": CodeInfo(
-        "error", "A cycle contains no question, so the run would loop forever without waiting for the customer."
+        "error", "A cycle contains no question, so the run would loop forever without waiting for the customer "
+                 "(within the flow, or through jumps to flows: a → a, a → b → a, checked when the flows are known)."
     ),
     "jump-unknown-node": CodeInfo("error", "A jump targets a node that does not exist in this flow."),
     "jump-unknown-flow": CodeInfo("error", "A jump targets a flow that is not known (checked when the flow list is known)."),
