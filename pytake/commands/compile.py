@@ -17,7 +17,7 @@ from pathlib import Path
 
 from compiler import compile_canvas
 from engine.program import Program, ProgramFormatError
-from pytake.commands.lint import format_diagnostic, known_flows_for, read_canvas
+from pytake.commands.lint import FlowFolder, format_diagnostic, read_canvas
 
 PROGRAM_SUFFIX = ".pytk"
 
@@ -27,15 +27,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-o", "--output", metavar="OUT", help="where to write the program (default FILE.pytk)")
     parser.add_argument("--disassemble", action="store_true", help="print the instruction listing")
     parser.add_argument("--json", action="store_true", help="print the program's JSON form")
+    parser.add_argument("--flows", type=Path, metavar="DIR",
+                        help="folder of the flows a jump may name, by file stem (default: FILE's folder)")
 
 
 def run(args: argparse.Namespace) -> int:
     path = Path(args.file)
+    if args.flows is not None and not args.flows.is_dir():
+        print(f"pytake compile: --flows {args.flows}: no such folder", file=sys.stderr)
+        return 2
     try:
         if path.suffix == PROGRAM_SUFFIX:
             program = Program.from_bytes(path.read_bytes())
         else:
-            program = _compile(path)
+            program = _compile(path, args.flows or path.parent)
     except OSError as exc:
         print(f"pytake compile: cannot read {path}: {exc.strerror or exc}", file=sys.stderr)
         return 2
@@ -61,12 +66,12 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _compile(path: Path) -> Program | None:
+def _compile(path: Path, folder: Path) -> Program | None:
     canvas, problem = read_canvas(path)
     if problem is not None:
         print(format_diagnostic(path, problem), file=sys.stderr)
         return None
-    result = compile_canvas(canvas, known_flows=known_flows_for(path.parent))
+    result = compile_canvas(canvas, **FlowFolder(folder).around(path).compiler_arguments(path))
     for d in result.diagnostics:
         print(format_diagnostic(path, d), file=sys.stderr)
     return result.program

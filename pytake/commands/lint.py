@@ -2,8 +2,12 @@
 
 Files or folders (folders are searched recursively for ``*.json``).
 ``*.transcript.json`` files are transcripts, not flows, and are always skipped.
-A jump may name any flow of the same folder, by file stem or by the file's
-top-level ``"id"``. Exit status: 0 no errors (warnings are fine), 1 some
+A jump names a flow by its **file stem** (``{"flow": "nps_followup"}`` runs
+``nps_followup.json``) in the same folder, or in ``--flows DIR``: the one rule
+`pytake run` and `pytake compile` use too, as the platform names a flow by its
+name (a file's top-level ``"id"`` or ``"name"`` is not a name a jump may use).
+A jump cycle across those flows that never waits for the customer is an
+``infinite-loop`` error. Exit status: 0 no errors (warnings are fine), 1 some
 error, 2 an unreadable file or bad usage. Imports only the compiler: no web
 stack, no database.
 """
@@ -13,8 +17,9 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any, Callable, Iterable, Iterator
 
 from compiler import CODES, Diagnostic, KnownTemplate, lint_canvas
 from compiler.load import parse_json_text
@@ -26,6 +31,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("paths", nargs="*", metavar="PATH", help="flow files or folders")
     parser.add_argument("--format", choices=("text", "json"), default="text", help="output format")
     parser.add_argument("--list-codes", action="store_true", help="print every diagnostic code and exit")
+    parser.add_argument("--flows", type=Path, metavar="DIR",
+                        help="folder of the flows a jump may name, by file stem (default: each file's own folder)")
     parser.add_argument("--departments", metavar="NAMES",
                         help="comma-separated department names a handoff may name (else not checked)")
     parser.add_argument("--templates", metavar="FILE",
@@ -47,6 +54,9 @@ def run(args: argparse.Namespace) -> int:
     if not args.paths:
         print("pytake lint: give at least one file or folder", file=sys.stderr)
         return 2
+    if args.flows is not None and not args.flows.is_dir():
+        print(f"pytake lint: --flows {args.flows}: no such folder", file=sys.stderr)
+        return 2
     files, unreadable = collect_files(args.paths)
     departments = ({d.strip() for d in args.departments.split(",") if d.strip()}
                    if args.departments is not None else None)
@@ -59,12 +69,13 @@ def run(args: argparse.Namespace) -> int:
         print(f"pytake lint: --templates {args.templates}: {exc}", file=sys.stderr)
         return 2
     results: list[tuple[Path, list[Diagnostic]]] = []
-    known: dict[Path, set[str]] = {}
+    folders: dict[Path, FlowFolder] = {}
     for path in files:
-        if path.parent not in known:
-            known[path.parent] = known_flows_for(path.parent)
+        folder = args.flows or path.parent
+        if folder not in folders:
+            folders[folder] = FlowFolder(folder)
         try:
-            results.append((path, lint_file(path, known[path.parent], departments, templates)))
+            results.append((path, lint_file(path, folders[folder].around(path), departments, templates)))
         except OSError as exc:
             print(f"pytake lint: cannot read {path}: {exc.strerror or exc}", file=sys.stderr)
             unreadable = True
@@ -138,14 +149,16 @@ def read_canvas(path: Path) -> tuple[Any, Diagnostic | None]:
     return parse_json_text(path.read_bytes())
 
 
-def lint_file(path: Path, known_flows: set[str] | None = None,
+def lint_file(path: Path, flows: "FlowFolder | set[str] | None" = None,
               known_departments: set[str] | None = None,
               known_templates: list[KnownTemplate] | None = None) -> list[Diagnostic]:
+    """`path`'s diagnostics; `flows`: the flows its jumps may name (a `FlowFolder`, which also finds
+    jump cycles across them, or just their names)."""
     canvas, problem = read_canvas(path)
     if problem is not None:
         return [problem]
-    return lint_canvas(canvas, known_flows=known_flows, known_departments=known_departments,
-                       known_templates=known_templates)
+    jumps = flows.compiler_arguments(path) if isinstance(flows, FlowFolder) else {"known_flows": flows}
+    return lint_canvas(canvas, known_departments=known_departments, known_templates=known_templates, **jumps)
 
 
 # ``--templates`` fields: (required, check, what the value must be)
@@ -184,17 +197,55 @@ def read_templates(path: Path) -> list[KnownTemplate]:
     return [KnownTemplate(**t) for t in doc]
 
 
+def flow_name(path: Path) -> str:
+    """The name a jump gives the flow of `path`: its file stem (``nps_followup.json``: ``nps_followup``)."""
+    return path.name[: -len(".json")] if path.name.endswith(".json") else path.stem
+
+
+class FlowFolder(Mapping):
+    """The flows a jump may name, by file stem: a folder's ``*.json`` files (not transcripts), read
+    and parsed when the compiler first asks for one (None: not JSON). `pytake lint`, `compile` and
+    `run` resolve jumps through it, so they agree with each other and with the platform, which
+    names a flow by its name."""
+
+    def __init__(self, folder: Path, extra: Mapping[str, Path] | None = None) -> None:
+        self.folder = folder
+        self.paths: dict[str, Path] = {flow_name(p): p for p in sorted(folder.glob("*.json"))
+                                       if p.is_file() and not is_transcript(p)}
+        self.paths.update(extra or {})
+        self._canvases: dict[str, Any] = {}
+
+    def around(self, path: Path) -> "FlowFolder":
+        """This folder as `path` sees it: `path` is a flow of it by its own stem, even when it lives
+        elsewhere (``--flows DIR``)."""
+        name = flow_name(path)
+        if self.paths.get(name) == path:
+            return self
+        return FlowFolder(self.folder, {name: path})
+
+    def compiler_arguments(self, path: Path) -> dict[str, Any]:
+        """`compile_canvas`'s `flows` and `names` for the flow file `path` of this folder."""
+        return {"flows": self, "names": {flow_name(path)}}
+
+    def __getitem__(self, name: str) -> Any:
+        if name not in self._canvases:
+            try:
+                canvas, _ = read_canvas(self.paths[name])
+            except OSError:
+                canvas = None
+            self._canvases[name] = canvas
+        return self._canvases[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.paths)
+
+    def __len__(self) -> int:
+        return len(self.paths)
+
+    def __contains__(self, name: object) -> bool:
+        return name in self.paths
+
+
 def known_flows_for(folder: Path) -> set[str]:
-    """Flow ids a jump in `folder` may name: each flow file's stem and top-level "id"."""
-    ids: set[str] = set()
-    for path in folder.glob("*.json"):
-        if is_transcript(path) or not path.is_file():
-            continue
-        ids.add(path.name[: -len(".json")])
-        try:
-            doc, _ = read_canvas(path)
-        except OSError:
-            continue
-        if isinstance(doc, dict) and isinstance(doc.get("id"), str):
-            ids.add(doc["id"])
-    return ids
+    """Flow names a jump in `folder` may use: each flow file's stem."""
+    return set(FlowFolder(folder))

@@ -42,14 +42,13 @@ class FlowLibrary:
     """Compiles flows of a folder on demand: the program loader for the interpreter."""
 
     def __init__(self, main: Path, folder: Path) -> None:
+        from pytake.commands.lint import FlowFolder, flow_name
+
         self.main = main
         self.folder = folder
-        self.paths: dict[str, Path] = {
-            p.name[: -len(".json")]: p for p in sorted(folder.glob("*.json"))
-            if not p.name.endswith(".transcript.json")
-        }
-        self.main_ref = main.name[: -len(".json")] if main.name.endswith(".json") else main.stem
-        self.paths[self.main_ref] = main
+        self.main_ref = flow_name(main)
+        self.flows = FlowFolder(folder).around(main)  # by file stem, as `pytake lint` resolves them
+        self.paths: dict[str, Path] = self.flows.paths
         self.cache: dict[str, Program] = {}
 
     def compile(self, ref: str) -> tuple[Program | None, list[str]]:
@@ -65,7 +64,7 @@ class FlowLibrary:
             return None, [f"{path}: cannot read: {exc.strerror or exc}"]
         if problem is not None:  # not JSON (or nested too deeply): a diagnostic, as `pytake lint` says it
             return None, [_diagnostic_line(path, problem)]
-        result = compile_canvas(canvas, known_flows=set(self.paths))
+        result = compile_canvas(canvas, flows=self.flows, names={ref})
         lines = [_diagnostic_line(path, d) for d in result.diagnostics]
         if result.program is None:
             return None, lines

@@ -97,9 +97,68 @@ def test_lint_folder_knows_the_flows_next_to_each_file(capsys, flows: Path) -> N
     assert "jump-unknown-flow" in capsys.readouterr().out
 
 
-def test_a_flow_is_known_by_its_top_level_id_too(capsys, flows: Path) -> None:
+def test_a_jump_names_a_flow_by_its_file_stem_not_its_top_level_id(capsys, flows: Path) -> None:
+    """`pytake run` finds a sub-flow by file stem (as the platform by the flow's name): lint says so."""
     (flows / "nps_followup.json").rename(flows / "followup_v2.json")  # its "id" is still nps_followup
-    assert main(["lint", str(flows)]) == 0
+    assert main(["lint", str(flows)]) == 1
+    out = capsys.readouterr().out
+    assert "nps_survey.json:followup: jump-unknown-flow error jump 'followup' runs flow 'nps_followup'" in out
+    assert "known flows: followup_v2, nps_survey" in out
+    assert main(["run", str(flows / "nps_survey.json"), "--script",
+                 str(EXAMPLES / "nps_survey.transcript.json")]) == 1
+    assert "jump-unknown-flow" in capsys.readouterr().err  # run refuses it for the same reason
+
+
+def test_lint_and_compile_take_the_sub_flows_folder_as_run_does(capsys, tmp_path: Path) -> None:
+    main_dir, lib_dir = tmp_path / "main", tmp_path / "lib"
+    main_dir.mkdir()
+    lib_dir.mkdir()
+    shutil.copy(EXAMPLES / "nps_survey.json", main_dir / "nps_survey.json")
+    shutil.copy(EXAMPLES / "nps_followup.json", lib_dir / "nps_followup.json")
+    assert main(["lint", str(main_dir)]) == 1  # run without --flows would not find nps_followup either
+    assert main(["lint", str(main_dir), "--flows", str(lib_dir)]) == 0
+    assert main(["compile", str(main_dir / "nps_survey.json"), "--flows", str(lib_dir), "-o",
+                 str(tmp_path / "out.pytk")]) == 0
+    assert main(["lint", str(main_dir), "--flows", str(tmp_path / "nope")]) == 2
+    assert "--flows" in capsys.readouterr().err
+
+
+def _jumping(text: str, flow: str, *, ask: bool = False) -> dict:
+    nodes = [{"id": "start", "type": "start", "position": {"x": 0, "y": 0}, "data": {}},
+             {"id": "say", "type": "message", "position": {"x": 0, "y": 0}, "data": {"text": text}},
+             {"id": "go", "type": "jump", "position": {"x": 0, "y": 0}, "data": {"flow": flow, "return": False}}]
+    edges = [{"id": "e1", "source": "start", "target": "say"}]
+    if ask:
+        nodes += [{"id": "ask", "type": "question", "position": {"x": 0, "y": 0},
+                   "data": {"text": "Mais alguma coisa?", "variable": "more"}},
+                  {"id": "bye", "type": "end", "position": {"x": 0, "y": 0}, "data": {}}]
+        edges += [{"id": "e2", "source": "say", "target": "ask"}, {"id": "e3", "source": "ask", "target": "go"},
+                  {"id": "e4", "source": "ask", "target": "bye", "sourceHandle": "invalid"}]
+    else:
+        edges.append({"id": "e2", "source": "say", "target": "go"})
+    return {"nodes": nodes, "edges": edges}
+
+
+def test_lint_reports_flows_that_jump_to_each_other_without_waiting(capsys, tmp_path: Path) -> None:
+    """Before, lint passed them and the customer got "A", "B", "A"... 333 messages until the step budget."""
+    (tmp_path / "a.json").write_text(json.dumps(_jumping("A", "b")), encoding="utf-8")
+    (tmp_path / "b.json").write_text(json.dumps(_jumping("B", "a")), encoding="utf-8")
+    (tmp_path / "menu.json").write_text(json.dumps(_jumping("Olá", "menu")), encoding="utf-8")
+    assert main(["lint", str(tmp_path)]) == 1
+    out = capsys.readouterr().out
+    assert f"{tmp_path / 'a.json'}:go: infinite-loop error jump 'go' runs flow 'b'" in out
+    assert "(go → b:start → b:say → b:go → start → say → go)" in out
+    assert f"{tmp_path / 'b.json'}:go: infinite-loop error jump 'go' runs flow 'a'" in out
+    assert f"{tmp_path / 'menu.json'}:go: infinite-loop error jump 'go' runs flow 'menu'" in out
+    assert "3 files checked: 3 errors" in out
+    assert main(["run", str(tmp_path / "menu.json")]) == 1
+    assert "infinite-loop" in capsys.readouterr().err
+
+
+def test_lint_accepts_flows_that_jump_to_each_other_after_a_question(capsys, tmp_path: Path) -> None:
+    (tmp_path / "a.json").write_text(json.dumps(_jumping("A", "b")), encoding="utf-8")
+    (tmp_path / "b.json").write_text(json.dumps(_jumping("B", "a", ask=True)), encoding="utf-8")
+    assert main(["lint", str(tmp_path)]) == 0, capsys.readouterr().out
 
 
 def test_lint_folder_recurses_and_skips_transcripts(capsys, tmp_path: Path) -> None:
