@@ -50,7 +50,8 @@ from api.schemas.flows import (
     SimulateOut,
 )
 from api.services.flow_run_problems import recent_problems
-from api.services.flow_versions import known_departments, known_flows, known_templates, publish_version, save_canvas
+from api.services.flow_versions import (chatbot_flows, known_departments, known_flows, known_templates,
+                                        publish_version, save_canvas)
 
 resource = Resource(
     name="flows",
@@ -116,15 +117,18 @@ async def lint_flow_canvas() -> Any:
     from compiler import lint_canvas
 
     data = await read_body(LintIn)
-    names = departments = templates = None
+    names = departments = templates = flows = None
+    own: set[str] = set()
     if data.flow_id is not None:
         async with get_db().session() as session:
             flow = await load_in_scope(session, Flow, data.flow_id, org_id(), label="flow")
             names = await known_flows(session, flow.chatbot_id)
             departments = await known_departments(session, flow.chatbot_id)
             templates = await known_templates(session, flow.chatbot_id)
+            flows, own = await chatbot_flows(session, flow)
     canvas, _ = _canvas_from(data.canvas_data)
-    diagnostics = lint_canvas(canvas, known_flows=names, known_departments=departments, known_templates=templates)
+    diagnostics = lint_canvas(canvas, known_flows=names, known_departments=departments, known_templates=templates,
+                              flows=flows, names=own)
     return {"diagnostics": [_diagnostic(d) for d in diagnostics]}
 
 

@@ -53,7 +53,8 @@ class DraftLibrary:
     programs: dict[str, Program] = field(default_factory=dict)
 
     async def known(self) -> dict[str, Flow]:
-        rows = (await self.session.execute(select(Flow).where(Flow.chatbot_id == self.flow.chatbot_id))).scalars()
+        rows = (await self.session.execute(select(Flow).where(Flow.chatbot_id == self.flow.chatbot_id)
+                                           .order_by(Flow.created_at, Flow.id))).scalars()  # a name: the oldest
         out: dict[str, Flow] = {}
         for row in rows:
             out.setdefault(str(row.id), row)
@@ -63,7 +64,10 @@ class DraftLibrary:
     async def main(self) -> Program:
         from compiler import compile_canvas
 
-        result = compile_canvas(self.canvas, known_flows=set(await self.known()))
+        known = await self.known()
+        own = {str(self.flow.id)} | ({self.flow.name} if known.get(self.flow.name) is self.flow else set())
+        result = compile_canvas(self.canvas, known_flows=set(known), names=own,
+                                flows={name: row.canvas_data for name, row in known.items()})
         if result.program is None:
             errors = [d for d in result.diagnostics if d.severity == "error"]
             raise SimulationRefused("canvas", f"the canvas has {len(errors)} error(s)", list(result.diagnostics))

@@ -64,6 +64,22 @@ async def known_flows(session: AsyncSession, chatbot_id: uuid.UUID) -> set[str]:
     return names
 
 
+async def chatbot_flows(session: AsyncSession, flow: Flow) -> tuple[dict[str, Any], set[str]]:
+    """The canvases of ``flow``'s chatbot's flows by every name a ``jump`` may use (its name, the
+    oldest flow's when two share one, as the runtime resolves it; its id), and ``flow``'s own
+    names: what the compiler needs to find jump cycles across flows (compiler/calls.py)."""
+    rows = await session.execute(select(Flow.id, Flow.name, Flow.canvas_data)
+                                 .where(Flow.chatbot_id == flow.chatbot_id).order_by(Flow.created_at, Flow.id))
+    canvases: dict[str, Any] = {}
+    for flow_id, name, canvas in rows:
+        canvases[str(flow_id)] = canvas
+        canvases.setdefault(name, canvas)
+    owner = (await session.execute(select(Flow.id).where(Flow.chatbot_id == flow.chatbot_id, Flow.name == flow.name)
+                                   .order_by(Flow.created_at, Flow.id).limit(1))).scalar()
+    names = {str(flow.id)} | ({flow.name} if owner == flow.id else set())
+    return canvases, names
+
+
 async def known_departments(session: AsyncSession, chatbot_id: uuid.UUID) -> set[str]:
     """Names and ids of the departments of a chatbot's organization: what a handoff may name."""
     rows = await session.execute(select(Department.id, Department.name).where(
@@ -105,9 +121,11 @@ async def save_canvas(session: AsyncSession, flow: Flow, canvas: Any,
     ``publish`` also makes it live (`publish_version`)."""
     from compiler import compile_canvas
 
+    flows, names = await chatbot_flows(session, flow)
     result = compile_canvas(canvas, known_flows=await known_flows(session, flow.chatbot_id),
                             known_departments=await known_departments(session, flow.chatbot_id),
-                            known_templates=await known_templates(session, flow.chatbot_id))
+                            known_templates=await known_templates(session, flow.chatbot_id),
+                            flows=flows, names=names)
     if not result.ok or result.program is None:
         return SaveResult(ok=False, flow=flow, diagnostics=list(result.diagnostics))
 

@@ -120,3 +120,13 @@ async def test_viewers_and_other_organizations_cannot_simulate(seed, admin_api, 
     flow = await _flow_with_draft(seed, admin_api)
     assert (await viewer_api.post(f"/flows/{flow['id']}/simulate", {}))[0] == 403
     assert (await other_api.post(f"/flows/{flow['id']}/simulate", {}))[0] == 404
+
+
+async def test_a_flow_that_runs_itself_again_without_waiting_is_422_not_a_flood_of_messages(seed, admin_api) -> None:
+    flow = await seed.flow()
+    again = {"nodes": [node("start", "start", {}), node("hi", "message", {"text": "Oi!"}, 100),
+                       node("go", "jump", {"flow": flow["name"], "return": False}, 200)],
+             "edges": [edge("start", "hi"), edge("hi", "go")]}
+    status, error = await admin_api.post(f"/flows/{flow['id']}/simulate", {"canvas": again})
+    assert status == 422, error
+    assert [(d["code"], d["node_id"]) for d in error["error"]["details"]] == [("infinite-loop", "go")]

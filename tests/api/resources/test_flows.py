@@ -203,3 +203,45 @@ async def test_a_handoff_to_a_department_the_organization_lacks_is_a_warning_whe
     assert status == 200 and saved["diagnostics"] == []
     status, linted = await admin_api.post("/flows/lint", {"canvas_data": handoff_to("Finaceiro"), "flow_id": flow["id"]})
     assert status == 200 and [d["code"] for d in linted["diagnostics"]] == ["unknown-department"]
+
+
+def _jumping(flow: str, *, ask: bool = False) -> dict:
+    """start → a message → (a question →) a jump to `flow` without return."""
+    nodes = [{"id": "start", "type": "start", "position": {"x": 0, "y": 0}, "data": {}},
+             {"id": "say", "type": "message", "position": {"x": 0, "y": 100}, "data": {"text": "Olá!"}},
+             {"id": "go", "type": "jump", "position": {"x": 0, "y": 300}, "data": {"flow": flow, "return": False}}]
+    edges = [{"id": "e1", "source": "start", "target": "say"}]
+    if ask:
+        nodes += [{"id": "ask", "type": "question", "position": {"x": 0, "y": 200},
+                   "data": {"text": "Mais alguma coisa?", "variable": "more"}},
+                  {"id": "bye", "type": "end", "position": {"x": 200, "y": 200}, "data": {}}]
+        edges += [{"id": "e2", "source": "say", "target": "ask"}, {"id": "e3", "source": "ask", "target": "go"},
+                  {"id": "e4", "source": "ask", "target": "bye", "sourceHandle": "invalid"}]
+    else:
+        edges.append({"id": "e2", "source": "say", "target": "go"})
+    return {"nodes": nodes, "edges": edges}
+
+
+async def test_a_flow_that_jumps_back_to_itself_without_waiting_is_refused_naming_the_jump(seed, admin_api) -> None:
+    """Saved, it would send "Olá!" hundreds of times to a customer until the step budget stopped it."""
+    bot = await seed.chatbot()
+    menu = await seed.flow(chatbot_id=bot["id"], name="menu")
+    for name in ("menu", menu["id"]):  # by name or by id
+        status, error = await admin_api.put(f"/flows/{menu['id']}/canvas", {"canvas": _jumping(name)})
+        assert status == 422, error
+        assert [(d["code"], d["node_id"]) for d in error["error"]["details"]] == [("infinite-loop", "go")]
+    status, saved = await admin_api.put(f"/flows/{menu['id']}/canvas", {"canvas": _jumping("menu", ask=True)})
+    assert status == 200 and saved["diagnostics"] == [], saved
+
+
+async def test_two_flows_that_jump_to_each_other_without_waiting_are_refused(seed, admin_api) -> None:
+    bot = await seed.chatbot()
+    a = await seed.flow(chatbot_id=bot["id"], name="a")
+    b = await seed.flow(chatbot_id=bot["id"], name="b")
+    status, saved = await admin_api.put(f"/flows/{b['id']}/canvas", {"canvas": _jumping("a")})
+    assert status == 200, saved  # a has no canvas yet: nothing loops
+    status, error = await admin_api.put(f"/flows/{a['id']}/canvas", {"canvas": _jumping("b")})
+    assert status == 422 and [d["code"] for d in error["error"]["details"]] == ["infinite-loop"], error
+    assert "go → b:start → b:say → b:go → start → say → go" in error["error"]["details"][0]["message"]
+    status, linted = await admin_api.post("/flows/lint", {"canvas_data": _jumping("b"), "flow_id": a["id"]})
+    assert status == 200 and [d["code"] for d in linted["diagnostics"]] == ["infinite-loop"]
