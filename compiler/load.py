@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import math
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable
@@ -105,6 +106,9 @@ def parse_json_text(text: str | bytes | bytearray) -> tuple[Any, Diagnostic | No
         return None, make("invalid-json", None, "", f"not UTF-8 text: {exc.reason} at byte {exc.start}")
     except json.JSONDecodeError as exc:
         return None, make("invalid-json", None, "", f"not valid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})")
+    except ValueError:  # Python's guard against integers of more than sys.get_int_max_str_digits() digits
+        return None, make("invalid-json", None, "",
+                          f"not valid JSON: a number has more than {sys.get_int_max_str_digits()} digits")
     except RecursionError:
         return None, make("invalid-json", None, "", "not valid JSON: nested too deeply")
 
@@ -193,7 +197,13 @@ def _extract_edge(item: Any, index: int) -> Edge | None:
 
 
 def _number(value: Any) -> float:
-    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else 0.0
+    """A position as a float; 0.0 when it is not a number or too large for one (the schema reports it)."""
+    if not isinstance(value, (int, float)) or isinstance(value, bool):
+        return 0.0
+    try:
+        return float(value)
+    except OverflowError:  # an integer beyond ±1.8e308
+        return 0.0
 
 
 # -- JSON-ness ----------------------------------------------------------------

@@ -34,8 +34,21 @@ def _usage() -> str:
     return "\n".join(lines)
 
 
+def _escape_unencodable() -> None:
+    """Print what the terminal cannot encode as backslash escapes instead of dying mid-report.
+
+    A canvas's JSON may hold a lone surrogate (``"\\ud800"``) in a node id or a text; `pytake lint`
+    and `run` print those back, and a UTF-8 stream refuses them (UnicodeEncodeError, a traceback
+    after part of the output)."""
+    for stream in (sys.stdout, sys.stderr):
+        reconfigure = getattr(stream, "reconfigure", None)
+        if reconfigure is not None:
+            reconfigure(errors="backslashreplace")
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
+    _escape_unencodable()
     if not argv or argv[0] in ("-h", "--help"):
         print(_usage(), file=sys.stdout if argv else sys.stderr)  # asked for: stdout; bad usage: stderr
         return 0 if argv else 2

@@ -317,3 +317,31 @@ def test_compile_of_a_program_file_alone_describes_it(capsys, flows: Path) -> No
     assert main(["compile", str(program)]) == 0
     assert capsys.readouterr().out == summary
     assert program.stat().st_mtime_ns == before
+
+
+def test_lint_prints_a_lone_surrogate_in_a_node_id_escaped_instead_of_dying(capsys, tmp_path: Path) -> None:
+    """JSON may escape half a UTF-16 pair ("\\ud800"); printing it used to raise UnicodeEncodeError."""
+    flow = tmp_path / "flow.json"
+    flow.write_text('{"nodes": [{"id": "\\ud800", "type": "start", "position": {"x": 0, "y": 0}, "data": {}}]}',
+                    encoding="utf-8")
+    assert main(["lint", str(flow)]) == 1
+    assert f'{flow}:"\\ud800": handle-unconnected error' in capsys.readouterr().out
+    assert main(["lint", "--format", "json", str(flow)]) == 1
+    assert [d["node_id"] for d in json.loads(capsys.readouterr().out)] == ["\ud800"]
+
+
+def test_lint_reports_a_number_with_thousands_of_digits_as_invalid_json(capsys, tmp_path: Path) -> None:
+    flow = tmp_path / "flow.json"
+    flow.write_text('{"nodes": [{"id": "start", "type": "start", "position": {"x": 1' + "0" * 5000 + ', "y": 0}, '
+                    '"data": {}}]}', encoding="utf-8")
+    assert main(["lint", str(flow)]) == 1
+    assert f"{flow}: invalid-json error not valid JSON: a number has more than 4300 digits" in capsys.readouterr().out
+
+
+def test_lint_reports_a_position_too_large_for_a_number_instead_of_crashing(capsys, tmp_path: Path) -> None:
+    flow = tmp_path / "flow.json"
+    flow.write_text('{"nodes": [{"id": "start", "type": "start", "position": {"x": 1' + "0" * 400 + ', "y": 0}, '
+                    '"data": {}}]}', encoding="utf-8")
+    assert main(["lint", str(flow)]) == 1
+    out = capsys.readouterr().out
+    assert f"{flow}:start: invalid-canvas error nodes[0].position.x: must be ≤ 1e+300" in out
