@@ -15,6 +15,8 @@ from engine.ports import (
     AIError,
     Clock,
     FlowNotCompiled,
+    FlowNotPublished,
+    FlowUnavailable,
     HttpClient,
     HttpRequestError,
     HttpResponse,
@@ -30,7 +32,8 @@ from engine.program import Instruction, Op, Program, ProgramFormatError, build
 from engine.state import Frame, State, StateFormatError, Wait
 
 __all__ = [
-    "AIAnswer", "AIClient", "AIError", "Clock", "Effects", "Event", "FlowNotCompiled", "Frame", "HttpClient",
+    "AIAnswer", "AIClient", "AIError", "Clock", "Effects", "Event", "FlowNotCompiled", "FlowNotPublished",
+    "FlowUnavailable", "Frame", "HttpClient",
     "HttpRequestError", "HttpResponse", "InboundMessage", "Instruction", "Interpreter",
     "Op", "OutboundMessage", "Program", "ProgramFormatError", "ProgramLoader", "Ports",
     "RequestRefused", "RequestTimeout", "ResponseTooLarge", "RunResult", "State",

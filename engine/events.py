@@ -30,7 +30,8 @@ Types (``data`` keys in brackets):
 - ``exit_unconnected`` [handle]: an optional branch with no edge ended the flow
 - ``error`` [code, message]: ``code`` one of the error codes below (``flow_not_found``: no such
   flow or version; ``flow_not_compiled``: the sub-flow exists but does not compile, its
-  diagnostics in ``message``; ``invalid_media_url``: a message's rendered media link is not an
+  diagnostics in ``message``; ``flow_not_published``: the sub-flow exists but has no
+  published version; ``invalid_media_url``: a message's rendered media link is not an
   absolute http(s) URL, so the node sent nothing; the run goes on)
 """
 
@@ -62,6 +63,7 @@ STEP_BUDGET_EXCEEDED = "step_budget_exceeded"
 CALL_DEPTH_EXCEEDED = "call_depth_exceeded"
 FLOW_NOT_FOUND = "flow_not_found"
 FLOW_NOT_COMPILED = "flow_not_compiled"
+FLOW_NOT_PUBLISHED = "flow_not_published"
 INVALID_MEDIA_URL = "invalid_media_url"
 PROGRAM_MISMATCH = "program_mismatch"
 EXPRESSION_ERROR = "expression_error"

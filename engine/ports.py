@@ -151,10 +151,20 @@ class Clock(Protocol):
         ...
 
 
-class FlowNotCompiled(LookupError):
+class FlowUnavailable(LookupError):
+    """The flow exists but cannot run; ``code`` is the run's error code, so that a designer reading
+    the log fixes the flow instead of looking for a missing one (``flow_not_found``)."""
+
+    code = "flow_unavailable"
+    reason = "cannot run"
+
+
+class FlowNotCompiled(FlowUnavailable):
     """The flow exists but does not compile (a loader that compiles canvases: `pytake run`, the
-    editor's simulator). The run reports ``flow_not_compiled`` with the diagnostics, so that a
-    designer reading the log fixes the flow instead of looking for a missing one."""
+    editor's simulator); the message holds the diagnostics."""
+
+    code = "flow_not_compiled"
+    reason = "does not compile"
 
     def __init__(self, flow_ref: str, problems: Sequence[str]) -> None:
         self.flow_ref = flow_ref
@@ -162,11 +172,22 @@ class FlowNotCompiled(LookupError):
         super().__init__("; ".join(self.problems) or f"flow {flow_ref!r} does not compile")
 
 
+class FlowNotPublished(FlowUnavailable):
+    """The flow exists but no version of it is published (the platform runs published versions only)."""
+
+    code = "flow_not_published"
+    reason = "has no published version"
+
+    def __init__(self, flow_ref: str) -> None:
+        self.flow_ref = flow_ref
+        super().__init__("publish it in the editor (a draft never runs)")
+
+
 ProgramLoader = Callable[[str, "str | None"], Awaitable[Program]]
 """``await load(flow_ref, program_hash)``: the program of a flow. ``program_hash``
 is None for "the current version" (a new sub-flow call) and a hash when a
 conversation continues on the version it started with. Raise ``LookupError``
-when there is no such flow/version (`FlowNotCompiled` when the flow exists but does not compile)."""
+when there is no such flow/version (a `FlowUnavailable` when the flow exists but cannot run)."""
 
 
 @dataclass(slots=True)

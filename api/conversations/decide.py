@@ -177,7 +177,7 @@ async def decide(rt: Runtime, loaded: Loaded, history: History | None = None) ->
         decision.status = "error"
         decision.run_info["error"] = str(exc)
         decision.flow = flow
-        decision.errors.append({"node": None, "code": ev.FLOW_NOT_FOUND, "message": str(exc)})
+        decision.errors.append({"node": None, "code": getattr(exc, "code", ev.FLOW_NOT_FOUND), "message": str(exc)})
         return decision
     recent = [] if not has_ai(program) else await (history() if history else load.history(rt, conv["id"]))
     scope = _scope(loaded, inbound, recent)

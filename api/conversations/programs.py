@@ -14,6 +14,7 @@ from typing import Any
 
 from sqlalchemy import text
 
+from engine.ports import FlowNotPublished
 from engine.program import Op, Program
 
 _CACHE_LIMIT = 512
@@ -60,6 +61,8 @@ class ProgramStore:
                     "JOIN chatbots b ON b.id = f.chatbot_id AND b.organization_id = :o "
                     "WHERE v.flow_id = :f AND v.program_hash = :h ORDER BY v.version DESC LIMIT 1"),
                     {"f": flow_id, "h": program_hash, "o": self.organization_id})).first()
+            if row is None and program_hash is None and await self._exists(s, flow_id):
+                raise FlowNotPublished(flow_ref)  # there, but a draft: not "not found"
         if row is None:
             raise LookupError(f"flow {flow_ref!r} has no published version"
                               + (f" {program_hash[:12]}" if program_hash else ""))
@@ -72,6 +75,12 @@ class ProgramStore:
                 cache.pop(next(iter(cache)))
             cache[row.program_hash] = hit
         return hit
+
+    async def _exists(self, s: Any, flow_id: uuid.UUID) -> bool:
+        """Whether ``flow_id`` is a flow of this organization."""
+        return (await s.execute(text(
+            "SELECT 1 FROM flows f JOIN chatbots b ON b.id = f.chatbot_id AND b.organization_id = :o "
+            "WHERE f.id = :f"), {"f": flow_id, "o": self.organization_id})).first() is not None
 
     async def _resolve(self, s: Any, flow_ref: str) -> uuid.UUID:
         try:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from engine import events as ev
 from engine.context import Run
-from engine.ports import FlowNotCompiled
+from engine.ports import FlowUnavailable
 from engine.program import Instruction, Op
 from engine.state import Frame
 
@@ -36,8 +36,8 @@ async def execute_call(run: Run, ins: Instruction) -> int:
         return run.fail(ins.node, ev.FLOW_NOT_FOUND, f"flow {flow!r}: no program loader")
     try:
         program = await run.programs(flow, None)
-    except FlowNotCompiled as exc:  # it exists: the designer must fix it, not look for it
-        return run.fail(ins.node, ev.FLOW_NOT_COMPILED, f"flow {flow!r} exists but does not compile: {exc}")
+    except FlowUnavailable as exc:  # it exists: the designer must fix or publish it, not look for it
+        return run.fail(ins.node, exc.code, f"flow {flow!r} exists but {exc.reason}: {exc}")
     except LookupError as exc:
         return run.fail(ins.node, ev.FLOW_NOT_FOUND, f"flow {flow!r} not found: {exc}")
     if program is None:

@@ -74,3 +74,23 @@ async def test_a_jump_by_id_never_runs_another_organization_s_flow(local, db, se
     errors = await rows(db, "SELECT payload FROM events WHERE type = 'flow.error' AND organization_id = :o",
                         o=other.organization_id)
     assert len(errors) == 1 and "flow_not_found" in str(errors[0]["payload"]), errors
+
+
+async def test_a_jump_to_a_flow_that_is_only_a_draft_says_so_not_that_it_is_missing(local, db, seeded):
+    from api.db.models import Flow
+    from api.services.flow_versions import save_canvas
+
+    async with db.transaction() as s:  # "checkout" is saved, never published
+        draft = Flow(chatbot_id=seeded.chatbot_id, name="checkout", type="sub", trigger_keywords=[], is_active=True)
+        s.add(draft)
+        await s.flush()
+        assert (await save_canvas(s, draft, _checkout("Checkout"), None)).ok
+    await add_flow(db, seeded, "main", _main())
+
+    said = await local.say("5511933337004", "oi")
+    assert "Checkout" not in await _replies(db, said.conversations[0])
+    errors = await rows(db, "SELECT payload FROM events WHERE type = 'flow.error' AND organization_id = :o",
+                        o=seeded.organization_id)
+    assert [e["payload"]["error"] for e in errors] == [{
+        "code": "flow_not_published",
+        "message": "flow 'checkout' exists but has no published version: publish it in the editor (a draft never runs)"}]
