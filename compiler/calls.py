@@ -15,7 +15,10 @@ graph over this flow and every flow its jumps reach:
 A cycle of that graph through a flow jump of this flow is an `infinite-loop` error
 at that jump: at run time it repeats until the step budget or the sub-flow depth
 stops it, sending every message on the way each time. A cycle through a question
-(a menu that jumps back to the start) waits for the customer and is fine.
+(a menu that jumps back to the start) waits for the customer and is fine, but a
+jump on it that comes back (`"return": true`, the default) nests one more
+sub-flow each round, and the run stops at the depth bound (8): a
+`recursive-call` warning at that jump.
 """
 
 from __future__ import annotations
@@ -127,11 +130,13 @@ def check_flow_cycles(this: FlowGraph, names: Collection[str], flows: Mapping[st
                     busy.add_edge((key, node_id), (key, dst))
 
     diags = []
+    looping: set[str] = set()
     for component in nx.strongly_connected_components(busy):
         calls = sorted(n for k, n in component if k == THIS and _is_call(this.canvas.nodes[n]))
         if not calls or (len(component) == 1 and not busy.has_edge(*component, *component)):
             continue
         at = calls[0]
+        looping.update(calls)
         cycle = _cycle_through(busy.subgraph(component), (THIS, at))
         shown = [n if k == THIS else f"{lib.labels[k]}:{n}" for k, n in cycle]
         shown = shown[:8] + (["..."] if len(shown) > 8 else []) + [shown[0]]
@@ -142,6 +147,34 @@ def check_flow_cycles(this: FlowGraph, names: Collection[str], flows: Mapping[st
             f"the customer ({' → '.join(shown)}): it would repeat until the run is stopped, sending every "
             "message on the way again",
             "put a question on the way, or end the called flow instead of jumping back"))
+    return diags + _recursive_calls(lib, seen, callee, looping)
+
+
+def _recursive_calls(lib: _Flows, keys: set[str], callee: Mapping[tuple[str, str], str | None],
+                     looping: set[str]) -> list[Diagnostic]:
+    """`recursive-call` warnings: this flow's jumps with return into a flow that runs this flow again."""
+    calls = nx.DiGraph()
+    calls.add_nodes_from(keys)
+    calls.add_edges_from((key, target) for (key, _), target in callee.items() if target is not None)
+    this = lib.graphs[THIS]
+    assert this is not None
+    diags = []
+    for (key, node_id), target in sorted(callee.items()):
+        node = this.canvas.nodes.get(node_id) if key == THIS else None
+        if node is None or target is None or not _returns(node) or node_id in looping:
+            continue
+        if target != THIS and not nx.has_path(calls, target, THIS):
+            continue
+        if target == THIS:
+            how = "which is this flow itself"
+        else:
+            path = nx.shortest_path(calls, target, THIS)
+            how = "which runs this one again (" + " → ".join(lib.labels[k] or "this flow" for k in [THIS, *path]) + ")"
+        diags.append(make(
+            "recursive-call", node_id, node.pointer,
+            f"jump {node_id!r} runs flow {node.data['flow']!r} and comes back after it (return), {how}: each "
+            "round nests one more sub-flow, and after 8 the run stops (call_depth_exceeded) instead of answering",
+            'to go back to a flow\'s start, jump with "return": false (or to a node of this flow)'))
     return diags
 
 

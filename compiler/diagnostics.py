@@ -89,6 +89,9 @@ CODES: dict[str, CodeInfo] = {
         "error", "A cycle contains no question, so the run would loop forever without waiting for the customer "
                  "(within the flow, or through jumps to flows: a → a, a → b → a, checked when the flows are known)."
     ),
+    "recursive-call": CodeInfo(
+        "warning", "A jump with return runs a flow that runs this flow again (a menu jumping back to itself): "
+                   "each round nests one more sub-flow, and the 9th stops the run (checked when the flows are known)."),
     "jump-unknown-node": CodeInfo("error", "A jump targets a node that does not exist in this flow."),
     "jump-unknown-flow": CodeInfo("error", "A jump targets a flow that is not known (checked when the flow list is known)."),
     "unknown-department": CodeInfo(

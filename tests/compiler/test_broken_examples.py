@@ -8,7 +8,7 @@ import pytest
 
 from compiler import KnownTemplate
 from compiler.diagnostics import CODES
-from pytake.commands.lint import known_flows_for, lint_file
+from pytake.commands.lint import FlowFolder, lint_file
 
 BROKEN = Path(__file__).resolve().parents[2] / "examples" / "broken"
 DEPARTMENTS = {"Suporte", "Vendas"}  # the organization's, for unknown-department
@@ -23,6 +23,6 @@ def test_every_code_has_a_broken_example() -> None:
 @pytest.mark.parametrize("code", sorted(CODES))
 def test_broken_example_triggers_exactly_its_code(code: str) -> None:
     path = BROKEN / f"{code}.json"
-    diags = lint_file(path, known_flows_for(path.parent), DEPARTMENTS, TEMPLATES)
+    diags = lint_file(path, FlowFolder(path.parent), DEPARTMENTS, TEMPLATES)  # the folder's flows, as lint reads them
     assert {d.code for d in diags} == {code}, [(d.code, d.message) for d in diags]
     assert all(d.severity == CODES[code].severity for d in diags)

@@ -77,3 +77,16 @@ def test_a_called_flow_that_is_not_a_canvas_is_no_cycle_and_no_crash() -> None:
     a = _menu("A", {"flow": "b"})
     for broken in (None, [], "x", {"nodes": "no"}, {"nodes": []}, {"nodes": [{"id": 1}]}):
         assert _loops(lint_canvas(a, flows={"b": broken}, names={"a"})) == [], broken
+
+
+def test_a_menu_that_runs_itself_again_with_return_is_a_recursive_call_warning() -> None:
+    """Each round nests one more sub-flow: the customer's 9th choice stopped the run (call_depth_exceeded)."""
+    menu = _menu("Olá!", {"flow": "menu"}, ask=True)  # "return" defaults to true
+    [d] = [d for d in lint_canvas(menu, flows={}, names={"menu"}) if d.code != "dead-end"]
+    assert (d.code, d.severity, d.node_id) == ("recursive-call", "warning", "go")
+    assert "which is this flow itself" in d.message and '"return": false' in d.hint
+    a, b = _menu("A", {"flow": "b"}, ask=True), _menu("B", {"flow": "a", "return": False})
+    [d] = [d for d in lint_canvas(a, flows={"a": a, "b": b}, names={"a"}) if d.code != "dead-end"]
+    assert d.code == "recursive-call" and "(this flow → b → this flow)" in d.message
+    # going back without return replaces the flow: nothing nests
+    assert lint_canvas(_menu("Olá!", {"flow": "menu", "return": False}, ask=True), flows={}, names={"menu"}) == []
