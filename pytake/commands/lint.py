@@ -244,8 +244,3 @@ class FlowFolder(Mapping):
 
     def __contains__(self, name: object) -> bool:
         return name in self.paths
-
-
-def known_flows_for(folder: Path) -> set[str]:
-    """Flow names a jump in `folder` may use: each flow file's stem."""
-    return set(FlowFolder(folder))
