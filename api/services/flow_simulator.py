@@ -65,7 +65,8 @@ class DraftLibrary:
         from compiler import compile_canvas
 
         known = await self.known()
-        own = {str(self.flow.id)} | ({self.flow.name} if known.get(self.flow.name) is self.flow else set())
+        named = known.get(self.flow.name)  # the runtime's flow of that name: the oldest
+        own = {str(self.flow.id)} | ({self.flow.name} if named is not None and named.id == self.flow.id else set())
         result = compile_canvas(self.canvas, known_flows=set(known), names=own,
                                 flows={name: row.canvas_data for name, row in known.items()})
         if result.program is None:
