@@ -24,7 +24,7 @@ from compiler.graph import FlowGraph
 from compiler.load import Canvas, Node
 from compiler.node_types import PRIMARY_HANDLES
 from engine.expressions import regex_problem
-from engine.nodes.message import media_url_problem
+from engine.urls import http_url_problem
 from engine.program import Instruction, Op
 
 
@@ -184,7 +184,7 @@ def _check_media_url(lo: _NodeLowering, url: str, parts: tuple) -> None:
             return
         problem = "does not start with http:// or https://"
     else:
-        problem = media_url_problem(url)
+        problem = http_url_problem(url)
         if problem is None:
             return
     shown = url if len(url) <= 80 else url[:77] + "..."
@@ -279,7 +279,13 @@ def _api_call(lo: _NodeLowering, arg: dict) -> dict:
     arg.setdefault("method", "GET")
     arg.setdefault("timeout_seconds", 10)
     arg.setdefault("status_variable", "api_status")
-    arg["url"] = lo.tpl(arg["url"], "url")
+    url = arg["url"]
+    problem = None if "{{" in url else http_url_problem(url)  # a template's is checked when it runs
+    if problem is not None:
+        shown = url if len(url) <= 80 else url[:77] + "..."
+        lo.fail("invalid-node-data", ("url",), f"api_call {lo.node.id!r} url: {shown!r} {problem}",
+                "use the full address, e.g. https://api.example.com/leads")
+    arg["url"] = lo.tpl(url, "url")
     for section in ("headers", "query"):
         if section in arg:
             arg[section] = {k: lo.tpl(v, section, k) for k, v in arg[section].items()}

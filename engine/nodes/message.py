@@ -18,36 +18,14 @@ before it reaches the outbox (api/conversations/flow_templates.py).
 from __future__ import annotations
 
 from typing import Any, Mapping
-from urllib.parse import urlsplit
 
 from engine import events as ev
 from engine.context import Run
 from engine.ports import OutboundMessage
 from engine.program import Instruction, Op
+from engine.urls import http_url_problem
 
 MEDIA_TYPES = ("image", "video", "audio", "document")
-
-
-def media_url_problem(url: str) -> str | None:
-    """Why WhatsApp could not fetch media from `url`, or None when it is an absolute http(s) URL.
-
-    Meta downloads a message's media (and a template's header media) from its `link`
-    itself, and refuses anything else at send time (error 131009): a customer would
-    get nothing. The compiler checks literal URLs with this; the message node checks
-    the rendered ones before sending.
-    """
-    if not url or any(c.isspace() or not c.isprintable() for c in url):
-        return "is empty or holds spaces or control characters"
-    try:
-        parts = urlsplit(url)
-        parts.port  # noqa: B018 - raises ValueError on a port that is not a number
-    except ValueError:
-        return "is not a URL"
-    if parts.scheme.lower() not in ("http", "https"):
-        return "is not an absolute http:// or https:// URL"
-    if not parts.hostname:
-        return "has no host"
-    return None
 
 
 def interactive(
@@ -130,7 +108,7 @@ def _bad_media(message: OutboundMessage) -> tuple[str, str, str] | None:
         found = ("template.header_media_url", message.content["template"]["header_media_url"])
     else:
         return None
-    problem = media_url_problem(found[1])
+    problem = http_url_problem(found[1])
     return None if problem is None else (found[0], found[1], problem)
 
 

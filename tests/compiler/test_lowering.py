@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from compiler import compile_canvas
 from engine.program import Op
 
@@ -88,6 +90,25 @@ def test_warnings_alone_still_compile(cv) -> None:
     nodes = [cv.node("start", "start"), cv.node("end", "end"), cv.node("orphan", "end")]
     result = compile_canvas(cv.canvas(nodes, [cv.edge("start", "end")]))
     assert result.ok and result.program is not None and len(result.diagnostics) == 1
+
+
+@pytest.mark.parametrize("url", ["https://", "http:///leads", "https://:443/x", "http://api.example.com:port/"])
+def test_a_literal_api_call_url_without_a_host_is_an_error_naming_the_node_and_field(cv, url) -> None:
+    """The schema's pattern only asks for the scheme: these compiled, and every run took the error branch."""
+    nodes = [cv.node("start", "start"), cv.node("crm", "api_call", {"url": url}), cv.node("end", "end")]
+    edges = [cv.edge("start", "crm"), cv.edge("crm", "end", "success")]
+    result = compile_canvas(cv.canvas(nodes, edges))
+    assert result.program is None
+    [d] = result.errors
+    assert (d.code, d.node_id, d.path) == ("invalid-node-data", "crm", "/nodes/1/data/url")
+    assert d.message.startswith(f"api_call 'crm' url: {url!r} ")
+
+
+def test_an_api_call_url_built_from_a_template_is_left_to_run_time(cv) -> None:
+    nodes = [cv.node("start", "start"), cv.node("crm", "api_call", {"url": "{{vars.base}}/leads"}),
+             cv.node("end", "end")]
+    result = compile_canvas(cv.canvas(nodes, [cv.edge("start", "crm"), cv.edge("crm", "end", "success")]))
+    assert result.program is not None, result.errors
 
 
 def test_a_literal_media_url_that_is_not_http_is_an_error_naming_the_node_and_field(cv) -> None:
