@@ -90,7 +90,7 @@ class ProgramStore:
         if self.chatbot_id is None:
             raise LookupError(f"flow {flow_ref!r} not found")
         found = (await s.execute(text(
-            "SELECT id FROM flows WHERE chatbot_id = :b AND name = :n ORDER BY created_at LIMIT 1"),
+            "SELECT id FROM flows WHERE chatbot_id = :b AND name = :n ORDER BY created_at, id LIMIT 1"),
             {"b": self.chatbot_id, "n": flow_ref})).scalar()
         if found is None:
             raise LookupError(f"flow {flow_ref!r} not found in this chatbot")

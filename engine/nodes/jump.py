@@ -38,8 +38,10 @@ async def execute_call(run: Run, ins: Instruction) -> int:
         program = await run.programs(flow, None)
     except FlowUnavailable as exc:  # it exists: the designer must fix or publish it, not look for it
         return run.fail(ins.node, exc.code, f"flow {flow!r} exists but {exc.reason}: {exc}")
-    except LookupError as exc:
-        return run.fail(ins.node, ev.FLOW_NOT_FOUND, f"flow {flow!r} not found: {exc}")
+    except LookupError as exc:  # a loader's reason may name the flow already: not twice
+        reason = str(exc)
+        return run.fail(ins.node, ev.FLOW_NOT_FOUND,
+                        reason if reason.startswith(f"flow {flow!r} ") else f"flow {flow!r} not found: {reason}")
     if program is None:
         return run.fail(ins.node, ev.FLOW_NOT_FOUND, f"flow {flow!r} not found")
     if returns:

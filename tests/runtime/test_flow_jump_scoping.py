@@ -94,3 +94,17 @@ async def test_a_jump_to_a_flow_that_is_only_a_draft_says_so_not_that_it_is_miss
     assert [e["payload"]["error"] for e in errors] == [{
         "code": "flow_not_published",
         "message": "flow 'checkout' exists but has no published version: publish it in the editor (a draft never runs)"}]
+
+
+async def test_a_jump_to_a_flow_that_is_gone_names_it_once(local, db, seeded):
+    await add_flow(db, seeded, "checkout", _checkout("Checkout"), type="sub")
+    await add_flow(db, seeded, "main", _main())
+    async with db.transaction() as s:  # renamed after main was published: its jump finds nothing
+        await s.execute(text("UPDATE flows SET name = 'pagamento' WHERE name = 'checkout'"))
+
+    said = await local.say("5511933337005", "oi")
+    assert "Checkout" not in await _replies(db, said.conversations[0])
+    errors = await rows(db, "SELECT payload FROM events WHERE type = 'flow.error' AND organization_id = :o",
+                        o=seeded.organization_id)
+    assert [e["payload"]["error"] for e in errors] == [{
+        "code": "flow_not_found", "message": "flow 'checkout' not found in this chatbot"}]
