@@ -13,7 +13,6 @@ changed since it started is refused, so the designer restarts.
 
 from __future__ import annotations
 
-import uuid
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
