@@ -81,6 +81,26 @@ def local_time(at: datetime, org: Organization) -> datetime:
     return at
 
 
+def content_field(loc: Any) -> str:
+    """A parameter's place in ``message_content`` as the API names fields (``body[0]``,
+    ``buttons[1].text``), from pydantic's ``("body", 0)``."""
+    field = "message_content"
+    for part in loc:
+        field += f"[{part}]" if isinstance(part, int) else f".{part}"
+    return field
+
+
+def campaign_field(field: str | None) -> str:
+    """The campaign's field for a send check's ``template.*`` field: the template itself
+    (``template.id``: not approved, another number's) is ``template_id``; a parameter is
+    ``message_content.<parameter>``."""
+    if not field:
+        return "message_content"
+    if field == "template.id":
+        return "template_id"
+    return field.replace("template.", "message_content.", 1)
+
+
 async def sending_plan(session: AsyncSession, campaign: Campaign) -> Plan:
     """The campaign's number and message, checked (422 naming the field when unusable)."""
     if campaign.message_type not in (None, "template"):
@@ -104,13 +124,12 @@ async def sending_plan(session: AsyncSession, campaign: Campaign) -> Plan:
     try:
         send = TemplateSend.model_validate({**(campaign.message_content or {}), "id": str(template.id)})
     except ValidationError as exc:
-        loc = ".".join(str(p) for p in exc.errors()[0]["loc"])
-        raise ValidationFailed(f"message_content.{loc}", exc.errors()[0]["msg"]) from None
+        error = exc.errors()[0]
+        raise ValidationFailed(content_field(error["loc"]), error["msg"]) from None
     try:
         content = template_content(template, send, number_id)
     except ValidationFailed as exc:
-        raise ValidationFailed(str(exc.field).replace("template.", "message_content.", 1)
-                               if exc.field else "message_content", exc.message) from None
+        raise ValidationFailed(campaign_field(exc.field), exc.message) from None
     return Plan(number.id, number.phone_number_id, number.access_token_encrypted, dict(number.settings or {}),
                 content, personal)
 

@@ -23,12 +23,12 @@ import re
 from typing import Any
 
 from api.errors import ValidationFailed
+from api.templates.send_checks import BODY_FORBIDDEN
 
 EXPRESSION = re.compile(r"\{\{\s*([^{}]*?)\s*\}\}")
 CONTACT_FIELDS = ("name", "first_name", "phone", "whatsapp_id", "email")
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_\-]*")
 MAX_VALUE = 1024  # a template parameter's length (api.schemas.messages.TemplateValue)
-_BODY_FORBIDDEN = re.compile(r"[\n\t]| {5,}")
 
 
 def expression_error(expression: str) -> str | None:
@@ -134,7 +134,7 @@ def _check(value: str, label: str, body: bool) -> None:
         raise RecipientError(f"{label} is empty for this recipient")
     if len(value) > MAX_VALUE:
         raise RecipientError(f"{label} is {len(value)} characters for this recipient (at most {MAX_VALUE})")
-    if body and _BODY_FORBIDDEN.search(value):
+    if body and BODY_FORBIDDEN.search(value):
         raise RecipientError(f"{label} has a line break, a tab or more than 4 spaces in a row for this "
                              "recipient (WhatsApp refuses them in body parameters)")
 

@@ -4,12 +4,15 @@ Meta answers error 132000 ("number of parameters does not match") after the
 fact, and the message is lost; here every parameter the approved template
 needs is checked before the row reaches the outbox: the body's ``{{n}}``
 count, a TEXT header's ``{{1}}``, a media header's media, URL buttons'
-``{{1}}``; a missing one is a 422 naming it (``template.body[1]``, ...). Only
+``{{1}}``; a missing one is a 422 naming it (``template.body[1]``, ...), and so is
+one Meta refuses (error 132018: blank, or a body parameter with a line break, a
+tab or more than four spaces in a row). Only
 an APPROVED template of the conversation's number can be sent.
 """
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from api.db.models import WhatsAppTemplate
@@ -42,6 +45,8 @@ def template_content(template: WhatsAppTemplate, send: TemplateSend, number_id: 
     if len(send.body) > len(names):
         raise ValidationFailed(f"template.body[{len(names)}]", f"template {template.name!r} has "
                                                                f"{len(names)} body parameters, {len(send.body)} given")
+    for i, value in enumerate(send.body):
+        _check_value(value, f"template.body[{i}]", body=True)
     if names:
         components.append({"type": "body", "parameters": [_text(v) for v in send.body]})
     components += _buttons(template, send)
@@ -52,6 +57,25 @@ def template_content(template: WhatsAppTemplate, send: TemplateSend, number_id: 
     if components:
         tpl["components"] = components
     return {"template": tpl, "template_id": str(template.id), "text": preview}
+
+
+# what Meta refuses in a body parameter (error 132018): a line break, a tab, more than 4 spaces in a row
+BODY_FORBIDDEN = re.compile(r"[\n\t]| {5,}")
+
+
+def parameter_problem(value: str, body: bool) -> str | None:
+    """Why Meta would refuse ``value`` as a text parameter (a body's when ``body``), or None."""
+    if not value.strip():
+        return "is empty (only spaces)"
+    if body and BODY_FORBIDDEN.search(value):
+        return "has a line break, a tab or more than 4 spaces in a row (WhatsApp refuses them in body parameters)"
+    return None
+
+
+def _check_value(value: str, field: str, body: bool) -> None:
+    problem = parameter_problem(value, body)
+    if problem is not None:
+        raise ValidationFailed(field, f"this parameter {problem}")
 
 
 def _header(template: WhatsAppTemplate, send: TemplateSend) -> dict[str, Any] | None:
@@ -70,7 +94,10 @@ def _header(template: WhatsAppTemplate, send: TemplateSend) -> dict[str, Any] | 
                                                   f"{template.name!r} needs a header parameter")
     if not needs_text and send.header is not None:
         raise ValidationFailed("template.header", f"template {template.name!r} has no header parameter")
-    return {"type": "header", "parameters": [_text(send.header)]} if needs_text else None
+    if not needs_text:
+        return None
+    _check_value(send.header, "template.header", body=False)
+    return {"type": "header", "parameters": [_text(send.header)]}
 
 
 def _buttons(template: WhatsAppTemplate, send: TemplateSend) -> list[dict[str, Any]]:
@@ -85,6 +112,7 @@ def _buttons(template: WhatsAppTemplate, send: TemplateSend) -> list[dict[str, A
             raise ValidationFailed(f"template.buttons[{index}]", f"the {{{{1}}}} of URL button {index} "
                                                                  f"({button.get('text')!r}) is missing")
         if dynamic:
+            _check_value(given[index], f"template.buttons[{index}]", body=False)
             out.append({"type": "button", "sub_type": "url", "index": str(index),
                         "parameters": [_text(given.pop(index))]})
     if given:

@@ -1,0 +1,67 @@
+"""Campaigns probed as a customer's developer would (docs/campaigns.md): what the API refuses
+names the campaign's own field and writes nothing; a template Meta stops (PAUSED, DISABLED)
+pauses the campaigns sending it, with the reason; a template a campaign still sends cannot be
+deleted; an empty audience, a time in the past and a cancelled draft are what a user expects."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from sqlalchemy import text
+
+from tests.runtime.campaign_helpers import (
+    PROMO, Api, add_contacts, approved_template, counts, prepare_number, user_headers)
+
+
+@pytest.fixture
+async def api(servers) -> Api:
+    await prepare_number(servers.db, servers.seeded.number_id, servers.seeded.organization_id)
+    return Api(servers.client, servers.pytake_url,
+               await user_headers(servers.db, servers.seeded.organization_id))
+
+
+async def _campaign(api: Api, template_id: str, **extra: Any) -> str:
+    body = {"name": "Semana", "template_id": template_id, "message_content": {"body": ["10%"]},
+            "target_filters": {"tags": ["vip"]}, **extra}
+    return (await api.ok("POST", "/campaigns", body, status=201))["id"]
+
+
+async def _refused(api: Api, servers, campaign_id: str, body: dict | None = None) -> tuple[int, str | None, str]:
+    """A start refused: its status, field and message; the campaign is still a draft, with no recipient."""
+    response = await api.call("POST", f"/campaigns/{campaign_id}/start", body or {})
+    assert (await api.ok("GET", f"/campaigns/{campaign_id}"))["status"] == "draft", response.text
+    assert (await counts(servers.db, campaign_id))["recipients"] == 0
+    error = response.json()["error"]
+    return response.status_code, error.get("field"), error["message"]
+
+
+async def _events(servers, campaign_id: str) -> list[dict[str, Any]]:
+    async with servers.db.session() as s:
+        rows = (await s.execute(text("SELECT type, payload FROM events WHERE ordering_key = :c ORDER BY id"),
+                                {"c": campaign_id})).mappings().all()
+    return [{"type": r["type"], **r["payload"]} for r in rows]
+
+
+async def test_start_refusals_name_the_campaigns_own_field(api, servers):
+    """The template (not approved, another number's) is ``template_id``; a parameter is
+    ``message_content.body[0]`` (as create and edit say it), also one WhatsApp refuses (a
+    line break, only spaces: error 132018 for every recipient before); nothing is written."""
+    number = str(servers.seeded.number_id)
+    template = await approved_template(api, servers.seeded.number_id, servers.wait_for)
+    await add_contacts(servers.db, servers.seeded.organization_id, 2, prefix="55739", tags=["vip"])
+    pending = await api.ok("POST", "/templates", {**PROMO, "name": "not_sent_yet", "whatsapp_number_id": number},
+                           status=201)
+    async with servers.db.transaction() as s:
+        other_number = (await s.execute(text(
+            "INSERT INTO whatsapp_numbers (organization_id, phone_number, phone_number_id, display_name) "
+            "VALUES (:o, '+5511900000077', 'pnid-other-number', 'Outro') RETURNING id"),
+            {"o": servers.seeded.organization_id})).scalar()
+
+    status, field, message = await _refused(api, servers, await _campaign(api, pending["id"]))
+    assert (status, field) == (422, "template_id") and "PENDING" in message
+    status, field, message = await _refused(api, servers, await _campaign(api, template, whatsapp_number_id=str(other_number)))
+    assert (status, field) == (422, "template_id") and "another WhatsApp number" in message
+    for body, why in (([10], "string"), (["a\nb"], "line break"), (["   "], "empty")):
+        status, field, message = await _refused(api, servers, await _campaign(api, template, message_content={"body": body}))
+        assert (status, field) == (422, "message_content.body[0]") and why in message, (body, message)
