@@ -56,6 +56,10 @@ ALLOWED_FROM = {
     "cancel": ("draft", "scheduled", "running", "paused"),
 }
 
+# what a refused transition says (a resume refused is not "cannot be started")
+VERBS = {"scheduled": "scheduled", "running": "started", "pause": "paused", "resume": "resumed",
+         "cancel": "cancelled"}
+
 
 @dataclass(frozen=True)
 class Plan:
@@ -149,8 +153,8 @@ async def _transition(session: AsyncSession, campaign_id: uuid.UUID, organizatio
     if (await session.execute(stmt)).scalar() is None:
         current = (await session.execute(select(Campaign.status).where(
             Campaign.id == campaign_id, Campaign.organization_id == organization_id))).scalar()
-        raise Conflict(f"a {current} campaign cannot be {'started' if new in ('running', 'scheduled') else new}"
-                       f" (allowed from: {', '.join(ALLOWED_FROM[action])})", field="status")
+        raise Conflict(f"a {current} campaign cannot be {VERBS[action]} (allowed from: "
+                       f"{', '.join(ALLOWED_FROM[action])})", field="status")
     campaign = await session.get(Campaign, campaign_id, populate_existing=True)
     assert campaign is not None
     return campaign

@@ -65,3 +65,11 @@ async def test_start_refusals_name_the_campaigns_own_field(api, servers):
     for body, why in (([10], "string"), (["a\nb"], "line break"), (["   "], "empty")):
         status, field, message = await _refused(api, servers, await _campaign(api, template, message_content={"body": body}))
         assert (status, field) == (422, "message_content.body[0]") and why in message, (body, message)
+
+
+async def test_a_refused_transition_says_what_was_asked(api, servers):
+    template = await approved_template(api, servers.seeded.number_id, servers.wait_for)
+    cid = await _campaign(api, template)
+    resume = await api.call("POST", f"/campaigns/{cid}/resume", {})
+    assert resume.status_code == 409
+    assert resume.json()["error"]["message"] == "a draft campaign cannot be resumed (allowed from: paused)"
