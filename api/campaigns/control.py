@@ -204,6 +204,8 @@ async def _campaigns_this_month(session: AsyncSession, org: Organization) -> Non
         return
     used = (await session.execute(text(
         "SELECT count(*) FROM campaigns WHERE organization_id = :o AND status <> 'draft' "
+        # a draft or scheduled campaign cancelled before it ran sent nothing: it does not count
+        "AND NOT (status = 'cancelled' AND started_at IS NULL) "
         "AND COALESCE(started_at, scheduled_at, created_at) >= date_trunc('month', now() AT TIME ZONE 'UTC') "
         "AT TIME ZONE 'UTC'"), {"o": org.id})).scalar_one()
     if used >= limit:

@@ -67,6 +67,25 @@ async def test_start_refusals_name_the_campaigns_own_field(api, servers):
         assert (status, field) == (422, "message_content.body[0]") and why in message, (body, message)
 
 
+async def test_a_campaign_cancelled_before_it_ran_is_not_one_of_the_months(api, servers):
+    """``monthly_campaign_limit`` counts campaigns started: a draft cancelled sent nothing."""
+    org = servers.seeded.organization_id
+    template = await approved_template(api, servers.seeded.number_id, servers.wait_for)
+    await add_contacts(servers.db, org, 2, prefix="55769", tags=["vip"])
+    async with servers.db.transaction() as s:
+        await s.execute(text("UPDATE organizations SET monthly_campaign_limit = 1 WHERE id = :o"), {"o": org})
+    draft = await _campaign(api, template)
+    assert (await api.ok("POST", f"/campaigns/{draft}/cancel", {}))["status"] == "cancelled"
+    scheduled = await _campaign(api, template)
+    await api.ok("POST", f"/campaigns/{scheduled}/start", {"scheduled_at": "2099-01-01T09:00:00"})
+    await api.ok("POST", f"/campaigns/{scheduled}/cancel", {})
+
+    started = await _campaign(api, template)
+    assert (await api.ok("POST", f"/campaigns/{started}/start", {}))["status"] == "running"
+    one_more = await api.call("POST", f"/campaigns/{await _campaign(api, template)}/start", {})
+    assert one_more.status_code == 403 and one_more.json()["error"]["field"] == "monthly_campaign_limit"
+
+
 async def test_a_refused_transition_says_what_was_asked(api, servers):
     template = await approved_template(api, servers.seeded.number_id, servers.wait_for)
     cid = await _campaign(api, template)
