@@ -237,10 +237,12 @@ async def start(session: AsyncSession, campaign_id: uuid.UUID, organization_id: 
     check_filters(campaign.target_filters)
     await sending_plan(session, campaign)
     await _campaigns_this_month(session, org)
-    now = datetime.now(timezone.utc)
-    if at is not None and local_time(at, org) > now:
-        return await _transition(session, campaign_id, organization_id, "scheduled",
-                                 {"scheduled_at": local_time(at, org)}), False
+    if at is not None:
+        when = local_time(at, org)
+        if when <= datetime.now(timezone.utc):
+            raise ValidationFailed("scheduled_at", f"{when.isoformat()} ({organization_zone(org).key}) is in the past: "
+                                                   "schedule a time to come, or send {} to start now")
+        return await _transition(session, campaign_id, organization_id, "scheduled", {"scheduled_at": when}), False
     return await begin(session, campaign_id, organization_id, "running"), True
 
 

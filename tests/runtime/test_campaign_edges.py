@@ -67,6 +67,16 @@ async def test_start_refusals_name_the_campaigns_own_field(api, servers):
         assert (status, field) == (422, "message_content.body[0]") and why in message, (body, message)
 
 
+async def test_a_scheduled_at_in_the_past_is_refused_not_started_now(api, servers):
+    """A typo'd year (2025 for 2026) sent the campaign to its whole audience at once."""
+    template = await approved_template(api, servers.seeded.number_id, servers.wait_for)
+    await add_contacts(servers.db, servers.seeded.organization_id, 2, prefix="55759", tags=["vip"])
+    cid = await _campaign(api, template)
+    status, field, message = await _refused(api, servers, cid, {"scheduled_at": "2020-01-01T10:00:00"})
+    assert (status, field) == (422, "scheduled_at") and "in the past" in message
+    assert not [m for m in servers.sandbox.accepted if m["to"].startswith("55759")]
+
+
 async def test_a_campaign_cancelled_before_it_ran_is_not_one_of_the_months(api, servers):
     """``monthly_campaign_limit`` counts campaigns started: a draft cancelled sent nothing."""
     org = servers.seeded.organization_id
