@@ -20,7 +20,9 @@ field), the sending number, and the plan: ``monthly_campaign_limit`` (campaigns
 started this month) and ``monthly_message_limit`` (the recipients must fit in
 what is left of the month's messages), 403 ``plan_limit_exceeded`` naming it.
 The audience is materialised when the campaign starts running (at once, or
-when a scheduled one is due), in the database (`audience.materialise`).
+when a scheduled one is due), in the database (`audience.materialise`); an
+empty audience is a 422 naming ``target_filters`` (a scheduled one is paused
+with that reason). A ``scheduled_at`` in the past is a 422, not a start now.
 """
 
 from __future__ import annotations
@@ -246,16 +248,23 @@ async def start(session: AsyncSession, campaign_id: uuid.UUID, organization_id: 
     return await begin(session, campaign_id, organization_id, "running"), True
 
 
+EMPTY_AUDIENCE = ("the audience is empty: no contact that can receive campaigns (not deleted, blocked or opted "
+                  "out) matches target_type and target_filters")
+
+
 async def begin(session: AsyncSession, campaign_id: uuid.UUID, organization_id: uuid.UUID,
                 action: str = "running") -> Campaign:
-    """draft/scheduled → running: the audience materialised, the messages limit checked."""
+    """draft/scheduled → running: the audience materialised (an empty one is a 422 naming
+    ``target_filters``), the messages limit checked."""
     campaign = await _transition(session, campaign_id, organization_id, action,
                                  {"started_at": datetime.now(timezone.utc)})
     await materialise(session, campaign)
     # rows staged by a recipients import (their variables) count like the others
-    await session.execute(text(
+    total = (await session.execute(text(
         "UPDATE campaigns SET total_recipients = (SELECT count(*) FROM campaign_recipients WHERE campaign_id = :c) "
-        "WHERE id = :c"), {"c": campaign_id})
+        "WHERE id = :c RETURNING total_recipients"), {"c": campaign_id})).scalar_one()
+    if not total:  # it would run, complete at once having sent nothing, and count in the month's campaigns
+        raise ValidationFailed("target_filters", EMPTY_AUDIENCE)
     await _messages_fit(session, organization_id, campaign_id)
     await session.refresh(campaign)
     await emit(session, campaign_event(campaign, "campaign.started"))

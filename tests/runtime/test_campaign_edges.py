@@ -67,6 +67,32 @@ async def test_start_refusals_name_the_campaigns_own_field(api, servers):
         assert (status, field) == (422, "message_content.body[0]") and why in message, (body, message)
 
 
+async def test_an_empty_audience_is_refused_and_a_due_one_is_paused_with_the_reason(api, servers):
+    """Started, it would complete at once having sent nothing, and count in the month's campaigns."""
+    from datetime import datetime, timedelta, timezone
+
+    from api.campaigns.schedule import start_due
+    from api.workers.tasks import context
+
+    org = servers.seeded.organization_id
+    template = await approved_template(api, servers.seeded.number_id, servers.wait_for)
+    await add_contacts(servers.db, org, 2, prefix="55749", tags=["vip"], opt_in=False)  # opted out: not in it
+    nobody = await _campaign(api, template)
+    status, field, message = await _refused(api, servers, nobody)
+    assert (status, field) == (422, "target_filters") and "audience is empty" in message
+
+    later = await _campaign(api, template)
+    scheduled = await api.ok("POST", f"/campaigns/{later}/start", {"scheduled_at": "2099-01-01T09:00:00"})
+    assert scheduled["status"] == "scheduled"
+    async with servers.db.transaction() as s:  # time passes
+        await s.execute(text("UPDATE campaigns SET scheduled_at = :t WHERE id = :c"),
+                        {"t": datetime.now(timezone.utc) - timedelta(minutes=1), "c": later})
+    assert await start_due(context().runtime) == []
+    row = await counts(servers.db, later)
+    assert (row["status"], row["recipients"]) == ("paused", 0)
+    assert (await _events(servers, later))[-1]["reason"].startswith("target_filters: the audience is empty")
+
+
 async def test_a_scheduled_at_in_the_past_is_refused_not_started_now(api, servers):
     """A typo'd year (2025 for 2026) sent the campaign to its whole audience at once."""
     template = await approved_template(api, servers.seeded.number_id, servers.wait_for)
