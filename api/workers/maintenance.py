@@ -36,7 +36,8 @@
   seconds, week and month every hour;
 - **message partitions** for the coming months (hourly);
 - **campaigns** (`api.campaigns.schedule`, every 2 s): scheduled ones that are due
-  start; running ones nobody runs (their worker died) get a runner again;
+  start; running ones nobody runs (their worker died) get a runner again; running ones
+  whose template Meta stopped (or that was deactivated) are paused with the reason;
 - **template sync** of every number with a WABA id (`api.templates.lifecycle.sync_due`,
   every 6 hours, in a background task).
 """

@@ -43,6 +43,54 @@ async def _events(servers, campaign_id: str) -> list[dict[str, Any]]:
     return [{"type": r["type"], **r["payload"]} for r in rows]
 
 
+async def test_a_template_meta_pauses_pauses_the_campaigns_sending_it_with_the_reason(api, servers):
+    """Meta pauses a template (low quality) while a campaign sends it: the campaign is paused with
+    the reason instead of sending every remaining recipient into 132015; it resumes once Meta
+    approves the template again."""
+    from api.campaigns import start
+    from api.campaigns.schedule import tick
+    from api.workers.tasks import context
+
+    org = servers.seeded.organization_id
+    template = await approved_template(api, servers.seeded.number_id, servers.wait_for)
+    await add_contacts(servers.db, org, 5, prefix="55719", tags=["vip"])
+    cid = await _campaign(api, template)
+    async with servers.db.transaction() as s:  # running, no runner woken yet
+        await start(s, cid, org)
+    meta_id = (await api.ok("GET", f"/templates/{template}"))["meta_template_id"]
+
+    async def meta_says(event: str) -> None:
+        response = await servers.client.post(servers.sandbox_url + "/_sandbox/templates/event",
+                                             json={"id": meta_id, "event": event, "reason": "LOW_QUALITY"})
+        assert response.status_code == 200, response.text
+
+        async def applied() -> bool:
+            return (await api.ok("GET", f"/templates/{template}"))["meta_status"] == event
+        await servers.wait_for(applied)
+
+    await meta_says("PAUSED")
+    await tick(context().runtime)  # the maintenance loop's campaign chore (every 2 s)
+
+    row = await counts(servers.db, cid)
+    assert row["status"] == "paused", row
+    assert (row["sent"], row["failed"], row["pending"]) == (0, 0, 5)  # nothing sent into Meta's refusal
+    paused = (await _events(servers, cid))[-1]
+    assert paused["type"] == "campaign.paused"
+    assert paused["reason"] == ("template_id: template 'promo_week' is PAUSED: only APPROVED, active templates "
+                                "can be sent")
+
+    refused = await api.call("POST", f"/campaigns/{cid}/resume", {})
+    assert refused.status_code == 422 and refused.json()["error"]["field"] == "template_id", refused.text
+    assert (await api.ok("GET", f"/campaigns/{cid}"))["status"] == "paused"
+
+    await meta_says("APPROVED")
+    assert (await api.ok("POST", f"/campaigns/{cid}/resume", {}))["status"] == "running"
+
+    async def all_sent() -> bool:
+        return (await counts(servers.db, cid))["sent"] == 5
+    await servers.wait_for(all_sent)
+
+
 async def test_start_refusals_name_the_campaigns_own_field(api, servers):
     """The template (not approved, another number's) is ``template_id``; a parameter is
     ``message_content.body[0]`` (as create and edit say it), also one WhatsApp refuses (a
