@@ -21,7 +21,7 @@ from api.audit import record_audit
 from api.auth.permissions import require
 from api.auth.principal import Principal, current_principal
 from api.context import get_db, get_settings
-from api.db.models import WhatsAppNumber, WhatsAppTemplate
+from api.db.models import Campaign, WhatsAppNumber, WhatsAppTemplate
 from api.errors import Conflict, ValidationFailed
 from api.resources import DateRange, Equals, Resource, crud_blueprint, load_in_scope, scoped_select, to_out, writing
 from api.resources.body import read_body
@@ -160,17 +160,31 @@ async def sync_templates() -> Any:
     return {"numbers": len(numbers), "templates": seen}
 
 
+async def _not_in_campaigns(session: AsyncSession, template: WhatsAppTemplate) -> None:
+    """409 while a scheduled, running or paused campaign sends the template: deleted, it would
+    leave the campaign paused with no template, and a campaign past its draft cannot be edited."""
+    stmt = (scoped_select(Campaign, template.organization_id)
+            .where(Campaign.template_id == template.id, Campaign.status.in_(("scheduled", "running", "paused")))
+            .with_only_columns(Campaign.name, Campaign.status).order_by(Campaign.created_at).limit(1))
+    used = (await session.execute(stmt)).first()
+    if used is not None:
+        raise Conflict(f"the {used.status} campaign {used.name!r} sends this template: cancel it (or wait until it "
+                       "completes) before deleting the template", field="id")
+
+
 @blueprint.delete("/templates/<uuid:item_id>", endpoint="delete_template")
 @tag(["templates"])
 @operation_id("delete_template")
 @document_response(NoContent, 204)
 @require("templates:delete")
 async def delete_template(item_id: uuid.UUID) -> Any:
-    """Delete the template at Meta (if it was submitted), then its row."""
+    """Delete the template at Meta (if it was submitted), then its row; 409 while a scheduled,
+    running or paused campaign sends it."""
     principal = current_principal()
     async with get_db().session() as session:
         template = await load_in_scope(session, WhatsAppTemplate, item_id, principal.organization_id,
                                        label="template")
+        await _not_in_campaigns(session, template)
         number = await _number(session, template)
     await meta.delete_at_meta(get_settings(), template, number)
     async with writing("template") as session:

@@ -91,6 +91,27 @@ async def test_a_template_meta_pauses_pauses_the_campaigns_sending_it_with_the_r
     await servers.wait_for(all_sent)
 
 
+async def test_a_template_a_campaign_still_sends_cannot_be_deleted(api, servers):
+    """Deleted, the template would leave a scheduled campaign paused with no template, and a
+    campaign past its draft cannot be edited: the delete is refused (Meta keeps the template)
+    until the campaign is cancelled."""
+    template = await approved_template(api, servers.seeded.number_id, servers.wait_for)
+    await add_contacts(servers.db, servers.seeded.organization_id, 2, prefix="55729", tags=["vip"])
+    cid = await _campaign(api, template, name="Natal")
+    await api.ok("POST", f"/campaigns/{cid}/start", {"scheduled_at": "2099-12-24T18:00:00"})
+
+    refused = await api.call("DELETE", f"/templates/{template}")
+    assert refused.status_code == 409, refused.text
+    assert "'Natal'" in refused.json()["error"]["message"]
+    assert (await api.ok("GET", f"/templates/{template}"))["meta_status"] == "APPROVED"
+    assert [t["name"] for ts in servers.sandbox.templates.values() for t in ts] == ["promo_week"]  # still at Meta
+    assert (await api.ok("GET", f"/campaigns/{cid}"))["template_id"] == template
+
+    await api.ok("POST", f"/campaigns/{cid}/cancel", {})
+    await api.ok("DELETE", f"/templates/{template}", status=204)
+    assert not [t for ts in servers.sandbox.templates.values() for t in ts]
+
+
 async def test_start_refusals_name_the_campaigns_own_field(api, servers):
     """The template (not approved, another number's) is ``template_id``; a parameter is
     ``message_content.body[0]`` (as create and edit say it), also one WhatsApp refuses (a
