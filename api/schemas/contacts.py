@@ -2,15 +2,30 @@
 
 from __future__ import annotations
 
+import re
 import uuid
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 
-from pydantic import Field, StringConstraints
+from pydantic import BeforeValidator, Field, StringConstraints
 
 from api.schemas.common import Email, HttpUrl, Input, JsonObject, Output, Phone, StrictBool, TagList, Text
 
-WhatsAppId = Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^\+?[0-9]{6,20}$")]
+_WRITTEN_NUMBER = re.compile(r"\+?[0-9 ().\-]+")
+
+
+def _wa_digits(value: Any) -> Any:
+    """A WhatsApp id as Meta's webhooks carry it (``wa_id``: digits, country code first, no +):
+    "+55 (11) 98765-4321" is 5511987654321, the contact its messages arrive for. Kept as
+    written, "+5511..." was a second contact for the same customer (a campaign reached both,
+    and the customer's opt-out covered only one)."""
+    if isinstance(value, str) and _WRITTEN_NUMBER.fullmatch(value.strip()):
+        return re.sub(r"[^0-9]", "", value)
+    return value
+
+
+WhatsAppId = Annotated[str, BeforeValidator(_wa_digits),
+                       StringConstraints(strip_whitespace=True, pattern=r"^\+?[0-9]{6,20}$")]
 ShortName = Annotated[str, StringConstraints(strip_whitespace=True, max_length=255)]
 
 

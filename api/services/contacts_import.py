@@ -3,7 +3,10 @@
 The file is UTF-8 (a BOM is fine; Latin-1 is accepted as a fallback),
 comma- or semicolon-separated, with a header line. Columns:
 
-- ``whatsapp_id`` (required): the number in international format, digits;
+- ``whatsapp_id`` (required): the number in international format; a +, spaces, dashes,
+  dots and parentheses are dropped ("+55 (11) 98765-4321" is 5511987654321, as Meta's
+  webhooks carry it), so two spellings of one number are one contact (the second row
+  is reported as a duplicate);
 - ``name``, ``email``, ``phone``, ``whatsapp_name``, ``notes``;
 - ``tags``: separated by ``|`` or ``;`` (or ``,`` inside a quoted cell);
 - ``opt_in``, ``is_blocked``: true/false, yes/no, sim/não, 1/0;

@@ -197,3 +197,30 @@ async def test_a_refused_transition_says_what_was_asked(api, servers):
     resume = await api.call("POST", f"/campaigns/{cid}/resume", {})
     assert resume.status_code == 409
     assert resume.json()["error"]["message"] == "a draft campaign cannot be resumed (allowed from: paused)"
+
+
+async def test_a_recipients_csv_writing_one_number_several_ways_reaches_one_contact(api, servers):
+    """"+55 11 90000-0006" is the 5511900000006 Meta's webhooks know: one contact, the CSV's second
+    spelling a duplicate row, and a customer who opted out stays out however the CSV writes them."""
+    org = servers.seeded.organization_id
+    template = await approved_template(api, servers.seeded.number_id, servers.wait_for)
+    async with servers.db.transaction() as s:  # said PARAR: the contact its messages arrived for
+        await s.execute(text("INSERT INTO contacts (organization_id, whatsapp_id, opt_in) "
+                             "VALUES (:o, '5511988887777', false)"), {"o": org})
+    cid = await _campaign(api, template, target_type="custom", target_filters={})
+    csv = ("whatsapp_id,name\n5511900000005,Ana\n+5511900000005,Ana de novo\n+55 11 90000-0006,Bia\n"
+           "55 (11) 90000.0007,Caio\n+55 11 98888-7777,Dora\n")
+    response = await servers.client.post(servers.pytake_url + f"/campaigns/{cid}/recipients/import",
+                                         content=csv.encode(), headers={**api.headers, "Content-Type": "text/csv"})
+    assert response.status_code == 200, response.text
+    report = response.json()
+    assert (report["added"], report["rejected"]) == (4, 1), report
+    assert report["errors"] == [{"row": 3, "field": "whatsapp_id", "message": "duplicate of row 2"}]
+
+    assert (await api.ok("POST", f"/campaigns/{cid}/start", {}))["total_recipients"] == 3
+    page = await api.ok("GET", f"/campaigns/{cid}/recipients")
+    assert sorted(r["phone"] for r in page["items"]) == ["5511900000005", "5511900000006", "5511900000007"]
+    async with servers.db.session() as s:
+        written = (await s.execute(text("SELECT whatsapp_id FROM contacts WHERE organization_id = :o "
+                                        "AND whatsapp_id LIKE '+%'"), {"o": org})).scalars().all()
+    assert written == []
