@@ -66,9 +66,11 @@ def _sequential(names: list[str], field: str) -> None:
 
 
 def check_definition(row: Mapping[str, Any]) -> None:
-    """Refuse (422) a definition Meta would reject: variables, examples, header, buttons."""
+    """Refuse (422) a definition Meta would reject: the body, variables, examples, header, footer, buttons."""
     if not row.get("category"):
         raise ValidationFailed("category", "a category (MARKETING, UTILITY or AUTHENTICATION) is required")
+    if not str(row.get("body_text") or "").strip():
+        raise ValidationFailed("body_text", "the body needs its text (only spaces is none)")
     body_names = placeholders(row.get("body_text"))
     _sequential(body_names, "body_text")
     given = examples(row.get("variables"), "body")
@@ -96,6 +98,8 @@ def check_definition(row: Mapping[str, Any]) -> None:
                                                      "(its URL or Meta's upload handle)")
     elif header:
         raise ValidationFailed("header_type", "header_content is given without a header_type")
+    if placeholders(row.get("footer_text")):
+        raise ValidationFailed("footer_text", "a footer takes no variables: put {{n}} in the body")
     _check_buttons(row.get("buttons") or [])
 
 

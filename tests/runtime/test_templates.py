@@ -170,6 +170,8 @@ async def _rejected(servers, template_id: str) -> dict[str, Any] | None:
     ({"buttons": [{"type": "QUICK_REPLY", "text": "x" * 26}]}, "buttons[0].text"),
     ({"category": None}, "category"),
     ({"whatsapp_number_id": None}, "whatsapp_number_id"),
+    ({"body_text": "   "}, "body_text"),
+    ({"footer_text": "Até {{1}}"}, "footer_text"),
 ])
 async def test_what_meta_would_refuse_is_a_422_before_any_call(api: Api, change: dict, field: str) -> None:
     servers = api.servers
