@@ -178,7 +178,8 @@ async def import_recipients(item_id: uuid.UUID) -> Any:
                                        for_update=True)
         if campaign.status != "draft":
             raise Conflict(f"a {campaign.status} campaign's audience cannot change (only drafts)", field="status")
-        result = await import_contacts(session, principal.organization_id, text, extra_columns=True)
+        result = await import_contacts(session, principal.organization_id, text, extra_columns=True,
+                                       keep_opt_outs=True)
         await emit(session, *(contact_event(t, row) for t, row in result.written))
         if result.extra_columns:
             await _stage_variables(session, item_id, result.written, result.variables)

@@ -15,7 +15,8 @@ comma- or semicolon-separated, with a header line. Columns:
 A campaign's recipients import (``extra_columns``) also takes columns of its
 own (letters, digits, ``_``, ``-``): they are not written to the contact but
 returned per row (``ImportResult.variables``, by ``whatsapp_id``), the
-recipient's ``{{recipient.<column>}}``.
+recipient's ``{{recipient.<column>}}``; it never opts an opted-out contact back
+in (``keep_opt_outs``: such a row is rejected, naming ``opt_in``).
 
 An existing contact (same ``whatsapp_id``) is updated: non-empty cells
 replace its values, tags and attributes are merged; a deleted one is
@@ -49,6 +50,8 @@ ATTRIBUTE_PREFIXES = ("attributes.", "attr.")
 _EXTRA = re.compile(r"[a-z_][a-z0-9_\-]{0,63}")
 _TRUE = {"true", "1", "yes", "y", "sim", "s"}
 _FALSE = {"false", "0", "no", "n", "nao", "não"}
+OPTED_OUT = ("the contact opted out: a recipients import does not opt them back in (their opt-in word does, "
+             "or PATCH /contacts/{id} opt_in)")
 
 
 @dataclass
@@ -237,8 +240,10 @@ def _parse_row(line: int, cells: dict[str, str], result: ImportResult) -> Parsed
 
 
 async def import_contacts(session: AsyncSession, organization_id: uuid.UUID, text: str,
-                          extra_columns: bool = False) -> ImportResult:
-    """Upsert the file's valid rows in ``session`` (the caller's transaction)."""
+                          extra_columns: bool = False, keep_opt_outs: bool = False) -> ImportResult:
+    """Upsert the file's valid rows in ``session`` (the caller's transaction). ``keep_opt_outs``
+    (a campaign's recipients import): a row whose ``opt_in`` would opt an opted-out contact back
+    in is rejected, so a CRM export saying "yes" for everyone does not undo a customer's opt-out."""
     result = ImportResult()
     rows = parse_rows(text, result, extra_columns)
     if not rows:
@@ -253,6 +258,9 @@ async def import_contacts(session: AsyncSession, organization_id: uuid.UUID, tex
     existing = {c.whatsapp_id: c for c in existing_rows}
     for parsed in rows:
         contact = existing.get(parsed.values["whatsapp_id"])
+        if keep_opt_outs and contact is not None and contact.opt_in is False and parsed.values.get("opt_in"):
+            result.errors.append(RowError(parsed.line, "opt_in", OPTED_OUT))
+            continue
         adds_one = contact is None or contact.deleted_at is not None
         if adds_one and room is not None:
             if room <= 0:

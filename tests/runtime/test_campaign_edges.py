@@ -224,3 +224,27 @@ async def test_a_recipients_csv_writing_one_number_several_ways_reaches_one_cont
         written = (await s.execute(text("SELECT whatsapp_id FROM contacts WHERE organization_id = :o "
                                         "AND whatsapp_id LIKE '+%'"), {"o": org})).scalars().all()
     assert written == []
+
+
+async def test_a_recipients_csv_does_not_opt_a_customer_back_in(api, servers):
+    """A CRM export saying opt_in "yes" for everyone: the customer who said PARAR is not sent the
+    campaign, and the report says why; opt_in "no" still opts a contact out."""
+    org = servers.seeded.organization_id
+    template = await approved_template(api, servers.seeded.number_id, servers.wait_for)
+    async with servers.db.transaction() as s:
+        await s.execute(text("INSERT INTO contacts (organization_id, whatsapp_id, opt_in, opt_out_date) "
+                             "VALUES (:o, '5511977776666', false, now())"), {"o": org})
+    cid = await _campaign(api, template, target_type="custom", target_filters={})
+    csv = "whatsapp_id,opt_in\n5511977776666,sim\n5511977775555,sim\n5511977774444,não\n"
+    response = await servers.client.post(servers.pytake_url + f"/campaigns/{cid}/recipients/import",
+                                         content=csv.encode(), headers={**api.headers, "Content-Type": "text/csv"})
+    assert response.status_code == 200, response.text
+    report = response.json()
+    assert (report["added"], report["rejected"]) == (2, 1), report
+    assert report["errors"][0]["row"] == 2 and report["errors"][0]["field"] == "opt_in"
+
+    assert (await api.ok("POST", f"/campaigns/{cid}/start", {}))["total_recipients"] == 1
+    async with servers.db.session() as s:
+        opted = dict((await s.execute(text("SELECT whatsapp_id, opt_in FROM contacts WHERE organization_id = :o "
+                                           "AND whatsapp_id LIKE '551197777%'"), {"o": org})).all())
+    assert opted == {"5511977776666": False, "5511977775555": True, "5511977774444": False}
