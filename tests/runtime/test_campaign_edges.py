@@ -248,3 +248,18 @@ async def test_a_recipients_csv_does_not_opt_a_customer_back_in(api, servers):
         opted = dict((await s.execute(text("SELECT whatsapp_id, opt_in FROM contacts WHERE organization_id = :o "
                                            "AND whatsapp_id LIKE '551197777%'"), {"o": org})).all())
     assert opted == {"5511977776666": False, "5511977775555": True, "5511977774444": False}
+
+
+@pytest.mark.parametrize("local, utc", [
+    ("2027-03-14T02:30:00", "2027-03-14T07:30:00+00:00"),  # skipped by the DST change: read as 03:30 EDT
+    ("2027-11-07T01:30:00", "2027-11-07T05:30:00+00:00"),  # repeated: its first occurrence (EDT)
+    ("2027-07-01T09:00:00", "2027-07-01T13:00:00+00:00"),
+])
+def test_a_local_scheduled_at_across_a_dst_change_is_the_documented_instant(local: str, utc: str):
+    from datetime import datetime, timezone
+
+    from api.campaigns import local_time
+    from api.db.models import Organization
+
+    org = Organization(settings={"timezone": "America/New_York"})
+    assert local_time(datetime.fromisoformat(local), org).astimezone(timezone.utc).isoformat() == utc
