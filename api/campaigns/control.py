@@ -258,17 +258,22 @@ async def begin(session: AsyncSession, campaign_id: uuid.UUID, organization_id: 
     ``target_filters``), the messages limit checked."""
     campaign = await _transition(session, campaign_id, organization_id, action,
                                  {"started_at": datetime.now(timezone.utc)})
+    await _build_audience(session, campaign)
+    await emit(session, campaign_event(campaign, "campaign.started"))
+    return campaign
+
+
+async def _build_audience(session: AsyncSession, campaign: Campaign) -> None:
+    """The campaign's recipients materialised and counted, and the month's messages checked."""
     await materialise(session, campaign)
     # rows staged by a recipients import (their variables) count like the others
     total = (await session.execute(text(
         "UPDATE campaigns SET total_recipients = (SELECT count(*) FROM campaign_recipients WHERE campaign_id = :c) "
-        "WHERE id = :c RETURNING total_recipients"), {"c": campaign_id})).scalar_one()
+        "WHERE id = :c RETURNING total_recipients"), {"c": campaign.id})).scalar_one()
     if not total:  # it would run, complete at once having sent nothing, and count in the month's campaigns
         raise ValidationFailed("target_filters", EMPTY_AUDIENCE)
-    await _messages_fit(session, organization_id, campaign_id)
+    await _messages_fit(session, campaign.organization_id, campaign.id)
     await session.refresh(campaign)
-    await emit(session, campaign_event(campaign, "campaign.started"))
-    return campaign
 
 
 async def pause(session: AsyncSession, campaign_id: uuid.UUID, organization_id: uuid.UUID) -> Campaign:
@@ -278,9 +283,16 @@ async def pause(session: AsyncSession, campaign_id: uuid.UUID, organization_id: 
 
 
 async def resume(session: AsyncSession, campaign_id: uuid.UUID, organization_id: uuid.UUID) -> Campaign:
+    """paused → running; a campaign PyTake paused when it was due (its audience never built)
+    gets its audience now, as a start would."""
     campaign = await _transition(session, campaign_id, organization_id, "resume", {})
     await sending_plan(session, campaign)
-    await _messages_fit(session, organization_id, campaign_id)
+    if campaign.started_at is None:
+        campaign.started_at = datetime.now(timezone.utc)
+        await session.flush()
+        await _build_audience(session, campaign)
+    else:
+        await _messages_fit(session, organization_id, campaign_id)
     await emit(session, campaign_event(campaign, "campaign.resumed"))
     return campaign
 

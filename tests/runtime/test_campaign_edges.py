@@ -263,3 +263,35 @@ def test_a_local_scheduled_at_across_a_dst_change_is_the_documented_instant(loca
 
     org = Organization(settings={"timezone": "America/New_York"})
     assert local_time(datetime.fromisoformat(local), org).astimezone(timezone.utc).isoformat() == utc
+
+
+async def test_a_campaign_paused_when_due_sends_to_its_audience_when_resumed(api, servers):
+    """Due while over the month's messages, it is paused before its audience was built; resumed
+    once the plan allows it, it is sent to that audience (it completed at once, sending nothing)."""
+    from datetime import datetime, timedelta, timezone
+
+    from api.campaigns.schedule import start_due
+    from api.workers.tasks import context
+
+    org = servers.seeded.organization_id
+    template = await approved_template(api, servers.seeded.number_id, servers.wait_for)
+    await add_contacts(servers.db, org, 3, prefix="55779", tags=["vip"])
+    cid = await _campaign(api, template)
+    await api.ok("POST", f"/campaigns/{cid}/start", {"scheduled_at": "2099-01-01T09:00:00"})
+    async with servers.db.transaction() as s:  # the month's messages run out, and its time comes
+        await s.execute(text("UPDATE organizations SET monthly_message_limit = 1 WHERE id = :o"), {"o": org})
+        await s.execute(text("UPDATE campaigns SET scheduled_at = :t WHERE id = :c"),
+                        {"t": datetime.now(timezone.utc) - timedelta(minutes=1), "c": cid})
+    assert await start_due(context().runtime) == []
+    assert (await api.ok("GET", f"/campaigns/{cid}"))["status"] == "paused"
+    assert (await _events(servers, cid))[-1]["reason"].startswith("monthly_message_limit")
+
+    async with servers.db.transaction() as s:  # the plan is upgraded
+        await s.execute(text("UPDATE organizations SET monthly_message_limit = 1000 WHERE id = :o"), {"o": org})
+    resumed = await api.ok("POST", f"/campaigns/{cid}/resume", {})
+    assert (resumed["status"], resumed["total_recipients"]) == ("running", 3)
+
+    async def all_sent() -> bool:
+        row = await counts(servers.db, cid)
+        return row["status"] == "completed" and row["sent"] == 3
+    await servers.wait_for(all_sent)
