@@ -91,6 +91,11 @@ async def test_submit_approve_send_reaches_the_customer_in_metas_wire_format(api
     no_button = await api.call("POST", f"/conversations/{conversation}/messages", {
         "type": "template", "template": {"id": template["id"], "body": ["Maria", "A-99"], "header": "A-99"}})
     assert no_button.json()["error"]["field"] == "template.buttons[1]"
+    for values, field in (({"body": ["Maria\nSilva", "A-99"], "header": "A-99"}, "template.body[0]"),
+                          ({"body": ["Maria", "A-99"], "header": "   "}, "template.header")):
+        refused = await api.call("POST", f"/conversations/{conversation}/messages", {  # Meta's 132018, after the fact
+            "type": "template", "template": {"id": template["id"], **values, "buttons": [{"index": 1, "text": "A"}]}})
+        assert refused.status_code == 422 and refused.json()["error"]["field"] == field, refused.text
 
     sent = await api.ok("POST", f"/conversations/{conversation}/messages", {
         "type": "template", "template": {"id": template["id"], "body": ["Maria", "A-99"], "header": "A-99",
