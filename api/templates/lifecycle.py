@@ -26,6 +26,7 @@ from api.crypto import decrypt_secret
 from api.db.models import WhatsAppNumber, WhatsAppTemplate
 from api.errors import ApiError, ValidationFailed
 from api.settings import Settings
+from api.templates.send_checks import media_kind_problem
 from api.whatsapp.config import WhatsAppConfig
 from api.whatsapp.graph_client import GraphError, PermanentGraphError
 from api.whatsapp.templates import (MEDIA_HEADERS, QUALITY_FIELD, STATUSES, TemplateAPI, TemplateChange,
@@ -96,6 +97,9 @@ def check_definition(row: Mapping[str, Any]) -> None:
         if not header or not str(header).startswith(("https://", "http://", "4::")):
             raise ValidationFailed("header_content", f"a {header_type} header needs an example media "
                                                      "(its URL or Meta's upload handle)")
+        wrong = media_kind_problem(str(header), header_type) if str(header).startswith("http") else None
+        if wrong is not None:
+            raise ValidationFailed("header_content", wrong)
     elif header:
         raise ValidationFailed("header_type", "header_content is given without a header_type")
     if placeholders(row.get("footer_text")):

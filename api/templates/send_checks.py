@@ -6,14 +6,17 @@ needs is checked before the row reaches the outbox: the body's ``{{n}}``
 count, a TEXT header's ``{{1}}``, a media header's media, URL buttons'
 ``{{1}}``; a missing one is a 422 naming it (``template.body[1]``, ...), and so is
 one Meta refuses (error 132018: blank, or a body parameter with a line break, a
-tab or more than four spaces in a row). Only
+tab or more than four spaces in a row), and a media header's URL of another kind
+of file (a .pdf for an IMAGE header: Meta's 131053). Only
 an APPROVED template of the conversation's number can be sent.
 """
 
 from __future__ import annotations
 
 import re
+from pathlib import PurePosixPath
 from typing import Any
+from urllib.parse import urlsplit
 
 from api.db.models import WhatsAppTemplate
 from api.errors import ValidationFailed
@@ -78,12 +81,34 @@ def _check_value(value: str, field: str, body: bool) -> None:
         raise ValidationFailed(field, f"this parameter {problem}")
 
 
+# the files each media header takes (WhatsApp's supported media types), by extension
+MEDIA_EXTENSIONS = {"IMAGE": ("jpeg", "jpg", "png"), "VIDEO": ("3gp", "3gpp", "mp4"),
+                    "DOCUMENT": ("doc", "docx", "pdf", "ppt", "pptx", "txt", "xls", "xlsx")}
+# media no header takes: a URL ending so is the wrong kind whatever the header
+_OTHER_MEDIA = ("aac", "amr", "avi", "bmp", "gif", "heic", "m4a", "mkv", "mov", "mp3", "ogg", "opus", "svg", "tif",
+                "tiff", "wav", "webm", "webp", "wmv")
+
+
+def media_kind_problem(url: str, kind: str) -> str | None:
+    """Why ``url`` cannot be a ``kind`` header's media, judged by its file extension (Meta fails
+    the message after the fact, error 131053); None when it may be (no extension known is fine)."""
+    extension = PurePosixPath(urlsplit(url).path).suffix.lower().lstrip(".")
+    known = {e for extensions in MEDIA_EXTENSIONS.values() for e in extensions} | set(_OTHER_MEDIA)
+    if extension in known and extension not in MEDIA_EXTENSIONS[kind]:
+        return (f"a {kind} header takes a {', '.join(MEDIA_EXTENSIONS[kind])} file: this URL is a "
+                f".{extension} file")
+    return None
+
+
 def _header(template: WhatsAppTemplate, send: TemplateSend) -> dict[str, Any] | None:
     kind = template.header_type
     if kind in MEDIA_HEADERS:
         if send.header_media_url is None:
             raise ValidationFailed("template.header_media_url", f"template {template.name!r} has a "
                                                                 f"{kind} header: its media URL is required")
+        wrong = media_kind_problem(str(send.header_media_url), kind)
+        if wrong is not None:
+            raise ValidationFailed("template.header_media_url", wrong)
         media = kind.lower()
         return {"type": "header", "parameters": [{"type": media, media: {"link": send.header_media_url}}]}
     if send.header_media_url is not None:

@@ -129,6 +129,10 @@ async def test_a_media_header_needs_its_media_and_the_sandbox_refuses_a_wrong_co
     extra = await api.call("POST", f"/conversations/{conversation}/messages", {"type": "template", "template": {
         "id": template["id"], "header_media_url": "https://cdn.example/m.jpg", "body": ["x"]}})
     assert extra.status_code == 422 and extra.json()["error"]["field"] == "template.body[0]"
+    pdf = await api.call("POST", f"/conversations/{conversation}/messages", {"type": "template", "template": {
+        "id": template["id"], "header_media_url": "https://cdn.example/menu.pdf"}})  # Meta's 131053, after the fact
+    assert pdf.status_code == 422 and pdf.json()["error"]["field"] == "template.header_media_url", pdf.text
+    assert ".pdf" in pdf.json()["error"]["message"]
     await api.ok("POST", f"/conversations/{conversation}/messages", {"type": "template", "template": {
         "id": template["id"], "header_media_url": "https://cdn.example/m.jpg"}}, status=201)
     received = await servers.wait_for(lambda: _templates_in(servers, "5511977776666"))
@@ -177,6 +181,8 @@ async def _rejected(servers, template_id: str) -> dict[str, Any] | None:
     ({"whatsapp_number_id": None}, "whatsapp_number_id"),
     ({"body_text": "   "}, "body_text"),
     ({"footer_text": "Até {{1}}"}, "footer_text"),
+    ({"header_type": "IMAGE", "header_content": "https://cdn.example/menu.pdf"}, "header_content"),
+    ({"header_type": "VIDEO", "header_content": "https://cdn.example/promo.jpg"}, "header_content"),
 ])
 async def test_what_meta_would_refuse_is_a_422_before_any_call(api: Api, change: dict, field: str) -> None:
     servers = api.servers
