@@ -200,16 +200,21 @@ async def pause_sending_from(session: AsyncSession, number_id: uuid.UUID, organi
     return [i for i in ids if await paused_by_pytake(session, i, "running", reason)]
 
 
-async def _campaigns_this_month(session: AsyncSession, org: Organization) -> None:
+async def _campaigns_this_month(session: AsyncSession, org: Organization, at: datetime | None = None) -> None:
+    """``monthly_campaign_limit``: a campaign counts in the (UTC) month it runs, when it started
+    or, scheduled, when it is due; one scheduled for next month is checked against next month's,
+    and counts there only (it counted in this month and, once started, in its own as well)."""
     limit = org.monthly_campaign_limit
     if limit is None:
         return
     used = (await session.execute(text(
-        "SELECT count(*) FROM campaigns WHERE organization_id = :o AND status <> 'draft' "
+        "WITH month AS (SELECT date_trunc('month', CAST(:at AS timestamptz) AT TIME ZONE 'UTC') AS start) "
+        "SELECT count(*) FROM campaigns, month WHERE organization_id = :o AND status <> 'draft' "
         # a draft or scheduled campaign cancelled before it ran sent nothing: it does not count
         "AND NOT (status = 'cancelled' AND started_at IS NULL) "
-        "AND COALESCE(started_at, scheduled_at, created_at) >= date_trunc('month', now() AT TIME ZONE 'UTC') "
-        "AT TIME ZONE 'UTC'"), {"o": org.id})).scalar_one()
+        "AND COALESCE(started_at, scheduled_at, created_at) >= month.start AT TIME ZONE 'UTC' "
+        "AND COALESCE(started_at, scheduled_at, created_at) < (month.start + interval '1 month') AT TIME ZONE 'UTC'"),
+        {"o": org.id, "at": at or datetime.now(timezone.utc)})).scalar_one()
     if used >= limit:
         raise PlanLimitExceeded("monthly_campaign_limit", int(limit))
 
@@ -238,12 +243,12 @@ async def start(session: AsyncSession, campaign_id: uuid.UUID, organization_id: 
         raise NotFound("campaign")
     check_filters(campaign.target_filters)
     await sending_plan(session, campaign)
-    await _campaigns_this_month(session, org)
-    if at is not None:
-        when = local_time(at, org)
-        if when <= datetime.now(timezone.utc):
-            raise ValidationFailed("scheduled_at", f"{when.isoformat()} ({organization_zone(org).key}) is in the past: "
-                                                   "schedule a time to come, or send {} to start now")
+    when = local_time(at, org) if at is not None else None
+    if when is not None and when <= datetime.now(timezone.utc):
+        raise ValidationFailed("scheduled_at", f"{when.isoformat()} ({organization_zone(org).key}) is in the past: "
+                                               "schedule a time to come, or send {} to start now")
+    await _campaigns_this_month(session, org, when)
+    if when is not None:
         return await _transition(session, campaign_id, organization_id, "scheduled", {"scheduled_at": when}), False
     return await begin(session, campaign_id, organization_id, "running"), True
 

@@ -295,3 +295,24 @@ async def test_a_campaign_paused_when_due_sends_to_its_audience_when_resumed(api
         row = await counts(servers.db, cid)
         return row["status"] == "completed" and row["sent"] == 3
     await servers.wait_for(all_sent)
+
+
+async def test_a_campaign_scheduled_for_a_later_month_counts_in_that_month_only(api, servers):
+    """``monthly_campaign_limit`` 1: a campaign scheduled for a later month leaves this month's
+    campaign free, and takes that month's."""
+    org = servers.seeded.organization_id
+    template = await approved_template(api, servers.seeded.number_id, servers.wait_for)
+    await add_contacts(servers.db, org, 2, prefix="55779", tags=["vip"])
+    async with servers.db.transaction() as s:
+        await s.execute(text("UPDATE organizations SET monthly_campaign_limit = 1 WHERE id = :o"), {"o": org})
+    later = await _campaign(api, template)
+    await api.ok("POST", f"/campaigns/{later}/start", {"scheduled_at": "2099-01-10T09:00:00"})
+
+    now = await _campaign(api, template)
+    assert (await api.ok("POST", f"/campaigns/{now}/start", {}))["status"] == "running"
+    same_month = await api.call("POST", f"/campaigns/{await _campaign(api, template)}/start",
+                                {"scheduled_at": "2099-01-20T09:00:00"})
+    assert same_month.status_code == 403 and same_month.json()["error"]["field"] == "monthly_campaign_limit"
+    next_month = await _campaign(api, template)
+    assert (await api.ok("POST", f"/campaigns/{next_month}/start",
+                         {"scheduled_at": "2099-02-01T09:00:00"}))["status"] == "scheduled"
