@@ -30,7 +30,9 @@ a `RUN_CAMPAIGN` task on the LOW lane. Each round:
    to Meta; the others get their own content (one UPDATE a batch).
 5. **Send** the claimed rows (callback data = the row id), then record them:
    accepted → ``sent`` with the wamid (`api.outbox.SentRecorder`, which
-   updates the recipient with it); Meta's error → ``failed`` with it. A row
+   updates the recipient with it); Meta's error → ``failed`` with it; an
+   error that refuses the template itself (`TEMPLATE_REFUSED`: paused,
+   disabled, not in this language) also pauses the campaign with the reason. A row
    failed here (or in step 4) gets a ``message.status`` ``failed`` event
    carrying the whole message, as the conversation sender writes it.
 6. **Statistics**: once the claims have added as many rows as ``messages``
@@ -75,6 +77,10 @@ log = logging.getLogger("pytake.campaigns")
 LEASE_MS = 15_000
 MAX_BATCH = 100
 TRANSIENT_ATTEMPTS = 4
+# Meta's answers that refuse the campaign's template itself, whoever it goes to: not in this
+# language (132001), paused for low quality (132015), disabled (132016). The first one pauses the
+# campaign at once (the chore would in up to 2 s, every send of that time failing the same way).
+TEMPLATE_REFUSED = frozenset({132001, 132015, 132016})
 LIVE_POLL = 0.02  # seconds between looks while live traffic is waiting
 
 # Conversation rows of the number waiting in the outbox, unclaimed and due (migration 0025:
@@ -277,6 +283,18 @@ class CampaignRun:
             self.sent += len(accepted)
         if failed:
             await self._fail(failed)
+            refused = next((f for f in failed if (f["meta"].get("meta_error") or {}).get("code") in TEMPLATE_REFUSED),
+                           None)
+            if refused is not None:
+                await self._pause(f"template_id: Meta refused the template: {refused['error']}")
+
+    async def _pause(self, reason: str) -> None:
+        """Pause the campaign (its ``campaign.paused`` carries ``reason``): the next round finds it
+        not running and this runner stops; the recipients not claimed stay pending for a resume."""
+        log.warning("campaign %s paused: %s", self.campaign_id, reason)
+        async with self.rt.db.session() as session:
+            await paused_by_pytake(session, self.campaign_id, "running", reason)
+            await session.commit()
 
     async def _fail(self, failed: list[dict[str, Any]]) -> None:
         """Mark rows failed before they were sent, each with its ``message.status`` event carrying the

@@ -316,3 +316,32 @@ async def test_a_campaign_scheduled_for_a_later_month_counts_in_that_month_only(
     next_month = await _campaign(api, template)
     assert (await api.ok("POST", f"/campaigns/{next_month}/start",
                          {"scheduled_at": "2099-02-01T09:00:00"}))["status"] == "scheduled"
+
+
+async def test_meta_refusing_the_template_on_a_send_pauses_the_campaign_at_once(api, servers):
+    """Meta answers 132015 (paused) before its status webhook for the template arrives: the
+    runner pauses the campaign at the first refusal instead of failing every recipient it
+    claims until the chore looks; the others stay pending, and a resume sends them."""
+    org = servers.seeded.organization_id
+    template = await approved_template(api, servers.seeded.number_id, servers.wait_for)
+    await prepare_number(servers.db, servers.seeded.number_id, org, rate=10)  # one send a round
+    await add_contacts(servers.db, org, 6, prefix="55789", tags=["vip"])
+    fault = await servers.client.post(servers.sandbox_url + "/_sandbox/faults", json={"code": 132015, "count": 1000})
+    assert fault.status_code == 200, fault.text
+    cid = await _campaign(api, template)
+    assert (await api.ok("POST", f"/campaigns/{cid}/start", {}))["status"] == "running"
+
+    async def paused() -> bool:
+        return (await counts(servers.db, cid))["status"] == "paused"
+    await servers.wait_for(paused)
+    row = await counts(servers.db, cid)
+    assert row["sent"] == 0 and 1 <= row["failed"] <= 2 and row["pending"] >= 4, row
+    event = (await _events(servers, cid))[-1]
+    assert event["type"] == "campaign.paused" and "132015" in event["reason"], event
+
+    servers.sandbox.faults.clear()  # Meta takes the template again
+    assert (await api.ok("POST", f"/campaigns/{cid}/resume", {}))["status"] == "running"
+
+    async def rest_sent() -> bool:
+        return (await counts(servers.db, cid))["sent"] == 6 - row["failed"]
+    await servers.wait_for(rest_sent)
