@@ -48,7 +48,33 @@ async def read_json() -> Any:
         raise ApiError(413, "payload_too_large", "request body is too large", field="body")
     if not raw:
         return {}
-    return await request.get_json()
+    data = await request.get_json()
+    if b"\\u0000" in raw:  # PostgreSQL stores no NUL in text or jsonb: say where, not a 422 on "body"
+        where = _nul_at(data)
+        if where is not None:
+            field = ".".join(str(part) for part in where) or "body"
+            raise ApiError(422, "validation_error", f"{field}: must not contain the NUL character (U+0000)",
+                           field=field, details=[{"field": field, "message": "must not contain the NUL character"}])
+    return data
+
+
+def _nul_at(value: Any, path: tuple = ()) -> tuple | None:
+    """The path of the first string (a value or an object's key) holding U+0000, or None."""
+    if isinstance(value, str):
+        return path if "\x00" in value else None
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if "\x00" in key:
+                return (*path, key)
+            found = _nul_at(item, (*path, key))
+            if found is not None:
+                return found
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            found = _nul_at(item, (*path, i))
+            if found is not None:
+                return found
+    return None
 
 
 async def read_body(model: type[M]) -> M:

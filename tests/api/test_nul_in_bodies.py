@@ -1,0 +1,28 @@
+"""A NUL character (U+0000) in a JSON body: PostgreSQL's text and jsonb cannot hold it, so the
+API refuses it with a 422 naming the field that carries it, before any row is written (it was a
+422 on "body", leaving the client to guess which of its fields)."""
+
+from __future__ import annotations
+
+import pytest
+
+
+@pytest.mark.parametrize("body, field", [
+    ({"name": "Ana\u0000", "whatsapp_id": "5511900001111"}, "name"),
+    ({"whatsapp_id": "5511900001112", "attributes": {"plano": "ouro\u0000"}}, "attributes.plano"),
+    ({"whatsapp_id": "5511900001113", "tags": ["vip", "a\u0000b"]}, "tags.1"),
+    ({"whatsapp_id": "5511900001114", "attributes": {"chave\u0000": "x"}}, "attributes.chave\u0000"),
+])
+async def test_a_nul_in_a_body_is_a_422_naming_its_field_and_writes_nothing(client, org_admin, body, field):
+    response = await client.post("/contacts", headers=org_admin.headers, json=body)
+    assert response.status_code == 422
+    error = (await response.get_json())["error"]
+    assert error["field"] == field and "NUL" in error["message"], error
+    listed = await (await client.get("/contacts", headers=org_admin.headers)).get_json()
+    assert body["whatsapp_id"] not in {c["whatsapp_id"] for c in listed["items"]}
+
+
+async def test_a_body_without_nul_is_taken_as_before(client, org_admin):
+    response = await client.post("/contacts", headers=org_admin.headers,
+                                 json={"whatsapp_id": "5511900001115", "name": "Ana \\u0000 (escrito)"})
+    assert response.status_code == 201, await response.get_data()
