@@ -13,7 +13,9 @@ only while its statement finds the campaign ``running`` (it holds the row
 first, so it waits for the claims in flight), so once ``pause`` or ``cancel``
 commits no new recipient is claimed; ``cancel`` marks every unclaimed recipient ``skipped``
 ("campaign cancelled") in its transaction. Resume continues with the pending
-recipients, in id order: nothing is sent twice, nothing skipped.
+recipients, in id order: nothing is sent twice, nothing skipped. A pause PyTake makes
+itself (`paused_by_pytake`) keeps why on the campaign (``pause_reason``, set in its pause
+statement); every user transition clears it (a user's pause has none: the user knows why).
 
 Starting checks the template (approved, parameters complete: 422 naming the
 field), the sending number, and the plan: ``monthly_campaign_limit`` (campaigns
@@ -150,7 +152,8 @@ async def _transition(session: AsyncSession, campaign_id: uuid.UUID, organizatio
     stmt = (update(Campaign)
             .where(Campaign.id == campaign_id, Campaign.organization_id == organization_id,
                    Campaign.status.in_(ALLOWED_FROM[action]))
-            .values(status=new, updated_at=datetime.now(timezone.utc), **values)
+            # a user's transition: whatever PyTake paused it for no longer holds (or the user knows why)
+            .values(status=new, updated_at=datetime.now(timezone.utc), pause_reason=None, **values)
             .returning(Campaign.id))
     if (await session.execute(stmt)).scalar() is None:
         current = (await session.execute(select(Campaign.status).where(
@@ -177,10 +180,11 @@ def reason_of(exc: ApiError) -> str:
 
 async def paused_by_pytake(session: AsyncSession, campaign_id: uuid.UUID, from_status: str, reason: str) -> bool:
     """A campaign PyTake pauses itself (its number or template went away, the plan no longer
-    allows it), from ``from_status``, with its ``campaign.paused`` event carrying ``reason``."""
+    allows it), from ``from_status``, with ``reason`` kept on it (``pause_reason``: the API and
+    the web app show it until a resume or cancel) and carried by its ``campaign.paused`` event."""
     row = (await session.execute(text(
-        f"UPDATE campaigns SET status = 'paused', updated_at = now() WHERE id = :c AND status = :s "
-        f"RETURNING organization_id, {', '.join(CAMPAIGN_FIELDS)}"), {"c": campaign_id, "s": from_status})
+        f"UPDATE campaigns SET status = 'paused', pause_reason = :r, updated_at = now() WHERE id = :c AND status = :s "
+        f"RETURNING organization_id, {', '.join(CAMPAIGN_FIELDS)}"), {"c": campaign_id, "s": from_status, "r": reason})
         ).mappings().first()
     if row is not None:
         await emit(session, campaign_event(row, "campaign.paused", reason))

@@ -744,6 +744,9 @@ class Campaign(Base):
         ForeignKey("whatsapp_numbers.id", ondelete="SET NULL"))
     flow_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("flows.id", ondelete="SET NULL"))
     skipped_count: Mapped[int | None] = mapped_column(Integer, server_default=_int(0))
+    # added (migration 0026): why PyTake paused it (`control.paused_by_pytake`); NULL when not
+    # paused, or paused by a user
+    pause_reason: Mapped[str | None] = mapped_column(Text)
     total_recipients: Mapped[int | None] = mapped_column(Integer, server_default=_int(0))
     sent_count: Mapped[int | None] = mapped_column(Integer, server_default=_int(0))
     delivered_count: Mapped[int | None] = mapped_column(Integer, server_default=_int(0))

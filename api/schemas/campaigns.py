@@ -7,6 +7,7 @@ import uuid
 from datetime import datetime
 from typing import Any, Literal
 
+from pydantic import Field
 from pydantic.json_schema import SkipJsonSchema
 
 from api.schemas.common import Input, JsonObject, Name, Output, Text
@@ -63,6 +64,9 @@ class CampaignOut(Output):
     failed_count: int | None = None
     replied_count: int | None = None
     skipped_count: int | None = None
+    pause_reason: str | None = Field(None, description=(
+        "why PyTake paused the campaign, as its campaign.paused event says it ('the WhatsApp number was "
+        "deactivated', 'template_id: ...'); null when it is not paused, or a user paused it"))
     started_at: datetime | None = None
     completed_at: datetime | None = None
     created_by: uuid.UUID | None = None

@@ -76,15 +76,20 @@ async def test_a_template_meta_pauses_pauses_the_campaigns_sending_it_with_the_r
     assert (row["sent"], row["failed"], row["pending"]) == (0, 0, 5)  # nothing sent into Meta's refusal
     paused = (await _events(servers, cid))[-1]
     assert paused["type"] == "campaign.paused"
-    assert paused["reason"] == ("template_id: template 'promo_week' is PAUSED: only APPROVED, active templates "
-                                "can be sent")
+    why = "template_id: template 'promo_week' is PAUSED: only APPROVED, active templates can be sent"
+    assert paused["reason"] == why
+    assert (await api.ok("GET", f"/campaigns/{cid}"))["pause_reason"] == why  # the user sees why, not just "paused"
+    listed = (await api.ok("GET", "/campaigns?status=paused"))["items"]
+    assert [(c["id"], c["pause_reason"]) for c in listed] == [(cid, why)]
 
     refused = await api.call("POST", f"/campaigns/{cid}/resume", {})
     assert refused.status_code == 422 and refused.json()["error"]["field"] == "template_id", refused.text
-    assert (await api.ok("GET", f"/campaigns/{cid}"))["status"] == "paused"
+    still = await api.ok("GET", f"/campaigns/{cid}")
+    assert (still["status"], still["pause_reason"]) == ("paused", why)  # a refused resume changes nothing
 
     await meta_says("APPROVED")
-    assert (await api.ok("POST", f"/campaigns/{cid}/resume", {}))["status"] == "running"
+    resumed = await api.ok("POST", f"/campaigns/{cid}/resume", {})
+    assert (resumed["status"], resumed["pause_reason"]) == ("running", None)
 
     async def all_sent() -> bool:
         return (await counts(servers.db, cid))["sent"] == 5
@@ -160,6 +165,9 @@ async def test_an_empty_audience_is_refused_and_a_due_one_is_paused_with_the_rea
     row = await counts(servers.db, later)
     assert (row["status"], row["recipients"]) == ("paused", 0)
     assert (await _events(servers, later))[-1]["reason"].startswith("target_filters: the audience is empty")
+    assert (await api.ok("GET", f"/campaigns/{later}"))["pause_reason"].startswith("target_filters: the audience is empty")
+    cancelled = await api.ok("POST", f"/campaigns/{later}/cancel", {})
+    assert (cancelled["status"], cancelled["pause_reason"]) == ("cancelled", None)
 
 
 async def test_a_scheduled_at_in_the_past_is_refused_not_started_now(api, servers):
@@ -283,13 +291,14 @@ async def test_a_campaign_paused_when_due_sends_to_its_audience_when_resumed(api
         await s.execute(text("UPDATE campaigns SET scheduled_at = :t WHERE id = :c"),
                         {"t": datetime.now(timezone.utc) - timedelta(minutes=1), "c": cid})
     assert await start_due(context().runtime) == []
-    assert (await api.ok("GET", f"/campaigns/{cid}"))["status"] == "paused"
-    assert (await _events(servers, cid))[-1]["reason"].startswith("monthly_message_limit")
+    paused = await api.ok("GET", f"/campaigns/{cid}")
+    assert paused["status"] == "paused" and paused["pause_reason"].startswith("monthly_message_limit"), paused
+    assert (await _events(servers, cid))[-1]["reason"] == paused["pause_reason"]
 
     async with servers.db.transaction() as s:  # the plan is upgraded
         await s.execute(text("UPDATE organizations SET monthly_message_limit = 1000 WHERE id = :o"), {"o": org})
     resumed = await api.ok("POST", f"/campaigns/{cid}/resume", {})
-    assert (resumed["status"], resumed["total_recipients"]) == ("running", 3)
+    assert (resumed["status"], resumed["total_recipients"], resumed["pause_reason"]) == ("running", 3, None)
 
     async def all_sent() -> bool:
         row = await counts(servers.db, cid)
@@ -338,9 +347,12 @@ async def test_meta_refusing_the_template_on_a_send_pauses_the_campaign_at_once(
     assert row["sent"] == 0 and 1 <= row["failed"] <= 2 and row["pending"] >= 4, row
     event = (await _events(servers, cid))[-1]
     assert event["type"] == "campaign.paused" and "132015" in event["reason"], event
+    shown = (await api.ok("GET", f"/campaigns/{cid}"))["pause_reason"]
+    assert shown == event["reason"] and shown.startswith("template_id: Meta refused the template"), shown
 
     servers.sandbox.faults.clear()  # Meta takes the template again
-    assert (await api.ok("POST", f"/campaigns/{cid}/resume", {}))["status"] == "running"
+    resumed = await api.ok("POST", f"/campaigns/{cid}/resume", {})
+    assert (resumed["status"], resumed["pause_reason"]) == ("running", None)
 
     async def rest_sent() -> bool:
         return (await counts(servers.db, cid))["sent"] == 6 - row["failed"]

@@ -76,3 +76,11 @@ async def test_a_campaign_paused_by_its_number_going_away_says_why(api, servers)
     assert [e["type"] for e in events] == ["campaign.started", "campaign.paused"]
     assert events[-1]["campaign"]["status"] == "paused"
     assert events[-1]["reason"] == "the WhatsApp number was deactivated"
+    assert (await api.ok("GET", f"/campaigns/{cid}"))["pause_reason"] == "the WhatsApp number was deactivated"
+
+    await api.ok("PATCH", f"/whatsapp-numbers/{servers.seeded.number_id}", {"is_active": True})
+    resumed = await api.ok("POST", f"/campaigns/{cid}/resume", {})
+    assert (resumed["status"], resumed["pause_reason"]) == ("running", None)  # gone with the resume
+    paused = await api.ok("POST", f"/campaigns/{cid}/pause", {})
+    assert (paused["status"], paused["pause_reason"]) == ("paused", None)  # a user's pause: the user knows why
+    assert (await api.ok("GET", f"/campaigns/{cid}"))["pause_reason"] is None
