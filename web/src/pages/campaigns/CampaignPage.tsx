@@ -7,7 +7,7 @@ import { useI18n } from "../../i18n";
 import type { MessageKey } from "../../i18n/messages";
 import { Link } from "../../router";
 import { canDo, formatInZone, isLive, type Action, type Campaign } from "./campaignModel";
-import { CampaignStatusPill, ProgressBar } from "./CampaignParts";
+import { CampaignStatusPill, PauseNotice, ProgressBar } from "./CampaignParts";
 import { CampaignRecipients } from "./CampaignRecipients";
 import { useOrgTimezone } from "./orgTimezone";
 
@@ -77,6 +77,7 @@ export function CampaignPage({ campaignId }: { campaignId: string }) {
               <h1>{campaign.name}</h1>
               <CampaignStatusPill status={campaign.status} />
             </div>
+            <PauseNotice campaign={campaign} />
             {!lacks(me, "campaigns:write") && <div className="row" role="toolbar" aria-label={t("templates.actions")}>
               {ACTIONS.map((action) => (
                 <button key={action} type="button" className={action === "cancel" ? "danger" : action === "start" ? "primary" : ""}

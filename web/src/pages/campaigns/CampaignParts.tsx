@@ -1,6 +1,6 @@
 import { useI18n } from "../../i18n";
 import type { Campaign, CampaignStatus } from "./campaignModel";
-import { progressOf } from "./campaignModel";
+import { pauseCause, pauseReasonOf, progressOf } from "./campaignModel";
 
 export function CampaignStatusPill({ status }: { status: CampaignStatus }) {
   const { t } = useI18n();
@@ -23,4 +23,27 @@ export function ProgressBar({ campaign }: { campaign: Campaign }) {
       <span className="small progress-text">{label}</span>
     </div>
   );
+}
+
+/** Why PyTake paused the campaign and what to do before resuming; nothing otherwise. */
+export function PauseNotice({ campaign }: { campaign: Campaign }) {
+  const { t } = useI18n();
+  const reason = pauseReasonOf(campaign);
+  if (!reason) return null;
+  const cause = pauseCause(reason);
+  return (
+    <div className="pause-notice" role="note" aria-label={t("campaigns.pausedBy")} data-cause={cause}>
+      <div><strong>{t("campaigns.pausedBy")}</strong> — {t(`campaigns.pauseCause.${cause}`)}</div>
+      <p className="pause-reason">{reason}</p>
+      <p className="small">{t(`campaigns.pauseHint.${cause}`)}</p>
+    </div>
+  );
+}
+
+/** The list's second line under a paused campaign's status: what it is about, the reason on hover. */
+export function PauseLine({ campaign }: { campaign: Campaign }) {
+  const { t } = useI18n();
+  const reason = pauseReasonOf(campaign);
+  if (!reason) return null;
+  return <div className="pause-line small" title={reason}>{t(`campaigns.pauseCause.${pauseCause(reason)}`)}</div>;
 }

@@ -6,7 +6,7 @@ import { AppHeader } from "../../components/AppHeader";
 import { useI18n } from "../../i18n";
 import { Link } from "../../router";
 import { formatInZone, isLive, type Campaign } from "./campaignModel";
-import { CampaignStatusPill, ProgressBar } from "./CampaignParts";
+import { CampaignStatusPill, PauseLine, ProgressBar } from "./CampaignParts";
 import { useOrgTimezone } from "./orgTimezone";
 
 const POLL_MS = 2000; // while one is running or scheduled
@@ -58,7 +58,7 @@ export function CampaignsPage() {
                     {campaigns.map((c) => (
                       <tr key={c.id} className="campaign-row" data-name={c.name}>
                         <td><Link to={`/app/campaigns/${c.id}`}><strong>{c.name}</strong></Link></td>
-                        <td><CampaignStatusPill status={c.status} /></td>
+                        <td><CampaignStatusPill status={c.status} /><PauseLine campaign={c} /></td>
                         <td>{templates.find((tpl) => tpl.id === c.template_id)?.name ?? "—"}</td>
                         <td>{formatInZone(c.scheduled_at, zone, lang)}</td>
                         <td><ProgressBar campaign={c} /></td>

@@ -2,8 +2,8 @@ import { describe, expect, it } from "vitest";
 import type { Template } from "../../api/types";
 import { en, ptBR } from "../../i18n/messages";
 import {
-  canDo, checkDraft, emptyDraft, formatInZone, formField, isLive, localNow, needsOf, progressOf, toCreateBody, toStartBody,
-  type CampaignStatus, type Draft,
+  canDo, checkDraft, emptyDraft, formatInZone, formField, isLive, localNow, needsOf, pauseCause, pauseReasonOf,
+  progressOf, toCreateBody, toStartBody, type Campaign, type CampaignStatus, type Draft,
 } from "./campaignModel";
 
 const promo: Template = {
@@ -95,6 +95,28 @@ describe("times in the organization's timezone", () => {
     expect(localNow(instant, "UTC")).toBe("2026-12-02T13:05");
     expect(formatInZone("2026-12-02T13:05:00Z", "America/Sao_Paulo", "en")).toMatch(/10:05/);
     expect(formatInZone(null, "UTC", "en")).toBe("—");
+  });
+});
+
+describe("why PyTake paused a campaign", () => {
+  it("tells the cause from the reason's field, as the API writes it", () => {
+    expect(pauseCause("the WhatsApp number was deactivated")).toBe("number");
+    expect(pauseCause("the WhatsApp number was deleted")).toBe("number");
+    expect(pauseCause("whatsapp_number_id: the WhatsApp number is deactivated: activate it")).toBe("number");
+    expect(pauseCause("template_id: template 'promo_week' is PAUSED: only APPROVED, active templates can be sent"))
+      .toBe("template");
+    expect(pauseCause("template_id: Meta refused the template: (#132015) Template is paused")).toBe("template");
+    expect(pauseCause("message_content.body[0]: body parameter {{1}} is empty")).toBe("template");
+    expect(pauseCause("target_filters: the audience is empty: no contact ...")).toBe("audience");
+    expect(pauseCause("monthly_message_limit: plan limit exceeded")).toBe("plan");
+    expect(pauseCause("something new")).toBe("other");
+  });
+
+  it("shows the reason only while paused, and only PyTake's", () => {
+    const c: Campaign = { id: "c", name: "Semana", status: "paused", pause_reason: "the WhatsApp number was deleted" };
+    expect(pauseReasonOf(c)).toBe("the WhatsApp number was deleted");
+    expect(pauseReasonOf({ ...c, pause_reason: null })).toBeNull(); // a user paused it
+    expect(pauseReasonOf({ ...c, status: "running" })).toBeNull();
   });
 });
 

@@ -29,6 +29,7 @@ export type Campaign = {
   failed_count?: number | null;
   skipped_count?: number | null;
   replied_count?: number | null;
+  pause_reason?: string | null; // why PyTake paused it; null when a user did, or not paused
 };
 
 // from which states each action moves the campaign (api/campaigns/control.py)
@@ -46,6 +47,25 @@ export function canDo(action: Action, status: CampaignStatus): boolean {
 /** While sending or waiting for its time, the counters change: the detail page polls. */
 export function isLive(status: CampaignStatus): boolean {
   return status === "running" || status === "scheduled";
+}
+
+export type PauseCause = "number" | "template" | "audience" | "plan" | "other";
+
+/** What a PyTake pause is about, from its reason: the field it names before ": " (the API's
+ * error field: `template_id: template 'x' is PAUSED ...`), or the number's own reasons. Picks the
+ * hint on what to do; the reason itself is shown as the API says it. */
+export function pauseCause(reason: string): PauseCause {
+  const field = /^([\w.[\]]+): /.exec(reason)?.[1] ?? "";
+  if (field === "whatsapp_number_id" || reason.startsWith("the WhatsApp number ")) return "number";
+  if (field === "template_id" || field === "message_type" || field.startsWith("message_content")) return "template";
+  if (field.startsWith("target_filters") || field === "target_type") return "audience";
+  if (field.startsWith("monthly_")) return "plan";
+  return "other";
+}
+
+/** The reason to show: only while paused, and only when PyTake paused it. */
+export function pauseReasonOf(c: Campaign): string | null {
+  return c.status === "paused" && c.pause_reason ? c.pause_reason : null;
 }
 
 export type Progress = { sent: number; total: number; percent: number; done: number };
