@@ -286,7 +286,9 @@ class CampaignRun:
             refused = next((f for f in failed if (f["meta"].get("meta_error") or {}).get("code") in TEMPLATE_REFUSED),
                            None)
             if refused is not None:
-                await self._pause(f"template_id: Meta refused the template: {refused['error']}")
+                meta = refused["meta"]["meta_error"]
+                await self._pause(f"template_id: Meta refused the template: "
+                                  f"{meta.get('details') or meta.get('message')} (error {meta['code']})")
 
     async def _pause(self, reason: str) -> None:
         """Pause the campaign (its ``campaign.paused`` carries ``reason``): the next round finds it
