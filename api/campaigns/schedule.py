@@ -39,6 +39,11 @@ async def start_due(rt: Runtime) -> list[str]:
     for campaign_id, organization_id in due:
         try:
             async with rt.db.transaction() as session:
+                # its template or number may have stopped sending while it waited: paused with
+                # the reason, never started (it would be counted, and announced, for nothing)
+                campaign = await session.get(Campaign, campaign_id)
+                if campaign is not None:
+                    await sending_plan(session, campaign)
                 await begin(session, campaign_id, organization_id, "running")
         except ApiError as exc:
             log.warning("scheduled campaign %s not started: %s; paused", campaign_id, exc)

@@ -358,3 +358,36 @@ async def test_meta_refusing_the_template_on_a_send_pauses_the_campaign_at_once(
     async def rest_sent() -> bool:
         return (await counts(servers.db, cid))["sent"] == 6 - row["failed"]
     await servers.wait_for(rest_sent)
+
+
+async def test_a_due_campaign_whose_template_meta_paused_meanwhile_is_paused_not_started(api, servers):
+    """Scheduled, then Meta pauses its template: when due it is paused with the reason; it never
+    starts (no campaign.started, no audience, not one of the month's campaigns)."""
+    from datetime import datetime, timedelta, timezone
+
+    from api.campaigns.schedule import start_due
+    from api.workers.tasks import context
+
+    org = servers.seeded.organization_id
+    template = await approved_template(api, servers.seeded.number_id, servers.wait_for)
+    await add_contacts(servers.db, org, 2, prefix="55799", tags=["vip"])
+    cid = await _campaign(api, template)
+    await api.ok("POST", f"/campaigns/{cid}/start", {"scheduled_at": "2099-01-01T09:00:00"})
+    meta_id = (await api.ok("GET", f"/templates/{template}"))["meta_template_id"]
+    response = await servers.client.post(servers.sandbox_url + "/_sandbox/templates/event",
+                                         json={"id": meta_id, "event": "PAUSED", "reason": "LOW_QUALITY"})
+    assert response.status_code == 200, response.text
+
+    async def paused_at_meta() -> bool:
+        return (await api.ok("GET", f"/templates/{template}"))["meta_status"] == "PAUSED"
+    await servers.wait_for(paused_at_meta)
+    async with servers.db.transaction() as s:  # time passes
+        await s.execute(text("UPDATE campaigns SET scheduled_at = :t WHERE id = :c"),
+                        {"t": datetime.now(timezone.utc) - timedelta(minutes=1), "c": cid})
+    assert await start_due(context().runtime) == []
+
+    row = await counts(servers.db, cid)
+    assert (row["status"], row["recipients"]) == ("paused", 0), row
+    shown = await api.ok("GET", f"/campaigns/{cid}")
+    assert shown["started_at"] is None and shown["pause_reason"].startswith("template_id: "), shown
+    assert "campaign.started" not in [e["type"] for e in await _events(servers, cid)]
