@@ -15,7 +15,9 @@ cannot redirect the request. Redirects are followed by hand, at most
 ``max_redirects``, each hop checked again; a hop to another origin carries
 only the headers that describe the request (`CROSS_ORIGIN_HEADERS`), never
 the flow's credentials, whatever header holds them. Bodies are streamed and cut off
-past ``max_bytes`` (1 MiB).
+past ``max_bytes`` (1 MiB) of *decoded* content: gzip and deflate (the only codings
+asked for) are inflated here, each layer bounded, because a few hundred bytes of
+gzip inside gzip inflate to hundreds of megabytes in one step of httpx's own decoder.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ import asyncio
 import ipaddress
 import json as jsonlib
 import socket
+import zlib
 from typing import Any, Awaitable, Callable, Iterable, Mapping
 
 import httpx
@@ -82,6 +85,48 @@ async def system_resolver(host: str, port: int) -> list[str]:
 
 # what a redirect to another origin keeps of the flow's headers
 CROSS_ORIGIN_HEADERS = frozenset({"accept", "accept-language", "content-type", "cache-control"})
+
+# the content codings asked for (whatever a flow's headers say): the ones `_Inflater` bounds
+ACCEPT_ENCODING = "gzip, deflate"
+
+
+class _Inflater:
+    """One gzip or deflate layer of a response, inflating at most ``limit`` bytes of a
+    chunk: more would be a response too large (`OverflowError`), and is never inflated."""
+
+    def __init__(self, coding: str) -> None:
+        self.coding = coding
+        self._raw_deflate = False  # "deflate" is zlib-wrapped by the RFC, raw from some servers
+        self._z = zlib.decompressobj(zlib.MAX_WBITS | 16 if coding == "gzip" else zlib.MAX_WBITS)
+
+    def inflate(self, data: bytes, limit: int) -> bytes:
+        try:
+            out = self._z.decompress(data, limit + 1)
+        except zlib.error:
+            if self.coding != "deflate" or self._raw_deflate:
+                raise
+            self._raw_deflate = True
+            self._z = zlib.decompressobj(-zlib.MAX_WBITS)
+            out = self._z.decompress(data, limit + 1)
+        if len(out) > limit or self._z.unconsumed_tail:
+            raise OverflowError(f"{self.coding} content inflates past {limit} bytes")
+        return out
+
+
+def _inflaters(content_encoding: str) -> list[_Inflater]:
+    """The layers to undo, last applied first; an unknown coding is an error (none other was asked for)."""
+    layers: list[_Inflater] = []
+    for coding in (c.strip().lower() for c in content_encoding.split(",")):
+        if coding in ("", "identity"):
+            continue
+        if coding not in ("gzip", "x-gzip", "deflate"):
+            raise ValueError(f"unsupported Content-Encoding {coding!r} (asked for {ACCEPT_ENCODING})")
+        layers.append(_Inflater("deflate" if coding == "deflate" else "gzip"))
+    return layers[::-1]
+
+
+def _without_accept_encoding(headers: dict[str, str]) -> dict[str, str]:
+    return {k: v for k, v in headers.items() if k.lower() != "accept-encoding"}
 
 
 class GuardedHttpClient:
@@ -201,7 +246,8 @@ class GuardedHttpClient:
             extensions = {"sni_hostname": url.host} if url.scheme == "https" else {}
             request = self._client.build_request(
                 method, pinned,
-                headers={"User-Agent": self.user_agent, **headers, "Host": host_header},
+                headers={"User-Agent": self.user_agent, **_without_accept_encoding(headers),
+                         "Accept-Encoding": ACCEPT_ENCODING, "Host": host_header},
                 json=body if send_body else None,
                 timeout=timeout, extensions=extensions,
             )
@@ -225,13 +271,26 @@ class GuardedHttpClient:
         raise HttpRequestError(f"{method} {url}: cannot connect ({last})")
 
     async def _read(self, response: httpx.Response, url: httpx.URL) -> HttpResponse:
+        """The body, decoded here rather than by httpx (`_Inflater`), never past ``max_bytes``."""
+        try:
+            layers = _inflaters(response.headers.get("content-encoding", ""))
+        except ValueError as exc:
+            raise HttpRequestError(f"{url}: {exc}", response.status_code) from None
+        too_large = ResponseTooLarge(f"{url}: response larger than {self.max_bytes} bytes", response.status_code)
         chunks: list[bytes] = []
         size = 0
-        async for chunk in response.aiter_bytes():
+        async for chunk in response.aiter_raw():
+            try:
+                for i, layer in enumerate(layers):  # the last layer's output is the body
+                    chunk = layer.inflate(chunk, self.max_bytes - size if i == len(layers) - 1 else self.max_bytes)
+            except OverflowError:
+                raise too_large from None
+            except zlib.error as exc:
+                raise HttpRequestError(f"{url}: the {layer.coding} response cannot be decoded ({exc})",
+                                       response.status_code) from None
             size += len(chunk)
             if size > self.max_bytes:
-                raise ResponseTooLarge(f"{url}: response larger than {self.max_bytes} bytes",
-                                       response.status_code)
+                raise too_large
             chunks.append(chunk)
         raw = b"".join(chunks)
         text = raw.decode(response.encoding or "utf-8", errors="replace")

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import gzip
+import tracemalloc
+import zlib
+
 import pytest
 
-from engine import RequestRefused, RequestTimeout, ResponseTooLarge
+from engine import HttpRequestError, RequestRefused, RequestTimeout, ResponseTooLarge
 from engine.adapters.http import GuardedHttpClient
 
 
@@ -159,3 +163,48 @@ async def test_an_error_status_is_a_response_not_an_exception(local_server):
     async with GuardedHttpClient(allow_private_networks=True) as client:
         response = await client.request("GET", f"{local_server.url}/missing", timeout=5)
     assert (response.status, response.json) == (404, {"error": "nope"})
+
+
+def _gzip_of_zeros(size: int) -> bytes:
+    """``size`` zero bytes gzipped, without ever holding them."""
+    z = zlib.compressobj(9, zlib.DEFLATED, zlib.MAX_WBITS | 16)
+    block = bytes(1024 * 1024)
+    return b"".join(z.compress(block) for _ in range(size // len(block))) + z.flush()
+
+
+async def test_a_gzip_bomb_is_cut_off_without_being_inflated(local_server):
+    """A few hundred bytes of gzip inside gzip inflate to 200 MB: the body is refused as too
+    large and the process never holds more than a little of it (a bigger bomb killed the worker)."""
+    bomb = gzip.compress(_gzip_of_zeros(200 * 1024 * 1024))
+    assert len(bomb) < 1024
+    local_server.routes[("GET", "/bomb")] = (200, {"Content-Encoding": "gzip, gzip"}, bomb)
+    async with GuardedHttpClient(allow_private_networks=True) as client:
+        tracemalloc.start()
+        try:
+            with pytest.raises(ResponseTooLarge):
+                await client.request("GET", f"{local_server.url}/bomb", timeout=10)
+            peak = tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+    assert peak < 16 * 1024 * 1024
+
+
+@pytest.mark.parametrize("encoding, encode", [
+    ("gzip", gzip.compress),
+    ("deflate", zlib.compress),  # as RFC 9110 says: zlib-wrapped
+    ("deflate", lambda data: zlib.compress(data)[2:-4]),  # raw deflate, as some servers send it
+])
+async def test_a_compressed_answer_is_decoded(local_server, encoding, encode):
+    local_server.routes[("GET", "/z")] = (200, {"Content-Encoding": encoding, "Content-Type": "application/json"},
+                                          encode(b'{"items": [1, 2, 3]}'))
+    async with GuardedHttpClient(allow_private_networks=True) as client:
+        response = await client.request("GET", f"{local_server.url}/z", headers={"Accept-Encoding": "br"}, timeout=5)
+    assert response.json == {"items": [1, 2, 3]}
+    assert local_server.requests[0]["headers"]["accept-encoding"] == "gzip, deflate"  # only what is bounded
+
+
+async def test_an_encoding_not_asked_for_is_an_error_naming_it(local_server):
+    local_server.routes[("GET", "/br")] = (200, {"Content-Encoding": "br"}, b"\x0b\x02\x80hi\x03")
+    async with GuardedHttpClient(allow_private_networks=True) as client:
+        with pytest.raises(HttpRequestError, match="unsupported Content-Encoding 'br'"):
+            await client.request("GET", f"{local_server.url}/br", timeout=5)
