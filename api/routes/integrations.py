@@ -5,8 +5,8 @@
 REST hooks Zapier subscribes (``POST /integrations/{id}/hooks``). Both own
 `webhooks` rows (``integration_id``), so they go through the one delivery
 machinery (api/events/webhooks.py: signing, retries, dead letters). A signing
-secret comes from ``credentials.secret``. The other types are refused (422):
-not available yet.
+secret comes from ``credentials.secret`` (a string of 8 to 100 characters, as
+``POST /webhooks``' ``secret``). The other types are refused (422): not available yet.
 """
 
 from __future__ import annotations
@@ -35,6 +35,7 @@ from api.schemas.integrations import (DeliveryConfig, HookCreate, HookOut, Integ
 TYPES = ("webhook", "zapier", "shopify", "woocommerce", "hubspot", "salesforce", "google_sheets", "custom_api")
 DELIVERING = ("webhook", "custom_api")  # config.url + config.events
 AVAILABLE = (*DELIVERING, "zapier")
+SIGNING_SECRET_LENGTH = (8, 100)  # as POST /webhooks' `secret`: encrypted, it fits webhooks.secret (255)
 
 
 def _available(type_: str) -> None:
@@ -52,28 +53,47 @@ def _delivery_config(config: Any) -> DeliveryConfig:
         raise ValidationFailed(f"config.{where}", f"config.{where}: {first['msg']}") from None
 
 
-def _signing_secret(credentials_encrypted: str | None) -> str | None:
-    """``credentials.secret`` re-encrypted for the webhooks row (None: unsigned)."""
+def _plain_signing_secret(credentials_encrypted: str | None) -> Any:
+    """``credentials.secret`` as given (None: no credentials, a token string, or no such key)."""
     if not credentials_encrypted:
         return None
     plain = decrypt_secret(get_settings(), credentials_encrypted)
     try:
-        secret = json.loads(plain).get("secret")
+        return json.loads(plain).get("secret")
     except (ValueError, AttributeError):
-        secret = None
+        return None
+
+
+def _signing_secret(credentials_encrypted: str | None) -> str | None:
+    """``credentials.secret`` re-encrypted for the webhooks row (None: unsigned)."""
+    secret = _plain_signing_secret(credentials_encrypted)
     return encrypt_secret(get_settings(), secret) if isinstance(secret, str) and secret else None
+
+
+def _check_signing_secret(values: dict[str, Any]) -> None:
+    """A ``credentials.secret`` the webhooks rows can sign with, else a 422 on that field: a
+    number was dropped (deliveries went out unsigned) and a long one did not fit the column."""
+    secret = _plain_signing_secret(values.get("credentials_encrypted"))
+    if secret is None:
+        return
+    low, high = SIGNING_SECRET_LENGTH
+    if not isinstance(secret, str) or not low <= len(secret) <= high:
+        raise ValidationFailed("credentials.secret", f"credentials.secret: the signing secret must be a string of "
+                                                     f"{low} to {high} characters")
 
 
 async def _before_create(session: AsyncSession, principal: Principal, values: dict[str, Any]) -> None:
     _available(values["type"])
     if values["type"] in DELIVERING:
         _delivery_config(values.get("config"))
+    _check_signing_secret(values)
 
 
 async def _before_update(session: AsyncSession, principal: Principal, row: Integration, values: dict[str, Any]) -> None:
     _available(row.type)
     if row.type in DELIVERING and "config" in values:
         _delivery_config(values["config"])
+    _check_signing_secret(values)
 
 
 async def _sync_webhook(session: AsyncSession, row: Integration) -> None:

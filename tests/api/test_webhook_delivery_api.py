@@ -140,3 +140,20 @@ async def test_another_organization_cannot_test_or_redeliver(api, receiver, clie
     assert (await other.post(f"/webhooks/{hook['id']}/test"))[0] == 404
     assert (await other.post(f"/webhooks/{hook['id']}/deliveries/{hook['id']}/redeliver"))[0] == 404
     assert receiver.received == []
+
+
+@pytest.mark.parametrize("secret", ["s" * 101, 12345678, "short"])
+async def test_an_integration_signing_secret_it_cannot_sign_with_is_refused_naming_it(api, secret):
+    """A long one failed on the column (a 422 on "body" about varchar(255)); a number was dropped
+    and every delivery went out unsigned."""
+    status, error = await api.post("/integrations", {
+        "type": "webhook", "name": "crm", "config": {"url": "https://crm.example.com/in", "events": ["*"]},
+        "credentials": {"secret": secret}})
+    assert (status, error["error"]["field"]) == (422, "credentials.secret"), error
+    assert "8 to 100 characters" in error["error"]["message"]
+    assert (await api.get("/integrations"))[1]["items"] == [] and (await api.get("/webhooks"))[1]["items"] == []
+    status, zap = await api.post("/integrations", {"type": "zapier", "name": "zap"})
+    status, error = await api.patch(f"/integrations/{zap['id']}", {"credentials": {"secret": secret}})
+    assert (status, error["error"]["field"]) == (422, "credentials.secret"), error
+    assert (await api.get(f"/integrations/{zap['id']}"))[1]["has_credentials"] is False
+
