@@ -6,7 +6,8 @@ REST hooks Zapier subscribes (``POST /integrations/{id}/hooks``). Both own
 `webhooks` rows (``integration_id``), so they go through the one delivery
 machinery (api/events/webhooks.py: signing, retries, dead letters). A signing
 secret comes from ``credentials.secret`` (a string of 8 to 100 characters, as
-``POST /webhooks``' ``secret``). The other types are refused (422): not available yet.
+``POST /webhooks``' ``secret``); changing it re-signs every row the integration
+owns, Zapier hooks included. The other types are refused (422): not available yet.
 """
 
 from __future__ import annotations
@@ -99,9 +100,10 @@ async def _before_update(session: AsyncSession, principal: Principal, row: Integ
 async def _sync_webhook(session: AsyncSession, row: Integration) -> None:
     """The webhooks row a ``webhook`` / ``custom_api`` integration delivers through."""
     if row.type not in DELIVERING:
-        if row.type == "zapier":  # its hooks follow the integration's is_active
+        if row.type == "zapier":  # its hooks follow the integration's is_active and signing secret
             await session.execute(update(Webhook).where(Webhook.integration_id == row.id)
-                                  .values(is_active=row.is_active is not False))
+                                  .values(is_active=row.is_active is not False,
+                                          secret=_signing_secret(row.credentials_encrypted)))
         return
     config = _delivery_config(row.config)
     values = {"name": row.name[:255], "url": config.url, "events": list(config.events),

@@ -157,3 +157,17 @@ async def test_an_integration_signing_secret_it_cannot_sign_with_is_refused_nami
     assert (status, error["error"]["field"]) == (422, "credentials.secret"), error
     assert (await api.get(f"/integrations/{zap['id']}"))[1]["has_credentials"] is False
 
+
+async def test_a_zapier_integrations_new_signing_secret_signs_its_hooks(api, receiver, delivering):
+    """Rotating the secret used to leave existing hooks signing with the old one."""
+    status, zap = await api.post("/integrations", {"type": "zapier", "name": "zap",
+                                                   "credentials": {"secret": "old-zapier-secret"}})
+    status, hook = await api.post(f"/integrations/{zap['id']}/hooks",
+                                  {"target_url": receiver.url, "event": "contact.created"})
+    assert status == 201
+    status, _ = await api.patch(f"/integrations/{zap['id']}", {"credentials": {"secret": "new-zapier-secret"}})
+    assert status == 200
+    await api.post("/contacts", {"whatsapp_id": "5511999990005", "name": "Eva"})
+    await receiver.wait_for(lambda r: len(r.accepted()) == 1)
+    got = receiver.received[0]
+    assert verify_signature("new-zapier-secret", got.headers["X-PyTake-Signature"], got.body)
