@@ -281,7 +281,9 @@ class Deliverer:
 
     async def _target(self, url: str) -> URL:
         """``url`` parsed; an IP literal goes through the guard here (names do when
-        the pool resolves them to connect). Raises ``HttpRequestError``."""
+        the pool resolves them to connect). The guard checks the host as yarl parsed
+        it, the one aiohttp connects to: httpx reads some URLs differently (yarl turns
+        ``①②⑦.0.0.1`` into 127.0.0.1, httpx refuses it). Raises ``HttpRequestError``."""
         from engine.ports import HttpRequestError
 
         target = self._targets.get(url)
@@ -294,11 +296,11 @@ class Deliverer:
             except ValueError as exc:
                 raise HttpRequestError(f"bad URL {url!r}: {exc}") from None
             try:
-                ipaddress.ip_address(host.strip("[]"))
+                literal = ipaddress.ip_address(host.strip("[]"))
             except ValueError:
                 pass  # a name: checked at connection time (`_GuardedResolver`)
             else:
-                await self.guard.addresses(httpx.URL(url))
+                await self.guard.addresses(httpx.URL(scheme="http", host=str(literal), path="/"))
             if len(self._targets) > 4096:
                 self._targets.clear()
             self._targets[url] = target

@@ -12,6 +12,7 @@ import time
 import uuid
 from pathlib import Path
 
+import pytest
 from sqlalchemy import text
 
 from api.events.webhooks import Deliverer, retry_delay
@@ -174,6 +175,27 @@ async def test_private_addresses_are_refused_unless_allowed(db, org, make_webhoo
         await deliverer.aclose()
     [row] = await _deliveries(db, webhook_id=hook)
     assert row["state"] == "dead" and "loopback" in row["error_message"]
+    assert receiver.received == []
+
+
+@pytest.mark.parametrize("host", ["\u2460\u2461\u2466.0.0.1", "\uff11\uff12\uff17.\uff10.\uff10.\uff11"])
+async def test_an_ip_written_in_other_digits_is_refused_as_the_address_it_connects_to(
+        db, org, make_webhook, receiver, delivery_settings, host):
+    """yarl (the connection) reads "①②⑦.0.0.1" as 127.0.0.1 where httpx (the guard) failed to
+    parse it: the round raised, no attempt was recorded and the delivery came back every lease."""
+    from dataclasses import replace
+
+    from api.events.webhooks import dispatch
+    hook = await make_webhook(receiver.url.replace("127.0.0.1", host), max_retries=0)
+    await write_events(db, org, ("contact.created", {}, None))
+    deliverer = Deliverer(db, replace(delivery_settings, webhooks_allow_private_networks=False))
+    try:
+        await until(lambda: dispatch(db))
+        assert await deliverer.deliver_due() == 1
+    finally:
+        await deliverer.aclose()
+    [row] = await _deliveries(db, webhook_id=hook)
+    assert row["state"] == "dead" and "127.0.0.1" in row["error_message"] and "loopback" in row["error_message"]
     assert receiver.received == []
 
 
