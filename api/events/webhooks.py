@@ -244,7 +244,8 @@ class Deliverer:
         self.concurrency = max(1, int(settings.webhooks_concurrency))
         self.timeout = float(settings.webhooks_timeout_seconds)
         self.lease = self.timeout * 2 + 30.0  # one attempt, with room for a slow round's bookkeeping
-        self.guard = GuardedHttpClient(allow_private_networks=settings.webhooks_allow_private_networks)
+        self.guard = GuardedHttpClient(allow_private_networks=settings.webhooks_allow_private_networks,
+                                       refused_for="webhooks")
         self._session: aiohttp.ClientSession | None = None
         self.wake = asyncio.Event()  # set: claim now (new deliveries, or answers recorded)
         self._secrets: dict[str, str] = {}  # encrypted -> plaintext (a webhook's rows share one)

@@ -143,6 +143,7 @@ class GuardedHttpClient:
         resolver: Resolver | None = None,
         user_agent: str = "PyTake-Flow/0.1",
         verify: Any = True,
+        refused_for: str = "flows",
     ) -> None:
         self.allow_private_networks = allow_private_networks
         self.allow_hosts = {h.lower().rstrip(".") for h in allow_hosts}
@@ -151,6 +152,7 @@ class GuardedHttpClient:
         self.max_bytes = max_bytes
         self.resolver = resolver or system_resolver
         self.user_agent = user_agent
+        self.refused_for = refused_for  # who a refusal names: flows, webhooks
         self._client = httpx.AsyncClient(follow_redirects=False, trust_env=False, verify=verify)
 
     async def aclose(self) -> None:
@@ -190,7 +192,7 @@ class GuardedHttpClient:
                 continue
             reason = refusal_reason(ip)
             if reason:
-                raise RequestRefused(f"{host} resolves to {addr}: {reason}, which flows may not reach")
+                raise RequestRefused(f"{host} resolves to {addr}: {reason}, which {self.refused_for} may not reach")
         return found
 
     # -- the port ---------------------------------------------------------------

@@ -175,6 +175,7 @@ async def test_private_addresses_are_refused_unless_allowed(db, org, make_webhoo
         await deliverer.aclose()
     [row] = await _deliveries(db, webhook_id=hook)
     assert row["state"] == "dead" and "loopback" in row["error_message"]
+    assert "which webhooks may not reach" in row["error_message"]  # not "flows": the user set up a webhook
     assert receiver.received == []
 
 
