@@ -76,6 +76,7 @@ UpdateHook = Callable[[AsyncSession, Principal, Any, dict[str, Any]], Awaitable[
 DeleteHook = Callable[[AsyncSession, Principal, Any], Awaitable[None]]
 AfterHook = Callable[[AsyncSession, Any], Awaitable[None]]  # the written row, flushed, same transaction
 CommittedHook = Callable[[], Awaitable[None]]  # after a create, update or delete committed
+RowFilter = Callable[[Principal], Any]  # a WHERE clause, or None: no limit for this caller
 
 
 @dataclass
@@ -108,6 +109,9 @@ class Resource:
     after_update: AfterHook | None = None
     # e.g. telling other processes' caches of the table (runs only once the change is visible)
     after_commit: CommittedHook | None = None
+    # which of the organization's rows this caller may see and change (None: every one); a row
+    # outside it is a 404 like another organization's, and lists leave it out
+    row_filter: RowFilter | None = None
 
 
 # --- pieces shared by generic and custom routes ---------------------------------
@@ -158,6 +162,11 @@ def org_id() -> uuid.UUID:
     return current_principal().organization_id
 
 
+def _row_filter(resource: Resource) -> Any:
+    """`Resource.row_filter` for the caller (None: every row of the organization)."""
+    return resource.row_filter(current_principal()) if resource.row_filter is not None else None
+
+
 def check_query_params(allowed: Sequence[str]) -> None:
     """An unknown or repeated query parameter is a 422 naming it (a typo must not silently
     list everything; several values of one filter are comma-separated, never repeated)."""
@@ -184,6 +193,9 @@ async def _read_page(resource: Resource, base: Select | None) -> tuple[list[dict
     whether that total was reused (`api.resources.totals`; generic lists only)."""
     params = query_params(resource)
     check_query_params(params)
+    limit = _row_filter(resource)
+    if limit is not None:  # a list of the caller's own: neither the shared totals nor the prepared path
+        base = (base if base is not None else scoped_select(resource.model, org_id())).where(limit)
     # a plain dict of first values: werkzeug's MultiDict answers each absent key
     # (every unused filter, ~30 per list) by raising and catching an exception
     args = request.args.to_dict()
@@ -271,7 +283,8 @@ async def list_response(resource: Resource) -> Response:
 
 async def get_item(resource: Resource, item_id: uuid.UUID) -> dict[str, Any]:
     async with get_db().session() as session:
-        row = await load_in_scope(session, resource.model, item_id, org_id(), label=resource.label)
+        row = await load_in_scope(session, resource.model, item_id, org_id(), label=resource.label,
+                                  where=_row_filter(resource))
         return for_caller(resource, to_out(resource, row))
 
 
@@ -328,7 +341,7 @@ async def update_item(resource: Resource, item_id: uuid.UUID, data: BaseModel) -
     check_not_null(resource.model, values)
     async with writing(resource.label, resource.conflict_fields) as session:
         row = await load_in_scope(session, resource.model, item_id, principal.organization_id,
-                                  label=resource.label, for_update=True)
+                                  label=resource.label, for_update=True, where=_row_filter(resource))
         before = to_out(resource, row)
         values = encrypt_inputs(values, resource.secrets)
         if resource.before_update is not None:
@@ -351,7 +364,7 @@ async def delete_item(resource: Resource, item_id: uuid.UUID) -> None:
     principal = current_principal()
     async with writing(resource.label, resource.conflict_fields) as session:
         row = await load_in_scope(session, resource.model, item_id, principal.organization_id,
-                                  label=resource.label, for_update=True)
+                                  label=resource.label, for_update=True, where=_row_filter(resource))
         before = to_out(resource, row)
         if resource.before_delete is not None:
             await resource.before_delete(session, principal, row)

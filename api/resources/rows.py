@@ -126,9 +126,13 @@ async def load_in_scope(
     *,
     label: str,
     for_update: bool = False,
+    where: Any = None,
 ) -> Any:
-    """The row with ``row_id`` in the organization, or 404 (another org's id included)."""
+    """The row with ``row_id`` in the organization, or 404 (another org's id included);
+    ``where``: what else the caller's row must meet (`Resource.row_filter`), else 404 too."""
     stmt = scoped_select(model, organization_id).where(model.id == row_id)
+    if where is not None:
+        stmt = stmt.where(where)
     if for_update:
         stmt = stmt.with_for_update(of=model)
     row = (await session.execute(stmt)).scalar_one_or_none()

@@ -1,10 +1,30 @@
-"""/quick-replies: canned answers for agents (shortcut unique per organization)."""
+"""/quick-replies: canned answers for agents (shortcut unique per organization).
+
+A personal quick reply (``is_global`` false) is its author's: other agents and
+viewers neither list, read nor change it, as expanding a shortcut in a reply
+finds only the organization's global ones and the agent's own
+(api/services/quick_reply_expansion.py); admins manage them all.
+"""
 
 from __future__ import annotations
 
+from typing import Any
+
+from sqlalchemy import or_
+
+from api.auth.permissions import allowed
+from api.auth.principal import Principal
 from api.db.models import QuickReply
 from api.resources import DateRange, Equals, Resource, crud_blueprint
 from api.schemas.quick_replies import QuickReplyCreate, QuickReplyOut, QuickReplyUpdate
+
+
+def _visible(principal: Principal) -> Any:
+    """The global ones and the caller's own, unless the caller manages quick replies."""
+    if allowed(principal.role, "quick_replies:delete"):
+        return None
+    return or_(QuickReply.is_global.is_not(False), QuickReply.created_by == principal.user_id)
+
 
 resource = Resource(
     name="quick_replies",
@@ -21,5 +41,6 @@ resource = Resource(
     ),
     sorts=("shortcut", "title", "usage_count", "created_at"),
     default_sort="shortcut",
+    row_filter=_visible,
 )
 blueprint = crud_blueprint(resource)
