@@ -262,6 +262,8 @@ class GuardedHttpClient:
                 raise RequestTimeout(f"{method} {url}: timed out") from None
             except httpx.HTTPError as exc:
                 raise HttpRequestError(f"{method} {url}: {exc}") from None
+            except httpx.InvalidURL as exc:  # httpx parses a redirect's Location itself (`data:text/plain,x`)
+                raise RequestRefused(f"{method} {url}: a redirect that cannot be followed ({exc})") from None
             try:
                 return await self._read(response, url)
             except httpx.TimeoutException:

@@ -208,3 +208,15 @@ async def test_an_encoding_not_asked_for_is_an_error_naming_it(local_server):
     async with GuardedHttpClient(allow_private_networks=True) as client:
         with pytest.raises(HttpRequestError, match="unsupported Content-Encoding 'br'"):
             await client.request("GET", f"{local_server.url}/br", timeout=5)
+
+
+@pytest.mark.parametrize("location", ["file:///etc/passwd", "gopher://127.0.0.1:6379/_INFO", "ftp://example.com/x",
+                                      "data:text/plain,hello"])
+async def test_a_redirect_to_another_scheme_is_refused(local_server, location):
+    """A data: Location made httpx raise its own InvalidURL out of the port (a flow saw a
+    Python repr as a network error)."""
+    local_server.routes[("GET", "/go")] = (302, {"Location": location}, "")
+    async with GuardedHttpClient(allow_private_networks=True) as client:
+        with pytest.raises(RequestRefused):
+            await client.request("GET", f"{local_server.url}/go", timeout=5)
+    assert [r["path"] for r in local_server.requests] == ["/go"]
