@@ -230,6 +230,29 @@ class _GuardedResolver(AbstractResolver):
         return None
 
 
+def unreachable_target(url: str, settings: Any) -> str | None:
+    """Why no delivery to ``url`` could ever be made (its host is an address, or
+    ``localhost``, that the guard refuses), else None: checked when a webhook is
+    saved, so its owner hears it then rather than from a run of dead letters. A
+    name is checked at each connection instead (what it resolves to changes)."""
+    from engine.adapters.http import refusal_reason
+
+    if settings.webhooks_allow_private_networks:
+        return None
+    try:
+        host = (URL(url).host or "").strip("[]").rstrip(".").lower()
+    except ValueError:
+        return None  # the schema said what is wrong with it
+    if host == "localhost" or host.endswith(".localhost"):
+        return f"{host}: a loopback name, which webhooks may not reach"
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return None
+    reason = refusal_reason(address)
+    return f"{address}: {reason}, which webhooks may not reach" if reason else None
+
+
 class Deliverer:
     """One per process: a keep-alive aiohttp pool behind the SSRF guard, and the
     delivery loop (`run_forever`; `deliver_due` is one claim-post-record round)."""

@@ -30,6 +30,7 @@ from api.errors import Conflict, NotFound, ValidationFailed
 from api.resources import DateRange, Equals, Resource, SecretField, crud_blueprint, load_in_scope, org_id
 from api.resources.body import read_body
 from api.resources.crud import NoContent
+from api.routes.webhooks import check_target
 from api.schemas.integrations import (DeliveryConfig, HookCreate, HookOut, IntegrationCreate, IntegrationOut,
                                       IntegrationUpdate)
 
@@ -86,14 +87,14 @@ def _check_signing_secret(values: dict[str, Any]) -> None:
 async def _before_create(session: AsyncSession, principal: Principal, values: dict[str, Any]) -> None:
     _available(values["type"])
     if values["type"] in DELIVERING:
-        _delivery_config(values.get("config"))
+        check_target("config.url", _delivery_config(values.get("config")).url)
     _check_signing_secret(values)
 
 
 async def _before_update(session: AsyncSession, principal: Principal, row: Integration, values: dict[str, Any]) -> None:
     _available(row.type)
     if row.type in DELIVERING and "config" in values:
-        _delivery_config(values["config"])
+        check_target("config.url", _delivery_config(values["config"]).url)
     _check_signing_secret(values)
 
 
@@ -163,6 +164,7 @@ async def subscribe(item_id: uuid.UUID) -> Any:
     async with get_db().transaction() as session:
         integration = await _zapier(session, item_id)  # another organization's: 404 before the body
         data = await read_body(HookCreate)
+        check_target("target_url", data.target_url)
         row = Webhook(organization_id=integration.organization_id, integration_id=integration.id,
                       name=f"zapier: {data.event}"[:255], url=data.target_url, events=[data.event],
                       is_active=integration.is_active is not False,

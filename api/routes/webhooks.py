@@ -16,8 +16,8 @@ from api.auth.permissions import require
 from api.auth.principal import Principal
 from api.context import get_db, get_settings
 from api.db.models import DELIVERY_STATES, Webhook, WebhookDelivery
-from api.errors import Conflict, NotFound
-from api.events.webhooks import send_test
+from api.errors import Conflict, NotFound, ValidationFailed
+from api.events.webhooks import send_test, unreachable_target
 from api.routes.logs import WEBHOOK_LOG_KEY
 from api.resources import DateRange, Equals, Page, Resource, SecretField, crud_blueprint, list_items, load_in_scope, org_id, scoped_select
 from api.resources.crud import to_out
@@ -27,8 +27,20 @@ from api.schemas.webhooks import DeliveryActionIn, WebhookCreate, WebhookDeliver
 
 
 
-async def _reenable(session: AsyncSession, principal: Principal, row: Webhook, values: dict[str, Any]) -> None:
-    """PATCH ``is_active: true`` on a disabled webhook starts a fresh run of failures."""
+def check_target(field: str, url: str | None) -> None:
+    """A URL no delivery could ever reach (`unreachable_target`) is a 422 on ``field``."""
+    problem = unreachable_target(url, get_settings()) if url else None
+    if problem:
+        raise ValidationFailed(field, f"{field}: {problem}")
+
+
+async def _before_create(session: AsyncSession, principal: Principal, values: dict[str, Any]) -> None:
+    check_target("url", values.get("url"))
+
+
+async def _before_update(session: AsyncSession, principal: Principal, row: Webhook, values: dict[str, Any]) -> None:
+    """A new URL is checked; PATCH ``is_active: true`` on a disabled webhook starts a fresh run of failures."""
+    check_target("url", values.get("url"))
     if values.get("is_active") is True and row.is_active is not True:
         values.update(consecutive_failures=0, disabled_reason=None, disabled_at=None)
 
@@ -47,7 +59,8 @@ resource = Resource(
     ),
     sorts=("name", "created_at", "last_delivery_at"),
     secrets=(SecretField("secret", "secret", "has_secret"),),
-    before_update=_reenable,
+    before_create=_before_create,
+    before_update=_before_update,
 )
 blueprint = crud_blueprint(resource)
 
