@@ -297,7 +297,10 @@ class GuardedHttpClient:
                 raise too_large
             chunks.append(chunk)
         raw = b"".join(chunks)
-        text = raw.decode(response.encoding or "utf-8", errors="replace")
+        try:
+            text = raw.decode(response.encoding or "utf-8", errors="replace")
+        except LookupError:  # a codec Python knows that is not a text encoding: charset=base64, zlib
+            text = raw.decode("utf-8", errors="replace")
         data: Any = None
         if raw:
             try:

@@ -220,3 +220,14 @@ async def test_a_redirect_to_another_scheme_is_refused(local_server, location):
         with pytest.raises(RequestRefused):
             await client.request("GET", f"{local_server.url}/go", timeout=5)
     assert [r["path"] for r in local_server.requests] == ["/go"]
+
+
+@pytest.mark.parametrize("charset", ["base64", "zlib"])
+async def test_a_charset_that_is_no_text_encoding_is_read_as_utf8(local_server, charset):
+    """Python knows these codecs but they decode bytes to bytes: the port raised LookupError and
+    a flow took `error` with status 0 although the API had answered 200."""
+    local_server.routes[("GET", "/odd")] = (200, {"Content-Type": f"application/json; charset={charset}"},
+                                            '{"ok": "sim \u00e9"}'.encode())
+    async with GuardedHttpClient(allow_private_networks=True) as client:
+        response = await client.request("GET", f"{local_server.url}/odd", timeout=5)
+    assert (response.status, response.json) == (200, {"ok": "sim é"})
