@@ -125,6 +125,13 @@ def _inflaters(content_encoding: str) -> list[_Inflater]:
     return layers[::-1]
 
 
+def _ascii_host(url: httpx.URL) -> str:
+    """The host as httpx sends it (IDNA 2008, ``faß.de`` is ``xn--fa-hia.de``): the name to
+    resolve and to verify. ``url.host`` is its Unicode form, which the system resolver encodes
+    by IDNA 2003 (``fass.de``, another domain), and which raises on a bad A-label."""
+    return url.raw_host.decode("ascii").lower()
+
+
 def _without_accept_encoding(headers: dict[str, str]) -> dict[str, str]:
     return {k: v for k, v in headers.items() if k.lower() != "accept-encoding"}
 
@@ -167,9 +174,9 @@ class GuardedHttpClient:
     # -- the guard ------------------------------------------------------------
     async def addresses(self, url: httpx.URL) -> list[str]:
         """The checked addresses to connect to for ``url``; raises ``RequestRefused``."""
-        if url.scheme not in ("http", "https") or not url.host:
+        if url.scheme not in ("http", "https") or not url.raw_host:
             raise RequestRefused(f"{url}: only http and https URLs with a host are allowed")
-        host = url.host.lower().rstrip(".")
+        host = _ascii_host(url).rstrip(".")
         port = url.port or (443 if url.scheme == "https" else 80)
         try:
             literal: IPAddress | None = ipaddress.ip_address(host)
@@ -232,7 +239,7 @@ class GuardedHttpClient:
                 raise HttpRequestError(f"bad redirect {location!r}: {exc}", response.status) from None
             if response.status == 303 or (response.status in (301, 302) and method not in ("GET", "HEAD")):
                 method, send_body = "GET", False
-            if (nxt.scheme, nxt.host, nxt.port) != (target.scheme, target.host, target.port):
+            if (nxt.scheme, nxt.raw_host, nxt.port) != (target.scheme, target.raw_host, target.port):
                 # another origin gets only the headers that describe the request: a flow's
                 # credentials may be in any header (X-API-Key, apikey...), not only Authorization
                 headers = {k: v for k, v in headers.items() if k.lower() in CROSS_ORIGIN_HEADERS}
@@ -245,7 +252,7 @@ class GuardedHttpClient:
         host_header = url.netloc.decode("ascii")
         for addr in addrs:
             pinned = url.copy_with(host=addr)
-            extensions = {"sni_hostname": url.host} if url.scheme == "https" else {}
+            extensions = {"sni_hostname": _ascii_host(url)} if url.scheme == "https" else {}
             request = self._client.build_request(
                 method, pinned,
                 headers={"User-Agent": self.user_agent, **_without_accept_encoding(headers),

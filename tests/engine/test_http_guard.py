@@ -231,3 +231,25 @@ async def test_a_charset_that_is_no_text_encoding_is_read_as_utf8(local_server, 
     async with GuardedHttpClient(allow_private_networks=True) as client:
         response = await client.request("GET", f"{local_server.url}/odd", timeout=5)
     assert (response.status, response.json) == (200, {"ok": "sim é"})
+
+
+async def test_an_idn_host_is_resolved_and_sent_as_the_same_name(local_server):
+    """``faß.test`` is ``xn--fa-hia.test`` on the wire; the system resolver, given the Unicode
+    form, looked up ``fass.test`` instead (IDNA 2003): another domain's address was dialled."""
+    local_server.routes[("GET", "/who")] = (200, {}, {"ok": True})
+    lookups = []
+
+    async def resolver(host, port):
+        lookups.append(host)
+        return ["127.0.0.1"]
+
+    async with GuardedHttpClient(resolver=resolver, allow_networks=["127.0.0.0/8"]) as client:
+        response = await client.request("GET", f"http://fa\u00df.test:{local_server.port}/who", timeout=5)
+    assert response.status == 200
+    assert lookups == ["xn--fa-hia.test"]
+    assert local_server.requests[0]["headers"]["host"] == f"xn--fa-hia.test:{local_server.port}"
+
+
+async def test_a_bad_a_label_is_an_error_of_the_port(guarded):
+    with pytest.raises(HttpRequestError):  # was idna's own IDNAError, out of the port
+        await guarded.request("GET", "http://xn--localhost-/", timeout=2)
