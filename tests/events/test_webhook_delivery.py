@@ -241,3 +241,24 @@ async def test_a_name_resolving_to_a_private_address_is_refused_too(db, org, mak
     [row] = await _deliveries(db, webhook_id=hook)
     assert row["state"] == "dead" and "localhost resolves to" in row["error_message"]
     assert receiver.received == []
+
+
+async def test_an_idn_host_is_resolved_as_the_name_sent_on_the_wire(db, receiver, delivery_settings):
+    """``faß.test`` goes out as ``xn--fa-hia.test``; the guard looked up ``fass.test`` (the
+    system resolver's IDNA 2003 of the Unicode form), another domain, and dialled its address."""
+    deliverer = Deliverer(db, delivery_settings)
+    lookups = []
+
+    async def resolver(host, port):
+        lookups.append(host)
+        return ["127.0.0.1"]
+
+    deliverer.guard.resolver = resolver
+    try:
+        attempt = await deliverer.post(receiver.url.replace("127.0.0.1", "fa\u00df.test"), None, "webhook.test",
+                                       uuid.uuid4(), {"id": 0})
+    finally:
+        await deliverer.aclose()
+    assert attempt.ok, attempt.error
+    assert lookups == ["xn--fa-hia.test"]
+    assert receiver.received[0].headers["Host"].startswith("xn--fa-hia.test:")
