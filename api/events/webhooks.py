@@ -349,7 +349,7 @@ class Deliverer:
             # the session's total timeout covers the pool, name resolution, connect and the answer
             async with self._client().post(target, data=body, headers=headers, allow_redirects=False) as response:
                 result.status_code = response.status
-                result.response_headers = dict(response.headers)
+                result.response_headers = _headers_of(response)
                 result.response = await _excerpt(response)
             if not result.ok:
                 result.error = f"HTTP {result.status_code}"
@@ -567,6 +567,18 @@ async def _wait(stop: asyncio.Event, seconds: float, wake: asyncio.Event | None 
     finally:
         for w in waiters:
             w.cancel()
+
+
+def _headers_of(response: aiohttp.ClientResponse) -> dict[str, str]:
+    """The answer's headers as text the log store can keep. aiohttp decodes a header's bytes
+    as UTF-8 with surrogate escapes: one byte that is not UTF-8 (a Latin-1 "é") left a lone
+    surrogate that PostgreSQL refuses, failing the log batch of every organization's attempts
+    (retried, and failing, until the buffer dropped them)."""
+    return {_valid_text(k): _valid_text(v) for k, v in response.headers.items()}
+
+
+def _valid_text(value: str) -> str:
+    return value.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
 
 
 async def _excerpt(response: aiohttp.ClientResponse) -> str:

@@ -41,3 +41,36 @@ async def test_each_attempt_of_a_delivery_is_logged_with_its_answer(db, org, del
         "conversation.closed"
     assert "content-type" in {k.lower() for k in first["response_headers"]}
     assert len({r["delivery_id"] for r in logs}) == 1
+
+
+async def test_an_answer_header_that_is_not_utf8_is_logged_with_the_other_attempts(db, org, delivery_settings,
+                                                                                   make_webhook, receiver):
+    """A receiver's header with a Latin-1 byte ("café") reached the store as a lone surrogate:
+    the whole batch, other webhooks' attempts included, failed and was retried forever."""
+    async def latin1(reader, writer):
+        await reader.readuntil(b"\r\n\r\n")
+        writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nX-Shop: caf\xe9\r\nConnection: close\r\n\r\nok")
+        await writer.drain()
+        writer.close()
+
+    server = await asyncio.start_server(latin1, "127.0.0.1", 0)
+    odd = await make_webhook(f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}/hook", ["conversation.closed"])
+    fine = await make_webhook(receiver.url, ["conversation.closed"])
+    feeder = LogFeeder(db, PostgresLogStore(db))
+    stop = asyncio.Event()
+    loop = start(db, delivery_settings, stop, observe=feeder.webhook_attempts.extend)
+    try:
+        conv = uuid.uuid4()
+        await write_events(db, org, ("conversation.closed", {"conversation": {"id": str(conv)}}, conv))
+
+        async def logged():
+            await feeder.run_once()
+            found = [await feeder.store.webhook_logs(WebhookQuery(org, hook)) for hook in (odd, fine)]
+            return all(found) and found
+        odd_logs, fine_logs = await until(logged)
+    finally:
+        stop.set()
+        await loop
+        server.close()
+    assert odd_logs[0]["success"] is True and fine_logs[0]["success"] is True
+    assert {k.lower(): v for k, v in odd_logs[0]["response_headers"].items()}["x-shop"] == "caf\ufffd"
