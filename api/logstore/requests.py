@@ -13,12 +13,12 @@ bodies that are not JSON or larger than `MAX_BODY` kept as their size only.
 
 from __future__ import annotations
 
-import json
 import uuid
 from datetime import datetime
 from typing import Any, Mapping
 
 from api.audit import MASK, jsonable
+from api.json_body import API_MAX_DEPTH, MalformedJSON, decode_json
 from api.secret_keys import is_secret_key
 
 MAX_BODY = 16 * 1024
@@ -50,9 +50,9 @@ def sanitized_body(body: bytes | None, size: int = 0) -> Any:
         body, size = None, len(body)
     if not body:
         return {"_omitted": "too large", "size": size} if size > MAX_BODY else None
-    try:
-        parsed = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
+    try:  # JSON as the API reads it: a lone surrogate escape ("\\ud800") is not, and no column holds one
+        parsed = decode_json(body, API_MAX_DEPTH)
+    except MalformedJSON:
         return {"_omitted": "not JSON", "size": len(body)}
     return jsonable(parsed)
 

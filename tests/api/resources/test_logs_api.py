@@ -150,3 +150,19 @@ async def test_a_test_event_sent_from_the_api_is_logged_too(seed, admin_api, db,
     (item,) = page["items"]
     assert item["event_type"] == "webhook.test" and item["success"] is False and item["error_message"]
     assert item["delivery_id"] == delivery["id"]
+
+
+async def test_a_body_with_a_lone_surrogate_escape_does_not_stop_the_request_logs(client, db, org_admin) -> None:
+    """Anyone's ``{"email": "\\ud800"}`` (refused with a 400) was parsed for the log by the stdlib,
+    which keeps the lone surrogate PostgreSQL refuses: the batch, every organization's requests
+    in it, failed and was retried until the buffer dropped it."""
+    odd = await client.post("/auth/login", data=b'{"email": "\\ud800@x.com", "password": "p"}',
+                            headers={"Content-Type": "application/json"})
+    assert odd.status_code == 400
+    created = await client.post("/webhooks", headers=org_admin.headers,
+                                json={"name": "crm", "url": "https://example.com/hook", "events": ["*"]})
+    assert created.status_code == 201
+    (row,) = await until(lambda: _logged(db, "/webhooks", "POST"))
+    assert row["organization_id"] == org_admin.org_id
+    (refused,) = await until(lambda: _logged(db, "/auth/login", "POST"))
+    assert refused["status_code"] == 400 and refused["body"]["_omitted"] == "not JSON"
