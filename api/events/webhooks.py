@@ -58,7 +58,8 @@ log = logging.getLogger("pytake.webhooks")
 CONSUMER = "webhooks"
 WAKE_CHANNEL = "pytake:webhooks:wake:"  # + the database's name (Redis pub/sub): the dispatcher wrote deliveries
 RETRY_FACTORS = (1, 4, 20, 60, 120, 360, 720, 1440)  # x retry_delay_seconds (default 30 s)
-EXCERPT = 1024  # bytes of a receiver's answer kept per attempt
+EXCERPT = 1024  # bytes of a receiver's answer kept per attempt (and characters of each header)
+HEADERS_KEPT = 32  # of the answer's headers, logged per attempt
 TEST_EVENT_ID = 0  # `webhook.test` is not a stored event
 Observer = Callable[[list[dict[str, Any]]], None]  # told the attempts a round recorded (no I/O, no await)
 
@@ -570,11 +571,18 @@ async def _wait(stop: asyncio.Event, seconds: float, wake: asyncio.Event | None 
 
 
 def _headers_of(response: aiohttp.ClientResponse) -> dict[str, str]:
-    """The answer's headers as text the log store can keep. aiohttp decodes a header's bytes
-    as UTF-8 with surrogate escapes: one byte that is not UTF-8 (a Latin-1 "é") left a lone
-    surrogate that PostgreSQL refuses, failing the log batch of every organization's attempts
-    (retried, and failing, until the buffer dropped them)."""
-    return {_valid_text(k): _valid_text(v) for k, v in response.headers.items()}
+    """The answer's headers as text the log store can keep: the first `HEADERS_KEPT`, each
+    value cut at `EXCERPT` characters (aiohttp takes about 128 of 8 KB each: a receiver made
+    every attempt's log row a megabyte). aiohttp decodes a header's bytes as UTF-8 with
+    surrogate escapes: one byte that is not UTF-8 (a Latin-1 "é") left a lone surrogate that
+    PostgreSQL refuses, failing the log batch of every organization's attempts (retried, and
+    failing, until the buffer dropped them)."""
+    kept: dict[str, str] = {}
+    for name, value in response.headers.items():
+        if len(kept) >= HEADERS_KEPT:
+            break
+        kept[_valid_text(name)[:EXCERPT]] = _valid_text(value)[:EXCERPT]
+    return kept
 
 
 def _valid_text(value: str) -> str:
