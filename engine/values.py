@@ -167,13 +167,17 @@ def contains(container: Any, item: Any) -> bool:
     return False
 
 
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")  # a str holds a valid pair as one code point
+
+
 def without_nul(value: Any) -> Any:
-    """``value`` (text, or parsed JSON) with every U+0000 in its strings and keys replaced by
-    U+FFFD. PostgreSQL's text and jsonb cannot hold U+0000: a value taken from outside (a
-    webhook, an API's or an AI's answer) that carried one would make the row it lands in
-    (a message, a conversation's state) impossible to write."""
+    """``value`` (text, or parsed JSON) with every U+0000 and every lone surrogate in its
+    strings and keys replaced by U+FFFD. PostgreSQL's text and jsonb cannot hold U+0000, and a
+    lone surrogate (``"\\ud800"``: valid JSON to Python's parser) is no UTF-8 at all: a value
+    taken from outside (a webhook, an API's or an AI's answer) that carried one would make the
+    row it lands in (a message, a conversation's state) impossible to write."""
     if isinstance(value, str):
-        return value.replace("\x00", "\ufffd")
+        return _LONE_SURROGATE.sub("\ufffd", value.replace("\x00", "\ufffd"))
     if isinstance(value, dict):
         return {without_nul(k): without_nul(v) for k, v in value.items()}
     if isinstance(value, list):

@@ -25,6 +25,7 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import json as jsonlib
+import re
 import socket
 import zlib
 from typing import Any, Awaitable, Callable, Iterable, Mapping
@@ -85,6 +86,9 @@ async def system_resolver(host: str, port: int) -> list[str]:
 
 # what a redirect to another origin keeps of the flow's headers
 CROSS_ORIGIN_HEADERS = frozenset({"accept", "accept-language", "content-type", "cache-control"})
+
+# "\u0000" and surrogate escapes ("\ud800"): what `without_nul` replaces (a valid pair is two escapes of these too)
+_UNSTORABLE_ESCAPE = re.compile(r"\\u(?:0000|[dD][89a-fA-F])")
 
 # the content codings asked for (whatever a flow's headers say): the ones `_Inflater` bounds
 ACCEPT_ENCODING = "gzip, deflate"
@@ -312,7 +316,7 @@ class GuardedHttpClient:
         if raw:
             try:
                 data = jsonlib.loads(text)
-                if "\\u0000" in text:  # the only way JSON carries U+0000
+                if _UNSTORABLE_ESCAPE.search(text):  # the only ways JSON carries U+0000 or a lone surrogate
                     data = without_nul(data)
             except ValueError:
                 data = None

@@ -55,6 +55,17 @@ async def test_an_answer_with_a_nul_character_is_kept_without_it(local, add, api
     assert [r["text"] for r in replies] == ["Olá, Ana\ufffdMaria!", "Posso ajudar?"]
 
 
+async def test_an_answer_with_a_lone_surrogate_escape_is_kept_without_it(local, add, api_server, db):
+    """``"\\ud800"`` is valid JSON text to Python's parser but no string PostgreSQL (or UTF-8) can
+    hold: the conversation's state and the reply could not be written."""
+    api_server["body"] = b'{"customer": {"name": "Ana\\ud800Maria"}}'
+    await add("lookup", _lookup_flow(api_server["url"] + "/customer"))
+    result = await local.say("5511933339003", "oi")
+    replies = await rows(db, "SELECT content->>'text' AS text FROM messages WHERE conversation_id = :c "
+                             "AND direction = 'outbound' ORDER BY created_at", c=result.conversations[0])
+    assert [r["text"] for r in replies] == ["Olá, Ana\ufffdMaria!", "Posso ajudar?"]
+
+
 @pytest.fixture
 def provider_server():
     from tests.engine.conftest import LocalServer
