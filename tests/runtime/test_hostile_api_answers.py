@@ -75,9 +75,11 @@ def provider_server():
     server.close()
 
 
-async def test_an_ai_answer_with_a_nul_character_is_sent_without_it(provider_server, db, redis, settings, seeded,
-                                                                     add):
-    """A model can be talked into emitting U+0000; the answer still reaches the customer."""
+@pytest.mark.parametrize("odd", ["\u0000", "\ud800"])
+async def test_an_ai_answer_with_a_nul_or_a_lone_surrogate_is_sent_without_it(provider_server, db, redis, settings, seeded,
+                                                                     add, odd):
+    """A model can be talked into emitting U+0000 or a lone surrogate escape (its JSON answer
+    then holds "\\ud800"); the answer still reaches the customer."""
     import dataclasses
 
     from api.sandbox.server import SandboxApp, SandboxConfig, SandboxState
@@ -85,7 +87,7 @@ async def test_an_ai_answer_with_a_nul_character_is_sent_without_it(provider_ser
 
     provider_server.routes[("POST", "/v1/chat/completions")] = (200, {}, {
         "id": "chatcmpl-1", "object": "chat.completion", "created": 1767225600, "model": "gpt-4o-mini",
-        "choices": [{"index": 0, "message": {"role": "assistant", "content": "Abrimos\u0000 às 18h."},
+        "choices": [{"index": 0, "message": {"role": "assistant", "content": f"Abrimos{odd} às 18h."},
                      "finish_reason": "stop"}],
         "usage": {"prompt_tokens": 5, "completion_tokens": 5, "total_tokens": 10}})
     settings = dataclasses.replace(settings, openai_api_key="sk-test", openai_base_url=provider_server.url + "/v1")
