@@ -11,7 +11,8 @@ network. Before each request (and each redirect hop) the host is resolved and
 The connection is pinned to the address that was checked (the URL's host is
 replaced by the IP; ``Host`` and TLS SNI / certificate checks keep the
 name), so a DNS answer that changes between check and connect (rebinding)
-cannot redirect the request. Redirects are followed by hand, at most
+cannot redirect the request. An https host name has a connection pool of its
+own (`_PoolsByName`): a connection verified for one name never carries another's. Redirects are followed by hand, at most
 ``max_redirects``, each hop checked again; a hop to another origin carries
 only the headers that describe the request (`CROSS_ORIGIN_HEADERS`), never
 the flow's credentials, whatever header holds them. Bodies are streamed and cut off
@@ -23,12 +24,13 @@ gzip inside gzip inflate to hundreds of megabytes in one step of httpx's own dec
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import ipaddress
 import json as jsonlib
 import re
 import socket
 import zlib
-from typing import Any, Awaitable, Callable, Iterable, Mapping
+from typing import Any, AsyncIterator, Awaitable, Callable, Iterable, Mapping
 
 import httpx
 
@@ -140,6 +142,57 @@ def _without_accept_encoding(headers: dict[str, str]) -> dict[str, str]:
     return {k: v for k, v in headers.items() if k.lower() != "accept-encoding"}
 
 
+MAX_TLS_POOLS = 256  # https host names with a keep-alive pool of their own, per process
+
+
+class _PoolsByName:
+    """One httpx client, so one connection pool, per https host name. httpx keys its pool by
+    the URL's origin, here the pinned address: a TLS connection verified for one name was
+    reused for any other name resolving to that address, never verified for it (a spoofed
+    DNS answer then got another flow's request, credentials included). The least recently
+    used pool goes past `MAX_TLS_POOLS`, closed once no request is using it."""
+
+    def __init__(self, verify: Any, limit: int = MAX_TLS_POOLS) -> None:
+        self._verify = verify
+        self._limit = limit
+        self._clients: dict[str, httpx.AsyncClient] = {}  # least recently used first
+        self._busy: dict[httpx.AsyncClient, int] = {}  # requests under way on each client
+        self._retired: set[httpx.AsyncClient] = set()  # evicted while busy: closed when idle
+
+    @contextlib.asynccontextmanager
+    async def lease(self, name: str) -> AsyncIterator[httpx.AsyncClient]:
+        client = self._clients.pop(name, None) or _new_client(self._verify)
+        self._clients[name] = client  # most recently used last
+        while len(self._clients) > self._limit:
+            await self._retire(self._clients.pop(next(iter(self._clients))))
+        self._busy[client] = self._busy.get(client, 0) + 1
+        try:
+            yield client
+        finally:
+            self._busy[client] -= 1
+            if not self._busy[client]:
+                del self._busy[client]
+                if client in self._retired:
+                    self._retired.discard(client)
+                    await client.aclose()
+
+    async def _retire(self, client: httpx.AsyncClient) -> None:
+        if client in self._busy:
+            self._retired.add(client)
+        else:
+            await client.aclose()
+
+    async def aclose(self) -> None:
+        clients = [*self._clients.values(), *self._retired]
+        self._clients, self._retired = {}, set()
+        for client in clients:
+            await client.aclose()
+
+
+def _new_client(verify: Any) -> httpx.AsyncClient:
+    return httpx.AsyncClient(follow_redirects=False, trust_env=False, verify=verify)
+
+
 class GuardedHttpClient:
     """httpx ``AsyncClient`` behind the SSRF guard; one per process is enough."""
 
@@ -164,10 +217,17 @@ class GuardedHttpClient:
         self.resolver = resolver or system_resolver
         self.user_agent = user_agent
         self.refused_for = refused_for  # who a refusal names: flows, webhooks
-        self._client = httpx.AsyncClient(follow_redirects=False, trust_env=False, verify=verify)
+        self._client = _new_client(verify)  # plain http: no certificate to mix up
+        self._tls = _PoolsByName(verify)
 
     async def aclose(self) -> None:
         await self._client.aclose()
+        await self._tls.aclose()
+
+    def _client_for(self, url: httpx.URL) -> contextlib.AbstractAsyncContextManager[httpx.AsyncClient]:
+        if url.scheme == "https":
+            return self._tls.lease(_ascii_host(url))
+        return contextlib.nullcontext(self._client)
 
     async def __aenter__(self) -> "GuardedHttpClient":
         return self
@@ -257,32 +317,33 @@ class GuardedHttpClient:
         for addr in addrs:
             pinned = url.copy_with(host=addr)
             extensions = {"sni_hostname": _ascii_host(url)} if url.scheme == "https" else {}
-            request = self._client.build_request(
-                method, pinned,
-                headers={"User-Agent": self.user_agent, **_without_accept_encoding(headers),
-                         "Accept-Encoding": ACCEPT_ENCODING, "Host": host_header},
-                json=body if send_body else None,
-                timeout=timeout, extensions=extensions,
-            )
-            try:
-                response = await self._client.send(request, stream=True)
-            except httpx.ConnectError as exc:
-                last = exc
-                continue
-            except httpx.TimeoutException:
-                raise RequestTimeout(f"{method} {url}: timed out") from None
-            except httpx.HTTPError as exc:
-                raise HttpRequestError(f"{method} {url}: {exc}") from None
-            except httpx.InvalidURL as exc:  # httpx parses a redirect's Location itself (`data:text/plain,x`)
-                raise RequestRefused(f"{method} {url}: a redirect that cannot be followed ({exc})") from None
-            try:
-                return await self._read(response, url)
-            except httpx.TimeoutException:
-                raise RequestTimeout(f"{method} {url}: timed out reading the response") from None
-            except httpx.HTTPError as exc:
-                raise HttpRequestError(f"{method} {url}: {exc}", response.status_code) from None
-            finally:
-                await response.aclose()
+            async with self._client_for(url) as client:
+                request = client.build_request(
+                    method, pinned,
+                    headers={"User-Agent": self.user_agent, **_without_accept_encoding(headers),
+                             "Accept-Encoding": ACCEPT_ENCODING, "Host": host_header},
+                    json=body if send_body else None,
+                    timeout=timeout, extensions=extensions,
+                )
+                try:
+                    response = await client.send(request, stream=True)
+                except httpx.ConnectError as exc:
+                    last = exc
+                    continue
+                except httpx.TimeoutException:
+                    raise RequestTimeout(f"{method} {url}: timed out") from None
+                except httpx.HTTPError as exc:
+                    raise HttpRequestError(f"{method} {url}: {exc}") from None
+                except httpx.InvalidURL as exc:  # httpx parses a redirect's Location itself (`data:text/plain,x`)
+                    raise RequestRefused(f"{method} {url}: a redirect that cannot be followed ({exc})") from None
+                try:
+                    return await self._read(response, url)
+                except httpx.TimeoutException:
+                    raise RequestTimeout(f"{method} {url}: timed out reading the response") from None
+                except httpx.HTTPError as exc:
+                    raise HttpRequestError(f"{method} {url}: {exc}", response.status_code) from None
+                finally:
+                    await response.aclose()
         raise HttpRequestError(f"{method} {url}: cannot connect ({last})")
 
     async def _read(self, response: httpx.Response, url: httpx.URL) -> HttpResponse:

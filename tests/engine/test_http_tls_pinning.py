@@ -40,17 +40,22 @@ def _certificate(tmp_path, names):
     return cert_file, key_file
 
 
-@pytest.fixture
-def tls_server(tmp_path):
+@pytest.fixture(params=["HTTP/1.0"])
+def tls_server(tmp_path, request):
+    """A TLS server on 127.0.0.1 for `HOST`; ``seen``: the last request's Host, and every
+    request's (Host, client port) under ``requests`` (one port: one kept-alive connection)."""
     cert_file, key_file = _certificate(tmp_path, [HOST])
-    seen = {}
+    seen = {"requests": []}
 
     class Handler(http.server.BaseHTTPRequestHandler):
+        protocol_version = request.param
+
         def log_message(self, *args):
             pass
 
         def do_GET(self):
             seen["host"] = self.headers.get("Host")
+            seen["requests"].append((self.headers.get("Host"), self.client_address[1]))
             body = json.dumps({"secure": True}).encode()
             self.send_response(200)
             self.send_header("Content-Type", "application/json")
@@ -59,6 +64,7 @@ def tls_server(tmp_path):
             self.wfile.write(body)
 
     httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    httpd.daemon_threads = True
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.load_cert_chain(cert_file, key_file)
     httpd.socket = context.wrap_socket(httpd.socket, server_side=True)
@@ -92,3 +98,30 @@ async def test_a_certificate_for_another_name_is_rejected(tls_server, tmp_path):
     async with GuardedHttpClient(resolver=other, allow_networks=["127.0.0.0/8"], verify=trust) as client:
         with pytest.raises(HttpRequestError):
             await client.request("GET", f"https://other.customer.test:{port}/status", timeout=5)
+
+
+@pytest.mark.parametrize("tls_server", ["HTTP/1.1"], indirect=True)
+async def test_a_connection_verified_for_one_name_never_carries_another(tls_server):
+    """httpx pools by the pinned address: a kept-alive connection verified for one name carried
+    a request for any other name resolving there, unverified (a spoofed DNS answer got it)."""
+    port, cert_file, seen = tls_server
+    trust = ssl.create_default_context(cafile=str(cert_file))
+
+    async def anything_here(host, port):
+        return ["127.0.0.1"]
+
+    async with GuardedHttpClient(resolver=anything_here, allow_networks=["127.0.0.0/8"], verify=trust) as client:
+        assert (await client.request("GET", f"https://{HOST}:{port}/status", timeout=5)).status == 200
+        with pytest.raises(HttpRequestError, match="certificate"):
+            await client.request("GET", f"https://other.customer.test:{port}/status", timeout=5)
+    assert [host for host, _ in seen["requests"]] == [f"{HOST}:{port}"]
+
+
+@pytest.mark.parametrize("tls_server", ["HTTP/1.1"], indirect=True)
+async def test_requests_to_one_name_share_its_kept_alive_connection(tls_server):
+    port, cert_file, seen = tls_server
+    trust = ssl.create_default_context(cafile=str(cert_file))
+    async with GuardedHttpClient(resolver=_resolver, allow_networks=["127.0.0.0/8"], verify=trust) as client:
+        for _ in range(2):
+            assert (await client.request("GET", f"https://{HOST}:{port}/status", timeout=5)).status == 200
+    assert len({client_port for _, client_port in seen["requests"]}) == 1
