@@ -49,3 +49,22 @@ async def test_its_author_and_admins_see_it_and_everyone_sees_the_global_ones(cl
     assert await _shortcuts(Api(client, agent)) == ["/ola"]
     assert (await bia.patch(f"/quick-replies/{personal['id']}", {"title": "Meu Pix"}))[0] == 200
     assert (await admin.delete(f"/quick-replies/{personal['id']}"))[0] == 204
+
+
+async def test_an_agent_neither_rewrites_nor_hides_a_global_quick_reply_it_did_not_write(client, org_admin, agent,
+                                                                                         bia):
+    admin = Api(client, org_admin)
+    status, hello = await admin.post("/quick-replies", {"shortcut": "/ola", "title": "Olá", "content": "Olá!"})
+    assert status == 201, hello
+    caio = Api(client, agent)
+    for change in ({"is_global": False}, {"content": "Compre agora!"}):
+        status, error = await caio.patch(f"/quick-replies/{hello['id']}", change)
+        assert (status, error["error"]["code"]) == (403, "forbidden"), error
+    assert await _shortcuts(bia) == ["/ola"]  # still everyone's, as the admin wrote it
+    assert (await bia.get(f"/quick-replies/{hello['id']}"))[1]["content"] == "Olá!"
+
+    status, mine = await caio.post("/quick-replies", {"shortcut": "/tchau", "title": "Tchau", "content": "Até!"})
+    assert status == 201, mine
+    assert (await caio.patch(f"/quick-replies/{mine['id']}", {"content": "Até logo!"}))[0] == 200  # its own
+    assert (await bia.patch(f"/quick-replies/{mine['id']}", {"content": "Tchau!"}))[0] == 403  # not hers
+    assert (await admin.patch(f"/quick-replies/{hello['id']}", {"content": "Olá! 👋"}))[0] == 200
