@@ -77,7 +77,7 @@ export function CampaignPage({ campaignId }: { campaignId: string }) {
               <h1>{campaign.name}</h1>
               <CampaignStatusPill status={campaign.status} />
             </div>
-            <PauseNotice campaign={campaign} />
+            <PauseNotice campaign={campaign} canResume={!lacks(me, "campaigns:write")} />
             {!lacks(me, "campaigns:write") && <div className="row" role="toolbar" aria-label={t("templates.actions")}>
               {ACTIONS.map((action) => (
                 <button key={action} type="button" className={action === "cancel" ? "danger" : action === "start" ? "primary" : ""}

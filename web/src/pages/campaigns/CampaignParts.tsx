@@ -1,6 +1,6 @@
 import { useI18n } from "../../i18n";
 import type { Campaign, CampaignStatus } from "./campaignModel";
-import { pauseCause, pauseReasonOf, progressOf } from "./campaignModel";
+import { pauseCause, pauseHintKey, pauseReasonOf, progressOf } from "./campaignModel";
 
 export function CampaignStatusPill({ status }: { status: CampaignStatus }) {
   const { t } = useI18n();
@@ -26,7 +26,7 @@ export function ProgressBar({ campaign }: { campaign: Campaign }) {
 }
 
 /** Why PyTake paused the campaign and what to do before resuming; nothing otherwise. */
-export function PauseNotice({ campaign }: { campaign: Campaign }) {
+export function PauseNotice({ campaign, canResume }: { campaign: Campaign; canResume: boolean }) {
   const { t } = useI18n();
   const reason = pauseReasonOf(campaign);
   if (!reason) return null;
@@ -35,7 +35,7 @@ export function PauseNotice({ campaign }: { campaign: Campaign }) {
     <div className="pause-notice" role="note" aria-label={t("campaigns.pausedBy")} data-cause={cause}>
       <div><strong>{t("campaigns.pausedBy")}</strong> — {t(`campaigns.pauseCause.${cause}`)}</div>
       <p className="pause-reason">{reason}</p>
-      <p className="small">{t(`campaigns.pauseHint.${cause}`)}</p>
+      <p className="small">{t(pauseHintKey(reason, canResume))}</p>
     </div>
   );
 }

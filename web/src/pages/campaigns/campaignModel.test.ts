@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import type { Template } from "../../api/types";
 import { en, ptBR } from "../../i18n/messages";
 import {
-  canDo, checkDraft, emptyDraft, formatInZone, formField, isLive, localNow, needsOf, pauseCause, pauseReasonOf,
+  canDo, checkDraft, emptyDraft, formatInZone, formField, isLive, localNow, needsOf, pauseCause, pauseHintKey, pauseReasonOf,
   progressOf, toCreateBody, toStartBody, type Campaign, type CampaignStatus, type Draft,
 } from "./campaignModel";
 
@@ -125,5 +125,14 @@ describe("translations", () => {
     const keys = Object.keys(en).filter((k) => k.startsWith("campaigns.") || k === "nav.campaigns");
     expect(keys.length).toBeGreaterThan(50);
     for (const k of keys) expect(ptBR[k as keyof typeof en], k).toBeTruthy();
+  });
+});
+
+describe("pauseHintKey", () => {
+  it("tells who can resume what to fix, and a read-only reader who can resume", () => {
+    const reason = "template_id: Meta refused the template: Template is paused due to low quality (error 132015)";
+    expect(pauseHintKey(reason, true)).toBe("campaigns.pauseHint.template");
+    expect(pauseHintKey("the WhatsApp number was deleted", true)).toBe("campaigns.pauseHint.number");
+    expect(pauseHintKey(reason, false)).toBe("campaigns.pauseHint.readOnly");
   });
 });

@@ -63,6 +63,12 @@ export function pauseCause(reason: string): PauseCause {
   return "other";
 }
 
+/** What the pause notice tells the reader to do: the cause's fix and resume, or, to someone who
+ * cannot resume (no campaigns:write), who can. */
+export function pauseHintKey(reason: string, canResume: boolean): `campaigns.pauseHint.${PauseCause | "readOnly"}` {
+  return canResume ? `campaigns.pauseHint.${pauseCause(reason)}` : "campaigns.pauseHint.readOnly";
+}
+
 /** The reason to show: only while paused, and only when PyTake paused it. */
 export function pauseReasonOf(c: Campaign): string | null {
   return c.status === "paused" && c.pause_reason ? c.pause_reason : null;
