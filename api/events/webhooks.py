@@ -238,12 +238,16 @@ def unreachable_target(url: str, settings: Any) -> str | None:
     name is checked at each connection instead (what it resolves to changes)."""
     from engine.adapters.http import refusal_reason
 
-    if settings.webhooks_allow_private_networks:
-        return None
     try:
         host = (URL(url).host or "").strip("[]").rstrip(".").lower()
     except ValueError:
         return None  # the schema said what is wrong with it
+    written = _ipv4_written_otherwise(host)
+    if written is not None:  # the connection refuses these whatever the address
+        return (f"{host}: an IPv4 address written other than as four decimal numbers, which no delivery "
+                f"connects to (write {written})")
+    if settings.webhooks_allow_private_networks:
+        return None
     if host == "localhost" or host.endswith(".localhost"):
         return f"{host}: a loopback name, which webhooks may not reach"
     try:
@@ -252,6 +256,22 @@ def unreachable_target(url: str, settings: Any) -> str | None:
         return None
     reason = refusal_reason(address)
     return f"{address}: {reason}, which webhooks may not reach" if reason else None
+
+
+def _ipv4_written_otherwise(host: str) -> ipaddress.IPv4Address | None:
+    """The address of a host written as a number in another form than a.b.c.d (2130706433,
+    127.1, 0x7f.0.0.1, 0177.0.0.1), else None (a plain address, or a name)."""
+    try:
+        ipaddress.ip_address(host)
+        return None
+    except ValueError:
+        pass
+    if not host or not all(c in "0123456789abcdefx." for c in host) or not host[0].isdigit():
+        return None
+    try:
+        return ipaddress.IPv4Address(socket.inet_aton(host))
+    except OSError:
+        return None
 
 
 class Deliverer:

@@ -47,3 +47,15 @@ async def test_an_integration_or_zapier_hook_to_a_refused_address_is_refused(api
 async def test_a_public_address_or_a_name_is_saved(api, url):
     status, hook = await api.post("/webhooks", {"name": "crm", "url": url, "events": ["*"]})
     assert status == 201, hook
+
+
+@pytest.mark.parametrize("url, written", [("http://2130706433/in", "127.0.0.1"), ("http://127.1/in", "127.0.0.1"),
+                                          ("http://0x7f.0.0.1/in", "127.0.0.1"),
+                                          ("https://1572395042/in", "93.184.216.34")])
+async def test_an_address_written_as_another_number_is_refused_naming_the_address(api, url, written):
+    """No delivery connects to such a host (the client takes only a.b.c.d), public or not: saved,
+    every delivery would fail until the webhook disabled itself."""
+    status, error = await api.post("/webhooks", {"name": "crm", "url": url, "events": ["*"]})
+    assert (status, error["error"]["field"]) == (422, "url"), error
+    assert f"(write {written})" in error["error"]["message"]
+    assert (await api.get("/webhooks"))[1]["items"] == []
