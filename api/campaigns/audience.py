@@ -82,7 +82,9 @@ def audience_condition(target_type: str | None, filters: dict[str, Any]) -> Colu
         found = contact_search(filters["q"])
         conditions.append(found if found is not None else false())
     chosen: ColumnElement[bool] | None = and_(*conditions) if conditions else None
-    if chosen is None and target_type != "all":
+    if chosen is None:
+        if target_type == "all":  # every contact: explicit ids (a recipients import's) add nobody
+            return literal(True)
         chosen = false()  # no criterion: nobody but the explicit ids
     ids = [uuid.UUID(i) for i in filters.get("contact_ids") or []]
     if ids:

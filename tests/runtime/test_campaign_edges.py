@@ -391,3 +391,24 @@ async def test_a_due_campaign_whose_template_meta_paused_meanwhile_is_paused_not
     shown = await api.ok("GET", f"/campaigns/{cid}")
     assert shown["started_at"] is None and shown["pause_reason"].startswith("template_id: "), shown
     assert "campaign.started" not in [e["type"] for e in await _events(servers, cid)]
+
+
+async def test_all_contacts_with_imported_recipients_is_still_every_contact(api, servers):
+    """docs/campaigns.md: the criteria are ANDed, then ``contact_ids`` are added; "all" with no
+    criterion is every contact. A recipients import (for its per-recipient variables) narrowed
+    such a campaign to the file's contacts."""
+    org = servers.seeded.organization_id
+    template = await approved_template(api, servers.seeded.number_id, servers.wait_for)
+    await add_contacts(servers.db, org, 3, prefix="55809", tags=[])
+    cid = await _campaign(api, template, target_type="all", target_filters={})
+    csv = "whatsapp_id,name\n5580900000001,Ana\n"
+    response = await servers.client.post(servers.pytake_url + f"/campaigns/{cid}/recipients/import",
+                                         content=csv.encode(), headers={**api.headers, "Content-Type": "text/csv"})
+    assert response.status_code == 200, response.text
+    async with servers.db.session() as s:
+        everyone = (await s.execute(text(
+            "SELECT count(*) FROM contacts WHERE organization_id = :o AND deleted_at IS NULL "
+            "AND opt_in IS NOT FALSE AND is_blocked IS NOT TRUE"), {"o": org})).scalar_one()
+    assert everyone >= 4
+    started = await api.ok("POST", f"/campaigns/{cid}/start", {})
+    assert started["total_recipients"] == everyone, started
