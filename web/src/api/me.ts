@@ -33,13 +33,16 @@ export function useMe(): Me | null | undefined {
   return me;
 }
 
-/** Whether the role holds `permission` (e.g. `audit_logs:read`); false while unknown. */
+/** Whether the role is known to hold `permission` (e.g. `audit_logs:read`): the test for showing a control
+ *  that needs it. False while /auth/me has not answered (and when it could not be read), so a role that
+ *  lacks it never sees the control for a moment before it goes. */
 export function can(me: Me | null | undefined, permission: string): boolean {
   return me?.permissions.includes(permission) ?? false;
 }
 
-/** Whether the role is known not to hold `permission`: false while unknown, so a page does not hide
- *  its controls from those who hold it until /auth/me answers (the API refuses the others anyway). */
+/** Whether the role is known not to hold `permission`: the test for showing a note in place of the
+ *  controls ("View only"). False while unknown, so a role that holds it never sees the note flash either;
+ *  until /auth/me answers a page shows neither. */
 export function lacks(me: Me | null | undefined, permission: string): boolean {
   return !!me && !me.permissions.includes(permission);
 }

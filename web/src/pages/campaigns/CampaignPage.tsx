@@ -1,6 +1,6 @@
 import { useCallback, useEffect, useState } from "react";
 import { api, ApiError } from "../../api/client";
-import { lacks, useMe } from "../../api/me";
+import { can, useMe } from "../../api/me";
 import type { Template } from "../../api/types";
 import { AppHeader } from "../../components/AppHeader";
 import { useI18n } from "../../i18n";
@@ -77,8 +77,8 @@ export function CampaignPage({ campaignId }: { campaignId: string }) {
               <h1>{campaign.name}</h1>
               <CampaignStatusPill status={campaign.status} />
             </div>
-            <PauseNotice campaign={campaign} canResume={!lacks(me, "campaigns:write")} />
-            {!lacks(me, "campaigns:write") && <div className="row" role="toolbar" aria-label={t("templates.actions")}>
+            <PauseNotice campaign={campaign} canResume={can(me, "campaigns:write")} />
+            {can(me, "campaigns:write") && <div className="row" role="toolbar" aria-label={t("templates.actions")}>
               {ACTIONS.map((action) => (
                 <button key={action} type="button" className={action === "cancel" ? "danger" : action === "start" ? "primary" : ""}
                   disabled={busy || !canDo(action, campaign.status)} onClick={() => act(action)}>

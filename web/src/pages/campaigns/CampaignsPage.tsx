@@ -1,6 +1,6 @@
 import { useEffect, useState } from "react";
 import { api, ApiError } from "../../api/client";
-import { lacks, useMe } from "../../api/me";
+import { can, useMe } from "../../api/me";
 import type { Page, Template } from "../../api/types";
 import { AppHeader } from "../../components/AppHeader";
 import { useI18n } from "../../i18n";
@@ -41,7 +41,7 @@ export function CampaignsPage() {
         <section className="card">
           <div className="card-head">
             <h1>{t("campaigns.title")}</h1>
-            {!lacks(me, "campaigns:write") &&
+            {can(me, "campaigns:write") &&
               <Link to="/app/campaigns/new" className="button primary-link">{t("campaigns.new")}</Link>}
           </div>
           {campaigns === null ? <p className="muted">{t("common.loading")}</p>

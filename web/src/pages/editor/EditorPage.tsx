@@ -5,7 +5,7 @@ import {
 } from "@xyflow/react";
 import { useCallback, useEffect, useLayoutEffect, useMemo, useRef, useState, type DragEvent } from "react";
 import { api, ApiError } from "../../api/client";
-import { lacks, useMe } from "../../api/me";
+import { can, lacks, useMe } from "../../api/me";
 import type { Canvas, Diagnostic, Flow } from "../../api/types";
 import { AppHeader } from "../../components/AppHeader";
 import { downloadJson, slug, takePendingCanvas } from "../../components/files";
@@ -61,10 +61,13 @@ function isTyping(target: EventTarget | null): boolean {
 function Editor({ flowId }: { flowId: string }) {
   const { t } = useI18n();
   // a role that reads flows but may not change them (agent, viewer): the canvas can be explored and
-  // simulated, but there is no Save, Publish or rollback to try (the API would refuse them: 403)
-  const readOnly = lacks(useMe(), "flows:write");
-  const readOnlyRef = useRef(readOnly);
-  readOnlyRef.current = readOnly;
+  // simulated, but there is no Save, Publish or rollback to try (the API would refuse them: 403).
+  // Until /auth/me answers neither Save / Publish nor the "View only" note shows, and Ctrl+S waits.
+  const me = useMe();
+  const mayWrite = can(me, "flows:write");
+  const readOnly = lacks(me, "flows:write");
+  const mayWriteRef = useRef(mayWrite);
+  mayWriteRef.current = mayWrite;
   const flowApi = useReactFlow<FlowNodeT, Edge>();
   const [flow, setFlow] = useState<Flow | null>(null);
   const [nodes, setNodes] = useState<FlowNodeT[]>([]);
@@ -255,7 +258,7 @@ function Editor({ flowId }: { flowId: string }) {
     const onKey = (e: KeyboardEvent) => {
       const mod = e.ctrlKey || e.metaKey;
       const key = e.key.toLowerCase();
-      if (mod && key === "s") { e.preventDefault(); if (!readOnlyRef.current) save(); return; }
+      if (mod && key === "s") { e.preventDefault(); if (mayWriteRef.current) save(); return; }
       if (isTyping(e.target) || viewingRef.current) return;
       if (mod && key === "z" && !e.shiftKey) { e.preventDefault(); restore(undo(state.current)); }
       else if (mod && (key === "y" || (key === "z" && e.shiftKey))) { e.preventDefault(); restore(redo(state.current)); }
@@ -306,12 +309,13 @@ function Editor({ flowId }: { flowId: string }) {
         <AnalyticsControls on={analyticsOn} onToggle={toggleAnalytics} period={period} onPeriod={setPeriod}
           version={analyticsVersion} report={report} error={analyticsError} />
         {/* in view only Ctrl+S saves nothing; the rest still works on the canvas being explored */}
-        <span className="muted small shortcuts">{t(readOnly ? "editor.shortcutsReadOnly" : "editor.shortcuts")}</span>
+        <span className="muted small shortcuts">{t(mayWrite ? "editor.shortcuts" : "editor.shortcutsReadOnly")}</span>
         <span className="grow" />
         {dirty && !readOnly && <span className="muted small">{t("editor.unsaved")}</span>}
         {status && <span role="status" className={`small status ${status.kind}`}>{status.text}</span>}
         <span className={`small pill ${errors ? "error" : "ok"}`}>{t("editor.errors", { count: errors })}</span>
-        {readOnly ? <span className="small pill" role="note" title={t("editor.readOnlyHint")}>{t("editor.readOnly")}</span> : <>
+        {readOnly && <span className="small pill" role="note" title={t("editor.readOnlyHint")}>{t("editor.readOnly")}</span>}
+        {mayWrite && <>
           <button type="button" onClick={save}>{t("common.save")}</button>
           <button type="button" className="primary" onClick={publish} title={t("editor.publishHint")}>{t("editor.publish")}</button>
         </>}
@@ -358,7 +362,7 @@ function Editor({ flowId }: { flowId: string }) {
           {tab === "simulator" && <SimulatorPanel flowId={flowId} canvas={currentCanvas} onCurrentNode={setSimNode} />}
           {tab === "versions" && (
             <VersionsPanel flowId={flowId} refreshKey={savedCount} viewing={viewing?.version ?? null} onView={viewVersion}
-              readOnly={readOnly}
+              readOnly={!mayWrite}
               onPublished={(version) => setStatus({ kind: "ok", text: t("editor.published", { version }) })} />
           )}
           {tab === "errors" && <RunErrorsPanel flowId={flowId} onPick={focusNode} />}

@@ -1,6 +1,6 @@
 import { useCallback, useEffect, useRef, useState, type FormEvent } from "react";
 import { api, ApiError } from "../../api/client";
-import { lacks, useMe } from "../../api/me";
+import { can, useMe } from "../../api/me";
 import type { Canvas, Chatbot, Diagnostic, Flow, Page } from "../../api/types";
 import { AppHeader } from "../../components/AppHeader";
 import { downloadJson, fileStem, readCanvasFile, setPendingCanvas, slug } from "../../components/files";
@@ -17,7 +17,7 @@ const CHATBOT_KEY = "pytake.chatbot";
 export function FlowsPage() {
   const { t } = useI18n();
   const me = useMe();
-  const mayWrite = !lacks(me, "flows:write");
+  const mayWrite = can(me, "flows:write");
   const [chatbots, setChatbots] = useState<Chatbot[] | null>(null);
   const [chatbotId, setChatbotId] = useState<string | null>(() => localStorage.getItem(CHATBOT_KEY));
   const [flows, setFlows] = useState<Flow[]>([]);
@@ -116,9 +116,10 @@ export function FlowsPage() {
       <AppHeader />
       <main className="content">
         {error && <p role="alert" className="error banner" onClick={() => setError(null)}>{error}</p>}
-        {chatbots === null ? <p className="muted">{t("common.loading")}</p> : (
+        {/* the role too: whether to offer creating a chatbot (and which "no chatbot yet" to say) */}
+        {chatbots === null || me === undefined ? <p className="muted">{t("common.loading")}</p> : (
           <ChatbotPicker chatbots={chatbots} value={chatbotId} onChange={setChatbotId}
-            onCreate={!lacks(me, "chatbots:write") ? (name) => createChatbot(name).catch(report) : undefined} />
+            onCreate={can(me, "chatbots:write") ? (name) => createChatbot(name).catch(report) : undefined} />
         )}
         {chatbotId && (
           <section className="card">
@@ -157,7 +158,7 @@ export function FlowsPage() {
               <ul className="flow-list">
                 {flows.map((flow) => (
                   <FlowRow key={flow.id} flow={flow} onRename={mayWrite ? (name) => rename(flow, name) : undefined}
-                    onDelete={!lacks(me, "flows:delete") ? () => remove(flow) : undefined}
+                    onDelete={can(me, "flows:delete") ? () => remove(flow) : undefined}
                     onExport={() => exportFlow(flow).catch(report)} />
                 ))}
               </ul>

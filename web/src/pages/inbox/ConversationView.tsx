@@ -55,10 +55,10 @@ function Bubble({ message }: { message: Message }) {
 }
 
 /** The middle column: the conversation's history, who is typing, and the composer (a note instead
- *  for a role that may not send messages, `mayReply`); on a phone, where it replaces the lists, a way
- *  back to them (`onBack`). */
+ *  for a role that may not send messages, `mayReply` false; neither while the role is not known yet,
+ *  `mayReply` undefined); on a phone, where it replaces the lists, a way back to them (`onBack`). */
 export function ConversationView(props: { conversation: Conversation; contact?: Contact; state: InboxState;
-  quickReplies: QuickReply[]; templates: Template[]; dispatch: Dispatch<Action>; mayReply: boolean;
+  quickReplies: QuickReply[]; templates: Template[]; dispatch: Dispatch<Action>; mayReply: boolean | undefined;
   onTyping: () => void; onBack: () => void }) {
   const { t } = useI18n();
   const { conversation, state } = props;
@@ -97,7 +97,7 @@ export function ConversationView(props: { conversation: Conversation; contact?: 
       {props.mayReply ? (
         <Composer conversation={conversation} quickReplies={props.quickReplies} templates={props.templates}
           onTyping={props.onTyping} onSent={(message) => props.dispatch({ kind: "message", message })} />
-      ) : <p className="composer view-only muted" role="note">{t("inbox.viewOnly")}</p>}
+      ) : props.mayReply === false && <p className="composer view-only muted" role="note">{t("inbox.viewOnly")}</p>}
     </section>
   );
 }

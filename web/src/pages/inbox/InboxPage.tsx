@@ -1,6 +1,6 @@
 import { useCallback, useEffect, useReducer, useRef, useState } from "react";
 import { api } from "../../api/client";
-import { lacks, useMe } from "../../api/me";
+import { can, useMe } from "../../api/me";
 import type { Page, Template } from "../../api/types";
 import { AppHeader } from "../../components/AppHeader";
 import { useI18n } from "../../i18n";
@@ -17,8 +17,9 @@ import { ContactPanel, type Contact, type Department, type Person } from "./Cont
 export function InboxPage() {
   const { t } = useI18n();
   const me = useMe();
-  const mayReply = !lacks(me, "messages:write");
-  const mayHandle = !lacks(me, "conversations:write");  // assign, transfer, close; availability too
+  // undefined (neither the composer nor the view-only note) until /auth/me says what the role holds
+  const mayReply = me ? can(me, "messages:write") : undefined;
+  const mayHandle = can(me, "conversations:write");  // assign, transfer, close; availability too
   const [state, dispatch] = useReducer(reduce, emptyState);
   const [connected, setConnected] = useState(false);
   const [contacts, setContacts] = useState<Record<string, Contact>>({});

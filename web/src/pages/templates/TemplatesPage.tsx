@@ -1,6 +1,6 @@
 import { useCallback, useEffect, useState } from "react";
 import { api, ApiError } from "../../api/client";
-import { lacks, useMe } from "../../api/me";
+import { can, useMe } from "../../api/me";
 import type { Page, Template, TemplateStatus, WhatsAppNumber } from "../../api/types";
 import { AppHeader } from "../../components/AppHeader";
 import { useI18n } from "../../i18n";
@@ -17,8 +17,8 @@ type SyncState = { state: "running" } | { state: "done"; numbers: number; templa
 export function TemplatesPage() {
   const { t } = useI18n();
   const me = useMe();
-  const mayWrite = !lacks(me, "templates:write");
-  const mayDelete = !lacks(me, "templates:delete");
+  const mayWrite = can(me, "templates:write");
+  const mayDelete = can(me, "templates:delete");
   const [numbers, setNumbers] = useState<WhatsAppNumber[]>([]);
   const [templates, setTemplates] = useState<Template[] | null>(null);
   const [status, setStatus] = useState<TemplateStatus | "">("");
@@ -104,7 +104,7 @@ export function TemplatesPage() {
             {sync?.state === "done" && t("templates.syncDone", { templates: sync.templates, numbers: sync.numbers })}
             {!sync && waiting && t("templates.waitingReview")}
           </p>
-          {templates === null ? <p className="muted">{t("common.loading")}</p>
+          {templates === null || me === undefined ? <p className="muted">{t("common.loading")}</p>
             : templates.length === 0 ? <p className="muted">{status ? t("templates.noneWithStatus") : t(mayWrite ? "templates.empty" : "templates.emptyReadOnly")}</p>
               : groups.map(({ key, label, items }) => (
                 <div key={key} className="template-group">
