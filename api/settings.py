@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import os
+import re
 import secrets
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -79,6 +80,10 @@ class Settings:
     # the process's log lines (api/log_context.py): PYTAKE_LOG_FORMAT=text (a terminal's,
     # the default) | json (one JSON object per line, for log collectors in production)
     log_format: str = "text"
+    # where the web app may show pictures, video and audio sent by URL from (a flow's `media_url`):
+    # CSP sources added to img-src and media-src (api/web_app.py); PYTAKE_WEB_MEDIA_SOURCES,
+    # space-separated, `none` for only the app's own files (docs/web.md, "Security headers")
+    web_media_sources: tuple[str, ...] = ("https:",)
     # AI providers of `ai_prompt` nodes: OPENAI_API_KEY (or PYTAKE_OPENAI_API_KEY),
     # OPENAI_BASE_URL, ANTHROPIC_API_KEY, ANTHROPIC_BASE_URL (same PYTAKE_ fallbacks)
     openai_api_key: str | None = None
@@ -185,6 +190,7 @@ class Settings:
             **_pools(env),
             **_ai_providers(env),
             **_log_format(env),
+            **_web_media_sources(env),
             **_webhook_settings(env),
             **_numbers(env, {n: "PYTAKE_" + n.upper() for n in LIVE_NUMBER_FIELDS}, float, "number", positive=True),
         )
@@ -281,6 +287,26 @@ def _log_format(env: Mapping[str, str]) -> dict[str, str]:
     if value not in LOG_FORMATS:
         raise SettingsError(f"PYTAKE_LOG_FORMAT must be one of {', '.join(LOG_FORMATS)}, not {value!r}")
     return {"log_format": value}
+
+
+# a CSP source a web media source may be: a scheme (https:, http:) or a host, with an optional scheme,
+# `*.` wildcard, port and path; never a keyword, a quote, `;` or `,`, which would change the policy itself
+_MEDIA_SOURCE = re.compile(r"(https?:|(https?://)?(\*\.)?[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*(:(\d{1,5}|\*))?(/[^\s;,'\"]*)?)")
+
+
+def _web_media_sources(env: Mapping[str, str]) -> dict[str, tuple[str, ...]]:
+    raw = env.get("PYTAKE_WEB_MEDIA_SOURCES")
+    if raw is None or not raw.strip():
+        return {}
+    sources = tuple(raw.split())
+    if sources == ("none",):
+        return {"web_media_sources": ()}
+    for source in sources:
+        if not _MEDIA_SOURCE.fullmatch(source):
+            raise SettingsError(
+                f"PYTAKE_WEB_MEDIA_SOURCES: {source!r} is not a source to show media from: use schemes and hosts "
+                "separated by spaces (https: http: https://cdn.example.com *.example.com), or none")
+    return {"web_media_sources": sources}
 
 
 AI_PROVIDER_FIELDS = ("openai_api_key", "openai_base_url", "anthropic_api_key", "anthropic_base_url")
