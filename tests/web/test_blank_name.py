@@ -21,4 +21,6 @@ async def test_a_blank_flow_name_is_refused_in_words(web_server, browser_page: P
         await page.get_by_label("Name", exact=True).fill("   ")
         await page.get_by_role("button", name="Save").click()
         await expect(page.get_by_role("alert")).to_have_text("name: must not be blank")
+        await expect(page.get_by_label("Name", exact=True)).to_have_value("   ")  # what was typed, to correct
+        await page.get_by_role("button", name="Cancel").click()
         await expect(page.locator(".flow-row").filter(has_text="Welcome")).to_have_count(1)  # the name stays

@@ -3,16 +3,28 @@ import type { Chatbot } from "../../api/types";
 import { useI18n } from "../../i18n";
 
 /** Which chatbot's flows are shown; creating one (the first when there is none), unless `onCreate` is
- *  left out (a role that may not create chatbots). */
+ *  left out (a role that may not create chatbots). A name the API refuses (`onCreate` rejects) stays in
+ *  the field with the reason under it. */
 export function ChatbotPicker(props: {
-  chatbots: Chatbot[]; value: string | null; onChange: (id: string) => void; onCreate?: (name: string) => void;
+  chatbots: Chatbot[]; value: string | null; onChange: (id: string) => void; onCreate?: (name: string) => Promise<void>;
 }) {
   const { t } = useI18n();
   const [name, setName] = useState("");
-  const submit = (e: FormEvent) => {
+  const [problem, setProblem] = useState("");
+  const [busy, setBusy] = useState(false);
+  const submit = async (e: FormEvent) => {
     e.preventDefault();
-    if (name.trim()) props.onCreate?.(name.trim());
-    setName("");
+    if (!name.trim() || !props.onCreate) return;
+    setBusy(true);
+    try {
+      await props.onCreate(name.trim());
+      setName("");
+      setProblem("");
+    } catch (err) {
+      setProblem(err instanceof Error ? err.message : String(err));
+    } finally {
+      setBusy(false);
+    }
   };
   return (
     <section className="card">
@@ -27,11 +39,13 @@ export function ChatbotPicker(props: {
           </label>
         )}
         {props.onCreate && <form className="row grow" onSubmit={submit}>
-          <label className="field grow">
+          <label className={`field grow ${problem ? "invalid" : ""}`}>
             <span className="field-label">{t("flows.chatbotName")}</span>
-            <input value={name} onChange={(e) => setName(e.target.value)} />
+            <input value={name} onChange={(e) => setName(e.target.value)}
+              aria-invalid={problem ? true : undefined} aria-describedby={problem ? "chatbot-name-problem" : undefined} />
+            {problem && <span className="field-problem error" role="alert" id="chatbot-name-problem">{problem}</span>}
           </label>
-          <button type="submit" className="align-end">{t("flows.createChatbot")}</button>
+          <button type="submit" className="align-end" disabled={busy}>{t("flows.createChatbot")}</button>
         </form>}
       </div>
     </section>

@@ -49,7 +49,7 @@ export function FlowsPage() {
 
   async function createChatbot(name: string) {
     const bot = await api<Chatbot>("POST", "/chatbots", { name });
-    await loadChatbots();
+    await loadChatbots().catch(report);  // created: a list that did not load again is the page's problem
     setChatbotId(bot.id);
   }
 
@@ -95,9 +95,10 @@ export function FlowsPage() {
     }
   }
 
+  /** Rejects when the API refuses the name: the row keeps it in its field with the reason. */
   async function rename(flow: Flow, name: string) {
-    await api("PATCH", `/flows/${flow.id}`, { name }).catch(report);
-    if (chatbotId) await loadFlows(chatbotId);
+    await api("PATCH", `/flows/${flow.id}`, { name });
+    if (chatbotId) await loadFlows(chatbotId).catch(report);
   }
 
   async function remove(flow: Flow) {
@@ -119,7 +120,7 @@ export function FlowsPage() {
         {/* the role too: whether to offer creating a chatbot (and which "no chatbot yet" to say) */}
         {chatbots === null || me === undefined ? <p className="muted">{t("common.loading")}</p> : (
           <ChatbotPicker chatbots={chatbots} value={chatbotId} onChange={setChatbotId}
-            onCreate={can(me, "chatbots:write") ? (name) => createChatbot(name).catch(report) : undefined} />
+            onCreate={can(me, "chatbots:write") ? createChatbot : undefined} />
         )}
         {chatbotId && (
           <section className="card">
