@@ -297,7 +297,7 @@ function Editor({ flowId }: { flowId: string }) {
     <div className="page editor-page">
       <AppHeader>
         <nav className="breadcrumb">
-          <Link to="/app/flows">{t("editor.back")}</Link> <span className="muted">/</span> <strong>{flow?.name ?? "…"}</strong>
+          <Link to="/app/flows">{t("editor.back")}</Link> <span className="muted">/</span> <strong title={flow?.name}>{flow?.name ?? "…"}</strong>
         </nav>
       </AppHeader>
       <div className="toolbar" role="toolbar">
