@@ -59,7 +59,7 @@ async def test_an_agent_is_not_offered_what_its_role_cannot_do(web_server, brows
             await expect(page.get_by_role("button", name=name)).to_have_count(0)
         await screenshot(page, "read-only-flows")
 
-        # the editor: explore and simulate, but nothing to save, publish or roll back
+        # the editor: explore, but nothing to simulate, save, publish or roll back
         await row.get_by_role("link", name="Open").click()
         await expect(page.get_by_test_id("node-hi")).to_be_visible()
         await expect(page.get_by_role("note").filter(has_text="View only")).to_be_visible()

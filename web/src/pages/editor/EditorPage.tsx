@@ -354,12 +354,13 @@ function Editor({ flowId }: { flowId: string }) {
           </div>
           <ProblemsPanel diagnostics={diagnostics} checking={checking} onPick={pickProblem} />
         </div>
-        <SidePanel tab={tab} onTab={setTab}>
+        {/* the simulator runs the flow's api_call and ai_prompt for real: the API keeps it to flows:write */}
+        <SidePanel tab={tab} onTab={setTab} without={mayWrite ? [] : ["simulator"]}>
           {tab === "properties" && (
             <PropertiesPanel nodeId={picked?.id ?? null} nodeType={picked?.type ?? ""} data={picked?.data ?? null}
               diagnostics={diagnostics} onChange={updateData} onDelete={deleteNode} />
           )}
-          {tab === "simulator" && <SimulatorPanel flowId={flowId} canvas={currentCanvas} onCurrentNode={setSimNode} />}
+          {tab === "simulator" && mayWrite && <SimulatorPanel flowId={flowId} canvas={currentCanvas} onCurrentNode={setSimNode} />}
           {tab === "versions" && (
             <VersionsPanel flowId={flowId} refreshKey={savedCount} viewing={viewing?.version ?? null} onView={viewVersion}
               readOnly={!mayWrite}

@@ -9,13 +9,16 @@ const TABS: { id: SideTab; label: "editor.properties" | "sim.title" | "versions.
   { id: "errors", label: "runErrors.title" },
 ];
 
-/** The editor's right column: one of the node's properties, the simulator, the versions, the run errors. */
-export function SidePanel({ tab, onTab, children }: { tab: SideTab; onTab: (tab: SideTab) => void; children: ReactNode }) {
+/** The editor's right column: one of the node's properties, the simulator, the versions, the run errors;
+ *  `without` the tabs the role may not use (the simulator needs `flows:write`, as the API does). */
+export function SidePanel({ tab, onTab, without = [], children }: {
+  tab: SideTab; onTab: (tab: SideTab) => void; without?: SideTab[]; children: ReactNode;
+}) {
   const { t } = useI18n();
   return (
     <div className="side-panel">
       <div role="tablist" className="side-tabs">
-        {TABS.map((item) => (
+        {TABS.filter((item) => !without.includes(item.id)).map((item) => (
           <button key={item.id} type="button" role="tab" aria-selected={tab === item.id}
             className={tab === item.id ? "active" : ""} onClick={() => onTab(item.id)}>
             {t(item.label)}
