@@ -43,6 +43,8 @@ const PRO_OPTIONS: ProOptions = { hideAttribution: true };
 const DELETE_KEYS = ["Delete", "Backspace"];
 const MULTI_SELECTION_KEYS = ["Control", "Meta", "Shift"];
 type Snapshot = { nodes: FlowNodeT[]; edges: Edge[] };
+// a node's size before it is drawn and measured (about a message node's), for placing one
+const NEW_NODE_SIZE = { width: 200, height: 100 };
 let clipboard: Snapshot | null = null; // copy/paste between flows of this tab
 
 export function EditorPage({ flowId }: { flowId: string }) {
@@ -152,6 +154,24 @@ function Editor({ flowId }: { flowId: string }) {
     const node: FlowNodeT = { id, type, position, data: {}, selected: true };
     commit({ nodes: [...state.current.nodes.map((n) => ({ ...n, selected: false })), node] });
   }, [commit]);
+
+  // a node added from the palette without a drag: at the centre of the visible canvas, moved down
+  // while it would cover another node (so repeated adds do not hide each other)
+  const canvasBox = useRef<HTMLDivElement>(null);
+  const addAtCentre = useCallback((type: string) => {
+    const box = canvasBox.current?.getBoundingClientRect();
+    if (!box) return;
+    const at = flowApi.screenToFlowPosition({ x: box.left + box.width / 2, y: box.top + box.height / 2 });
+    const [width, height] = [NEW_NODE_SIZE.width, NEW_NODE_SIZE.height];
+    const covers = (n: FlowNodeT) => {
+      const w = n.measured?.width ?? width, h = n.measured?.height ?? height;
+      return at.x < n.position.x + w && n.position.x < at.x + width && at.y < n.position.y + h && n.position.y < at.y + height;
+    };
+    for (let n = state.current.nodes.find(covers); n; n = state.current.nodes.find(covers)) {
+      at.y = n.position.y + (n.measured?.height ?? height) + 24;
+    }
+    addNode(type, at);
+  }, [addNode, flowApi]);
 
   const onDrop = useCallback((event: DragEvent) => {
     event.preventDefault();
@@ -321,7 +341,7 @@ function Editor({ flowId }: { flowId: string }) {
         </>}
       </div>
       <div className="editor-body">
-        <Palette />
+        <Palette onAdd={viewing ? undefined : addAtCentre} />
         <div className="canvas-column">
           {viewing && (
             <div className="viewing-banner" role="status" aria-label={t("versions.viewingTitle")}>
@@ -329,7 +349,7 @@ function Editor({ flowId }: { flowId: string }) {
               <button type="button" onClick={() => setViewing(null)}>{t("versions.backToDraft")}</button>
             </div>
           )}
-          <div className="canvas" onDragOver={(e) => { e.preventDefault(); e.dataTransfer.dropEffect = "move"; }} onDrop={viewing ? undefined : onDrop}>
+          <div className="canvas" ref={canvasBox} onDragOver={(e) => { e.preventDefault(); e.dataTransfer.dropEffect = "move"; }} onDrop={viewing ? undefined : onDrop}>
             {report && <AnalyticsLegend report={report} />}
             <DiagnosticsContext.Provider value={diagnosticsByNode}>
               <SimulationContext.Provider value={simulation}>

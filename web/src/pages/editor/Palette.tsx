@@ -5,8 +5,10 @@ import { nodeTypeLabel } from "./nodeTypeLabel";
 
 export const DRAG_MIME = "application/x-pytake-node";
 
-/** Every node type, dragged from here onto the canvas. */
-export const Palette = memo(function Palette() {
+/** Every node type, dragged from here onto the canvas, or added at the centre of the view with a click,
+ *  a tap or Enter (`onAdd`: a keyboard or a touch screen has no drag and drop). Without `onAdd` (an old
+ *  version being viewed) nothing can be added. */
+export const Palette = memo(function Palette({ onAdd }: { onAdd?: (type: string) => void }) {
   const { t } = useI18n();
   return (
     <aside className="palette" aria-label={t("editor.palette")}>
@@ -14,10 +16,12 @@ export const Palette = memo(function Palette() {
       <p className="muted small">{t("editor.paletteHint")}</p>
       <ul>
         {NODE_TYPES.map((type) => (
-          <li key={type} className={`palette-item type-${type}`} draggable title={NODE_SCHEMAS[type]?.description}
-            data-node-type={type}
-            onDragStart={(e) => { e.dataTransfer.setData(DRAG_MIME, type); e.dataTransfer.effectAllowed = "move"; }}>
-            {nodeTypeLabel(type, t)}
+          <li key={type}>
+            <button type="button" className={`palette-item type-${type}`} draggable={!!onAdd} disabled={!onAdd}
+              title={NODE_SCHEMAS[type]?.description} data-node-type={type} onClick={() => onAdd?.(type)}
+              onDragStart={(e) => { e.dataTransfer.setData(DRAG_MIME, type); e.dataTransfer.effectAllowed = "move"; }}>
+              {nodeTypeLabel(type, t)}
+            </button>
           </li>
         ))}
       </ul>

@@ -1,0 +1,56 @@
+"""Nodes are added from the palette without drag and drop, which a keyboard and a touch screen do not
+have: focused with Tab and Enter pressed, a node type lands in the middle of the visible canvas,
+selected (its form open); a second one lands below it, not on top of it; a tap adds one too."""
+
+from __future__ import annotations
+
+import asyncio
+
+from playwright.async_api import Page, expect
+
+from .browser import designer, settled_box
+from .conftest import screenshot
+
+
+def overlap(a: dict, b: dict) -> bool:
+    return not (a["x"] + a["width"] <= b["x"] or b["x"] + b["width"] <= a["x"]
+                or a["y"] + a["height"] <= b["y"] or b["y"] + b["height"] <= a["y"])
+
+
+async def test_nodes_are_added_with_the_keyboard_or_a_tap(web_server, browser_page: Page):
+    async with asyncio.timeout(120):
+        page = browser_page
+        me = await designer(web_server, page)
+        flow = await me.flow("Welcome")
+        await me.open(f"/app/flows/{flow['id']}")
+        palette = page.get_by_role("complementary", name="Nodes")
+        start = palette.get_by_role("button", name="Start", exact=True)
+        await expect(start).to_be_enabled()
+
+        # the keyboard: Tab from Start to Message, Enter
+        await start.focus()
+        await page.keyboard.press("Tab")
+        await expect(palette.get_by_role("button", name="Message", exact=True)).to_be_focused()
+        await page.keyboard.press("Enter")
+        first = page.get_by_test_id("node-message_1")
+        await expect(first).to_be_visible()
+        await expect(page.get_by_role("complementary", name="Properties").get_by_role(
+            "heading", name="Message")).to_be_visible()
+        canvas = await settled_box(page, page.locator(".react-flow__pane"))
+        box = await settled_box(page, first)
+        assert canvas["x"] < box["x"] < canvas["x"] + canvas["width"] and canvas["y"] < box["y"] < canvas["y"] + canvas["height"]
+        assert abs(box["x"] - (canvas["x"] + canvas["width"] / 2)) < 40, (box, canvas)  # about the middle
+
+        await page.keyboard.press("Enter")  # again: a second one, below the first
+        second = page.get_by_test_id("node-message_2")
+        await expect(second).to_be_visible()
+        assert not overlap(box, await settled_box(page, second))
+
+        # a tap (a click): an End
+        await palette.get_by_role("button", name="End", exact=True).click()
+        await expect(page.get_by_test_id("node-end_1")).to_be_visible()
+        await screenshot(page, "palette-without-drag")
+
+        # the live lint reads the canvas with them (it names the flow's missing start)
+        await expect(page.locator(".react-flow__node")).to_have_count(3)
+        await expect(page.get_by_role("region", name="Problems")).to_contain_text("start")
