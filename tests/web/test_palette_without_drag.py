@@ -8,7 +8,7 @@ import asyncio
 
 from playwright.async_api import Page, expect
 
-from .browser import designer, settled_box
+from .browser import designer, edge, node, settled_box
 from .conftest import screenshot
 
 
@@ -25,7 +25,7 @@ async def test_nodes_are_added_with_the_keyboard_or_a_tap(web_server, browser_pa
         await me.open(f"/app/flows/{flow['id']}")
         palette = page.get_by_role("complementary", name="Nodes")
         start = palette.get_by_role("button", name="Start", exact=True)
-        await expect(start).to_be_enabled()
+        await expect(start).to_be_enabled()  # once the flow is loaded (its canvas would replace a node added before)
 
         # the keyboard: Tab from Start to Message, Enter
         await start.focus()
@@ -54,3 +54,32 @@ async def test_nodes_are_added_with_the_keyboard_or_a_tap(web_server, browser_pa
         # the live lint reads the canvas with them (it names the flow's missing start)
         await expect(page.locator(".react-flow__node")).to_have_count(3)
         await expect(page.get_by_role("region", name="Problems")).to_contain_text("start")
+
+
+async def test_nothing_is_added_before_the_flow_is_loaded(web_server, browser_page: Page):
+    """While the flow's canvas is still on its way (the browser holds `GET /flows/<id>` back; the API
+    stays real) the palette adds nothing: a node added then would be wiped by the canvas arriving."""
+    async with asyncio.timeout(120):
+        page = browser_page
+        me = await designer(web_server, page)
+        flow = await me.flow("Welcome", {"nodes": [node("start", "start", {}), node("end", "end", {}, 300)],
+                                         "edges": [edge("start", "end")]})
+        asked, gate = asyncio.Event(), asyncio.Event()
+
+        async def hold(route) -> None:  # noqa: ANN001
+            asked.set()
+            await gate.wait()
+            await route.continue_()
+        await page.route(lambda url: url.endswith(f"/flows/{flow['id']}") and "/app/" not in url, hold)  # the API's
+        await me.open(f"/app/flows/{flow['id']}")
+        await asked.wait()
+        message = page.get_by_role("complementary", name="Nodes").get_by_role("button", name="Message", exact=True)
+        await expect(message).to_be_disabled()
+        await message.press("Enter")
+        gate.set()
+        await expect(page.get_by_test_id("node-start")).to_be_visible()
+        await expect(message).to_be_enabled()
+        await expect(page.locator(".react-flow__node")).to_have_count(2)
+        await message.press("Enter")
+        await expect(page.get_by_test_id("node-message_1")).to_be_visible()
+        await expect(page.get_by_test_id("node-start")).to_be_visible()

@@ -341,7 +341,8 @@ function Editor({ flowId }: { flowId: string }) {
         </>}
       </div>
       <div className="editor-body">
-        <Palette onAdd={viewing ? undefined : addAtCentre} />
+        {/* nothing added before the flow is loaded (its canvas would replace the node) nor to an old version */}
+        <Palette onAdd={flow && !viewing ? addAtCentre : undefined} />
         <div className="canvas-column">
           {viewing && (
             <div className="viewing-banner" role="status" aria-label={t("versions.viewingTitle")}>
@@ -349,7 +350,7 @@ function Editor({ flowId }: { flowId: string }) {
               <button type="button" onClick={() => setViewing(null)}>{t("versions.backToDraft")}</button>
             </div>
           )}
-          <div className="canvas" ref={canvasBox} onDragOver={(e) => { e.preventDefault(); e.dataTransfer.dropEffect = "move"; }} onDrop={viewing ? undefined : onDrop}>
+          <div className="canvas" ref={canvasBox} onDragOver={(e) => { e.preventDefault(); e.dataTransfer.dropEffect = "move"; }} onDrop={flow && !viewing ? onDrop : undefined}>
             {report && <AnalyticsLegend report={report} />}
             <DiagnosticsContext.Provider value={diagnosticsByNode}>
               <SimulationContext.Provider value={simulation}>
