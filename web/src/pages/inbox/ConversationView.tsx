@@ -59,7 +59,7 @@ function Bubble({ message }: { message: Message }) {
  *  `mayReply` undefined); on a phone, where it replaces the lists, a way back to them (`onBack`). */
 export function ConversationView(props: { conversation: Conversation; contact?: Contact; state: InboxState;
   quickReplies: QuickReply[]; templates: Template[]; dispatch: Dispatch<Action>; mayReply: boolean | undefined;
-  onTyping: () => void; onBack: () => void }) {
+  problem?: string; onRetry: () => void; onTyping: () => void; onBack: () => void }) {
   const { t } = useI18n();
   const { conversation, state } = props;
   const history = state.messages[conversation.id];
@@ -85,7 +85,13 @@ export function ConversationView(props: { conversation: Conversation; contact?: 
         <span className="muted small">{t(`inbox.conversationStatus.${conversation.status ?? "open"}` as never)}</span>
       </header>
       <div className="thread-scroll">
-        {!history && <p className="muted">{t("common.loading")}</p>}
+        {!history && !props.problem && <p className="muted">{t("common.loading")}</p>}
+        {!history && props.problem && (
+          <div className="history-problem" role="alert">
+            <p className="error">{t("inbox.historyFailed", { message: props.problem })}</p>
+            <button type="button" onClick={props.onRetry}>{t("common.retry")}</button>
+          </div>
+        )}
         <ol className="bubbles" aria-live="polite">
           {history?.map((m) => <Bubble key={m.id} message={m} />)}
         </ol>

@@ -28,6 +28,8 @@ export function InboxPage() {
   const [quickReplies, setQuickReplies] = useState<QuickReply[]>([]);
   const [templates, setTemplates] = useState<Template[]>([]);
   const [error, setError] = useState("");
+  // the opened conversation's history could not be read: why, shown in its place with a way to try again
+  const [historyProblem, setHistoryProblem] = useState<{ id: string; message: string } | null>(null);
   const live = useRef<LiveConnection | null>(null);
   const requested = useRef(new Set<string>());
   const lastFetched = useRef(new Set<string>());
@@ -94,8 +96,13 @@ export function InboxPage() {
 
   const open = useCallback(async (id: string) => {
     dispatch({ kind: "select", conversation_id: id });
-    const page = await api<Page<Message>>("GET", `/conversations/${id}/messages?per_page=100`);
-    dispatch({ kind: "history", conversation_id: id, messages: page.items });
+    setHistoryProblem(null);
+    try {
+      const page = await api<Page<Message>>("GET", `/conversations/${id}/messages?per_page=100`);
+      dispatch({ kind: "history", conversation_id: id, messages: page.items });
+    } catch (err) {
+      setHistoryProblem({ id, message: err instanceof Error ? err.message : String(err) });
+    }
   }, []);
 
   const selected = state.selected ? state.conversations[state.selected] : undefined;
@@ -133,6 +140,8 @@ export function InboxPage() {
           <>
             <ConversationView key={selected.id} conversation={selected} contact={contact} state={state}
               quickReplies={quickReplies} templates={templates} dispatch={dispatch} mayReply={mayReply}
+              problem={historyProblem?.id === selected.id ? historyProblem.message : undefined}
+              onRetry={() => void open(selected.id)}
               onBack={() => dispatch({ kind: "select", conversation_id: null })}
               onTyping={() => live.current?.send({ type: "typing", conversation_id: selected.id })} />
             <ContactPanel conversation={selected} contact={contact} me={state.me} departments={departments}
