@@ -7,7 +7,7 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Any
 
-from pydantic import BeforeValidator, Field, StringConstraints
+from pydantic import BeforeValidator, Field, StringConstraints, WithJsonSchema
 
 from api.schemas.common import Email, HttpUrl, Input, JsonObject, Output, Phone, StrictBool, TagList, Text
 
@@ -24,8 +24,15 @@ def _wa_digits(value: Any) -> Any:
     return value
 
 
+# what is accepted, as /openapi.json documents it: 6 to 20 digits, a leading +, and spaces, dashes,
+# dots and parentheses between them (the BeforeValidator would otherwise hide the pattern)
+WRITTEN_WHATSAPP_ID = r"^[ \t\n\r]*\+?[ ().-]*([0-9][ ().-]*){6,20}[ \t\n\r]*$"
 WhatsAppId = Annotated[str, BeforeValidator(_wa_digits),
-                       StringConstraints(strip_whitespace=True, pattern=r"^\+?[0-9]{6,20}$")]
+                       StringConstraints(strip_whitespace=True, pattern=r"^\+?[0-9]{6,20}$"),
+                       WithJsonSchema({"type": "string", "pattern": WRITTEN_WHATSAPP_ID,
+                                       "description": "the number in international format, e.g. 5511987654321 or "
+                                                      "+55 (11) 98765-4321 (stored as its digits)"},
+                                      mode="validation")]
 ShortName = Annotated[str, StringConstraints(strip_whitespace=True, max_length=255)]
 
 
