@@ -85,3 +85,13 @@ async def test_rename_delete_export_and_import(web_server, browser_page: Page, t
         await expect(rows).to_have_count(2)
         await expect(rows.filter(has_text="Welcome copy")).to_have_count(1)
         await screenshot(page, "flows-02-list")
+
+        # a canvas with a display title (as the examples have): named by its file, as `pytake lint`
+        # and `run` name it, so another flow's jump to "nps_followup" finds it
+        titled = tmp_path / "nps_followup.json"
+        titled.write_text(json.dumps({**exported, "id": "nps_followup", "name": "Pesquisa NPS — acompanhamento"}))
+        await page.get_by_label("Import canvas").set_input_files(str(titled))
+        await expect(page).to_have_url(re.compile(r"/app/flows/[0-9a-f-]{36}$"))
+        await page.get_by_role("link", name="Flows").click()
+        await expect(rows.filter(has_text="nps_followup")).to_have_count(1)
+        await expect(rows.filter(has_text="Pesquisa NPS")).to_have_count(0)

@@ -84,7 +84,10 @@ export function FlowsPage() {
       setError(t("flows.importNotCanvas", { message: err instanceof Error ? err.message : String(err) }));
       return;
     }
-    const name = typeof canvas.name === "string" && canvas.name ? canvas.name : fileStem(file.name);
+    // named by its file's stem, as `pytake lint`/`run` and the demo name a folder's flows, so a jump
+    // naming another imported flow finds it (flow_schemas/README.md), not by the canvas's own
+    // "name" (a display title in the examples)
+    const name = fileStem(file.name);
     try {
       const { diagnostics } = await api<{ diagnostics: Diagnostic[] }>("POST", "/flows/lint", { canvas_data: canvas });
       const errors = distinct(diagnostics).filter((d) => d.severity === "error");
