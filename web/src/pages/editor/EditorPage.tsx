@@ -381,7 +381,10 @@ function Editor({ flowId }: { flowId: string }) {
             <PropertiesPanel nodeId={picked?.id ?? null} nodeType={picked?.type ?? ""} data={picked?.data ?? null}
               diagnostics={diagnostics} onChange={updateData} onDelete={deleteNode} />
           )}
-          {tab === "simulator" && mayWrite && <SimulatorPanel flowId={flowId} canvas={currentCanvas} onCurrentNode={setSimNode} />}
+          {/* it starts the flow as it mounts: not before the flow's canvas is there (an empty one would run) */}
+          {tab === "simulator" && mayWrite && (flow
+            ? <SimulatorPanel flowId={flowId} canvas={currentCanvas} onCurrentNode={setSimNode} />
+            : <p className="muted">{t("common.loading")}</p>)}
           {tab === "versions" && (
             <VersionsPanel flowId={flowId} refreshKey={savedCount} viewing={viewing?.version ?? null} onView={viewVersion}
               readOnly={!mayWrite}

@@ -21,7 +21,8 @@ export function SimulatorPanel({ flowId, canvas, onCurrentNode }: {
   const [error, setError] = useState<string | null>(null);
   const chat = useRef<HTMLOListElement>(null);
 
-  async function run(body: Record<string, unknown>, said?: string) {
+  /** One step; whether the API took it (a refused message stays in the field to send again). */
+  async function run(body: Record<string, unknown>, said?: string): Promise<boolean> {
     setBusy(true);
     setError(null);
     try {
@@ -33,8 +34,10 @@ export function SimulatorPanel({ flowId, canvas, onCurrentNode }: {
       ]);
       setStep(next);
       onCurrentNode(next.current_node ?? null);
+      return true;
     } catch (err) {
       setError(err instanceof ApiError || err instanceof Error ? err.message : String(err));
+      return false;
     } finally {
       setBusy(false);
     }
@@ -56,8 +59,9 @@ export function SimulatorPanel({ flowId, canvas, onCurrentNode }: {
     e.preventDefault();
     if (!text.trim() || !waiting) return;
     const said = text;
-    setText("");
-    run({ session: step!.session, message: { text: said } }, said);
+    run({ session: step!.session, message: { text: said } }, said).then((ok) => {
+      if (ok) setText((now) => (now === said ? "" : now));
+    });
   };
   const tap = (id: string, title: string) => {
     if (waiting) run({ session: step!.session, message: { reply_id: id, text: title } }, title);
