@@ -60,6 +60,12 @@ async def test_rename_delete_export_and_import(web_server, browser_page: Page, t
         await page.get_by_label("Import canvas").set_input_files(str(junk))
         await expect(page.get_by_role("alert")).to_have_text("Not imported: not a JSON file")
         await expect(rows).to_have_count(1)
+        # dismissed from the keyboard (a click on the message was the only way)
+        dismiss = page.get_by_role("button", name="Dismiss")
+        await dismiss.focus()
+        await expect(dismiss).to_be_focused()
+        await page.keyboard.press("Enter")
+        await expect(page.get_by_role("alert")).to_have_count(0)
 
         # import a canvas the compiler rejects: its errors, named by node, and nothing created
         broken = tmp_path / "Broken order.json"

@@ -1,6 +1,7 @@
 import { useEffect, useState } from "react";
 import { api, ApiError } from "../../api/client";
 import { AppHeader } from "../../components/AppHeader";
+import { ErrorBanner } from "../../components/ErrorBanner";
 import { useI18n } from "../../i18n";
 import { aiOf, aiTotals, compactCount, formatCount, linePath, periodLabel, rangeStart, scale, type Period,
   type Snapshot } from "./analyticsModel";
@@ -113,7 +114,7 @@ export function AnalyticsPage() {
     <div className="page">
       <AppHeader />
       <main className="content wide">
-        {error && <p role="alert" className="error banner" onClick={() => setError(null)}>{error}</p>}
+        {error && <ErrorBanner message={error} onDismiss={() => setError(null)} />}
         <section className="card analytics">
           <div className="card-head">
             <h1>{t("analytics.title")}</h1>

@@ -11,6 +11,7 @@ import {
   checkDraft, emptyDraft, formField, localNow, needsOf, toCreateBody, toStartBody, type Audience, type Campaign, type Draft,
 } from "./campaignModel";
 import { useOrgTimezone } from "./orgTimezone";
+import { ErrorBanner } from "../../components/ErrorBanner";
 
 type Contact = { id: string; name?: string | null; whatsapp_name?: string | null; whatsapp_id: string };
 const contactLabel = (c: Contact) => `${c.name || c.whatsapp_name || c.whatsapp_id} (${c.whatsapp_id})`;
@@ -128,7 +129,7 @@ function CampaignForm() {
       <main className="content wide">
         <div className="breadcrumb"><Link to="/app/campaigns">{t("campaigns.title")}</Link><span className="muted">/</span>
           <span>{t("campaigns.new")}</span></div>
-        {formError && <p role="alert" className="error banner" onClick={() => setFormError(null)}>{formError}</p>}
+        {formError && <ErrorBanner message={formError} onDismiss={() => setFormError(null)} />}
         <form className="card stack campaign-form" onSubmit={submit} noValidate aria-label={t("campaigns.new")}>
           <h1>{t("campaigns.new")}</h1>
           <Field id="name" label={t("common.name")} problem={problem("name")}>

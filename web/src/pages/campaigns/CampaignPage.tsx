@@ -10,6 +10,7 @@ import { canDo, formatInZone, isLive, type Action, type Campaign } from "./campa
 import { CampaignStatusPill, PauseNotice, ProgressBar } from "./CampaignParts";
 import { CampaignRecipients } from "./CampaignRecipients";
 import { useOrgTimezone } from "./orgTimezone";
+import { ErrorBanner } from "../../components/ErrorBanner";
 
 const POLL_MS = 2000; // while running or scheduled
 const ACTIONS: Action[] = ["start", "pause", "resume", "cancel"];
@@ -70,7 +71,7 @@ export function CampaignPage({ campaignId }: { campaignId: string }) {
       <main className="content wide">
         <div className="breadcrumb"><Link to="/app/campaigns">{t("campaigns.title")}</Link><span className="muted">/</span>
           <span>{campaign?.name ?? "…"}</span></div>
-        {error && <p role="alert" className="error banner" onClick={() => setError(null)}>{error}</p>}
+        {error && <ErrorBanner message={error} onDismiss={() => setError(null)} />}
         {campaign && (
           <section className="card stack campaign-detail">
             <div className="card-head">

@@ -8,6 +8,7 @@ import { Link } from "../../router";
 import { formatInZone, isLive, type Campaign } from "./campaignModel";
 import { CampaignStatusPill, PauseLine, ProgressBar } from "./CampaignParts";
 import { useOrgTimezone } from "./orgTimezone";
+import { ErrorBanner } from "../../components/ErrorBanner";
 
 const POLL_MS = 2000; // while one is running or scheduled
 
@@ -37,7 +38,7 @@ export function CampaignsPage() {
     <div className="page">
       <AppHeader />
       <main className="content wide">
-        {error && <p role="alert" className="error banner" onClick={() => setError(null)}>{error}</p>}
+        {error && <ErrorBanner message={error} onDismiss={() => setError(null)} />}
         <section className="card">
           <div className="card-head">
             <h1>{t("campaigns.title")}</h1>

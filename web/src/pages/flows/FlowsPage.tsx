@@ -9,6 +9,7 @@ import { navigate } from "../../router";
 import { distinct } from "../editor/useDiagnostics";
 import { ChatbotPicker } from "./ChatbotPicker";
 import { FlowRow } from "./FlowRow";
+import { ErrorBanner } from "../../components/ErrorBanner";
 
 const CHATBOT_KEY = "pytake.chatbot";
 
@@ -119,7 +120,7 @@ export function FlowsPage() {
     <div className="page">
       <AppHeader />
       <main className="content">
-        {error && <p role="alert" className="error banner" onClick={() => setError(null)}>{error}</p>}
+        {error && <ErrorBanner message={error} onDismiss={() => setError(null)} />}
         {/* the role too: whether to offer creating a chatbot (and which "no chatbot yet" to say) */}
         {chatbots === null || me === undefined ? <p className="muted">{t("common.loading")}</p> : (
           <ChatbotPicker chatbots={chatbots} value={chatbotId} onChange={setChatbotId}

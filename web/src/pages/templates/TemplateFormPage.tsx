@@ -12,6 +12,7 @@ import {
   type ButtonDraft, type Draft, type HeaderKind,
 } from "./templateModel";
 import { numberLabel } from "./numbers";
+import { ErrorBanner } from "../../components/ErrorBanner";
 
 const LANGUAGES = ["pt_BR", "en_US", "en_GB", "es", "es_MX", "es_AR", "fr", "de", "it"];
 const HEADERS: HeaderKind[] = ["NONE", "TEXT", "IMAGE", "VIDEO", "DOCUMENT"];
@@ -108,7 +109,7 @@ function TemplateForm() {
       <main className="content wide">
         <div className="breadcrumb"><Link to="/app/templates">{t("templates.title")}</Link><span className="muted">/</span>
           <span>{t("templates.new")}</span></div>
-        {formError && <p role="alert" className="error banner" onClick={() => setFormError(null)}>{formError}</p>}
+        {formError && <ErrorBanner message={formError} onDismiss={() => setFormError(null)} />}
         <div className="template-editor">
           <form className="card stack" onSubmit={submit} noValidate aria-label={t("templates.new")}>
             <h1>{t("templates.new")}</h1>

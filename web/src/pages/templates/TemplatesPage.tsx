@@ -6,6 +6,7 @@ import { AppHeader } from "../../components/AppHeader";
 import { useI18n } from "../../i18n";
 import { Link } from "../../router";
 import { numberLabel } from "./numbers";
+import { ErrorBanner } from "../../components/ErrorBanner";
 
 const STATUSES: TemplateStatus[] = ["APPROVED", "PENDING", "REJECTED", "PAUSED", "DISABLED"];
 const POLL_MS = 2000; // while a template waits for Meta's review
@@ -79,7 +80,7 @@ export function TemplatesPage() {
     <div className="page">
       <AppHeader />
       <main className="content wide">
-        {error && <p role="alert" className="error banner" onClick={() => setError(null)}>{error}</p>}
+        {error && <ErrorBanner message={error} onDismiss={() => setError(null)} />}
         <section className="card">
           <div className="card-head">
             <h1>{t("templates.title")}</h1>
