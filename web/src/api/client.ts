@@ -146,3 +146,9 @@ export async function fetchBlobUrl(path: string, retry = true): Promise<string> 
   }
   return URL.createObjectURL(await response.blob());
 }
+
+/** What to show of a thrown value: an Error's message ("Failed to fetch", the API's words), never
+ *  String(err)'s "TypeError: Failed to fetch" or "Error: ..." prefix. */
+export function errorText(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}

@@ -1,5 +1,5 @@
 import { useEffect, useState } from "react";
-import { api, ApiError } from "../../api/client";
+import { api, errorText } from "../../api/client";
 import { AppHeader } from "../../components/AppHeader";
 import { ErrorBanner } from "../../components/ErrorBanner";
 import { useI18n } from "../../i18n";
@@ -102,7 +102,7 @@ export function AnalyticsPage() {
     const from = rangeStart(period, new Date()).toISOString();
     api<{ items: Snapshot[] }>("GET", `/analytics/snapshots?period=${period}&from=${encodeURIComponent(from)}`)
       .then((r) => setItems(r.items))
-      .catch((err) => setError(err instanceof ApiError ? err.message : String(err)));
+      .catch((err) => setError(errorText(err)));
   }, [period]);
 
   const labels = (items ?? []).map((s) => periodLabel(s, lang));

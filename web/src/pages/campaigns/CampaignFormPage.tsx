@@ -1,5 +1,5 @@
 import { useEffect, useMemo, useState, type FormEvent } from "react";
-import { api, ApiError, problemsOf } from "../../api/client";
+import { api, ApiError, problemsOf, errorText } from "../../api/client";
 import type { Flow, Page, Template, WhatsAppNumber } from "../../api/types";
 import { AppHeader } from "../../components/AppHeader";
 import { Field } from "../../components/Field";
@@ -44,7 +44,7 @@ function CampaignForm() {
   const [shown, setShown] = useState<Record<string, string>>({});
   const [formError, setFormError] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
-  const report = (err: unknown) => setFormError(err instanceof ApiError ? err.message : String(err));
+  const report = (err: unknown) => setFormError(errorText(err));
 
   useEffect(() => {
     api<Page<WhatsAppNumber>>("GET", "/whatsapp-numbers?per_page=100").then((p) => {
@@ -104,7 +104,7 @@ function CampaignForm() {
     } catch (err) {
       // a campaign the API would not start is not left behind as a draft: the form shows why
       if (created) await api("DELETE", `/campaigns/${created.id}`).catch(() => undefined);
-      if (!showOnFields(err)) setFormError(t("campaigns.failed", { message: err instanceof Error ? err.message : String(err) }));
+      if (!showOnFields(err)) setFormError(t("campaigns.failed", { message: errorText(err) }));
     } finally {
       setBusy(false);
     }

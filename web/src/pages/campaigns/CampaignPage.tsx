@@ -1,5 +1,5 @@
 import { useCallback, useEffect, useState } from "react";
-import { api, ApiError } from "../../api/client";
+import { api, ApiError, errorText } from "../../api/client";
 import { can, useMe } from "../../api/me";
 import type { Template } from "../../api/types";
 import { AppHeader } from "../../components/AppHeader";
@@ -36,7 +36,7 @@ export function CampaignPage({ campaignId }: { campaignId: string }) {
 
   const load = useCallback(async () => setCampaign(await api<Campaign>("GET", `/campaigns/${campaignId}`)), [campaignId]);
   useEffect(() => {
-    load().catch((err) => setError(err instanceof ApiError && err.status === 404 ? t("campaigns.notFound") : String(err)));
+    load().catch((err) => setError(err instanceof ApiError && err.status === 404 ? t("campaigns.notFound") : errorText(err)));
   }, [load]); // eslint-disable-line react-hooks/exhaustive-deps
   useEffect(() => {
     if (campaign?.template_id && template?.id !== campaign.template_id)
@@ -58,7 +58,7 @@ export function CampaignPage({ campaignId }: { campaignId: string }) {
       setCampaign(await api<Campaign>("POST", `/campaigns/${campaign.id}/${action}`, {}));
     } catch (err) {
       // the API's refusal (409 from the wrong state, 403 plan limit, 422) as it says it
-      setError(t("campaigns.actionRefused", { message: err instanceof Error ? err.message : String(err) }));
+      setError(t("campaigns.actionRefused", { message: errorText(err) }));
       await load().catch(() => undefined);
     } finally {
       setBusy(false);

@@ -1,5 +1,5 @@
 import { useCallback, useEffect, useState } from "react";
-import { api } from "../../api/client";
+import { api, errorText } from "../../api/client";
 import { useI18n } from "../../i18n";
 import type { MessageKey } from "../../i18n/messages";
 import { formatInZone } from "./campaignModel";
@@ -50,7 +50,7 @@ export function CampaignRecipients({ campaignId, zone, version }: { campaignId: 
     setError(null);
   }, [campaignId, status, page]);
   useEffect(() => {
-    load().catch((err) => setError(err instanceof Error ? err.message : String(err)));
+    load().catch((err) => setError(errorText(err)));
   }, [load, version]);
 
   const pages = data ? Math.max(1, Math.ceil(data.total / PER_PAGE)) : 1;

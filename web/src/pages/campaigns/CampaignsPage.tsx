@@ -1,5 +1,5 @@
 import { useEffect, useState } from "react";
-import { api, ApiError } from "../../api/client";
+import { api, errorText } from "../../api/client";
 import { can, useMe } from "../../api/me";
 import type { Page, Template } from "../../api/types";
 import { AppHeader } from "../../components/AppHeader";
@@ -20,7 +20,7 @@ export function CampaignsPage() {
   const [campaigns, setCampaigns] = useState<Campaign[] | null>(null);
   const [templates, setTemplates] = useState<Template[]>([]);
   const [error, setError] = useState<string | null>(null);
-  const report = (err: unknown) => setError(err instanceof ApiError ? err.message : String(err));
+  const report = (err: unknown) => setError(errorText(err));
 
   const load = () => api<Page<Campaign>>("GET", "/campaigns?per_page=100&sort=-created_at").then((p) => setCampaigns(p.items));
   useEffect(() => {

@@ -2,7 +2,7 @@
 // fetching of the report, and the legend drawn over the canvas.
 import type { Edge } from "@xyflow/react";
 import { useEffect, useLayoutEffect, useMemo, useState } from "react";
-import { api, ApiError } from "../../api/client";
+import { api, errorText } from "../../api/client";
 import { useI18n } from "../../i18n";
 import {
   DROP_SCALE, edgeFigures, nodeFigures, PERIODS, periodStart, sameEdgeFigures, sameNodeFigures,
@@ -27,7 +27,7 @@ export function useAnalytics({ flowId, stores, version, edges }: Source, on: boo
     api<AnalyticsReport>("GET", `/flows/${flowId}/analytics?${query}`).then((r) => {
       if (!stale) setReport(r);
     }).catch((err) => {
-      if (!stale) { setReport(null); setError(err instanceof ApiError ? err.message : String(err)); }
+      if (!stale) { setReport(null); setError(errorText(err)); }
     });
     return () => { stale = true; };
   }, [flowId, on, period, version]);

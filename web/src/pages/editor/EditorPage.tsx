@@ -4,7 +4,7 @@ import {
   type Viewport,
 } from "@xyflow/react";
 import { useCallback, useEffect, useLayoutEffect, useMemo, useRef, useState, type DragEvent } from "react";
-import { api, ApiError } from "../../api/client";
+import { api, ApiError, errorText } from "../../api/client";
 import { can, lacks, useMe } from "../../api/me";
 import type { Canvas, Diagnostic, Flow } from "../../api/types";
 import { AppHeader } from "../../components/AppHeader";
@@ -104,7 +104,7 @@ function Editor({ flowId }: { flowId: string }) {
       // React Flow does it as it takes the nodes, before drawing them (no second layout)
       const first = loaded.nodes.length > LARGE_CANVAS ? loaded.nodes.slice(0, 12).map((n) => ({ id: n.id })) : undefined;
       if (loaded.nodes.length) flowApi.fitView({ padding: 0.2, maxZoom: 1, nodes: first });
-    }).catch((err) => setLoadError(err instanceof ApiError ? err.message : String(err)));
+    }).catch((err) => setLoadError(errorText(err)));
     return () => { stale = true; };
   }, [flowId, flowApi]);
 
@@ -256,7 +256,7 @@ function Editor({ flowId }: { flowId: string }) {
         const details = (err.body as { error?: { details?: Diagnostic[] } })?.error?.details;
         if (details) setDiagnostics(distinct(details));
       }
-      const message = err instanceof Error ? err.message : String(err);
+      const message = errorText(err);
       setStatus({ kind: "error", text: t(publish ? "editor.publishFailed" : "editor.saveFailed", { message }) });
       return false;
     }

@@ -1,5 +1,5 @@
 import { useCallback, useEffect, useState } from "react";
-import { api, ApiError } from "../../api/client";
+import { api, errorText } from "../../api/client";
 import { useI18n } from "../../i18n";
 
 export type RunProblem = {
@@ -19,7 +19,7 @@ export function RunErrorsPanel({ flowId, onPick }: { flowId: string; onPick: (no
     try {
       setItems((await api<{ items: RunProblem[] }>("GET", `/flows/${flowId}/errors`)).items);
     } catch (err) {
-      setError(err instanceof ApiError || err instanceof Error ? err.message : String(err));
+      setError(errorText(err));
     }
   }, [flowId]);
   useEffect(() => { load(); }, [load]);

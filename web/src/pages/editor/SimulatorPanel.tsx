@@ -1,5 +1,5 @@
 import { useEffect, useRef, useState, type FormEvent } from "react";
-import { api, ApiError } from "../../api/client";
+import { api, errorText } from "../../api/client";
 import type { Canvas } from "../../api/types";
 import { useI18n } from "../../i18n";
 import { messageChoices, messageText, type BotMessage, type SimulateStep } from "./simulatorModel";
@@ -36,7 +36,7 @@ export function SimulatorPanel({ flowId, canvas, onCurrentNode }: {
       onCurrentNode(next.current_node ?? null);
       return true;
     } catch (err) {
-      setError(err instanceof ApiError || err instanceof Error ? err.message : String(err));
+      setError(errorText(err));
       return false;
     } finally {
       setBusy(false);

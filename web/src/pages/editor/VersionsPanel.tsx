@@ -1,5 +1,5 @@
 import { useCallback, useEffect, useState } from "react";
-import { api, ApiError } from "../../api/client";
+import { api, errorText } from "../../api/client";
 import type { Canvas, Page } from "../../api/types";
 import { useI18n } from "../../i18n";
 
@@ -20,7 +20,7 @@ export function VersionsPanel({ flowId, refreshKey, viewing, onView, onPublished
   const [people, setPeople] = useState<Map<string, string>>(new Map());
   const [confirming, setConfirming] = useState<number | null>(null);
   const [error, setError] = useState<string | null>(null);
-  const report = (err: unknown) => setError(err instanceof ApiError || err instanceof Error ? err.message : String(err));
+  const report = (err: unknown) => setError(errorText(err));
 
   const load = useCallback(async () => {
     const page = await api<Page<FlowVersion>>("GET", `/flows/${flowId}/versions?per_page=100`);

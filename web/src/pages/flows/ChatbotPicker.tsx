@@ -1,6 +1,7 @@
 import { useState, type FormEvent } from "react";
 import type { Chatbot } from "../../api/types";
 import { useI18n } from "../../i18n";
+import { errorText } from "../../api/client";
 
 /** Which chatbot's flows are shown; creating one (the first when there is none), unless `onCreate` is
  *  left out (a role that may not create chatbots). A name the API refuses (`onCreate` rejects) stays in
@@ -21,7 +22,7 @@ export function ChatbotPicker(props: {
       setName("");
       setProblem("");
     } catch (err) {
-      setProblem(err instanceof Error ? err.message : String(err));
+      setProblem(errorText(err));
     } finally {
       setBusy(false);
     }

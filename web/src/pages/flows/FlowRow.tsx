@@ -2,6 +2,7 @@ import { useState, type FormEvent } from "react";
 import type { Flow } from "../../api/types";
 import { useI18n } from "../../i18n";
 import { Link } from "../../router";
+import { errorText } from "../../api/client";
 
 /** One flow in the list, with its actions; Rename edits the name in place, and a name the API refuses
  *  stays in the field with the reason under it (`onRename` rejects), to be corrected or cancelled.
@@ -24,7 +25,7 @@ export function FlowRow(props: {
       await props.onRename(editing);
       edit(null);
     } catch (err) {
-      setProblem(err instanceof Error ? err.message : String(err));
+      setProblem(errorText(err));
     } finally {
       setBusy(false);
     }

@@ -1,5 +1,5 @@
 import { useCallback, useEffect, useRef, useState, type FormEvent } from "react";
-import { api, ApiError } from "../../api/client";
+import { api, errorText } from "../../api/client";
 import { can, useMe } from "../../api/me";
 import type { Canvas, Chatbot, Diagnostic, Flow, Page } from "../../api/types";
 import { AppHeader } from "../../components/AppHeader";
@@ -27,7 +27,7 @@ export function FlowsPage() {
   const [rejected, setRejected] = useState<{ name: string; canvas: Canvas; diagnostics: Diagnostic[] } | null>(null);
   const upload = useRef<HTMLInputElement>(null);
 
-  const report = (err: unknown) => setError(err instanceof ApiError ? err.message : String(err));
+  const report = (err: unknown) => setError(errorText(err));
 
   const loadChatbots = useCallback(async () => {
     const page = await api<Page<Chatbot>>("GET", "/chatbots?per_page=100&sort=name");
@@ -82,7 +82,7 @@ export function FlowsPage() {
     try {
       canvas = await readCanvasFile(file);
     } catch (err) {
-      setError(t("flows.importNotCanvas", { message: err instanceof Error ? err.message : String(err) }));
+      setError(t("flows.importNotCanvas", { message: errorText(err) }));
       return;
     }
     // named by its file's stem, as `pytake lint`/`run` and the demo name a folder's flows, so a jump

@@ -1,5 +1,5 @@
 import { useState } from "react";
-import { ApiError, upload } from "../../api/client";
+import { ApiError, upload, errorText } from "../../api/client";
 import { Field } from "../../components/Field";
 import { useI18n } from "../../i18n";
 import { formatSize, LIMITS, length, mediaKind, takesCaption } from "./interactiveModel";
@@ -39,7 +39,7 @@ export function PendingAttachment(props: { file: File; disabled: boolean; onCanc
       if (err instanceof ApiError) {
         setProblem(err.message);
         setField(err.field ?? "");
-      } else setProblem(String(err));
+      } else setProblem(errorText(err));
     }
   };
 

@@ -1,5 +1,5 @@
 import { useCallback, useEffect, useState } from "react";
-import { api, ApiError } from "../../api/client";
+import { api, ApiError, errorText } from "../../api/client";
 import { useI18n } from "../../i18n";
 import type { MessageKey } from "../../i18n/messages";
 import { nodeTypeLabel } from "../editor/nodeTypeLabel";
@@ -110,7 +110,7 @@ export function BotActivity({ conversationId }: { conversationId: string }) {
       setError("");
     } catch (err) {
       setLog(null);
-      setError(err instanceof ApiError ? `${err.message} (${err.status})` : String(err));
+      setError(err instanceof ApiError ? `${err.message} (${err.status})` : errorText(err));
     } finally {
       setLoading(false);
     }

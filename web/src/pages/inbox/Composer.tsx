@@ -1,5 +1,5 @@
 import { type KeyboardEvent, useEffect, useMemo, useRef, useState } from "react";
-import { api, ApiError } from "../../api/client";
+import { api, ApiError, errorText } from "../../api/client";
 import type { Template } from "../../api/types";
 import { Field } from "../../components/Field";
 import { useI18n } from "../../i18n";
@@ -44,7 +44,7 @@ export function Composer(props: { conversation: Conversation; quickReplies: Quic
       props.onSent(await api<Message>("POST", `/conversations/${props.conversation.id}/messages`, body));
       return null;
     } catch (err) {
-      return err instanceof ApiError ? err : String(err);
+      return err instanceof ApiError ? err : errorText(err);
     } finally {
       setSending(false);
     }

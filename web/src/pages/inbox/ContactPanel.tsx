@@ -1,5 +1,5 @@
 import { useState } from "react";
-import { api, ApiError } from "../../api/client";
+import { api, errorText } from "../../api/client";
 import { Field } from "../../components/Field";
 import { useI18n } from "../../i18n";
 import { type Conversation, CLOSED, type Me } from "./inboxModel";
@@ -57,7 +57,7 @@ function ContactDetails(props: PanelProps) {
     try {
       props.onChanged(await api<Conversation>("POST", `/conversations/${conversation.id}/${path}`, body));
     } catch (err) {
-      setProblem(err instanceof ApiError ? err.message : String(err));
+      setProblem(errorText(err));
     } finally {
       setBusy(false);
     }

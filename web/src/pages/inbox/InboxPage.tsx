@@ -1,5 +1,5 @@
 import { useCallback, useEffect, useReducer, useRef, useState } from "react";
-import { api } from "../../api/client";
+import { api, errorText } from "../../api/client";
 import { can, useMe } from "../../api/me";
 import type { Page, Template } from "../../api/types";
 import { AppHeader } from "../../components/AppHeader";
@@ -101,7 +101,7 @@ export function InboxPage() {
       const page = await api<Page<Message>>("GET", `/conversations/${id}/messages?per_page=100`);
       dispatch({ kind: "history", conversation_id: id, messages: page.items });
     } catch (err) {
-      setHistoryProblem({ id, message: err instanceof Error ? err.message : String(err) });
+      setHistoryProblem({ id, message: errorText(err) });
     }
   }, []);
 

@@ -1,5 +1,5 @@
 import { useEffect, useState } from "react";
-import { ApiError, fetchBlobUrl } from "../../api/client";
+import { ApiError, fetchBlobUrl, errorText } from "../../api/client";
 import { useI18n } from "../../i18n";
 import { formatSize } from "./interactiveModel";
 import { mediaLink, type Message } from "./inboxModel";
@@ -35,7 +35,7 @@ export function MessageMedia({ message }: { message: Message }) {
         const waiting = err instanceof ApiError && (err.status === 409 || err.status === 404) && !media;
         if ((waiting || (err instanceof ApiError && err.status === 409)) && attempt < 20) {
           timer = setTimeout(() => void load(attempt + 1), Math.min(1000 * 2 ** attempt, 15_000));
-        } else setProblem(err instanceof Error ? err.message : String(err));
+        } else setProblem(errorText(err));
       }
     };
     void load(0);

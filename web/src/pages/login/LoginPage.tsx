@@ -1,5 +1,5 @@
 import { useState, type FormEvent } from "react";
-import { api, ApiError, setTokens, type Tokens } from "../../api/client";
+import { api, setTokens, type Tokens, errorText } from "../../api/client";
 import { AuthLayout, TextField } from "../../components/AuthLayout";
 import { useI18n } from "../../i18n";
 import { Link, navigate } from "../../router";
@@ -19,7 +19,7 @@ export function LoginPage() {
       setTokens(await api<Tokens>("POST", "/auth/login", { email, password }));
       navigate("/app/flows", true);
     } catch (err) {
-      setError(err instanceof ApiError ? err.message : String(err));
+      setError(errorText(err));
     } finally {
       setBusy(false);
     }

@@ -1,5 +1,5 @@
 import { Fragment, useEffect, useRef, useState } from "react";
-import { api, ApiError, problemsOf } from "../../api/client";
+import { api, ApiError, problemsOf, errorText } from "../../api/client";
 import { Field } from "../../components/Field";
 import { useI18n } from "../../i18n";
 import type { MessageKey } from "../../i18n/messages";
@@ -62,7 +62,7 @@ export function MessageLogs() {
         if (!live) return;
         const fields = err instanceof ApiError ? problemsOf(err) : [];
         setProblems(Object.fromEntries(fields.map((p) => [p.field, p.message])));
-        setError(fields.length ? "" : err instanceof Error ? err.message : String(err));
+        setError(fields.length ? "" : errorText(err));
         setLoaded({ query, page: { items: [], next_before: null } });
       });
     return () => { live = false; };

@@ -1,5 +1,5 @@
 import { useState, type FormEvent } from "react";
-import { api, ApiError, setTokens, type Tokens } from "../../api/client";
+import { api, ApiError, setTokens, type Tokens, errorText } from "../../api/client";
 import { AuthLayout, TextField } from "../../components/AuthLayout";
 import { useI18n } from "../../i18n";
 import { Link, navigate } from "../../router";
@@ -21,7 +21,7 @@ export function SignupPage() {
       setTokens(await api<Tokens>("POST", "/auth/signup", form));
       navigate("/app/flows", true);
     } catch (err) {
-      setError(err instanceof ApiError ? fieldError(err, labels) : String(err));
+      setError(err instanceof ApiError ? fieldError(err, labels) : errorText(err));
     } finally {
       setBusy(false);
     }

@@ -1,5 +1,5 @@
 import { useEffect, useMemo, useState, type FormEvent } from "react";
-import { api, ApiError, problemsOf } from "../../api/client";
+import { api, ApiError, problemsOf, errorText } from "../../api/client";
 import type { Page, Template, WhatsAppNumber } from "../../api/types";
 import { AppHeader } from "../../components/AppHeader";
 import { Field } from "../../components/Field";
@@ -92,7 +92,7 @@ function TemplateForm() {
   }
 
   function showApiError(err: unknown) {
-    if (!(err instanceof ApiError)) { setFormError(String(err)); return; }
+    if (!(err instanceof ApiError)) { setFormError(errorText(err)); return; }
     const named = problemsOf(err);
     const onForm: Record<string, string> = {};
     for (const d of named) {

@@ -1,5 +1,5 @@
 import { useCallback, useEffect, useState } from "react";
-import { api, ApiError } from "../../api/client";
+import { api, errorText } from "../../api/client";
 import { can, useMe } from "../../api/me";
 import type { Page, Template, TemplateStatus, WhatsAppNumber } from "../../api/types";
 import { AppHeader } from "../../components/AppHeader";
@@ -26,7 +26,7 @@ export function TemplatesPage() {
   const [error, setError] = useState<string | null>(null);
   const [sync, setSync] = useState<SyncState>(null);
 
-  const report = (err: unknown) => setError(err instanceof ApiError ? err.message : String(err));
+  const report = (err: unknown) => setError(errorText(err));
 
   const load = useCallback(async () => {
     const query = `/templates?per_page=100&sort=name${status ? `&meta_status=${status}` : ""}`;
