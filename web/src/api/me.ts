@@ -22,13 +22,31 @@ export function loadMe(): Promise<Me> {
   return cached.me;
 }
 
-/** The signed-in person; undefined until known, null when it could not be read. */
+const RETRY_FIRST_MS = 1000;
+const RETRY_MOST_MS = 30000;
+
+/** The signed-in person; undefined until known, null while it could not be read. A failed read is
+ *  tried again (after 1 s, doubling up to 30 s, and at once when the browser is back online): a
+ *  network blip kept the page without its controls until a reload. */
 export function useMe(): Me | null | undefined {
   const [me, setMe] = useState<Me | null | undefined>(undefined);
   useEffect(() => {
     let live = true;
-    loadMe().then((m) => { if (live) setMe(m); }).catch(() => { if (live) setMe(null); });
-    return () => { live = false; };
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    let delay = RETRY_FIRST_MS;
+    const attempt = () => {
+      timer = undefined;
+      loadMe().then((m) => { if (live) setMe(m); }).catch(() => {
+        if (!live) return;
+        setMe(null);
+        timer = setTimeout(attempt, delay);
+        delay = Math.min(delay * 2, RETRY_MOST_MS);
+      });
+    };
+    const online = () => { if (timer !== undefined) { clearTimeout(timer); attempt(); } };
+    window.addEventListener("online", online);
+    attempt();
+    return () => { live = false; clearTimeout(timer); window.removeEventListener("online", online); };
   }, []);
   return me;
 }
