@@ -8,6 +8,8 @@ VACUUM, each round (migration 0025)."""
 
 from __future__ import annotations
 
+import asyncio
+
 from sqlalchemy import text
 
 from api.campaigns.runner import _LIVE_WAITING
@@ -20,6 +22,23 @@ _OUTBOX_READS = """
 SELECT COALESCE(sum(pg_stat_get_xact_tuples_returned(i.indexrelid)), 0)
   FROM pg_inherits p JOIN pg_index i ON i.indrelid = p.inhrelid JOIN pg_class c ON c.oid = i.indexrelid
  WHERE p.inhparent = 'messages'::regclass AND c.relname LIKE '%outbox%'"""
+
+
+async def _snapshot_older_than(conn, xid: int) -> bool:
+    """Whether another session of this database holds a snapshot older than transaction ``xid``."""
+    return await conn.fetchval(
+        "SELECT EXISTS (SELECT 1 FROM pg_stat_activity WHERE datname = current_database() "
+        "AND pid <> pg_backend_pid() AND backend_xmin IS NOT NULL "
+        "AND backend_xmin::text::bigint <= $1)", xid % 2**32)
+
+
+async def wait_until(probe, expected, timeout: float = 60.0) -> None:
+    """Until ``await probe()`` is ``expected`` (a condition, looked at every 50 ms), at most ``timeout`` s."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while (await probe()) != expected:
+        assert loop.time() < deadline, f"still not {expected!r} after {timeout:g} s"
+        await asyncio.sleep(0.05)
 
 
 async def test_the_look_for_live_traffic_reads_a_sent_campaign_message_once(db, seeded):
@@ -39,8 +58,13 @@ async def test_the_look_for_live_traffic_reads_a_sent_campaign_message_once(db, 
     async with db.transaction() as s:  # ... and sent: each leaves its outbox entry dead
         await s.execute(text("UPDATE messages SET status = 'sent', whatsapp_message_id = 'wamid.' || id, "
                              "sent_at = now() WHERE conversation_id = :c"), {"c": conversation})
+        sent_by = int((await s.execute(text("SELECT pg_current_xact_id()::text"))).scalar())
     async with db.raw() as conn:
         await conn.execute("ANALYZE messages")
+        # an entry is marked dead once its row is dead to every snapshot: wait until no other session
+        # of this database (an autovacuum's ANALYZE on a busy machine, say) still holds one from
+        # before the update (each look would read every entry again meanwhile, fix or not)
+        await wait_until(lambda: _snapshot_older_than(conn, sent_by), False)
         async with conn.transaction():
             looks = []
             for _ in range(3):
