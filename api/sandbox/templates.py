@@ -27,7 +27,7 @@ import time
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs
 
-from api.whatsapp.templates import PLACEHOLDER, STATUS_FIELD, QUALITY_FIELD, placeholders
+from api.whatsapp.templates import PLACEHOLDER, STATUS_FIELD, QUALITY_FIELD, dangling_variable, placeholders
 
 if TYPE_CHECKING:  # pragma: no cover
     from api.sandbox.server import SandboxApp
@@ -71,6 +71,8 @@ def check_definition(doc: Any) -> str | None:
             given = (example.get("body_text") or [[]])[0]
             if names and (len(given) != len(names) or not all(given)):
                 return "the BODY's variables need examples (example.body_text)"
+            if (dangling := dangling_variable(text)) is not None:
+                return dangling
         elif ctype == "HEADER":
             fmt = component.get("format")
             if fmt == "TEXT" and placeholders(text) and not example.get("header_text"):

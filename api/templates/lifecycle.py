@@ -30,8 +30,8 @@ from api.templates.send_checks import media_kind_problem
 from api.whatsapp.config import WhatsAppConfig
 from api.whatsapp.graph_client import GraphError, PermanentGraphError
 from api.whatsapp.templates import (MEDIA_HEADERS, QUALITY_FIELD, STATUSES, TemplateAPI, TemplateChange,
-                                    create_components, examples, fields_from_meta, placeholders,
-                                    template_changes)
+                                    create_components, dangling_variable, examples, fields_from_meta,
+                                    placeholders, template_changes)
 
 log = logging.getLogger("pytake.templates")
 
@@ -79,6 +79,8 @@ def check_definition(row: Mapping[str, Any]) -> None:
         if not given.get(name):
             raise ValidationFailed("variables", f"the body's variable {{{{{name}}}}} needs an example "
                                                 f"(variables: {{\"name\": \"{name}\", \"example\": ...}})")
+    if (dangling := dangling_variable(row.get("body_text"))) is not None:
+        raise ValidationFailed("body_text", dangling)
     header_type = row.get("header_type")
     header = row.get("header_content")
     if header_type == "TEXT":

@@ -27,6 +27,7 @@ examples live in ``variables``: ``[{"component": "body"|"header", "name": "1",
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass
 from typing import Any, AsyncIterator, Mapping
 
@@ -45,6 +46,23 @@ QUALITY_FIELD = "message_template_quality_update"
 def placeholders(text: str | None) -> list[str]:
     """The variable names of ``text`` in order of appearance (``"Oi {{1}}"`` → ``["1"]``)."""
     return [m.group(1) for m in PLACEHOLDER.finditer(text or "")]
+
+
+def dangling_variable(text: str | None) -> str | None:
+    """Why Meta refuses a body for where its variables stand, or None: a body that starts or
+    ends with a variable (punctuation after the last one still counts as its end: "gate {{2}}."),
+    or two variables with only spaces between them ("{{1}} {{2}}")."""
+    body = (text or "").strip()
+    found = list(PLACEHOLDER.finditer(body))
+    if not found:
+        return None
+    if found[0].start() == 0:
+        return "the body can't start with a variable: put words before it"
+    if all(ch.isspace() or unicodedata.category(ch).startswith("P") for ch in body[found[-1].end():]):
+        return "the body can't end with a variable (punctuation after it still counts): put words after it"
+    if any(not body[a.end():b.start()].strip() for a, b in zip(found, found[1:])):
+        return "two variables can't stand side by side: put a word between them"
+    return None
 
 
 def examples(variables: Any, component: str) -> dict[str, str]:

@@ -17,7 +17,7 @@ from tests.runtime.campaign_helpers import (
 
 WELCOME = {"name": "plan_welcome", "language": "pt_BR", "category": "MARKETING",
            "header_type": "TEXT", "header_content": "Olá {{1}}",
-           "body_text": "Seu plano {{1}} vale em {{2}}.",
+           "body_text": "Seu plano {{1}} vale em {{2}} até domingo.",
            "variables": [{"component": "header", "name": "1", "example": "Ana"},
                          {"name": "1", "example": "gold"}, {"name": "2", "example": "Recife"}]}
 CONTENT = {"header": "{{contact.first_name}}",
@@ -96,7 +96,7 @@ async def test_each_recipient_receives_its_own_parameters(api, servers):
             "SELECT m.content->>'text' FROM campaign_recipients r JOIN messages m ON m.id = r.message_id "
             "JOIN contacts c ON c.id = r.contact_id WHERE r.campaign_id = :c AND c.whatsapp_id = '5593900000001'"),
             {"c": cid})).scalar()
-    assert shown == "Seu plano gold (AB-1) vale em Recife."
+    assert shown == "Seu plano gold (AB-1) vale em Recife até domingo."
 
 
 async def test_unknown_expressions_are_refused_naming_the_parameter(api, servers):

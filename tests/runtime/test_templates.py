@@ -183,6 +183,12 @@ async def _rejected(servers, template_id: str) -> dict[str, Any] | None:
     ({"footer_text": "Até {{1}}"}, "footer_text"),
     ({"header_type": "IMAGE", "header_content": "https://cdn.example/menu.pdf"}, "header_content"),
     ({"header_type": "VIDEO", "header_content": "https://cdn.example/promo.jpg"}, "header_content"),
+    # where Meta refuses a body's variables to stand: at its end (punctuation after it counts),
+    # at its start, side by side
+    ({"body_text": "Seu pedido saiu, {{1}}.", "variables": [{"name": "1", "example": "Ana"}]}, "body_text"),
+    ({"body_text": "{{1}}, seu pedido saiu", "variables": [{"name": "1", "example": "Ana"}]}, "body_text"),
+    ({"body_text": "Oi {{1}} {{2}}, seu pedido saiu", "variables": [{"name": "1", "example": "Ana"},
+                                                                     {"name": "2", "example": "Lima"}]}, "body_text"),
 ])
 async def test_what_meta_would_refuse_is_a_422_before_any_call(api: Api, change: dict, field: str) -> None:
     servers = api.servers
@@ -319,3 +325,17 @@ async def test_a_submitted_templates_content_cannot_be_patched_away_from_metas(a
     assert response.status_code == 409 and response.json()["error"]["field"] == "body_text"
     assert (await api.ok("PATCH", f"/templates/{template['id']}", {"is_active": False}))["is_active"] is False
     assert (await _template(api.servers, template["id"]))["body_text"] == "Olá"
+
+
+@pytest.mark.parametrize("body, refused", [
+    ("Oi {{1}}", "end"), ("Seu plano vale em {{1}}!", "end"), ("{{1}} chegou", "start"),
+    ("Oi {{1}} {{2}}, tudo bem?", "side by side"),
+    ("Oi {{1}}, tudo bem?", None), ("Oi {{1}} e {{2}}, tudo bem?", None), ("Oi {{1}} 😊", None), ("Oi", None),
+])
+def test_the_sandbox_refuses_a_body_whose_variables_meta_refuses(body: str, refused: str | None) -> None:
+    from api.sandbox.templates import check_definition
+
+    examples = [["x"] * body.count("{{")]
+    problem = check_definition({"name": "t", "language": "pt_BR", "category": "UTILITY", "components": [
+        {"type": "BODY", "text": body, **({"example": {"body_text": examples}} if "{{" in body else {})}]})
+    assert (problem is None) if refused is None else (refused in (problem or "")), problem
