@@ -140,6 +140,8 @@ async def test_the_templates_page_in_portuguese(web_with_meta, browser_page: Pag
         await page.get_by_label("Corpo", exact=True).fill("Olá {{1}}")
         await page.get_by_role("button", name="Enviar para análise").click()
         await expect(field(page, "variables.1").locator(".field-problem")).to_have_text("Dê um exemplo para {{1}}.")
+        await expect(field(page, "body_text").locator(".field-problem")).to_have_text(  # Meta would refuse it
+            "A Meta recusa um corpo que termina com uma variável (pontuação depois dela conta): escreva algo depois dela.")
         await expect(field(page, "name")).to_contain_text("Só letras minúsculas, dígitos e sublinhados")
         await expect(page.get_by_role("link", name="Modelos", exact=True)).to_have_class(re.compile("active"))
         await screenshot(page, "templates-05-pt-BR")

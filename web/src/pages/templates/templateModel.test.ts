@@ -42,6 +42,14 @@ describe("client checks mirror the API's", () => {
     expect(problem).toMatchObject({ field: "body_text", key: "templates.check.sequential", values: { found: "{{2}}" } });
   });
 
+  it("refuse a body variable where Meta refuses it: at the start, at the end, side by side", () => {
+    const key = (body_text: string) => checkDraft(order({ body_text })).find((p) => p.field === "body_text")?.key;
+    expect(key("Olá {{1}}, seu pedido {{2}}.")).toBe("templates.check.dangling.end");
+    expect(key("{{1}}, seu pedido {{2}} saiu")).toBe("templates.check.dangling.start");
+    expect(key("Olá {{1}} {{2}}, seu pedido saiu")).toBe("templates.check.dangling.adjacent");
+    expect(key("Olá {{1}}, seu pedido {{2}} saiu 😊")).toBeUndefined();
+  });
+
   it("header: text with one example; media needs a URL", () => {
     expect(fields(order({ header_example: "" }))).toEqual(["variables.header"]);
     expect(fields(order({ header_content: "{{1}} {{2}}" }))).toEqual(["header_content"]);
@@ -65,6 +73,7 @@ describe("client checks mirror the API's", () => {
 
   it("every problem has a message in both languages", () => {
     const all = [order({ name: "X", category: "", body_text: "" }), order({ body_text: "{{2}}" }),
+      order({ body_text: "{{1}} x {{2}}" }), order({ body_text: "x {{1}} {{2}} x" }), order({ body_text: "x {{1}} x {{2}}!" }),
       order({ header_example: "", footer_text: "x".repeat(61) })].flatMap(checkDraft);
     expect(all.length).toBeGreaterThan(4);
     for (const p of all) { expect(en[p.key]).toBeTruthy(); expect(ptBR[p.key]).toBeTruthy(); }

@@ -52,6 +52,22 @@ export function variables(text: string): string[] {
   return [...new Set(placeholders(text))];
 }
 
+/** Where Meta refuses a body's variables to stand (as the API checks): at the start, at the end
+ * (punctuation after the last one still counts), or side by side with only spaces between. */
+export function danglingVariable(body: string): "start" | "end" | "adjacent" | null {
+  const text = body.trim();
+  const found = [...text.matchAll(PLACEHOLDER)];
+  if (!found.length) return null;
+  if (found[0].index === 0) return "start";
+  const last = found[found.length - 1];
+  if (/^[\s\p{P}]*$/u.test(text.slice(last.index! + last[0].length))) return "end";
+  for (let i = 1; i < found.length; i++) {
+    const prev = found[i - 1];
+    if (!text.slice(prev.index! + prev[0].length, found[i].index).trim()) return "adjacent";
+  }
+  return null;
+}
+
 /** A problem on a field: the field's path as the API names it, and the message (key + values). */
 export type Problem = { field: string; key: MessageKey; values?: Record<string, string | number> };
 
@@ -74,6 +90,8 @@ export function checkDraft(d: Draft): Problem[] {
   else if (body.length > BODY_MAX) add("body_text", "templates.check.bodyLong", { max: BODY_MAX });
   const names = placeholders(body);
   if (!sequential(names)) add("body_text", "templates.check.sequential", { found: names.map((n) => `{{${n}}}`).join(", ") });
+  const dangling = danglingVariable(body);
+  if (dangling) add("body_text", `templates.check.dangling.${dangling}`);
   for (const name of variables(body)) {
     if (!(d.body_examples[name] ?? "").trim()) add(`variables.${name}`, "templates.check.example", { name: `{{${name}}}` });
   }
