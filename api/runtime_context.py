@@ -51,8 +51,12 @@ class ClosingAIClient(AIClient, Protocol):
 class Delivery(Protocol):
     """How the processor hands over what it just wrote (both return at once)."""
 
-    def deliver(self, conversation_id: uuid.UUID, hint: SendHint | None = None) -> None:
-        """Send a conversation's fresh outbox rows."""
+    async def reserve(self, conversation_id: uuid.UUID, hint: SendHint) -> Any:
+        """The sender's lease and sends for a step about to be written (None: another sender
+        holds the lease); handed back to `deliver` as ``reserved`` (or released)."""
+
+    def deliver(self, conversation_id: uuid.UUID, hint: SendHint | None = None, reserved: Any = None) -> None:
+        """Send a conversation's fresh outbox rows (``reserved``: what `reserve` took for them)."""
 
     def mark_read(self, phone_number_id: str, access_token_encrypted: str | None, wamid: str) -> None:
         """Send Meta's read receipt for an inbound message."""

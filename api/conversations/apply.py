@@ -19,7 +19,7 @@ import asyncio
 import logging
 import random
 import uuid
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from typing import Any
 
@@ -36,6 +36,7 @@ from api.events.emit import dumps
 from api.events.catalogue import contact_updated_payload, conversation_payload, flow_payload, handoff_payload
 from api.whatsapp.payloads import REFERRAL_KEY
 from api.outbox.enqueue import outbound_rows
+from api.outbox.sender import WAITING
 from api.runtime_context import Runtime
 
 log = logging.getLogger("pytake.conversations.apply")
@@ -53,6 +54,8 @@ STARTED_AT = "flow_started_at"  # flow_variables: when the running flow started 
 class Applied:
     ids: list[uuid.UUID]  # the outbox rows written (the sender is kicked for them)
     more: bool  # unprocessed inbound rows remain (as of the statement's snapshot)
+    rows: list[dict[str, Any]] = field(default_factory=list)  # those rows' values (`outbound_rows`)
+    claimed: bool = False  # the first row was claimed by the step's statement (`apply`'s ``claim``)
 
 
 class _Raced(Exception):
@@ -65,12 +68,17 @@ def _dumps(value: Any) -> str:
     return dumps(value)
 
 
-async def apply(rt: Runtime, loaded: Loaded, decision: Decision) -> Applied | None:
-    """Apply the step in one statement; None when it was already applied elsewhere."""
+async def apply(rt: Runtime, loaded: Loaded, decision: Decision,
+                claim: dict[str, Any] | None = None) -> Applied | None:
+    """Apply the step in one statement; None when it was already applied elsewhere.
+    ``claim``: the sender's claim (``claim_token``, ``claimed_at``, ``sending_attempt``;
+    `api.outbox.sender.Reservation`) the statement puts on the first outbound row when
+    that row may go now (`_FIRST_MAY_GO`): the sender then sends it without reading and
+    claiming it in a statement of its own (``Applied.claimed``)."""
     try:
         for attempt in range(TRANSIENT_RETRIES + 1):
             try:
-                return await _write(rt, loaded, decision)
+                return await _write(rt, loaded, decision, claim)
             except asyncpg.PostgresError as exc:
                 if getattr(exc, "sqlstate", None) not in TRANSIENT_SQLSTATES or attempt == TRANSIENT_RETRIES:
                     raise
@@ -134,7 +142,21 @@ async def _unless_queue_full(rt: Runtime, loaded: Loaded, decision: Decision,
                    errors=[*decision.errors, error], run_info={**decision.run_info, QUEUE_FULL: True})
 
 
-async def _write(rt: Runtime, loaded: Loaded, decision: Decision) -> Applied:
+# The first outbound row of a step may be claimed by the step's own statement when the
+# sender would claim it at once: no older row of the conversation waits to be sent (the
+# statement's snapshot: its own rows are not in it), the conversation's number is there and
+# active, and the row is a template or the 24-hour window is open. The sender's other
+# checks (the access token, the rate limits) were made before the statement.
+_FIRST_MAY_GO = f"""first_may_go AS (
+  SELECT NOT EXISTS (SELECT 1 FROM messages m WHERE m.conversation_id = :c AND {WAITING})
+         AND EXISTS (SELECT 1 FROM conversations c JOIN whatsapp_numbers n ON n.id = c.whatsapp_number_id
+                      WHERE c.id = :c AND n.deleted_at IS NULL AND n.is_active IS NOT FALSE
+                        AND (CAST(:first_type AS text) = 'template' OR c.twenty_four_hour_window_expires_at > now()))
+         AS ok
+)"""
+
+
+async def _write(rt: Runtime, loaded: Loaded, decision: Decision, claim: dict[str, Any] | None = None) -> Applied:
     conv = loaded.conversation
     now = datetime.now(timezone.utc)
     dept = None
@@ -211,12 +233,19 @@ async def _write(rt: Runtime, loaded: Loaded, decision: Decision) -> Applied:
                     "WHERE id = :contact_id)")
         params.update(tags=contact["tags"], attrs=_dumps(contact["attributes"]), contact_id=loaded.contact["id"],
                       name=decision.contact_changes.get("name"), email=decision.contact_changes.get("email"))
+    claiming = bool(rows) and claim is not None
     if rows:
+        meta = "CAST(:out_meta AS jsonb)"
+        if claiming:
+            ctes.append(_FIRST_MAY_GO)
+            meta = (f"CASE WHEN o.n = 1 AND (SELECT ok FROM first_may_go) THEN {meta} || CAST(:claim AS jsonb) "
+                    f"ELSE {meta} END")
+            params.update(first_type=rows[0]["type"], claim=_dumps(claim))
         ctes.append(
             "outbox AS (INSERT INTO messages (id, conversation_id, direction, sender_type, type, content, status, "
-            "metadata, created_at) SELECT id, :c, 'outbound', 'bot', type, content, 'pending', "
-            "CAST(:out_meta AS jsonb), created_at FROM unnest(CAST(:out_ids AS uuid[]), CAST(:out_types AS text[]), "
-            "CAST(:out_contents AS jsonb[]), CAST(:out_ats AS timestamptz[])) AS o(id, type, content, created_at))")
+            f"metadata, created_at) SELECT id, :c, 'outbound', 'bot', type, content, 'pending', {meta}, created_at "
+            "FROM unnest(CAST(:out_ids AS uuid[]), CAST(:out_types AS text[]), CAST(:out_contents AS jsonb[]), "
+            "CAST(:out_ats AS timestamptz[])) WITH ORDINALITY AS o(id, type, content, created_at, n))")
         params.update(out_ids=[r["id"] for r in rows], out_types=[r["type"] for r in rows],
                       out_contents=[_dumps(r["content"]) for r in rows], out_ats=[r["created_at"] for r in rows],
                       out_meta=_dumps({"source": "flow"}))
@@ -229,15 +258,16 @@ async def _write(rt: Runtime, loaded: Loaded, decision: Decision) -> Applied:
     statement = (f"WITH {', '.join(ctes)} SELECT CASE WHEN {' AND '.join(checks)} THEN 1 "
                  f"ELSE CAST('{_RACED}' || (SELECT count(*) FROM conv) AS int) END, "
                  "EXISTS (SELECT 1 FROM messages WHERE conversation_id = :c AND direction = 'inbound' "
-                 f"AND metadata->>'processed' = 'false'{others})")
+                 f"AND metadata->>'processed' = 'false'{others})"
+                 + (", (SELECT ok FROM first_may_go)" if claiming else ""))
     try:
         async with rt.db.raw() as conn:
-            more = bool((await conn.fetchrow(*bind(statement, params)))[1])
+            answer = await conn.fetchrow(*bind(statement, params))
     except (asyncpg.PostgresError, DBAPIError) as exc:
         if _RACED in str(exc):
             raise _Raced() from None
         raise
-    return Applied([r["id"] for r in rows], more)
+    return Applied([r["id"] for r in rows], bool(answer[1]), rows, claiming and bool(answer[2]))
 
 
 def domain_events(loaded: Loaded, decision: Decision, *, department_id: uuid.UUID | None,

@@ -18,7 +18,9 @@ Any number of workers may run it for any conversation:
   apply twice, then writes the outbox rows, the new state, contact and
   conversation changes, the handoff and the step's domain events, and marks
   the message processed: api/conversations/apply.py). The sender is kicked
-  after it.
+  after it; in a worker it sends from this process, and a step that sends
+  takes the sender's lease and rate-limit sends before its statement, which
+  then claims the first reply itself (`_reserve`).
 
 A question's reply timeout is checked the same way: the maintenance loop
 wakes conversations whose wait deadline passed, and the holder of the lease
@@ -39,7 +41,7 @@ from api.conversations.decide import Decision, crashed, decide
 from api.conversations.load import Loaded, load_step
 from api.outbox.enqueue import kick_sender
 from api.outbox.locks import conversation_lease, lease_ms
-from api.outbox.sender import SendHint, Sender
+from api.outbox.sender import Reservation, SendHint, Sender
 from api.runtime_context import Runtime
 
 log = logging.getLogger("pytake.runtime.processor")
@@ -90,14 +92,23 @@ async def _step(rt: Runtime, conversation_id: uuid.UUID) -> str:
     except Exception as exc:  # noqa: BLE001 - a poison message must not block the conversation
         log.exception("conversation %s: run failed", conversation_id)
         decision = crashed(loaded, exc)
-    applied = await apply(rt, loaded, decision)
-    if applied is None:
-        return "raced"
+    reserved = await _reserve(rt, loaded, decision)
+    try:
+        applied = await apply(rt, loaded, decision, reserved.claim if reserved is not None else None)
+    except BaseException:
+        if reserved is not None:
+            await reserved.release()
+        raise
+    if applied is None or not applied.ids:
+        if reserved is not None:
+            await reserved.release()
+        if applied is None:
+            return "raced"
     if decision.path_counts:
         await _count_path(rt, loaded, decision)
     if applied.ids:
-        if rt.deliver is not None:  # a worker: send from here, no queue round trip
-            _deliver(rt, loaded, applied)
+        if rt.delivery is not None:  # a worker: send from here, no queue round trip
+            _deliver(rt, loaded, applied, reserved)
         else:
             await kick_sender(rt.redis, applied.ids)
     if _reads_receipted(loaded, decision):
@@ -123,14 +134,52 @@ async def _count_path(rt: Runtime, loaded: Loaded, decision: Decision) -> None:
         log.warning("conversation %s: path counts not recorded", loaded.conversation["id"], exc_info=True)
 
 
-def _deliver(rt: Runtime, loaded: Loaded, applied: Applied) -> None:
-    """Hand the new outbox rows to the worker's sender (the hint saves it a read)."""
+async def _reserve(rt: Runtime, loaded: Loaded, decision: Decision) -> Reservation | None:
+    """In a worker, for a step that sends: the sender's lease and sends, taken before the
+    step is written so that its statement claims the first row (`apply`'s ``claim``) and
+    the sender sends it right after the commit. None: not a worker, nothing to send, no
+    number or recipient, or another sender holds the conversation's lease."""
     conv = loaded.conversation
+    if rt.delivery is None or not decision.messages or not conv["n_phone_number_id"] \
+            or not loaded.contact["whatsapp_id"]:
+        return None
+    return await rt.delivery.reserve(conv["id"], SendHint(  # type: ignore[attr-defined]
+        conv["n_phone_number_id"], loaded.contact["whatsapp_id"], conv["n_settings"] or {}, len(decision.messages)))
+
+
+def _deliver(rt: Runtime, loaded: Loaded, applied: Applied, reserved: Reservation | None) -> None:
+    """Hand the new outbox rows to the worker's sender: with what `_reserve` took (the step's
+    rows as the sender reads them when its statement claimed the first), else a hint that
+    saves the sender a round trip."""
+    conv = loaded.conversation
+    if reserved is not None:
+        if applied.claimed:
+            reserved.rows = _sender_rows(loaded, applied, reserved)
+        rt.delivery.deliver(conv["id"], None, reserved)  # type: ignore[union-attr]
+        return
     hint = None
     if conv["n_phone_number_id"] and loaded.contact["whatsapp_id"]:
         hint = SendHint(conv["n_phone_number_id"], loaded.contact["whatsapp_id"], conv["n_settings"] or {},
                         len(applied.ids))
-    rt.deliver(conv["id"], hint)  # type: ignore[misc]
+    rt.delivery.deliver(conv["id"], hint)  # type: ignore[union-attr]
+
+
+def _sender_rows(loaded: Loaded, applied: Applied, reserved: Reservation) -> list[dict[str, Any]]:
+    """The step's outbound rows as the sender's read returns them (`api.outbox.sender.pending_rows`),
+    the first claimed by the step's statement (its ``claimed_attempt``)."""
+    conv, contact = loaded.conversation, loaded.contact
+    out = []
+    for i, row in enumerate(applied.rows):
+        metadata = {**row["metadata_"], **((reserved.claim or {}) if i == 0 else {})}
+        out.append({
+            "id": row["id"], "created_at": row["created_at"], "type": row["type"], "content": row["content"],
+            "metadata": metadata, "conversation_id": conv["id"], "sender_type": "bot",
+            "organization_id": conv["organization_id"], "contact_id": contact["id"],
+            "window_expires": conv["twenty_four_hour_window_expires_at"], "wa_id": contact["whatsapp_id"],
+            "phone_number_id": conv["n_phone_number_id"], "access_token_encrypted": conv["n_token"],
+            "number_settings": conv["n_settings"] or {}, "number_gone": None,
+            "claimed_attempt": reserved.claim["sending_attempt"] if i == 0 and reserved.claim else None})
+    return out
 
 
 def _reads_receipted(loaded: Loaded, decision: Decision) -> bool:

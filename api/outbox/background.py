@@ -13,7 +13,7 @@ import logging
 import uuid
 from typing import Any, Coroutine
 
-from api.outbox.sender import Sender, SendHint
+from api.outbox.sender import Reservation, Sender, SendHint
 from api.runtime_context import Runtime
 
 log = logging.getLogger("pytake.outbox")
@@ -26,9 +26,14 @@ class BackgroundDelivery:
         self.sender = Sender(runtime)
         self.tasks: set[asyncio.Task] = set()
 
-    def deliver(self, conversation_id: uuid.UUID, hint: SendHint | None = None) -> None:
+    async def reserve(self, conversation_id: uuid.UUID, hint: SendHint) -> Reservation | None:
+        """The sender lease and sends for a step about to be written (`Sender.reserve`)."""
+        return await self.sender.reserve(conversation_id, hint)
+
+    def deliver(self, conversation_id: uuid.UUID, hint: SendHint | None = None,
+                reserved: Reservation | None = None) -> None:
         """Send a conversation's fresh outbox rows, in the background."""
-        self._spawn(self._deliver(conversation_id, hint))
+        self._spawn(self._deliver(conversation_id, hint, reserved))
 
     def mark_read(self, phone_number_id: str, access_token_encrypted: str | None, wamid: str) -> None:
         """Send a read receipt in the background (best effort: a lost one is cosmetic)."""
@@ -44,8 +49,9 @@ class BackgroundDelivery:
         self.tasks.add(task)
         task.add_done_callback(self.tasks.discard)
 
-    async def _deliver(self, conversation_id: uuid.UUID, hint: SendHint | None) -> None:
+    async def _deliver(self, conversation_id: uuid.UUID, hint: SendHint | None,
+                       reserved: Reservation | None) -> None:
         try:
-            await self.sender.deliver_conversation(conversation_id, hint)
+            await self.sender.deliver_conversation(conversation_id, hint, reserved)
         except Exception:  # noqa: BLE001 - the sweep retries pending rows
             log.exception("delivery of conversation %s failed", conversation_id)

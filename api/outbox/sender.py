@@ -14,9 +14,10 @@ For each row:
    committed BEFORE the request (status stays ``pending``). Only an unclaimed
    pending row can be claimed, so no two senders send one row. The claim
    statement also records the previous row's answer (step 5), when there
-   was no wait in between: one round trip per row. On the processor's
-   hand-off the first row is claimed by the read itself
-   (`_NEXT_ROWS_CLAIMING_FIRST`).
+   was no wait in between: one round trip per row. A worker's step claims
+   its first reply in its own statement (`Reservation`, `Sender.reserve`);
+   otherwise, on the processor's hand-off, the first row is claimed by the
+   read itself (`_NEXT_ROWS_CLAIMING_FIRST`).
 4. **Send**, with ``biz_opaque_callback_data`` = the row id.
 5. **Record**: accepted → ``sent`` with the wamid (never lowering a status a
    fast status webhook already raised); transient error → claim released,
@@ -202,6 +203,26 @@ class _Accepted:
                 "campaign": "campaign_id" in (row["metadata"] or {})}
 
 
+class Reservation:
+    """What a worker's processor takes BEFORE writing a step (`Sender.reserve`): the
+    conversation's sender lease and the rate-limit sends, so the step's own statement
+    claims its first outbound row (`claim`: the metadata it merges into that row) and
+    the sender sends it right after the commit, with no read-and-claim in between.
+    ``rows``: the step's rows as the sender reads them, set once the step is written."""
+
+    __slots__ = ("lease", "granted", "bucket", "token", "claim", "rows")
+
+    def __init__(self, lease: Any, granted: int, bucket: tuple[str, str], token: str) -> None:
+        self.lease, self.granted, self.bucket, self.token = lease, granted, bucket, token
+        self.claim = {"claim_token": token, "claimed_at": datetime.now(timezone.utc).isoformat(),
+                      "sending_attempt": 1} if granted else None
+        self.rows: list[dict[str, Any]] | None = None
+
+    async def release(self) -> None:
+        """Let the lease go (the step was not written, or wrote nothing to send)."""
+        await self.lease.release()
+
+
 class Sender:
     """Delivers outbox rows. One per worker process; safe to use concurrently.
 
@@ -232,27 +253,49 @@ class Sender:
     async def deliver_conversations(self, conversation_ids: list[Any]) -> None:
         await asyncio.gather(*(self.deliver_conversation(c) for c in conversation_ids))
 
-    async def deliver_conversation(self, conversation_id: Any, hint: SendHint | None = None) -> int:
-        """Send a conversation's sendable rows in order; the number sent by this call."""
+    async def reserve(self, conversation_id: Any, hint: SendHint) -> Reservation | None:
+        """The sender lease and rate-limit sends for a step about to be written (one Redis
+        round trip), or None when another sender holds the lease (the step's rows then
+        wait for it, as any kicked row does)."""
+        lease = sender_lease(self.rt.redis, conversation_id, lease_ms(self.rt.settings))
+        number_limit, pair_limit = self._limits_for(hint.number_settings)
+        granted = await self.limiter.lease_and_take(lease, hint.phone_number_id, hint.wa_id, number_limit,
+                                                    pair_limit, hint.rows)
+        if granted is None:
+            return None
+        return Reservation(lease, granted, (hint.phone_number_id, hint.wa_id), self._claim_token())
+
+    async def deliver_conversation(self, conversation_id: Any, hint: SendHint | None = None,
+                                   reserved: Reservation | None = None) -> int:
+        """Send a conversation's sendable rows in order; the number sent by this call.
+        ``reserved``: the lease and sends `reserve` took for the step that wrote
+        ``reserved.rows`` (the first claimed by the step's statement when ``reserved.claim``)."""
         conversation_id = uuid.UUID(str(conversation_id))
         sent = 0
         while True:
-            lease = sender_lease(self.rt.redis, conversation_id, lease_ms(self.rt.settings))
-            granted, bucket = 0, None
-            if hint is not None:
-                number_limit, pair_limit = self._limits_for(hint.number_settings)
-                got = await self.limiter.lease_and_take(lease, hint.phone_number_id, hint.wa_id, number_limit,
-                                                        pair_limit, hint.rows)
-                if got is None:
+            first: list[dict[str, Any]] | None = None
+            if reserved is not None:
+                lease, granted, bucket = reserved.lease, reserved.granted, reserved.bucket
+                first, first_token, reserved = reserved.rows, reserved.token, None
+            else:
+                lease = sender_lease(self.rt.redis, conversation_id, lease_ms(self.rt.settings))
+                granted, bucket = 0, None
+                if hint is not None:
+                    number_limit, pair_limit = self._limits_for(hint.number_settings)
+                    got = await self.limiter.lease_and_take(lease, hint.phone_number_id, hint.wa_id, number_limit,
+                                                            pair_limit, hint.rows)
+                    if got is None:
+                        return sent
+                    granted, bucket, hint = got, (hint.phone_number_id, hint.wa_id), None
+                elif not await lease.acquire():
                     return sent
-                granted, bucket, hint = got, (hint.phone_number_id, hint.wa_id), None
-            elif not await lease.acquire():
-                return sent
             blocked = False
             try:
                 while not lease.lost and not blocked:
                     claim_token = None
-                    if granted:  # sends already granted: the first row is claimed with the read
+                    if first is not None:  # the step's rows, the first claimed by the step's statement
+                        rows, claim_token, first = first, first_token, None
+                    elif granted:  # sends already granted: the first row is claimed with the read
                         claim_token = self._claim_token()
                         rows = await self._pending(conversation_id, BATCH, claim_token)
                     else:
