@@ -90,7 +90,10 @@ SELECT ct.whatsapp_id, extract(epoch FROM mi.created_at) AS stored,
 async def live_phases(conn, tag: str, walls: dict[str, dict[str, float]]) -> dict[str, list[float]]:
     """Where each live reply's time went (ms): the webhook's answer, then the rows' own
     timestamps (stored, processed, the answer's outbox row, its claim by the sender), then its
-    arrival at the sandbox. The database's clock is this machine's."""
+    arrival at the sandbox. The database's clock is this machine's. A worker's step claims
+    its first reply in its own statement, with a claim made just before the row's own time:
+    "outbox -> claimed" is then about 0 (slightly below), and "claimed -> at sandbox" runs
+    from the step's statement to Meta."""
     out: dict[str, list[float]] = {name: [] for name in PHASES}
     for r in await conn.fetch(_LIVE_ROWS, f"{LIVE_PREFIX}{tag}%"):
         w = walls.get(r["whatsapp_id"], {})
