@@ -53,6 +53,11 @@ async def worker(db, redis, settings, seeded, local):
     """A worker's runtime (BackgroundDelivery) on a database that logs its statements."""
     from api.whatsapp.graph_client import GraphClient
 
+    async with db.transaction() as s:  # the number's sends never run out here: earlier tests may have used
+        # the shared bucket up, and a step granted no send leaves its reply to the sender's read
+        await s.execute(text("UPDATE whatsapp_numbers SET settings = COALESCE(settings, '{}'::jsonb) || "
+                             "'{\"rate_limit_per_second\": 1000, \"rate_limit_burst\": 1000}'::jsonb WHERE id = :n"),
+                        {"n": seeded.number_id})
     logged = _LoggedDatabase(db)
     http = httpx.AsyncClient(transport=httpx.ASGITransport(app=local.sandbox), base_url="http://sandbox")
     rt = Runtime.build(logged, redis, settings, graph=GraphClient("http://sandbox", "v21.0", client=http),
