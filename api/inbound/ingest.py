@@ -212,6 +212,29 @@ def _events_cte(source: str, conversation: str, contact: str, created: str) -> s
 # A conversation the webhook opens (its row and its conversation.created payload)
 NEW_CONVERSATION = {"status": "open", "priority": "normal", "is_bot_active": True}
 
+
+def _open_conversation(contact: str) -> str:
+    """The INSERT of a new open conversation of ``contact`` (an SQL expression) on the
+    message's number, its window open, its first message counted; the caller ends it
+    (WHERE / FROM, RETURNING)."""
+    return f"""INSERT INTO conversations (organization_id, contact_id, whatsapp_number_id, status, last_customer_message_at,
+                             twenty_four_hour_window_expires_at, can_send_free_form, first_message_at,
+                             last_message_at, message_count, flow_variables, priority, is_bot_active)
+  SELECT :org, {contact}, :number, '{NEW_CONVERSATION["status"]}', :at, CAST(:at AS timestamptz) + interval '24 hours',
+         true, :at, :at, 1, {_REFERRAL_OBJECT}, '{NEW_CONVERSATION["priority"]}', {str(NEW_CONVERSATION["is_bot_active"]).lower()}
+"""
+
+
+def _store_row(conversation: str, source: str) -> str:
+    """The INSERT of the inbound row on conversation ``conversation`` (an SQL expression) from
+    ``source`` (no row there: nothing stored), returning its id."""
+    return f"""INSERT INTO messages (id, conversation_id, direction, sender_type, whatsapp_message_id, type,
+                        content, status, metadata, created_at)
+  SELECT :id, {conversation}, 'inbound', 'contact', :wamid, :type, CAST(:content AS jsonb),
+         'delivered', CAST(:metadata AS jsonb), :arrived
+    FROM {source}
+  RETURNING id"""
+
 # One statement, run once the id is claimed and the contact row locked (so its
 # snapshot sees a conversation a concurrent first message created): the open
 # conversation of this contact on this number, with the 24-hour window opened
@@ -227,22 +250,12 @@ WITH touched AS (
                 ORDER BY created_at DESC LIMIT 1)
   RETURNING id
 ), created AS (
-  INSERT INTO conversations (organization_id, contact_id, whatsapp_number_id, status, last_customer_message_at,
-                             twenty_four_hour_window_expires_at, can_send_free_form, first_message_at,
-                             last_message_at, message_count, flow_variables, priority, is_bot_active)
-  SELECT :org, :contact, :number, '{NEW_CONVERSATION["status"]}', :at, CAST(:at AS timestamptz) + interval '24 hours',
-         true, :at, :at, 1, {_REFERRAL_OBJECT}, '{NEW_CONVERSATION["priority"]}', {str(NEW_CONVERSATION["is_bot_active"]).lower()}
-   WHERE NOT EXISTS (SELECT 1 FROM touched)
+  {_open_conversation(":contact")}   WHERE NOT EXISTS (SELECT 1 FROM touched)
   RETURNING id
 ), conversation AS (
   SELECT id FROM touched UNION ALL SELECT id FROM created
 ), stored AS (
-  INSERT INTO messages (id, conversation_id, direction, sender_type, whatsapp_message_id, type,
-                        content, status, metadata, created_at)
-  SELECT :id, conversation.id, 'inbound', 'contact', :wamid, :type, CAST(:content AS jsonb),
-         'delivered', CAST(:metadata AS jsonb), :arrived
-    FROM conversation
-  RETURNING id
+  {_store_row("conversation.id", "conversation")}
 ), {_events_cte("stored, conversation", "conversation.id", "CAST(:contact AS uuid)",
                 "EXISTS (SELECT 1 FROM created)")}
 SELECT conversation.id AS conversation_id, (SELECT count(*) FROM stored) AS stored FROM conversation
@@ -290,12 +303,7 @@ WITH seen AS (
    WHERE id = (SELECT found.id FROM found, contact)  -- the contact's row lock first, as the locked path
   RETURNING id
 ), stored AS (
-  INSERT INTO messages (id, conversation_id, direction, sender_type, whatsapp_message_id, type,
-                        content, status, metadata, created_at)
-  SELECT :id, found.id, 'inbound', 'contact', :wamid, :type, CAST(:content AS jsonb),
-         'delivered', CAST(:metadata AS jsonb), :arrived
-    FROM claim, found
-  RETURNING id
+  {_store_row("found.id", "claim, found")}
 ), {_events_cte("stored, found, touched", "found.id", "found.contact_id", "false")}
 SELECT (SELECT count(*) FROM touched) AS touched,  -- first: the claim, contact, conversation, then the row
        (SELECT id FROM found) AS conversation_id,
@@ -335,20 +343,10 @@ WITH claim AS (
   ON CONFLICT (organization_id, whatsapp_id) DO NOTHING
   RETURNING id
 ), created AS (
-  INSERT INTO conversations (organization_id, contact_id, whatsapp_number_id, status, last_customer_message_at,
-                             twenty_four_hour_window_expires_at, can_send_free_form, first_message_at,
-                             last_message_at, message_count, flow_variables, priority, is_bot_active)
-  SELECT :org, contact.id, :number, '{NEW_CONVERSATION["status"]}', :at, CAST(:at AS timestamptz) + interval '24 hours',
-         true, :at, :at, 1, {_REFERRAL_OBJECT}, '{NEW_CONVERSATION["priority"]}', {str(NEW_CONVERSATION["is_bot_active"]).lower()}
-    FROM contact
+  {_open_conversation("contact.id")}    FROM contact
   RETURNING id
 ), stored AS (
-  INSERT INTO messages (id, conversation_id, direction, sender_type, whatsapp_message_id, type,
-                        content, status, metadata, created_at)
-  SELECT :id, created.id, 'inbound', 'contact', :wamid, :type, CAST(:content AS jsonb),
-         'delivered', CAST(:metadata AS jsonb), :arrived
-    FROM created
-  RETURNING id
+  {_store_row("created.id", "created")}
 ), {_events_cte("stored, created", "created.id", "CAST(:contact AS uuid)", "true")}
 SELECT CASE WHEN EXISTS (SELECT 1 FROM claim) AND NOT EXISTS (SELECT 1 FROM contact)
             THEN CAST('{RACED}' || (SELECT count(*) FROM contact) AS int) END AS raced,
