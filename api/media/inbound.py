@@ -4,7 +4,9 @@ Off the message path: the webhook stores the message and enqueues the
 ``pytake.fetch_media`` task on the low lane (api/workers/queue.py); a worker
 then, per message: asks Meta for the media (``GET /{media-id}`` with the
 number's token), checks its MIME type and size against Meta's limits for
-the message's kind, downloads it (never more than the limit), checks its
+the message's kind, downloads it (never more than the limit, counted on the
+decoded bytes: an answer compressed all the same is inflated a bounded chunk
+at a time, engine/adapters/bounded_body.py), checks its
 sha256 against the one Meta gave, and keeps it in the media store (a
 directory or an S3 bucket: api/media/store.py).
 

@@ -21,6 +21,7 @@ from typing import Any
 import httpx
 
 from api.whatsapp.graph_client import GraphError, TransientGraphError, classify, request_json
+from engine.adapters.bounded_body import BodyTooLarge, BodyUndecodable, decoded_chunks
 
 MB = 1024 * 1024
 
@@ -106,10 +107,14 @@ class MediaAPI:
 
     async def download(self, url: str, max_bytes: int) -> tuple[bytes, str]:
         """The file at ``url`` (the Bearer token sent along) and its sha256 (hex); at most
-        ``max_bytes`` are read (`MediaTooLarge` past that)."""
-        digest, chunks, size = hashlib.sha256(), [], 0
+        ``max_bytes`` are read (`MediaTooLarge` past that). Media is sent as it is stored
+        (``Accept-Encoding: identity``); a compressed answer all the same is inflated here,
+        never past ``max_bytes`` (`decoded_chunks`), not by httpx's decoder, which inflates a
+        whole received chunk at once."""
+        digest, chunks = hashlib.sha256(), []
         try:
-            async with self.client.stream("GET", url, headers=self.headers) as response:
+            async with self.client.stream("GET", url, headers={**self.headers, "Accept-Encoding": "identity"}) \
+                    as response:
                 if response.status_code >= 400:
                     await response.aread()
                     try:
@@ -117,12 +122,13 @@ class MediaAPI:
                     except ValueError:
                         body = None
                     raise classify(response.status_code, body)
-                async for chunk in response.aiter_bytes():
-                    size += len(chunk)
-                    if size > max_bytes:
-                        raise MediaTooLarge(f"the file is over the limit of {max_bytes} bytes")
+                async for chunk in decoded_chunks(response, max_bytes):
                     digest.update(chunk)
                     chunks.append(chunk)
+        except BodyTooLarge:
+            raise MediaTooLarge(f"the file is over the limit of {max_bytes} bytes") from None
+        except BodyUndecodable as exc:
+            raise GraphError(f"cannot read the media: {exc}") from None
         except httpx.HTTPError as exc:
             raise TransientGraphError(f"cannot download the media: {exc!r}") from exc
         return b"".join(chunks), digest.hexdigest()

@@ -29,11 +29,11 @@ import ipaddress
 import json as jsonlib
 import re
 import socket
-import zlib
 from typing import Any, AsyncIterator, Awaitable, Callable, Iterable, Mapping
 
 import httpx
 
+from engine.adapters.bounded_body import ACCEPT_ENCODING, BodyTooLarge, BodyUndecodable, decoded_chunks
 from engine.ports import HttpRequestError, HttpResponse, RequestRefused, RequestTimeout, ResponseTooLarge
 from engine.values import without_nul
 
@@ -91,45 +91,6 @@ CROSS_ORIGIN_HEADERS = frozenset({"accept", "accept-language", "content-type", "
 
 # "\u0000" and surrogate escapes ("\ud800"): what `without_nul` replaces (a valid pair is two escapes of these too)
 _UNSTORABLE_ESCAPE = re.compile(r"\\u(?:0000|[dD][89a-fA-F])")
-
-# the content codings asked for (whatever a flow's headers say): the ones `_Inflater` bounds
-ACCEPT_ENCODING = "gzip, deflate"
-
-
-class _Inflater:
-    """One gzip or deflate layer of a response, inflating at most ``limit`` bytes of a
-    chunk: more would be a response too large (`OverflowError`), and is never inflated."""
-
-    def __init__(self, coding: str) -> None:
-        self.coding = coding
-        self._raw_deflate = False  # "deflate" is zlib-wrapped by the RFC, raw from some servers
-        self._z = zlib.decompressobj(zlib.MAX_WBITS | 16 if coding == "gzip" else zlib.MAX_WBITS)
-
-    def inflate(self, data: bytes, limit: int) -> bytes:
-        try:
-            out = self._z.decompress(data, limit + 1)
-        except zlib.error:
-            if self.coding != "deflate" or self._raw_deflate:
-                raise
-            self._raw_deflate = True
-            self._z = zlib.decompressobj(-zlib.MAX_WBITS)
-            out = self._z.decompress(data, limit + 1)
-        if len(out) > limit or self._z.unconsumed_tail:
-            raise OverflowError(f"{self.coding} content inflates past {limit} bytes")
-        return out
-
-
-def _inflaters(content_encoding: str) -> list[_Inflater]:
-    """The layers to undo, last applied first; an unknown coding is an error (none other was asked for)."""
-    layers: list[_Inflater] = []
-    for coding in (c.strip().lower() for c in content_encoding.split(",")):
-        if coding in ("", "identity"):
-            continue
-        if coding not in ("gzip", "x-gzip", "deflate"):
-            raise ValueError(f"unsupported Content-Encoding {coding!r} (asked for {ACCEPT_ENCODING})")
-        layers.append(_Inflater("deflate" if coding == "deflate" else "gzip"))
-    return layers[::-1]
-
 
 def _ascii_host(url: httpx.URL) -> str:
     """The host as httpx sends it (IDNA 2008, ``faß.de`` is ``xn--fa-hia.de``): the name to
@@ -349,27 +310,15 @@ class GuardedHttpClient:
         raise HttpRequestError(f"{method} {url}: cannot connect ({last})")
 
     async def _read(self, response: httpx.Response, url: httpx.URL) -> HttpResponse:
-        """The body, decoded here rather than by httpx (`_Inflater`), never past ``max_bytes``."""
-        try:
-            layers = _inflaters(response.headers.get("content-encoding", ""))
-        except ValueError as exc:
-            raise HttpRequestError(f"{url}: {exc}", response.status_code) from None
-        too_large = ResponseTooLarge(f"{url}: response larger than {self.max_bytes} bytes", response.status_code)
+        """The body, decoded here rather than by httpx (`decoded_chunks`), never past ``max_bytes``."""
         chunks: list[bytes] = []
-        size = 0
-        async for chunk in response.aiter_raw():
-            try:
-                for i, layer in enumerate(layers):  # the last layer's output is the body
-                    chunk = layer.inflate(chunk, self.max_bytes - size if i == len(layers) - 1 else self.max_bytes)
-            except OverflowError:
-                raise too_large from None
-            except zlib.error as exc:
-                raise HttpRequestError(f"{url}: the {layer.coding} response cannot be decoded ({exc})",
-                                       response.status_code) from None
-            size += len(chunk)
-            if size > self.max_bytes:
-                raise too_large
-            chunks.append(chunk)
+        try:
+            async for chunk in decoded_chunks(response, self.max_bytes):
+                chunks.append(chunk)
+        except BodyTooLarge:
+            raise ResponseTooLarge(f"{url}: response larger than {self.max_bytes} bytes", response.status_code) from None
+        except BodyUndecodable as exc:
+            raise HttpRequestError(f"{url}: {exc}", response.status_code) from None
         raw = b"".join(chunks)
         try:
             text = raw.decode(response.encoding or "utf-8", errors="replace")
