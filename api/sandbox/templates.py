@@ -27,7 +27,8 @@ import time
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs
 
-from api.whatsapp.templates import PLACEHOLDER, STATUS_FIELD, QUALITY_FIELD, dangling_variable, placeholders
+from api.whatsapp.templates import (BUTTON_GROUPS, PLACEHOLDER, STATUS_FIELD, QUALITY_FIELD, dangling_variable,
+                                    placeholders, ungrouped_button)
 
 if TYPE_CHECKING:  # pragma: no cover
     from api.sandbox.server import SandboxApp
@@ -85,6 +86,8 @@ def check_definition(doc: Any) -> str | None:
                     return "a button's type is QUICK_REPLY, URL or PHONE_NUMBER"
                 if button["type"] == "URL" and placeholders(button.get("url")) and not button.get("example"):
                     return "a URL button with a variable needs an example"
+            if ungrouped_button([b["type"] for b in component.get("buttons") or []]) is not None:
+                return f"Invalid buttons combination: {BUTTON_GROUPS}"
         elif ctype != "FOOTER":
             return f"unknown component type {ctype!r}"
     return None

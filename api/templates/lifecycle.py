@@ -29,9 +29,9 @@ from api.settings import Settings
 from api.templates.send_checks import media_kind_problem
 from api.whatsapp.config import WhatsAppConfig
 from api.whatsapp.graph_client import GraphError, PermanentGraphError
-from api.whatsapp.templates import (MEDIA_HEADERS, QUALITY_FIELD, STATUSES, TemplateAPI, TemplateChange,
-                                    create_components, dangling_variable, examples, fields_from_meta,
-                                    placeholders, template_changes)
+from api.whatsapp.templates import (BUTTON_GROUPS, MEDIA_HEADERS, QUALITY_FIELD, STATUSES, TemplateAPI,
+                                    TemplateChange, create_components, dangling_variable, examples,
+                                    fields_from_meta, placeholders, template_changes, ungrouped_button)
 
 log = logging.getLogger("pytake.templates")
 
@@ -137,6 +137,8 @@ def _check_buttons(buttons: list[Any]) -> None:
         raise ValidationFailed("buttons", "at most 10 buttons")
     if counts["URL"] > 2 or counts["PHONE_NUMBER"] > 1:
         raise ValidationFailed("buttons", "at most 2 URL buttons and 1 phone button")
+    if (split := ungrouped_button([b["type"] for b in buttons])) is not None:
+        raise ValidationFailed(f"buttons[{split}].type", BUTTON_GROUPS)
 
 
 # -- Graph access -----------------------------------------------------------------------

@@ -65,6 +65,23 @@ def dangling_variable(text: str | None) -> str | None:
     return None
 
 
+BUTTON_GROUPS = ("quick reply buttons and the other buttons are two groups: keep the quick replies together, "
+                 "before or after the URL and phone buttons")
+
+
+def ungrouped_button(types: list[Any]) -> int | None:
+    """The index of the first button that splits a group, or None. Meta takes quick replies and
+    the other buttons (URL, phone) as two groups, each in one piece: QUICK_REPLY, QUICK_REPLY,
+    URL or URL, QUICK_REPLY are fine; QUICK_REPLY, URL, QUICK_REPLY is an invalid combination."""
+    groups = 0
+    for i, kind in enumerate(types):
+        if i == 0 or (kind == "QUICK_REPLY") != (types[i - 1] == "QUICK_REPLY"):
+            groups += 1
+            if groups > 2:
+                return i
+    return None
+
+
 def examples(variables: Any, component: str) -> dict[str, str]:
     """name → example of the ``component``'s variables in a row's ``variables``."""
     out: dict[str, str] = {}

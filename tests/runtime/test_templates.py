@@ -177,6 +177,12 @@ async def _rejected(servers, template_id: str) -> dict[str, Any] | None:
     ({"buttons": [{"type": "URL", "text": "Ver", "url": "https://x.example/{{1}}"}]}, "buttons[0].example"),
     ({"buttons": [{"type": "PHONE_NUMBER", "text": "Ligar", "phone_number": "abc"}]}, "buttons[0].phone_number"),
     ({"buttons": [{"type": "QUICK_REPLY", "text": "x" * 26}]}, "buttons[0].text"),
+    # quick replies and the other buttons are two groups, each in one piece
+    ({"buttons": [{"type": "QUICK_REPLY", "text": "Sim"}, {"type": "PHONE_NUMBER", "text": "Ligar",
+                                                          "phone_number": "+5511999990000"},
+                  {"type": "QUICK_REPLY", "text": "Não"}]}, "buttons[2].type"),
+    ({"buttons": [{"type": "URL", "text": "Ver", "url": "https://x.example/a"}, {"type": "QUICK_REPLY", "text": "Sim"},
+                  {"type": "URL", "text": "Loja", "url": "https://x.example/b"}]}, "buttons[2].type"),
     ({"category": None}, "category"),
     ({"whatsapp_number_id": None}, "whatsapp_number_id"),
     ({"body_text": "   "}, "body_text"),
@@ -339,3 +345,19 @@ def test_the_sandbox_refuses_a_body_whose_variables_meta_refuses(body: str, refu
     problem = check_definition({"name": "t", "language": "pt_BR", "category": "UTILITY", "components": [
         {"type": "BODY", "text": body, **({"example": {"body_text": examples}} if "{{" in body else {})}]})
     assert (problem is None) if refused is None else (refused in (problem or "")), problem
+
+
+@pytest.mark.parametrize("kinds, refused", [
+    (["QUICK_REPLY", "URL", "QUICK_REPLY"], True), (["URL", "QUICK_REPLY", "PHONE_NUMBER"], True),
+    (["QUICK_REPLY", "QUICK_REPLY", "URL", "PHONE_NUMBER"], False), (["URL", "PHONE_NUMBER", "QUICK_REPLY"], False),
+    (["QUICK_REPLY"], False), ([], False),
+])
+def test_the_sandbox_refuses_buttons_out_of_their_two_groups(kinds: list[str], refused: bool) -> None:
+    from api.sandbox.templates import check_definition
+
+    buttons = [{"type": kind, "text": f"b{i}", **({"url": "https://x.example"} if kind == "URL" else {}),
+                **({"phone_number": "+5511999990000"} if kind == "PHONE_NUMBER" else {})}
+               for i, kind in enumerate(kinds)]
+    problem = check_definition({"name": "t", "language": "pt_BR", "category": "MARKETING", "components": [
+        {"type": "BODY", "text": "Oi"}, *([{"type": "BUTTONS", "buttons": buttons}] if buttons else [])]})
+    assert (problem is not None and "Invalid buttons combination" in problem) if refused else problem is None, problem

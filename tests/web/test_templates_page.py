@@ -61,6 +61,14 @@ async def test_write_submit_review_sync_and_delete_a_template(web_with_meta, bro
         await page.get_by_label("Example for {{2}}").fill("A-17")
         await page.get_by_label("Footer (optional)").fill("Pizza Napoli")
         await page.get_by_role("button", name="+ Link").click()
+        # a button added joins its group (quick replies, or links and phones): Meta refuses them mixed
+        await page.get_by_role("button", name="+ Quick reply").click()
+        await page.get_by_role("button", name="+ Phone call").click()
+        heads = page.locator("fieldset[data-field='buttons'] .list-item-head > span")
+        await expect(heads).to_have_text(["Link", "Phone call", "Quick reply"])
+        for n in (3, 2):
+            await page.get_by_role("group", name=f"Button {n}").get_by_role("button", name="Remove").click()
+        await expect(heads).to_have_text(["Link"])
         button = page.get_by_role("group", name="Button 1")
         await button.get_by_label("Button text").fill("Track order")
         await button.get_by_label("URL", exact=True).fill("https://pizza.example/track/{{1}}")

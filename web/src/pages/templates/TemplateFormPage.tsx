@@ -8,7 +8,7 @@ import { useI18n } from "../../i18n";
 import { Link, navigate } from "../../router";
 import { TemplatePreview } from "./TemplatePreview";
 import {
-  BUTTON_TEXT_MAX, checkDraft, emptyDraft, formField, previewOf, toCreateBody, urlHasVariable, variables,
+  BUTTON_TEXT_MAX, checkDraft, emptyDraft, formField, previewOf, toCreateBody, urlHasVariable, variables, withButton,
   type ButtonDraft, type Draft, type HeaderKind,
 } from "./templateModel";
 import { numberLabel } from "./numbers";
@@ -220,7 +220,7 @@ function TemplateForm() {
               ))}
               <div className="row">
                 {(["QUICK_REPLY", "URL", "PHONE_NUMBER"] as const).map((type) => (
-                  <button key={type} type="button" onClick={() => set({ buttons: [...draft.buttons, newButton(type)] })}>
+                  <button key={type} type="button" onClick={() => set({ buttons: withButton(draft.buttons, newButton(type)) })}>
                     + {t(`templates.button.${type}`)}</button>
                 ))}
               </div>

@@ -1,6 +1,8 @@
 import { describe, expect, it } from "vitest";
 import { en, ptBR } from "../../i18n/messages";
-import { checkDraft, emptyDraft, formField, placeholders, previewOf, toCreateBody, variables, type Draft } from "./templateModel";
+import {
+  checkDraft, emptyDraft, formField, placeholders, previewOf, toCreateBody, variables, withButton, type ButtonDraft, type Draft,
+} from "./templateModel";
 
 const order = (patch: Partial<Draft> = {}): Draft => ({
   ...emptyDraft("num-1"),
@@ -71,10 +73,28 @@ describe("client checks mirror the API's", () => {
     expect(fields(order({ buttons: [phone, phone] }))).toEqual(["buttons"]);
   });
 
+  it("buttons: quick replies and the others are two groups, each in one piece", () => {
+    const quick: ButtonDraft = { type: "QUICK_REPLY", text: "Sim" };
+    const link: ButtonDraft = { type: "URL", text: "Ver", url: "https://a.example", example: "" };
+    const phone: ButtonDraft = { type: "PHONE_NUMBER", text: "Ligar", phone_number: "+5511999990000" };
+    expect(fields(order({ buttons: [quick, link, quick] }))).toEqual(["buttons"]);
+    expect(fields(order({ buttons: [link, quick, phone] }))).toEqual(["buttons"]);
+    expect(fields(order({ buttons: [quick, quick, link, phone] }))).toEqual([]);
+    expect(fields(order({ buttons: [link, phone, quick] }))).toEqual([]);
+    // a button added goes after the last of its group, so the form never mixes them
+    const kinds = (bs: ButtonDraft[]) => bs.map((b) => b.type);
+    expect(kinds(withButton([quick, link], quick))).toEqual(["QUICK_REPLY", "QUICK_REPLY", "URL"]);
+    expect(kinds(withButton([link, quick], phone))).toEqual(["URL", "PHONE_NUMBER", "QUICK_REPLY"]);
+    expect(kinds(withButton([link], quick))).toEqual(["URL", "QUICK_REPLY"]);
+    expect(kinds(withButton([], link))).toEqual(["URL"]);
+  });
+
   it("every problem has a message in both languages", () => {
     const all = [order({ name: "X", category: "", body_text: "" }), order({ body_text: "{{2}}" }),
       order({ body_text: "{{1}} x {{2}}" }), order({ body_text: "x {{1}} {{2}} x" }), order({ body_text: "x {{1}} x {{2}}!" }),
-      order({ header_example: "", footer_text: "x".repeat(61) })].flatMap(checkDraft);
+      order({ header_example: "", footer_text: "x".repeat(61) }),
+      order({ buttons: [{ type: "QUICK_REPLY", text: "a" }, { type: "PHONE_NUMBER", text: "b", phone_number: "+5511999990000" },
+        { type: "QUICK_REPLY", text: "c" }] })].flatMap(checkDraft);
     expect(all.length).toBeGreaterThan(4);
     for (const p of all) { expect(en[p.key]).toBeTruthy(); expect(ptBR[p.key]).toBeTruthy(); }
   });

@@ -125,7 +125,29 @@ export function checkDraft(d: Draft): Problem[] {
   });
   if (d.buttons.length > BUTTONS_MAX) add("buttons", "templates.check.buttonsMax", { max: BUTTONS_MAX });
   else if (urls > 2 || phones > 1) add("buttons", "templates.check.buttonKinds");
+  else if (ungroupedButton(d.buttons) !== null) add("buttons", "templates.check.buttonGroups");
   return out;
+}
+
+const isQuick = (b: ButtonDraft) => b.type === "QUICK_REPLY";
+
+/** The index of the first button that splits a group, or null: Meta takes quick replies and the
+ *  other buttons (link, phone) as two groups, each in one piece (api/whatsapp/templates.py). */
+export function ungroupedButton(buttons: ButtonDraft[]): number | null {
+  let groups = 0;
+  for (let i = 0; i < buttons.length; i++) {
+    if (i === 0 || isQuick(buttons[i]) !== isQuick(buttons[i - 1])) groups += 1;
+    if (groups > 2) return i;
+  }
+  return null;
+}
+
+/** ``buttons`` with ``added`` after the last button of its group (quick replies, or the others),
+ *  at the end when its group has none yet: the groups stay in one piece as Meta wants. */
+export function withButton(buttons: ButtonDraft[], added: ButtonDraft): ButtonDraft[] {
+  const last = buttons.reduce((at, b, i) => (isQuick(b) === isQuick(added) ? i : at), -1);
+  const at = last < 0 ? buttons.length : last + 1;
+  return [...buttons.slice(0, at), added, ...buttons.slice(at)];
 }
 
 /** Does the URL have a variable (so its button needs an example)? */
