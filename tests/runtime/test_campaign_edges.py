@@ -117,6 +117,50 @@ async def test_a_template_a_campaign_still_sends_cannot_be_deleted(api, servers)
     assert not [t for ts in servers.sandbox.templates.values() for t in ts]
 
 
+async def test_a_campaign_started_while_its_template_is_deleted_waits_then_names_no_template(
+        api, servers, monkeypatch):
+    """A draft's start during the template's delete (held at Meta's call here): before, the delete's
+    check had passed in a transaction of its own, the start found the template still there and
+    ran, and the delete then set its template_id to NULL: a running campaign with no template. Now
+    the start waits for the delete, then is refused on template_id, and nothing is written."""
+    import asyncio
+
+    from api.templates import lifecycle
+
+    template = await approved_template(api, servers.seeded.number_id, servers.wait_for)
+    await add_contacts(servers.db, servers.seeded.organization_id, 2, prefix="55739", tags=["vip"])
+    cid = await _campaign(api, template, name="Relâmpago")
+    at_meta, go_on, real = asyncio.Event(), asyncio.Event(), lifecycle.delete_at_meta
+
+    async def held_at_meta(*args: Any, **kw: Any) -> Any:
+        at_meta.set()
+        await go_on.wait()
+        return await real(*args, **kw)
+
+    monkeypatch.setattr(lifecycle, "delete_at_meta", held_at_meta)
+    deleting = asyncio.create_task(api.call("DELETE", f"/templates/{template}"))
+    await servers.wait_for(lambda: at_meta.is_set() or deleting.done())
+    assert not deleting.done(), deleting.result().text
+    starting = asyncio.create_task(api.call("POST", f"/campaigns/{cid}/start", {}))
+
+    async def start_waits_for_a_lock() -> bool:
+        async with servers.db.session() as s:
+            return bool((await s.execute(text(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                "AND wait_event_type = 'Lock'"))).scalar())
+    await servers.wait_for(lambda: starting.done() or start_waits_for_a_lock())
+    assert not starting.done(), starting.result().text  # it did not run past the delete
+    go_on.set()
+
+    assert (await deleting).status_code == 204
+    started = await starting
+    assert started.status_code == 422 and started.json()["error"]["field"] == "template_id", started.text
+    campaign = await api.ok("GET", f"/campaigns/{cid}")
+    assert (campaign["status"], campaign["template_id"]) == ("draft", None)
+    assert (await counts(servers.db, cid))["recipients"] == 0
+    assert not [t for ts in servers.sandbox.templates.values() for t in ts]
+
+
 async def test_start_refusals_name_the_campaigns_own_field(api, servers):
     """The template (not approved, another number's) is ``template_id``; a parameter is
     ``message_content.body[0]`` (as create and edit say it), also one WhatsApp refuses (a
