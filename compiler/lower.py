@@ -172,6 +172,11 @@ def _template(lo: _NodeLowering, template: dict) -> None:
         button["text"] = lo.tpl(button["text"], "template", "buttons", i, "text")
 
 
+def _shown_url(url: str) -> str:
+    """A URL as a diagnostic quotes it: at most 80 characters."""
+    return url if len(url) <= 80 else url[:77] + "..."
+
+
 def _check_media_url(lo: _NodeLowering, url: str, parts: tuple) -> None:
     """A media link WhatsApp fetches itself: a literal must be an absolute http(s) URL (Meta refuses
     anything else at send time, error 131009); a template must at least start like one (what it
@@ -187,10 +192,9 @@ def _check_media_url(lo: _NodeLowering, url: str, parts: tuple) -> None:
         problem = http_url_problem(url)
         if problem is None:
             return
-    shown = url if len(url) <= 80 else url[:77] + "..."
     field_name = ".".join(parts)
     lo.fail("invalid-node-data", parts,
-            f"{lo.node.type} {lo.node.id!r} {field_name}: {shown!r} {problem}; WhatsApp fetches media "
+            f"{lo.node.type} {lo.node.id!r} {field_name}: {_shown_url(url)!r} {problem}; WhatsApp fetches media "
             "only from an absolute http(s) link and refuses any other (error 131009)",
             "use the full address, e.g. https://example.com/menu.jpg")
 
@@ -282,8 +286,7 @@ def _api_call(lo: _NodeLowering, arg: dict) -> dict:
     url = arg["url"]
     problem = None if "{{" in url else http_url_problem(url)  # a template's is checked when it runs
     if problem is not None:
-        shown = url if len(url) <= 80 else url[:77] + "..."
-        lo.fail("invalid-node-data", ("url",), f"api_call {lo.node.id!r} url: {shown!r} {problem}",
+        lo.fail("invalid-node-data", ("url",), f"api_call {lo.node.id!r} url: {_shown_url(url)!r} {problem}",
                 "use the full address, e.g. https://api.example.com/leads")
     arg["url"] = lo.tpl(url, "url")
     for section in ("headers", "query"):

@@ -121,3 +121,15 @@ def test_a_literal_media_url_that_is_not_http_is_an_error_naming_the_node_and_fi
     assert d.message.startswith("message 'menu' media_url: 'javascript:alert(1)' is not an absolute http:// or "
                                 "https:// URL")
     assert "131009" in d.message
+
+
+def test_a_long_bad_url_is_quoted_shortened_to_80_characters(cv) -> None:
+    """A pasted blob stays readable in the editor's problem list: its first 77 characters and '...'."""
+    url = "https://:443/" + "a" * 200  # no host
+    nodes = [cv.node("start", "start"), cv.node("crm", "api_call", {"url": url}),
+             cv.node("menu", "message", {"media_url": url}), cv.node("end", "end")]
+    edges = [cv.edge("start", "crm"), cv.edge("crm", "menu", "success"), cv.edge("menu", "end")]
+    messages = sorted(d.message for d in compile_canvas(cv.canvas(nodes, edges)).errors)
+    shown = repr(url[:77] + "...")
+    assert [m.split(": ", 1)[1].startswith(shown + " ") for m in messages] == [True, True], messages
+    assert all(url not in m for m in messages)
