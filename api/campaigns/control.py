@@ -240,11 +240,16 @@ async def start(session: AsyncSession, campaign_id: uuid.UUID, organization_id: 
                 at: datetime | None = None) -> tuple[Campaign, bool]:
     """Start now (materialising the audience) or schedule for ``at``; ``(campaign, running)``.
     Raises before writing anything when the campaign cannot be sent."""
+    # the campaign locked first, then the organization (plan limits), as every transition does
+    # (resume: `_transition`, then `_messages_fit`); and before its template is read, so that a
+    # template being deleted (which locks the campaigns naming it first) is waited for
+    campaign = (await session.execute(
+        select(Campaign).where(Campaign.id == campaign_id, Campaign.organization_id == organization_id)
+        .with_for_update().execution_options(populate_existing=True))).scalar_one_or_none()
+    if campaign is None:
+        raise NotFound("campaign")
     org = (await session.execute(select(Organization).where(Organization.id == organization_id)
                                  .with_for_update())).scalar_one()
-    campaign = await session.get(Campaign, campaign_id)
-    if campaign is None or campaign.organization_id != organization_id:
-        raise NotFound("campaign")
     check_filters(campaign.target_filters)
     await sending_plan(session, campaign)
     when = local_time(at, org) if at is not None else None

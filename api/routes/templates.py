@@ -22,7 +22,7 @@ from api.audit import record_audit
 from api.auth.permissions import require
 from api.auth.principal import Principal, current_principal
 from api.context import get_db, get_settings
-from api.db.models import Campaign, Organization, WhatsAppNumber, WhatsAppTemplate
+from api.db.models import Campaign, WhatsAppNumber, WhatsAppTemplate
 from api.errors import Conflict, ValidationFailed
 from api.resources import DateRange, Equals, Resource, crud_blueprint, load_in_scope, scoped_select, to_out, writing
 from api.resources.body import read_body
@@ -182,18 +182,17 @@ async def delete_template(item_id: uuid.UUID) -> Any:
     """Delete the template at Meta (if it was submitted), then its row; 409 while a scheduled,
     running or paused campaign sends it.
 
-    One transaction around Meta's call, its locks taken first: the organization (KEY SHARE, as
-    the audit entry's key would take it later), which a campaign's start holds FOR UPDATE (plan
-    limits) before it reads the campaign and its template; then the campaigns that name the
-    template (a transition of theirs finishes first), then the template. A start that came
-    first is seen by the check (409, and Meta keeps the template); one that comes during the
-    delete waits for it, then finds the campaign names no template (422 on ``template_id``).
+    One transaction around Meta's call, its locks taken first: the campaigns that name the
+    template (a start or another transition of theirs finishes first; each locks its campaign
+    before it reads the template, api/campaigns/control.py), then the template. A start that
+    came first is seen by the check (409, and Meta keeps the template); one that comes during
+    the delete waits for it, then finds the campaign names no template (422 on ``template_id``).
+    The organization row is not locked across Meta's call (an agent's send locks it FOR UPDATE
+    for the plan limits): only the audit entry's key takes it, at the end.
     Before, the check ran in a transaction of its own: a campaign started between it and the
     delete went on running with its ``template_id`` set to NULL."""
     principal = current_principal()
     async with writing("template") as session:
-        await session.execute(select(Organization.id).where(Organization.id == principal.organization_id)
-                              .with_for_update(key_share=True))
         await session.execute(select(Campaign.id).where(
             Campaign.template_id == item_id, Campaign.organization_id == principal.organization_id)
             .order_by(Campaign.id).with_for_update())
