@@ -1,5 +1,5 @@
 import {
-  addEdge, applyEdgeChanges, applyNodeChanges, Background, Controls, ReactFlow, ReactFlowProvider,
+  applyEdgeChanges, applyNodeChanges, Background, Controls, ReactFlow, ReactFlowProvider,
   useReactFlow, type Connection, type DefaultEdgeOptions, type Edge, type EdgeChange, type NodeChange, type ProOptions,
   type Viewport,
 } from "@xyflow/react";
@@ -12,11 +12,14 @@ import { downloadJson, slug, takePendingCanvas } from "../../components/files";
 import { useI18n } from "../../i18n";
 import { Link } from "../../router";
 import { NODE_TYPES } from "../../schemas/catalog";
+import { handlesOf, NO_TARGET } from "../../schemas/handles";
 import { AnalyticsControls, AnalyticsLegend, useAnalytics } from "./AnalyticsBar";
 import { AnalyticsContext, analyticsStores } from "./AnalyticsContext";
 import type { Period } from "./analyticsModel";
 import { CanvasMiniMap } from "./CanvasMiniMap";
-import { edgeLabel, freshId, LARGE_CANVAS, toCanvas, toFlow, type FlowNodeT, type NodeData } from "./canvasModel";
+import {
+  edgeLabel, freshId, LARGE_CANVAS, nodeLabel, toCanvas, toFlow, waysOut, withConnection, type FlowNodeT, type NodeData,
+} from "./canvasModel";
 import { byNode, DiagnosticsContext, sameDiagnostics } from "./DiagnosticsContext";
 import { FlowNode } from "./FlowNode";
 import { HandleEdge } from "./HandleEdge";
@@ -141,13 +144,14 @@ function Editor({ flowId }: { flowId: string }) {
     else setEdges((es) => applyEdgeChanges(changes, es));
   }, [commit]);
 
-  const onConnect = useCallback((connection: Connection) => {
-    const handle = connection.sourceHandle ?? null;
-    // One edge per way out: a new edge from the same handle replaces the old one.
-    const others = state.current.edges.filter((e) => !(e.source === connection.source && (e.sourceHandle ?? null) === handle));
-    const id = `e_${connection.source}_${handle ?? "next"}_${connection.target}`;
-    commit({ edges: addEdge({ ...connection, id, label: edgeLabel(handle) }, others) });
+  // One edge per way out: a new edge from the same handle replaces the old one (a drag, or a choice
+  // in the selected node's "Ways out").
+  const connectWay = useCallback((source: string, handle: string, target: string | null) => {
+    commit({ edges: withConnection(state.current.edges, source, handle, target) });
   }, [commit]);
+  const onConnect = useCallback((connection: Connection) => {
+    connectWay(connection.source, edgeLabel(connection.sourceHandle), connection.target);
+  }, [connectWay]);
 
   const addNode = useCallback((type: string, position: { x: number; y: number }) => {
     const id = freshId(type, new Set(state.current.nodes.map((n) => n.id)));
@@ -309,6 +313,15 @@ function Editor({ flowId }: { flowId: string }) {
 
   const selected = nodes.filter((n) => n.selected);
   const picked = !viewing && selected.length === 1 ? selected[0] : null;
+  // the nodes an edge may enter, by id and label: kept while only positions change (a drag), so the
+  // properties form is not drawn again on every frame
+  const targetsKey = nodes.filter((n) => !NO_TARGET.has(n.type ?? "")).map((n) => `${n.id}\u0000${nodeLabel(n.id, n.data)}`).join("\u0001");
+  const targets = useMemo(() => (targetsKey ? targetsKey.split("\u0001") : []).map((entry) => {
+    const [id, label] = entry.split("\u0000");
+    return { id, label };
+  }), [targetsKey]);
+  const ways = useMemo(() => (picked ? waysOut(edges, picked.id, handlesOf(picked.type ?? "", picked.data)) : []),
+    [edges, picked?.id, picked?.type, picked?.data]);  // eslint-disable-line react-hooks/exhaustive-deps
   const errors = diagnostics.filter((d) => d.severity === "error").length;
 
   if (loadError) return <div className="page"><AppHeader /><p role="alert" className="error banner">{loadError}</p></div>;
@@ -379,7 +392,8 @@ function Editor({ flowId }: { flowId: string }) {
         <SidePanel tab={tab} onTab={setTab} without={mayWrite ? [] : ["simulator"]}>
           {tab === "properties" && (
             <PropertiesPanel nodeId={picked?.id ?? null} nodeType={picked?.type ?? ""} data={picked?.data ?? null}
-              diagnostics={diagnostics} onChange={updateData} onDelete={deleteNode} />
+              diagnostics={diagnostics} ways={ways} targets={targets}
+              onChange={updateData} onConnect={connectWay} onDelete={deleteNode} />
           )}
           {/* it starts the flow as it mounts: not before the flow's canvas is there (an empty one would run) */}
           {tab === "simulator" && mayWrite && (flow

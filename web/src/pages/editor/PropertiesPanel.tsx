@@ -5,13 +5,17 @@ import { NODE_SCHEMAS } from "../../schemas/catalog";
 import { fieldPaths, type NodeData } from "./canvasModel";
 import { nodeTypeLabel } from "./nodeTypeLabel";
 import { SchemaForm, type FieldProblems } from "./SchemaForm";
+import { WaysOut, type Target, type Way } from "./WaysOut";
 
 /** The selected node's form, generated from its type's schema, with its problems.
  *  Given the node's id, type and data only (memoized): dragging the node, which
  *  changes its position on every frame, does not draw the form again. */
-export const PropertiesPanel = memo(function PropertiesPanel({ nodeId, nodeType, data, diagnostics, onChange, onDelete }: {
+export const PropertiesPanel = memo(function PropertiesPanel({ nodeId, nodeType, data, diagnostics, ways, targets,
+  onChange, onConnect, onDelete }: {
   nodeId: string | null; nodeType: string; data: NodeData | null; diagnostics: Diagnostic[];
-  onChange: (id: string, data: NodeData) => void; onDelete: (id: string) => void;
+  ways: Way[]; targets: Target[];
+  onChange: (id: string, data: NodeData) => void;
+  onConnect: (source: string, handle: string, target: string | null) => void; onDelete: (id: string) => void;
 }) {
   const { t } = useI18n();
   if (nodeId === null || data === null) {
@@ -42,6 +46,7 @@ export const PropertiesPanel = memo(function PropertiesPanel({ nodeId, nodeType,
         <SchemaForm key={nodeId} schema={schema} data={data} problems={problems}
           onChange={(next) => onChange(nodeId, next)} />
       )}
+      <WaysOut nodeId={nodeId} ways={ways} targets={targets} onConnect={onConnect} />
       <button type="button" className="danger" onClick={() => onDelete(nodeId)}>{t("editor.deleteNode")}</button>
     </aside>
   );

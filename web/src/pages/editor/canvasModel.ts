@@ -87,3 +87,23 @@ export function fieldPaths(d: Diagnostic, fields: string[]): string[] {
   const named = [...d.message.matchAll(/`([A-Za-z_][A-Za-z0-9_]*)`/g)].map((m) => m[1]);
   return named.filter((name) => fields.includes(name));
 }
+
+/** The edges with ``source``'s way out ``handle`` going to ``target`` (null: to nowhere). One edge
+ *  per way out: one already leaving that handle is replaced. An edge saved without a handle is the
+ *  node's `next`, as the compiler reads it. */
+export function withConnection(edges: Edge[], source: string, handle: string, target: string | null): Edge[] {
+  const others = edges.filter((e) => !(e.source === source && edgeLabel(e.sourceHandle) === handle));
+  if (target === null) return others;
+  return [...others, {
+    id: `e_${source}_${handle}_${target}`, source, target, sourceHandle: handle, targetHandle: null,
+    label: edgeLabel(handle),
+  }];
+}
+
+/** Where each of a node's ways out (`handles`, in drawing order) leads: the target's id, or null. */
+export function waysOut(edges: Edge[], source: string, handles: string[]): { handle: string; target: string | null }[] {
+  return handles.map((handle) => ({
+    handle,
+    target: edges.find((e) => e.source === source && edgeLabel(e.sourceHandle) === handle)?.target ?? null,
+  }));
+}
