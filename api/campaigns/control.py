@@ -47,7 +47,7 @@ from api.events import emit, event
 from api.events.catalogue import CAMPAIGN_FIELDS, campaign_payload
 from api.schemas.messages import TemplateSend
 from api.schemas.whatsapp_numbers import MAX_RATE_PER_SECOND  # a number's tier is configurable up to this
-from api.services.plan_limits import room_left
+from api.services.plan_limits import lock_organization, room_left
 from api.templates.send_checks import template_content
 from api.zones import zone_or_utc
 
@@ -204,34 +204,44 @@ async def pause_sending_from(session: AsyncSession, number_id: uuid.UUID, organi
     return [i for i in ids if await paused_by_pytake(session, i, "running", reason)]
 
 
-async def _campaigns_this_month(session: AsyncSession, org: Organization, at: datetime | None = None) -> None:
+async def _campaigns_this_month(session: AsyncSession, org: Organization, campaign_id: uuid.UUID,
+                                at: datetime | None = None) -> None:
     """``monthly_campaign_limit``: a campaign counts in the (UTC) month it runs, when it started
     or, scheduled, when it is due; one scheduled for next month is checked against next month's,
-    and counts there only (it counted in this month and, once started, in its own as well)."""
+    and counts there only (it counted in this month and, once started, in its own as well).
+    ``campaign_id``, the one starting, is not among those counted: a scheduled campaign started
+    early, or due in another month, adds one campaign to a month, not two."""
     limit = org.monthly_campaign_limit
     if limit is None:
         return
     used = (await session.execute(text(
         "WITH month AS (SELECT date_trunc('month', CAST(:at AS timestamptz) AT TIME ZONE 'UTC') AS start) "
-        "SELECT count(*) FROM campaigns, month WHERE organization_id = :o AND status <> 'draft' "
+        "SELECT count(*) FROM campaigns, month WHERE organization_id = :o AND status <> 'draft' AND id <> :c "
         # a draft or scheduled campaign cancelled before it ran sent nothing: it does not count
         "AND NOT (status = 'cancelled' AND started_at IS NULL) "
         "AND COALESCE(started_at, scheduled_at, created_at) >= month.start AT TIME ZONE 'UTC' "
         "AND COALESCE(started_at, scheduled_at, created_at) < (month.start + interval '1 month') AT TIME ZONE 'UTC'"),
-        {"o": org.id, "at": at or datetime.now(timezone.utc)})).scalar_one()
+        {"o": org.id, "c": campaign_id, "at": at or datetime.now(timezone.utc)})).scalar_one()
     if used >= limit:
         raise PlanLimitExceeded("monthly_campaign_limit", int(limit))
 
 
 async def _messages_fit(session: AsyncSession, organization_id: uuid.UUID, campaign_id: uuid.UUID) -> None:
-    """The campaign's unsent recipients fit in the month's messages left."""
+    """The campaign's unsent recipients fit in the month's messages left, beside the unsent
+    recipients of the organization's other running and paused campaigns: those messages come
+    out of the same month (counting only sent messages, two campaigns of 8 fitted a limit of 10
+    one after the other, and 16 were sent). The organization row is locked (`room_left`), so
+    two starts are counted one after the other."""
     left = await room_left(session, organization_id, "monthly_message_limit")
     if left is None:
         return
-    pending = (await session.execute(text(
-        "SELECT count(*) FROM campaign_recipients WHERE campaign_id = :c AND status = 'pending' "
-        "AND message_id IS NULL AND skip_reason IS NULL"), {"c": campaign_id})).scalar_one()
-    if pending > left:
+    pending, promised = (await session.execute(text(
+        "SELECT count(*) FILTER (WHERE c.id = :c), count(*) FILTER (WHERE c.id <> :c) "
+        "FROM campaigns c JOIN campaign_recipients r ON r.campaign_id = c.id "
+        "WHERE c.organization_id = :o AND (c.id = :c OR c.status IN ('running', 'paused')) "
+        "AND r.status = 'pending' AND r.message_id IS NULL AND r.skip_reason IS NULL"),
+        {"c": campaign_id, "o": organization_id})).one()
+    if pending > left - promised:
         org = await session.get(Organization, organization_id)
         raise PlanLimitExceeded("monthly_message_limit", int(org.monthly_message_limit or 0))
 
@@ -256,7 +266,7 @@ async def start(session: AsyncSession, campaign_id: uuid.UUID, organization_id: 
     if when is not None and when <= datetime.now(timezone.utc):
         raise ValidationFailed("scheduled_at", f"{when.isoformat()} ({organization_zone(org).key}) is in the past: "
                                                "schedule a time to come, or send {} to start now")
-    await _campaigns_this_month(session, org, when)
+    await _campaigns_this_month(session, org, campaign_id, when)
     if when is not None:
         return await _transition(session, campaign_id, organization_id, "scheduled", {"scheduled_at": when}), False
     return await begin(session, campaign_id, organization_id, "running"), True
@@ -267,11 +277,15 @@ EMPTY_AUDIENCE = ("the audience is empty: no contact that can receive campaigns 
 
 
 async def begin(session: AsyncSession, campaign_id: uuid.UUID, organization_id: uuid.UUID,
-                action: str = "running") -> Campaign:
+                action: str = "running", month_checked: bool = True) -> Campaign:
     """draft/scheduled → running: the audience materialised (an empty one is a 422 naming
-    ``target_filters``), the messages limit checked."""
+    ``target_filters``), the messages limit checked, and the month's campaigns unless the
+    caller did (``month_checked``; a scheduled campaign started late by the chore may run in a
+    later month than it was counted in)."""
     campaign = await _transition(session, campaign_id, organization_id, action,
                                  {"started_at": datetime.now(timezone.utc)})
+    if not month_checked:
+        await _campaigns_this_month(session, await lock_organization(session, organization_id), campaign_id)
     await _build_audience(session, campaign)
     await emit(session, campaign_event(campaign, "campaign.started"))
     return campaign
@@ -301,7 +315,8 @@ async def resume(session: AsyncSession, campaign_id: uuid.UUID, organization_id:
     gets its audience now, as a start would."""
     campaign = await _transition(session, campaign_id, organization_id, "resume", {})
     await sending_plan(session, campaign)
-    if campaign.started_at is None:
+    if campaign.started_at is None:  # it runs now, maybe in a later month than it was due in
+        await _campaigns_this_month(session, await lock_organization(session, organization_id), campaign_id)
         campaign.started_at = datetime.now(timezone.utc)
         await session.flush()
         await _build_audience(session, campaign)

@@ -44,7 +44,7 @@ async def start_due(rt: Runtime) -> list[str]:
                 campaign = await session.get(Campaign, campaign_id)
                 if campaign is not None:
                     await sending_plan(session, campaign)
-                await begin(session, campaign_id, organization_id, "running")
+                await begin(session, campaign_id, organization_id, "running", month_checked=False)
         except ApiError as exc:
             log.warning("scheduled campaign %s not started: %s; paused", campaign_id, exc)
             async with rt.db.transaction() as session:

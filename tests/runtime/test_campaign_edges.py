@@ -456,3 +456,92 @@ async def test_all_contacts_with_imported_recipients_is_still_every_contact(api,
     assert everyone >= 4
     started = await api.ok("POST", f"/campaigns/{cid}/start", {})
     assert started["total_recipients"] == everyone, started
+
+
+async def _messages_used(servers) -> int:
+    from api.services.plan_limits import USAGE
+
+    async with servers.db.session() as s:
+        return (await s.execute(USAGE["monthly_message_limit"](servers.seeded.organization_id))).scalar_one()
+
+
+async def test_two_campaigns_together_fit_the_months_messages(api, servers):
+    """``monthly_message_limit``: a campaign's unsent recipients are the month's messages already
+    promised; a second campaign that fits only beside the first's sent messages is refused (two of
+    8 each started under a limit of 10, and 16 were sent), and fits once the first is cancelled."""
+    org = servers.seeded.organization_id
+    template = await approved_template(api, servers.seeded.number_id, servers.wait_for)
+    await add_contacts(servers.db, org, 8, prefix="55789", tags=["first"])
+    await add_contacts(servers.db, org, 8, prefix="55799", tags=["second"])
+    first = await _campaign(api, template, target_filters={"tags": ["first"]})
+    second = await _campaign(api, template, target_filters={"tags": ["second"]})
+    async with servers.db.transaction() as s:
+        await s.execute(text("UPDATE organizations SET monthly_message_limit = :n WHERE id = :o"),
+                        {"o": org, "n": await _messages_used(servers) + 10})
+        from api.campaigns import pause, start
+        await start(s, first, org)  # running, then paused: its 8 are still to be sent
+        await pause(s, first, org)
+
+    status, field, _ = await _refused(api, servers, second)
+    assert (status, field) == (403, "monthly_message_limit")
+    await api.ok("POST", f"/campaigns/{first}/cancel", {})
+    assert (await api.ok("POST", f"/campaigns/{second}/start", {}))["total_recipients"] == 8
+
+
+def _later_this_month() -> str:
+    """The last second of this (UTC) month: later than now, in the month now counts in."""
+    from datetime import datetime, timedelta, timezone
+
+    now = datetime.now(timezone.utc)
+    next_month = (now.replace(day=1, hour=0, minute=0, second=0, microsecond=0) + timedelta(days=32)).replace(day=1)
+    return (next_month - timedelta(seconds=1)).isoformat()
+
+
+async def test_a_scheduled_campaign_started_early_is_counted_once(api, servers):
+    """``monthly_campaign_limit`` 1 and one campaign scheduled for later this month: starting it
+    now is still the month's one campaign (it counted itself, and was refused)."""
+    org = servers.seeded.organization_id
+    template = await approved_template(api, servers.seeded.number_id, servers.wait_for)
+    await add_contacts(servers.db, org, 2, prefix="55809", tags=["vip"])
+    async with servers.db.transaction() as s:
+        await s.execute(text("UPDATE organizations SET monthly_campaign_limit = 1 WHERE id = :o"), {"o": org})
+    cid = await _campaign(api, template)
+    assert (await api.ok("POST", f"/campaigns/{cid}/start", {"scheduled_at": _later_this_month()}))[
+        "status"] == "scheduled"
+    assert (await api.ok("POST", f"/campaigns/{cid}/start", {}))["status"] == "running"
+    another = await api.call("POST", f"/campaigns/{await _campaign(api, template)}/start", {})
+    assert another.status_code == 403 and another.json()["error"]["field"] == "monthly_campaign_limit"
+
+
+async def test_a_campaign_first_run_in_a_later_month_is_one_of_that_months(api, servers):
+    """``monthly_campaign_limit`` 1: a campaign counted in the month it was due in, paused then and
+    resumed (or started late by the chore) in another month, whose one campaign is already used,
+    is refused by that month's limit (resumed: 403; due: paused with the reason)."""
+    from datetime import datetime, timezone
+
+    from api.campaigns.schedule import start_due
+    from api.workers.tasks import context
+
+    org = servers.seeded.organization_id
+    template = await approved_template(api, servers.seeded.number_id, servers.wait_for)
+    await add_contacts(servers.db, org, 2, prefix="55819", tags=["vip"])
+    async with servers.db.transaction() as s:
+        await s.execute(text("UPDATE organizations SET monthly_campaign_limit = 1 WHERE id = :o"), {"o": org})
+    paused, due = await _campaign(api, template), await _campaign(api, template)
+    for cid, month in ((paused, "01"), (due, "02")):  # counted in January and February 2099
+        await api.ok("POST", f"/campaigns/{cid}/start", {"scheduled_at": f"2099-{month}-10T09:00:00"})
+    assert (await api.ok("POST", f"/campaigns/{await _campaign(api, template)}/start", {}))["status"] == "running"
+    async with servers.db.transaction() as s:  # PyTake paused one when due, before it ran; the other is due now
+        await s.execute(text("UPDATE campaigns SET status = 'paused', pause_reason = 'plan' WHERE id = :c"),
+                        {"c": paused})
+        await s.execute(text("UPDATE campaigns SET scheduled_at = :t WHERE id = :c"),
+                        {"c": due, "t": datetime.now(timezone.utc)})
+
+    resumed = await api.call("POST", f"/campaigns/{paused}/resume", {})
+    assert resumed.status_code == 403 and resumed.json()["error"]["field"] == "monthly_campaign_limit"
+    assert (await api.ok("GET", f"/campaigns/{paused}"))["status"] == "paused"
+    assert (await counts(servers.db, paused))["recipients"] == 0
+
+    assert str(due) not in await start_due(context().runtime)
+    row = await api.ok("GET", f"/campaigns/{due}")
+    assert row["status"] == "paused" and row["pause_reason"].startswith("monthly_campaign_limit"), row
