@@ -329,17 +329,23 @@ async def resume(session: AsyncSession, campaign_id: uuid.UUID, organization_id:
 async def cancel(session: AsyncSession, campaign_id: uuid.UUID, organization_id: uuid.UUID) -> Campaign:
     campaign = await _transition(session, campaign_id, organization_id, "cancel",
                                  {"completed_at": datetime.now(timezone.utc)})
-    if campaign.started_at is None:  # never started: only rows staged by a recipients import, dropped
+    await _drop_unsent(session, campaign)
+    await session.refresh(campaign)
+    await emit(session, campaign_event(campaign, "campaign.cancelled"))
+    return campaign
+
+
+async def _drop_unsent(session: AsyncSession, campaign: Campaign) -> None:
+    """A cancelled campaign's recipients not sent yet: skipped ("campaign cancelled"), or, for one
+    that never started, deleted (only rows staged by a recipients import)."""
+    if campaign.started_at is None:
         await session.execute(text("DELETE FROM campaign_recipients WHERE campaign_id = :c AND message_id IS NULL"),
-                              {"c": campaign_id})
+                              {"c": campaign.id})
     else:
         await session.execute(text(
             "UPDATE campaign_recipients SET status = 'skipped', skip_reason = 'campaign cancelled' "
             "WHERE campaign_id = :c AND status = 'pending' AND message_id IS NULL AND skip_reason IS NULL"),
-            {"c": campaign_id})
-    await session.refresh(campaign)
-    await emit(session, campaign_event(campaign, "campaign.cancelled"))
-    return campaign
+            {"c": campaign.id})
 
 
 async def due_campaigns(session: AsyncSession, limit: int = 50) -> list[tuple[uuid.UUID, uuid.UUID]]:

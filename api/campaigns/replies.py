@@ -70,6 +70,17 @@ SELECT (SELECT ca.flow_id FROM campaigns ca JOIN last ON ca.id = last.campaign_i
 _CONTACT = ("c.id, c.whatsapp_id, c.bsuid, c.whatsapp_name, c.name, c.email, c.phone, c.tags, c.attributes, "
             "c.opt_in_date, c.opt_out_date, b.opt_in AS was")
 
+# the campaigns whose recipients the opt-out skips, locked first and in id order, as a transition
+# locks a campaign before its recipients (`control.cancel`): a recipient locked first would wait
+# for the campaign's counters (the trigger) while a cancel holding the campaign waits for it
+_OPT_OUT_CAMPAIGNS = """
+SELECT c.id FROM campaigns c
+ WHERE c.organization_id = :org AND c.status NOT IN ('draft', 'scheduled')
+   AND c.id IN (SELECT r.campaign_id FROM campaign_recipients r
+                 WHERE r.contact_id = :contact AND r.status = 'pending' AND r.message_id IS NULL)
+ ORDER BY c.id FOR NO KEY UPDATE OF c
+"""
+
 _OPT_OUT = f"""
 WITH before AS (
   SELECT id, opt_in FROM contacts WHERE id = :contact AND organization_id = :org FOR NO KEY UPDATE
@@ -177,8 +188,10 @@ def _keywords(settings: dict[str, Any], key: str, default: tuple[str, ...]) -> t
 
 async def opt_out(rt: Runtime, organization_id: Any, contact_id: Any) -> int:
     """Opt the contact out of campaigns; how many pending recipients were skipped."""
+    params = {"contact": contact_id, "org": organization_id}
     async with rt.db.raw() as conn, conn.transaction():
-        row = await conn.fetchrow(*bind(_OPT_OUT, {"contact": contact_id, "org": organization_id}))
+        await conn.execute(*bind(_OPT_OUT_CAMPAIGNS, params))
+        row = await conn.fetchrow(*bind(_OPT_OUT, params))
         await _consent_changed(conn, organization_id, row, opt_in=False)
     return int(row["skipped"]) if row else 0
 

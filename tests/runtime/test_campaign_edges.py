@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import text
 
 from tests.runtime.campaign_helpers import (
-    PROMO, Api, add_contacts, approved_template, counts, prepare_number, user_headers)
+    PROMO, Api, add_contacts, approved_template, counts, mismatches, prepare_number, user_headers)
 
 
 @pytest.fixture
@@ -545,3 +545,44 @@ async def test_a_campaign_first_run_in_a_later_month_is_one_of_that_months(api, 
     assert str(due) not in await start_due(context().runtime)
     row = await api.ok("GET", f"/campaigns/{due}")
     assert row["status"] == "paused" and row["pause_reason"].startswith("monthly_campaign_limit"), row
+
+
+async def test_a_customers_opt_out_during_a_cancel_is_kept(api, servers):
+    """The customer says PARAR while a cancel holds the campaign and skips its unsent recipients:
+    the opt-out waits for the cancel and is applied after it. Before, the opt-out locked its
+    recipient first, then waited for the campaign's counters while the cancel waited for that
+    recipient: PostgreSQL broke the deadlock by failing the opt-out, and the customer stayed in."""
+    import asyncio
+
+    from api.campaigns import replies, start
+    from api.campaigns.control import _drop_unsent, _transition
+    from api.workers.tasks import context
+
+    org = servers.seeded.organization_id
+    template = await approved_template(api, servers.seeded.number_id, servers.wait_for)
+    await add_contacts(servers.db, org, 3, prefix="55829", tags=["vip"])
+    cid = await _campaign(api, template)
+    async with servers.db.transaction() as s:  # running, no runner woken: every recipient unsent
+        await start(s, cid, org)
+        contact = (await s.execute(text("SELECT id FROM contacts WHERE organization_id = :o "
+                                        "AND whatsapp_id = '55829000001'"), {"o": org})).scalar_one()
+
+    async def waiting_for_a_lock() -> bool:
+        async with servers.db.session() as s:
+            return bool((await s.execute(text(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                "AND wait_event_type = 'Lock'"))).scalar())
+
+    async with servers.db.transaction() as s:  # the cancel, held between its two statements
+        campaign = await _transition(s, cid, org, "cancel", {})
+        opting_out = asyncio.create_task(replies.opt_out(context().runtime, org, contact))
+        await servers.wait_for(lambda: opting_out.done() or waiting_for_a_lock())
+        assert not opting_out.done()
+        await _drop_unsent(s, campaign)
+    assert await opting_out == 0  # its recipient was already skipped by the cancel
+
+    async with servers.db.session() as s:
+        opted_in = (await s.execute(text("SELECT opt_in FROM contacts WHERE id = :c"), {"c": contact})).scalar()
+    assert opted_in is False
+    row = await counts(servers.db, cid)
+    assert not mismatches(row) and row["skipped"] == 3, row
