@@ -100,9 +100,11 @@ async def materialise(session: AsyncSession, campaign: Campaign) -> int:
                     Contact.opt_in.is_not(False), Contact.is_blocked.is_not(True),
                     audience_condition(campaign.target_type, filters))
     # rows staged by a recipients import (their CSV variables) whose contact left the audience
-    # (opted out, blocked, deleted, or the filters changed since) are dropped; the others stay
+    # (opted out, blocked, deleted, or the filters changed since) are dropped; the others stay.
+    # Only pending ones: a row already counted (skipped) stays, as its campaign's counter does
     await session.execute(delete(CampaignRecipient).where(
         CampaignRecipient.campaign_id == campaign.id, CampaignRecipient.message_id.is_(None),
+        CampaignRecipient.status == "pending",
         ~exists(select(Contact.id).where(Contact.id == CampaignRecipient.contact_id, eligible))))
     chosen = select(literal(campaign.id, type_=CampaignRecipient.campaign_id.type), Contact.id).where(eligible)
     stmt = insert(CampaignRecipient).from_select(["campaign_id", "contact_id"], chosen).on_conflict_do_nothing()

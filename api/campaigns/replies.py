@@ -75,7 +75,7 @@ _CONTACT = ("c.id, c.whatsapp_id, c.bsuid, c.whatsapp_name, c.name, c.email, c.p
 # for the campaign's counters (the trigger) while a cancel holding the campaign waits for it
 _OPT_OUT_CAMPAIGNS = """
 SELECT c.id FROM campaigns c
- WHERE c.organization_id = :org AND c.status NOT IN ('draft', 'scheduled')
+ WHERE c.organization_id = :org AND c.status NOT IN ('draft', 'scheduled') AND c.started_at IS NOT NULL
    AND c.id IN (SELECT r.campaign_id FROM campaign_recipients r
                  WHERE r.contact_id = :contact AND r.status = 'pending' AND r.message_id IS NULL)
  ORDER BY c.id FOR NO KEY UPDATE OF c
@@ -94,8 +94,10 @@ WITH before AS (
 ), skipped AS (
   UPDATE campaign_recipients r SET status = 'skipped', skip_reason = 'opted out'
    WHERE r.contact_id IN (SELECT id FROM contact) AND r.status = 'pending' AND r.message_id IS NULL
+     -- a campaign that has not started (a draft, a scheduled one, one paused when due): its
+     -- staged rows are chosen again at its start, and an opted-out contact's dropped then
      AND r.campaign_id IN (SELECT id FROM campaigns WHERE organization_id = :org
-                            AND status NOT IN ('draft', 'scheduled'))  -- a draft's staged rows go at start
+                            AND status NOT IN ('draft', 'scheduled') AND started_at IS NOT NULL)
   RETURNING 1
 )
 SELECT contact.*, (SELECT count(*) FROM skipped) AS skipped FROM contact

@@ -586,3 +586,41 @@ async def test_a_customers_opt_out_during_a_cancel_is_kept(api, servers):
     assert opted_in is False
     row = await counts(servers.db, cid)
     assert not mismatches(row) and row["skipped"] == 3, row
+
+
+async def test_an_opt_out_before_a_paused_campaign_first_runs_leaves_its_counters_true(api, servers):
+    """A scheduled campaign with imported recipients, paused when due before it ran; one of them
+    says PARAR, then the campaign is resumed: that contact is dropped with the audience built at
+    the resume, and no counter keeps a recipient that is gone (the opt-out counted it skipped, the
+    resume deleted the row, and skipped_count stayed 1 with no skipped recipient)."""
+    from datetime import datetime, timedelta, timezone
+
+    from api.campaigns import replies
+    from api.campaigns.schedule import start_due
+    from api.workers.tasks import context
+
+    org = servers.seeded.organization_id
+    template = await approved_template(api, servers.seeded.number_id, servers.wait_for)
+    cid = await _campaign(api, template, target_type="custom", target_filters={})
+    csv = "whatsapp_id,name,coupon\n5511983330001,Ana,A1\n5511983330002,Bia,B2\n"  # staged with their coupon
+    response = await servers.client.post(servers.pytake_url + f"/campaigns/{cid}/recipients/import",
+                                         content=csv.encode(), headers={**api.headers, "Content-Type": "text/csv"})
+    assert response.status_code == 200 and response.json()["added"] == 2, response.text
+    await api.ok("POST", f"/campaigns/{cid}/start", {"scheduled_at": "2099-01-01T09:00:00"})
+    async with servers.db.transaction() as s:  # over the month's messages when its time comes
+        await s.execute(text("UPDATE organizations SET monthly_message_limit = 1 WHERE id = :o"), {"o": org})
+        await s.execute(text("UPDATE campaigns SET scheduled_at = :t WHERE id = :c"),
+                        {"t": datetime.now(timezone.utc) - timedelta(minutes=1), "c": cid})
+    assert await start_due(context().runtime) == []
+    assert (await api.ok("GET", f"/campaigns/{cid}"))["status"] == "paused"
+
+    async with servers.db.session() as s:
+        ana = (await s.execute(text("SELECT id FROM contacts WHERE organization_id = :o "
+                                    "AND whatsapp_id = '5511983330001'"), {"o": org})).scalar_one()
+    await replies.opt_out(context().runtime, org, ana)
+    async with servers.db.transaction() as s:
+        await s.execute(text("UPDATE organizations SET monthly_message_limit = 1000 WHERE id = :o"), {"o": org})
+    resumed = await api.ok("POST", f"/campaigns/{cid}/resume", {})
+    assert (resumed["total_recipients"], resumed["skipped_count"]) == (1, 0), resumed
+    row = await counts(servers.db, cid)
+    assert not mismatches(row), row
