@@ -93,7 +93,9 @@ _FOUND_VALUES = _new_values("i", "m", "m.metadata ? 'delivery_unknown'", "i.wami
 _ROW_COLUMNS = ", ".join(f"m.{c}" for c in (
     "id", "direction", "conversation_id", "status", "whatsapp_message_id", "sent_at", "delivered_at", "read_at",
     "failed_at", "error_message", "metadata"))
-_RECIPIENT_VALUES = _new_values("i", "r", "false", "i.wamid")
+# the recipient follows its message's rules: a row we failed ourselves as ``delivery_unknown``
+# (the message's metadata says so) takes Meta's ``sent``, as its message does
+_RECIPIENT_VALUES = _new_values("i", "r", "i.unknown", "i.wamid")
 
 # One round: at most one status per message. `org` NULL = the deployment's
 # default app (any organization); else only that organization's rows.
@@ -107,7 +109,8 @@ found AS (
   -- changes: the status changes the row as the statement's snapshot sees it (one carrying
   -- Meta's errors always: its metadata may change). One that changes nothing (Meta's ``sent``
   -- after the sender recorded the row sent, a redelivery) is not locked or written.
-  SELECT i.*, m.id AS mid, (i.meta <> '{{}}'::jsonb OR {_changes(_FOUND_VALUES, "m")}) AS changes
+  SELECT i.*, m.id AS mid, (i.meta <> '{{}}'::jsonb OR {_changes(_FOUND_VALUES, "m")}) AS changes,
+         COALESCE(m.metadata ? 'delivery_unknown', false) AS unknown
     FROM input i
     -- by wamid, else by our callback id while the row has no wamid yet: two index
     -- lookups, never one BitmapOr (it read every NULL entry of the wamid index, each

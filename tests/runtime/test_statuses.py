@@ -160,3 +160,21 @@ async def test_delivered_and_read_write_no_index_entry_of_the_message_or_its_rec
             "SELECT r.status, m.status FROM campaign_recipients r JOIN messages m ON m.id = r.message_id"))).one()
     assert tuple(statuses) == ("read", "read")
     assert sorted(tuple(c) for c in counts) == [("message", 2, 2), ("recipient", 2, 2)]
+
+
+async def test_a_recipient_failed_as_delivery_unknown_is_sent_when_meta_says_sent(sent, db, query, local):
+    """Its sender died mid-request, so the message and its recipient were failed as
+    ``delivery_unknown``; Meta's ``sent`` shows it went out: both are sent (the recipient stayed
+    failed, with "delivery unknown", while its message said sent)."""
+    mid, wamid = sent
+    await add_recipient(db, local, wamid, mid)
+    async with db.transaction() as s:
+        await s.execute(text("UPDATE messages SET status = 'failed', failed_at = now(), "
+                             "error_message = 'delivery unknown: Graph API request timed out', "
+                             "metadata = metadata || '{\"delivery_unknown\": true}' WHERE id = :m"), {"m": mid})
+        await s.execute(text("UPDATE campaign_recipients SET status = 'failed', failed_at = now(), "
+                             "error_message = 'delivery unknown: Graph API request timed out'"))
+    await apply(db, wamid, "sent")
+    assert (await state(query, mid))["status"] == "sent"
+    recipient = (await query("SELECT status FROM campaign_recipients"))[0]
+    assert recipient["status"] == "sent"
