@@ -58,6 +58,8 @@ import uuid
 from datetime import datetime, timezone
 from typing import Any
 
+from sqlalchemy import text
+
 from api.campaigns.control import (MAX_RATE_PER_SECOND, Plan, campaign_event, paused_by_pytake, reason_of,
                                    sending_plan)
 from api.campaigns.personalise import RecipientError, render
@@ -70,6 +72,7 @@ from api.events import emit_conn, event, failed_before_sent_payload, message_pay
 from api.events.catalogue import CAMPAIGN_FIELDS
 from api.outbox import Lease, Limit, SendRateLimiter, SentRecorder
 from api.runtime_context import Runtime
+from api.templates.lifecycle import sync_number
 from api.whatsapp.graph_client import PermanentGraphError, TransientGraphError, UncertainDeliveryError
 
 log = logging.getLogger("pytake.campaigns")
@@ -81,6 +84,11 @@ TRANSIENT_ATTEMPTS = 4
 # language (132001), paused for low quality (132015), disabled (132016). The first one pauses the
 # campaign at once (the chore would in up to 2 s, every send of that time failing the same way).
 TEMPLATE_REFUSED = frozenset({132001, 132015, 132016})
+REFUSED_STATUS = {132015: "PAUSED", 132016: "DISABLED"}  # the template's status such a refusal tells
+_TEMPLATE_REFUSED = """
+UPDATE whatsapp_templates SET meta_status = :s, rejection_reason = :why, updated_at = now()
+ WHERE id = :t AND organization_id = :o AND meta_status = 'APPROVED'
+"""
 LIVE_POLL = 0.02  # seconds between looks while live traffic is waiting
 
 # Conversation rows of the number waiting in the outbox, unclaimed and due (migration 0025:
@@ -190,6 +198,7 @@ class CampaignRun:
     def __init__(self, rt: Runtime, campaign: Campaign, plan: Plan) -> None:
         self.rt, self.plan = rt, plan
         self.campaign_id, self.organization_id = campaign.id, campaign.organization_id
+        self.template_id = campaign.template_id
         self.limiter = SendRateLimiter(rt.redis)
         self.recorder = SentRecorder(rt.db)
         self.statistics = GrowthAnalyzer(rt.db)  # the planner's counts of the tables the claims grow
@@ -287,8 +296,33 @@ class CampaignRun:
                            None)
             if refused is not None:
                 meta = refused["meta"]["meta_error"]
+                await self._template_refused(meta)
                 await self._pause(f"template_id: Meta refused the template: "
                                   f"{meta.get('details') or meta.get('message')} (error {meta['code']})")
+
+    async def _template_refused(self, meta: dict[str, Any]) -> None:
+        """Meta refused the template on a send: its row says what Meta said, so that a resume is
+        refused (422 ``template_id``) until Meta takes the template again (its webhook, a sync)
+        instead of failing another round of recipients. Paused (132015) and disabled (132016)
+        are written at once; "does not exist in this language, or not approved" (132001) brings
+        a sync of the number's templates: Meta's status, or the row deleted if Meta has none."""
+        status = REFUSED_STATUS.get(meta.get("code"))
+        try:
+            if status is not None:
+                async with self.rt.db.raw() as conn:
+                    await conn.execute(*bind(_TEMPLATE_REFUSED, {
+                        "t": self.template_id, "o": self.organization_id, "s": status,
+                        "why": f"{meta.get('details') or meta.get('message')} (error {meta['code']}, on a send)"}))
+                return
+            async with self.rt.db.session() as session:
+                number = (await session.execute(text(
+                    "SELECT id, organization_id, whatsapp_business_account_id, access_token_encrypted "
+                    "FROM whatsapp_numbers WHERE id = :n AND organization_id = :o"),
+                    {"n": self.plan.number_id, "o": self.organization_id})).first()
+            if number is not None and number.whatsapp_business_account_id:
+                await sync_number(self.rt.db, self.rt.settings, number)
+        except Exception:  # noqa: BLE001 - the campaign is paused all the same; a sync will tell later
+            log.warning("campaign %s: the template Meta refused was not updated", self.campaign_id, exc_info=True)
 
     async def _pause(self, reason: str) -> None:
         """Pause the campaign (its ``campaign.paused`` carries ``reason``): the next round finds it

@@ -96,7 +96,7 @@ async def test_plus_contacts_take_the_digits_or_merge_into_their_twin(empty_data
     assert logged == {wa}
 
     assert rows[back].opt_in is True and rows[back_plus].deleted_at is not None
-    assert rows[out].opt_in is False
+    assert rows[out].opt_in is False and rows[out_plus].deleted_at is not None
 
     assert rows[gone].deleted_at is None and rows[gone].bsuid == "BR.alive" and rows[gone].is_blocked is True
     assert rows[alive_plus].bsuid is None and rows[alive_plus].deleted_at is not None

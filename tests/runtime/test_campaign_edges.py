@@ -374,7 +374,9 @@ async def test_a_campaign_scheduled_for_a_later_month_counts_in_that_month_only(
 async def test_meta_refusing_the_template_on_a_send_pauses_the_campaign_at_once(api, servers):
     """Meta answers 132015 (paused) before its status webhook for the template arrives: the
     runner pauses the campaign at the first refusal instead of failing every recipient it
-    claims until the chore looks; the others stay pending, and a resume sends them."""
+    claims until the chore looks; the others stay pending. The template shows PAUSED, so a
+    resume is refused until Meta approves it again (each resume failed another round); then a
+    resume sends them."""
     org = servers.seeded.organization_id
     template = await approved_template(api, servers.seeded.number_id, servers.wait_for)
     await prepare_number(servers.db, servers.seeded.number_id, org, rate=10)  # one send a round
@@ -395,7 +397,22 @@ async def test_meta_refusing_the_template_on_a_send_pauses_the_campaign_at_once(
     shown = (await api.ok("GET", f"/campaigns/{cid}"))["pause_reason"]
     assert shown == event["reason"] and shown.startswith("template_id: Meta refused the template"), shown
 
-    servers.sandbox.faults.clear()  # Meta takes the template again
+    shown = await api.ok("GET", f"/templates/{template}")
+    assert (shown["meta_status"], shown["rejection_reason"]) == (
+        "PAUSED", "Template is paused due to low quality (error 132015, on a send)"), shown
+    early = await api.call("POST", f"/campaigns/{cid}/resume", {})
+    assert early.status_code == 422 and early.json()["error"]["field"] == "template_id", early.text
+    assert (await counts(servers.db, cid))["failed"] == row["failed"]
+
+    servers.sandbox.faults.clear()  # Meta takes the template again, and says so
+    meta_id = shown["meta_template_id"]
+    approved = await servers.client.post(servers.sandbox_url + "/_sandbox/templates/event",
+                                         json={"id": meta_id, "event": "APPROVED"})
+    assert approved.status_code == 200, approved.text
+
+    async def approved_again() -> bool:
+        return (await api.ok("GET", f"/templates/{template}"))["meta_status"] == "APPROVED"
+    await servers.wait_for(approved_again)
     resumed = await api.ok("POST", f"/campaigns/{cid}/resume", {})
     assert (resumed["status"], resumed["pause_reason"]) == ("running", None)
 
@@ -624,3 +641,31 @@ async def test_an_opt_out_before_a_paused_campaign_first_runs_leaves_its_counter
     assert (resumed["total_recipients"], resumed["skipped_count"]) == (1, 0), resumed
     row = await counts(servers.db, cid)
     assert not mismatches(row), row
+
+
+async def test_a_template_deleted_at_meta_is_gone_here_after_its_first_refused_send(api, servers):
+    """Someone deleted the template in Meta's Business Manager: the first send gets 132001, the
+    campaign is paused, and the number's templates are synced, so the template is gone here too
+    and a resume says the campaign needs a template instead of failing another round."""
+    org = servers.seeded.organization_id
+    template = await approved_template(api, servers.seeded.number_id, servers.wait_for)
+    await prepare_number(servers.db, servers.seeded.number_id, org, rate=10)  # one send a round
+    await add_contacts(servers.db, org, 4, prefix="55839", tags=["vip"])
+    cid = await _campaign(api, template)
+    for templates in servers.sandbox.templates.values():  # gone at Meta
+        templates[:] = [t for t in templates if t["name"] != "promo_week"]
+    fault = await servers.client.post(servers.sandbox_url + "/_sandbox/faults", json={"code": 132001, "count": 1000})
+    assert fault.status_code == 200, fault.text
+    assert (await api.ok("POST", f"/campaigns/{cid}/start", {}))["status"] == "running"
+
+    async def gone() -> bool:
+        return (await api.call("GET", f"/templates/{template}")).status_code == 404
+    await servers.wait_for(gone)
+    await servers.wait_for(lambda: _status(servers, cid, "paused"))
+    resumed = await api.call("POST", f"/campaigns/{cid}/resume", {})
+    assert resumed.status_code == 422 and resumed.json()["error"]["field"] == "template_id", resumed.text
+    assert (await counts(servers.db, cid))["failed"] <= 2
+
+
+async def _status(servers, cid: str, status: str) -> bool:
+    return (await counts(servers.db, cid))["status"] == status
