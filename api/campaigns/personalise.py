@@ -23,7 +23,7 @@ import re
 from typing import Any
 
 from api.errors import ValidationFailed
-from api.templates.send_checks import BODY_FORBIDDEN
+from api.templates.send_checks import BODY_FORBIDDEN, CODE_MAX
 
 EXPRESSION = re.compile(r"\{\{\s*([^{}]*?)\s*\}\}")
 CONTACT_FIELDS = ("name", "first_name", "phone", "whatsapp_id", "email")
@@ -148,6 +148,15 @@ def render(content: dict[str, Any], recipient: Any) -> dict[str, Any]:
         kind = component.get("type")
         parameters = []
         for i, parameter in enumerate(component.get("parameters") or []):
+            if parameter.get("type") == "coupon_code":  # a copy-code button's coupon
+                label = f"button {component.get('index')} coupon code"
+                value = _fill(parameter["coupon_code"], recipient, label)
+                _check(value, label, body=False)
+                if len(value) > CODE_MAX:
+                    raise RecipientError(f"{label} has {len(value)} characters for this recipient: WhatsApp "
+                                         f"takes at most {CODE_MAX}")
+                parameters.append({**parameter, "coupon_code": value})
+                continue
             if parameter.get("type") != "text":
                 parameters.append(parameter)
                 continue

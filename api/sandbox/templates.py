@@ -211,7 +211,8 @@ class TemplateDesk:
                 need, got = 1, sent.get(("header", ""), 0)
             elif ctype == "BUTTONS":
                 for i, button in enumerate(component.get("buttons") or []):
-                    need = 1 if button.get("type") == "URL" and placeholders(button.get("url")) else 0
+                    need = 1 if (button.get("type") == "URL" and placeholders(button.get("url"))
+                                 or button.get("type") in ("COPY_CODE", "OTP")) else 0
                     if sent.get(("button", str(i)), 0) != need:
                         return 132000, f"button {i}: expected number of params ({need}) does not match"
                 continue

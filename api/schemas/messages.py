@@ -63,7 +63,8 @@ TemplateValue = Annotated[str, StringConstraints(min_length=1, max_length=1024)]
 
 
 class TemplateButtonValue(Input):
-    """The value of a URL button's ``{{1}}`` (``index``: the button's position, from 0)."""
+    """The value of a button's parameter (``index``: the button's position, from 0): a URL
+    button's ``{{1}}``, a copy-code button's coupon code, an OTP button's code."""
 
     index: Annotated[int, Field(ge=0, le=9)]
     text: TemplateValue

@@ -4,7 +4,7 @@ Meta answers error 132000 ("number of parameters does not match") after the
 fact, and the message is lost; here every parameter the approved template
 needs is checked before the row reaches the outbox: the body's ``{{n}}``
 count, a TEXT header's ``{{1}}``, a media header's media, URL buttons'
-``{{1}}``; a missing one is a 422 naming it (``template.body[1]``, ...), and so is
+``{{1}}``, copy-code buttons' coupon and authentication templates' OTP code; a missing one is a 422 naming it (``template.body[1]``, ...), and so is
 one Meta refuses (error 132018: blank, or a body parameter with a line break, a
 tab or more than four spaces in a row), and a media header's URL of another kind
 of file (a .pdf for an IMAGE header: Meta's 131053). Only
@@ -125,21 +125,43 @@ def _header(template: WhatsAppTemplate, send: TemplateSend) -> dict[str, Any] | 
     return {"type": "header", "parameters": [_text(send.header)]}
 
 
+# Meta's limit on a copy-code button's coupon and on an authentication template's code
+CODE_MAX = 15
+
+
 def _buttons(template: WhatsAppTemplate, send: TemplateSend) -> list[dict[str, Any]]:
+    """The button components: a URL button's ``{{1}}``; a COPY_CODE button's coupon code; an
+    authentication template's OTP button (copy code, one tap, zero tap) takes the code, the
+    body's ``{{1}}`` unless given (Meta refuses the message without it: 132000)."""
     given = {b.index: b.text for b in send.buttons}
     if len(given) != len(send.buttons):
         raise ValidationFailed("template.buttons", "a button index is given twice")
     out = []
     buttons = template.buttons or []
     for index, button in enumerate(buttons):
-        dynamic = button.get("type") == "URL" and bool(placeholders(button.get("url")))
-        if dynamic and index not in given:
-            raise ValidationFailed(f"template.buttons[{index}]", f"the {{{{1}}}} of URL button {index} "
-                                                                 f"({button.get('text')!r}) is missing")
-        if dynamic:
-            _check_value(given[index], f"template.buttons[{index}]", body=False)
+        kind = str(button.get("type") or "").upper()
+        field = f"template.buttons[{index}]"
+        if kind == "OTP" and index not in given and len(send.body) == 1:
+            given[index] = send.body[0]
+        if kind == "URL" and placeholders(button.get("url")):
+            if index not in given:
+                raise ValidationFailed(field, f"the {{{{1}}}} of URL button {index} ({button.get('text')!r}) "
+                                              "is missing")
+            _check_value(given[index], field, body=False)
             out.append({"type": "button", "sub_type": "url", "index": str(index),
                         "parameters": [_text(given.pop(index))]})
+        elif kind in ("COPY_CODE", "OTP"):
+            what = "the coupon code of copy-code button" if kind == "COPY_CODE" else "the code of OTP button"
+            if index not in given:
+                raise ValidationFailed(field, f"{what} {index} is missing")
+            _check_value(given[index], field, body=False)
+            if len(given[index]) > CODE_MAX and "{{" not in given[index]:  # a campaign's expression: per recipient
+                raise ValidationFailed(field, f"{what} {index} has {len(given[index])} characters: WhatsApp "
+                                              f"takes at most {CODE_MAX}")
+            value = given.pop(index)
+            parameter = {"type": "coupon_code", "coupon_code": value} if kind == "COPY_CODE" else _text(value)
+            out.append({"type": "button", "sub_type": "copy_code" if kind == "COPY_CODE" else "url",
+                        "index": str(index), "parameters": [parameter]})
     if given:
         index = min(given)
         raise ValidationFailed("template.buttons", f"button {index} of template {template.name!r} takes no "

@@ -67,3 +67,15 @@ def test_known_expressions_pass():
     assert check_expressions({"body": ["Oi {{ contact.name }}", "{{contact.attributes.plano-2}}",
                                        "{{recipient.coupon_code}}"], "header": "{{contact.email}}"})
     assert not check_expressions({"body": ["10%"]})
+
+
+def test_a_coupon_code_is_filled_per_recipient_and_held_to_whatsapps_length():
+    content = {"template": {"name": "t", "language": {"code": "pt_BR"}, "components": [
+        {"type": "button", "sub_type": "copy_code", "index": "0",
+         "parameters": [{"type": "coupon_code", "coupon_code": "{{recipient.code}}"}]}]}, "template_id": "x"}
+    out = render(content, recipient())
+    assert out["template"]["components"][0]["parameters"] == [{"type": "coupon_code", "coupon_code": "A1"}]
+    with pytest.raises(RecipientError, match="button 0 coupon code has 16 characters"):
+        render(content, recipient(variables='{"code": "ABCDEFGHIJKLMNOP"}'))
+    with pytest.raises(RecipientError, match="button 0 coupon code"):
+        render(content, recipient(variables='{}'))

@@ -361,3 +361,47 @@ def test_the_sandbox_refuses_buttons_out_of_their_two_groups(kinds: list[str], r
     problem = check_definition({"name": "t", "language": "pt_BR", "category": "MARKETING", "components": [
         {"type": "BODY", "text": "Oi"}, *([{"type": "BUTTONS", "buttons": buttons}] if buttons else [])]})
     assert (problem is not None and "Invalid buttons combination" in problem) if refused else problem is None, problem
+
+
+async def test_copy_code_and_authentication_templates_are_sent_with_their_codes(api: Api) -> None:
+    """Templates made in Meta's Business Manager and synced: a coupon's COPY_CODE button and an
+    authentication template's OTP button each take a parameter, or Meta answers 132000. The
+    coupon is a 422 naming the button when missing or longer than WhatsApp's 15 characters; the
+    OTP button takes the body's code unless given its own. Both reach Meta as its API documents."""
+    servers = api.servers
+    servers.sandbox.templates[WABA] = [
+        {"id": "900001", "name": "coupon_week", "language": "pt_BR", "status": "APPROVED", "category": "MARKETING",
+         "components": [{"type": "BODY", "text": "Seu cupom da semana!"},
+                        {"type": "BUTTONS", "buttons": [{"type": "QUICK_REPLY", "text": "Parar"},
+                                                        {"type": "COPY_CODE", "example": "SEMANA10"}]}]},
+        {"id": "900002", "name": "login_code", "language": "pt_BR", "status": "APPROVED", "category": "AUTHENTICATION",
+         "components": [{"type": "BODY", "text": "*{{1}}* é seu código de verificação.",
+                         "example": {"body_text": [["123456"]]}},
+                        {"type": "BUTTONS", "buttons": [{"type": "OTP", "otp_type": "COPY_CODE", "text": "Copiar"}]}]},
+    ]
+    await api.ok("POST", "/templates/sync", {})
+    async with servers.db.session() as s:
+        ids = dict((await s.execute(text("SELECT name, id FROM whatsapp_templates WHERE organization_id = :o"),
+                                    {"o": servers.seeded.organization_id})).all())
+    conversation = await _conversation(servers, "5511966665555")
+
+    async def send(template: str, **values: Any) -> Any:
+        return await api.call("POST", f"/conversations/{conversation}/messages",
+                              {"type": "template", "template": {"id": str(ids[template]), **values}})
+
+    for values, message in (({}, "coupon code of copy-code button 1 is missing"),
+                            ({"buttons": [{"index": 1, "text": "SEMANA10-EXTRA-LONGO"}]}, "at most 15")):
+        refused = await send("coupon_week", **values)
+        assert refused.status_code == 422, refused.text
+        assert refused.json()["error"]["field"] == "template.buttons[1]" and message in refused.json()["error"]["message"]
+    assert (await send("coupon_week", buttons=[{"index": 1, "text": "SEMANA10"}])).status_code == 201
+    assert (await send("login_code", body=["482913"])).status_code == 201
+
+    received = await servers.wait_for(lambda: len(_templates_in(servers, "5511966665555")) == 2
+                                      and _templates_in(servers, "5511966665555"))
+    assert received[0]["components"] == [{"type": "button", "sub_type": "copy_code", "index": "1",
+                                          "parameters": [{"type": "coupon_code", "coupon_code": "SEMANA10"}]}]
+    assert received[1]["components"] == [
+        {"type": "body", "parameters": [{"type": "text", "text": "482913"}]},
+        {"type": "button", "sub_type": "url", "index": "0", "parameters": [{"type": "text", "text": "482913"}]}]
+    assert not [r for r in servers.sandbox.rejected if r.get("payload", {}).get("type") == "template"]
