@@ -28,7 +28,7 @@ class KnownTemplate:
     language: str
     status: str  # Meta's: APPROVED, PENDING, REJECTED, PAUSED, DISABLED, ...
     parameters: int  # the body's {{n}} count
-    header: str | None = None  # TEXT, IMAGE, VIDEO, DOCUMENT or None
+    header: str | None = None  # TEXT, IMAGE, VIDEO, DOCUMENT, LOCATION or None
     header_parameters: int = 0  # a TEXT header's {{1}}: 0 or 1
 
 
@@ -56,6 +56,11 @@ def check_template(node: Node, known: Collection[KnownTemplate]) -> list[Diagnos
         out.append(make("template-parameters", node.id, here + "/parameters",
                         f"message {node.id!r}: template {name!r} has {found.parameters} body parameters, "
                         f"{given} given", "give one value per {{n}} of the template's body, in order"))
+    if found.header == "LOCATION":
+        out.append(make("template-parameters", node.id, here + "/name",
+                        f"message {node.id!r}: template {name!r} has a LOCATION header, whose place a flow's "
+                        "message cannot give", "pick a template without one; the inbox and campaigns send it "
+                        "with `header_location`"))
     has_media, has_text = "header_media_url" in template, "header" in template
     if found.header in MEDIA_HEADERS and not has_media:
         out.append(make("template-parameters", node.id, here,

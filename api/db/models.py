@@ -816,7 +816,7 @@ class WhatsAppTemplate(Base):
         CheckConstraint(_in("meta_status", "PENDING", "APPROVED", "REJECTED", "PAUSED",
                              "DISABLED"), name="meta_status"),
         # SCHEMA.md lists `null` inside IN (...); see WhatsAppNumber.
-        CheckConstraint(_in("header_type", "TEXT", "IMAGE", "VIDEO", "DOCUMENT"),
+        CheckConstraint(_in("header_type", "TEXT", "IMAGE", "VIDEO", "DOCUMENT", "LOCATION"),  # LOCATION: 0028
                         name="header_type"),
         CheckConstraint(_in("sync_status", "pending", "synced", "error"), name="sync_status"),
         UniqueConstraint("organization_id", "whatsapp_number_id", "name", "language"),

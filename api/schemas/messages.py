@@ -70,15 +70,26 @@ class TemplateButtonValue(Input):
     text: TemplateValue
 
 
+class TemplateLocation(Input):
+    """The place a LOCATION header shows."""
+
+    latitude: Annotated[float, Field(ge=-90, le=90)]
+    longitude: Annotated[float, Field(ge=-180, le=180)]
+    name: Annotated[str, StringConstraints(min_length=1, max_length=1000)] | None = None
+    address: Annotated[str, StringConstraints(min_length=1, max_length=1000)] | None = None
+
+
 class TemplateSend(Input):
     """An approved template and its parameters, checked against the template before Meta sees them:
     ``body`` fills ``{{1}}``, ``{{2}}``, ... in order; ``header`` a TEXT header's ``{{1}}``;
-    ``header_media_url`` an IMAGE/VIDEO/DOCUMENT header; ``buttons`` URL buttons' ``{{1}}``."""
+    ``header_media_url`` an IMAGE/VIDEO/DOCUMENT header; ``header_location`` a LOCATION header;
+    ``buttons`` URL buttons' ``{{1}}``, copy-code buttons' coupon, OTP buttons' code."""
 
     id: uuid.UUID
     body: Annotated[list[TemplateValue], Field(max_length=100)] = []
     header: TemplateValue | None = None
     header_media_url: HttpUrl | None = None
+    header_location: TemplateLocation | None = None
     buttons: Annotated[list[TemplateButtonValue], Field(max_length=10)] = []
 
 

@@ -285,7 +285,7 @@ def _upsert_params(org: uuid.UUID, number_id: uuid.UUID, template: dict[str, Any
     status = status if status in STATUSES else STATUS_ALIASES.get(status, "DISABLED")
     category = str(template.get("category") or "").upper()
     fields = fields_from_meta(template)
-    if fields["header_type"] not in (None, "TEXT", *MEDIA_HEADERS):
+    if fields["header_type"] not in (None, "TEXT", "LOCATION", *MEDIA_HEADERS):
         fields["header_type"] = None
     reason = template.get("rejected_reason")
     quality = template.get("quality_score") if isinstance(template.get("quality_score"), dict) else {}

@@ -102,6 +102,14 @@ def media_kind_problem(url: str, kind: str) -> str | None:
 
 def _header(template: WhatsAppTemplate, send: TemplateSend) -> dict[str, Any] | None:
     kind = template.header_type
+    if kind == "LOCATION":
+        if send.header_location is None:
+            raise ValidationFailed("template.header_location", f"template {template.name!r} has a LOCATION "
+                                                               "header: its latitude and longitude are required")
+        place = send.header_location.model_dump(exclude_none=True)
+        return {"type": "header", "parameters": [{"type": "location", "location": place}]}
+    if send.header_location is not None:
+        raise ValidationFailed("template.header_location", f"template {template.name!r} has no location header")
     if kind in MEDIA_HEADERS:
         if send.header_media_url is None:
             raise ValidationFailed("template.header_media_url", f"template {template.name!r} has a "

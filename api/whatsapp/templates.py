@@ -148,6 +148,8 @@ def fields_from_meta(template: Mapping[str, Any]) -> dict[str, Any]:
             elif fmt in MEDIA_HEADERS:
                 handles = example.get("header_handle") or [None]
                 out["header_type"], out["header_content"] = fmt, handles[0]
+            elif fmt == "LOCATION":  # the place is given with each send
+                out["header_type"] = "LOCATION"
         elif ctype == "BODY":
             out["body_text"] = component.get("text") or ""
             values = (example.get("body_text") or [[]])[0]

@@ -405,3 +405,28 @@ async def test_copy_code_and_authentication_templates_are_sent_with_their_codes(
         {"type": "body", "parameters": [{"type": "text", "text": "482913"}]},
         {"type": "button", "sub_type": "url", "index": "0", "parameters": [{"type": "text", "text": "482913"}]}]
     assert not [r for r in servers.sandbox.rejected if r.get("payload", {}).get("type") == "template"]
+
+
+async def test_a_location_header_template_is_synced_and_sent_with_its_place(api: Api) -> None:
+    """Meta's fifth header format: a synced template keeps its LOCATION header (it was stored with
+    none, and every send went out without it: Meta's 132000); a send needs ``header_location``."""
+    servers = api.servers
+    servers.sandbox.templates[WABA] = [
+        {"id": "900003", "name": "visit_us", "language": "pt_BR", "status": "APPROVED", "category": "UTILITY",
+         "components": [{"type": "HEADER", "format": "LOCATION"}, {"type": "BODY", "text": "Estamos aqui!"}]}]
+    await api.ok("POST", "/templates/sync", {})
+    async with servers.db.session() as s:
+        template_id, header = (await s.execute(text(
+            "SELECT id, header_type FROM whatsapp_templates WHERE organization_id = :o AND name = 'visit_us'"),
+            {"o": servers.seeded.organization_id})).one()
+    assert header == "LOCATION"
+    conversation = await _conversation(servers, "5511955554444")
+    missing = await api.call("POST", f"/conversations/{conversation}/messages",
+                             {"type": "template", "template": {"id": str(template_id)}})
+    assert missing.status_code == 422 and missing.json()["error"]["field"] == "template.header_location", missing.text
+    place = {"latitude": -8.0631, "longitude": -34.8711, "name": "Loja Recife", "address": "Rua do Bom Jesus, 1"}
+    await api.ok("POST", f"/conversations/{conversation}/messages", {
+        "type": "template", "template": {"id": str(template_id), "header_location": place}}, status=201)
+    received = await servers.wait_for(lambda: _templates_in(servers, "5511955554444"))
+    assert received[0]["components"] == [{"type": "header", "parameters": [{"type": "location", "location": place}]}]
+    assert not [r for r in servers.sandbox.rejected if r.get("payload", {}).get("type") == "template"]
