@@ -669,3 +669,39 @@ async def test_a_template_deleted_at_meta_is_gone_here_after_its_first_refused_s
 
 async def _status(servers, cid: str, status: str) -> bool:
     return (await counts(servers.db, cid))["status"] == status
+
+
+async def test_a_recipient_whose_conversation_is_deleted_mid_send_is_not_sent_twice(api, servers):
+    """Claimed (its message written, its send on its way), then its conversation is deleted before
+    the send is recorded: the recipient is failed as delivery unknown, not claimed and sent again."""
+    from api.campaigns import start
+
+    org = servers.seeded.organization_id
+    template = await approved_template(api, servers.seeded.number_id, servers.wait_for)
+    await add_contacts(servers.db, org, 2, prefix="55849", tags=["vip"])
+    cid = await _campaign(api, template)
+    async with servers.db.transaction() as s:  # running, no runner woken yet
+        await start(s, cid, org)
+        # what the claim writes for one recipient: its conversation and message, linked
+        rid, contact = (await s.execute(text(
+            "SELECT id, contact_id FROM campaign_recipients WHERE campaign_id = :c ORDER BY id LIMIT 1"),
+            {"c": cid})).one()
+        conversation = (await s.execute(text(
+            "INSERT INTO conversations (organization_id, contact_id, whatsapp_number_id) VALUES (:o, :ct, :n) "
+            "RETURNING id"), {"o": org, "ct": contact, "n": servers.seeded.number_id})).scalar()
+        mid, at = (await s.execute(text(
+            "INSERT INTO messages (conversation_id, direction, sender_type, type, content, status) "
+            "VALUES (:c, 'outbound', 'bot', 'template', '{}', 'pending') RETURNING id, created_at"),
+            {"c": conversation})).one()
+        await s.execute(text("UPDATE campaign_recipients SET message_id = :m, message_created_at = :at WHERE id = :r"),
+                        {"m": mid, "at": at, "r": rid})
+
+    assert (await api.call("DELETE", f"/conversations/{conversation}")).status_code == 204
+
+    async with servers.db.session() as s:
+        row = (await s.execute(text("SELECT status, message_id, error_message FROM campaign_recipients WHERE id = :r"),
+                               {"r": rid})).one()
+    assert row.status == "failed" and row.message_id is None, row
+    assert row.error_message.startswith("delivery unknown: its message was deleted")
+    after = await counts(servers.db, cid)
+    assert not mismatches(after) and (after["failed"], after["pending"]) == (1, 1), after
