@@ -58,6 +58,8 @@ async def seed(base: str, *, template: bool = True) -> dict:
         await until(approved, "the sandbox approved the template")
     await admin.call("POST", "/quick-replies", {"shortcut": "/preco", "title": "Preço", "content": PRECO})
     await admin.call("POST", "/quick-replies", {"shortcut": "/prazo", "title": "Prazo", "content": "Em 40 minutos."})
+    await admin.call("POST", "/quick-replies", {"shortcut": "/ola", "title": "Olá",
+                                                "content": "Olá {{contact.first_name}}, posso ajudar?"})
     conversations = {}
     for wa_id, name in ((MARIA, "Maria Silva"), (REFUSED, "Rita Recusada"), (JOAO, "João Pereira")):
         contact = await admin.call("POST", "/contacts", {"whatsapp_id": wa_id, "name": name, "tags": ["vip"]})
@@ -155,6 +157,26 @@ async def test_two_agents_a_live_customer_message_a_quick_reply_and_live_ticks(w
             await expect(reply.locator("[data-ticks]")).to_have_attribute("data-ticks", "read")
             await expect(reply.locator("[data-ticks]")).to_have_attribute("aria-label", "Read")
             await screenshot(bia, "inbox-04-ticks-read")
+
+            # a quick reply with a variable: sent as the quick reply, the API fills in the name;
+            # its variable left in an edited text is not sent raw
+            await composer.fill("Oi! /ola")
+            await composer.press("Enter")  # expands it after "Oi! "
+            await expect(composer).to_have_value("Oi! Olá {{contact.first_name}}, posso ajudar?")
+            await composer.press("Enter")
+            await expect(bia.locator(".composer [role=alert]")).to_have_text(
+                "Fill in {{contact.first_name}} before sending: the customer would read them as they are.")
+            await composer.fill("/ol")
+            await composer.press("Tab")
+            await expect(composer).to_have_value("Olá {{contact.first_name}}, posso ajudar?")
+            await composer.press("Enter")
+            await expect(composer).to_have_value("")
+
+            async def named() -> bool:
+                return any(m["to"] == MARIA and m["payload"].get("text", {}).get("body") == "Olá Maria, posso ajudar?"
+                           for m in meta.state.accepted)
+            await until(named, "the sandbox received the quick reply with the customer's name")
+            assert not [m for m in meta.state.accepted if "{{" in json.dumps(m["payload"])]
 
             # a send Meta refuses: red, with Meta's error
             assert await meta.app.post_webhook(webhooks.inbound_message(

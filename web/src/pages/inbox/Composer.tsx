@@ -6,7 +6,7 @@ import { useI18n } from "../../i18n";
 import { variables } from "../templates/templateModel";
 import { PaperClip, PendingAttachment } from "./Attachment";
 import { InteractiveBuilder } from "./InteractiveBuilder";
-import { type Conversation, CLOSED, expandOnSend, expandQuickReply, matchingQuickReplies, type Message,
+import { type Conversation, CLOSED, expandQuickReply, matchingQuickReplies, type Message, outgoing,
   type QuickReply, throttle, windowClosed } from "./inboxModel";
 
 /** What the file picker offers (a hint: the API decides, and a refused type gets its message). */
@@ -18,6 +18,7 @@ export function Composer(props: { conversation: Conversation; quickReplies: Quic
   onTyping: () => void; onSent: (message: Message) => void }) {
   const { t } = useI18n();
   const [text, setText] = useState("");
+  const [picked, setPicked] = useState<QuickReply | null>(null);  // the quick reply last expanded into the text
   const [highlight, setHighlight] = useState(0);
   const [picking, setPicking] = useState(false);
   const [templateId, setTemplateId] = useState("");
@@ -64,9 +65,15 @@ export function Composer(props: { conversation: Conversation; quickReplies: Quic
   };
 
   const sendText = async () => {
-    const out = expandOnSend(text, props.quickReplies).trim();
-    if (!out) return;
-    if (await send({ type: "text", text: out })) setText("");
+    const out = outgoing(text, picked, props.quickReplies);
+    if (out.type === "unfilled") {
+      return setProblem(t("inbox.unfilled", { names: out.names.map((n) => `{{${n}}}`).join(", ") }));
+    }
+    if (out.type === "text" && !out.text) return;
+    if (await send(out.type === "quick_reply" ? out : { type: "text", text: out.text })) {
+      setText("");
+      setPicked(null);
+    }
   };
 
   const sendTemplate = async () => {
@@ -82,6 +89,7 @@ export function Composer(props: { conversation: Conversation; quickReplies: Quic
 
   const pick = (reply: QuickReply) => {
     setText(expandQuickReply(text, reply));
+    setPicked(reply);
     setHighlight(0);
   };
 
@@ -159,7 +167,7 @@ export function Composer(props: { conversation: Conversation; quickReplies: Quic
         }} />
       <div className="composer-row">
         <textarea aria-label={t("inbox.message")} placeholder={t("inbox.placeholder")} rows={2} value={text}
-          onChange={(e) => { setText(e.target.value); setHighlight(0); if (e.target.value) typing(); }}
+          onChange={(e) => { setText(e.target.value); setHighlight(0); if (e.target.value) typing(); else setPicked(null); }}
           onKeyDown={onKey} />
         <button type="button" className="ghost icon" title={t("inbox.attachFile")} aria-label={t("inbox.attachFile")}
           onClick={() => picker.current?.click()}><PaperClip /></button>

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { applyLive, type Conversation, emptyState, expandOnSend, failureText, expandQuickReply, type InboxState, lists,
-  matchingQuickReplies, mediaLink, type Message, reduce, shortcutQuery, throttle, typingNames, windowClosed } from "./inboxModel";
+  matchingQuickReplies, mediaLink, type Message, outgoing, reduce, shortcutQuery, throttle, typingNames, windowClosed } from "./inboxModel";
 
 const ME = "u-ana";
 const ready = { type: "ready", cursor: "1-1", user_id: ME, scope: "departments", department_ids: ["d-sales"] };
@@ -190,4 +190,28 @@ it("a customer's message opens the 24-hour window; without one only templates go
   s = applyLive(s, event("1-2", "message.received", { message: msg("m", "a") }), 0);
   expect(windowClosed(s.conversations.a, at + 3600_000)).toBe(false);
   expect(windowClosed(s.conversations.a, at + 24 * 3600_000)).toBe(true);
+});
+
+describe("what the composer sends", () => {
+  const hello = { id: "q1", shortcut: "/ola", title: "Olá", content: "Olá {{contact.first_name}}, como posso ajudar?" };
+  const price = { id: "q2", shortcut: "preco", title: "Preço", content: "R$ 59,90." };
+  const replies = [hello, price];
+
+  it("sends a quick reply as it was saved as a quick reply: the API fills its variables", () => {
+    expect(outgoing(hello.content, hello, replies)).toEqual({ type: "quick_reply", shortcut: "/ola" });
+    expect(outgoing("/OLA ", null, replies)).toEqual({ type: "quick_reply", shortcut: "/ola" });
+    expect(outgoing("/preco", null, replies)).toEqual({ type: "quick_reply", shortcut: "preco" });
+  });
+
+  it("never sends a quick reply's variable raw", () => {
+    expect(outgoing("Oi! Olá {{contact.first_name}}, como posso ajudar?", hello, replies))
+      .toEqual({ type: "unfilled", names: ["contact.first_name"] });
+    expect(outgoing("Oi! /ola", null, replies)).toEqual({ type: "unfilled", names: ["contact.first_name"] });
+  });
+
+  it("sends text, an edited quick reply with its variables filled in, or one with none", () => {
+    expect(outgoing("Olá Maria, como posso ajudar?", hello, replies)).toEqual({ type: "text", text: "Olá Maria, como posso ajudar?" });
+    expect(outgoing("Oi! /preco", null, replies)).toEqual({ type: "text", text: "Oi! R$ 59,90." });
+    expect(outgoing("  {{não é variável}} ", null, replies)).toEqual({ type: "text", text: "{{não é variável}}" });
+  });
 });

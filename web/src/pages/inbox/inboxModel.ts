@@ -284,6 +284,28 @@ export function expandOnSend(text: string, replies: QuickReply[]): string {
   return exact ? expandQuickReply(text, exact) : text;
 }
 
+/** What the composer's text is sent as. A quick reply as it was saved (picked and not edited, or
+ *  its exact `/shortcut` alone) goes as `quick_reply`: the API fills its `{{variables}}`, adds its
+ *  media and counts its use. Text holding a quick reply's `{{variable}}` still is not sent at all
+ *  (`unfilled`, naming them): the customer would read it raw. Anything else is text. */
+export type Outgoing =
+  | { type: "quick_reply"; shortcut: string }
+  | { type: "text"; text: string }
+  | { type: "unfilled"; names: string[] };
+
+export function outgoing(text: string, picked: QuickReply | null, replies: QuickReply[]): Outgoing {
+  const typed = text.trim();
+  const alone = /^\/[\w-]+$/.test(typed) ? replies.find((r) => bare(r.shortcut) === bare(typed)) : undefined;
+  if (alone) return { type: "quick_reply", shortcut: alone.shortcut };
+  if (picked && typed === picked.content.trim()) return { type: "quick_reply", shortcut: picked.shortcut };
+  const expanded = expandOnSend(text, replies).trim();
+  if (picked || expanded !== typed) {
+    const names = [...new Set([...expanded.matchAll(/\{\{\s*([\w.]+)\s*\}\}/g)].map((m) => m[1]))];
+    if (names.length) return { type: "unfilled", names };
+  }
+  return { type: "text", text: expanded };
+}
+
 // ---- small helpers -------------------------------------------------------
 
 /** A function that runs `fn` at most once every `ms` (the first call at once). */
