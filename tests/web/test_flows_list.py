@@ -87,8 +87,10 @@ async def test_rename_delete_export_and_import(web_server, browser_page: Page, t
         await expect(page).to_have_url(re.compile(r"/app/flows/[0-9a-f-]{36}$"))
         await expect(page.get_by_test_id("node-hi")).to_contain_text("Hi there")
         await expect(page.get_by_text("Unsaved changes")).to_be_visible()
+        asked = accept_next_dialog(page)  # leaving the unsaved canvas asks first
         await page.get_by_role("link", name="Flows").click()
         await expect(rows).to_have_count(2)
+        assert asked == ["This flow has unsaved changes. Leave and lose them?"]
         await expect(rows.filter(has_text="Welcome copy")).to_have_count(1)
         await screenshot(page, "flows-02-list")
 
@@ -98,6 +100,8 @@ async def test_rename_delete_export_and_import(web_server, browser_page: Page, t
         titled.write_text(json.dumps({**exported, "id": "nps_followup", "name": "Pesquisa NPS — acompanhamento"}))
         await page.get_by_label("Import canvas").set_input_files(str(titled))
         await expect(page).to_have_url(re.compile(r"/app/flows/[0-9a-f-]{36}$"))
+        await expect(page.get_by_text("Unsaved changes")).to_be_visible()
+        accept_next_dialog(page)
         await page.get_by_role("link", name="Flows").click()
         await expect(rows.filter(has_text="nps_followup")).to_have_count(1)
         await expect(rows.filter(has_text="Pesquisa NPS")).to_have_count(0)

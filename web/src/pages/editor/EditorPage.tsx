@@ -10,7 +10,7 @@ import type { Canvas, Diagnostic, Flow } from "../../api/types";
 import { AppHeader } from "../../components/AppHeader";
 import { downloadJson, slug, takePendingCanvas } from "../../components/files";
 import { useI18n } from "../../i18n";
-import { Link } from "../../router";
+import { Link, useLeaveGuard } from "../../router";
 import { NODE_TYPES } from "../../schemas/catalog";
 import { handlesOf, NO_TARGET } from "../../schemas/handles";
 import { AnalyticsControls, AnalyticsLegend, useAnalytics } from "./AnalyticsBar";
@@ -293,6 +293,7 @@ function Editor({ flowId }: { flowId: string }) {
     return () => window.removeEventListener("keydown", onKey);
   }, [save, restore, undo, redo, copy, paste]);
 
+  useLeaveGuard(dirty && !readOnly ? t("editor.leaveUnsaved") : null);
   useEffect(() => {
     const warn = (e: BeforeUnloadEvent) => { if (dirty && !readOnly) e.preventDefault(); };
     window.addEventListener("beforeunload", warn);
