@@ -18,6 +18,10 @@ import sys
 from pathlib import Path
 
 DEMO_PHONE_NUMBER_ID = "100000000000001"
+# the demo number's WhatsApp Business Account at the sandbox: templates are submitted, reviewed and
+# synced there, so the demo's templates and campaigns work end to end (without one, the template
+# form had no number to submit from)
+DEMO_WABA_ID = "200000000000001"
 DEMO_SECRET = "pytake-demo-secret"
 REPO = Path(__file__).resolve().parents[2]
 
@@ -76,6 +80,16 @@ async def demo_admin(settings, db) -> tuple[str, str]:
     return DEMO_ADMIN_EMAIL, password
 
 
+async def _demo_waba(db) -> None:
+    """The demo number's business account (`DEMO_WABA_ID`), unless it has one."""
+    from sqlalchemy import text
+
+    async with db.transaction() as s:
+        await s.execute(text(
+            "UPDATE whatsapp_numbers SET whatsapp_business_account_id = :waba WHERE phone_number_id = :pnid "
+            "AND COALESCE(whatsapp_business_account_id, '') = ''"), {"waba": DEMO_WABA_ID, "pnid": DEMO_PHONE_NUMBER_ID})
+
+
 async def seed(settings, examples: Path, sandbox_url: str | None = None) -> tuple[str, list[str]]:
     """Create the demo organization once; returns (phone_number_id, flow summary lines).
     With ``sandbox_url``, the examples' made-up API hosts point at the sandbox's stand-ins."""
@@ -88,6 +102,7 @@ async def seed(settings, examples: Path, sandbox_url: str | None = None) -> tupl
     db = Database(settings.database_url)
     try:
         if await find_number(db, DEMO_PHONE_NUMBER_ID) is not None:
+            await _demo_waba(db)  # a demo loaded before the number had its business account
             return DEMO_PHONE_NUMBER_ID, ["(demo data already loaded)"]
         seeded = await seed_organization(db, phone_number_id=DEMO_PHONE_NUMBER_ID, slug="pytake-demo", chatbot={
             "name": "Assistente Demo",
@@ -97,6 +112,7 @@ async def seed(settings, examples: Path, sandbox_url: str | None = None) -> tupl
             "business_hours": {"timezone": "America/Sao_Paulo",
                                "days": {d: [["09:00", "18:00"]] for d in ("mon", "tue", "wed", "thu", "fri")}},
         })
+        await _demo_waba(db)
         async with db.transaction() as s:
             s.add_all([Department(organization_id=seeded.organization_id, name=n) for n in DEPARTMENTS])
         pending = {name: json.loads(_read(examples / f"{name}.json", sandbox_url, demo_url))
