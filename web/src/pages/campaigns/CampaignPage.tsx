@@ -12,7 +12,7 @@ import { CampaignRecipients } from "./CampaignRecipients";
 import { useOrgTimezone } from "./orgTimezone";
 import { ErrorBanner } from "../../components/ErrorBanner";
 
-const POLL_MS = 2000; // while running or scheduled
+const POLL_MS = 2000; // while its counters may change (isLive)
 const ACTIONS: Action[] = ["start", "pause", "resume", "cancel"];
 const COUNTERS: [keyof Campaign, MessageKey][] = [
   ["total_recipients", "campaigns.recipients"], ["sent_count", "campaigns.sent"], ["delivered_count", "campaigns.delivered"],
@@ -42,7 +42,7 @@ export function CampaignPage({ campaignId }: { campaignId: string }) {
     if (campaign?.template_id && template?.id !== campaign.template_id)
       api<Template>("GET", `/templates/${campaign.template_id}`).then(setTemplate).catch(() => undefined);
   }, [campaign?.template_id, template?.id]);
-  const live = campaign !== null && isLive(campaign.status);
+  const live = campaign !== null && isLive(campaign);
   useEffect(() => {
     if (!live) return;
     const timer = setInterval(() => load().catch(() => undefined), POLL_MS);

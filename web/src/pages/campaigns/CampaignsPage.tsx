@@ -10,7 +10,7 @@ import { CampaignStatusPill, PauseLine, ProgressBar } from "./CampaignParts";
 import { useOrgTimezone } from "./orgTimezone";
 import { ErrorBanner } from "../../components/ErrorBanner";
 
-const POLL_MS = 2000; // while one is running or scheduled
+const POLL_MS = 2000; // while one's counters may change (isLive)
 
 /** The organization's campaigns: status, template, when, and how far each has gone. */
 export function CampaignsPage() {
@@ -27,7 +27,7 @@ export function CampaignsPage() {
     load().catch(report);
     api<Page<Template>>("GET", "/templates?per_page=100").then((p) => setTemplates(p.items)).catch(report);
   }, []);
-  const live = (campaigns ?? []).some((c) => isLive(c.status));
+  const live = (campaigns ?? []).some((c) => isLive(c));
   useEffect(() => {
     if (!live) return;
     const timer = setInterval(() => load().catch(() => undefined), POLL_MS);

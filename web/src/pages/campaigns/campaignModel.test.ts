@@ -26,8 +26,12 @@ describe("the state machine's actions", () => {
     expect(allowed("resume")).toEqual(["paused"]);
     expect(allowed("cancel")).toEqual(["draft", "scheduled", "running", "paused"]);
   });
-  it("poll only while running or scheduled", () => {
-    expect(all.filter(isLive)).toEqual(["scheduled", "running"]);
+  it("poll while running or scheduled, and while what was sent may still be delivered or read", () => {
+    expect(all.filter((status) => isLive({ status }))).toEqual(["scheduled", "running"]);
+    const sent = { sent_count: 10, read_count: 4 };
+    expect(all.filter((status) => isLive({ status, ...sent }))).toEqual(
+      ["scheduled", "running", "paused", "completed", "cancelled"]);
+    expect(isLive({ status: "paused", sent_count: 10, read_count: 10 })).toBe(false);
   });
 });
 

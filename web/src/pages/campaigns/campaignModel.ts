@@ -44,9 +44,12 @@ export function canDo(action: Action, status: CampaignStatus): boolean {
   return ALLOWED[action].includes(status);
 }
 
-/** While sending or waiting for its time, the counters change: the detail page polls. */
-export function isLive(status: CampaignStatus): boolean {
-  return status === "running" || status === "scheduled";
+/** While its counters may change, the pages poll: sending or waiting for its time, and, paused,
+ *  completed or cancelled, while messages it sent may still be delivered or read (Meta's statuses
+ *  keep coming: a paused campaign's page froze its delivered and read counts). */
+export function isLive(c: Pick<Campaign, "status" | "sent_count" | "read_count">): boolean {
+  if (c.status === "running" || c.status === "scheduled") return true;
+  return c.status !== "draft" && (c.sent_count ?? 0) > (c.read_count ?? 0);
 }
 
 export type PauseCause = "number" | "template" | "audience" | "plan" | "other";
