@@ -105,3 +105,26 @@ async def test_rename_delete_export_and_import(web_server, browser_page: Page, t
         await page.get_by_role("link", name="Flows").click()
         await expect(rows.filter(has_text="nps_followup")).to_have_count(1)
         await expect(rows.filter(has_text="Pesquisa NPS")).to_have_count(0)
+
+
+async def test_the_list_says_it_is_loading_not_that_there_are_no_flows(web_server, browser_page: Page):
+    """While the chatbot's flows are on their way (held here), the page says so: it said "No flows
+    yet." to someone who had flows, until they arrived."""
+    async with asyncio.timeout(120):
+        page = browser_page
+        me = await designer(web_server, page)
+        await me.flow("Welcome", {"nodes": [node("start", "start", {}), node("end", "end", {}, 300)],
+                                  "edges": [edge("start", "end")]})
+        asked, gate = asyncio.Event(), asyncio.Event()
+
+        async def hold(route) -> None:  # noqa: ANN001
+            asked.set()
+            await gate.wait()
+            await route.continue_()
+        await page.route(lambda url: "/flows?chatbot_id=" in url, hold)
+        await me.open("/app/flows")
+        await asked.wait()
+        await expect(page.get_by_text("Loading…")).to_be_visible()
+        await expect(page.get_by_text("No flows yet.")).to_have_count(0)
+        gate.set()
+        await expect(page.locator(".flow-row")).to_have_count(1)

@@ -21,7 +21,7 @@ export function FlowsPage() {
   const mayWrite = can(me, "flows:write");
   const [chatbots, setChatbots] = useState<Chatbot[] | null>(null);
   const [chatbotId, setChatbotId] = useState<string | null>(() => localStorage.getItem(CHATBOT_KEY));
-  const [flows, setFlows] = useState<Flow[]>([]);
+  const [flows, setFlows] = useState<Flow[] | null>(null);  // null: on its way
   const [newFlow, setNewFlow] = useState("");
   const [error, setError] = useState<string | null>(null);
   const [rejected, setRejected] = useState<{ name: string; canvas: Canvas; diagnostics: Diagnostic[] } | null>(null);
@@ -159,7 +159,8 @@ export function FlowsPage() {
               </label>
               <button type="submit" className="primary align-end">{t("flows.createFlow")}</button>
             </form>}
-            {flows.length === 0 ? <p className="muted">{t("flows.empty")}</p> : (
+            {flows === null ? <p className="muted">{t("common.loading")}</p>
+              : flows.length === 0 ? <p className="muted">{t("flows.empty")}</p> : (
               <ul className="flow-list">
                 {flows.map((flow) => (
                   <FlowRow key={flow.id} flow={flow} onRename={mayWrite ? (name) => rename(flow, name) : undefined}
