@@ -74,6 +74,13 @@ async def design_a_flow(web_server: str, page: Page) -> None:
     # a customer whose answers are all invalid would hear nothing: a warning on the question
     await expect(problems.get_by_text("0 error(s) · 1 warning(s)")).to_be_visible()
     await expect(problems.get_by_text("handle 'invalid' is not connected")).to_be_visible()
+    # its severity in the page's language
+    await page.get_by_label("Language").select_option("pt-BR")
+    problemas = page.get_by_role("region", name="Problemas")
+    await expect(problemas.get_by_text("0 erro(s) · 1 aviso(s)")).to_be_visible()
+    await expect(problemas.locator(".sev")).to_have_text(["aviso"])
+    await page.get_by_label("Idioma").select_option("en")
+    await expect(problems.locator(".sev")).to_have_text(["warning"])
     await connect(page, "question_1", "invalid", "end_1")
     await expect(page.locator(".react-flow__edge")).to_have_count(3)
     await expect(question.locator(".node-badge")).to_have_count(0)

@@ -22,7 +22,7 @@ export const ProblemsPanel = memo(function ProblemsPanel({ diagnostics, checking
           {diagnostics.map((d, i) => (
             <li key={i}>
               <button type="button" className={`problem ${d.severity}`} onClick={() => onPick(d)}>
-                <span className={`sev ${d.severity}`}>{d.severity}</span>
+                <span className={`sev ${d.severity}`}>{t(d.severity === "error" ? "editor.severity.error" : "editor.severity.warning")}</span>
                 {d.node_id && <code>{d.node_id}</code>}
                 <span className="problem-message">{d.message}</span>
                 <span className="muted small">{d.code}{d.hint ? ` — ${d.hint}` : ""}</span>
