@@ -211,3 +211,56 @@ async def test_the_composer_in_portuguese_and_the_apis_refusals_in_place(web_wit
             finally:
                 await browser.close()
     assert not errors, errors
+
+
+async def test_a_template_with_a_header_and_a_link_button_is_sent_from_the_inbox(web_with_meta_and_worker):
+    """The template picker asks for every value the template takes: its header's {{1}} and its link
+    button's {{1}} beside the body's (it asked for the body only, and the send was refused for the
+    header, which no field could give)."""
+    base, meta = web_with_meta_and_worker
+    meta.gate.set()
+    errors: list[str] = []
+    async with asyncio.timeout(300):
+        from playwright.async_api import async_playwright
+        seeded = await seed(base, template=False)
+        admin = seeded["admin"]
+        number = seeded["conversations"][MARIA]["whatsapp_number_id"]
+        order = await admin.call("POST", "/templates", {
+            "name": "order_update", "language": "pt_BR", "category": "UTILITY", "whatsapp_number_id": number,
+            "header_type": "TEXT", "header_content": "Pedido {{1}}", "body_text": "Olá {{1}}, seu pedido saiu.",
+            "variables": [{"name": "1", "example": "Maria"}, {"component": "header", "name": "1", "example": "A-1"}],
+            "buttons": [{"type": "URL", "text": "Rastrear", "url": "https://pizza.example/track/{{1}}",
+                         "example": "https://pizza.example/track/A-1"}]})
+        await admin.call("POST", f"/templates/{order['id']}/submit", {})
+
+        async def approved() -> bool:
+            return (await admin.call("GET", f"/templates/{order['id']}"))["meta_status"] == "APPROVED"
+        await until(approved, "the sandbox approved the template")
+        async with async_playwright() as p:
+            browser = await p.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_ARGS)
+            try:
+                bia = await signed_in(browser, base, "bia@pizza.example", errors)
+                await in_list(bia, "mine").filter(has_text="Maria Silva").click()
+                await bia.get_by_role("button", name="Template", exact=True).click()
+                await bia.get_by_label("Template", exact=True).select_option(label="order_update (pt_BR)")
+                await bia.get_by_label("Value for {{1}}", exact=True).fill("Maria")
+                await bia.get_by_role("button", name="Send template").click()
+                await expect(bia.locator(".composer [role=alert]")).to_have_text("Give the header's value.")
+                await bia.get_by_label("Header value for {{1}}").fill("A-77")
+                await bia.get_by_role("button", name="Send template").click()
+                await expect(bia.locator(".composer [role=alert]")).to_have_text("Give button 1's link value.")
+                await bia.get_by_label("Button 1 link value for {{1}}").fill("A-77")
+                await screenshot(bia, "inbox-template-header-button")
+                await bia.get_by_role("button", name="Send template").click()
+
+                async def at_meta() -> bool:
+                    return bool(sent_to_maria(meta, "template"))
+                await until(at_meta, "the sandbox received the template")
+                assert sent_to_maria(meta, "template")[0]["template"]["components"] == [
+                    {"type": "header", "parameters": [{"type": "text", "text": "A-77"}]},
+                    {"type": "body", "parameters": [{"type": "text", "text": "Maria"}]},
+                    {"type": "button", "sub_type": "url", "index": "0", "parameters": [{"type": "text", "text": "A-77"}]}]
+                assert not meta.state.rejected
+            finally:
+                await browser.close()
+    assert not errors, errors

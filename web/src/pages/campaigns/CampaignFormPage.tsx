@@ -9,6 +9,7 @@ import { Link, navigate } from "../../router";
 import { numberLabel } from "../templates/numbers";
 import {
   checkDraft, emptyDraft, formField, localNow, needsOf, toCreateBody, toStartBody, type Audience, type Campaign, type Draft,
+  valueButtons,
 } from "./campaignModel";
 import { useOrgTimezone } from "./orgTimezone";
 import { ErrorBanner } from "../../components/ErrorBanner";
@@ -156,7 +157,7 @@ function CampaignForm() {
             <fieldset className="field-group">
               <legend>{t("campaigns.parameters")}</legend>
               <p className="muted small template-text">{template.body_text}</p>
-              {!needs.body.length && !needs.headerText && !needs.headerMedia && !needs.urlButtons.length &&
+              {!needs.body.length && !needs.headerText && !needs.headerMedia && !valueButtons(needs).length &&
                 <p className="muted small">{t("campaigns.noParameters")}</p>}
               {needs.headerText && (
                 <Field id="message_content.header" label={t("campaigns.headerParam")} problem={problem("message_content.header")}>
@@ -176,8 +177,9 @@ function CampaignForm() {
                     onChange={(e) => set({ body: { ...draft.body, [name]: e.target.value } }, [`message_content.body[${i}]`])} />
                 </Field>
               ))}
-              {needs.urlButtons.map((position, j) => (
-                <Field key={position} id={`message_content.buttons[${j}]`} label={t("campaigns.buttonParam", { n: position + 1 })}
+              {valueButtons(needs).map((position, j) => (
+                <Field key={position} id={`message_content.buttons[${j}]`}
+                  label={t(needs.coupons.includes(position) ? "campaigns.couponParam" : "campaigns.buttonParam", { n: position + 1 })}
                   problem={problem(`message_content.buttons[${j}]`)}>
                   <input value={draft.buttons[position] ?? ""}
                     onChange={(e) => set({ buttons: { ...draft.buttons, [position]: e.target.value } }, [`message_content.buttons[${j}]`])} />

@@ -45,9 +45,9 @@ describe("progress", () => {
 
 describe("the template's parameters", () => {
   it("are its distinct body variables, a text header's {{1}} and URL buttons with a variable", () => {
-    expect(needsOf(promo)).toEqual({ body: ["1", "2"], headerText: true, headerMedia: false, urlButtons: [1] });
+    expect(needsOf(promo)).toEqual({ body: ["1", "2"], headerText: true, headerMedia: false, urlButtons: [1], coupons: [] });
     expect(needsOf({ ...promo, header_type: "IMAGE", buttons: [], body_text: "Hi" }))
-      .toEqual({ body: [], headerText: false, headerMedia: true, urlButtons: [] });
+      .toEqual({ body: [], headerText: false, headerMedia: true, urlButtons: [], coupons: [] });
   });
 });
 

@@ -90,10 +90,17 @@ export function progressOf(c: Campaign): Progress {
 
 /** What the template needs filled: its body's {{n}} in order, a TEXT header's {{1}}, a media
  * header's URL, and each URL button with a {{1}} (by its position). */
-export type Needs = { body: string[]; headerText: boolean; headerMedia: boolean; urlButtons: number[] };
+/** What a template's send needs besides its body: ``urlButtons`` the positions of URL buttons with a
+ *  ``{{1}}``, ``coupons`` those of COPY_CODE buttons (their coupon code). */
+export type Needs = { body: string[]; headerText: boolean; headerMedia: boolean; urlButtons: number[]; coupons: number[] };
+
+/** The positions of the buttons that take a value (URL variables and coupons), in order. */
+export function valueButtons(needs: Needs): number[] {
+  return [...needs.urlButtons, ...needs.coupons].sort((a, b) => a - b);
+}
 
 export function needsOf(tpl: Template | undefined): Needs {
-  if (!tpl) return { body: [], headerText: false, headerMedia: false, urlButtons: [] };
+  if (!tpl) return { body: [], headerText: false, headerMedia: false, urlButtons: [], coupons: [] };
   const header = (tpl.header_type ?? "NONE").toUpperCase();
   const buttons = (tpl.buttons ?? []) as { type?: string; url?: string }[];
   return {
@@ -101,6 +108,7 @@ export function needsOf(tpl: Template | undefined): Needs {
     headerText: header === "TEXT" && placeholders(tpl.header_content ?? "").length > 0,
     headerMedia: ["IMAGE", "VIDEO", "DOCUMENT"].includes(header),
     urlButtons: buttons.flatMap((b, i) => (b.type === "URL" && urlHasVariable(b.url ?? "") ? [i] : [])),
+    coupons: buttons.flatMap((b, i) => (b.type === "COPY_CODE" ? [i] : [])),
   };
 }
 
@@ -146,9 +154,10 @@ export function checkDraft(d: Draft, tpl: Template | undefined, now: string): Pr
   if (needs.headerText && !d.header.trim()) out.push({ field: "message_content.header", key: "campaigns.check.header" });
   if (needs.headerMedia && !/^https?:\/\/\S+$/.test(d.header_media_url.trim()))
     out.push({ field: "message_content.header_media_url", key: "campaigns.check.media" });
-  needs.urlButtons.forEach((i, j) => {
+  valueButtons(needs).forEach((i, j) => {
     if (!(d.buttons[i] ?? "").trim())
-      out.push({ field: `message_content.buttons[${j}]`, key: "campaigns.check.button", values: { n: i + 1 } });
+      out.push({ field: `message_content.buttons[${j}]`, key: needs.coupons.includes(i) ? "campaigns.check.coupon"
+        : "campaigns.check.button", values: { n: i + 1 } });
   });
   if (d.audience === "tags" && d.tags.length === 0) out.push({ field: "target_filters", key: "campaigns.check.tags" });
   if (d.audience === "contacts" && d.contact_ids.length === 0)
@@ -167,7 +176,8 @@ export function toCreateBody(d: Draft, tpl: Template | undefined): Record<string
   const content: Record<string, unknown> = { body: needs.body.map((name) => (d.body[name] ?? "").trim()) };
   if (needs.headerText) content.header = d.header.trim();
   if (needs.headerMedia) content.header_media_url = d.header_media_url.trim();
-  if (needs.urlButtons.length) content.buttons = needs.urlButtons.map((i) => ({ index: i, text: (d.buttons[i] ?? "").trim() }));
+  const positions = valueButtons(needs);
+  if (positions.length) content.buttons = positions.map((i) => ({ index: i, text: (d.buttons[i] ?? "").trim() }));
   const body: Record<string, unknown> = {
     name: d.name.trim(), template_id: d.template_id, whatsapp_number_id: d.whatsapp_number_id,
     message_type: "template", message_content: content,

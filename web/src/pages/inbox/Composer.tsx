@@ -3,6 +3,7 @@ import { api, ApiError, errorText } from "../../api/client";
 import type { Template } from "../../api/types";
 import { Field } from "../../components/Field";
 import { useI18n } from "../../i18n";
+import { needsOf, valueButtons } from "../campaigns/campaignModel";
 import { variables } from "../templates/templateModel";
 import { PaperClip, PendingAttachment } from "./Attachment";
 import { InteractiveBuilder } from "./InteractiveBuilder";
@@ -23,6 +24,10 @@ export function Composer(props: { conversation: Conversation; quickReplies: Quic
   const [picking, setPicking] = useState(false);
   const [templateId, setTemplateId] = useState("");
   const [values, setValues] = useState<string[]>([]);
+  // a template's other parameters: a text header's {{1}}, a media header's URL, buttons' values by position
+  const [header, setHeader] = useState("");
+  const [media, setMedia] = useState("");
+  const [buttonValues, setButtonValues] = useState<Record<number, string>>({});
   const [problem, setProblem] = useState("");
   const [sending, setSending] = useState(false);
   const [attachment, setAttachment] = useState<File | null>(null);
@@ -37,6 +42,8 @@ export function Composer(props: { conversation: Conversation; quickReplies: Quic
   const onlyTemplates = windowClosed(props.conversation, Date.now());
   const template = props.templates.find((x) => x.id === templateId);
   const names = template ? variables(template.body_text) : [];
+  const needs = needsOf(template);
+  const positions = valueButtons(needs);
 
   /** the reply posted: null when it was taken, else the refusal (an ApiError, or the network's words) */
   const post = async (body: Record<string, unknown>): Promise<ApiError | string | null> => {
@@ -80,11 +87,28 @@ export function Composer(props: { conversation: Conversation; quickReplies: Quic
     if (!template) return setProblem(t("inbox.pickTemplate"));
     const missing = names.findIndex((_, i) => !(values[i] ?? "").trim());
     if (missing >= 0) return setProblem(t("inbox.templateValue", { name: names[missing] }));
-    if (await send({ type: "template", template: { id: template.id, body: names.map((_, i) => values[i].trim()) } })) {
-      setPicking(false);
-      setTemplateId("");
-      setValues([]);
+    if (needs.headerText && !header.trim()) return setProblem(t("campaigns.check.header"));
+    if (needs.headerMedia && !/^https?:\/\/\S+$/.test(media.trim())) return setProblem(t("campaigns.check.media"));
+    const blank = positions.find((i) => !(buttonValues[i] ?? "").trim());
+    if (blank !== undefined) {
+      return setProblem(t(needs.coupons.includes(blank) ? "campaigns.check.coupon" : "campaigns.check.button", { n: blank + 1 }));
     }
+    const body: Record<string, unknown> = { id: template.id, body: names.map((_, i) => values[i].trim()) };
+    if (needs.headerText) body.header = header.trim();
+    if (needs.headerMedia) body.header_media_url = media.trim();
+    if (positions.length) body.buttons = positions.map((i) => ({ index: i, text: buttonValues[i].trim() }));
+    if (await send({ type: "template", template: body })) {
+      setPicking(false);
+      pickTemplate("");
+    }
+  };
+
+  const pickTemplate = (id: string) => {
+    setTemplateId(id);
+    setValues([]);
+    setHeader("");
+    setMedia("");
+    setButtonValues({});
   };
 
   const pick = (reply: QuickReply) => {
@@ -124,13 +148,23 @@ export function Composer(props: { conversation: Conversation; quickReplies: Quic
       {picking && (
         <div className="template-picker card">
           <Field id="template" label={t("inbox.template")}>
-            <select value={templateId} onChange={(e) => { setTemplateId(e.target.value); setValues([]); }}>
+            <select value={templateId} onChange={(e) => pickTemplate(e.target.value)}>
               <option value="">{t("inbox.chooseTemplate")}</option>
               {props.templates.filter((x) => !x.whatsapp_number_id || x.whatsapp_number_id === props.conversation.whatsapp_number_id)
                 .map((x) => <option key={x.id} value={x.id}>{x.name} ({x.language})</option>)}
             </select>
           </Field>
           {template && <p className="template-body small">{template.body_text}</p>}
+          {needs.headerText && (
+            <Field id="template-header" label={t("campaigns.headerParam")}>
+              <input value={header} onChange={(e) => setHeader(e.target.value)} />
+            </Field>
+          )}
+          {needs.headerMedia && (
+            <Field id="template-media" label={t("campaigns.headerMedia")}>
+              <input value={media} placeholder="https://" onChange={(e) => setMedia(e.target.value)} />
+            </Field>
+          )}
           {names.map((name, i) => (
             <Field key={name} id={`template-value-${i}`} label={t("inbox.valueFor", { name: `{{${name}}}` })}>
               <input value={values[i] ?? ""} onChange={(e) => {
@@ -138,6 +172,13 @@ export function Composer(props: { conversation: Conversation; quickReplies: Quic
                 next[i] = e.target.value;
                 setValues(next);
               }} />
+            </Field>
+          ))}
+          {positions.map((position) => (
+            <Field key={position} id={`template-button-${position}`}
+              label={t(needs.coupons.includes(position) ? "campaigns.couponParam" : "campaigns.buttonParam", { n: position + 1 })}>
+              <input value={buttonValues[position] ?? ""}
+                onChange={(e) => setButtonValues({ ...buttonValues, [position]: e.target.value })} />
             </Field>
           ))}
           <div className="row">
