@@ -50,6 +50,8 @@ async def test_on_a_phone_the_header_and_the_inbox_fit(web_server, browser_page:
         await inside_the_screen(page, page.get_by_role("button", name="Log out"))
         await inside_the_screen(page, page.get_by_role("link", name="Campaigns"))
         await fits_the_screen(page)
+        name = await page.get_by_label("Chatbot name").bounding_box()
+        assert name["width"] >= 150, name  # a field one can type in (it was 25 px beside the chatbot select)
         await screenshot(page, "phone-flows")
 
         await admin.call("POST", "/templates", {"name": "order_shipped", "language": "pt_BR", "category": "UTILITY",
@@ -58,6 +60,9 @@ async def test_on_a_phone_the_header_and_the_inbox_fit(web_server, browser_page:
         await inside_the_screen(page, page.get_by_role("link", name="New template"))
         await expect(page.locator(".template-row")).to_have_count(1)
         await fits_the_screen(page)
+        heading = page.locator(".card-head h1").first
+        assert (await heading.bounding_box())["height"] < 40, "the heading broke inside a word"
+        await screenshot(page, "phone-templates")
 
         await page.get_by_role("link", name="Inbox").click()
         row = page.locator(".conversation-row").filter(has_text="Maria Silva")
@@ -89,6 +94,12 @@ async def test_on_a_phone_the_editor_shows_its_canvas_and_save(web_server, brows
             "nodes": [node("start", "start", {}, 0, 0), node("end", "end", {}, 0, 150)], "edges": [edge("start", "end")]})
         await admin.open(f"/app/flows/{flow['id']}")
         await inside_the_screen(page, page.get_by_test_id("node-start"))
+        # the breadcrumb whole: the way back to the flows and the flow's name
+        crumbs = page.locator(".breadcrumb")
+        for part in (crumbs.get_by_role("link", name="Flows"), crumbs.get_by_text("Welcome", exact=True)):
+            await inside_the_screen(page, part)
+            box = await part.bounding_box()
+            assert box["width"] >= 30, box  # not squeezed to its first letters
         canvas = await page.locator(".react-flow__pane").bounding_box()
         assert canvas["width"] >= 300 and canvas["height"] >= 300, canvas
         await inside_the_screen(page, page.get_by_role("button", name="Save", exact=True))
