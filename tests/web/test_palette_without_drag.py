@@ -44,7 +44,7 @@ async def test_nodes_are_added_with_the_keyboard_or_a_tap(web_server, browser_pa
         await page.keyboard.press("Enter")  # again: a second one, below the first
         second = page.get_by_test_id("node-message_2")
         await expect(second).to_be_visible()
-        assert not overlap(box, await settled_box(page, second))
+        assert not overlap(await settled_box(page, first), await settled_box(page, second))  # the view may follow it
 
         # a tap (a click): an End
         await palette.get_by_role("button", name="End", exact=True).click()
@@ -83,3 +83,25 @@ async def test_nothing_is_added_before_the_flow_is_loaded(web_server, browser_pa
         await message.press("Enter")
         await expect(page.get_by_test_id("node-message_1")).to_be_visible()
         await expect(page.get_by_test_id("node-start")).to_be_visible()
+
+
+async def test_a_node_added_below_the_visible_canvas_is_brought_into_view(web_server, browser_page: Page):
+    """Added one after another, nodes stack down the canvas; one that would land past its visible
+    part, or under the minimap, is brought into view: its handles can be reached."""
+    async with asyncio.timeout(120):
+        page = browser_page
+        me = await designer(web_server, page)
+        flow = await me.flow("Welcome")
+        await me.open(f"/app/flows/{flow['id']}")
+        message = page.get_by_role("complementary", name="Nodes").get_by_role("button", name="Message", exact=True)
+        await expect(message).to_be_enabled()
+        for i in range(1, 7):
+            await message.click()
+            added = page.get_by_test_id(f"node-message_{i}")
+            await expect(added).to_be_visible()
+            pane = await settled_box(page, page.locator(".react-flow__pane"))
+            box = await settled_box(page, added)
+            assert pane["y"] <= box["y"] and box["y"] + box["height"] <= pane["y"] + pane["height"], (i, box, pane)
+            minimap = await page.locator(".react-flow__minimap").bounding_box()
+            if minimap is not None:
+                assert not overlap(box, minimap), (i, box, minimap)

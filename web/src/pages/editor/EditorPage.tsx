@@ -175,6 +175,10 @@ function Editor({ flowId }: { flowId: string }) {
       at.y = n.position.y + (n.measured?.height ?? height) + 24;
     }
     addNode(type, at);
+    // moved down past the visible canvas's lower part (the minimap and the zoom controls sit there):
+    // the view follows it, so the new node and its handles can be seen and reached
+    const low = flowApi.screenToFlowPosition({ x: box.left, y: box.bottom - 170 });
+    if (at.y + height > low.y) flowApi.setCenter(at.x + width / 2, at.y + height / 2, { zoom: flowApi.getZoom() });
   }, [addNode, flowApi]);
 
   const onDrop = useCallback((event: DragEvent) => {
