@@ -361,7 +361,7 @@ class Flow(Base):
         ARRAY(Text), server_default=EMPTY_TEXT_ARRAY)
     trigger_conditions: Mapped[dict | None] = mapped_column(JSONB, server_default=EMPTY_OBJECT)
     is_active: Mapped[bool | None] = mapped_column(Boolean, server_default=TRUE)
-    version: Mapped[int | None] = mapped_column(Integer, server_default=_int(1))
+    version: Mapped[int | None] = mapped_column(Integer)  # the live version; NULL until one is (migration 0030)
     canvas_data: Mapped[dict | None] = mapped_column(
         JSONB, server_default=text("""'{"nodes": [], "edges": []}'::jsonb"""))
     created_by: Mapped[uuid.UUID | None] = mapped_column(_creator_fk())

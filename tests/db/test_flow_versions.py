@@ -114,7 +114,7 @@ async def test_canvas_with_errors_is_rejected_and_nothing_written(db, tenant):
         assert (await s.execute(select(func.count()).select_from(FlowVersion))).scalar() == 0
         assert (await s.execute(select(func.count()).select_from(Node))).scalar() == 0
         flow = (await s.execute(select(Flow).where(Flow.id == tenant.flow.id))).scalar_one()
-    assert flow.version == 1 and flow.canvas_data == {"nodes": [], "edges": []}
+    assert flow.version is None and flow.canvas_data == {"nodes": [], "edges": []}
 
 
 async def test_malformed_canvas_returns_diagnostics(db, tenant):

@@ -92,6 +92,7 @@ async def test_rename_delete_export_and_import(web_server, browser_page: Page, t
         await expect(rows).to_have_count(2)
         assert asked == ["This flow has unsaved changes. Leave and lose them?"]
         await expect(rows.filter(has_text="Welcome copy")).to_have_count(1)
+        await expect(rows.filter(has_text="Welcome copy")).to_contain_text("not live yet")  # never saved
         await screenshot(page, "flows-02-list")
 
         # a canvas with a display title (as the examples have): named by its file, as `pytake lint`
