@@ -104,7 +104,7 @@ async def test_a_campaign_at_the_tier_leaves_room_for_a_reply(runtime):
     from api.campaigns.runner import CampaignRun
 
     class _Campaign:  # what CampaignRun reads of a campaign row
-        id, organization_id = uuid.uuid4(), uuid.uuid4()
+        id, organization_id, template_id = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
     plan = Plan(uuid.uuid4(), "pn-tier", None, {"rate_limit_per_second": 1000}, {})
     run = CampaignRun(runtime, _Campaign(), plan)
     assert run.limit.bulk and run.batch == 100 and run.limit.burst == 2 * run.batch
