@@ -135,3 +135,30 @@ async def test_quality_rating_check_rejects_values_outside_the_list(db, tenant):
                 "INSERT INTO whatsapp_numbers (organization_id, phone_number, phone_number_id, "
                 "quality_rating) VALUES (:org, '+5511999990000', 'pn-1', 'PURPLE')"),
                 {"org": tenant.organization.id})
+
+
+async def test_upgrade_leaves_a_flow_version_only_where_one_is_live(empty_database_url):
+    """0030: ``flows.version`` (the live version) was 1 by default, before any version was saved."""
+    migrations.upgrade(empty_database_url, "0029")
+    db = Database(empty_database_url)
+    try:
+        async with db.transaction() as s:
+            org = (await s.execute(text(
+                "INSERT INTO organizations (name, slug) VALUES ('Org', 'org') RETURNING id"))).scalar()
+            bot = (await s.execute(text("INSERT INTO chatbots (organization_id, name) VALUES (:o, 'Bot') RETURNING id"),
+                                   {"o": org})).scalar()
+            live, draft, never = [(await s.execute(text(
+                "INSERT INTO flows (chatbot_id, name) VALUES (:b, :n) RETURNING id"), {"b": bot, "n": n})).scalar()
+                for n in ("live", "draft", "never")]
+            for flow, published in ((live, "now()"), (draft, "NULL")):
+                await s.execute(text(
+                    "INSERT INTO flow_versions (flow_id, version, canvas, program, program_hash, published_at) "
+                    f"VALUES (:f, 1, '{{}}', '\\x00', 'h', {published})"), {"f": flow})
+        migrations.upgrade(empty_database_url)
+        async with db.transaction() as s:
+            versions = dict((await s.execute(text("SELECT id, version FROM flows"))).all())
+            created = (await s.execute(text(
+                "INSERT INTO flows (chatbot_id, name) VALUES (:b, 'new') RETURNING version"), {"b": bot})).scalar()
+    finally:
+        await db.dispose()
+    assert versions == {live: 1, draft: None, never: None} and created is None
