@@ -4,11 +4,12 @@ import type { Flow, Page, Template, WhatsAppNumber } from "../../api/types";
 import { AppHeader } from "../../components/AppHeader";
 import { Field } from "../../components/Field";
 import { OnlyFor } from "../../components/OnlyFor";
+import { PlaceFields } from "../../components/PlaceFields";
 import { useI18n } from "../../i18n";
 import { Link, navigate } from "../../router";
 import { numberLabel } from "../templates/numbers";
 import {
-  checkDraft, emptyDraft, formField, localNow, needsOf, toCreateBody, toStartBody, type Audience, type Campaign, type Draft,
+  checkDraft, emptyDraft, emptyPlace, formField, localNow, needsOf, toCreateBody, toStartBody, type Audience, type Campaign, type Draft,
   valueButtons,
 } from "./campaignModel";
 import { useOrgTimezone } from "./orgTimezone";
@@ -146,7 +147,8 @@ function CampaignForm() {
             <Field id="template_id" label={t("campaigns.template")} problem={problem("template_id")} className="grow"
               help={usable.length === 0 ? t("campaigns.noTemplates") : undefined}>
               <select value={draft.template_id}
-                onChange={(e) => set({ template_id: e.target.value, body: {}, header: "", header_media_url: "", buttons: {} }, ["template_id", "message_content"])}>
+                onChange={(e) => set({ template_id: e.target.value, body: {}, header: "", header_media_url: "", header_location: emptyPlace(), buttons: {} },
+                  ["template_id", "message_content"])}>
                 <option value="">{t("campaigns.chooseTemplate")}</option>
                 {usable.map((tpl) => <option key={tpl.id} value={tpl.id}>{tpl.name} ({tpl.language})</option>)}
               </select>
@@ -157,7 +159,7 @@ function CampaignForm() {
             <fieldset className="field-group">
               <legend>{t("campaigns.parameters")}</legend>
               <p className="muted small template-text">{template.body_text}</p>
-              {!needs.body.length && !needs.headerText && !needs.headerMedia && !valueButtons(needs).length &&
+              {!needs.body.length && !needs.headerText && !needs.headerMedia && !needs.headerLocation && !valueButtons(needs).length &&
                 <p className="muted small">{t("campaigns.noParameters")}</p>}
               {needs.headerText && (
                 <Field id="message_content.header" label={t("campaigns.headerParam")} problem={problem("message_content.header")}>
@@ -169,6 +171,10 @@ function CampaignForm() {
                   <input value={draft.header_media_url} placeholder="https://"
                     onChange={(e) => set({ header_media_url: e.target.value }, ["message_content.header_media_url"])} />
                 </Field>
+              )}
+              {needs.headerLocation && (
+                <PlaceFields id="message_content.header_location" place={draft.header_location} problem={problem}
+                  onChange={(place) => set({ header_location: place }, ["message_content.header_location"])} />
               )}
               {needs.body.map((name, i) => (
                 <Field key={name} id={`message_content.body[${i}]`} label={t("campaigns.paramFor", { name: `{{${name}}}` })}

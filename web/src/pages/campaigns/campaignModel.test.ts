@@ -2,8 +2,8 @@ import { describe, expect, it } from "vitest";
 import type { Template } from "../../api/types";
 import { en, ptBR } from "../../i18n/messages";
 import {
-  canDo, checkDraft, emptyDraft, formatInZone, formField, isLive, localNow, needsOf, pauseCause, pauseHintKey, pauseReasonOf,
-  progressOf, toCreateBody, toStartBody, type Campaign, type CampaignStatus, type Draft,
+  canDo, checkDraft, emptyDraft, emptyPlace, formatInZone, formField, isLive, localNow, needsOf, pauseCause, placeProblem, pauseHintKey, pauseReasonOf,
+  progressOf, toCreateBody, toLocation, toStartBody, type Campaign, type CampaignStatus, type Draft,
 } from "./campaignModel";
 
 const promo: Template = {
@@ -45,9 +45,41 @@ describe("progress", () => {
 
 describe("the template's parameters", () => {
   it("are its distinct body variables, a text header's {{1}} and URL buttons with a variable", () => {
-    expect(needsOf(promo)).toEqual({ body: ["1", "2"], headerText: true, headerMedia: false, urlButtons: [1], coupons: [] });
+    expect(needsOf(promo)).toEqual(
+      { body: ["1", "2"], headerText: true, headerMedia: false, headerLocation: false, urlButtons: [1], coupons: [] });
     expect(needsOf({ ...promo, header_type: "IMAGE", buttons: [], body_text: "Hi" }))
-      .toEqual({ body: [], headerText: false, headerMedia: true, urlButtons: [], coupons: [] });
+      .toEqual({ body: [], headerText: false, headerMedia: true, headerLocation: false, urlButtons: [], coupons: [] });
+  });
+  it("of a LOCATION header are a place", () => {
+    expect(needsOf({ ...promo, header_type: "LOCATION", header_content: null, buttons: [], body_text: "Aqui" }))
+      .toEqual({ body: [], headerText: false, headerMedia: false, headerLocation: true, urlButtons: [], coupons: [] });
+  });
+});
+
+describe("a LOCATION header's place", () => {
+  const place = (latitude: string, longitude: string) => ({ ...emptyPlace(), latitude, longitude });
+  it("needs a latitude within ±90 and a longitude within ±180, a comma taken for the point", () => {
+    expect(placeProblem(place("-8.0631", "-34.8711"))).toBeNull();
+    expect(placeProblem(place("-8,0631", "-34,8711"))).toBeNull();
+    expect(placeProblem(place("90", "-180"))).toBeNull();
+    expect(placeProblem(place("", "10"))).toBe("latitude");
+    expect(placeProblem(place("91", "10"))).toBe("latitude");
+    expect(placeProblem(place("1e2", "10"))).toBe("latitude");
+    expect(placeProblem(place("10", "180.5"))).toBe("longitude");
+    expect(placeProblem(place("10", "leste"))).toBe("longitude");
+  });
+  it("is sent as numbers, its name and address only when given", () => {
+    expect(toLocation({ latitude: " -8,0631 ", longitude: "-34.8711", name: " Loja Recife ", address: "" }))
+      .toEqual({ latitude: -8.0631, longitude: -34.8711, name: "Loja Recife" });
+  });
+  it("is checked, and sent, by the campaign form", () => {
+    const visit: Template = { ...promo, header_type: "LOCATION", header_content: null, buttons: [], body_text: "Aqui" };
+    const located = draft({ header_location: { latitude: "-8.0631", longitude: "-34.8711", name: "", address: "Rua 1" } });
+    expect(checkDraft(draft(), visit, "2026-12-02T10:00").map((p) => p.field))
+      .toEqual(["message_content.header_location.latitude"]);
+    expect(checkDraft(located, visit, "2026-12-02T10:00")).toEqual([]);
+    expect(toCreateBody(located, visit).message_content).toEqual(
+      { body: [], header_location: { latitude: -8.0631, longitude: -34.8711, address: "Rua 1" } });
   });
 });
 

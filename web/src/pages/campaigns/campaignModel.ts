@@ -88,11 +88,48 @@ export function progressOf(c: Campaign): Progress {
   return { sent, total, percent, done };
 }
 
-/** What the template needs filled: its body's {{n}} in order, a TEXT header's {{1}}, a media
- * header's URL, and each URL button with a {{1}} (by its position). */
-/** What a template's send needs besides its body: ``urlButtons`` the positions of URL buttons with a
- *  ``{{1}}``, ``coupons`` those of COPY_CODE buttons (their coupon code). */
-export type Needs = { body: string[]; headerText: boolean; headerMedia: boolean; urlButtons: number[]; coupons: number[] };
+/** What a template's send needs filled: its body's {{n}} in order, a TEXT header's {{1}}, a media
+ *  header's URL, a LOCATION header's place (``headerLocation``), ``urlButtons`` the positions of URL
+ *  buttons with a ``{{1}}``, ``coupons`` those of COPY_CODE buttons (their coupon code). */
+export type Needs = {
+  body: string[]; headerText: boolean; headerMedia: boolean; headerLocation: boolean; urlButtons: number[]; coupons: number[];
+};
+
+/** A LOCATION header's place as typed in a form (Meta's ``location`` parameter: latitude and
+ *  longitude, and an optional name and address). */
+export type Place = { latitude: string; longitude: string; name: string; address: string };
+
+export function emptyPlace(): Place {
+  return { latitude: "", longitude: "", name: "", address: "" };
+}
+
+const DECIMAL = /^[-+]?(\d+(\.\d*)?|\.\d+)$/;
+
+/** Whether ``value`` is a decimal number within ±``limit`` (a comma taken for the decimal point). */
+function coordinate(value: string, limit: number): number | null {
+  const typed = value.trim().replace(",", ".");
+  if (!DECIMAL.test(typed)) return null;
+  const n = Number(typed);
+  return Math.abs(n) <= limit ? n : null;
+}
+
+/** Which part of the place the API would refuse: "latitude" or "longitude" (out of range, or not
+ *  a number), else null. */
+export function placeProblem(place: Place): "latitude" | "longitude" | null {
+  if (coordinate(place.latitude, 90) === null) return "latitude";
+  if (coordinate(place.longitude, 180) === null) return "longitude";
+  return null;
+}
+
+/** The API's ``header_location`` of a valid place (name and address only when given). */
+export function toLocation(place: Place): Record<string, unknown> {
+  const out: Record<string, unknown> = {
+    latitude: coordinate(place.latitude, 90), longitude: coordinate(place.longitude, 180),
+  };
+  if (place.name.trim()) out.name = place.name.trim();
+  if (place.address.trim()) out.address = place.address.trim();
+  return out;
+}
 
 /** The positions of the buttons that take a value (URL variables and coupons), in order. */
 export function valueButtons(needs: Needs): number[] {
@@ -100,13 +137,14 @@ export function valueButtons(needs: Needs): number[] {
 }
 
 export function needsOf(tpl: Template | undefined): Needs {
-  if (!tpl) return { body: [], headerText: false, headerMedia: false, urlButtons: [], coupons: [] };
+  if (!tpl) return { body: [], headerText: false, headerMedia: false, headerLocation: false, urlButtons: [], coupons: [] };
   const header = (tpl.header_type ?? "NONE").toUpperCase();
   const buttons = (tpl.buttons ?? []) as { type?: string; url?: string }[];
   return {
     body: [...new Set(placeholders(tpl.body_text ?? ""))],
     headerText: header === "TEXT" && placeholders(tpl.header_content ?? "").length > 0,
     headerMedia: ["IMAGE", "VIDEO", "DOCUMENT"].includes(header),
+    headerLocation: header === "LOCATION",
     urlButtons: buttons.flatMap((b, i) => (b.type === "URL" && urlHasVariable(b.url ?? "") ? [i] : [])),
     coupons: buttons.flatMap((b, i) => (b.type === "COPY_CODE" ? [i] : [])),
   };
@@ -121,6 +159,7 @@ export type Draft = {
   body: Record<string, string>; // variable name -> value
   header: string;
   header_media_url: string;
+  header_location: Place;
   buttons: Record<number, string>; // URL button position -> its {{1}}
   audience: Audience;
   tags: string[];
@@ -133,7 +172,8 @@ export type Draft = {
 
 export function emptyDraft(): Draft {
   return {
-    name: "", whatsapp_number_id: "", template_id: "", body: {}, header: "", header_media_url: "", buttons: {},
+    name: "", whatsapp_number_id: "", template_id: "", body: {}, header: "", header_media_url: "",
+    header_location: emptyPlace(), buttons: {},
     audience: "tags", tags: [], contact_ids: [], flow_id: "", when: "now", date: "", time: "",
   };
 }
@@ -154,6 +194,8 @@ export function checkDraft(d: Draft, tpl: Template | undefined, now: string): Pr
   if (needs.headerText && !d.header.trim()) out.push({ field: "message_content.header", key: "campaigns.check.header" });
   if (needs.headerMedia && !/^https?:\/\/\S+$/.test(d.header_media_url.trim()))
     out.push({ field: "message_content.header_media_url", key: "campaigns.check.media" });
+  const wrong = needs.headerLocation ? placeProblem(d.header_location) : null;
+  if (wrong) out.push({ field: `message_content.header_location.${wrong}`, key: `campaigns.check.${wrong}` });
   valueButtons(needs).forEach((i, j) => {
     if (!(d.buttons[i] ?? "").trim())
       out.push({ field: `message_content.buttons[${j}]`, key: needs.coupons.includes(i) ? "campaigns.check.coupon"
@@ -176,6 +218,7 @@ export function toCreateBody(d: Draft, tpl: Template | undefined): Record<string
   const content: Record<string, unknown> = { body: needs.body.map((name) => (d.body[name] ?? "").trim()) };
   if (needs.headerText) content.header = d.header.trim();
   if (needs.headerMedia) content.header_media_url = d.header_media_url.trim();
+  if (needs.headerLocation) content.header_location = toLocation(d.header_location);
   const positions = valueButtons(needs);
   if (positions.length) content.buttons = positions.map((i) => ({ index: i, text: (d.buttons[i] ?? "").trim() }));
   const body: Record<string, unknown> = {

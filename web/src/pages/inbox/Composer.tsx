@@ -3,7 +3,8 @@ import { api, ApiError, errorText } from "../../api/client";
 import type { Template } from "../../api/types";
 import { Field } from "../../components/Field";
 import { useI18n } from "../../i18n";
-import { needsOf, valueButtons } from "../campaigns/campaignModel";
+import { emptyPlace, needsOf, placeProblem, toLocation, valueButtons } from "../campaigns/campaignModel";
+import { PlaceFields } from "../../components/PlaceFields";
 import { variables } from "../templates/templateModel";
 import { PaperClip, PendingAttachment } from "./Attachment";
 import { InteractiveBuilder } from "./InteractiveBuilder";
@@ -24,9 +25,11 @@ export function Composer(props: { conversation: Conversation; quickReplies: Quic
   const [picking, setPicking] = useState(false);
   const [templateId, setTemplateId] = useState("");
   const [values, setValues] = useState<string[]>([]);
-  // a template's other parameters: a text header's {{1}}, a media header's URL, buttons' values by position
+  // a template's other parameters: a text header's {{1}}, a media header's URL, a location header's
+  // place, buttons' values by position
   const [header, setHeader] = useState("");
   const [media, setMedia] = useState("");
+  const [place, setPlace] = useState(emptyPlace());
   const [buttonValues, setButtonValues] = useState<Record<number, string>>({});
   const [problem, setProblem] = useState("");
   const [sending, setSending] = useState(false);
@@ -89,6 +92,8 @@ export function Composer(props: { conversation: Conversation; quickReplies: Quic
     if (missing >= 0) return setProblem(t("inbox.templateValue", { name: names[missing] }));
     if (needs.headerText && !header.trim()) return setProblem(t("campaigns.check.header"));
     if (needs.headerMedia && !/^https?:\/\/\S+$/.test(media.trim())) return setProblem(t("campaigns.check.media"));
+    const wrongPlace = needs.headerLocation ? placeProblem(place) : null;
+    if (wrongPlace) return setProblem(t(`campaigns.check.${wrongPlace}`));
     const blank = positions.find((i) => !(buttonValues[i] ?? "").trim());
     if (blank !== undefined) {
       return setProblem(t(needs.coupons.includes(blank) ? "campaigns.check.coupon" : "campaigns.check.button", { n: blank + 1 }));
@@ -96,6 +101,7 @@ export function Composer(props: { conversation: Conversation; quickReplies: Quic
     const body: Record<string, unknown> = { id: template.id, body: names.map((_, i) => values[i].trim()) };
     if (needs.headerText) body.header = header.trim();
     if (needs.headerMedia) body.header_media_url = media.trim();
+    if (needs.headerLocation) body.header_location = toLocation(place);
     if (positions.length) body.buttons = positions.map((i) => ({ index: i, text: buttonValues[i].trim() }));
     if (await send({ type: "template", template: body })) {
       setPicking(false);
@@ -108,6 +114,7 @@ export function Composer(props: { conversation: Conversation; quickReplies: Quic
     setValues([]);
     setHeader("");
     setMedia("");
+    setPlace(emptyPlace());
     setButtonValues({});
   };
 
@@ -165,6 +172,7 @@ export function Composer(props: { conversation: Conversation; quickReplies: Quic
               <input value={media} placeholder="https://" onChange={(e) => setMedia(e.target.value)} />
             </Field>
           )}
+          {needs.headerLocation && <PlaceFields id="template-location" place={place} onChange={setPlace} />}
           {names.map((name, i) => (
             <Field key={name} id={`template-value-${i}`} label={t("inbox.valueFor", { name: `{{${name}}}` })}>
               <input value={values[i] ?? ""} onChange={(e) => {
