@@ -88,3 +88,35 @@ async def test_a_bot_picture_sent_by_url_shows_in_the_inbox_with_its_caption(web
         await menu.scroll_into_view_if_needed()
         await screenshot(bia, "inbox-bot-picture-by-url")
     assert not errors, errors
+
+
+async def test_a_bot_picture_its_host_does_not_serve_is_said_so_with_its_link(web_with_meta_and_worker,
+                                                                           browser_page: Page):
+    """The picture's host answers 404 (the file is gone, or, as in the demo's example flow, the host
+    is made up): the bubble says the image did not load from that host and links the address, where
+    it showed a broken picture."""
+    base, meta = web_with_meta_and_worker
+    meta: MetaStandIn
+    meta.gate.set()
+    errors: list[str] = []
+    async with asyncio.timeout(240):
+        await seed(base)
+        assert await meta.app.post_webhook(webhooks.inbound_message(
+            PNID, MARIA, webhooks.text_message("Oi, qual o cardápio?"), profile_name="Maria"), PNID)
+        bia = await signed_in(browser_page.context.browser, base, "bia@pizza.example", errors)
+        asked: list[str] = []
+
+        async def gone(route: Route) -> None:
+            asked.append(route.request.url)
+            await route.fulfill(status=404, content_type="text/plain", body="not found")
+        await bia.route("https://cdn.pizza.example/**", gone)
+        await in_list(bia, "queue").filter(has_text="Maria").click()
+        menu = bia.locator(".bubble.out").filter(has_text="Nosso cardápio da semana")
+        note = menu.get_by_role("note")
+        await expect(note).to_have_text("Image not loaded from cdn.pizza.example. Open the link")
+        await expect(note.get_by_role("link", name="Open the link")).to_have_attribute("href", MENU_URL)
+        await expect(menu.get_by_role("img")).to_have_count(0)
+        assert asked == [MENU_URL]
+        await menu.scroll_into_view_if_needed()
+        await screenshot(bia, "inbox-bot-picture-not-loaded")
+    assert not errors, errors

@@ -66,17 +66,39 @@ export function MessageMedia({ message }: { message: Message }) {
 function MediaFile({ kind, src, name, download, size, external = false }: {
   kind: string; src: string; name: string; download?: string; size?: number; external?: boolean;
 }) {
+  const { t } = useI18n();
+  const [broken, setBroken] = useState(false);
+  useEffect(() => setBroken(false), [src]);
   const referrer = external ? "no-referrer" : undefined;
+  // a file on another host that the browser could not load (gone, refused, not allowed by the
+  // page's policy: PYTAKE_WEB_MEDIA_SOURCES) is said so, with its address, never a broken picture
+  if (broken && external) {
+    return (
+      <p className="media-note small" role="note">
+        {t("inbox.linkFailed", { name, host: hostOf(src) })}{" "}
+        <a href={src} target="_blank" rel="noreferrer" referrerPolicy="no-referrer">{t("inbox.openLink")}</a>
+      </p>
+    );
+  }
+  const failed = () => setBroken(true);
   if (kind === "image" || kind === "sticker") {
     return <a href={src} target="_blank" rel="noreferrer">
-      <img className="bubble-media" src={src} alt={name} referrerPolicy={referrer} /></a>;
+      <img className="bubble-media" src={src} alt={name} referrerPolicy={referrer} onError={failed} /></a>;
   }
-  if (kind === "video") return <video className="bubble-media" src={src} controls preload="metadata" />;
-  if (kind === "audio") return <audio className="bubble-audio" src={src} controls preload="metadata" />;
+  if (kind === "video") return <video className="bubble-media" src={src} controls preload="metadata" onError={failed} />;
+  if (kind === "audio") return <audio className="bubble-audio" src={src} controls preload="metadata" onError={failed} />;
   return (
     <a className="bubble-document" href={src} {...(external ? { target: "_blank", rel: "noreferrer" } : { download })}
       referrerPolicy={referrer}>
       {name}{size ? ` · ${formatSize(size)}` : ""}
     </a>
   );
+}
+
+function hostOf(url: string): string {
+  try {
+    return new URL(url).host;
+  } catch {
+    return url;
+  }
 }
