@@ -78,8 +78,12 @@ def check_definition(doc: Any) -> str | None:
             fmt = component.get("format")
             if fmt == "TEXT" and placeholders(text) and not example.get("header_text"):
                 return "the HEADER's variable needs an example (example.header_text)"
+            if fmt not in ("TEXT", "IMAGE", "VIDEO", "DOCUMENT", "LOCATION"):
+                return "a HEADER's format is TEXT, IMAGE, VIDEO, DOCUMENT or LOCATION"
             if fmt in ("IMAGE", "VIDEO", "DOCUMENT") and not example.get("header_handle"):
                 return f"a {fmt} header needs example.header_handle"
+            if fmt == "LOCATION" and doc.get("category") == "AUTHENTICATION":
+                return "a LOCATION header is for UTILITY and MARKETING templates"
         elif ctype == "BUTTONS":
             for button in component.get("buttons") or []:
                 if not isinstance(button, dict) or button.get("type") not in ("QUICK_REPLY", "URL", "PHONE_NUMBER"):

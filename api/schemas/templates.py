@@ -13,7 +13,7 @@ from api.schemas.common import Input, Output, StrictBool
 TemplateName = Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^[a-z0-9_]{1,255}$")]
 Language = Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^[a-z]{2,3}(_[A-Z]{2})?$")]
 Category = Literal["MARKETING", "UTILITY", "AUTHENTICATION"]
-HeaderType = Literal["TEXT", "IMAGE", "VIDEO", "DOCUMENT"]
+HeaderType = Literal["TEXT", "IMAGE", "VIDEO", "DOCUMENT", "LOCATION"]
 Body = Annotated[str, StringConstraints(min_length=1, max_length=1024)]
 Short = Annotated[str, StringConstraints(max_length=60)]
 

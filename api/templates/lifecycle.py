@@ -102,6 +102,12 @@ def check_definition(row: Mapping[str, Any]) -> None:
         wrong = media_kind_problem(str(header), header_type) if str(header).startswith("http") else None
         if wrong is not None:
             raise ValidationFailed("header_content", wrong)
+    elif header_type == "LOCATION":  # Meta's: the place is a parameter of each send, never of the template
+        if header:
+            raise ValidationFailed("header_content", "a LOCATION header has no content: each send gives "
+                                                     "the place (header_location)")
+        if row.get("category") == "AUTHENTICATION":
+            raise ValidationFailed("header_type", "a LOCATION header is for UTILITY and MARKETING templates")
     elif header:
         raise ValidationFailed("header_type", "header_content is given without a header_type")
     if placeholders(row.get("footer_text")):

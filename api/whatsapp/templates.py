@@ -106,6 +106,8 @@ def create_components(row: Mapping[str, Any]) -> list[dict[str, Any]]:
     elif header_type in MEDIA_HEADERS:
         components.append({"type": "HEADER", "format": header_type,
                            "example": {"header_handle": [row.get("header_content") or ""]}})
+    elif header_type == "LOCATION":
+        components.append({"type": "HEADER", "format": "LOCATION"})
     body: dict[str, Any] = {"type": "BODY", "text": row.get("body_text") or ""}
     names = placeholders(body["text"])
     if names:

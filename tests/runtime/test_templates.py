@@ -189,6 +189,9 @@ async def _rejected(servers, template_id: str) -> dict[str, Any] | None:
     ({"footer_text": "Até {{1}}"}, "footer_text"),
     ({"header_type": "IMAGE", "header_content": "https://cdn.example/menu.pdf"}, "header_content"),
     ({"header_type": "VIDEO", "header_content": "https://cdn.example/promo.jpg"}, "header_content"),
+    # a LOCATION header's place is each send's, and Meta takes one in UTILITY and MARKETING templates only
+    ({"header_type": "LOCATION", "header_content": "Rua 1"}, "header_content"),
+    ({"header_type": "LOCATION", "category": "AUTHENTICATION"}, "header_type"),
     # where Meta refuses a body's variables to stand: at its end (punctuation after it counts),
     # at its start, side by side
     ({"body_text": "Seu pedido saiu, {{1}}.", "variables": [{"name": "1", "example": "Ana"}]}, "body_text"),
@@ -430,3 +433,32 @@ async def test_a_location_header_template_is_synced_and_sent_with_its_place(api:
     received = await servers.wait_for(lambda: _templates_in(servers, "5511955554444"))
     assert received[0]["components"] == [{"type": "header", "parameters": [{"type": "location", "location": place}]}]
     assert not [r for r in servers.sandbox.rejected if r.get("payload", {}).get("type") == "template"]
+
+
+async def test_a_location_header_template_is_submitted_approved_and_sent_with_its_place(api: Api) -> None:
+    """Created here (it could only come from a sync): Meta gets the header as ``format: LOCATION``
+    with no example, and each send gives the place."""
+    servers = api.servers
+    template = await _approved(api, {"name": "nova_loja", "category": "MARKETING", "header_type": "LOCATION",
+                                     "body_text": "Abrimos uma loja perto de você!"})
+    at_meta = next(t for t in servers.sandbox.templates[WABA] if t["name"] == "nova_loja")
+    assert at_meta["components"][0] == {"type": "HEADER", "format": "LOCATION"}
+    conversation = await _conversation(servers, "5511955553333")
+    missing = await api.call("POST", f"/conversations/{conversation}/messages",
+                             {"type": "template", "template": {"id": template["id"]}})
+    assert missing.status_code == 422 and missing.json()["error"]["field"] == "template.header_location"
+    place = {"latitude": -23.5614, "longitude": -46.6559, "address": "Av. Paulista, 1000"}
+    await api.ok("POST", f"/conversations/{conversation}/messages", {
+        "type": "template", "template": {"id": template["id"], "header_location": place}}, status=201)
+    received = await servers.wait_for(lambda: _templates_in(servers, "5511955553333"))
+    assert received[0]["components"] == [{"type": "header", "parameters": [{"type": "location", "location": place}]}]
+
+
+@pytest.mark.parametrize("category, refused", [("UTILITY", False), ("MARKETING", False), ("AUTHENTICATION", True)])
+def test_the_sandbox_takes_a_location_header_where_meta_does(category: str, refused: bool) -> None:
+    from api.sandbox.templates import check_definition
+    doc = {"name": "x", "language": "pt_BR", "category": category,
+           "components": [{"type": "HEADER", "format": "LOCATION"}, {"type": "BODY", "text": "Oi"}]}
+    assert (check_definition(doc) is not None) == refused
+    doc["components"][0]["format"] = "MAP"
+    assert check_definition(doc) is not None

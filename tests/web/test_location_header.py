@@ -1,8 +1,10 @@
-"""A template with a LOCATION header (Meta's fifth header format, kept by the sync) in a real browser,
-Meta played by the sandbox and a worker sending: the inbox's template picker and the campaign form
-ask for the place (latitude, longitude, an optional name and address), check it before the API
-sees it, and Meta gets it as the header's ``location`` parameter. Before, neither page had a field
-for it: the inbox's send and every campaign recipient got "template.header_location" refused."""
+"""A template with a LOCATION header (Meta's fifth header format) in a real browser, Meta played by
+the sandbox and a worker sending: the templates page writes one (no content: the place is each
+send's; Utility and Marketing only) and Meta gets ``format: LOCATION``; the inbox's template picker
+and the campaign form ask for the place (latitude, longitude, an optional name and address), check
+it before the API sees it, and Meta gets it as the header's ``location`` parameter. Before, the
+templates page offered no such header, and neither sending page had a field for it: the inbox's
+send and every campaign recipient got "template.header_location" refused."""
 
 from __future__ import annotations
 
@@ -15,7 +17,7 @@ from .browser import designer
 from .conftest import CHROMIUM_ARGS, MetaStandIn, chromium_path, screenshot
 from .test_campaigns_page import WABA, counter, field, until
 from .test_inbox_composer import sent_to_maria
-from .test_inbox_page import MARIA, in_list, seed, signed_in
+from .test_inbox_page import in_list, seed, signed_in
 
 VISIT_US = {"id": "900003", "name": "visit_us", "language": "pt_BR", "status": "APPROVED", "category": "UTILITY",
             "components": [{"type": "HEADER", "format": "LOCATION"}, {"type": "BODY", "text": "Estamos aqui!"}]}
@@ -112,3 +114,36 @@ async def test_a_campaign_of_a_location_header_template(web_with_meta_and_worker
         assert campaign["message_content"]["header_location"] == PLACE
         assert location_headers(meta) == [[{"type": "header", "parameters": [{"type": "location", "location": PLACE}]}]] * 3
         assert not meta.state.rejected
+
+
+async def test_the_templates_page_writes_a_location_header_template(web_with_meta, browser_page: Page):
+    base, meta = web_with_meta
+    meta.gate.set()
+    async with asyncio.timeout(180):
+        page = browser_page
+        me = await designer(base, page)
+        await me.call("POST", "/whatsapp-numbers", {
+            "phone_number": "+5511900001111", "phone_number_id": "109876543210", "display_name": "Pizza Napoli",
+            "whatsapp_business_account_id": WABA})
+        await me.open("/app/templates/new")
+        await page.get_by_label("Name", exact=True).fill("nova_loja")
+        await page.get_by_label("Category").select_option("AUTHENTICATION")
+        await page.get_by_label("Header type").select_option("LOCATION")
+        await expect(page.get_by_text("Each send gives the place: its latitude and longitude")).to_be_visible()
+        await expect(page.get_by_label("Example file URL")).to_have_count(0)  # nothing to give here
+        await page.get_by_label("Body", exact=True).fill("Abrimos uma loja perto de você!")
+        preview = page.get_by_role("figure", name="Preview")
+        await expect(preview.get_by_test_id("preview-header")).to_have_text("📍 Location")
+        await page.get_by_role("button", name="Submit for review").click()
+        await expect(field(page, "header_type").locator(".field-problem")).to_have_text(
+            "A location header is for Utility and Marketing templates.")
+        assert (await me.call("GET", "/templates"))["items"] == []
+        await page.get_by_label("Category").select_option("MARKETING")
+        await expect(field(page, "header_type").locator(".field-problem")).to_have_count(0)  # fixed: it goes
+        await screenshot(page, "templates-location-form")
+        await page.get_by_role("button", name="Submit for review").click()
+        row = page.locator(".template-row[data-name='nova_loja']")
+        await expect(row.locator(".status-pill")).to_have_text("Approved")
+        at_meta = meta.state.templates[WABA]
+        assert [t["components"][0] for t in at_meta] == [{"type": "HEADER", "format": "LOCATION"}]
+        assert (await me.call("GET", "/templates"))["items"][0]["header_type"] == "LOCATION"

@@ -15,10 +15,11 @@ import { numberLabel } from "./numbers";
 import { ErrorBanner } from "../../components/ErrorBanner";
 
 const LANGUAGES = ["pt_BR", "en_US", "en_GB", "es", "es_MX", "es_AR", "fr", "de", "it"];
-const HEADERS: HeaderKind[] = ["NONE", "TEXT", "IMAGE", "VIDEO", "DOCUMENT"];
+const HEADERS: HeaderKind[] = ["NONE", "TEXT", "IMAGE", "VIDEO", "DOCUMENT", "LOCATION"];
 const CATEGORIES = ["MARKETING", "UTILITY", "AUTHENTICATION"] as const;
 // a draft key -> the prefixes of the problems it can fix
 const EDITS: Record<string, string[]> = {
+  category: ["category", "header_type"],  // a location header's problem is its category's too
   header_type: ["header_", "variables.header"], header_content: ["header_content", "variables.header"],
   header_example: ["variables.header"], body_text: ["body_text", "variables."], body_examples: ["variables."],
   buttons: ["buttons"],
@@ -157,7 +158,8 @@ function TemplateForm() {
                   <input value={draft.header_example} onChange={(e) => set({ header_example: e.target.value })} />
                 </Field>
               )}
-              {draft.header_type !== "TEXT" && draft.header_type !== "NONE" && (
+              {draft.header_type === "LOCATION" && <p className="field-help">{t("templates.headerLocationHelp")}</p>}
+              {draft.header_type !== "TEXT" && draft.header_type !== "NONE" && draft.header_type !== "LOCATION" && (
                 <Field id="header_content" label={t("templates.headerMedia")} help={t("templates.headerMediaHelp")} problem={problem("header_content")}>
                   <input value={draft.header_content} placeholder="https://" onChange={(e) => set({ header_content: e.target.value })} />
                 </Field>

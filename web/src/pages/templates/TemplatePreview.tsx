@@ -2,7 +2,7 @@ import { useI18n } from "../../i18n";
 import type { Preview } from "./templateModel";
 
 const ICONS = { QUICK_REPLY: "↩", URL: "↗", PHONE_NUMBER: "✆" } as const;
-const MEDIA = { IMAGE: "🖼", VIDEO: "▶", DOCUMENT: "📄" } as const;
+const MEDIA = { IMAGE: "🖼", VIDEO: "▶", DOCUMENT: "📄", LOCATION: "📍" } as const;
 
 /** The message bubble as WhatsApp renders it: header, body, footer, then the buttons below. */
 export function TemplatePreview({ preview }: { preview: Preview }) {
@@ -13,7 +13,7 @@ export function TemplatePreview({ preview }: { preview: Preview }) {
       <div className="wa-bubble">
         {header?.kind === "TEXT" && header.text && <div className="wa-header" data-testid="preview-header">{header.text}</div>}
         {header && header.kind !== "TEXT" && (
-          <div className="wa-media" data-testid="preview-header" title={header.url}>
+          <div className="wa-media" data-testid="preview-header" title={"url" in header ? header.url : undefined}>
             <span aria-hidden="true">{MEDIA[header.kind]}</span> {t(`templates.header.${header.kind}`)}
           </div>
         )}

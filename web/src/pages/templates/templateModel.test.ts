@@ -60,6 +60,15 @@ describe("client checks mirror the API's", () => {
     expect(fields(order({ header_type: "IMAGE", header_content: "https://img.example/cat.png" }))).toEqual([]);
   });
 
+  it("header: a location has no content, and is for Utility and Marketing only", () => {
+    expect(fields(order({ header_type: "LOCATION", header_content: "" }))).toEqual([]);
+    expect(fields(order({ header_type: "LOCATION", header_content: "", category: "AUTHENTICATION" }))).toEqual(["header_type"]);
+    const body = toCreateBody(order({ header_type: "LOCATION", header_content: "" }));
+    expect(body.header_type).toBe("LOCATION");
+    expect("header_content" in body).toBe(false);
+    expect(previewOf(order({ header_type: "LOCATION", header_content: "" })).header).toEqual({ kind: "LOCATION" });
+  });
+
   it("buttons: URL variable only at the end, with an example URL; phone in E.164; kinds counted", () => {
     const url = (u: string, example = "") => order({ buttons: [{ type: "URL", text: "Go", url: u, example }] });
     expect(fields(url("https://a.example/{{1}}/x", "https://a.example/1/x"))).toEqual(["buttons[0].url"]);

@@ -4,7 +4,8 @@
 // WhatsApp shows (the preview). Pure functions, no React.
 import type { MessageKey } from "../../i18n/messages";
 
-export type HeaderKind = "NONE" | "TEXT" | "IMAGE" | "VIDEO" | "DOCUMENT";
+export type HeaderKind = "NONE" | "TEXT" | "IMAGE" | "VIDEO" | "DOCUMENT" | "LOCATION";
+export type MediaKind = "IMAGE" | "VIDEO" | "DOCUMENT";
 export type Category = "MARKETING" | "UTILITY" | "AUTHENTICATION";
 export type ButtonDraft =
   | { type: "QUICK_REPLY"; text: string }
@@ -102,6 +103,8 @@ export function checkDraft(d: Draft): Problem[] {
     else if (header.length > HEADER_TEXT_MAX) add("header_content", "templates.check.headerLong", { max: HEADER_TEXT_MAX });
     else if (hnames.length > 1 || !sequential(hnames)) add("header_content", "templates.check.headerVariable");
     else if (hnames.length && !d.header_example.trim()) add("variables.header", "templates.check.example", { name: "{{1}}" });
+  } else if (d.header_type === "LOCATION") {  // the place is each send's: nothing to give here
+    if (d.category === "AUTHENTICATION") add("header_type", "templates.check.locationCategory");
   } else if (d.header_type !== "NONE") {
     if (!/^(https?:\/\/|4::)/.test(d.header_content)) add("header_content", "templates.check.headerMedia");
   }
@@ -164,7 +167,7 @@ export function toCreateBody(d: Draft): Record<string, unknown> {
   };
   if (d.header_type !== "NONE") {
     body.header_type = d.header_type;
-    body.header_content = d.header_content;
+    if (d.header_type !== "LOCATION") body.header_content = d.header_content;
     if (d.header_type === "TEXT" && placeholders(d.header_content).length)
       vars.push({ component: "header", name: "1", example: d.header_example });
   }
@@ -185,7 +188,7 @@ export function substitute(text: string, examples: Record<string, string>): stri
 }
 
 export type Preview = {
-  header: { kind: "TEXT"; text: string } | { kind: "IMAGE" | "VIDEO" | "DOCUMENT"; url: string } | null;
+  header: { kind: "TEXT"; text: string } | { kind: MediaKind; url: string } | { kind: "LOCATION" } | null;
   body: string;
   footer: string;
   buttons: { kind: ButtonDraft["type"]; text: string; target: string }[];
@@ -195,6 +198,7 @@ export type Preview = {
 export function previewOf(d: Draft): Preview {
   let header: Preview["header"] = null;
   if (d.header_type === "TEXT") header = { kind: "TEXT", text: substitute(d.header_content, { 1: d.header_example }) };
+  else if (d.header_type === "LOCATION") header = { kind: "LOCATION" };
   else if (d.header_type !== "NONE") header = { kind: d.header_type, url: d.header_content };
   return {
     header,
