@@ -79,6 +79,14 @@ async def design_a_flow(web_server: str, page: Page) -> None:
     problemas = page.get_by_role("region", name="Problemas")
     await expect(problemas.get_by_text("0 erro(s) · 1 aviso(s)")).to_be_visible()
     await expect(problemas.locator(".sev")).to_have_text(["aviso"])
+    # and the node's form: its labels and help (the schema's, in English) translated
+    propriedades = page.get_by_role("complementary", name="Propriedades")
+    await expect(propriedades.get_by_label("Variável")).to_have_value("name")
+    await expect(propriedades.get_by_label("Máximo de tentativas")).to_be_visible()
+    await expect(propriedades.get_by_text("Aceita {{variáveis}}.", exact=True)).to_be_visible()  # the text's help
+    await expect(propriedades.get_by_text("Envia o texto, espera a resposta, valida e guarda em variable.",
+                                          exact=False)).to_be_visible()  # what the node does
+    await screenshot(page, "04b-properties-pt-BR")
     await page.get_by_label("Idioma").select_option("en")
     await expect(problems.locator(".sev")).to_have_text(["warning"])
     await connect(page, "question_1", "invalid", "end_1")

@@ -1,6 +1,7 @@
 import { memo } from "react";
 import type { Diagnostic } from "../../api/types";
 import { useI18n } from "../../i18n";
+import { nodeHelp } from "../../schemas/fieldText";
 import { NODE_SCHEMAS } from "../../schemas/catalog";
 import { fieldPaths, type NodeData } from "./canvasModel";
 import { nodeTypeLabel } from "./nodeTypeLabel";
@@ -17,7 +18,7 @@ export const PropertiesPanel = memo(function PropertiesPanel({ nodeId, nodeType,
   onChange: (id: string, data: NodeData) => void;
   onConnect: (source: string, handle: string, target: string | null) => void; onDelete: (id: string) => void;
 }) {
-  const { t } = useI18n();
+  const { t, lang } = useI18n();
   if (nodeId === null || data === null) {
     return (
       <aside className="properties" aria-label={t("editor.properties")}>
@@ -39,7 +40,7 @@ export const PropertiesPanel = memo(function PropertiesPanel({ nodeId, nodeType,
   return (
     <aside className="properties" aria-label={t("editor.properties")}>
       <h2>{nodeTypeLabel(nodeType, t)}</h2>
-      <p className="muted small">{schema?.description}</p>
+      <p className="muted small">{nodeHelp(schema?.description, lang)}</p>
       <p className="small">{t("editor.nodeId")}: <code>{nodeId}</code></p>
       {general.map((d, i) => <p key={i} className={`field-problem ${d.severity}`} role="note">{d.message}</p>)}
       {schema && (

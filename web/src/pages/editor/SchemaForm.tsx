@@ -2,6 +2,7 @@
 import { useId, useState } from "react";
 import type { Diagnostic } from "../../api/types";
 import { useI18n } from "../../i18n";
+import { translatedField } from "../../schemas/fieldText";
 import { fieldsFor, formatLooseValue, parseLooseValue, setField, type Field, type JsonSchema } from "../../schemas/form";
 
 type Data = Record<string, unknown>;
@@ -11,7 +12,8 @@ export type FieldProblems = Map<string, Diagnostic[]>;
 export function SchemaForm({ schema, data, onChange, problems }: {
   schema: JsonSchema; data: Data; onChange: (data: Data) => void; problems: FieldProblems;
 }) {
-  const fields = fieldsFor(schema, data);
+  const { lang } = useI18n();
+  const fields = fieldsFor(schema, data).map((f) => translatedField(f, lang));
   return (
     <div className="schema-form">
       {fields.map((field) => (
