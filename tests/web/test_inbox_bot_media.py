@@ -42,6 +42,13 @@ async def seed(base: str) -> Designer:
     return admin
 
 
+async def menu_asked(base: str, meta: MetaStandIn) -> None:
+    """The seed, and Maria asking for the menu: the flow sends its picture, then hands her to Vendas."""
+    await seed(base)
+    assert await meta.app.post_webhook(webhooks.inbound_message(
+        PNID, MARIA, webhooks.text_message("Oi, qual o cardápio?"), profile_name="Maria"), PNID)
+
+
 async def test_a_bot_picture_sent_by_url_shows_in_the_inbox_with_its_caption(web_with_meta_and_worker,
                                                                            browser_page: Page):
     base, meta = web_with_meta_and_worker
@@ -49,9 +56,7 @@ async def test_a_bot_picture_sent_by_url_shows_in_the_inbox_with_its_caption(web
     meta.gate.set()
     errors: list[str] = []
     async with asyncio.timeout(240):
-        await seed(base)
-        assert await meta.app.post_webhook(webhooks.inbound_message(
-            PNID, MARIA, webhooks.text_message("Oi, qual o cardápio?"), profile_name="Maria"), PNID)
+        await menu_asked(base, meta)
 
         def images_at_meta() -> list[dict]:
             return [m["payload"]["image"] for m in meta.state.accepted
@@ -100,9 +105,7 @@ async def test_a_bot_picture_its_host_does_not_serve_is_said_so_with_its_link(we
     meta.gate.set()
     errors: list[str] = []
     async with asyncio.timeout(240):
-        await seed(base)
-        assert await meta.app.post_webhook(webhooks.inbound_message(
-            PNID, MARIA, webhooks.text_message("Oi, qual o cardápio?"), profile_name="Maria"), PNID)
+        await menu_asked(base, meta)
         bia = await signed_in(browser_page.context.browser, base, "bia@pizza.example", errors)
         asked: list[str] = []
 

@@ -31,6 +31,15 @@ async def synced(call, meta: MetaStandIn) -> dict:  # noqa: ANN001
     return next(t for t in (await call("GET", "/templates?per_page=100"))["items"] if t["name"] == "visit_us")
 
 
+async def designer_with_number(base: str, page: Page):  # noqa: ANN201
+    """A designer signed in on ``page``, with a number on the sandbox's WABA."""
+    me = await designer(base, page)
+    await me.call("POST", "/whatsapp-numbers", {
+        "phone_number": "+5511900001111", "phone_number_id": "109876543210", "display_name": "Pizza Napoli",
+        "whatsapp_business_account_id": WABA})
+    return me
+
+
 def location_headers(meta: MetaStandIn) -> list:
     return [m["payload"]["template"]["components"] for m in meta.state.accepted
             if m["payload"].get("type") == "template" and m["payload"]["template"]["name"] == "visit_us"]
@@ -83,10 +92,7 @@ async def test_a_campaign_of_a_location_header_template(web_with_meta_and_worker
     meta.gate.set()
     async with asyncio.timeout(300):
         page = browser_page
-        me = await designer(base, page)
-        await me.call("POST", "/whatsapp-numbers", {
-            "phone_number": "+5511900001111", "phone_number_id": "109876543210", "display_name": "Pizza Napoli",
-            "whatsapp_business_account_id": WABA})
+        me = await designer_with_number(base, page)
         await synced(me.call, meta)
         await me.call("POST", "/tags", {"name": "vip"})
         for i in range(3):
@@ -121,10 +127,7 @@ async def test_the_templates_page_writes_a_location_header_template(web_with_met
     meta.gate.set()
     async with asyncio.timeout(180):
         page = browser_page
-        me = await designer(base, page)
-        await me.call("POST", "/whatsapp-numbers", {
-            "phone_number": "+5511900001111", "phone_number_id": "109876543210", "display_name": "Pizza Napoli",
-            "whatsapp_business_account_id": WABA})
+        me = await designer_with_number(base, page)
         await me.open("/app/templates/new")
         await page.get_by_label("Name", exact=True).fill("nova_loja")
         await page.get_by_label("Category").select_option("AUTHENTICATION")
