@@ -1,5 +1,5 @@
 import { useEffect, useMemo, useState, type FormEvent } from "react";
-import { api, ApiError, problemsOf, errorText } from "../../api/client";
+import { api, ApiError, problemsOf, errorText, upload } from "../../api/client";
 import type { Flow, Page, Template, WhatsAppNumber } from "../../api/types";
 import { AppHeader } from "../../components/AppHeader";
 import { Field } from "../../components/Field";
@@ -9,7 +9,7 @@ import { useI18n } from "../../i18n";
 import { Link, navigate } from "../../router";
 import { numberLabel } from "../templates/numbers";
 import {
-  checkDraft, emptyDraft, emptyPlace, formField, localNow, needsOf, toCreateBody, toStartBody, type Audience, type Campaign, type Draft,
+  checkDraft, emptyDraft, emptyPlace, formField, importProblem, localNow, needsOf, type ImportReport, toCreateBody, toStartBody, type Audience, type Campaign, type Draft,
   valueButtons,
 } from "./campaignModel";
 import { useOrgTimezone } from "./orgTimezone";
@@ -44,6 +44,8 @@ function CampaignForm() {
   const [found, setFound] = useState<Contact[]>([]);
   const [chosen, setChosen] = useState<Contact[]>([]);
   const [shown, setShown] = useState<Record<string, string>>({});
+  const [csvFile, setCsvFile] = useState<File | null>(null);
+  const [refusedRows, setRefusedRows] = useState<{ rows: string[]; more: number }>({ rows: [], more: 0 });
   const [formError, setFormError] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
   const report = (err: unknown) => setFormError(errorText(err));
@@ -72,6 +74,7 @@ function CampaignForm() {
   const set = (patch: Partial<Draft>, fields: string[] = Object.keys(patch)) => {
     setDraft((d) => ({ ...d, ...patch }));
     setShown((s) => Object.fromEntries(Object.entries(s).filter(([f]) => !fields.some((e) => f === e || f.startsWith(e)))));
+    if (fields.includes("target_filters")) setRefusedRows({ rows: [], more: 0 });
   };
   const problem = (field: string) => shown[field];
   const tagChoices = [...new Set([...(tags ?? []), ...draft.tags])];
@@ -101,6 +104,19 @@ function CampaignForm() {
     let created: Campaign | null = null;
     try {
       created = await api<Campaign>("POST", "/campaigns", toCreateBody(draft, template));
+      if (draft.audience === "csv" && csvFile) {
+        // the file's contacts are imported (created or updated) and become the draft's audience;
+        // a file with refused rows starts nothing: the rows are listed to be fixed
+        const report = await upload<ImportReport>(`/campaigns/${created.id}/recipients/import`, csvFile, () => undefined);
+        const refused = importProblem(report);
+        if (refused) {
+          await api("DELETE", `/campaigns/${created.id}`).catch(() => undefined);
+          setShown({ target_filters: refused.none && !report.rejected ? t("campaigns.csvEmpty")
+            : t("campaigns.csvRefused", { n: report.rejected }) });
+          setRefusedRows(refused);
+          return;
+        }
+      }
       await api<Campaign>("POST", `/campaigns/${created.id}/start`, toStartBody(draft));
       navigate(`/app/campaigns/${created.id}`);
     } catch (err) {
@@ -124,7 +140,7 @@ function CampaignForm() {
     return Object.keys(onForm).length > 0;
   }
 
-  const audiences: Audience[] = ["tags", "contacts", "all"];
+  const audiences: Audience[] = ["tags", "contacts", "csv", "all"];
   return (
     <div className="page">
       <AppHeader />
@@ -241,8 +257,25 @@ function CampaignForm() {
                 </ul>
               </div>
             )}
+            {draft.audience === "csv" && (
+              <div className="stack">
+                <label className="field-label" htmlFor="campaign-csv">{t("campaigns.csvFile")}</label>
+                <input id="campaign-csv" type="file" accept=".csv,text/csv" onChange={(e) => {
+                  const file = e.target.files?.[0] ?? null;
+                  setCsvFile(file);
+                  set({ csv_name: file?.name ?? "" }, ["target_filters"]);
+                }} />
+                <span className="field-help">{t("campaigns.csvHelp")}</span>
+              </div>
+            )}
             <span className="field-help">{t("campaigns.audienceHelp")}</span>
             {problem("target_filters") && <span className="field-problem error">{problem("target_filters")}</span>}
+            {refusedRows.rows.length > 0 && (
+              <ul className="plain-list small refused-rows" aria-label={t("campaigns.csvRefusedRows")}>
+                {refusedRows.rows.map((row) => <li key={row}>{t("campaigns.csvLine", { row })}</li>)}
+                {refusedRows.more > 0 && <li>{t("campaigns.csvMore", { n: refusedRows.more })}</li>}
+              </ul>
+            )}
           </fieldset>
 
           <Field id="flow_id" label={t("campaigns.flow")} problem={problem("flow_id")}>

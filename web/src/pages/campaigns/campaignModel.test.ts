@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import type { Template } from "../../api/types";
 import { en, ptBR } from "../../i18n/messages";
 import {
-  canDo, checkDraft, emptyDraft, emptyPlace, formatInZone, formField, isLive, localNow, needsOf, pauseCause, placeProblem, pauseHintKey, pauseReasonOf,
+  canDo, checkDraft, emptyDraft, emptyPlace, formatInZone, importProblem, formField, isLive, localNow, needsOf, pauseCause, placeProblem, pauseHintKey, pauseReasonOf,
   progressOf, toCreateBody, toLocation, toStartBody, type Campaign, type CampaignStatus, type Draft,
 } from "./campaignModel";
 
@@ -92,6 +92,8 @@ describe("client checks", () => {
       ["name", "message_content.body[1]", "message_content.header", "message_content.buttons[0]", "target_filters"]);
     expect(fields(draft({ audience: "contacts" }))).toEqual(["target_filters"]);
     expect(fields(draft({ audience: "all", tags: [] }))).toEqual([]);
+    expect(fields(draft({ audience: "csv" }))).toEqual(["target_filters"]);
+    expect(fields(draft({ audience: "csv", csv_name: "clientes.csv" }))).toEqual([]);
   });
   it("want a future date and time when scheduled", () => {
     expect(fields(draft({ when: "later" }))).toEqual(["scheduled_at"]);
@@ -121,6 +123,21 @@ describe("what the API gets", () => {
     expect(formField("template_id")).toBe("template_id");
     expect(formField("message_content.body.0")).toBe("message_content.body[0]");
     expect(formField("message_content.buttons.0.text")).toBe("message_content.buttons[0]");
+  });
+});
+
+describe("a CSV audience", () => {
+  it("is only the contacts its import adds", () => {
+    expect(toCreateBody(draft({ audience: "csv", csv_name: "c.csv" }), promo))
+      .toMatchObject({ target_type: "custom", target_filters: {} });
+  });
+  it("starts nothing while the import refused rows, or found no contact", () => {
+    const report = { added: 2, contact_ids: 2, rejected: 0, variables: [], errors: [] };
+    expect(importProblem(report)).toBeNull();
+    const errors = Array.from({ length: 7 }, (_, i) => ({ row: i + 2, field: "whatsapp_id", message: "not a number" }));
+    expect(importProblem({ ...report, rejected: 7, errors })).toEqual({
+      rows: [2, 3, 4, 5, 6].map((r) => `${r} (whatsapp_id): not a number`), more: 2, none: false });
+    expect(importProblem({ ...report, added: 0, contact_ids: 0 })).toEqual({ rows: [], more: 0, none: true });
   });
 });
 

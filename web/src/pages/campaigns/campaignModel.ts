@@ -150,7 +150,7 @@ export function needsOf(tpl: Template | undefined): Needs {
   };
 }
 
-export type Audience = "tags" | "contacts" | "all";
+export type Audience = "tags" | "contacts" | "csv" | "all";
 
 export type Draft = {
   name: string;
@@ -162,6 +162,7 @@ export type Draft = {
   header_location: Place;
   buttons: Record<number, string>; // URL button position -> its {{1}}
   audience: Audience;
+  csv_name: string; // the CSV file chosen (audience "csv"): imported into the draft before it starts
   tags: string[];
   contact_ids: string[];
   flow_id: string;
@@ -174,7 +175,7 @@ export function emptyDraft(): Draft {
   return {
     name: "", whatsapp_number_id: "", template_id: "", body: {}, header: "", header_media_url: "",
     header_location: emptyPlace(), buttons: {},
-    audience: "tags", tags: [], contact_ids: [], flow_id: "", when: "now", date: "", time: "",
+    audience: "tags", csv_name: "", tags: [], contact_ids: [], flow_id: "", when: "now", date: "", time: "",
   };
 }
 
@@ -202,6 +203,7 @@ export function checkDraft(d: Draft, tpl: Template | undefined, now: string): Pr
         : "campaigns.check.button", values: { n: i + 1 } });
   });
   if (d.audience === "tags" && d.tags.length === 0) out.push({ field: "target_filters", key: "campaigns.check.tags" });
+  if (d.audience === "csv" && !d.csv_name) out.push({ field: "target_filters", key: "campaigns.check.csv" });
   if (d.audience === "contacts" && d.contact_ids.length === 0)
     out.push({ field: "target_filters", key: "campaigns.check.contacts" });
   if (d.when === "later") {
@@ -212,7 +214,21 @@ export function checkDraft(d: Draft, tpl: Template | undefined, now: string): Pr
   return out;
 }
 
-/** The body of POST /campaigns. */
+/** A recipients import's report (POST /campaigns/{id}/recipients/import). */
+export type ImportReport = {
+  added: number; contact_ids: number; rejected: number; variables: string[];
+  errors: { row: number; field: string; message: string }[];
+};
+
+/** Why a CSV's import keeps the campaign from starting (each rejected row, by line and column;
+ *  at most ``shown`` of them, then how many more), or null when every row was taken. */
+export function importProblem(report: ImportReport, shown = 5): { rows: string[]; more: number; none: boolean } | null {
+  if (report.rejected === 0 && report.contact_ids > 0) return null;
+  const rows = report.errors.slice(0, shown).map((e) => `${e.row} (${e.field}): ${e.message}`);
+  return { rows, more: Math.max(0, report.errors.length - shown), none: report.contact_ids === 0 };
+}
+
+/** The body of POST /campaigns (a CSV audience: no criterion, so only the contacts its import adds). */
 export function toCreateBody(d: Draft, tpl: Template | undefined): Record<string, unknown> {
   const needs = needsOf(tpl);
   const content: Record<string, unknown> = { body: needs.body.map((name) => (d.body[name] ?? "").trim()) };
