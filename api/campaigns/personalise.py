@@ -67,6 +67,13 @@ def check_expressions(content: dict[str, Any] | None) -> bool:
     if isinstance(media, str) and EXPRESSION.search(media):
         raise ValidationFailed("message_content.header_media_url", "the header's media URL takes no variables: "
                                                                    "it is the same for every recipient")
+    place = content.get("header_location")
+    for part in ("name", "address"):  # sent as written: a {{...}} there would reach the customer unfilled
+        value = place.get(part) if isinstance(place, dict) else None
+        if isinstance(value, str) and EXPRESSION.search(value):
+            raise ValidationFailed(f"message_content.header_location.{part}", "the header's place takes no "
+                                                                              "variables: it is the same for every "
+                                                                              "recipient")
     found = False
     for field, value in _values(content):
         if not isinstance(value, str):

@@ -117,21 +117,24 @@ async def submit_template(item_id: uuid.UUID) -> Any:
     (APPROVED / REJECTED with its reason) arrives by webhook. 422 names what Meta would refuse."""
     await read_body(SubmitIn)
     principal = current_principal()
-    async with get_db().session() as session:
+    # one transaction, the row locked across Meta's call: an edit or a second submit meanwhile
+    # waits, then finds it submitted (api.templates.lifecycle.submit)
+    async with writing("template") as session:
         template = await load_in_scope(session, WhatsAppTemplate, item_id, principal.organization_id,
-                                       label="template")
+                                       label="template", for_update=True)
         if template.meta_template_id:
             raise Conflict("the template was already submitted to Meta", field="meta_template_id")
         number = await _number(session, template)
         if number is None:
             raise ValidationFailed("whatsapp_number_id", "a template is submitted for a WhatsApp number: "
                                                          "set whatsapp_number_id first")
-    await meta.submit(get_db(), get_settings(), template, number)
-    async with writing("template") as session:
-        template = await load_in_scope(session, WhatsAppTemplate, item_id, principal.organization_id,
-                                       label="template")
+        refused = await meta.submit(session, get_settings(), template, number)
+        await session.refresh(template)
         out = to_out(resource, template)
-        await record_audit(session, "template.submitted", "template", item_id, after=out)
+        if refused is None:
+            await record_audit(session, "template.submitted", "template", item_id, after=out)
+    if refused is not None:
+        raise refused
     return out
 
 

@@ -27,6 +27,7 @@ from api.db.models import WhatsAppNumber, WhatsAppTemplate
 from api.errors import ApiError, ValidationFailed
 from api.settings import Settings
 from api.templates.send_checks import media_kind_problem
+from engine.urls import http_url_problem
 from api.whatsapp.config import WhatsAppConfig
 from api.whatsapp.graph_client import GraphError, PermanentGraphError
 from api.whatsapp.templates import (BUTTON_GROUPS, MEDIA_HEADERS, QUALITY_FIELD, STATUSES, TemplateAPI,
@@ -72,6 +73,10 @@ def check_definition(row: Mapping[str, Any]) -> None:
         raise ValidationFailed("category", "a category (MARKETING, UTILITY or AUTHENTICATION) is required")
     if not str(row.get("body_text") or "").strip():
         raise ValidationFailed("body_text", "the body needs its text (only spaces is none)")
+    for i, item in enumerate(row.get("variables") or []):  # Meta's examples are text
+        if not isinstance(item, dict) or not isinstance(item.get("example", ""), str):
+            raise ValidationFailed(f"variables[{i}].example", "a variable's example is text: "
+                                                              "{\"name\": \"1\", \"example\": \"João\"}")
     body_names = placeholders(row.get("body_text"))
     _sequential(body_names, "body_text")
     given = examples(row.get("variables"), "body")
@@ -99,6 +104,8 @@ def check_definition(row: Mapping[str, Any]) -> None:
         if not header or not str(header).startswith(("https://", "http://", "4::")):
             raise ValidationFailed("header_content", f"a {header_type} header needs an example media "
                                                      "(its URL or Meta's upload handle)")
+        if str(header).startswith("http") and (problem := http_url_problem(str(header))) is not None:
+            raise ValidationFailed("header_content", f"the example media's URL {problem}")
         wrong = media_kind_problem(str(header), header_type) if str(header).startswith("http") else None
         if wrong is not None:
             raise ValidationFailed("header_content", wrong)
@@ -119,7 +126,7 @@ def _check_buttons(buttons: list[Any]) -> None:
     counts = {"QUICK_REPLY": 0, "URL": 0, "PHONE_NUMBER": 0}
     for i, button in enumerate(buttons):
         field = f"buttons[{i}]"
-        if not isinstance(button, dict) or button.get("type") not in counts:
+        if not isinstance(button, dict) or not isinstance(button.get("type"), str) or button["type"] not in counts:
             raise ValidationFailed(f"{field}.type", "a button's type is QUICK_REPLY, URL or PHONE_NUMBER")
         counts[button["type"]] += 1
         label = button.get("text")
@@ -127,16 +134,19 @@ def _check_buttons(buttons: list[Any]) -> None:
             raise ValidationFailed(f"{field}.text", f"a button's text is 1 to {BUTTON_TEXT} characters")
         if button["type"] == "URL":
             url = button.get("url")
-            if not isinstance(url, str) or not url.startswith(("https://", "http://")) or len(url) > URL_MAX:
+            if (not isinstance(url, str) or not url.startswith(("https://", "http://")) or len(url) > URL_MAX
+                    or http_url_problem(url) is not None):
                 raise ValidationFailed(f"{field}.url", "a URL button needs an http(s) URL")
             names = placeholders(url)
             if names and (names != ["1"] or not url.endswith("}}")):
                 raise ValidationFailed(f"{field}.url", "a URL button's only variable is {{1}}, at the end")
-            if names and not (isinstance(button.get("example"), str) and button["example"].startswith("http")):
+            example = button.get("example")
+            if names and not (isinstance(example, str) and example.startswith("http") and http_url_problem(example) is None):
                 raise ValidationFailed(f"{field}.example", "a URL with {{1}} needs an example URL")
         elif button["type"] == "PHONE_NUMBER":
             phone = str(button.get("phone_number") or "")
-            if not phone.lstrip("+").isdigit() or not 8 <= len(phone.lstrip("+")) <= 20:
+            digits = phone.removeprefix("+")
+            if not (digits.isascii() and digits.isdigit()) or not 8 <= len(digits) <= 20:
                 raise ValidationFailed(f"{field}.phone_number", "a phone button needs the number in E.164 "
                                                                 "(e.g. +5511999990000)")
     if len(buttons) > 10:
@@ -181,8 +191,13 @@ def row_fields(row: WhatsAppTemplate) -> dict[str, Any]:
                                          "body_text", "footer_text", "buttons", "variables")}
 
 
-async def submit(db: Any, settings: Settings, template: WhatsAppTemplate, number: WhatsAppNumber) -> None:
-    """POST ``template`` to Meta; store Meta's id and status (or the refusal)."""
+async def submit(session: Any, settings: Settings, template: WhatsAppTemplate,
+                 number: WhatsAppNumber) -> Exception | None:
+    """POST ``template`` to Meta and store Meta's id and status, in ``session``'s transaction,
+    which holds the row locked (``FOR UPDATE``) from before the call: an edit or a second submit
+    waits for it, then finds the template submitted (so what Meta reviews is the row's content,
+    and a second submit is a 409, never a second call). Meta's refusal is recorded on the row
+    (``sync_status: error``) and returned, for the caller to raise once that is committed."""
     fields = row_fields(template)
     check_definition(fields)
     async with graph_http() as client:
@@ -191,20 +206,21 @@ async def submit(db: Any, settings: Settings, template: WhatsAppTemplate, number
             answer = await api.create(template.name, template.language or "pt_BR", template.category,
                                       create_components(fields))
         except GraphError as exc:
-            if isinstance(exc, PermanentGraphError):
-                await _mark(db, template.id, sync_status="error", sync_error=exc.describe()[:2000])
-            raise meta_refused(exc) from exc
+            if not isinstance(exc, PermanentGraphError):
+                raise meta_refused(exc) from exc
+            await _mark(session, template.id, sync_status="error", sync_error=exc.describe()[:2000])
+            return meta_refused(exc)
     status = str(answer.get("status") or "PENDING").upper()
-    await _mark(db, template.id, meta_template_id=str(answer.get("id") or ""),
+    await _mark(session, template.id, meta_template_id=str(answer.get("id") or ""),
                 meta_status=STATUS_ALIASES.get(status, status) if status not in STATUSES else status,
                 sync_status="synced", sync_error=None, rejection_reason=None)
+    return None
 
 
-async def _mark(db: Any, template_id: uuid.UUID, **values: Any) -> None:
+async def _mark(session: Any, template_id: uuid.UUID, **values: Any) -> None:
     sets = ", ".join(f"{k} = :{k}" for k in values)
-    async with db.transaction() as s:
-        await s.execute(text(f"UPDATE whatsapp_templates SET {sets}, last_synced_at = now(), updated_at = now() "
-                             "WHERE id = :id"), {**values, "id": template_id})
+    await session.execute(text(f"UPDATE whatsapp_templates SET {sets}, last_synced_at = now(), updated_at = now() "
+                               "WHERE id = :id"), {**values, "id": template_id})
 
 
 async def delete_at_meta(settings: Settings, template: WhatsAppTemplate, number: WhatsAppNumber | None) -> None:

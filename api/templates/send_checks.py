@@ -22,6 +22,7 @@ from api.db.models import WhatsAppTemplate
 from api.errors import ValidationFailed
 from api.schemas.messages import TemplateSend
 from api.whatsapp.templates import MEDIA_HEADERS, PLACEHOLDER, placeholders
+from engine.urls import http_url_problem
 
 
 def _text(value: str) -> dict[str, Any]:
@@ -54,7 +55,9 @@ def template_content(template: WhatsAppTemplate, send: TemplateSend, number_id: 
         components.append({"type": "body", "parameters": [_text(v) for v in send.body]})
     components += _buttons(template, send)
     body = send.body
-    preview = PLACEHOLDER.sub(lambda m: body[int(m.group(1)) - 1] if m.group(1).isdigit() else m.group(0),
+    # {{n}} by its number; one outside the values given (a body Meta numbers otherwise) stays as written
+    preview = PLACEHOLDER.sub(lambda m: body[int(m.group(1)) - 1]
+                              if m.group(1).isdigit() and 1 <= int(m.group(1)) <= len(body) else m.group(0),
                               template.body_text)
     tpl: dict[str, Any] = {"name": template.name, "language": {"code": template.language or "pt_BR"}}
     if components:
@@ -92,7 +95,11 @@ _OTHER_MEDIA = ("aac", "amr", "avi", "bmp", "gif", "heic", "m4a", "mkv", "mov", 
 def media_kind_problem(url: str, kind: str) -> str | None:
     """Why ``url`` cannot be a ``kind`` header's media, judged by its file extension (Meta fails
     the message after the fact, error 131053); None when it may be (no extension known is fine)."""
-    extension = PurePosixPath(urlsplit(url).path).suffix.lower().lstrip(".")
+    try:
+        path = urlsplit(url).path
+    except ValueError:  # "https://[bad/x.jpg": not a URL at all
+        return "this is not a URL"
+    extension = PurePosixPath(path).suffix.lower().lstrip(".")
     known = {e for extensions in MEDIA_EXTENSIONS.values() for e in extensions} | set(_OTHER_MEDIA)
     if extension in known and extension not in MEDIA_EXTENSIONS[kind]:
         return (f"a {kind} header takes a {', '.join(MEDIA_EXTENSIONS[kind])} file: this URL is a "
@@ -115,6 +122,8 @@ def _header(template: WhatsAppTemplate, send: TemplateSend) -> dict[str, Any] | 
             raise ValidationFailed("template.header_media_url", f"template {template.name!r} has a "
                                                                 f"{kind} header: its media URL is required")
         wrong = media_kind_problem(str(send.header_media_url), kind)
+        if wrong is None and (problem := http_url_problem(str(send.header_media_url))) is not None:
+            wrong = f"the header's media URL {problem}"  # a host that does not parse, a port out of range
         if wrong is not None:
             raise ValidationFailed("template.header_media_url", wrong)
         media = kind.lower()

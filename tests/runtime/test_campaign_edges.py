@@ -705,3 +705,22 @@ async def test_a_recipient_whose_conversation_is_deleted_mid_send_is_not_sent_tw
     assert row.error_message.startswith("delivery unknown: its message was deleted")
     after = await counts(servers.db, cid)
     assert not mismatches(after) and (after["failed"], after["pending"]) == (1, 1), after
+
+
+async def test_a_time_past_the_year_9999_and_variables_in_the_place_are_named_refusals(api, servers):
+    """A local time whose instant is past the year 9999 was a 422 naming no field ("a value is out
+    of range"); a {{...}} in a LOCATION header's name or address was taken and then sent to every
+    customer as written. Both are now refused on their field."""
+    template = await approved_template(api, servers.seeded.number_id, servers.wait_for)
+    await add_contacts(servers.db, servers.seeded.organization_id, 2, prefix="55739", tags=["vip"])
+    cid = await _campaign(api, template, name="Futuro")
+    status, field, message = await _refused(api, servers, cid, {"scheduled_at": "9999-12-31T23:59:59-05:00"})
+    assert (status, field) == (422, "scheduled_at") and "9999" in message
+    for part in ("name", "address"):
+        place = {"latitude": -8.06, "longitude": -34.87, part: "Loja de {{contact.name}}"}
+        refused = await api.call("POST", "/campaigns", {
+            "name": "Lugar", "template_id": template, "target_filters": {"tags": ["vip"]},
+            "message_content": {"body": ["10%"], "header_location": place}})
+        assert refused.status_code == 422, refused.text
+        assert refused.json()["error"]["field"] == f"message_content.header_location.{part}"
+    assert [c["name"] for c in (await api.ok("GET", "/campaigns"))["items"]] == ["Futuro"]

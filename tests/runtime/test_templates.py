@@ -129,6 +129,11 @@ async def test_a_media_header_needs_its_media_and_the_sandbox_refuses_a_wrong_co
     extra = await api.call("POST", f"/conversations/{conversation}/messages", {"type": "template", "template": {
         "id": template["id"], "header_media_url": "https://cdn.example/m.jpg", "body": ["x"]}})
     assert extra.status_code == 422 and extra.json()["error"]["field"] == "template.body[0]"
+    # a host that does not parse, a port out of range: a 422, not a 500 (nor Meta's failure later)
+    for broken in ("https://[bad/x.jpg", "http://]/x.jpg", "https://cdn.example:99999999/m.jpg"):
+        bad = await api.call("POST", f"/conversations/{conversation}/messages", {"type": "template", "template": {
+            "id": template["id"], "header_media_url": broken}})
+        assert bad.status_code == 422 and bad.json()["error"]["field"] == "template.header_media_url", bad.text
     pdf = await api.call("POST", f"/conversations/{conversation}/messages", {"type": "template", "template": {
         "id": template["id"], "header_media_url": "https://cdn.example/menu.pdf"}})  # Meta's 131053, after the fact
     assert pdf.status_code == 422 and pdf.json()["error"]["field"] == "template.header_media_url", pdf.text
@@ -189,6 +194,16 @@ async def _rejected(servers, template_id: str) -> dict[str, Any] | None:
     ({"footer_text": "Até {{1}}"}, "footer_text"),
     ({"header_type": "IMAGE", "header_content": "https://cdn.example/menu.pdf"}, "header_content"),
     ({"header_type": "VIDEO", "header_content": "https://cdn.example/promo.jpg"}, "header_content"),
+    # what would reach Meta broken (and raised a 500 before): a host that does not parse, a port out of
+    # range, a button type that is not text, a phone in other digits than 0-9, an example that is no text
+    ({"header_type": "IMAGE", "header_content": "https://[bad/x.jpg"}, "header_content"),
+    ({"header_type": "IMAGE", "header_content": "https://a.example:99999999/x.jpg"}, "header_content"),
+    ({"buttons": [{"type": ["URL"], "text": "Ver"}]}, "buttons[0].type"),
+    ({"buttons": [{"type": {"a": 1}, "text": "Ver"}]}, "buttons[0].type"),
+    ({"buttons": [{"type": "URL", "text": "Ver", "url": "https://[bad/x"}]}, "buttons[0].url"),
+    ({"buttons": [{"type": "PHONE_NUMBER", "text": "Ligar", "phone_number": "+٥٥١١٩٩٩٩٩٠٠٠٠"}]},
+     "buttons[0].phone_number"),
+    ({"body_text": "Oi {{1}}, tudo bem", "variables": [{"name": "1", "example": {"x": 1}}]}, "variables[0].example"),
     # a LOCATION header's place is each send's, and Meta takes one in UTILITY and MARKETING templates only
     ({"header_type": "LOCATION", "header_content": "Rua 1"}, "header_content"),
     ({"header_type": "LOCATION", "category": "AUTHENTICATION"}, "header_type"),
@@ -462,3 +477,55 @@ def test_the_sandbox_takes_a_location_header_where_meta_does(category: str, refu
     assert (check_definition(doc) is not None) == refused
     doc["components"][0]["format"] = "MAP"
     assert check_definition(doc) is not None
+
+
+async def test_a_template_edited_or_submitted_again_while_at_metas_review_call(api: Api, monkeypatch) -> None:
+    """Held at Meta's create call: an edit and a second submit wait for the first submit, then are
+    refused (409), so the row keeps what Meta reviews and Meta is called once. Before, the submit read
+    the row unlocked: the edit went through (the row said one body, Meta held another, and every
+    send of it then raised a 500), and a second submit called Meta again."""
+    import asyncio
+
+    from api.templates import lifecycle
+
+    servers = api.servers
+    created = await api.ok("POST", "/templates", {**ORDER, "whatsapp_number_id": str(servers.seeded.number_id)},
+                           status=201)
+    at_meta, go_on, real = asyncio.Event(), asyncio.Event(), lifecycle.template_api
+
+    def held_api(*args: Any, **kw: Any) -> Any:
+        graph = real(*args, **kw)
+        create = graph.create
+
+        async def held_create(*a: Any, **k: Any) -> Any:
+            at_meta.set()
+            await go_on.wait()
+            return await create(*a, **k)
+        graph.create = held_create
+        return graph
+
+    monkeypatch.setattr(lifecycle, "template_api", held_api)
+    submitting = asyncio.create_task(api.call("POST", f"/templates/{created['id']}/submit", {}))
+    await servers.wait_for(lambda: at_meta.is_set() or submitting.done())
+    assert not submitting.done(), submitting.result().text
+    editing = asyncio.create_task(api.call("PATCH", f"/templates/{created['id']}",
+                                           {"body_text": "Oi {{1}}, seu pedido {{2}} chegou."}))
+    again = asyncio.create_task(api.call("POST", f"/templates/{created['id']}/submit", {}))
+
+    async def both_wait() -> bool:
+        async with servers.db.session() as s:
+            return (await s.execute(text(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                "AND wait_event_type = 'Lock'"))).scalar() >= 2
+    await servers.wait_for(lambda: editing.done() or again.done() or both_wait())
+    assert not editing.done() and not again.done()
+    go_on.set()
+    assert (await submitting).status_code == 200
+    edited, second = await editing, await again
+    assert edited.status_code == 409 and edited.json()["error"]["field"] == "body_text", edited.text
+    assert second.status_code == 409 and second.json()["error"]["field"] == "meta_template_id", second.text
+    row = await _template(servers, created["id"])
+    assert row["body_text"] == ORDER["body_text"] and row["sync_error"] is None
+    at_meta_rows = [t for t in servers.sandbox.templates[WABA] if t["name"] == ORDER["name"]]
+    assert len(at_meta_rows) == 1
+    assert at_meta_rows[0]["components"][1]["text"] == ORDER["body_text"]
