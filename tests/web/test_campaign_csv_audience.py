@@ -51,6 +51,12 @@ async def test_a_campaign_for_the_contacts_of_a_csv_file(web_with_meta_and_worke
             "Choose the CSV file with the contacts.")
 
         csv = page.get_by_label("CSV file", exact=True)
+        # a file the import refuses whole: the API's reason, on the audience
+        await csv.set_input_files(files=[{"name": "nomes.csv", "mimeType": "text/csv", "buffer": b"name\nAna\n"}])
+        await page.get_by_role("button", name="Create and start").click()
+        await expect(field(page, "target_filters").locator(".field-problem")).to_have_text(
+            "the header has no whatsapp_id column")
+        assert (await me.call("GET", "/campaigns"))["items"] == []
         await csv.set_input_files(files=[{"name": "clientes.csv", "mimeType": "text/csv", "buffer": BAD.encode()}])
         await expect(field(page, "target_filters").locator(".field-problem")).to_have_count(0)
         await page.get_by_role("button", name="Create and start").click()

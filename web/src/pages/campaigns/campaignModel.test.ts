@@ -118,6 +118,7 @@ describe("what the API gets", () => {
   });
   it("the API's problem lands on the form's field", () => {
     expect(formField("target_filters.tags")).toBe("target_filters");
+    expect(formField("file")).toBe("target_filters");
     expect(formField("message_content.body[1]")).toBe("message_content.body[1]");
     expect(formField("message_content.buttons[0].text")).toBe("message_content.buttons[0]");
     expect(formField("template_id")).toBe("template_id");

@@ -271,7 +271,8 @@ export function formatInZone(iso: string | null | undefined, timeZone: string, l
 export function formField(apiField: string | undefined): string {
   if (!apiField) return "";
   apiField = apiField.replace(/\.(\d+)(?=\.|$)/g, "[$1]"); // start's checks say body.1 where create's say body[1]
-  if (apiField.startsWith("target_filters") || apiField === "target_type") return "target_filters";
+  // the audience's criteria, and a CSV file the import refused whole (too large, not CSV)
+  if (apiField.startsWith("target_filters") || apiField === "target_type" || apiField === "file") return "target_filters";
   const button = apiField.match(/^message_content\.buttons\[(\d+)\]/);
   if (button) return `message_content.buttons[${button[1]}]`;
   return apiField.replace(/\.text$/, "");
