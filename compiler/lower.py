@@ -168,6 +168,10 @@ def _template(lo: _NodeLowering, template: dict) -> None:
     for key in ("header", "header_media_url"):
         if key in template:
             template[key] = lo.tpl(template[key], "template", key)
+    place = template.get("header_location")
+    for key in ("name", "address"):
+        if isinstance(place, dict) and key in place:
+            place[key] = lo.tpl(place[key], "template", "header_location", key)
     for i, button in enumerate(template.get("buttons", ())):
         button["text"] = lo.tpl(button["text"], "template", "buttons", i, "text")
 

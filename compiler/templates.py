@@ -56,11 +56,14 @@ def check_template(node: Node, known: Collection[KnownTemplate]) -> list[Diagnos
         out.append(make("template-parameters", node.id, here + "/parameters",
                         f"message {node.id!r}: template {name!r} has {found.parameters} body parameters, "
                         f"{given} given", "give one value per {{n}} of the template's body, in order"))
-    if found.header == "LOCATION":
-        out.append(make("template-parameters", node.id, here + "/name",
-                        f"message {node.id!r}: template {name!r} has a LOCATION header, whose place a flow's "
-                        "message cannot give", "pick a template without one; the inbox and campaigns send it "
-                        "with `header_location`"))
+    has_place = "header_location" in template
+    if found.header == "LOCATION" and not has_place:
+        out.append(make("template-parameters", node.id, here,
+                        f"message {node.id!r}: template {name!r} has a LOCATION header: `header_location` "
+                        "(its latitude and longitude) is required"))
+    elif found.header != "LOCATION" and has_place:
+        out.append(make("template-parameters", node.id, here + "/header_location",
+                        f"message {node.id!r}: template {name!r} has no location header"))
     has_media, has_text = "header_media_url" in template, "header" in template
     if found.header in MEDIA_HEADERS and not has_media:
         out.append(make("template-parameters", node.id, here,

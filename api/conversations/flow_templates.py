@@ -78,7 +78,8 @@ def _resolve(message: dict[str, Any], found: dict[tuple[str, str], WhatsAppTempl
     try:
         send = TemplateSend.model_validate({
             "id": template.id, "body": asked.get("parameters") or [], "header": asked.get("header"),
-            "header_media_url": asked.get("header_media_url"), "buttons": asked.get("buttons") or []})
+            "header_media_url": asked.get("header_media_url"), "header_location": asked.get("header_location"),
+            "buttons": asked.get("buttons") or []})
         message["content"] = template_content(template, send, number_id)
     except ValidationError as exc:
         where = ".".join(str(p) for p in exc.errors()[0]["loc"])

@@ -66,6 +66,12 @@ def template_message(run: Run, template: Mapping[str, Any]) -> OutboundMessage:
     for key in ("header", "header_media_url"):
         if template.get(key) is not None:
             out[key] = run.render_text(template[key]) or ""
+    place = template.get("header_location")
+    if place is not None:
+        rendered = {k: run.render_text(place[k]) for k in ("name", "address") if k in place}
+        # a name or address that renders empty is left out (both are optional), not sent blank
+        out["header_location"] = {"latitude": place["latitude"], "longitude": place["longitude"],
+                                  **{k: v for k, v in rendered.items() if v}}
     if template.get("buttons"):
         out["buttons"] = [{"index": b["index"], "text": run.render_text(b["text"]) or ""}
                           for b in template["buttons"]]

@@ -138,3 +138,30 @@ async def test_a_parameter_that_renders_empty_is_a_flow_error_and_nothing_is_que
     [error] = [e["payload"] for e in await query("SELECT payload FROM events WHERE type = 'flow.error'")]
     assert (error["node"], error["error"]["code"]) == ("shipped", "template_parameters")
     assert "body.0" in error["error"]["message"]
+
+
+VISIT = {"name": "nova_loja", "language": "pt_BR", "category": "MARKETING", "header_type": "LOCATION",
+         "body_text": "Abrimos uma loja perto de você!"}
+VISIT_FLOW = _canvas(
+    [{"id": "start", "type": "start"},
+     {"id": "visit", "type": "message", "data": {"template": {
+         "name": "nova_loja", "header_location": {
+             "latitude": -8.0631, "longitude": -34.8711, "name": "Loja de {{contact.name}}",
+             "address": "{{contact.attributes.address | default(\"\")}}"}}}},
+     {"id": "end", "type": "end"}],
+    [("start", "visit", None), ("visit", "end", None)])
+
+
+async def test_a_flow_sends_a_location_header_template_with_its_place(api: Api, add) -> None:  # noqa: F811
+    """The place comes from the flow (its name rendered for the contact; an address that renders
+    empty is left out, as both are optional). Before, a flow could not send such a template at all."""
+    servers = api.servers
+    await _approved(api, VISIT)
+    await add("loja", VISIT_FLOW)
+    await servers.customer_says("5511977770009", "oi", profile_name="Maria")
+    sent = await servers.wait_for(lambda: _sent(servers, "5511977770009", "template"))
+    assert sent[0]["template"] == {
+        "name": "nova_loja", "language": {"code": "pt_BR"},
+        "components": [{"type": "header", "parameters": [{"type": "location", "location": {
+            "latitude": -8.0631, "longitude": -34.8711, "name": "Loja de Maria"}}]}]}
+    assert servers.sandbox.rejected == []

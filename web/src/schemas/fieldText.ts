@@ -8,6 +8,7 @@ import type { Field } from "./form";
 
 const LABELS: Record<string, string> = {
   Action: "Ação",
+  Address: "Endereço",
   Attribute: "Atributo",
   Body: "Corpo",
   Button: "Botão",
@@ -20,6 +21,7 @@ const LABELS: Record<string, string> = {
   Flow: "Fluxo",
   Footer: "Rodapé",
   Header: "Cabeçalho",
+  "Header location": "Local do cabeçalho",
   "Header media url": "URL da mídia do cabeçalho",
   Headers: "Cabeçalhos HTTP",
   "History messages": "Mensagens do histórico",
@@ -27,8 +29,10 @@ const LABELS: Record<string, string> = {
   Index: "Posição",
   Label: "Rótulo",
   Language: "Idioma",
+  Latitude: "Latitude",
   List: "Lista",
   "List button": "Botão da lista",
+  Longitude: "Longitude",
   Max: "Máximo",
   "Max retries": "Máximo de tentativas",
   "Max tokens": "Máximo de tokens",
@@ -91,6 +95,8 @@ const HELP: Record<string, string> = {
     "Aceita {{variáveis}}. Se vazio: um texto padrão de nova tentativa, no idioma do chatbot.",
   "Template: a TEXT header's {{1}}.": "Aceita {{variáveis}}: o {{1}} de um cabeçalho de texto.",
   "Template: the body.": "Aceita {{variáveis}}: o corpo da mensagem.",
+  "Template: the place of a LOCATION header: its latitude and longitude, and an optional name and address.":
+    "Aceita {{variáveis}} no nome e no endereço: o local de um cabeçalho de localização (latitude, longitude e, se quiser, nome e endereço).",
   "Template: the media of an IMAGE, VIDEO or DOCUMENT header (an absolute http:// or https:// URL, checked as media_url is).":
     "Aceita {{variáveis}}: a mídia de um cabeçalho de imagem, vídeo ou documento (uma URL http:// ou https:// completa, verificada como a URL da mídia).",
   "Template; an absolute http:// or https:// URL (checked by the compiler, and when sent once rendered).":

@@ -48,12 +48,15 @@ describe("fieldsFor", () => {
     expect(byKey(list.fields!, "rows").kind).toBe("objectList");
   });
 
-  it("gives a message's template its own fieldset: name, language, parameters, header media", () => {
+  it("gives a message's template its own fieldset: name, language, parameters, header media and place", () => {
     const template = byKey(fieldsFor(schema("message"), {}), "template");
     expect(template.kind).toBe("object");
     expect(template.fields!.map((f) => f.key)).toEqual([
-      "name", "language", "parameters", "header", "header_media_url", "buttons",
+      "name", "language", "parameters", "header", "header_media_url", "header_location", "buttons",
     ]);
+    const place = byKey(template.fields!, "header_location");
+    expect(place.fields!.map((f) => [f.key, f.kind, f.required])).toEqual([
+      ["latitude", "number", true], ["longitude", "number", true], ["name", "longtext", false], ["address", "longtext", false]]);
     expect(byKey(template.fields!, "name").required).toBe(true);
     expect(byKey(template.fields!, "language").defaultValue).toBe("pt_BR");
     expect(byKey(template.fields!, "parameters").kind).toBe("stringList");
