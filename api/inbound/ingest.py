@@ -365,7 +365,7 @@ def _json(value: Any) -> str:
 
 
 def _phone(wa_id: str) -> str | None:
-    return ("+" + wa_id)[:20] if wa_id.isdigit() else None
+    return ("+" + wa_id)[:20] if wa_id.isascii() and wa_id.isdigit() else None  # 0-9 only, not other scripts
 
 
 def _message_params(m: WebhookMessage, number: NumberInfo, now: datetime) -> dict[str, Any]:

@@ -248,6 +248,9 @@ def _parse_message(raw: Any, number_id: str, display: str, senders: dict[str, di
     else:  # unsupported, unknown, request_welcome, a type this version does not know: kept as is
         content = {"raw": value} if value else {}
 
+    for key in ("text", "caption"):  # read as text downstream (a flow's matching, the inbox): one that is not
+        if content.get(key) is not None and not isinstance(content[key], str):  # (a dict) crashed the step
+            content[key] = _str(content[key])
     content["kind"] = kind
     for key in _SHARED:
         if key in raw:
@@ -324,11 +327,18 @@ def _error(err: dict[str, Any]) -> MetaError:
     )
 
 
+# WhatsApp's first year: a message or status timestamp before it (0001-01-01 was stored as PostgreSQL's
+# -infinity, read back naive, and the reply's send then failed on every attempt) is taken as now
+_EARLIEST = datetime(2009, 1, 1, tzinfo=timezone.utc)
+
+
 def _timestamp(value: Any) -> datetime:
+    now = datetime.now(timezone.utc)
     try:
-        return datetime.fromtimestamp(int(value), tz=timezone.utc)
+        at = datetime.fromtimestamp(int(value), tz=timezone.utc)
     except (TypeError, ValueError, OverflowError, OSError):
-        return datetime.now(timezone.utc)
+        return now
+    return at if _EARLIEST <= at else now
 
 
 def _str(value: Any) -> str | None:

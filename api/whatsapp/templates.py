@@ -193,7 +193,8 @@ def template_changes(doc: Any) -> list[TemplateChange]:
     for entry in doc["entry"]:
         if not isinstance(entry, dict) or entry.get("id") in (None, ""):
             continue
-        for change in entry.get("changes") or []:
+        changes = entry.get("changes")
+        for change in changes if isinstance(changes, list) else []:  # a number there was a 500, redelivered
             if not isinstance(change, dict) or change.get("field") not in (STATUS_FIELD, QUALITY_FIELD):
                 continue
             value = change.get("value")
