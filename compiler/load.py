@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -96,12 +97,41 @@ CANVAS_SCHEMA = _Schema(SCHEMA_DIR / "canvas.schema.json")
 NODE_SCHEMAS = {t: _Schema(SCHEMA_DIR / "nodes" / f"{t}.schema.json") for t in NODE_TYPES}
 
 
+_ODD_ESCAPE = re.compile(r"\\u(0000|d[89a-f][0-9a-f]{2})", re.IGNORECASE)
+
+
+def _unstorable_text(value: Any) -> tuple[str, str] | None:
+    """(pointer, reason) of the first string (or key) holding U+0000 or a lone surrogate: JSON
+    escapes can write both, but neither is text PostgreSQL stores or UTF-8 encodes."""
+    stack: list[tuple[Any, tuple]] = [(value, ())]
+    while stack:
+        item, where = stack.pop()
+        if isinstance(item, dict):
+            stack += [(k, where) for k in item] + [(v, where + (k,)) for k, v in item.items()]
+        elif isinstance(item, list):
+            stack += [(v, where + (i,)) for i, v in enumerate(item)]
+        elif isinstance(item, str):
+            if "\x00" in item:
+                return pointer(*where), "a string holds U+0000 (NUL), which is not text"
+            try:
+                item.encode("utf-8")
+            except UnicodeEncodeError:
+                return pointer(*where), "a string holds a lone surrogate (\\ud800-\\udfff), which is not text"
+    return None
+
+
 def parse_json_text(text: str | bytes | bytearray) -> tuple[Any, Diagnostic | None]:
-    """JSON text → value, or None and an ``invalid-json`` diagnostic with line and column."""
+    """JSON text → value, or None and an ``invalid-json`` diagnostic with line and column (or the
+    pointer of a string that holds what is not text: U+0000, a lone surrogate)."""
     try:
         if isinstance(text, (bytes, bytearray)):
             text = bytes(text).decode("utf-8")
-        return json.loads(text), None
+        value = json.loads(text)
+        # only \\u escapes write them (raw, JSON or UTF-8 refuse them): the walk is for texts that have one
+        if _ODD_ESCAPE.search(text) and (problem := _unstorable_text(value)) is not None:
+            where, why = problem
+            return None, make("invalid-json", None, where, f"not valid text at {where or '/'}: {why}")
+        return value, None
     except UnicodeDecodeError as exc:
         return None, make("invalid-json", None, "", f"not UTF-8 text: {exc.reason} at byte {exc.start}")
     except json.JSONDecodeError as exc:

@@ -232,3 +232,18 @@ def test_json_text_is_parsed_and_bad_text_is_diagnosed(cv) -> None:
         diags = lint_canvas(text)
         assert [d.code for d in diags] == ["invalid-json"]
     assert [d.code for d in lint_canvas("[1, 2]")] == ["invalid-canvas"]
+
+
+def test_json_text_whose_strings_are_not_text_is_diagnosed_where_they_are(cv) -> None:
+    """A \\u0000 or a lone surrogate escape: json.loads takes both, but no database or UTF-8 encoder
+    does (a save of such a canvas raised UnicodeEncodeError, a 500, while lint said it was clean).
+    A surrogate pair (an emoji) is text."""
+    canvas = cv.canvas([cv.node("start", "start"), cv.node("m", "message", {"text": "PLACEHOLDER"}),
+                        cv.node("end", "end")], [cv.edge("start", "m"), cv.edge("m", "end")])
+    text = json.dumps(canvas)
+    for escape, why in (("a\\u0000b", "U+0000"), ("a\\ud800b", "lone surrogate"), ("\\uDFFF", "lone surrogate")):
+        diags = lint_canvas(text.replace("PLACEHOLDER", escape))
+        assert [(d.code, d.path) for d in diags] == [("invalid-json", "/nodes/1/data/text")], diags
+        assert why in diags[0].message
+        assert compile_canvas(text.replace("PLACEHOLDER", escape)).program is None
+    assert compile_canvas(text.replace("PLACEHOLDER", "oi \\ud83d\\ude00")).ok

@@ -245,3 +245,19 @@ async def test_two_flows_that_jump_to_each_other_without_waiting_are_refused(see
     assert "go → b:start → b:say → b:go → start → say → go" in error["error"]["details"][0]["message"]
     status, linted = await admin_api.post("/flows/lint", {"canvas_data": _jumping("b"), "flow_id": a["id"]})
     assert status == 200 and [d["code"] for d in linted["diagnostics"]] == ["infinite-loop"]
+
+
+async def test_a_canvas_sent_as_text_whose_strings_are_not_text_is_refused_where_they_are(seed, admin_api) -> None:
+    """A canvas sent as a JSON string with a \\u0000 or a lone surrogate escape: saving it was a 500
+    (UnicodeEncodeError) or, for NUL, a draft that could never be published; now a 422 naming the path."""
+    import json
+
+    flow = await seed.flow()
+    for escape in ("a\\u0000b", "a\\ud800b"):
+        text = json.dumps(canvas()).replace("Ol\\u00e1!", escape)
+        assert escape in text
+        status, error = await admin_api.put(f"/flows/{flow['id']}/canvas", {"canvas": text})
+        assert status == 422, error
+        assert [d["field"] for d in error["error"]["details"]] == ["/nodes/1/data/text"]
+    _, versions = await admin_api.get(f"/flows/{flow['id']}/versions")
+    assert versions["items"] == []
