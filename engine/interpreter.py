@@ -199,6 +199,10 @@ class Interpreter:
                     run.fail(None, ev.FLOW_NOT_FOUND,
                              f"calling flow {frame.flow_ref!r} version {frame.program_hash[:12]} not found")
                     return self._finish(run, "error")
+                if frame.return_pc is not None and not 0 <= frame.return_pc < len(program.code):
+                    run.fail(None, ev.BAD_STATE, f"calling flow {frame.flow_ref!r}: return pc {frame.return_pc} "
+                                                 "is outside its program")  # a corrupt (or forged) state
+                    return self._finish(run, "error")
                 run.enter(program, frame.flow_ref)
                 run.emit(ev.FLOW_RETURNED, None, {"flow": frame.flow_ref})
                 if frame.return_pc is not None:

@@ -70,7 +70,7 @@ class State:
             stack = []
             for f_ref, f_hash, rpc in doc.get("s", ()):
                 if not (isinstance(f_ref, str) and isinstance(f_hash, str)
-                        and (rpc is None or type(rpc) is int)):
+                        and (rpc is None or (type(rpc) is int and rpc >= 0))):
                     raise TypeError("bad frame")
                 stack.append(Frame(f_ref, f_hash, rpc))
             wait = None

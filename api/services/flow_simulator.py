@@ -130,6 +130,21 @@ def _variables(result: Any, state_doc: Any) -> dict[str, Any]:
     return out
 
 
+def _check_session(contact: Mapping[str, Any], history: Any) -> None:
+    """The session's contact and history as this simulator returns them (a session edited by hand
+    into other shapes raised TypeError: a 500)."""
+    tags, attributes = contact.get("tags"), contact.get("attributes")
+    if tags is not None and not (isinstance(tags, list) and all(isinstance(t, str) for t in tags)):
+        raise SimulationRefused("session", "the session's contact tags are a list of texts")
+    if attributes is not None and not isinstance(attributes, dict):
+        raise SimulationRefused("session", "the session's contact attributes are an object")
+    for key in ("name", "email"):
+        if contact.get(key) is not None and not isinstance(contact[key], str):
+            raise SimulationRefused("session", f"the session's contact {key} is a text")
+    if history is not None and not isinstance(history, list):
+        raise SimulationRefused("session", "the session's history is a list")
+
+
 async def simulate(session: AsyncSession, flow: Flow, *, canvas: Any, message: Mapping[str, Any] | None,
                    timeout: bool, previous: Mapping[str, Any] | None, http: Any, ai: Any) -> dict[str, Any]:
     """One step of a simulated conversation; see the module docstring."""
@@ -137,6 +152,7 @@ async def simulate(session: AsyncSession, flow: Flow, *, canvas: Any, message: M
     program = await library.main()
     previous = previous or {}
     kept = previous.get("contact") if isinstance(previous.get("contact"), dict) else {}
+    _check_session(kept, previous.get("history"))
     contact = effects_of((), {k: kept[k] for k in ("tags", "attributes", "name", "email") if k in kept}).contact
     history = [h for h in previous.get("history") or [] if isinstance(h, dict)][-HISTORY_SIZE:]
     interpreter = Interpreter(Ports(http=http, ai=ai, clock=SystemClock()))

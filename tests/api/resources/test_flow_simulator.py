@@ -130,3 +130,23 @@ async def test_a_flow_that_runs_itself_again_without_waiting_is_422_not_a_flood_
     status, error = await admin_api.post(f"/flows/{flow['id']}/simulate", {"canvas": again})
     assert status == 422, error
     assert [(d["code"], d["node_id"]) for d in error["error"]["details"]] == [("infinite-loop", "go")]
+
+
+async def test_a_session_edited_into_other_shapes_is_refused_or_reported_never_a_500(seed, admin_api) -> None:
+    """Found by fuzzing: a session whose call stack returns past its program's end raised IndexError,
+    and a contact's tags or attributes, or the history, of another type raised TypeError (500s)."""
+    flow = await _flow_with_draft(seed, admin_api)
+    _, first = await admin_api.post(f"/flows/{flow['id']}/simulate", {})
+    session = first["session"]
+    state = session["state"]
+    past_the_end = {**session, "state": {**state, "s": [[state["f"], state["h"], 99]]}}
+    status, step = await admin_api.post(f"/flows/{flow['id']}/simulate",
+                                        {"message": {"reply_id": "g"}, "session": past_the_end})
+    assert status == 200 and step["status"] == "error", step
+    assert any("return pc 99" in str(t.get("message")) for t in step["trace"]), step["trace"]
+    for forged in ({**session, "state": {**state, "s": [[state["f"], state["h"], -3]]}},
+                   {**session, "contact": {"tags": 5}}, {**session, "contact": {"attributes": [1]}},
+                   {**session, "history": 5}):
+        status, error = await admin_api.post(f"/flows/{flow['id']}/simulate",
+                                             {"message": {"reply_id": "g"}, "session": forged})
+        assert status == 422 and error["error"]["field"] == "session", (forged, error)
