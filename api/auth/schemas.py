@@ -6,13 +6,26 @@ import uuid
 from datetime import datetime
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
 from api.schemas.common import Email, Name  # checked as sent, as /openapi.json documents them
 
 Password = Annotated[str, Field(min_length=8, max_length=128)]
 
-class SignupRequest(BaseModel):
+
+class _Request(BaseModel):
+    """An auth request's body: no text in it holds NUL, which PostgreSQL cannot compare or store (it
+    was a 422 naming no field, from the database)."""
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _no_nul(cls, value: object) -> object:
+        if isinstance(value, str) and "\x00" in value:
+            raise ValueError("must not contain the NUL character (U+0000)")
+        return value
+
+
+class SignupRequest(_Request):
     """A new organization and its first user (an org_admin)."""
 
     model_config = ConfigDict(extra="forbid")
@@ -23,7 +36,7 @@ class SignupRequest(BaseModel):
     password: Password
 
 
-class LoginRequest(BaseModel):
+class LoginRequest(_Request):
     model_config = ConfigDict(extra="forbid")
 
     email: Annotated[str, StringConstraints(strip_whitespace=True, to_lower=True,
@@ -31,13 +44,13 @@ class LoginRequest(BaseModel):
     password: Annotated[str, Field(min_length=1, max_length=128)]
 
 
-class RefreshRequest(BaseModel):
+class RefreshRequest(_Request):
     model_config = ConfigDict(extra="forbid")
 
     refresh_token: Annotated[str, Field(min_length=1, max_length=512)]
 
 
-class LogoutRequest(BaseModel):
+class LogoutRequest(_Request):
     """``refresh_token`` (optional) is revoked along with the access token."""
 
     model_config = ConfigDict(extra="forbid")

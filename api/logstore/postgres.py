@@ -15,6 +15,7 @@ chosen by `api.db.replica`); writes always go to the primary.
 from __future__ import annotations
 
 import json
+import re
 import uuid
 from datetime import datetime, timezone
 from typing import Any
@@ -137,8 +138,28 @@ _INSERT_WEBHOOKS = _insert("webhook_logs", _WEBHOOK_COLUMNS, _WEBHOOK_TYPES)
 _INSERT_REQUESTS = _insert("api_request_logs", _REQUEST_COLUMNS, _REQUEST_TYPES)
 
 
+# U+0000 in a JSON text, as an escape (one not itself escaped: an even run of backslashes before it)
+_JSON_NUL = re.compile(r"(?<!\\)((?:\\\\)*)\\u0000")
+
+
+def _storable(value: Any) -> Any:
+    """``value`` as PostgreSQL takes it: text and jsonb hold no U+0000, which a request's path, a
+    header or a body may carry; it becomes U+FFFD. Before, one such record failed its whole batch on
+    every retry, and the buffer's later records waited behind it until dropped."""
+    if type(value) is str and "\x00" in value:
+        return value.replace("\x00", "\ufffd")
+    return value
+
+
+def _storable_json(text: str | None) -> str | None:
+    if text is not None and "\\u0000" in text:
+        return _JSON_NUL.sub(r"\1\\ufffd", text)
+    return text
+
+
 def _columns(records: list[dict[str, Any]], columns: tuple[str, ...], json_columns: set[str]) -> list[list[Any]]:
-    return [[(_j(r.get(c)) if c in json_columns else r.get(c)) for r in records] for c in columns]
+    return [[(_storable_json(_j(r.get(c))) if c in json_columns else _storable(r.get(c))) for r in records]
+            for c in columns]
 
 
 class _Where:

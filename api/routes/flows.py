@@ -236,6 +236,8 @@ async def get_flow_version(item_id: uuid.UUID, version: int) -> Any:
     """One version with its canvas (to review or restore an earlier version in the editor)."""
     async with get_db().session() as session:
         flow = await load_in_scope(session, Flow, item_id, org_id(), label="flow")
+        if not 1 <= version <= 2**31 - 1:  # the column's range: past it, no version (not a query error)
+            raise NotFound("flow_version")
         row = (await session.execute(select(FlowVersion).where(
             FlowVersion.flow_id == flow.id, FlowVersion.version == version))).scalar_one_or_none()
         if row is None:

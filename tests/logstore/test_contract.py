@@ -248,3 +248,18 @@ async def test_the_bots_last_reply_sent_after_the_flow_completed_stays_in_its_se
     await write(store, [message(org, conv, contact, text="outra coisa", at=NOW)[1]])  # the contact again: a new one
     newer, older = await store.conversation_sessions(org, conv)
     assert newer["session_start"] == NOW and newer["human_message_count"] == 1 and older["message_count"] == 2
+
+
+async def test_a_request_carrying_nul_is_logged_and_the_records_after_it_too(store):
+    """A path, a query parameter or a body may carry U+0000, which PostgreSQL's text and jsonb cannot
+    hold: its batch failed on every retry, and every later record waited behind it until dropped.
+    The record is kept (PostgreSQL's with U+FFFD in its place) and the next ones are written."""
+    org, ana = uuid.uuid4(), uuid.uuid4()
+    poisoned = {**request_record(org, ana, path="/contacts\x00x", at=NOW - timedelta(seconds=1)),
+                "query_params": {"q": "a\x00b"}, "body": {"name": "Ana\x00", "literal": "\\u0000"}}
+    await store.write_api_requests([poisoned, request_record(org, ana, path="/users", at=NOW)])
+    logged = {r["path"]: r for r in await store.api_request_logs(RequestQuery(org))}
+    assert set(logged) in ({"/users", "/contacts\x00x"}, {"/users", "/contacts\ufffdx"})
+    odd = logged["/contacts\x00x"] if "/contacts\x00x" in logged else logged["/contacts\ufffdx"]
+    assert odd["query_params"]["q"] in ("a\x00b", "a\ufffdb")
+    assert odd["body"]["literal"] == "\\u0000"  # a backslash and "u0000" as written: text, kept

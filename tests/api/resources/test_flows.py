@@ -261,3 +261,10 @@ async def test_a_canvas_sent_as_text_whose_strings_are_not_text_is_refused_where
         assert [d["field"] for d in error["error"]["details"]] == ["/nodes/1/data/text"]
     _, versions = await admin_api.get(f"/flows/{flow['id']}/versions")
     assert versions["items"] == []
+
+
+async def test_a_version_number_past_the_columns_range_is_not_found(seed, admin_api) -> None:
+    """It was a 422 naming no field (the database's out-of-range error)."""
+    flow = await seed.flow()
+    status, error = await admin_api.get(f"/flows/{flow['id']}/versions/99999999999")
+    assert status == 404, error
