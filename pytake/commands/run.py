@@ -158,6 +158,22 @@ def _show(message: OutboundMessage, out: TextIO) -> list[tuple[str, str]]:
     """Print a bot message; returns the numbered choices it offers (id, title)."""
     c = message.content
     choices: list[tuple[str, str]] = []
+    if message.type == "template":  # it printed an empty "bot>": the template and what fills it
+        t = c.get("template") or {}
+        print(f"bot> [template {t.get('name')} ({t.get('language')})]", file=out)
+        if t.get("header"):
+            print(f"     header: {t['header']}", file=out)
+        if t.get("header_media_url"):
+            print(f"     header media: {t['header_media_url']}", file=out)
+        if place := t.get("header_location"):
+            where = ", ".join(str(place[k]) for k in ("name", "address") if place.get(k))
+            print(f"     header place: {place.get('latitude')}, {place.get('longitude')}"
+                  + (f" ({where})" if where else ""), file=out)
+        for n, value in enumerate(t.get("parameters") or [], 1):
+            print(f"     {{{{{n}}}}} = {value}", file=out)
+        for button in t.get("buttons") or []:
+            print(f"     button {button.get('index')}: {button.get('text')}", file=out)
+        return choices
     if message.type in ("image", "video", "audio", "document"):
         name = f" {c['filename']}" if c.get("filename") else ""
         print(f"bot> [{message.type}{name}] {c.get('media_url')}", file=out)

@@ -346,3 +346,21 @@ def test_lint_reports_a_position_too_large_for_a_number_instead_of_crashing(caps
     assert main(["lint", str(flow)]) == 1
     out = capsys.readouterr().out
     assert f"{flow}:start: invalid-canvas error nodes[0].position.x: must be ≤ 1e+300" in out
+
+
+def test_run_shows_a_template_message_and_what_fills_it(capsys, monkeypatch, tmp_path: Path) -> None:
+    """A flow's template message printed an empty "bot>" line."""
+    import io
+
+    flow = {"nodes": [
+        {"id": "start", "type": "start", "position": {"x": 0, "y": 0}, "data": {}},
+        {"id": "visit", "type": "message", "position": {"x": 0, "y": 0}, "data": {"template": {
+            "name": "nova_loja", "parameters": ["{{contact.name | default(\"cliente\")}}"],
+            "header_location": {"latitude": -8.06, "longitude": -34.87, "name": "Loja Recife"}}}},
+        {"id": "end", "type": "end", "position": {"x": 0, "y": 0}, "data": {}}],
+        "edges": [{"id": "e1", "source": "start", "target": "visit"}, {"id": "e2", "source": "visit", "target": "end"}]}
+    (tmp_path / "loja.json").write_text(json.dumps(flow), encoding="utf-8")
+    monkeypatch.setattr("sys.stdin", io.StringIO("oi\n"))
+    assert main(["run", str(tmp_path / "loja.json")]) == 0
+    out = capsys.readouterr().out
+    assert "bot> [template nova_loja (pt_BR)]\n     header place: -8.06, -34.87 (Loja Recife)\n     {{1}} = cliente\n" in out
