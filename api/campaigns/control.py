@@ -267,7 +267,8 @@ async def start(session: AsyncSession, campaign_id: uuid.UUID, organization_id: 
         try:  # a local time whose instant is past the year 9999 (Python's last) is no time at all
             when.astimezone(timezone.utc)
         except OverflowError:
-            raise ValidationFailed("scheduled_at", f"{at.isoformat()} is past the year 9999") from None
+            raise ValidationFailed("scheduled_at", f"{at.isoformat()} is out of range: its instant falls "
+                                                   "outside the years 1 to 9999 (UTC)") from None
     if when is not None and when <= datetime.now(timezone.utc):
         raise ValidationFailed("scheduled_at", f"{when.isoformat()} ({organization_zone(org).key}) is in the past: "
                                                "schedule a time to come, or send {} to start now")

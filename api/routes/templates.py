@@ -16,6 +16,7 @@ from typing import Any
 
 from quart_schema import document_request, document_response, operation_id, tag
 from sqlalchemy import select
+from sqlalchemy import text as sql_text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.audit import record_audit
@@ -120,8 +121,12 @@ async def submit_template(item_id: uuid.UUID) -> Any:
     # one transaction, the row locked across Meta's call: an edit or a second submit meanwhile
     # waits, then finds it submitted (api.templates.lifecycle.submit)
     async with writing("template") as session:
+        # FOR NO KEY UPDATE: an edit (FOR UPDATE) and another submit wait; a campaign naming the
+        # template (its foreign key's KEY SHARE) does not wait for Meta
+        await session.execute(sql_text("SELECT 1 FROM whatsapp_templates WHERE id = :id AND organization_id = :o "
+                                       "FOR NO KEY UPDATE"), {"id": item_id, "o": principal.organization_id})
         template = await load_in_scope(session, WhatsAppTemplate, item_id, principal.organization_id,
-                                       label="template", for_update=True)
+                                       label="template")
         if template.meta_template_id:
             raise Conflict("the template was already submitted to Meta", field="meta_template_id")
         number = await _number(session, template)

@@ -71,7 +71,7 @@ def template_message(run: Run, template: Mapping[str, Any]) -> OutboundMessage:
         rendered = {k: run.render_text(place[k]) for k in ("name", "address") if k in place}
         # a name or address that renders empty is left out (both are optional), not sent blank
         out["header_location"] = {"latitude": place["latitude"], "longitude": place["longitude"],
-                                  **{k: v for k, v in rendered.items() if v}}
+                                  **{k: v for k, v in rendered.items() if v and v.strip()}}
     if template.get("buttons"):
         out["buttons"] = [{"index": b["index"], "text": run.render_text(b["text"]) or ""}
                           for b in template["buttons"]]

@@ -519,6 +519,11 @@ async def test_a_template_edited_or_submitted_again_while_at_metas_review_call(a
                 "AND wait_event_type = 'Lock'"))).scalar() >= 2
     await servers.wait_for(lambda: editing.done() or again.done() or both_wait())
     assert not editing.done() and not again.done()
+    # a campaign naming the template (its foreign key's KEY SHARE on the row) does not wait for Meta
+    drafted = await api.call("POST", "/campaigns", {"name": "Durante", "template_id": created["id"],
+                                                    "message_content": {"body": ["a", "b"]}})
+    assert drafted.status_code == 201, drafted.text
+    assert not submitting.done()
     go_on.set()
     assert (await submitting).status_code == 200
     edited, second = await editing, await again

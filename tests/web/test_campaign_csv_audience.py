@@ -61,7 +61,8 @@ async def test_a_campaign_for_the_contacts_of_a_csv_file(web_with_meta_and_worke
         await expect(field(page, "target_filters").locator(".field-problem")).to_have_count(0)
         await page.get_by_role("button", name="Create and start").click()
         await expect(field(page, "target_filters").locator(".field-problem")).to_have_text(
-            "1 row(s) of the file were refused, so the campaign was not created: fix them and try again.")
+            "1 row(s) of the file were refused, so the campaign was not created (the other rows' contacts were "
+            "saved): fix them and pick the file again.")
         refused = page.get_by_role("list", name="Refused rows")
         await expect(refused.get_by_role("listitem")).to_have_count(1)
         await expect(refused).to_contain_text(re.compile(r"^Line 3 \(whatsapp_id\): "))

@@ -1,9 +1,5 @@
 // The API on this origin: JSON in and out, the bearer token attached, one
 // refresh (single-use refresh token) and retry when the access token expired.
-// The tokens are shared by the app's tabs (localStorage): a tab takes another's
-// new tokens as they are stored, and refreshes one tab at a time (Web Locks), so
-// two tabs whose access token expired together do not both spend the same
-// refresh token: the server takes a second use as theft and signs the user out.
 
 export type Tokens = { access_token: string; refresh_token: string };
 export type ApiErrorBody = { error?: { code?: string; message?: string; field?: string } };
@@ -32,15 +28,6 @@ export function setTokens(next: Tokens | null): void {
   listeners.forEach((l) => l());
 }
 
-// another tab stored new tokens (a refresh, a sign-in or out): this tab uses them too
-if (typeof window !== "undefined") {
-  window.addEventListener("storage", (e) => {
-    if (e.key !== STORAGE_KEY && e.key !== null) return;
-    tokens = load();
-    listeners.forEach((l) => l());
-  });
-}
-
 export function onTokens(listener: () => void): () => void {
   listeners.add(listener);
   return () => listeners.delete(listener);
@@ -60,28 +47,9 @@ export class ApiError extends Error {
 
 let refreshing: Promise<boolean> | null = null;
 
-/** A new token pair, one tab at a time: a tab that waited for another's refresh takes the tokens
- *  that one stored instead of spending its own (now used) refresh token. */
 async function refresh(): Promise<boolean> {
-  const stale = tokens;
-  if (!stale) return false;
-  const locks = typeof navigator !== "undefined" ? navigator.locks : undefined;
-  const run = () => refreshOnce(stale);
-  return locks ? locks.request("pytake.refresh", run) : run();
-}
-
-async function refreshOnce(stale: Tokens): Promise<boolean> {
-  const stored = load();
-  if (stored && stored.refresh_token !== stale.refresh_token) {  // another tab refreshed meanwhile
-    tokens = stored;
-    listeners.forEach((l) => l());
-    return true;
-  }
-  if (!stored) {  // another tab signed out meanwhile
-    setTokens(null);
-    return false;
-  }
-  const current = stale;
+  const current = tokens;
+  if (!current) return false;
   const response = await fetch("/auth/refresh", {
     method: "POST",
     headers: { "Content-Type": "application/json" },

@@ -9,10 +9,11 @@ export function PlaceFields(props: {
   id: string; place: Place; onChange: (place: Place) => void; problem?: (field: string) => string | undefined;
 }) {
   const { t } = useI18n();
-  const part = (key: keyof Place, label: string, inputMode?: "decimal") => (
+  // a plain text field: iOS's decimal keypad (inputMode="decimal") has no minus sign, and Brazil's
+  // longitudes, most of its latitudes, are negative
+  const part = (key: keyof Place, label: string) => (
     <Field id={`${props.id}.${key}`} label={label} problem={props.problem?.(`${props.id}.${key}`)} className="grow">
-      <input value={props.place[key]} inputMode={inputMode}
-        onChange={(e) => props.onChange({ ...props.place, [key]: e.target.value })} />
+      <input value={props.place[key]} onChange={(e) => props.onChange({ ...props.place, [key]: e.target.value })} />
     </Field>
   );
   const whole = props.problem?.(props.id);
@@ -20,8 +21,8 @@ export function PlaceFields(props: {
     <fieldset className="field-group place-fields" data-field={props.id}>
       <legend>{t("campaigns.headerLocation")}</legend>
       <div className="row">
-        {part("latitude", t("campaigns.latitude"), "decimal")}
-        {part("longitude", t("campaigns.longitude"), "decimal")}
+        {part("latitude", t("campaigns.latitude"))}
+        {part("longitude", t("campaigns.longitude"))}
       </div>
       {part("name", t("campaigns.placeName"))}
       {part("address", t("campaigns.placeAddress"))}

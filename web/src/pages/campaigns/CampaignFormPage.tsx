@@ -45,6 +45,7 @@ function CampaignForm() {
   const [chosen, setChosen] = useState<Contact[]>([]);
   const [shown, setShown] = useState<Record<string, string>>({});
   const [csvFile, setCsvFile] = useState<File | null>(null);
+  const [csvInput, setCsvInput] = useState(0);  // a new file input: the old choice forgotten
   const [refusedRows, setRefusedRows] = useState<{ rows: string[]; more: number }>({ rows: [], more: 0 });
   const [formError, setFormError] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
@@ -114,6 +115,7 @@ function CampaignForm() {
           setShown({ target_filters: refused.none && !report.rejected ? t("campaigns.csvEmpty")
             : t("campaigns.csvRefused", { n: report.rejected }) });
           setRefusedRows(refused);
+          forgetCsv();  // the fixed file is picked again (a browser will not send a file changed since)
           return;
         }
       }
@@ -141,6 +143,11 @@ function CampaignForm() {
   }
 
   const audiences: Audience[] = ["tags", "contacts", "csv", "all"];
+  function forgetCsv() {
+    setCsvFile(null);
+    setCsvInput((n) => n + 1);
+    setDraft((d) => ({ ...d, csv_name: "" }));
+  }
   return (
     <div className="page">
       <AppHeader />
@@ -216,7 +223,10 @@ function CampaignForm() {
               {audiences.map((a) => (
                 <label key={a} className="row inline-field">
                   <input type="radio" name="audience" checked={draft.audience === a}
-                    onChange={() => set({ audience: a }, ["target_filters"])} />{t(`campaigns.audience.${a}`)}
+                    onChange={() => {
+                      set({ audience: a }, ["target_filters"]);
+                      if (a !== "csv") forgetCsv();  // its input goes: a file it no longer shows is not sent
+                    }} />{t(`campaigns.audience.${a}`)}
                 </label>
               ))}
             </div>
@@ -260,7 +270,7 @@ function CampaignForm() {
             {draft.audience === "csv" && (
               <div className="stack">
                 <label className="field-label" htmlFor="campaign-csv">{t("campaigns.csvFile")}</label>
-                <input id="campaign-csv" type="file" accept=".csv,text/csv" onChange={(e) => {
+                <input key={csvInput} id="campaign-csv" type="file" accept=".csv,text/csv" onChange={(e) => {
                   const file = e.target.files?.[0] ?? null;
                   setCsvFile(file);
                   set({ csv_name: file?.name ?? "" }, ["target_filters"]);
