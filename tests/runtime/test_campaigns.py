@@ -188,7 +188,19 @@ async def test_a_live_reply_goes_before_campaign_traffic_on_its_number(api, serv
     assert run is not None
     assert await run.round(wait=False) == "deferred"
     assert not _templates_to(servers, "55319")
-    await Sender(rt).deliver_conversation(conversation_id)
+    # the conversation served: its reply sent (a worker may hold the conversation a moment, and
+    # deliver then leaves it for that worker), and no live row left waiting on the number
+    async def served() -> bool:
+        await Sender(rt).deliver_conversation(conversation_id)
+        return any(m["type"] == "text" and m["payload"]["text"]["body"] == "Já te respondo!"
+                   for m in servers.inbox("5531800000001"))
+    await servers.wait_for(served)
+
+    async def nothing_live_waiting() -> bool:
+        async with servers.db.session() as s:
+            return not (await s.execute(text("SELECT outbox_live_waiting(:n)"),
+                                        {"n": servers.seeded.number_id})).scalar()
+    await servers.wait_for(nothing_live_waiting)
     assert await run.round() == "sent"
     # the campaign takes the number's bucket as bulk (never ahead of the clock), so one
     # round may send only part of the five: rounds until all five are out
