@@ -51,6 +51,8 @@ class Settings:
     # API auth and rate limits (API-core); env PYTAKE_<NAME upper-cased>.
     access_token_ttl_seconds: int = 900
     refresh_token_ttl_seconds: int = 30 * 24 * 3600
+    # a refresh token rotated at most this long ago still gets a new pair (api/auth/refresh.py)
+    refresh_token_rotation_grace_seconds: int = 30
     ratelimit_login_per_minute: int = 10
     ratelimit_signup_per_minute: int = 5
     ratelimit_refresh_per_minute: int = 30
@@ -210,7 +212,8 @@ class Settings:
 
 
 API_LIMIT_FIELDS = (
-    "access_token_ttl_seconds", "refresh_token_ttl_seconds", "ratelimit_login_per_minute",
+    "access_token_ttl_seconds", "refresh_token_ttl_seconds", "refresh_token_rotation_grace_seconds",
+    "ratelimit_login_per_minute",
     "ratelimit_signup_per_minute", "ratelimit_refresh_per_minute", "ratelimit_user_per_minute",
     "list_total_cache_seconds", "list_total_cache_min_rows",
 )

@@ -11,11 +11,26 @@ the two holders already used it) revokes every active refresh token of that
 user: every session must log in again. Logout revokes a token the same way,
 so replaying a logged-out token also ends the user's other sessions.
 
+Rotation grace: a token rotated at most ``grace_seconds`` ago (the setting
+``refresh_token_rotation_grace_seconds``, 30; 0 turns it off) still gets a new
+pair, and is no alarm. Two tabs of the web app share one token pair; when
+their access token expires together both spend the same refresh token, and
+the second use, a moment after the first, was taken for theft and signed the
+user out everywhere. So was a refresh whose answer never reached its tab (the
+tab closed, the network dropped). A thief replaying a token within the grace
+gets a pair of its own, undetected, as Okta's and Auth0's grace periods allow;
+after it, a replay is the alarm above.
+
 Ending a user's sessions (`api.auth.sessions`: password, role or activity
 changed, user deleted) and reuse detection revoke the active tokens with
 ``expires_at`` brought down to the moment of revocation: such a token,
 presented later, is "ended" (401 ``session_ended``), not a reuse, so it does
 not sign out the sessions the user opened since.
+
+How a revoked row says why (no column for it in SCHEMA.md), from ``expires_at``
+against ``revoked_at``: equal, its sessions were ended; earlier (one
+microsecond), logged out; later (the token's own expiry, untouched), rotated.
+Migration 0031 brought earlier rows to this reading.
 """
 
 from __future__ import annotations
@@ -25,11 +40,14 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
-from sqlalchemy import func, select, update
+from sqlalchemy import and_, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.auth.tokens import token_hash
 from api.db.models import RefreshToken
+
+
+LOGGED_OUT = timedelta(microseconds=1)  # a logged-out token's expires_at, before its revoked_at
 
 
 def new_refresh_token_value() -> str:
@@ -60,26 +78,30 @@ async def issue_refresh_token(
 class Presented:
     """What a presented refresh token turned out to be."""
 
-    status: str  # "valid" | "unknown" | "expired" | "reused" | "ended"
+    status: str  # "valid" | "rotated" (within the grace) | "unknown" | "expired" | "reused" | "ended"
     user_id: uuid.UUID | None = None
 
 
-async def consume_refresh_token(session: AsyncSession, value: str) -> Presented:
+async def consume_refresh_token(session: AsyncSession, value: str, *, grace_seconds: float = 0) -> Presented:
     """Revoke the presented token if it is valid (rotation); report what it was.
 
-    Locks the row, so two concurrent uses of one token cannot both succeed:
-    the second sees it revoked and counts as reuse.
+    Locks the row, so two concurrent uses of one token cannot both be "valid":
+    the second sees it rotated ("rotated" within ``grace_seconds`` of the
+    first, else "reused").
     """
     row = (await session.execute(
         select(RefreshToken).where(RefreshToken.token_hash == token_hash(value)).with_for_update()
     )).scalar_one_or_none()
     if row is None:
         return Presented("unknown")
-    if row.revoked:
-        if row.revoked_at is not None and row.expires_at <= row.revoked_at:
-            return Presented("ended", row.user_id)  # by `revoke_all_for_user`, not by rotation
-        return Presented("reused", row.user_id)
     now = datetime.now(timezone.utc)
+    if row.revoked:
+        if row.revoked_at is not None and row.expires_at == row.revoked_at:
+            return Presented("ended", row.user_id)  # by `revoke_all_for_user`
+        if (row.revoked_at is not None and row.expires_at > row.revoked_at  # rotated, not logged out
+                and now - row.revoked_at <= timedelta(seconds=grace_seconds)):
+            return Presented("rotated" if row.expires_at > now else "expired", row.user_id)
+        return Presented("reused", row.user_id)
     if row.expires_at <= now:
         return Presented("expired", row.user_id)
     row.revoked = True
@@ -87,27 +109,34 @@ async def consume_refresh_token(session: AsyncSession, value: str) -> Presented:
     return Presented("valid", row.user_id)
 
 
-async def revoke_all_for_user(session: AsyncSession, user_id: uuid.UUID) -> int:
-    """Revoke every active refresh token of the user (marked "ended": ``expires_at`` =
-    ``revoked_at``); return how many."""
+async def revoke_all_for_user(session: AsyncSession, user_id: uuid.UUID, *, grace_seconds: float = 0) -> int:
+    """Revoke every active refresh token of the user, and every one rotated within the last
+    ``grace_seconds`` (else it would still get a pair), marked "ended": ``expires_at`` =
+    ``revoked_at``; one already expired stays so. Return how many."""
     now = datetime.now(timezone.utc)
+    in_grace = and_(RefreshToken.expires_at > RefreshToken.revoked_at,
+                    RefreshToken.revoked_at >= now - timedelta(seconds=max(0, grace_seconds)))
     result = await session.execute(
         update(RefreshToken)
-        .where(RefreshToken.user_id == user_id, RefreshToken.revoked.is_not(True))
-        .values(revoked=True, revoked_at=now, expires_at=func.least(RefreshToken.expires_at, now))
+        .where(RefreshToken.user_id == user_id, or_(RefreshToken.revoked.is_not(True), in_grace))
+        .values(revoked=True, revoked_at=now, expires_at=now)
     )
     return result.rowcount or 0
 
 
 async def revoke_token_of_user(session: AsyncSession, value: str, user_id: uuid.UUID) -> bool:
-    """Revoke one token if it belongs to ``user_id`` (logout); True if one was revoked."""
+    """Revoke one token if it belongs to ``user_id`` and has not expired (logout: marked
+    "logged out", ``expires_at`` a microsecond before ``revoked_at``, so no rotation grace
+    applies to it); True if one was revoked."""
+    now = datetime.now(timezone.utc)
     result = await session.execute(
         update(RefreshToken)
         .where(
             RefreshToken.token_hash == token_hash(value),
             RefreshToken.user_id == user_id,
             RefreshToken.revoked.is_not(True),
+            RefreshToken.expires_at > now,
         )
-        .values(revoked=True, revoked_at=datetime.now(timezone.utc))
+        .values(revoked=True, revoked_at=now, expires_at=now - LOGGED_OUT)
     )
     return bool(result.rowcount)

@@ -217,16 +217,19 @@ async def refresh(data: RefreshRequest) -> TokenPair:
     """Trade a refresh token for a new pair; the presented token stops working.
 
     Presenting an already-used (or logged-out) refresh token revokes every
-    refresh token of its user (see `api.auth.refresh`); one revoked because
-    the user's sessions were ended (password, role or account changed) is
-    refused with ``session_ended``.
+    refresh token of its user (see `api.auth.refresh`), unless it was rotated
+    within the last ``refresh_token_rotation_grace_seconds`` (two tabs
+    refreshing at once): that use gets a new pair too. One revoked because the
+    user's sessions were ended (password, role or account changed) is refused
+    with ``session_ended``.
     """
     db = get_db()
+    grace = get_settings().refresh_token_rotation_grace_seconds
     async with db.transaction() as session:
-        presented = await consume_refresh_token(session, data.refresh_token)
+        presented = await consume_refresh_token(session, data.refresh_token, grace_seconds=grace)
         if presented.status == "reused":
-            await revoke_all_for_user(session, presented.user_id)
-        elif presented.status == "valid":
+            await revoke_all_for_user(session, presented.user_id, grace_seconds=grace)
+        elif presented.status in ("valid", "rotated"):
             row = (await session.execute(
                 select(User, Organization)
                 .join(Organization, Organization.id == User.organization_id)

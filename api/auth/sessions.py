@@ -33,6 +33,6 @@ from api.context import get_redis, get_settings
 
 async def end_user_sessions(session: AsyncSession, user_id: uuid.UUID) -> None:
     """Revoke the user's refresh tokens (in ``session``) and refuse its access tokens issued until now."""
-    await revoke_all_for_user(session, user_id)
+    await revoke_all_for_user(session, user_id, grace_seconds=get_settings().refresh_token_rotation_grace_seconds)
     await redis_keys.end_sessions(get_redis(), user_id, int(time.time() * 1000),
                                   get_settings().access_token_ttl_seconds)

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
+from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 
 import jwt
 from sqlalchemy import select, update
 
+from api.app import create_app
 from api.auth.tokens import create_access_token
 from api.db.models import AuditLog, Organization, RefreshToken, User
 
@@ -201,30 +204,117 @@ async def test_refresh_token_is_stored_only_as_a_hash(client, db, agent):
     assert len(hashes) == 1
 
 
-async def test_a_rotated_refresh_token_no_longer_works(client, agent):
+async def past_the_grace(db) -> None:  # noqa: ANN001
+    """Rotations happened longer ago than the rotation grace (30 s)."""
+    async with db.transaction() as session:
+        await session.execute(update(RefreshToken).where(
+            RefreshToken.revoked.is_(True), RefreshToken.expires_at > RefreshToken.revoked_at,
+        ).values(revoked_at=RefreshToken.revoked_at - timedelta(seconds=31)))
+
+
+async def test_a_rotated_refresh_token_no_longer_works(client, db, agent):
     first = await (await login(client, agent.email)).get_json()
     await client.post("/auth/refresh", json={"refresh_token": first["refresh_token"]})
+    await past_the_grace(db)
     again = await client.post("/auth/refresh", json={"refresh_token": first["refresh_token"]})
     assert again.status_code == 401
     assert (await again.get_json())["error"]["code"] == "refresh_token_reused"
 
 
-async def test_reusing_a_rotated_token_revokes_the_whole_family(client, agent):
+async def test_reusing_a_rotated_token_revokes_the_whole_family(client, db, agent):
     first = await (await login(client, agent.email)).get_json()
     second = await (await client.post(
         "/auth/refresh", json={"refresh_token": first["refresh_token"]})).get_json()
+    await past_the_grace(db)
     await client.post("/auth/refresh", json={"refresh_token": first["refresh_token"]})  # replay
     latest = await client.post("/auth/refresh", json={"refresh_token": second["refresh_token"]})
     assert latest.status_code == 401
 
 
-async def test_reuse_revokes_the_users_other_sessions_too(client, agent):
+async def test_reuse_revokes_the_users_other_sessions_too(client, db, agent):
     laptop = await (await login(client, agent.email)).get_json()
     phone = await (await login(client, agent.email)).get_json()
     await client.post("/auth/refresh", json={"refresh_token": laptop["refresh_token"]})
+    await past_the_grace(db)
     await client.post("/auth/refresh", json={"refresh_token": laptop["refresh_token"]})  # replay
     response = await client.post("/auth/refresh", json={"refresh_token": phone["refresh_token"]})
     assert response.status_code == 401
+
+
+async def test_a_token_rotated_moments_ago_gets_a_pair_and_no_alarm(client, agent):
+    """Two tabs sharing one pair both refresh when their access token expires: the second use
+    of the token, a moment after the first, is no theft. Both pairs work; no session ends."""
+    phone = await (await login(client, agent.email)).get_json()
+    tab = await (await login(client, agent.email)).get_json()
+    first = await client.post("/auth/refresh", json={"refresh_token": tab["refresh_token"]})
+    second = await client.post("/auth/refresh", json={"refresh_token": tab["refresh_token"]})
+    assert first.status_code == 200 and second.status_code == 200, await second.get_json()
+    pairs = [await first.get_json(), await second.get_json()]
+    assert pairs[0]["refresh_token"] != pairs[1]["refresh_token"]
+    for pair in pairs:
+        me = await client.get("/auth/me", headers={"Authorization": f"Bearer {pair['access_token']}"})
+        assert me.status_code == 200
+        assert (await client.post("/auth/refresh", json={"refresh_token": pair["refresh_token"]})).status_code == 200
+    assert (await client.post("/auth/refresh", json={"refresh_token": phone["refresh_token"]})).status_code == 200
+
+
+async def test_two_refreshes_of_one_token_at_once_both_get_a_pair(client, agent):
+    tab = await (await login(client, agent.email)).get_json()
+    both = await asyncio.gather(*(client.post("/auth/refresh", json={"refresh_token": tab["refresh_token"]})
+                                  for _ in range(2)))
+    assert [r.status_code for r in both] == [200, 200]
+    for response in both:
+        pair = await response.get_json()
+        assert (await client.post("/auth/refresh", json={"refresh_token": pair["refresh_token"]})).status_code == 200
+
+
+async def test_a_logged_out_token_gets_no_grace(client, agent):
+    """Logging out ends that token at once: presented a moment later it is the reuse alarm,
+    as it always was, not a rotation a tab raced."""
+    tab = await (await login(client, agent.email)).get_json()
+    phone = await (await login(client, agent.email)).get_json()
+    await client.post("/auth/logout", headers={"Authorization": f"Bearer {tab['access_token']}"},
+                      json={"refresh_token": tab["refresh_token"]})
+    again = await client.post("/auth/refresh", json={"refresh_token": tab["refresh_token"]})
+    assert again.status_code == 401
+    assert (await again.get_json())["error"]["code"] == "refresh_token_reused"
+    assert (await client.post("/auth/refresh", json={"refresh_token": phone["refresh_token"]})).status_code == 401
+
+
+async def test_ended_sessions_end_the_grace_too(client, super_admin, agent):
+    """A token rotated a moment before the user's password is changed gets no pair after it."""
+    tab = await (await login(client, agent.email)).get_json()
+    await client.post("/auth/refresh", json={"refresh_token": tab["refresh_token"]})
+    changed = await client.patch(f"/users/{agent.user_id}", headers=super_admin.headers,
+                                 json={"password": "a completely new password"})
+    assert changed.status_code == 200, await changed.get_json()
+    again = await client.post("/auth/refresh", json={"refresh_token": tab["refresh_token"]})
+    assert again.status_code == 401
+    assert (await again.get_json())["error"]["code"] == "session_ended"
+
+
+async def test_the_reuse_alarm_ends_the_grace_too(client, db, agent):
+    """A replay past the grace signs the user out everywhere: a token another tab rotated a moment
+    before gets no pair after it either."""
+    old = await (await login(client, agent.email)).get_json()
+    await client.post("/auth/refresh", json={"refresh_token": old["refresh_token"]})
+    await past_the_grace(db)
+    tab = await (await login(client, agent.email)).get_json()
+    await client.post("/auth/refresh", json={"refresh_token": tab["refresh_token"]})
+    alarm = await client.post("/auth/refresh", json={"refresh_token": old["refresh_token"]})
+    assert (await alarm.get_json())["error"]["code"] == "refresh_token_reused"
+    again = await client.post("/auth/refresh", json={"refresh_token": tab["refresh_token"]})
+    assert again.status_code == 401
+
+
+async def test_no_grace_when_the_setting_is_0(api_settings, redis, agent):  # noqa: ANN001
+    application = create_app(replace(api_settings, refresh_token_rotation_grace_seconds=0))
+    async with application.test_app():
+        client = application.test_client()
+        tab = await (await login(client, agent.email)).get_json()
+        await client.post("/auth/refresh", json={"refresh_token": tab["refresh_token"]})
+        again = await client.post("/auth/refresh", json={"refresh_token": tab["refresh_token"]})
+        assert (await again.get_json())["error"]["code"] == "refresh_token_reused"
 
 
 async def test_unknown_refresh_token_is_401(client):
