@@ -1,5 +1,9 @@
 // The API on this origin: JSON in and out, the bearer token attached, one
 // refresh (single-use refresh token) and retry when the access token expired.
+// The tabs of the app share one token pair (localStorage): a tab follows the
+// pair another stored (a refresh, a sign-in or out) and never spends a refresh
+// token another tab has already spent. Two tabs that refresh at the same moment
+// both get a pair: the server's rotation grace (api/auth/refresh.py).
 
 export type Tokens = { access_token: string; refresh_token: string };
 export type ApiErrorBody = { error?: { code?: string; message?: string; field?: string } };
@@ -28,6 +32,15 @@ export function setTokens(next: Tokens | null): void {
   listeners.forEach((l) => l());
 }
 
+// another tab stored new tokens, or signed out: this tab follows
+if (typeof window !== "undefined") {
+  window.addEventListener("storage", (e) => {
+    if (e.key !== STORAGE_KEY && e.key !== null) return;
+    tokens = load();
+    listeners.forEach((l) => l());
+  });
+}
+
 export function onTokens(listener: () => void): () => void {
   listeners.add(listener);
   return () => listeners.delete(listener);
@@ -48,14 +61,18 @@ export class ApiError extends Error {
 let refreshing: Promise<boolean> | null = null;
 
 async function refresh(): Promise<boolean> {
-  const current = tokens;
-  if (!current) return false;
+  const spent = tokens;
+  if (!spent) return false;
+  const stored = load();
+  if (stored?.refresh_token !== spent.refresh_token) return adopt(stored);  // another tab refreshed, or signed out
   const response = await fetch("/auth/refresh", {
     method: "POST",
     headers: { "Content-Type": "application/json" },
-    body: JSON.stringify({ refresh_token: current.refresh_token }),
+    body: JSON.stringify({ refresh_token: spent.refresh_token }),
   });
   if (!response.ok) {
+    const now = load();  // a pair another tab stored meanwhile is still good
+    if (now && now.refresh_token !== spent.refresh_token) return adopt(now);
     setTokens(null);
     return false;
   }
@@ -64,19 +81,32 @@ async function refresh(): Promise<boolean> {
   return true;
 }
 
+/** After a 401 to a request sent with ``sent``: whether to send it again, with a pair another
+ *  tab stored since, or one refreshed now (one refresh for all of this tab's requests). */
+async function renewed(sent: Tokens | null): Promise<boolean> {
+  if (tokens && tokens !== sent) return true;
+  refreshing ??= refresh().finally(() => (refreshing = null));
+  return refreshing;
+}
+
+/** Take the pair another tab stored (none: it signed out). */
+function adopt(stored: Tokens | null): boolean {
+  tokens = stored;
+  listeners.forEach((l) => l());
+  return stored !== null;
+}
+
 export async function api<T>(method: string, path: string, body?: unknown, retry = true): Promise<T> {
   const headers: Record<string, string> = { Accept: "application/json" };
   if (body !== undefined) headers["Content-Type"] = "application/json";
-  if (tokens) headers.Authorization = `Bearer ${tokens.access_token}`;
+  const sent = tokens;
+  if (sent) headers.Authorization = `Bearer ${sent.access_token}`;
   const response = await fetch(path, {
     method,
     headers,
     body: body === undefined ? undefined : JSON.stringify(body),
   });
-  if (response.status === 401 && retry && tokens) {
-    refreshing ??= refresh().finally(() => (refreshing = null));
-    if (await refreshing) return api<T>(method, path, body, false);
-  }
+  if (response.status === 401 && retry && sent && await renewed(sent)) return api<T>(method, path, body, false);
   if (response.status === 204) return undefined as T;
   const payload = await response.json().catch(() => ({}));
   if (!response.ok) {
@@ -107,21 +137,19 @@ export async function upload<T>(path: string, file: File, onProgress: (fraction:
   retry = true): Promise<T> {
   const form = new FormData();
   form.append("file", file, file.name);
+  const sent = tokens;
   const { status, text, statusText } = await new Promise<{ status: number; text: string; statusText: string }>(
     (resolve, reject) => {
       const xhr = new XMLHttpRequest();
       xhr.open("POST", path);
       xhr.setRequestHeader("Accept", "application/json");
-      if (tokens) xhr.setRequestHeader("Authorization", `Bearer ${tokens.access_token}`);
+      if (sent) xhr.setRequestHeader("Authorization", `Bearer ${sent.access_token}`);
       xhr.upload.onprogress = (e) => { if (e.lengthComputable) onProgress(e.loaded / e.total); };
       xhr.onload = () => resolve({ status: xhr.status, text: xhr.responseText, statusText: xhr.statusText });
       xhr.onerror = () => reject(new ApiError(0, "network", "the upload did not reach the server"));
       xhr.send(form);
     });
-  if (status === 401 && retry && tokens) {
-    refreshing ??= refresh().finally(() => (refreshing = null));
-    if (await refreshing) return upload<T>(path, file, onProgress, false);
-  }
+  if (status === 401 && retry && sent && await renewed(sent)) return upload<T>(path, file, onProgress, false);
   let payload: unknown = {};
   try { payload = JSON.parse(text); } catch { /* not JSON: a proxy's or the server's size limit */ }
   if (status < 200 || status >= 300) {
@@ -134,11 +162,9 @@ export async function upload<T>(path: string, file: File, onProgress: (fraction:
 
 /** A file the API serves behind the bearer token (a message's media), as an object URL for the page. */
 export async function fetchBlobUrl(path: string, retry = true): Promise<string> {
-  const response = await fetch(path, { headers: tokens ? { Authorization: `Bearer ${tokens.access_token}` } : {} });
-  if (response.status === 401 && retry && tokens) {
-    refreshing ??= refresh().finally(() => (refreshing = null));
-    if (await refreshing) return fetchBlobUrl(path, false);
-  }
+  const sent = tokens;
+  const response = await fetch(path, { headers: sent ? { Authorization: `Bearer ${sent.access_token}` } : {} });
+  if (response.status === 401 && retry && sent && await renewed(sent)) return fetchBlobUrl(path, false);
   if (!response.ok) {
     const payload = await response.json().catch(() => ({}));
     const error = (payload as ApiErrorBody).error ?? {};
