@@ -39,12 +39,13 @@ import secrets
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
+from typing import Any
 
 from sqlalchemy import and_, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.auth.tokens import token_hash
-from api.db.models import RefreshToken
+from api.db.models import RefreshToken, User
 
 
 LOGGED_OUT = timedelta(microseconds=1)  # a logged-out token's expires_at, before its revoked_at
@@ -89,17 +90,26 @@ async def consume_refresh_token(session: AsyncSession, value: str, *, grace_seco
     the second sees it rotated ("rotated" within ``grace_seconds`` of the
     first, else "reused").
     """
+    digest = token_hash(value)
+    user_id = (await session.execute(
+        select(RefreshToken.user_id).where(RefreshToken.token_hash == digest))).scalar_one_or_none()
+    if user_id is None:
+        return Presented("unknown")
+    # the user's row first, as ending its sessions does (`api.auth.sessions`): one refresh of a
+    # user at a time, so the alarm's revocation sees every token issued before it (one a refresh
+    # in flight inserted was invisible to it); locked in this one order, a refresh and a password
+    # change do not deadlock
+    await session.execute(select(User.id).where(User.id == user_id).with_for_update())
     row = (await session.execute(
-        select(RefreshToken).where(RefreshToken.token_hash == token_hash(value)).with_for_update()
+        select(RefreshToken).where(RefreshToken.token_hash == digest).with_for_update()
     )).scalar_one_or_none()
-    if row is None:
+    if row is None:  # the user was deleted meanwhile
         return Presented("unknown")
     now = datetime.now(timezone.utc)
     if row.revoked:
         if row.revoked_at is not None and row.expires_at == row.revoked_at:
             return Presented("ended", row.user_id)  # by `revoke_all_for_user`
-        if (row.revoked_at is not None and row.expires_at > row.revoked_at  # rotated, not logged out
-                and now - row.revoked_at <= timedelta(seconds=grace_seconds)):
+        if row.revoked_at is not None and row.expires_at > row.revoked_at and _within(now - row.revoked_at, grace_seconds):
             return Presented("rotated" if row.expires_at > now else "expired", row.user_id)
         return Presented("reused", row.user_id)
     if row.expires_at <= now:
@@ -109,33 +119,54 @@ async def consume_refresh_token(session: AsyncSession, value: str, *, grace_seco
     return Presented("valid", row.user_id)
 
 
+def _within(elapsed: timedelta, grace_seconds: float) -> bool:
+    """A rotation ``elapsed`` ago is within the grace: never with grace 0; one dated ahead of this
+    server's clock (another server's runs ahead) by at most the grace."""
+    grace = timedelta(seconds=grace_seconds)
+    return grace_seconds > 0 and -grace <= elapsed <= grace
+
+
+def _rotated_within(now: datetime, grace_seconds: float) -> Any:
+    """SQL: a row rotated within the grace (so it would still get a pair)."""
+    return and_(RefreshToken.revoked.is_(True), RefreshToken.expires_at > RefreshToken.revoked_at,
+                RefreshToken.revoked_at >= now - timedelta(seconds=max(0, grace_seconds)))
+
+
 async def revoke_all_for_user(session: AsyncSession, user_id: uuid.UUID, *, grace_seconds: float = 0) -> int:
-    """Revoke every active refresh token of the user, and every one rotated within the last
-    ``grace_seconds`` (else it would still get a pair), marked "ended": ``expires_at`` =
-    ``revoked_at``; one already expired stays so. Return how many."""
+    """Revoke every refresh token of the user not revoked yet (expired ones too), and every one
+    rotated within the last ``grace_seconds`` (else it would still get a pair), marked "ended":
+    ``expires_at`` = ``revoked_at``. Return how many."""
     now = datetime.now(timezone.utc)
-    in_grace = and_(RefreshToken.expires_at > RefreshToken.revoked_at,
-                    RefreshToken.revoked_at >= now - timedelta(seconds=max(0, grace_seconds)))
     result = await session.execute(
         update(RefreshToken)
-        .where(RefreshToken.user_id == user_id, or_(RefreshToken.revoked.is_not(True), in_grace))
+        .where(RefreshToken.user_id == user_id,
+               or_(RefreshToken.revoked.is_not(True), _rotated_within(now, grace_seconds)))
         .values(revoked=True, revoked_at=now, expires_at=now)
     )
     return result.rowcount or 0
 
 
-async def revoke_token_of_user(session: AsyncSession, value: str, user_id: uuid.UUID) -> bool:
-    """Revoke one token if it belongs to ``user_id`` and has not expired (logout: marked
-    "logged out", ``expires_at`` a microsecond before ``revoked_at``, so no rotation grace
-    applies to it); True if one was revoked."""
+async def revoke_token_of_user(session: AsyncSession, value: str, user_id: uuid.UUID, *,
+                               grace_seconds: float = 0) -> bool:
+    """Logout: revoke one token if it belongs to ``user_id`` and has not expired, marked "logged
+    out" (``expires_at`` a microsecond before ``revoked_at``: no rotation grace, and presented
+    again it is the reuse alarm); True if one was. The user's tokens rotated within the grace
+    (the one this token replaced, or this token itself when a tab spent it a moment ago) are
+    ended, so none of them gets a pair after the logout."""
     now = datetime.now(timezone.utc)
+    await session.execute(
+        update(RefreshToken)
+        .where(RefreshToken.user_id == user_id, _rotated_within(now, grace_seconds),
+               RefreshToken.token_hash != token_hash(value))
+        .values(revoked_at=now, expires_at=now)
+    )
     result = await session.execute(
         update(RefreshToken)
         .where(
             RefreshToken.token_hash == token_hash(value),
             RefreshToken.user_id == user_id,
-            RefreshToken.revoked.is_not(True),
-            RefreshToken.expires_at > now,
+            or_(and_(RefreshToken.revoked.is_not(True), RefreshToken.expires_at > now),
+                _rotated_within(now, grace_seconds)),
         )
         .values(revoked=True, revoked_at=now, expires_at=now - LOGGED_OUT)
     )

@@ -264,7 +264,8 @@ async def logout() -> tuple[str, int]:
         await blacklist_access_token(bearer_token(), principal.token_expires_at, principal.user_id)
     if data.refresh_token:
         async with get_db().transaction() as session:
-            await revoke_token_of_user(session, data.refresh_token, principal.user_id)
+            await revoke_token_of_user(session, data.refresh_token, principal.user_id,
+                                       grace_seconds=get_settings().refresh_token_rotation_grace_seconds)
     return "", 204
 
 

@@ -24,15 +24,22 @@ from __future__ import annotations
 import time
 import uuid
 
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api import redis_keys
 from api.auth.refresh import revoke_all_for_user
 from api.context import get_redis, get_settings
+from api.db.models import User
 
 
 async def end_user_sessions(session: AsyncSession, user_id: uuid.UUID) -> None:
-    """Revoke the user's refresh tokens (in ``session``) and refuse its access tokens issued until now."""
+    """Revoke the user's refresh tokens (in ``session``) and refuse its access tokens issued until now.
+
+    Locks the user's row first (held already by a user's update or deletion), as a refresh does
+    (`api.auth.refresh.consume_refresh_token`): a refresh in flight finishes first, and the two
+    never deadlock."""
+    await session.execute(select(User.id).where(User.id == user_id).with_for_update())
     await revoke_all_for_user(session, user_id, grace_seconds=get_settings().refresh_token_rotation_grace_seconds)
     await redis_keys.end_sessions(get_redis(), user_id, int(time.time() * 1000),
                                   get_settings().access_token_ttl_seconds)

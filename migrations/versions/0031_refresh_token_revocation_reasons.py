@@ -7,9 +7,10 @@ one. Before, a revocation that ended sessions left ``expires_at`` at the
 smaller of the two (so an already-expired token's stayed earlier than
 ``revoked_at``), and logout left ``expires_at`` untouched. Ended and
 already-expired rows take ``expires_at = revoked_at`` here, which they read as
-before: "ended". Logged-out rows cannot be told from rotated ones; they were
-revoked long before this migration, past any grace, so they are the reuse
-alarm, as before.
+before: "ended". Logged-out rows cannot be told from rotated ones; revoked
+before this migration, they are past the grace (30 s) once it has run, so they
+are the reuse alarm, as before (during a rolling deploy, a logout an older
+server writes reads as a rotation for 30 s).
 
 Revision ID: 0031
 Revises: 0030
@@ -33,4 +34,4 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    pass  # the rows read the same way under the earlier code
+    pass  # the earlier code reads ended rows the same; a logged-out row as ended, not as the alarm

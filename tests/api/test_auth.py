@@ -8,7 +8,7 @@ from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 
 import jwt
-from sqlalchemy import select, update
+from sqlalchemy import select, text, update
 
 from api.app import create_app
 from api.auth.tokens import create_access_token
@@ -307,7 +307,49 @@ async def test_the_reuse_alarm_ends_the_grace_too(client, db, agent):
     assert again.status_code == 401
 
 
-async def test_no_grace_when_the_setting_is_0(api_settings, redis, agent):  # noqa: ANN001
+async def test_logging_out_a_token_spent_moments_ago_ends_its_grace(client, agent):
+    tab = await (await login(client, agent.email)).get_json()
+    await client.post("/auth/refresh", json={"refresh_token": tab["refresh_token"]})  # the other tab's
+    await client.post("/auth/logout", headers={"Authorization": f"Bearer {tab['access_token']}"},
+                      json={"refresh_token": tab["refresh_token"]})
+    again = await client.post("/auth/refresh", json={"refresh_token": tab["refresh_token"]})
+    assert again.status_code == 401
+
+
+async def test_logging_out_ends_the_grace_of_the_token_it_replaced(client, agent):
+    first = await (await login(client, agent.email)).get_json()
+    second = await (await client.post("/auth/refresh", json={"refresh_token": first["refresh_token"]})).get_json()
+    await client.post("/auth/logout", headers={"Authorization": f"Bearer {second['access_token']}"},
+                      json={"refresh_token": second["refresh_token"]})
+    again = await client.post("/auth/refresh", json={"refresh_token": first["refresh_token"]})
+    assert again.status_code == 401
+    assert (await again.get_json())["error"]["code"] == "session_ended"
+
+
+async def test_the_alarm_revokes_a_token_a_refresh_in_flight_issued(client, db, agent):
+    """A replay past the grace while another refresh of the user is between its token's rotation
+    and its commit: the alarm waits for it, and the token that refresh issued is revoked too."""
+    from api.auth.refresh import consume_refresh_token, issue_refresh_token
+    old = await (await login(client, agent.email)).get_json()
+    await client.post("/auth/refresh", json={"refresh_token": old["refresh_token"]})
+    await past_the_grace(db)
+    live = await (await login(client, agent.email)).get_json()
+    async with db.transaction() as session:  # the refresh in flight
+        assert (await consume_refresh_token(session, live["refresh_token"], grace_seconds=30)).status == "valid"
+        issued = await issue_refresh_token(session, agent.user_id, ttl_seconds=3600)
+        await session.flush()
+        alarm = asyncio.create_task(client.post("/auth/refresh", json={"refresh_token": old["refresh_token"]}))
+        async with db.session() as watcher:  # the alarm waits on a lock this transaction holds
+            while not (await watcher.execute(text(
+                    "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+                    "AND datname = current_database()"))).scalar():
+                assert not alarm.done(), await alarm
+                await asyncio.sleep(0.01)
+    assert (await (await alarm).get_json())["error"]["code"] == "refresh_token_reused"
+    assert (await client.post("/auth/refresh", json={"refresh_token": issued})).status_code == 401
+
+
+async def test_no_grace_when_the_setting_is_0(api_settings, db, redis, agent):  # noqa: ANN001
     application = create_app(replace(api_settings, refresh_token_rotation_grace_seconds=0))
     async with application.test_app():
         client = application.test_client()
@@ -315,6 +357,15 @@ async def test_no_grace_when_the_setting_is_0(api_settings, redis, agent):  # no
         await client.post("/auth/refresh", json={"refresh_token": tab["refresh_token"]})
         again = await client.post("/auth/refresh", json={"refresh_token": tab["refresh_token"]})
         assert (await again.get_json())["error"]["code"] == "refresh_token_reused"
+        # not either for a rotation another server dated a moment ahead of this one's clock
+        tab = await (await login(client, agent.email)).get_json()
+        await client.post("/auth/refresh", json={"refresh_token": tab["refresh_token"]})
+        async with db.transaction() as session:
+            await session.execute(update(RefreshToken).where(
+                RefreshToken.revoked.is_(True), RefreshToken.expires_at > RefreshToken.revoked_at,
+            ).values(revoked_at=RefreshToken.revoked_at + timedelta(seconds=1)))
+        ahead = await client.post("/auth/refresh", json={"refresh_token": tab["refresh_token"]})
+        assert (await ahead.get_json())["error"]["code"] == "refresh_token_reused"
 
 
 async def test_unknown_refresh_token_is_401(client):
