@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 
 import httpx
 from playwright.async_api import Page, expect
 
 from .browser import designer
+from .test_inbox_page import until
 
 
 async def stored_tokens(page: Page) -> dict:
@@ -95,15 +97,82 @@ async def test_two_tabs_refreshing_at_once_both_stay_signed_in(web_server, brows
         assert held == [me.tokens["refresh_token"]] * 2
         assert [status for status, _ in answered] == [200, 200], answered
         pairs = [pair for _, pair in answered]
-        # the tabs share the pair stored last
+        # the tabs share the pair stored first; the other, which no tab holds, is ended by its tab
         await page.wait_for_function(
             "pairs => pairs.includes(JSON.parse(localStorage.getItem('pytake.tokens')).refresh_token)",
             arg=[pair["refresh_token"] for pair in pairs])
+        stored = await stored_tokens(page)
+        [orphan] = [pair for pair in pairs if pair["refresh_token"] != stored["refresh_token"]]
+        async with httpx.AsyncClient(base_url=web_server) as client:
+            async def ended() -> bool:
+                return (await client.get("/auth/me", headers={
+                    "Authorization": f"Bearer {orphan['access_token']}"})).status_code == 401
+            await until(ended, "the tab ended the pair nobody holds")
         for tab in (page, other):
             await expect(tab.get_by_role("heading", name="Flows")).to_be_visible()
             await expect(tab.get_by_role("button", name="Log out")).to_be_visible()
-        for pair in pairs:
-            await the_pair_works(web_server, pair)
+        await the_pair_works(web_server, stored)
         # and a tab still reaches the API
         await page.get_by_role("link", name="Templates").click()
         await expect(page.get_by_text("No templates yet.")).to_be_visible()
+        assert await stored_tokens(other) == await stored_tokens(page)
+
+
+async def test_signing_out_with_an_expired_access_token_ends_the_pair_it_refreshed(web_server, browser_page: Page):
+    """Log out needs the access token; when it has expired, the tab refreshes first, and the pair it
+    got is the one ended (before, the spent token was sent again and the new pair lived on)."""
+    async with asyncio.timeout(120):
+        page = browser_page
+        me = await designer(web_server, page)
+        await me.open("/app/flows")
+        await expect(page.get_by_role("heading", name="Flows")).to_be_visible()
+        async with httpx.AsyncClient(base_url=web_server) as client:  # the access token stops working
+            assert (await client.post("/auth/logout", headers={
+                "Authorization": f"Bearer {me.tokens['access_token']}"})).status_code == 204
+        answered: list[dict] = []
+
+        async def record_refresh(route) -> None:  # noqa: ANN001
+            response = await route.fetch()
+            answered.append(await response.json())
+            await route.fulfill(response=response)
+        await page.context.route(lambda url: url.endswith("/auth/refresh"), record_refresh)
+        await page.get_by_role("button", name="Log out").click()
+        await expect(page).to_have_url(re.compile(r"/app/login$"))
+        assert await page.evaluate("localStorage.getItem('pytake.tokens')") is None
+        [refreshed] = answered
+        async with httpx.AsyncClient(base_url=web_server) as client:
+            assert (await client.get("/auth/me", headers={
+                "Authorization": f"Bearer {refreshed['access_token']}"})).status_code == 401
+            assert (await client.post("/auth/refresh", json={"refresh_token": refreshed["refresh_token"]})).status_code == 401
+
+
+async def test_a_refresh_the_server_cannot_answer_now_keeps_the_tab_signed_in(web_server, browser_page: Page):
+    """A 429 or a 503 on the refresh is not a refused token: the tab stays signed in and a later call
+    refreshes (before, any failed refresh signed every tab out)."""
+    async with asyncio.timeout(120):
+        page = browser_page
+        me = await designer(web_server, page)
+        await me.open("/app/flows")
+        await expect(page.get_by_role("heading", name="Flows")).to_be_visible()
+        async with httpx.AsyncClient(base_url=web_server) as client:
+            assert (await client.post("/auth/logout", headers={
+                "Authorization": f"Bearer {me.tokens['access_token']}"})).status_code == 204
+        refused = asyncio.Event()
+
+        async def unavailable_once(route) -> None:  # noqa: ANN001
+            if refused.is_set():
+                await route.continue_()
+                return
+            refused.set()
+            await route.fulfill(status=503, content_type="application/json",
+                                body=json.dumps({"error": {"code": "unavailable", "message": "restarting"}}))
+        await page.context.route(lambda url: url.endswith("/auth/refresh"), unavailable_once)
+        await page.get_by_role("link", name="Templates").click()
+        await refused.wait()
+        # still signed in: the next call refreshes
+        await page.get_by_role("link", name="Flows").click()
+        await page.wait_for_function("spent => JSON.parse(localStorage.getItem('pytake.tokens')).refresh_token !== spent",
+                                     arg=me.tokens["refresh_token"])
+        await expect(page.get_by_role("heading", name="Flows")).to_be_visible()
+        await expect(page.get_by_role("button", name="Log out")).to_be_visible()
+        await expect(page).to_have_url(re.compile(r"/app/flows$"))

@@ -60,6 +60,9 @@ export class ApiError extends Error {
 
 let refreshing: Promise<boolean> | null = null;
 
+// a refused refresh that means the token is no good: sign out (anything else, a 429 or a 5xx, keeps it)
+const REFUSED = new Set(["refresh_token_reused", "session_ended", "refresh_token_expired", "invalid_refresh_token"]);
+
 async function refresh(): Promise<boolean> {
   const spent = tokens;
   if (!spent) return false;
@@ -71,14 +74,41 @@ async function refresh(): Promise<boolean> {
     body: JSON.stringify({ refresh_token: spent.refresh_token }),
   });
   if (!response.ok) {
-    const now = load();  // a pair another tab stored meanwhile is still good
-    if (now && now.refresh_token !== spent.refresh_token) return adopt(now);
-    setTokens(null);
+    const code = ((await response.json().catch(() => ({}))) as ApiErrorBody).error?.code ?? "";
+    const now = load();
+    if (now && now.refresh_token !== spent.refresh_token) return adopt(now);  // another tab's pair is still good
+    if (response.status === 401 && REFUSED.has(code)) setTokens(null);
     return false;
   }
   const body = (await response.json()) as Tokens;
-  setTokens({ access_token: body.access_token, refresh_token: body.refresh_token });
-  return true;
+  return store(spent, { access_token: body.access_token, refresh_token: body.refresh_token });
+}
+
+/** Keep the pair a refresh of ``spent`` got, unless meanwhile another tab stored one (its own
+ *  refresh of the same token, another sign-in) or signed out: that stands, and this pair, which
+ *  nobody will hold, is ended. One tab at a time (a Web Lock; where there is none, outside a
+ *  secure context, two tabs may both store, the last one's pair is held and the other's lives on
+ *  unheld until it expires). */
+async function store(spent: Tokens, fresh: Tokens): Promise<boolean> {
+  const decide = (): boolean => {
+    const now = load();
+    if (now?.refresh_token !== spent.refresh_token) {
+      void revoke(fresh);
+      return adopt(now);
+    }
+    setTokens(fresh);
+    return true;
+  };
+  const locks = typeof navigator !== "undefined" ? navigator.locks : undefined;
+  return locks ? locks.request("pytake.tokens", decide) : decide();
+}
+
+function revoke(pair: Tokens): Promise<Response | void> {
+  return fetch("/auth/logout", {
+    method: "POST",
+    headers: { "Content-Type": "application/json", Authorization: `Bearer ${pair.access_token}` },
+    body: JSON.stringify({ refresh_token: pair.refresh_token }),
+  }).catch(() => undefined);
 }
 
 /** After a 401 to a request sent with ``sent``: whether to send it again, with a pair another
@@ -117,10 +147,13 @@ export async function api<T>(method: string, path: string, body?: unknown, retry
   return payload as T;
 }
 
+/** Sign out: the pair is ended at the server (the one held after a refresh its expired access
+ *  token needed, not the one spent by it), then forgotten by every tab. */
 export async function logout(): Promise<void> {
-  const current = tokens;
-  if (current) {
-    await api("POST", "/auth/logout", { refresh_token: current.refresh_token }).catch(() => undefined);
+  const first = tokens;
+  if (first) {
+    const response = await revoke(first);
+    if (response?.status === 401 && await renewed(first).catch(() => false) && tokens) await revoke(tokens);
   }
   setTokens(null);
 }
