@@ -182,6 +182,10 @@ def render(content: dict[str, Any], recipient: Any) -> dict[str, Any]:
     out = {**content, "template": template}
     if isinstance(content.get("text"), str):
         out["text"] = EXPRESSION.sub(lambda m: lookup(m.group(1), recipient) or "", content["text"])
+    shown = content.get("shown")
+    if isinstance(shown, dict) and isinstance(shown.get("header"), str):  # a text header's {{1}}
+        out["shown"] = {**shown, "header": EXPRESSION.sub(lambda m: lookup(m.group(1), recipient) or "",
+                                                          shown["header"])}
     return out
 
 

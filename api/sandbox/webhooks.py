@@ -70,6 +70,17 @@ def media_message(kind: str, media: dict[str, Any], *, caption: str | None = Non
     return {"type": kind, kind: body}
 
 
+def location_message(latitude: float, longitude: float, *, name: str | None = None,
+                     address: str | None = None) -> dict[str, Any]:
+    """A customer's shared location as Meta posts it."""
+    place: dict[str, Any] = {"latitude": latitude, "longitude": longitude}
+    if name is not None:
+        place["name"] = name
+    if address is not None:
+        place["address"] = address
+    return {"type": "location", "location": place}
+
+
 def button_reply(reply_id: str, title: str) -> dict[str, Any]:
     return {"type": "interactive",
             "interactive": {"type": "button_reply", "button_reply": {"id": reply_id, "title": title}}}

@@ -62,7 +62,32 @@ def template_content(template: WhatsAppTemplate, send: TemplateSend, number_id: 
     tpl: dict[str, Any] = {"name": template.name, "language": {"code": template.language or "pt_BR"}}
     if components:
         tpl["components"] = components
-    return {"template": tpl, "template_id": str(template.id), "text": preview}
+    out = {"template": tpl, "template_id": str(template.id), "text": preview}
+    shown = _shown(template, send, header)
+    if shown:
+        out["shown"] = shown
+    return out
+
+
+def _shown(template: WhatsAppTemplate, send: TemplateSend, header: dict[str, Any] | None) -> dict[str, Any]:
+    """What the customer sees of the template besides its body (``text``), as it was when sent (the
+    template may change or go later): the header (its text, with ``{{1}}`` filled; a media header's
+    kind and link; a location header's place), the footer, the buttons' titles. The inbox shows it."""
+    shown: dict[str, Any] = {}
+    if template.header_type == "TEXT" and template.header_content:
+        value = send.header or ""
+        shown["header"] = PLACEHOLDER.sub(lambda m: value if value else m.group(0), template.header_content)
+    elif header is not None and template.header_type in MEDIA_HEADERS:
+        media = template.header_type.lower()
+        shown["header_media"] = {"type": media, "link": str(send.header_media_url)}
+    elif header is not None and template.header_type == "LOCATION":
+        shown["header_location"] = header["parameters"][0]["location"]
+    if template.footer_text:
+        shown["footer"] = template.footer_text
+    titles = [str(b.get("text")) for b in template.buttons or [] if isinstance(b, dict) and b.get("text")]
+    if titles:
+        shown["buttons"] = titles
+    return shown
 
 
 # what Meta refuses in a body parameter (error 132018): a line break, a tab, more than 4 spaces in a row

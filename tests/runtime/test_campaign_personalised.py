@@ -93,10 +93,11 @@ async def test_each_recipient_receives_its_own_parameters(api, servers):
     # the conversation shows what the customer got, not the expressions
     async with servers.db.session() as s:
         shown = (await s.execute(text(
-            "SELECT m.content->>'text' FROM campaign_recipients r JOIN messages m ON m.id = r.message_id "
+            "SELECT m.content->>'text', m.content->'shown'->>'header' FROM campaign_recipients r "
+            "JOIN messages m ON m.id = r.message_id "
             "JOIN contacts c ON c.id = r.contact_id WHERE r.campaign_id = :c AND c.whatsapp_id = '5593900000001'"),
-            {"c": cid})).scalar()
-    assert shown == "Seu plano gold (AB-1) vale em Recife até domingo."
+            {"c": cid})).one()
+    assert tuple(shown) == ("Seu plano gold (AB-1) vale em Recife até domingo.", "Olá Ana")
 
 
 async def test_unknown_expressions_are_refused_naming_the_parameter(api, servers):

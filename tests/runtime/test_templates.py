@@ -101,6 +101,9 @@ async def test_submit_approve_send_reaches_the_customer_in_metas_wire_format(api
         "type": "template", "template": {"id": template["id"], "body": ["Maria", "A-99"], "header": "A-99",
                                          "buttons": [{"index": 1, "text": "A-99"}]}}, status=201)
     assert sent["content"]["text"] == "Olá Maria, seu pedido A-99 saiu para entrega."
+    # the rest the customer sees, as sent (the inbox shows it; the template may change later)
+    assert sent["content"]["shown"] == {"header": "Pedido A-99", "footer": "Loja Napoli",
+                                        "buttons": ["Parar", "Rastrear", "Ligar"]}
     received = await servers.wait_for(lambda: _templates_in(servers, "5511988887777"))
     assert received == [{
         "name": "order_shipped", "language": {"code": "pt_BR"},
@@ -138,8 +141,9 @@ async def test_a_media_header_needs_its_media_and_the_sandbox_refuses_a_wrong_co
         "id": template["id"], "header_media_url": "https://cdn.example/menu.pdf"}})  # Meta's 131053, after the fact
     assert pdf.status_code == 422 and pdf.json()["error"]["field"] == "template.header_media_url", pdf.text
     assert ".pdf" in pdf.json()["error"]["message"]
-    await api.ok("POST", f"/conversations/{conversation}/messages", {"type": "template", "template": {
+    sent = await api.ok("POST", f"/conversations/{conversation}/messages", {"type": "template", "template": {
         "id": template["id"], "header_media_url": "https://cdn.example/m.jpg"}}, status=201)
+    assert sent["content"]["shown"]["header_media"] == {"type": "image", "link": "https://cdn.example/m.jpg"}
     received = await servers.wait_for(lambda: _templates_in(servers, "5511977776666"))
     assert received[0]["components"] == [
         {"type": "header", "parameters": [{"type": "image", "image": {"link": "https://cdn.example/m.jpg"}}]}]
@@ -443,8 +447,9 @@ async def test_a_location_header_template_is_synced_and_sent_with_its_place(api:
                              {"type": "template", "template": {"id": str(template_id)}})
     assert missing.status_code == 422 and missing.json()["error"]["field"] == "template.header_location", missing.text
     place = {"latitude": -8.0631, "longitude": -34.8711, "name": "Loja Recife", "address": "Rua do Bom Jesus, 1"}
-    await api.ok("POST", f"/conversations/{conversation}/messages", {
+    sent = await api.ok("POST", f"/conversations/{conversation}/messages", {
         "type": "template", "template": {"id": str(template_id), "header_location": place}}, status=201)
+    assert sent["content"]["shown"] == {"header_location": place}
     received = await servers.wait_for(lambda: _templates_in(servers, "5511955554444"))
     assert received[0]["components"] == [{"type": "header", "parameters": [{"type": "location", "location": place}]}]
     assert not [r for r in servers.sandbox.rejected if r.get("payload", {}).get("type") == "template"]

@@ -13,14 +13,18 @@ import re
 
 from playwright.async_api import Page, expect
 
+from api.sandbox import webhooks
+
 from .browser import designer
 from .conftest import CHROMIUM_ARGS, MetaStandIn, chromium_path, screenshot
 from .test_campaigns_page import WABA, counter, field, until
 from .test_inbox_composer import sent_to_maria
-from .test_inbox_page import in_list, seed, signed_in
+from .test_inbox_page import MARIA, PNID, in_list, seed, signed_in
 
 VISIT_US = {"id": "900003", "name": "visit_us", "language": "pt_BR", "status": "APPROVED", "category": "UTILITY",
-            "components": [{"type": "HEADER", "format": "LOCATION"}, {"type": "BODY", "text": "Estamos aqui!"}]}
+            "components": [{"type": "HEADER", "format": "LOCATION"}, {"type": "BODY", "text": "Estamos aqui!"},
+                           {"type": "FOOTER", "text": "Pizza Napoli"},
+                           {"type": "BUTTONS", "buttons": [{"type": "QUICK_REPLY", "text": "Como chegar?"}]}]}
 PLACE = {"latitude": -8.0631, "longitude": -34.8711, "name": "Loja Recife"}
 
 
@@ -82,6 +86,23 @@ async def test_the_inbox_sends_a_location_header_template(web_with_meta_and_work
                 assert location_headers(meta) == [[{"type": "header", "parameters": [{"type": "location", "location": PLACE}]}]]
                 await expect(place).to_have_count(0)  # sent: the picker closed
                 assert not meta.state.rejected
+                # the conversation shows what Maria got: the place, on a map, above the body
+                bubble = bia.locator(".bubble.out").filter(has_text="Estamos aqui!")
+                await expect(bubble.locator(".bubble-place")).to_have_text(re.compile(r"^\s*Loja Recife\s*Open the map$"))
+                await expect(bubble.get_by_role("link", name="Open the map")).to_have_attribute(
+                    "href", "https://www.openstreetmap.org/?mlat=-8.0631&mlon=-34.8711#map=16/-8.0631/-34.8711")
+                await expect(bubble.locator(".bubble-footer")).to_have_text("Pizza Napoli")  # and its footer and button
+                await expect(bubble.locator(".bubble-buttons li")).to_have_text(["Como chegar?"])
+                # and Maria's answer, her own location, shows as a place too (it was "[location]")
+                assert await meta.app.post_webhook(webhooks.inbound_message(PNID, MARIA, webhooks.location_message(
+                    -8.05, -34.9, name="Casa", address="Rua da Aurora, 100, Recife")), PNID)
+                shared = bia.locator(".bubble.in").filter(has_text="Casa")
+                await expect(shared.locator(".bubble-place")).to_contain_text("Rua da Aurora, 100, Recife")
+                await expect(shared.get_by_role("link", name="Open the map")).to_have_attribute(
+                    "href", re.compile(r"mlat=-8\.05&mlon=-34\.9#"))
+                await expect(shared.locator(".bubble-text")).to_have_count(0)  # the name once, in the place
+                await expect(in_list(bia, "mine").filter(has_text="Maria Silva")).to_contain_text("[location] Casa")
+                await screenshot(bia, "inbox-places")
             finally:
                 await browser.close()
     assert not errors, errors

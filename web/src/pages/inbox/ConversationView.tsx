@@ -1,12 +1,12 @@
 import { type Dispatch, useEffect, useRef, useState } from "react";
 import type { Template } from "../../api/types";
 import { useI18n } from "../../i18n";
-import { type Action, type Conversation, failureText, type InboxState, mediaLink, type Message, messageText,
-  type QuickReply, typingNames } from "./inboxModel";
+import { type Action, type Conversation, failureText, type InboxState, mapLink, mediaLink, type Message, messageText,
+  type Place, placeOf, type QuickReply, templateShown, typingNames } from "./inboxModel";
 import type { Contact } from "./ContactPanel";
 import { Composer } from "./Composer";
 import { contactName, shortTime } from "./ConversationList";
-import { MEDIA_TYPES, MessageMedia } from "./MessageMedia";
+import { MediaFile, MEDIA_TYPES, MessageMedia } from "./MessageMedia";
 
 const TICKS: Record<string, string> = { sent: "✓", delivered: "✓✓", read: "✓✓" };
 
@@ -14,6 +14,13 @@ const TICKS: Record<string, string> = { sent: "✓", delivered: "✓✓", read: 
 const CLOCK = (
   <svg width="11" height="11" viewBox="0 0 12 12" fill="none" stroke="currentColor" strokeWidth="1.3" aria-hidden="true">
     <circle cx="6" cy="6" r="5" /><path d="M6 3v3l2 1.5" />
+  </svg>
+);
+
+/** a place: a drawn pin (the 📍 emoji is a box where no emoji font is installed) */
+const PIN = (
+  <svg width="12" height="14" viewBox="0 0 12 14" fill="currentColor" aria-hidden="true" className="pin">
+    <path d="M6 0a5 5 0 0 0-5 5c0 3.6 5 9 5 9s5-5.4 5-9a5 5 0 0 0-5-5zm0 7a2 2 0 1 1 0-4 2 2 0 0 1 0 4z" />
   </svg>
 );
 
@@ -26,17 +33,30 @@ function Bubble({ message }: { message: Message }) {
     header?: string; footer?: string };
   // a media message without a caption: its kind in words ("[image]") only when no file shows
   const shown = message.media || mediaLink(message);
-  const text = media ? content.caption ?? (shown || !outbound ? "" : messageText(message)) : messageText(message);
+  const place = placeOf(message);
+  const text = media ? content.caption ?? (shown || !outbound ? "" : messageText(message))
+    : message.type === "location" && place ? "" : messageText(message);
   const interactive = message.type === "button" || message.type === "list";
+  const template = templateShown(message);  // a template's header, footer and buttons as sent
   return (
     <li className={`bubble ${outbound ? "out" : "in"}${status === "failed" ? " failed" : ""}`}
       data-message={message.id} data-status={status}>
       {media && <MessageMedia message={message} />}
+      {template.header_media && (
+        <MediaFile kind={template.header_media.type} src={template.header_media.link}
+          name={t(`inbox.kind.${template.header_media.type}` as never)} external />
+      )}
+      {place && <PlaceCard place={place} />}
       {interactive && content.header && <p className="bubble-header">{content.header}</p>}
+      {template.header && <p className="bubble-header">{template.header}</p>}
       {text && <p className="bubble-text">{text}</p>}
       {interactive && content.footer && <p className="bubble-footer muted small">{content.footer}</p>}
+      {template.footer && <p className="bubble-footer muted small">{template.footer}</p>}
       {message.type === "button" && Array.isArray(content.buttons) && (
         <ul className="bubble-buttons">{content.buttons.map((b, i) => <li key={i}>{b.title}</li>)}</ul>
+      )}
+      {template.buttons && template.buttons.length > 0 && (
+        <ul className="bubble-buttons">{template.buttons.map((b, i) => <li key={i}>{b}</li>)}</ul>
       )}
       {message.type === "list" && content.button && <ul className="bubble-buttons"><li>☰ {content.button}</li></ul>}
       <span className="bubble-meta">
@@ -51,6 +71,21 @@ function Bubble({ message }: { message: Message }) {
         <p className="bubble-error" role="note">{t("inbox.failed")} {failureText(message)}</p>
       )}
     </li>
+  );
+}
+
+/** A place in a bubble (a customer's shared location, a template's location header): its name and
+ *  address, and the map it opens. */
+function PlaceCard({ place }: { place: Place }) {
+  const { t } = useI18n();
+  return (
+    <div className="bubble-place">
+      <p className="bubble-header">{PIN} {place.name ?? t("inbox.place")}</p>
+      {place.address && <p className="bubble-place-address small">{place.address}</p>}
+      <a href={mapLink(place)} target="_blank" rel="noreferrer" referrerPolicy="no-referrer" className="small">
+        {t("inbox.openMap")}
+      </a>
+    </div>
   );
 }
 

@@ -63,7 +63,7 @@ export function MessageMedia({ message }: { message: Message }) {
 /** The file itself: a picture (opened full size by a click), a player, or a link to the document. A
  *  picture or a document on another host (`external`) is asked for without a referrer (the agent's
  *  inbox address is not the host's business), and such a document opens in a new tab. */
-function MediaFile({ kind, src, name, download, size, external = false }: {
+export function MediaFile({ kind, src, name, download, size, external = false }: {
   kind: string; src: string; name: string; download?: string; size?: number; external?: boolean;
 }) {
   const { t } = useI18n();

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { applyLive, type Conversation, emptyState, expandOnSend, failureText, expandQuickReply, type InboxState, lists,
-  matchingQuickReplies, mediaLink, type Message, outgoing, reduce, shortcutQuery, throttle, typingNames, windowClosed } from "./inboxModel";
+  mapLink, matchingQuickReplies, mediaLink, type Message, messageText, outgoing, placeOf, templateShown, reduce, shortcutQuery, throttle, typingNames, windowClosed } from "./inboxModel";
 
 const ME = "u-ana";
 const ready = { type: "ready", cursor: "1-1", user_id: ME, scope: "departments", department_ids: ["d-sales"] };
@@ -213,5 +213,35 @@ describe("what the composer sends", () => {
     expect(outgoing("Olá Maria, como posso ajudar?", hello, replies)).toEqual({ type: "text", text: "Olá Maria, como posso ajudar?" });
     expect(outgoing("Oi! /preco", null, replies)).toEqual({ type: "text", text: "Oi! R$ 59,90." });
     expect(outgoing("  {{não é variável}} ", null, replies)).toEqual({ type: "text", text: "{{não é variável}}" });
+  });
+});
+
+describe("places and a template's parts", () => {
+  it("reads a customer's shared location, and refuses coordinates out of range or missing", () => {
+    const shared = msg("l1", "c1", { type: "location", content: { latitude: -8.05, longitude: -34.9, name: "Casa", address: " " } });
+    expect(placeOf(shared)).toEqual({ latitude: -8.05, longitude: -34.9, name: "Casa", address: undefined });
+    expect(messageText(shared)).toBe("[location] Casa");
+    expect(mapLink(placeOf(shared)!)).toBe("https://www.openstreetmap.org/?mlat=-8.05&mlon=-34.9#map=16/-8.05/-34.9");
+    for (const content of [{ latitude: 91, longitude: 0 }, { latitude: "x", longitude: 0 }, { latitude: null, longitude: 1 },
+      { longitude: 1 }, null]) {
+      const bad = msg("l2", "c1", { type: "location", content });
+      expect(placeOf(bad)).toBeNull();
+      expect(messageText(bad)).toBe("[location]");
+    }
+    expect(messageText(msg("l3", "c1", { type: "location", content: { latitude: 1, longitude: 2 } }))).toBe("[location] 1, 2");
+  });
+
+  it("shows a template's header, footer and buttons as sent, and never a link that is not http(s)", () => {
+    const template = (shown: unknown) => msg("t1", "c1", { type: "template", direction: "outbound",
+      content: { text: "Olá", template: { name: "x" }, shown } });
+    expect(templateShown(template({ header: "Pedido A-1", footer: "Loja", buttons: ["Parar", 3, ""] }))).toEqual({
+      header: "Pedido A-1", header_media: undefined, header_location: undefined, footer: "Loja", buttons: ["Parar"] });
+    expect(templateShown(template({ header_media: { type: "image", link: "javascript:alert(1)" } })).header_media).toBeUndefined();
+    expect(templateShown(template({ header_media: { type: "image", link: "https://cdn.example/a.jpg" } })).header_media)
+      .toEqual({ type: "image", link: "https://cdn.example/a.jpg" });
+    const located = template({ header_location: { latitude: -8.06, longitude: -34.87, name: "Loja Recife" } });
+    expect(placeOf(located)?.name).toBe("Loja Recife");
+    expect(templateShown(template(undefined))).toEqual({});
+    expect(templateShown(msg("t2", "c1", { type: "text", content: { shown: { header: "x" } } }))).toEqual({});
   });
 });

@@ -327,6 +327,10 @@ export function messageText(m: Message | undefined): string {
   if (typeof c.text === "string") return c.text;
   if (typeof c.body === "string") return c.body;
   if (typeof c.caption === "string" && c.caption) return c.caption;
+  if (m.type === "location") {
+    const place = placeOf(m);
+    return place ? `[location] ${place.name || place.address || `${place.latitude}, ${place.longitude}`}` : "[location]";
+  }
   if (m.type === "template") {
     const t = (c.template ?? c) as Record<string, unknown>;
     return `[${String(t.name ?? "template")}]`;
@@ -341,14 +345,63 @@ export function messageText(m: Message | undefined): string {
 export function mediaLink(m: Message): string | null {
   if (m.media || m.direction !== "outbound") return null;
   const c = (m.content ?? {}) as Record<string, unknown>;
-  const raw = typeof c.media_url === "string" ? c.media_url : typeof c.link === "string" ? c.link : "";
-  let url: URL;
+  return httpLink(typeof c.media_url === "string" ? c.media_url : c.link);
+}
+
+/** A template message's other parts as the customer saw them (`content.shown`, written at the send). */
+export type TemplateShown = { header?: string; header_media?: { type: string; link: string };
+  header_location?: Place; footer?: string; buttons?: string[] };
+
+export function templateShown(m: Message): TemplateShown {
+  if (m.type !== "template") return {};
+  const shown = ((m.content ?? {}) as { shown?: unknown }).shown;
+  if (!shown || typeof shown !== "object") return {};
+  const s = shown as Record<string, unknown>;
+  const media = s.header_media as { type?: unknown; link?: unknown } | undefined;
+  return {
+    header: typeof s.header === "string" && s.header ? s.header : undefined,
+    header_media: media && typeof media.type === "string" && httpLink(media.link)
+      ? { type: media.type, link: httpLink(media.link) as string } : undefined,
+    header_location: place(s.header_location) ?? undefined,
+    footer: typeof s.footer === "string" && s.footer ? s.footer : undefined,
+    buttons: Array.isArray(s.buttons) ? s.buttons.filter((b): b is string => typeof b === "string" && !!b) : undefined,
+  };
+}
+
+/** A place: a customer's shared location, or a template's location header. */
+export type Place = { latitude: number; longitude: number; name?: string; address?: string };
+
+/** The place a message shows: a location message's, or its template's location header. */
+export function placeOf(m: Message): Place | null {
+  if (m.type === "location") return place(m.content);
+  return templateShown(m).header_location ?? null;
+}
+
+function place(value: unknown): Place | null {
+  if (!value || typeof value !== "object") return null;
+  const v = value as Record<string, unknown>;
+  const latitude = Number(v.latitude), longitude = Number(v.longitude);
+  if (v.latitude === null || v.longitude === null || v.latitude === "" || v.longitude === "") return null;
+  if (!Number.isFinite(latitude) || !Number.isFinite(longitude) || Math.abs(latitude) > 90 || Math.abs(longitude) > 180) {
+    return null;
+  }
+  const text = (x: unknown) => (typeof x === "string" && x.trim() ? x : undefined);
+  return { latitude, longitude, name: text(v.name), address: text(v.address) };
+}
+
+/** Where a place opens: OpenStreetMap, the pin at the place. */
+export function mapLink(p: Place): string {
+  return `https://www.openstreetmap.org/?mlat=${p.latitude}&mlon=${p.longitude}#map=16/${p.latitude}/${p.longitude}`;
+}
+
+function httpLink(raw: unknown): string | null {
+  if (typeof raw !== "string") return null;
   try {
-    url = new URL(raw);
+    const url = new URL(raw);
+    return url.protocol === "https:" || url.protocol === "http:" ? url.href : null;
   } catch {
     return null;
   }
-  return url.protocol === "https:" || url.protocol === "http:" ? url.href : null;
 }
 
 /** Meta's error for a failed message, as a person reads it. */
