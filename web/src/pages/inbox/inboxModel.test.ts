@@ -223,12 +223,15 @@ describe("places and a template's parts", () => {
     expect(messageText(shared)).toBe("[location] Casa");
     expect(mapLink(placeOf(shared)!)).toBe("https://www.openstreetmap.org/?mlat=-8.05&mlon=-34.9#map=16/-8.05/-34.9");
     for (const content of [{ latitude: 91, longitude: 0 }, { latitude: "x", longitude: 0 }, { latitude: null, longitude: 1 },
-      { longitude: 1 }, null]) {
+      { longitude: 1 }, null, { latitude: " ", longitude: 1 }, { latitude: [], longitude: 1 }, { latitude: true, longitude: 1 },
+      { latitude: "0x10", longitude: 1 }, { latitude: Infinity, longitude: 1 }]) {
       const bad = msg("l2", "c1", { type: "location", content });
       expect(placeOf(bad)).toBeNull();
       expect(messageText(bad)).toBe("[location]");
     }
     expect(messageText(msg("l3", "c1", { type: "location", content: { latitude: 1, longitude: 2 } }))).toBe("[location] 1, 2");
+    expect(placeOf(msg("l4", "c1", { type: "location", content: { latitude: " -8.05", longitude: "-34.9" } })))
+      .toEqual({ latitude: -8.05, longitude: -34.9, name: undefined, address: undefined });
   });
 
   it("shows a template's header, footer and buttons as sent, and never a link that is not http(s)", () => {

@@ -380,13 +380,19 @@ export function placeOf(m: Message): Place | null {
 function place(value: unknown): Place | null {
   if (!value || typeof value !== "object") return null;
   const v = value as Record<string, unknown>;
-  const latitude = Number(v.latitude), longitude = Number(v.longitude);
-  if (v.latitude === null || v.longitude === null || v.latitude === "" || v.longitude === "") return null;
+  const latitude = coordinate(v.latitude), longitude = coordinate(v.longitude);
   if (!Number.isFinite(latitude) || !Number.isFinite(longitude) || Math.abs(latitude) > 90 || Math.abs(longitude) > 180) {
     return null;
   }
   const text = (x: unknown) => (typeof x === "string" && x.trim() ? x : undefined);
   return { latitude, longitude, name: text(v.name), address: text(v.address) };
+}
+
+/** A coordinate: a number, or a string holding only one ("-8.05"); anything else NaN (Number()
+ *  would read " ", [] and true as numbers). */
+function coordinate(x: unknown): number {
+  if (typeof x === "number") return x;
+  return typeof x === "string" && /^-?\d+(\.\d+)?$/.test(x.trim()) ? Number(x) : NaN;
 }
 
 /** Where a place opens: OpenStreetMap, the pin at the place. */
