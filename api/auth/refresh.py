@@ -154,16 +154,17 @@ async def revoke_token_of_user(session: AsyncSession, value: str, user_id: uuid.
     (the one this token replaced, or this token itself when a tab spent it a moment ago) are
     ended, so none of them gets a pair after the logout."""
     now = datetime.now(timezone.utc)
+    digest = token_hash(value)
     await session.execute(
         update(RefreshToken)
         .where(RefreshToken.user_id == user_id, _rotated_within(now, grace_seconds),
-               RefreshToken.token_hash != token_hash(value))
+               RefreshToken.token_hash != digest)
         .values(revoked_at=now, expires_at=now)
     )
     result = await session.execute(
         update(RefreshToken)
         .where(
-            RefreshToken.token_hash == token_hash(value),
+            RefreshToken.token_hash == digest,
             RefreshToken.user_id == user_id,
             or_(and_(RefreshToken.revoked.is_not(True), RefreshToken.expires_at > now),
                 _rotated_within(now, grace_seconds)),

@@ -35,9 +35,7 @@ export function setTokens(next: Tokens | null): void {
 // another tab stored new tokens, or signed out: this tab follows
 if (typeof window !== "undefined") {
   window.addEventListener("storage", (e) => {
-    if (e.key !== STORAGE_KEY && e.key !== null) return;
-    tokens = load();
-    listeners.forEach((l) => l());
+    if (e.key === STORAGE_KEY || e.key === null) adopt(load());
   });
 }
 

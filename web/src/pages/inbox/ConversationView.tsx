@@ -33,11 +33,11 @@ function Bubble({ message }: { message: Message }) {
     header?: string; footer?: string };
   // a media message without a caption: its kind in words ("[image]") only when no file shows
   const shown = message.media || mediaLink(message);
-  const place = placeOf(message);
+  const template = templateShown(message);  // a template's header, footer and buttons as sent
+  const place = placeOf(message, template);
   const text = media ? content.caption ?? (shown || !outbound ? "" : messageText(message))
     : message.type === "location" && place ? "" : messageText(message);
   const interactive = message.type === "button" || message.type === "list";
-  const template = templateShown(message);  // a template's header, footer and buttons as sent
   return (
     <li className={`bubble ${outbound ? "out" : "in"}${status === "failed" ? " failed" : ""}`}
       data-message={message.id} data-status={status}>

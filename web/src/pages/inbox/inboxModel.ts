@@ -358,10 +358,10 @@ export function templateShown(m: Message): TemplateShown {
   if (!shown || typeof shown !== "object") return {};
   const s = shown as Record<string, unknown>;
   const media = s.header_media as { type?: unknown; link?: unknown } | undefined;
+  const link = httpLink(media?.link);
   return {
     header: typeof s.header === "string" && s.header ? s.header : undefined,
-    header_media: media && typeof media.type === "string" && httpLink(media.link)
-      ? { type: media.type, link: httpLink(media.link) as string } : undefined,
+    header_media: media && typeof media.type === "string" && link ? { type: media.type, link } : undefined,
     header_location: place(s.header_location) ?? undefined,
     footer: typeof s.footer === "string" && s.footer ? s.footer : undefined,
     buttons: Array.isArray(s.buttons) ? s.buttons.filter((b): b is string => typeof b === "string" && !!b) : undefined,
@@ -371,10 +371,11 @@ export function templateShown(m: Message): TemplateShown {
 /** A place: a customer's shared location, or a template's location header. */
 export type Place = { latitude: number; longitude: number; name?: string; address?: string };
 
-/** The place a message shows: a location message's, or its template's location header. */
-export function placeOf(m: Message): Place | null {
+/** The place a message shows: a location message's, or its template's location header
+ *  (``shown``: the message's `templateShown`, when the caller has it already). */
+export function placeOf(m: Message, shown?: TemplateShown): Place | null {
   if (m.type === "location") return place(m.content);
-  return templateShown(m).header_location ?? null;
+  return (shown ?? templateShown(m)).header_location ?? null;
 }
 
 function place(value: unknown): Place | null {
